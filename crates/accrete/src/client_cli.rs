@@ -1,0 +1,329 @@
+//! `accrete client ...`: register, list and delete OpenID Connect clients, on the host.
+
+use std::process::ExitCode;
+
+use accrete_oidc::client::{GrantType, validate_redirect_uri};
+use accrete_oidc::keys::Alg;
+use accrete_oidc::secrets::random_opaque;
+use accrete_server::secrets::ServerSecrets;
+use accrete_store::{Client, StoreError};
+use anyhow::{Context as _, anyhow, bail};
+use time::OffsetDateTime;
+
+use crate::serve::{Locking, open_store, runtime};
+use crate::settings::{self, Flags};
+
+/// Client registration commands.
+#[derive(Debug, clap::Subcommand)]
+pub enum ClientCommand {
+    /// Register a client; prints its id and, once, its secret.
+    Create(CreateArgs),
+    /// List the registered clients.
+    List {
+        #[command(flatten)]
+        flags: Flags,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a client with its grants and tokens.
+    Delete {
+        #[command(flatten)]
+        flags: Flags,
+        /// The client id.
+        id: String,
+    },
+}
+
+/// `accrete client create`.
+#[derive(Debug, clap::Args)]
+pub struct CreateArgs {
+    #[command(flatten)]
+    flags: Flags,
+    /// A name shown to users on the sign-in page.
+    #[arg(long)]
+    name: String,
+    /// The client id (random when omitted).
+    #[arg(long)]
+    id: Option<String>,
+    /// A redirect URI (repeatable), matched exactly.
+    #[arg(long = "redirect-uri", value_name = "URI")]
+    redirect_uris: Vec<String>,
+    /// A public client (single-page or native app): no secret, PKCE required.
+    #[arg(long)]
+    public: bool,
+    /// A grant type (repeatable): authorization_code, refresh_token, client_credentials.
+    /// Default: authorization_code and refresh_token.
+    #[arg(long = "grant", value_name = "TYPE")]
+    grants: Vec<String>,
+    /// Scopes the client may request (repeatable or space separated).
+    /// Default: openid profile email.
+    #[arg(long = "scope", value_name = "SCOPE")]
+    scopes: Vec<String>,
+    /// Audiences (resource servers) of its client-credentials tokens (repeatable).
+    #[arg(long = "audience", value_name = "URI")]
+    audiences: Vec<String>,
+    /// Where the browser may go after logout (repeatable), matched exactly.
+    #[arg(long = "post-logout-redirect-uri", value_name = "URI")]
+    post_logout_redirect_uris: Vec<String>,
+    /// The ID token signing algorithm: RS256 (default), ES256 or EdDSA.
+    #[arg(long = "id-token-alg", value_name = "ALG", default_value = "RS256")]
+    id_token_alg: String,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs a client command.
+pub fn run(command: ClientCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        ClientCommand::Create(args) => create(args),
+        ClientCommand::List { flags, json } => list(&flags, json),
+        ClientCommand::Delete { flags, id } => delete(&flags, &id),
+    }
+}
+
+/// Checks the arguments and builds the client to store (its secret hash is set by the caller).
+fn client_from(args: &CreateArgs, now: OffsetDateTime) -> anyhow::Result<Client> {
+    let mut grants = Vec::new();
+    for grant in &args.grants {
+        let parsed = GrantType::parse(grant).ok_or_else(|| {
+            anyhow!("unknown grant type `{grant}`: use authorization_code, refresh_token or client_credentials")
+        })?;
+        if !grants.contains(&parsed) {
+            grants.push(parsed);
+        }
+    }
+    if grants.is_empty() {
+        grants = vec![GrantType::AuthorizationCode, GrantType::RefreshToken];
+    }
+    if args.public && grants.contains(&GrantType::ClientCredentials) {
+        bail!("a public client cannot use client_credentials (it holds no secret)");
+    }
+    if grants.contains(&GrantType::AuthorizationCode) && args.redirect_uris.is_empty() {
+        bail!("the authorization_code grant needs at least one --redirect-uri");
+    }
+    for uri in args
+        .redirect_uris
+        .iter()
+        .chain(&args.post_logout_redirect_uris)
+    {
+        validate_redirect_uri(uri).map_err(|e| anyhow!("{uri}: {e}"))?;
+    }
+    let id_token_alg = Alg::parse(&args.id_token_alg).ok_or_else(|| {
+        anyhow!(
+            "unknown --id-token-alg `{}`: use RS256, ES256 or EdDSA",
+            args.id_token_alg
+        )
+    })?;
+    let mut scopes: Vec<String> = Vec::new();
+    for scope in args
+        .scopes
+        .iter()
+        .flat_map(|s| s.split([' ', ',']))
+        .filter(|s| !s.is_empty())
+    {
+        if !scopes.iter().any(|known| known == scope) {
+            scopes.push(scope.to_owned());
+        }
+    }
+    if scopes.is_empty() {
+        scopes = ["openid", "profile", "email"].map(String::from).to_vec();
+    }
+    let id = match &args.id {
+        Some(id) if id.trim().is_empty() => bail!("--id must not be empty"),
+        Some(id) => id.trim().to_owned(),
+        None => random_opaque().chars().take(22).collect(),
+    };
+    Ok(Client {
+        id,
+        secret_hash: None,
+        name: args.name.clone(),
+        redirect_uris: args.redirect_uris.clone(),
+        post_logout_redirect_uris: args.post_logout_redirect_uris.clone(),
+        grant_types: grants.iter().map(|g| g.as_str().to_owned()).collect(),
+        scopes,
+        audience: args.audiences.clone(),
+        public: args.public,
+        id_token_alg: id_token_alg.as_str().to_owned(),
+        allowed_origins: Vec::new(),
+        theme: serde_json::json!({}),
+        created_at: now,
+        updated_at: now,
+    })
+}
+
+fn create(args: CreateArgs) -> anyhow::Result<ExitCode> {
+    let config = settings::load(&args.flags)?;
+    let now = OffsetDateTime::now_utc();
+    let mut client = client_from(&args, now)?;
+    let secret = if client.public {
+        None
+    } else {
+        let secrets = ServerSecrets::load(config.master_key.as_deref(), &config.data_dir)?;
+        let secret = random_opaque();
+        client.secret_hash = Some(secrets.token_hasher.hash(&secret));
+        Some(secret)
+    };
+    let client = runtime()?.block_on(async {
+        let (store, _lock) = open_store(&config, Locking::Shared).await?;
+        store.create_client(client).await.map_err(|e| match e {
+            StoreError::Conflict { .. } => anyhow!("a client with this id already exists"),
+            other => anyhow::Error::from(other),
+        })
+    })?;
+    if args.json {
+        let mut value = describe(&client);
+        if let (Some(secret), Some(object)) = (&secret, value.as_object_mut()) {
+            object.insert("client_secret".into(), secret.clone().into());
+        }
+        println!("{}", serde_json::to_string_pretty(&value)?);
+    } else {
+        println!("client_id:     {}", client.id);
+        match &secret {
+            Some(secret) => {
+                println!("client_secret: {secret}");
+                println!(
+                    "(the secret is shown only now: store it in the application's configuration)"
+                );
+            }
+            None => println!("public client: no secret, PKCE (S256) required"),
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn describe(client: &Client) -> serde_json::Value {
+    serde_json::json!({
+        "client_id": client.id,
+        "name": client.name,
+        "public": client.public,
+        "redirect_uris": client.redirect_uris,
+        "post_logout_redirect_uris": client.post_logout_redirect_uris,
+        "grant_types": client.grant_types,
+        "scopes": client.scopes,
+        "audience": client.audience,
+        "id_token_alg": client.id_token_alg,
+    })
+}
+
+fn list(flags: &Flags, json: bool) -> anyhow::Result<ExitCode> {
+    let config = settings::load(flags)?;
+    let clients = runtime()?.block_on(async {
+        let (store, _lock) = open_store(&config, Locking::Shared).await?;
+        store.list_clients().await.context("cannot list clients")
+    })?;
+    if json {
+        let all: Vec<serde_json::Value> = clients.iter().map(describe).collect();
+        println!("{}", serde_json::to_string_pretty(&all)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if clients.is_empty() {
+        println!(
+            "no clients; register one with `accrete client create --name NAME --redirect-uri URI`"
+        );
+    }
+    for client in &clients {
+        println!(
+            "{}  {}  {}  grants: {}  redirect URIs: {}",
+            client.id,
+            client.name,
+            if client.public {
+                "public"
+            } else {
+                "confidential"
+            },
+            client.grant_types.join(","),
+            client.redirect_uris.join(" ")
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn delete(flags: &Flags, id: &str) -> anyhow::Result<ExitCode> {
+    let config = settings::load(flags)?;
+    runtime()?.block_on(async {
+        let (store, _lock) = open_store(&config, Locking::Shared).await?;
+        match store.delete_client(id).await {
+            Ok(()) => {
+                println!("deleted client {id} with its grants and tokens");
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(StoreError::NotFound) => Err(anyhow!("there is no client {id}")),
+            Err(error) => Err(error.into()),
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use clap::Parser as _;
+
+    use super::*;
+
+    #[derive(clap::Parser)]
+    struct Wrapper {
+        #[command(flatten)]
+        args: CreateArgs,
+    }
+
+    fn args(line: &[&str]) -> CreateArgs {
+        let mut full = vec!["create"];
+        full.extend_from_slice(line);
+        Wrapper::try_parse_from(full).unwrap().args
+    }
+
+    #[test]
+    fn a_web_client_gets_code_and_refresh_grants_and_default_scopes() {
+        let client = client_from(
+            &args(&[
+                "--name",
+                "Shop",
+                "--redirect-uri",
+                "https://shop.example/cb",
+            ]),
+            OffsetDateTime::UNIX_EPOCH,
+        )
+        .unwrap();
+        assert_eq!(client.grant_types, ["authorization_code", "refresh_token"]);
+        assert_eq!(client.scopes, ["openid", "profile", "email"]);
+        assert_eq!(client.id.len(), 22);
+        assert_eq!(client.id_token_alg, "RS256");
+    }
+
+    #[test]
+    fn scopes_may_be_space_separated_or_repeated() {
+        let client = client_from(
+            &args(&[
+                "--name",
+                "Api",
+                "--grant",
+                "client_credentials",
+                "--scope",
+                "read write",
+                "--scope",
+                "admin",
+            ]),
+            OffsetDateTime::UNIX_EPOCH,
+        )
+        .unwrap();
+        assert_eq!(client.scopes, ["read", "write", "admin"]);
+    }
+
+    #[test]
+    fn public_clients_cannot_use_client_credentials_and_code_needs_a_redirect_uri() {
+        let public = args(&["--name", "x", "--public", "--grant", "client_credentials"]);
+        assert!(client_from(&public, OffsetDateTime::UNIX_EPOCH).is_err());
+        let no_redirect = args(&["--name", "x"]);
+        assert!(client_from(&no_redirect, OffsetDateTime::UNIX_EPOCH).is_err());
+    }
+
+    #[test]
+    fn plain_http_redirect_uris_are_refused_except_on_loopback() {
+        let bad = args(&["--name", "x", "--redirect-uri", "http://shop.example/cb"]);
+        assert!(client_from(&bad, OffsetDateTime::UNIX_EPOCH).is_err());
+        let local = args(&["--name", "x", "--redirect-uri", "http://localhost:3000/cb"]);
+        assert!(client_from(&local, OffsetDateTime::UNIX_EPOCH).is_ok());
+    }
+}

@@ -1,0 +1,81 @@
+//! The `accrete` command: run the server and administer it from its host.
+
+mod client_cli;
+mod keys_cli;
+mod policy_cli;
+mod serve;
+mod settings;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::settings::Flags;
+
+/// Accrete: an OpenID Connect identity server with progressive profiling.
+#[derive(Debug, Parser)]
+#[command(name = "accrete", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server (embedded SQLite in ./accrete-data unless a database URL is given).
+    Serve(Flags),
+    /// Apply database migrations and exit.
+    Migrate(Flags),
+    /// Inspect the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Validate and simulate policy documents.
+    #[command(subcommand)]
+    Policy(policy_cli::PolicyCommand),
+    /// Register, list and delete OpenID Connect clients.
+    #[command(subcommand)]
+    Client(client_cli::ClientCommand),
+    /// List and rotate the signing keys.
+    #[command(subcommand)]
+    Keys(keys_cli::KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Print the effective configuration (flags > environment > file > defaults), secrets masked.
+    Show(Flags),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Serve(flags) => serve::serve(flags),
+        Command::Migrate(flags) => serve::migrate(flags),
+        Command::Config(ConfigCommand::Show(flags)) => settings::load(&flags).map(|config| {
+            print!("{}", config.to_masked_toml());
+            ExitCode::SUCCESS
+        }),
+        Command::Policy(cmd) => policy_cli::run(cmd),
+        Command::Client(cmd) => client_cli::run(cmd),
+        Command::Keys(cmd) => keys_cli::run(cmd),
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(error) => {
+            // One line, the whole chain of causes, no backtrace.
+            eprintln!("error: {}", one_line(&error));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn one_line(error: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+    }
+    parts.join(": ").replace('\n', " ")
+}

@@ -1,0 +1,567 @@
+//! `decide`: at a moment, should this user be asked something, and what?
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use serde::{Serialize, Serializer};
+use time::OffsetDateTime;
+
+use crate::compile::{CompiledPolicy, Names, StepPlan};
+use crate::condition::Input;
+use crate::facts::{KnownValue, Moment, MomentKind, UserFacts};
+use crate::field::{Field, FieldType};
+use crate::ids::{FieldKey, StepId};
+use crate::step::{AfterLastSkip, Presentation, Step, StepMode};
+
+/// The result of `decide`: what to do, and why for every step.
+///
+/// The explanation is recorded compactly (no allocation per step) and rendered on demand by
+/// [`Decision::explanation`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct Decision {
+    /// Proceed, or ask one step.
+    pub outcome: Outcome,
+    entries: Vec<Entry>,
+    names: Arc<Names>,
+    errors: Vec<String>,
+}
+
+impl Decision {
+    /// The step to ask, if any.
+    pub fn ask(&self) -> Option<&Ask> {
+        match &self.outcome {
+            Outcome::Ask(ask) => Some(ask),
+            Outcome::Proceed => None,
+        }
+    }
+
+    /// Every step with whether it was due and why, in decision order (required steps first,
+    /// then by priority).
+    pub fn explanation(&self) -> Vec<StepExplanation> {
+        self.entries
+            .iter()
+            .map(|entry| self.render(entry))
+            .collect()
+    }
+
+    /// Why one step was or was not due.
+    pub fn explanation_of(&self, step: &str) -> Option<StepExplanation> {
+        self.entries
+            .iter()
+            .find(|entry| self.step_id(entry.step).as_str() == step)
+            .map(|entry| self.render(entry))
+    }
+
+    fn step_id(&self, index: u32) -> StepId {
+        self.names
+            .steps
+            .get(index as usize)
+            .cloned()
+            .unwrap_or_else(|| StepId::new("?"))
+    }
+
+    fn condition(&self, index: u32) -> Arc<str> {
+        self.names
+            .conditions
+            .get(index as usize)
+            .cloned()
+            .unwrap_or_else(|| Arc::from("?"))
+    }
+
+    fn render(&self, entry: &Entry) -> StepExplanation {
+        let reason = match entry.reason {
+            Compact::MomentNotInTrigger(moment) => Reason::MomentNotInTrigger { moment },
+            Compact::EventNotInTrigger => Reason::EventNotInTrigger,
+            Compact::ConditionNotMet(condition) => Reason::ConditionNotMet {
+                condition: self.condition(condition),
+            },
+            Compact::ConditionFailed { condition, error } => Reason::ConditionFailed {
+                condition: self.condition(condition),
+                error: self.errors.get(error as usize).cloned().unwrap_or_default(),
+            },
+            Compact::AllFieldsKnown => Reason::AllFieldsKnown,
+            Compact::SkippedThisSignin => Reason::SkippedThisSignin,
+            Compact::SkippedWaiting { logins_left, until } => {
+                Reason::SkippedWaiting { logins_left, until }
+            }
+            Compact::SkipLimitReached(skips) => Reason::SkipLimitReached { skips },
+            Compact::OptionalLimitReached(limit) => Reason::OptionalLimitReached { limit },
+            Compact::Due { required } => Reason::Due { required },
+            Compact::Queued { behind } => Reason::Queued {
+                behind: self.step_id(behind),
+            },
+        };
+        StepExplanation {
+            step: self.step_id(entry.step),
+            due: entry.due,
+            reason,
+        }
+    }
+}
+
+impl Serialize for Decision {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct as _;
+        let mut out = serializer.serialize_struct("Decision", 2)?;
+        out.serialize_field("outcome", &self.outcome)?;
+        out.serialize_field("explanation", &self.explanation())?;
+        out.end()
+    }
+}
+
+/// One step's line of the explanation, without allocation.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Entry {
+    step: u32,
+    due: bool,
+    reason: Compact,
+}
+
+/// [`Reason`] with numbers instead of names.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Compact {
+    MomentNotInTrigger(&'static str),
+    EventNotInTrigger,
+    ConditionNotMet(u32),
+    ConditionFailed {
+        condition: u32,
+        error: u32,
+    },
+    AllFieldsKnown,
+    SkippedThisSignin,
+    SkippedWaiting {
+        logins_left: Option<u64>,
+        until: Option<OffsetDateTime>,
+    },
+    SkipLimitReached(u32),
+    OptionalLimitReached(u32),
+    Due {
+        required: bool,
+    },
+    Queued {
+        behind: u32,
+    },
+}
+
+/// What the caller should do now.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Nothing to ask: carry on.
+    Proceed,
+    /// Ask this step.
+    Ask(Ask),
+}
+
+/// A step to ask, with only the fields that are missing or stale.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Ask {
+    /// The step.
+    pub step: StepId,
+    /// The fields to ask now, in the step's order (only the first one for `one_at_a_time`).
+    pub fields: Vec<FieldKey>,
+    /// Whether the user must answer before proceeding (no "skip for now").
+    pub required: bool,
+    /// How the step is presented.
+    pub presentation: Presentation,
+    /// Values to pre-fill: a source's suggestion, or the current value of a stale field.
+    pub prefill: BTreeMap<FieldKey, serde_json::Value>,
+}
+
+/// Why one step was or was not due.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct StepExplanation {
+    /// The step.
+    pub step: StepId,
+    /// Whether it was due (the asked step, or one waiting behind it).
+    pub due: bool,
+    /// Why.
+    pub reason: Reason,
+}
+
+/// Why a step was or was not due. `Display` gives a sentence for people.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Reason {
+    /// The trigger does not listen to this kind of moment.
+    MomentNotInTrigger {
+        /// `signup`, `login` or `event`.
+        moment: &'static str,
+    },
+    /// The event is not one of the trigger's events.
+    EventNotInTrigger,
+    /// The condition (or the part of it shown) did not hold.
+    ConditionNotMet {
+        /// The part that did not hold.
+        condition: Arc<str>,
+    },
+    /// An expression in the condition failed; the trigger is treated as not matching.
+    ConditionFailed {
+        /// The expression.
+        condition: Arc<str>,
+        /// What went wrong.
+        error: String,
+    },
+    /// Every field of the step is known and fresh.
+    AllFieldsKnown,
+    /// The user skipped the step during this sign-in.
+    SkippedThisSignin,
+    /// The user skipped the step and the re-ask interval has not passed.
+    SkippedWaiting {
+        /// Credentialed sign-ins still to come before asking again.
+        logins_left: Option<u64>,
+        /// Time from which the step may be asked again.
+        until: Option<OffsetDateTime>,
+    },
+    /// The user skipped the step as often as allowed, and the policy says stop.
+    SkipLimitReached {
+        /// How many times it was skipped.
+        skips: u32,
+    },
+    /// The per-sign-in limit of optional prompts has been reached.
+    OptionalLimitReached {
+        /// The limit.
+        limit: u32,
+    },
+    /// The step is due (some field is missing or stale) and is the one asked.
+    Due {
+        /// Whether it must be answered.
+        required: bool,
+    },
+    /// The step is due, but another step is asked first.
+    Queued {
+        /// The step asked first.
+        behind: StepId,
+    },
+}
+
+impl Reason {
+    /// A stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Reason::MomentNotInTrigger { .. } => "moment_not_in_trigger",
+            Reason::EventNotInTrigger => "event_not_in_trigger",
+            Reason::ConditionNotMet { .. } => "condition_not_met",
+            Reason::ConditionFailed { .. } => "condition_failed",
+            Reason::AllFieldsKnown => "all_fields_known",
+            Reason::SkippedThisSignin => "skipped_this_signin",
+            Reason::SkippedWaiting { .. } => "skipped_waiting",
+            Reason::SkipLimitReached { .. } => "skip_limit_reached",
+            Reason::OptionalLimitReached { .. } => "optional_limit_reached",
+            Reason::Due { .. } => "due",
+            Reason::Queued { .. } => "queued",
+        }
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reason::MomentNotInTrigger { moment } => {
+                write!(f, "trigger did not match: not asked at {moment} moments")
+            }
+            Reason::EventNotInTrigger => {
+                f.write_str("trigger did not match: the event is not one of the step's events")
+            }
+            Reason::ConditionNotMet { condition } => {
+                write!(f, "trigger did not match: condition not met: {condition}")
+            }
+            Reason::ConditionFailed { condition, error } => write!(
+                f,
+                "trigger did not match: condition could not be evaluated ({error}): {condition}"
+            ),
+            Reason::AllFieldsKnown => f.write_str("all fields known"),
+            Reason::SkippedThisSignin => f.write_str("skipped during this sign-in"),
+            Reason::SkippedWaiting { logins_left, until } => {
+                f.write_str("skipped; re-ask")?;
+                if let Some(n) = logins_left {
+                    let plural = if *n == 1 { "" } else { "s" };
+                    write!(f, " after {n} more sign-in{plural}")?;
+                }
+                if let Some(t) = until {
+                    if logins_left.is_some() {
+                        f.write_str(" and")?;
+                    }
+                    let when = t
+                        .format(&time::format_description::well_known::Rfc3339)
+                        .unwrap_or_else(|_| t.to_string());
+                    write!(f, " after {when}")?;
+                }
+                Ok(())
+            }
+            Reason::SkipLimitReached { skips } => {
+                let plural = if *skips == 1 { "" } else { "s" };
+                write!(
+                    f,
+                    "skipped {skips} time{plural}: skip limit reached, stopped asking"
+                )
+            }
+            Reason::OptionalLimitReached { limit } => {
+                let plural = if *limit == 1 { "" } else { "s" };
+                write!(
+                    f,
+                    "limit of {limit} optional prompt{plural} per sign-in reached"
+                )
+            }
+            Reason::Due { required: true } => {
+                f.write_str("due: fields missing or stale (required)")
+            }
+            Reason::Due { required: false } => {
+                f.write_str("due: fields missing or stale (optional)")
+            }
+            Reason::Queued { behind } => write!(f, "due, but step \"{behind}\" is asked first"),
+        }
+    }
+}
+
+impl Serialize for Reason {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+/// Decides whether the user should be asked something at this moment.
+///
+/// A step is due when its trigger matches, at least one of its fields is missing (absent from
+/// every source) or stale, and its skip policy allows asking now. Required steps come first;
+/// at most `settings.max_optional_steps_per_signin` optional steps are asked per sign-in.
+pub fn decide(
+    policy: &CompiledPolicy,
+    facts: &UserFacts,
+    moment: &Moment,
+    now: OffsetDateTime,
+) -> Decision {
+    let steps = policy.steps();
+    let fields = policy.fields();
+    let input = Input { facts, moment, now };
+    let optional_limit = policy.policy().settings.max_optional_steps_per_signin;
+    let optional_open = moment.optional_steps_asked < optional_limit;
+    let mut entries = Vec::with_capacity(steps.len());
+    let mut errors = Vec::new();
+    let mut first_required: Option<(usize, usize)> = None;
+    let mut first_optional: Option<(usize, usize)> = None;
+    for &index in &policy.order {
+        let step = &steps[index];
+        let plan = &policy.step_plans[index];
+        let status = step_status(fields, step, plan, &input, optional_open, optional_limit);
+        let reason = match status {
+            Ok(required) => {
+                let slot = if required {
+                    &mut first_required
+                } else {
+                    &mut first_optional
+                };
+                if slot.is_none() {
+                    *slot = Some((index, entries.len()));
+                }
+                Compact::Due { required }
+            }
+            Err(Refused::Because(reason)) => reason,
+            Err(Refused::Failed { condition, error }) => {
+                let number = u32::try_from(errors.len()).unwrap_or(u32::MAX);
+                errors.push(error.to_string());
+                Compact::ConditionFailed {
+                    condition,
+                    error: number,
+                }
+            }
+        };
+        entries.push(Entry {
+            // The number of steps is bounded by the document size limit.
+            step: u32::try_from(index).unwrap_or(u32::MAX),
+            due: matches!(reason, Compact::Due { .. }),
+            reason,
+        });
+    }
+    let names = Arc::clone(&policy.names);
+    let Some((index, position)) = first_required.or(first_optional) else {
+        return Decision {
+            outcome: Outcome::Proceed,
+            entries,
+            names,
+            errors,
+        };
+    };
+    let behind = u32::try_from(index).unwrap_or(u32::MAX);
+    for (i, entry) in entries.iter_mut().enumerate() {
+        if entry.due && i != position {
+            entry.reason = Compact::Queued { behind };
+        }
+    }
+    let ask = build_ask(policy, index, first_required.is_some(), facts, now);
+    Decision {
+        outcome: Outcome::Ask(ask),
+        entries,
+        names,
+        errors,
+    }
+}
+
+/// Why a step is not due.
+enum Refused {
+    Because(Compact),
+    Failed {
+        condition: u32,
+        error: crate::expr::ExpressionError,
+    },
+}
+
+/// `Ok(required)` when the step is due, else why not.
+fn step_status(
+    fields: &[Field],
+    step: &Step,
+    plan: &StepPlan,
+    input: &Input<'_>,
+    optional_open: bool,
+    optional_limit: u32,
+) -> Result<bool, Refused> {
+    let not = |reason| Err(Refused::Because(reason));
+    match &input.moment.kind {
+        MomentKind::Signup if !plan.on_signup => {
+            return not(Compact::MomentNotInTrigger("signup"));
+        }
+        MomentKind::Login if !plan.on_login => {
+            return not(Compact::MomentNotInTrigger("login"));
+        }
+        MomentKind::Event { name } => {
+            if !plan.on_event {
+                return not(Compact::MomentNotInTrigger("event"));
+            }
+            if !step.trigger.events.iter().any(|event| event == name) {
+                return not(Compact::EventNotInTrigger);
+            }
+        }
+        _ => {}
+    }
+    if let Some(condition) = &plan.condition
+        && let Err(failure) = condition.evaluate(input)
+    {
+        return Err(match failure.error {
+            None => Refused::Because(Compact::ConditionNotMet(failure.condition)),
+            Some(error) => Refused::Failed {
+                condition: failure.condition,
+                error,
+            },
+        });
+    }
+    // One missing field is enough to be due: stop looking at the first.
+    let any_missing = plan
+        .fields
+        .iter()
+        .any(|&i| !is_known(&fields[i], input.facts, input.now));
+    if !any_missing {
+        return not(Compact::AllFieldsKnown);
+    }
+    if input
+        .moment
+        .skipped_this_signin
+        .iter()
+        .any(|id| *id == *step.id)
+    {
+        return not(Compact::SkippedThisSignin);
+    }
+    let StepMode::Optional { skip } = &step.mode else {
+        return Ok(true);
+    };
+    let mut required = false;
+    if let Some(state) = input.facts.prompts.get(step.id.as_str())
+        && state.skipped > 0
+    {
+        let limit_reached = skip.max_skips.is_some_and(|max| state.skipped >= max);
+        if limit_reached && skip.after_last_skip == AfterLastSkip::Stop {
+            return not(Compact::SkipLimitReached(state.skipped));
+        }
+        let logins_left = skip.reask_after_logins.and_then(|n| {
+            let due_at = state.logins_at_last_skip.unwrap_or(0).saturating_add(n);
+            due_at
+                .checked_sub(input.facts.credentialed_logins)
+                .filter(|left| *left > 0)
+        });
+        let until = match (skip.reask_after, state.last_skipped_at) {
+            (Some(interval), Some(at)) => interval.after(at).filter(|t| input.now < *t),
+            _ => None,
+        };
+        if logins_left.is_some() || until.is_some() {
+            return not(Compact::SkippedWaiting { logins_left, until });
+        }
+        required = limit_reached;
+    }
+    if !required && !optional_open {
+        return not(Compact::OptionalLimitReached(optional_limit));
+    }
+    Ok(required)
+}
+
+/// Whether a field has a fresh value from any source.
+fn is_known(field: &Field, facts: &UserFacts, now: OffsetDateTime) -> bool {
+    facts
+        .values
+        .get(field.key.as_str())
+        .is_some_and(|known| is_fresh(field, known, now))
+}
+
+/// Whether a known value counts as known now.
+fn is_fresh(field: &Field, known: &KnownValue, now: OffsetDateTime) -> bool {
+    if known.value.is_null() {
+        return false;
+    }
+    if field.kind == FieldType::Consent
+        && known.value.get("version").and_then(|v| v.as_str()) != field.consent_version.as_deref()
+    {
+        return false;
+    }
+    match (field.reconfirm_after, known.updated_at) {
+        (Some(interval), Some(updated)) => interval.after(updated).is_none_or(|t| now < t),
+        _ => true,
+    }
+}
+
+fn build_ask(
+    policy: &CompiledPolicy,
+    index: usize,
+    required: bool,
+    facts: &UserFacts,
+    now: OffsetDateTime,
+) -> Ask {
+    let step = &policy.steps()[index];
+    let plan = &policy.step_plans[index];
+    let fields = policy.fields();
+    let take = match step.presentation {
+        Presentation::AllAtOnce => usize::MAX,
+        Presentation::OneAtATime => 1,
+    };
+    let mut keys = Vec::with_capacity(plan.fields.len().min(take));
+    let mut prefill = BTreeMap::new();
+    for &i in &plan.fields {
+        if keys.len() == take {
+            break;
+        }
+        let field = &fields[i];
+        let known = facts.values.get(field.key.as_str());
+        if known.is_some_and(|known| is_fresh(field, known, now)) {
+            continue;
+        }
+        // A stale value is the user's own answer, to confirm; otherwise a source's suggestion.
+        let suggestion = known
+            .map(|known| &known.value)
+            .filter(|value| !value.is_null())
+            .or_else(|| {
+                if facts.suggestions.is_empty() {
+                    None
+                } else {
+                    facts.suggestions.get(field.key.as_str())
+                }
+            });
+        if let Some(value) = suggestion {
+            prefill.insert(field.key.clone(), value.clone());
+        }
+        keys.push(field.key.clone());
+    }
+    Ask {
+        step: step.id.clone(),
+        fields: keys,
+        required,
+        presentation: step.presentation,
+        prefill,
+    }
+}

@@ -1,0 +1,11 @@
+//! Integration tests of the profiling engine, as specifications.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod answers;
+mod document;
+mod properties;
+mod reports;
+mod skips;
+mod stories;
+mod support;
+mod triggers;

@@ -1,0 +1,31 @@
+//! The OpenID Connect provider's protocol logic: plain functions over plain data, no I/O, no async,
+//! no clock (time is an argument). The server parses HTTP requests, calls these functions, talks to
+//! the store, and maps [`error::OAuthError`] to responses in one place.
+//!
+//! Split by flow: [`authorize`], [`token`], [`userinfo`], [`introspect`], [`revoke`], [`logout`];
+//! with the building blocks [`keys`], [`jwt`], [`secrets`], [`password`], [`pkce`], [`claims`],
+//! [`discovery`], [`client`], [`client_auth`] and [`error`].
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+pub mod authorize;
+pub mod claims;
+pub mod client;
+pub mod client_auth;
+pub mod discovery;
+pub mod error;
+pub mod introspect;
+pub mod jwt;
+mod kek;
+pub mod keys;
+pub mod logout;
+mod params;
+pub mod password;
+pub mod pkce;
+mod provider;
+pub mod revoke;
+pub mod secrets;
+pub mod token;
+pub mod userinfo;
+
+pub use error::{ErrorCode, OAuthError};
+pub use params::MAX_PARAM_LEN;

@@ -1,0 +1,443 @@
+//! Load harness: boots a release server (SQLite) in a child process and reports the SERVER's CPU
+//! milliseconds per operation (utime + stime of the child from `/proc/<pid>/stat`, before and
+//! after N operations), and its peak resident memory (`VmHWM`) under 256 concurrent sign-ins.
+//!
+//! Run: `cargo bench -p accrete-server --bench load` (environment: `LOAD_N` scales the counts).
+//! The same binary is the server: started with `ACCRETE_TEST_LOAD_CHILD=1` it serves and prints its
+//! address, so nothing but the server runs in the measured process.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::{BufRead as _, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Instant;
+
+use accrete_server::{Config, Layer, Server};
+use accrete_store::{Client, ConnectOptions};
+use serde_json::Value;
+use time::OffsetDateTime;
+
+const MASTER_KEY: &str = "bG9hZC1oYXJuZXNzLW1hc3Rlci1rZXktb2YtYWNjcmV0ZSEh";
+const PASSWORD: &str = "correct horse battery staple";
+const REDIRECT: &str = "http://localhost:9999/cb";
+const VERIFIER: &str = "dBjftJeZ4CVP-mJ0sDHfUTg4hbVuvR5RnZcPuLfHbi8XVnQ";
+
+fn main() {
+    if std::env::var("ACCRETE_TEST_LOAD_CHILD").is_ok() {
+        serve_child();
+        return;
+    }
+    // `cargo bench` passes `--bench`; a filter argument is ignored.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(run());
+}
+
+/// The measured process: a server on the SQLite database of `ACCRETE_TEST_LOAD_DIR`.
+fn serve_child() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let dir = std::path::PathBuf::from(std::env::var("ACCRETE_TEST_LOAD_DIR").unwrap());
+        let url = format!("sqlite://{}", dir.join("accrete.db").display());
+        let store = accrete_store::connect(&url, ConnectOptions::default())
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let flags = Layer {
+            listen: Some(addr),
+            public_url: Some(format!("http://{addr}")),
+            data_dir: Some(dir),
+            master_key: Some(MASTER_KEY.to_owned()),
+            ..Layer::default()
+        };
+        let env = Layer::from_env(std::env::vars()).unwrap();
+        let config = Arc::new(Config::resolve(flags, env, Layer::default()).unwrap());
+        register_clients(store.as_ref()).await;
+        let server = Server::new(listener, config, store).unwrap();
+        println!("LISTEN {addr}");
+        server.run(std::future::pending()).await.unwrap();
+    });
+}
+
+async fn register_clients(store: &dyn accrete_store::Store) {
+    let hasher = accrete_server::secrets::ServerSecrets::derive(&base64_decode(MASTER_KEY))
+        .unwrap()
+        .token_hasher;
+    let now = OffsetDateTime::now_utc();
+    let client = |id: &str, grants: &[&str], scopes: &[&str]| Client {
+        id: id.to_owned(),
+        secret_hash: Some(hasher.hash(&format!("{id}-secret"))),
+        name: id.to_owned(),
+        redirect_uris: vec![REDIRECT.to_owned()],
+        post_logout_redirect_uris: vec![],
+        grant_types: grants.iter().map(|s| (*s).to_owned()).collect(),
+        scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+        audience: vec![],
+        public: false,
+        id_token_alg: "RS256".to_owned(),
+        allowed_origins: vec![],
+        theme: serde_json::json!({}),
+        created_at: now,
+        updated_at: now,
+    };
+    store
+        .create_client(client(
+            "backend",
+            &["client_credentials"],
+            &["reports:read"],
+        ))
+        .await
+        .unwrap();
+    store
+        .create_client(client(
+            "web",
+            &["authorization_code", "refresh_token"],
+            &["openid", "email", "profile"],
+        ))
+        .await
+        .unwrap();
+}
+
+fn base64_decode(text: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .unwrap()
+}
+
+/// CPU time (user + system) of a process, in milliseconds.
+fn cpu_ms(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Fields after the command name (which may contain spaces) start at the last ')'.
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let fields: Vec<&str> = rest.split(' ').collect();
+    // utime and stime are fields 14 and 15 of the whole line: 12 and 13 after the name.
+    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+    ticks * 1000.0 / clock_ticks_per_second()
+}
+
+fn clock_ticks_per_second() -> f64 {
+    // Linux reports CPU time in USER_HZ, 100 on every mainstream architecture.
+    100.0
+}
+
+fn status_kib(pid: u32, key: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(key))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+struct ServerProcess {
+    child: Child,
+    base: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn boot() -> ServerProcess {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .env("ACCRETE_TEST_LOAD_CHILD", "1")
+        .env("ACCRETE_TEST_LOAD_DIR", dir.path())
+        .env("ACCRETE_RATE_LIMIT__PER_IP_PER_MINUTE", "0")
+        .env("ACCRETE_RATE_LIMIT__PER_ACCOUNT_PER_MINUTE", "0")
+        .env("ACCRETE_HASHING__QUEUE", "512")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line.trim().strip_prefix("LISTEN ").unwrap().to_owned();
+    ServerProcess {
+        child,
+        base: format!("http://{addr}"),
+        _dir: dir,
+    }
+}
+
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
+        .pool_max_idle_per_host(64)
+        .build()
+        .unwrap()
+}
+
+fn hidden(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker).unwrap() + marker.len();
+    let end = html[start..].find('"').unwrap();
+    html[start..start + end].to_owned()
+}
+
+fn location(response: &reqwest::Response) -> String {
+    response.headers()["location"].to_str().unwrap().to_owned()
+}
+
+/// Runs `op` `n` times with `concurrency` tasks; returns the server CPU ms per operation.
+async fn measure<F, Fut>(pid: u32, n: usize, concurrency: usize, op: F) -> f64
+where
+    F: Fn(usize) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let before = cpu_ms(pid);
+    let mut tasks = Vec::new();
+    for worker in 0..concurrency {
+        let op = op.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut i = worker;
+            while i < n {
+                op(i).await;
+                i += concurrency;
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    (cpu_ms(pid) - before) / n as f64
+}
+
+async fn sign_in(base: &str, client: &reqwest::Client, email: &str) -> u16 {
+    let page = client
+        .get(format!("{base}/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = hidden(&page, "csrf");
+    client
+        .post(format!("{base}/login"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("email", email),
+            ("password", PASSWORD),
+            ("action", "submit"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+async fn run() {
+    let scale: usize = std::env::var("LOAD_N")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1);
+    let server = boot();
+    let pid = server.child.id();
+    let base = server.base.clone();
+    let idle_kib = status_kib(pid, "VmRSS:");
+    println!(
+        "server pid {pid} at {base}; idle RSS {:.1} MB",
+        idle_kib as f64 / 1024.0
+    );
+
+    // One user, signed up through the hosted page.
+    let signup = browser();
+    let page = signup
+        .get(format!("{base}/signup"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = hidden(&page, "csrf");
+    let status = signup
+        .post(format!("{base}/signup"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("email", "load@example.com"),
+            ("password", PASSWORD),
+            ("action", "submit"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert!(status.is_redirection(), "sign-up: {status}");
+
+    // Client credentials (ES256 access token).
+    let http = browser();
+    let n = 5000 * scale;
+    let cc = {
+        let (http, base) = (http.clone(), base.clone());
+        move |_| {
+            let (http, base) = (http.clone(), base.clone());
+            async move {
+                let response = http
+                    .post(format!("{base}/token"))
+                    .basic_auth("backend", Some("backend-secret"))
+                    .form(&[("grant_type", "client_credentials")])
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(response.status(), 200);
+                let _ = response.bytes().await;
+            }
+        }
+    };
+    measure(pid, 200, 4, cc.clone()).await; // warm-up
+    let cc_ms = measure(pid, n, 4, cc).await;
+    println!("client-credentials token (ES256): {cc_ms:.3} ms CPU per token (n = {n})");
+
+    // Authorization-code round trip with an SSO session: /authorize → code → /token.
+    let round_trips = 1000 * scale;
+    let authorize = format!(
+        "{base}/authorize?response_type=code&client_id=web&redirect_uri={}&scope=openid%20email&state=s&nonce=n&code_challenge={}&code_challenge_method=S256",
+        url::form_urlencoded::byte_serialize(REDIRECT.as_bytes()).collect::<String>(),
+        accrete_oidc::pkce::s256(VERIFIER),
+    );
+    let refresh_tokens = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let round_trip = {
+        let (signup, base, authorize, refresh_tokens) = (
+            signup.clone(),
+            base.clone(),
+            authorize.clone(),
+            refresh_tokens.clone(),
+        );
+        move |_| {
+            let (signup, base, authorize, refresh_tokens) = (
+                signup.clone(),
+                base.clone(),
+                authorize.clone(),
+                refresh_tokens.clone(),
+            );
+            async move {
+                let back = location(&signup.get(&authorize).send().await.unwrap());
+                let code = url::Url::parse(&back)
+                    .unwrap()
+                    .query_pairs()
+                    .find(|(k, _)| k == "code")
+                    .map(|(_, v)| v.into_owned())
+                    .unwrap_or_else(|| panic!("no code: {back}"));
+                let tokens: Value = signup
+                    .post(format!("{base}/token"))
+                    .basic_auth("web", Some("web-secret"))
+                    .form(&[
+                        ("grant_type", "authorization_code"),
+                        ("code", code.as_str()),
+                        ("redirect_uri", REDIRECT),
+                        ("code_verifier", VERIFIER),
+                    ])
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
+                refresh_tokens.lock().unwrap().push(refresh);
+            }
+        }
+    };
+    let code_ms = measure(pid, round_trips, 4, round_trip).await;
+    println!(
+        "authorization-code round trip with SSO (authorize + token, RS256 ID token): {code_ms:.3} ms CPU (n = {round_trips})"
+    );
+
+    // Refresh: each family rotated once per operation (the families from the round trips).
+    let families: Vec<String> = std::mem::take(&mut *refresh_tokens.lock().unwrap());
+    let families = Arc::new(std::sync::Mutex::new(families));
+    let refreshes = families.lock().unwrap().len();
+    let refresh = {
+        let (http, base, families) = (http.clone(), base.clone(), families.clone());
+        move |_| {
+            let (http, base, families) = (http.clone(), base.clone(), families.clone());
+            async move {
+                let token = families.lock().unwrap().pop().unwrap();
+                let response = http
+                    .post(format!("{base}/token"))
+                    .basic_auth("web", Some("web-secret"))
+                    .form(&[
+                        ("grant_type", "refresh_token"),
+                        ("refresh_token", token.as_str()),
+                    ])
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(response.status(), 200);
+                let _ = response.bytes().await;
+            }
+        }
+    };
+    let refresh_ms = measure(pid, refreshes, 4, refresh).await;
+    println!("refresh (rotation, ES256 access token): {refresh_ms:.3} ms CPU (n = {refreshes})");
+
+    // Password sign-in, against one Argon2id verification measured here.
+    let sign_ins = 60 * scale;
+    let stored = accrete_oidc::password::hash_password(PASSWORD).unwrap();
+    let me = std::process::id();
+    let started = cpu_ms(me);
+    let wall = Instant::now();
+    for _ in 0..20 {
+        accrete_oidc::password::verify_password(PASSWORD, &stored).unwrap();
+    }
+    let argon_ms = (cpu_ms(me) - started) / 20.0;
+    println!(
+        "one Argon2id verification (m = 19 MiB, t = 2, p = 1): {argon_ms:.2} ms CPU ({:.2} ms wall)",
+        wall.elapsed().as_secs_f64() * 1000.0 / 20.0
+    );
+    let sign_in_op = {
+        let base = base.clone();
+        move |_| {
+            let base = base.clone();
+            async move {
+                let status = sign_in(&base, &browser(), "load@example.com").await;
+                assert_eq!(status, 303);
+            }
+        }
+    };
+    let sign_in_ms = measure(pid, sign_ins, 2, sign_in_op).await;
+    println!(
+        "password sign-in (GET form + POST): {sign_in_ms:.2} ms CPU = {:.3} x one Argon2id verification (n = {sign_ins})",
+        sign_in_ms / argon_ms
+    );
+
+    // Peak RSS under 256 concurrent sign-ins.
+    let mut tasks = Vec::new();
+    for _ in 0..256 {
+        let base = base.clone();
+        tasks.push(tokio::spawn(async move {
+            sign_in(&base, &browser(), "load@example.com").await
+        }));
+    }
+    let mut ok = 0;
+    let mut busy = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            303 => ok += 1,
+            503 => busy += 1,
+            other => panic!("sign-in answered {other}"),
+        }
+    }
+    let peak_kib = status_kib(pid, "VmHWM:");
+    println!(
+        "256 concurrent sign-ins: {ok} signed in, {busy} refused with 503; peak RSS (VmHWM) {:.1} MB",
+        peak_kib as f64 / 1024.0
+    );
+}

@@ -1,0 +1,238 @@
+//! Checks on values written through the API: metadata key rules and size caps, the claims a
+//! profile may hold, and typed fields validated by the engine (values come back normalised).
+
+use accrete_core::{CompiledPolicy, JsonAnswers, STANDARD_CLAIMS, validate_json_answers};
+use accrete_store::{Location, User};
+use serde_json::{Map, Value};
+
+use super::facts::{bag, location_of};
+use super::problem::{FieldProblem, FieldProblems};
+
+/// Largest serialized size of one metadata bag, in bytes.
+pub const MAX_BAG_BYTES: usize = 16 * 1024;
+/// Longest metadata key, in characters.
+pub const MAX_KEY_CHARS: usize = 128;
+/// Deepest nesting of metadata objects.
+pub const MAX_DEPTH: usize = 8;
+
+fn push(problems: &mut FieldProblems, key: String, code: &str, message: impl Into<String>) {
+    problems.entry(key).or_default().push(FieldProblem {
+        code: code.to_owned(),
+        message: message.into(),
+    });
+}
+
+/// Metadata keys may not be empty, contain `.` or `$`, be longer than [`MAX_KEY_CHARS`], or nest
+/// deeper than [`MAX_DEPTH`].
+pub fn check_keys(path: &str, value: &Value, depth: usize, problems: &mut FieldProblems) {
+    let Value::Object(object) = value else {
+        return;
+    };
+    if depth > MAX_DEPTH {
+        push(
+            problems,
+            path.to_owned(),
+            "too_deep",
+            format!("objects may nest at most {MAX_DEPTH} levels"),
+        );
+        return;
+    }
+    for (key, inner) in object {
+        let here = format!("{path}.{key}");
+        if key.is_empty() || key.contains('.') || key.contains('$') {
+            push(
+                problems,
+                here,
+                "invalid_key",
+                "a metadata key must be non-empty and contain neither '.' nor '$'",
+            );
+        } else if key.chars().count() > MAX_KEY_CHARS {
+            push(
+                problems,
+                here,
+                "invalid_key",
+                format!("a metadata key has at most {MAX_KEY_CHARS} characters"),
+            );
+        } else {
+            check_keys(&here, inner, depth + 1, problems);
+        }
+    }
+}
+
+/// The bag after applying `patch` (RFC 7396) to the user's current bag, for the size check.
+pub fn merged(current: &Value, patch: &Value) -> Value {
+    match patch {
+        Value::Object(fields) => {
+            let mut object = match current {
+                Value::Object(object) => object.clone(),
+                _ => Map::new(),
+            };
+            for (key, value) in fields {
+                if value.is_null() {
+                    object.remove(key);
+                } else {
+                    let next = merged(object.get(key).unwrap_or(&Value::Null), value);
+                    object.insert(key.clone(), next);
+                }
+            }
+            Value::Object(object)
+        }
+        other => other.clone(),
+    }
+}
+
+/// Refuses a bag over [`MAX_BAG_BYTES`].
+pub fn check_size(location: Location, value: &Value, problems: &mut FieldProblems) {
+    let size = serde_json::to_vec(value)
+        .map(|v| v.len())
+        .unwrap_or(usize::MAX);
+    if size > MAX_BAG_BYTES {
+        push(
+            problems,
+            location.as_str().to_owned(),
+            "too_large",
+            format!(
+                "{} would be {size} bytes; the limit is {MAX_BAG_BYTES}",
+                location.as_str()
+            ),
+        );
+    }
+}
+
+/// Validates the top-level values of `values` (a bag patch or claim map) that are typed fields
+/// of `location`, replacing each with its normalised form. Errors are keyed
+/// `<location>.<key>`.
+pub fn validate_typed(
+    policy: &CompiledPolicy,
+    location: Location,
+    values: &mut Map<String, Value>,
+    locale: &str,
+    problems: &mut FieldProblems,
+) {
+    let mut answers = JsonAnswers::new();
+    let mut asked: Vec<(String, String)> = Vec::new();
+    for field in policy.fields() {
+        let (at, key) = location_of(field);
+        if at != location {
+            continue;
+        }
+        if let Some(value) = values.get(key).filter(|v| !v.is_null()) {
+            answers.insert(field.key.to_string(), value.clone());
+            asked.push((field.key.to_string(), key.to_owned()));
+        }
+    }
+    if asked.is_empty() {
+        return;
+    }
+    let fields: Vec<&str> = asked.iter().map(|(field, _)| field.as_str()).collect();
+    match validate_json_answers(policy, &fields, &answers, locale) {
+        Ok(typed) => {
+            for (field, key) in &asked {
+                // A non-required field answered with an empty value is absent: a deletion.
+                let value = typed.get(field.as_str()).cloned().unwrap_or(Value::Null);
+                values.insert(key.clone(), value);
+            }
+        }
+        Err(errors) => {
+            for (field, list) in errors.0 {
+                let key = asked
+                    .iter()
+                    .find(|(f, _)| *f == field)
+                    .map_or(field.clone(), |(_, k)| k.clone());
+                for error in list {
+                    push(
+                        problems,
+                        format!("{}.{key}", location.as_str()),
+                        error.code,
+                        error.message,
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Whether `claim` may be stored in the profile: a standard claim, or one a field stores.
+pub fn is_profile_claim(policy: &CompiledPolicy, claim: &str) -> bool {
+    STANDARD_CLAIMS.iter().any(|(name, _)| *name == claim)
+        || policy
+            .fields()
+            .iter()
+            .any(|field| location_of(field) == (Location::Profile, claim))
+}
+
+/// Checks a replacement of profile claims; untyped claims must be strings.
+pub fn check_profile(
+    policy: &CompiledPolicy,
+    claims: &mut Map<String, Value>,
+    locale: &str,
+    problems: &mut FieldProblems,
+) {
+    for (claim, value) in claims.iter() {
+        let key = format!("profile.{claim}");
+        if !is_profile_claim(policy, claim) {
+            push(
+                problems,
+                key,
+                "unknown_claim",
+                "not a standard claim; store it in user_metadata or app_metadata",
+            );
+        } else if !(value.is_null() || value.is_string()) {
+            push(problems, key, "invalid_type", "a profile claim is a string");
+        } else if value.as_str().is_some_and(|s| s.chars().count() > 1000) {
+            push(problems, key, "too_long", "at most 1000 characters");
+        }
+    }
+    validate_typed(policy, Location::Profile, claims, locale, problems);
+}
+
+/// Checks a metadata merge patch against the key rules, the typed fields of the bag and the
+/// size cap (against the user's current bag, when known).
+pub fn check_metadata(
+    policy: &CompiledPolicy,
+    location: Location,
+    patch: &mut Map<String, Value>,
+    user: Option<&User>,
+    locale: &str,
+    problems: &mut FieldProblems,
+) {
+    let whole = Value::Object(patch.clone());
+    check_keys(location.as_str(), &whole, 0, problems);
+    validate_typed(policy, location, patch, locale, problems);
+    let current = user.map_or(Value::Null, |u| bag(u, location).clone());
+    check_size(
+        location,
+        &merged(&current, &Value::Object(patch.clone())),
+        problems,
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn metadata_keys_with_a_dot_or_a_dollar_are_refused_at_any_depth() {
+        let mut problems = FieldProblems::new();
+        check_keys(
+            "user_metadata",
+            &json!({"ok": {"a.b": 1, "$c": 2}, "": 3}),
+            0,
+            &mut problems,
+        );
+        assert_eq!(problems.len(), 3);
+        assert!(problems.contains_key("user_metadata.ok.a.b"));
+        assert!(problems.contains_key("user_metadata.ok.$c"));
+    }
+
+    #[test]
+    fn a_merged_bag_over_the_cap_is_refused() {
+        let mut problems = FieldProblems::new();
+        let big = "x".repeat(MAX_BAG_BYTES);
+        let after = merged(&json!({"a": 1}), &json!({"b": big, "a": null}));
+        assert_eq!(after.get("a"), None);
+        check_size(Location::AppMetadata, &after, &mut problems);
+        assert_eq!(problems["app_metadata"][0].code, "too_large");
+    }
+}

@@ -1,0 +1,506 @@
+//! `/api/v1/me`: the signed-in user's own profile, and in-app prompts (the headless API behind
+//! the widget). Takes the user's access token.
+
+use accrete_core::{
+    CompiledPolicy, Field, Localized, Moment, StepMode, UserAccess, decide, validate_json_answers,
+};
+use accrete_store::{EventKind, NewEvent, ProfileChange, User};
+use axum::extract::State;
+use axum::http::{HeaderMap, header};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use time::OffsetDateTime;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::auth::Caller;
+use super::docs::ErrorResponses;
+use super::facts;
+use super::problem::{ApiError, ApiJson, ApiPath, ApiQuery, FieldProblem, FieldProblems};
+use crate::state::AppState;
+
+/// The locale of labels and messages.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LocaleQuery {
+    /// A locale such as `en` or `fr`; otherwise from `Accept-Language`.
+    pub locale: Option<String>,
+}
+
+fn locale(query: &LocaleQuery, headers: &HeaderMap) -> String {
+    if let Some(locale) = query.locale.as_deref().filter(|l| {
+        !l.is_empty() && l.len() <= 16 && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+    }) {
+        return locale.to_owned();
+    }
+    let accept = headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok());
+    crate::i18n::negotiate(None, accept).to_owned()
+}
+
+fn text(map: &Localized, locale: &str, fallback: &str) -> Option<String> {
+    map.get(locale)
+        .or_else(|| locale.split('-').next().and_then(|l| map.get(l)))
+        .or_else(|| map.get(fallback))
+        .cloned()
+}
+
+/// One choice of a select, multiselect or country field.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OptionView {
+    /// Stored value.
+    pub value: String,
+    /// Label in the requested locale.
+    pub label: String,
+}
+
+/// A field as a form shows it, in the requested locale.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FieldView {
+    /// Field key (the input name).
+    pub key: String,
+    /// `text`, `email`, `select`, ...
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Label.
+    pub label: String,
+    /// Help text.
+    pub help: Option<String>,
+    /// Placeholder.
+    pub placeholder: Option<String>,
+    /// Whether an answer is required.
+    pub required: bool,
+    /// Choices.
+    pub options: Vec<OptionView>,
+    /// Validation rules (`min_length`, `max_length`, `min`, `max`, `pattern`).
+    #[schema(value_type = Object)]
+    pub constraints: Value,
+    /// Current or suggested value.
+    #[schema(value_type = Option<Object>)]
+    pub value: Option<Value>,
+    /// Whether the user may change it.
+    pub editable: bool,
+}
+
+fn field_view(
+    policy: &CompiledPolicy,
+    field: &Field,
+    locale: &str,
+    value: Option<Value>,
+) -> FieldView {
+    let fallback = policy.policy().settings.default_locale.as_str();
+    let validation = &field.validation;
+    let editable =
+        field.user_access == UserAccess::Edit && !(field.write_once && value_known(&value));
+    FieldView {
+        key: field.key.to_string(),
+        kind: field.kind.name().to_owned(),
+        label: text(&field.labels, locale, fallback).unwrap_or_else(|| field.key.to_string()),
+        help: text(&field.help, locale, fallback),
+        placeholder: text(&field.placeholder, locale, fallback),
+        required: field.required,
+        options: field
+            .options
+            .iter()
+            .map(|option| OptionView {
+                value: option.value.clone(),
+                label: text(&option.labels, locale, fallback)
+                    .unwrap_or_else(|| option.value.clone()),
+            })
+            .collect(),
+        constraints: json!({
+            "min_length": validation.min_length,
+            "max_length": validation.max_length,
+            "min": validation.min,
+            "max": validation.max,
+            "pattern": validation.pattern,
+        }),
+        value,
+        editable,
+    }
+}
+
+fn value_known(value: &Option<Value>) -> bool {
+    value.as_ref().is_some_and(|v| !v.is_null())
+}
+
+/// The signed-in user's profile: the fields they may see.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MeView {
+    /// User id.
+    pub id: Uuid,
+    /// Email.
+    pub email: String,
+    /// Whether verified.
+    pub email_verified: bool,
+    /// Fields with user access `edit` or `read`.
+    pub fields: Vec<FieldView>,
+}
+
+fn me_view(policy: &CompiledPolicy, user: &User, locale: &str) -> MeView {
+    MeView {
+        id: user.id,
+        email: user.email.clone(),
+        email_verified: user.email_verified,
+        fields: policy
+            .fields()
+            .iter()
+            .filter(|f| f.user_access != UserAccess::None)
+            .map(|f| field_view(policy, f, locale, facts::value_of(user, f).cloned()))
+            .collect(),
+    }
+}
+
+async fn me(state: &AppState, caller: &Caller) -> Result<User, ApiError> {
+    let id = caller.user()?;
+    match state.store.get_user(id).await {
+        Err(accrete_store::StoreError::NotFound) => Err(ApiError::Unauthenticated(
+            "the token's user no longer exists".into(),
+        )),
+        other => Ok(other?),
+    }
+}
+
+/// My profile.
+#[utoipa::path(get, path = "/me", tag = "me", params(LocaleQuery),
+    responses((status = 200, body = MeView), ErrorResponses),
+    security(("bearer" = [])))]
+pub async fn get(
+    caller: Caller,
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<LocaleQuery>,
+    headers: HeaderMap,
+) -> Result<axum::Json<MeView>, ApiError> {
+    let user = me(&state, &caller).await?;
+    let policy = facts::published_or_empty(&state).await?;
+    Ok(axum::Json(me_view(
+        &policy,
+        &user,
+        &locale(&query, &headers),
+    )))
+}
+
+/// Validates answers for `keys` and turns them into profile changes; refusals by field key.
+fn changes_for(
+    policy: &CompiledPolicy,
+    keys: &[&str],
+    answers: &Map<String, Value>,
+    locale: &str,
+) -> Result<Vec<ProfileChange>, ApiError> {
+    let typed = validate_json_answers(policy, keys, answers, locale).map_err(|errors| {
+        let mut fields = FieldProblems::new();
+        for (key, list) in errors.0 {
+            fields.insert(
+                key,
+                list.into_iter()
+                    .map(|e| FieldProblem {
+                        code: e.code.to_owned(),
+                        message: e.message,
+                    })
+                    .collect(),
+            );
+        }
+        match ApiError::check(fields) {
+            Err(error) => error,
+            Ok(()) => ApiError::BadRequest("answers refused".into()),
+        }
+    })?;
+    Ok(keys
+        .iter()
+        .filter_map(|key| policy.field(key))
+        .map(|field| {
+            let (location, key) = facts::location_of(field);
+            ProfileChange {
+                location,
+                key: key.to_owned(),
+                value: typed.get(field.key.as_str()).cloned(),
+            }
+        })
+        .collect())
+}
+
+/// Changes my profile: `{field key: value}` (`null` clears), for fields I may edit.
+#[utoipa::path(patch, path = "/me", tag = "me", params(LocaleQuery),
+    request_body(content = Object, content_type = "application/merge-patch+json"),
+    responses((status = 200, body = MeView), ErrorResponses),
+    security(("bearer" = [])))]
+pub async fn patch(
+    caller: Caller,
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<LocaleQuery>,
+    headers: HeaderMap,
+    ApiJson(answers): ApiJson<Map<String, Value>>,
+) -> Result<axum::Json<MeView>, ApiError> {
+    let user = me(&state, &caller).await?;
+    let locale = locale(&query, &headers);
+    let policy = facts::published_or_empty(&state).await?;
+    let mut problems = FieldProblems::new();
+    for key in answers.keys() {
+        let refusal = match policy.field(key) {
+            None => Some(("unknown_field", "not a field of the profile")),
+            Some(f) if f.user_access != UserAccess::Edit => {
+                Some(("read_only", "this field cannot be changed here"))
+            }
+            Some(f) if f.write_once && facts::value_of(&user, f).is_some() => {
+                Some(("write_once", "this field cannot be changed once given"))
+            }
+            Some(_) => None,
+        };
+        if let Some((code, message)) = refusal {
+            problems.entry(key.clone()).or_default().push(FieldProblem {
+                code: code.into(),
+                message: message.into(),
+            });
+        }
+    }
+    ApiError::check(problems)?;
+    let keys: Vec<&str> = answers.keys().map(String::as_str).collect();
+    // `null` clears a value; optional fields accept an empty answer, which is absent.
+    let cleaned: Map<String, Value> = answers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                if v.is_null() {
+                    Value::String(String::new())
+                } else {
+                    v.clone()
+                },
+            )
+        })
+        .collect();
+    let changes = changes_for(&policy, &keys, &cleaned, &locale)?;
+    let user = state
+        .store
+        .apply_profile_changes(
+            user.id,
+            None,
+            &changes,
+            "account",
+            OffsetDateTime::now_utc(),
+        )
+        .await?;
+    Ok(axum::Json(me_view(&policy, &user, &locale)))
+}
+
+/// An in-app event.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EventBody {
+    /// The event's name, e.g. `cta:pricing`.
+    pub name: String,
+}
+
+/// A step to ask, ready to render.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StepView {
+    /// Step id (post answers to `/me/steps/{id}/answers`).
+    pub id: String,
+    /// Title in the requested locale.
+    pub title: Option<String>,
+    /// Whether it must be answered (no "skip for now").
+    pub required: bool,
+    /// `all_at_once` or `one_at_a_time`.
+    pub presentation: String,
+    /// The fields to ask.
+    pub fields: Vec<FieldView>,
+}
+
+/// What to ask now, if anything.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventOutcome {
+    /// The step to ask; `null` when nothing is due.
+    pub step: Option<StepView>,
+}
+
+/// Reports an in-app event; answers with the step to ask now, if any.
+#[utoipa::path(post, path = "/me/events", tag = "me", params(LocaleQuery), request_body = EventBody,
+    responses((status = 200, body = EventOutcome), ErrorResponses),
+    security(("bearer" = [])))]
+pub async fn event(
+    caller: Caller,
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<LocaleQuery>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<EventBody>,
+) -> Result<axum::Json<EventOutcome>, ApiError> {
+    if body.name.is_empty() || body.name.len() > 200 {
+        return Err(ApiError::field("name", "invalid", "1 to 200 characters"));
+    }
+    let user = me(&state, &caller).await?;
+    let Some(policy) = facts::published(&state).await? else {
+        return Ok(axum::Json(EventOutcome { step: None }));
+    };
+    let locale = locale(&query, &headers);
+    let user_state = facts::user_state(&state, user).await?;
+    let user_facts = facts::facts_of(&policy, &user_state);
+    let moment = Moment::event(&body.name).with_client(&caller.client_id);
+    let now = OffsetDateTime::now_utc();
+    let decision = decide(&policy, &user_facts, &moment, now);
+    let Some(ask) = decision.ask() else {
+        return Ok(axum::Json(EventOutcome { step: None }));
+    };
+    let Some(step) = policy.step(&ask.step) else {
+        return Ok(axum::Json(EventOutcome { step: None }));
+    };
+    let fallback = policy.policy().settings.default_locale.clone();
+    let fields = ask
+        .fields
+        .iter()
+        .filter_map(|key| policy.field(key))
+        .map(|field| {
+            let value = ask.prefill.get(field.key.as_str()).cloned();
+            field_view(&policy, field, &locale, value)
+        })
+        .collect();
+    let view = StepView {
+        id: step.id.to_string(),
+        title: text(&step.title, &locale, &fallback),
+        required: ask.required,
+        presentation: serde_json::to_value(ask.presentation)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default(),
+        fields,
+    };
+    record(
+        &state,
+        &caller,
+        &user_state.user,
+        EventKind::PromptShown,
+        &view.id,
+        now,
+    )
+    .await?;
+    Ok(axum::Json(EventOutcome { step: Some(view) }))
+}
+
+async fn record(
+    state: &AppState,
+    caller: &Caller,
+    user: &User,
+    kind: EventKind,
+    step: &str,
+    at: OffsetDateTime,
+) -> Result<(), ApiError> {
+    state
+        .store
+        .record_prompt_event(NewEvent {
+            kind,
+            user_id: user.id,
+            step: Some(step.to_owned()),
+            client_id: Some(caller.client_id.clone()),
+            at,
+            logins: (kind == EventKind::PromptSkipped).then_some(user.credentialed_logins),
+            data: json!({ "via": "api" }),
+        })
+        .await?;
+    Ok(())
+}
+
+/// Answers to a step.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AnswersBody {
+    /// Field key to value.
+    #[schema(value_type = Object)]
+    pub answers: Map<String, Value>,
+}
+
+/// What happened to a step.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StepOutcome {
+    /// `answered` or `skipped`.
+    pub outcome: String,
+    /// The step.
+    pub step: String,
+}
+
+/// Answers a step: every field the step still misses must be answered; errors per field.
+#[utoipa::path(post, path = "/me/steps/{step}/answers", tag = "me",
+    params(("step" = String, Path, description = "Step id"), LocaleQuery),
+    request_body = AnswersBody,
+    responses((status = 200, body = StepOutcome), ErrorResponses),
+    security(("bearer" = [])))]
+pub async fn answer(
+    caller: Caller,
+    State(state): State<AppState>,
+    ApiPath(step_id): ApiPath<String>,
+    ApiQuery(query): ApiQuery<LocaleQuery>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<AnswersBody>,
+) -> Result<axum::Json<StepOutcome>, ApiError> {
+    let user = me(&state, &caller).await?;
+    let policy = facts::published(&state)
+        .await?
+        .ok_or(ApiError::NotFound("step"))?;
+    let step = policy.step(&step_id).ok_or(ApiError::NotFound("step"))?;
+    let locale = locale(&query, &headers);
+    let keys: Vec<&str> = step
+        .fields
+        .iter()
+        .filter_map(|key| policy.field(key))
+        .filter(|field| {
+            // Missing fields must be answered; a known one may be corrected, unless write-once.
+            facts::value_of(&user, field).is_none()
+                || (!field.write_once && body.answers.contains_key(field.key.as_str()))
+        })
+        .map(|field| field.key.as_str())
+        .collect();
+    let changes = changes_for(&policy, &keys, &body.answers, &locale)?;
+    let now = OffsetDateTime::now_utc();
+    let source = format!("prompt:{}", step.id);
+    state
+        .store
+        .apply_profile_changes(user.id, None, &changes, &source, now)
+        .await?;
+    record(
+        &state,
+        &caller,
+        &user,
+        EventKind::PromptAnswered,
+        &step_id,
+        now,
+    )
+    .await?;
+    Ok(axum::Json(StepOutcome {
+        outcome: "answered".into(),
+        step: step_id,
+    }))
+}
+
+/// Skips an optional step for now.
+#[utoipa::path(post, path = "/me/steps/{step}/skip", tag = "me",
+    params(("step" = String, Path, description = "Step id")),
+    responses((status = 200, body = StepOutcome), ErrorResponses),
+    security(("bearer" = [])))]
+pub async fn skip(
+    caller: Caller,
+    State(state): State<AppState>,
+    ApiPath(step_id): ApiPath<String>,
+) -> Result<axum::Json<StepOutcome>, ApiError> {
+    let user = me(&state, &caller).await?;
+    let policy = facts::published(&state)
+        .await?
+        .ok_or(ApiError::NotFound("step"))?;
+    let step = policy.step(&step_id).ok_or(ApiError::NotFound("step"))?;
+    if matches!(step.mode, StepMode::Required) {
+        return Err(ApiError::Conflict(
+            "a required step cannot be skipped".into(),
+        ));
+    }
+    record(
+        &state,
+        &caller,
+        &user,
+        EventKind::PromptSkipped,
+        &step_id,
+        OffsetDateTime::now_utc(),
+    )
+    .await?;
+    Ok(axum::Json(StepOutcome {
+        outcome: "skipped".into(),
+        step: step_id,
+    }))
+}

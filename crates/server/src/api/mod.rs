@@ -1,0 +1,111 @@
+//! The management and self-service API under `/api/v1`, described by OpenAPI 3.1 at
+//! `/api/v1/openapi.json`. Handlers are thin: parse (errors become problem documents), check
+//! the bearer token's scope, call the engine and the store, map the result.
+
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+mod auth;
+mod changes;
+mod clients;
+mod cors;
+mod docs;
+mod facts;
+mod me;
+mod policy;
+mod problem;
+mod simulate;
+mod stats;
+mod users;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::state::AppState;
+
+/// The API's routes, with the OpenAPI document served at `/api/v1/openapi.json`.
+pub(crate) fn routes(state: &AppState) -> Router<AppState> {
+    let (me, me_doc) = OpenApiRouter::new()
+        .routes(routes!(me::get, me::patch))
+        .routes(routes!(me::event))
+        .routes(routes!(me::answer))
+        .routes(routes!(me::skip))
+        .split_for_parts();
+    // The CORS layer goes on last so that it also answers preflights (OPTIONS has no route).
+    let me = me.method_not_allowed_fallback(problem::wrong_method).layer(
+        axum::middleware::from_fn_with_state(state.clone(), cors::cors),
+    );
+    let (router, openapi) = OpenApiRouter::with_openapi(docs::ApiDoc::openapi())
+        .routes(routes!(users::create, users::list))
+        .routes(routes!(users::get, users::patch, users::delete))
+        .routes(routes!(users::history))
+        .routes(routes!(policy::published))
+        .routes(routes!(
+            policy::draft,
+            policy::put_draft,
+            policy::discard_draft
+        ))
+        .routes(routes!(policy::validate))
+        .routes(routes!(simulate::simulate))
+        .routes(routes!(simulate::impact))
+        .routes(routes!(policy::publish))
+        .routes(routes!(policy::versions))
+        .routes(routes!(policy::version))
+        .routes(routes!(policy::rollback))
+        .routes(routes!(policy::fields))
+        .routes(routes!(policy::field))
+        .routes(routes!(policy::steps))
+        .routes(routes!(policy::step))
+        .routes(routes!(clients::create, clients::list))
+        .routes(routes!(clients::get, clients::update, clients::delete))
+        .routes(routes!(stats::stats))
+        .split_for_parts();
+    let mut openapi = openapi;
+    openapi.merge(me_doc);
+    openapi.servers = Some(vec![utoipa::openapi::Server::new("/api/v1")]);
+    let document: Arc<[u8]> = openapi.to_json().unwrap_or_default().into_bytes().into();
+    let api = router
+        .method_not_allowed_fallback(problem::wrong_method)
+        .merge(me)
+        .route(
+            "/openapi.json",
+            axum::routing::get(move || openapi_json(document.clone())),
+        )
+        .fallback(problem::no_route);
+    Router::new()
+        .nest("/api/v1", api)
+        .route("/widget.js", axum::routing::get(widget))
+}
+
+/// The embeddable widget.
+const WIDGET: &str = include_str!("../../assets/widget.js");
+
+async fn widget() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        WIDGET,
+    )
+        .into_response()
+}
+
+/// A policy was published on this node: decisions must use it at once.
+fn policy_changed(state: &AppState) {
+    state.profiling.invalidate();
+}
+
+async fn openapi_json(document: Arc<[u8]>) -> Response {
+    let mut response = document.to_vec().into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}

@@ -1,0 +1,349 @@
+//! The one mapping from API errors to HTTP: RFC 9457 `application/problem+json`, with a
+//! `fields` member for per-field validation errors and `WWW-Authenticate` (RFC 6750) on
+//! authentication failures. axum's own rejections (bad JSON, wrong content type, bad path or
+//! query) are converted here too, so that no input reaches a 500.
+
+use std::collections::BTreeMap;
+
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use accrete_store::StoreError;
+
+/// The realm named in `WWW-Authenticate` challenges.
+const REALM: &str = "accrete";
+
+/// One refused value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct FieldProblem {
+    /// Stable code (`required`, `invalid_key`, `too_large`, `pattern`, ...).
+    pub code: String,
+    /// What is wrong, for people.
+    pub message: String,
+}
+
+/// Per-field problems, keyed by field key, JSON path or policy location.
+pub type FieldProblems = BTreeMap<String, Vec<FieldProblem>>;
+
+/// An RFC 9457 problem document.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Problem {
+    /// A URI naming the kind of problem.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Short summary of the kind of problem.
+    pub title: String,
+    /// The HTTP status code.
+    pub status: u16,
+    /// What went wrong in this occurrence.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// Per-field validation errors.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fields: Option<FieldProblems>,
+}
+
+/// Everything an API handler can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// No bearer token, or one that is invalid, expired or revoked (401).
+    #[error("invalid token: {0}")]
+    Unauthenticated(String),
+    /// No token at all (401 with a bare challenge).
+    #[error("a bearer token is required")]
+    MissingToken,
+    /// The token lacks a scope (403).
+    #[error("the token lacks the scope {0}")]
+    InsufficientScope(&'static str),
+    /// The token is of the wrong kind for this route (403).
+    #[error("{0}")]
+    Forbidden(String),
+    /// The resource does not exist (404).
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// Malformed input (400).
+    #[error("{0}")]
+    BadRequest(String),
+    /// Values refused by validation, with a message per field (400).
+    #[error("{detail}")]
+    Invalid {
+        /// Summary.
+        detail: String,
+        /// Problems by field.
+        fields: FieldProblems,
+    },
+    /// The change conflicts with existing data (409).
+    #[error("{0}")]
+    Conflict(String),
+    /// `If-Match` does not match the current version (412).
+    #[error("the resource changed since it was read (current ETag {0})")]
+    PreconditionFailed(String),
+    /// The request body is not JSON (415).
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// The request body is too large (413).
+    #[error("{0}")]
+    TooLarge(String),
+    /// The database is briefly unavailable, or the hashing pool is full (503).
+    #[error("{0}")]
+    Unavailable(String),
+    /// Anything else (500); the detail is logged, not shown.
+    #[error("unexpected: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// A validation error on one field.
+    pub fn field(key: &str, code: &str, message: impl Into<String>) -> ApiError {
+        let message = message.into();
+        let mut fields = FieldProblems::new();
+        fields.insert(
+            key.to_owned(),
+            vec![FieldProblem {
+                code: code.to_owned(),
+                message: message.clone(),
+            }],
+        );
+        ApiError::Invalid {
+            detail: format!("{key}: {message}"),
+            fields,
+        }
+    }
+
+    /// A validation error from a collection of per-field problems (an error only if non-empty).
+    pub fn check(fields: FieldProblems) -> Result<(), ApiError> {
+        if fields.is_empty() {
+            return Ok(());
+        }
+        let count = fields.values().map(Vec::len).sum::<usize>();
+        Err(ApiError::Invalid {
+            detail: format!(
+                "{count} value{} refused; see `fields`",
+                if count == 1 { " was" } else { "s were" }
+            ),
+            fields,
+        })
+    }
+
+    fn status(&self) -> StatusCode {
+        match self {
+            ApiError::Unauthenticated(_) | ApiError::MissingToken => StatusCode::UNAUTHORIZED,
+            ApiError::InsufficientScope(_) | ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::BadRequest(_) | ApiError::Invalid { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn slug(&self) -> &'static str {
+        match self {
+            ApiError::Unauthenticated(_) | ApiError::MissingToken => "unauthenticated",
+            ApiError::InsufficientScope(_) => "insufficient-scope",
+            ApiError::Forbidden(_) => "forbidden",
+            ApiError::NotFound(_) => "not-found",
+            ApiError::BadRequest(_) => "bad-request",
+            ApiError::Invalid { .. } => "validation",
+            ApiError::Conflict(_) => "conflict",
+            ApiError::PreconditionFailed(_) => "precondition-failed",
+            ApiError::UnsupportedMediaType(_) => "unsupported-media-type",
+            ApiError::TooLarge(_) => "too-large",
+            ApiError::Unavailable(_) => "unavailable",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+
+    fn challenge(&self) -> Option<String> {
+        match self {
+            ApiError::MissingToken => Some(format!("Bearer realm=\"{REALM}\"")),
+            ApiError::Unauthenticated(why) => Some(format!(
+                "Bearer realm=\"{REALM}\", error=\"invalid_token\", error_description=\"{}\"",
+                quoted(why)
+            )),
+            ApiError::InsufficientScope(scope) => Some(format!(
+                "Bearer realm=\"{REALM}\", error=\"insufficient_scope\", scope=\"{scope}\""
+            )),
+            _ => None,
+        }
+    }
+
+    /// The problem document of this error.
+    pub fn problem(&self) -> Problem {
+        let status = self.status();
+        let detail = match self {
+            ApiError::Internal(_) => Some("an unexpected error occurred; it was logged".to_owned()),
+            other => Some(other.to_string()),
+        };
+        Problem {
+            kind: format!("urn:accrete:problem:{}", self.slug()),
+            title: status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: status.as_u16(),
+            detail,
+            fields: match self {
+                ApiError::Invalid { fields, .. } => Some(fields.clone()),
+                _ => None,
+            },
+        }
+    }
+}
+
+/// `error_description` must not break out of its quoted string.
+fn quoted(text: &str) -> String {
+    text.chars()
+        .filter(|c| *c != '"' && *c != '\\' && (' '..='~').contains(c))
+        .collect()
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match &self {
+            ApiError::Internal(detail) => tracing::error!(%detail, "API request failed"),
+            ApiError::Unavailable(detail) => tracing::warn!(%detail, "API request refused"),
+            _ => {}
+        }
+        let problem = self.problem();
+        let status = self.status();
+        let body = serde_json::to_vec(&problem).unwrap_or_default();
+        let mut response = (status, body).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if let Some(challenge) = self
+            .challenge()
+            .and_then(|c| HeaderValue::from_str(&c).ok())
+        {
+            headers.insert(header::WWW_AUTHENTICATE, challenge);
+        }
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        }
+        response
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::NotFound => ApiError::NotFound("resource"),
+            StoreError::Conflict { what } => ApiError::Conflict(format!("already exists: {what}")),
+            StoreError::VersionMismatch { found, .. } => {
+                ApiError::PreconditionFailed(super::users::etag_of(found))
+            }
+            StoreError::Invalid { message } => ApiError::BadRequest(message),
+            StoreError::Unavailable { .. } => ApiError::Unavailable(error.to_string()),
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        match rejection {
+            JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType(
+                "the body must be JSON (Content-Type: application/json)".to_owned(),
+            ),
+            JsonRejection::JsonDataError(error) => ApiError::BadRequest(format!(
+                "the JSON body does not have the expected shape: {}",
+                error.body_text()
+            )),
+            JsonRejection::JsonSyntaxError(error) => {
+                ApiError::BadRequest(format!("the body is not valid JSON: {}", error.body_text()))
+            }
+            JsonRejection::BytesRejection(error)
+                if error.status() == StatusCode::PAYLOAD_TOO_LARGE =>
+            {
+                ApiError::TooLarge("the request body is too large".to_owned())
+            }
+            other => ApiError::BadRequest(other.body_text()),
+        }
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> Self {
+        ApiError::BadRequest(format!("invalid path: {}", rejection.body_text()))
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        ApiError::BadRequest(format!("invalid query: {}", rejection.body_text()))
+    }
+}
+
+/// `Json` whose rejections are problem documents.
+#[derive(Debug, Clone, Copy, Default, axum::extract::FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct ApiJson<T>(pub T);
+
+impl<T: Serialize> IntoResponse for ApiJson<T> {
+    fn into_response(self) -> Response {
+        axum::Json(self.0).into_response()
+    }
+}
+
+/// `Path` whose rejections are problem documents.
+#[derive(Debug, axum::extract::FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub struct ApiPath<T>(pub T);
+
+/// `Query` whose rejections are problem documents.
+#[derive(Debug, axum::extract::FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct ApiQuery<T>(pub T);
+
+/// The answer to any path under `/api/v1` that no route serves.
+pub async fn no_route() -> ApiError {
+    ApiError::NotFound("route")
+}
+
+/// The answer to a known path with a method it does not serve.
+pub async fn wrong_method() -> Response {
+    let problem = Problem {
+        kind: "urn:accrete:problem:method-not-allowed".to_owned(),
+        title: "Method Not Allowed".to_owned(),
+        status: 405,
+        detail: Some("this route does not accept that method".to_owned()),
+        fields: None,
+    };
+    let mut response = (
+        StatusCode::METHOD_NOT_ALLOWED,
+        serde_json::to_vec(&problem).unwrap_or_default(),
+    )
+        .into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_quote_in_a_description_cannot_break_the_challenge() {
+        let error = ApiError::Unauthenticated("bad \"token\"\n".to_owned());
+        assert_eq!(
+            error.challenge().unwrap_or_default(),
+            "Bearer realm=\"accrete\", error=\"invalid_token\", error_description=\"bad token\""
+        );
+    }
+
+    #[test]
+    fn internal_errors_do_not_leak_their_detail() {
+        let problem = ApiError::Internal("secret sql".to_owned()).problem();
+        assert_eq!(problem.status, 500);
+        assert!(!problem.detail.unwrap_or_default().contains("secret"));
+    }
+}

@@ -1,0 +1,218 @@
+//! Simulation of a decision, and the impact preview of a draft over every stored user.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use accrete_core::{CompiledPolicy, Moment, MomentKind, UserFacts, decide, decision_json};
+use accrete_store::UserQuery;
+use axum::extract::State;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use time::OffsetDateTime;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::auth::{Caller, Scope};
+use super::docs::ErrorResponses;
+use super::facts;
+use super::policy::{Source, select};
+use super::problem::{ApiError, ApiJson, ApiQuery};
+use crate::state::AppState;
+
+/// A simulation: a policy, a user (stored or described) and a moment.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Simulate {
+    /// `published` (default) or `draft`.
+    #[serde(default)]
+    pub source: Source,
+    /// A stored user; or give `facts`.
+    #[serde(default)]
+    pub user_id: Option<Uuid>,
+    /// Inline user facts (see docs/decision.md); or give `user_id`.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub facts: Option<UserFacts>,
+    /// The moment, e.g. `{"kind": "event", "event": "cta:pricing", "client_id": "shop"}`.
+    #[schema(value_type = Object)]
+    pub moment: Moment,
+    /// The time of the decision (RFC 3339); now by default.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub now: Option<OffsetDateTime>,
+}
+
+/// Decides for a user at a moment with the published policy or the draft, and explains why.
+#[utoipa::path(post, path = "/policy/simulate", tag = "policy", request_body = Simulate,
+    responses((status = 200, body = Object, description = "The decision with its explanation"), ErrorResponses),
+    security(("bearer" = ["policy:read"])))]
+pub async fn simulate(
+    caller: Caller,
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<Simulate>,
+) -> Result<axum::Json<Value>, ApiError> {
+    caller.require(Scope::PolicyRead)?;
+    let policy = select(&state, body.source).await?;
+    let facts = match (body.user_id, body.facts) {
+        (Some(id), None) => {
+            let user = match state.store.get_user(id).await {
+                Err(accrete_store::StoreError::NotFound) => return Err(ApiError::NotFound("user")),
+                other => other?,
+            };
+            facts::facts_of(&policy, &facts::user_state(&state, user).await?)
+        }
+        (None, Some(facts)) => facts,
+        _ => {
+            return Err(ApiError::field(
+                "user_id",
+                "one_of",
+                "give exactly one of `user_id` and `facts`",
+            ));
+        }
+    };
+    let now = body.now.unwrap_or_else(OffsetDateTime::now_utc);
+    let decision = decide(&policy, &facts, &body.moment, now);
+    Ok(axum::Json(decision_json(&decision)))
+}
+
+/// The moment an impact preview assumes.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ImpactQuery {
+    /// `login` (default: each user's next sign-in), `signup` or `event`.
+    pub moment: Option<String>,
+    /// With `moment=event`: the event name.
+    pub event: Option<String>,
+    /// The client being entered.
+    pub client_id: Option<String>,
+}
+
+/// Per step: how many users each policy would ask it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StepImpact {
+    /// The step.
+    pub step: String,
+    /// Users the draft would ask this step.
+    pub draft: u64,
+    /// Users the published policy would ask this step.
+    pub published: u64,
+}
+
+/// How many existing users a draft would prompt, compared with the published policy.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Impact {
+    /// Users examined.
+    pub users: u64,
+    /// Users the draft would ask something.
+    pub draft_prompted: u64,
+    /// Users the published policy would ask something.
+    pub published_prompted: u64,
+    /// Per step (steps of either policy).
+    pub steps: Vec<StepImpact>,
+    /// Time the preview took, in milliseconds.
+    pub elapsed_ms: u64,
+}
+
+fn moment_of(query: &ImpactQuery) -> Result<Moment, ApiError> {
+    let kind = match (query.moment.as_deref().unwrap_or("login"), &query.event) {
+        ("login", None) => MomentKind::Login,
+        ("signup", None) => MomentKind::Signup,
+        ("event", Some(name)) if !name.is_empty() => MomentKind::Event { name: name.clone() },
+        ("event", _) => return Err(ApiError::field("event", "required", "name the event")),
+        ("login" | "signup", Some(_)) => {
+            return Err(ApiError::field(
+                "event",
+                "unexpected",
+                "only with moment=event",
+            ));
+        }
+        _ => {
+            return Err(ApiError::field(
+                "moment",
+                "invalid",
+                "one of login, signup, event",
+            ));
+        }
+    };
+    let mut moment = Moment::new(kind);
+    moment.client_id = query.client_id.clone();
+    Ok(moment)
+}
+
+/// What one policy would ask a user at `moment` (a login counts as their next sign-in).
+fn asked(
+    policy: &CompiledPolicy,
+    state: &accrete_store::UserState,
+    moment: &Moment,
+    now: OffsetDateTime,
+) -> Option<String> {
+    let mut facts = facts::facts_of(policy, state);
+    if moment.kind == MomentKind::Login {
+        facts.credentialed_logins = facts.credentialed_logins.saturating_add(1);
+    }
+    decide(policy, &facts, moment, now)
+        .ask()
+        .map(|ask| ask.step.to_string())
+}
+
+/// Walks every user and counts, per step, whom the draft and the published policy would ask.
+#[utoipa::path(get, path = "/policy/draft/impact", tag = "policy", params(ImpactQuery),
+    responses((status = 200, body = Impact), ErrorResponses),
+    security(("bearer" = ["policy:read"])))]
+pub async fn impact(
+    caller: Caller,
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<ImpactQuery>,
+) -> Result<axum::Json<Impact>, ApiError> {
+    caller.require(Scope::PolicyRead)?;
+    let moment = moment_of(&query)?;
+    let started = Instant::now();
+    let draft = select(&state, Source::Draft).await?;
+    let published = facts::published_or_empty(&state).await?;
+    let now = OffsetDateTime::now_utc();
+    let mut counts: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    for step in draft.steps().iter().chain(published.steps()) {
+        counts.entry(step.id.to_string()).or_default();
+    }
+    let (mut users, mut draft_prompted, mut published_prompted) = (0u64, 0u64, 0u64);
+    let mut cursor = None;
+    loop {
+        let page = state
+            .store
+            .list_user_states(UserQuery {
+                limit: Some(UserQuery::MAX_LIMIT),
+                cursor,
+                ..UserQuery::default()
+            })
+            .await?;
+        for user in &page.items {
+            users += 1;
+            if let Some(step) = asked(&draft, user, &moment, now) {
+                draft_prompted += 1;
+                counts.entry(step).or_default().0 += 1;
+            }
+            if let Some(step) = asked(&published, user, &moment, now) {
+                published_prompted += 1;
+                counts.entry(step).or_default().1 += 1;
+            }
+        }
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    Ok(axum::Json(Impact {
+        users,
+        draft_prompted,
+        published_prompted,
+        steps: counts
+            .into_iter()
+            .map(|(step, (draft, published))| StepImpact {
+                step,
+                draft,
+                published,
+            })
+            .collect(),
+        elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+    }))
+}

@@ -1,0 +1,461 @@
+//! Server settings: one struct, resolved from defaults, a TOML file, `ACCRETE_*` environment
+//! variables and command-line flags, in increasing order of precedence.
+//!
+//! Every layer is deserialised on its own into [`Layer`] with unknown keys refused, so an error
+//! names the layer it came from (file and line, or the environment variable) and the key.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// The effective configuration of a server.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Config {
+    /// Address the HTTP server binds.
+    pub listen: SocketAddr,
+    /// Folder for the embedded database, generated keys and the lock file.
+    pub data_dir: PathBuf,
+    /// Database URL; `None` means the embedded SQLite database in `data_dir`.
+    pub database_url: Option<String>,
+    /// Public base URL (the OpenID Connect issuer). Defaults to `http://<listen>`.
+    pub public_url: Option<String>,
+    /// `text` or `json`.
+    pub log_format: LogFormat,
+    /// A `tracing` filter directive such as `info` or `accrete=debug,info`.
+    pub log_level: String,
+    /// Base64 master secret from which key-encryption and token-hashing keys are derived.
+    /// `None` means a key file generated in `data_dir`.
+    pub master_key: Option<String>,
+    /// A policy document imported at start.
+    pub policy: Option<PathBuf>,
+    /// Bounded pool for password hashing.
+    pub hashing: Hashing,
+    /// Rate limits on credential endpoints.
+    pub rate_limit: RateLimit,
+}
+
+/// Attempts a minute allowed on credential endpoints (sign-in, sign-up, token); 0 disables.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RateLimit {
+    /// Per client IP address.
+    pub per_ip_per_minute: u32,
+    /// Per account (email or client id).
+    pub per_account_per_minute: u32,
+}
+
+/// Settings of the bounded password-hashing pool.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Hashing {
+    /// Hashes computed at once (defaults to the number of cores).
+    pub concurrency: usize,
+    /// Requests allowed to wait for a hashing slot; beyond it the server answers 503.
+    pub queue: usize,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// One source of settings; every key optional, unknown keys refused.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Layer {
+    pub listen: Option<SocketAddr>,
+    pub data_dir: Option<PathBuf>,
+    pub database_url: Option<String>,
+    pub public_url: Option<String>,
+    pub log_format: Option<LogFormat>,
+    pub log_level: Option<String>,
+    pub master_key: Option<String>,
+    pub policy: Option<PathBuf>,
+    pub hashing: Option<HashingLayer>,
+    pub rate_limit: Option<RateLimitLayer>,
+}
+
+/// The `[rate_limit]` table of a [`Layer`].
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitLayer {
+    pub per_ip_per_minute: Option<u32>,
+    pub per_account_per_minute: Option<u32>,
+}
+
+/// The `[hashing]` table of a [`Layer`].
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HashingLayer {
+    pub concurrency: Option<usize>,
+    pub queue: Option<usize>,
+}
+
+/// Why the configuration could not be resolved. Each message is one line.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: {message}")]
+    File { path: PathBuf, message: String },
+    #[error("environment variable {var}: {message}")]
+    Env { var: String, message: String },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Environment variables with the `ACCRETE_` prefix that are not settings.
+const NON_SETTING_VARS: &[&str] = &["ACCRETE_CONFIG"];
+
+impl Layer {
+    /// Parses a TOML configuration file's text.
+    pub fn from_toml(path: &Path, text: &str) -> Result<Layer, ConfigError> {
+        toml::from_str(text).map_err(|e| ConfigError::File {
+            path: path.to_owned(),
+            message: describe_toml_error(&e, text),
+        })
+    }
+
+    /// Collects `ACCRETE_*` variables: `ACCRETE_LISTEN` sets `listen`, `ACCRETE_HASHING__QUEUE`
+    /// sets `hashing.queue`. Variables under `ACCRETE_TEST_` belong to the test suite.
+    pub fn from_env(
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Layer, ConfigError> {
+        let mut layer = Layer::default();
+        for (var, value) in vars {
+            let Some(name) = var.strip_prefix("ACCRETE_") else {
+                continue;
+            };
+            if name.starts_with("TEST_") || NON_SETTING_VARS.contains(&var.as_str()) {
+                continue;
+            }
+            let mut table = toml::Table::new();
+            let path: Vec<String> = name.split("__").map(str::to_ascii_lowercase).collect();
+            insert_path(&mut table, &path, env_value(&value));
+            let one: Layer =
+                toml::Value::Table(table)
+                    .try_into()
+                    .map_err(|e: toml::de::Error| ConfigError::Env {
+                        var: var.clone(),
+                        message: e.message().trim().to_owned(),
+                    })?;
+            layer = one.over(layer);
+        }
+        Ok(layer)
+    }
+
+    /// Returns `self` with unset keys taken from `lower`.
+    pub fn over(self, lower: Layer) -> Layer {
+        let hashing = match (self.hashing, lower.hashing) {
+            (Some(h), Some(l)) => Some(HashingLayer {
+                concurrency: h.concurrency.or(l.concurrency),
+                queue: h.queue.or(l.queue),
+            }),
+            (h, l) => h.or(l),
+        };
+        let rate_limit = match (self.rate_limit, lower.rate_limit) {
+            (Some(h), Some(l)) => Some(RateLimitLayer {
+                per_ip_per_minute: h.per_ip_per_minute.or(l.per_ip_per_minute),
+                per_account_per_minute: h.per_account_per_minute.or(l.per_account_per_minute),
+            }),
+            (h, l) => h.or(l),
+        };
+        Layer {
+            listen: self.listen.or(lower.listen),
+            data_dir: self.data_dir.or(lower.data_dir),
+            database_url: self.database_url.or(lower.database_url),
+            public_url: self.public_url.or(lower.public_url),
+            log_format: self.log_format.or(lower.log_format),
+            log_level: self.log_level.or(lower.log_level),
+            master_key: self.master_key.or(lower.master_key),
+            policy: self.policy.or(lower.policy),
+            hashing,
+            rate_limit,
+        }
+    }
+}
+
+impl Config {
+    /// Resolves flags over environment over file over defaults.
+    pub fn resolve(flags: Layer, env: Layer, file: Layer) -> Result<Config, ConfigError> {
+        let layer = flags.over(env).over(file);
+        let hashing = layer.hashing.unwrap_or_default();
+        let rate_limit = layer.rate_limit.unwrap_or_default();
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let config = Config {
+            listen: layer
+                .listen
+                .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8080))),
+            data_dir: layer
+                .data_dir
+                .unwrap_or_else(|| PathBuf::from("./accrete-data")),
+            database_url: layer.database_url.filter(|u| !u.is_empty()),
+            public_url: layer.public_url.map(|u| u.trim_end_matches('/').to_owned()),
+            log_format: layer.log_format.unwrap_or(LogFormat::Text),
+            log_level: layer.log_level.unwrap_or_else(|| "info".to_owned()),
+            master_key: layer.master_key.filter(|k| !k.is_empty()),
+            policy: layer.policy,
+            hashing: Hashing {
+                concurrency: hashing.concurrency.unwrap_or(cores),
+                queue: hashing.queue.unwrap_or(64),
+            },
+            rate_limit: RateLimit {
+                per_ip_per_minute: rate_limit.per_ip_per_minute.unwrap_or(120),
+                per_account_per_minute: rate_limit.per_account_per_minute.unwrap_or(10),
+            },
+        };
+        config.check()?;
+        Ok(config)
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        if self.hashing.concurrency == 0 {
+            return Err(ConfigError::Invalid(
+                "hashing.concurrency must be at least 1".to_owned(),
+            ));
+        }
+        if let Some(url) = &self.database_url
+            && !(url.starts_with("sqlite:")
+                || url.starts_with("postgres://")
+                || url.starts_with("postgresql://"))
+        {
+            return Err(ConfigError::Invalid(format!(
+                "database_url `{}` is not supported: use sqlite://PATH or postgres://USER@HOST/DB",
+                mask_url(url)
+            )));
+        }
+        if let Some(url) = &self.public_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(ConfigError::Invalid(format!(
+                "public_url `{url}` must start with https:// (or http:// for local testing)"
+            )));
+        }
+        Ok(())
+    }
+
+    /// The database URL to open: the configured one, or the embedded SQLite file.
+    pub fn effective_database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}", self.sqlite_path().display()),
+        }
+    }
+
+    /// Path of the embedded SQLite database.
+    pub fn sqlite_path(&self) -> PathBuf {
+        self.data_dir.join("accrete.db")
+    }
+
+    /// The issuer: the public URL, or `http://<listen>`.
+    pub fn issuer(&self) -> String {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.listen))
+    }
+
+    /// The effective configuration as TOML with secrets masked.
+    pub fn to_masked_toml(&self) -> String {
+        let mut shown = self.clone();
+        shown.database_url = Some(mask_url(&self.effective_database_url()));
+        shown.master_key = self.master_key.as_ref().map(|_| "********".to_owned());
+        toml::to_string_pretty(&shown).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
+    }
+}
+
+/// Replaces the password in a URL's user-info with `********`.
+pub fn mask_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((userinfo, host)) = rest.split_once('@') else {
+        return url.to_owned();
+    };
+    match userinfo.split_once(':') {
+        Some((user, _password)) => format!("{scheme}://{user}:********@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+fn insert_path(table: &mut toml::Table, path: &[String], value: toml::Value) {
+    match path {
+        [] => {}
+        [last] => {
+            table.insert(last.clone(), value);
+        }
+        [first, rest @ ..] => {
+            let entry = table
+                .entry(first.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            if let toml::Value::Table(inner) = entry {
+                insert_path(inner, rest, value);
+            }
+        }
+    }
+}
+
+/// Environment values are strings; numbers and booleans are recognised so typed keys accept them.
+fn env_value(raw: &str) -> toml::Value {
+    if let Ok(n) = raw.parse::<i64>() {
+        return toml::Value::Integer(n);
+    }
+    match raw {
+        "true" => toml::Value::Boolean(true),
+        "false" => toml::Value::Boolean(false),
+        _ => toml::Value::String(raw.to_owned()),
+    }
+}
+
+fn describe_toml_error(error: &toml::de::Error, text: &str) -> String {
+    let message = error.message().trim().replace('\n', " ");
+    match error.span() {
+        Some(span) => {
+            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+            format!("line {line}: {message}")
+        }
+        None => message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_need_no_configuration() {
+        let c = Config::resolve(Layer::default(), Layer::default(), Layer::default()).unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.data_dir, PathBuf::from("./accrete-data"));
+        assert_eq!(
+            c.effective_database_url(),
+            "sqlite://./accrete-data/accrete.db"
+        );
+        assert_eq!(c.issuer(), "http://127.0.0.1:8080");
+        assert!(c.hashing.concurrency >= 1);
+    }
+
+    #[test]
+    fn flags_beat_environment_which_beats_file() {
+        let file = Layer::from_toml(
+            Path::new("accrete.toml"),
+            "listen = \"127.0.0.1:1000\"\nlog_level = \"warn\"\ndata_dir = \"/f\"\n[hashing]\nqueue = 5\n",
+        )
+        .unwrap();
+        let env = Layer::from_env(env(&[
+            ("ACCRETE_LISTEN", "127.0.0.1:2000"),
+            ("ACCRETE_LOG_LEVEL", "debug"),
+            ("ACCRETE_HASHING__CONCURRENCY", "3"),
+        ]))
+        .unwrap();
+        let flags = Layer {
+            listen: Some("127.0.0.1:3000".parse().unwrap()),
+            ..Layer::default()
+        };
+        let c = Config::resolve(flags, env, file).unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:3000");
+        assert_eq!(c.log_level, "debug");
+        assert_eq!(c.data_dir, PathBuf::from("/f"));
+        assert_eq!(
+            c.hashing,
+            Hashing {
+                concurrency: 3,
+                queue: 5
+            }
+        );
+    }
+
+    #[test]
+    fn unknown_file_key_names_the_file_line_and_key() {
+        let err = Layer::from_toml(
+            Path::new("/etc/accrete.toml"),
+            "listen = \"127.0.0.1:1\"\nlisten_addr = 1\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.starts_with("/etc/accrete.toml: line 2:"), "{err}");
+        assert!(err.contains("unknown field `listen_addr`"), "{err}");
+        assert!(err.contains("expected one of"), "{err}");
+    }
+
+    #[test]
+    fn wrong_type_in_file_says_what_was_expected() {
+        let err = Layer::from_toml(Path::new("a.toml"), "[hashing]\nqueue = \"many\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 2"), "{err}");
+        assert!(
+            err.contains("invalid type: string \"many\", expected usize"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn invalid_listen_address_in_file_is_an_error() {
+        let err = Layer::from_toml(Path::new("a.toml"), "listen = \"localhost\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("invalid socket address"), "{err}");
+    }
+
+    #[test]
+    fn unknown_environment_setting_is_refused_with_its_variable() {
+        let err = Layer::from_env(env(&[("ACCRETE_LISTN", "x")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("environment variable ACCRETE_LISTN:"),
+            "{err}"
+        );
+        assert!(err.contains("unknown field `listn`"), "{err}");
+    }
+
+    #[test]
+    fn test_suite_variables_are_not_settings() {
+        let layer = Layer::from_env(env(&[
+            ("ACCRETE_TEST_POSTGRES_URL", "postgres://x"),
+            ("HOME", "/root"),
+        ]))
+        .unwrap();
+        assert!(layer.database_url.is_none());
+    }
+
+    #[test]
+    fn secrets_are_masked_when_shown() {
+        let flags = Layer {
+            database_url: Some("postgres://app:s3cret@db/accrete".into()),
+            master_key: Some("c2VjcmV0".into()),
+            ..Layer::default()
+        };
+        let shown = Config::resolve(flags, Layer::default(), Layer::default())
+            .unwrap()
+            .to_masked_toml();
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(!shown.contains("c2VjcmV0"), "{shown}");
+        assert!(
+            shown.contains("postgres://app:********@db/accrete"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn unsupported_database_scheme_is_refused() {
+        let flags = Layer {
+            database_url: Some("mysql://x".into()),
+            ..Layer::default()
+        };
+        let err = Config::resolve(flags, Layer::default(), Layer::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not supported"), "{err}");
+    }
+}

@@ -1,0 +1,107 @@
+//! Interface strings of the hosted pages (English and French) and locale negotiation.
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+/// Locales the hosted pages are translated into; the first is the fallback.
+pub const SUPPORTED: &[&str] = &["en", "fr"];
+
+type Catalog = BTreeMap<String, String>;
+
+fn catalogs() -> &'static [(&'static str, Catalog)] {
+    static CATALOGS: OnceLock<Vec<(&'static str, Catalog)>> = OnceLock::new();
+    CATALOGS.get_or_init(|| {
+        let parse = |text: &str| toml::from_str::<Catalog>(text).unwrap_or_default();
+        vec![
+            ("en", parse(include_str!("../locales/en.toml"))),
+            ("fr", parse(include_str!("../locales/fr.toml"))),
+        ]
+    })
+}
+
+/// The string `key` in `locale`, falling back to English, then to the key itself.
+pub fn text(locale: &str, key: &str) -> String {
+    let catalogs = catalogs();
+    catalogs
+        .iter()
+        .find(|(l, _)| *l == locale)
+        .and_then(|(_, c)| c.get(key))
+        .or_else(|| catalogs.first().and_then(|(_, c)| c.get(key)))
+        .cloned()
+        .unwrap_or_else(|| key.to_owned())
+}
+
+/// Picks the page locale: the first supported tag of `ui_locales` (space separated, per OpenID
+/// Connect), then of `Accept-Language` (by quality), then English.
+pub fn negotiate(ui_locales: Option<&str>, accept_language: Option<&str>) -> &'static str {
+    let supported = |tag: &str| {
+        let primary = tag
+            .split(['-', '_'])
+            .next()
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        SUPPORTED.iter().copied().find(|s| *s == primary)
+    };
+    if let Some(found) = ui_locales
+        .into_iter()
+        .flat_map(str::split_whitespace)
+        .find_map(supported)
+    {
+        return found;
+    }
+    if let Some(header) = accept_language {
+        let mut ranked: Vec<(f32, &str)> = header
+            .split(',')
+            .filter_map(|part| {
+                let mut pieces = part.trim().split(';');
+                let tag = pieces.next()?.trim();
+                let q = pieces
+                    .find_map(|p| p.trim().strip_prefix("q="))
+                    .and_then(|q| q.parse::<f32>().ok())
+                    .unwrap_or(1.0);
+                Some((q, tag))
+            })
+            .collect();
+        ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
+        if let Some(found) = ranked
+            .iter()
+            .filter(|(q, _)| *q > 0.0)
+            .find_map(|(_, t)| supported(t))
+        {
+            return found;
+        }
+    }
+    SUPPORTED[0]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ui_locales_win_over_accept_language() {
+        assert_eq!(negotiate(Some("de fr-CA"), Some("en")), "fr");
+    }
+
+    #[test]
+    fn accept_language_is_ranked_by_quality() {
+        assert_eq!(negotiate(None, Some("en;q=0.5, fr-FR;q=0.9, de")), "fr");
+        assert_eq!(negotiate(None, Some("de, es")), "en");
+    }
+
+    #[test]
+    fn every_english_string_has_a_french_translation() {
+        let catalogs = catalogs();
+        let (_, en) = &catalogs[0];
+        let (_, fr) = &catalogs[1];
+        assert!(en.len() > 20);
+        let missing: Vec<_> = en.keys().filter(|k| !fr.contains_key(*k)).collect();
+        assert!(missing.is_empty(), "missing French strings: {missing:?}");
+    }
+
+    #[test]
+    fn unknown_keys_fall_back_to_the_key() {
+        assert_eq!(text("fr", "no.such.key"), "no.such.key");
+        assert_eq!(text("fr", "signin.submit"), "Se connecter");
+    }
+}

@@ -1,0 +1,91 @@
+//! The HTTP layer of Accrete: thin axum handlers that parse a request, call the domain (core,
+//! protocol, storage) and map the result to a response in one place.
+
+mod account;
+mod api;
+pub mod config;
+pub mod csrf;
+pub mod hashing;
+pub mod i18n;
+pub mod keys;
+mod layers;
+mod oauth;
+mod ops;
+pub mod pages;
+mod profiling;
+pub mod ratelimit;
+pub mod secrets;
+pub mod session;
+mod state;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use accrete_store::Store;
+use axum::Router;
+use tokio::net::TcpListener;
+
+pub use config::{Config, ConfigError, Layer, LogFormat};
+pub use oauth::{AccessClaims, verify_access_token};
+pub use profiling::sweep_abandoned;
+pub use state::{AppState, StartError};
+
+/// Builds the application router with every route and middleware.
+pub fn router(state: AppState) -> Router {
+    let routes = Router::new()
+        .merge(ops::routes())
+        .merge(account::routes())
+        .merge(oauth::routes())
+        .merge(api::routes(&state))
+        .merge(profiling::routes())
+        .route("/assets/accrete.css", axum::routing::get(pages::stylesheet));
+    layers::apply(routes.with_state(state.clone()), &state)
+}
+
+/// Everything needed to run a server, ready to serve.
+pub struct Server {
+    listener: TcpListener,
+    router: Router,
+    state: AppState,
+}
+
+impl Server {
+    /// Prepares a server for an already bound listener.
+    pub fn new(
+        listener: TcpListener,
+        config: Arc<Config>,
+        store: Arc<dyn Store>,
+    ) -> Result<Server, StartError> {
+        let state = AppState::new(config, store)?;
+        Ok(Server {
+            listener,
+            router: router(state.clone()),
+            state,
+        })
+    }
+
+    /// The address actually bound (useful with port 0).
+    pub fn local_addr(&self) -> std::io::Result<std::net::SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown` completes, then lets in-flight requests finish.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        // Signing keys are loaded (and generated on first start) before the first request.
+        self.state
+            .keys
+            .reload(self.state.store.as_ref())
+            .await
+            .map_err(std::io::Error::other)?;
+        axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
+    }
+}

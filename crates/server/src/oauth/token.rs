@@ -1,0 +1,370 @@
+//! The token endpoint (`POST /token`): authorization code (PKCE, exact redirect URI, single use),
+//! refresh token (rotation with reuse detection), client credentials (RFC 9068 access tokens).
+
+use accrete_oidc::OAuthError;
+use accrete_oidc::authorize::AuthorizationRequest;
+use accrete_oidc::claims::filter_claims;
+use accrete_oidc::client::{ClientView, GrantType};
+use accrete_oidc::jwt::{self, AccessTokenClaims, Audience, IdTokenClaims};
+use accrete_oidc::pkce::CodeChallenge;
+use accrete_oidc::secrets::random_opaque;
+use accrete_oidc::token::{
+    GrantRequest, RefreshGrant, TokenResponse, check_client_credentials, check_code_redemption,
+    check_refresh, ensure_grant_allowed, parse_token_request,
+};
+use accrete_store::{
+    AuthorizationCode, Client, CodeConsumption, NewRefreshToken, Rotation, StoreError, User,
+};
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::access::{
+    ACCESS_TOKEN_LIFETIME, ID_TOKEN_LIFETIME, REFRESH_TOKEN_LIFETIME, grant_jti, sign_access_token,
+    signing_key,
+};
+use super::client_auth::{authenticate, authorization_header, form_pairs};
+use super::error::{EndpointError, json_no_store};
+use crate::state::AppState;
+
+pub(super) async fn token(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match issue(&state, &headers, &body).await {
+        Ok(response) => json_no_store(&response),
+        Err(error) => error.into_response(),
+    }
+}
+
+async fn issue(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<TokenResponse, EndpointError> {
+    let now = OffsetDateTime::now_utc();
+    let pairs = form_pairs(headers, body)?;
+    let request = parse_token_request(authorization_header(headers)?, &pairs)?;
+    let (client, view) = authenticate(state, &request.client).await?;
+    ensure_grant_allowed(&view, request.grant.grant_type())?;
+    match request.grant {
+        GrantRequest::AuthorizationCode {
+            code,
+            redirect_uri,
+            code_verifier,
+        } => {
+            redeem_code(
+                state,
+                &view,
+                &code,
+                redirect_uri.as_deref(),
+                code_verifier.as_deref(),
+                now,
+            )
+            .await
+        }
+        GrantRequest::RefreshToken {
+            refresh_token,
+            scope,
+        } => refresh(state, &view, &refresh_token, scope.as_deref(), now).await,
+        GrantRequest::ClientCredentials { scope, audience } => {
+            client_credentials(state, &client, &view, scope.as_deref(), audience, now).await
+        }
+    }
+}
+
+/// The authorization request a code was issued for, as far as redemption needs it.
+fn request_of(code: &AuthorizationCode) -> Result<AuthorizationRequest, EndpointError> {
+    let code_challenge = code
+        .code_challenge
+        .as_deref()
+        .map(|challenge| CodeChallenge::parse(challenge, Some("S256")))
+        .transpose()
+        .map_err(|_| OAuthError::server_error("stored code challenge is invalid"))?;
+    Ok(AuthorizationRequest {
+        client_id: code.client_id.clone(),
+        redirect_uri: code.redirect_uri.clone(),
+        scopes: code.scopes.clone(),
+        state: None,
+        nonce: code.nonce.clone(),
+        code_challenge,
+        prompt: Vec::new(),
+        max_age: None,
+        login_hint: None,
+        ui_locales: Vec::new(),
+        id_token_hint: None,
+        acr_values: Vec::new(),
+    })
+}
+
+async fn redeem_code(
+    state: &AppState,
+    client: &ClientView,
+    code: &str,
+    redirect_uri: Option<&str>,
+    code_verifier: Option<&str>,
+    now: OffsetDateTime,
+) -> Result<TokenResponse, EndpointError> {
+    let hash = state.secrets.token_hasher.hash(code);
+    let code = match state.store.consume_code(&hash, now).await? {
+        CodeConsumption::Fresh(code) => code,
+        CodeConsumption::AlreadyUsed { grant_id } => {
+            tracing::warn!(%grant_id, client = %client.id, "authorization code reused; grant revoked");
+            return Err(OAuthError::invalid_grant(
+                "the code was already used; the tokens issued with it are revoked",
+            )
+            .into());
+        }
+        CodeConsumption::Unknown => {
+            return Err(OAuthError::invalid_grant("the code is invalid or expired").into());
+        }
+    };
+    let request = request_of(&code)?;
+    check_code_redemption(
+        &request,
+        code.expires_at,
+        &client.id,
+        redirect_uri,
+        code_verifier,
+        now,
+    )?;
+    let user = user_of_grant(state, code.user_id).await?;
+    let keys = state.keys.current(state.store.as_ref()).await?;
+    let issuer = state.config.issuer();
+    let sid = code
+        .context
+        .get("sid")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let auth_time = code.auth_time.unix_timestamp();
+    let mut access =
+        user_access_claims(&issuer, &user, &client.id, code.grant_id, &code.scopes, now);
+    access.auth_time = Some(auth_time);
+    access.sid.clone_from(&sid);
+    let access_token = sign_access_token(&keys, &access, now)?;
+    let mut response = TokenResponse::bearer(
+        access_token.clone(),
+        lifetime_seconds(ACCESS_TOKEN_LIFETIME),
+        &code.scopes,
+    );
+    if code.scopes.iter().any(|s| s == "openid") {
+        let key = signing_key(&keys, client.id_token_alg, now)?;
+        let mut claims = IdTokenClaims::for_authorization(
+            &issuer,
+            &user.id.to_string(),
+            &request,
+            auth_time,
+            Some(&access_token),
+            client.id_token_alg,
+            now,
+            ID_TOKEN_LIFETIME,
+        )
+        .with_profile(released_claims(state, &user, &code.scopes).await);
+        claims.sid = sid;
+        claims.amr = code.context.get("amr").and_then(|amr| {
+            serde_json::from_value::<Vec<String>>(amr.clone())
+                .ok()
+                .filter(|amr| !amr.is_empty())
+        });
+        response.id_token = Some(jwt::sign_id_token(key, &claims).map_err(OAuthError::from)?);
+    }
+    if client.allows_grant(GrantType::RefreshToken) {
+        let refresh_token = random_opaque();
+        let new = NewRefreshToken {
+            hash: state.secrets.token_hasher.hash(&refresh_token),
+            grant_id: code.grant_id,
+            scopes: code.scopes.clone(),
+            expires_at: now + REFRESH_TOKEN_LIFETIME,
+        };
+        match state.store.insert_refresh_token(new, now).await {
+            Ok(()) => response.refresh_token = Some(refresh_token),
+            Err(StoreError::NotFound) => {
+                return Err(OAuthError::invalid_grant("the grant has been revoked").into());
+            }
+            Err(error) => return Err(error.into()),
+        }
+    }
+    Ok(response)
+}
+
+async fn refresh(
+    state: &AppState,
+    client: &ClientView,
+    refresh_token: &str,
+    requested: Option<&[String]>,
+    now: OffsetDateTime,
+) -> Result<TokenResponse, EndpointError> {
+    let hasher = &state.secrets.token_hasher;
+    let old_hash = hasher.hash(refresh_token);
+    let Some(existing) = state.store.get_refresh_token(&old_hash).await? else {
+        return Err(OAuthError::invalid_grant("the refresh token is invalid").into());
+    };
+    let granted = RefreshGrant {
+        client_id: existing.client_id.clone(),
+        scopes: existing.scopes.clone(),
+        expires_at: Some(existing.expires_at),
+    };
+    let scopes = check_refresh(&granted, &client.id, requested, now)?;
+    let next = random_opaque();
+    let new = NewRefreshToken {
+        hash: hasher.hash(&next),
+        grant_id: existing.grant_id,
+        // The family keeps its full scope; a narrower request narrows this access token only.
+        scopes: existing.scopes.clone(),
+        expires_at: now + REFRESH_TOKEN_LIFETIME,
+    };
+    match state
+        .store
+        .rotate_refresh_token(&old_hash, new, now)
+        .await?
+    {
+        Rotation::Rotated(_) => {}
+        Rotation::Reused { grant_id } => {
+            tracing::warn!(%grant_id, client = %client.id, "refresh token reused; grant revoked");
+            return Err(OAuthError::invalid_grant(
+                "the refresh token was already used; its grant is revoked",
+            )
+            .into());
+        }
+        Rotation::Unknown | Rotation::Expired | Rotation::Revoked => {
+            return Err(OAuthError::invalid_grant("the refresh token is invalid").into());
+        }
+    }
+    let user = user_of_grant(state, existing.user_id).await?;
+    let keys = state.keys.current(state.store.as_ref()).await?;
+    let claims = user_access_claims(
+        &state.config.issuer(),
+        &user,
+        &client.id,
+        existing.grant_id,
+        &scopes,
+        now,
+    );
+    let mut response = TokenResponse::bearer(
+        sign_access_token(&keys, &claims, now)?,
+        lifetime_seconds(ACCESS_TOKEN_LIFETIME),
+        &scopes,
+    );
+    response.refresh_token = Some(next);
+    Ok(response)
+}
+
+async fn client_credentials(
+    state: &AppState,
+    client: &Client,
+    view: &ClientView,
+    requested: Option<&[String]>,
+    audience: Vec<String>,
+    now: OffsetDateTime,
+) -> Result<TokenResponse, EndpointError> {
+    let scopes = check_client_credentials(view, requested)?;
+    let issuer = state.config.issuer();
+    let audience = if audience.is_empty() {
+        if client.audience.is_empty() {
+            vec![issuer.clone()]
+        } else {
+            client.audience.clone()
+        }
+    } else {
+        if let Some(unknown) = audience.iter().find(|a| !client.audience.contains(a)) {
+            return Err(OAuthError::invalid_request(format!(
+                "audience {unknown} is not registered for this client"
+            ))
+            .into());
+        }
+        audience
+    };
+    let keys = state.keys.current(state.store.as_ref()).await?;
+    let claims = AccessTokenClaims::new(
+        &issuer,
+        &view.id,
+        &view.id,
+        Audience::from_list(audience),
+        &scopes,
+        now,
+        ACCESS_TOKEN_LIFETIME,
+    );
+    Ok(TokenResponse::bearer(
+        sign_access_token(&keys, &claims, now)?,
+        lifetime_seconds(ACCESS_TOKEN_LIFETIME),
+        &scopes,
+    ))
+}
+
+/// The access-token claims of a user's grant: `aud` is the issuer (userinfo and the management
+/// API), and the `jti` names the grant.
+fn user_access_claims(
+    issuer: &str,
+    user: &User,
+    client_id: &str,
+    grant_id: Uuid,
+    scopes: &[String],
+    now: OffsetDateTime,
+) -> AccessTokenClaims {
+    let mut claims = AccessTokenClaims::new(
+        issuer,
+        &user.id.to_string(),
+        client_id,
+        Audience::One(issuer.to_owned()),
+        scopes,
+        now,
+        ACCESS_TOKEN_LIFETIME,
+    );
+    claims.jti = grant_jti(grant_id, &claims.jti);
+    claims
+}
+
+async fn user_of_grant(state: &AppState, user_id: Uuid) -> Result<User, EndpointError> {
+    match state.store.get_user(user_id).await {
+        Ok(user) => Ok(user),
+        Err(StoreError::NotFound) => {
+            Err(OAuthError::invalid_grant("the user no longer exists").into())
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// Every claim the user record holds: the standard claims of `profile`, plus `email` and
+/// `email_verified` from the account.
+pub(crate) fn user_claims(user: &User) -> Map<String, Value> {
+    let mut claims = user.profile.as_object().cloned().unwrap_or_default();
+    claims.insert("email".to_owned(), Value::String(user.email.clone()));
+    claims.insert(
+        "email_verified".to_owned(),
+        Value::Bool(user.email_verified),
+    );
+    claims
+}
+
+/// The user's claims that `scopes` release: standard claims by their standard scope, and the
+/// policy's fields by the custom scope they name (types preserved).
+pub(crate) async fn released_claims(
+    state: &AppState,
+    user: &User,
+    scopes: &[String],
+) -> Map<String, Value> {
+    let mut claims = filter_claims(&user_claims(user), scopes, &[]);
+    let policy = match state.profiling.current(state.store.as_ref()).await {
+        Ok(policy) => policy,
+        Err(error) => {
+            // Without the policy only the standard claims are released; the sign-in goes on.
+            tracing::warn!(%error, "policy unavailable: custom claims left out");
+            None
+        }
+    };
+    claims.extend(crate::profiling::claims_for(
+        policy.as_deref(),
+        user,
+        scopes,
+    ));
+    claims
+}
+
+fn lifetime_seconds(lifetime: time::Duration) -> u64 {
+    u64::try_from(lifetime.whole_seconds()).unwrap_or(0)
+}

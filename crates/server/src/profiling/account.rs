@@ -1,0 +1,273 @@
+//! `/account`: the signed-in user sees the fields they may read and edits those they may edit,
+//! with the same validation as the prompts; write-once values stay as they are; changes are
+//! recorded with source `account`.
+
+use std::collections::BTreeSet;
+
+use accrete_core::{
+    CompiledPolicy, Field, FieldErrors as AnswerErrors, RawAnswers, UserAccess, validate_answers,
+};
+use accrete_store::{ProfileChange, User};
+use axum::Form;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::CookieJar;
+use minijinja::context;
+use time::OffsetDateTime;
+
+use super::facts::{location_of, stored_value};
+use super::form::{FieldView, field_view, form_values, split_post};
+use crate::account::{self as pages, TransactionView};
+use crate::i18n::text;
+use crate::state::AppState;
+use crate::{csrf, session};
+
+/// Whether the user may change `field` now.
+fn editable(field: &Field, user: &User) -> bool {
+    field.user_access == UserAccess::Edit
+        && !(field.write_once && stored_value(user, field).is_some())
+}
+
+/// `GET /account`.
+pub(super) async fn show(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    jar: CookieJar,
+) -> Response {
+    let locale = pages::locale(&TransactionView::default(), &headers);
+    match signed_in(&state, &jar, locale).await {
+        Ok((user, policy)) => {
+            let values = |field: &Field| {
+                stored_value(&user, field)
+                    .map(form_values)
+                    .unwrap_or_default()
+            };
+            render(
+                &state,
+                jar,
+                locale,
+                StatusCode::OK,
+                &user,
+                policy.as_deref(),
+                &values,
+                &AnswerErrors::default(),
+                None,
+            )
+        }
+        Err(response) => response,
+    }
+}
+
+/// `POST /account`: saves the editable fields.
+pub(super) async fn submit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    jar: CookieJar,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Response {
+    let now = OffsetDateTime::now_utc();
+    let locale = pages::locale(&TransactionView::default(), &headers);
+    let (user, policy) = match signed_in(&state, &jar, locale).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let (own, raw) = split_post(pairs);
+    let posted = |field: &Field| raw.get(field.key.as_str()).cloned().unwrap_or_default();
+    let Some(policy) = policy else {
+        return Redirect::to("/account").into_response();
+    };
+    if !csrf::verify(&jar, own.get("csrf").map(String::as_str)) {
+        let alert = Some(text(locale, "error.csrf"));
+        return render(
+            &state,
+            jar,
+            locale,
+            StatusCode::FORBIDDEN,
+            &user,
+            Some(&policy),
+            &posted,
+            &AnswerErrors::default(),
+            alert,
+        );
+    }
+    // Fields the user may change and either has a value for or filled in now: an untouched
+    // empty field is not an answer.
+    let keys: Vec<&str> = policy
+        .fields()
+        .iter()
+        .filter(|f| editable(f, &user))
+        .filter(|f| {
+            stored_value(&user, f).is_some()
+                || raw
+                    .get(f.key.as_str())
+                    .is_some_and(|v| v.iter().any(|s| !s.trim().is_empty()))
+        })
+        .map(|f| f.key.as_str())
+        .collect();
+    let allowed: BTreeSet<&str> = keys.iter().copied().collect();
+    let raw: RawAnswers = raw
+        .clone()
+        .into_iter()
+        .filter(|(k, _)| allowed.contains(k.as_str()))
+        .collect();
+    let answers = match validate_answers(&policy, &keys, &raw, locale) {
+        Ok(answers) => answers,
+        Err(errors) => {
+            let alert = Some(text(locale, "error.summary"));
+            return render(
+                &state,
+                jar,
+                locale,
+                StatusCode::BAD_REQUEST,
+                &user,
+                Some(&policy),
+                &posted,
+                &errors,
+                alert,
+            );
+        }
+    };
+    let changes: Vec<ProfileChange> = keys
+        .iter()
+        .filter_map(|key| policy.field(key))
+        .map(|field| {
+            let (location, stored_key) = location_of(field);
+            ProfileChange {
+                location,
+                key: stored_key.to_owned(),
+                value: answers.get(field.key.as_str()).cloned(),
+            }
+        })
+        .collect();
+    match state
+        .store
+        .apply_profile_changes(user.id, None, &changes, "account", now)
+        .await
+    {
+        Ok(user) => {
+            let values = |field: &Field| {
+                stored_value(&user, field)
+                    .map(form_values)
+                    .unwrap_or_default()
+            };
+            let notice = Some(text(locale, "account.saved"));
+            render_with_notice(&state, jar, locale, &user, &policy, &values, notice)
+        }
+        Err(error) => pages::store_failure(&state, locale, &error),
+    }
+}
+
+/// The signed-in user and the policy in force; otherwise the sign-in page.
+async fn signed_in(
+    state: &AppState,
+    jar: &CookieJar,
+    locale: &str,
+) -> Result<(User, Option<std::sync::Arc<CompiledPolicy>>), Response> {
+    let now = OffsetDateTime::now_utc();
+    let session = session::current(state, jar, now)
+        .await
+        .map_err(|e| pages::store_failure(state, locale, &e))?;
+    let Some(session) = session else {
+        return Err(Redirect::to("/login").into_response());
+    };
+    let user = match state.store.get_user(session.user_id).await {
+        Ok(user) => user,
+        Err(accrete_store::StoreError::NotFound) => {
+            return Err(Redirect::to("/login").into_response());
+        }
+        Err(error) => return Err(pages::store_failure(state, locale, &error)),
+    };
+    let policy = state
+        .profiling
+        .current(state.store.as_ref())
+        .await
+        .map_err(|e| pages::store_failure(state, locale, &e))?;
+    Ok((user, policy))
+}
+
+fn render_with_notice(
+    state: &AppState,
+    jar: CookieJar,
+    locale: &'static str,
+    user: &User,
+    policy: &CompiledPolicy,
+    values: &dyn Fn(&Field) -> Vec<String>,
+    notice: Option<String>,
+) -> Response {
+    page(
+        state,
+        jar,
+        locale,
+        StatusCode::OK,
+        user,
+        Some(policy),
+        values,
+        &AnswerErrors::default(),
+        None,
+        notice,
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn render(
+    state: &AppState,
+    jar: CookieJar,
+    locale: &'static str,
+    status: StatusCode,
+    user: &User,
+    policy: Option<&CompiledPolicy>,
+    values: &dyn Fn(&Field) -> Vec<String>,
+    errors: &AnswerErrors,
+    alert: Option<String>,
+) -> Response {
+    page(
+        state, jar, locale, status, user, policy, values, errors, alert, None,
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn page(
+    state: &AppState,
+    jar: CookieJar,
+    locale: &'static str,
+    status: StatusCode,
+    user: &User,
+    policy: Option<&CompiledPolicy>,
+    values: &dyn Fn(&Field) -> Vec<String>,
+    errors: &AnswerErrors,
+    alert: Option<String>,
+    notice: Option<String>,
+) -> Response {
+    let fields: Vec<FieldView> = policy
+        .map(|policy| {
+            policy
+                .fields()
+                .iter()
+                .filter(|f| f.user_access != UserAccess::None)
+                .map(|field| {
+                    let error = errors
+                        .get(field.key.as_str())
+                        .first()
+                        .map(|e| e.message.clone());
+                    let mut view = field_view(policy, field, locale, &values(field), error);
+                    view.readonly = !editable(field, user);
+                    view
+                })
+                .filter(|view| !view.readonly || !view.values.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    let editable_count = fields.iter().filter(|f| !f.readonly).count();
+    let (jar, csrf) = csrf::token(jar, state.secure_cookies());
+    let context = context! {
+        locale,
+        csrf,
+        email => user.email,
+        fields,
+        editable => editable_count > 0,
+        alert,
+        notice,
+    };
+    (jar, state.pages.render(status, "account.html", context)).into_response()
+}

@@ -1,0 +1,154 @@
+//! Profile values released as OpenID Connect claims, by granted scope.
+
+use accrete_core::{CompiledPolicy, Storage};
+use accrete_store::User;
+use serde_json::{Map, Value};
+
+use super::facts::stored_value;
+
+/// The standard scope that releases a standard claim (OpenID Connect Core, 5.4).
+#[cfg_attr(not(test), allow(dead_code))]
+fn standard_scope(claim: &str) -> Option<&'static str> {
+    match claim {
+        "name" | "family_name" | "given_name" | "middle_name" | "nickname"
+        | "preferred_username" | "profile" | "picture" | "website" | "gender" | "birthdate"
+        | "zoneinfo" | "locale" => Some("profile"),
+        "phone_number" | "phone_number_verified" => Some("phone"),
+        "address" => Some("address"),
+        "email" | "email_verified" => Some("email"),
+        _ => None,
+    }
+}
+
+/// The claims of `user`'s stored profile values that `scopes` release, values keeping their
+/// JSON types (numbers, booleans, arrays).
+///
+/// - Standard claims stored in the profile are released by their standard scope (`profile`,
+///   `phone`, `address`), whether or not the policy declares a field for them.
+/// - A field with a `scope` is released by that scope under its `claim` name (default: its
+///   key), wherever it is stored; a field without one is released only if it is a standard
+///   claim.
+/// - `email` and `email_verified` come from the account itself, not from here.
+#[cfg_attr(not(test), allow(dead_code))]
+pub(crate) fn claims_for(
+    policy: Option<&CompiledPolicy>,
+    user: &User,
+    scopes: &[String],
+) -> Map<String, Value> {
+    let granted = |scope: &str| scopes.iter().any(|s| s == scope);
+    let mut claims = Map::new();
+    if let Some(profile) = user.profile.as_object() {
+        for (claim, value) in profile {
+            if value.is_null() || claim == "email" || claim == "email_verified" {
+                continue;
+            }
+            if standard_scope(claim).is_some_and(granted) {
+                claims.insert(claim.clone(), value.clone());
+            }
+        }
+    }
+    let Some(policy) = policy else {
+        return claims;
+    };
+    for field in policy.fields() {
+        let Some(scope) = &field.scope else {
+            continue;
+        };
+        if !granted(scope) {
+            continue;
+        }
+        let Some(value) = stored_value(user, field) else {
+            continue;
+        };
+        let name = match (&field.claim, &field.storage) {
+            (Some(claim), _) => claim.clone(),
+            (None, Storage::Profile { claim }) => claim.clone(),
+            (None, _) => field.key.as_str().to_owned(),
+        };
+        claims.insert(name, value.clone());
+    }
+    claims
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+    use accrete_core::Policy;
+    use serde_json::json;
+    use time::OffsetDateTime;
+
+    fn user(profile: Value, user_metadata: Value) -> User {
+        let now = OffsetDateTime::UNIX_EPOCH;
+        User {
+            id: uuid::Uuid::nil(),
+            email: "ann@example.com".into(),
+            email_verified: true,
+            password_hash: None,
+            created_at: now,
+            updated_at: now,
+            credentialed_logins: 1,
+            sso_logins: 0,
+            last_login_at: None,
+            profile,
+            user_metadata,
+            app_metadata: json!({}),
+            version: 1,
+        }
+    }
+
+    fn example() -> CompiledPolicy {
+        Policy::from_toml_str(include_str!("../../../../examples/policy.toml"))
+            .unwrap()
+            .compile()
+            .unwrap()
+    }
+
+    #[test]
+    fn standard_claims_follow_their_scope_and_custom_scopes_release_custom_claims() {
+        let policy = example();
+        let user = user(
+            json!({ "given_name": "Ann", "phone_number": "+33612345678" }),
+            json!({ "company": "Acme", "job_title": "CTO", "team_size": 12, "interests": ["identity"] }),
+        );
+        let scopes = |s: &[&str]| s.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        let profile = claims_for(Some(&policy), &user, &scopes(&["openid", "profile"]));
+        assert_eq!(
+            profile,
+            json!({ "given_name": "Ann" }).as_object().unwrap().clone()
+        );
+        let phone = claims_for(Some(&policy), &user, &scopes(&["openid", "phone"]));
+        assert_eq!(phone["phone_number"], "+33612345678");
+        let work = claims_for(Some(&policy), &user, &scopes(&["openid", "work"]));
+        assert_eq!(work["company"], "Acme");
+        assert_eq!(work["job_title"], "CTO");
+        assert!(!work.contains_key("given_name"));
+    }
+
+    #[test]
+    fn values_keep_their_json_types() {
+        let mut policy = Policy::new();
+        let mut size = accrete_core::Field::new("team_size", accrete_core::FieldType::Integer);
+        size.scope = Some("work".into());
+        let mut tags = accrete_core::Field::new("interests", accrete_core::FieldType::Multiselect);
+        tags.scope = Some("work".into());
+        tags.claim = Some("topics".into());
+        tags.options = vec![accrete_core::FieldOption {
+            value: "identity".into(),
+            labels: Default::default(),
+        }];
+        for field in [&mut size, &mut tags] {
+            field.required = false;
+            field.labels.insert("en".into(), "label".into());
+        }
+        policy.fields = vec![size, tags];
+        let policy = policy.compile().unwrap();
+        let user = user(
+            json!({}),
+            json!({ "team_size": 12, "interests": ["identity"] }),
+        );
+        let claims = claims_for(Some(&policy), &user, &["work".to_owned()]);
+        assert_eq!(claims["team_size"], json!(12));
+        assert_eq!(claims["topics"], json!(["identity"]));
+    }
+}

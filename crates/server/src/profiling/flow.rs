@@ -1,0 +1,168 @@
+//! The hook between authentication and the authorization code: decide, and either proceed or
+//! send the browser to the prompt page.
+
+use std::sync::Arc;
+
+use accrete_core::{Ask, CompiledPolicy, MomentKind, TriggerMoment, UserFacts, decide};
+use accrete_oidc::authorize::{AuthorizationRequest, Prompt};
+use accrete_store::{AuthTransaction, EventKind, NewEvent, StoreError};
+use serde_json::json;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::facts::{FlowState, Shown, needs_provenance, prompt_states, user_facts};
+use super::sweeper;
+use crate::state::AppState;
+
+/// What the authorization flow does next.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Next {
+    /// Nothing to ask: issue the code.
+    Proceed,
+    /// A step is on screen: send the browser to `/prompt?tx=` (the step id).
+    Prompt(String),
+    /// `prompt=none` and a required step is due: answer `interaction_required`.
+    InteractionRequired,
+}
+
+/// Why profiling could not decide.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ProfilingError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Called by the authorization flow once the user is authenticated and right before the code
+/// is issued. Shows at most one step per call; answering it resumes the transaction, which
+/// calls this again.
+pub(crate) async fn before_code(
+    state: &AppState,
+    tx: &AuthTransaction,
+    request: &AuthorizationRequest,
+    user_id: Uuid,
+    now: OffsetDateTime,
+) -> Result<Next, ProfilingError> {
+    sweeper::sweep_now_and_then(state, now);
+    let Some(policy) = state.profiling.current(state.store.as_ref()).await? else {
+        return Ok(Next::Proceed);
+    };
+    let mut flow = FlowState::of(&tx.state);
+    if let Some(shown) = &flow.current {
+        // Reload or back button: the same step is still on screen.
+        return Ok(Next::Prompt(shown.step.clone()));
+    }
+    let user = state.store.get_user(user_id).await?;
+    let provenance = if needs_provenance(&policy) {
+        state.store.value_provenance(user.id).await?
+    } else {
+        Vec::new()
+    };
+    let mut facts = user_facts(&policy, &user, &[], &provenance);
+    let signup = user.created_at >= tx.created_at;
+    // Prompt history only holds steps back (skips) or makes a due optional step required; it
+    // is not visible to conditions. So when nothing is due without it and optional steps may
+    // still be asked, nothing is due with it either: the common case costs no extra query.
+    let optional_open =
+        flow.optional_steps_asked < policy.policy().settings.max_optional_steps_per_signin;
+    let first = next_ask(&policy, &facts, &flow, tx, request, signup, now);
+    if first.is_none() && optional_open {
+        return Ok(Next::Proceed);
+    }
+    facts.prompts = prompt_states(&state.store.prompt_states(user.id).await?);
+    let Some((ask, kind)) = next_ask(&policy, &facts, &flow, tx, request, signup, now) else {
+        return Ok(Next::Proceed);
+    };
+    if request.has_prompt(Prompt::None) {
+        return Ok(if ask.required {
+            Next::InteractionRequired
+        } else {
+            // An optional step is simply not asked without interaction.
+            Next::Proceed
+        });
+    }
+    let progress = (kind == MomentKind::Signup).then(|| signup_progress(&policy, &flow));
+    if !ask.required {
+        flow.optional_steps_asked = flow.optional_steps_asked.saturating_add(1);
+    }
+    let step = ask.step.as_str().to_owned();
+    flow.current = Some(Shown {
+        step: step.clone(),
+        fields: ask.fields.iter().map(|k| k.as_str().to_owned()).collect(),
+        required: ask.required,
+        prefill: ask
+            .prefill
+            .iter()
+            .map(|(k, v)| (k.as_str().to_owned(), v.clone()))
+            .collect(),
+        progress,
+    });
+    let mut updated = tx.clone();
+    flow.store_into(&mut updated.state);
+    match state.store.update_transaction(updated).await {
+        Ok(_) => {}
+        // Another request moved the transaction on (a double click): it shows the step.
+        Err(StoreError::VersionMismatch { .. }) => return Ok(Next::Prompt(step)),
+        Err(error) => return Err(error.into()),
+    }
+    state
+        .store
+        .record_prompt_event(NewEvent {
+            kind: EventKind::PromptShown,
+            user_id,
+            step: Some(step.clone()),
+            client_id: Some(tx.client_id.clone()),
+            at: now,
+            logins: Some(user.credentialed_logins),
+            data: json!({ "fields": ask.fields, "required": ask.required, "tx": tx.id }),
+        })
+        .await?;
+    Ok(Next::Prompt(step))
+}
+
+/// The step to ask now: in a sign-up transaction the `signup` steps first, then (the sign-up
+/// being the first sign-in too) the `login` steps, so that a client's required fields are
+/// asked before its first code.
+fn next_ask(
+    policy: &Arc<CompiledPolicy>,
+    facts: &UserFacts,
+    flow: &FlowState,
+    tx: &AuthTransaction,
+    request: &AuthorizationRequest,
+    signup: bool,
+    now: OffsetDateTime,
+) -> Option<(Ask, MomentKind)> {
+    let kinds: &[MomentKind] = if signup {
+        &[MomentKind::Signup, MomentKind::Login]
+    } else {
+        &[MomentKind::Login]
+    };
+    kinds.iter().find_map(|kind| {
+        let moment = flow.moment(kind.clone(), &tx.client_id, &request.scopes);
+        let decision = decide(policy, facts, &moment, now);
+        decision.ask().cloned().map(|ask| (ask, kind.clone()))
+    })
+}
+
+/// How many steps a sign-up has (the `signup` steps of the policy).
+pub(crate) fn signup_steps(policy: &CompiledPolicy) -> usize {
+    policy
+        .steps()
+        .iter()
+        .filter(|s| s.trigger.moments.contains(&TriggerMoment::Signup))
+        .count()
+}
+
+/// "Step 2 of 3": one page per `signup` step, the first one on the credentials page when it
+/// was asked there, else after a credentials-only page.
+fn signup_progress(policy: &CompiledPolicy, flow: &FlowState) -> (usize, usize) {
+    let is_signup = |id: &str| {
+        policy
+            .step(id)
+            .is_some_and(|s| s.trigger.moments.contains(&TriggerMoment::Signup))
+    };
+    let extra = usize::from(!flow.signup_page);
+    let done = flow.answered.iter().filter(|id| is_signup(id)).count();
+    let current = done + 1 + extra;
+    (current, (signup_steps(policy) + extra).max(current))
+}

@@ -1,0 +1,345 @@
+//! The hosted prompt page: `GET /prompt?tx=` shows the step on screen, `POST /prompt` answers
+//! or skips it, then the browser resumes the authorization at `/authorize/resume?tx=`.
+//!
+//! Whatever the browser does (reload, back button, double submit, a submit after expiry), the
+//! answer is a page or a redirect, never a second code: the transaction's `state` says which
+//! step is on screen, and only the request that clears it stores the answer.
+
+use accrete_core::{CompiledPolicy, FieldErrors as AnswerErrors, validate_answers};
+use accrete_store::{AuthTransaction, EventKind, NewEvent, ProfileChange, StoreError};
+use axum::Form;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::CookieJar;
+use minijinja::context;
+use serde_json::json;
+use time::OffsetDateTime;
+
+use super::facts::{FlowState, Shown, location_of};
+use super::form::{FieldView, field_view, form_values, localized, split_post};
+use crate::account::{self, TransactionProblem, TransactionView, TxQuery};
+use crate::i18n::text;
+use crate::state::AppState;
+use crate::{csrf, session};
+
+/// `GET /prompt?tx=`.
+pub(super) async fn show(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    jar: CookieJar,
+    Query(query): Query<TxQuery>,
+) -> Response {
+    let now = OffsetDateTime::now_utc();
+    let ctx = match Ctx::open(&state, &headers, jar, query.tx.as_deref(), now).await {
+        Ok(ctx) => ctx,
+        Err(response) => return response,
+    };
+    let Some(shown) = ctx.flow.current.clone() else {
+        return ctx.resume();
+    };
+    let policy = match state.profiling.current(state.store.as_ref()).await {
+        Ok(Some(policy)) => policy,
+        Ok(None) => return ctx.resume(),
+        Err(error) => return account::store_failure(&state, ctx.locale, &error),
+    };
+    let values = |key: &str| shown.prefill.get(key).map(form_values).unwrap_or_default();
+    let errors = AnswerErrors::default();
+    ctx.render(
+        &state,
+        &policy,
+        StatusCode::OK,
+        &shown,
+        &values,
+        &errors,
+        None,
+    )
+}
+
+/// `POST /prompt`: `action=submit` answers, `action=skip` skips an optional step.
+pub(super) async fn submit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    jar: CookieJar,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Response {
+    let now = OffsetDateTime::now_utc();
+    let (own, raw) = split_post(pairs);
+    let field = |name: &str| own.get(name).map(String::as_str);
+    let ctx = match Ctx::open(&state, &headers, jar, field("tx"), now).await {
+        Ok(ctx) => ctx,
+        Err(response) => return response,
+    };
+    let Some(shown) = ctx.flow.current.clone() else {
+        // Already answered (double submit, back button): carry on where the flow is.
+        return ctx.resume();
+    };
+    if field("step").is_some_and(|s| s != shown.step) {
+        return ctx.resume();
+    }
+    let posted = |key: &str| raw.get(key).cloned().unwrap_or_default();
+    let policy = match state.profiling.current(state.store.as_ref()).await {
+        Ok(Some(policy)) => policy,
+        // The policy was withdrawn meanwhile: nothing to ask any more.
+        Ok(None) => return ctx.finish(&state, None).await,
+        Err(error) => return account::store_failure(&state, ctx.locale, &error),
+    };
+    if !csrf::verify(&ctx.jar, field("csrf")) {
+        let alert = Some(text(ctx.locale, "error.csrf"));
+        let errors = AnswerErrors::default();
+        return ctx.render(
+            &state,
+            &policy,
+            StatusCode::FORBIDDEN,
+            &shown,
+            &posted,
+            &errors,
+            alert,
+        );
+    }
+    if field("action") == Some("skip") {
+        if shown.required {
+            let alert = Some(text(ctx.locale, "prompt.cannot_skip"));
+            let errors = AnswerErrors::default();
+            return ctx.render(
+                &state,
+                &policy,
+                StatusCode::BAD_REQUEST,
+                &shown,
+                &posted,
+                &errors,
+                alert,
+            );
+        }
+        return ctx.finish(&state, Some(Outcome::Skipped)).await;
+    }
+    let keys: Vec<&str> = shown.fields.iter().map(String::as_str).collect();
+    let answers = match validate_answers(&policy, &keys, &raw, ctx.locale) {
+        Ok(answers) => answers,
+        Err(errors) => {
+            let alert = Some(text(ctx.locale, "error.summary"));
+            return ctx.render(
+                &state,
+                &policy,
+                StatusCode::BAD_REQUEST,
+                &shown,
+                &posted,
+                &errors,
+                alert,
+            );
+        }
+    };
+    let changes: Vec<ProfileChange> = answers
+        .iter()
+        .filter_map(|(key, value)| {
+            let field = policy.field(key.as_str())?;
+            let (location, stored_key) = location_of(field);
+            Some(ProfileChange {
+                location,
+                key: stored_key.to_owned(),
+                value: Some(value.clone()),
+            })
+        })
+        .collect();
+    ctx.finish(&state, Some(Outcome::Answered(changes))).await
+}
+
+/// What the user did with the step.
+enum Outcome {
+    Answered(Vec<ProfileChange>),
+    Skipped,
+}
+
+/// The prompt page's transaction, locale and CSRF token.
+struct Ctx {
+    tx: AuthTransaction,
+    flow: FlowState,
+    locale: &'static str,
+    jar: CookieJar,
+    csrf: String,
+    client_name: Option<String>,
+    now: OffsetDateTime,
+}
+
+impl Ctx {
+    /// The open transaction of the signed-in user; otherwise the page that says why.
+    async fn open(
+        state: &AppState,
+        headers: &HeaderMap,
+        jar: CookieJar,
+        tx: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<Ctx, Response> {
+        let view = match account::load_transaction(state, tx, now).await {
+            Ok(view) if view.id.is_some() => view,
+            Ok(_) => return Err(gone(state, headers, TransactionProblem::Gone)),
+            Err(problem) => return Err(gone(state, headers, problem)),
+        };
+        let locale = account::locale(&view, headers);
+        let tx = crate::oauth::load_open(state, view.id.as_deref(), now)
+            .await
+            .map_err(|p| account::transaction_problem(state, locale, p))?;
+        let session = session::current(state, &jar, now)
+            .await
+            .map_err(|e| account::store_failure(state, locale, &e))?;
+        if tx.user_id.is_none() || session.map(|s| s.user_id) != tx.user_id {
+            // Not this browser's sign-in (or the session ended): start again.
+            return Err(account::transaction_problem(
+                state,
+                locale,
+                TransactionProblem::Gone,
+            ));
+        }
+        let (jar, csrf) = csrf::token(jar, state.secure_cookies());
+        Ok(Ctx {
+            flow: FlowState::of(&tx.state),
+            tx,
+            locale,
+            jar,
+            csrf,
+            client_name: view.client_name,
+            now,
+        })
+    }
+
+    fn resume(&self) -> Response {
+        let to = format!(
+            "/authorize/resume?tx={}",
+            account::urlencode(&self.tx.id.to_string())
+        );
+        (self.jar.clone(), Redirect::to(&to)).into_response()
+    }
+
+    /// Takes the step off screen (exactly once), stores what the user did, and resumes.
+    async fn finish(self, state: &AppState, outcome: Option<Outcome>) -> Response {
+        let Some(shown) = self.flow.current.clone() else {
+            return self.resume();
+        };
+        let mut flow = self.flow.clone();
+        flow.current = None;
+        match &outcome {
+            Some(Outcome::Skipped) => flow.skipped.push(shown.step.clone()),
+            Some(Outcome::Answered(_)) => flow.answered.push(shown.step.clone()),
+            None => {}
+        }
+        let mut updated = self.tx.clone();
+        flow.store_into(&mut updated.state);
+        match state.store.update_transaction(updated).await {
+            Ok(_) => {}
+            // A concurrent submit of the same page won: its answer counts.
+            Err(StoreError::VersionMismatch { .. } | StoreError::Conflict { .. }) => {
+                return self.resume();
+            }
+            Err(error) => return account::store_failure(state, self.locale, &error),
+        }
+        if let (Some(outcome), Some(user_id)) = (outcome, self.tx.user_id)
+            && let Err(error) = record(state, &self, &shown, user_id, outcome).await
+        {
+            return account::store_failure(state, self.locale, &error);
+        }
+        self.resume()
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn render(
+        &self,
+        state: &AppState,
+        policy: &CompiledPolicy,
+        status: StatusCode,
+        shown: &Shown,
+        values: &dyn Fn(&str) -> Vec<String>,
+        errors: &AnswerErrors,
+        alert: Option<String>,
+    ) -> Response {
+        let default = policy.policy().settings.default_locale.clone();
+        let fields: Vec<FieldView> = shown
+            .fields
+            .iter()
+            .filter_map(|key| policy.field(key))
+            .map(|field| {
+                let error = errors
+                    .get(field.key.as_str())
+                    .first()
+                    .map(|e| e.message.clone());
+                field_view(
+                    policy,
+                    field,
+                    self.locale,
+                    &values(field.key.as_str()),
+                    error,
+                )
+            })
+            .collect();
+        let form_error = errors
+            .get(accrete_core::FORM_ERROR_KEY)
+            .first()
+            .map(|e| e.message.clone());
+        let title = policy
+            .step(&shown.step)
+            .and_then(|s| localized(&s.title, self.locale, &default));
+        let page = context! {
+            locale => self.locale,
+            csrf => self.csrf,
+            tx => self.tx.id.to_string(),
+            client_name => self.client_name,
+            step => shown.step,
+            title,
+            required => shown.required,
+            progress => shown.progress.map(|(current, total)| context! { current, total }),
+            fields,
+            alert => alert.or(form_error),
+        };
+        (
+            self.jar.clone(),
+            state.pages.render(status, "prompt.html", page),
+        )
+            .into_response()
+    }
+}
+
+fn gone(state: &AppState, headers: &HeaderMap, problem: TransactionProblem) -> Response {
+    let locale = account::locale(&TransactionView::default(), headers);
+    account::transaction_problem(state, locale, problem)
+}
+
+/// Stores the answers with their provenance and records the event.
+async fn record(
+    state: &AppState,
+    ctx: &Ctx,
+    shown: &Shown,
+    user_id: uuid::Uuid,
+    outcome: Outcome,
+) -> Result<(), StoreError> {
+    let (kind, logins, data) = match outcome {
+        Outcome::Answered(changes) => {
+            let source = format!("prompt:{}", shown.step);
+            state
+                .store
+                .apply_profile_changes(user_id, None, &changes, &source, ctx.now)
+                .await?;
+            let keys: Vec<&str> = changes.iter().map(|c| c.key.as_str()).collect();
+            (EventKind::PromptAnswered, None, json!({ "fields": keys }))
+        }
+        Outcome::Skipped => {
+            let user = state.store.get_user(user_id).await?;
+            (
+                EventKind::PromptSkipped,
+                Some(user.credentialed_logins),
+                json!({}),
+            )
+        }
+    };
+    state
+        .store
+        .record_prompt_event(NewEvent {
+            kind,
+            user_id,
+            step: Some(shown.step.clone()),
+            client_id: Some(ctx.tx.client_id.clone()),
+            at: ctx.now,
+            logins,
+            data,
+        })
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,98 @@
+//! Rate limits on credential endpoints: per client IP and per account (normalised email or
+//! client id), in memory on each node (GCRA via `governor`).
+
+use std::hash::Hash;
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+
+/// A refused attempt and when to try again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryAfter(pub Duration);
+
+/// The credential-endpoint limiters of one node.
+#[derive(Clone)]
+pub struct RateLimits {
+    per_ip: Option<Arc<DefaultKeyedRateLimiter<IpAddr>>>,
+    per_account: Option<Arc<DefaultKeyedRateLimiter<String>>>,
+}
+
+fn limiter<K: Hash + Eq + Clone>(per_minute: u32) -> Option<Arc<DefaultKeyedRateLimiter<K>>> {
+    let n = NonZeroU32::new(per_minute)?;
+    Some(Arc::new(RateLimiter::keyed(Quota::per_minute(n))))
+}
+
+impl RateLimits {
+    /// Limits of `per_ip` and `per_account` attempts a minute (bursts of the same size);
+    /// zero disables a limit.
+    pub fn new(per_ip: u32, per_account: u32) -> RateLimits {
+        RateLimits {
+            per_ip: limiter(per_ip),
+            per_account: limiter(per_account),
+        }
+    }
+
+    /// Counts an attempt from `ip`.
+    pub fn check_ip(&self, ip: IpAddr) -> Result<(), RetryAfter> {
+        check(self.per_ip.as_deref(), &ip)
+    }
+
+    /// Counts an attempt on `account` (a normalised email or a client id).
+    pub fn check_account(&self, account: &str) -> Result<(), RetryAfter> {
+        check(self.per_account.as_deref(), &account.to_lowercase())
+    }
+}
+
+fn check<K: Hash + Eq + Clone>(
+    limiter: Option<&DefaultKeyedRateLimiter<K>>,
+    key: &K,
+) -> Result<(), RetryAfter> {
+    let Some(limiter) = limiter else {
+        return Ok(());
+    };
+    limiter.check_key(key).map_err(|not_until| {
+        let wait = not_until.wait_time_from(DefaultClock::default().now());
+        RetryAfter(wait.max(Duration::from_secs(1)))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+
+    #[test]
+    fn attempts_beyond_the_burst_are_refused_per_ip() {
+        let limits = RateLimits::new(3, 0);
+        let ip: IpAddr = "192.0.2.1".parse().unwrap();
+        for _ in 0..3 {
+            assert!(limits.check_ip(ip).is_ok());
+        }
+        let refused = limits.check_ip(ip).unwrap_err();
+        assert!(refused.0 >= Duration::from_secs(1));
+        assert!(
+            limits.check_ip("192.0.2.2".parse().unwrap()).is_ok(),
+            "other addresses are not affected"
+        );
+    }
+
+    #[test]
+    fn account_limits_ignore_case() {
+        let limits = RateLimits::new(0, 2);
+        assert!(limits.check_account("Ann@Example.com").is_ok());
+        assert!(limits.check_account("ann@example.com").is_ok());
+        assert!(limits.check_account("ANN@EXAMPLE.COM").is_err());
+    }
+
+    #[test]
+    fn zero_disables_a_limit() {
+        let limits = RateLimits::new(0, 0);
+        for _ in 0..1000 {
+            assert!(limits.check_ip("192.0.2.1".parse().unwrap()).is_ok());
+        }
+    }
+}

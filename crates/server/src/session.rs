@@ -1,0 +1,75 @@
+//! The SSO session: an opaque random value in an HttpOnly, SameSite=Lax cookie; only its keyed
+//! hash is stored, so a database leak does not reveal live sessions.
+
+use accrete_oidc::secrets::random_opaque;
+use accrete_store::{SsoSession, StoreError};
+use axum_extra::extract::CookieJar;
+use axum_extra::extract::cookie::{Cookie, SameSite};
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
+
+use crate::state::AppState;
+
+const COOKIE: &str = "accrete_session";
+
+/// How long an SSO session lasts after the sign-in that created it.
+pub const LIFETIME: Duration = Duration::days(14);
+
+/// The signed-in session of this browser, if any and not expired.
+pub async fn current(
+    state: &AppState,
+    jar: &CookieJar,
+    now: OffsetDateTime,
+) -> Result<Option<SsoSession>, StoreError> {
+    let Some(cookie) = jar.get(COOKIE) else {
+        return Ok(None);
+    };
+    if cookie.value().len() < 32 {
+        return Ok(None);
+    }
+    let hash = state.secrets.token_hasher.hash(cookie.value());
+    let session = state.store.get_session(&hash, now).await?;
+    Ok(session)
+}
+
+/// Starts a session for `user_id` after a credentialed sign-in and sets its cookie.
+pub async fn start(
+    state: &AppState,
+    jar: CookieJar,
+    user_id: Uuid,
+    now: OffsetDateTime,
+) -> Result<(CookieJar, SsoSession), StoreError> {
+    // A new sign-in replaces whatever session this browser had.
+    let jar = end(state, jar).await;
+    let value = random_opaque();
+    let session = SsoSession {
+        hash: state.secrets.token_hasher.hash(&value),
+        user_id,
+        created_at: now,
+        auth_time: now,
+        last_seen_at: now,
+        expires_at: now + LIFETIME,
+        credentialed: true,
+    };
+    state.store.create_session(session.clone()).await?;
+    let cookie = Cookie::build((COOKIE, value))
+        .path("/")
+        .http_only(true)
+        .secure(state.secure_cookies())
+        .same_site(SameSite::Lax)
+        .max_age(time::Duration::seconds(LIFETIME.whole_seconds()))
+        .build();
+    Ok((jar.add(cookie), session))
+}
+
+/// Ends this browser's session (in the database and the cookie).
+pub async fn end(state: &AppState, jar: CookieJar) -> CookieJar {
+    if let Some(cookie) = jar.get(COOKIE) {
+        let hash = state.secrets.token_hasher.hash(cookie.value());
+        if let Err(error) = state.store.delete_session(&hash).await {
+            tracing::warn!(%error, "could not delete the session");
+        }
+        return jar.remove(Cookie::build(COOKIE).path("/").build());
+    }
+    jar
+}

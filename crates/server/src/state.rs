@@ -1,0 +1,70 @@
+//! State shared by every handler.
+
+use std::sync::Arc;
+
+use accrete_store::Store;
+
+use crate::config::Config;
+use crate::hashing::HashingPool;
+use crate::pages::Pages;
+use crate::ratelimit::RateLimits;
+use crate::secrets::{SecretsError, ServerSecrets};
+
+/// Shared, cheaply cloned application state.
+#[derive(Clone)]
+pub struct AppState {
+    /// Effective configuration.
+    pub config: Arc<Config>,
+    /// The storage port.
+    pub store: Arc<dyn Store>,
+    /// Keys derived from the master secret.
+    pub secrets: ServerSecrets,
+    /// Hosted page templates.
+    pub pages: Arc<Pages>,
+    /// Bounded pool for Argon2id.
+    pub hashing: HashingPool,
+    /// Rate limits of credential endpoints.
+    pub limits: RateLimits,
+    /// The signing keys (loaded from the store, reloaded to see rotations).
+    pub keys: crate::keys::KeyManager,
+    /// The published profiling policy on this node.
+    pub(crate) profiling: Arc<crate::profiling::Profiling>,
+}
+
+/// Why the server cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Secrets(#[from] SecretsError),
+    #[error(transparent)]
+    Store(#[from] accrete_store::StoreError),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl AppState {
+    /// Builds the state from its parts, loading (or creating) the master secret.
+    pub fn new(config: Arc<Config>, store: Arc<dyn Store>) -> Result<AppState, StartError> {
+        let secrets = ServerSecrets::load(config.master_key.as_deref(), &config.data_dir)?;
+        let keys = crate::keys::KeyManager::new(&secrets.key_encryption_key)
+            .map_err(|e| StartError::Invalid(e.to_string()))?;
+        Ok(AppState {
+            keys,
+            pages: Arc::new(Pages::new(None)),
+            hashing: HashingPool::new(config.hashing.concurrency, config.hashing.queue),
+            limits: RateLimits::new(
+                config.rate_limit.per_ip_per_minute,
+                config.rate_limit.per_account_per_minute,
+            ),
+            profiling: Arc::default(),
+            config,
+            store,
+            secrets,
+        })
+    }
+
+    /// Whether cookies must carry `Secure` (the issuer is served over HTTPS).
+    pub fn secure_cookies(&self) -> bool {
+        self.config.issuer().starts_with("https://")
+    }
+}

@@ -1,0 +1,19 @@
+//! The server over real HTTP, on both storage backends: one integration-test binary.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod account;
+mod api;
+mod api_client;
+mod api_me;
+mod api_measure;
+mod api_policy;
+mod api_users;
+mod authorize;
+mod basic_op;
+mod logout;
+mod oidc_flow;
+mod ops;
+mod profiling;
+mod rp;
+mod support;
+mod token;

@@ -1,0 +1,827 @@
+//! Progressive profiling over HTTP: the seeds' stories with the example policy, on both
+//! backends.
+
+use accrete_core::Policy;
+use accrete_store::{EventKind, Location, ProfileChange};
+use time::OffsetDateTime;
+
+use crate::authorize::{REDIRECT, authorize_path, register_client};
+use crate::support::{Browser, TestApp, each_backend, hidden_input};
+
+const PASSWORD: &str = "correct horse battery";
+
+/// Publishes `examples/policy.toml` through the store, as `accrete policy import` does.
+async fn publish_example(app: &TestApp) {
+    publish_example_in(app.store.as_ref()).await;
+}
+
+async fn publish_example_in(store: &dyn accrete_store::Store) {
+    let policy = Policy::from_toml_str(include_str!("../../../../examples/policy.toml")).unwrap();
+    policy.compile().unwrap();
+    let document = serde_json::to_value(&policy).unwrap();
+    store
+        .publish_policy(&document, Some("example"), OffsetDateTime::now_utc())
+        .await
+        .unwrap();
+}
+
+fn location(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get("location")
+        .unwrap_or_else(|| panic!("a redirect, got {}", response.status()))
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+fn tx_of(path: &str) -> String {
+    path.split("tx=").nth(1).unwrap().to_owned()
+}
+
+/// Where the flow stands after a redirect.
+#[derive(Debug)]
+enum Landing {
+    /// Back at the client with a code.
+    Code,
+    /// On the prompt page: tx, the page HTML.
+    Prompt(String, String),
+}
+
+async fn follow(browser: &Browser, to: String) -> Landing {
+    if to.starts_with(REDIRECT) {
+        assert!(to.contains("code="), "{to}");
+        return Landing::Code;
+    }
+    if to.starts_with("/authorize/resume") {
+        let next = location(&browser.get(&to).await);
+        return Box::pin(follow(browser, next)).await;
+    }
+    assert!(to.starts_with("/prompt?tx="), "{to}");
+    let response = browser.get(&to).await;
+    assert_eq!(response.status(), 200, "{to}");
+    Landing::Prompt(tx_of(&to), response.text().await.unwrap())
+}
+
+/// A credentialed sign-in to `client` in a new browser, up to the code or the first prompt.
+async fn sign_in_to(app: &TestApp, client: &str, email: &str) -> (Browser, Landing) {
+    sign_in_at(&app.base, client, email).await
+}
+
+/// [`sign_in_to`] on the server at `base`.
+async fn sign_in_at(base: &str, client: &str, email: &str) -> (Browser, Landing) {
+    let browser = Browser::new(base.to_owned());
+    let login = location(&browser.get(&authorize_path(client, "")).await);
+    let tx = tx_of(&login);
+    let csrf = browser.csrf(&login).await;
+    let response = browser
+        .post_form(
+            "/login",
+            &[
+                ("csrf", &csrf),
+                ("tx", &tx),
+                ("email", email),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    let landing = follow(&browser, location(&response)).await;
+    (browser, landing)
+}
+
+/// Posts the prompt form shown in `html`.
+async fn post_prompt(
+    browser: &Browser,
+    tx: &str,
+    html: &str,
+    action: &str,
+    answers: &[(&str, &str)],
+) -> reqwest::Response {
+    let csrf = hidden_input(html, "csrf").unwrap();
+    let step = hidden_input(html, "step").unwrap();
+    let mut form = vec![
+        ("csrf", csrf.as_str()),
+        ("tx", tx),
+        ("step", step.as_str()),
+        ("action", action),
+    ];
+    form.extend_from_slice(answers);
+    browser.post_form("/prompt", &form).await
+}
+
+fn step_of(landing: &Landing) -> String {
+    match landing {
+        Landing::Prompt(_, html) => hidden_input(html, "step").unwrap(),
+        Landing::Code => "(code)".to_owned(),
+    }
+}
+
+async fn answer(
+    browser: &Browser,
+    landing: Landing,
+    action: &str,
+    answers: &[(&str, &str)],
+) -> Landing {
+    let Landing::Prompt(tx, html) = landing else {
+        panic!("expected a prompt");
+    };
+    let response = post_prompt(browser, &tx, &html, action, answers).await;
+    assert_eq!(response.status(), 303, "{}", response.text().await.unwrap());
+    follow(browser, location(&response)).await
+}
+
+/// The example policy, clients `web` and `shop`, and a user who signed up (with the sign-up
+/// step's names and terms) outside any transaction: sign-in number 1.
+async fn setup(app: &TestApp, email: &str) {
+    publish_example(app).await;
+    register_client(app, "web", false).await;
+    register_client(app, "shop", false).await;
+    let browser = app.new_browser();
+    let csrf = browser.csrf("/signup").await;
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("email", email),
+        ("password", PASSWORD),
+        ("given_name", "Ann"),
+        ("family_name", "Lee"),
+        ("terms", "true"),
+    ];
+    let response = browser.post_form("/signup", &form).await;
+    assert_eq!(location(&response), "/account");
+}
+
+#[tokio::test]
+async fn third_sign_in_asks_company_and_job_title_and_stores_them_with_provenance() {
+    each_backend(|app| async move {
+        setup(&app, "ann@example.com").await;
+        // Sign-in 2: the optional birthday, skipped.
+        let (browser, landing) = sign_in_to(&app, "web", "ann@example.com").await;
+        assert_eq!(step_of(&landing), "birthday");
+        assert!(matches!(
+            answer(&browser, landing, "skip", &[]).await,
+            Landing::Code
+        ));
+        // Sign-in 3: company and job title, required.
+        let (browser, landing) = sign_in_to(&app, "web", "ann@example.com").await;
+        assert_eq!(step_of(&landing), "work", "{:?}", app.backend);
+        let Landing::Prompt(_, html) = &landing else {
+            unreachable!()
+        };
+        assert!(html.contains("name=\"company\"") && html.contains("name=\"job_title\""));
+        assert!(
+            !html.contains("value=\"skip\""),
+            "a required step cannot be skipped"
+        );
+        let landing = answer(
+            &browser,
+            landing,
+            "submit",
+            &[("company", "Acme"), ("job_title", "CTO")],
+        )
+        .await;
+        assert!(matches!(landing, Landing::Code), "{landing:?}");
+        let user = app
+            .store
+            .find_user_by_email("ann@example.com")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(user.user_metadata["company"], "Acme");
+        let history = app.store.user_history(user.id).await.unwrap();
+        assert!(
+            history
+                .iter()
+                .any(|h| h.key == "job_title" && h.source == "prompt:work")
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn skipped_optional_birthday_is_not_asked_next_sign_in_then_asked_again_then_stopped() {
+    each_backend(|app| async move {
+        setup(&app, "bob@example.com").await;
+        let email = "bob@example.com";
+        // Sign-in 2: asked, skipped.
+        let (browser, landing) = sign_in_to(&app, "web", email).await;
+        assert_eq!(step_of(&landing), "birthday");
+        assert!(matches!(
+            answer(&browser, landing, "skip", &[]).await,
+            Landing::Code
+        ));
+        // Sign-in 3: the work step only; the birthday waits.
+        let (browser, landing) = sign_in_to(&app, "web", email).await;
+        assert_eq!(step_of(&landing), "work");
+        let landing = answer(
+            &browser,
+            landing,
+            "submit",
+            &[("company", "Acme"), ("job_title", "CTO")],
+        )
+        .await;
+        assert!(
+            matches!(landing, Landing::Code),
+            "birthday not asked again yet: {landing:?}"
+        );
+        // Sign-in 4: asked again, skipped a second time (the last allowed).
+        let (browser, landing) = sign_in_to(&app, "web", email).await;
+        assert_eq!(step_of(&landing), "birthday");
+        assert!(matches!(
+            answer(&browser, landing, "skip", &[]).await,
+            Landing::Code
+        ));
+        // Sign-ins 5 and 6: never again.
+        for _ in 0..2 {
+            let (_, landing) = sign_in_to(&app, "web", email).await;
+            assert!(matches!(landing, Landing::Code), "{landing:?}");
+        }
+        let user = app.store.find_user_by_email(email).await.unwrap().unwrap();
+        let states = app.store.prompt_states(user.id).await.unwrap();
+        let birthday = states.iter().find(|s| s.step == "birthday").unwrap();
+        assert_eq!((birthday.shown, birthday.skipped), (2, 2));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn shop_asks_only_the_phone_and_issues_no_code_until_it_is_answered() {
+    each_backend(|app| async move {
+        setup(&app, "cy@example.com").await;
+        let (browser, landing) = sign_in_to(&app, "shop", "cy@example.com").await;
+        assert_eq!(step_of(&landing), "shop_phone");
+        let Landing::Prompt(tx, html) = &landing else {
+            unreachable!()
+        };
+        assert!(html.contains("name=\"phone_number\""));
+        assert!(!html.contains("name=\"birthdate\"") && !html.contains("name=\"company\""));
+        // Going back to the resume URL without answering gives the prompt again, not a code.
+        let again = browser.get(&format!("/authorize/resume?tx={tx}")).await;
+        assert_eq!(location(&again), format!("/prompt?tx={tx}"));
+        // A wrong number is shown next to its field, with the input kept.
+        let response = post_prompt(
+            &browser,
+            tx,
+            html,
+            "submit",
+            &[("phone_number", "not a phone")],
+        )
+        .await;
+        assert_eq!(response.status(), 400);
+        let page = response.text().await.unwrap();
+        assert!(page.contains("id=\"f-phone_number-error\""), "{page}");
+        assert!(
+            page.contains("aria-describedby=\"f-phone_number-error"),
+            "{page}"
+        );
+        assert!(page.contains("value=\"not a phone\""), "{page}");
+        // Answered: then the optional birthday of this second sign-in, skipped, then the code.
+        let landing = answer(
+            &browser,
+            landing,
+            "submit",
+            &[("phone_number", "06 12 34 56 78")],
+        )
+        .await;
+        assert_eq!(step_of(&landing), "birthday");
+        assert!(matches!(
+            answer(&browser, landing, "skip", &[]).await,
+            Landing::Code
+        ));
+        let user = app
+            .store
+            .find_user_by_email("cy@example.com")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(user.profile["phone_number"], "+33612345678");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn prompt_none_with_a_due_required_step_returns_interaction_required() {
+    each_backend(|app| async move {
+        setup(&app, "dee@example.com").await;
+        let (browser, landing) = sign_in_to(&app, "web", "dee@example.com").await;
+        assert!(matches!(
+            answer(&browser, landing, "skip", &[]).await,
+            Landing::Code
+        ));
+        // Same browser (SSO session), the shop with prompt=none: its phone is required.
+        let response = browser.get(&authorize_path("shop", "&prompt=none")).await;
+        let back = location(&response);
+        assert!(back.starts_with(REDIRECT), "{back}");
+        assert!(back.contains("error=interaction_required"), "{back}");
+        // The web client has nothing required: an optional step is not asked without interaction.
+        let response = browser.get(&authorize_path("web", "&prompt=none")).await;
+        assert!(location(&response).contains("code="));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn double_submit_and_expired_transactions_end_in_a_page_and_never_a_second_code() {
+    each_backend(|app| async move {
+        setup(&app, "eve@example.com").await;
+        let (browser, landing) = sign_in_to(&app, "shop", "eve@example.com").await;
+        let Landing::Prompt(tx, html) = landing else {
+            panic!()
+        };
+        let answers = [("phone_number", "+33612345678")];
+        let first = post_prompt(&browser, &tx, &html, "submit", &answers).await;
+        let second = post_prompt(&browser, &tx, &html, "submit", &answers).await;
+        assert_eq!(first.status(), 303);
+        assert_eq!(second.status(), 303, "a double submit carries on");
+        // The first continues (to the birthday, skipped, then the code); the second finds the
+        // transaction completed.
+        let landing = follow(&browser, location(&first)).await;
+        assert!(matches!(
+            answer(&browser, landing, "skip", &[]).await,
+            Landing::Code
+        ));
+        let late = browser.get(&location(&second)).await;
+        assert_eq!(late.status(), 400);
+        let user = app
+            .store
+            .find_user_by_email("eve@example.com")
+            .await
+            .unwrap()
+            .unwrap();
+        let answered = app.store.prompt_states(user.id).await.unwrap();
+        let phone = answered.iter().find(|s| s.step == "shop_phone").unwrap();
+        assert_eq!(phone.answered, 1, "answered once");
+
+        // A prompt left open until its transaction expires.
+        let (browser, landing) = sign_in_to(&app, "web", "eve@example.com").await;
+        let Landing::Prompt(tx, html) = landing else {
+            panic!()
+        };
+        let id = uuid::Uuid::parse_str(&tx).unwrap();
+        let mut open = app.store.get_transaction(id).await.unwrap().unwrap();
+        open.expires_at = OffsetDateTime::now_utc() - time::Duration::seconds(1);
+        app.store.update_transaction(open).await.unwrap();
+        let response = post_prompt(
+            &browser,
+            &tx,
+            &html,
+            "submit",
+            &[("company", "Acme"), ("job_title", "CTO")],
+        )
+        .await;
+        assert_eq!(response.status(), 400);
+        assert!(response.text().await.unwrap().contains("expired"));
+        let abandoned =
+            accrete_server::sweep_abandoned(app.store.as_ref(), OffsetDateTime::now_utc())
+                .await
+                .unwrap();
+        assert_eq!(abandoned, 1);
+        let events = app.store.list_events(0, 1000).await.unwrap();
+        assert!(
+            events
+                .iter()
+                .any(|e| e.kind == EventKind::PromptAbandoned && e.step.as_deref() == Some("work"))
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn account_page_edits_a_field_with_source_account_and_keeps_write_once_values() {
+    each_backend(|app| async move {
+        setup(&app, "fay@example.com").await;
+        let user = app
+            .store
+            .find_user_by_email("fay@example.com")
+            .await
+            .unwrap()
+            .unwrap();
+        let birthdate = ProfileChange {
+            location: Location::Profile,
+            key: "birthdate".into(),
+            value: Some(serde_json::json!("1990-05-17")),
+        };
+        app.store
+            .apply_profile_changes(
+                user.id,
+                None,
+                &[birthdate],
+                "admin",
+                OffsetDateTime::now_utc(),
+            )
+            .await
+            .unwrap();
+        // Not signed in: sent to sign in.
+        let anonymous = app.new_browser().get("/account").await;
+        assert_eq!(location(&anonymous), "/login");
+        let browser = app.new_browser();
+        browser.sign_in("fay@example.com", PASSWORD).await;
+        let page = browser.get("/account").await.text().await.unwrap();
+        assert!(page.contains("name=\"given_name\""), "{page}");
+        assert!(
+            page.contains("1990-05-17") && !page.contains("name=\"birthdate\""),
+            "write-once is read only"
+        );
+        assert!(
+            !page.contains("customer_tier"),
+            "hidden fields are not shown"
+        );
+        let csrf = hidden_input(&page, "csrf").unwrap();
+        let bad = browser
+            .post_form("/account", &[("csrf", &csrf), ("team_size", "many")])
+            .await;
+        assert_eq!(bad.status(), 400);
+        assert!(bad.text().await.unwrap().contains("value=\"many\""));
+        let saved = browser
+            .post_form(
+                "/account",
+                &[
+                    ("csrf", &csrf),
+                    ("given_name", "Fay"),
+                    ("family_name", "Lee"),
+                    ("birthdate", "2000-01-01"),
+                    ("action", "submit"),
+                ],
+            )
+            .await;
+        assert_eq!(saved.status(), 200);
+        let user = app.store.get_user(user.id).await.unwrap();
+        assert_eq!(user.profile["given_name"], "Fay");
+        assert_eq!(user.profile["birthdate"], "1990-05-17");
+        let history = app.store.user_history(user.id).await.unwrap();
+        assert!(
+            history
+                .iter()
+                .any(|h| h.key == "given_name" && h.source == "account")
+        );
+        // In French.
+        let french = browser
+            .client
+            .get(browser.url("/account"))
+            .header("accept-language", "fr")
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            french.contains("Votre compte") && french.contains("Prénom"),
+            "{french}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_server_without_a_policy_issues_codes_as_a_plain_identity_server() {
+    each_backend(|app| async move {
+        register_client(&app, "shop", false).await;
+        app.new_browser().sign_up("gus@example.com", PASSWORD).await;
+        let (_, landing) = sign_in_to(&app, "shop", "gus@example.com").await;
+        assert!(matches!(landing, Landing::Code), "{landing:?}");
+    })
+    .await;
+}
+
+/// Starts a sign-up inside an authorization transaction: the sign-up page's URL and HTML.
+async fn signup_page(browser: &Browser) -> (String, String) {
+    let start = location(&browser.get(&authorize_path("web", "&prompt=create")).await);
+    let html = browser.get(&start).await.text().await.unwrap();
+    (tx_of(&start), html)
+}
+
+#[tokio::test]
+async fn sign_up_asks_the_first_signup_step_on_the_credentials_page_validated_with_them() {
+    each_backend(|app| async move {
+        publish_example(&app).await;
+        register_client(&app, "web", false).await;
+        let browser = app.new_browser();
+        let (tx, html) = signup_page(&browser).await;
+        assert!(
+            html.contains("name=\"given_name\"") && html.contains("name=\"terms\""),
+            "{html}"
+        );
+        assert!(
+            html.contains("type=\"checkbox\" value=\"true\""),
+            "the consent is a checkbox"
+        );
+        assert!(
+            !html.contains("Step 1 of"),
+            "a one-page sign-up shows no progress"
+        );
+        let csrf = hidden_input(&html, "csrf").unwrap();
+        let mut form = vec![
+            ("csrf", csrf.as_str()),
+            ("tx", tx.as_str()),
+            ("email", "hal@example.com"),
+            ("password", PASSWORD),
+            ("given_name", "Hal"),
+        ];
+        // The last name is missing: nothing is created, the entries are kept.
+        let response = browser.post_form("/signup", &form).await;
+        assert_eq!(response.status(), 400);
+        let page = response.text().await.unwrap();
+        assert!(page.contains("id=\"f-family_name-error\""), "{page}");
+        assert!(page.contains("value=\"Hal\"") && page.contains("value=\"hal@example.com\""));
+        assert!(
+            app.store
+                .find_user_by_email("hal@example.com")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        form.extend([("family_name", "Lee"), ("terms", "true")]);
+        let response = browser.post_form("/signup", &form).await;
+        let landing = follow(&browser, location(&response)).await;
+        assert!(matches!(landing, Landing::Code), "{landing:?}");
+        let user = app
+            .store
+            .find_user_by_email("hal@example.com")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(user.profile["given_name"], "Hal");
+        assert_eq!(user.user_metadata["terms"]["version"], "2026-01");
+        let history = app.store.user_history(user.id).await.unwrap();
+        assert!(history.iter().all(|h| h.source == "signup"));
+        let names = app.store.prompt_states(user.id).await.unwrap();
+        assert_eq!(
+            names.iter().find(|s| s.step == "names").unwrap().answered,
+            1
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_two_step_sign_up_continues_on_a_second_page_with_progress() {
+    each_backend(|app| async move {
+        let mut policy =
+            Policy::from_toml_str(include_str!("../../../../examples/policy.toml")).unwrap();
+        let mut about = policy.steps[0].clone();
+        about.id = accrete_core::StepId::new("about");
+        about.fields = vec![accrete_core::FieldKey::new("country")];
+        about.priority = 1;
+        policy.steps.push(about);
+        policy.compile().unwrap();
+        let document = serde_json::to_value(&policy).unwrap();
+        app.store
+            .publish_policy(&document, None, OffsetDateTime::now_utc())
+            .await
+            .unwrap();
+        register_client(&app, "web", false).await;
+        let browser = app.new_browser();
+        let (tx, html) = signup_page(&browser).await;
+        assert!(html.contains("Step 1 of 2"), "{html}");
+        let csrf = hidden_input(&html, "csrf").unwrap();
+        let form = [
+            ("csrf", csrf.as_str()),
+            ("tx", tx.as_str()),
+            ("email", "ida@example.com"),
+            ("password", PASSWORD),
+            ("given_name", "Ida"),
+            ("family_name", "Ray"),
+            ("terms", "true"),
+        ];
+        let response = browser.post_form("/signup", &form).await;
+        let landing = follow(&browser, location(&response)).await;
+        assert_eq!(step_of(&landing), "about");
+        let Landing::Prompt(_, html) = &landing else {
+            unreachable!()
+        };
+        assert!(
+            html.contains("Step 2 of 2") && html.contains("<select"),
+            "{html}"
+        );
+        // The account exists from the first page, with its answers.
+        let user = app
+            .store
+            .find_user_by_email("ida@example.com")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(user.profile["family_name"], "Ray");
+        let landing = answer(&browser, landing, "submit", &[("country", "FR")]).await;
+        assert!(matches!(landing, Landing::Code), "{landing:?}");
+    })
+    .await;
+}
+
+/// CPU time of this process (user + system), in clock ticks of `/proc/self/stat`.
+fn process_cpu_ticks() -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    // The command name may contain spaces: count fields after its closing parenthesis.
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the whole line, 12 and 13 after the name.
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+/// A user for whom the example policy has nothing due at an ordinary sign-in.
+async fn complete_user(app: &Measured, email: &str) {
+    let browser = Browser::new(app.base.clone());
+    let csrf = browser.csrf("/signup").await;
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("email", email),
+        ("password", PASSWORD),
+        ("given_name", "Ann"),
+        ("family_name", "Lee"),
+        ("terms", "true"),
+    ];
+    browser.post_form("/signup", &form).await;
+    let user = app.store.find_user_by_email(email).await.unwrap().unwrap();
+    let values = [
+        (Location::Profile, "given_name", serde_json::json!("Ann")),
+        (Location::Profile, "family_name", serde_json::json!("Lee")),
+        (
+            Location::Profile,
+            "phone_number",
+            serde_json::json!("+33612345678"),
+        ),
+        (
+            Location::Profile,
+            "birthdate",
+            serde_json::json!("1990-05-17"),
+        ),
+        (
+            Location::Profile,
+            "website",
+            serde_json::json!("https://example.com"),
+        ),
+        (
+            Location::UserMetadata,
+            "terms",
+            serde_json::json!({"accepted": true, "version": "2026-01"}),
+        ),
+        (Location::UserMetadata, "company", serde_json::json!("Acme")),
+        (
+            Location::UserMetadata,
+            "job_title",
+            serde_json::json!("CTO"),
+        ),
+        (
+            Location::UserMetadata,
+            "interests",
+            serde_json::json!(["identity"]),
+        ),
+        (Location::UserMetadata, "country", serde_json::json!("FR")),
+        (Location::UserMetadata, "bio", serde_json::json!("Hi")),
+        (
+            Location::UserMetadata,
+            "newsletter",
+            serde_json::json!(true),
+        ),
+        (
+            Location::UserMetadata,
+            "work_email",
+            serde_json::json!("ann@acme.example"),
+        ),
+        (Location::UserMetadata, "team_size", serde_json::json!(12)),
+        (
+            Location::UserMetadata,
+            "annual_budget",
+            serde_json::json!(1000),
+        ),
+        (
+            Location::AppMetadata,
+            "company_size",
+            serde_json::json!("11-50"),
+        ),
+        (
+            Location::AppMetadata,
+            "employee_id",
+            serde_json::json!("AB1234"),
+        ),
+    ];
+    let changes: Vec<ProfileChange> = values
+        .into_iter()
+        .map(|(location, key, value)| ProfileChange {
+            location,
+            key: key.into(),
+            value: Some(value),
+        })
+        .collect();
+    app.store
+        .apply_profile_changes(user.id, None, &changes, "admin", OffsetDateTime::now_utc())
+        .await
+        .unwrap();
+}
+
+/// A server without rate limits (the measurement signs in one account many times a minute).
+struct Measured {
+    base: String,
+    store: std::sync::Arc<dyn accrete_store::Store>,
+    _dir: tempfile::TempDir,
+}
+
+impl Measured {
+    async fn spawn() -> Measured {
+        use accrete_server::config::RateLimitLayer;
+        use accrete_server::{Config, Layer, Server};
+        let (store, dir) = accrete_store::testing::sqlite_store().await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let flags = Layer {
+            listen: Some(addr),
+            public_url: Some(format!("http://{addr}")),
+            master_key: Some(crate::support::TEST_MASTER_KEY.to_owned()),
+            rate_limit: Some(RateLimitLayer {
+                per_ip_per_minute: Some(0),
+                per_account_per_minute: Some(0),
+            }),
+            ..Layer::default()
+        };
+        let config = std::sync::Arc::new(
+            Config::resolve(flags, Layer::default(), Layer::default()).unwrap(),
+        );
+        let server = Server::new(listener, config, store.clone()).unwrap();
+        tokio::spawn(server.run(std::future::pending()));
+        Measured {
+            base: format!("http://{addr}"),
+            store,
+            _dir: dir,
+        }
+    }
+
+    async fn register_web(&self) {
+        let now = OffsetDateTime::now_utc();
+        self.store
+            .create_client(accrete_store::Client {
+                id: "web".into(),
+                secret_hash: Some("unused".into()),
+                name: "The web app".into(),
+                redirect_uris: vec![REDIRECT.to_owned()],
+                post_logout_redirect_uris: vec![],
+                grant_types: vec!["authorization_code".into()],
+                scopes: vec!["openid".into(), "profile".into(), "email".into()],
+                audience: vec![],
+                public: false,
+                id_token_alg: "RS256".into(),
+                allowed_origins: vec![],
+                theme: serde_json::json!({}),
+                created_at: now,
+                updated_at: now,
+            })
+            .await
+            .unwrap();
+    }
+}
+
+/// Measure (not a check): CPU of this process per sign-in with the example policy loaded and
+/// nothing due, against the same sign-in on a server without a policy, interleaved in one run.
+/// The test client runs in the same process, so both figures include its share.
+///
+/// `cargo test --release -p accrete-server --test server -- --ignored --nocapture cpu_per_sign_in`
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement: run explicitly, in release mode"]
+async fn cpu_per_sign_in_with_a_policy_and_nothing_due_against_no_policy() {
+    let rounds: usize = std::env::var("ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5);
+    let per_round: usize = std::env::var("PER_ROUND")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20);
+    let with = Measured::spawn().await;
+    let without = Measured::spawn().await;
+    publish_example_in(with.store.as_ref()).await;
+    for app in [&with, &without] {
+        app.register_web().await;
+        complete_user(app, "ann@example.com").await;
+    }
+    // Warm up (policy compiled, connections open) and check that nothing is asked.
+    for app in [&with, &without] {
+        let (browser, landing) = sign_in_at(&app.base, "web", "ann@example.com").await;
+        assert!(matches!(landing, Landing::Code), "nothing due: {landing:?}");
+        assert!(location(&browser.get(&authorize_path("web", "")).await).contains("code="));
+    }
+    let mut ticks = [[0u64; 2]; 2]; // [credentialed, sso][with, without]
+    for _ in 0..rounds {
+        for (i, app) in [&with, &without].into_iter().enumerate() {
+            let start = process_cpu_ticks();
+            for _ in 0..per_round {
+                let (_, landing) = sign_in_at(&app.base, "web", "ann@example.com").await;
+                assert!(matches!(landing, Landing::Code));
+            }
+            ticks[0][i] += process_cpu_ticks() - start;
+            let (browser, _) = sign_in_at(&app.base, "web", "ann@example.com").await;
+            let start = process_cpu_ticks();
+            for _ in 0..per_round * 10 {
+                let response = browser.get(&authorize_path("web", "")).await;
+                assert!(location(&response).contains("code="));
+            }
+            ticks[1][i] += process_cpu_ticks() - start;
+        }
+    }
+    let n = (rounds * per_round) as f64;
+    let ms = |t: u64, n: f64| t as f64 * 10.0 / n; // 100 ticks per second
+    for (row, name, count) in [(0, "password sign-in", n), (1, "SSO sign-in", n * 10.0)] {
+        let (a, b) = (ms(ticks[row][0], count), ms(ticks[row][1], count));
+        println!(
+            "{name}: {a:.3} ms CPU with the example policy, {b:.3} ms without; ratio {:.3}",
+            a / b
+        );
+    }
+}

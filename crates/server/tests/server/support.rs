@@ -1,0 +1,183 @@
+//! `TestApp`: a real server on port 0 over a fresh database of either backend.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use accrete_server::{Config, Layer, Server};
+use accrete_store::Store;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// 32 bytes of base64: tests never write a key file.
+pub const TEST_MASTER_KEY: &str = "dGVzdC1tYXN0ZXIta2V5LW9mLWFjY3JldGUtdGVzdHMhIQ==";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A browser (its own cookie jar) talking to one server.
+#[derive(Clone)]
+pub struct Browser {
+    pub base: String,
+    pub client: reqwest::Client,
+}
+
+pub struct TestApp {
+    pub backend: Backend,
+    pub browser: Browser,
+    pub store: Arc<dyn Store>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+    _guard: Box<dyn std::any::Any + Send>,
+}
+
+impl TestApp {
+    /// Boots a server; `None` (after a loud message, or a failure on CI) when the backend is absent.
+    pub async fn spawn(backend: Backend) -> Option<TestApp> {
+        let (store, guard): (Arc<dyn Store>, Box<dyn std::any::Any + Send>) = match backend {
+            Backend::Sqlite => {
+                let (store, dir) = accrete_store::testing::sqlite_store().await;
+                (store, Box::new(dir))
+            }
+            Backend::Postgres => {
+                let (store, schema) = accrete_store::testing::postgres_store().await?;
+                (store, Box::new(schema))
+            }
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let flags = Layer {
+            listen: Some(addr),
+            public_url: Some(format!("http://{addr}")),
+            master_key: Some(TEST_MASTER_KEY.to_owned()),
+            ..Layer::default()
+        };
+        let config = Arc::new(Config::resolve(flags, Layer::default(), Layer::default()).unwrap());
+        let server = Server::new(listener, config, store.clone()).unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(server.run(async move {
+            let _ = stopped.await;
+        }));
+        Some(TestApp {
+            backend,
+            browser: Browser::new(format!("http://{addr}")),
+            store,
+            stop: Some(stop),
+            task: Some(task),
+            _guard: guard,
+        })
+    }
+
+    /// Sends the shutdown signal and waits for the server to finish.
+    pub async fn stop(mut self) -> std::io::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        match self.task.take() {
+            Some(task) => task.await.unwrap(),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Runs `test` against a fresh server on each backend that is available.
+pub async fn each_backend<F, Fut>(test: F)
+where
+    F: Fn(TestApp) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        if let Some(app) = TestApp::spawn(backend).await {
+            test(app).await;
+        }
+    }
+}
+
+/// The value of the hidden `name` input of an HTML form.
+pub fn hidden_input(html: &str, name: &str) -> Option<String> {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker)? + marker.len();
+    let end = html[start..].find('"')?;
+    Some(html[start..start + end].to_owned())
+}
+
+impl std::ops::Deref for TestApp {
+    type Target = Browser;
+    fn deref(&self) -> &Browser {
+        &self.browser
+    }
+}
+
+impl TestApp {
+    /// Another browser, with its own cookies, on the same server.
+    pub fn new_browser(&self) -> Browser {
+        Browser::new(self.browser.base.clone())
+    }
+}
+
+impl Browser {
+    pub fn new(base: String) -> Browser {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .cookie_store(true)
+            .build()
+            .unwrap();
+        Browser { base, client }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    /// Loads a form page and returns its CSRF token.
+    pub async fn csrf(&self, path: &str) -> String {
+        let html = self.get(path).await.text().await.unwrap();
+        hidden_input(&html, "csrf").expect("the page has a CSRF token")
+    }
+
+    /// Posts a form.
+    pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .form(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Signs up through the hosted page; returns the response of the form post.
+    pub async fn sign_up(&self, email: &str, password: &str) -> reqwest::Response {
+        let csrf = self.csrf("/signup").await;
+        self.post_form(
+            "/signup",
+            &[
+                ("csrf", &csrf),
+                ("email", email),
+                ("password", password),
+                ("action", "submit"),
+            ],
+        )
+        .await
+    }
+
+    /// Signs in through the hosted page; returns the response of the form post.
+    pub async fn sign_in(&self, email: &str, password: &str) -> reqwest::Response {
+        let csrf = self.csrf("/login").await;
+        self.post_form(
+            "/login",
+            &[
+                ("csrf", &csrf),
+                ("email", email),
+                ("password", password),
+                ("action", "submit"),
+            ],
+        )
+        .await
+    }
+}

@@ -1,0 +1,172 @@
+//! Records the storage layer reads and writes: the user, and what `connect` and `migrate` report.
+
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::Value;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::StoreError;
+
+/// How to open the database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectOptions {
+    /// Upper bound of the connection pool.
+    pub max_connections: u32,
+    /// How long to wait for a connection before reporting the database unavailable.
+    pub connect_timeout: Duration,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 10,
+            connect_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Where the database stands against the migrations embedded in this binary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct MigrationStatus {
+    /// Highest migration version applied to the database (0 when none).
+    pub applied: i64,
+    /// Highest migration version this binary knows.
+    pub known: i64,
+    /// Every known migration is applied and the database has none this binary does not know.
+    pub current: bool,
+}
+
+/// A user as stored.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct User {
+    /// Time-ordered UUIDv7.
+    pub id: Uuid,
+    /// The email as the user typed it.
+    pub email: String,
+    /// Whether the user proved they own the email.
+    pub email_verified: bool,
+    /// PHC string of the password; `None` for users without a password (federated only).
+    #[serde(skip_serializing)]
+    pub password_hash: Option<String>,
+    /// When the user was created.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// Last change of the record's profile data.
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+    /// Interactive sign-ins with credentials.
+    pub credentialed_logins: i64,
+    /// Sign-ins that reused a single sign-on session.
+    pub sso_logins: i64,
+    /// Last sign-in of either kind.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_login_at: Option<OffsetDateTime>,
+    /// Standard OpenID Connect claims (`given_name`, `phone_number`, ...), a JSON object.
+    pub profile: Value,
+    /// User-editable metadata, a JSON object.
+    pub user_metadata: Value,
+    /// Metadata only administrators and back ends may write, a JSON object.
+    pub app_metadata: Value,
+    /// Bumped on every profile change; used for ETags and optimistic concurrency.
+    pub version: i64,
+}
+
+impl User {
+    /// Total sign-ins of both kinds.
+    pub fn logins(&self) -> i64 {
+        self.credentialed_logins.saturating_add(self.sso_logins)
+    }
+}
+
+/// What is needed to create a user.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NewUser {
+    /// The email as typed; uniqueness is checked on its lower-case form.
+    pub email: String,
+    /// Whether the email is already verified (for example by an upstream identity provider).
+    pub email_verified: bool,
+    /// PHC string of the password, if the user has one.
+    #[serde(skip_serializing)]
+    pub password_hash: Option<String>,
+    /// Initial standard claims (a JSON object; `null` means empty).
+    pub profile: Value,
+    /// Initial user metadata (a JSON object; `null` means empty).
+    pub user_metadata: Value,
+    /// Initial app metadata (a JSON object; `null` means empty).
+    pub app_metadata: Value,
+    /// Creation time (time is passed in, never read from a clock here).
+    #[serde(with = "time::serde::rfc3339")]
+    pub now: OffsetDateTime,
+}
+
+impl NewUser {
+    /// A user with just an email and empty profile bags.
+    pub fn with_email(email: impl Into<String>, now: OffsetDateTime) -> Self {
+        Self {
+            email: email.into(),
+            email_verified: false,
+            password_hash: None,
+            profile: Value::Object(serde_json::Map::new()),
+            user_metadata: Value::Object(serde_json::Map::new()),
+            app_metadata: Value::Object(serde_json::Map::new()),
+            now,
+        }
+    }
+}
+
+/// Which counter a sign-in increments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignInKind {
+    /// The user presented credentials.
+    Credentialed,
+    /// An existing single sign-on session was reused.
+    Sso,
+}
+
+/// The normalized form used for email uniqueness: trimmed and lower-case.
+pub fn normalize_email(email: &str) -> String {
+    email.trim().to_lowercase()
+}
+
+/// Unix milliseconds, the timestamp representation in both backends.
+pub(crate) fn to_millis(at: OffsetDateTime) -> i64 {
+    i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+/// Back from unix milliseconds.
+pub(crate) fn from_millis(millis: i64) -> Result<OffsetDateTime, StoreError> {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000)
+        .map_err(StoreError::unexpected)
+}
+
+/// Optional timestamp back from unix milliseconds.
+pub(crate) fn from_millis_opt(millis: Option<i64>) -> Result<Option<OffsetDateTime>, StoreError> {
+    millis.map(from_millis).transpose()
+}
+
+/// Parses a stored id.
+pub(crate) fn parse_id(id: &str) -> Result<Uuid, StoreError> {
+    Uuid::parse_str(id).map_err(StoreError::unexpected)
+}
+
+/// A new time-ordered id whose timestamp is `now`.
+pub(crate) fn new_id(now: OffsetDateTime) -> Uuid {
+    let nanos = now.unix_timestamp_nanos();
+    let seconds = u64::try_from(nanos.div_euclid(1_000_000_000)).unwrap_or(0);
+    let subsec = u32::try_from(nanos.rem_euclid(1_000_000_000)).unwrap_or(0);
+    Uuid::new_v7(uuid::Timestamp::from_unix(uuid::NoContext, seconds, subsec))
+}
+
+/// An empty JSON object in place of `null`; anything but an object is refused.
+pub(crate) fn json_object(value: Value, what: &str) -> Result<Value, StoreError> {
+    match value {
+        Value::Null => Ok(Value::Object(serde_json::Map::new())),
+        Value::Object(_) => Ok(value),
+        _ => Err(StoreError::Invalid {
+            message: format!("{what} must be a JSON object"),
+        }),
+    }
+}

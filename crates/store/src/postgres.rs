@@ -1,0 +1,114 @@
+//! The PostgreSQL backend.
+
+use std::str::FromStr;
+
+use sqlx::PgPool;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+use crate::error::one_line;
+use crate::{ConnectOptions, StoreError};
+
+/// Accrete's storage on PostgreSQL.
+#[derive(Debug, Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+impl PostgresStore {
+    /// Connects to a `postgres://` URL; `options[search_path]=...` in the URL selects a schema.
+    pub async fn connect(url: &str, opts: ConnectOptions) -> Result<Self, StoreError> {
+        let options = PgConnectOptions::from_str(url).map_err(|e| StoreError::Invalid {
+            message: format!("bad PostgreSQL database URL: {}", one_line(&e.to_string())),
+        })?;
+        let target = format!("{}:{}", options.get_host(), options.get_port());
+        let pool = PgPoolOptions::new()
+            .max_connections(opts.max_connections.max(1))
+            .acquire_timeout(opts.connect_timeout)
+            .connect_with(options)
+            .await
+            .map_err(|e| StoreError::Unavailable {
+                backend: queries::BACKEND,
+                message: format!(
+                    "cannot connect to {target}: {}; check that PostgreSQL is running and the \
+                     database URL is right",
+                    one_line(&e.to_string())
+                ),
+            })?;
+        Ok(Self { pool })
+    }
+
+    /// The migrations embedded in this binary for this backend.
+    pub fn migrator() -> &'static sqlx::migrate::Migrator {
+        &queries::MIGRATOR
+    }
+
+    /// Runs another set of migrations with the same runner (tests use it to break a migration
+    /// halfway and check that nothing of it remains).
+    #[doc(hidden)]
+    pub async fn migrate_with(
+        &self,
+        migrator: &sqlx::migrate::Migrator,
+    ) -> Result<crate::MigrationStatus, StoreError> {
+        queries::migrate_with(&self.pool, migrator).await
+    }
+
+    /// The underlying pool, for tests and tools.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+pub(crate) mod queries {
+    use sqlx::{Pool, Transaction};
+
+    use crate::StoreError;
+
+    pub(crate) type Db = sqlx::Postgres;
+    pub(crate) const BACKEND: &str = "PostgreSQL";
+    pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+    const MIGRATIONS_TABLE_EXISTS: &str = "SELECT COUNT(*) FROM information_schema.tables
+         WHERE table_schema = current_schema() AND table_name = 'accrete_migrations'";
+
+    pub(crate) fn err(error: sqlx::Error) -> StoreError {
+        crate::error::from_sqlx(BACKEND, error)
+    }
+
+    /// A plain transaction; rows that must not change underneath are locked with `FOR UPDATE`.
+    pub(crate) async fn begin_write(
+        pool: &Pool<Db>,
+    ) -> Result<Transaction<'static, Db>, StoreError> {
+        pool.begin().await.map_err(err)
+    }
+
+    /// A transaction-scoped advisory lock per name and schema, so that nodes starting together
+    /// apply each migration once and publishers never race for a policy number.
+    async fn lock_named(
+        tx: &mut Transaction<'static, Db>,
+        name: &'static str,
+    ) -> Result<(), StoreError> {
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1 || ':' || current_schema()))")
+            .bind(name)
+            .execute(&mut **tx)
+            .await
+            .map_err(err)?;
+        Ok(())
+    }
+
+    const LOCK_USER: &str = "SELECT * FROM users WHERE id = $1 FOR UPDATE";
+
+    /// PostgreSQL compares `jsonb` values.
+    fn json_param(value: serde_json::Value) -> sqlx::types::Json<serde_json::Value> {
+        sqlx::types::Json(value)
+    }
+
+    crate::sql::migrations::migration_sql!();
+    crate::sql::profile::profile_sql!();
+    crate::sql::users::user_sql!();
+    crate::sql::health::health_sql!();
+    crate::sql::clients::client_sql!();
+    crate::sql::sessions::session_sql!();
+    crate::sql::grants::grant_sql!();
+    crate::sql::profiling::profiling_sql!();
+}
+
+crate::stamp::impl_store!(PostgresStore, queries);

@@ -1,0 +1,330 @@
+//! Profile values with provenance: the change types, the history and provenance records, user
+//! listing, and the pure logic that applies changes to the JSON bags.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::{StoreError, User};
+
+/// Which JSON bag of the user a value lives in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Location {
+    /// Standard OpenID Connect claims.
+    Profile,
+    /// User-editable metadata.
+    UserMetadata,
+    /// Metadata written only by administrators and back ends.
+    AppMetadata,
+}
+
+impl Location {
+    /// Every location, in storage order.
+    pub const ALL: [Location; 3] = [
+        Location::Profile,
+        Location::UserMetadata,
+        Location::AppMetadata,
+    ];
+
+    /// The stored name (`profile`, `user_metadata`, `app_metadata`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Location::Profile => "profile",
+            Location::UserMetadata => "user_metadata",
+            Location::AppMetadata => "app_metadata",
+        }
+    }
+
+    /// Back from the stored name.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|location| location.as_str() == name)
+    }
+}
+
+/// One key to set or delete.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProfileChange {
+    /// The bag.
+    pub location: Location,
+    /// The top-level key in that bag.
+    pub key: String,
+    /// The new value; `None` deletes the key.
+    pub value: Option<Value>,
+}
+
+impl ProfileChange {
+    /// Sets `key` in `location` to `value`.
+    pub fn set(location: Location, key: impl Into<String>, value: Value) -> Self {
+        Self {
+            location,
+            key: key.into(),
+            value: Some(value),
+        }
+    }
+
+    /// Deletes `key` from `location`.
+    pub fn delete(location: Location, key: impl Into<String>) -> Self {
+        Self {
+            location,
+            key: key.into(),
+            value: None,
+        }
+    }
+}
+
+/// One recorded change of one value.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HistoryEntry {
+    /// Increasing sequence number; later changes have larger numbers.
+    pub seq: i64,
+    /// Whose value.
+    pub user_id: Uuid,
+    /// Which bag.
+    pub location: Location,
+    /// Which key.
+    pub key: String,
+    /// The value replaced (`None` when the key was absent).
+    pub old_value: Option<Value>,
+    /// The value stored (`None` when the key was deleted).
+    pub new_value: Option<Value>,
+    /// Where it came from: `signup`, `prompt:<step>`, `account`, `admin`, `api:<client>`, ...
+    pub source: String,
+    /// When.
+    #[serde(with = "time::serde::rfc3339")]
+    pub changed_at: OffsetDateTime,
+}
+
+/// The current source of one stored value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Provenance {
+    /// Which bag.
+    pub location: Location,
+    /// Which key.
+    pub key: String,
+    /// Where the current value came from.
+    pub source: String,
+    /// When it was written.
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+/// A filter on one profile value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FieldFilter {
+    /// Which bag.
+    pub location: Location,
+    /// Which top-level key.
+    pub key: String,
+    /// `Some(v)`: the value equals `v`. `None`: the key is missing (absent or `null`).
+    pub equals: Option<Value>,
+}
+
+/// Which users to list; every filter is optional. Results are ordered by id (creation order).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct UserQuery {
+    /// Exact email, compared case-insensitively.
+    pub email: Option<String>,
+    /// Created at or after.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub created_after: Option<OffsetDateTime>,
+    /// Created strictly before.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub created_before: Option<OffsetDateTime>,
+    /// A profile value's presence or value.
+    pub field: Option<FieldFilter>,
+    /// Page size; defaults to 50, at most 1000.
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<Uuid>,
+}
+
+impl UserQuery {
+    /// Default page size.
+    pub const DEFAULT_LIMIT: u32 = 50;
+    /// Largest page size.
+    pub const MAX_LIMIT: u32 = 1000;
+
+    /// The effective page size.
+    pub fn page_size(&self) -> u32 {
+        self.limit
+            .unwrap_or(Self::DEFAULT_LIMIT)
+            .clamp(1, Self::MAX_LIMIT)
+    }
+}
+
+/// One page of results.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Page<T> {
+    /// The items of this page.
+    pub items: Vec<T>,
+    /// Pass as `cursor` to get the next page; `None` on the last page.
+    pub next_cursor: Option<Uuid>,
+}
+
+/// A change as actually applied: the value before and after.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct AppliedChange {
+    pub location: Location,
+    pub key: String,
+    pub old_value: Option<Value>,
+    pub new_value: Option<Value>,
+}
+
+/// The three bags of a user, edited in memory inside the write transaction.
+#[derive(Debug, Clone)]
+pub(crate) struct Bags {
+    pub profile: Map<String, Value>,
+    pub user_metadata: Map<String, Value>,
+    pub app_metadata: Map<String, Value>,
+}
+
+impl Bags {
+    /// The bags of a stored user (a non-object bag is read as empty).
+    pub fn of(user: &User) -> Self {
+        let object = |value: &Value| value.as_object().cloned().unwrap_or_default();
+        Self {
+            profile: object(&user.profile),
+            user_metadata: object(&user.user_metadata),
+            app_metadata: object(&user.app_metadata),
+        }
+    }
+
+    fn bag(&mut self, location: Location) -> &mut Map<String, Value> {
+        match location {
+            Location::Profile => &mut self.profile,
+            Location::UserMetadata => &mut self.user_metadata,
+            Location::AppMetadata => &mut self.app_metadata,
+        }
+    }
+
+    /// Applies key changes; returns those that changed something, in order.
+    pub fn apply(&mut self, changes: &[ProfileChange]) -> Result<Vec<AppliedChange>, StoreError> {
+        let mut applied = Vec::new();
+        for change in changes {
+            if change.key.is_empty() {
+                return Err(StoreError::Invalid {
+                    message: "a profile key is empty".into(),
+                });
+            }
+            let bag = self.bag(change.location);
+            let old_value = bag.get(&change.key).cloned();
+            // Storing JSON null is the same as deleting: "missing" means absent or null.
+            let new_value = change.value.clone().filter(|value| !value.is_null());
+            if old_value == new_value {
+                continue;
+            }
+            match &new_value {
+                Some(value) => bag.insert(change.key.clone(), value.clone()),
+                None => bag.remove(&change.key),
+            };
+            applied.push(AppliedChange {
+                location: change.location,
+                key: change.key.clone(),
+                old_value,
+                new_value,
+            });
+        }
+        Ok(applied)
+    }
+
+    /// Turns an RFC 7396 merge patch of one bag into key changes against the current values:
+    /// nested objects merge deeply, `null` deletes.
+    pub fn merge_patch_changes(
+        &mut self,
+        location: Location,
+        patch: &Value,
+    ) -> Result<Vec<ProfileChange>, StoreError> {
+        let Value::Object(patch) = patch else {
+            return Err(StoreError::Invalid {
+                message: "a merge patch must be a JSON object".into(),
+            });
+        };
+        let bag = self.bag(location);
+        Ok(patch
+            .iter()
+            .map(|(key, value)| {
+                let merged = merge(bag.get(key).cloned(), value);
+                ProfileChange {
+                    location,
+                    key: key.clone(),
+                    value: merged,
+                }
+            })
+            .collect())
+    }
+
+    /// The bags as JSON values, for writing.
+    pub fn into_values(self) -> (Value, Value, Value) {
+        (
+            Value::Object(self.profile),
+            Value::Object(self.user_metadata),
+            Value::Object(self.app_metadata),
+        )
+    }
+}
+
+/// RFC 7396 applied to one value: `None` means absent.
+fn merge(target: Option<Value>, patch: &Value) -> Option<Value> {
+    match patch {
+        Value::Null => None,
+        Value::Object(fields) => {
+            let mut object = match target {
+                Some(Value::Object(object)) => object,
+                _ => Map::new(),
+            };
+            for (key, value) in fields {
+                match merge(object.get(key).cloned(), value) {
+                    Some(merged) => object.insert(key.clone(), merged),
+                    None => object.remove(key),
+                };
+            }
+            Some(Value::Object(object))
+        }
+        other => Some(other.clone()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn merge_patch_merges_nested_objects_and_null_deletes() {
+        let target = json!({ "a": { "b": 1, "c": 2 }, "d": 3 });
+        let patch = json!({ "a": { "b": null, "e": [1] }, "d": null, "f": "x" });
+        let merged = merge(Some(target), &patch);
+        assert_eq!(merged, Some(json!({ "a": { "c": 2, "e": [1] }, "f": "x" })));
+    }
+
+    #[test]
+    fn merge_patch_replaces_non_objects_and_strips_nulls_from_new_objects() {
+        assert_eq!(
+            merge(Some(json!([1])), &json!({ "k": null, "j": 1 })),
+            Some(json!({ "j": 1 }))
+        );
+        assert_eq!(
+            merge(Some(json!({ "k": 1 })), &json!("s")),
+            Some(json!("s"))
+        );
+    }
+
+    #[test]
+    fn setting_the_same_value_is_not_a_change() {
+        let mut bags = Bags {
+            profile: Map::new(),
+            user_metadata: json!({ "k": 1 }).as_object().cloned().unwrap(),
+            app_metadata: Map::new(),
+        };
+        let changes = [
+            ProfileChange::set(Location::UserMetadata, "k", json!(1)),
+            ProfileChange::set(Location::Profile, "given_name", Value::Null),
+        ];
+        assert!(bags.apply(&changes).unwrap().is_empty());
+    }
+}

@@ -1,0 +1,184 @@
+//! Progressive-profiling state: policy versions and the draft, per-user prompt state, and the
+//! prompt events behind the completion figures.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// A published version of the policy.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PolicyVersion {
+    /// 1, 2, 3, ... in publication order; the highest is the one in force.
+    pub version: i64,
+    /// The policy document, in the engine's format.
+    pub document: Value,
+    /// When the document was written.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// When it was published.
+    #[serde(with = "time::serde::rfc3339")]
+    pub published_at: OffsetDateTime,
+    /// Why it was published (for example "rollback to 3").
+    pub note: Option<String>,
+}
+
+/// A version without its document, for listings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PolicyVersionSummary {
+    /// Its number.
+    pub version: i64,
+    /// When it was published.
+    #[serde(with = "time::serde::rfc3339")]
+    pub published_at: OffsetDateTime,
+    /// Why it was published.
+    pub note: Option<String>,
+}
+
+/// The one policy draft.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PolicyDraft {
+    /// The draft document.
+    pub document: Value,
+    /// Last saved.
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+/// What kind of event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum EventKind {
+    /// A step was shown to the user.
+    #[serde(rename = "prompt.shown")]
+    PromptShown,
+    /// The user answered a step.
+    #[serde(rename = "prompt.answered")]
+    PromptAnswered,
+    /// The user skipped an optional step.
+    #[serde(rename = "prompt.skipped")]
+    PromptSkipped,
+    /// A shown step was left unanswered until its transaction expired.
+    #[serde(rename = "prompt.abandoned")]
+    PromptAbandoned,
+    /// A profile value changed.
+    #[serde(rename = "profile.updated")]
+    ProfileUpdated,
+}
+
+impl EventKind {
+    /// Every kind.
+    pub const ALL: [EventKind; 5] = [
+        EventKind::PromptShown,
+        EventKind::PromptAnswered,
+        EventKind::PromptSkipped,
+        EventKind::PromptAbandoned,
+        EventKind::ProfileUpdated,
+    ];
+
+    /// The event's name (`prompt.shown`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::PromptShown => "prompt.shown",
+            EventKind::PromptAnswered => "prompt.answered",
+            EventKind::PromptSkipped => "prompt.skipped",
+            EventKind::PromptAbandoned => "prompt.abandoned",
+            EventKind::ProfileUpdated => "profile.updated",
+        }
+    }
+
+    /// Back from the name.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.as_str() == name)
+    }
+}
+
+/// An event to record.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NewEvent {
+    /// What happened.
+    pub kind: EventKind,
+    /// To whom.
+    pub user_id: Uuid,
+    /// Which step (required for the `prompt.*` kinds).
+    pub step: Option<String>,
+    /// In which client, if any.
+    pub client_id: Option<String>,
+    /// When.
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    /// For a skip: the user's sign-in count at that moment (drives "re-ask after N sign-ins").
+    pub logins: Option<i64>,
+    /// Anything else worth delivering (fields answered, keys changed...); a JSON object.
+    pub data: Value,
+}
+
+/// A recorded event.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Event {
+    /// Increasing sequence number.
+    pub seq: i64,
+    /// What happened.
+    pub kind: EventKind,
+    /// To whom (`None` once the user is deleted).
+    pub user_id: Option<Uuid>,
+    /// Which step.
+    pub step: Option<String>,
+    /// In which client.
+    pub client_id: Option<String>,
+    /// When.
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    /// Extra data.
+    pub data: Value,
+}
+
+/// Per user and step: how often it was shown, skipped and answered, and when last.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PromptState {
+    /// The step.
+    pub step: String,
+    /// Times shown.
+    pub shown: i64,
+    /// Times skipped.
+    pub skipped: i64,
+    /// Times answered.
+    pub answered: i64,
+    /// Last shown.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_shown_at: Option<OffsetDateTime>,
+    /// Last skipped.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_skipped_at: Option<OffsetDateTime>,
+    /// Last answered.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_answered_at: Option<OffsetDateTime>,
+    /// The user's sign-in count at the last skip.
+    pub logins_at_last_skip: Option<i64>,
+}
+
+/// Completion figures of one step over a time range.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StepStats {
+    /// The step.
+    pub step: String,
+    /// `prompt.shown` events.
+    pub shown: i64,
+    /// `prompt.answered` events.
+    pub answered: i64,
+    /// `prompt.skipped` events.
+    pub skipped: i64,
+    /// `prompt.abandoned` events.
+    pub abandoned: i64,
+}
+
+/// A user with everything the decision engine reads about them: the record, the prompt state
+/// per step and the provenance of each value.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UserState {
+    /// The user record.
+    pub user: crate::User,
+    /// Prompt state per step, by step.
+    pub prompts: Vec<PromptState>,
+    /// Provenance of each stored value.
+    pub provenance: Vec<crate::Provenance>,
+}

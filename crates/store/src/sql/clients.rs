@@ -1,0 +1,180 @@
+//! Clients and signing keys, shared by both backends.
+
+/// Expands to the client and signing-key functions for the backend in scope.
+macro_rules! client_sql {
+    () => {
+        pub(crate) async fn create_client(
+            pool: &sqlx::Pool<Db>,
+            client: $crate::Client,
+        ) -> Result<$crate::Client, $crate::StoreError> {
+            use sqlx::types::Json;
+            if client.id.is_empty() {
+                return Err($crate::StoreError::Invalid { message: "the client id is empty".into() });
+            }
+            let theme = $crate::model::json_object(client.theme, "theme")?;
+            sqlx::query_as::<_, $crate::sql::oidc_rows::ClientRow>(
+                "INSERT INTO clients (id, secret_hash, name, redirect_uris,
+                     post_logout_redirect_uris, grant_types, scopes, audience, public,
+                     id_token_alg, allowed_origins, theme, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+                 RETURNING *",
+            )
+            .bind(client.id)
+            .bind(client.secret_hash)
+            .bind(client.name)
+            .bind(Json(client.redirect_uris))
+            .bind(Json(client.post_logout_redirect_uris))
+            .bind(Json(client.grant_types))
+            .bind(Json(client.scopes))
+            .bind(Json(client.audience))
+            .bind(client.public)
+            .bind(client.id_token_alg)
+            .bind(Json(client.allowed_origins))
+            .bind(Json(theme))
+            .bind($crate::model::to_millis(client.created_at))
+            .bind($crate::model::to_millis(client.updated_at))
+            .fetch_one(pool)
+            .await
+            .map_err(|e| match err(e) {
+                $crate::StoreError::Conflict { .. } => $crate::StoreError::Conflict {
+                    what: "a client with this id already exists".into(),
+                },
+                other => other,
+            })?
+            .try_into()
+        }
+
+        pub(crate) async fn get_client(
+            pool: &sqlx::Pool<Db>,
+            id: &str,
+        ) -> Result<Option<$crate::Client>, $crate::StoreError> {
+            sqlx::query_as::<_, $crate::sql::oidc_rows::ClientRow>(
+                "SELECT * FROM clients WHERE id = $1",
+            )
+            .bind(id.to_owned())
+            .fetch_optional(pool)
+            .await
+            .map_err(err)?
+            .map($crate::Client::try_from)
+            .transpose()
+        }
+
+        pub(crate) async fn list_clients(
+            pool: &sqlx::Pool<Db>,
+        ) -> Result<Vec<$crate::Client>, $crate::StoreError> {
+            sqlx::query_as::<_, $crate::sql::oidc_rows::ClientRow>(
+                "SELECT * FROM clients ORDER BY created_at, id",
+            )
+            .fetch_all(pool)
+            .await
+            .map_err(err)?
+            .into_iter()
+            .map($crate::Client::try_from)
+            .collect()
+        }
+
+        pub(crate) async fn update_client(
+            pool: &sqlx::Pool<Db>,
+            client: $crate::Client,
+        ) -> Result<$crate::Client, $crate::StoreError> {
+            use sqlx::types::Json;
+            let theme = $crate::model::json_object(client.theme, "theme")?;
+            sqlx::query_as::<_, $crate::sql::oidc_rows::ClientRow>(
+                "UPDATE clients SET secret_hash = $2, name = $3, redirect_uris = $4,
+                     post_logout_redirect_uris = $5, grant_types = $6, scopes = $7,
+                     audience = $8, public = $9, id_token_alg = $10, allowed_origins = $11,
+                     theme = $12, updated_at = $13
+                 WHERE id = $1 RETURNING *",
+            )
+            .bind(client.id)
+            .bind(client.secret_hash)
+            .bind(client.name)
+            .bind(Json(client.redirect_uris))
+            .bind(Json(client.post_logout_redirect_uris))
+            .bind(Json(client.grant_types))
+            .bind(Json(client.scopes))
+            .bind(Json(client.audience))
+            .bind(client.public)
+            .bind(client.id_token_alg)
+            .bind(Json(client.allowed_origins))
+            .bind(Json(theme))
+            .bind($crate::model::to_millis(client.updated_at))
+            .fetch_optional(pool)
+            .await
+            .map_err(err)?
+            .ok_or($crate::StoreError::NotFound)?
+            .try_into()
+        }
+
+        pub(crate) async fn delete_client(
+            pool: &sqlx::Pool<Db>,
+            id: &str,
+        ) -> Result<(), $crate::StoreError> {
+            // Its transactions and grants (with their codes and tokens) cascade.
+            let done = sqlx::query("DELETE FROM clients WHERE id = $1")
+                .bind(id.to_owned())
+                .execute(pool)
+                .await
+                .map_err(err)?;
+            if done.rows_affected() == 0 {
+                return Err($crate::StoreError::NotFound);
+            }
+            Ok(())
+        }
+
+        pub(crate) async fn insert_signing_key(
+            pool: &sqlx::Pool<Db>,
+            key: $crate::StoredSigningKey,
+        ) -> Result<(), $crate::StoreError> {
+            sqlx::query(
+                "INSERT INTO signing_keys
+                     (kid, alg, private_key, public_jwk, created_at, active_from, retired_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(key.kid)
+            .bind(key.alg)
+            .bind(key.private_key)
+            .bind(sqlx::types::Json(key.public_jwk))
+            .bind($crate::model::to_millis(key.created_at))
+            .bind($crate::model::to_millis(key.active_from))
+            .bind(key.retired_at.map($crate::model::to_millis))
+            .execute(pool)
+            .await
+            .map_err(err)?;
+            Ok(())
+        }
+
+        pub(crate) async fn list_signing_keys(
+            pool: &sqlx::Pool<Db>,
+        ) -> Result<Vec<$crate::StoredSigningKey>, $crate::StoreError> {
+            sqlx::query_as::<_, $crate::sql::oidc_rows::SigningKeyRow>(
+                "SELECT * FROM signing_keys ORDER BY active_from, kid",
+            )
+            .fetch_all(pool)
+            .await
+            .map_err(err)?
+            .into_iter()
+            .map($crate::StoredSigningKey::try_from)
+            .collect()
+        }
+
+        pub(crate) async fn retire_signing_key(
+            pool: &sqlx::Pool<Db>,
+            kid: &str,
+            at: time::OffsetDateTime,
+        ) -> Result<(), $crate::StoreError> {
+            let done = sqlx::query("UPDATE signing_keys SET retired_at = $2 WHERE kid = $1")
+                .bind(kid.to_owned())
+                .bind($crate::model::to_millis(at))
+                .execute(pool)
+                .await
+                .map_err(err)?;
+            if done.rows_affected() == 0 {
+                return Err($crate::StoreError::NotFound);
+            }
+            Ok(())
+        }
+    };
+}
+
+pub(crate) use client_sql;

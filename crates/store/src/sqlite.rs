@@ -1,0 +1,132 @@
+//! The embedded SQLite backend.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::SqlitePool;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+
+use crate::error::one_line;
+use crate::{ConnectOptions, StoreError};
+
+/// Accrete's storage on an SQLite file (WAL journal, foreign keys on).
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating it if missing) the database at a `sqlite://path` URL.
+    pub async fn connect(url: &str, opts: ConnectOptions) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Invalid {
+                message: format!("bad SQLite database URL: {}", one_line(&e.to_string())),
+            })?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5));
+        let path = options.get_filename().display().to_string();
+        let pool = SqlitePoolOptions::new()
+            .max_connections(opts.max_connections.max(1))
+            .acquire_timeout(opts.connect_timeout)
+            .connect_with(options)
+            .await
+            .map_err(|e| StoreError::Unavailable {
+                backend: queries::BACKEND,
+                message: format!(
+                    "cannot open {path}: {}; check that the folder exists and is writable",
+                    one_line(&e.to_string())
+                ),
+            })?;
+        Ok(Self { pool })
+    }
+
+    /// The migrations embedded in this binary for this backend.
+    pub fn migrator() -> &'static sqlx::migrate::Migrator {
+        &queries::MIGRATOR
+    }
+
+    /// Runs another set of migrations with the same runner (tests use it to break a migration
+    /// halfway and check that nothing of it remains).
+    #[doc(hidden)]
+    pub async fn migrate_with(
+        &self,
+        migrator: &sqlx::migrate::Migrator,
+    ) -> Result<crate::MigrationStatus, StoreError> {
+        queries::migrate_with(&self.pool, migrator).await
+    }
+
+    /// The underlying pool, for tests and tools.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+}
+
+pub(crate) mod queries {
+    use sqlx::{Pool, Transaction};
+
+    use crate::StoreError;
+
+    pub(crate) type Db = sqlx::Sqlite;
+    pub(crate) const BACKEND: &str = "SQLite";
+    pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+    const MIGRATIONS_TABLE_EXISTS: &str =
+        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'accrete_migrations'";
+
+    pub(crate) fn err(error: sqlx::Error) -> StoreError {
+        if let sqlx::Error::Database(db) = &error {
+            // SQLITE_BUSY (5) and its extended codes: another writer held the lock for longer
+            // than the busy timeout. Transient, so report it as unavailable rather than a bug.
+            let primary = db
+                .code()
+                .and_then(|code| code.parse::<i32>().ok())
+                .map(|c| c & 0xff);
+            if primary == Some(5) {
+                return StoreError::Unavailable {
+                    backend: BACKEND,
+                    message: "the database stayed locked by another writer for longer than the \
+                              busy timeout; retry, and check that no other process holds it"
+                        .into(),
+                };
+            }
+        }
+        crate::error::from_sqlx(BACKEND, error)
+    }
+
+    /// `BEGIN IMMEDIATE` takes the write lock up front: concurrent writers wait (busy timeout)
+    /// instead of failing when a read transaction tries to become a write transaction.
+    pub(crate) async fn begin_write(
+        pool: &Pool<Db>,
+    ) -> Result<Transaction<'static, Db>, StoreError> {
+        pool.begin_with("BEGIN IMMEDIATE").await.map_err(err)
+    }
+
+    /// Nothing to do: `BEGIN IMMEDIATE` already serialises writers.
+    #[allow(clippy::unused_async)]
+    async fn lock_named(
+        _tx: &mut Transaction<'static, Db>,
+        _name: &'static str,
+    ) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    const LOCK_USER: &str = "SELECT * FROM users WHERE id = $1";
+
+    /// SQLite's `->` yields minified JSON text, so values are compared as compact JSON text.
+    fn json_param(value: serde_json::Value) -> String {
+        value.to_string()
+    }
+
+    crate::sql::migrations::migration_sql!();
+    crate::sql::profile::profile_sql!();
+    crate::sql::users::user_sql!();
+    crate::sql::health::health_sql!();
+    crate::sql::clients::client_sql!();
+    crate::sql::sessions::session_sql!();
+    crate::sql::grants::grant_sql!();
+    crate::sql::profiling::profiling_sql!();
+}
+
+crate::stamp::impl_store!(SqliteStore, queries);

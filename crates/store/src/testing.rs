@@ -1,0 +1,123 @@
+//! Fresh stores for tests, migrated and isolated, for both backends.
+//!
+//! PostgreSQL comes from `ACCRETE_TEST_POSTGRES_URL`; each store gets its own schema, dropped
+//! when the [`SchemaGuard`] goes, so tests can run in parallel.
+#![allow(clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+
+use sqlx::Connection;
+use tempfile::TempDir;
+
+use crate::{ConnectOptions, PostgresStore, SqliteStore, Store};
+
+/// The variable naming the PostgreSQL server used by tests.
+pub const POSTGRES_URL_VAR: &str = "ACCRETE_TEST_POSTGRES_URL";
+
+/// A migrated SQLite store on a file in a fresh temporary folder (kept while the `TempDir` lives).
+pub async fn sqlite_store() -> (Arc<dyn Store>, TempDir) {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let url = format!("sqlite://{}", dir.path().join("accrete.db").display());
+    let store = SqliteStore::connect(&url, ConnectOptions::default())
+        .await
+        .expect("open SQLite test database");
+    store.migrate().await.expect("migrate SQLite test database");
+    (Arc::new(store), dir)
+}
+
+/// The URL of a fresh SQLite file in `dir`, for tests that open it several times.
+pub fn sqlite_url(dir: &TempDir) -> String {
+    format!("sqlite://{}", dir.path().join("accrete.db").display())
+}
+
+/// The test PostgreSQL URL, or `None` after saying loudly that PostgreSQL tests are skipped.
+///
+/// # Panics
+/// When the variable is unset and `CI=true`: in CI a missing PostgreSQL is a failure.
+pub fn postgres_url() -> Option<String> {
+    match std::env::var(POSTGRES_URL_VAR) {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            if std::env::var("CI").is_ok_and(|ci| ci == "true") {
+                panic!(
+                    "CI=true but {POSTGRES_URL_VAR} is not set: the PostgreSQL suite must run in CI"
+                );
+            }
+            eprintln!("SKIPPED: PostgreSQL tests, set {POSTGRES_URL_VAR}");
+            None
+        }
+    }
+}
+
+/// A migrated PostgreSQL store in a schema of its own, or `None` when PostgreSQL tests are
+/// skipped (see [`postgres_url`]).
+pub async fn postgres_store() -> Option<(Arc<dyn Store>, SchemaGuard)> {
+    let (url, guard) = postgres_schema().await?;
+    let store = PostgresStore::connect(&url, ConnectOptions::default())
+        .await
+        .expect("connect to the PostgreSQL test schema");
+    store
+        .migrate()
+        .await
+        .expect("migrate PostgreSQL test schema");
+    Some((Arc::new(store), guard))
+}
+
+/// A fresh, empty schema: the URL selecting it and the guard dropping it. Not migrated.
+pub async fn postgres_schema() -> Option<(String, SchemaGuard)> {
+    let base = postgres_url()?;
+    let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = sqlx::PgConnection::connect(&base)
+        .await
+        .unwrap_or_else(|e| {
+            panic!("cannot reach PostgreSQL at {POSTGRES_URL_VAR}: {e}; is the server running?")
+        });
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+        .execute(&mut conn)
+        .await
+        .expect("create test schema");
+    let _ = conn.close().await;
+    let separator = if base.contains('?') { '&' } else { '?' };
+    // Throwaway data: skip the fsync on commit.
+    let url =
+        format!("{base}{separator}options[search_path]={schema}&options[synchronous_commit]=off");
+    Some((url, SchemaGuard { base, schema }))
+}
+
+/// Drops its test schema when dropped.
+#[derive(Debug)]
+pub struct SchemaGuard {
+    base: String,
+    schema: String,
+}
+
+impl SchemaGuard {
+    /// The schema's name.
+    pub fn schema(&self) -> &str {
+        &self.schema
+    }
+}
+
+impl Drop for SchemaGuard {
+    fn drop(&mut self) {
+        let base = self.base.clone();
+        let sql = format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema);
+        // Drop runs inside the test's runtime, which cannot be blocked on: use a thread with
+        // a runtime of its own.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            runtime.block_on(async move {
+                let mut conn = sqlx::PgConnection::connect(&base).await.ok()?;
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                    .execute(&mut conn)
+                    .await
+                    .ok()?;
+                conn.close().await.ok()
+            })
+        });
+        let _ = dropped.join();
+    }
+}

@@ -1,0 +1,47 @@
+//! The storage suite: every test runs against SQLite (a temp file) and PostgreSQL (a schema of
+//! its own, from `ACCRETE_TEST_POSTGRES_URL`).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[path = "store/common.rs"]
+mod common;
+#[path = "store/failure_modes.rs"]
+mod failure_modes;
+#[path = "store/oidc.rs"]
+mod oidc;
+#[path = "store/profile.rs"]
+mod profile;
+#[path = "store/profiling.rs"]
+mod profiling;
+#[path = "store/tokens.rs"]
+mod tokens;
+#[path = "store/users.rs"]
+mod users;
+
+/// Runs each named `async fn(Arc<dyn Store>)` once per backend, in modules `sqlite` and
+/// `postgres`.
+#[macro_export]
+macro_rules! for_each_backend {
+    ($($test:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    let (store, _dir) = accrete_store::testing::sqlite_store().await;
+                    super::$test(store).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    let Some((store, _schema)) = accrete_store::testing::postgres_store().await
+                    else {
+                        return;
+                    };
+                    super::$test(store).await;
+                }
+            )*
+        }
+    };
+}

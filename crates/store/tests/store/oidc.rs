@@ -1,0 +1,349 @@
+//! OpenID Connect state: clients, keys, sessions and authorization transactions.
+
+use std::sync::Arc;
+
+use accrete_store::{
+    Client, NewAuthTransaction, NewUser, SsoSession, Store, StoreError, StoredSigningKey, User,
+};
+use serde_json::json;
+use time::Duration;
+
+use crate::common::t0;
+
+crate::for_each_backend!(
+    a_client_reads_back_as_registered,
+    a_client_id_is_unique,
+    a_client_can_be_updated_and_deleted,
+    signing_keys_are_listed_by_activation_and_can_be_retired,
+    a_session_is_found_by_its_hash_until_it_expires,
+    touching_a_session_moves_its_expiry,
+    signing_out_everywhere_ends_every_session_of_the_user,
+    deleting_a_user_ends_its_sessions,
+    a_transaction_survives_and_updates_with_its_version,
+    a_stale_transaction_update_is_refused,
+    a_transaction_completes_once,
+    expired_unfinished_transactions_are_reported_once,
+);
+
+pub fn client(id: &str) -> Client {
+    Client {
+        id: id.into(),
+        secret_hash: Some("hmac:abc".into()),
+        name: "Shop".into(),
+        redirect_uris: vec!["https://shop.example/cb".into()],
+        post_logout_redirect_uris: vec!["https://shop.example/bye".into()],
+        grant_types: vec!["authorization_code".into(), "refresh_token".into()],
+        scopes: vec!["openid".into(), "profile".into()],
+        audience: vec![],
+        public: false,
+        id_token_alg: "RS256".into(),
+        allowed_origins: vec!["https://shop.example".into()],
+        theme: json!({ "primary": "#123456" }),
+        created_at: t0(),
+        updated_at: t0(),
+    }
+}
+
+pub async fn user(store: &Arc<dyn Store>) -> User {
+    store
+        .create_user(NewUser::with_email("ada@example.com", t0()))
+        .await
+        .unwrap()
+}
+
+fn session(hash: &str, user: &User) -> SsoSession {
+    SsoSession {
+        hash: hash.into(),
+        user_id: user.id,
+        created_at: t0(),
+        auth_time: t0(),
+        last_seen_at: t0(),
+        expires_at: t0() + Duration::hours(8),
+        credentialed: true,
+    }
+}
+
+async fn a_client_reads_back_as_registered(store: Arc<dyn Store>) {
+    let created = store.create_client(client("shop")).await.unwrap();
+    assert_eq!(created, client("shop"));
+    assert_eq!(
+        store.get_client("shop").await.unwrap(),
+        Some(client("shop"))
+    );
+    assert_eq!(store.get_client("nope").await.unwrap(), None);
+    let mut public = client("spa");
+    public.secret_hash = None;
+    public.public = true;
+    public.created_at = t0() + Duration::seconds(1);
+    store.create_client(public).await.unwrap();
+    let ids: Vec<_> = store
+        .list_clients()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(ids, ["shop", "spa"]);
+}
+
+async fn a_client_id_is_unique(store: Arc<dyn Store>) {
+    store.create_client(client("shop")).await.unwrap();
+    let again = store.create_client(client("shop")).await;
+    assert!(
+        matches!(again, Err(StoreError::Conflict { .. })),
+        "{again:?}"
+    );
+}
+
+async fn a_client_can_be_updated_and_deleted(store: Arc<dyn Store>) {
+    store.create_client(client("shop")).await.unwrap();
+    let mut changed = client("shop");
+    changed
+        .redirect_uris
+        .push("https://shop.example/cb2".into());
+    changed.updated_at = t0() + Duration::days(1);
+    changed.created_at = t0() + Duration::days(9);
+    let updated = store.update_client(changed).await.unwrap();
+    assert_eq!(updated.redirect_uris.len(), 2);
+    assert_eq!(updated.created_at, t0(), "creation time is kept");
+    store.delete_client("shop").await.unwrap();
+    assert_eq!(store.get_client("shop").await.unwrap(), None);
+    assert!(matches!(
+        store.delete_client("shop").await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.update_client(client("shop")).await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+async fn signing_keys_are_listed_by_activation_and_can_be_retired(store: Arc<dyn Store>) {
+    let key = |kid: &str, active_from| StoredSigningKey {
+        kid: kid.into(),
+        alg: "ES256".into(),
+        private_key: vec![0, 159, 255, 1],
+        public_jwk: json!({ "kty": "EC", "kid": kid }),
+        created_at: t0(),
+        active_from,
+        retired_at: None,
+    };
+    store
+        .insert_signing_key(key("new", t0() + Duration::days(1)))
+        .await
+        .unwrap();
+    store.insert_signing_key(key("old", t0())).await.unwrap();
+    let duplicate = store.insert_signing_key(key("old", t0())).await;
+    assert!(
+        matches!(duplicate, Err(StoreError::Conflict { .. })),
+        "{duplicate:?}"
+    );
+    store
+        .retire_signing_key("old", t0() + Duration::days(30))
+        .await
+        .unwrap();
+    let keys = store.list_signing_keys().await.unwrap();
+    assert_eq!(
+        keys.iter().map(|k| k.kid.as_str()).collect::<Vec<_>>(),
+        ["old", "new"]
+    );
+    assert_eq!(keys[0].retired_at, Some(t0() + Duration::days(30)));
+    assert_eq!(keys[0].private_key, vec![0, 159, 255, 1]);
+    assert_eq!(keys[1], key("new", t0() + Duration::days(1)));
+    let unknown = store.retire_signing_key("nope", t0()).await;
+    assert!(matches!(unknown, Err(StoreError::NotFound)));
+}
+
+async fn a_session_is_found_by_its_hash_until_it_expires(store: Arc<dyn Store>) {
+    let user = user(&store).await;
+    store.create_session(session("h1", &user)).await.unwrap();
+    let found = store
+        .get_session("h1", t0() + Duration::hours(1))
+        .await
+        .unwrap();
+    assert_eq!(found, Some(session("h1", &user)));
+    assert_eq!(
+        store
+            .get_session("h1", t0() + Duration::hours(8))
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(store.get_session("other", t0()).await.unwrap(), None);
+    store.delete_session("h1").await.unwrap();
+    assert_eq!(store.get_session("h1", t0()).await.unwrap(), None);
+    let mut orphan = session("h2", &user);
+    orphan.user_id = uuid::Uuid::now_v7();
+    assert!(matches!(
+        store.create_session(orphan).await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+async fn touching_a_session_moves_its_expiry(store: Arc<dyn Store>) {
+    let user = user(&store).await;
+    store.create_session(session("h1", &user)).await.unwrap();
+    let at = t0() + Duration::hours(7);
+    let touched = store
+        .touch_session("h1", at, at + Duration::hours(8))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(touched.last_seen_at, at);
+    assert!(
+        store
+            .get_session("h1", t0() + Duration::hours(10))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let late = t0() + Duration::days(2);
+    assert_eq!(
+        store
+            .touch_session("h1", late, late + Duration::hours(8))
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+async fn signing_out_everywhere_ends_every_session_of_the_user(store: Arc<dyn Store>) {
+    let ada = user(&store).await;
+    let bob = store
+        .create_user(NewUser::with_email("bob@example.com", t0()))
+        .await
+        .unwrap();
+    for hash in ["a1", "a2"] {
+        store.create_session(session(hash, &ada)).await.unwrap();
+    }
+    store.create_session(session("b1", &bob)).await.unwrap();
+    assert_eq!(store.delete_user_sessions(ada.id).await.unwrap(), 2);
+    assert_eq!(store.get_session("a1", t0()).await.unwrap(), None);
+    assert!(store.get_session("b1", t0()).await.unwrap().is_some());
+}
+
+async fn deleting_a_user_ends_its_sessions(store: Arc<dyn Store>) {
+    let user = user(&store).await;
+    store.create_session(session("h1", &user)).await.unwrap();
+    store.delete_user(user.id).await.unwrap();
+    assert_eq!(store.get_session("h1", t0()).await.unwrap(), None);
+}
+
+fn new_transaction() -> NewAuthTransaction {
+    NewAuthTransaction {
+        client_id: "shop".into(),
+        request: json!({ "scope": "openid", "nonce": "n" }),
+        state: json!(null),
+        now: t0(),
+        expires_at: t0() + Duration::minutes(30),
+    }
+}
+
+async fn a_transaction_survives_and_updates_with_its_version(store: Arc<dyn Store>) {
+    store.create_client(client("shop")).await.unwrap();
+    let user = user(&store).await;
+    let created = store.create_transaction(new_transaction()).await.unwrap();
+    assert_eq!(created.version, 1);
+    assert_eq!(created.state, json!({}));
+    assert_eq!(created.request["nonce"], "n");
+    assert_eq!(
+        store.get_transaction(created.id).await.unwrap(),
+        Some(created.clone())
+    );
+
+    let mut next = created.clone();
+    next.user_id = Some(user.id);
+    next.session_hash = Some("h1".into());
+    next.state = json!({ "shown": ["work"] });
+    let updated = store.update_transaction(next).await.unwrap();
+    assert_eq!(updated.version, 2);
+    assert_eq!(updated.user_id, Some(user.id));
+    assert_eq!(
+        store.get_transaction(created.id).await.unwrap(),
+        Some(updated)
+    );
+
+    let mut unknown = new_transaction();
+    unknown.client_id = "nope".into();
+    let refused = store.create_transaction(unknown).await;
+    assert!(
+        matches!(refused, Err(StoreError::Invalid { .. })),
+        "{refused:?}"
+    );
+}
+
+async fn a_stale_transaction_update_is_refused(store: Arc<dyn Store>) {
+    store.create_client(client("shop")).await.unwrap();
+    let created = store.create_transaction(new_transaction()).await.unwrap();
+    store.update_transaction(created.clone()).await.unwrap();
+    let stale = store.update_transaction(created.clone()).await;
+    assert!(
+        matches!(
+            stale,
+            Err(StoreError::VersionMismatch {
+                expected: 1,
+                found: 2
+            })
+        ),
+        "{stale:?}"
+    );
+    let mut gone = created;
+    gone.id = uuid::Uuid::now_v7();
+    assert!(matches!(
+        store.update_transaction(gone).await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+async fn a_transaction_completes_once(store: Arc<dyn Store>) {
+    store.create_client(client("shop")).await.unwrap();
+    let created = store.create_transaction(new_transaction()).await.unwrap();
+    let attempts: Vec<_> = (0..8)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { store.complete_transaction(created.id, t0()).await })
+        })
+        .collect();
+    let mut wins = 0;
+    for attempt in attempts {
+        wins += usize::from(attempt.await.unwrap().unwrap());
+    }
+    assert_eq!(wins, 1);
+    let current = store.get_transaction(created.id).await.unwrap().unwrap();
+    assert_eq!(current.completed_at, Some(t0()));
+    let late = store.update_transaction(current).await;
+    assert!(matches!(late, Err(StoreError::Conflict { .. })), "{late:?}");
+    // An expired transaction cannot complete either.
+    let other = store.create_transaction(new_transaction()).await.unwrap();
+    assert!(
+        !store
+            .complete_transaction(other.id, t0() + Duration::hours(1))
+            .await
+            .unwrap()
+    );
+}
+
+async fn expired_unfinished_transactions_are_reported_once(store: Arc<dyn Store>) {
+    store.create_client(client("shop")).await.unwrap();
+    let user = user(&store).await;
+    let abandoned = store.create_transaction(new_transaction()).await.unwrap();
+    let mut with_user = abandoned.clone();
+    with_user.user_id = Some(user.id);
+    with_user.state = json!({ "shown": "work" });
+    store.update_transaction(with_user).await.unwrap();
+    let finished = store.create_transaction(new_transaction()).await.unwrap();
+    assert!(store.complete_transaction(finished.id, t0()).await.unwrap());
+    let mut later = new_transaction();
+    later.expires_at = t0() + Duration::hours(2);
+    let alive = store.create_transaction(later).await.unwrap();
+
+    let at = t0() + Duration::hours(1);
+    let expired = store.expire_transactions(at).await.unwrap();
+    assert_eq!(expired.len(), 1);
+    assert_eq!(expired[0].id, abandoned.id);
+    assert_eq!(expired[0].user_id, Some(user.id));
+    assert_eq!(expired[0].state, json!({ "shown": "work" }));
+    assert!(store.expire_transactions(at).await.unwrap().is_empty());
+    assert_eq!(store.get_transaction(finished.id).await.unwrap(), None);
+    assert!(store.get_transaction(alive.id).await.unwrap().is_some());
+}

@@ -1,0 +1,309 @@
+//! Policy versions, the draft, prompt state and events.
+
+use std::sync::Arc;
+
+use accrete_store::{
+    EventKind, Location, NewEvent, NewUser, ProfileChange, Store, StoreError, User, UserQuery,
+};
+use serde_json::json;
+use time::Duration;
+
+use crate::common::t0;
+use crate::oidc::user;
+
+crate::for_each_backend!(
+    publishing_numbers_versions_and_the_latest_is_in_force,
+    concurrent_publishes_get_distinct_versions,
+    there_is_one_draft_and_it_can_be_replaced_and_discarded,
+    prompt_events_move_the_prompt_state_of_their_step,
+    a_prompt_event_without_a_step_is_refused,
+    events_are_listed_in_order_and_outlive_their_user,
+    prompt_stats_count_events_per_step_in_the_range,
+    deleting_a_user_removes_its_prompt_state,
+    user_states_carry_prompt_state_and_provenance_page_by_page,
+    users_with_a_value_are_counted,
+);
+
+fn event(kind: EventKind, user: &User, step: &str, minutes: i64) -> NewEvent {
+    NewEvent {
+        kind,
+        user_id: user.id,
+        step: Some(step.into()),
+        client_id: Some("shop".into()),
+        at: t0() + Duration::minutes(minutes),
+        logins: None,
+        data: json!(null),
+    }
+}
+
+async fn publishing_numbers_versions_and_the_latest_is_in_force(store: Arc<dyn Store>) {
+    assert_eq!(store.published_policy().await.unwrap(), None);
+    let first = store
+        .publish_policy(&json!({ "steps": [] }), None, t0())
+        .await
+        .unwrap();
+    assert_eq!(first.version, 1);
+    let later = t0() + Duration::days(1);
+    let second = store
+        .publish_policy(&json!({ "steps": ["work"] }), Some("add work"), later)
+        .await
+        .unwrap();
+    assert_eq!(second.version, 2);
+    assert_eq!(
+        store.published_policy().await.unwrap(),
+        Some(second.clone())
+    );
+    assert_eq!(store.policy_version(1).await.unwrap(), Some(first.clone()));
+    assert_eq!(store.policy_version(3).await.unwrap(), None);
+    let rollback = store
+        .publish_policy(&first.document, Some("rollback to 1"), later)
+        .await
+        .unwrap();
+    assert_eq!(
+        (rollback.version, rollback.document.clone()),
+        (3, json!({ "steps": [] }))
+    );
+    let versions = store.list_policy_versions().await.unwrap();
+    let listed: Vec<_> = versions
+        .iter()
+        .map(|v| (v.version, v.note.as_deref()))
+        .collect();
+    assert_eq!(
+        listed,
+        [(3, Some("rollback to 1")), (2, Some("add work")), (1, None)]
+    );
+    assert_eq!(versions[0].published_at, later);
+}
+
+async fn concurrent_publishes_get_distinct_versions(store: Arc<dyn Store>) {
+    let tasks: Vec<_> = (0..10)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move { store.publish_policy(&json!({ "n": i }), None, t0()).await })
+        })
+        .collect();
+    let mut versions = Vec::new();
+    for task in tasks {
+        versions.push(task.await.unwrap().unwrap().version);
+    }
+    versions.sort_unstable();
+    assert_eq!(versions, (1..=10).collect::<Vec<_>>());
+}
+
+async fn there_is_one_draft_and_it_can_be_replaced_and_discarded(store: Arc<dyn Store>) {
+    assert_eq!(store.get_draft().await.unwrap(), None);
+    store.save_draft(&json!({ "v": 1 }), t0()).await.unwrap();
+    let later = t0() + Duration::hours(1);
+    let saved = store.save_draft(&json!({ "v": 2 }), later).await.unwrap();
+    assert_eq!(
+        (saved.document.clone(), saved.updated_at),
+        (json!({ "v": 2 }), later)
+    );
+    assert_eq!(store.get_draft().await.unwrap(), Some(saved));
+    store.discard_draft().await.unwrap();
+    assert_eq!(store.get_draft().await.unwrap(), None);
+    store.discard_draft().await.unwrap();
+}
+
+async fn prompt_events_move_the_prompt_state_of_their_step(store: Arc<dyn Store>) {
+    let user = user(&store).await;
+    let shown = store.record_prompt_event(event(EventKind::PromptShown, &user, "birthday", 0));
+    let state = shown.await.unwrap().unwrap();
+    assert_eq!(
+        (state.step.as_str(), state.shown, state.skipped),
+        ("birthday", 1, 0)
+    );
+    assert_eq!(state.last_shown_at, Some(t0()));
+    let mut skip = event(EventKind::PromptSkipped, &user, "birthday", 1);
+    skip.logins = Some(3);
+    let state = store.record_prompt_event(skip).await.unwrap().unwrap();
+    assert_eq!(
+        (state.shown, state.skipped, state.logins_at_last_skip),
+        (1, 1, Some(3))
+    );
+    assert_eq!(state.last_skipped_at, Some(t0() + Duration::minutes(1)));
+    store
+        .record_prompt_event(event(EventKind::PromptShown, &user, "birthday", 5))
+        .await
+        .unwrap();
+    let answered = event(EventKind::PromptAnswered, &user, "birthday", 6);
+    let state = store.record_prompt_event(answered).await.unwrap().unwrap();
+    assert_eq!((state.shown, state.skipped, state.answered), (2, 1, 1));
+    assert_eq!(state.last_shown_at, Some(t0() + Duration::minutes(5)));
+    assert_eq!(
+        state.logins_at_last_skip,
+        Some(3),
+        "kept until the next skip"
+    );
+    let abandoned = event(EventKind::PromptAbandoned, &user, "work", 7);
+    assert_eq!(store.record_prompt_event(abandoned).await.unwrap(), None);
+    store
+        .record_prompt_event(event(EventKind::PromptShown, &user, "work", 8))
+        .await
+        .unwrap();
+    let states = store.prompt_states(user.id).await.unwrap();
+    let steps: Vec<_> = states.iter().map(|s| (s.step.as_str(), s.shown)).collect();
+    assert_eq!(steps, [("birthday", 2), ("work", 1)]);
+}
+
+async fn a_prompt_event_without_a_step_is_refused(store: Arc<dyn Store>) {
+    let user = user(&store).await;
+    let mut shown = event(EventKind::PromptShown, &user, "x", 0);
+    shown.step = None;
+    let refused = store.record_prompt_event(shown).await;
+    assert!(
+        matches!(refused, Err(StoreError::Invalid { .. })),
+        "{refused:?}"
+    );
+    let mut updated = event(EventKind::ProfileUpdated, &user, "x", 0);
+    updated.step = None;
+    assert_eq!(store.record_prompt_event(updated).await.unwrap(), None);
+    let mut stranger = event(EventKind::PromptShown, &user, "x", 0);
+    stranger.user_id = uuid::Uuid::now_v7();
+    let unknown = store.record_prompt_event(stranger).await;
+    assert!(matches!(unknown, Err(StoreError::NotFound)), "{unknown:?}");
+    assert_eq!(store.list_events(0, 100).await.unwrap().len(), 1);
+}
+
+async fn events_are_listed_in_order_and_outlive_their_user(store: Arc<dyn Store>) {
+    let user = user(&store).await;
+    for (i, kind) in [EventKind::PromptShown, EventKind::PromptAnswered]
+        .into_iter()
+        .enumerate()
+    {
+        let mut e = event(kind, &user, "work", i as i64);
+        e.data = json!({ "fields": ["company"] });
+        store.record_prompt_event(e).await.unwrap();
+    }
+    let events = store.list_events(0, 100).await.unwrap();
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[0].kind, EventKind::PromptShown);
+    assert_eq!(events[1].data, json!({ "fields": ["company"] }));
+    assert_eq!(events[0].user_id, Some(user.id));
+    let after = store.list_events(events[0].seq, 100).await.unwrap();
+    assert_eq!(after.len(), 1);
+    store.delete_user(user.id).await.unwrap();
+    let kept = store.list_events(0, 100).await.unwrap();
+    assert_eq!(kept.len(), 2);
+    assert!(kept.iter().all(|e| e.user_id.is_none()));
+}
+
+async fn prompt_stats_count_events_per_step_in_the_range(store: Arc<dyn Store>) {
+    let user = user(&store).await;
+    let events = [
+        (EventKind::PromptShown, "work", 0),
+        (EventKind::PromptAnswered, "work", 1),
+        (EventKind::PromptShown, "work", 2),
+        (EventKind::PromptAbandoned, "work", 3),
+        (EventKind::PromptShown, "birthday", 4),
+        (EventKind::PromptSkipped, "birthday", 5),
+        (EventKind::PromptShown, "birthday", 120),
+    ];
+    for (kind, step, minutes) in events {
+        store
+            .record_prompt_event(event(kind, &user, step, minutes))
+            .await
+            .unwrap();
+    }
+    let stats = store
+        .prompt_stats(t0(), t0() + Duration::hours(1))
+        .await
+        .unwrap();
+    let figures: Vec<_> = stats
+        .iter()
+        .map(|s| (s.step.as_str(), s.shown, s.answered, s.skipped, s.abandoned))
+        .collect();
+    assert_eq!(figures, [("birthday", 1, 0, 1, 0), ("work", 2, 1, 0, 1)]);
+}
+
+async fn deleting_a_user_removes_its_prompt_state(store: Arc<dyn Store>) {
+    let user = user(&store).await;
+    store
+        .record_prompt_event(event(EventKind::PromptShown, &user, "work", 0))
+        .await
+        .unwrap();
+    store.delete_user(user.id).await.unwrap();
+    assert!(store.prompt_states(user.id).await.unwrap().is_empty());
+}
+
+async fn user_states_carry_prompt_state_and_provenance_page_by_page(store: Arc<dyn Store>) {
+    let mut users = Vec::new();
+    for i in 0..5 {
+        let at = t0() + Duration::seconds(i);
+        users.push(
+            store
+                .create_user(NewUser::with_email(format!("u{i}@x.org"), at))
+                .await
+                .unwrap(),
+        );
+    }
+    // Users 1 and 3 have state; the others none.
+    for i in [1, 3] {
+        store
+            .record_prompt_event(event(EventKind::PromptShown, &users[i], "work", 0))
+            .await
+            .unwrap();
+        let change = [ProfileChange::set(
+            Location::UserMetadata,
+            "company",
+            json!("Acme"),
+        )];
+        store
+            .apply_profile_changes(users[i].id, None, &change, "prompt:work", t0())
+            .await
+            .unwrap();
+    }
+    let mut seen = Vec::new();
+    let mut query = UserQuery {
+        limit: Some(2),
+        ..UserQuery::default()
+    };
+    loop {
+        let page = store.list_user_states(query.clone()).await.unwrap();
+        for state in &page.items {
+            seen.push((
+                state.user.email.clone(),
+                state.prompts.len(),
+                state.provenance.len(),
+            ));
+        }
+        match page.next_cursor {
+            Some(cursor) => query.cursor = Some(cursor),
+            None => break,
+        }
+    }
+    let expected: Vec<_> = (0..5)
+        .map(|i| {
+            let has = usize::from(i == 1 || i == 3);
+            (format!("u{i}@x.org"), has, has)
+        })
+        .collect();
+    assert_eq!(seen, expected);
+}
+
+async fn users_with_a_value_are_counted(store: Arc<dyn Store>) {
+    for (i, metadata) in [
+        json!({ "company": "Acme" }),
+        json!({ "company": null }),
+        json!({}),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut new = NewUser::with_email(format!("u{i}@x.org"), t0());
+        new.user_metadata = metadata;
+        store.create_user(new).await.unwrap();
+    }
+    let count = store
+        .count_users_with_value(Location::UserMetadata, "company")
+        .await
+        .unwrap();
+    assert_eq!(count, 1);
+    assert_eq!(
+        store
+            .count_users_with_value(Location::Profile, "company")
+            .await
+            .unwrap(),
+        0
+    );
+}

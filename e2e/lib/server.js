@@ -1,0 +1,55 @@
+// Starts a real `accrete serve` on a fresh data folder and port, and runs admin commands
+// against the same database.
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+
+const root = resolve(import.meta.dirname, '..', '..');
+export const binary = process.env.ACCRETE_BIN || join(root, 'target', 'debug', 'accrete');
+
+export async function startServer({ policy } = {}) {
+  const dataDir = mkdtempSync(join(tmpdir(), 'accrete-e2e-'));
+  const env = {
+    ...process.env,
+    ACCRETE_DATA_DIR: dataDir,
+    ACCRETE_RATE_LIMIT__PER_IP_PER_MINUTE: '0',
+    ACCRETE_RATE_LIMIT__PER_ACCOUNT_PER_MINUTE: '0',
+    ACCRETE_LOG_LEVEL: 'warn',
+  };
+  delete env.ACCRETE_DATABASE_URL;
+  const args = ['serve', '--listen', '127.0.0.1:0'];
+  if (policy) args.push('--policy', policy);
+  const child = spawn(binary, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (chunk) => { stderr += chunk; });
+  const line = await new Promise((resolveLine, reject) => {
+    const lines = createInterface({ input: child.stdout });
+    lines.once('line', resolveLine);
+    child.once('exit', (code) => reject(new Error(`accrete serve exited with ${code}: ${stderr}`)));
+  });
+  const base = line.split(/\s+/).find((w) => w.startsWith('http://'));
+  if (!base) throw new Error(`unexpected first line from accrete serve: ${line}`);
+  const admin = (...command) => execFileSync(binary, command, { env, encoding: 'utf8' });
+  return {
+    base,
+    dataDir,
+    admin,
+    stderr: () => stderr,
+    async stop() {
+      child.kill('SIGTERM');
+      await new Promise((r) => (child.exitCode !== null ? r() : child.once('exit', r)));
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+// Registers a client through the CLI and returns { client_id, client_secret }.
+export function createClient(server, { id, name, redirectUri, postLogoutRedirectUri, scopes }) {
+  const args = ['client', 'create', '--name', name, '--redirect-uri', redirectUri, '--json'];
+  if (id) args.push('--id', id);
+  if (postLogoutRedirectUri) args.push('--post-logout-redirect-uri', postLogoutRedirectUri);
+  for (const scope of scopes || []) args.push('--scope', scope);
+  return JSON.parse(server.admin(...args));
+}
