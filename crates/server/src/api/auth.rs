@@ -140,15 +140,24 @@ fn caller_of(claims: AccessTokenClaims, under_grant: bool) -> Result<Caller, Api
     })
 }
 
-/// Verifies a bearer access token with the provider's keys (and that its grant is live).
+/// Verifies a bearer access token with the provider's keys (and that its grant is live), and
+/// that it was issued for this server: a token whose `aud` names only another resource server
+/// (a client-credentials token requested for its API) is refused here.
 async fn verify(state: &AppState, token: &str) -> Result<AccessClaims, ApiError> {
-    crate::oauth::verify_access_token(state, token)
+    let verified = crate::oauth::verify_access_token(state, token)
         .await
         .map_err(|error| match error.kind {
             ErrorCode::TemporarilyUnavailable => ApiError::Unavailable(error.description),
             ErrorCode::ServerError => ApiError::Internal(error.description),
             _ => ApiError::Unauthenticated(error.description),
-        })
+        })?;
+    let issuer = state.config.issuer();
+    if !verified.claims.aud.contains(&issuer) {
+        return Err(ApiError::Unauthenticated(format!(
+            "the token's audience does not include {issuer}; request a token with audience={issuer}"
+        )));
+    }
+    Ok(verified)
 }
 
 #[cfg(test)]

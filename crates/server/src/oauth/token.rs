@@ -271,7 +271,11 @@ async fn client_credentials(
             client.audience.clone()
         }
     } else {
-        if let Some(unknown) = audience.iter().find(|a| !client.audience.contains(a)) {
+        // The issuer itself (its userinfo and management API) is always a valid audience.
+        if let Some(unknown) = audience
+            .iter()
+            .find(|a| !client.audience.contains(a) && **a != issuer)
+        {
             return Err(OAuthError::invalid_request(format!(
                 "audience {unknown} is not registered for this client"
             ))

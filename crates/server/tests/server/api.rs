@@ -365,3 +365,70 @@ async fn a_client_registered_through_the_api_gets_a_token_from_the_token_endpoin
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_token_issued_for_another_resource_server_is_refused_until_it_names_the_issuer() {
+    each_backend(|app| async move {
+        let (_tokens, api) = admin(&app).await;
+        let created: Value = api
+            .post(
+                "/clients",
+                &json!({"id": "billing", "name": "Billing",
+                        "grant_types": ["client_credentials"], "scopes": ["users:read"],
+                        "audience": ["https://billing.example"]}),
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        let secret = created["client_secret"].as_str().unwrap().to_owned();
+        let token_for = |audience: Option<String>| {
+            let (app, secret) = (&app, secret.clone());
+            async move {
+                let mut form = vec![
+                    ("grant_type", "client_credentials".to_owned()),
+                    ("scope", "users:read".to_owned()),
+                ];
+                if let Some(audience) = audience {
+                    form.push(("audience", audience));
+                }
+                let issued: Value = app
+                    .client
+                    .post(app.url("/token"))
+                    .basic_auth("billing", Some(secret))
+                    .form(&form)
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                issued["access_token"].as_str().unwrap().to_owned()
+            }
+        };
+        // By default the token is for the client's own API, not for Accrete's.
+        let elsewhere = Api {
+            app: &app,
+            token: token_for(None).await,
+        };
+        let response = elsewhere.get("/users").await;
+        assert_eq!(response.status(), 401);
+        let challenge = response.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(challenge.contains("invalid_token"), "{challenge}");
+        let body = problem(response, 401).await;
+        assert!(
+            body["detail"].as_str().unwrap().contains("audience"),
+            "{body}"
+        );
+        // Asking for the issuer as audience is always allowed and reaches the API.
+        let here = Api {
+            app: &app,
+            token: token_for(Some(app.base.clone())).await,
+        };
+        assert_eq!(here.get("/users").await.status(), 200);
+    })
+    .await;
+}

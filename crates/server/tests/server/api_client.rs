@@ -89,7 +89,7 @@ impl Tokens {
             &self.issuer,
             subject,
             client,
-            Audience::from_list(vec![client.to_owned()]),
+            Audience::from_list(vec![self.issuer.clone()]),
             &scopes,
             OffsetDateTime::now_utc(),
             time::Duration::minutes(15),
