@@ -1,73 +1,108 @@
 //! The bounded password-hashing pool.
 //!
 //! Argon2id costs ~19 MiB and tens of milliseconds per verification, so unbounded concurrency
-//! would exhaust memory. At most `concurrency` hashes run at once on blocking threads; at most
-//! `queue` further requests wait for a slot; anything beyond is refused at once with
+//! would exhaust memory. The pool owns `concurrency` long-lived worker threads that take jobs from
+//! one queue; at most `queue` further requests wait, and anything beyond is refused at once with
 //! [`PoolBusy`], which the HTTP layer answers with 503 and `Retry-After`.
+//!
+//! Dedicated threads (rather than tokio's blocking pool, which grows to hundreds of threads under
+//! load) keep the memory bound real: the allocator keeps one arena per thread, and each arena
+//! retains the Argon2 working memory of the hash it last ran, so memory stays at about
+//! `concurrency` × 19 MiB however many sign-ins arrive at once.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
 
-use tokio::sync::Semaphore;
+use tokio::sync::oneshot;
 
 /// The pool is full: the request should be retried later.
 #[derive(Debug, Clone, Copy, thiserror::Error)]
 #[error("the server is busy hashing passwords; retry in a moment")]
 pub struct PoolBusy;
 
-/// A bounded pool running CPU-heavy password work on blocking threads.
+type Job = Box<dyn FnOnce() + Send>;
+
+/// A bounded pool running CPU-heavy password work on its own worker threads.
 #[derive(Clone)]
 pub struct HashingPool {
-    slots: Arc<Semaphore>,
+    jobs: mpsc::Sender<Job>,
     admitted: Arc<AtomicUsize>,
     capacity: usize,
 }
 
 impl HashingPool {
-    /// A pool of `concurrency` workers with room for `queue` waiting requests.
+    /// A pool of `concurrency` worker threads with room for `queue` waiting requests.
     pub fn new(concurrency: usize, queue: usize) -> HashingPool {
+        let workers = concurrency.max(1);
+        let (jobs, inbox) = mpsc::channel::<Job>();
+        let inbox = Arc::new(Mutex::new(inbox));
+        for index in 0..workers {
+            let inbox = Arc::clone(&inbox);
+            let spawned = std::thread::Builder::new()
+                .name(format!("accrete-hash-{index}"))
+                .spawn(move || work(&inbox));
+            if let Err(error) = spawned {
+                tracing::error!(%error, "could not start a password-hashing thread");
+            }
+        }
         HashingPool {
-            slots: Arc::new(Semaphore::new(concurrency.max(1))),
+            jobs,
             admitted: Arc::new(AtomicUsize::new(0)),
-            capacity: concurrency.max(1) + queue,
+            capacity: workers + queue,
         }
     }
 
-    /// Runs `work` on a blocking thread once a slot is free, or refuses when the queue is full.
+    /// Runs `work` on a pool thread once one is free, or refuses when the queue is full.
+    ///
+    /// A request that goes away while queued (the client disconnected) gives its place back
+    /// and its work is skipped.
     pub async fn run<T, F>(&self, work: F) -> Result<T, PoolBusy>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let admitted = self.admitted.fetch_add(1, Ordering::AcqRel);
-        let _ticket = Ticket(&self.admitted);
-        if admitted >= self.capacity {
+        let ticket = Ticket(Arc::clone(&self.admitted));
+        if self.admitted.fetch_add(1, Ordering::AcqRel) >= self.capacity {
             return Err(PoolBusy);
         }
-        let permit = self
-            .slots
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| PoolBusy)?;
-        tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            work()
-        })
-        .await
-        .map_err(|_| PoolBusy)
+        let (reply, answer) = oneshot::channel();
+        // The ticket moves into the job: queued and running work both count against capacity.
+        let job: Job = Box::new(move || {
+            if reply.is_closed() {
+                drop(ticket);
+            } else {
+                let value = work();
+                drop(ticket);
+                let _ = reply.send(value);
+            }
+        });
+        self.jobs.send(job).map_err(|_| PoolBusy)?;
+        answer.await.map_err(|_| PoolBusy)
     }
 }
 
-/// Gives the admission back when the request finishes or is dropped.
-struct Ticket<'a>(&'a AtomicUsize);
+/// A worker: runs jobs until every sender is gone.
+fn work(inbox: &Mutex<mpsc::Receiver<Job>>) {
+    loop {
+        let next = match inbox.lock() {
+            Ok(receiver) => receiver.recv(),
+            Err(_) => return,
+        };
+        match next {
+            Ok(job) => job(),
+            Err(mpsc::RecvError) => return,
+        }
+    }
+}
 
-impl Drop for Ticket<'_> {
+/// One admission; given back when the job finishes or is dropped unrun.
+struct Ticket(Arc<AtomicUsize>);
+
+impl Drop for Ticket {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -103,5 +138,68 @@ mod tests {
         assert_eq!(first.await.unwrap().unwrap(), 1);
         assert_eq!(queued.await.unwrap().unwrap(), 2);
         assert_eq!(pool.run(|| 4).await.unwrap(), 4, "capacity is given back");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn all_work_runs_on_the_fixed_worker_threads() {
+        let pool = HashingPool::new(2, 64);
+        let mut tasks = Vec::new();
+        for _ in 0..40 {
+            let pool = pool.clone();
+            tasks.push(tokio::spawn(async move {
+                pool.run(|| std::thread::current().name().map(str::to_owned))
+                    .await
+            }));
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for task in tasks {
+            names.insert(task.await.unwrap().unwrap());
+        }
+        assert!(!names.is_empty());
+        for name in &names {
+            assert!(
+                matches!(name.as_deref(), Some("accrete-hash-0" | "accrete-hash-1")),
+                "ran on {name:?}"
+            );
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_request_dropped_while_queued_gives_its_place_back() {
+        let pool = HashingPool::new(1, 1);
+        let (release, gate) = mpsc::channel::<()>();
+        let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
+        let busy = pool.clone();
+        let first = tokio::spawn(async move {
+            busy.run(move || {
+                let _ = started_tx.send(());
+                gate.recv().unwrap();
+            })
+            .await
+        });
+        started_rx.await.unwrap();
+        let (ran_tx, ran_rx) = mpsc::channel::<()>();
+        let queued_pool = pool.clone();
+        let queued = tokio::spawn(async move {
+            queued_pool
+                .run(move || {
+                    let _ = ran_tx.send(());
+                })
+                .await
+        });
+        while pool.admitted.load(Ordering::Acquire) < 2 {
+            tokio::task::yield_now().await;
+        }
+        queued.abort();
+        let _ = queued.await;
+        release.send(()).unwrap();
+        first.await.unwrap().unwrap();
+        assert_eq!(pool.run(|| 5).await.unwrap(), 5);
+        assert!(ran_rx.try_recv().is_err(), "the abandoned job was skipped");
+        assert_eq!(
+            pool.admitted.load(Ordering::Acquire),
+            0,
+            "every place was given back"
+        );
     }
 }
