@@ -180,6 +180,57 @@ fn wrong_type_in_the_configuration_file_says_what_was_expected() {
 }
 
 #[test]
+fn an_invalid_theme_in_the_configuration_file_is_a_one_line_error_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("accrete.toml"),
+        "[theme]\nbrand = \"Acme\"\nprimary = \"green\"\n",
+    )
+    .unwrap();
+    let (output, stderr) = run(accrete(dir.path()).args(["config", "show"]));
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        stderr.trim(),
+        "error: theme.primary: `green` is not a CSS hex colour: use #rgb or #rrggbb"
+    );
+}
+
+#[test]
+fn a_missing_theme_template_folder_stops_serve_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("accrete.toml"),
+        "listen = \"127.0.0.1:0\"\n[theme]\ntemplates = \"no-such-folder\"\n",
+    )
+    .unwrap();
+    let (output, stderr) = run(accrete(dir.path()).arg("serve"));
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr.starts_with("error: theme.templates no-such-folder:"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+}
+
+#[test]
+fn config_show_prints_the_theme() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("accrete.toml"),
+        "[theme]\nbrand = \"Acme\"\n",
+    )
+    .unwrap();
+    let (output, stderr) = run(accrete(dir.path())
+        .args(["config", "show"])
+        .env("ACCRETE_THEME__PRIMARY", "#0a7d5a"));
+    assert!(output.status.success(), "{stderr}");
+    let shown = String::from_utf8_lossy(&output.stdout);
+    assert!(shown.contains("[theme]"), "{shown}");
+    assert!(shown.contains("brand = \"Acme\""), "{shown}");
+    assert!(shown.contains("primary = \"#0a7d5a\""), "{shown}");
+}
+
+#[test]
 fn invalid_listen_address_is_a_one_line_error() {
     let dir = tempfile::tempdir().unwrap();
     let (output, stderr) = run(accrete(dir.path()).args(["serve", "--listen", "localhost:eighty"]));

@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::pages::theme::Theme;
+
 /// The effective configuration of a server.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Config {
@@ -33,6 +35,23 @@ pub struct Config {
     pub hashing: Hashing,
     /// Rate limits on credential endpoints.
     pub rate_limit: RateLimit,
+    /// The server's theme of the hosted pages.
+    pub theme: ThemeSettings,
+}
+
+/// The `[theme]` of the hosted pages: the look every client's theme falls back to, and a
+/// folder of template overrides (see docs/theming.md).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ThemeSettings {
+    /// Brand, logo, colours and custom CSS.
+    #[serde(flatten)]
+    pub look: Theme,
+    /// A file of custom CSS read at start (instead of `css`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub css_file: Option<PathBuf>,
+    /// A folder of templates that replace the built-in ones of the same name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub templates: Option<PathBuf>,
 }
 
 /// Attempts a minute allowed on credential endpoints (sign-in, sign-up, token); 0 disables.
@@ -77,6 +96,60 @@ pub struct Layer {
     pub policy: Option<PathBuf>,
     pub hashing: Option<HashingLayer>,
     pub rate_limit: Option<RateLimitLayer>,
+    pub theme: Option<ThemeLayer>,
+}
+
+/// The `[theme]` table of a [`Layer`].
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThemeLayer {
+    pub brand: Option<String>,
+    pub logo_url: Option<String>,
+    pub primary: Option<String>,
+    pub primary_text: Option<String>,
+    pub background: Option<String>,
+    pub surface: Option<String>,
+    pub text: Option<String>,
+    pub css: Option<String>,
+    pub css_file: Option<PathBuf>,
+    pub templates: Option<PathBuf>,
+}
+
+impl ThemeLayer {
+    /// Returns `self` with unset keys taken from `lower`.
+    fn over(self, lower: ThemeLayer) -> ThemeLayer {
+        ThemeLayer {
+            brand: self.brand.or(lower.brand),
+            logo_url: self.logo_url.or(lower.logo_url),
+            primary: self.primary.or(lower.primary),
+            primary_text: self.primary_text.or(lower.primary_text),
+            background: self.background.or(lower.background),
+            surface: self.surface.or(lower.surface),
+            text: self.text.or(lower.text),
+            css: self.css.or(lower.css),
+            css_file: self.css_file.or(lower.css_file),
+            templates: self.templates.or(lower.templates),
+        }
+    }
+
+    /// The resolved settings; an empty value (as from `ACCRETE_THEME__LOGO_URL=`) is unset.
+    fn settings(self) -> ThemeSettings {
+        let set = |value: Option<String>| value.filter(|v| !v.is_empty());
+        ThemeSettings {
+            look: Theme {
+                brand: set(self.brand),
+                logo_url: set(self.logo_url),
+                primary: set(self.primary),
+                primary_text: set(self.primary_text),
+                background: set(self.background),
+                surface: set(self.surface),
+                text: set(self.text),
+                css: set(self.css),
+            },
+            css_file: self.css_file.filter(|p| !p.as_os_str().is_empty()),
+            templates: self.templates.filter(|p| !p.as_os_str().is_empty()),
+        }
+    }
 }
 
 /// The `[rate_limit]` table of a [`Layer`].
@@ -162,6 +235,10 @@ impl Layer {
             }),
             (h, l) => h.or(l),
         };
+        let theme = match (self.theme, lower.theme) {
+            (Some(h), Some(l)) => Some(h.over(l)),
+            (h, l) => h.or(l),
+        };
         Layer {
             listen: self.listen.or(lower.listen),
             data_dir: self.data_dir.or(lower.data_dir),
@@ -173,6 +250,7 @@ impl Layer {
             policy: self.policy.or(lower.policy),
             hashing,
             rate_limit,
+            theme,
         }
     }
 }
@@ -205,6 +283,7 @@ impl Config {
                 per_ip_per_minute: rate_limit.per_ip_per_minute.unwrap_or(120),
                 per_account_per_minute: rate_limit.per_account_per_minute.unwrap_or(10),
             },
+            theme: layer.theme.unwrap_or_default().settings(),
         };
         config.check()?;
         Ok(config)
@@ -232,6 +311,16 @@ impl Config {
             return Err(ConfigError::Invalid(format!(
                 "public_url `{url}` must start with https:// (or http:// for local testing)"
             )));
+        }
+        let problems = self.theme.look.problems();
+        if !problems.is_empty() {
+            let each: Vec<String> = problems.iter().map(|p| format!("theme.{p}")).collect();
+            return Err(ConfigError::Invalid(each.join("; ")));
+        }
+        if self.theme.look.css.is_some() && self.theme.css_file.is_some() {
+            return Err(ConfigError::Invalid(
+                "theme.css and theme.css_file are both set: keep one".to_owned(),
+            ));
         }
         Ok(())
     }
@@ -457,5 +546,73 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("not supported"), "{err}");
+    }
+
+    #[test]
+    fn theme_keys_are_layered_one_by_one() {
+        let file = Layer::from_toml(
+            Path::new("accrete.toml"),
+            "[theme]\nbrand = \"Acme\"\nprimary = \"#111111\"\ntemplates = \"/etc/accrete/templates\"\n",
+        )
+        .unwrap();
+        let env = Layer::from_env(env(&[
+            ("ACCRETE_THEME__PRIMARY", "#222"),
+            ("ACCRETE_THEME__LOGO_URL", "/logo.svg"),
+        ]))
+        .unwrap();
+        let c = Config::resolve(Layer::default(), env, file).unwrap();
+        assert_eq!(c.theme.look.brand.as_deref(), Some("Acme"));
+        assert_eq!(c.theme.look.primary.as_deref(), Some("#222"));
+        assert_eq!(c.theme.look.logo_url.as_deref(), Some("/logo.svg"));
+        assert_eq!(
+            c.theme.templates,
+            Some(PathBuf::from("/etc/accrete/templates"))
+        );
+        let shown = c.to_masked_toml();
+        assert!(shown.contains("[theme]"), "{shown}");
+        assert!(shown.contains("primary = \"#222\""), "{shown}");
+    }
+
+    #[test]
+    fn unknown_theme_key_names_the_line_and_key() {
+        let err = Layer::from_toml(
+            Path::new("accrete.toml"),
+            "[theme]\nbrand = \"Acme\"\ncolour = \"#fff\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.starts_with("accrete.toml: line 3:"), "{err}");
+        assert!(err.contains("unknown field `colour`"), "{err}");
+        assert!(err.contains("primary_text"), "lists the known keys: {err}");
+    }
+
+    #[test]
+    fn invalid_theme_values_are_refused_with_their_keys() {
+        let file = Layer::from_toml(
+            Path::new("accrete.toml"),
+            "[theme]\nprimary = \"blue\"\nlogo_url = \"http://cdn.example/logo.png\"\n",
+        )
+        .unwrap();
+        let err = Config::resolve(Layer::default(), Layer::default(), file)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("theme.logo_url: an https:// URL"), "{err}");
+        assert!(
+            err.contains("theme.primary: `blue` is not a CSS hex colour"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn theme_css_and_css_file_are_exclusive() {
+        let file = Layer::from_toml(
+            Path::new("accrete.toml"),
+            "[theme]\ncss = \"a {}\"\ncss_file = \"theme.css\"\n",
+        )
+        .unwrap();
+        let err = Config::resolve(Layer::default(), Layer::default(), file)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("theme.css and theme.css_file"), "{err}");
     }
 }

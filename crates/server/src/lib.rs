@@ -38,7 +38,12 @@ pub fn router(state: AppState) -> Router {
         .merge(oauth::routes())
         .merge(api::routes(&state))
         .merge(profiling::routes())
-        .route("/assets/accrete.css", axum::routing::get(pages::stylesheet));
+        .route("/assets/accrete.css", axum::routing::get(pages::stylesheet))
+        .route("/assets/theme.css", axum::routing::get(pages::server_theme))
+        .route(
+            "/assets/theme/{file}",
+            axum::routing::get(pages::client_theme),
+        );
     layers::apply(routes.with_state(state.clone()), &state)
 }
 

@@ -50,7 +50,10 @@ impl AppState {
             .map_err(|e| StartError::Invalid(e.to_string()))?;
         Ok(AppState {
             keys,
-            pages: Arc::new(Pages::new(None)),
+            pages: Arc::new(
+                Pages::from_settings(&config.theme)
+                    .map_err(|e| StartError::Invalid(e.to_string()))?,
+            ),
             hashing: HashingPool::new(config.hashing.concurrency, config.hashing.queue),
             limits: RateLimits::new(
                 config.rate_limit.per_ip_per_minute,

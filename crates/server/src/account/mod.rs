@@ -19,6 +19,7 @@ use minijinja::Value;
 use time::OffsetDateTime;
 
 use crate::i18n;
+use crate::pages::ClientTheme;
 use crate::state::AppState;
 
 pub(crate) fn routes() -> Router<AppState> {
@@ -34,6 +35,8 @@ pub(crate) struct TransactionView {
     pub ui_locales: Option<String>,
     pub login_hint: Option<String>,
     pub client_name: Option<String>,
+    /// The client's theme of the hosted pages.
+    pub client_theme: Option<ClientTheme>,
 }
 
 /// Why a transaction cannot be continued.
@@ -61,8 +64,8 @@ pub(crate) async fn load_transaction(
             .and_then(|v| v.as_str())
             .map(str::to_owned)
     };
-    let client_name = match state.store.get_client(&transaction.client_id).await {
-        Ok(client) => client.map(|c| c.name),
+    let client = match state.store.get_client(&transaction.client_id).await {
+        Ok(client) => client,
         Err(error) => return Err(TransactionProblem::Store(error)),
     };
     Ok(TransactionView {
@@ -81,7 +84,8 @@ pub(crate) async fn load_transaction(
             .filter(|joined| !joined.is_empty())
             .or_else(|| param("ui_locales")),
         login_hint: param("login_hint"),
-        client_name,
+        client_name: client.as_ref().map(|c| c.name.clone()),
+        client_theme: client.as_ref().map(ClientTheme::of),
     })
 }
 

@@ -73,7 +73,9 @@ impl CredentialsPage {
         let page = context! { signup => self.extra.clone(), ..page };
         (
             self.jar.clone(),
-            state.pages.render(status, self.template, page),
+            state
+                .pages
+                .render_for(self.tx.client_theme.as_ref(), status, self.template, page),
         )
             .into_response()
     }

@@ -14,6 +14,7 @@ use utoipa::ToSchema;
 use super::auth::{Caller, Scope};
 use super::docs::ErrorResponses;
 use super::problem::{ApiError, ApiJson, ApiPath, FieldProblem, FieldProblems};
+use crate::pages::theme::Theme;
 use crate::state::AppState;
 
 const GRANT_TYPES: [&str; 3] = ["authorization_code", "refresh_token", "client_credentials"];
@@ -48,9 +49,10 @@ pub struct ClientSettings {
     /// Web origins allowed by CORS (`https://app.example`).
     #[serde(default)]
     pub allowed_origins: Vec<String>,
-    /// Theme of the hosted pages.
+    /// Theme of the hosted pages for this client's sign-ins, over the server's `[theme]`
+    /// field by field (see docs/theming.md). `null` or absent: none of its own.
     #[serde(default)]
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Theme>)]
     pub theme: Value,
 }
 
@@ -101,8 +103,8 @@ pub struct ClientView {
     pub id_token_alg: String,
     /// CORS origins.
     pub allowed_origins: Vec<String>,
-    /// Theme.
-    #[schema(value_type = Object)]
+    /// Theme of the hosted pages (unset fields omitted).
+    #[schema(value_type = Theme)]
     pub theme: Value,
     /// Registration time.
     #[serde(with = "time::serde::rfc3339")]
@@ -166,7 +168,8 @@ fn is_origin(text: &str) -> bool {
     })
 }
 
-fn check(settings: &ClientSettings) -> Result<(), ApiError> {
+/// Checks the settings; the client's theme, read, when they are all valid.
+fn check(settings: &ClientSettings) -> Result<Theme, ApiError> {
     let mut problems = FieldProblems::new();
     if settings.name.trim().is_empty() || settings.name.chars().count() > 200 {
         push(
@@ -249,18 +252,21 @@ fn check(settings: &ClientSettings) -> Result<(), ApiError> {
             "a public client cannot use client_credentials",
         );
     }
-    if !(settings.theme.is_object() || settings.theme.is_null()) {
-        push(
-            &mut problems,
-            "theme".into(),
-            "invalid_type",
-            "a JSON object",
-        );
-    }
-    ApiError::check(problems)
+    let theme = Theme::from_json(&settings.theme).unwrap_or_else(|refused| {
+        for problem in refused {
+            let key = match problem.key.as_str() {
+                "" => "theme".to_owned(),
+                field => format!("theme.{field}"),
+            };
+            push(&mut problems, key, problem.code, &problem.message);
+        }
+        Theme::default()
+    });
+    ApiError::check(problems)?;
+    Ok(theme)
 }
 
-fn client_of(id: String, settings: ClientSettings, now: OffsetDateTime) -> Client {
+fn client_of(id: String, settings: ClientSettings, theme: &Theme, now: OffsetDateTime) -> Client {
     Client {
         id,
         secret_hash: None,
@@ -273,11 +279,9 @@ fn client_of(id: String, settings: ClientSettings, now: OffsetDateTime) -> Clien
         public: settings.public,
         id_token_alg: settings.id_token_alg,
         allowed_origins: settings.allowed_origins,
-        theme: if settings.theme.is_null() {
-            Value::Object(serde_json::Map::new())
-        } else {
-            settings.theme
-        },
+        // Stored without its unset fields.
+        theme: serde_json::to_value(theme)
+            .unwrap_or_else(|_| Value::Object(serde_json::Map::new())),
         created_at: now,
         updated_at: now,
     }
@@ -293,7 +297,7 @@ pub async fn create(
     ApiJson(body): ApiJson<NewClient>,
 ) -> Result<(StatusCode, axum::Json<ClientView>), ApiError> {
     caller.require(Scope::ClientsWrite)?;
-    check(&body.settings)?;
+    let theme = check(&body.settings)?;
     let id = match body.id {
         Some(id) => {
             let valid = !id.is_empty()
@@ -313,7 +317,7 @@ pub async fn create(
         None => format!("client-{}", uuid::Uuid::now_v7().simple()),
     };
     let public = body.settings.public;
-    let mut client = client_of(id, body.settings, OffsetDateTime::now_utc());
+    let mut client = client_of(id, body.settings, &theme, OffsetDateTime::now_utc());
     let secret = (!public).then(random_opaque);
     client.secret_hash = secret
         .as_deref()
@@ -374,7 +378,7 @@ pub async fn update(
     ApiJson(body): ApiJson<ClientSettings>,
 ) -> Result<axum::Json<ClientView>, ApiError> {
     caller.require(Scope::ClientsWrite)?;
-    check(&body)?;
+    let theme = check(&body)?;
     let current = find(&state, &id).await?;
     if body.public != current.public {
         return Err(ApiError::field(
@@ -383,7 +387,7 @@ pub async fn update(
             "a client cannot change between public and confidential",
         ));
     }
-    let mut client = client_of(id, body, OffsetDateTime::now_utc());
+    let mut client = client_of(id, body, &theme, OffsetDateTime::now_utc());
     client.secret_hash = current.secret_hash;
     client.created_at = current.created_at;
     Ok(axum::Json(state.store.update_client(client).await?.into()))

@@ -20,6 +20,7 @@ use axum_extra::extract::CookieJar;
 use time::OffsetDateTime;
 
 use crate::account::{self, TransactionView};
+use crate::pages::ClientTheme;
 use crate::state::AppState;
 use crate::{csrf, session};
 
@@ -78,7 +79,7 @@ async fn logout(
         let message = format!("{}: {}", error.kind.as_str(), error.description);
         account::error_page(state, StatusCode::BAD_REQUEST, locale, message)
     };
-    let (params, hint, outcome) = match resolve(state, &pairs, now).await {
+    let (params, hint, outcome, theme) = match resolve(state, &pairs, now).await {
         Ok(resolved) => resolved,
         Err(Problem::Refused(error)) => return shown(error),
         Err(Problem::Store(error)) => return account::store_failure(state, locale, &error),
@@ -93,7 +94,7 @@ async fn logout(
             .is_none_or(|s| s.user_id.to_string() == hint.sub)
     });
     if session.is_some() && !hint_matches && !confirmed {
-        return confirmation_page(state, locale, jar, &params, &outcome);
+        return confirmation_page(state, locale, jar, &params, &outcome, theme.as_ref());
     }
     let jar = session::end(state, jar).await;
     if hint_matches
@@ -105,7 +106,8 @@ async fn logout(
     match &outcome.redirect {
         Some(uri) => (jar, Redirect::to(uri)).into_response(),
         None => {
-            let page = state.pages.render(
+            let page = state.pages.render_for(
+                theme.as_ref(),
                 StatusCode::OK,
                 "signout.html",
                 minijinja::context! { locale, done => true },
@@ -126,12 +128,20 @@ impl From<OAuthError> for Problem {
     }
 }
 
+/// What a checked logout request names: its parameters, hint, outcome and the client's theme.
+type Resolved = (
+    LogoutParams,
+    Option<IdTokenClaims>,
+    LogoutOutcome,
+    Option<ClientTheme>,
+);
+
 /// Parses and checks the request: hint signature and issuer, client, registered redirect URI.
 async fn resolve(
     state: &AppState,
     pairs: &[(String, String)],
     now: OffsetDateTime,
-) -> Result<(LogoutParams, Option<IdTokenClaims>, LogoutOutcome), Problem> {
+) -> Result<Resolved, Problem> {
     let params = parse_logout_request(pairs)?;
     let hint = match &params.id_token_hint {
         Some(token) => {
@@ -149,16 +159,19 @@ async fn resolve(
         }
         None => None,
     };
-    let client = match params.client_to_look_up(hint.as_ref())? {
+    let (client, theme) = match params.client_to_look_up(hint.as_ref())? {
         Some(id) => match state.store.get_client(id).await {
-            Ok(Some(client)) => Some(super::client_view(&client)),
+            Ok(Some(client)) => (
+                Some(super::client_view(&client)),
+                Some(ClientTheme::of(&client)),
+            ),
             Ok(None) => return Err(OAuthError::invalid_request("unknown client_id").into()),
             Err(error) => return Err(Problem::Store(error)),
         },
-        None => None,
+        None => (None, None),
     };
     let outcome = resolve_logout(&params, hint.as_ref(), client.as_ref())?;
-    Ok((params, hint, outcome))
+    Ok((params, hint, outcome, theme))
 }
 
 /// "Do you want to sign out?", carrying the request's parameters to the confirming POST.
@@ -168,6 +181,7 @@ fn confirmation_page(
     jar: CookieJar,
     params: &LogoutParams,
     outcome: &LogoutOutcome,
+    theme: Option<&ClientTheme>,
 ) -> Response {
     let (jar, token) = csrf::token(jar, state.secure_cookies());
     let mut hidden = BTreeMap::new();
@@ -184,7 +198,8 @@ fn confirmation_page(
     if !params.ui_locales.is_empty() {
         hidden.insert("ui_locales", params.ui_locales.join(" "));
     }
-    let page = state.pages.render(
+    let page = state.pages.render_for(
+        theme,
         StatusCode::OK,
         "signout.html",
         minijinja::context! {

@@ -1,15 +1,23 @@
 //! Hosted pages: minijinja templates (auto-escaped HTML), their shared context, and assets.
 //!
-//! Templates are embedded in the binary; a theme folder may override any of them by name.
+//! Templates are embedded in the binary; a folder (`[theme] templates`) may override any of
+//! them by name. Every page gets `brand`, `logo` and `theme_css` from the theme of its client,
+//! or of the server when there is no client (see [`theme`]).
 
-use std::path::PathBuf;
+pub mod theme;
 
-use axum::http::{HeaderValue, StatusCode, header};
+use std::path::{Component, Path, PathBuf};
+
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use minijinja::value::Kwargs;
-use minijinja::{Environment, State, Value};
+use minijinja::{Environment, State as TemplateState, Value};
 
+use crate::config::ThemeSettings;
 use crate::i18n;
+use crate::state::AppState;
+use theme::Theme;
 
 const EMBEDDED: &[(&str, &str)] = &[
     ("base.html", include_str!("../../templates/base.html")),
@@ -26,24 +34,113 @@ const EMBEDDED: &[(&str, &str)] = &[
 /// The stylesheet of the hosted pages.
 pub const STYLESHEET: &str = include_str!("../../assets/accrete.css");
 
-/// The template environment of the hosted pages.
+/// How long browsers may keep a theme stylesheet; its URL changes with its content.
+const THEME_MAX_AGE: &str = "public, max-age=300";
+
+/// The template environment of the hosted pages and the server's theme.
 pub struct Pages {
     env: Environment<'static>,
+    /// The server's theme (custom CSS read from `css_file` if set).
+    theme: Theme,
+    /// The server's theme stylesheet.
+    sheet: ThemeSheet,
+}
+
+/// Why the `[theme]` settings cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum PagesError {
+    /// The template folder is missing, unreadable, or holds a template that does not compile.
+    #[error("theme.templates {}: {message}", path.display())]
+    Templates { path: PathBuf, message: String },
+    /// The custom CSS file is missing, unreadable or refused.
+    #[error("theme.css_file {}: {message}", path.display())]
+    CssFile { path: PathBuf, message: String },
+}
+
+/// A client's theme, for the pages of its authorization transactions.
+#[derive(Debug, Clone)]
+pub(crate) struct ClientTheme {
+    pub client_id: String,
+    pub theme: Theme,
+}
+
+impl ClientTheme {
+    /// The theme stored with `client`; one that is no longer valid (stored before it was
+    /// checked) is logged and ignored rather than breaking the client's sign-in.
+    pub fn of(client: &accrete_store::Client) -> ClientTheme {
+        let theme = Theme::from_json(&client.theme).unwrap_or_else(|problems| {
+            let problems: Vec<String> = problems.iter().map(ToString::to_string).collect();
+            tracing::warn!(client_id = %client.id, problems = %problems.join("; "),
+                "the client's theme is invalid and is ignored");
+            Theme::default()
+        });
+        ClientTheme {
+            client_id: client.id.clone(),
+            theme,
+        }
+    }
+}
+
+/// A theme stylesheet and its version (a digest of its text, the ETag and the URL's `v`).
+struct ThemeSheet {
+    css: String,
+    version: String,
+}
+
+impl ThemeSheet {
+    fn of(theme: &Theme) -> ThemeSheet {
+        let css = theme.stylesheet();
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, css.as_bytes());
+        let version = digest.as_ref()[..8]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        ThemeSheet { css, version }
+    }
+
+    /// Served with an ETag; a matching `If-None-Match` gets 304.
+    fn response(&self, headers: &HeaderMap) -> Response {
+        let etag = format!("\"{}\"", self.version);
+        let fresh = headers
+            .get(header::IF_NONE_MATCH)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|tags| {
+                tags.split(',')
+                    .any(|t| t.trim().trim_start_matches("W/") == etag || t.trim() == "*")
+            });
+        let common = [
+            (header::CACHE_CONTROL, THEME_MAX_AGE.to_owned()),
+            (header::ETAG, etag),
+        ];
+        if fresh {
+            return (StatusCode::NOT_MODIFIED, common).into_response();
+        }
+        (
+            common,
+            [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
+            self.css.clone(),
+        )
+            .into_response()
+    }
 }
 
 impl Pages {
     /// Templates embedded in the binary, each overridable by a file of the same name in
-    /// `override_dir`.
+    /// `override_dir`; no theme.
     pub fn new(override_dir: Option<PathBuf>) -> Pages {
+        Pages::themed(override_dir, Theme::default())
+    }
+
+    /// Like [`Pages::new`], with the server's theme (already checked).
+    pub fn themed(override_dir: Option<PathBuf>, theme: Theme) -> Pages {
         let mut env = Environment::new();
         env.set_loader(move |name: &str| {
-            if let Some(dir) = &override_dir {
-                let candidate = dir.join(name);
-                if candidate.is_file() {
-                    return std::fs::read_to_string(candidate).map(Some).map_err(|e| {
-                        minijinja::Error::new(minijinja::ErrorKind::TemplateNotFound, e.to_string())
-                    });
-                }
+            if let Some(candidate) = override_dir.as_deref().and_then(|d| override_path(d, name))
+                && candidate.is_file()
+            {
+                return std::fs::read_to_string(candidate).map(Some).map_err(|e| {
+                    minijinja::Error::new(minijinja::ErrorKind::TemplateNotFound, e.to_string())
+                });
             }
             Ok(EMBEDDED
                 .iter()
@@ -51,11 +148,105 @@ impl Pages {
                 .map(|(_, t)| (*t).to_owned()))
         });
         env.add_function("t", translate);
-        Pages { env }
+        Pages {
+            env,
+            sheet: ThemeSheet::of(&theme),
+            theme,
+        }
     }
 
-    /// Renders `template` with `context` (which must carry `locale`) as an HTML response.
+    /// The pages of the `[theme]` settings: reads `css_file`, and checks that `templates` is a
+    /// folder whose templates (`*.html`) compile, so that mistakes stop the start.
+    pub fn from_settings(settings: &ThemeSettings) -> Result<Pages, PagesError> {
+        let mut theme = settings.look.clone();
+        if let Some(path) = &settings.css_file {
+            let css_error = |message: String| PagesError::CssFile {
+                path: path.clone(),
+                message,
+            };
+            let css = std::fs::read_to_string(path).map_err(|e| css_error(e.to_string()))?;
+            if let Some(problem) = theme::css_problems("css_file", &css).first() {
+                return Err(css_error(problem.message.clone()));
+            }
+            theme.css = Some(css);
+        }
+        let pages = Pages::themed(settings.templates.clone(), theme);
+        if let Some(dir) = &settings.templates {
+            pages.check_overrides(dir)?;
+        }
+        Ok(pages)
+    }
+
+    fn check_overrides(&self, dir: &Path) -> Result<(), PagesError> {
+        let templates_error = |message: String| PagesError::Templates {
+            path: dir.to_owned(),
+            message,
+        };
+        let entries = std::fs::read_dir(dir).map_err(|e| templates_error(e.to_string()))?;
+        for entry in entries {
+            let path = entry.map_err(|e| templates_error(e.to_string()))?.path();
+            let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+                continue;
+            };
+            if path.is_file() && name.ends_with(".html") {
+                self.env
+                    .get_template(name)
+                    .map_err(|e| templates_error(format!("{name}: {e}")))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The server's theme.
+    pub fn theme(&self) -> &Theme {
+        &self.theme
+    }
+
+    /// What the base template shows of the theme of `client` (the server's when `None`):
+    /// `brand`, `logo` and `theme_css`, the URL of the theme stylesheet (none without one).
+    pub(crate) fn branding(&self, client: Option<&ClientTheme>) -> Value {
+        let server_css = self
+            .theme
+            .has_style()
+            .then(|| format!("/assets/theme.css?v={}", self.sheet.version));
+        let (look, theme_css) = match client {
+            Some(client) => {
+                let merged = client.theme.clone().over(&self.theme);
+                let css = if client.theme.has_style() {
+                    let id: String =
+                        url::form_urlencoded::byte_serialize(client.client_id.as_bytes()).collect();
+                    let version = ThemeSheet::of(&merged).version;
+                    Some(format!("/assets/theme/{id}.css?v={version}"))
+                } else {
+                    server_css
+                };
+                (merged, css)
+            }
+            None => (self.theme.clone(), server_css),
+        };
+        minijinja::context! {
+            brand => look.brand,
+            logo => look.logo_url,
+            theme_css,
+        }
+    }
+
+    /// Renders `template` with `context` (which must carry `locale`) and the server's theme as
+    /// an HTML response.
     pub fn render(&self, status: StatusCode, template: &str, context: Value) -> Response {
+        self.render_for(None, status, template, context)
+    }
+
+    /// Renders `template` with `context` in the theme of `client` (the server's when `None`).
+    pub(crate) fn render_for(
+        &self,
+        client: Option<&ClientTheme>,
+        status: StatusCode,
+        template: &str,
+        context: Value,
+    ) -> Response {
+        // Later maps win: the page's own values over the theme's.
+        let context = minijinja::value::merge_maps([self.branding(client), context]);
         match self
             .env
             .get_template(template)
@@ -80,8 +271,17 @@ impl Pages {
     }
 }
 
+/// The file of template `name` in the override folder; `None` for names that would leave it.
+fn override_path(dir: &Path, name: &str) -> Option<PathBuf> {
+    let relative = Path::new(name);
+    relative
+        .components()
+        .all(|c| matches!(c, Component::Normal(_)))
+        .then(|| dir.join(relative))
+}
+
 /// `t("key", name=value...)`: the interface string in the page's locale with `{name}` filled in.
-fn translate(state: &State, key: &str, args: Kwargs) -> Result<String, minijinja::Error> {
+fn translate(state: &TemplateState, key: &str, args: Kwargs) -> Result<String, minijinja::Error> {
     let locale = state
         .lookup("locale")
         .and_then(|l| l.as_str().map(str::to_owned))
@@ -104,6 +304,40 @@ pub async fn stylesheet() -> Response {
         STYLESHEET,
     )
         .into_response()
+}
+
+/// `GET /assets/theme.css`: the server's theme stylesheet (a comment only without a theme).
+pub(crate) async fn server_theme(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    state.pages.sheet.response(&headers)
+}
+
+/// `GET /assets/theme/{client_id}.css`: a client's theme over the server's; 404 for an unknown
+/// client.
+pub(crate) async fn client_theme(
+    State(state): State<AppState>,
+    axum::extract::Path(file): axum::extract::Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let not_found = || (StatusCode::NOT_FOUND, "no such theme").into_response();
+    let Some(client_id) = file.strip_suffix(".css") else {
+        return not_found();
+    };
+    match state.store.get_client(client_id).await {
+        Ok(Some(client)) => {
+            let merged = ClientTheme::of(&client).theme.over(&state.pages.theme);
+            ThemeSheet::of(&merged).response(&headers)
+        }
+        Ok(None) => not_found(),
+        Err(error) => {
+            tracing::error!(%error, "storage failure serving a theme stylesheet");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(header::RETRY_AFTER, "5")],
+                "briefly unavailable",
+            )
+                .into_response()
+        }
+    }
 }
 
 #[cfg(test)]
@@ -147,5 +381,130 @@ mod tests {
             .render(context! { message => "x" })
             .unwrap();
         assert_eq!(html, "custom x");
+    }
+
+    fn themed_pages() -> Pages {
+        Pages::themed(
+            None,
+            Theme {
+                brand: Some("Acme".into()),
+                logo_url: Some("/logo.svg".into()),
+                primary: Some("#111111".into()),
+                ..Theme::default()
+            },
+        )
+    }
+
+    #[test]
+    fn pages_without_a_client_show_the_server_brand_and_stylesheet() {
+        let pages = themed_pages();
+        let branding = pages.branding(None);
+        assert_eq!(branding.get_attr("brand").unwrap().to_string(), "Acme");
+        assert_eq!(branding.get_attr("logo").unwrap().to_string(), "/logo.svg");
+        let css = branding.get_attr("theme_css").unwrap().to_string();
+        assert_eq!(css, format!("/assets/theme.css?v={}", pages.sheet.version));
+        let plain = Pages::new(None).branding(None);
+        assert!(plain.get_attr("theme_css").unwrap().is_none());
+    }
+
+    #[test]
+    fn a_client_theme_with_colours_gets_its_own_stylesheet() {
+        let pages = themed_pages();
+        let client = ClientTheme {
+            client_id: "shop".into(),
+            theme: Theme {
+                brand: Some("Shop".into()),
+                primary: Some("#222".into()),
+                ..Theme::default()
+            },
+        };
+        let branding = pages.branding(Some(&client));
+        assert_eq!(branding.get_attr("brand").unwrap().to_string(), "Shop");
+        assert_eq!(branding.get_attr("logo").unwrap().to_string(), "/logo.svg");
+        let css = branding.get_attr("theme_css").unwrap().to_string();
+        assert!(css.starts_with("/assets/theme/shop.css?v="), "{css}");
+        let brand_only = ClientTheme {
+            client_id: "blog".into(),
+            theme: Theme {
+                brand: Some("Blog".into()),
+                ..Theme::default()
+            },
+        };
+        let css = pages
+            .branding(Some(&brand_only))
+            .get_attr("theme_css")
+            .unwrap();
+        assert!(css.to_string().starts_with("/assets/theme.css?v="), "{css}");
+    }
+
+    #[test]
+    fn the_base_template_shows_brand_logo_and_theme_stylesheet() {
+        let response_html = themed_pages()
+            .env
+            .get_template("error.html")
+            .unwrap()
+            .render(minijinja::value::merge_maps([
+                themed_pages().branding(None),
+                context! { locale => "en", message => "m" },
+            ]))
+            .unwrap();
+        // minijinja escapes `/` as `&#x2f;` in HTML, which browsers decode in attributes.
+        let html = response_html.replace("&#x2f;", "/");
+        assert!(
+            html.contains("<img src=\"/logo.svg\" alt=\"Acme\""),
+            "{html}"
+        );
+        assert!(html.contains("href=\"/assets/theme.css?v="), "{html}");
+    }
+
+    #[test]
+    fn template_names_cannot_leave_the_override_folder() {
+        let dir = Path::new("/themes");
+        assert_eq!(
+            override_path(dir, "signin.html"),
+            Some(PathBuf::from("/themes/signin.html"))
+        );
+        assert_eq!(
+            override_path(dir, "parts/header.html"),
+            Some(PathBuf::from("/themes/parts/header.html"))
+        );
+        assert_eq!(override_path(dir, "../secret.html"), None);
+        assert_eq!(override_path(dir, "/etc/passwd"), None);
+    }
+
+    #[test]
+    fn a_template_override_that_does_not_compile_stops_the_start() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("signin.html"), "{% if %}").unwrap();
+        let settings = ThemeSettings {
+            templates: Some(dir.path().to_owned()),
+            ..ThemeSettings::default()
+        };
+        let err = Pages::from_settings(&settings).err().unwrap().to_string();
+        assert!(err.starts_with("theme.templates "), "{err}");
+        assert!(err.contains("signin.html"), "{err}");
+        let missing = ThemeSettings {
+            templates: Some(dir.path().join("absent")),
+            ..ThemeSettings::default()
+        };
+        let err = Pages::from_settings(&missing).err().unwrap().to_string();
+        assert!(err.starts_with("theme.templates "), "{err}");
+    }
+
+    #[test]
+    fn a_custom_css_file_is_read_at_start_and_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("theme.css");
+        std::fs::write(&file, ".card { border: 0 }").unwrap();
+        let settings = ThemeSettings {
+            css_file: Some(file.clone()),
+            ..ThemeSettings::default()
+        };
+        let pages = Pages::from_settings(&settings).unwrap();
+        assert!(pages.sheet.css.contains(".card { border: 0 }"));
+        std::fs::write(&file, "</style>").unwrap();
+        let err = Pages::from_settings(&settings).err().unwrap().to_string();
+        assert!(err.starts_with("theme.css_file "), "{err}");
+        assert!(err.contains("</style"), "{err}");
     }
 }

@@ -20,6 +20,7 @@ use super::facts::{FlowState, Shown, location_of};
 use super::form::{FieldView, field_view, form_values, localized, split_post};
 use crate::account::{self, TransactionProblem, TransactionView, TxQuery};
 use crate::i18n::text;
+use crate::pages::ClientTheme;
 use crate::state::AppState;
 use crate::{csrf, session};
 
@@ -158,6 +159,7 @@ struct Ctx {
     jar: CookieJar,
     csrf: String,
     client_name: Option<String>,
+    client_theme: Option<ClientTheme>,
     now: OffsetDateTime,
 }
 
@@ -198,6 +200,7 @@ impl Ctx {
             jar,
             csrf,
             client_name: view.client_name,
+            client_theme: view.client_theme,
             now,
         })
     }
@@ -291,7 +294,9 @@ impl Ctx {
         };
         (
             self.jar.clone(),
-            state.pages.render(status, "prompt.html", page),
+            state
+                .pages
+                .render_for(self.client_theme.as_ref(), status, "prompt.html", page),
         )
             .into_response()
     }

@@ -16,4 +16,5 @@ mod ops;
 mod profiling;
 mod rp;
 mod support;
+mod theme;
 mod token;

@@ -36,6 +36,11 @@ pub struct TestApp {
 impl TestApp {
     /// Boots a server; `None` (after a loud message, or a failure on CI) when the backend is absent.
     pub async fn spawn(backend: Backend) -> Option<TestApp> {
+        TestApp::spawn_with(backend, Layer::default()).await
+    }
+
+    /// Boots a server whose configuration file holds `file` (such as a `[theme]`).
+    pub async fn spawn_with(backend: Backend, file: Layer) -> Option<TestApp> {
         let (store, guard): (Arc<dyn Store>, Box<dyn std::any::Any + Send>) = match backend {
             Backend::Sqlite => {
                 let (store, dir) = accrete_store::testing::sqlite_store().await;
@@ -54,7 +59,7 @@ impl TestApp {
             master_key: Some(TEST_MASTER_KEY.to_owned()),
             ..Layer::default()
         };
-        let config = Arc::new(Config::resolve(flags, Layer::default(), Layer::default()).unwrap());
+        let config = Arc::new(Config::resolve(flags, Layer::default(), file).unwrap());
         let server = Server::new(listener, config, store.clone()).unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(server.run(async move {
@@ -90,6 +95,19 @@ where
 {
     for backend in [Backend::Sqlite, Backend::Postgres] {
         if let Some(app) = TestApp::spawn(backend).await {
+            test(app).await;
+        }
+    }
+}
+
+/// Runs `test` on each available backend against a server configured with `file`.
+pub async fn each_backend_with<F, Fut>(file: &Layer, test: F)
+where
+    F: Fn(TestApp) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        if let Some(app) = TestApp::spawn_with(backend, file.clone()).await {
             test(app).await;
         }
     }
