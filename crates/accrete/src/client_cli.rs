@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use accrete_oidc::client::{GrantType, validate_redirect_uri};
 use accrete_oidc::keys::Alg;
 use accrete_oidc::secrets::random_opaque;
+use accrete_server::pages::theme::Theme;
 use accrete_server::secrets::ServerSecrets;
 use accrete_store::{Client, StoreError};
 use anyhow::{Context as _, anyhow, bail};
@@ -69,6 +70,10 @@ pub struct CreateArgs {
     /// The ID token signing algorithm: RS256 (default), ES256 or EdDSA.
     #[arg(long = "id-token-alg", value_name = "ALG", default_value = "RS256")]
     id_token_alg: String,
+    /// Theme of the hosted pages for this client, a JSON object such as
+    /// '{"brand":"Shop","primary":"#0a7d5a"}' (see docs/theming.md).
+    #[arg(long, value_name = "JSON")]
+    theme: Option<String>,
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
@@ -130,6 +135,18 @@ fn client_from(args: &CreateArgs, now: OffsetDateTime) -> anyhow::Result<Client>
     if scopes.is_empty() {
         scopes = ["openid", "profile", "email"].map(String::from).to_vec();
     }
+    let theme = match &args.theme {
+        Some(text) => {
+            let value: serde_json::Value =
+                serde_json::from_str(text).map_err(|e| anyhow!("--theme is not JSON: {e}"))?;
+            let theme = Theme::from_json(&value).map_err(|problems| {
+                let each: Vec<String> = problems.iter().map(ToString::to_string).collect();
+                anyhow!("--theme refused: {}", each.join("; "))
+            })?;
+            serde_json::to_value(theme)?
+        }
+        None => serde_json::json!({}),
+    };
     let id = match &args.id {
         Some(id) if id.trim().is_empty() => bail!("--id must not be empty"),
         Some(id) => id.trim().to_owned(),
@@ -147,7 +164,7 @@ fn client_from(args: &CreateArgs, now: OffsetDateTime) -> anyhow::Result<Client>
         public: args.public,
         id_token_alg: id_token_alg.as_str().to_owned(),
         allowed_origins: Vec::new(),
-        theme: serde_json::json!({}),
+        theme,
         created_at: now,
         updated_at: now,
     })
@@ -204,6 +221,7 @@ fn describe(client: &Client) -> serde_json::Value {
         "scopes": client.scopes,
         "audience": client.audience,
         "id_token_alg": client.id_token_alg,
+        "theme": client.theme,
     })
 }
 
@@ -325,5 +343,50 @@ mod tests {
         assert!(client_from(&bad, OffsetDateTime::UNIX_EPOCH).is_err());
         let local = args(&["--name", "x", "--redirect-uri", "http://localhost:3000/cb"]);
         assert!(client_from(&local, OffsetDateTime::UNIX_EPOCH).is_ok());
+    }
+
+    #[test]
+    fn a_theme_is_checked_and_stored_without_unset_fields() {
+        let themed = args(&[
+            "--name",
+            "x",
+            "--redirect-uri",
+            "https://shop.example/cb",
+            "--theme",
+            r##"{"brand":"Shop","primary":"#0a7d5a","css":null}"##,
+        ]);
+        let client = client_from(&themed, OffsetDateTime::UNIX_EPOCH).unwrap();
+        assert_eq!(
+            client.theme,
+            serde_json::json!({"brand": "Shop", "primary": "#0a7d5a"})
+        );
+        let bad = args(&[
+            "--name",
+            "x",
+            "--redirect-uri",
+            "https://shop.example/cb",
+            "--theme",
+            r#"{"primary":"green"}"#,
+        ]);
+        let err = client_from(&bad, OffsetDateTime::UNIX_EPOCH)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("--theme refused: primary: `green`"),
+            "{err}"
+        );
+        let not_json = args(&[
+            "--name",
+            "x",
+            "--public",
+            "--grant",
+            "refresh_token",
+            "--theme",
+            "{",
+        ]);
+        let err = client_from(&not_json, OffsetDateTime::UNIX_EPOCH)
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("--theme is not JSON"), "{err}");
     }
 }
