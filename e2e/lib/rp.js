@@ -76,6 +76,8 @@ export async function startRelyingParty({ issuer, register, scope = 'openid prof
     redirectUri,
     results,
     lastClaims: () => results.at(-1)?.claims,
+    // The token response of the last sign-in (access_token for the user's own API calls).
+    lastTokens: () => results.at(-1)?.tokens,
     stop: () => new Promise((r) => server.close(r)),
   };
 }

@@ -29,6 +29,8 @@
     var base = urlInput.value.trim();
     var token = tokenInput.value.trim();
     if (!base || !token) { status.textContent = "Enter the Accrete server and an access token first."; return; }
+    // Forget the previous click's outcome, so that a reader (the browser test) sees this one.
+    status.removeAttribute("data-outcome");
     status.textContent = "Checking…";
     loadWidget(base).then(function (Accrete) {
       return Accrete.prompt({
