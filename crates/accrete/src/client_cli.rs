@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use accrete_oidc::client::{GrantType, validate_redirect_uri};
+use accrete_oidc::client::{GrantType, is_web_origin, validate_redirect_uri};
 use accrete_oidc::keys::Alg;
 use accrete_oidc::secrets::random_opaque;
 use accrete_server::pages::theme::Theme;
@@ -70,6 +70,10 @@ pub struct CreateArgs {
     /// The ID token signing algorithm: RS256 (default), ES256 or EdDSA.
     #[arg(long = "id-token-alg", value_name = "ALG", default_value = "RS256")]
     id_token_alg: String,
+    /// A web origin (`https://app.example`) whose pages may call the self-service API and the
+    /// widget with this client's tokens (CORS; repeatable).
+    #[arg(long = "allowed-origin", value_name = "ORIGIN")]
+    allowed_origins: Vec<String>,
     /// Theme of the hosted pages for this client, a JSON object such as
     /// '{"brand":"Shop","primary":"#0a7d5a"}' (see docs/theming.md).
     #[arg(long, value_name = "JSON")]
@@ -114,6 +118,9 @@ fn client_from(args: &CreateArgs, now: OffsetDateTime) -> anyhow::Result<Client>
         .chain(&args.post_logout_redirect_uris)
     {
         validate_redirect_uri(uri).map_err(|e| anyhow!("{uri}: {e}"))?;
+    }
+    if let Some(origin) = args.allowed_origins.iter().find(|o| !is_web_origin(o)) {
+        bail!("--allowed-origin {origin}: not an origin; use scheme://host[:port] with no path");
     }
     let id_token_alg = Alg::parse(&args.id_token_alg).ok_or_else(|| {
         anyhow!(
@@ -163,7 +170,7 @@ fn client_from(args: &CreateArgs, now: OffsetDateTime) -> anyhow::Result<Client>
         audience: args.audiences.clone(),
         public: args.public,
         id_token_alg: id_token_alg.as_str().to_owned(),
-        allowed_origins: Vec::new(),
+        allowed_origins: args.allowed_origins.clone(),
         theme,
         created_at: now,
         updated_at: now,
@@ -221,6 +228,7 @@ fn describe(client: &Client) -> serde_json::Value {
         "scopes": client.scopes,
         "audience": client.audience,
         "id_token_alg": client.id_token_alg,
+        "allowed_origins": client.allowed_origins,
         "theme": client.theme,
     })
 }
@@ -343,6 +351,22 @@ mod tests {
         assert!(client_from(&bad, OffsetDateTime::UNIX_EPOCH).is_err());
         let local = args(&["--name", "x", "--redirect-uri", "http://localhost:3000/cb"]);
         assert!(client_from(&local, OffsetDateTime::UNIX_EPOCH).is_ok());
+    }
+
+    #[test]
+    fn allowed_origins_are_stored_and_anything_else_is_refused() {
+        let base = ["--name", "x", "--redirect-uri", "https://shop.example/cb"];
+        let good = args(&[&base[..], &["--allowed-origin", "https://shop.example"]].concat());
+        let client = client_from(&good, OffsetDateTime::UNIX_EPOCH).unwrap();
+        assert_eq!(
+            client.allowed_origins,
+            vec!["https://shop.example".to_owned()]
+        );
+        let bad = args(&[&base[..], &["--allowed-origin", "https://shop.example/app"]].concat());
+        let err = client_from(&bad, OffsetDateTime::UNIX_EPOCH)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not an origin"), "{err}");
     }
 
     #[test]

@@ -133,9 +133,35 @@ pub fn validate_redirect_uri(uri: &str) -> Result<(), RedirectUriError> {
     }
 }
 
+/// Whether `text` is a web origin as browsers send it in `Origin`: `http(s)://host[:port]` and
+/// nothing else (no path, no trailing slash, default port omitted).
+pub fn is_web_origin(text: &str) -> bool {
+    Url::parse(text).is_ok_and(|u| {
+        matches!(u.scheme(), "http" | "https")
+            && u.host().is_some()
+            && u.origin().ascii_serialization() == text
+    })
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    #[test]
+    fn a_web_origin_is_scheme_host_and_port_only() {
+        assert!(is_web_origin("https://shop.example"));
+        assert!(is_web_origin("http://127.0.0.1:8000"));
+        for bad in [
+            "https://shop.example/",
+            "https://shop.example/path",
+            "https://shop.example:443",
+            "ftp://shop.example",
+            "shop.example",
+            "",
+        ] {
+            assert!(!is_web_origin(bad), "{bad}");
+        }
+    }
 
     /// A confidential web client used across the crate's tests.
     pub(crate) fn web_client() -> ClientView {

@@ -159,15 +159,6 @@ fn is_redirect_uri(text: &str) -> bool {
     url::Url::parse(text).is_ok_and(|u| u.fragment().is_none() && !u.cannot_be_a_base())
 }
 
-/// `scheme://host[:port]` with nothing else.
-fn is_origin(text: &str) -> bool {
-    url::Url::parse(text).is_ok_and(|u| {
-        matches!(u.scheme(), "http" | "https")
-            && u.host().is_some()
-            && u.origin().ascii_serialization() == text
-    })
-}
-
 /// Checks the settings; the client's theme, read, when they are all valid.
 fn check(settings: &ClientSettings) -> Result<Theme, ApiError> {
     let mut problems = FieldProblems::new();
@@ -198,7 +189,7 @@ fn check(settings: &ClientSettings) -> Result<Theme, ApiError> {
         }
     }
     for (i, origin) in settings.allowed_origins.iter().enumerate() {
-        if !is_origin(origin) {
+        if !accrete_oidc::client::is_web_origin(origin) {
             push(
                 &mut problems,
                 format!("allowed_origins[{i}]"),
@@ -415,11 +406,9 @@ mod tests {
 
     #[test]
     fn an_origin_has_no_path_and_a_redirect_uri_no_fragment() {
-        assert!(is_origin("https://app.example"));
-        assert!(is_origin("http://localhost:8080"));
-        assert!(!is_origin("https://app.example/"));
-        assert!(!is_origin("https://app.example/path"));
-        assert!(!is_origin("*"));
+        use accrete_oidc::client::is_web_origin;
+        assert!(is_web_origin("http://localhost:8080"));
+        assert!(!is_web_origin("*"));
         assert!(is_redirect_uri("https://app.example/cb"));
         assert!(!is_redirect_uri("https://app.example/cb#x"));
         assert!(!is_redirect_uri("/cb"));
