@@ -18,7 +18,7 @@ use crate::settings::{self, Flags};
 #[derive(Debug, clap::Subcommand)]
 pub enum ClientCommand {
     /// Register a client; prints its id and, once, its secret.
-    Create(CreateArgs),
+    Create(Box<CreateArgs>),
     /// List the registered clients.
     List {
         #[command(flatten)]
@@ -86,7 +86,7 @@ pub struct CreateArgs {
 /// Runs a client command.
 pub fn run(command: ClientCommand) -> anyhow::Result<ExitCode> {
     match command {
-        ClientCommand::Create(args) => create(args),
+        ClientCommand::Create(args) => create(*args),
         ClientCommand::List { flags, json } => list(&flags, json),
         ClientCommand::Delete { flags, id } => delete(&flags, &id),
     }
