@@ -31,7 +31,8 @@
     if (!base || !token) { status.textContent = "Enter the Accrete server and an access token first."; return; }
     // Forget the previous click's outcome, so that a reader (the browser test) sees this one.
     status.removeAttribute("data-outcome");
-    status.textContent = "Checking…";
+    // Nothing to say while the widget checks or asks: it speaks for itself.
+    status.textContent = "";
     loadWidget(base).then(function (Accrete) {
       return Accrete.prompt({
         event: "cta:pricing",
