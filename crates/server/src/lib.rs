@@ -4,6 +4,7 @@
 mod account;
 mod api;
 pub mod config;
+mod countries;
 pub mod csrf;
 pub mod hashing;
 pub mod i18n;

@@ -9,6 +9,12 @@ MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM PN PR PS PT PW
 RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO \
 TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU WF WS YE YT ZA ZM ZW";
 
+/// Every assigned ISO 3166-1 alpha-2 code, in alphabetical order: the values a `country` field
+/// accepts when it lists no options of its own.
+pub fn country_codes() -> impl Iterator<Item = &'static str> {
+    CODES.split(' ')
+}
+
 /// Whether `code` is an assigned ISO 3166-1 alpha-2 code (upper case).
 pub fn is_country_code(code: &str) -> bool {
     // `CODES` is sorted, one space between codes: entry i is at bytes 3i..3i+2.
@@ -47,6 +53,7 @@ mod tests {
         sorted.sort_unstable();
         sorted.dedup();
         assert_eq!(sorted.len(), 249);
+        assert_eq!(country_codes().collect::<Vec<_>>(), codes);
     }
 
     #[test]

@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use crate::compile::CompiledPolicy;
 use crate::ids::FieldKey;
+pub use country::country_codes;
 use messages::Refusal;
 
 /// Largest single value accepted, in bytes.

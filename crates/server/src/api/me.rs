@@ -17,6 +17,7 @@ use super::auth::Caller;
 use super::docs::ErrorResponses;
 use super::facts;
 use super::problem::{ApiError, ApiJson, ApiPath, ApiQuery, FieldProblem, FieldProblems};
+use crate::profiling::{autocomplete, field_choices};
 use crate::state::AppState;
 
 /// The locale of labels and messages.
@@ -49,9 +50,9 @@ fn text(map: &Localized, locale: &str, fallback: &str) -> Option<String> {
 /// One choice of a select, multiselect or country field.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OptionView {
-    /// Stored value.
+    /// Stored value (for a country, its ISO 3166-1 alpha-2 code).
     pub value: String,
-    /// Label in the requested locale.
+    /// Label in the requested locale (for a country, its name).
     pub label: String,
 }
 
@@ -71,7 +72,11 @@ pub struct FieldView {
     pub placeholder: Option<String>,
     /// Whether an answer is required.
     pub required: bool,
-    /// Choices.
+    /// The HTML `autocomplete` token of a field stored in a standard claim (`given-name`,
+    /// `tel`, `bday`, ...); `null` otherwise.
+    pub autocomplete: Option<String>,
+    /// Choices: a select's options; a country field's countries (every country, sorted by
+    /// name, when the policy does not restrict them).
     pub options: Vec<OptionView>,
     /// Validation rules (`min_length`, `max_length`, `min`, `max`, `pattern`).
     #[schema(value_type = Object)]
@@ -100,14 +105,10 @@ fn field_view(
         help: text(&field.help, locale, fallback),
         placeholder: text(&field.placeholder, locale, fallback),
         required: field.required,
-        options: field
-            .options
-            .iter()
-            .map(|option| OptionView {
-                value: option.value.clone(),
-                label: text(&option.labels, locale, fallback)
-                    .unwrap_or_else(|| option.value.clone()),
-            })
+        autocomplete: autocomplete(field).map(str::to_owned),
+        options: field_choices(field, locale, fallback)
+            .into_iter()
+            .map(|(value, label)| OptionView { value, label })
             .collect(),
         constraints: json!({
             "min_length": validation.min_length,

@@ -25,6 +25,7 @@ use axum::routing::get;
 #[allow(unused_imports)]
 pub(crate) use claims::claims_for;
 pub(crate) use flow::{Next, ProfilingError, before_code};
+pub(crate) use form::{autocomplete, field_choices};
 pub(crate) use signup::{signup_step, split_signup_post};
 pub use sweeper::sweep_abandoned;
 

@@ -190,6 +190,39 @@ async fn my_profile_shows_visible_fields_and_accepts_changes_to_editable_ones() 
 }
 
 #[tokio::test]
+async fn fields_name_countries_in_the_requested_locale_and_carry_autocomplete_tokens() {
+    each_backend(|app| async move {
+        let (tokens, api) = admin(&app).await;
+        let mut policy = pricing_policy();
+        policy["fields"].as_array_mut().unwrap().push(json!(
+            {"key": "country", "kind": "country", "required": false, "labels": {"en": "Country"}}
+        ));
+        api.publish(&policy).await;
+        let user = stored_user(&app, "ada@example.com").await;
+        let me = Api {
+            app: &app,
+            token: tokens.user(&app, &user, "shop").await,
+        };
+        let profile: Value = me.get("/me?locale=fr").await.json().await.unwrap();
+        let field = |key: &str| {
+            profile["fields"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|f| f["key"] == key)
+                .unwrap()
+                .clone()
+        };
+        let options = field("country")["options"].as_array().unwrap().clone();
+        assert!(options.contains(&json!({"value": "GB", "label": "Royaume-Uni"})));
+        assert!(options.contains(&json!({"value": "DE", "label": "Allemagne"})));
+        assert_eq!(field("given_name")["autocomplete"], "given-name");
+        assert!(field("country")["autocomplete"].is_null(), "user_metadata");
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn cors_allows_only_origins_registered_by_clients() {
     each_backend(|app| async move {
         let (tokens, api) = admin(&app).await;

@@ -70,8 +70,13 @@ async fn sign_in_to(app: &TestApp, client: &str, email: &str) -> (Browser, Landi
 
 /// [`sign_in_to`] on the server at `base`.
 async fn sign_in_at(base: &str, client: &str, email: &str) -> (Browser, Landing) {
+    sign_in_with(base, client, email, "").await
+}
+
+/// [`sign_in_at`] with `extra` authorization parameters (`&ui_locales=fr`).
+async fn sign_in_with(base: &str, client: &str, email: &str, extra: &str) -> (Browser, Landing) {
     let browser = Browser::new(base.to_owned());
-    let login = location(&browser.get(&authorize_path(client, "")).await);
+    let login = location(&browser.get(&authorize_path(client, extra)).await);
     let tx = tx_of(&login);
     let csrf = browser.csrf(&login).await;
     let response = browser
@@ -134,6 +139,11 @@ async fn answer(
 /// step's names and terms) outside any transaction: sign-in number 1.
 async fn setup(app: &TestApp, email: &str) {
     publish_example(app).await;
+    sign_up(app, email).await;
+}
+
+/// Clients `web` and `shop`, and a user who signed up outside any transaction.
+async fn sign_up(app: &TestApp, email: &str) {
     register_client(app, "web", false).await;
     register_client(app, "shop", false).await;
     let browser = app.new_browser();
@@ -253,6 +263,10 @@ async fn shop_asks_only_the_phone_and_issues_no_code_until_it_is_answered() {
             unreachable!()
         };
         assert!(html.contains("name=\"phone_number\""));
+        assert!(
+            html.contains("autocomplete=\"tel\""),
+            "the phone_number claim is the user's own number"
+        );
         assert!(!html.contains("name=\"birthdate\"") && !html.contains("name=\"company\""));
         // Going back to the resume URL without answering gives the prompt again, not a code.
         let again = browser.get(&format!("/authorize/resume?tx={tx}")).await;
@@ -603,6 +617,60 @@ async fn a_two_step_sign_up_continues_on_a_second_page_with_progress() {
         assert_eq!(user.profile["family_name"], "Ray");
         let landing = answer(&browser, landing, "submit", &[("country", "FR")]).await;
         assert!(matches!(landing, Landing::Code), "{landing:?}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_country_field_lists_countries_by_name_in_the_page_locale() {
+    each_backend(|app| async move {
+        // The shop asks the country with the phone.
+        let mut policy =
+            Policy::from_toml_str(include_str!("../../../../examples/policy.toml")).unwrap();
+        let shop = policy
+            .steps
+            .iter_mut()
+            .find(|s| s.id.as_str() == "shop_phone")
+            .unwrap();
+        shop.fields.push(accrete_core::FieldKey::new("country"));
+        policy.compile().unwrap();
+        let document = serde_json::to_value(&policy).unwrap();
+        app.store
+            .publish_policy(&document, None, OffsetDateTime::now_utc())
+            .await
+            .unwrap();
+        sign_up(&app, "uma@example.com").await;
+        let (browser, landing) =
+            sign_in_with(&app.base, "shop", "uma@example.com", "&ui_locales=fr").await;
+        let Landing::Prompt(_, html) = &landing else {
+            panic!("expected the shop's step, got {landing:?}")
+        };
+        assert!(
+            html.contains("<label for=\"f-country\">Pays</label>"),
+            "{html}"
+        );
+        for option in [
+            "<option value=\"GB\">Royaume-Uni</option>",
+            "<option value=\"DE\">Allemagne</option>",
+        ] {
+            assert!(html.contains(option), "{option} in {html}");
+        }
+        let at = |needle: &str| html.find(needle).unwrap();
+        assert!(
+            at(">Égypte<") < at(">Espagne<"),
+            "sorted by name, accents aside"
+        );
+        // The answer is the code, as before.
+        let answers = [("phone_number", "+33612345678"), ("country", "GB")];
+        let landing = answer(&browser, landing, "submit", &answers).await;
+        assert_eq!(step_of(&landing), "birthday");
+        let user = app
+            .store
+            .find_user_by_email("uma@example.com")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(user.user_metadata["country"], "GB");
     })
     .await;
 }
