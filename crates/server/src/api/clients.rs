@@ -19,23 +19,29 @@ use crate::state::AppState;
 
 const GRANT_TYPES: [&str; 3] = ["authorization_code", "refresh_token", "client_credentials"];
 
-/// A client's settings, as written.
+/// A client's settings, as written. The document's schema says what [`check`] accepts (see
+/// `schema`), so that generated clients and property-based tests send valid bodies.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClientSettings {
-    /// Display name.
+    /// Display name: 1 to 200 characters, not only spaces (stored trimmed).
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub name: String,
     /// Redirect URIs (exact match).
     #[serde(default)]
+    #[schema(schema_with = schema::redirect_uris)]
     pub redirect_uris: Vec<String>,
     /// Post-logout redirect URIs.
     #[serde(default)]
+    #[schema(schema_with = schema::post_logout_redirect_uris)]
     pub post_logout_redirect_uris: Vec<String>,
     /// `authorization_code`, `refresh_token`, `client_credentials`.
     #[serde(default = "default_grants")]
+    #[schema(schema_with = schema::grant_types)]
     pub grant_types: Vec<String>,
     /// Scopes the client may request.
     #[serde(default = "default_scopes")]
+    #[schema(schema_with = schema::scopes)]
     pub scopes: Vec<String>,
     /// Audiences of its client-credentials tokens.
     #[serde(default)]
@@ -45,9 +51,11 @@ pub struct ClientSettings {
     pub public: bool,
     /// `RS256` (default), `ES256` or `EdDSA`.
     #[serde(default = "default_alg")]
+    #[schema(schema_with = schema::id_token_alg)]
     pub id_token_alg: String,
     /// Web origins allowed by CORS (`https://app.example`).
     #[serde(default)]
+    #[schema(schema_with = schema::allowed_origins)]
     pub allowed_origins: Vec<String>,
     /// Theme of the hosted pages for this client's sign-ins, over the server's `[theme]`
     /// field by field (see docs/theming.md). `null` or absent: none of its own.
@@ -68,12 +76,152 @@ fn default_alg() -> String {
     "RS256".into()
 }
 
+/// The schemas of the settings whose values [`check`] restricts. Every value a pattern describes
+/// is accepted (property-tested below); a few accepted values are not described, where a regular
+/// expression cannot follow URL parsing: a host is an IPv4 address or labels of letters, digits
+/// and single hyphens (`_~` too in redirect URIs), the last starting with a letter, so IPv6
+/// literals, `xn--` labels and international names are accepted but not described.
+mod schema {
+    use accrete_oidc::keys::Alg;
+    use serde_json::json;
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+    use utoipa::openapi::{Array, Object};
+
+    use super::GRANT_TYPES;
+
+    /// An IPv4 address in dotted decimal, without leading zeros.
+    macro_rules! ipv4 {
+        () => {
+            r"((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
+        };
+    }
+
+    /// Ports of five digits, 10000 to 65535.
+    macro_rules! five_digit_port {
+        () => {
+            "[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]"
+        };
+    }
+
+    /// A port without leading zeros, 0 to 65535.
+    macro_rules! port {
+        () => {
+            concat!("(0|[1-9][0-9]{0,3}|", five_digit_port!(), ")")
+        };
+    }
+
+    /// An absolute URI without fragment that can be a base: `scheme://host[:port][/path][?query]`,
+    /// or `scheme:/path` (private-use schemes of native apps, RFC 8252). A host's last label
+    /// starts with a letter (`http://08` is an invalid IPv4 address), IPv4 hosts aside.
+    pub(super) const REDIRECT_URI: &str = concat!(
+        r"^[A-Za-z][A-Za-z0-9+.-]*:/{1,2}",
+        r"(([A-Za-z0-9_~]+(-[A-Za-z0-9_~]+)*\.)*[A-Za-z_~][A-Za-z0-9_~]*(-[A-Za-z0-9_~]+)*\.?|",
+        ipv4!(),
+        ")(:",
+        port!(),
+        r")?([/?][^#\s]*)?$"
+    );
+
+    /// The host of an origin: lower case, as browsers send it.
+    macro_rules! origin_host {
+        () => {
+            concat!(
+                r"(([a-z0-9]+(-[a-z0-9]+)*\.)*[a-z][a-z0-9]*(-[a-z0-9]+)*|",
+                ipv4!(),
+                ")"
+            )
+        };
+    }
+
+    /// An origin as browsers send it: `http(s)://host[:port]`, no path, the scheme's default
+    /// port (80, 443) left out.
+    pub(super) const WEB_ORIGIN: &str = concat!(
+        "^(http://",
+        origin_host!(),
+        "(:([0-9]|[1-79][0-9]|8[1-9]|[1-9][0-9]{2,3}|",
+        five_digit_port!(),
+        "))?|https://",
+        origin_host!(),
+        "(:([1-9]?[0-9]|[1-35-9][0-9]{2}|4[0-35-9][0-9]|44[0-24-9]|[1-9][0-9]{3}|",
+        five_digit_port!(),
+        "))?)$"
+    );
+
+    /// A scope token: no spaces, quotes or backslashes.
+    pub(super) const SCOPE: &str = r#"^[^\s"\\]+$"#;
+
+    fn strings(description: &str, item: ObjectBuilder) -> ArrayBuilder {
+        ArrayBuilder::new()
+            .description(Some(description))
+            .items(item.schema_type(Type::String))
+    }
+
+    fn uris(description: &str) -> Array {
+        strings(
+            description,
+            ObjectBuilder::new()
+                .pattern(Some(REDIRECT_URI))
+                .examples(["https://app.example/callback"]),
+        )
+        .build()
+    }
+
+    pub(super) fn redirect_uris() -> Array {
+        uris("Redirect URIs, matched exactly: absolute URIs without fragment.")
+    }
+
+    pub(super) fn post_logout_redirect_uris() -> Array {
+        uris("Post-logout redirect URIs: absolute URIs without fragment.")
+    }
+
+    pub(super) fn grant_types() -> Array {
+        strings(
+            "Grant types the client may use (`client_credentials` not for a public client).",
+            ObjectBuilder::new().enum_values(Some(GRANT_TYPES)),
+        )
+        .default(Some(json!(super::default_grants())))
+        .build()
+    }
+
+    pub(super) fn scopes() -> Array {
+        strings(
+            "Scopes the client may request.",
+            ObjectBuilder::new()
+                .min_length(Some(1))
+                .pattern(Some(SCOPE)),
+        )
+        .default(Some(json!(super::default_scopes())))
+        .build()
+    }
+
+    pub(super) fn allowed_origins() -> Array {
+        strings(
+            "Web origins allowed by CORS: scheme, host and port, no path, the default port \
+             omitted.",
+            ObjectBuilder::new()
+                .pattern(Some(WEB_ORIGIN))
+                .examples(["https://app.example"]),
+        )
+        .build()
+    }
+
+    pub(super) fn id_token_alg() -> Object {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some("Algorithm of its ID tokens."))
+            .enum_values(Some(Alg::ALL.map(Alg::as_str)))
+            .default(Some(json!(super::default_alg())))
+            .build()
+    }
+}
+
 /// A new client.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewClient {
-    /// The `client_id` (letters, digits, `-`, `_`, `.`); generated when absent.
+    /// The `client_id` (1 to 128 letters, digits, `-`, `_`, `.`); generated when absent.
     #[serde(default)]
+    #[schema(pattern = r"^[A-Za-z0-9._-]{1,128}$")]
     pub id: Option<String>,
     /// Its settings.
     #[serde(flatten)]
@@ -402,7 +550,96 @@ pub async fn delete(
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+    use proptest::prelude::*;
+    use proptest::string::string_regex;
+
     use super::*;
+
+    /// Strings a schema pattern describes (proptest generates from patterns without anchors).
+    fn described_by(pattern: &str) -> proptest::string::RegexGeneratorStrategy<String> {
+        let inner = pattern.strip_prefix('^').and_then(|p| p.strip_suffix('$'));
+        string_regex(inner.unwrap()).unwrap()
+    }
+
+    fn matches(pattern: &str, text: &str) -> bool {
+        regex::Regex::new(pattern).unwrap().is_match(text)
+    }
+
+    proptest! {
+        #[test]
+        fn every_redirect_uri_the_schema_describes_is_accepted(uri in described_by(schema::REDIRECT_URI)) {
+            prop_assert!(is_redirect_uri(&uri), "{uri:?}");
+        }
+
+        #[test]
+        fn every_origin_the_schema_describes_is_accepted(origin in described_by(schema::WEB_ORIGIN)) {
+            prop_assert!(accrete_oidc::client::is_web_origin(&origin), "{origin:?}");
+        }
+
+        #[test]
+        fn every_scope_the_schema_describes_is_accepted(scope in described_by(schema::SCOPE)) {
+            let settings = ClientSettings {
+                scopes: vec![scope],
+                ..serde_json::from_value(serde_json::json!({"name": "x"})).unwrap()
+            };
+            prop_assert!(check(&settings).is_ok());
+        }
+    }
+
+    #[test]
+    fn the_schema_describes_the_usual_values() {
+        for uri in [
+            "https://app.example/callback",
+            "http://localhost:3000/cb?next=%2F",
+            "http://127.0.0.1:8080/cb",
+            "com.example.app:/oauth2redirect",
+            "myapp://callback",
+        ] {
+            assert!(matches(schema::REDIRECT_URI, uri), "{uri}");
+        }
+        for uri in [
+            "https://app.example/cb#x",
+            "/cb",
+            "mailto:a@example.com",
+            "http:/",
+        ] {
+            assert!(!matches(schema::REDIRECT_URI, uri), "{uri}");
+        }
+        for origin in [
+            "https://shop.example",
+            "http://localhost:3000",
+            "http://127.0.0.1:8000",
+            "http://shop.example:443",
+        ] {
+            assert!(matches(schema::WEB_ORIGIN, origin), "{origin}");
+        }
+        for origin in [
+            "https://Shop.example",
+            "https://shop.example/",
+            "shop.example",
+            "https://shop.example:443",
+            "http://shop.example:80",
+        ] {
+            assert!(!matches(schema::WEB_ORIGIN, origin), "{origin}");
+        }
+        assert!(matches(schema::SCOPE, "work:read"));
+        assert!(!matches(schema::SCOPE, "two words"));
+    }
+
+    #[test]
+    fn the_schema_lists_exactly_the_accepted_grant_types_and_algorithms() {
+        let items = |array: utoipa::openapi::Array| serde_json::to_value(array.items).unwrap();
+        assert_eq!(
+            items(schema::grant_types())["enum"],
+            serde_json::json!(GRANT_TYPES)
+        );
+        let alg = serde_json::to_value(schema::id_token_alg()).unwrap();
+        assert_eq!(alg["enum"], serde_json::json!(["RS256", "ES256", "EdDSA"]));
+        for name in ["RS256", "ES256", "EdDSA"] {
+            assert!(Alg::parse(name).is_some());
+        }
+    }
 
     #[test]
     fn an_origin_has_no_path_and_a_redirect_uri_no_fragment() {
