@@ -419,6 +419,11 @@ async fn run() {
     );
 
     // Peak RSS under 256 concurrent sign-ins.
+    println!(
+        "before the concurrent sign-ins: RSS {:.1} MB, peak so far (VmHWM) {:.1} MB",
+        status_kib(pid, "VmRSS:") as f64 / 1024.0,
+        status_kib(pid, "VmHWM:") as f64 / 1024.0
+    );
     let mut tasks = Vec::new();
     for _ in 0..256 {
         let base = base.clone();

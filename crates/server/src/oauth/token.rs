@@ -142,8 +142,14 @@ async fn redeem_code(
         .and_then(Value::as_str)
         .map(str::to_owned);
     let auth_time = code.auth_time.unix_timestamp();
-    let mut access =
-        user_access_claims(&issuer, &user, &client.id, code.grant_id, &code.scopes, now);
+    let mut access = user_access_claims(
+        &issuer,
+        user.id,
+        &client.id,
+        code.grant_id,
+        &code.scopes,
+        now,
+    );
     access.auth_time = Some(auth_time);
     access.sid.clone_from(&sid);
     let access_token = sign_access_token(&keys, &access, now)?;
@@ -235,11 +241,12 @@ async fn refresh(
             return Err(OAuthError::invalid_grant("the refresh token is invalid").into());
         }
     }
-    let user = user_of_grant(state, existing.user_id).await?;
+    // No user lookup: deleting a user deletes their grants and refresh tokens with them, so a
+    // rotated token always names an existing user.
     let keys = state.keys.current(state.store.as_ref()).await?;
     let claims = user_access_claims(
         &state.config.issuer(),
-        &user,
+        existing.user_id,
         &client.id,
         existing.grant_id,
         &scopes,
@@ -304,7 +311,7 @@ async fn client_credentials(
 /// API), and the `jti` names the grant.
 fn user_access_claims(
     issuer: &str,
-    user: &User,
+    user_id: Uuid,
     client_id: &str,
     grant_id: Uuid,
     scopes: &[String],
@@ -312,7 +319,7 @@ fn user_access_claims(
 ) -> AccessTokenClaims {
     let mut claims = AccessTokenClaims::new(
         issuer,
-        &user.id.to_string(),
+        &user_id.to_string(),
         client_id,
         Audience::One(issuer.to_owned()),
         scopes,

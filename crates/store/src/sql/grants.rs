@@ -2,7 +2,9 @@
 //!
 //! Single use is enforced by the database: a code or refresh token is claimed by one
 //! `UPDATE ... WHERE consumed_at IS NULL ... RETURNING`, so of two concurrent uses (even on two
-//! nodes) exactly one wins and the other is seen as a reuse.
+//! nodes) exactly one wins and the other is seen as a reuse. The grant check is a correlated
+//! `EXISTS` on the grant's primary key: an uncorrelated `grant_id IN (SELECT ...)` makes SQLite
+//! scan every grant on each redemption.
 
 /// Expands to the grant, code and refresh-token functions for the backend in scope.
 macro_rules! grant_sql {
@@ -143,7 +145,8 @@ macro_rules! grant_sql {
             let fresh = sqlx::query_as::<_, $crate::sql::oidc_rows::CodeRow>(
                 "UPDATE authorization_codes SET consumed_at = $2
                  WHERE hash = $1 AND consumed_at IS NULL AND expires_at > $2
-                   AND grant_id IN (SELECT id FROM grants WHERE revoked_at IS NULL)
+                   AND EXISTS (SELECT 1 FROM grants g
+                               WHERE g.id = authorization_codes.grant_id AND g.revoked_at IS NULL)
                  RETURNING *",
             )
             .bind(hash.to_owned())
@@ -214,7 +217,8 @@ macro_rules! grant_sql {
             let claimed = sqlx::query_as::<_, $crate::sql::oidc_rows::RefreshRow>(
                 "UPDATE refresh_tokens SET used_at = $2
                  WHERE hash = $1 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $2
-                   AND grant_id IN (SELECT id FROM grants WHERE revoked_at IS NULL)
+                   AND EXISTS (SELECT 1 FROM grants g
+                               WHERE g.id = refresh_tokens.grant_id AND g.revoked_at IS NULL)
                  RETURNING *",
             )
             .bind(old_hash.to_owned())
