@@ -29,7 +29,8 @@ pub use oidc::{
 pub use port::Store;
 pub use postgres::PostgresStore;
 pub use profile::{
-    FieldFilter, HistoryEntry, Location, Page, ProfileChange, Provenance, UserQuery,
+    EmailChange, FieldFilter, HistoryEntry, Location, Page, ProfileChange, Provenance, UserQuery,
+    UserUpdate,
 };
 pub use profiling::{
     Event, EventKind, NewEvent, PolicyDraft, PolicyVersion, PolicyVersionSummary, PromptState,

@@ -9,7 +9,7 @@ use crate::{
     Location, MigrationStatus, NewAuthTransaction, NewAuthorizationCode, NewEvent, NewRefreshToken,
     NewUser, Page, PolicyDraft, PolicyVersion, PolicyVersionSummary, ProfileChange, PromptState,
     Provenance, RefreshToken, Rotation, SignInKind, SsoSession, StepStats, StoreError,
-    StoredSigningKey, User, UserQuery, UserState,
+    StoredSigningKey, User, UserQuery, UserState, UserUpdate,
 };
 
 /// Persistence for Accrete, used as `Arc<dyn Store>`.
@@ -54,27 +54,29 @@ pub trait Store: Send + Sync + 'static {
         now: OffsetDateTime,
     ) -> Result<User, StoreError>;
 
-    /// Changes the user's email and whether it is verified (bumps `version`).
-    /// [`StoreError::Conflict`] when another user has the email, ignoring case.
-    async fn update_email(
-        &self,
-        id: Uuid,
-        email: &str,
-        verified: bool,
-        now: OffsetDateTime,
-    ) -> Result<User, StoreError>;
-
     /// Deletes the user and everything that belongs to them.
     async fn delete_user(&self, id: Uuid) -> Result<(), StoreError>;
 
     /// How many users exist.
     async fn count_users(&self) -> Result<i64, StoreError>;
 
-    /// Applies key changes to the user's profile bags in one transaction: checks
-    /// `expected_version` (else [`StoreError::VersionMismatch`]), writes the bags, bumps
-    /// `version` and `updated_at`, records one history row per changed key and keeps the
-    /// provenance of each value. Keys whose value does not change are ignored; when nothing
-    /// changes the user is returned as it was. Concurrent changes of different keys all land.
+    /// Changes the user in one transaction: checks `expected_version` (else
+    /// [`StoreError::VersionMismatch`]), sets the email if asked ([`StoreError::Conflict`] when
+    /// another user has it, ignoring case), applies the key changes and then the merge patches
+    /// against the values current inside the transaction (so concurrent changes of different keys
+    /// all land), bumps `version` and `updated_at` once, records one history row per changed key
+    /// and keeps the provenance of each value. Keys whose value does not change are ignored; when
+    /// nothing changes the user is returned as it was. On any error nothing is written.
+    async fn update_user(
+        &self,
+        user_id: Uuid,
+        expected_version: Option<i64>,
+        update: &UserUpdate,
+        source: &str,
+        now: OffsetDateTime,
+    ) -> Result<User, StoreError>;
+
+    /// [`Store::update_user`] with key changes only.
     async fn apply_profile_changes(
         &self,
         user_id: Uuid,
@@ -82,11 +84,17 @@ pub trait Store: Send + Sync + 'static {
         changes: &[ProfileChange],
         source: &str,
         now: OffsetDateTime,
-    ) -> Result<User, StoreError>;
+    ) -> Result<User, StoreError> {
+        let update = UserUpdate {
+            changes: changes.to_vec(),
+            ..UserUpdate::default()
+        };
+        self.update_user(user_id, expected_version, &update, source, now)
+            .await
+    }
 
-    /// Applies an RFC 7396 JSON merge patch to one bag, against the value current inside the
-    /// transaction (so concurrent patches of different keys all land); otherwise as
-    /// [`Store::apply_profile_changes`], with history per top-level key.
+    /// [`Store::update_user`] with one RFC 7396 merge patch of one bag (nested objects merge
+    /// deeply, `null` deletes), with history per top-level key.
     async fn merge_profile_patch(
         &self,
         user_id: Uuid,
@@ -95,7 +103,14 @@ pub trait Store: Send + Sync + 'static {
         patch: &serde_json::Value,
         source: &str,
         now: OffsetDateTime,
-    ) -> Result<User, StoreError>;
+    ) -> Result<User, StoreError> {
+        let update = UserUpdate {
+            patches: vec![(location, patch.clone())],
+            ..UserUpdate::default()
+        };
+        self.update_user(user_id, expected_version, &update, source, now)
+            .await
+    }
 
     /// Every recorded value change of the user, oldest first.
     async fn user_history(&self, user_id: Uuid) -> Result<Vec<HistoryEntry>, StoreError>;

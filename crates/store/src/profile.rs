@@ -76,6 +76,27 @@ impl ProfileChange {
     }
 }
 
+/// A change of a user made as one unit: everything lands, or nothing does.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UserUpdate {
+    /// A new email and whether it is verified.
+    pub email: Option<EmailChange>,
+    /// Keys to set or delete, applied first.
+    pub changes: Vec<ProfileChange>,
+    /// RFC 7396 merge patches of whole bags, applied after `changes` against the values current
+    /// inside the transaction.
+    pub patches: Vec<(Location, Value)>,
+}
+
+/// A new email for a user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailChange {
+    /// The email as typed (trimmed when stored).
+    pub email: String,
+    /// Whether the user proved they own it.
+    pub verified: bool,
+}
+
 /// One recorded change of one value.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct HistoryEntry {

@@ -37,26 +37,12 @@ macro_rules! impl_store {
                 kind: $crate::SignInKind,
                 now: time::OffsetDateTime,
             ) -> $crate::User;
-            fn update_email(
-                id: uuid::Uuid,
-                email: &str,
-                verified: bool,
-                now: time::OffsetDateTime,
-            ) -> $crate::User;
             fn delete_user(id: uuid::Uuid) -> ();
             fn count_users() -> i64;
-            fn apply_profile_changes(
+            fn update_user(
                 user_id: uuid::Uuid,
                 expected_version: Option<i64>,
-                changes: &[$crate::ProfileChange],
-                source: &str,
-                now: time::OffsetDateTime,
-            ) -> $crate::User;
-            fn merge_profile_patch(
-                user_id: uuid::Uuid,
-                expected_version: Option<i64>,
-                location: $crate::Location,
-                patch: &serde_json::Value,
+                update: &$crate::UserUpdate,
                 source: &str,
                 now: time::OffsetDateTime,
             ) -> $crate::User;

@@ -1,7 +1,10 @@
 //! `/api/v1/users`: create, read, list, patch (JSON Merge Patch on metadata), delete, history.
 
 use accrete_oidc::password;
-use accrete_store::{FieldFilter, HistoryEntry, Location, NewUser, ProfileChange, User, UserQuery};
+use accrete_store::{
+    EmailChange, FieldFilter, HistoryEntry, Location, NewUser, ProfileChange, User, UserQuery,
+    UserUpdate,
+};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -322,17 +325,22 @@ pub async fn create(
     new.email_verified = body.email_verified;
     new.password_hash = hash;
     let user = state.store.create_user(new).await?;
-    let user = apply(
-        &state,
-        &caller,
-        user.id,
-        None,
-        changes_to_apply,
-        metadata,
-        now,
-    )
-    .await?;
-    Ok(with_etag(StatusCode::CREATED, user))
+    let update = UserUpdate {
+        email: None,
+        changes: changes_to_apply,
+        patches: metadata,
+    };
+    match apply(&state, &caller, user.id, None, update, now).await {
+        Ok(user) => Ok(with_etag(StatusCode::CREATED, user)),
+        Err(error) => {
+            // The values could not be stored: take the new account back rather than leave it
+            // half-made.
+            if let Err(cleanup) = state.store.delete_user(user.id).await {
+                tracing::error!(error = %cleanup, user = %user.id, "could not remove a half-created user");
+            }
+            Err(error)
+        }
+    }
 }
 
 /// Validates a patch's bags; collects profile changes and returns the metadata patches.
@@ -368,39 +376,19 @@ fn check_patch(
     metadata
 }
 
-/// Writes profile changes and metadata patches with the caller's provenance; only the first
-/// write checks `expected` (the later ones build on it).
+/// Writes an update with the caller's provenance, as one transaction.
 async fn apply(
     state: &AppState,
     caller: &Caller,
     id: Uuid,
-    mut expected: Option<i64>,
-    profile: Vec<ProfileChange>,
-    metadata: Vec<(Location, Value)>,
+    expected: Option<i64>,
+    update: UserUpdate,
     now: OffsetDateTime,
 ) -> Result<User, ApiError> {
-    let source = caller.source();
-    let mut user = None;
-    if !profile.is_empty() {
-        user = Some(
-            state
-                .store
-                .apply_profile_changes(id, expected.take(), &profile, &source, now)
-                .await?,
-        );
-    }
-    for (location, patch) in metadata {
-        user = Some(
-            state
-                .store
-                .merge_profile_patch(id, expected.take(), location, &patch, &source, now)
-                .await?,
-        );
-    }
-    match user {
-        Some(user) => Ok(user),
-        None => Ok(state.store.get_user(id).await?),
-    }
+    Ok(state
+        .store
+        .update_user(id, expected, &update, &caller.source(), now)
+        .await?)
 }
 
 async fn find(state: &AppState, id: Uuid) -> Result<User, ApiError> {
@@ -469,21 +457,30 @@ pub async fn patch(
         );
     }
     ApiError::check(problems)?;
-    let now = OffsetDateTime::now_utc();
-    let mut expected = expected;
-    if email.is_some() || body.email_verified.is_some() {
-        if let Some(version) = expected.take()
-            && version != current.version
-        {
-            return Err(ApiError::PreconditionFailed(etag_of(current.version)));
-        }
+    let email = (email.is_some() || body.email_verified.is_some()).then(|| {
         let email = email.unwrap_or(&current.email);
-        let verified = body
-            .email_verified
-            .unwrap_or(current.email_verified && email.eq_ignore_ascii_case(&current.email));
-        state.store.update_email(id, email, verified, now).await?;
-    }
-    let user = apply(&state, &caller, id, expected, profile, metadata, now).await?;
+        EmailChange {
+            email: email.to_owned(),
+            verified: body
+                .email_verified
+                .unwrap_or(current.email_verified && email.eq_ignore_ascii_case(&current.email)),
+        }
+    });
+    let update = UserUpdate {
+        email,
+        changes: profile,
+        patches: metadata,
+    };
+    // `expected` is checked again inside the transaction, against the row it locks.
+    let user = apply(
+        &state,
+        &caller,
+        id,
+        expected,
+        update,
+        OffsetDateTime::now_utc(),
+    )
+    .await?;
     Ok(with_etag(StatusCode::OK, user))
 }
 

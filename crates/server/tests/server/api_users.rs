@@ -284,16 +284,53 @@ async fn the_email_can_be_changed_but_not_to_a_taken_one() {
             .unwrap();
         assert_eq!(changed["email"], "ada@new.example");
         assert_eq!(changed["email_verified"], true);
+        // One patch is one change: a taken email keeps the rest of it from landing too.
         problem(
-            api.patch(&path, &json!({"email": "bob@example.com"})).await,
+            api.patch(
+                &path,
+                &json!({
+                    "email": "bob@example.com",
+                    "profile": {"given_name": "Ada"},
+                    "user_metadata": {"theme": "dark"},
+                    "app_metadata": {"plan": "pro"},
+                }),
+            )
+            .await,
             409,
         )
         .await;
+        let after: Value = api.get(&path).await.json().await.unwrap();
+        assert_eq!(after["email"], "ada@new.example");
+        assert_eq!(after["version"], changed["version"]);
+        assert_eq!(after["profile"], json!({}));
+        assert_eq!(after["user_metadata"], json!({}));
+        assert_eq!(after["app_metadata"], json!({}));
         problem(
             api.patch(&path, &json!({"email": "not an email"})).await,
             400,
         )
         .await;
+        // Email, claims and both bags in one patch: one new version.
+        let all: Value = api
+            .patch(
+                &path,
+                &json!({
+                    "email": "ada@lovelace.example",
+                    "profile": {"given_name": "Ada"},
+                    "user_metadata": {"theme": "dark"},
+                    "app_metadata": {"plan": "pro"},
+                }),
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(all["version"], changed["version"].as_i64().unwrap() + 1);
+        assert_eq!(all["email"], "ada@lovelace.example");
+        assert_eq!(all["email_verified"], false);
+        assert_eq!(all["profile"]["given_name"], "Ada");
+        assert_eq!(all["user_metadata"]["theme"], "dark");
+        assert_eq!(all["app_metadata"]["plan"], "pro");
     })
     .await;
 }

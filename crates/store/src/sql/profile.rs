@@ -7,24 +7,32 @@
 /// Expands to the profile functions for the backend in scope.
 macro_rules! profile_sql {
     () => {
-        /// Locks the user, checks the version, lets `plan` edit the bags, and writes the bags,
-        /// the history rows and the provenance in one transaction.
-        async fn update_profile_with<F>(
+        /// Locks the user, checks the version, sets the email, applies the changes and then the
+        /// patches to the bags, and writes the bags, the history rows and the provenance in one
+        /// transaction; any error rolls all of it back.
+        pub(crate) async fn update_user(
             pool: &sqlx::Pool<Db>,
             user_id: uuid::Uuid,
             expected_version: Option<i64>,
+            update: &$crate::UserUpdate,
             source: &str,
             now: time::OffsetDateTime,
-            plan: F,
-        ) -> Result<$crate::User, $crate::StoreError>
-        where
-            F: FnOnce(
-                &mut $crate::profile::Bags,
-            ) -> Result<Vec<$crate::profile::AppliedChange>, $crate::StoreError>,
-        {
+        ) -> Result<$crate::User, $crate::StoreError> {
             if source.is_empty() {
                 return Err($crate::StoreError::Invalid { message: "the source is empty".into() });
             }
+            let normalized = match &update.email {
+                Some(change) => {
+                    let normalized = $crate::model::normalize_email(&change.email);
+                    if normalized.is_empty() {
+                        return Err($crate::StoreError::Invalid {
+                            message: "email is empty".into(),
+                        });
+                    }
+                    Some(normalized)
+                }
+                None => None,
+            };
             let mut tx = begin_write(pool).await?;
             let user: $crate::User = sqlx::query_as::<_, $crate::sql::rows::UserRow>(LOCK_USER)
                 .bind(user_id.to_string())
@@ -42,12 +50,41 @@ macro_rules! profile_sql {
                 }
             }
             let mut bags = $crate::profile::Bags::of(&user);
-            let applied = plan(&mut bags)?;
-            if applied.is_empty() {
+            let mut applied = bags.apply(&update.changes)?;
+            for (location, patch) in &update.patches {
+                let changes = bags.merge_patch_changes(*location, patch)?;
+                applied.extend(bags.apply(&changes)?);
+            }
+            let email = update
+                .email
+                .as_ref()
+                .zip(normalized)
+                .filter(|(change, _)| {
+                    change.email.trim() != user.email || change.verified != user.email_verified
+                });
+            if applied.is_empty() && email.is_none() {
                 return Ok(user);
             }
             let (profile, user_metadata, app_metadata) = bags.into_values();
             let now = $crate::model::to_millis(now);
+            if let Some((change, normalized)) = email {
+                sqlx::query(
+                    "UPDATE users SET email = $2, email_normalized = $3, email_verified = $4
+                     WHERE id = $1",
+                )
+                .bind(user_id.to_string())
+                .bind(change.email.trim().to_owned())
+                .bind(normalized)
+                .bind(change.verified)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| match err(e) {
+                    $crate::StoreError::Conflict { .. } => $crate::StoreError::Conflict {
+                        what: "a user with this email already exists".into(),
+                    },
+                    other => other,
+                })?;
+            }
             let row = sqlx::query_as::<_, $crate::sql::rows::UserRow>(
                 "UPDATE users SET profile = $2, user_metadata = $3, app_metadata = $4,
                                   version = version + 1, updated_at = $5
@@ -109,36 +146,6 @@ macro_rules! profile_sql {
             }
             tx.commit().await.map_err(err)?;
             row.try_into()
-        }
-
-        pub(crate) async fn apply_profile_changes(
-            pool: &sqlx::Pool<Db>,
-            user_id: uuid::Uuid,
-            expected_version: Option<i64>,
-            changes: &[$crate::ProfileChange],
-            source: &str,
-            now: time::OffsetDateTime,
-        ) -> Result<$crate::User, $crate::StoreError> {
-            update_profile_with(pool, user_id, expected_version, source, now, |bags| {
-                bags.apply(changes)
-            })
-            .await
-        }
-
-        pub(crate) async fn merge_profile_patch(
-            pool: &sqlx::Pool<Db>,
-            user_id: uuid::Uuid,
-            expected_version: Option<i64>,
-            location: $crate::Location,
-            patch: &serde_json::Value,
-            source: &str,
-            now: time::OffsetDateTime,
-        ) -> Result<$crate::User, $crate::StoreError> {
-            update_profile_with(pool, user_id, expected_version, source, now, |bags| {
-                let changes = bags.merge_patch_changes(location, patch)?;
-                bags.apply(&changes)
-            })
-            .await
         }
 
         pub(crate) async fn user_history(

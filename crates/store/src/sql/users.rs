@@ -130,39 +130,6 @@ macro_rules! user_sql {
             Ok(())
         }
 
-        pub(crate) async fn update_email(
-            pool: &sqlx::Pool<Db>,
-            id: uuid::Uuid,
-            email: &str,
-            verified: bool,
-            now: time::OffsetDateTime,
-        ) -> Result<$crate::User, $crate::StoreError> {
-            let normalized = $crate::model::normalize_email(email);
-            if normalized.is_empty() {
-                return Err($crate::StoreError::Invalid { message: "email is empty".into() });
-            }
-            sqlx::query_as::<_, $crate::sql::rows::UserRow>(
-                "UPDATE users SET email = $2, email_normalized = $3, email_verified = $4,
-                                  updated_at = $5, version = version + 1
-                 WHERE id = $1 RETURNING *",
-            )
-            .bind(id.to_string())
-            .bind(email.trim().to_owned())
-            .bind(normalized)
-            .bind(verified)
-            .bind($crate::model::to_millis(now))
-            .fetch_optional(pool)
-            .await
-            .map_err(|e| match err(e) {
-                $crate::StoreError::Conflict { .. } => $crate::StoreError::Conflict {
-                    what: "a user with this email already exists".into(),
-                },
-                other => other,
-            })?
-            .ok_or($crate::StoreError::NotFound)?
-            .try_into()
-        }
-
         pub(crate) async fn count_users(pool: &sqlx::Pool<Db>) -> Result<i64, $crate::StoreError> {
             sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(pool).await.map_err(err)
         }

@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
-use accrete_store::{NewUser, SignInKind, Store, StoreError};
+use accrete_store::{
+    EmailChange, Location, NewUser, ProfileChange, SignInKind, Store, StoreError, UserUpdate,
+};
 use serde_json::json;
 use time::Duration;
 
@@ -20,6 +22,8 @@ crate::for_each_backend!(
     a_second_migrate_is_a_no_op,
     ping_answers,
     an_email_can_change_but_not_to_one_taken,
+    a_failed_update_writes_nothing,
+    one_update_changes_email_claims_and_bags_with_one_version,
 );
 
 async fn a_created_user_reads_back_by_id_and_by_email(store: Arc<dyn Store>) {
@@ -225,7 +229,13 @@ async fn an_email_can_change_but_not_to_one_taken(store: Arc<dyn Store>) {
         .unwrap();
     let later = t0() + Duration::days(1);
     let changed = store
-        .update_email(ada.id, "Ada@Lovelace.org", true, later)
+        .update_user(
+            ada.id,
+            Some(ada.version),
+            &email("Ada@Lovelace.org", true),
+            "api:x",
+            later,
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -245,14 +255,126 @@ async fn an_email_can_change_but_not_to_one_taken(store: Arc<dyn Store>) {
         None
     );
     let taken = store
-        .update_email(ada.id, "BOB@example.com", false, later)
+        .update_user(
+            ada.id,
+            None,
+            &email("BOB@example.com", false),
+            "api:x",
+            later,
+        )
         .await;
     assert!(
         matches!(taken, Err(StoreError::Conflict { .. })),
         "{taken:?}"
     );
     let missing = store
-        .update_email(uuid::Uuid::now_v7(), "x@y.z", false, later)
+        .update_user(
+            uuid::Uuid::now_v7(),
+            None,
+            &email("x@y.z", false),
+            "api:x",
+            later,
+        )
         .await;
     assert!(matches!(missing, Err(StoreError::NotFound)), "{missing:?}");
+}
+
+fn email(email: &str, verified: bool) -> UserUpdate {
+    UserUpdate {
+        email: Some(EmailChange {
+            email: email.to_owned(),
+            verified,
+        }),
+        ..UserUpdate::default()
+    }
+}
+
+async fn a_failed_update_writes_nothing(store: Arc<dyn Store>) {
+    let ada = store
+        .create_user(NewUser::with_email("ada@example.com", t0()))
+        .await
+        .unwrap();
+    store
+        .create_user(NewUser::with_email("bob@example.com", t0()))
+        .await
+        .unwrap();
+    // The email is taken: the profile change and the metadata patch must not land either.
+    let mut update = email("bob@example.com", false);
+    update.changes = vec![ProfileChange::set(
+        Location::Profile,
+        "given_name",
+        json!("Ada"),
+    )];
+    update.patches = vec![(Location::UserMetadata, json!({ "theme": "dark" }))];
+    let taken = store
+        .update_user(ada.id, None, &update, "api:x", t0())
+        .await;
+    assert!(
+        matches!(taken, Err(StoreError::Conflict { .. })),
+        "{taken:?}"
+    );
+    // A malformed patch after a valid change: nothing lands.
+    let bad = UserUpdate {
+        changes: vec![ProfileChange::set(
+            Location::Profile,
+            "given_name",
+            json!("Ada"),
+        )],
+        patches: vec![(Location::AppMetadata, json!([1]))],
+        ..UserUpdate::default()
+    };
+    let refused = store.update_user(ada.id, None, &bad, "api:x", t0()).await;
+    assert!(
+        matches!(refused, Err(StoreError::Invalid { .. })),
+        "{refused:?}"
+    );
+    let after = store.get_user(ada.id).await.unwrap();
+    assert_eq!(after, ada);
+    assert!(store.user_history(ada.id).await.unwrap().is_empty());
+}
+
+async fn one_update_changes_email_claims_and_bags_with_one_version(store: Arc<dyn Store>) {
+    let ada = store
+        .create_user(NewUser::with_email("ada@example.com", t0()))
+        .await
+        .unwrap();
+    let mut update = email("ada@lovelace.org", true);
+    update.changes = vec![ProfileChange::set(
+        Location::Profile,
+        "given_name",
+        json!("Ada"),
+    )];
+    update.patches = vec![
+        (
+            Location::UserMetadata,
+            json!({ "prefs": { "theme": "dark" } }),
+        ),
+        (Location::AppMetadata, json!({ "plan": "pro" })),
+    ];
+    let later = t0() + Duration::days(1);
+    let user = store
+        .update_user(ada.id, Some(ada.version), &update, "api:x", later)
+        .await
+        .unwrap();
+    assert_eq!(user.version, ada.version + 1);
+    assert_eq!(user.updated_at, later);
+    assert_eq!(user.email, "ada@lovelace.org");
+    assert!(user.email_verified);
+    assert_eq!(user.profile, json!({ "given_name": "Ada" }));
+    assert_eq!(user.user_metadata, json!({ "prefs": { "theme": "dark" } }));
+    assert_eq!(user.app_metadata, json!({ "plan": "pro" }));
+    assert_eq!(store.user_history(ada.id).await.unwrap().len(), 3);
+    let stale = store
+        .update_user(
+            ada.id,
+            Some(ada.version),
+            &email("ada@example.org", false),
+            "api:x",
+            later,
+        )
+        .await;
+    assert!(
+        matches!(stale, Err(StoreError::VersionMismatch { .. })),
+        "{stale:?}"
+    );
 }
