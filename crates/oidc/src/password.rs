@@ -3,10 +3,17 @@
 //! These functions are synchronous and deliberately slow; the server runs them in its bounded
 //! blocking pool. Unknown accounts are checked against [`verify_dummy`] so that they cost the same
 //! as a wrong password.
+//!
+//! Verification works in a per-thread Argon2 memory that is kept between calls (about 19 MiB per
+//! thread that ever verifies a password): the server's few hashing threads then hold their
+//! working memory for good instead of asking the allocator for 19 MiB, and faulting it in, on
+//! every sign-in. Call these functions only from a small, fixed set of threads.
 
-use argon2::password_hash::phc::PasswordHash;
-use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
-use argon2::{Algorithm, Argon2, Params, Version};
+use std::cell::RefCell;
+
+use argon2::password_hash::PasswordHasher as _;
+use argon2::password_hash::phc::{Output, PasswordHash};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 
 /// Memory cost in KiB.
 pub const M_COST_KIB: u32 = 19_456;
@@ -62,16 +69,68 @@ pub fn hash_password(password: &str) -> Result<String, PasswordError> {
         .map_err(|e| PasswordError::Hashing(e.to_string()))
 }
 
+thread_local! {
+    /// The Argon2 working memory of this thread, at most the current memory cost.
+    static MEMORY: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `hash` in `blocks` blocks of memory: this thread's kept memory when the cost is at most
+/// the current one, otherwise memory allocated for this call only (refused, not aborted, when the
+/// allocator cannot give it).
+fn with_memory<T>(
+    blocks: usize,
+    hash: impl FnOnce(&mut [Block]) -> Result<T, PasswordError>,
+) -> Result<T, PasswordError> {
+    if blocks > M_COST_KIB as usize {
+        let mut memory = Vec::new();
+        memory
+            .try_reserve_exact(blocks)
+            .map_err(|_| PasswordError::Hashing("not enough memory for this hash".into()))?;
+        memory.resize(blocks, Block::default());
+        return hash(&mut memory);
+    }
+    MEMORY.with_borrow_mut(|memory| {
+        if memory.len() < blocks {
+            memory.resize(blocks, Block::default());
+        }
+        hash(&mut memory[..blocks])
+    })
+}
+
 /// Checks `password` against a stored PHC string, using the parameters recorded in it.
 pub fn verify_password(password: &str, stored: &str) -> Result<PasswordCheck, PasswordError> {
     let parsed = PasswordHash::new(stored).map_err(|_| PasswordError::MalformedHash)?;
-    let argon = hasher()?;
-    match argon.verify_password(password.as_bytes(), &parsed) {
-        Ok(()) => Ok(PasswordCheck::Verified {
+    let (Some(salt), Some(expected)) = (&parsed.salt, &parsed.hash) else {
+        return Err(PasswordError::MalformedHash);
+    };
+    let algorithm =
+        Algorithm::try_from(parsed.algorithm.as_str()).map_err(|_| PasswordError::MalformedHash)?;
+    let version = parsed
+        .version
+        .map(Version::try_from)
+        .transpose()
+        .map_err(|_| PasswordError::MalformedHash)?
+        .unwrap_or_default();
+    let params = Params::try_from(&parsed).map_err(|_| PasswordError::MalformedHash)?;
+    let blocks = params.block_count();
+    let argon = Argon2::new(algorithm, version, params);
+    let mut computed = vec![0_u8; expected.len()];
+    with_memory(blocks, |memory| {
+        argon
+            .hash_password_into_with_memory(password.as_bytes(), salt, &mut computed, memory)
+            .map_err(|e| match e {
+                argon2::Error::PwdTooLong => PasswordError::Hashing(e.to_string()),
+                _ => PasswordError::MalformedHash,
+            })
+    })?;
+    // `Output` compares in constant time.
+    let computed = Output::new(&computed).map_err(|_| PasswordError::MalformedHash)?;
+    if computed == *expected {
+        Ok(PasswordCheck::Verified {
             needs_rehash: needs_rehash(&parsed),
-        }),
-        Err(argon2::password_hash::Error::PasswordInvalid) => Ok(PasswordCheck::Mismatch),
-        Err(_) => Err(PasswordError::MalformedHash),
+        })
+    } else {
+        Ok(PasswordCheck::Mismatch)
     }
 }
 
@@ -152,6 +211,41 @@ mod tests {
             verify_password("pw", &stored).unwrap(),
             PasswordCheck::Verified { needs_rehash: true }
         );
+    }
+
+    #[test]
+    fn a_hash_costlier_than_the_current_parameters_still_verifies() {
+        let costly = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(M_COST_KIB + 1024, 1, 1, None).unwrap(),
+        );
+        let stored = costly.hash_password(b"pw").unwrap().to_string();
+        assert_eq!(
+            verify_password("pw", &stored).unwrap(),
+            PasswordCheck::Verified { needs_rehash: true }
+        );
+        assert_eq!(
+            verify_password("other", &stored).unwrap(),
+            PasswordCheck::Mismatch
+        );
+        // The kept memory is never grown past the current cost.
+        MEMORY.with_borrow(|memory| assert!(memory.len() <= M_COST_KIB as usize));
+    }
+
+    #[test]
+    fn a_hash_without_salt_or_output_is_malformed() {
+        for stored in [
+            "$argon2id$v=19$m=19456,t=2,p=1",
+            "$argon2id$v=19$m=19456,t=2,p=1$YWNjcmV0ZS1kdW1teS1zYWx0",
+            "$scrypt$ln=15,r=8,p=1$YWNjcmV0ZS1kdW1teS1zYWx0$2kH3gqi0ZaB0eLGm2oC2/vcOe8V7YqgzMEqfCzM6Xbs",
+        ] {
+            assert_eq!(
+                verify_password("pw", stored).unwrap_err(),
+                PasswordError::MalformedHash,
+                "{stored}"
+            );
+        }
     }
 
     #[test]

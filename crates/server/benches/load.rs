@@ -137,6 +137,14 @@ fn status_kib(pid: u32, key: &str) -> u64 {
         .unwrap()
 }
 
+fn print_rss(pid: u32) {
+    println!(
+        "  server RSS {:.1} MB, peak so far (VmHWM) {:.1} MB",
+        status_kib(pid, "VmRSS:") as f64 / 1024.0,
+        status_kib(pid, "VmHWM:") as f64 / 1024.0
+    );
+}
+
 struct ServerProcess {
     child: Child,
     base: String,
@@ -304,6 +312,7 @@ async fn run() {
     measure(pid, 200, 4, cc.clone()).await; // warm-up
     let cc_ms = measure(pid, n, 4, cc).await;
     println!("client-credentials token (ES256): {cc_ms:.3} ms CPU per token (n = {n})");
+    print_rss(pid);
 
     // Authorization-code round trip with an SSO session: /authorize → code → /token.
     let round_trips = 1000 * scale;
@@ -359,6 +368,7 @@ async fn run() {
     println!(
         "authorization-code round trip with SSO (authorize + token, RS256 ID token): {code_ms:.3} ms CPU (n = {round_trips})"
     );
+    print_rss(pid);
 
     // Refresh: each family rotated once per operation (the families from the round trips).
     let families: Vec<String> = std::mem::take(&mut *refresh_tokens.lock().unwrap());
@@ -387,6 +397,7 @@ async fn run() {
     };
     let refresh_ms = measure(pid, refreshes, 4, refresh).await;
     println!("refresh (rotation, ES256 access token): {refresh_ms:.3} ms CPU (n = {refreshes})");
+    print_rss(pid);
 
     // Password sign-in, against one Argon2id verification measured here.
     let sign_ins = 60 * scale;
@@ -419,11 +430,7 @@ async fn run() {
     );
 
     // Peak RSS under 256 concurrent sign-ins.
-    println!(
-        "before the concurrent sign-ins: RSS {:.1} MB, peak so far (VmHWM) {:.1} MB",
-        status_kib(pid, "VmRSS:") as f64 / 1024.0,
-        status_kib(pid, "VmHWM:") as f64 / 1024.0
-    );
+    print_rss(pid);
     let mut tasks = Vec::new();
     for _ in 0..256 {
         let base = base.clone();

@@ -6,9 +6,9 @@
 //! [`PoolBusy`], which the HTTP layer answers with 503 and `Retry-After`.
 //!
 //! Dedicated threads (rather than tokio's blocking pool, which grows to hundreds of threads under
-//! load) keep the memory bound real: the allocator keeps one arena per thread, and each arena
-//! retains the Argon2 working memory of the hash it last ran, so memory stays at about
-//! `concurrency` × 19 MiB however many sign-ins arrive at once.
+//! load) keep the memory bound real: each worker verifies in its own Argon2 memory, kept for the
+//! life of the thread (see `accrete_oidc::password`), so hashing memory stays at `concurrency` ×
+//! 19 MiB however many sign-ins arrive at once, and no sign-in pays for allocating it.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
