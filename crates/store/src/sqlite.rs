@@ -31,6 +31,9 @@ impl SqliteStore {
         let pool = SqlitePoolOptions::new()
             .max_connections(opts.max_connections.max(1))
             .acquire_timeout(opts.connect_timeout)
+            // A connection to a local file does not go stale; pinging it on every checkout
+            // would double the thread hand-offs of each query.
+            .test_before_acquire(false)
             .connect_with(options)
             .await
             .map_err(|e| StoreError::Unavailable {
