@@ -3,6 +3,7 @@
 
 mod account;
 mod api;
+pub mod clients;
 pub mod config;
 mod countries;
 pub mod csrf;

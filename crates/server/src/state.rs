@@ -27,6 +27,8 @@ pub struct AppState {
     pub limits: RateLimits,
     /// The signing keys (loaded from the store, reloaded to see rotations).
     pub keys: crate::keys::KeyManager,
+    /// Registered clients, kept for a few seconds.
+    pub clients: crate::clients::ClientCache,
     /// The published profiling policy on this node.
     pub(crate) profiling: Arc<crate::profiling::Profiling>,
 }
@@ -60,6 +62,7 @@ impl AppState {
                 config.rate_limit.per_account_per_minute,
             ),
             profiling: Arc::default(),
+            clients: crate::clients::ClientCache::default(),
             config,
             store,
             secrets,

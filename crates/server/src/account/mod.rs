@@ -64,7 +64,11 @@ pub(crate) async fn load_transaction(
             .and_then(|v| v.as_str())
             .map(str::to_owned)
     };
-    let client = match state.store.get_client(&transaction.client_id).await {
+    let client = match state
+        .clients
+        .get(state.store.as_ref(), &transaction.client_id)
+        .await
+    {
         Ok(client) => client,
         Err(error) => return Err(TransactionProblem::Store(error)),
     };

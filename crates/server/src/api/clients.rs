@@ -529,7 +529,9 @@ pub async fn update(
     let mut client = client_of(id, body, &theme, OffsetDateTime::now_utc());
     client.secret_hash = current.secret_hash;
     client.created_at = current.created_at;
-    Ok(axum::Json(state.store.update_client(client).await?.into()))
+    let updated = state.store.update_client(client).await?;
+    state.clients.forget(&updated.id);
+    Ok(axum::Json(updated.into()))
 }
 
 /// Deletes a client with its transactions, grants, codes and tokens.
@@ -545,6 +547,7 @@ pub async fn delete(
     caller.require(Scope::ClientsWrite)?;
     find(&state, &id).await?;
     state.store.delete_client(&id).await?;
+    state.clients.forget(&id);
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -64,7 +64,7 @@ async fn start(
         Ok(id) => id.to_owned(),
         Err(error) => return refused(&state, locale, error),
     };
-    let client = match state.store.get_client(&client_id).await {
+    let client = match state.clients.get(state.store.as_ref(), &client_id).await {
         Ok(Some(client)) => client,
         Ok(None) => return refused(&state, locale, AuthorizeError::unknown_client()),
         Err(error) => return account::store_failure(&state, locale, &error),

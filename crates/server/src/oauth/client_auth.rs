@@ -48,7 +48,10 @@ pub(crate) async fn authenticate(
     presented: &ClientAuthentication,
 ) -> Result<(Client, ClientView), EndpointError> {
     let hasher = &state.secrets.token_hasher;
-    let client = state.store.get_client(presented.client_id()).await?;
+    let client = state
+        .clients
+        .get(state.store.as_ref(), presented.client_id())
+        .await?;
     let outcome = match &client {
         Some(client) => {
             let view = super::client_view(client);

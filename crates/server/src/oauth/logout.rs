@@ -160,7 +160,7 @@ async fn resolve(
         None => None,
     };
     let (client, theme) = match params.client_to_look_up(hint.as_ref())? {
-        Some(id) => match state.store.get_client(id).await {
+        Some(id) => match state.clients.get(state.store.as_ref(), id).await {
             Ok(Some(client)) => (
                 Some(super::client_view(&client)),
                 Some(ClientTheme::of(&client)),

@@ -322,7 +322,7 @@ pub(crate) async fn client_theme(
     let Some(client_id) = file.strip_suffix(".css") else {
         return not_found();
     };
-    match state.store.get_client(client_id).await {
+    match state.clients.get(state.store.as_ref(), client_id).await {
         Ok(Some(client)) => {
             let merged = ClientTheme::of(&client).theme.over(&state.pages.theme);
             ThemeSheet::of(&merged).response(&headers)
