@@ -291,7 +291,7 @@ pub struct NewRefreshToken {
 /// The outcome of using a refresh token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rotation {
-    /// The old token, now marked used; the new one is stored.
+    /// The old token is now marked used; this is the new one, stored.
     Rotated(RefreshToken),
     /// The token had already been used: its whole grant is now revoked.
     Reused {

@@ -253,8 +253,9 @@ pub trait Store: Send + Sync + 'static {
         now: OffsetDateTime,
     ) -> Result<(), StoreError>;
 
-    /// Uses a refresh token: marks it used and stores its successor in one transaction. Using a
-    /// token twice revokes its whole grant ([`Rotation::Reused`]).
+    /// Uses a refresh token: marks it used and stores its successor atomically (one statement),
+    /// returning the successor. Using a token twice revokes its whole grant
+    /// ([`Rotation::Reused`]).
     async fn rotate_refresh_token(
         &self,
         old_hash: &str,

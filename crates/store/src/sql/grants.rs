@@ -1,8 +1,9 @@
 //! Grants, authorization codes and refresh tokens, shared by both backends.
 //!
-//! Single use is enforced by the database: a code or refresh token is claimed by one
-//! `UPDATE ... WHERE consumed_at IS NULL ... RETURNING`, so of two concurrent uses (even on two
-//! nodes) exactly one wins and the other is seen as a reuse. The grant check is a correlated
+//! Single use is enforced by the database: a code is claimed by one
+//! `UPDATE ... WHERE consumed_at IS NULL ... RETURNING`, and a refresh token by the one statement
+//! that stores its successor (`ROTATE_REFRESH`, per backend), so of two concurrent uses (even on
+//! two nodes) exactly one wins and the other is seen as a reuse. The grant check is a correlated
 //! `EXISTS` on the grant's primary key: an uncorrelated `grant_id IN (SELECT ...)` makes SQLite
 //! scan every grant on each redemption.
 
@@ -213,43 +214,22 @@ macro_rules! grant_sql {
             now: time::OffsetDateTime,
         ) -> Result<$crate::Rotation, $crate::StoreError> {
             let at = $crate::model::to_millis(now);
-            let mut tx = begin_write(pool).await?;
-            let claimed = sqlx::query_as::<_, $crate::sql::oidc_rows::RefreshRow>(
-                "UPDATE refresh_tokens SET used_at = $2
-                 WHERE hash = $1 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $2
-                   AND EXISTS (SELECT 1 FROM grants g
-                               WHERE g.id = refresh_tokens.grant_id AND g.revoked_at IS NULL)
-                 RETURNING *",
-            )
-            .bind(old_hash.to_owned())
-            .bind(at)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(err)?;
-            if let Some(old) = claimed {
-                if old.grant_id != new.grant_id.to_string() {
-                    return Err($crate::StoreError::Invalid {
-                        message: "the new refresh token must belong to the old one's grant".into(),
-                    });
-                }
-                sqlx::query(
-                    "INSERT INTO refresh_tokens
-                         (hash, grant_id, client_id, user_id, scopes, created_at, expires_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                )
-                .bind(new.hash)
-                .bind(old.grant_id.clone())
-                .bind(old.client_id.clone())
-                .bind(old.user_id.clone())
-                .bind(sqlx::types::Json(new.scopes))
+            // The usual case in one statement (ROTATE_REFRESH): claim the parent, store the
+            // successor. Only when that claims nothing is the parent's state looked at.
+            let successor = sqlx::query_as::<_, $crate::sql::oidc_rows::RefreshRow>(ROTATE_REFRESH)
+                .bind(old_hash.to_owned())
                 .bind(at)
+                .bind(new.hash.clone())
+                .bind(sqlx::types::Json(new.scopes.clone()))
                 .bind($crate::model::to_millis(new.expires_at))
-                .execute(&mut *tx)
+                .bind(new.grant_id.to_string())
+                .fetch_optional(pool)
                 .await
                 .map_err(err)?;
-                tx.commit().await.map_err(err)?;
-                return Ok($crate::Rotation::Rotated(old.try_into()?));
+            if let Some(successor) = successor {
+                return Ok($crate::Rotation::Rotated(successor.try_into()?));
             }
+            let mut tx = begin_write(pool).await?;
             let current = sqlx::query_as::<_, $crate::sql::oidc_rows::RefreshRow>(
                 "SELECT * FROM refresh_tokens WHERE hash = $1",
             )
@@ -260,6 +240,11 @@ macro_rules! grant_sql {
             let Some(current) = current else {
                 return Ok($crate::Rotation::Unknown);
             };
+            if current.grant_id != new.grant_id.to_string() {
+                return Err($crate::StoreError::Invalid {
+                    message: "the new refresh token must belong to the old one's grant".into(),
+                });
+            }
             if current.used_at.is_some() {
                 // Reuse: someone holds a copy of a rotated token. Kill the whole family.
                 sqlx::query(

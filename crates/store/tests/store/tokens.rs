@@ -169,23 +169,31 @@ async fn a_refresh_token_rotates_once(store: Arc<dyn Store>) {
         .await
         .unwrap();
     let at = t0() + Duration::hours(1);
-    let Rotation::Rotated(old) = store
+    let Rotation::Rotated(successor) = store
         .rotate_refresh_token("r1", refresh("r2", &grant), at)
         .await
         .unwrap()
     else {
         panic!("expected a rotation")
     };
+    let old = store.get_refresh_token("r1").await.unwrap().unwrap();
     assert_eq!(
         (old.hash.as_str(), old.grant_id, old.used_at),
         ("r1", grant.id, Some(at))
     );
     assert_eq!(old.user_id, grant.user_id);
     let new = store.get_refresh_token("r2").await.unwrap().unwrap();
+    assert_eq!(new, successor);
     assert_eq!(
-        (new.client_id.as_str(), new.used_at, new.created_at),
-        ("shop", None, at)
+        (
+            new.client_id.as_str(),
+            new.used_at,
+            new.created_at,
+            new.grant_id
+        ),
+        ("shop", None, at, grant.id)
     );
+    assert_eq!(new.user_id, grant.user_id);
     let next = store
         .rotate_refresh_token("r2", refresh("r3", &grant), at)
         .await
