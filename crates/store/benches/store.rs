@@ -120,6 +120,11 @@ fn bench_backend(c: &mut Criterion, rt: &Runtime, name: &str, store: Arc<dyn Sto
         scopes: vec!["openid".into()],
         expires_at: now + Duration::days(30),
     };
+    let successor = |hash: String| accrete_store::RefreshSuccessor {
+        hash,
+        client_id: grant.client_id.clone(),
+        expires_at: now + Duration::days(30),
+    };
     let first = format!("rt{}", next());
     rt.block_on(store.insert_refresh_token(token(first.clone()), now))
         .unwrap();
@@ -128,7 +133,7 @@ fn bench_backend(c: &mut Criterion, rt: &Runtime, name: &str, store: Arc<dyn Sto
         b.iter(|| {
             let fresh = format!("rt{}", next());
             let rotated =
-                rt.block_on(store.rotate_refresh_token(&current, token(fresh.clone()), now));
+                rt.block_on(store.rotate_refresh_token(&current, successor(fresh.clone()), now));
             assert!(matches!(
                 rotated.unwrap(),
                 accrete_store::Rotation::Rotated(_)

@@ -23,8 +23,8 @@ pub use error::{BoxError, StoreError};
 pub use model::{ConnectOptions, MigrationStatus, NewUser, SignInKind, User, normalize_email};
 pub use oidc::{
     AuthTransaction, AuthorizationCode, Client, CodeConsumption, ExpiredTransaction, Grant,
-    NewAuthTransaction, NewAuthorizationCode, NewRefreshToken, RefreshToken, Rotation, SsoSession,
-    StoredSigningKey,
+    NewAuthTransaction, NewAuthorizationCode, NewRefreshToken, RefreshSuccessor, RefreshToken,
+    Rotation, SsoSession, StoredSigningKey,
 };
 pub use port::Store;
 pub use postgres::PostgresStore;

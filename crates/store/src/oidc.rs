@@ -247,6 +247,17 @@ pub enum CodeConsumption {
     Unknown,
 }
 
+/// The successor of a refresh token being rotated. Grant, user and scopes are the parent's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshSuccessor {
+    /// Hash of the new token.
+    pub hash: String,
+    /// The client presenting the parent: a parent issued to another client is not rotated.
+    pub client_id: String,
+    /// When the new token expires.
+    pub expires_at: OffsetDateTime,
+}
+
 /// A refresh token, keyed by a hash of the token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RefreshToken {
@@ -304,4 +315,6 @@ pub enum Rotation {
     Expired,
     /// The token or its grant was revoked.
     Revoked,
+    /// The token was issued to another client than the one presenting it (left untouched).
+    OtherClient,
 }

@@ -8,8 +8,8 @@ use crate::{
     AuthTransaction, Client, CodeConsumption, Event, ExpiredTransaction, Grant, HistoryEntry,
     Location, MigrationStatus, NewAuthTransaction, NewAuthorizationCode, NewEvent, NewRefreshToken,
     NewUser, Page, PolicyDraft, PolicyVersion, PolicyVersionSummary, ProfileChange, PromptState,
-    Provenance, RefreshToken, Rotation, SignInKind, SsoSession, StepStats, StoreError,
-    StoredSigningKey, User, UserQuery, UserState, UserUpdate,
+    Provenance, RefreshSuccessor, RefreshToken, Rotation, SignInKind, SsoSession, StepStats,
+    StoreError, StoredSigningKey, User, UserQuery, UserState, UserUpdate,
 };
 
 /// Persistence for Accrete, used as `Arc<dyn Store>`.
@@ -253,13 +253,14 @@ pub trait Store: Send + Sync + 'static {
         now: OffsetDateTime,
     ) -> Result<(), StoreError>;
 
-    /// Uses a refresh token: marks it used and stores its successor atomically (one statement),
-    /// returning the successor. Using a token twice revokes its whole grant
-    /// ([`Rotation::Reused`]).
+    /// Uses a refresh token: marks it used and stores its successor (same grant, user and
+    /// scopes) atomically, in one statement, returning the successor. Using a token twice revokes
+    /// its whole grant ([`Rotation::Reused`]); a token presented by another client than its own
+    /// is left as it is ([`Rotation::OtherClient`]).
     async fn rotate_refresh_token(
         &self,
         old_hash: &str,
-        new: NewRefreshToken,
+        successor: RefreshSuccessor,
         now: OffsetDateTime,
     ) -> Result<Rotation, StoreError>;
 

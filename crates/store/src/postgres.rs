@@ -96,21 +96,21 @@ pub(crate) mod queries {
 
     const LOCK_USER: &str = "SELECT * FROM users WHERE id = $1 FOR UPDATE";
 
-    /// Claims refresh token `$1` at `$2` and stores its successor `$3` (scopes `$4`, expiry `$5`)
-    /// if the parent belongs to grant `$6`, in one statement. A concurrent claim of the same
+    /// Claims refresh token `$1` of client `$5` at `$2` and stores its successor `$3` (expiry
+    /// `$4`; grant, user and scopes of the parent), in one statement. A concurrent claim of the same
     /// parent waits for the row lock, then finds it used. Returns the successor; no row when the
     /// parent cannot be claimed.
     const ROTATE_REFRESH: &str = "
         WITH claimed AS (
             UPDATE refresh_tokens t SET used_at = $2
-            WHERE t.hash = $1 AND t.grant_id = $6
+            WHERE t.hash = $1 AND t.client_id = $5
               AND t.used_at IS NULL AND t.revoked_at IS NULL AND t.expires_at > $2
               AND EXISTS (SELECT 1 FROM grants g WHERE g.id = t.grant_id AND g.revoked_at IS NULL)
-            RETURNING t.hash, t.grant_id, t.client_id, t.user_id
+            RETURNING t.hash, t.grant_id, t.client_id, t.user_id, t.scopes
         )
         INSERT INTO refresh_tokens
             (hash, grant_id, client_id, user_id, scopes, created_at, expires_at, parent_hash)
-        SELECT $3, grant_id, client_id, user_id, $4, $2, $5, hash FROM claimed
+        SELECT $3, grant_id, client_id, user_id, scopes, $2, $4, hash FROM claimed
         RETURNING *";
 
     /// PostgreSQL compares `jsonb` values.

@@ -117,15 +117,15 @@ pub(crate) mod queries {
 
     const LOCK_USER: &str = "SELECT * FROM users WHERE id = $1";
 
-    /// Claims refresh token `$1` at `$2` and stores its successor `$3` (scopes `$4`, expiry `$5`)
-    /// if the parent belongs to grant `$6`: the insert's trigger marks the parent used
+    /// Claims refresh token `$1` of client `$5` at `$2` and stores its successor `$3` (expiry
+    /// `$4`; grant, user and scopes of the parent): the insert's trigger marks the parent used
     /// (migration 0005). Returns the successor; no row when the parent cannot be claimed.
     const ROTATE_REFRESH: &str = "
         INSERT INTO refresh_tokens
             (hash, grant_id, client_id, user_id, scopes, created_at, expires_at, parent_hash)
-        SELECT $3, t.grant_id, t.client_id, t.user_id, $4, $2, $5, t.hash
+        SELECT $3, t.grant_id, t.client_id, t.user_id, t.scopes, $2, $4, t.hash
         FROM refresh_tokens t
-        WHERE t.hash = $1 AND t.grant_id = $6
+        WHERE t.hash = $1 AND t.client_id = $5
           AND t.used_at IS NULL AND t.revoked_at IS NULL AND t.expires_at > $2
           AND EXISTS (SELECT 1 FROM grants g WHERE g.id = t.grant_id AND g.revoked_at IS NULL)
         RETURNING *";

@@ -93,7 +93,7 @@ macro_rules! impl_store {
             ) -> ();
             fn rotate_refresh_token(
                 old_hash: &str,
-                new: $crate::NewRefreshToken,
+                successor: $crate::RefreshSuccessor,
                 now: time::OffsetDateTime,
             ) -> $crate::Rotation;
             fn get_refresh_token(hash: &str) -> Option<$crate::RefreshToken>;

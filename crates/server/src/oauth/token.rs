@@ -13,7 +13,8 @@ use accrete_oidc::token::{
     check_refresh, ensure_grant_allowed, parse_token_request,
 };
 use accrete_store::{
-    AuthorizationCode, Client, CodeConsumption, NewRefreshToken, Rotation, StoreError, User,
+    AuthorizationCode, Client, CodeConsumption, NewRefreshToken, RefreshSuccessor, RefreshToken,
+    Rotation, StoreError, User,
 };
 use axum::body::Bytes;
 use axum::extract::State;
@@ -207,29 +208,28 @@ async fn refresh(
 ) -> Result<TokenResponse, EndpointError> {
     let hasher = &state.secrets.token_hasher;
     let old_hash = hasher.hash(refresh_token);
-    let Some(existing) = state.store.get_refresh_token(&old_hash).await? else {
-        return Err(OAuthError::invalid_grant("the refresh token is invalid").into());
-    };
-    let granted = RefreshGrant {
-        client_id: existing.client_id.clone(),
-        scopes: existing.scopes.clone(),
-        expires_at: Some(existing.expires_at),
-    };
-    let scopes = check_refresh(&granted, &client.id, requested, now)?;
+    if requested.is_some() {
+        // A narrower scope is checked before the token is used up, so that a refused request
+        // leaves the client its token.
+        let Some(existing) = state.store.get_refresh_token(&old_hash).await? else {
+            return Err(OAuthError::invalid_grant("the refresh token is invalid").into());
+        };
+        check_refresh(&refresh_grant(&existing), &client.id, requested, now)?;
+    }
     let next = random_opaque();
-    let new = NewRefreshToken {
+    let successor = RefreshSuccessor {
         hash: hasher.hash(&next),
-        grant_id: existing.grant_id,
-        // The family keeps its full scope; a narrower request narrows this access token only.
-        scopes: existing.scopes.clone(),
+        client_id: client.id.clone(),
         expires_at: now + REFRESH_TOKEN_LIFETIME,
     };
-    match state
+    // The client, expiry and grant are checked by the rotation itself (one statement), so the
+    // usual refresh costs one database round trip.
+    let rotated = match state
         .store
-        .rotate_refresh_token(&old_hash, new, now)
+        .rotate_refresh_token(&old_hash, successor, now)
         .await?
     {
-        Rotation::Rotated(_) => {}
+        Rotation::Rotated(rotated) => rotated,
         Rotation::Reused { grant_id } => {
             tracing::warn!(%grant_id, client = %client.id, "refresh token reused; grant revoked");
             return Err(OAuthError::invalid_grant(
@@ -237,18 +237,28 @@ async fn refresh(
             )
             .into());
         }
-        Rotation::Unknown | Rotation::Expired | Rotation::Revoked => {
+        Rotation::OtherClient => {
+            return Err(
+                OAuthError::invalid_grant("refresh token was issued to another client").into(),
+            );
+        }
+        Rotation::Expired => {
+            return Err(OAuthError::invalid_grant("refresh token has expired").into());
+        }
+        Rotation::Unknown | Rotation::Revoked => {
             return Err(OAuthError::invalid_grant("the refresh token is invalid").into());
         }
-    }
+    };
+    // The family keeps its full scope; a narrower request narrows this access token only.
+    let scopes = check_refresh(&refresh_grant(&rotated), &client.id, requested, now)?;
     // No user lookup: deleting a user deletes their grants and refresh tokens with them, so a
     // rotated token always names an existing user.
     let keys = state.keys.current(state.store.as_ref()).await?;
     let claims = user_access_claims(
         &state.config.issuer(),
-        existing.user_id,
+        rotated.user_id,
         &client.id,
-        existing.grant_id,
+        rotated.grant_id,
         &scopes,
         now,
     );
@@ -259,6 +269,15 @@ async fn refresh(
     );
     response.refresh_token = Some(next);
     Ok(response)
+}
+
+/// What a stored refresh token grants, for the protocol checks.
+fn refresh_grant(token: &RefreshToken) -> RefreshGrant {
+    RefreshGrant {
+        client_id: token.client_id.clone(),
+        scopes: token.scopes.clone(),
+        expires_at: Some(token.expires_at),
+    }
 }
 
 async fn client_credentials(

@@ -385,3 +385,32 @@ async fn a_client_cannot_revoke_or_introspect_another_clients_tokens() {
     let (_, _, body) = post_form(&app, "/introspect", basic, &[("token", access)]).await;
     assert_eq!(body["active"], false);
 }
+
+#[tokio::test]
+async fn a_refresh_token_presented_by_another_client_is_refused_and_stays_usable() {
+    each_backend(|app| async move {
+        let secret = rp::register(&app, ClientSpec::web("web")).await.unwrap();
+        let other = rp::register(&app, ClientSpec::web("other")).await.unwrap();
+        let first = rp::tokens_for(&app, "web", Some(&secret), "o@example.com", "openid").await;
+        let token = first["refresh_token"].as_str().unwrap();
+        let form = [("grant_type", "refresh_token"), ("refresh_token", token)];
+        let stolen = rp::token_request(&app, "other", Some(&other), &form).await;
+        assert_eq!(stolen.status(), 400);
+        let body: Value = stolen.json().await.unwrap();
+        assert_eq!(body["error"], "invalid_grant", "{body}");
+        assert!(
+            body["error_description"]
+                .as_str()
+                .unwrap()
+                .contains("another client"),
+            "{body}"
+        );
+        let own = rp::token_request(&app, "web", Some(&secret), &form).await;
+        assert_eq!(
+            own.status(),
+            200,
+            "the owner's token was neither used nor revoked"
+        );
+    })
+    .await;
+}

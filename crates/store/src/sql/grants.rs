@@ -210,24 +210,23 @@ macro_rules! grant_sql {
         pub(crate) async fn rotate_refresh_token(
             pool: &sqlx::Pool<Db>,
             old_hash: &str,
-            new: $crate::NewRefreshToken,
+            successor: $crate::RefreshSuccessor,
             now: time::OffsetDateTime,
         ) -> Result<$crate::Rotation, $crate::StoreError> {
             let at = $crate::model::to_millis(now);
             // The usual case in one statement (ROTATE_REFRESH): claim the parent, store the
             // successor. Only when that claims nothing is the parent's state looked at.
-            let successor = sqlx::query_as::<_, $crate::sql::oidc_rows::RefreshRow>(ROTATE_REFRESH)
+            let stored = sqlx::query_as::<_, $crate::sql::oidc_rows::RefreshRow>(ROTATE_REFRESH)
                 .bind(old_hash.to_owned())
                 .bind(at)
-                .bind(new.hash.clone())
-                .bind(sqlx::types::Json(new.scopes.clone()))
-                .bind($crate::model::to_millis(new.expires_at))
-                .bind(new.grant_id.to_string())
+                .bind(successor.hash)
+                .bind($crate::model::to_millis(successor.expires_at))
+                .bind(successor.client_id.clone())
                 .fetch_optional(pool)
                 .await
                 .map_err(err)?;
-            if let Some(successor) = successor {
-                return Ok($crate::Rotation::Rotated(successor.try_into()?));
+            if let Some(stored) = stored {
+                return Ok($crate::Rotation::Rotated(stored.try_into()?));
             }
             let mut tx = begin_write(pool).await?;
             let current = sqlx::query_as::<_, $crate::sql::oidc_rows::RefreshRow>(
@@ -240,10 +239,9 @@ macro_rules! grant_sql {
             let Some(current) = current else {
                 return Ok($crate::Rotation::Unknown);
             };
-            if current.grant_id != new.grant_id.to_string() {
-                return Err($crate::StoreError::Invalid {
-                    message: "the new refresh token must belong to the old one's grant".into(),
-                });
+            if current.client_id != successor.client_id {
+                // Not this client's token: no rotation, and no revocation on its account.
+                return Ok($crate::Rotation::OtherClient);
             }
             if current.used_at.is_some() {
                 // Reuse: someone holds a copy of a rotated token. Kill the whole family.

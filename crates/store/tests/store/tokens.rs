@@ -3,7 +3,8 @@
 use std::sync::Arc;
 
 use accrete_store::{
-    CodeConsumption, Grant, NewAuthorizationCode, NewRefreshToken, Rotation, Store, StoreError,
+    CodeConsumption, Grant, NewAuthorizationCode, NewRefreshToken, RefreshSuccessor, Rotation,
+    Store, StoreError,
 };
 use serde_json::json;
 use time::Duration;
@@ -20,6 +21,7 @@ crate::for_each_backend!(
     a_refresh_token_rotates_once,
     refresh_token_reuse_revokes_the_grant,
     of_concurrent_rotations_exactly_one_wins,
+    a_refresh_token_presented_by_another_client_is_left_alone,
     an_expired_refresh_token_is_expired_and_a_revoked_one_revoked,
     revoking_a_users_grants_stops_their_tokens,
     deleting_a_user_removes_its_grants_and_tokens,
@@ -55,6 +57,14 @@ fn refresh(hash: &str, grant: &Grant) -> NewRefreshToken {
         hash: hash.into(),
         grant_id: grant.id,
         scopes: grant.scopes.clone(),
+        expires_at: t0() + Duration::days(30),
+    }
+}
+
+fn successor(hash: &str) -> RefreshSuccessor {
+    RefreshSuccessor {
+        hash: hash.into(),
+        client_id: "shop".into(),
         expires_at: t0() + Duration::days(30),
     }
 }
@@ -115,7 +125,7 @@ async fn reusing_a_code_revokes_its_grant_and_tokens(store: Arc<dyn Store>) {
         .unwrap();
     assert!(store.is_grant_revoked(grant.id).await.unwrap());
     let rotated = store
-        .rotate_refresh_token("r1", refresh("r2", &grant), t0())
+        .rotate_refresh_token("r1", successor("r2"), t0())
         .await
         .unwrap();
     assert_eq!(rotated, Rotation::Revoked);
@@ -169,8 +179,8 @@ async fn a_refresh_token_rotates_once(store: Arc<dyn Store>) {
         .await
         .unwrap();
     let at = t0() + Duration::hours(1);
-    let Rotation::Rotated(successor) = store
-        .rotate_refresh_token("r1", refresh("r2", &grant), at)
+    let Rotation::Rotated(stored) = store
+        .rotate_refresh_token("r1", successor("r2"), at)
         .await
         .unwrap()
     else {
@@ -183,7 +193,7 @@ async fn a_refresh_token_rotates_once(store: Arc<dyn Store>) {
     );
     assert_eq!(old.user_id, grant.user_id);
     let new = store.get_refresh_token("r2").await.unwrap().unwrap();
-    assert_eq!(new, successor);
+    assert_eq!(new, stored);
     assert_eq!(
         (
             new.client_id.as_str(),
@@ -195,13 +205,13 @@ async fn a_refresh_token_rotates_once(store: Arc<dyn Store>) {
     );
     assert_eq!(new.user_id, grant.user_id);
     let next = store
-        .rotate_refresh_token("r2", refresh("r3", &grant), at)
+        .rotate_refresh_token("r2", successor("r3"), at)
         .await
         .unwrap();
     assert!(matches!(next, Rotation::Rotated(_)));
     assert_eq!(
         store
-            .rotate_refresh_token("zz", refresh("r4", &grant), at)
+            .rotate_refresh_token("zz", successor("r4"), at)
             .await
             .unwrap(),
         Rotation::Unknown
@@ -215,22 +225,55 @@ async fn refresh_token_reuse_revokes_the_grant(store: Arc<dyn Store>) {
         .await
         .unwrap();
     store
-        .rotate_refresh_token("r1", refresh("r2", &grant), t0())
+        .rotate_refresh_token("r1", successor("r2"), t0())
         .await
         .unwrap();
     let reused = store
-        .rotate_refresh_token("r1", refresh("r3", &grant), t0())
+        .rotate_refresh_token("r1", successor("r3"), t0())
         .await
         .unwrap();
     assert_eq!(reused, Rotation::Reused { grant_id: grant.id });
     assert!(store.is_grant_revoked(grant.id).await.unwrap());
     // The legitimate successor dies with the family.
     let successor = store
-        .rotate_refresh_token("r2", refresh("r4", &grant), t0())
+        .rotate_refresh_token("r2", successor("r4"), t0())
         .await
         .unwrap();
     assert_eq!(successor, Rotation::Revoked);
     assert_eq!(store.get_refresh_token("r3").await.unwrap(), None);
+}
+
+async fn a_refresh_token_presented_by_another_client_is_left_alone(store: Arc<dyn Store>) {
+    let grant = grant(&store).await;
+    store
+        .insert_refresh_token(refresh("r1", &grant), t0())
+        .await
+        .unwrap();
+    let mut stranger = successor("r2");
+    stranger.client_id = "other".into();
+    assert_eq!(
+        store
+            .rotate_refresh_token("r1", stranger, t0())
+            .await
+            .unwrap(),
+        Rotation::OtherClient
+    );
+    assert_eq!(store.get_refresh_token("r2").await.unwrap(), None);
+    assert_eq!(
+        store
+            .get_refresh_token("r1")
+            .await
+            .unwrap()
+            .unwrap()
+            .used_at,
+        None
+    );
+    assert!(!store.is_grant_revoked(grant.id).await.unwrap());
+    let rotated = store
+        .rotate_refresh_token("r1", successor("r3"), t0())
+        .await
+        .unwrap();
+    assert!(matches!(rotated, Rotation::Rotated(_)), "{rotated:?}");
 }
 
 async fn of_concurrent_rotations_exactly_one_wins(store: Arc<dyn Store>) {
@@ -242,7 +285,7 @@ async fn of_concurrent_rotations_exactly_one_wins(store: Arc<dyn Store>) {
     let attempts: Vec<_> = (0..8)
         .map(|i| {
             let store = store.clone();
-            let next = refresh(&format!("n{i}"), &grant);
+            let next = successor(&format!("n{i}"));
             tokio::spawn(async move { store.rotate_refresh_token("r1", next, t0()).await })
         })
         .collect();
@@ -270,7 +313,7 @@ async fn an_expired_refresh_token_is_expired_and_a_revoked_one_revoked(store: Ar
         .unwrap();
     let late = t0() + Duration::days(31);
     let expired = store
-        .rotate_refresh_token("r1", refresh("x", &grant), late)
+        .rotate_refresh_token("r1", successor("x"), late)
         .await
         .unwrap();
     assert_eq!(expired, Rotation::Expired);
@@ -281,7 +324,7 @@ async fn an_expired_refresh_token_is_expired_and_a_revoked_one_revoked(store: Ar
         .unwrap();
     assert_eq!(revoked.revoked_at, Some(t0()));
     let after = store
-        .rotate_refresh_token("r2", refresh("y", &grant), t0())
+        .rotate_refresh_token("r2", successor("y"), t0())
         .await
         .unwrap();
     assert_eq!(after, Rotation::Revoked);
@@ -311,7 +354,7 @@ async fn revoking_a_users_grants_stops_their_tokens(store: Arc<dyn Store>) {
         1
     );
     let after = store
-        .rotate_refresh_token("r1", refresh("r2", &grant), t0())
+        .rotate_refresh_token("r1", successor("r2"), t0())
         .await
         .unwrap();
     assert_eq!(after, Rotation::Revoked);
