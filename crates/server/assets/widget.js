@@ -96,7 +96,7 @@
         max: typeof c.max === "number" || typeof c.max === "string" ? c.max : undefined,
         maxlength: c.max_length, minlength: c.min_length,
         placeholder: field.placeholder,
-        autocomplete: field.key === "given_name" ? "given-name" : field.key === "family_name" ? "family-name" : undefined
+        autocomplete: field.autocomplete || undefined
       }));
       if (value !== undefined && value !== null) control.value = String(value);
     }
