@@ -164,16 +164,20 @@ async fn advance(
         ))
         .into_response();
     };
+    // The user as the SSO count left it, so that profiling need not read it again.
+    let mut user = None;
     if tx.user_id != Some(session.user_id) {
         // A sign-in inside this transaction was counted as credentialed by the sign-in page;
         // reusing an earlier session is a single sign-on.
-        if session.auth_time < tx.created_at
-            && let Err(error) = state
+        if session.auth_time < tx.created_at {
+            match state
                 .store
                 .record_sign_in(session.user_id, SignInKind::Sso, now)
                 .await
-        {
-            return account::store_failure(state, locale, &error);
+            {
+                Ok(counted) => user = Some(counted),
+                Err(error) => return account::store_failure(state, locale, &error),
+            }
         }
         tx.user_id = Some(session.user_id);
         tx.session_hash = Some(session.hash.clone());
@@ -182,7 +186,7 @@ async fn advance(
             Err(error) => return account::store_failure(state, locale, &error),
         };
     }
-    match crate::profiling::before_code(state, &tx, &request, session.user_id, now).await {
+    match crate::profiling::before_code(state, &tx, &request, session.user_id, user, now).await {
         Ok(crate::profiling::Next::Proceed) => {}
         Ok(crate::profiling::Next::Prompt(_)) => {
             return Redirect::to(&format!("/prompt?tx={}", tx.id)).into_response();

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use accrete_core::{Ask, CompiledPolicy, MomentKind, TriggerMoment, UserFacts, decide};
 use accrete_oidc::authorize::{AuthorizationRequest, Prompt};
-use accrete_store::{AuthTransaction, EventKind, NewEvent, StoreError};
+use accrete_store::{AuthTransaction, EventKind, NewEvent, StoreError, User};
 use serde_json::json;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -34,13 +34,14 @@ pub(crate) enum ProfilingError {
 }
 
 /// Called by the authorization flow once the user is authenticated and right before the code
-/// is issued. Shows at most one step per call; answering it resumes the transaction, which
+/// is issued; `user` is the user record when the caller already holds it (read otherwise). Shows at most one step per call; answering it resumes the transaction, which
 /// calls this again.
 pub(crate) async fn before_code(
     state: &AppState,
     tx: &AuthTransaction,
     request: &AuthorizationRequest,
     user_id: Uuid,
+    user: Option<User>,
     now: OffsetDateTime,
 ) -> Result<Next, ProfilingError> {
     sweeper::sweep_now_and_then(state, now);
@@ -52,7 +53,10 @@ pub(crate) async fn before_code(
         // Reload or back button: the same step is still on screen.
         return Ok(Next::Prompt(shown.step.clone()));
     }
-    let user = state.store.get_user(user_id).await?;
+    let user = match user.filter(|user| user.id == user_id) {
+        Some(user) => user,
+        None => state.store.get_user(user_id).await?,
+    };
     let provenance = if needs_provenance(&policy) {
         state.store.value_provenance(user.id).await?
     } else {
