@@ -85,6 +85,18 @@ pub(crate) fn prompt_states(
         .collect()
 }
 
+/// Marks every known value of a field with `reconfirm_after` as set at the Unix epoch, hence
+/// stale: the worst case, for deciding before the provenance (the value dates) is read.
+pub(crate) fn assume_stale(policy: &CompiledPolicy, facts: &mut UserFacts) {
+    for field in policy.fields() {
+        if field.reconfirm_after.is_some()
+            && let Some(known) = facts.values.get_mut(field.key.as_str())
+        {
+            known.updated_at = Some(time::OffsetDateTime::UNIX_EPOCH);
+        }
+    }
+}
+
 /// Whether any field of the policy needs value dates (re-confirmation): when none does, the
 /// provenance query is not needed to decide (sources are not used by conditions).
 pub(crate) fn needs_provenance(policy: &CompiledPolicy) -> bool {

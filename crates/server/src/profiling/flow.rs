@@ -10,7 +10,7 @@ use serde_json::json;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::facts::{FlowState, Shown, needs_provenance, prompt_states, user_facts};
+use super::facts::{FlowState, Shown, assume_stale, needs_provenance, prompt_states, user_facts};
 use super::sweeper;
 use crate::state::AppState;
 
@@ -57,12 +57,11 @@ pub(crate) async fn before_code(
         Some(user) => user,
         None => state.store.get_user(user_id).await?,
     };
-    let provenance = if needs_provenance(&policy) {
-        state.store.value_provenance(user.id).await?
-    } else {
-        Vec::new()
-    };
-    let mut facts = user_facts(&policy, &user, &[], &provenance);
+    // First decide without the provenance, taking every value that must be re-confirmed as
+    // stale. Staleness only makes fields missing, and conditions see values, not their dates, so
+    // when nothing is due in this worst case nothing is due at all.
+    let mut facts = user_facts(&policy, &user, &[], &[]);
+    assume_stale(&policy, &mut facts);
     let signup = user.created_at >= tx.created_at;
     // Prompt history only holds steps back (skips) or makes a due optional step required; it
     // is not visible to conditions. So when nothing is due without it and optional steps may
@@ -72,6 +71,10 @@ pub(crate) async fn before_code(
     let first = next_ask(&policy, &facts, &flow, tx, request, signup, now);
     if first.is_none() && optional_open {
         return Ok(Next::Proceed);
+    }
+    if needs_provenance(&policy) {
+        let provenance = state.store.value_provenance(user.id).await?;
+        facts = user_facts(&policy, &user, &[], &provenance);
     }
     facts.prompts = prompt_states(&state.store.prompt_states(user.id).await?);
     let Some((ask, kind)) = next_ask(&policy, &facts, &flow, tx, request, signup, now) else {

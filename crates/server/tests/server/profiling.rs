@@ -146,6 +146,11 @@ async fn setup(app: &TestApp, email: &str) {
 async fn sign_up(app: &TestApp, email: &str) {
     register_client(app, "web", false).await;
     register_client(app, "shop", false).await;
+    sign_up_user(app, email).await;
+}
+
+/// A user who signed up outside any transaction.
+async fn sign_up_user(app: &TestApp, email: &str) {
     let browser = app.new_browser();
     let csrf = browser.csrf("/signup").await;
     let form = [
@@ -203,6 +208,106 @@ async fn third_sign_in_asks_company_and_job_title_and_stores_them_with_provenanc
                 .iter()
                 .any(|h| h.key == "job_title" && h.source == "prompt:work")
         );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_value_past_its_reconfirm_interval_is_asked_again_alone() {
+    each_backend(|app| async move {
+        setup(&app, "rex@example.com").await;
+        let user = app
+            .store
+            .find_user_by_email("rex@example.com")
+            .await
+            .unwrap()
+            .unwrap();
+        // The job title was confirmed 400 days ago (it is re-confirmed after 365), the company
+        // and the birthday just now.
+        let now = OffsetDateTime::now_utc();
+        let old = [ProfileChange::set(
+            Location::UserMetadata,
+            "job_title",
+            serde_json::json!("CTO"),
+        )];
+        app.store
+            .apply_profile_changes(
+                user.id,
+                None,
+                &old,
+                "api:test",
+                now - time::Duration::days(400),
+            )
+            .await
+            .unwrap();
+        let fresh = [
+            ProfileChange::set(Location::UserMetadata, "company", serde_json::json!("Acme")),
+            ProfileChange::set(
+                Location::Profile,
+                "birthdate",
+                serde_json::json!("1990-01-01"),
+            ),
+        ];
+        app.store
+            .apply_profile_changes(user.id, None, &fresh, "api:test", now)
+            .await
+            .unwrap();
+        // Sign-in 2: everything this moment could ask is known.
+        let (_, landing) = sign_in_to(&app, "web", "rex@example.com").await;
+        assert!(matches!(landing, Landing::Code), "{landing:?}");
+        // Sign-in 3: the work step, with only the stale job title.
+        let (browser, landing) = sign_in_to(&app, "web", "rex@example.com").await;
+        assert_eq!(step_of(&landing), "work", "{:?}", app.backend);
+        let Landing::Prompt(_, html) = &landing else {
+            unreachable!()
+        };
+        assert!(html.contains("name=\"job_title\""), "{html}");
+        assert!(
+            !html.contains("name=\"company\""),
+            "a fresh value is not asked: {html}"
+        );
+        let landing = answer(&browser, landing, "submit", &[("job_title", "CEO")]).await;
+        assert!(matches!(landing, Landing::Code), "{landing:?}");
+        let user = app.store.get_user(user.id).await.unwrap();
+        assert_eq!(user.user_metadata["job_title"], "CEO");
+        // The same third sign-in with a job title confirmed a month ago asks nothing.
+        sign_up_user(&app, "rey@example.com").await;
+        let rey = app
+            .store
+            .find_user_by_email("rey@example.com")
+            .await
+            .unwrap()
+            .unwrap();
+        let recent = [
+            ProfileChange::set(
+                Location::UserMetadata,
+                "job_title",
+                serde_json::json!("CTO"),
+            ),
+            ProfileChange::set(Location::UserMetadata, "company", serde_json::json!("Acme")),
+            ProfileChange::set(
+                Location::Profile,
+                "birthdate",
+                serde_json::json!("1990-01-01"),
+            ),
+        ];
+        app.store
+            .apply_profile_changes(
+                rey.id,
+                None,
+                &recent,
+                "api:test",
+                now - time::Duration::days(30),
+            )
+            .await
+            .unwrap();
+        for sign_in in [2, 3] {
+            let (_, landing) = sign_in_to(&app, "web", "rey@example.com").await;
+            assert!(
+                matches!(landing, Landing::Code),
+                "sign-in {sign_in}: {landing:?}"
+            );
+        }
     })
     .await;
 }
