@@ -86,7 +86,10 @@ pub async fn stats(
     ApiQuery(query): ApiQuery<StatsQuery>,
 ) -> Result<axum::Json<Stats>, ApiError> {
     caller.require(Scope::StatsRead)?;
-    let to = parse("to", query.to.as_deref())?.unwrap_or_else(OffsetDateTime::now_utc);
+    // Without `to` the window includes this very moment: the range is `[from, to)` on
+    // millisecond timestamps, so an event recorded in the current millisecond must still count.
+    let to = parse("to", query.to.as_deref())?
+        .unwrap_or_else(|| OffsetDateTime::now_utc() + Duration::milliseconds(1));
     let from = parse("from", query.from.as_deref())?.unwrap_or(to - Duration::days(30));
     if from > to {
         return Err(ApiError::field(
