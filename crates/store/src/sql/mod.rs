@@ -29,3 +29,24 @@ pub(crate) mod profiling_rows;
 pub(crate) mod rows;
 pub(crate) mod sessions;
 pub(crate) mod users;
+
+/// A unique-constraint failure on `users.email_normalized`, said as what it means.
+pub(crate) fn email_taken(error: crate::StoreError) -> crate::StoreError {
+    match error {
+        crate::StoreError::Conflict { .. } => crate::StoreError::Conflict {
+            what: "a user with this email already exists".into(),
+        },
+        other => other,
+    }
+}
+
+/// The stored, case-insensitive form of an email; an empty one is refused.
+pub(crate) fn normalized_email(email: &str) -> Result<String, crate::StoreError> {
+    let normalized = crate::model::normalize_email(email);
+    if normalized.is_empty() {
+        return Err(crate::StoreError::Invalid {
+            message: "email is empty".into(),
+        });
+    }
+    Ok(normalized)
+}

@@ -21,18 +21,11 @@ macro_rules! profile_sql {
             if source.is_empty() {
                 return Err($crate::StoreError::Invalid { message: "the source is empty".into() });
             }
-            let normalized = match &update.email {
-                Some(change) => {
-                    let normalized = $crate::model::normalize_email(&change.email);
-                    if normalized.is_empty() {
-                        return Err($crate::StoreError::Invalid {
-                            message: "email is empty".into(),
-                        });
-                    }
-                    Some(normalized)
-                }
-                None => None,
-            };
+            let normalized = update
+                .email
+                .as_ref()
+                .map(|change| $crate::sql::normalized_email(&change.email))
+                .transpose()?;
             let mut tx = begin_write(pool).await?;
             let user: $crate::User = sqlx::query_as::<_, $crate::sql::rows::UserRow>(LOCK_USER)
                 .bind(user_id.to_string())
@@ -78,12 +71,7 @@ macro_rules! profile_sql {
                 .bind(change.verified)
                 .execute(&mut *tx)
                 .await
-                .map_err(|e| match err(e) {
-                    $crate::StoreError::Conflict { .. } => $crate::StoreError::Conflict {
-                        what: "a user with this email already exists".into(),
-                    },
-                    other => other,
-                })?;
+                .map_err(|e| $crate::sql::email_taken(err(e)))?;
             }
             let row = sqlx::query_as::<_, $crate::sql::rows::UserRow>(
                 "UPDATE users SET profile = $2, user_metadata = $3, app_metadata = $4,

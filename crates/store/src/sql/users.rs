@@ -7,10 +7,7 @@ macro_rules! user_sql {
             pool: &sqlx::Pool<Db>,
             new: $crate::NewUser,
         ) -> Result<$crate::User, $crate::StoreError> {
-            let normalized = $crate::model::normalize_email(&new.email);
-            if normalized.is_empty() {
-                return Err($crate::StoreError::Invalid { message: "email is empty".into() });
-            }
+            let normalized = $crate::sql::normalized_email(&new.email)?;
             let profile = $crate::model::json_object(new.profile, "profile")?;
             let user_metadata = $crate::model::json_object(new.user_metadata, "user_metadata")?;
             let app_metadata = $crate::model::json_object(new.app_metadata, "app_metadata")?;
@@ -32,12 +29,7 @@ macro_rules! user_sql {
             .bind(sqlx::types::Json(app_metadata))
             .fetch_one(pool)
             .await
-            .map_err(|e| match err(e) {
-                $crate::StoreError::Conflict { .. } => $crate::StoreError::Conflict {
-                    what: "a user with this email already exists".into(),
-                },
-                other => other,
-            })?;
+            .map_err(|e| $crate::sql::email_taken(err(e)))?;
             row.try_into()
         }
 
