@@ -1,11 +1,14 @@
 //! Hosted pages: minijinja templates (auto-escaped HTML), their shared context, and assets.
 //!
 //! Templates are embedded in the binary; a folder (`[theme] templates`) may override any of
-//! them by name. Every page gets `brand`, `logo` and `theme_css` from the theme of its client,
+//! them by name, and its sub-folder `clients/<client_id>/` may override them again for the pages
+//! of one client (see [`Pages::themed`]). Every page gets `brand`, `logo` and `theme_css` from the theme of its client,
 //! or of the server when there is no client (see [`theme`]).
 
 pub mod theme;
 
+use std::borrow::Cow;
+use std::collections::HashSet;
 use std::path::{Component, Path, PathBuf};
 
 use axum::extract::State;
@@ -37,6 +40,9 @@ pub const STYLESHEET: &str = include_str!("../../assets/accrete.css");
 /// How long browsers may keep a theme stylesheet; its URL changes with its content.
 const THEME_MAX_AGE: &str = "public, max-age=300";
 
+/// The sub-folder of the override folder that holds one folder of overrides per client.
+const CLIENTS_DIR: &str = "clients";
+
 /// The template environment of the hosted pages and the server's theme.
 pub struct Pages {
     env: Environment<'static>,
@@ -44,6 +50,8 @@ pub struct Pages {
     theme: Theme,
     /// The server's theme stylesheet.
     sheet: ThemeSheet,
+    /// Clients with a folder of their own template overrides (`clients/<client_id>/`).
+    client_folders: HashSet<String>,
 }
 
 /// Why the `[theme]` settings cannot be used.
@@ -132,26 +140,46 @@ impl Pages {
     }
 
     /// Like [`Pages::new`], with the server's theme (already checked).
+    ///
+    /// Templates have two kinds of names: `signin.html` is the server's (the override folder's
+    /// file, else the built-in one); `clients/<id>/signin.html` is a client's (the file in the
+    /// client's folder, else the server's `signin.html`). Names a client's template extends or
+    /// includes stay in that client's namespace, so a client's folder may replace `base.html`
+    /// alone and every page of the client picks it up.
     pub fn themed(override_dir: Option<PathBuf>, theme: Theme) -> Pages {
+        let client_folders = override_dir
+            .as_deref()
+            .map(client_folders)
+            .unwrap_or_default();
         let mut env = Environment::new();
         env.set_loader(move |name: &str| {
-            if let Some(candidate) = override_dir.as_deref().and_then(|d| override_path(d, name))
-                && candidate.is_file()
+            let dir = override_dir.as_deref();
+            if let Some(text) = read_override(dir, name)? {
+                return Ok(Some(text));
+            }
+            let server_name = client_template(name).map_or(name, |(_, server_name)| server_name);
+            if server_name != name
+                && let Some(text) = read_override(dir, server_name)?
             {
-                return std::fs::read_to_string(candidate).map(Some).map_err(|e| {
-                    minijinja::Error::new(minijinja::ErrorKind::TemplateNotFound, e.to_string())
-                });
+                return Ok(Some(text));
             }
             Ok(EMBEDDED
                 .iter()
-                .find(|(n, _)| *n == name)
+                .find(|(n, _)| *n == server_name)
                 .map(|(_, t)| (*t).to_owned()))
+        });
+        env.set_path_join_callback(|name, parent| match client_template(parent) {
+            Some((client, _)) if client_template(name).is_none() => {
+                Cow::Owned(format!("{CLIENTS_DIR}/{client}/{name}"))
+            }
+            _ => Cow::Borrowed(name),
         });
         env.add_function("t", translate);
         Pages {
             env,
             sheet: ThemeSheet::of(&theme),
             theme,
+            client_folders,
         }
     }
 
@@ -177,21 +205,32 @@ impl Pages {
         Ok(pages)
     }
 
+    /// Compiles every `*.html` of the folder, and of each client's folder under `clients/`.
     fn check_overrides(&self, dir: &Path) -> Result<(), PagesError> {
         let templates_error = |message: String| PagesError::Templates {
             path: dir.to_owned(),
             message,
         };
-        let entries = std::fs::read_dir(dir).map_err(|e| templates_error(e.to_string()))?;
-        for entry in entries {
-            let path = entry.map_err(|e| templates_error(e.to_string()))?.path();
-            let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
-                continue;
-            };
-            if path.is_file() && name.ends_with(".html") {
-                self.env
-                    .get_template(name)
-                    .map_err(|e| templates_error(format!("{name}: {e}")))?;
+        let mut folders = vec![(dir.to_owned(), String::new())];
+        folders.extend(self.client_folders.iter().map(|client| {
+            (
+                dir.join(CLIENTS_DIR).join(client),
+                format!("{CLIENTS_DIR}/{client}/"),
+            )
+        }));
+        for (folder, prefix) in folders {
+            let entries = std::fs::read_dir(&folder).map_err(|e| templates_error(e.to_string()))?;
+            for entry in entries {
+                let path = entry.map_err(|e| templates_error(e.to_string()))?.path();
+                let Some(file) = path.file_name().and_then(|n| n.to_str()) else {
+                    continue;
+                };
+                if path.is_file() && file.ends_with(".html") {
+                    let name = format!("{prefix}{file}");
+                    self.env
+                        .get_template(&name)
+                        .map_err(|e| templates_error(format!("{name}: {e}")))?;
+                }
             }
         }
         Ok(())
@@ -247,11 +286,13 @@ impl Pages {
     ) -> Response {
         // Later maps win: the page's own values over the theme's.
         let context = minijinja::value::merge_maps([self.branding(client), context]);
-        match self
-            .env
-            .get_template(template)
-            .and_then(|t| t.render(context))
-        {
+        let name = match client {
+            Some(client) if self.client_folders.contains(&client.client_id) => {
+                Cow::Owned(format!("{CLIENTS_DIR}/{}/{template}", client.client_id))
+            }
+            _ => Cow::Borrowed(template),
+        };
+        match self.env.get_template(&name).and_then(|t| t.render(context)) {
             Ok(body) => {
                 let mut response = (status, Html(body)).into_response();
                 response
@@ -269,6 +310,37 @@ impl Pages {
             }
         }
     }
+}
+
+/// The text of template `name` in the override folder, if it has that file.
+fn read_override(dir: Option<&Path>, name: &str) -> Result<Option<String>, minijinja::Error> {
+    match dir.and_then(|d| override_path(d, name)) {
+        Some(path) if path.is_file() => std::fs::read_to_string(path).map(Some).map_err(|e| {
+            minijinja::Error::new(minijinja::ErrorKind::TemplateNotFound, e.to_string())
+        }),
+        _ => Ok(None),
+    }
+}
+
+/// A client's template name `clients/<client_id>/<name>` split into the client id and `<name>`.
+fn client_template(name: &str) -> Option<(&str, &str)> {
+    let (client, template) = name
+        .strip_prefix(CLIENTS_DIR)?
+        .strip_prefix('/')?
+        .split_once('/')?;
+    (!client.is_empty() && !template.is_empty()).then_some((client, template))
+}
+
+/// The clients with a folder of overrides in `dir/clients/` (a missing folder: none).
+fn client_folders(dir: &Path) -> HashSet<String> {
+    let Ok(entries) = std::fs::read_dir(dir.join(CLIENTS_DIR)) else {
+        return HashSet::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter(|entry| entry.path().is_dir())
+        .filter_map(|entry| entry.file_name().into_string().ok())
+        .collect()
 }
 
 /// The file of template `name` in the override folder; `None` for names that would leave it.
@@ -489,6 +561,87 @@ mod tests {
         };
         let err = Pages::from_settings(&missing).err().unwrap().to_string();
         assert!(err.starts_with("theme.templates "), "{err}");
+    }
+
+    async fn render(pages: &Pages, client: Option<&str>, template: &str) -> String {
+        let client = client.map(|id| ClientTheme {
+            client_id: id.to_owned(),
+            theme: Theme::default(),
+        });
+        let context = context! { locale => "en", message => "m", csrf => "t", tx => "x",
+        values => context!{}, errors => context!{} };
+        let response = pages.render_for(client.as_ref(), StatusCode::OK, template, context);
+        assert_eq!(response.status(), StatusCode::OK);
+        let body = axum::body::to_bytes(response.into_body(), 1 << 20).await;
+        String::from_utf8(body.unwrap().to_vec()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_client_folder_overrides_templates_for_that_client_only() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("error.html"), "server {{ message }}").unwrap();
+        let shop = dir.path().join("clients/shop");
+        std::fs::create_dir_all(&shop).unwrap();
+        // The client replaces only the base: every page of the client picks it up.
+        std::fs::write(
+            shop.join("base.html"),
+            "<main id=\"shop-base\">{% block content %}{% endblock %}</main>",
+        )
+        .unwrap();
+        std::fs::write(shop.join("error.html"), "shop {{ message }}").unwrap();
+        let pages = Pages::from_settings(&ThemeSettings {
+            templates: Some(dir.path().to_owned()),
+            ..ThemeSettings::default()
+        })
+        .unwrap();
+
+        assert_eq!(render(&pages, Some("shop"), "error.html").await, "shop m");
+        assert_eq!(render(&pages, None, "error.html").await, "server m");
+        assert_eq!(render(&pages, Some("blog"), "error.html").await, "server m");
+
+        let shop_signin = render(&pages, Some("shop"), "signin.html").await;
+        assert!(
+            shop_signin.starts_with("<main id=\"shop-base\">"),
+            "{shop_signin}"
+        );
+        assert!(shop_signin.contains("name=\"password\""), "{shop_signin}");
+        let server_signin = render(&pages, None, "signin.html").await;
+        assert!(!server_signin.contains("shop-base"), "{server_signin}");
+        assert!(
+            server_signin.contains("name=\"password\""),
+            "{server_signin}"
+        );
+    }
+
+    #[test]
+    fn a_client_template_that_does_not_compile_stops_the_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let shop = dir.path().join("clients/shop");
+        std::fs::create_dir_all(&shop).unwrap();
+        std::fs::write(shop.join("prompt.html"), "{% for %}").unwrap();
+        let err = Pages::from_settings(&ThemeSettings {
+            templates: Some(dir.path().to_owned()),
+            ..ThemeSettings::default()
+        })
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(err.contains("clients/shop/prompt.html"), "{err}");
+    }
+
+    #[test]
+    fn client_template_names_split_into_client_and_template() {
+        assert_eq!(
+            client_template("clients/shop/signin.html"),
+            Some(("shop", "signin.html"))
+        );
+        assert_eq!(
+            client_template("clients/shop/parts/a.html"),
+            Some(("shop", "parts/a.html"))
+        );
+        assert_eq!(client_template("signin.html"), None);
+        assert_eq!(client_template("clients//signin.html"), None);
+        assert_eq!(client_template("clientsx/shop/signin.html"), None);
     }
 
     #[test]

@@ -204,6 +204,36 @@ async fn a_template_override_folder_replaces_a_template() {
 }
 
 #[tokio::test]
+async fn a_client_folder_of_templates_applies_to_that_clients_pages_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let shop = dir.path().join("clients").join("shop");
+    std::fs::create_dir_all(&shop).unwrap();
+    std::fs::write(
+        shop.join("signin.html"),
+        "{% extends \"base.html\" %}{% block content %}<p id=\"shop-welcome\">Welcome to the {{ brand }} shop</p>{% endblock %}",
+    )
+    .unwrap();
+    each_backend_with(&server_theme(Some(dir.path())), |app| async move {
+        register_shop(&app).await;
+        register_client(&app, "plain", true).await;
+
+        let html = sign_in_page(&app, "shop").await;
+        assert!(
+            html.contains("<p id=\"shop-welcome\">Welcome to the Shop shop</p>"),
+            "the client's template with the client's theme: {html}"
+        );
+        assert!(html.contains("alt=\"Shop\""), "the built-in base: {html}");
+
+        let other = sign_in_page(&app, "plain").await;
+        assert!(!other.contains("shop-welcome"), "{other}");
+        assert!(other.contains("name=\"password\""), "{other}");
+        let direct = page(&app, "/login").await;
+        assert!(!direct.contains("shop-welcome"), "{direct}");
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn an_invalid_client_theme_is_refused_with_a_problem_per_field() {
     each_backend(|app| async move {
         let (_tokens, api) = admin(&app).await;
