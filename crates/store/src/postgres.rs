@@ -56,6 +56,16 @@ impl PostgresStore {
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
+
+    /// The pool for reads: the one pool (PostgreSQL handles concurrent writers itself).
+    fn read(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// The pool for writes: the same pool.
+    fn write(&self) -> &PgPool {
+        &self.pool
+    }
 }
 
 pub(crate) mod queries {
