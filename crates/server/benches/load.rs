@@ -5,7 +5,8 @@
 //! Run: `cargo bench -p accrete-server --bench load` (environment: `LOAD_N` scales the counts).
 //! The last phase boots two more servers, one with the example policy (`examples/policy.toml`)
 //! and one without, and compares their CPU per sign-in for a user with nothing due
-//! (`LOAD_ONLY=profiling` runs that phase alone).
+//! `LOAD_ONLY` names the phases to run, comma-separated: `tokens` (client credentials, code round
+//! trip, refresh), `password` (sign-ins against Argon2id, peak memory), `profiling`.
 //! The same binary is the server: started with `ACCRETE_TEST_LOAD_CHILD=1` it serves and prints its
 //! address, so nothing but the server runs in the measured process.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -180,7 +181,92 @@ fn base64_decode(text: &str) -> Vec<u8> {
 
 /// CPU time (user + system) of a process, in milliseconds.
 fn cpu_ms(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    ticks_ms(&std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap())
+}
+
+/// CPU time of the server's threads by kind (their name without its number), in nanoseconds.
+fn threads_cpu_ns(pid: u32) -> std::collections::BTreeMap<String, u64> {
+    let mut total = std::collections::BTreeMap::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
+        let path = task.unwrap().path();
+        let name = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
+        let kind = name
+            .trim()
+            .trim_end_matches(|c: char| c.is_ascii_digit() || c == '-');
+        *total.entry(kind.to_owned()).or_default() += thread_cpu_ns(&path);
+    }
+    total
+}
+
+/// The server's CPU per operation since `before`, by kind of thread (threads that ended in
+/// between are missing).
+fn by_thread(pid: u32, before: &std::collections::BTreeMap<String, u64>, n: usize) -> String {
+    let parts: Vec<String> = threads_cpu_ns(pid)
+        .into_iter()
+        .map(|(kind, ns)| {
+            let spent = ns - before.get(&kind).copied().unwrap_or(0);
+            format!("{kind} {:.3}", spent as f64 / 1e6 / n as f64)
+        })
+        .collect();
+    format!("  by server thread, ms per operation: {}", parts.join(", "))
+}
+
+/// The time a thread has run (`/proc/<pid>/task/<tid>/schedstat`, first field), in
+/// nanoseconds: exact, where `stat` counts clock ticks. Read it while the thread is waiting
+/// (the kernel brings it up to date when the thread stops running).
+fn thread_cpu_ns(task: &std::path::Path) -> u64 {
+    let stat = std::fs::read_to_string(task.join("schedstat")).unwrap();
+    stat.split(' ').next().unwrap().parse().unwrap()
+}
+
+/// A thread of the harness that verifies a password when asked, one verification at a time,
+/// as a hashing thread of the server does.
+struct ReferenceHasher {
+    requests: std::sync::mpsc::Sender<()>,
+    done: std::sync::mpsc::Receiver<()>,
+    task: std::path::PathBuf,
+}
+
+impl ReferenceHasher {
+    fn start() -> ReferenceHasher {
+        let stored = accrete_oidc::password::hash_password(PASSWORD).unwrap();
+        let (requests, inbox) = std::sync::mpsc::channel::<()>();
+        let (finished, done) = std::sync::mpsc::channel::<()>();
+        let (tid_tx, tid_rx) = std::sync::mpsc::channel::<std::path::PathBuf>();
+        std::thread::Builder::new()
+            .name("argon2-reference".to_owned())
+            .spawn(move || {
+                // This thread's own entry under /proc (std has no gettid).
+                let me = std::fs::canonicalize("/proc/thread-self").unwrap();
+                tid_tx.send(me).unwrap();
+                while inbox.recv().is_ok() {
+                    accrete_oidc::password::verify_password(PASSWORD, &stored).unwrap();
+                    finished.send(()).unwrap();
+                }
+            })
+            .unwrap();
+        let task = tid_rx.recv().unwrap();
+        ReferenceHasher {
+            requests,
+            done,
+            task,
+        }
+    }
+
+    /// One verification on the reference thread; returns when it is done.
+    fn verify(&self) {
+        self.requests.send(()).unwrap();
+        self.done.recv().unwrap();
+    }
+
+    /// The reference thread's CPU time so far, in nanoseconds.
+    fn cpu_ns(&self) -> u64 {
+        thread_cpu_ns(&self.task)
+    }
+}
+
+/// The CPU time (utime + stime) of a `/proc/.../stat` line, in milliseconds.
+fn ticks_ms(stat: &str) -> f64 {
     // Fields after the command name (which may contain spaces) start at the last ')'.
     let rest = &stat[stat.rfind(')').unwrap() + 2..];
     let fields: Vec<&str> = rest.split(' ').collect();
@@ -262,6 +348,11 @@ fn browser() -> reqwest::Client {
         .unwrap()
 }
 
+/// The body of a page, fetched with `browser` (its cookies sent and kept).
+async fn page(browser: &reqwest::Client, url: &str) -> String {
+    browser.get(url).send().await.unwrap().text().await.unwrap()
+}
+
 fn hidden(html: &str, name: &str) -> String {
     let marker = format!("name=\"{name}\" value=\"");
     let start = html.find(&marker).unwrap() + marker.len();
@@ -311,14 +402,7 @@ fn authorize_url(base: &str) -> String {
 async fn authorize_sign_in(base: &str, browser: &reqwest::Client, email: &str) -> String {
     let login = location(&browser.get(authorize_url(base)).send().await.unwrap());
     assert!(login.starts_with("/login"), "{login}");
-    let page = browser
-        .get(format!("{base}{login}"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = page(browser, &format!("{base}{login}")).await;
     let response = browser
         .post(format!("{base}/login"))
         .form(&[
@@ -401,15 +485,7 @@ async fn warm_up(server: &ServerProcess, session: &reqwest::Client) {
 }
 
 async fn sign_in(base: &str, client: &reqwest::Client, email: &str) -> u16 {
-    let page = client
-        .get(format!("{base}/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let csrf = hidden(&page, "csrf");
+    let csrf = hidden(&page(client, &format!("{base}/login")).await, "csrf");
     client
         .post(format!("{base}/login"))
         .form(&[
@@ -430,10 +506,9 @@ async fn run() {
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(1);
-    if std::env::var("LOAD_ONLY").as_deref() == Ok("profiling") {
-        profiling_overhead(scale).await;
-        return;
-    }
+    // `LOAD_ONLY=tokens,password,profiling` (any of them) runs only those phases.
+    let only = std::env::var("LOAD_ONLY").unwrap_or_default();
+    let wanted = |phase: &str| only.is_empty() || only.split(',').any(|p| p.trim() == phase);
     let server = boot();
     let pid = server.child.id();
     let base = server.base.clone();
@@ -445,15 +520,7 @@ async fn run() {
 
     // One user, signed up through the hosted page.
     let signup = browser();
-    let page = signup
-        .get(format!("{base}/signup"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let csrf = hidden(&page, "csrf");
+    let csrf = hidden(&page(&signup, &format!("{base}/signup")).await, "csrf");
     let status = signup
         .post(format!("{base}/signup"))
         .form(&[
@@ -468,6 +535,22 @@ async fn run() {
         .status();
     assert!(status.is_redirection(), "sign-up: {status}");
 
+    if wanted("tokens") {
+        token_phases(&server, &signup, scale).await;
+    }
+    if wanted("password") {
+        password_phases(&server, scale).await;
+    }
+    drop(server);
+    if wanted("profiling") {
+        profiling_overhead(scale).await;
+    }
+}
+
+/// Client credentials, the authorization-code round trip with an SSO session (`signup` holds
+/// it), and refresh.
+async fn token_phases(server: &ServerProcess, signup: &reqwest::Client, scale: usize) {
+    let (pid, base) = (server.child.id(), server.base.clone());
     // Client credentials (ES256 access token).
     let http = browser();
     let n = 5000 * scale;
@@ -489,8 +572,10 @@ async fn run() {
         }
     };
     measure(pid, 200, 4, cc.clone()).await; // warm-up
+    let threads = threads_cpu_ns(pid);
     let cc_ms = measure(pid, n, 4, cc).await;
     println!("client-credentials token (ES256): {cc_ms:.3} ms CPU per token (n = {n})");
+    println!("{}", by_thread(pid, &threads, n));
     print_rss(pid);
 
     // Authorization-code round trip with an SSO session: /authorize → code → /token.
@@ -539,10 +624,12 @@ async fn run() {
             }
         }
     };
+    let threads = threads_cpu_ns(pid);
     let code_ms = measure(pid, round_trips, 4, round_trip).await;
     println!(
         "authorization-code round trip with SSO (authorize + token, RS256 ID token): {code_ms:.3} ms CPU (n = {round_trips})"
     );
+    println!("{}", by_thread(pid, &threads, round_trips));
     print_rss(pid);
 
     // Refresh: each family rotated once per operation (the families from the round trips).
@@ -570,48 +657,51 @@ async fn run() {
             }
         }
     };
+    let threads = threads_cpu_ns(pid);
     let refresh_ms = measure(pid, refreshes, 4, refresh).await;
     println!("refresh (rotation, ES256 access token): {refresh_ms:.3} ms CPU (n = {refreshes})");
+    println!("{}", by_thread(pid, &threads, refreshes));
     print_rss(pid);
+}
 
-    // Password sign-in, against one Argon2id verification measured here, in alternating
-    // batches: the speed of a shared machine drifts, and both sides should see the same drift.
-    let batches = 6 * scale;
-    let per_batch = 10;
-    let stored = accrete_oidc::password::hash_password(PASSWORD).unwrap();
-    let verify = || accrete_oidc::password::verify_password(PASSWORD, &stored).unwrap();
-    verify(); // this thread's Argon2 memory, allocated once, as the server's workers keep theirs
-    let me = std::process::id();
-    let (mut argon_ms, mut sign_in_ms) = (0.0, 0.0);
-    let sign_in_op = {
-        let base = base.clone();
-        move |_| {
-            let base = base.clone();
-            async move {
-                let status = sign_in(&base, &browser(), "load@example.com").await;
-                assert_eq!(status, 303);
-            }
-        }
-    };
-    for _ in 0..batches {
-        let started = cpu_ms(me);
-        for _ in 0..per_batch {
-            verify();
-        }
-        argon_ms += (cpu_ms(me) - started) / per_batch as f64;
+/// Password sign-in against one Argon2id verification, and peak memory under 256 at once.
+async fn password_phases(server: &ServerProcess, scale: usize) {
+    let (pid, base) = (server.child.id(), server.base.clone());
+    // Password sign-in against one Argon2id verification measured here, on a thread of this
+    // process that, like the server's hashing threads, wakes up for one verification at a
+    // time: each sign-in follows one reference verification, so both see the same drift of
+    // the machine's speed and the same idle gaps (a thread that slept finds its 19 MiB of
+    // Argon2 memory colder in the caches than one verifying back to back).
+    let sign_ins = 60 * scale;
+    let reference = ReferenceHasher::start();
+    reference.verify(); // its Argon2 memory, allocated once, as the server's workers keep theirs
+    let (argon_before, server_before, threads_before) =
+        (reference.cpu_ns(), cpu_ms(pid), threads_cpu_ns(pid));
+    for _ in 0..sign_ins {
+        reference.verify();
         // One at a time, like the reference: two Argon2id computations at once on a 2-core
         // machine slow each other down, which would be charged to the server.
-        sign_in_ms += measure(pid, per_batch, 1, sign_in_op.clone()).await;
+        let status = sign_in(&base, &browser(), "load@example.com").await;
+        assert_eq!(status, 303);
     }
-    let (argon_ms, sign_in_ms) = (argon_ms / batches as f64, sign_in_ms / batches as f64);
-    let sign_ins = batches * per_batch;
+    let per = |total: f64| total / sign_ins as f64;
+    let argon_ms = per((reference.cpu_ns() - argon_before) as f64 / 1e6);
+    let sign_in_ms = per(cpu_ms(pid) - server_before);
+
+    // For comparison, the same verification back to back, as a benchmark loop would time it.
+    let before = reference.cpu_ns();
+    for _ in 0..10 {
+        reference.verify();
+    }
+    let back_to_back_ms = (reference.cpu_ns() - before) as f64 / 1e7;
     println!(
-        "one Argon2id verification (m = 19 MiB, t = 2, p = 1): {argon_ms:.2} ms CPU (n = {sign_ins})"
+        "one Argon2id verification (m = 19 MiB, t = 2, p = 1): {argon_ms:.2} ms CPU one at a time between sign-ins (n = {sign_ins}); {back_to_back_ms:.2} ms back to back (n = 10)"
     );
     println!(
-        "password sign-in (GET form + POST): {sign_in_ms:.2} ms CPU = {:.3} x one Argon2id verification (n = {sign_ins}, in {batches} batches alternating with the reference)",
+        "password sign-in (GET form + POST): {sign_in_ms:.2} ms CPU = {:.3} x one Argon2id verification (n = {sign_ins}, each after one reference verification)",
         sign_in_ms / argon_ms
     );
+    println!("{}", by_thread(pid, &threads_before, sign_ins));
 
     // Peak RSS under 256 concurrent sign-ins.
     print_rss(pid);
@@ -636,7 +726,4 @@ async fn run() {
         "256 concurrent sign-ins: {ok} signed in, {busy} refused with 503; peak RSS (VmHWM) {:.1} MB",
         peak_kib as f64 / 1024.0
     );
-    drop(server);
-
-    profiling_overhead(scale).await;
 }

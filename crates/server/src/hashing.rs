@@ -10,8 +10,9 @@
 //! life of the thread (see `accrete_oidc::password`), so hashing memory stays at `concurrency` ×
 //! 19 MiB however many sign-ins arrive at once, and no sign-in pays for allocating it.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Mutex, PoisonError, Weak, mpsc};
 
 use tokio::sync::oneshot;
 
@@ -23,30 +24,54 @@ pub struct PoolBusy;
 type Job = Box<dyn FnOnce() + Send>;
 
 /// A bounded pool running CPU-heavy password work on its own worker threads.
+///
+/// Work goes to the worker that became idle last (a stack, not a queue): under light load one
+/// worker does everything and its Argon2 memory stays warm in the caches, instead of the
+/// workers taking turns with memory the others have just evicted.
 #[derive(Clone)]
 pub struct HashingPool {
-    jobs: mpsc::Sender<Job>,
+    shared: Arc<Shared>,
     admitted: Arc<AtomicUsize>,
     capacity: usize,
+}
+
+/// What the pool and its workers share.
+struct Shared {
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    /// Idle workers, the most recently idle last.
+    idle: Vec<mpsc::Sender<Job>>,
+    /// Jobs waiting for a worker, oldest first.
+    waiting: VecDeque<Job>,
+}
+
+impl Shared {
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 impl HashingPool {
     /// A pool of `concurrency` worker threads with room for `queue` waiting requests.
     pub fn new(concurrency: usize, queue: usize) -> HashingPool {
         let workers = concurrency.max(1);
-        let (jobs, inbox) = mpsc::channel::<Job>();
-        let inbox = Arc::new(Mutex::new(inbox));
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State::default()),
+        });
         for index in 0..workers {
-            let inbox = Arc::clone(&inbox);
+            let weak = Arc::downgrade(&shared);
             let spawned = std::thread::Builder::new()
                 .name(format!("accrete-hash-{index}"))
-                .spawn(move || work(&inbox));
+                .spawn(move || work(&weak));
             if let Err(error) = spawned {
                 tracing::error!(%error, "could not start a password-hashing thread");
             }
         }
         HashingPool {
-            jobs,
+            shared,
             admitted: Arc::new(AtomicUsize::new(0)),
             capacity: workers + queue,
         }
@@ -76,22 +101,50 @@ impl HashingPool {
                 let _ = reply.send(value);
             }
         });
-        self.jobs.send(job).map_err(|_| PoolBusy)?;
+        self.submit(job);
         answer.await.map_err(|_| PoolBusy)
+    }
+
+    /// Hands `job` to the most recently idle worker, or queues it when every worker is busy.
+    fn submit(&self, job: Job) {
+        let mut state = self.shared.state();
+        let mut job = job;
+        while let Some(worker) = state.idle.pop() {
+            match worker.send(job) {
+                Ok(()) => return,
+                // That worker is gone (it panicked): try the next one.
+                Err(mpsc::SendError(returned)) => job = returned,
+            }
+        }
+        state.waiting.push_back(job);
     }
 }
 
-/// A worker: runs jobs until every sender is gone.
-fn work(inbox: &Mutex<mpsc::Receiver<Job>>) {
+/// A worker: runs the jobs handed to it and the queued ones, until the pool is dropped.
+fn work(shared: &Weak<Shared>) {
     loop {
-        let next = match inbox.lock() {
-            Ok(receiver) => receiver.recv(),
-            Err(_) => return,
+        let Some(pool) = shared.upgrade() else {
+            return;
         };
-        match next {
-            Ok(job) => job(),
-            Err(mpsc::RecvError) => return,
-        }
+        let next = {
+            let mut state = pool.state();
+            state.waiting.pop_front().ok_or_else(|| {
+                // Idle: a fresh channel whose only sender sits on the idle stack, so that
+                // dropping the pool ends the wait below.
+                let (sender, inbox) = mpsc::channel::<Job>();
+                state.idle.push(sender);
+                inbox
+            })
+        };
+        drop(pool);
+        let job = match next {
+            Ok(job) => job,
+            Err(inbox) => match inbox.recv() {
+                Ok(job) => job,
+                Err(mpsc::RecvError) => return,
+            },
+        };
+        job();
     }
 }
 
@@ -138,6 +191,44 @@ mod tests {
         assert_eq!(first.await.unwrap().unwrap(), 1);
         assert_eq!(queued.await.unwrap().unwrap(), 2);
         assert_eq!(pool.run(|| 4).await.unwrap(), 4, "capacity is given back");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn work_goes_to_the_worker_idle_last() {
+        let pool = HashingPool::new(3, 8);
+        let idle = |pool: &HashingPool| pool.shared.state().idle.len();
+        let mut names = std::collections::BTreeSet::new();
+        for _ in 0..12 {
+            // Every worker back on the idle stack, as between the sign-ins of a quiet server.
+            while idle(&pool) < 3 {
+                tokio::task::yield_now().await;
+            }
+            let name = pool
+                .run(|| std::thread::current().name().map(str::to_owned))
+                .await
+                .unwrap();
+            names.insert(name);
+        }
+        assert_eq!(
+            names.len(),
+            1,
+            "one after another, one worker did all: {names:?}"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn dropping_the_pool_ends_its_workers() {
+        let pool = HashingPool::new(2, 1);
+        assert_eq!(pool.run(|| 1).await.unwrap(), 1);
+        while pool.shared.state().idle.len() < 2 {
+            tokio::task::yield_now().await;
+        }
+        let shared = Arc::downgrade(&pool.shared);
+        drop(pool);
+        assert!(
+            shared.upgrade().is_none(),
+            "workers hold no strong reference while idle"
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
