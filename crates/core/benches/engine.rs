@@ -169,6 +169,25 @@ fn bench_example(c: &mut Criterion) {
             b.iter(|| decide(black_box(&policy), black_box(&user), black_box(&login), now));
         },
     );
+    // Every field of the policy known: the load harness's user with nothing due.
+    let mut complete = user.clone();
+    for field in policy.fields() {
+        complete
+            .values
+            .entry(field.key.as_str().to_owned())
+            .or_insert_with(|| KnownValue::new(json!("known"), "prompt"));
+    }
+    assert!(decide(&policy, &complete, &login, now).ask().is_none());
+    c.bench_function("decide/example policy, every field known, proceed", |b| {
+        b.iter(|| {
+            decide(
+                black_box(&policy),
+                black_box(&complete),
+                black_box(&login),
+                now,
+            )
+        });
+    });
 }
 
 criterion_group!(benches, bench_decide, bench_validate, bench_example);

@@ -433,6 +433,16 @@ fn step_status(
         }
         _ => {}
     }
+    // Fields before the condition: looking up known values is cheap, an expression is not, and
+    // a step with nothing missing is not due whatever its condition says.
+    // One missing field is enough to be due: stop looking at the first.
+    let any_missing = plan
+        .fields
+        .iter()
+        .any(|&i| !is_known(&fields[i], input.facts, input.now));
+    if !any_missing {
+        return not(Compact::AllFieldsKnown);
+    }
     if let Some(condition) = &plan.condition
         && let Err(failure) = condition.evaluate(input)
     {
@@ -443,14 +453,6 @@ fn step_status(
                 error,
             },
         });
-    }
-    // One missing field is enough to be due: stop looking at the first.
-    let any_missing = plan
-        .fields
-        .iter()
-        .any(|&i| !is_known(&fields[i], input.facts, input.now));
-    if !any_missing {
-        return not(Compact::AllFieldsKnown);
     }
     if input
         .moment

@@ -266,3 +266,25 @@ fn an_expression_that_is_not_boolean_does_not_match() {
     let decision = decide(&policy, &user(1), &Moment::login(), NOW);
     assert_eq!(code_of(&decision, "ask_x"), "condition_failed");
 }
+
+#[test]
+fn a_step_with_every_field_known_is_not_due_without_evaluating_its_condition() {
+    // The expression would fail at run time; with `x` known it is never evaluated, so the
+    // reason is that nothing is missing (a complete user costs no expression evaluation).
+    let policy = one_step(
+        r#"{ moments = ["login"], condition = { expression = { cel = "user.values.missing == 1" } } }"#,
+    );
+    let mut facts = user(1);
+    know(&mut facts, "x", serde_json::json!("known"));
+    let decision = decide(&policy, &facts, &Moment::login(), NOW);
+    assert_eq!(asked(&decision), None);
+    assert_eq!(code_of(&decision, "ask_x"), "all_fields_known");
+    // The same with a condition that simply does not hold.
+    let policy =
+        one_step(r#"{ moments = ["login"], condition = { client = { ids = ["shop"] } } }"#);
+    let decision = decide(&policy, &facts, &Moment::login().with_client("blog"), NOW);
+    assert_eq!(code_of(&decision, "ask_x"), "all_fields_known");
+    // With `x` missing the condition decides.
+    let decision = decide(&policy, &user(1), &Moment::login().with_client("blog"), NOW);
+    assert_eq!(code_of(&decision, "ask_x"), "condition_not_met");
+}
