@@ -179,8 +179,16 @@ fn base64_decode(text: &str) -> Vec<u8> {
         .unwrap()
 }
 
-/// CPU time (user + system) of a process, in milliseconds.
+/// CPU time of a process, in milliseconds: the sum of its threads' exact run times (see
+/// [`thread_cpu_ns`]). `/proc/<pid>/stat` counts whole clock ticks (10 ms), too coarse for the
+/// short windows of the alternating phases; a thread that ended would be missing from the sum,
+/// but the server's threads live as long as it does ([`run`] compares both totals at the end).
 fn cpu_ms(pid: u32) -> f64 {
+    threads_cpu_ns(pid).values().sum::<u64>() as f64 / 1e6
+}
+
+/// CPU time (user + system) of a process from `/proc/<pid>/stat`, in milliseconds (ticks).
+fn stat_cpu_ms(pid: u32) -> f64 {
     ticks_ms(&std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap())
 }
 
@@ -427,6 +435,7 @@ async fn authorize_sign_in(base: &str, browser: &reqwest::Client, email: &str) -
 async fn profiling_overhead(scale: usize) {
     let (rounds, passwords, ssos) = (6 * scale, 10, 200);
     let mut ms = [[0.0f64; 2]; 2]; // [password, sso][with, without]
+    let mut sso_threads: [std::collections::BTreeMap<String, u64>; 2] = Default::default();
     for round in 0..rounds {
         let servers = if round % 2 == 0 {
             let with = boot_with(&[("ACCRETE_TEST_LOAD_POLICY", "1")]);
@@ -449,12 +458,17 @@ async fn profiling_overhead(scale: usize) {
             }
             ms[0][i] += cpu_ms(pid) - before;
             let before = cpu_ms(pid);
+            let threads = threads_cpu_ns(pid);
             let url = authorize_url(&server.base);
             for _ in 0..ssos {
                 let back = location(&sessions[i].get(&url).send().await.unwrap());
                 assert!(back.contains("code="), "{back}");
             }
             ms[1][i] += cpu_ms(pid) - before;
+            for (kind, ns) in threads_cpu_ns(pid) {
+                let spent = ns - threads.get(&kind).copied().unwrap_or(0);
+                *sso_threads[i].entry(kind).or_insert(0) += spent;
+            }
         }
     }
     for (row, name, n) in [
@@ -465,6 +479,17 @@ async fn profiling_overhead(scale: usize) {
         println!(
             "{name}: {a:.3} ms CPU with the example policy, {b:.3} ms without; ratio {:.3} (n = {n} each, {rounds} pairs of servers)",
             a / b
+        );
+    }
+    let n = (rounds * ssos) as f64;
+    for (i, name) in [(0, "with"), (1, "without")] {
+        let parts: Vec<String> = sso_threads[i]
+            .iter()
+            .map(|(kind, ns)| format!("{kind} {:.3}", *ns as f64 / 1e6 / n))
+            .collect();
+        println!(
+            "  SSO sign-in {name} the policy, ms by server thread: {}",
+            parts.join(", ")
         );
     }
 }
@@ -541,6 +566,11 @@ async fn run() {
     if wanted("password") {
         password_phases(&server, scale).await;
     }
+    println!(
+        "server CPU over the run: {:.0} ms as the sum of its threads, {:.0} ms by /proc/{pid}/stat",
+        cpu_ms(pid),
+        stat_cpu_ms(pid)
+    );
     drop(server);
     if wanted("profiling") {
         profiling_overhead(scale).await;
