@@ -10,9 +10,21 @@ use crate::pages::Pages;
 use crate::ratelimit::RateLimits;
 use crate::secrets::{SecretsError, ServerSecrets};
 
-/// Shared, cheaply cloned application state.
+/// Shared application state: one allocation, so that the clone every handler and middleware
+/// takes is a single reference count (and key material is never copied).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// What [`AppState`] holds.
+pub struct Shared {
     /// Effective configuration.
     pub config: Arc<Config>,
     /// The storage port.
@@ -50,7 +62,7 @@ impl AppState {
         let secrets = ServerSecrets::load(config.master_key.as_deref(), &config.data_dir)?;
         let keys = crate::keys::KeyManager::new(&secrets.key_encryption_key)
             .map_err(|e| StartError::Invalid(e.to_string()))?;
-        Ok(AppState {
+        Ok(AppState(Arc::new(Shared {
             keys,
             pages: Arc::new(
                 Pages::from_settings(&config.theme)
@@ -66,7 +78,7 @@ impl AppState {
             config,
             store,
             secrets,
-        })
+        })))
     }
 
     /// Whether cookies must carry `Secure` (the issuer is served over HTTPS).
