@@ -3,6 +3,7 @@
 use std::str::FromStr;
 
 use sqlx::PgPool;
+use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use crate::error::one_line;
@@ -49,7 +50,7 @@ impl PostgresStore {
         &self,
         migrator: &sqlx::migrate::Migrator,
     ) -> Result<crate::MigrationStatus, StoreError> {
-        queries::migrate_with(&self.pool, migrator).await
+        queries::migrate_with(&mut *self.write().await?, migrator).await
     }
 
     /// The underlying pool, for tests and tools.
@@ -57,23 +58,24 @@ impl PostgresStore {
         &self.pool
     }
 
-    /// The pool for reads: the one pool (PostgreSQL handles concurrent writers itself).
-    fn read(&self) -> &PgPool {
-        &self.pool
+    /// A connection for reads, from the one pool (PostgreSQL handles concurrent writers itself).
+    async fn read(&self) -> Result<PoolConnection<sqlx::Postgres>, StoreError> {
+        self.pool.acquire().await.map_err(queries::err)
     }
 
-    /// The pool for writes: the same pool.
-    fn write(&self) -> &PgPool {
-        &self.pool
+    /// A connection for writes, from the same pool.
+    async fn write(&self) -> Result<PoolConnection<sqlx::Postgres>, StoreError> {
+        self.read().await
     }
 }
 
 pub(crate) mod queries {
-    use sqlx::{Pool, Transaction};
+    use sqlx::Transaction;
 
     use crate::StoreError;
 
     pub(crate) type Db = sqlx::Postgres;
+    pub(crate) type Conn = sqlx::PgConnection;
     pub(crate) const BACKEND: &str = "PostgreSQL";
     pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
     const MIGRATIONS_TABLE_EXISTS: &str = "SELECT COUNT(*) FROM information_schema.tables
@@ -84,16 +86,14 @@ pub(crate) mod queries {
     }
 
     /// A plain transaction; rows that must not change underneath are locked with `FOR UPDATE`.
-    pub(crate) async fn begin_write(
-        pool: &Pool<Db>,
-    ) -> Result<Transaction<'static, Db>, StoreError> {
-        pool.begin().await.map_err(err)
+    pub(crate) async fn begin_write(c: &mut Conn) -> Result<Transaction<'_, Db>, StoreError> {
+        sqlx::Connection::begin(c).await.map_err(err)
     }
 
     /// A transaction-scoped advisory lock per name and schema, so that nodes starting together
     /// apply each migration once and publishers never race for a policy number.
     async fn lock_named(
-        tx: &mut Transaction<'static, Db>,
+        tx: &mut Transaction<'_, Db>,
         name: &'static str,
     ) -> Result<(), StoreError> {
         sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1 || ':' || current_schema()))")

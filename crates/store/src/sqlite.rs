@@ -1,26 +1,30 @@
 //! The embedded SQLite backend.
 
+mod connections;
+
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::SqlitePool;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 
 use crate::error::one_line;
 use crate::{ConnectOptions, StoreError};
+use connections::{Connections, Lease};
 
 /// Accrete's storage on an SQLite file (WAL journal, foreign keys on).
 ///
-/// Two pools on the one file: every write goes through a single connection (`write`), reads
-/// through query-only connections (`read`). SQLite lets one writer in at a time anyway; with
-/// one writing connection, writers wait their turn in the pool rather than on the file lock
-/// (`BEGIN IMMEDIATE` never has to sleep in the busy handler), and that connection's page
-/// cache stays valid from one write to the next. A connection whose cache another one made
+/// Two sets of connections on the one file: every write goes through a single connection
+/// (`write`), reads through query-only connections (`read`). SQLite lets one writer in at a
+/// time anyway; with one writing connection, writers wait their turn for it rather than on the
+/// file lock (`BEGIN IMMEDIATE` never has to sleep in the busy handler), and that connection's
+/// page cache stays valid from one write to the next. A connection whose cache another one made
 /// stale must re-read every page it touches, which was most of the CPU of a small write.
+/// The sets are [`connections::Connections`], not sqlx pools: see there why.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
-    reads: SqlitePool,
-    writes: SqlitePool,
+    reads: Arc<Connections>,
+    writes: Arc<Connections>,
 }
 
 impl SqliteStore {
@@ -32,40 +36,29 @@ impl SqliteStore {
             })?
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
-        let path = options.get_filename().display().to_string();
-        let unavailable = |e: sqlx::Error| StoreError::Unavailable {
-            backend: queries::BACKEND,
-            message: format!(
-                "cannot open {path}: {}; check that the folder exists and is writable",
-                one_line(&e.to_string())
-            ),
-        };
         // The writer first: it creates the file and puts it in WAL mode (kept in the file).
         let writer = options
             .clone()
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal);
-        let writes = pool_options(1, &opts)
-            .connect_with(writer)
-            .await
-            .map_err(unavailable)?;
+        let writes = Connections::open(writer, 1, opts.connect_timeout).await?;
         let reader = options.pragma("query_only", "ON");
-        let reads = pool_options(opts.max_connections, &opts)
-            .connect_with(reader)
-            .await
-            .map_err(unavailable)?;
-        Ok(Self { reads, writes })
+        let reads = Connections::open(reader, opts.max_connections, opts.connect_timeout).await?;
+        Ok(Self {
+            reads: Arc::new(reads),
+            writes: Arc::new(writes),
+        })
     }
 
-    /// The pool of query-only connections.
-    fn read(&self) -> &SqlitePool {
-        &self.reads
+    /// A query-only connection.
+    async fn read(&self) -> Result<Lease<'_>, StoreError> {
+        self.reads.acquire().await
     }
 
-    /// The pool of the one connection that writes.
-    fn write(&self) -> &SqlitePool {
-        &self.writes
+    /// The one connection that writes.
+    async fn write(&self) -> Result<Lease<'_>, StoreError> {
+        self.writes.acquire().await
     }
 
     /// The migrations embedded in this binary for this backend.
@@ -80,31 +73,24 @@ impl SqliteStore {
         &self,
         migrator: &sqlx::migrate::Migrator,
     ) -> Result<crate::MigrationStatus, StoreError> {
-        queries::migrate_with(self.write(), migrator).await
+        queries::migrate_with(&mut *self.write().await?, migrator).await
     }
 
-    /// The pool that writes, for tests and tools.
-    pub fn pool(&self) -> &SqlitePool {
-        self.write()
+    /// The connection that writes, for tests and tools (every other write waits for it).
+    pub async fn connection(
+        &self,
+    ) -> Result<impl std::ops::DerefMut<Target = sqlx::SqliteConnection> + '_, StoreError> {
+        self.write().await
     }
-}
-
-/// A pool of at most `size` connections.
-fn pool_options(size: u32, opts: &ConnectOptions) -> SqlitePoolOptions {
-    SqlitePoolOptions::new()
-        .max_connections(size.max(1))
-        .acquire_timeout(opts.connect_timeout)
-        // A connection to a local file does not go stale; pinging it on every checkout would
-        // double the thread hand-offs of each query.
-        .test_before_acquire(false)
 }
 
 pub(crate) mod queries {
-    use sqlx::{Pool, Transaction};
+    use sqlx::Transaction;
 
     use crate::StoreError;
 
     pub(crate) type Db = sqlx::Sqlite;
+    pub(crate) type Conn = sqlx::SqliteConnection;
     pub(crate) const BACKEND: &str = "SQLite";
     pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
     const MIGRATIONS_TABLE_EXISTS: &str =
@@ -132,16 +118,16 @@ pub(crate) mod queries {
 
     /// `BEGIN IMMEDIATE` takes the write lock up front: concurrent writers wait (busy timeout)
     /// instead of failing when a read transaction tries to become a write transaction.
-    pub(crate) async fn begin_write(
-        pool: &Pool<Db>,
-    ) -> Result<Transaction<'static, Db>, StoreError> {
-        pool.begin_with("BEGIN IMMEDIATE").await.map_err(err)
+    pub(crate) async fn begin_write(c: &mut Conn) -> Result<Transaction<'_, Db>, StoreError> {
+        sqlx::Connection::begin_with(c, "BEGIN IMMEDIATE")
+            .await
+            .map_err(err)
     }
 
     /// Nothing to do: `BEGIN IMMEDIATE` already serialises writers.
     #[allow(clippy::unused_async)]
     async fn lock_named(
-        _tx: &mut Transaction<'static, Db>,
+        _tx: &mut Transaction<'_, Db>,
         _name: &'static str,
     ) -> Result<(), StoreError> {
         Ok(())

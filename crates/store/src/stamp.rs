@@ -1,12 +1,13 @@
 //! Stamps the [`crate::Store`] implementation out for one backend: every method forwards to the
-//! function of the same name generated in that backend's `queries` module, with a pool first.
+//! function of the same name generated in that backend's `queries` module, with a connection
+//! first.
 //!
 //! The list of methods is written once here; `forward_impl!` expands it into the
 //! `#[async_trait]` impl before `async_trait` runs. Each method is marked `read` or `write`:
-//! the backend's `read()` and `write()` give the pool for each (the same pool on PostgreSQL;
-//! on SQLite, query-only connections for reads and one connection that does every write, so
-//! that writers queue in the pool instead of on the file lock and the writer's page cache stays
-//! valid from one write to the next).
+//! the backend's `read()` and `write()` lend a connection for each, held for the whole method
+//! (from the one pool on PostgreSQL; on SQLite, a query-only connection for reads and the one
+//! connection that does every write, so that writers queue for it instead of on the file lock
+//! and the writer's page cache stays valid from one write to the next).
 
 macro_rules! forward_impl {
     ($store:ty, $queries:ident, $( $role:ident fn $name:ident( $($arg:ident : $ty:ty),* $(,)? ) -> $ret:ty; )*) => {
@@ -18,7 +19,7 @@ macro_rules! forward_impl {
 
             $(
                 async fn $name(&self, $($arg: $ty),*) -> Result<$ret, $crate::StoreError> {
-                    $queries::$name(self.$role(), $($arg),*).await
+                    $queries::$name(&mut *self.$role().await?, $($arg),*).await
                 }
             )*
         }

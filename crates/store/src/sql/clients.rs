@@ -4,7 +4,7 @@
 macro_rules! client_sql {
     () => {
         pub(crate) async fn create_client(
-            pool: &sqlx::Pool<Db>,
+            c: &mut Conn,
             client: $crate::Client,
         ) -> Result<$crate::Client, $crate::StoreError> {
             use sqlx::types::Json;
@@ -33,7 +33,7 @@ macro_rules! client_sql {
             .bind(Json(theme))
             .bind($crate::model::to_millis(client.created_at))
             .bind($crate::model::to_millis(client.updated_at))
-            .fetch_one(pool)
+            .fetch_one(&mut *c)
             .await
             .map_err(|e| match err(e) {
                 $crate::StoreError::Conflict { .. } => $crate::StoreError::Conflict {
@@ -45,14 +45,14 @@ macro_rules! client_sql {
         }
 
         pub(crate) async fn get_client(
-            pool: &sqlx::Pool<Db>,
+            c: &mut Conn,
             id: &str,
         ) -> Result<Option<$crate::Client>, $crate::StoreError> {
             sqlx::query_as::<_, $crate::sql::oidc_rows::ClientRow>(
                 "SELECT * FROM clients WHERE id = $1",
             )
             .bind(id.to_owned())
-            .fetch_optional(pool)
+            .fetch_optional(&mut *c)
             .await
             .map_err(err)?
             .map($crate::Client::try_from)
@@ -60,12 +60,12 @@ macro_rules! client_sql {
         }
 
         pub(crate) async fn list_clients(
-            pool: &sqlx::Pool<Db>,
+            c: &mut Conn,
         ) -> Result<Vec<$crate::Client>, $crate::StoreError> {
             sqlx::query_as::<_, $crate::sql::oidc_rows::ClientRow>(
                 "SELECT * FROM clients ORDER BY created_at, id",
             )
-            .fetch_all(pool)
+            .fetch_all(&mut *c)
             .await
             .map_err(err)?
             .into_iter()
@@ -74,7 +74,7 @@ macro_rules! client_sql {
         }
 
         pub(crate) async fn update_client(
-            pool: &sqlx::Pool<Db>,
+            c: &mut Conn,
             client: $crate::Client,
         ) -> Result<$crate::Client, $crate::StoreError> {
             use sqlx::types::Json;
@@ -99,7 +99,7 @@ macro_rules! client_sql {
             .bind(Json(client.allowed_origins))
             .bind(Json(theme))
             .bind($crate::model::to_millis(client.updated_at))
-            .fetch_optional(pool)
+            .fetch_optional(&mut *c)
             .await
             .map_err(err)?
             .ok_or($crate::StoreError::NotFound)?
@@ -107,13 +107,13 @@ macro_rules! client_sql {
         }
 
         pub(crate) async fn delete_client(
-            pool: &sqlx::Pool<Db>,
+            c: &mut Conn,
             id: &str,
         ) -> Result<(), $crate::StoreError> {
             // Its transactions and grants (with their codes and tokens) cascade.
             let done = sqlx::query("DELETE FROM clients WHERE id = $1")
                 .bind(id.to_owned())
-                .execute(pool)
+                .execute(&mut *c)
                 .await
                 .map_err(err)?;
             if done.rows_affected() == 0 {
@@ -123,7 +123,7 @@ macro_rules! client_sql {
         }
 
         pub(crate) async fn insert_signing_key(
-            pool: &sqlx::Pool<Db>,
+            c: &mut Conn,
             key: $crate::StoredSigningKey,
         ) -> Result<(), $crate::StoreError> {
             sqlx::query(
@@ -138,19 +138,19 @@ macro_rules! client_sql {
             .bind($crate::model::to_millis(key.created_at))
             .bind($crate::model::to_millis(key.active_from))
             .bind(key.retired_at.map($crate::model::to_millis))
-            .execute(pool)
+            .execute(&mut *c)
             .await
             .map_err(err)?;
             Ok(())
         }
 
         pub(crate) async fn list_signing_keys(
-            pool: &sqlx::Pool<Db>,
+            c: &mut Conn,
         ) -> Result<Vec<$crate::StoredSigningKey>, $crate::StoreError> {
             sqlx::query_as::<_, $crate::sql::oidc_rows::SigningKeyRow>(
                 "SELECT * FROM signing_keys ORDER BY active_from, kid",
             )
-            .fetch_all(pool)
+            .fetch_all(&mut *c)
             .await
             .map_err(err)?
             .into_iter()
@@ -159,14 +159,14 @@ macro_rules! client_sql {
         }
 
         pub(crate) async fn retire_signing_key(
-            pool: &sqlx::Pool<Db>,
+            c: &mut Conn,
             kid: &str,
             at: time::OffsetDateTime,
         ) -> Result<(), $crate::StoreError> {
             let done = sqlx::query("UPDATE signing_keys SET retired_at = $2 WHERE kid = $1")
                 .bind(kid.to_owned())
                 .bind($crate::model::to_millis(at))
-                .execute(pool)
+                .execute(&mut *c)
                 .await
                 .map_err(err)?;
             if done.rows_affected() == 0 {

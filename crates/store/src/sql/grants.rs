@@ -11,7 +11,7 @@
 macro_rules! grant_sql {
     () => {
         pub(crate) async fn create_grant(
-            pool: &sqlx::Pool<Db>,
+            c: &mut Conn,
             user_id: uuid::Uuid,
             client_id: &str,
             scopes: &[String],
@@ -26,7 +26,7 @@ macro_rules! grant_sql {
             .bind(client_id.to_owned())
             .bind(sqlx::types::Json(scopes.to_vec()))
             .bind($crate::model::to_millis(now))
-            .fetch_one(pool)
+            .fetch_one(&mut *c)
             .await
             .map_err(|e| match err(e) {
                 $crate::StoreError::Invalid { .. } => $crate::StoreError::Invalid {
@@ -38,14 +38,14 @@ macro_rules! grant_sql {
         }
 
         pub(crate) async fn get_grant(
-            pool: &sqlx::Pool<Db>,
+            c: &mut Conn,
             grant_id: uuid::Uuid,
         ) -> Result<Option<$crate::Grant>, $crate::StoreError> {
             sqlx::query_as::<_, $crate::sql::oidc_rows::GrantRow>(
                 "SELECT * FROM grants WHERE id = $1",
             )
             .bind(grant_id.to_string())
-            .fetch_optional(pool)
+            .fetch_optional(&mut *c)
             .await
             .map_err(err)?
             .map($crate::Grant::try_from)
@@ -53,7 +53,7 @@ macro_rules! grant_sql {
         }
 
         pub(crate) async fn revoke_grant(
-            pool: &sqlx::Pool<Db>,
+            c: &mut Conn,
             grant_id: uuid::Uuid,
             now: time::OffsetDateTime,
         ) -> Result<(), $crate::StoreError> {
@@ -62,7 +62,7 @@ macro_rules! grant_sql {
             )
             .bind(grant_id.to_string())
             .bind($crate::model::to_millis(now))
-            .execute(pool)
+            .execute(&mut *c)
             .await
             .map_err(err)?;
             if done.rows_affected() == 0 {
@@ -72,7 +72,7 @@ macro_rules! grant_sql {
         }
 
         pub(crate) async fn revoke_user_grants(
-            pool: &sqlx::Pool<Db>,
+            c: &mut Conn,
             user_id: uuid::Uuid,
             client_id: Option<&str>,
             now: time::OffsetDateTime,
@@ -84,20 +84,20 @@ macro_rules! grant_sql {
             .bind(user_id.to_string())
             .bind(client_id.map(str::to_owned))
             .bind($crate::model::to_millis(now))
-            .execute(pool)
+            .execute(&mut *c)
             .await
             .map_err(err)?;
             Ok(done.rows_affected())
         }
 
         pub(crate) async fn is_grant_revoked(
-            pool: &sqlx::Pool<Db>,
+            c: &mut Conn,
             grant_id: uuid::Uuid,
         ) -> Result<bool, $crate::StoreError> {
             let revoked: Option<Option<i64>> =
                 sqlx::query_scalar("SELECT revoked_at FROM grants WHERE id = $1")
                     .bind(grant_id.to_string())
-                    .fetch_optional(pool)
+                    .fetch_optional(&mut *c)
                     .await
                     .map_err(err)?;
             // An unknown grant (deleted with its user or client) counts as revoked.
@@ -105,7 +105,7 @@ macro_rules! grant_sql {
         }
 
         pub(crate) async fn insert_code(
-            pool: &sqlx::Pool<Db>,
+            c: &mut Conn,
             code: $crate::NewAuthorizationCode,
         ) -> Result<(), $crate::StoreError> {
             use $crate::model::to_millis;
@@ -127,7 +127,7 @@ macro_rules! grant_sql {
             .bind(sqlx::types::Json(context))
             .bind(to_millis(code.now))
             .bind(to_millis(code.expires_at))
-            .execute(pool)
+            .execute(&mut *c)
             .await
             .map_err(err)?;
             if done.rows_affected() == 0 {
@@ -137,12 +137,12 @@ macro_rules! grant_sql {
         }
 
         pub(crate) async fn consume_code(
-            pool: &sqlx::Pool<Db>,
+            c: &mut Conn,
             hash: &str,
             now: time::OffsetDateTime,
         ) -> Result<$crate::CodeConsumption, $crate::StoreError> {
             let now = $crate::model::to_millis(now);
-            let mut tx = begin_write(pool).await?;
+            let mut tx = begin_write(c).await?;
             let fresh = sqlx::query_as::<_, $crate::sql::oidc_rows::CodeRow>(
                 "UPDATE authorization_codes SET consumed_at = $2
                  WHERE hash = $1 AND consumed_at IS NULL AND expires_at > $2
@@ -183,7 +183,7 @@ macro_rules! grant_sql {
         }
 
         pub(crate) async fn insert_refresh_token(
-            pool: &sqlx::Pool<Db>,
+            c: &mut Conn,
             token: $crate::NewRefreshToken,
             now: time::OffsetDateTime,
         ) -> Result<(), $crate::StoreError> {
@@ -198,7 +198,7 @@ macro_rules! grant_sql {
             .bind(sqlx::types::Json(token.scopes))
             .bind($crate::model::to_millis(now))
             .bind($crate::model::to_millis(token.expires_at))
-            .execute(pool)
+            .execute(&mut *c)
             .await
             .map_err(err)?;
             if done.rows_affected() == 0 {
@@ -208,7 +208,7 @@ macro_rules! grant_sql {
         }
 
         pub(crate) async fn rotate_refresh_token(
-            pool: &sqlx::Pool<Db>,
+            c: &mut Conn,
             old_hash: &str,
             successor: $crate::RefreshSuccessor,
             now: time::OffsetDateTime,
@@ -222,13 +222,13 @@ macro_rules! grant_sql {
                 .bind(successor.hash)
                 .bind($crate::model::to_millis(successor.expires_at))
                 .bind(successor.client_id.clone())
-                .fetch_optional(pool)
+                .fetch_optional(&mut *c)
                 .await
                 .map_err(err)?;
             if let Some(stored) = stored {
                 return Ok($crate::Rotation::Rotated(stored.try_into()?));
             }
-            let mut tx = begin_write(pool).await?;
+            let mut tx = begin_write(c).await?;
             let current = sqlx::query_as::<_, $crate::sql::oidc_rows::RefreshRow>(
                 "SELECT * FROM refresh_tokens WHERE hash = $1",
             )
@@ -266,14 +266,14 @@ macro_rules! grant_sql {
         }
 
         pub(crate) async fn get_refresh_token(
-            pool: &sqlx::Pool<Db>,
+            c: &mut Conn,
             hash: &str,
         ) -> Result<Option<$crate::RefreshToken>, $crate::StoreError> {
             sqlx::query_as::<_, $crate::sql::oidc_rows::RefreshRow>(
                 "SELECT * FROM refresh_tokens WHERE hash = $1",
             )
             .bind(hash.to_owned())
-            .fetch_optional(pool)
+            .fetch_optional(&mut *c)
             .await
             .map_err(err)?
             .map($crate::RefreshToken::try_from)
@@ -281,7 +281,7 @@ macro_rules! grant_sql {
         }
 
         pub(crate) async fn revoke_refresh_token(
-            pool: &sqlx::Pool<Db>,
+            c: &mut Conn,
             hash: &str,
             now: time::OffsetDateTime,
         ) -> Result<Option<$crate::RefreshToken>, $crate::StoreError> {
@@ -291,7 +291,7 @@ macro_rules! grant_sql {
             )
             .bind(hash.to_owned())
             .bind($crate::model::to_millis(now))
-            .fetch_optional(pool)
+            .fetch_optional(&mut *c)
             .await
             .map_err(err)?
             .map($crate::RefreshToken::try_from)
@@ -299,7 +299,7 @@ macro_rules! grant_sql {
         }
 
         pub(crate) async fn purge_expired(
-            pool: &sqlx::Pool<Db>,
+            c: &mut Conn,
             now: time::OffsetDateTime,
         ) -> Result<u64, $crate::StoreError> {
             let now = $crate::model::to_millis(now);
@@ -309,7 +309,7 @@ macro_rules! grant_sql {
                 "DELETE FROM authorization_codes WHERE expires_at <= $1",
                 "DELETE FROM refresh_tokens WHERE expires_at <= $1",
             ] {
-                let done = sqlx::query(sql).bind(now).execute(pool).await.map_err(err)?;
+                let done = sqlx::query(sql).bind(now).execute(&mut *c).await.map_err(err)?;
                 removed += done.rows_affected();
             }
             Ok(removed)

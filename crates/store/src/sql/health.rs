@@ -3,8 +3,11 @@
 /// Expands to `ping` for the backend in scope.
 macro_rules! health_sql {
     () => {
-        pub(crate) async fn ping(pool: &sqlx::Pool<Db>) -> Result<(), $crate::StoreError> {
-            sqlx::query("SELECT 1").execute(pool).await.map_err(err)?;
+        pub(crate) async fn ping(c: &mut Conn) -> Result<(), $crate::StoreError> {
+            sqlx::query("SELECT 1")
+                .execute(&mut *c)
+                .await
+                .map_err(err)?;
             Ok(())
         }
     };

@@ -86,37 +86,37 @@ macro_rules! migration_sql {
         }
 
         pub(crate) async fn migration_status(
-            pool: &sqlx::Pool<Db>,
+            c: &mut Conn,
         ) -> Result<$crate::MigrationStatus, $crate::StoreError> {
-            migration_status_with(pool, &MIGRATOR).await
+            migration_status_with(&mut *c, &MIGRATOR).await
         }
 
         pub(crate) async fn migrate(
-            pool: &sqlx::Pool<Db>,
+            c: &mut Conn,
         ) -> Result<$crate::MigrationStatus, $crate::StoreError> {
-            migrate_with(pool, &MIGRATOR).await
+            migrate_with(&mut *c, &MIGRATOR).await
         }
 
         pub(crate) async fn migration_status_with(
-            pool: &sqlx::Pool<Db>,
+            c: &mut Conn,
             migrator: &sqlx::migrate::Migrator,
         ) -> Result<$crate::MigrationStatus, $crate::StoreError> {
             let exists: i64 = sqlx::query_scalar(MIGRATIONS_TABLE_EXISTS)
-                .fetch_one(pool)
+                .fetch_one(&mut *c)
                 .await
                 .map_err(err)?;
             if exists == 0 {
                 return Ok(status_of(migrator, &[]));
             }
-            let applied = applied_migrations(pool).await?;
+            let applied = applied_migrations(&mut *c).await?;
             Ok(status_of(migrator, &applied))
         }
 
         pub(crate) async fn migrate_with(
-            pool: &sqlx::Pool<Db>,
+            c: &mut Conn,
             migrator: &sqlx::migrate::Migrator,
         ) -> Result<$crate::MigrationStatus, $crate::StoreError> {
-            let mut tx = begin_write(pool).await?;
+            let mut tx = begin_write(c).await?;
             lock_named(&mut tx, "accrete_migrations").await?;
             sqlx::query(
                 "CREATE TABLE IF NOT EXISTS accrete_migrations (
@@ -138,7 +138,7 @@ macro_rules! migration_sql {
                 }
                 // One transaction per migration: a crash leaves it either applied and recorded,
                 // or not applied at all.
-                let mut tx = begin_write(pool).await?;
+                let mut tx = begin_write(c).await?;
                 lock_named(&mut tx, "accrete_migrations").await?;
                 let applied = applied_migrations(&mut *tx).await?;
                 check_applied(migrator, &applied)?;
@@ -170,7 +170,7 @@ macro_rules! migration_sql {
                 .map_err(err)?;
                 tx.commit().await.map_err(err)?;
             }
-            migration_status_with(pool, migrator).await
+            migration_status_with(&mut *c, migrator).await
         }
     };
 }

@@ -1,13 +1,14 @@
 //! SQL shared by both backends, written once.
 //!
-//! Each file holds a `macro_rules!` whose body is plain async functions over one backend's pool.
+//! Each file holds a `macro_rules!` whose body is plain async functions over one borrowed
+//! connection of one backend (`c: &mut Conn`; `crate::stamp` borrows it for each store method).
 //! A backend module (`crate::sqlite::queries`, `crate::postgres::queries`) invokes every macro
 //! once, after defining the few names the bodies expect:
 //!
-//! - `Db`: the sqlx database type (`sqlx::Sqlite` or `sqlx::Postgres`);
+//! - `Db`: the sqlx database type (`sqlx::Sqlite` or `sqlx::Postgres`), and `Conn` its connection;
 //! - `BACKEND`: its display name;
 //! - `err(sqlx::Error) -> StoreError`: error mapping for that backend;
-//! - `begin_write(&Pool<Db>)`: a transaction that may write (`BEGIN IMMEDIATE` on SQLite,
+//! - `begin_write(&mut Conn)`: a transaction that may write (`BEGIN IMMEDIATE` on SQLite,
 //!   so writers queue instead of failing to upgrade a read lock);
 //! - `lock_named(&mut Transaction, name)`: serialises writers of one kind (migrations, policy
 //!   numbers) across nodes: an advisory lock on PostgreSQL; `BEGIN IMMEDIATE` already does it on

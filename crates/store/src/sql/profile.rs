@@ -11,7 +11,7 @@ macro_rules! profile_sql {
         /// patches to the bags, and writes the bags, the history rows and the provenance in one
         /// transaction; any error rolls all of it back.
         pub(crate) async fn update_user(
-            pool: &sqlx::Pool<Db>,
+            c: &mut Conn,
             user_id: uuid::Uuid,
             expected_version: Option<i64>,
             update: &$crate::UserUpdate,
@@ -26,7 +26,7 @@ macro_rules! profile_sql {
                 .as_ref()
                 .map(|change| $crate::sql::normalized_email(&change.email))
                 .transpose()?;
-            let mut tx = begin_write(pool).await?;
+            let mut tx = begin_write(c).await?;
             let user: $crate::User = sqlx::query_as::<_, $crate::sql::rows::UserRow>(LOCK_USER)
                 .bind(user_id.to_string())
                 .fetch_optional(&mut *tx)
@@ -137,7 +137,7 @@ macro_rules! profile_sql {
         }
 
         pub(crate) async fn user_history(
-            pool: &sqlx::Pool<Db>,
+            c: &mut Conn,
             user_id: uuid::Uuid,
         ) -> Result<Vec<$crate::HistoryEntry>, $crate::StoreError> {
             sqlx::query_as::<_, $crate::sql::rows::HistoryRow>(
@@ -145,7 +145,7 @@ macro_rules! profile_sql {
                  FROM profile_history WHERE user_id = $1 ORDER BY seq",
             )
             .bind(user_id.to_string())
-            .fetch_all(pool)
+            .fetch_all(&mut *c)
             .await
             .map_err(err)?
             .into_iter()
@@ -154,7 +154,7 @@ macro_rules! profile_sql {
         }
 
         pub(crate) async fn value_provenance(
-            pool: &sqlx::Pool<Db>,
+            c: &mut Conn,
             user_id: uuid::Uuid,
         ) -> Result<Vec<$crate::Provenance>, $crate::StoreError> {
             sqlx::query_as::<_, $crate::sql::rows::ProvenanceRow>(
@@ -162,7 +162,7 @@ macro_rules! profile_sql {
                  WHERE user_id = $1 ORDER BY location, key",
             )
             .bind(user_id.to_string())
-            .fetch_all(pool)
+            .fetch_all(&mut *c)
             .await
             .map_err(err)?
             .into_iter()
@@ -171,7 +171,7 @@ macro_rules! profile_sql {
         }
 
         pub(crate) async fn list_users(
-            pool: &sqlx::Pool<Db>,
+            c: &mut Conn,
             query: $crate::UserQuery,
         ) -> Result<$crate::Page<$crate::User>, $crate::StoreError> {
             let limit = query.page_size();
@@ -207,7 +207,7 @@ macro_rules! profile_sql {
             .bind(key)
             .bind(equals.map(json_param))
             .bind(i64::from(limit) + 1)
-            .fetch_all(pool)
+            .fetch_all(&mut *c)
             .await
             .map_err(err)?;
             let mut items = rows

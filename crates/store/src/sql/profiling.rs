@@ -4,13 +4,13 @@
 macro_rules! profiling_sql {
     () => {
         pub(crate) async fn publish_policy(
-            pool: &sqlx::Pool<Db>,
+            c: &mut Conn,
             document: &serde_json::Value,
             note: Option<&str>,
             now: time::OffsetDateTime,
         ) -> Result<$crate::PolicyVersion, $crate::StoreError> {
             let now = $crate::model::to_millis(now);
-            let mut tx = begin_write(pool).await?;
+            let mut tx = begin_write(c).await?;
             // Numbers are handed out under a lock so concurrent publishers never collide.
             lock_named(&mut tx, "accrete_policy").await?;
             let row = sqlx::query_as::<_, $crate::sql::profiling_rows::PolicyRow>(
@@ -29,12 +29,12 @@ macro_rules! profiling_sql {
         }
 
         pub(crate) async fn published_policy(
-            pool: &sqlx::Pool<Db>,
+            c: &mut Conn,
         ) -> Result<Option<$crate::PolicyVersion>, $crate::StoreError> {
             sqlx::query_as::<_, $crate::sql::profiling_rows::PolicyRow>(
                 "SELECT * FROM policy_versions ORDER BY version DESC LIMIT 1",
             )
-            .fetch_optional(pool)
+            .fetch_optional(&mut *c)
             .await
             .map_err(err)?
             .map($crate::PolicyVersion::try_from)
@@ -42,14 +42,14 @@ macro_rules! profiling_sql {
         }
 
         pub(crate) async fn policy_version(
-            pool: &sqlx::Pool<Db>,
+            c: &mut Conn,
             version: i64,
         ) -> Result<Option<$crate::PolicyVersion>, $crate::StoreError> {
             sqlx::query_as::<_, $crate::sql::profiling_rows::PolicyRow>(
                 "SELECT * FROM policy_versions WHERE version = $1",
             )
             .bind(version)
-            .fetch_optional(pool)
+            .fetch_optional(&mut *c)
             .await
             .map_err(err)?
             .map($crate::PolicyVersion::try_from)
@@ -57,12 +57,12 @@ macro_rules! profiling_sql {
         }
 
         pub(crate) async fn list_policy_versions(
-            pool: &sqlx::Pool<Db>,
+            c: &mut Conn,
         ) -> Result<Vec<$crate::PolicyVersionSummary>, $crate::StoreError> {
             sqlx::query_as::<_, $crate::sql::profiling_rows::PolicySummaryRow>(
                 "SELECT version, published_at, note FROM policy_versions ORDER BY version DESC",
             )
-            .fetch_all(pool)
+            .fetch_all(&mut *c)
             .await
             .map_err(err)?
             .into_iter()
@@ -71,7 +71,7 @@ macro_rules! profiling_sql {
         }
 
         pub(crate) async fn save_draft(
-            pool: &sqlx::Pool<Db>,
+            c: &mut Conn,
             document: &serde_json::Value,
             now: time::OffsetDateTime,
         ) -> Result<$crate::PolicyDraft, $crate::StoreError> {
@@ -83,32 +83,32 @@ macro_rules! profiling_sql {
             )
             .bind(sqlx::types::Json(document))
             .bind($crate::model::to_millis(now))
-            .fetch_one(pool)
+            .fetch_one(&mut *c)
             .await
             .map_err(err)?
             .try_into()
         }
 
         pub(crate) async fn get_draft(
-            pool: &sqlx::Pool<Db>,
+            c: &mut Conn,
         ) -> Result<Option<$crate::PolicyDraft>, $crate::StoreError> {
             sqlx::query_as::<_, $crate::sql::profiling_rows::DraftRow>(
                 "SELECT document, updated_at FROM policy_draft WHERE id = 1",
             )
-            .fetch_optional(pool)
+            .fetch_optional(&mut *c)
             .await
             .map_err(err)?
             .map($crate::PolicyDraft::try_from)
             .transpose()
         }
 
-        pub(crate) async fn discard_draft(pool: &sqlx::Pool<Db>) -> Result<(), $crate::StoreError> {
-            sqlx::query("DELETE FROM policy_draft").execute(pool).await.map_err(err)?;
+        pub(crate) async fn discard_draft(c: &mut Conn) -> Result<(), $crate::StoreError> {
+            sqlx::query("DELETE FROM policy_draft").execute(&mut *c).await.map_err(err)?;
             Ok(())
         }
 
         pub(crate) async fn record_prompt_event(
-            pool: &sqlx::Pool<Db>,
+            c: &mut Conn,
             event: $crate::NewEvent,
         ) -> Result<Option<$crate::PromptState>, $crate::StoreError> {
             use $crate::EventKind;
@@ -148,7 +148,7 @@ macro_rules! profiling_sql {
                 });
             }
             let at = $crate::model::to_millis(event.at);
-            let mut tx = begin_write(pool).await?;
+            let mut tx = begin_write(c).await?;
             sqlx::query(
                 "INSERT INTO prompt_events (kind, user_id, step, client_id, at, data)
                  VALUES ($1, $2, $3, $4, $5, $6)",
@@ -185,14 +185,14 @@ macro_rules! profiling_sql {
         }
 
         pub(crate) async fn prompt_states(
-            pool: &sqlx::Pool<Db>,
+            c: &mut Conn,
             user_id: uuid::Uuid,
         ) -> Result<Vec<$crate::PromptState>, $crate::StoreError> {
             sqlx::query_as::<_, $crate::sql::profiling_rows::PromptStateRow>(
                 "SELECT * FROM prompt_state WHERE user_id = $1 ORDER BY step",
             )
             .bind(user_id.to_string())
-            .fetch_all(pool)
+            .fetch_all(&mut *c)
             .await
             .map_err(err)?
             .into_iter()
@@ -201,7 +201,7 @@ macro_rules! profiling_sql {
         }
 
         pub(crate) async fn list_events(
-            pool: &sqlx::Pool<Db>,
+            c: &mut Conn,
             after_seq: i64,
             limit: u32,
         ) -> Result<Vec<$crate::Event>, $crate::StoreError> {
@@ -210,7 +210,7 @@ macro_rules! profiling_sql {
             )
             .bind(after_seq)
             .bind(i64::from(limit.clamp(1, 10_000)))
-            .fetch_all(pool)
+            .fetch_all(&mut *c)
             .await
             .map_err(err)?
             .into_iter()
@@ -219,7 +219,7 @@ macro_rules! profiling_sql {
         }
 
         pub(crate) async fn prompt_stats(
-            pool: &sqlx::Pool<Db>,
+            c: &mut Conn,
             from: time::OffsetDateTime,
             to: time::OffsetDateTime,
         ) -> Result<Vec<$crate::StepStats>, $crate::StoreError> {
@@ -235,7 +235,7 @@ macro_rules! profiling_sql {
             )
             .bind($crate::model::to_millis(from))
             .bind($crate::model::to_millis(to))
-            .fetch_all(pool)
+            .fetch_all(&mut *c)
             .await
             .map_err(err)?
             .into_iter()
@@ -244,11 +244,11 @@ macro_rules! profiling_sql {
         }
 
         pub(crate) async fn list_user_states(
-            pool: &sqlx::Pool<Db>,
+            c: &mut Conn,
             query: $crate::UserQuery,
         ) -> Result<$crate::Page<$crate::UserState>, $crate::StoreError> {
             use std::collections::HashMap;
-            let page = list_users(pool, query).await?;
+            let page = list_users(&mut *c, query).await?;
             let (Some(first), Some(last)) = (page.items.first(), page.items.last()) else {
                 return Ok($crate::Page { items: Vec::new(), next_cursor: page.next_cursor });
             };
@@ -262,7 +262,7 @@ macro_rules! profiling_sql {
             )
             .bind(first.clone())
             .bind(last.clone())
-            .fetch_all(pool)
+            .fetch_all(&mut *c)
             .await
             .map_err(err)?;
             for row in rows {
@@ -275,7 +275,7 @@ macro_rules! profiling_sql {
             )
             .bind(first)
             .bind(last)
-            .fetch_all(pool)
+            .fetch_all(&mut *c)
             .await
             .map_err(err)?;
             for row in rows {
@@ -297,7 +297,7 @@ macro_rules! profiling_sql {
         }
 
         pub(crate) async fn count_users_with_value(
-            pool: &sqlx::Pool<Db>,
+            c: &mut Conn,
             location: $crate::Location,
             key: &str,
         ) -> Result<i64, $crate::StoreError> {
@@ -309,7 +309,7 @@ macro_rules! profiling_sql {
             )
             .bind(location.as_str())
             .bind(key.to_owned())
-            .fetch_one(pool)
+            .fetch_one(&mut *c)
             .await
             .map_err(err)
         }

@@ -4,7 +4,7 @@
 macro_rules! session_sql {
     () => {
         pub(crate) async fn create_session(
-            pool: &sqlx::Pool<Db>,
+            c: &mut Conn,
             session: $crate::SsoSession,
         ) -> Result<(), $crate::StoreError> {
             use $crate::model::to_millis;
@@ -20,7 +20,7 @@ macro_rules! session_sql {
             .bind(to_millis(session.last_seen_at))
             .bind(to_millis(session.expires_at))
             .bind(session.credentialed)
-            .execute(pool)
+            .execute(&mut *c)
             .await
             .map_err(|e| match err(e) {
                 // The user is gone (foreign key): nothing to attach the session to.
@@ -31,7 +31,7 @@ macro_rules! session_sql {
         }
 
         pub(crate) async fn get_session(
-            pool: &sqlx::Pool<Db>,
+            c: &mut Conn,
             hash: &str,
             now: time::OffsetDateTime,
         ) -> Result<Option<$crate::SsoSession>, $crate::StoreError> {
@@ -40,7 +40,7 @@ macro_rules! session_sql {
             )
             .bind(hash.to_owned())
             .bind($crate::model::to_millis(now))
-            .fetch_optional(pool)
+            .fetch_optional(&mut *c)
             .await
             .map_err(err)?
             .map($crate::SsoSession::try_from)
@@ -48,7 +48,7 @@ macro_rules! session_sql {
         }
 
         pub(crate) async fn touch_session(
-            pool: &sqlx::Pool<Db>,
+            c: &mut Conn,
             hash: &str,
             now: time::OffsetDateTime,
             expires_at: time::OffsetDateTime,
@@ -60,7 +60,7 @@ macro_rules! session_sql {
             .bind(hash.to_owned())
             .bind($crate::model::to_millis(now))
             .bind($crate::model::to_millis(expires_at))
-            .fetch_optional(pool)
+            .fetch_optional(&mut *c)
             .await
             .map_err(err)?
             .map($crate::SsoSession::try_from)
@@ -68,31 +68,31 @@ macro_rules! session_sql {
         }
 
         pub(crate) async fn delete_session(
-            pool: &sqlx::Pool<Db>,
+            c: &mut Conn,
             hash: &str,
         ) -> Result<(), $crate::StoreError> {
             sqlx::query("DELETE FROM sso_sessions WHERE hash = $1")
                 .bind(hash.to_owned())
-                .execute(pool)
+                .execute(&mut *c)
                 .await
                 .map_err(err)?;
             Ok(())
         }
 
         pub(crate) async fn delete_user_sessions(
-            pool: &sqlx::Pool<Db>,
+            c: &mut Conn,
             user_id: uuid::Uuid,
         ) -> Result<u64, $crate::StoreError> {
             let done = sqlx::query("DELETE FROM sso_sessions WHERE user_id = $1")
                 .bind(user_id.to_string())
-                .execute(pool)
+                .execute(&mut *c)
                 .await
                 .map_err(err)?;
             Ok(done.rows_affected())
         }
 
         pub(crate) async fn create_transaction(
-            pool: &sqlx::Pool<Db>,
+            c: &mut Conn,
             new: $crate::NewAuthTransaction,
         ) -> Result<$crate::AuthTransaction, $crate::StoreError> {
             let state = $crate::model::json_object(new.state, "transaction state")?;
@@ -107,7 +107,7 @@ macro_rules! session_sql {
             .bind(sqlx::types::Json(state))
             .bind($crate::model::to_millis(new.now))
             .bind($crate::model::to_millis(new.expires_at))
-            .fetch_one(pool)
+            .fetch_one(&mut *c)
             .await
             .map_err(|e| match err(e) {
                 $crate::StoreError::Invalid { .. } => $crate::StoreError::Invalid {
@@ -119,14 +119,14 @@ macro_rules! session_sql {
         }
 
         pub(crate) async fn get_transaction(
-            pool: &sqlx::Pool<Db>,
+            c: &mut Conn,
             id: uuid::Uuid,
         ) -> Result<Option<$crate::AuthTransaction>, $crate::StoreError> {
             sqlx::query_as::<_, $crate::sql::oidc_rows::TransactionRow>(
                 "SELECT * FROM auth_transactions WHERE id = $1",
             )
             .bind(id.to_string())
-            .fetch_optional(pool)
+            .fetch_optional(&mut *c)
             .await
             .map_err(err)?
             .map($crate::AuthTransaction::try_from)
@@ -134,7 +134,7 @@ macro_rules! session_sql {
         }
 
         pub(crate) async fn update_transaction(
-            pool: &sqlx::Pool<Db>,
+            c: &mut Conn,
             transaction: $crate::AuthTransaction,
         ) -> Result<$crate::AuthTransaction, $crate::StoreError> {
             let state = $crate::model::json_object(transaction.state, "transaction state")?;
@@ -150,14 +150,14 @@ macro_rules! session_sql {
             .bind(transaction.session_hash)
             .bind(sqlx::types::Json(state))
             .bind($crate::model::to_millis(transaction.expires_at))
-            .fetch_optional(pool)
+            .fetch_optional(&mut *c)
             .await
             .map_err(err)?;
             if let Some(row) = updated {
                 return row.try_into();
             }
             // Say why nothing was updated.
-            match get_transaction(pool, transaction.id).await? {
+            match get_transaction(&mut *c, transaction.id).await? {
                 None => Err($crate::StoreError::NotFound),
                 Some(current) if current.completed_at.is_some() => {
                     Err($crate::StoreError::Conflict {
@@ -172,7 +172,7 @@ macro_rules! session_sql {
         }
 
         pub(crate) async fn complete_transaction(
-            pool: &sqlx::Pool<Db>,
+            c: &mut Conn,
             id: uuid::Uuid,
             now: time::OffsetDateTime,
         ) -> Result<bool, $crate::StoreError> {
@@ -183,14 +183,14 @@ macro_rules! session_sql {
             )
             .bind(id.to_string())
             .bind($crate::model::to_millis(now))
-            .execute(pool)
+            .execute(&mut *c)
             .await
             .map_err(err)?;
             Ok(done.rows_affected() == 1)
         }
 
         pub(crate) async fn expire_transactions(
-            pool: &sqlx::Pool<Db>,
+            c: &mut Conn,
             now: time::OffsetDateTime,
         ) -> Result<Vec<$crate::ExpiredTransaction>, $crate::StoreError> {
             // DELETE ... RETURNING: each expired transaction is reported to exactly one caller.
@@ -198,7 +198,7 @@ macro_rules! session_sql {
                 "DELETE FROM auth_transactions WHERE expires_at <= $1 RETURNING *",
             )
             .bind($crate::model::to_millis(now))
-            .fetch_all(pool)
+            .fetch_all(&mut *c)
             .await
             .map_err(err)?
             .into_iter()

@@ -4,7 +4,7 @@
 macro_rules! user_sql {
     () => {
         pub(crate) async fn create_user(
-            pool: &sqlx::Pool<Db>,
+            c: &mut Conn,
             new: $crate::NewUser,
         ) -> Result<$crate::User, $crate::StoreError> {
             let normalized = $crate::sql::normalized_email(&new.email)?;
@@ -27,19 +27,19 @@ macro_rules! user_sql {
             .bind(sqlx::types::Json(profile))
             .bind(sqlx::types::Json(user_metadata))
             .bind(sqlx::types::Json(app_metadata))
-            .fetch_one(pool)
+            .fetch_one(&mut *c)
             .await
             .map_err(|e| $crate::sql::email_taken(err(e)))?;
             row.try_into()
         }
 
         pub(crate) async fn get_user(
-            pool: &sqlx::Pool<Db>,
+            c: &mut Conn,
             id: uuid::Uuid,
         ) -> Result<$crate::User, $crate::StoreError> {
             sqlx::query_as::<_, $crate::sql::rows::UserRow>("SELECT * FROM users WHERE id = $1")
                 .bind(id.to_string())
-                .fetch_optional(pool)
+                .fetch_optional(&mut *c)
                 .await
                 .map_err(err)?
                 .ok_or($crate::StoreError::NotFound)?
@@ -47,14 +47,14 @@ macro_rules! user_sql {
         }
 
         pub(crate) async fn find_user_by_email(
-            pool: &sqlx::Pool<Db>,
+            c: &mut Conn,
             email: &str,
         ) -> Result<Option<$crate::User>, $crate::StoreError> {
             sqlx::query_as::<_, $crate::sql::rows::UserRow>(
                 "SELECT * FROM users WHERE email_normalized = $1",
             )
             .bind($crate::model::normalize_email(email))
-            .fetch_optional(pool)
+            .fetch_optional(&mut *c)
             .await
             .map_err(err)?
             .map($crate::User::try_from)
@@ -62,14 +62,14 @@ macro_rules! user_sql {
         }
 
         pub(crate) async fn set_password_hash(
-            pool: &sqlx::Pool<Db>,
+            c: &mut Conn,
             id: uuid::Uuid,
             hash: &str,
         ) -> Result<(), $crate::StoreError> {
             let done = sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
                 .bind(id.to_string())
                 .bind(hash.to_owned())
-                .execute(pool)
+                .execute(&mut *c)
                 .await
                 .map_err(err)?;
             if done.rows_affected() == 0 {
@@ -79,7 +79,7 @@ macro_rules! user_sql {
         }
 
         pub(crate) async fn record_sign_in(
-            pool: &sqlx::Pool<Db>,
+            c: &mut Conn,
             id: uuid::Uuid,
             kind: $crate::SignInKind,
             now: time::OffsetDateTime,
@@ -99,7 +99,7 @@ macro_rules! user_sql {
             sqlx::query_as::<_, $crate::sql::rows::UserRow>(sql)
                 .bind(id.to_string())
                 .bind($crate::model::to_millis(now))
-                .fetch_optional(pool)
+                .fetch_optional(&mut *c)
                 .await
                 .map_err(err)?
                 .ok_or($crate::StoreError::NotFound)?
@@ -107,13 +107,13 @@ macro_rules! user_sql {
         }
 
         pub(crate) async fn delete_user(
-            pool: &sqlx::Pool<Db>,
+            c: &mut Conn,
             id: uuid::Uuid,
         ) -> Result<(), $crate::StoreError> {
             // Everything that belongs to the user references it with ON DELETE CASCADE.
             let done = sqlx::query("DELETE FROM users WHERE id = $1")
                 .bind(id.to_string())
-                .execute(pool)
+                .execute(&mut *c)
                 .await
                 .map_err(err)?;
             if done.rows_affected() == 0 {
@@ -122,8 +122,8 @@ macro_rules! user_sql {
             Ok(())
         }
 
-        pub(crate) async fn count_users(pool: &sqlx::Pool<Db>) -> Result<i64, $crate::StoreError> {
-            sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(pool).await.map_err(err)
+        pub(crate) async fn count_users(c: &mut Conn) -> Result<i64, $crate::StoreError> {
+            sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(&mut *c).await.map_err(err)
         }
     };
 }

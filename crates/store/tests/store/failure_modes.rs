@@ -85,7 +85,7 @@ async fn a_sqlite_database_with_an_unknown_newer_migration_is_refused() {
         "INSERT INTO accrete_migrations (version, description, checksum, applied_at)
          VALUES (99999999, 'from the future', '00', 0)",
     )
-    .execute(store.pool())
+    .execute(&mut *store.connection().await.unwrap())
     .await
     .unwrap();
     assert_schema_too_new(&store, status.known).await;
@@ -206,7 +206,7 @@ async fn a_sqlite_migration_failing_halfway_leaves_nothing_behind() {
     );
     let half: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM sqlite_master WHERE name = 'half_done'")
-            .fetch_one(store.pool())
+            .fetch_one(&mut *store.connection().await.unwrap())
             .await
             .unwrap();
     assert_eq!(half, 0);
