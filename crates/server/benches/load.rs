@@ -1,14 +1,16 @@
 //! Load harness: boots a release server (SQLite) in a child process and reports the SERVER's CPU
-//! milliseconds per operation (utime + stime of the child from `/proc/<pid>/stat`, before and
-//! after N operations), and its peak resident memory (`VmHWM`) under 256 concurrent sign-ins.
+//! milliseconds per operation (the sum of its threads' exact run times from
+//! `/proc/<pid>/task/*/schedstat`, before and after N operations), and its peak resident memory
+//! (`VmHWM`) under 256 concurrent sign-ins.
 //!
 //! Run: `cargo bench -p accrete-server --bench load` (environment: `LOAD_N` scales the counts).
-//! The last phase boots two more servers, one with the example policy (`examples/policy.toml`)
-//! and one without, and compares their CPU per sign-in for a user with nothing due
 //! `LOAD_ONLY` names the phases to run, comma-separated: `tokens` (client credentials, code round
-//! trip, refresh), `password` (sign-ins against Argon2id, peak memory), `profiling`.
-//! The same binary is the server: started with `ACCRETE_TEST_LOAD_CHILD=1` it serves and prints its
-//! address, so nothing but the server runs in the measured process.
+//! trip, refresh), `password` (sign-ins against Argon2id, in rounds of a fresh server and a fresh
+//! reference process, then peak memory), `profiling` (pairs of servers with and without the
+//! example policy, `examples/policy.toml`, CPU per sign-in for a user with nothing due).
+//! The same binary is the server and the reference: started with `ACCRETE_TEST_LOAD_CHILD=1` it
+//! serves and prints its address, with `ACCRETE_TEST_LOAD_REFERENCE=1` it verifies a password per
+//! line of input, so nothing but the measured work runs in a measured process.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::io::{BufRead as _, BufReader};
@@ -28,6 +30,10 @@ const VERIFIER: &str = "dBjftJeZ4CVP-mJ0sDHfUTg4hbVuvR5RnZcPuLfHbi8XVnQ";
 fn main() {
     if std::env::var("ACCRETE_TEST_LOAD_CHILD").is_ok() {
         serve_child();
+        return;
+    }
+    if std::env::var("ACCRETE_TEST_LOAD_REFERENCE").is_ok() {
+        reference_child();
         return;
     }
     // `cargo bench` passes `--bench`; a filter argument is ignored.
@@ -227,49 +233,66 @@ fn thread_cpu_ns(task: &std::path::Path) -> u64 {
     stat.split(' ').next().unwrap().parse().unwrap()
 }
 
-/// A thread of the harness that verifies a password when asked, one verification at a time,
-/// as a hashing thread of the server does.
+/// The Argon2id reference process: verifies [`PASSWORD`] once per line read on stdin and
+/// answers a line, so that, like a hashing thread of the server, it wakes up for one
+/// verification at a time and keeps its Argon2 memory between them.
+fn reference_child() {
+    let stored = accrete_oidc::password::hash_password(PASSWORD).unwrap();
+    for line in std::io::stdin().lines() {
+        if line.is_err() {
+            break;
+        }
+        accrete_oidc::password::verify_password(PASSWORD, &stored).unwrap();
+        println!("OK");
+    }
+}
+
+/// A reference process of this run ([`reference_child`]). A fresh one per round, like the
+/// servers: where a process's 19 MiB of Argon2 memory lands changes its speed by a few percent
+/// from one process to the next, so one long-lived reference would tilt every ratio one way.
 struct ReferenceHasher {
-    requests: std::sync::mpsc::Sender<()>,
-    done: std::sync::mpsc::Receiver<()>,
-    task: std::path::PathBuf,
+    child: Child,
+    requests: std::process::ChildStdin,
+    answers: BufReader<std::process::ChildStdout>,
 }
 
 impl ReferenceHasher {
     fn start() -> ReferenceHasher {
-        let stored = accrete_oidc::password::hash_password(PASSWORD).unwrap();
-        let (requests, inbox) = std::sync::mpsc::channel::<()>();
-        let (finished, done) = std::sync::mpsc::channel::<()>();
-        let (tid_tx, tid_rx) = std::sync::mpsc::channel::<std::path::PathBuf>();
-        std::thread::Builder::new()
-            .name("argon2-reference".to_owned())
-            .spawn(move || {
-                // This thread's own entry under /proc (std has no gettid).
-                let me = std::fs::canonicalize("/proc/thread-self").unwrap();
-                tid_tx.send(me).unwrap();
-                while inbox.recv().is_ok() {
-                    accrete_oidc::password::verify_password(PASSWORD, &stored).unwrap();
-                    finished.send(()).unwrap();
-                }
-            })
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .env("ACCRETE_TEST_LOAD_REFERENCE", "1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
             .unwrap();
-        let task = tid_rx.recv().unwrap();
+        let requests = child.stdin.take().unwrap();
+        let answers = BufReader::new(child.stdout.take().unwrap());
         ReferenceHasher {
+            child,
             requests,
-            done,
-            task,
+            answers,
         }
     }
 
-    /// One verification on the reference thread; returns when it is done.
-    fn verify(&self) {
-        self.requests.send(()).unwrap();
-        self.done.recv().unwrap();
+    /// One verification in the reference process; returns when it is done.
+    fn verify(&mut self) {
+        use std::io::Write as _;
+        writeln!(self.requests, "verify").unwrap();
+        self.requests.flush().unwrap();
+        let mut line = String::new();
+        self.answers.read_line(&mut line).unwrap();
+        assert_eq!(line.trim(), "OK");
     }
 
-    /// The reference thread's CPU time so far, in nanoseconds.
-    fn cpu_ns(&self) -> u64 {
-        thread_cpu_ns(&self.task)
+    /// The reference process's CPU time so far, in milliseconds.
+    fn cpu_ms(&self) -> f64 {
+        cpu_ms(self.child.id())
+    }
+}
+
+impl Drop for ReferenceHasher {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -696,43 +719,71 @@ async fn token_phases(server: &ServerProcess, signup: &reqwest::Client, scale: u
 
 /// Password sign-in against one Argon2id verification, and peak memory under 256 at once.
 async fn password_phases(server: &ServerProcess, scale: usize) {
-    let (pid, base) = (server.child.id(), server.base.clone());
-    // Password sign-in against one Argon2id verification measured here, on a thread of this
-    // process that, like the server's hashing threads, wakes up for one verification at a
-    // time: each sign-in follows one reference verification, so both see the same drift of
-    // the machine's speed and the same idle gaps (a thread that slept finds its 19 MiB of
-    // Argon2 memory colder in the caches than one verifying back to back).
-    let sign_ins = 60 * scale;
-    let reference = ReferenceHasher::start();
-    reference.verify(); // its Argon2 memory, allocated once, as the server's workers keep theirs
-    let (argon_before, server_before, threads_before) =
-        (reference.cpu_ns(), cpu_ms(pid), threads_cpu_ns(pid));
-    for _ in 0..sign_ins {
+    // Password sign-in against one Argon2id verification measured in this run, in a process
+    // that, like the server's hashing threads, wakes up for one verification at a time: each
+    // sign-in follows one reference verification, so both see the same drift of the machine's
+    // speed and the same idle gaps (a thread that slept finds its 19 MiB of Argon2 memory colder
+    // in the caches than one verifying back to back). Each round has a fresh server and a fresh
+    // reference process (see `ReferenceHasher`); the figure is over every round.
+    let (rounds, per_round) = (4 * scale, 20);
+    let (mut argon_ms, mut sign_in_ms) = (0.0, 0.0);
+    let mut threads: std::collections::BTreeMap<String, u64> = Default::default();
+    let mut ratios = Vec::new();
+    let mut back_to_back_ms = 0.0;
+    for round in 0..rounds {
+        let server = boot();
+        let pid = server.child.id();
+        let mut reference = ReferenceHasher::start();
+        // Both allocate their Argon2 memory once, before measuring.
         reference.verify();
-        // One at a time, like the reference: two Argon2id computations at once on a 2-core
-        // machine slow each other down, which would be charged to the server.
-        let status = sign_in(&base, &browser(), "load@example.com").await;
-        assert_eq!(status, 303);
+        let back = authorize_sign_in(&server.base, &browser(), COMPLETE_USER).await;
+        assert!(back.contains("code="), "{back}");
+        let (argon_before, server_before, threads_before) =
+            (reference.cpu_ms(), cpu_ms(pid), threads_cpu_ns(pid));
+        for _ in 0..per_round {
+            reference.verify();
+            // One at a time, like the reference: two Argon2id computations at once on a 2-core
+            // machine slow each other down, which would be charged to the server.
+            let status = sign_in(&server.base, &browser(), COMPLETE_USER).await;
+            assert_eq!(status, 303);
+        }
+        let argon = reference.cpu_ms() - argon_before;
+        let signed_in = cpu_ms(pid) - server_before;
+        argon_ms += argon;
+        sign_in_ms += signed_in;
+        ratios.push(format!("{:.3}", signed_in / argon));
+        for (kind, ns) in threads_cpu_ns(pid) {
+            *threads.entry(kind.clone()).or_insert(0) +=
+                ns - threads_before.get(&kind).copied().unwrap_or(0);
+        }
+        if round == 0 {
+            // For comparison, the same verification back to back, as a benchmark loop would
+            // time it.
+            let before = reference.cpu_ms();
+            for _ in 0..10 {
+                reference.verify();
+            }
+            back_to_back_ms = (reference.cpu_ms() - before) / 10.0;
+        }
     }
+    let sign_ins = rounds * per_round;
     let per = |total: f64| total / sign_ins as f64;
-    let argon_ms = per((reference.cpu_ns() - argon_before) as f64 / 1e6);
-    let sign_in_ms = per(cpu_ms(pid) - server_before);
-
-    // For comparison, the same verification back to back, as a benchmark loop would time it.
-    let before = reference.cpu_ns();
-    for _ in 0..10 {
-        reference.verify();
-    }
-    let back_to_back_ms = (reference.cpu_ns() - before) as f64 / 1e7;
+    let (argon_ms, sign_in_ms) = (per(argon_ms), per(sign_in_ms));
     println!(
         "one Argon2id verification (m = 19 MiB, t = 2, p = 1): {argon_ms:.2} ms CPU one at a time between sign-ins (n = {sign_ins}); {back_to_back_ms:.2} ms back to back (n = 10)"
     );
     println!(
-        "password sign-in (GET form + POST): {sign_in_ms:.2} ms CPU = {:.3} x one Argon2id verification (n = {sign_ins}, each after one reference verification)",
-        sign_in_ms / argon_ms
+        "password sign-in (GET form + POST): {sign_in_ms:.2} ms CPU = {:.3} x one Argon2id verification (n = {sign_ins}, each after one reference verification; {rounds} rounds of a fresh server and reference: {})",
+        sign_in_ms / argon_ms,
+        ratios.join(", ")
     );
-    println!("{}", by_thread(pid, &threads_before, sign_ins));
+    let parts: Vec<String> = threads
+        .iter()
+        .map(|(kind, ns)| format!("{kind} {:.3}", per(*ns as f64 / 1e6)))
+        .collect();
+    println!("  by server thread, ms per operation: {}", parts.join(", "));
 
+    let (pid, base) = (server.child.id(), server.base.clone());
     // Peak RSS under 256 concurrent sign-ins.
     print_rss(pid);
     let mut tasks = Vec::new();
