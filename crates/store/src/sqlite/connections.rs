@@ -138,6 +138,10 @@ mod tests {
             .create_if_missing(true)
     }
 
+    async fn set(dir: &tempfile::TempDir, size: u32, wait: Duration) -> Connections {
+        Connections::open(options(dir), size, wait).await.unwrap()
+    }
+
     /// How many slots hold an open connection (every slot must be free).
     fn opened(set: &Connections) -> usize {
         set.slots
@@ -149,9 +153,7 @@ mod tests {
     #[tokio::test]
     async fn a_connection_is_opened_only_when_every_open_one_is_busy() {
         let dir = tempfile::tempdir().unwrap();
-        let set = Connections::open(options(&dir), 3, Duration::from_secs(5))
-            .await
-            .unwrap();
+        let set = set(&dir, 3, Duration::from_secs(5)).await;
         assert_eq!(opened(&set), 1, "the first is opened at start");
         for _ in 0..3 {
             drop(set.acquire().await.unwrap());
@@ -166,9 +168,7 @@ mod tests {
     #[tokio::test]
     async fn a_borrower_waits_its_turn_and_gives_up_with_a_clear_error() {
         let dir = tempfile::tempdir().unwrap();
-        let set = Connections::open(options(&dir), 1, Duration::from_millis(50))
-            .await
-            .unwrap();
+        let set = set(&dir, 1, Duration::from_millis(50)).await;
         let held = set.acquire().await.unwrap();
         let error = set.acquire().await.err().unwrap();
         assert!(
@@ -190,9 +190,7 @@ mod tests {
     #[tokio::test]
     async fn a_transaction_left_unfinished_is_rolled_back_before_the_next_borrower() {
         let dir = tempfile::tempdir().unwrap();
-        let set = Connections::open(options(&dir), 1, Duration::from_secs(5))
-            .await
-            .unwrap();
+        let set = set(&dir, 1, Duration::from_secs(5)).await;
         {
             let mut lease = set.acquire().await.unwrap();
             sqlx::query("CREATE TABLE t (x INTEGER)")
