@@ -10,7 +10,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 
 use crate::error::one_line;
 use crate::{ConnectOptions, StoreError};
-use connections::{Connections, Lease};
+use connections::Connections;
+pub(crate) use connections::Lease;
 
 /// Accrete's storage on an SQLite file (WAL journal, foreign keys on).
 ///

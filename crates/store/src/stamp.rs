@@ -9,6 +9,24 @@
 //! connection that does every write, so that writers queue for it instead of on the file lock
 //! and the writer's page cache stays valid from one write to the next).
 
+/// A connection lent for one store method.
+pub(crate) trait Lent {
+    /// Closes the connection instead of lending it again (after it failed as unavailable).
+    fn discard(&mut self);
+}
+
+impl Lent for crate::sqlite::Lease<'_> {
+    fn discard(&mut self) {
+        crate::sqlite::Lease::discard(self);
+    }
+}
+
+impl Lent for sqlx::pool::PoolConnection<sqlx::Postgres> {
+    fn discard(&mut self) {
+        self.close_on_drop();
+    }
+}
+
 macro_rules! forward_impl {
     ($store:ty, $queries:ident, $( $role:ident fn $name:ident( $($arg:ident : $ty:ty),* $(,)? ) -> $ret:ty; )*) => {
         #[async_trait::async_trait]
@@ -19,7 +37,13 @@ macro_rules! forward_impl {
 
             $(
                 async fn $name(&self, $($arg: $ty),*) -> Result<$ret, $crate::StoreError> {
-                    $queries::$name(&mut *self.$role().await?, $($arg),*).await
+                    let mut connection = self.$role().await?;
+                    let result = $queries::$name(&mut *connection, $($arg),*).await;
+                    if matches!(result, Err($crate::StoreError::Unavailable { .. })) {
+                        // Lost, or stuck behind another process's lock: not lent again.
+                        $crate::stamp::Lent::discard(&mut connection);
+                    }
+                    result
                 }
             )*
         }

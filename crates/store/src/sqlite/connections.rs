@@ -6,9 +6,12 @@
 //! stale and an SQLite error leaves its connection usable, so the test buys nothing here: this
 //! set lends a connection, takes it back as it is, and opens one only when every open one is
 //! busy. A transaction dropped unfinished queues its rollback on the connection's worker, ahead of
-//! whatever the next borrower sends.
+//! whatever the next borrower sends. A connection that failed as unavailable (its worker thread
+//! gone, an I/O error, the busy timeout) is discarded and the next borrower of its slot opens a
+//! new one, as the pool's test would have done.
 
 use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use sqlx::ConnectOptions as _;
@@ -23,10 +26,18 @@ use crate::error::one_line;
 #[derive(Debug)]
 pub(crate) struct Connections {
     options: SqliteConnectOptions,
-    slots: Box<[Mutex<Option<SqliteConnection>>]>,
+    slots: Box<[Slot]>,
     /// One permit per slot: holding one guarantees an unlocked slot.
     free: Semaphore,
     wait: Duration,
+}
+
+/// Room for one connection, open or not yet.
+#[derive(Debug, Default)]
+struct Slot {
+    connection: Mutex<Option<SqliteConnection>>,
+    /// Set by [`Lease::discard`]: the next borrower closes this connection and opens another.
+    discarded: AtomicBool,
 }
 
 /// A borrowed connection; it goes back to its slot when dropped.
@@ -34,7 +45,16 @@ pub(crate) struct Lease<'a> {
     // Fields drop in order: the slot is unlocked before its permit is given back, so whoever
     // takes the permit finds a slot to lock.
     connection: MappedMutexGuard<'a, SqliteConnection>,
+    discarded: &'a AtomicBool,
     _permit: SemaphorePermit<'a>,
+}
+
+impl Lease<'_> {
+    /// Marks the connection as not to be lent again: the next borrower of the slot opens a new
+    /// one.
+    pub(crate) fn discard(&self) {
+        self.discarded.store(true, Ordering::Relaxed);
+    }
 }
 
 impl Connections {
@@ -48,7 +68,7 @@ impl Connections {
         let size = usize::try_from(size.max(1)).unwrap_or(1);
         let connections = Self {
             options,
-            slots: (0..size).map(|_| Mutex::new(None)).collect(),
+            slots: (0..size).map(|_| Slot::default()).collect(),
             free: Semaphore::new(size),
             wait,
         };
@@ -71,23 +91,28 @@ impl Connections {
                 ),
             })?
             .map_err(|_| StoreError::unexpected("the SQLite connection set is closed"))?;
-        let mut slot = self
+        let (mut connection, discarded) = self
             .slots
             .iter()
-            .find_map(|slot| slot.try_lock().ok())
+            .find_map(|slot| Some((slot.connection.try_lock().ok()?, &slot.discarded)))
             .ok_or_else(|| StoreError::unexpected("no free SQLite connection under a permit"))?;
-        if slot.is_none() {
+        if discarded.swap(false, Ordering::Relaxed) {
+            // Dropping it stops its worker thread and closes the database handle.
+            *connection = None;
+        }
+        if connection.is_none() {
             let opened = self
                 .options
                 .connect()
                 .await
                 .map_err(|e| self.unavailable(&e))?;
-            *slot = Some(opened);
+            *connection = Some(opened);
         }
-        let connection = MutexGuard::try_map(slot, Option::as_mut)
+        let connection = MutexGuard::try_map(connection, Option::as_mut)
             .map_err(|_| StoreError::unexpected("an SQLite connection slot is empty"))?;
         Ok(Lease {
             connection,
+            discarded,
             _permit: permit,
         })
     }
@@ -146,7 +171,7 @@ mod tests {
     fn opened(set: &Connections) -> usize {
         set.slots
             .iter()
-            .filter(|slot| slot.try_lock().unwrap().is_some())
+            .filter(|slot| slot.connection.try_lock().unwrap().is_some())
             .count()
     }
 
@@ -163,6 +188,29 @@ mod tests {
         let second = set.acquire().await.unwrap();
         drop((first, second));
         assert_eq!(opened(&set), 2);
+    }
+
+    #[tokio::test]
+    async fn a_discarded_connection_is_replaced_by_a_new_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let set = set(&dir, 1, Duration::from_secs(5)).await;
+        let mut lease = set.acquire().await.unwrap();
+        sqlx::query("CREATE TEMP TABLE mine (x INTEGER)")
+            .execute(&mut *lease)
+            .await
+            .unwrap();
+        lease.discard();
+        drop(lease);
+        // A temporary table lives as long as its connection: gone means a new connection.
+        let mut lease = set.acquire().await.unwrap();
+        let left: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM sqlite_temp_master WHERE name = 'mine'")
+                .fetch_one(&mut *lease)
+                .await
+                .unwrap();
+        assert_eq!(left, 0);
+        drop(lease);
+        assert_eq!(opened(&set), 1);
     }
 
     #[tokio::test]

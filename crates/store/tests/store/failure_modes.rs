@@ -311,3 +311,37 @@ async fn a_missing_postgres_database_is_unavailable_with_a_one_line_message() {
     assert!(!message.contains('\n'), "{message}");
     assert!(message.contains("accrete_no_such_database"), "{message}");
 }
+
+#[tokio::test]
+async fn a_write_locked_out_by_another_process_is_unavailable_and_the_next_one_succeeds() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(&dir);
+    let ours = SqliteStore::connect(&url, quick()).await.unwrap();
+    ours.migrate().await.unwrap();
+    let other = SqliteStore::connect(&url, quick()).await.unwrap();
+    let mut held = other.connection().await.unwrap();
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut *held)
+        .await
+        .unwrap();
+    // Held for longer than the busy timeout (5 s).
+    let error = ours
+        .create_user(NewUser::with_email("ada@example.com", t0()))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, StoreError::Unavailable { backend: "SQLite", message }
+            if message.contains("locked by another writer")),
+        "{error:?}"
+    );
+    sqlx::query("ROLLBACK").execute(&mut *held).await.unwrap();
+    drop(held);
+    let user = ours
+        .create_user(NewUser::with_email("ada@example.com", t0()))
+        .await
+        .unwrap();
+    assert_eq!(
+        ours.get_user(user.id).await.unwrap().email,
+        "ada@example.com"
+    );
+}
