@@ -163,10 +163,11 @@ pub(crate) fn new_id(now: OffsetDateTime) -> Uuid {
     let nanos = now.unix_timestamp_nanos();
     let seconds = u64::try_from(nanos.div_euclid(1_000_000_000)).unwrap_or(0);
     let subsec = u32::try_from(nanos.rem_euclid(1_000_000_000)).unwrap_or(0);
-    match ID_CONTEXT.lock() {
-        Ok(context) => Uuid::new_v7(uuid::Timestamp::from_unix(&*context, seconds, subsec)),
-        Err(_) => Uuid::new_v7(uuid::Timestamp::from_unix(uuid::NoContext, seconds, subsec)),
-    }
+    // A panic elsewhere cannot leave the counter in a state worth refusing.
+    let context = ID_CONTEXT
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    Uuid::new_v7(uuid::Timestamp::from_unix(&*context, seconds, subsec))
 }
 
 /// An empty JSON object in place of `null`; anything but an object is refused.

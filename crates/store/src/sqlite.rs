@@ -10,8 +10,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 
 use crate::error::one_line;
 use crate::{ConnectOptions, StoreError};
-use connections::Connections;
-pub(crate) use connections::Lease;
+use connections::{Connections, Lease};
 
 /// Accrete's storage on an SQLite file (WAL journal, foreign keys on).
 ///

@@ -15,12 +15,6 @@ pub(crate) trait Lent {
     fn discard(&mut self);
 }
 
-impl Lent for crate::sqlite::Lease<'_> {
-    fn discard(&mut self) {
-        crate::sqlite::Lease::discard(self);
-    }
-}
-
 impl Lent for sqlx::pool::PoolConnection<sqlx::Postgres> {
     fn discard(&mut self) {
         self.close_on_drop();

@@ -36,7 +36,7 @@ pub(crate) struct Connections {
 #[derive(Debug, Default)]
 struct Slot {
     connection: Mutex<Option<SqliteConnection>>,
-    /// Set by [`Lease::discard`]: the next borrower closes this connection and opens another.
+    /// Set by `Lent::discard` on a lease: the next borrower closes this connection and opens another.
     discarded: AtomicBool,
 }
 
@@ -49,10 +49,10 @@ pub(crate) struct Lease<'a> {
     _permit: SemaphorePermit<'a>,
 }
 
-impl Lease<'_> {
+impl crate::stamp::Lent for Lease<'_> {
     /// Marks the connection as not to be lent again: the next borrower of the slot opens a new
     /// one.
-    pub(crate) fn discard(&self) {
+    fn discard(&mut self) {
         self.discarded.store(true, Ordering::Relaxed);
     }
 }
@@ -122,7 +122,7 @@ impl Connections {
     }
 
     /// The error for a connection that could not be opened.
-    pub(crate) fn unavailable(&self, error: &sqlx::Error) -> StoreError {
+    fn unavailable(&self, error: &sqlx::Error) -> StoreError {
         StoreError::Unavailable {
             backend: super::queries::BACKEND,
             message: format!(
@@ -155,6 +155,7 @@ mod tests {
     use std::str::FromStr;
 
     use super::*;
+    use crate::stamp::Lent as _;
 
     fn options(dir: &tempfile::TempDir) -> SqliteConnectOptions {
         let url = format!("sqlite://{}", dir.path().join("set.db").display());
