@@ -87,12 +87,16 @@ impl Server {
             .reload(self.state.store.as_ref())
             .await
             .map_err(std::io::Error::other)?;
-        axum::serve(
+        let serving = axum::serve(
             self.listener,
             self.router
                 .into_make_service_with_connect_info::<std::net::SocketAddr>(),
         )
         .with_graceful_shutdown(shutdown)
-        .await
+        .into_future();
+        // The accept loop runs as a task on the runtime's workers, not in the caller's
+        // `block_on` (which polls on the thread that called it): there every new connection
+        // would wake that thread as well as a worker, one more thread hand-off per connection.
+        tokio::spawn(serving).await.map_err(std::io::Error::other)?
     }
 }
