@@ -81,6 +81,11 @@ pub(crate) fn one_line(message: &str) -> String {
 }
 
 /// Maps a driver error to a [`StoreError`] for `backend`.
+/// Whether a SQLSTATE says that the connection is gone rather than that the statement failed.
+fn connection_gone(code: &str) -> bool {
+    code.starts_with("08") || code.starts_with("57P")
+}
+
 pub(crate) fn from_sqlx(backend: &'static str, error: sqlx::Error) -> StoreError {
     match error {
         sqlx::Error::RowNotFound => StoreError::NotFound,
@@ -95,6 +100,18 @@ pub(crate) fn from_sqlx(backend: &'static str, error: sqlx::Error) -> StoreError
                 one_line(&error.to_string())
             ),
         },
+        // The server ended or refused the connection (PostgreSQL SQLSTATE class 08, or 57P01
+        // to 57P05: shut down, restarted, terminated by an administrator, idle timeout): the
+        // request may be retried, and the connection is not lent again.
+        sqlx::Error::Database(ref db) if db.code().is_some_and(|c| connection_gone(&c)) => {
+            StoreError::Unavailable {
+                backend,
+                message: format!(
+                    "the database ended the connection ({}); retry in a moment",
+                    one_line(db.message())
+                ),
+            }
+        }
         sqlx::Error::Database(ref db) if db.is_unique_violation() => StoreError::Conflict {
             what: db.constraint().map_or_else(
                 || one_line(db.message()),

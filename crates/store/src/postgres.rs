@@ -2,12 +2,15 @@
 
 use std::str::FromStr;
 
-use sqlx::PgPool;
+use sqlx::{Connection as _, PgPool};
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use crate::error::one_line;
 use crate::{ConnectOptions, StoreError};
+
+/// How long a pooled connection may sit idle before it is pinged again before being lent.
+const PING_IDLE_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Accrete's storage on PostgreSQL.
 #[derive(Debug, Clone)]
@@ -25,6 +28,20 @@ impl PostgresStore {
         let pool = PgPoolOptions::new()
             .max_connections(opts.max_connections.max(1))
             .acquire_timeout(opts.connect_timeout)
+            // sqlx pings every connection it takes back, so one that was lent a moment ago is
+            // known to be alive: only one that sat idle (the server may have restarted or
+            // dropped it since) is pinged again before it is lent, not every one on every
+            // store method. A connection that died in between fails its method as
+            // unavailable and is closed (see `stamp.rs`), so the next one is fresh.
+            .test_before_acquire(false)
+            .before_acquire(|connection, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= PING_IDLE_AFTER {
+                        connection.ping().await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect_with(options)
             .await
             .map_err(|e| StoreError::Unavailable {

@@ -5,7 +5,7 @@ use std::time::Duration;
 use accrete_store::testing::{postgres_schema, sqlite_url};
 use accrete_store::{ConnectOptions, NewUser, PostgresStore, SqliteStore, Store, StoreError};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
-use sqlx::{AssertSqlSafe, SqlSafeStr};
+use sqlx::{AssertSqlSafe, Connection as _, SqlSafeStr};
 
 use crate::common::t0;
 
@@ -344,4 +344,51 @@ async fn a_write_locked_out_by_another_process_is_unavailable_and_the_next_one_s
         ours.get_user(user.id).await.unwrap().email,
         "ada@example.com"
     );
+}
+
+#[tokio::test]
+async fn a_postgres_connection_the_server_ended_fails_as_unavailable_and_the_next_method_succeeds() {
+    let Some((url, _schema)) = postgres_schema().await else {
+        return;
+    };
+    let one = ConnectOptions {
+        max_connections: 1,
+        ..quick()
+    };
+    let store = PostgresStore::connect(&url, one).await.unwrap();
+    store.migrate().await.unwrap();
+    let user = store
+        .create_user(NewUser::with_email("ada@example.com", t0()))
+        .await
+        .unwrap();
+    // The pool's only connection, just used and back in the pool: ended by the server (as a
+    // restart or an administrator would), it is lent again without a ping.
+    let backend: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    let mut admin = sqlx::PgConnection::connect(&url).await.unwrap();
+    let ended: bool = sqlx::query_scalar("SELECT pg_terminate_backend($1)")
+        .bind(backend)
+        .fetch_one(&mut admin)
+        .await
+        .unwrap();
+    assert!(ended);
+    match store.get_user(user.id).await {
+        // The method that meets the ended connection fails cleanly, as retryable.
+        Err(StoreError::Unavailable {
+            backend: "PostgreSQL",
+            message,
+        }) => assert!(!message.contains('\n'), "{message}"),
+        // Or the connection was already found dead and replaced.
+        Ok(found) => assert_eq!(found.id, user.id),
+        Err(other) => panic!("an ended connection gave {other:?}"),
+    }
+    // The ended connection is not lent again.
+    assert_eq!(store.get_user(user.id).await.unwrap().id, user.id);
+    let now: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_ne!(now, backend);
 }
