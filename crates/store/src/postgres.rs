@@ -2,9 +2,9 @@
 
 use std::str::FromStr;
 
-use sqlx::{Connection as _, PgPool};
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{Connection as _, PgPool};
 
 use crate::error::one_line;
 use crate::{ConnectOptions, StoreError};

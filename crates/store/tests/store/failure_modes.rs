@@ -347,7 +347,8 @@ async fn a_write_locked_out_by_another_process_is_unavailable_and_the_next_one_s
 }
 
 #[tokio::test]
-async fn a_postgres_connection_the_server_ended_fails_as_unavailable_and_the_next_method_succeeds() {
+async fn a_postgres_connection_the_server_ended_fails_as_unavailable_and_the_next_method_succeeds()
+{
     let Some((url, _schema)) = postgres_schema().await else {
         return;
     };
