@@ -1,9 +1,10 @@
-//! Load harness: boots a release server (SQLite) in a child process and reports the SERVER's CPU
+//! Load harness: boots a release server (SQLite, or PostgreSQL) in a child process and reports the SERVER's CPU
 //! milliseconds per operation (the sum of its threads' exact run times from
 //! `/proc/<pid>/task/*/schedstat`, before and after N operations), and its peak resident memory
 //! (`VmHWM`) under 256 concurrent sign-ins.
 //!
-//! Run: `cargo bench -p accrete-server --bench load` (environment: `LOAD_N` scales the counts).
+//! Run: `cargo bench -p accrete-server --bench load` (environment: `LOAD_N` scales the counts;
+//! `LOAD_DATABASE=postgres` runs every server on a fresh schema of `ACCRETE_TEST_POSTGRES_URL`).
 //! `LOAD_ONLY` names the phases to run, comma-separated: `tokens` (client credentials, code round
 //! trip, refresh), `password` (sign-ins against Argon2id, in rounds of a fresh server and a fresh
 //! reference process, then peak memory), `profiling` (pairs of servers with and without the
@@ -18,6 +19,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 
 use accrete_server::{Config, Layer, Server};
+use accrete_store::testing::SchemaGuard;
 use accrete_store::{Client, ConnectOptions};
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -52,7 +54,8 @@ fn serve_child() {
         .unwrap();
     rt.block_on(async {
         let dir = std::path::PathBuf::from(std::env::var("ACCRETE_TEST_LOAD_DIR").unwrap());
-        let url = format!("sqlite://{}", dir.join("accrete.db").display());
+        let url = std::env::var("ACCRETE_TEST_LOAD_DATABASE_URL")
+            .unwrap_or_else(|_| format!("sqlite://{}", dir.join("accrete.db").display()));
         let store = accrete_store::connect(&url, ConnectOptions::default())
             .await
             .unwrap();
@@ -332,6 +335,30 @@ struct ServerProcess {
     child: Child,
     base: String,
     _dir: tempfile::TempDir,
+    /// The server's PostgreSQL schema (with `LOAD_DATABASE=postgres`), dropped after the server.
+    _schema: Option<SchemaGuard>,
+}
+
+/// Whether the servers run on PostgreSQL (`LOAD_DATABASE=postgres`, a fresh schema of
+/// `ACCRETE_TEST_POSTGRES_URL` per server, written with `synchronous_commit=off` like the store
+/// tests) instead of SQLite in their data folder.
+fn on_postgres() -> bool {
+    std::env::var("LOAD_DATABASE").is_ok_and(|db| db == "postgres")
+}
+
+/// A fresh PostgreSQL schema for one server: its URL and the guard that drops it.
+fn postgres_schema() -> (String, SchemaGuard) {
+    // Made on a thread with a runtime of its own: the harness's runtime cannot be blocked on.
+    std::thread::spawn(|| {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(accrete_store::testing::postgres_schema())
+    })
+    .join()
+    .unwrap()
+    .expect("LOAD_DATABASE=postgres needs ACCRETE_TEST_POSTGRES_URL")
 }
 
 impl Drop for ServerProcess {
@@ -348,8 +375,14 @@ fn boot() -> ServerProcess {
 /// A server child with extra environment variables.
 fn boot_with(env: &[(&str, &str)]) -> ServerProcess {
     let dir = tempfile::tempdir().unwrap();
+    let schema = on_postgres().then(postgres_schema);
     let mut child = Command::new(std::env::current_exe().unwrap())
         .envs(env.iter().copied())
+        .envs(
+            schema
+                .as_ref()
+                .map(|(url, _)| ("ACCRETE_TEST_LOAD_DATABASE_URL", url.as_str())),
+        )
         .env("ACCRETE_TEST_LOAD_CHILD", "1")
         .env("ACCRETE_TEST_LOAD_DIR", dir.path())
         .env("ACCRETE_RATE_LIMIT__PER_IP_PER_MINUTE", "0")
@@ -367,6 +400,7 @@ fn boot_with(env: &[(&str, &str)]) -> ServerProcess {
         child,
         base: format!("http://{addr}"),
         _dir: dir,
+        _schema: schema.map(|(_, guard)| guard),
     }
 }
 
@@ -562,7 +596,8 @@ async fn run() {
     let base = server.base.clone();
     let idle_kib = status_kib(pid, "VmRSS:");
     println!(
-        "server pid {pid} at {base}; idle RSS {:.1} MB",
+        "server pid {pid} at {base} on {}; idle RSS {:.1} MB",
+        if on_postgres() { "PostgreSQL" } else { "SQLite" },
         idle_kib as f64 / 1024.0
     );
 
