@@ -595,9 +595,13 @@ async fn run() {
     let pid = server.child.id();
     let base = server.base.clone();
     let idle_kib = status_kib(pid, "VmRSS:");
+    let database = if on_postgres() {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    };
     println!(
-        "server pid {pid} at {base} on {}; idle RSS {:.1} MB",
-        if on_postgres() { "PostgreSQL" } else { "SQLite" },
+        "server pid {pid} at {base} on {database}; idle RSS {:.1} MB",
         idle_kib as f64 / 1024.0
     );
 
