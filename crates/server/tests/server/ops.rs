@@ -92,3 +92,39 @@ async fn graceful_shutdown_lets_the_server_stop_cleanly() {
     let result = app.stop().await;
     assert!(result.is_ok(), "{result:?}");
 }
+
+#[tokio::test]
+async fn made_up_methods_and_paths_do_not_grow_the_metrics() {
+    let Some(app) = TestApp::spawn(Backend::Sqlite).await else {
+        return;
+    };
+    for i in 0..40 {
+        let method = reqwest::Method::from_bytes(format!("MADEUP{i}").as_bytes()).unwrap();
+        app.client
+            .request(method.clone(), app.url("/healthz"))
+            .send()
+            .await
+            .unwrap();
+        app.client
+            .request(method, app.url(&format!("/made-up-{i}")))
+            .send()
+            .await
+            .unwrap();
+        app.get(&format!("/assets/theme/made-up-{i}.css")).await;
+        app.get(&format!("/no-such-page-{i}")).await;
+    }
+    let text = app.get("/metrics").await.text().await.unwrap();
+    let series: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("http_requests_total{"))
+        .collect();
+    assert!(
+        !text.contains("MADEUP") && !text.contains("made-up") && !text.contains("no-such-page"),
+        "{text}"
+    );
+    assert!(
+        series.iter().any(|l| l.contains("method=\"other\"")),
+        "{text}"
+    );
+    assert!(series.len() <= 8, "{} series: {text}", series.len());
+}
