@@ -43,6 +43,7 @@ fn not_ready(reason: String) -> Response {
     tracing::warn!(%reason, "not ready");
     (
         StatusCode::SERVICE_UNAVAILABLE,
+        [(header::RETRY_AFTER, "5")],
         axum::Json(json!({ "status": "unavailable", "reason": reason })),
     )
         .into_response()

@@ -7,12 +7,23 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
-use governor::clock::{Clock, DefaultClock};
+use governor::clock::Clock;
+use governor::middleware::NoOpMiddleware;
+use governor::state::keyed::DashMapStateStore;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 /// A refused attempt and when to try again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryAfter(pub Duration);
+
+impl RetryAfter {
+    /// Whole seconds for a `Retry-After` header, rounded up (at least one): rounded down, the
+    /// header would name a moment at which attempts are still refused.
+    pub fn seconds(self) -> u64 {
+        let whole = self.0.as_secs() + u64::from(self.0.subsec_nanos() > 0);
+        whole.max(1)
+    }
+}
 
 /// The credential-endpoint limiters of one node.
 #[derive(Clone)]
@@ -47,17 +58,20 @@ impl RateLimits {
     }
 }
 
-fn check<K: Hash + Eq + Clone>(
-    limiter: Option<&DefaultKeyedRateLimiter<K>>,
+/// A keyed limiter on any clock (tests use a fake one).
+type KeyedLimiter<K, C> =
+    RateLimiter<K, DashMapStateStore<K>, C, NoOpMiddleware<<C as Clock>::Instant>>;
+
+fn check<K: Hash + Eq + Clone, C: Clock>(
+    limiter: Option<&KeyedLimiter<K, C>>,
     key: &K,
 ) -> Result<(), RetryAfter> {
     let Some(limiter) = limiter else {
         return Ok(());
     };
-    limiter.check_key(key).map_err(|not_until| {
-        let wait = not_until.wait_time_from(DefaultClock::default().now());
-        RetryAfter(wait.max(Duration::from_secs(1)))
-    })
+    limiter
+        .check_key(key)
+        .map_err(|not_until| RetryAfter(not_until.wait_time_from(limiter.clock().now())))
 }
 
 #[cfg(test)]
@@ -86,6 +100,37 @@ mod tests {
         assert!(limits.check_account("Ann@Example.com").is_ok());
         assert!(limits.check_account("ann@example.com").is_ok());
         assert!(limits.check_account("ANN@EXAMPLE.COM").is_err());
+    }
+
+    #[test]
+    fn retry_after_names_a_moment_when_attempts_are_accepted_again() {
+        let clock = governor::clock::FakeRelativeClock::default();
+        let limiter: KeyedLimiter<&str, _> = RateLimiter::dashmap_with_clock(
+            Quota::per_minute(NonZeroU32::new(1).unwrap()),
+            clock.clone(),
+        );
+        assert!(check(Some(&limiter), &"k").is_ok());
+        clock.advance(Duration::from_millis(400));
+        let refused = check(Some(&limiter), &"k").unwrap_err();
+        assert_eq!(refused.seconds(), 60, "59.6 s of refusal left: 60, not 59");
+        clock.advance(Duration::from_secs(refused.seconds() - 1));
+        assert!(
+            check(Some(&limiter), &"k").is_err(),
+            "one second before the named moment, still refused"
+        );
+        clock.advance(Duration::from_secs(1));
+        assert!(
+            check(Some(&limiter), &"k").is_ok(),
+            "accepted at the named moment"
+        );
+    }
+
+    #[test]
+    fn retry_after_is_rounded_up_to_whole_seconds() {
+        assert_eq!(RetryAfter(Duration::from_millis(59_001)).seconds(), 60);
+        assert_eq!(RetryAfter(Duration::from_secs(7)).seconds(), 7);
+        assert_eq!(RetryAfter(Duration::from_millis(1)).seconds(), 1);
+        assert_eq!(RetryAfter(Duration::ZERO).seconds(), 1);
     }
 
     #[test]

@@ -97,7 +97,7 @@ pub(super) async fn submit(
             locale,
             StatusCode::TOO_MANY_REQUESTS,
             "error.rate_limited",
-            wait.0.as_secs(),
+            wait.seconds(),
         );
     }
 

@@ -126,7 +126,7 @@ pub(super) async fn submit(
             locale,
             StatusCode::TOO_MANY_REQUESTS,
             "error.rate_limited",
-            wait.0.as_secs(),
+            wait.seconds(),
         );
     }
     let password = form.password.clone();

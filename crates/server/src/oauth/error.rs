@@ -11,6 +11,10 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::keys::KeysError;
+use crate::ratelimit::RetryAfter;
+
+/// When to come back after a 503 (the database or another dependency is unavailable).
+pub(crate) const UNAVAILABLE_RETRY_AFTER: Duration = Duration::from_secs(5);
 
 /// Why a token, userinfo, revocation or introspection request failed.
 #[derive(Debug, thiserror::Error)]
@@ -45,7 +49,7 @@ impl EndpointError {
                     ErrorCode::TemporarilyUnavailable,
                     "the database is unavailable",
                 ),
-                Some(Duration::from_secs(5)),
+                Some(UNAVAILABLE_RETRY_AFTER),
             ),
             EndpointError::Store(error) => {
                 tracing::error!(%error, "storage failure at an OAuth endpoint");
@@ -79,8 +83,11 @@ impl IntoResponse for EndpointError {
         {
             headers.insert(header::WWW_AUTHENTICATE, value);
         }
+        // Every 503 says when to come back, whichever error led to it.
+        let retry_after = retry_after
+            .or((status == StatusCode::SERVICE_UNAVAILABLE).then_some(UNAVAILABLE_RETRY_AFTER));
         if let Some(wait) = retry_after
-            && let Ok(value) = HeaderValue::from_str(&wait.as_secs().max(1).to_string())
+            && let Ok(value) = HeaderValue::from_str(&RetryAfter(wait).seconds().to_string())
         {
             headers.insert(header::RETRY_AFTER, value);
         }
@@ -131,6 +138,23 @@ mod tests {
         let response = EndpointError::TooMany(Duration::from_secs(7)).into_response();
         assert_eq!(response.status(), 429);
         assert_eq!(response.headers()[header::RETRY_AFTER], "7");
+    }
+
+    #[test]
+    fn a_too_many_wait_with_a_fraction_of_a_second_is_rounded_up() {
+        let response = EndpointError::TooMany(Duration::from_millis(6_200)).into_response();
+        assert_eq!(response.headers()[header::RETRY_AFTER], "7");
+    }
+
+    #[test]
+    fn a_bearer_check_that_finds_the_store_unavailable_is_503_with_retry_after() {
+        let error = crate::oauth::access::store_oauth_error(StoreError::Unavailable {
+            backend: "PostgreSQL",
+            message: "down".into(),
+        });
+        let response = EndpointError::from(error).into_response();
+        assert_eq!(response.status(), 503);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "5");
     }
 
     #[test]
