@@ -14,8 +14,12 @@ use crate::settings::{self, Flags};
 
 /// Runs the server until SIGTERM or Ctrl-C.
 pub fn serve(flags: Flags) -> anyhow::Result<ExitCode> {
-    let config = Arc::new(settings::load(&flags)?);
+    let (config, warnings) = settings::resolve(&flags)?;
+    let config = Arc::new(config);
     init_logging(&config)?;
+    for warning in warnings {
+        tracing::warn!("{warning}");
+    }
     runtime()?.block_on(async {
         let (store, _lock) = open_store(&config, Locking::Exclusive).await?;
         if let Some(file) = &config.policy {
@@ -57,8 +61,11 @@ pub fn serve(flags: Flags) -> anyhow::Result<ExitCode> {
 
 /// Applies the migrations and exits.
 pub fn migrate(flags: Flags) -> anyhow::Result<ExitCode> {
-    let config = settings::load(&flags)?;
+    let (config, warnings) = settings::resolve(&flags)?;
     init_logging(&config)?;
+    for warning in warnings {
+        tracing::warn!("{warning}");
+    }
     runtime()?.block_on(async {
         let (store, _lock) = open_store(&config, Locking::Shared).await?;
         let status = store.migration_status().await?;

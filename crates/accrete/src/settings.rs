@@ -40,14 +40,25 @@ pub enum LogFormatArg {
     Json,
 }
 
-/// Resolves the effective configuration for `flags`.
+/// Resolves the effective configuration for `flags`; an unknown `ACCRETE_*` variable is printed
+/// as a warning on stderr (for commands that do not log).
 pub fn load(flags: &Flags) -> anyhow::Result<Config> {
+    let (config, warnings) = resolve(flags)?;
+    for warning in warnings {
+        eprintln!("warning: {warning}");
+    }
+    Ok(config)
+}
+
+/// Resolves the effective configuration for `flags`, with the warnings about the environment
+/// (for commands that log them once logging is set up).
+pub fn resolve(flags: &Flags) -> anyhow::Result<(Config, Vec<String>)> {
     let file = match &flags.config {
         Some(path) => read_file_layer(path)?,
         None if Path::new("accrete.toml").exists() => read_file_layer(Path::new("accrete.toml"))?,
         None => Layer::default(),
     };
-    let env = Layer::from_env(std::env::vars())?;
+    let (env, unknown) = Layer::from_env_noting_unknown(std::env::vars())?;
     let listen = match &flags.listen {
         Some(text) => Some(text.parse().map_err(|_| {
             anyhow::anyhow!("invalid --listen `{text}`: expected IP:PORT such as 127.0.0.1:8080")
@@ -67,7 +78,8 @@ pub fn load(flags: &Flags) -> anyhow::Result<Config> {
         policy: flags.policy.clone(),
         ..Layer::default()
     };
-    Ok(Config::resolve(flag_layer, env, file)?)
+    let config = Config::resolve(flag_layer, env, file)?;
+    Ok((config, unknown.iter().map(ToString::to_string).collect()))
 }
 
 fn read_file_layer(path: &Path) -> anyhow::Result<Layer> {

@@ -330,3 +330,49 @@ fn postgres_url() -> Option<String> {
         }
     }
 }
+
+#[test]
+fn an_unknown_accrete_variable_in_the_environment_is_a_warning_naming_the_closest_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    let (output, stderr) = run(accrete(dir.path())
+        .args(["config", "show"])
+        .env("ACCRETE_LISTN", "127.0.0.1:1")
+        .env("ACCRETE_HASHING__QUEU", "5"));
+    assert!(output.status.success(), "{stderr}");
+    let warning = stderr
+        .lines()
+        .find(|l| l.contains("ACCRETE_LISTN"))
+        .unwrap_or_else(|| panic!("a warning names the variable: {stderr}"));
+    assert!(warning.starts_with("warning: "), "{warning}");
+    assert!(warning.contains("ACCRETE_LISTEN"), "{warning}");
+    assert!(
+        stderr.contains("ACCRETE_HASHING__QUEUE"),
+        "nested keys too: {stderr}"
+    );
+    assert!(!stderr.contains("127.0.0.1:1"), "values are not shown: {stderr}");
+    let shown = String::from_utf8_lossy(&output.stdout);
+    assert!(shown.contains("listen = \"127.0.0.1:8080\""), "{shown}");
+}
+
+#[test]
+fn the_scripts_accrete_bin_variable_does_not_disturb_any_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let (output, stderr) = run(accrete(dir.path())
+        .args(["config", "show"])
+        .env("ACCRETE_BIN", "/x"));
+    assert!(output.status.success(), "{stderr}");
+    assert_eq!(stderr, "");
+}
+
+#[test]
+fn a_wrong_value_of_a_known_setting_in_the_environment_is_still_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (output, stderr) = run(accrete(dir.path())
+        .args(["config", "show"])
+        .env("ACCRETE_HASHING__QUEUE", "many"));
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with("error: environment variable ACCRETE_HASHING__QUEUE:"),
+        "{stderr}"
+    );
+}
