@@ -10,10 +10,10 @@ use accrete_store::{ConnectOptions, Store};
 use anyhow::{Context, anyhow};
 use tracing_subscriber::EnvFilter;
 
-use crate::settings::{self, Flags};
+use crate::settings::{self, Flags, LogFlags, ServeFlags};
 
 /// Runs the server until SIGTERM or Ctrl-C.
-pub fn serve(flags: Flags) -> anyhow::Result<ExitCode> {
+pub fn serve(flags: ServeFlags) -> anyhow::Result<ExitCode> {
     let (config, warnings) = settings::resolve(&flags)?;
     let config = Arc::new(config);
     init_logging(&config)?;
@@ -60,7 +60,7 @@ pub fn serve(flags: Flags) -> anyhow::Result<ExitCode> {
 }
 
 /// Applies the migrations and exits.
-pub fn migrate(flags: Flags) -> anyhow::Result<ExitCode> {
+pub fn migrate(flags: (Flags, LogFlags)) -> anyhow::Result<ExitCode> {
     let (config, warnings) = settings::resolve(&flags)?;
     init_logging(&config)?;
     for warning in warnings {

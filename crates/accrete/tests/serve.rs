@@ -376,3 +376,64 @@ fn a_wrong_value_of_a_known_setting_in_the_environment_is_still_refused() {
         "{stderr}"
     );
 }
+
+fn help(args: &[&str]) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let (output, stderr) = run(accrete(dir.path()).args(args).arg("--help"));
+    assert!(output.status.success(), "{args:?}: {stderr}");
+    String::from_utf8_lossy(&output.stdout)
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn a_serve_only_flag_on_another_command_is_a_usage_error_naming_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let (output, stderr) = run(accrete(dir.path()).args(["client", "list", "--policy", "x.toml"]));
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--policy"), "{stderr}");
+    assert!(
+        !dir.path().join("accrete-data").exists(),
+        "nothing was opened"
+    );
+}
+
+#[test]
+fn each_command_lists_only_the_flags_it_uses_in_its_help() {
+    let serve_only = ["--listen", "--public-url", "--policy"];
+    let database = ["--config", "--data-dir", "--database-url"];
+    for command in [&["serve"][..], &["config", "show"]] {
+        let words = help(command);
+        for flag in serve_only.iter().chain(&database).chain(&["--log-level"]) {
+            assert!(words.iter().any(|w| w == flag), "{command:?} lists {flag}");
+        }
+    }
+    for command in [
+        &["migrate"][..],
+        &["client", "create"],
+        &["client", "list"],
+        &["client", "delete"],
+        &["keys", "list"],
+        &["keys", "rotate"],
+        &["policy", "import"],
+        &["policy", "export"],
+    ] {
+        let words = help(command);
+        for flag in database {
+            assert!(words.iter().any(|w| w == flag), "{command:?} lists {flag}");
+        }
+        for flag in serve_only {
+            assert!(!words.iter().any(|w| w == flag), "{command:?} hides {flag}");
+        }
+    }
+    for command in [&["policy", "validate"][..], &["policy", "simulate"]] {
+        let words = help(command);
+        for flag in serve_only.iter().chain(&database) {
+            assert!(!words.iter().any(|w| w == flag), "{command:?} hides {flag}");
+        }
+    }
+    let policy = help(&["policy"]).join(" ");
+    assert!(policy.contains("import"), "{policy}");
+    assert!(policy.contains("export"), "{policy}");
+}
