@@ -2,6 +2,7 @@
 
 mod client_cli;
 mod keys_cli;
+mod output;
 mod policy_cli;
 mod serve;
 mod settings;
@@ -57,9 +58,9 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Serve(flags) => serve::serve(flags),
         Command::Migrate { database, log } => serve::migrate((database, log)),
-        Command::Config(ConfigCommand::Show(flags)) => settings::load(&flags).map(|config| {
-            print!("{}", config.to_masked_toml());
-            ExitCode::SUCCESS
+        Command::Config(ConfigCommand::Show(flags)) => settings::load(&flags).and_then(|config| {
+            output::text(&config.to_masked_toml())?;
+            Ok(ExitCode::SUCCESS)
         }),
         Command::Policy(cmd) => policy_cli::run(cmd),
         Command::Client(cmd) => client_cli::run(cmd),
@@ -67,6 +68,8 @@ fn main() -> ExitCode {
     };
     match outcome {
         Ok(code) => code,
+        // `accrete ... | head`: the reader has what it wanted; no error, no panic.
+        Err(error) if error.chain().any(|e| e.is::<output::StdoutClosed>()) => ExitCode::SUCCESS,
         Err(error) => {
             // One line, the whole chain of causes, no backtrace.
             eprintln!("error: {}", one_line(&error));

@@ -10,6 +10,7 @@ use anyhow::{Context as _, anyhow, bail};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use crate::output::{self, outln};
 use crate::serve::{Locking, open_store, runtime};
 use crate::settings::{self, Flags};
 
@@ -66,11 +67,11 @@ pub fn run(command: PolicyCommand) -> anyhow::Result<ExitCode> {
             let Some(policy) = load(&file)? else {
                 return Ok(ExitCode::FAILURE);
             };
-            println!(
+            outln!(
                 "ok: {} fields, {} steps",
                 policy.fields().len(),
                 policy.steps().len()
-            );
+            )?;
             Ok(ExitCode::SUCCESS)
         }
         PolicyCommand::Simulate {
@@ -94,10 +95,10 @@ pub fn run(command: PolicyCommand) -> anyhow::Result<ExitCode> {
             };
             let decision = decide(&policy, &facts, &moment, now);
             if human {
-                print!("{}", accrete_core::decision_text(&decision));
+                output::text(&accrete_core::decision_text(&decision))?;
             } else {
                 let json = accrete_core::decision_json(&decision);
-                println!("{}", serde_json::to_string_pretty(&json)?);
+                outln!("{}", serde_json::to_string_pretty(&json)?)?;
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -110,7 +111,7 @@ pub fn run(command: PolicyCommand) -> anyhow::Result<ExitCode> {
                 let (store, _lock) = open_store(&config, Locking::Shared).await?;
                 let note = note.unwrap_or_else(|| format!("imported from {}", file.display()));
                 let outcome = publish(store.as_ref(), &policy, &note).await?;
-                println!("{outcome}");
+                outln!("{outcome}")?;
                 Ok(ExitCode::SUCCESS)
             })
         }
@@ -125,9 +126,9 @@ pub fn run(command: PolicyCommand) -> anyhow::Result<ExitCode> {
                 let policy = Policy::from_json_str(&published.document.to_string())
                     .context("the published policy is unreadable")?;
                 if json {
-                    println!("{}", policy.to_json_string()?);
+                    outln!("{}", policy.to_json_string()?)?;
                 } else {
-                    print!("{}", policy.to_toml_string()?);
+                    output::text(&policy.to_toml_string()?)?;
                 }
                 Ok(ExitCode::SUCCESS)
             })

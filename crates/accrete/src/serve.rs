@@ -10,6 +10,7 @@ use accrete_store::{ConnectOptions, Store};
 use anyhow::{Context, anyhow};
 use tracing_subscriber::EnvFilter;
 
+use crate::output::{self, outln};
 use crate::settings::{self, Flags, LogFlags, ServeFlags};
 
 /// Runs the server until SIGTERM or Ctrl-C.
@@ -48,11 +49,12 @@ pub fn serve(flags: ServeFlags) -> anyhow::Result<ExitCode> {
         };
         let server = Server::new(listener, config.clone(), store)?;
         let addr = server.local_addr()?;
-        println!(
+        // The banner is for the person who started the server: a closed stdout does not stop it.
+        let _ = output::line(format_args!(
             "Accrete is serving at http://{addr} (issuer {}, database {})",
             config.issuer(),
             describe_database(&config)
-        );
+        ));
         server.run(shutdown_signal()).await?;
         tracing::info!("stopped");
         Ok(ExitCode::SUCCESS)
@@ -69,11 +71,11 @@ pub fn migrate(flags: (Flags, LogFlags)) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async {
         let (store, _lock) = open_store(&config, Locking::Shared).await?;
         let status = store.migration_status().await?;
-        println!(
+        outln!(
             "database is current: {} migrations applied ({})",
             status.applied,
             describe_database(&config)
-        );
+        )?;
         Ok(ExitCode::SUCCESS)
     })
 }

@@ -437,3 +437,101 @@ fn each_command_lists_only_the_flags_it_uses_in_its_help() {
     assert!(policy.contains("import"), "{policy}");
     assert!(policy.contains("export"), "{policy}");
 }
+
+fn repo(path: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(path)
+        .display()
+        .to_string()
+}
+
+/// A pipe whose reading end is already closed, as after `| head` has read enough.
+fn closed_pipe() -> Stdio {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    writer.into()
+}
+
+#[test]
+fn output_into_a_closed_pipe_ends_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = repo("examples/policy.toml");
+    let (output, stderr) = run(accrete(dir.path()).args(["policy", "import", &policy]));
+    assert!(output.status.success(), "{stderr}");
+    let simulate = [
+        "policy",
+        "simulate",
+        &policy,
+        "--user",
+        &repo("examples/facts/third-login-user.json"),
+        "--moment",
+        &repo("examples/facts/moment-login.json"),
+    ];
+    let commands: Vec<Vec<&str>> = vec![
+        simulate.to_vec(),
+        [&simulate[..], &["--human"]].concat(),
+        vec!["policy", "export", "--json"],
+        vec!["policy", "export"],
+        vec!["policy", "validate", &policy],
+        vec!["config", "show"],
+        vec!["client", "list", "--json"],
+        vec!["keys", "list"],
+        vec!["migrate"],
+    ];
+    for args in commands {
+        let output = accrete(dir.path())
+            .args(&args)
+            .stdout(closed_pipe())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(0), "{args:?}: {stderr}");
+        assert_eq!(stderr, "", "{args:?}");
+    }
+}
+
+#[test]
+fn every_command_output_ends_with_a_newline() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = repo("examples/policy.toml");
+    let simulate = [
+        "policy",
+        "simulate",
+        &policy,
+        "--user",
+        &repo("examples/facts/third-login-user.json"),
+        "--moment",
+        &repo("examples/facts/moment-login.json"),
+    ];
+    let client = ["client", "create", "--name", "Shop", "--redirect-uri", "https://shop.example/cb"];
+    let commands: Vec<Vec<&str>> = vec![
+        vec!["migrate"],
+        vec!["config", "show"],
+        vec!["policy", "validate", &policy],
+        simulate.to_vec(),
+        [&simulate[..], &["--human"]].concat(),
+        vec!["policy", "import", &policy],
+        vec!["policy", "import", &policy],
+        vec!["policy", "export"],
+        vec!["policy", "export", "--json"],
+        vec!["client", "list"],
+        vec!["client", "list", "--json"],
+        client.to_vec(),
+        [&client[..], &["--json"]].concat(),
+        [&client[..], &["--public", "--id", "spa"]].concat(),
+        [&client[..], &["--public", "--id", "spa2", "--json"]].concat(),
+        vec!["client", "list"],
+        vec!["client", "list", "--json"],
+        vec!["client", "delete", "spa"],
+        vec!["keys", "rotate", "--alg", "ES256"],
+        vec!["keys", "list"],
+    ];
+    for args in commands {
+        let (output, stderr) = run(accrete(dir.path()).args(&args));
+        assert!(output.status.success(), "{args:?}: {stderr}");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(!stdout.is_empty(), "{args:?} prints something");
+        assert!(stdout.ends_with('\n'), "{args:?} ends its output with a newline: {stdout:?}");
+    }
+}
