@@ -175,17 +175,44 @@ pub(crate) async fn publish(
     Ok(Published::New(version.version))
 }
 
-/// `accrete serve --policy FILE`: imports the file at start when it differs from the version
-/// in force; an invalid file stops the server from starting.
-pub(crate) async fn import_at_start(store: &dyn Store, file: &Path) -> anyhow::Result<()> {
+/// `accrete serve --policy FILE`: imports the file at start when the database has no policy yet.
+/// When a different policy is in force (perhaps published since through the API or `policy
+/// import`), it stays in force and the log says why, unless `wins` (`--policy-wins`, config
+/// `policy_wins`) makes the file win. An invalid file stops the server from starting.
+pub(crate) async fn import_at_start(
+    store: &dyn Store,
+    file: &Path,
+    wins: bool,
+) -> anyhow::Result<()> {
     let policy = load(file)?.ok_or_else(|| anyhow!("{}: invalid policy", file.display()))?;
-    let outcome = publish(
-        store,
-        &policy,
-        &format!("imported at start from {}", file.display()),
-    )
-    .await?;
-    tracing::info!(%outcome, "policy");
+    let shown = file.display();
+    if !wins
+        && let Some(current) = store.published_policy().await?
+        && current.document != serde_json::to_value(policy.policy())?
+    {
+        let published = current
+            .published_at
+            .format(&Rfc3339)
+            .unwrap_or_else(|_| current.published_at.to_string());
+        tracing::warn!(
+            file = %shown,
+            version = current.version,
+            "policy file {shown} not imported: the policy in force, version {} published {published}, \
+             differs from it and stays in force; publish the file with `accrete policy import \
+             {shown}`, or start with --policy-wins to make the file win at every start",
+            current.version
+        );
+        return Ok(());
+    }
+    let outcome = publish(store, &policy, &format!("imported at start from {shown}")).await?;
+    match outcome {
+        Published::New(version) => {
+            tracing::info!(file = %shown, version, "policy file {shown} imported as version {version}");
+        }
+        Published::Unchanged(version) => {
+            tracing::info!(file = %shown, version, "policy file {shown} equals the policy in force (version {version})");
+        }
+    }
     Ok(())
 }
 
@@ -257,7 +284,7 @@ mod tests {
                 publish(store.as_ref(), &again, "again").await.unwrap(),
                 Published::Unchanged(1)
             );
-            import_at_start(store.as_ref(), &file).await.unwrap();
+            import_at_start(store.as_ref(), &file, false).await.unwrap();
             assert_eq!(store.list_policy_versions().await.unwrap().len(), 1);
         });
     }

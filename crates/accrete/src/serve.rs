@@ -24,7 +24,7 @@ pub fn serve(flags: ServeFlags) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async {
         let (store, _lock) = open_store(&config, Locking::Exclusive).await?;
         if let Some(file) = &config.policy {
-            crate::policy_cli::import_at_start(store.as_ref(), file).await?;
+            crate::policy_cli::import_at_start(store.as_ref(), file, config.policy_wins).await?;
         }
         let listener = tokio::net::TcpListener::bind(config.listen).await.map_err(|e| {
             let hint = match e.kind() {

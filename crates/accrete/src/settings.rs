@@ -48,9 +48,13 @@ pub struct ServeFlags {
     /// Public base URL, used as the OpenID Connect issuer.
     #[arg(long, value_name = "URL")]
     pub public_url: Option<String>,
-    /// Policy document (TOML or JSON) to import and publish at start.
+    /// Policy document (TOML or JSON) to import at start when the database has no policy yet.
     #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,
+    /// Publish the --policy file at every start when it differs from the policy in force, even
+    /// over a version published since through the API or `policy import`.
+    #[arg(long)]
+    pub policy_wins: bool,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -122,6 +126,8 @@ impl SettingFlags for ServeFlags {
             listen,
             public_url: self.public_url.clone(),
             policy: self.policy.clone(),
+            // Only an explicit flag sets it: without the flag, the environment or file decides.
+            policy_wins: self.policy_wins.then_some(true),
             ..Layer::default()
         };
         Ok(serve.over(self.log.layer()).over(self.database.layer()?))

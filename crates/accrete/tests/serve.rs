@@ -535,3 +535,83 @@ fn every_command_output_ends_with_a_newline() {
         assert!(stdout.ends_with('\n'), "{args:?} ends its output with a newline: {stdout:?}");
     }
 }
+
+impl Running {
+    /// Stops the server (SIGTERM) and returns what it wrote to stderr.
+    fn stop_with_log(mut self) -> String {
+        let status = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let mut log = String::new();
+        self.child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut log)
+            .unwrap();
+        self.child.wait().unwrap();
+        log
+    }
+}
+
+/// A small policy unlike examples/policy.toml: one optional-free step asking a team.
+const TEAM_POLICY: &str = r#"version = 1
+
+[[fields]]
+key = "team"
+kind = "text"
+labels = { en = "Team" }
+storage = "user_metadata"
+
+[[steps]]
+id = "team"
+title = { en = "Your team" }
+fields = ["team"]
+mode = "required"
+trigger = { moments = ["login"] }
+"#;
+
+fn exported_steps(dir: &Path) -> Vec<String> {
+    let (output, stderr) = run(accrete(dir).args(["policy", "export", "--json"]));
+    assert!(output.status.success(), "{stderr}");
+    let policy: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    policy["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn serve_with_a_policy_file_keeps_a_policy_published_since_and_logs_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = repo("examples/policy.toml");
+    let serve = ["serve", "--listen", "127.0.0.1:0", "--policy", &file];
+    let first = Running::start(accrete(dir.path()).args(serve)).unwrap();
+    let log = first.stop_with_log();
+    assert!(log.contains("imported"), "{log}");
+    assert_eq!(exported_steps(dir.path()).len(), 8, "the file was imported into an empty database");
+
+    std::fs::write(dir.path().join("team.toml"), TEAM_POLICY).unwrap();
+    let (output, stderr) = run(accrete(dir.path()).args(["policy", "import", "team.toml"]));
+    assert!(output.status.success(), "{stderr}");
+
+    let again = Running::start(accrete(dir.path()).args(serve)).unwrap();
+    let log = again.stop_with_log();
+    assert_eq!(exported_steps(dir.path()), ["team"], "what was published since stays in force");
+    let line = log
+        .lines()
+        .find(|l| l.contains("not imported"))
+        .unwrap_or_else(|| panic!("the log says the file was not imported: {log}"));
+    assert!(line.contains("version 2"), "{line}");
+    assert!(line.contains("--policy-wins"), "says how to make the file win: {line}");
+
+    let wins = Running::start(accrete(dir.path()).args(serve).arg("--policy-wins")).unwrap();
+    let log = wins.stop_with_log();
+    assert!(log.contains("version 3"), "{log}");
+    assert_eq!(exported_steps(dir.path()).len(), 8, "with --policy-wins the file wins");
+}

@@ -29,8 +29,11 @@ pub struct Config {
     /// Base64 master secret from which key-encryption and token-hashing keys are derived.
     /// `None` means a key file generated in `data_dir`.
     pub master_key: Option<String>,
-    /// A policy document imported at start.
+    /// A policy document imported at start when the database has no policy yet.
     pub policy: Option<PathBuf>,
+    /// Whether the `policy` file is published at start even over a different policy in force
+    /// (one published since through the API or `accrete policy import`).
+    pub policy_wins: bool,
     /// Bounded pool for password hashing.
     pub hashing: Hashing,
     /// Rate limits on credential endpoints.
@@ -94,6 +97,7 @@ pub struct Layer {
     pub log_level: Option<String>,
     pub master_key: Option<String>,
     pub policy: Option<PathBuf>,
+    pub policy_wins: Option<bool>,
     pub hashing: Option<HashingLayer>,
     pub rate_limit: Option<RateLimitLayer>,
     pub theme: Option<ThemeLayer>,
@@ -288,6 +292,7 @@ impl Layer {
             log_level: self.log_level.or(lower.log_level),
             master_key: self.master_key.or(lower.master_key),
             policy: self.policy.or(lower.policy),
+            policy_wins: self.policy_wins.or(lower.policy_wins),
             hashing,
             rate_limit,
             theme,
@@ -315,6 +320,7 @@ impl Config {
             log_level: layer.log_level.unwrap_or_else(|| "info".to_owned()),
             master_key: layer.master_key.filter(|k| !k.is_empty()),
             policy: layer.policy,
+            policy_wins: layer.policy_wins.unwrap_or(false),
             hashing: Hashing {
                 concurrency: hashing.concurrency.unwrap_or(cores),
                 queue: hashing.queue.unwrap_or(64),
