@@ -11,6 +11,7 @@ use accrete_store::{Client, StoreError};
 use anyhow::{Context as _, anyhow, bail};
 use time::OffsetDateTime;
 
+use crate::output::outln;
 use crate::serve::{Locking, open_store, runtime};
 use crate::settings::{self, Flags};
 
@@ -201,17 +202,17 @@ fn create(args: CreateArgs) -> anyhow::Result<ExitCode> {
         if let (Some(secret), Some(object)) = (&secret, value.as_object_mut()) {
             object.insert("client_secret".into(), secret.clone().into());
         }
-        println!("{}", serde_json::to_string_pretty(&value)?);
+        outln!("{}", serde_json::to_string_pretty(&value)?)?;
     } else {
-        println!("client_id:     {}", client.id);
+        outln!("client_id:     {}", client.id)?;
         match &secret {
             Some(secret) => {
-                println!("client_secret: {secret}");
-                println!(
+                outln!("client_secret: {secret}")?;
+                outln!(
                     "(the secret is shown only now: store it in the application's configuration)"
-                );
+                )?;
             }
-            None => println!("public client: no secret, PKCE (S256) required"),
+            None => outln!("public client: no secret, PKCE (S256) required")?,
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -241,16 +242,16 @@ fn list(flags: &Flags, json: bool) -> anyhow::Result<ExitCode> {
     })?;
     if json {
         let all: Vec<serde_json::Value> = clients.iter().map(describe).collect();
-        println!("{}", serde_json::to_string_pretty(&all)?);
+        outln!("{}", serde_json::to_string_pretty(&all)?)?;
         return Ok(ExitCode::SUCCESS);
     }
     if clients.is_empty() {
-        println!(
+        outln!(
             "no clients; register one with `accrete client create --name NAME --redirect-uri URI`"
-        );
+        )?;
     }
     for client in &clients {
-        println!(
+        outln!(
             "{}  {}  {}  grants: {}  redirect URIs: {}",
             client.id,
             client.name,
@@ -261,7 +262,7 @@ fn list(flags: &Flags, json: bool) -> anyhow::Result<ExitCode> {
             },
             client.grant_types.join(","),
             client.redirect_uris.join(" ")
-        );
+        )?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -272,7 +273,7 @@ fn delete(flags: &Flags, id: &str) -> anyhow::Result<ExitCode> {
         let (store, _lock) = open_store(&config, Locking::Shared).await?;
         match store.delete_client(id).await {
             Ok(()) => {
-                println!("deleted client {id} with its grants and tokens");
+                outln!("deleted client {id} with its grants and tokens")?;
                 Ok(ExitCode::SUCCESS)
             }
             Err(StoreError::NotFound) => Err(anyhow!("there is no client {id}")),

@@ -10,6 +10,7 @@ use anyhow::anyhow;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use crate::output::outln;
 use crate::serve::{Locking, open_store, runtime};
 use crate::settings::{self, Flags};
 
@@ -84,20 +85,20 @@ fn rotate_keys(
         anyhow::Ok(rotate(store.as_ref(), &kek, &algs, delay, now).await?)
     })?;
     for done in rotated {
-        println!(
+        outln!(
             "{}: new key {} published now, signs from {}",
             done.alg,
             done.kid,
             rfc3339(done.active_from)
-        );
+        )?;
         for (kid, at) in done.retiring {
-            println!("    replaces {kid}, unpublished at {}", rfc3339(at));
+            outln!("    replaces {kid}, unpublished at {}", rfc3339(at))?;
         }
     }
-    println!(
+    outln!(
         "old keys stay published {} after the new keys start signing (the longest token lifetime)",
         HumanDuration(MAX_TOKEN_LIFETIME.unsigned_abs())
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -111,7 +112,7 @@ fn list(flags: &Flags) -> anyhow::Result<ExitCode> {
         anyhow::Ok((rows, set))
     })?;
     if rows.is_empty() {
-        println!("no signing keys yet: the server generates them on first start");
+        outln!("no signing keys yet: the server generates them on first start")?;
     }
     for row in rows {
         let state = key_state(
@@ -122,7 +123,7 @@ fn list(flags: &Flags) -> anyhow::Result<ExitCode> {
             row.retired_at,
             now,
         );
-        println!(
+        outln!(
             "{:<6} {}  {:<9} active from {}{}",
             row.alg,
             row.kid,
@@ -131,7 +132,7 @@ fn list(flags: &Flags) -> anyhow::Result<ExitCode> {
             row.retired_at
                 .map(|at| format!(", unpublished at {}", rfc3339(at)))
                 .unwrap_or_default()
-        );
+        )?;
     }
     Ok(ExitCode::SUCCESS)
 }

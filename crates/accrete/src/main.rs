@@ -2,6 +2,7 @@
 
 mod client_cli;
 mod keys_cli;
+mod output;
 mod policy_cli;
 mod serve;
 mod settings;
@@ -10,7 +11,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::settings::Flags;
+use crate::settings::{Flags, LogFlags, ServeFlags};
 
 /// Accrete: an OpenID Connect identity server with progressive profiling.
 #[derive(Debug, Parser)]
@@ -23,13 +24,18 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the server (embedded SQLite in ./accrete-data unless a database URL is given).
-    Serve(Flags),
+    Serve(ServeFlags),
     /// Apply database migrations and exit.
-    Migrate(Flags),
+    Migrate {
+        #[command(flatten)]
+        database: Flags,
+        #[command(flatten)]
+        log: LogFlags,
+    },
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
-    /// Validate and simulate policy documents.
+    /// Validate, simulate, import (publish) and export policy documents.
     #[command(subcommand)]
     Policy(policy_cli::PolicyCommand),
     /// Register, list and delete OpenID Connect clients.
@@ -42,18 +48,19 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum ConfigCommand {
-    /// Print the effective configuration (flags > environment > file > defaults), secrets masked.
-    Show(Flags),
+    /// Print the effective configuration (flags > environment > file > defaults), secrets
+    /// masked; it takes the flags of `serve`, to show what `serve` would use.
+    Show(ServeFlags),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Serve(flags) => serve::serve(flags),
-        Command::Migrate(flags) => serve::migrate(flags),
-        Command::Config(ConfigCommand::Show(flags)) => settings::load(&flags).map(|config| {
-            print!("{}", config.to_masked_toml());
-            ExitCode::SUCCESS
+        Command::Migrate { database, log } => serve::migrate((database, log)),
+        Command::Config(ConfigCommand::Show(flags)) => settings::load(&flags).and_then(|config| {
+            output::text(&config.to_masked_toml())?;
+            Ok(ExitCode::SUCCESS)
         }),
         Command::Policy(cmd) => policy_cli::run(cmd),
         Command::Client(cmd) => client_cli::run(cmd),
@@ -61,6 +68,8 @@ fn main() -> ExitCode {
     };
     match outcome {
         Ok(code) => code,
+        // `accrete ... | head`: the reader has what it wanted; no error, no panic.
+        Err(error) if error.chain().any(|e| e.is::<output::StdoutClosed>()) => ExitCode::SUCCESS,
         Err(error) => {
             // One line, the whole chain of causes, no backtrace.
             eprintln!("error: {}", one_line(&error));

@@ -10,6 +10,7 @@ use anyhow::{Context as _, anyhow, bail};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use crate::output::{self, outln};
 use crate::serve::{Locking, open_store, runtime};
 use crate::settings::{self, Flags};
 
@@ -66,11 +67,11 @@ pub fn run(command: PolicyCommand) -> anyhow::Result<ExitCode> {
             let Some(policy) = load(&file)? else {
                 return Ok(ExitCode::FAILURE);
             };
-            println!(
+            outln!(
                 "ok: {} fields, {} steps",
                 policy.fields().len(),
                 policy.steps().len()
-            );
+            )?;
             Ok(ExitCode::SUCCESS)
         }
         PolicyCommand::Simulate {
@@ -94,10 +95,10 @@ pub fn run(command: PolicyCommand) -> anyhow::Result<ExitCode> {
             };
             let decision = decide(&policy, &facts, &moment, now);
             if human {
-                print!("{}", accrete_core::decision_text(&decision));
+                output::text(&accrete_core::decision_text(&decision))?;
             } else {
                 let json = accrete_core::decision_json(&decision);
-                println!("{}", serde_json::to_string_pretty(&json)?);
+                outln!("{}", serde_json::to_string_pretty(&json)?)?;
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -110,7 +111,7 @@ pub fn run(command: PolicyCommand) -> anyhow::Result<ExitCode> {
                 let (store, _lock) = open_store(&config, Locking::Shared).await?;
                 let note = note.unwrap_or_else(|| format!("imported from {}", file.display()));
                 let outcome = publish(store.as_ref(), &policy, &note).await?;
-                println!("{outcome}");
+                outln!("{outcome}")?;
                 Ok(ExitCode::SUCCESS)
             })
         }
@@ -125,9 +126,9 @@ pub fn run(command: PolicyCommand) -> anyhow::Result<ExitCode> {
                 let policy = Policy::from_json_str(&published.document.to_string())
                     .context("the published policy is unreadable")?;
                 if json {
-                    println!("{}", policy.to_json_string()?);
+                    outln!("{}", policy.to_json_string()?)?;
                 } else {
-                    print!("{}", policy.to_toml_string()?);
+                    output::text(&policy.to_toml_string()?)?;
                 }
                 Ok(ExitCode::SUCCESS)
             })
@@ -174,17 +175,44 @@ pub(crate) async fn publish(
     Ok(Published::New(version.version))
 }
 
-/// `accrete serve --policy FILE`: imports the file at start when it differs from the version
-/// in force; an invalid file stops the server from starting.
-pub(crate) async fn import_at_start(store: &dyn Store, file: &Path) -> anyhow::Result<()> {
+/// `accrete serve --policy FILE`: imports the file at start when the database has no policy yet.
+/// When a different policy is in force (perhaps published since through the API or `policy
+/// import`), it stays in force and the log says why, unless `wins` (`--policy-wins`, config
+/// `policy_wins`) makes the file win. An invalid file stops the server from starting.
+pub(crate) async fn import_at_start(
+    store: &dyn Store,
+    file: &Path,
+    wins: bool,
+) -> anyhow::Result<()> {
     let policy = load(file)?.ok_or_else(|| anyhow!("{}: invalid policy", file.display()))?;
-    let outcome = publish(
-        store,
-        &policy,
-        &format!("imported at start from {}", file.display()),
-    )
-    .await?;
-    tracing::info!(%outcome, "policy");
+    let shown = file.display();
+    if !wins
+        && let Some(current) = store.published_policy().await?
+        && current.document != serde_json::to_value(policy.policy())?
+    {
+        let published = current
+            .published_at
+            .format(&Rfc3339)
+            .unwrap_or_else(|_| current.published_at.to_string());
+        tracing::warn!(
+            file = %shown,
+            version = current.version,
+            "policy file {shown} not imported: the policy in force, version {} published {published}, \
+             differs from it and stays in force; publish the file with `accrete policy import \
+             {shown}`, or start with --policy-wins to make the file win at every start",
+            current.version
+        );
+        return Ok(());
+    }
+    let outcome = publish(store, &policy, &format!("imported at start from {shown}")).await?;
+    match outcome {
+        Published::New(version) => {
+            tracing::info!(file = %shown, version, "policy file {shown} imported as version {version}");
+        }
+        Published::Unchanged(version) => {
+            tracing::info!(file = %shown, version, "policy file {shown} equals the policy in force (version {version})");
+        }
+    }
     Ok(())
 }
 
@@ -256,7 +284,7 @@ mod tests {
                 publish(store.as_ref(), &again, "again").await.unwrap(),
                 Published::Unchanged(1)
             );
-            import_at_start(store.as_ref(), &file).await.unwrap();
+            import_at_start(store.as_ref(), &file, false).await.unwrap();
             assert_eq!(store.list_policy_versions().await.unwrap().len(), 1);
         });
     }

@@ -10,16 +10,21 @@ use accrete_store::{ConnectOptions, Store};
 use anyhow::{Context, anyhow};
 use tracing_subscriber::EnvFilter;
 
-use crate::settings::{self, Flags};
+use crate::output::{self, outln};
+use crate::settings::{self, Flags, LogFlags, ServeFlags};
 
 /// Runs the server until SIGTERM or Ctrl-C.
-pub fn serve(flags: Flags) -> anyhow::Result<ExitCode> {
-    let config = Arc::new(settings::load(&flags)?);
+pub fn serve(flags: ServeFlags) -> anyhow::Result<ExitCode> {
+    let (config, warnings) = settings::resolve(&flags)?;
+    let config = Arc::new(config);
     init_logging(&config)?;
+    for warning in warnings {
+        tracing::warn!("{warning}");
+    }
     runtime()?.block_on(async {
         let (store, _lock) = open_store(&config, Locking::Exclusive).await?;
         if let Some(file) = &config.policy {
-            crate::policy_cli::import_at_start(store.as_ref(), file).await?;
+            crate::policy_cli::import_at_start(store.as_ref(), file, config.policy_wins).await?;
         }
         let listener = tokio::net::TcpListener::bind(config.listen).await.map_err(|e| {
             let hint = match e.kind() {
@@ -44,11 +49,12 @@ pub fn serve(flags: Flags) -> anyhow::Result<ExitCode> {
         };
         let server = Server::new(listener, config.clone(), store)?;
         let addr = server.local_addr()?;
-        println!(
+        // The banner is for the person who started the server: a closed stdout does not stop it.
+        let _ = output::line(format_args!(
             "Accrete is serving at http://{addr} (issuer {}, database {})",
             config.issuer(),
             describe_database(&config)
-        );
+        ));
         server.run(shutdown_signal()).await?;
         tracing::info!("stopped");
         Ok(ExitCode::SUCCESS)
@@ -56,17 +62,20 @@ pub fn serve(flags: Flags) -> anyhow::Result<ExitCode> {
 }
 
 /// Applies the migrations and exits.
-pub fn migrate(flags: Flags) -> anyhow::Result<ExitCode> {
-    let config = settings::load(&flags)?;
+pub fn migrate(flags: (Flags, LogFlags)) -> anyhow::Result<ExitCode> {
+    let (config, warnings) = settings::resolve(&flags)?;
     init_logging(&config)?;
+    for warning in warnings {
+        tracing::warn!("{warning}");
+    }
     runtime()?.block_on(async {
         let (store, _lock) = open_store(&config, Locking::Shared).await?;
         let status = store.migration_status().await?;
-        println!(
+        outln!(
             "database is current: {} migrations applied ({})",
             status.applied,
             describe_database(&config)
-        );
+        )?;
         Ok(ExitCode::SUCCESS)
     })
 }

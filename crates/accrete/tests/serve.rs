@@ -330,3 +330,288 @@ fn postgres_url() -> Option<String> {
         }
     }
 }
+
+#[test]
+fn an_unknown_accrete_variable_in_the_environment_is_a_warning_naming_the_closest_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    let (output, stderr) = run(accrete(dir.path())
+        .args(["config", "show"])
+        .env("ACCRETE_LISTN", "127.0.0.1:1")
+        .env("ACCRETE_HASHING__QUEU", "5"));
+    assert!(output.status.success(), "{stderr}");
+    let warning = stderr
+        .lines()
+        .find(|l| l.contains("ACCRETE_LISTN"))
+        .unwrap_or_else(|| panic!("a warning names the variable: {stderr}"));
+    assert!(warning.starts_with("warning: "), "{warning}");
+    assert!(warning.contains("ACCRETE_LISTEN"), "{warning}");
+    assert!(
+        stderr.contains("ACCRETE_HASHING__QUEUE"),
+        "nested keys too: {stderr}"
+    );
+    assert!(!stderr.contains("127.0.0.1:1"), "values are not shown: {stderr}");
+    let shown = String::from_utf8_lossy(&output.stdout);
+    assert!(shown.contains("listen = \"127.0.0.1:8080\""), "{shown}");
+}
+
+#[test]
+fn the_scripts_accrete_bin_variable_does_not_disturb_any_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let (output, stderr) = run(accrete(dir.path())
+        .args(["config", "show"])
+        .env("ACCRETE_BIN", "/x"));
+    assert!(output.status.success(), "{stderr}");
+    assert_eq!(stderr, "");
+}
+
+#[test]
+fn a_wrong_value_of_a_known_setting_in_the_environment_is_still_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (output, stderr) = run(accrete(dir.path())
+        .args(["config", "show"])
+        .env("ACCRETE_HASHING__QUEUE", "many"));
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with("error: environment variable ACCRETE_HASHING__QUEUE:"),
+        "{stderr}"
+    );
+}
+
+fn help(args: &[&str]) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let (output, stderr) = run(accrete(dir.path()).args(args).arg("--help"));
+    assert!(output.status.success(), "{args:?}: {stderr}");
+    String::from_utf8_lossy(&output.stdout)
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn a_serve_only_flag_on_another_command_is_a_usage_error_naming_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let (output, stderr) = run(accrete(dir.path()).args(["client", "list", "--policy", "x.toml"]));
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--policy"), "{stderr}");
+    assert!(
+        !dir.path().join("accrete-data").exists(),
+        "nothing was opened"
+    );
+}
+
+#[test]
+fn each_command_lists_only_the_flags_it_uses_in_its_help() {
+    let serve_only = ["--listen", "--public-url", "--policy"];
+    let database = ["--config", "--data-dir", "--database-url"];
+    for command in [&["serve"][..], &["config", "show"]] {
+        let words = help(command);
+        for flag in serve_only.iter().chain(&database).chain(&["--log-level"]) {
+            assert!(words.iter().any(|w| w == flag), "{command:?} lists {flag}");
+        }
+    }
+    for command in [
+        &["migrate"][..],
+        &["client", "create"],
+        &["client", "list"],
+        &["client", "delete"],
+        &["keys", "list"],
+        &["keys", "rotate"],
+        &["policy", "import"],
+        &["policy", "export"],
+    ] {
+        let words = help(command);
+        for flag in database {
+            assert!(words.iter().any(|w| w == flag), "{command:?} lists {flag}");
+        }
+        for flag in serve_only {
+            assert!(!words.iter().any(|w| w == flag), "{command:?} hides {flag}");
+        }
+    }
+    for command in [&["policy", "validate"][..], &["policy", "simulate"]] {
+        let words = help(command);
+        for flag in serve_only.iter().chain(&database) {
+            assert!(!words.iter().any(|w| w == flag), "{command:?} hides {flag}");
+        }
+    }
+    let policy = help(&["policy"]).join(" ");
+    assert!(policy.contains("import"), "{policy}");
+    assert!(policy.contains("export"), "{policy}");
+}
+
+fn repo(path: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(path)
+        .display()
+        .to_string()
+}
+
+/// A pipe whose reading end is already closed, as after `| head` has read enough.
+fn closed_pipe() -> Stdio {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    writer.into()
+}
+
+#[test]
+fn output_into_a_closed_pipe_ends_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = repo("examples/policy.toml");
+    let (output, stderr) = run(accrete(dir.path()).args(["policy", "import", &policy]));
+    assert!(output.status.success(), "{stderr}");
+    let simulate = [
+        "policy",
+        "simulate",
+        &policy,
+        "--user",
+        &repo("examples/facts/third-login-user.json"),
+        "--moment",
+        &repo("examples/facts/moment-login.json"),
+    ];
+    let commands: Vec<Vec<&str>> = vec![
+        simulate.to_vec(),
+        [&simulate[..], &["--human"]].concat(),
+        vec!["policy", "export", "--json"],
+        vec!["policy", "export"],
+        vec!["policy", "validate", &policy],
+        vec!["config", "show"],
+        vec!["client", "list", "--json"],
+        vec!["keys", "list"],
+        vec!["migrate"],
+    ];
+    for args in commands {
+        let output = accrete(dir.path())
+            .args(&args)
+            .stdout(closed_pipe())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(0), "{args:?}: {stderr}");
+        assert_eq!(stderr, "", "{args:?}");
+    }
+}
+
+#[test]
+fn every_command_output_ends_with_a_newline() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = repo("examples/policy.toml");
+    let simulate = [
+        "policy",
+        "simulate",
+        &policy,
+        "--user",
+        &repo("examples/facts/third-login-user.json"),
+        "--moment",
+        &repo("examples/facts/moment-login.json"),
+    ];
+    let client = ["client", "create", "--name", "Shop", "--redirect-uri", "https://shop.example/cb"];
+    let commands: Vec<Vec<&str>> = vec![
+        vec!["migrate"],
+        vec!["config", "show"],
+        vec!["policy", "validate", &policy],
+        simulate.to_vec(),
+        [&simulate[..], &["--human"]].concat(),
+        vec!["policy", "import", &policy],
+        vec!["policy", "import", &policy],
+        vec!["policy", "export"],
+        vec!["policy", "export", "--json"],
+        vec!["client", "list"],
+        vec!["client", "list", "--json"],
+        client.to_vec(),
+        [&client[..], &["--json"]].concat(),
+        [&client[..], &["--public", "--id", "spa"]].concat(),
+        [&client[..], &["--public", "--id", "spa2", "--json"]].concat(),
+        vec!["client", "list"],
+        vec!["client", "list", "--json"],
+        vec!["client", "delete", "spa"],
+        vec!["keys", "rotate", "--alg", "ES256"],
+        vec!["keys", "list"],
+    ];
+    for args in commands {
+        let (output, stderr) = run(accrete(dir.path()).args(&args));
+        assert!(output.status.success(), "{args:?}: {stderr}");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(!stdout.is_empty(), "{args:?} prints something");
+        assert!(stdout.ends_with('\n'), "{args:?} ends its output with a newline: {stdout:?}");
+    }
+}
+
+impl Running {
+    /// Stops the server (SIGTERM) and returns what it wrote to stderr.
+    fn stop_with_log(mut self) -> String {
+        let status = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let mut log = String::new();
+        self.child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut log)
+            .unwrap();
+        self.child.wait().unwrap();
+        log
+    }
+}
+
+/// A small policy unlike examples/policy.toml: one optional-free step asking a team.
+const TEAM_POLICY: &str = r#"version = 1
+
+[[fields]]
+key = "team"
+kind = "text"
+labels = { en = "Team" }
+storage = "user_metadata"
+
+[[steps]]
+id = "team"
+title = { en = "Your team" }
+fields = ["team"]
+mode = "required"
+trigger = { moments = ["login"] }
+"#;
+
+fn exported_steps(dir: &Path) -> Vec<String> {
+    let (output, stderr) = run(accrete(dir).args(["policy", "export", "--json"]));
+    assert!(output.status.success(), "{stderr}");
+    let policy: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    policy["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn serve_with_a_policy_file_keeps_a_policy_published_since_and_logs_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = repo("examples/policy.toml");
+    let serve = ["serve", "--listen", "127.0.0.1:0", "--policy", &file];
+    let first = Running::start(accrete(dir.path()).args(serve)).unwrap();
+    let log = first.stop_with_log();
+    assert!(log.contains("imported"), "{log}");
+    assert_eq!(exported_steps(dir.path()).len(), 8, "the file was imported into an empty database");
+
+    std::fs::write(dir.path().join("team.toml"), TEAM_POLICY).unwrap();
+    let (output, stderr) = run(accrete(dir.path()).args(["policy", "import", "team.toml"]));
+    assert!(output.status.success(), "{stderr}");
+
+    let again = Running::start(accrete(dir.path()).args(serve)).unwrap();
+    let log = again.stop_with_log();
+    assert_eq!(exported_steps(dir.path()), ["team"], "what was published since stays in force");
+    let line = log
+        .lines()
+        .find(|l| l.contains("not imported"))
+        .unwrap_or_else(|| panic!("the log says the file was not imported: {log}"));
+    assert!(line.contains("version 2"), "{line}");
+    assert!(line.contains("--policy-wins"), "says how to make the file win: {line}");
+
+    let wins = Running::start(accrete(dir.path()).args(serve).arg("--policy-wins")).unwrap();
+    let log = wins.stop_with_log();
+    assert!(log.contains("version 3"), "{log}");
+    assert_eq!(exported_steps(dir.path()).len(), 8, "with --policy-wins the file wins");
+}

@@ -29,8 +29,11 @@ pub struct Config {
     /// Base64 master secret from which key-encryption and token-hashing keys are derived.
     /// `None` means a key file generated in `data_dir`.
     pub master_key: Option<String>,
-    /// A policy document imported at start.
+    /// A policy document imported at start when the database has no policy yet.
     pub policy: Option<PathBuf>,
+    /// Whether the `policy` file is published at start even over a different policy in force
+    /// (one published since through the API or `accrete policy import`).
+    pub policy_wins: bool,
     /// Bounded pool for password hashing.
     pub hashing: Hashing,
     /// Rate limits on credential endpoints.
@@ -94,6 +97,7 @@ pub struct Layer {
     pub log_level: Option<String>,
     pub master_key: Option<String>,
     pub policy: Option<PathBuf>,
+    pub policy_wins: Option<bool>,
     pub hashing: Option<HashingLayer>,
     pub rate_limit: Option<RateLimitLayer>,
     pub theme: Option<ThemeLayer>,
@@ -179,8 +183,33 @@ pub enum ConfigError {
     Invalid(String),
 }
 
-/// Environment variables with the `ACCRETE_` prefix that are not settings.
-const NON_SETTING_VARS: &[&str] = &["ACCRETE_CONFIG"];
+/// Environment variables with the `ACCRETE_` prefix that are not settings: the configuration
+/// file's path, and the binary the project's scripts run (`scripts/schemathesis`).
+const NON_SETTING_VARS: &[&str] = &["ACCRETE_CONFIG", "ACCRETE_BIN"];
+
+/// An `ACCRETE_*` environment variable that names no setting. It is ignored (a warning, not an
+/// error: the environment is shared with other tools; a file's unknown key is still refused).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownEnvVar {
+    /// The variable, e.g. `ACCRETE_LISTN`.
+    pub var: String,
+    /// The setting's variable with the closest name, e.g. `ACCRETE_LISTEN`.
+    pub closest: Option<String>,
+}
+
+impl std::fmt::Display for UnknownEnvVar {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "environment variable {} is not an Accrete setting and is ignored",
+            self.var
+        )?;
+        match &self.closest {
+            Some(closest) => write!(f, "; the closest setting is {closest}"),
+            None => Ok(()),
+        }
+    }
+}
 
 impl Layer {
     /// Parses a TOML configuration file's text.
@@ -192,11 +221,21 @@ impl Layer {
     }
 
     /// Collects `ACCRETE_*` variables: `ACCRETE_LISTEN` sets `listen`, `ACCRETE_HASHING__QUEUE`
-    /// sets `hashing.queue`. Variables under `ACCRETE_TEST_` belong to the test suite.
+    /// sets `hashing.queue`. Variables under `ACCRETE_TEST_` belong to the test suite; other
+    /// variables that name no setting are ignored (see [`Layer::from_env_noting_unknown`]).
     pub fn from_env(
         vars: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Layer, ConfigError> {
+        Ok(Layer::from_env_noting_unknown(vars)?.0)
+    }
+
+    /// Like [`Layer::from_env`], also returning the `ACCRETE_*` variables that name no setting,
+    /// each with the closest setting, for a warning. A setting with a wrong value is an error.
+    pub fn from_env_noting_unknown(
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<(Layer, Vec<UnknownEnvVar>), ConfigError> {
         let mut layer = Layer::default();
+        let mut unknown = Vec::new();
         for (var, value) in vars {
             let Some(name) = var.strip_prefix("ACCRETE_") else {
                 continue;
@@ -207,16 +246,21 @@ impl Layer {
             let mut table = toml::Table::new();
             let path: Vec<String> = name.split("__").map(str::to_ascii_lowercase).collect();
             insert_path(&mut table, &path, env_value(&value));
-            let one: Layer =
-                toml::Value::Table(table)
-                    .try_into()
-                    .map_err(|e: toml::de::Error| ConfigError::Env {
-                        var: var.clone(),
+            match toml::Value::Table(table).try_into::<Layer>() {
+                Ok(one) => layer = one.over(layer),
+                Err(_) if !is_setting(&path) => unknown.push(UnknownEnvVar {
+                    closest: closest_setting(&var),
+                    var,
+                }),
+                Err(e) => {
+                    return Err(ConfigError::Env {
+                        var,
                         message: e.message().trim().to_owned(),
-                    })?;
-            layer = one.over(layer);
+                    });
+                }
+            }
         }
-        Ok(layer)
+        Ok((layer, unknown))
     }
 
     /// Returns `self` with unset keys taken from `lower`.
@@ -248,6 +292,7 @@ impl Layer {
             log_level: self.log_level.or(lower.log_level),
             master_key: self.master_key.or(lower.master_key),
             policy: self.policy.or(lower.policy),
+            policy_wins: self.policy_wins.or(lower.policy_wins),
             hashing,
             rate_limit,
             theme,
@@ -275,6 +320,7 @@ impl Config {
             log_level: layer.log_level.unwrap_or_else(|| "info".to_owned()),
             master_key: layer.master_key.filter(|k| !k.is_empty()),
             policy: layer.policy,
+            policy_wins: layer.policy_wins.unwrap_or(false),
             hashing: Hashing {
                 concurrency: hashing.concurrency.unwrap_or(cores),
                 queue: hashing.queue.unwrap_or(64),
@@ -352,6 +398,91 @@ impl Config {
         shown.master_key = self.master_key.as_ref().map(|_| "********".to_owned());
         toml::to_string_pretty(&shown).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
     }
+}
+
+/// The tables of a [`Layer`] and their keys, as their `Deserialize` implementations know them.
+fn setting_tables() -> [(&'static str, &'static [&'static str]); 3] {
+    [
+        ("hashing", field_names::<HashingLayer>()),
+        ("rate_limit", field_names::<RateLimitLayer>()),
+        ("theme", field_names::<ThemeLayer>()),
+    ]
+}
+
+/// Whether a lower-case key path (`["hashing", "queue"]`) names a setting or a table.
+fn is_setting(path: &[String]) -> bool {
+    let Some(first) = path.first() else {
+        return false;
+    };
+    if !field_names::<Layer>().contains(&first.as_str()) {
+        return false;
+    }
+    match (setting_tables().iter().find(|(t, _)| t == first), &path[1..]) {
+        (_, []) => true,
+        (Some((_, keys)), [key]) => keys.contains(&key.as_str()),
+        _ => false,
+    }
+}
+
+/// The environment variable of every setting (`ACCRETE_LISTEN`, `ACCRETE_HASHING__QUEUE`, ...).
+fn setting_vars() -> Vec<String> {
+    let tables = setting_tables();
+    let mut vars = Vec::new();
+    for key in field_names::<Layer>() {
+        match tables.iter().find(|(t, _)| t == key) {
+            Some((table, keys)) => vars.extend(
+                keys.iter()
+                    .map(|k| format!("ACCRETE_{table}__{k}").to_ascii_uppercase()),
+            ),
+            None => vars.push(format!("ACCRETE_{key}").to_ascii_uppercase()),
+        }
+    }
+    vars
+}
+
+/// The setting variable whose name is closest to `var`.
+fn closest_setting(var: &str) -> Option<String> {
+    setting_vars()
+        .into_iter()
+        .map(|known| (strsim::jaro_winkler(var, &known), known))
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, known)| known)
+}
+
+/// The field names of a struct as its derived `Deserialize` lists them (the same list that
+/// `deny_unknown_fields` checks), so that the known settings are never a second list to keep.
+fn field_names<T: serde::de::DeserializeOwned>() -> &'static [&'static str] {
+    use serde::de::{Error as _, Visitor};
+
+    struct Names<'a>(&'a mut &'static [&'static str]);
+
+    impl<'de> serde::Deserializer<'de> for Names<'_> {
+        type Error = serde::de::value::Error;
+
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
+            Err(Self::Error::custom("not a struct"))
+        }
+
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Self::Error> {
+            *self.0 = fields;
+            Err(Self::Error::custom("only the field names were wanted"))
+        }
+
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
+            byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct map enum
+            identifier ignored_any
+        }
+    }
+
+    let mut names: &'static [&'static str] = &[];
+    let _ = T::deserialize(Names(&mut names));
+    names
 }
 
 /// Replaces the password in a URL's user-info with `********`.
@@ -497,15 +628,58 @@ mod tests {
     }
 
     #[test]
-    fn unknown_environment_setting_is_refused_with_its_variable() {
-        let err = Layer::from_env(env(&[("ACCRETE_LISTN", "x")]))
+    fn unknown_environment_variable_is_ignored_and_reported_with_the_closest_setting() {
+        let (layer, unknown) = Layer::from_env_noting_unknown(env(&[
+            ("ACCRETE_LISTN", "x"),
+            ("ACCRETE_HASHING__QUEU", "3"),
+            ("ACCRETE_THEME__COLOUR", "#fff"),
+            ("ACCRETE_LOG_LEVEL", "debug"),
+            ("ACCRETE_BIN", "/usr/bin/accrete"),
+        ]))
+        .unwrap();
+        assert_eq!(layer.log_level.as_deref(), Some("debug"));
+        let closest: Vec<(&str, Option<&str>)> = unknown
+            .iter()
+            .map(|u| (u.var.as_str(), u.closest.as_deref()))
+            .collect();
+        assert_eq!(closest[0], ("ACCRETE_LISTN", Some("ACCRETE_LISTEN")));
+        assert_eq!(
+            closest[1],
+            ("ACCRETE_HASHING__QUEU", Some("ACCRETE_HASHING__QUEUE"))
+        );
+        assert_eq!(closest[2].0, "ACCRETE_THEME__COLOUR");
+        assert_eq!(unknown.len(), 3, "ACCRETE_BIN is the scripts' own");
+        assert_eq!(
+            unknown[0].to_string(),
+            "environment variable ACCRETE_LISTN is not an Accrete setting and is ignored; \
+             the closest setting is ACCRETE_LISTEN"
+        );
+    }
+
+    #[test]
+    fn every_setting_has_a_known_environment_variable() {
+        let vars = setting_vars();
+        for var in ["ACCRETE_LISTEN", "ACCRETE_POLICY", "ACCRETE_HASHING__QUEUE"] {
+            assert!(vars.iter().any(|v| v == var), "{var} in {vars:?}");
+        }
+        assert!(vars.iter().any(|v| v == "ACCRETE_RATE_LIMIT__PER_IP_PER_MINUTE"));
+        assert!(vars.iter().any(|v| v == "ACCRETE_THEME__CSS_FILE"));
+        assert!(!vars.iter().any(|v| v == "ACCRETE_HASHING"), "{vars:?}");
+    }
+
+    #[test]
+    fn a_wrong_value_of_a_known_environment_setting_is_refused_with_its_variable() {
+        let err = Layer::from_env(env(&[("ACCRETE_HASHING__QUEUE", "many")]))
             .unwrap_err()
             .to_string();
         assert!(
-            err.starts_with("environment variable ACCRETE_LISTN:"),
+            err.starts_with("environment variable ACCRETE_HASHING__QUEUE:"),
             "{err}"
         );
-        assert!(err.contains("unknown field `listn`"), "{err}");
+        let err = Layer::from_env(env(&[("ACCRETE_HASHING", "5")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("environment variable ACCRETE_HASHING:"), "{err}");
     }
 
     #[test]
