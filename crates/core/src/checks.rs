@@ -380,6 +380,9 @@ fn check_behaviour(field: &Field, path: &str, problems: &mut Problems) {
             "a write-once field cannot be re-confirmed",
         );
     }
+    if let Some(problem) = field.reconfirm_after.and_then(|d| d.too_long()) {
+        problems.push(format!("{path}.reconfirm_after"), problem);
+    }
     if field.reconfirm_after.is_some_and(|d| d.as_std().is_zero()) {
         problems.push(
             format!("{path}.reconfirm_after"),
@@ -482,6 +485,9 @@ fn check_mode(step: &Step, path: &str, problems: &mut Problems) {
             format!("{path}.max_skips"),
             "0 skips allowed: make the step required instead",
         );
+    }
+    if let Some(problem) = skip.reask_after.and_then(|d| d.too_long()) {
+        problems.push(format!("{path}.reask_after"), problem);
     }
     if skip.after_last_skip == AfterLastSkip::Require && skip.max_skips.is_none() {
         problems.push(

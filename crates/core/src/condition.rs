@@ -337,6 +337,11 @@ fn compile_at(
                 ),
                 _ => {}
             }
+            for (name, bound) in [("at_least", at_least), ("at_most", at_most)] {
+                if let Some(problem) = bound.and_then(|d| d.too_long()) {
+                    problems.push(format!("{path}.since_signup.{name}"), problem);
+                }
+            }
             Some(Test::SinceSignup {
                 at_least: *at_least,
                 at_most: *at_most,

@@ -3,6 +3,7 @@
 
 mod answers;
 mod document;
+mod durations;
 mod properties;
 mod reports;
 mod skips;
