@@ -76,7 +76,16 @@ impl CompiledPolicy {
             .steps
             .iter()
             .enumerate()
-            .map(|(i, step)| step_plan(step, i, &field_index, &mut problems, &mut conditions))
+            .map(|(i, step)| {
+                step_plan(
+                    step,
+                    i,
+                    &policy.fields,
+                    &field_index,
+                    &mut problems,
+                    &mut conditions,
+                )
+            })
             .collect();
         checks::check_required_fields_are_asked(&policy, &mut problems);
         if !problems.0.is_empty() {
@@ -188,6 +197,7 @@ fn field_rules(field: &Field, i: usize, problems: &mut Problems) -> FieldRules {
 fn step_plan(
     step: &Step,
     i: usize,
+    fields: &[Field],
     field_index: &HashMap<FieldKey, usize>,
     problems: &mut Problems,
     conditions: &mut Vec<Arc<str>>,
@@ -196,6 +206,7 @@ fn step_plan(
         CompiledCondition::compile(
             condition,
             &format!("steps[{i}].trigger.condition"),
+            fields,
             problems,
             conditions,
         )

@@ -4,6 +4,7 @@
 mod answers;
 mod document;
 mod durations;
+mod expressions;
 mod properties;
 mod reports;
 mod skips;
