@@ -117,9 +117,24 @@ fn bench_validate(c: &mut Criterion) {
         );
     }
     let keys: Vec<&str> = answers.iter().map(|(k, _)| *k).collect();
-    validate_answers(&policy, &keys, &raw, "en").unwrap();
+    validate_answers(
+        &policy,
+        &keys,
+        &raw,
+        "en",
+        time::macros::date!(2026 - 03 - 01),
+    )
+    .unwrap();
     c.bench_function("validate/10 fields", |b| {
-        b.iter(|| validate_answers(black_box(&policy), black_box(&keys), black_box(&raw), "en"));
+        b.iter(|| {
+            validate_answers(
+                black_box(&policy),
+                black_box(&keys),
+                black_box(&raw),
+                "en",
+                time::macros::date!(2026 - 03 - 01),
+            )
+        });
     });
 
     let mut with_phone = raw.clone();
@@ -129,7 +144,14 @@ fn bench_validate(c: &mut Criterion) {
         vec!["+33 6 12 34 56 78".to_owned()],
     );
     let phone_keys: Vec<&str> = with_phone.keys().map(String::as_str).collect();
-    validate_answers(&policy, &phone_keys, &with_phone, "en").unwrap();
+    validate_answers(
+        &policy,
+        &phone_keys,
+        &with_phone,
+        "en",
+        time::macros::date!(2026 - 03 - 01),
+    )
+    .unwrap();
     c.bench_function("validate/10 fields including a phone", |b| {
         b.iter(|| {
             validate_answers(
@@ -137,6 +159,7 @@ fn bench_validate(c: &mut Criterion) {
                 black_box(&phone_keys),
                 black_box(&with_phone),
                 "en",
+                time::macros::date!(2026 - 03 - 01),
             )
         });
     });

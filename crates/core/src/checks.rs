@@ -8,6 +8,7 @@ use regex::Regex;
 use time::Date;
 
 use crate::answers::country::is_country_code;
+use crate::dates::DateBound;
 use crate::field::{Field, FieldType, Limit, STANDARD_CLAIMS, Storage};
 use crate::ids::{FieldKey, StepId};
 use crate::policy::{POLICY_VERSION, Policy};
@@ -278,7 +279,9 @@ fn check_validation(field: &Field, path: &str, locale: &str, problems: &mut Prob
         );
         if !fits {
             let expected = match kind {
-                FieldType::Date => "a date bound written \"YYYY-MM-DD\"".to_owned(),
+                FieldType::Date => {
+                    "a date bound written \"YYYY-MM-DD\", \"today\" or \"-18y\"".to_owned()
+                }
                 k if k.has_bounds() => "a numeric bound".to_owned(),
                 k => format!("no bound: a {} field has no minimum or maximum", k.name()),
             };
@@ -293,9 +296,23 @@ fn check_validation(field: &Field, path: &str, locale: &str, problems: &mut Prob
             );
         }
         (Some(Limit::Date(low)), Some(Limit::Date(high))) => {
-            if let (Some(a), Some(b)) = (parse_date(low), parse_date(high))
-                && a > b
-            {
+            // Fixed dates compare; so do two distances in the same unit (their order is the
+            // same every day). Mixed bounds cross at some date, the administrator's to choose.
+            let comparable = match (DateBound::parse(low), DateBound::parse(high)) {
+                (Some(DateBound::Fixed(a)), Some(DateBound::Fixed(b))) => Some(a > b),
+                (
+                    Some(DateBound::Relative {
+                        months: m1,
+                        days: d1,
+                    }),
+                    Some(DateBound::Relative {
+                        months: m2,
+                        days: d2,
+                    }),
+                ) if (m1 == 0 && m2 == 0) || (d1 == 0 && d2 == 0) => Some((m1, d1) > (m2, d2)),
+                _ => None,
+            };
+            if comparable == Some(true) {
                 problems.push(
                     format!("{path}.min"),
                     format!("min {low} is after max {high}"),
@@ -379,6 +396,9 @@ fn check_behaviour(field: &Field, path: &str, problems: &mut Problems) {
             format!("{path}.reconfirm_after"),
             "a write-once field cannot be re-confirmed",
         );
+    }
+    if let Some(problem) = field.reconfirm_after.and_then(|d| d.too_long()) {
+        problems.push(format!("{path}.reconfirm_after"), problem);
     }
     if field.reconfirm_after.is_some_and(|d| d.as_std().is_zero()) {
         problems.push(
@@ -482,6 +502,9 @@ fn check_mode(step: &Step, path: &str, problems: &mut Problems) {
             format!("{path}.max_skips"),
             "0 skips allowed: make the step required instead",
         );
+    }
+    if let Some(problem) = skip.reask_after.and_then(|d| d.too_long()) {
+        problems.push(format!("{path}.reask_after"), problem);
     }
     if skip.after_last_skip == AfterLastSkip::Require && skip.max_skips.is_none() {
         problems.push(

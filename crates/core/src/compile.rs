@@ -5,10 +5,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use regex::Regex;
-use time::Date;
 
 use crate::checks;
 use crate::condition::CompiledCondition;
+use crate::dates::DateBound;
 use crate::field::{Field, Limit};
 use crate::ids::{FieldKey, StepId};
 use crate::policy::Policy;
@@ -45,8 +45,8 @@ pub(crate) struct FieldRules {
     pub(crate) pattern: Option<Regex>,
     pub(crate) min_number: Option<f64>,
     pub(crate) max_number: Option<f64>,
-    pub(crate) min_date: Option<Date>,
-    pub(crate) max_date: Option<Date>,
+    pub(crate) min_date: Option<DateBound>,
+    pub(crate) max_date: Option<DateBound>,
 }
 
 /// A step's trigger and fields in ready-to-use form.
@@ -76,7 +76,16 @@ impl CompiledPolicy {
             .steps
             .iter()
             .enumerate()
-            .map(|(i, step)| step_plan(step, i, &field_index, &mut problems, &mut conditions))
+            .map(|(i, step)| {
+                step_plan(
+                    step,
+                    i,
+                    &policy.fields,
+                    &field_index,
+                    &mut problems,
+                    &mut conditions,
+                )
+            })
             .collect();
         checks::check_required_fields_are_asked(&policy, &mut problems);
         if !problems.0.is_empty() {
@@ -173,11 +182,14 @@ fn field_rules(field: &Field, i: usize, problems: &mut Problems) -> FieldRules {
             Some(Limit::Number(_)) => {
                 problems.push(format!("{path}.{name}"), "must be a finite number");
             }
-            Some(Limit::Date(text)) => match checks::parse_date(text) {
+            Some(Limit::Date(text)) => match DateBound::parse(text) {
                 Some(parsed) => *date = Some(parsed),
                 None => problems.push(
                     format!("{path}.{name}"),
-                    format!("{text:?} is not a date written YYYY-MM-DD"),
+                    format!(
+                        "{text:?} is not a date written YYYY-MM-DD, \"today\", or a distance \
+                         from today such as \"-18y\", \"+30d\" (units d, w, m, y; at most 1000y)"
+                    ),
                 ),
             },
         }
@@ -188,6 +200,7 @@ fn field_rules(field: &Field, i: usize, problems: &mut Problems) -> FieldRules {
 fn step_plan(
     step: &Step,
     i: usize,
+    fields: &[Field],
     field_index: &HashMap<FieldKey, usize>,
     problems: &mut Problems,
     conditions: &mut Vec<Arc<str>>,
@@ -196,6 +209,7 @@ fn step_plan(
         CompiledCondition::compile(
             condition,
             &format!("steps[{i}].trigger.condition"),
+            fields,
             problems,
             conditions,
         )

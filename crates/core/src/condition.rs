@@ -10,6 +10,7 @@ use time::OffsetDateTime;
 use crate::duration::HumanDuration;
 use crate::expr::{Expression, ExpressionError};
 use crate::facts::{Moment, UserFacts};
+use crate::field::Field;
 use crate::problems::Problems;
 
 /// Deepest nesting of `all` / `any` / `not` accepted.
@@ -181,13 +182,15 @@ pub(crate) struct Input<'a> {
 
 impl CompiledCondition {
     /// Compiles `condition`, recording every problem under `path`; `None` when there were any.
+    /// Expressions are checked against the policy's `fields`.
     pub(crate) fn compile(
         condition: &Condition,
         path: &str,
+        fields: &[Field],
         problems: &mut Problems,
         descriptions: &mut Vec<Arc<str>>,
     ) -> Option<Self> {
-        compile_at(condition, path, 0, problems, descriptions)
+        compile_at(condition, path, 0, fields, problems, descriptions)
     }
 
     /// `Ok` when the condition holds, else the part that did not.
@@ -246,6 +249,7 @@ fn compile_at(
     condition: &Condition,
     path: &str,
     depth: usize,
+    fields: &[Field],
     problems: &mut Problems,
     descriptions: &mut Vec<Arc<str>>,
 ) -> Option<CompiledCondition> {
@@ -268,6 +272,7 @@ fn compile_at(
                 item,
                 &item_path,
                 depth + 1,
+                fields,
                 problems,
                 descriptions,
             ));
@@ -291,6 +296,7 @@ fn compile_at(
             inner,
             &format!("{path}.not"),
             depth + 1,
+            fields,
             problems,
             descriptions,
         )
@@ -337,13 +343,23 @@ fn compile_at(
                 ),
                 _ => {}
             }
+            for (name, bound) in [("at_least", at_least), ("at_most", at_most)] {
+                if let Some(problem) = bound.and_then(|d| d.too_long()) {
+                    problems.push(format!("{path}.since_signup.{name}"), problem);
+                }
+            }
             Some(Test::SinceSignup {
                 at_least: *at_least,
                 at_most: *at_most,
             })
         }
         Condition::Expression { cel } => match Expression::compile(cel) {
-            Ok(expression) => Some(Test::Expression(expression)),
+            Ok(expression) => {
+                for problem in expression.check(fields) {
+                    problems.push(format!("{path}.expression.cel"), problem);
+                }
+                Some(Test::Expression(expression))
+            }
             Err(error) => {
                 problems.push(format!("{path}.expression.cel"), error.to_string());
                 None

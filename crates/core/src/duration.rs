@@ -20,9 +20,24 @@ const DAY: u64 = 24 * HOUR;
 pub struct HumanDuration(pub Duration);
 
 impl HumanDuration {
+    /// The longest duration a policy may hold: 100 years (`"100y"`, written `"36525d"`).
+    /// Anything longer cannot be added to a date the engine can represent, so it would read as
+    /// "already over" instead of "never".
+    pub const MAX: HumanDuration = HumanDuration(Duration::from_secs(36_525 * DAY));
+
     /// A duration of whole days.
     pub fn days(days: u64) -> Self {
         Self(Duration::from_secs(days.saturating_mul(DAY)))
+    }
+
+    /// The problem with a duration longer than [`HumanDuration::MAX`], if it is.
+    pub(crate) fn too_long(self) -> Option<String> {
+        (self > Self::MAX).then(|| {
+            format!(
+                "must be at most 100y ({}): a longer duration never ends",
+                Self::MAX
+            )
+        })
     }
 
     /// The duration as `std::time::Duration`.

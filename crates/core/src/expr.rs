@@ -8,6 +8,8 @@
 //! - `moment`: `{ kind: "signup" | "login" | "event", event, client, scopes: [..] }`
 //!   (`event` and `client` are empty strings when absent).
 
+mod check;
+
 use std::collections::HashMap;
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -16,6 +18,7 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 
 use crate::facts::{Moment, MomentKind, UserFacts};
+use crate::field::Field;
 
 /// Longest expression source accepted, in bytes.
 pub const MAX_EXPRESSION_LEN: usize = 2048;
@@ -66,6 +69,19 @@ impl Expression {
             }),
             Ok(Err(errors)) => Err(ExpressionError::Compile(errors.to_string())),
             Err(_) => Err(ExpressionError::Compile("the parser gave up".to_owned())),
+        }
+    }
+
+    /// Problems with the names and comparisons of the expression, given the policy's `fields`
+    /// (the keys of `user.values`): unknown variables, unknown members of `user`, `moment` and
+    /// `user.values` (with a suggestion when one is close), and comparisons of a known value
+    /// with a literal of another type. Empty when the expression can work.
+    pub fn check(&self, fields: &[Field]) -> Vec<String> {
+        let checker = check::Checker::new(fields, self.program.source_info(), &self.env);
+        // The walk only reads the tree; a panic in it is contained like the parser's.
+        match catch_unwind(AssertUnwindSafe(|| checker.run(self.program.expression()))) {
+            Ok(problems) => problems,
+            Err(_) => Vec::new(),
         }
     }
 

@@ -17,6 +17,7 @@ mod answers;
 mod checks;
 mod compile;
 mod condition;
+mod dates;
 mod decide;
 mod duration;
 mod expr;

@@ -4,6 +4,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::str::FromStr;
 
 use serde_json::{Value, json};
+use time::Date;
 
 use super::messages::Refusal;
 use super::{MAX_VALUE_BYTES, MAX_VALUES_PER_FIELD, Texts};
@@ -23,6 +24,8 @@ pub(crate) struct Context<'a> {
     pub(crate) settings: &'a Settings,
     /// Form posts send nothing for an unticked checkbox, which means "no".
     pub(crate) form: bool,
+    /// The day of the check, for date bounds relative to today.
+    pub(crate) today: Date,
 }
 
 /// Converts a JSON answer to the texts a form would have sent.
@@ -88,7 +91,7 @@ pub(crate) fn validate_field(
         FieldType::Url => url(text)?,
         FieldType::Integer => integer(text, context.rules)?,
         FieldType::Number => number(text, context.rules)?,
-        FieldType::Date => date(text, context.rules)?,
+        FieldType::Date => date(text, context.rules, context.today)?,
         FieldType::Select => select(text, field)?,
         FieldType::Country => country(text, field)?,
         FieldType::Boolean | FieldType::Consent | FieldType::Multiselect => {
@@ -240,14 +243,14 @@ fn check_bounds(value: f64, rules: &FieldRules) -> Result<(), Vec<Refusal>> {
     Ok(())
 }
 
-fn date(text: &str, rules: &FieldRules) -> Result<Value, Vec<Refusal>> {
+fn date(text: &str, rules: &FieldRules, today: Date) -> Result<Value, Vec<Refusal>> {
     let value = parse_date(text).ok_or_else(|| vec![Refusal::InvalidDate])?;
-    if let Some(min) = rules.min_date
+    if let Some(min) = rules.min_date.and_then(|bound| bound.on(today))
         && value < min
     {
         return Err(vec![Refusal::TooEarly(min.to_string())]);
     }
-    if let Some(max) = rules.max_date
+    if let Some(max) = rules.max_date.and_then(|bound| bound.on(today))
         && value > max
     {
         return Err(vec![Refusal::TooLate(max.to_string())]);

@@ -10,6 +10,7 @@ use std::fmt;
 
 use serde::Serialize;
 use serde_json::Value;
+use time::Date;
 
 use crate::compile::CompiledPolicy;
 use crate::ids::FieldKey;
@@ -78,18 +79,20 @@ impl fmt::Display for FieldErrors {
     }
 }
 
-/// Validates a form post for the fields asked (`Ask::fields`, or a step's fields).
+/// Validates a form post for the fields asked (`Ask::fields`, or a step's fields). `today` is
+/// the day of the check, for date bounds relative to it (`max = "today"`).
 pub fn validate_answers(
     policy: &CompiledPolicy,
     fields: &[&str],
     raw: &RawAnswers,
     locale: &str,
+    today: Date,
 ) -> Result<Answers, FieldErrors> {
     validate_with(
         policy,
         fields,
         raw.len(),
-        locale,
+        (locale, today),
         true,
         |key| raw.get(key).map(|values| Ok(values.as_slice().into())),
         raw.keys().map(String::as_str),
@@ -102,10 +105,11 @@ pub fn validate_step_answers(
     step: &str,
     raw: &RawAnswers,
     locale: &str,
+    today: Date,
 ) -> Result<Answers, FieldErrors> {
     let keys = step_keys(policy, step)?;
     let keys: Vec<&str> = keys.iter().map(FieldKey::as_str).collect();
-    validate_answers(policy, &keys, raw, locale)
+    validate_answers(policy, &keys, raw, locale, today)
 }
 
 /// Validates a JSON body (API, widget) for the fields asked.
@@ -114,12 +118,13 @@ pub fn validate_json_answers(
     fields: &[&str],
     raw: &JsonAnswers,
     locale: &str,
+    today: Date,
 ) -> Result<Answers, FieldErrors> {
     validate_with(
         policy,
         fields,
         raw.len(),
-        locale,
+        (locale, today),
         false,
         |key| raw.get(key).map(kinds::json_texts),
         raw.keys().map(String::as_str),
@@ -171,7 +176,7 @@ fn validate_with<'a, F>(
     policy: &CompiledPolicy,
     fields: &[&str],
     sent: usize,
-    locale: &str,
+    (locale, today): (&str, Date),
     form: bool,
     lookup: F,
     sent_keys: impl Iterator<Item = &'a str>,
@@ -224,6 +229,7 @@ where
             rules,
             settings: &policy.policy().settings,
             form,
+            today,
         };
         match kinds::validate_field(&context, values) {
             Ok(Some(value)) => {

@@ -21,7 +21,13 @@ fn form(pairs: &[(&str, &str)]) -> RawAnswers {
 fn one(key: &str, values: &[&str]) -> Result<serde_json::Value, Vec<&'static str>> {
     let policy = example();
     let pairs: Vec<(&str, &str)> = values.iter().map(|v| (key, *v)).collect();
-    match validate_answers(&policy, &[key], &form(&pairs), "en") {
+    match validate_answers(
+        &policy,
+        &[key],
+        &form(&pairs),
+        "en",
+        crate::support::NOW.date(),
+    ) {
         Ok(mut answers) => Ok(answers.remove(key).unwrap_or(serde_json::Value::Null)),
         Err(errors) => Err(errors.get(key).iter().map(|e| e.code).collect()),
     }
@@ -58,13 +64,27 @@ fn textarea_keeps_lines_and_normalises_line_ends() {
 fn a_pattern_refusal_uses_the_administrators_message_in_the_users_locale() {
     let policy = example();
     let raw = form(&[("employee_id", "ab12")]);
-    let fr = validate_answers(&policy, &["employee_id"], &raw, "fr-FR").unwrap_err();
+    let fr = validate_answers(
+        &policy,
+        &["employee_id"],
+        &raw,
+        "fr-FR",
+        crate::support::NOW.date(),
+    )
+    .unwrap_err();
     assert_eq!(fr.get("employee_id")[0].code, "pattern");
     assert_eq!(
         fr.get("employee_id")[0].message,
         "Deux majuscules puis quatre chiffres, par exemple AB1234."
     );
-    let de = validate_answers(&policy, &["employee_id"], &raw, "de").unwrap_err();
+    let de = validate_answers(
+        &policy,
+        &["employee_id"],
+        &raw,
+        "de",
+        crate::support::NOW.date(),
+    )
+    .unwrap_err();
     assert_eq!(
         de.get("employee_id")[0].message,
         "Two capital letters then four digits, e.g. AB1234."
@@ -76,8 +96,22 @@ fn a_pattern_refusal_uses_the_administrators_message_in_the_users_locale() {
 fn built_in_messages_come_in_english_and_french() {
     let policy = example();
     let raw = form(&[("given_name", "")]);
-    let en = validate_answers(&policy, &["given_name"], &raw, "en").unwrap_err();
-    let fr = validate_answers(&policy, &["given_name"], &raw, "fr").unwrap_err();
+    let en = validate_answers(
+        &policy,
+        &["given_name"],
+        &raw,
+        "en",
+        crate::support::NOW.date(),
+    )
+    .unwrap_err();
+    let fr = validate_answers(
+        &policy,
+        &["given_name"],
+        &raw,
+        "fr",
+        crate::support::NOW.date(),
+    )
+    .unwrap_err();
     assert_eq!(en.get("given_name")[0].message, "This field is required.");
     assert_eq!(fr.get("given_name")[0].message, "Ce champ est obligatoire.");
 }
@@ -203,8 +237,14 @@ fn all_errors_are_reported_at_once_and_unknown_keys_are_errors() {
         ("family_name", &"x".repeat(200)),
         ("is_admin", "true"),
     ]);
-    let errors =
-        validate_answers(&policy, &["given_name", "family_name", "terms"], &raw, "en").unwrap_err();
+    let errors = validate_answers(
+        &policy,
+        &["given_name", "family_name", "terms"],
+        &raw,
+        "en",
+        crate::support::NOW.date(),
+    )
+    .unwrap_err();
     assert_eq!(errors.get("given_name")[0].code, "required");
     assert_eq!(errors.get("family_name")[0].code, "too_long");
     assert_eq!(errors.get("terms")[0].code, "consent_required");
@@ -215,7 +255,14 @@ fn all_errors_are_reported_at_once_and_unknown_keys_are_errors() {
 fn a_field_that_was_not_asked_is_refused() {
     let policy = example();
     let raw = form(&[("given_name", "Ada"), ("company", "ACME")]);
-    let errors = validate_answers(&policy, &["given_name"], &raw, "en").unwrap_err();
+    let errors = validate_answers(
+        &policy,
+        &["given_name"],
+        &raw,
+        "en",
+        crate::support::NOW.date(),
+    )
+    .unwrap_err();
     assert_eq!(errors.get("company")[0].code, "unknown_field");
 }
 
@@ -231,7 +278,14 @@ fn oversize_inputs_are_errors() {
     for i in 0..300 {
         raw.insert(format!("k{i}"), vec!["v".to_owned()]);
     }
-    let errors = validate_answers(&policy, &["given_name"], &raw, "en").unwrap_err();
+    let errors = validate_answers(
+        &policy,
+        &["given_name"],
+        &raw,
+        "en",
+        crate::support::NOW.date(),
+    )
+    .unwrap_err();
     assert_eq!(errors.get("_form")[0].code, "too_many_fields");
 }
 
@@ -239,9 +293,11 @@ fn oversize_inputs_are_errors() {
 fn a_step_can_be_validated_as_a_whole() {
     let policy = example();
     let raw = form(&[("company", "ACME"), ("job_title", "CTO")]);
-    let answers = validate_step_answers(&policy, "work", &raw, "en").unwrap();
+    let answers =
+        validate_step_answers(&policy, "work", &raw, "en", crate::support::NOW.date()).unwrap();
     assert_eq!(answers["company"], json!("ACME"));
-    let errors = validate_step_answers(&policy, "nope", &raw, "en").unwrap_err();
+    let errors =
+        validate_step_answers(&policy, "nope", &raw, "en", crate::support::NOW.date()).unwrap_err();
     assert_eq!(errors.get("_form")[0].code, "unknown_step");
 }
 
@@ -264,7 +320,14 @@ fn json_answers_are_typed_the_same_way() {
         "terms",
         "phone_number",
     ];
-    let answers = validate_json_answers(&policy, &keys, body.as_object().unwrap(), "en").unwrap();
+    let answers = validate_json_answers(
+        &policy,
+        &keys,
+        body.as_object().unwrap(),
+        "en",
+        crate::support::NOW.date(),
+    )
+    .unwrap();
     assert_eq!(answers["team_size"], json!(12));
     assert_eq!(answers["annual_budget"], json!(2500.5));
     assert_eq!(answers["newsletter"], json!(true));
@@ -285,6 +348,7 @@ fn json_answers_of_the_wrong_shape_are_errors() {
         &["company", "newsletter", "team_size"],
         body.as_object().unwrap(),
         "en",
+        crate::support::NOW.date(),
     )
     .unwrap_err();
     assert_eq!(errors.get("company")[0].code, "wrong_type");

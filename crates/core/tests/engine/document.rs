@@ -239,7 +239,7 @@ validation = { min = "2000-13-01" }
         "fields[0].validation.min: expected no bound: a text field has no minimum or maximum",
         "fields[1].consent_version: a consent field needs the version of the text being accepted",
         "fields[2].reconfirm_after: a write-once field cannot be re-confirmed",
-        "fields[2].validation.min: \"2000-13-01\" is not a date written YYYY-MM-DD",
+        "fields[2].validation.min: \"2000-13-01\" is not a date written YYYY-MM-DD, \"today\", or a distance from today such as \"-18y\", \"+30d\" (units d, w, m, y; at most 1000y)",
     ] {
         assert!(
             found.iter().any(|p| p == expected),

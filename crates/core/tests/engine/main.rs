@@ -2,7 +2,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod answers;
+mod dates;
 mod document;
+mod durations;
+mod expressions;
 mod properties;
 mod reports;
 mod skips;

@@ -417,7 +417,7 @@ proptest! {
         let policy = example();
         let raw: RawAnswers = answers.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
         let keys: Vec<&str> = policy.fields().iter().map(|f| f.key.as_str()).collect();
-        match validate_answers(&policy, &keys, &raw, &locale) {
+        match validate_answers(&policy, &keys, &raw, &locale, crate::support::NOW.date()) {
             Ok(answers) => prop_assert!(answers.keys().all(|k| policy.field(k).is_some())),
             Err(errors) => prop_assert!(!errors.0.is_empty()),
         }
@@ -428,7 +428,7 @@ proptest! {
         let policy = example();
         let keys: Vec<&str> = policy.fields().iter().map(|f| f.key.as_str()).collect();
         if let Ok(serde_json::Value::Object(body)) = serde_json::from_str(&text) {
-            let _ = validate_json_answers(&policy, &keys, &body, "en");
+            let _ = validate_json_answers(&policy, &keys, &body, "en", crate::support::NOW.date());
         }
     }
 }
@@ -457,7 +457,7 @@ fn json_answers_of_any_scalar_shape_never_panic() {
             .iter()
             .map(|k| ((*k).to_owned(), value.clone()))
             .collect();
-        let result = validate_json_answers(&policy, &keys, &body, "fr");
+        let result = validate_json_answers(&policy, &keys, &body, "fr", crate::support::NOW.date());
         assert!(result.is_err() || result.is_ok_and(|a| a.len() <= keys.len()));
     }
 }

@@ -222,8 +222,26 @@ fn all_any_and_not_combine_conditions() {
 
 #[test]
 fn an_expression_condition_sees_the_user_and_the_moment() {
-    let policy = one_step(
-        r#"{ moments = ["login", "event"], events = ["cta:x"], condition = { expression = { cel = "user.logins >= 2 && moment.client == 'shop' && !has(user.values.y)" } } }"#,
+    // `y` is a field the policy declares (expressions may only name declared fields).
+    let policy = compile(
+        r#"
+version = 1
+[[fields]]
+key = "x"
+kind = "text"
+labels = { en = "X" }
+[[fields]]
+key = "y"
+kind = "integer"
+required = false
+labels = { en = "Y" }
+[[steps]]
+id = "ask_x"
+title = { en = "X" }
+fields = ["x"]
+mode = "required"
+trigger = { moments = ["login", "event"], events = ["cta:x"], condition = { expression = { cel = "user.logins >= 2 && moment.client == 'shop' && !has(user.values.y)" } } }
+"#,
     );
     assert!(asks(
         &policy,
@@ -252,7 +270,7 @@ fn an_expression_condition_sees_the_user_and_the_moment() {
 #[test]
 fn an_expression_that_fails_at_run_time_does_not_match_and_says_why() {
     let policy = one_step(
-        r#"{ moments = ["login"], condition = { expression = { cel = "user.values.missing == 1" } } }"#,
+        r#"{ moments = ["login"], condition = { expression = { cel = "user.values.x == 'a'" } } }"#,
     );
     let decision = decide(&policy, &user(1), &Moment::login(), NOW);
     assert_eq!(asked(&decision), None);
@@ -272,7 +290,7 @@ fn a_step_with_every_field_known_is_not_due_without_evaluating_its_condition() {
     // The expression would fail at run time; with `x` known it is never evaluated, so the
     // reason is that nothing is missing (a complete user costs no expression evaluation).
     let policy = one_step(
-        r#"{ moments = ["login"], condition = { expression = { cel = "user.values.missing == 1" } } }"#,
+        r#"{ moments = ["login"], condition = { expression = { cel = "user.logins / 0 == 1" } } }"#,
     );
     let mut facts = user(1);
     know(&mut facts, "x", serde_json::json!("known"));

@@ -125,7 +125,13 @@ pub fn validate_typed(
         return;
     }
     let fields: Vec<&str> = asked.iter().map(|(field, _)| field.as_str()).collect();
-    match validate_json_answers(policy, &fields, &answers, locale) {
+    match validate_json_answers(
+        policy,
+        &fields,
+        &answers,
+        locale,
+        time::OffsetDateTime::now_utc().date(),
+    ) {
         Ok(typed) => {
             for (field, key) in &asked {
                 // A non-required field answered with an empty value is absent: a deletion.

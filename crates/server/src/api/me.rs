@@ -189,7 +189,13 @@ fn changes_for(
     answers: &Map<String, Value>,
     locale: &str,
 ) -> Result<Vec<ProfileChange>, ApiError> {
-    let typed = validate_json_answers(policy, keys, answers, locale).map_err(|errors| {
+    let typed = validate_json_answers(
+        policy,
+        keys,
+        answers,
+        locale,
+        time::OffsetDateTime::now_utc().date(),
+    ).map_err(|errors| {
         let mut fields = FieldProblems::new();
         for (key, list) in errors.0 {
             fields.insert(

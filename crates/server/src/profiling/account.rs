@@ -111,7 +111,7 @@ pub(super) async fn submit(
         .into_iter()
         .filter(|(k, _)| allowed.contains(k.as_str()))
         .collect();
-    let answers = match validate_answers(&policy, &keys, &raw, locale) {
+    let answers = match validate_answers(&policy, &keys, &raw, locale, now.date()) {
         Ok(answers) => answers,
         Err(errors) => {
             let alert = Some(text(locale, "error.summary"));

@@ -115,7 +115,7 @@ pub(super) async fn submit(
         return ctx.finish(&state, Some(Outcome::Skipped)).await;
     }
     let keys: Vec<&str> = shown.fields.iter().map(String::as_str).collect();
-    let answers = match validate_answers(&policy, &keys, &raw, ctx.locale) {
+    let answers = match validate_answers(&policy, &keys, &raw, ctx.locale, now.date()) {
         Ok(answers) => answers,
         Err(errors) => {
             let alert = Some(text(ctx.locale, "error.summary"));

@@ -106,7 +106,13 @@ impl SignupStep {
             .filter(|(k, _)| keys.contains(&k.as_str()))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        let answers = validate_answers(&self.policy, &keys, &raw, locale)?;
+        let answers = validate_answers(
+            &self.policy,
+            &keys,
+            &raw,
+            locale,
+            time::OffsetDateTime::now_utc().date(),
+        )?;
         Ok(answers
             .iter()
             .filter_map(|(key, value)| {
