@@ -3,7 +3,7 @@
 //! Verification is strict: the header must name one of our algorithms (never `none`, never HMAC)
 //! and a `kid` that is published, the algorithm must be the key's, the signature must hold, `iss`
 //! must be ours, the `typ` must fit the kind of token (an access token cannot pass as an ID token
-//! or the reverse), and `exp` is checked against the `now` passed in, with [`LEEWAY`].
+//! or the reverse), and `exp` and `nbf` are checked against the `now` passed in, with [`LEEWAY`].
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -18,7 +18,7 @@ use crate::error::OAuthError;
 use crate::keys::{Alg, KeySet, SigningKey};
 use crate::secrets::random_opaque;
 
-/// Clock skew tolerated on `exp`.
+/// Clock skew tolerated on `exp` and `nbf`.
 pub const LEEWAY: Duration = Duration::seconds(10);
 
 /// The `typ` header of JWT access tokens (RFC 9068 §2.1).
@@ -76,6 +76,9 @@ pub enum TokenError {
     /// `exp` is past (beyond the leeway).
     #[error("token has expired")]
     Expired,
+    /// `nbf` is still to come (beyond the leeway).
+    #[error("token is not valid yet")]
+    NotYetValid,
     /// Signing failed in the crypto library.
     #[error("token could not be signed: {0}")]
     Signing(String),
@@ -115,6 +118,9 @@ pub struct IdTokenClaims {
     pub exp: i64,
     /// Issued at (seconds since the epoch).
     pub iat: i64,
+    /// Not before (seconds since the epoch): we never set it, but honour it when present.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub nbf: Option<i64>,
     /// When the user authenticated.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub auth_time: Option<i64>,
@@ -155,6 +161,7 @@ impl IdTokenClaims {
             azp: Some(client_id.to_owned()),
             exp: (now + lifetime).unix_timestamp(),
             iat: now.unix_timestamp(),
+            nbf: None,
             auth_time: None,
             nonce: None,
             at_hash: None,
@@ -250,6 +257,9 @@ pub struct AccessTokenClaims {
     pub exp: i64,
     /// Issued at (seconds since the epoch).
     pub iat: i64,
+    /// Not before (seconds since the epoch): we never set it, but honour it when present.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub nbf: Option<i64>,
     /// Unique token id (for revocation lists).
     pub jti: String,
     /// The client the token was issued to.
@@ -282,6 +292,7 @@ impl AccessTokenClaims {
             aud: audience,
             exp: (now + lifetime).unix_timestamp(),
             iat: now.unix_timestamp(),
+            nbf: None,
             jti: random_opaque(),
             client_id: client_id.to_owned(),
             scope: scopes.join(" "),
@@ -346,7 +357,7 @@ pub fn verify_id_token(
     expiry: ExpiryCheck,
 ) -> Result<IdTokenClaims, TokenError> {
     let claims = verify::<IdTokenClaims>(keys, token, now, TokenKind::Id)?;
-    check_times(issuer, &claims.iss, claims.exp, now, expiry)?;
+    check_times(issuer, &claims.iss, claims.exp, claims.nbf, now, expiry)?;
     Ok(claims)
 }
 
@@ -358,7 +369,14 @@ pub fn verify_access_token(
     now: OffsetDateTime,
 ) -> Result<AccessTokenClaims, TokenError> {
     let claims = verify::<AccessTokenClaims>(keys, token, now, TokenKind::Access)?;
-    check_times(issuer, &claims.iss, claims.exp, now, ExpiryCheck::Enforce)?;
+    check_times(
+        issuer,
+        &claims.iss,
+        claims.exp,
+        claims.nbf,
+        now,
+        ExpiryCheck::Enforce,
+    )?;
     Ok(claims)
 }
 
@@ -366,15 +384,21 @@ fn is_access_token_typ(typ: &str) -> bool {
     typ.eq_ignore_ascii_case(ACCESS_TOKEN_TYP) || typ.eq_ignore_ascii_case("application/at+jwt")
 }
 
+/// Checks `iss`, then `exp` (unless ignored) and `nbf` (always: a token that is not valid yet is
+/// refused even where an expired one is accepted), both with [`LEEWAY`].
 fn check_times(
     issuer: &str,
     iss: &str,
     exp: i64,
+    nbf: Option<i64>,
     now: OffsetDateTime,
     expiry: ExpiryCheck,
 ) -> Result<(), TokenError> {
     if iss != issuer {
         return Err(TokenError::WrongIssuer);
+    }
+    if nbf.is_some_and(|nbf| nbf > now.unix_timestamp().saturating_add(LEEWAY.whole_seconds())) {
+        return Err(TokenError::NotYetValid);
     }
     if expiry == ExpiryCheck::Enforce
         && exp.saturating_add(LEEWAY.whole_seconds()) <= now.unix_timestamp()

@@ -371,3 +371,33 @@ fn id_token_for_an_authorization_copies_nonce_auth_time_and_at_hash() {
     assert_eq!(claims.auth_time, Some(NOW.unix_timestamp() - 30));
     assert_eq!(claims.at_hash, Some(at_hash(Alg::ES256, "access")));
 }
+
+#[test]
+fn token_whose_nbf_is_in_the_future_beyond_the_leeway_is_rejected() {
+    let mut access = serde_json::to_value(access_claims()).unwrap();
+    access["nbf"] = json!((NOW + LEEWAY + Duration::seconds(1)).unix_timestamp());
+    let token = sign(key(Alg::ES256), &access, ACCESS_TOKEN_TYP).unwrap();
+    assert_eq!(
+        verify_access_token(keys(), ISSUER, &token, NOW).unwrap_err(),
+        TokenError::NotYetValid
+    );
+
+    let mut id = serde_json::to_value(id_claims()).unwrap();
+    id["nbf"] = json!((NOW + Duration::minutes(1)).unix_timestamp());
+    let token = sign(key(Alg::RS256), &id, "JWT").unwrap();
+    for expiry in [ExpiryCheck::Enforce, ExpiryCheck::Ignore] {
+        assert_eq!(
+            verify_id_token(keys(), ISSUER, &token, NOW, expiry).unwrap_err(),
+            TokenError::NotYetValid,
+            "{expiry:?}"
+        );
+    }
+}
+
+#[test]
+fn token_whose_nbf_is_within_the_leeway_is_accepted() {
+    let mut access = serde_json::to_value(access_claims()).unwrap();
+    access["nbf"] = json!((NOW + LEEWAY).unix_timestamp());
+    let token = sign(key(Alg::EdDSA), &access, ACCESS_TOKEN_TYP).unwrap();
+    assert!(verify_access_token(keys(), ISSUER, &token, NOW).is_ok());
+}
