@@ -155,7 +155,8 @@ pub(super) async fn submit(
     }
     match session::start(&state, page.jar.clone(), user.id, now).await {
         Ok((jar, _)) => {
-            tracing::info!(user_id = %user.id, client_id = %page.tx.client_id.as_deref().unwrap_or("-"), "sign-in succeeded");
+            let client_id = page.tx.client_id.as_deref().unwrap_or("-");
+            tracing::info!(user_id = %user.id, %client_id, "sign-in succeeded");
             (jar, super::continue_to(&page.tx)).into_response()
         }
         Err(error) => super::store_failure(&state, locale, &error),

@@ -176,7 +176,11 @@ async fn advance(
                 .await
             {
                 Ok(counted) => {
-                    tracing::info!(user_id = %session.user_id, client_id = %tx.client_id, "sign-in succeeded by single sign-on");
+                    tracing::info!(
+                        user_id = %session.user_id,
+                        client_id = %tx.client_id,
+                        "sign-in succeeded by single sign-on"
+                    );
                     user = Some(counted);
                 }
                 Err(error) => return account::store_failure(state, locale, &error),
