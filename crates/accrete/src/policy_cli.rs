@@ -207,10 +207,18 @@ pub(crate) async fn import_at_start(
     let outcome = publish(store, &policy, &format!("imported at start from {shown}")).await?;
     match outcome {
         Published::New(version) => {
-            tracing::info!(file = %shown, version, "policy file {shown} imported as version {version}");
+            tracing::info!(
+                file = %shown,
+                version,
+                "policy file {shown} imported as version {version}"
+            );
         }
         Published::Unchanged(version) => {
-            tracing::info!(file = %shown, version, "policy file {shown} equals the policy in force (version {version})");
+            tracing::info!(
+                file = %shown,
+                version,
+                "policy file {shown} equals the policy in force (version {version})"
+            );
         }
     }
     Ok(())

@@ -1,6 +1,7 @@
 //! `accrete serve` and `accrete migrate`: open the database, migrate, listen.
 
 use std::fs::{File, TryLockError};
+use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -169,8 +170,10 @@ fn describe_database(config: &Config) -> String {
 pub(crate) fn init_logging(config: &Config) -> anyhow::Result<()> {
     let filter = EnvFilter::try_new(&config.log_level)
         .map_err(|e| anyhow!("invalid log_level `{}`: {e}", config.log_level))?;
+    // Colours only on a terminal: a file or a pipe gets plain text.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     let result = match config.log_format {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),

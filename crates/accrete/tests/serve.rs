@@ -1,7 +1,7 @@
 //! The `accrete` binary as a user runs it: start-up, configuration errors, shutdown.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Instant;
@@ -349,7 +349,10 @@ fn an_unknown_accrete_variable_in_the_environment_is_a_warning_naming_the_closes
         stderr.contains("ACCRETE_HASHING__QUEUE"),
         "nested keys too: {stderr}"
     );
-    assert!(!stderr.contains("127.0.0.1:1"), "values are not shown: {stderr}");
+    assert!(
+        !stderr.contains("127.0.0.1:1"),
+        "values are not shown: {stderr}"
+    );
     let shown = String::from_utf8_lossy(&output.stdout);
     assert!(shown.contains("listen = \"127.0.0.1:8080\""), "{shown}");
 }
@@ -504,7 +507,14 @@ fn every_command_output_ends_with_a_newline() {
         "--moment",
         &repo("examples/facts/moment-login.json"),
     ];
-    let client = ["client", "create", "--name", "Shop", "--redirect-uri", "https://shop.example/cb"];
+    let client = [
+        "client",
+        "create",
+        "--name",
+        "Shop",
+        "--redirect-uri",
+        "https://shop.example/cb",
+    ];
     let commands: Vec<Vec<&str>> = vec![
         vec!["migrate"],
         vec!["config", "show"],
@@ -532,7 +542,10 @@ fn every_command_output_ends_with_a_newline() {
         assert!(output.status.success(), "{args:?}: {stderr}");
         let stdout = String::from_utf8_lossy(&output.stdout);
         assert!(!stdout.is_empty(), "{args:?} prints something");
-        assert!(stdout.ends_with('\n'), "{args:?} ends its output with a newline: {stdout:?}");
+        assert!(
+            stdout.ends_with('\n'),
+            "{args:?} ends its output with a newline: {stdout:?}"
+        );
     }
 }
 
@@ -594,7 +607,11 @@ fn serve_with_a_policy_file_keeps_a_policy_published_since_and_logs_why() {
     let first = Running::start(accrete(dir.path()).args(serve)).unwrap();
     let log = first.stop_with_log();
     assert!(log.contains("imported"), "{log}");
-    assert_eq!(exported_steps(dir.path()).len(), 8, "the file was imported into an empty database");
+    assert_eq!(
+        exported_steps(dir.path()).len(),
+        8,
+        "the file was imported into an empty database"
+    );
 
     std::fs::write(dir.path().join("team.toml"), TEAM_POLICY).unwrap();
     let (output, stderr) = run(accrete(dir.path()).args(["policy", "import", "team.toml"]));
@@ -602,16 +619,186 @@ fn serve_with_a_policy_file_keeps_a_policy_published_since_and_logs_why() {
 
     let again = Running::start(accrete(dir.path()).args(serve)).unwrap();
     let log = again.stop_with_log();
-    assert_eq!(exported_steps(dir.path()), ["team"], "what was published since stays in force");
+    assert_eq!(
+        exported_steps(dir.path()),
+        ["team"],
+        "what was published since stays in force"
+    );
     let line = log
         .lines()
         .find(|l| l.contains("not imported"))
         .unwrap_or_else(|| panic!("the log says the file was not imported: {log}"));
     assert!(line.contains("version 2"), "{line}");
-    assert!(line.contains("--policy-wins"), "says how to make the file win: {line}");
+    assert!(
+        line.contains("--policy-wins"),
+        "says how to make the file win: {line}"
+    );
 
     let wins = Running::start(accrete(dir.path()).args(serve).arg("--policy-wins")).unwrap();
     let log = wins.stop_with_log();
     assert!(log.contains("version 3"), "{log}");
-    assert_eq!(exported_steps(dir.path()).len(), 8, "with --policy-wins the file wins");
+    assert_eq!(
+        exported_steps(dir.path()).len(),
+        8,
+        "with --policy-wins the file wins"
+    );
+}
+
+#[tokio::test]
+async fn each_request_is_logged_once_with_its_route_status_and_id_and_no_query_or_colours() {
+    let dir = tempfile::tempdir().unwrap();
+    let server =
+        Running::start(accrete(dir.path()).args(["serve", "--listen", "127.0.0.1:0"])).unwrap();
+    let http = reqwest::Client::new();
+    let discovery = http
+        .get(format!("{}/.well-known/openid-configuration", server.base))
+        .header("x-request-id", "req-discovery-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(discovery.status().as_u16(), 200);
+    let authorize = http
+        .get(format!(
+            "{}/authorize?client_id=nobody&code=SECRETCODE&response_type=code",
+            server.base
+        ))
+        .header("x-request-id", "req-authorize-2")
+        .send()
+        .await
+        .unwrap();
+    let authorize_status = authorize.status().as_u16().to_string();
+    assert_eq!(status_of(format!("{}/healthz", server.base)).await, 200);
+    let log = server.stop_with_log();
+
+    assert!(
+        !log.contains('\u{1b}'),
+        "no colour codes in a pipe: {log:?}"
+    );
+    assert!(
+        !log.contains("SECRETCODE"),
+        "query strings are never logged: {log}"
+    );
+    let lines: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("req-discovery-1"))
+        .collect();
+    assert_eq!(lines.len(), 1, "one line per request: {log}");
+    for word in [
+        " INFO ",
+        "GET",
+        "route=/.well-known/openid-configuration",
+        "status=200",
+        "duration_ms=",
+    ] {
+        assert!(lines[0].contains(word), "{word} in {}", lines[0]);
+    }
+    let line = log
+        .lines()
+        .find(|l| l.contains("req-authorize-2"))
+        .unwrap_or_else(|| panic!("{log}"));
+    assert!(line.contains("route=/authorize"), "{line}");
+    assert!(
+        line.contains(&format!("status={authorize_status}")),
+        "{line}"
+    );
+    assert!(
+        !log.contains("route=/healthz"),
+        "probes are logged at debug: {log}"
+    );
+}
+
+#[tokio::test]
+async fn sign_up_and_sign_in_are_logged_with_the_user_and_client_but_not_the_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    let (output, stderr) = run(accrete(dir.path()).args([
+        "client",
+        "create",
+        "--name",
+        "Shop",
+        "--id",
+        "shop",
+        "--public",
+        "--redirect-uri",
+        "http://localhost:3000/cb",
+    ]));
+    assert!(output.status.success(), "{stderr}");
+    let server =
+        Running::start(accrete(dir.path()).args(["serve", "--listen", "127.0.0.1:0"])).unwrap();
+    let base = server.base.clone();
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let email = "ada.logged@example.com";
+    let password = "correct horse battery staple";
+    for page in ["signup", "login"] {
+        let authorize = browser
+            .get(format!(
+                "{base}/authorize?client_id=shop&redirect_uri=http%3A%2F%2Flocalhost%3A3000%2Fcb\
+                 &response_type=code&scope=openid&state=s&prompt=login\
+                 &code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256"
+            ))
+            .send()
+            .await
+            .unwrap();
+        let location = authorize.headers()["location"].to_str().unwrap().to_owned();
+        let tx = location.split("tx=").nth(1).unwrap().to_owned();
+        let form = browser
+            .get(format!("{base}/{page}?tx={tx}"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let csrf = form
+            .split("name=\"csrf\" value=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .unwrap()
+            .to_owned();
+        let posted = browser
+            .post(format!("{base}/{page}"))
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("tx", tx.as_str()),
+                ("email", email),
+                ("password", password),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(posted.status().as_u16(), 303, "{page} succeeds");
+    }
+    // Back at the application without prompt=login: the session is reused (single sign-on).
+    let sso = browser
+        .get(format!(
+            "{base}/authorize?client_id=shop&redirect_uri=http%3A%2F%2Flocalhost%3A3000%2Fcb\
+             &response_type=code&scope=openid&state=s\
+             &code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256"
+        ))
+        .send()
+        .await
+        .unwrap();
+    let location = sso.headers()["location"].to_str().unwrap();
+    assert!(
+        location.starts_with("http://localhost:3000/cb?code="),
+        "{location}"
+    );
+    let log = server.stop_with_log();
+    for event in [
+        "sign-up succeeded",
+        "sign-in succeeded",
+        "sign-in succeeded by single sign-on",
+    ] {
+        let line = log
+            .lines()
+            .find(|l| l.contains(&format!("{event} user_id=")))
+            .unwrap_or_else(|| panic!("{event} is logged: {log}"));
+        assert!(line.contains("user_id="), "{line}");
+        assert!(line.contains("client_id=shop"), "{line}");
+    }
+    assert!(!log.contains(email), "no email in the log: {log}");
+    assert!(!log.contains("horse"), "no password in the log: {log}");
 }

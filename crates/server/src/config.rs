@@ -417,7 +417,10 @@ fn is_setting(path: &[String]) -> bool {
     if !field_names::<Layer>().contains(&first.as_str()) {
         return false;
     }
-    match (setting_tables().iter().find(|(t, _)| t == first), &path[1..]) {
+    match (
+        setting_tables().iter().find(|(t, _)| t == first),
+        &path[1..],
+    ) {
         (_, []) => true,
         (Some((_, keys)), [key]) => keys.contains(&key.as_str()),
         _ => false,
@@ -662,7 +665,10 @@ mod tests {
         for var in ["ACCRETE_LISTEN", "ACCRETE_POLICY", "ACCRETE_HASHING__QUEUE"] {
             assert!(vars.iter().any(|v| v == var), "{var} in {vars:?}");
         }
-        assert!(vars.iter().any(|v| v == "ACCRETE_RATE_LIMIT__PER_IP_PER_MINUTE"));
+        assert!(
+            vars.iter()
+                .any(|v| v == "ACCRETE_RATE_LIMIT__PER_IP_PER_MINUTE")
+        );
         assert!(vars.iter().any(|v| v == "ACCRETE_THEME__CSS_FILE"));
         assert!(!vars.iter().any(|v| v == "ACCRETE_HASHING"), "{vars:?}");
     }
@@ -679,7 +685,10 @@ mod tests {
         let err = Layer::from_env(env(&[("ACCRETE_HASHING", "5")]))
             .unwrap_err()
             .to_string();
-        assert!(err.starts_with("environment variable ACCRETE_HASHING:"), "{err}");
+        assert!(
+            err.starts_with("environment variable ACCRETE_HASHING:"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -26,6 +26,7 @@ pub(crate) fn apply(router: Router, state: &AppState) -> Router {
     router
         .layer(middleware::from_fn(move |req, next| security_headers(https, req, next)))
         .layer(middleware::from_fn(record_metrics))
+        .layer(middleware::from_fn(access_log))
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
@@ -92,6 +93,30 @@ fn method_label(method: &Method) -> &'static str {
         Method::TRACE => "TRACE",
         _ => "other",
     }
+}
+
+/// Routes probed or scraped every few seconds: logged at debug, so that the log shows traffic.
+const QUIET_ROUTES: [&str; 3] = ["/healthz", "/readyz", "/metrics"];
+
+/// The access log: one line per request, inside the request's span (method, path, request id),
+/// with the route template (never the query string, which may carry codes or tokens), the
+/// status and the duration.
+async fn access_log(req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let start = Instant::now();
+    let response = next.run(req).await;
+    let status = response.status().as_u16();
+    // Milliseconds with three decimals.
+    let duration_ms = (start.elapsed().as_micros() as f64) / 1000.0;
+    if QUIET_ROUTES.contains(&route.as_str()) {
+        tracing::debug!(%route, status, duration_ms, "request");
+    } else {
+        tracing::info!(%route, status, duration_ms, "request");
+    }
+    response
 }
 
 async fn security_headers(https: bool, req: Request, next: Next) -> Response {

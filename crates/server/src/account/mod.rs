@@ -35,6 +35,8 @@ pub(crate) struct TransactionView {
     pub ui_locales: Option<String>,
     pub login_hint: Option<String>,
     pub client_name: Option<String>,
+    /// The client the user is signing in to, for the log.
+    pub client_id: Option<String>,
     /// The client's theme of the hosted pages.
     pub client_theme: Option<ClientTheme>,
 }
@@ -89,6 +91,7 @@ pub(crate) async fn load_transaction(
             .or_else(|| param("ui_locales")),
         login_hint: param("login_hint"),
         client_name: client.as_ref().map(|c| c.name.clone()),
+        client_id: Some(transaction.client_id.clone()),
         client_theme: client.as_ref().map(ClientTheme::of),
     })
 }

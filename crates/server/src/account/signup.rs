@@ -180,7 +180,11 @@ pub(super) async fn submit(
         return super::store_failure(&state, locale, &error);
     }
     match session::start(&state, page.jar.clone(), user.id, now).await {
-        Ok((jar, _)) => (jar, super::continue_to(&page.tx)).into_response(),
+        Ok((jar, _)) => {
+            let client_id = page.tx.client_id.as_deref().unwrap_or("-");
+            tracing::info!(user_id = %user.id, %client_id, "sign-up succeeded");
+            (jar, super::continue_to(&page.tx)).into_response()
+        }
         Err(error) => super::store_failure(&state, locale, &error),
     }
 }

@@ -175,7 +175,14 @@ async fn advance(
                 .record_sign_in(session.user_id, SignInKind::Sso, now)
                 .await
             {
-                Ok(counted) => user = Some(counted),
+                Ok(counted) => {
+                    tracing::info!(
+                        user_id = %session.user_id,
+                        client_id = %tx.client_id,
+                        "sign-in succeeded by single sign-on"
+                    );
+                    user = Some(counted);
+                }
                 Err(error) => return account::store_failure(state, locale, &error),
             }
         }
