@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::api_client::admin;
+use crate::api_client::{admin, problem};
 use crate::support::each_backend;
 
 #[tokio::test]
@@ -72,6 +72,62 @@ async fn a_field_filter_key_that_looks_like_json_path_syntax_finds_exactly_that_
             let page: Value = response.json().await.unwrap();
             assert_eq!(page["items"], json!([]), "{field:?}");
         }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn client_scopes_are_oauth_scope_tokens_printable_ascii_only() {
+    each_backend(|app| async move {
+        let (_tokens, api) = admin(&app).await;
+        let scopes = json!([
+            "work:read",
+            "ctl\u{1}",
+            "caf\u{e9}",
+            "tab\there",
+            "del\u{7f}",
+            "nbsp\u{a0}"
+        ]);
+        let body = problem(
+            api.post(
+                "/clients",
+                &json!({"id": "shop", "name": "Shop", "scopes": scopes}),
+            )
+            .await,
+            400,
+        )
+        .await;
+        let fields = body["fields"].as_object().unwrap();
+        let mut refused: Vec<&str> = fields.keys().map(String::as_str).collect();
+        refused.sort_unstable();
+        assert_eq!(
+            refused,
+            [
+                "scopes[1]",
+                "scopes[2]",
+                "scopes[3]",
+                "scopes[4]",
+                "scopes[5]"
+            ]
+        );
+        assert_eq!(fields["scopes[1]"][0]["code"], "invalid_scope");
+        let created = api
+            .post(
+                "/clients",
+                &json!({"id": "shop", "name": "Shop", "scopes": ["openid", "a!#[]^{}~"]}),
+            )
+            .await;
+        assert_eq!(created.status(), 201);
+        let replaced = problem(
+            api.put(
+                "/clients/shop",
+                &json!({"name": "Shop", "scopes": ["ok", "\u{2028}"]}),
+            )
+            .await,
+            400,
+        )
+        .await;
+        assert!(replaced["fields"]["scopes[1]"].is_array(), "{replaced}");
     })
     .await;
 }
