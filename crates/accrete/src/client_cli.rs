@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use accrete_oidc::client::{GrantType, is_web_origin, validate_redirect_uri};
+use accrete_oidc::client::{GrantType, is_scope_token, is_web_origin, validate_redirect_uri};
 use accrete_oidc::keys::Alg;
 use accrete_oidc::secrets::random_opaque;
 use accrete_server::pages::theme::Theme;
@@ -136,6 +136,11 @@ fn client_from(args: &CreateArgs, now: OffsetDateTime) -> anyhow::Result<Client>
         .flat_map(|s| s.split([' ', ',']))
         .filter(|s| !s.is_empty())
     {
+        if !is_scope_token(scope) {
+            bail!(
+                "--scope {scope:?}: not a scope token; use printable ASCII without spaces, `\"` or `\\`"
+            );
+        }
         if !scopes.iter().any(|known| known == scope) {
             scopes.push(scope.to_owned());
         }
@@ -336,6 +341,30 @@ mod tests {
         )
         .unwrap();
         assert_eq!(client.scopes, ["read", "write", "admin"]);
+    }
+
+    #[test]
+    fn a_scope_with_a_control_character_or_non_ascii_is_refused() {
+        for bad in [
+            "ctl\u{1}",
+            "caf\u{e9}",
+            "quote\"",
+            "back\\slash",
+            "del\u{7f}",
+        ] {
+            let line = args(&[
+                "--name",
+                "x",
+                "--grant",
+                "client_credentials",
+                "--scope",
+                bad,
+            ]);
+            assert!(
+                client_from(&line, OffsetDateTime::UNIX_EPOCH).is_err(),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]

@@ -143,6 +143,19 @@ pub fn is_web_origin(text: &str) -> bool {
     })
 }
 
+/// A scope token (RFC 6749 §3.3): one or more of `%x21 / %x23-5B / %x5D-7E`, i.e. printable
+/// ASCII without space, `"` and `\`. The same rule as a regular expression, for the OpenAPI
+/// document's `pattern`, is [`SCOPE_TOKEN_PATTERN`].
+pub fn is_scope_token(text: &str) -> bool {
+    !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| matches!(b, 0x21 | 0x23..=0x5B | 0x5D..=0x7E))
+}
+
+/// [`is_scope_token`] as a regular expression (ECMA-262 and Rust `regex` alike).
+pub const SCOPE_TOKEN_PATTERN: &str = r"^[\x21\x23-\x5B\x5D-\x7E]+$";
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -160,6 +173,33 @@ pub(crate) mod tests {
             "",
         ] {
             assert!(!is_web_origin(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_scope_token_is_printable_ascii_without_space_quote_or_backslash() {
+        for good in [
+            "openid",
+            "work:read",
+            "a!#[]^{}~",
+            "https://api.example/x?y=1",
+        ] {
+            assert!(is_scope_token(good), "{good}");
+        }
+        for bad in [
+            "",
+            "two words",
+            "tab\there",
+            "new\nline",
+            "nul\0",
+            "del\u{7f}",
+            "quote\"",
+            "back\\slash",
+            "caf\u{e9}",
+            "\u{2028}",
+            "\u{a0}",
+        ] {
+            assert!(!is_scope_token(bad), "{bad:?}");
         }
     }
 

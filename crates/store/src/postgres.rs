@@ -145,6 +145,11 @@ pub(crate) mod queries {
         sqlx::types::Json(value)
     }
 
+    /// The right operand of `bag -> key`: PostgreSQL's `jsonb -> text` takes the key as it is.
+    fn json_key_param(key: String) -> String {
+        key
+    }
+
     crate::sql::migrations::migration_sql!();
     crate::sql::profile::profile_sql!();
     crate::sql::users::user_sql!();

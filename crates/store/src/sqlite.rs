@@ -153,6 +153,24 @@ pub(crate) mod queries {
         value.to_string()
     }
 
+    /// The right operand of `bag -> key` naming exactly the top-level `key`. SQLite reads a text
+    /// operand as a JSON path (`$...`, or `$.<text>` for any other text), so the key is written
+    /// as a quoted path label. A quoted label ends at the first `"` and is compared after
+    /// decoding JSON escapes, so `\` becomes `\\` and `"` becomes `\u0022`.
+    fn json_key_param(key: String) -> String {
+        let mut path = String::with_capacity(key.len() + 4);
+        path.push_str("$.\"");
+        for c in key.chars() {
+            match c {
+                '"' => path.push_str("\\u0022"),
+                '\\' => path.push_str("\\\\"),
+                other => path.push(other),
+            }
+        }
+        path.push('"');
+        path
+    }
+
     crate::sql::migrations::migration_sql!();
     crate::sql::profile::profile_sql!();
     crate::sql::users::user_sql!();

@@ -147,8 +147,8 @@ mod schema {
         "))?)$"
     );
 
-    /// A scope token: no spaces, quotes or backslashes.
-    pub(super) const SCOPE: &str = r#"^[^\s"\\]+$"#;
+    /// A scope token (RFC 6749 §3.3): printable ASCII without space, `"` and `\\`.
+    pub(super) const SCOPE: &str = accrete_oidc::client::SCOPE_TOKEN_PATTERN;
 
     fn strings(description: &str, item: ObjectBuilder) -> ArrayBuilder {
         ArrayBuilder::new()
@@ -357,16 +357,12 @@ fn check(settings: &ClientSettings) -> Result<Theme, ApiError> {
         }
     }
     for (i, scope) in settings.scopes.iter().enumerate() {
-        if scope.is_empty()
-            || scope
-                .chars()
-                .any(|c| c.is_whitespace() || c == '"' || c == '\\')
-        {
+        if !accrete_oidc::client::is_scope_token(scope) {
             push(
                 &mut problems,
                 format!("scopes[{i}]"),
                 "invalid_scope",
-                "a scope token",
+                "a scope token: printable ASCII without spaces, `\"` or `\\`",
             );
         }
     }
@@ -587,6 +583,17 @@ mod tests {
                 ..serde_json::from_value(serde_json::json!({"name": "x"})).unwrap()
             };
             prop_assert!(check(&settings).is_ok());
+        }
+
+        #[test]
+        fn the_scope_pattern_admits_exactly_the_scope_tokens(
+            scope in prop_oneof![any::<String>(), "[\\x00-\\x7f]{0,4}", "[ -~\\u{80}-\\u{ff}]{0,4}"],
+        ) {
+            prop_assert_eq!(
+                matches(schema::SCOPE, &scope),
+                accrete_oidc::client::is_scope_token(&scope),
+                "{:?}", scope
+            );
         }
     }
 

@@ -36,6 +36,14 @@ pub fn value_of<'a>(user: &'a User, field: &Field) -> Option<&'a Value> {
 
 /// Reads and compiles a policy document; the problems, with their locations, as a 400.
 pub fn compile(document: &Value) -> Result<CompiledPolicy, ApiError> {
+    // serde would read an array as the policy's fields in order (`[1]` is `{"version": 1}`).
+    if !document.is_object() {
+        return Err(ApiError::field(
+            "$",
+            "invalid_document",
+            "not a policy document: a policy document is a JSON object",
+        ));
+    }
     let policy: Policy = serde_json::from_value(document.clone()).map_err(|error| {
         ApiError::field(
             "$",

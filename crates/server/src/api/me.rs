@@ -81,8 +81,8 @@ pub struct FieldView {
     /// Validation rules (`min_length`, `max_length`, `min`, `max`, `pattern`).
     #[schema(value_type = Object)]
     pub constraints: Value,
-    /// Current or suggested value.
-    #[schema(value_type = Option<Object>)]
+    /// Current or suggested value: any JSON value (a string, number, boolean, list, ...) or
+    /// `null`.
     pub value: Option<Value>,
     /// Whether the user may change it.
     pub editable: bool,

@@ -125,8 +125,22 @@ pub struct Publish {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Rollback {
-    /// A published version number.
+    /// A published version number (JSON Schema's integers include `1.0`).
+    #[serde(deserialize_with = "whole_number")]
     pub version: i64,
+}
+
+/// An integer as JSON Schema sees one: `3` or `3.0` (a number with no fractional part).
+fn whole_number<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error> {
+    let number = serde_json::Number::deserialize(deserializer)?;
+    if let Some(n) = number.as_i64() {
+        return Ok(n);
+    }
+    match number.as_f64() {
+        // Within ±2^53 every whole f64 is exactly an i64.
+        Some(f) if f.fract() == 0.0 && f.abs() <= 9_007_199_254_740_992.0 => Ok(f as i64),
+        _ => Err(serde::de::Error::custom("expected an integer")),
+    }
 }
 
 /// Which policy a read or simulation is about.
@@ -216,7 +230,8 @@ pub async fn discard_draft(
 
 /// Validates a document without saving it.
 #[utoipa::path(post, path = "/policy/validate", tag = "policy",
-    request_body(content = Object, description = "A policy document (JSON)"),
+    request_body(content = Value,
+        description = "Any JSON value; anything but a valid policy document is reported in `problems`"),
     responses((status = 200, body = Validation), ErrorResponses),
     security(("bearer" = ["policy:read"])))]
 pub async fn validate(
@@ -245,7 +260,7 @@ pub async fn validate(
 
 /// Publishes the draft as the next version and removes the draft.
 #[utoipa::path(post, path = "/policy/publish", tag = "policy",
-    request_body(content = Publish, description = "Optional; an empty body is allowed"),
+    request_body(content = Option<Publish>, description = "Optional: no body, `null` or `{}` publish without a note"),
     responses((status = 201, body = VersionView), ErrorResponses),
     security(("bearer" = ["policy:write"])))]
 pub async fn publish(
@@ -257,9 +272,9 @@ pub async fn publish(
     let note = if body.iter().all(u8::is_ascii_whitespace) {
         None
     } else {
-        serde_json::from_slice::<Publish>(&body)
+        serde_json::from_slice::<Option<Publish>>(&body)
             .map_err(|e| ApiError::BadRequest(format!("invalid body: {e}")))?
-            .note
+            .and_then(|publish| publish.note)
     };
     let draft = state
         .store

@@ -113,23 +113,25 @@ fn with_etag(status: StatusCode, user: User) -> Response {
     response
 }
 
-/// The version named by `If-Match` (`None` when absent or `*`).
+/// The version named by `If-Match` (`None` when absent or `*`): exactly what the header's
+/// pattern in the OpenAPI document describes, `*`, `"<version>"` or `W/"<version>"`.
 fn if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
     let Some(value) = headers.get(header::IF_MATCH) else {
         return Ok(None);
     };
-    let text = value
-        .to_str()
-        .map_err(|_| ApiError::BadRequest("If-Match is not text".into()))?
-        .trim();
+    let refused = || ApiError::BadRequest("If-Match must be an ETag returned by this API".into());
+    let text = value.to_str().map_err(|_| refused())?.trim();
     if text == "*" {
         return Ok(None);
     }
-    text.trim_start_matches("W/")
-        .trim_matches('"')
-        .parse::<i64>()
-        .map(Some)
-        .map_err(|_| ApiError::BadRequest("If-Match must be an ETag returned by this API".into()))
+    let digits = text
+        .strip_prefix("W/")
+        .unwrap_or(text)
+        .strip_prefix('"')
+        .and_then(|rest| rest.strip_suffix('"'))
+        .filter(|d| (1..=18).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()))
+        .ok_or_else(refused)?;
+    digits.parse::<i64>().map(Some).map_err(|_| refused())
 }
 
 /// A new user.
@@ -201,6 +203,7 @@ pub struct ListUsers {
     /// With `field`: `true` lists users for whom the field is missing.
     pub missing: Option<bool>,
     /// Page size (1 to 1000, default 50).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<Uuid>,
@@ -224,11 +227,9 @@ pub struct HistoryView {
     pub location: String,
     /// The key.
     pub key: String,
-    /// The value replaced.
-    #[schema(value_type = Option<Object>)]
+    /// The value replaced: any JSON value, `null` when there was none.
     pub old_value: Option<Value>,
-    /// The value stored (absent when deleted).
-    #[schema(value_type = Option<Object>)]
+    /// The value stored: any JSON value, `null` when deleted.
     pub new_value: Option<Value>,
     /// `signup`, `prompt:<step>`, `account`, `admin`, `api:<client>`, ...
     pub source: String,
@@ -416,7 +417,8 @@ pub async fn get(
 /// since it was read.
 #[utoipa::path(patch, path = "/users/{id}", tag = "users",
     params(("id" = Uuid, Path, description = "User id"),
-        ("If-Match" = Option<String>, Header, description = "ETag of the version the change is based on")),
+        ("If-Match" = Option<String>, Header, pattern = r#"^(\*|(W/)?"[0-9]{1,18}")$"#,
+            description = "ETag of the version the change is based on (`\"7\"`, `W/\"7\"`), or `*`")),
     request_body(content = PatchUser, content_type = "application/merge-patch+json"),
     responses((status = 200, body = UserView), ErrorResponses),
     security(("bearer" = ["users:write"])))]
@@ -645,5 +647,17 @@ mod tests {
         assert_eq!(if_match(&headers).unwrap(), None);
         headers.insert(header::IF_MATCH, HeaderValue::from_static("\"abc\""));
         assert!(if_match(&headers).is_err());
+        for refused in [
+            "null",
+            "7",
+            "\"7",
+            "W/7",
+            "\"\"",
+            "\"-1\"",
+            "\"1234567890123456789\"",
+        ] {
+            headers.insert(header::IF_MATCH, HeaderValue::from_static(refused));
+            assert!(if_match(&headers).is_err(), "{refused}");
+        }
     }
 }

@@ -7,6 +7,7 @@ mod api_client;
 mod api_me;
 mod api_measure;
 mod api_policy;
+mod api_truth;
 mod api_users;
 mod authorize;
 mod basic_op;

@@ -176,11 +176,16 @@ macro_rules! profile_sql {
         ) -> Result<$crate::Page<$crate::User>, $crate::StoreError> {
             let limit = query.page_size();
             let (location, key, equals) = match query.field {
-                Some(filter) => (Some(filter.location.as_str()), Some(filter.key), filter.equals),
+                Some(filter) => (
+                    Some(filter.location.as_str()),
+                    Some(json_key_param(filter.key)),
+                    filter.equals,
+                ),
                 None => (None, None, None),
             };
             // Every filter is a parameter that is either NULL (off) or compared: one statement
-            // for every combination. `bag -> key` is JSON (or NULL when absent) in both backends.
+            // for every combination. `bag -> key` is JSON (or NULL when absent) in both backends;
+            // `json_key_param` makes any key, whatever characters it holds, one plain key.
             // The cursor is `id > COALESCE($4, '')` rather than `$4 IS NULL OR ...` so that both
             // planners seek the primary-key index instead of scanning from the first user.
             let rows = sqlx::query_as::<_, $crate::sql::rows::UserRow>(

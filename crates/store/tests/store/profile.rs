@@ -22,6 +22,7 @@ crate::for_each_backend!(
     users_are_listed_in_creation_order_page_by_page,
     users_can_be_filtered_by_email_and_creation_time,
     users_can_be_filtered_by_a_value_or_its_absence,
+    a_filter_key_is_a_plain_key_whatever_characters_it_holds,
 );
 
 async fn ada(store: &Arc<dyn Store>) -> User {
@@ -414,4 +415,33 @@ async fn users_can_be_filtered_by_a_value_or_its_absence(store: Arc<dyn Store>) 
         ids_of(store.list_users(by_number).await.unwrap()),
         [ids[0], ids[1], ids[3]]
     );
+}
+
+async fn a_filter_key_is_a_plain_key_whatever_characters_it_holds(store: Arc<dyn Store>) {
+    // Keys that a JSON path would read as syntax: each names exactly one top-level key.
+    let keys = [
+        "$#", "\\", "a\"b", "\"", "a.b", "[0]", "$", "x[", "a\\\"b", "\u{1}", "é*",
+    ];
+    let mut ids = Vec::new();
+    for (i, key) in keys.iter().enumerate() {
+        let mut new =
+            NewUser::with_email(format!("u{i}@x.org"), t0() + Duration::seconds(i as i64));
+        new.user_metadata = json!({ *key: i, "a": { "b": "nested" } });
+        ids.push(store.create_user(new).await.unwrap().id);
+    }
+    for (i, key) in keys.iter().enumerate() {
+        let query = |equals| UserQuery {
+            field: Some(FieldFilter {
+                location: Location::UserMetadata,
+                key: (*key).into(),
+                equals,
+            }),
+            ..UserQuery::default()
+        };
+        let found = store.list_users(query(Some(json!(i)))).await.unwrap();
+        let found: Vec<_> = found.items.into_iter().map(|u| u.id).collect();
+        assert_eq!(found, [ids[i]], "key {key:?}");
+        let missing = store.list_users(query(None)).await.unwrap();
+        assert_eq!(missing.items.len(), keys.len() - 1, "key {key:?}");
+    }
 }

@@ -1,0 +1,273 @@
+//! The management API tells the truth: what its OpenAPI document says is what it accepts and
+//! answers, and odd input gets a 4xx, never a 500.
+
+use serde_json::{Value, json};
+
+use crate::api_client::{admin, problem};
+use crate::support::each_backend;
+
+#[tokio::test]
+async fn a_field_filter_key_that_looks_like_json_path_syntax_finds_exactly_that_key() {
+    each_backend(|app| async move {
+        let (_tokens, api) = admin(&app).await;
+        // Keys a JSON path reads as syntax (metadata keys cannot hold `.` or `$`).
+        let keys = ["\\", "a\"b", "\"", "[0]", "x[", "a\\\"b", "é*", "#", "'"];
+        let mut ids = Vec::new();
+        for (i, key) in keys.iter().enumerate() {
+            let created = api
+                .post(
+                    "/users",
+                    &json!({"email": format!("u{i}@example.com"), "user_metadata": {*key: i}}),
+                )
+                .await;
+            assert_eq!(created.status(), 201, "{key:?}");
+            let user: Value = created.json().await.unwrap();
+            ids.push(user["id"].clone());
+        }
+        for (i, key) in keys.iter().enumerate() {
+            for location in ["profile", "user_metadata", "app_metadata"] {
+                let field = format!("{location}.{key}");
+                let response = api
+                    .request(reqwest::Method::GET, "/users")
+                    .query(&[("field", field.as_str()), ("value", &i.to_string())])
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(response.status(), 200, "{field:?}");
+                let page: Value = response.json().await.unwrap();
+                let found: Vec<Value> = page["items"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|user| user["id"].clone())
+                    .collect();
+                let expected = if location == "user_metadata" {
+                    vec![ids[i].clone()]
+                } else {
+                    vec![]
+                };
+                assert_eq!(found, expected, "{field:?}");
+                let missing = api
+                    .request(reqwest::Method::GET, "/users")
+                    .query(&[("field", field.as_str()), ("missing", "true")])
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(missing.status(), 200, "{field:?}");
+            }
+        }
+        for field in [
+            "profile.$#",
+            "user_metadata.$",
+            "app_metadata.$.x",
+            "user_metadata.a.b",
+        ] {
+            let response = api
+                .request(reqwest::Method::GET, "/users")
+                .query(&[("field", field), ("value", "1")])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200, "{field:?}");
+            let page: Value = response.json().await.unwrap();
+            assert_eq!(page["items"], json!([]), "{field:?}");
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn client_scopes_are_oauth_scope_tokens_printable_ascii_only() {
+    each_backend(|app| async move {
+        let (_tokens, api) = admin(&app).await;
+        let scopes = json!([
+            "work:read",
+            "ctl\u{1}",
+            "caf\u{e9}",
+            "tab\there",
+            "del\u{7f}",
+            "nbsp\u{a0}"
+        ]);
+        let body = problem(
+            api.post(
+                "/clients",
+                &json!({"id": "shop", "name": "Shop", "scopes": scopes}),
+            )
+            .await,
+            400,
+        )
+        .await;
+        let fields = body["fields"].as_object().unwrap();
+        let mut refused: Vec<&str> = fields.keys().map(String::as_str).collect();
+        refused.sort_unstable();
+        assert_eq!(
+            refused,
+            [
+                "scopes[1]",
+                "scopes[2]",
+                "scopes[3]",
+                "scopes[4]",
+                "scopes[5]"
+            ]
+        );
+        assert_eq!(fields["scopes[1]"][0]["code"], "invalid_scope");
+        let created = api
+            .post(
+                "/clients",
+                &json!({"id": "shop", "name": "Shop", "scopes": ["openid", "a!#[]^{}~"]}),
+            )
+            .await;
+        assert_eq!(created.status(), 201);
+        let replaced = problem(
+            api.put(
+                "/clients/shop",
+                &json!({"name": "Shop", "scopes": ["ok", "\u{2028}"]}),
+            )
+            .await,
+            400,
+        )
+        .await;
+        assert!(replaced["fields"]["scopes[1]"].is_array(), "{replaced}");
+    })
+    .await;
+}
+
+/// The schema of `name` in the document's components.
+fn schema<'a>(doc: &'a Value, name: &str) -> &'a Value {
+    &doc["components"]["schemas"][name]
+}
+
+/// Whether `schema` admits every JSON value: no `type`, no `$ref`, no combinator.
+fn admits_any_json(schema: &Value) -> bool {
+    schema.as_object().is_some_and(|object| {
+        ["type", "$ref", "oneOf", "anyOf", "allOf", "enum", "const"]
+            .iter()
+            .all(|key| !object.contains_key(*key))
+    })
+}
+
+#[tokio::test]
+async fn the_openapi_document_declares_values_of_any_json_type_as_any_json() {
+    each_backend(|app| async move {
+        let doc: Value = app.get("/api/v1/openapi.json").await.json().await.unwrap();
+        let field = &schema(&doc, "FieldView")["properties"]["value"];
+        assert!(admits_any_json(field), "FieldView.value: {field}");
+        for name in ["old_value", "new_value"] {
+            let value = &schema(&doc, "HistoryView")["properties"][name];
+            assert!(admits_any_json(value), "HistoryView.{name}: {value}");
+        }
+        let validate = &doc["paths"]["/policy/validate"]["post"]["requestBody"];
+        let body = &validate["content"]["application/json"]["schema"];
+        assert!(admits_any_json(body), "/policy/validate body: {body}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_openapi_document_says_what_the_server_refuses() {
+    each_backend(|app| async move {
+        let doc: Value = app.get("/api/v1/openapi.json").await.json().await.unwrap();
+        let publish = &doc["paths"]["/policy/publish"]["post"]["requestBody"];
+        assert_ne!(publish["required"], json!(true), "{publish}");
+        let params = doc["paths"]["/users"]["get"]["parameters"]
+            .as_array()
+            .unwrap();
+        let limit = params.iter().find(|p| p["name"] == "limit").unwrap();
+        assert_eq!(limit["schema"]["minimum"], json!(1), "{limit}");
+        assert_eq!(limit["schema"]["maximum"], json!(1000), "{limit}");
+        let params = doc["paths"]["/users/{id}"]["patch"]["parameters"]
+            .as_array()
+            .unwrap();
+        let if_match = params.iter().find(|p| p["name"] == "If-Match").unwrap();
+        let pattern = regex::Regex::new(if_match["schema"]["pattern"].as_str().unwrap()).unwrap();
+        for described in ["*", "\"7\"", "W/\"7\""] {
+            assert!(pattern.is_match(described), "{described}");
+        }
+        for refused in ["null", "7", "\"7", "\"\""] {
+            assert!(!pattern.is_match(refused), "{refused}");
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn values_the_document_allows_are_accepted() {
+    each_backend(|app| async move {
+        let (_tokens, api) = admin(&app).await;
+        api.publish(&crate::api_client::pricing_policy()).await;
+        // JSON Schema's integers include 1.0.
+        let rolled = api.post("/policy/rollback", &json!({"version": 1.0})).await;
+        assert_eq!(rolled.status(), 201, "{}", rolled.text().await.unwrap());
+        problem(
+            api.post("/policy/rollback", &json!({"version": 1.5})).await,
+            400,
+        )
+        .await;
+        // The publish body is optional and nullable.
+        for body in ["", "null", "{}"] {
+            let saved = api
+                .put("/policy/draft", &crate::api_client::pricing_policy())
+                .await;
+            assert_eq!(saved.status(), 200);
+            let published = api
+                .request(reqwest::Method::POST, "/policy/publish")
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(published.status(), 201, "{body:?}");
+        }
+        // Any JSON value can be validated; anything but a document is reported as a problem.
+        for body in [json!([1]), json!("text"), json!(null), json!(3)] {
+            let response = api.post("/policy/validate", &body).await;
+            assert_eq!(response.status(), 200, "{body}");
+            let validation: Value = response.json().await.unwrap();
+            assert_eq!(validation["valid"], false, "{body}");
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_if_match_that_is_not_an_etag_is_refused() {
+    each_backend(|app| async move {
+        let (_tokens, api) = admin(&app).await;
+        let created = api
+            .post("/users", &json!({"email": "ada@example.com"}))
+            .await;
+        let mut etag = created.headers()["etag"].to_str().unwrap().to_owned();
+        let user: Value = created.json().await.unwrap();
+        let path = format!("/users/{}", user["id"].as_str().unwrap());
+        for (i, if_match) in ["null", "1", "\"\"", "ETAG", "W/ETAG", "*"]
+            .iter()
+            .enumerate()
+        {
+            let if_match = if_match.replace("ETAG", &etag);
+            let response = api
+                .request(reqwest::Method::PATCH, &path)
+                .header("content-type", "application/merge-patch+json")
+                .header("if-match", &if_match)
+                .body(json!({"user_metadata": {"n": i}}).to_string())
+                .send()
+                .await
+                .unwrap();
+            let expected = if i < 3 { 400 } else { 200 };
+            assert_eq!(response.status(), expected, "If-Match: {if_match}");
+            if let Some(next) = response.headers().get("etag") {
+                etag = next.to_str().unwrap().to_owned();
+            }
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_json_array_is_not_a_policy_document() {
+    each_backend(|app| async move {
+        let (_tokens, api) = admin(&app).await;
+        let body = problem(api.put("/policy/draft", &json!([1])).await, 400).await;
+        assert!(body["fields"]["$"].is_array(), "{body}");
+    })
+    .await;
+}
