@@ -7,6 +7,7 @@ use std::sync::Arc;
 use serde::{Serialize, Serializer};
 use time::OffsetDateTime;
 
+use crate::answers::{FieldError, stored_value_error};
 use crate::compile::{CompiledPolicy, Names, StepPlan};
 use crate::condition::Input;
 use crate::facts::{KnownValue, Moment, MomentKind, UserFacts};
@@ -167,6 +168,10 @@ pub struct Ask {
     pub presentation: Presentation,
     /// Values to pre-fill: a source's suggestion, or the current value of a stale field.
     pub prefill: BTreeMap<FieldKey, serde_json::Value>,
+    /// Stored values asked again because they fail the field's current validation, with why
+    /// (in English; a form shows the error in the user's locale by validating the pre-fill).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub invalid: BTreeMap<FieldKey, FieldError>,
 }
 
 /// Why one step was or was not due.
@@ -332,7 +337,6 @@ pub fn decide(
     now: OffsetDateTime,
 ) -> Decision {
     let steps = policy.steps();
-    let fields = policy.fields();
     let input = Input { facts, moment, now };
     let optional_limit = policy.policy().settings.max_optional_steps_per_signin;
     let optional_open = moment.optional_steps_asked < optional_limit;
@@ -343,7 +347,7 @@ pub fn decide(
     for &index in &policy.order {
         let step = &steps[index];
         let plan = &policy.step_plans[index];
-        let status = step_status(fields, step, plan, &input, optional_open, optional_limit);
+        let status = step_status(policy, step, plan, &input, optional_open, optional_limit);
         let reason = match status {
             Ok(required) => {
                 let slot = if required {
@@ -408,7 +412,7 @@ enum Refused {
 
 /// `Ok(required)` when the step is due, else why not.
 fn step_status(
-    fields: &[Field],
+    policy: &CompiledPolicy,
     step: &Step,
     plan: &StepPlan,
     input: &Input<'_>,
@@ -439,7 +443,7 @@ fn step_status(
     let any_missing = plan
         .fields
         .iter()
-        .any(|&i| !is_known(&fields[i], input.facts, input.now));
+        .any(|&i| !is_known(policy, i, input.facts, input.now));
     if !any_missing {
         return not(Compact::AllFieldsKnown);
     }
@@ -494,12 +498,19 @@ fn step_status(
     Ok(required)
 }
 
-/// Whether a field has a fresh value from any source.
-fn is_known(field: &Field, facts: &UserFacts, now: OffsetDateTime) -> bool {
-    facts
-        .values
-        .get(field.key.as_str())
-        .is_some_and(|known| is_fresh(field, known, now))
+/// Whether the field at `position` has a fresh value from any source that passes the field's
+/// current validation.
+fn is_known(
+    policy: &CompiledPolicy,
+    position: usize,
+    facts: &UserFacts,
+    now: OffsetDateTime,
+) -> bool {
+    let field = &policy.fields()[position];
+    facts.values.get(field.key.as_str()).is_some_and(|known| {
+        is_fresh(field, known, now)
+            && stored_value_error(policy, position, &known.value, now.date()).is_none()
+    })
 }
 
 /// Whether a known value counts as known now.
@@ -534,14 +545,19 @@ fn build_ask(
     };
     let mut keys = Vec::with_capacity(plan.fields.len().min(take));
     let mut prefill = BTreeMap::new();
+    let mut invalid = BTreeMap::new();
     for &i in &plan.fields {
         if keys.len() == take {
             break;
         }
         let field = &fields[i];
         let known = facts.values.get(field.key.as_str());
-        if known.is_some_and(|known| is_fresh(field, known, now)) {
-            continue;
+        if let Some(known) = known.filter(|known| is_fresh(field, known, now)) {
+            // A fresh value is asked again only when it fails the field's validation.
+            match stored_value_error(policy, i, &known.value, now.date()) {
+                None => continue,
+                Some(error) => invalid.insert(field.key.clone(), error),
+            };
         }
         // A stale value is the user's own answer, to confirm; otherwise a source's suggestion.
         let suggestion = known
@@ -565,5 +581,6 @@ fn build_ask(
         required,
         presentation: step.presentation,
         prefill,
+        invalid,
     }
 }

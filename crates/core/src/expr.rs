@@ -79,10 +79,8 @@ impl Expression {
     pub fn check(&self, fields: &[Field]) -> Vec<String> {
         let checker = check::Checker::new(fields, self.program.source_info(), &self.env);
         // The walk only reads the tree; a panic in it is contained like the parser's.
-        match catch_unwind(AssertUnwindSafe(|| checker.run(self.program.expression()))) {
-            Ok(problems) => problems,
-            Err(_) => Vec::new(),
-        }
+        catch_unwind(AssertUnwindSafe(|| checker.run(self.program.expression())))
+            .unwrap_or_default()
     }
 
     /// The source text.

@@ -7,7 +7,8 @@ use serde_json::{Value, json};
 use crate::decide::{Decision, Outcome};
 
 /// The decision as JSON: `decision` (`"ask"` or `"proceed"`), `step`, `fields`, `required`,
-/// `presentation`, `prefill` and `explanation` (`[{step, due, reason, code}]`).
+/// `presentation`, `prefill`, `invalid` (stored values asked again because they fail their
+/// field's validation: `{key: {code, message}}`) and `explanation` (`[{step, due, reason, code}]`).
 pub fn decision_json(decision: &Decision) -> Value {
     let explanation: Vec<Value> = decision
         .explanation()
@@ -35,6 +36,7 @@ pub fn decision_json(decision: &Decision) -> Value {
             "required": ask.required,
             "presentation": ask.presentation,
             "prefill": ask.prefill,
+            "invalid": ask.invalid,
             "explanation": explanation,
         }),
     }
@@ -66,6 +68,14 @@ fn write_text(out: &mut String, decision: &Decision) -> std::fmt::Result {
             )?;
             for (key, value) in &ask.prefill {
                 writeln!(out, "  pre-filled {key} = {value}")?;
+            }
+            for (key, error) in &ask.invalid {
+                let value = ask.prefill.get(key).cloned().unwrap_or_default();
+                writeln!(
+                    out,
+                    "  stored {key} = {value} is not valid: {}",
+                    error.message
+                )?;
             }
         }
     }

@@ -261,6 +261,45 @@ where
     }
 }
 
+/// Why a stored value of the field at `position` fails the field's current validation (in
+/// English, for explanations), or `None` when it passes. A value that validates to "left empty"
+/// (`""`) fails too: it is not a known value.
+pub(crate) fn stored_value_error(
+    policy: &CompiledPolicy,
+    position: usize,
+    value: &Value,
+    today: Date,
+) -> Option<FieldError> {
+    let field = policy.fields().get(position)?;
+    let rules = policy.field_rules.get(position)?;
+    let refusal = match kinds::json_texts(value) {
+        Err(refusal) => refusal,
+        Ok(texts) => {
+            let context = kinds::Context {
+                field,
+                rules,
+                settings: &policy.policy().settings,
+                form: false,
+                today,
+            };
+            match kinds::validate_field(&context, texts.as_slice()) {
+                Ok(Some(_)) => return None,
+                Ok(None) => Refusal::Required,
+                Err(refusals) => refusals.into_iter().next()?,
+            }
+        }
+    };
+    let message = match refusal {
+        Refusal::Pattern => pattern_message(policy, field, "en"),
+        _ => None,
+    }
+    .unwrap_or_else(|| refusal.message("en"));
+    Some(FieldError {
+        code: refusal.code(),
+        message,
+    })
+}
+
 /// The administrator's pattern message in `locale`, its language, or the default locale.
 fn pattern_message(
     policy: &CompiledPolicy,

@@ -12,3 +12,4 @@ mod skips;
 mod stories;
 mod support;
 mod triggers;
+mod validity;

@@ -195,7 +195,8 @@ fn changes_for(
         answers,
         locale,
         time::OffsetDateTime::now_utc().date(),
-    ).map_err(|errors| {
+    )
+    .map_err(|errors| {
         let mut fields = FieldProblems::new();
         for (key, list) in errors.0 {
             fields.insert(

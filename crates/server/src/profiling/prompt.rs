@@ -5,7 +5,10 @@
 //! answer is a page or a redirect, never a second code: the transaction's `state` says which
 //! step is on screen, and only the request that clears it stores the answer.
 
-use accrete_core::{CompiledPolicy, FieldErrors as AnswerErrors, validate_answers};
+use accrete_core::{
+    CompiledPolicy, FieldErrors as AnswerErrors, JsonAnswers, validate_answers,
+    validate_json_answers,
+};
 use accrete_store::{AuthTransaction, EventKind, NewEvent, ProfileChange, StoreError};
 use axum::Form;
 use axum::extract::{Query, State};
@@ -45,7 +48,7 @@ pub(super) async fn show(
         Err(error) => return account::store_failure(&state, ctx.locale, &error),
     };
     let values = |key: &str| shown.prefill.get(key).map(form_values).unwrap_or_default();
-    let errors = AnswerErrors::default();
+    let errors = prefill_errors(&policy, &shown, ctx.locale, now);
     ctx.render(
         &state,
         &policy,
@@ -55,6 +58,30 @@ pub(super) async fn show(
         &errors,
         None,
     )
+}
+
+/// Why pre-filled values fail their field's validation, in the page's locale: a stored value
+/// that no longer passes (an option since removed, a date past its bound) is asked again and
+/// shown with its error. Valid pre-fills have none.
+fn prefill_errors(
+    policy: &CompiledPolicy,
+    shown: &Shown,
+    locale: &str,
+    now: OffsetDateTime,
+) -> AnswerErrors {
+    let prefilled: JsonAnswers = shown
+        .prefill
+        .iter()
+        .filter(|(key, _)| shown.fields.contains(key))
+        .map(|(key, value)| (key.clone(), value.clone()))
+        .collect();
+    if prefilled.is_empty() {
+        return AnswerErrors::default();
+    }
+    let keys: Vec<&str> = prefilled.keys().map(String::as_str).collect();
+    validate_json_answers(policy, &keys, &prefilled, locale, now.date())
+        .err()
+        .unwrap_or_default()
 }
 
 /// `POST /prompt`: `action=submit` answers, `action=skip` skips an optional step.

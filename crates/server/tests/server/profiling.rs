@@ -779,3 +779,44 @@ async fn a_country_field_lists_countries_by_name_in_the_page_locale() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_stored_value_that_fails_its_field_validation_is_asked_again_prefilled_with_its_error() {
+    each_backend(|app| async move {
+        setup(&app, "val@example.com").await;
+        let user = app
+            .store
+            .find_user_by_email("val@example.com")
+            .await
+            .unwrap()
+            .unwrap();
+        // A birthdate after the field's maximum (2020-12-31), written by a back end.
+        let changes = [ProfileChange::set(
+            Location::Profile,
+            "birthdate",
+            serde_json::json!("2099-01-01"),
+        )];
+        app.store
+            .apply_profile_changes(
+                user.id,
+                None,
+                &changes,
+                "api:test",
+                OffsetDateTime::now_utc(),
+            )
+            .await
+            .unwrap();
+        // Sign-in 2: the birthday step is due again, pre-filled, with the reason shown.
+        let (_, landing) = sign_in_to(&app, "web", "val@example.com").await;
+        assert_eq!(step_of(&landing), "birthday", "{:?}", app.backend);
+        let Landing::Prompt(_, html) = &landing else {
+            unreachable!()
+        };
+        assert!(html.contains("value=\"2099-01-01\""), "{html}");
+        assert!(
+            html.contains("Enter a date on or before 2020-12-31."),
+            "{html}"
+        );
+    })
+    .await;
+}
