@@ -115,6 +115,23 @@ pub struct PromptState {
     /// The user's `credentialed_logins` when they last skipped (for "re-ask after N sign-ins").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub logins_at_last_skip: Option<u64>,
+    /// Keys of the optional fields the user left blank when answering the step: the step does
+    /// not ask them again (until they become required or their `reconfirm_after` passes).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub declined: Vec<String>,
+}
+
+impl PromptState {
+    /// The fields of an answer that the user left blank: those `asked` that `answers` (as
+    /// validated) leaves out. They go to [`PromptState::declined`] (through the `declined`
+    /// member of the `prompt.answered` event's data).
+    pub fn left_blank(asked: &[&str], answers: &crate::Answers) -> Vec<String> {
+        asked
+            .iter()
+            .filter(|key| !answers.contains_key(**key))
+            .map(|key| (*key).to_owned())
+            .collect()
+    }
 }
 
 /// What is happening now.

@@ -4,6 +4,7 @@
 mod answers;
 mod document;
 mod properties;
+mod reasks;
 mod reports;
 mod skips;
 mod stories;
