@@ -133,6 +133,20 @@ impl SignupStep {
             .store
             .apply_profile_changes(user_id, None, changes, "signup", now)
             .await?;
+        // The fields of the page left blank (optional ones: a required one was refused).
+        let declined: Vec<&str> = self
+            .fields
+            .iter()
+            .filter(|key| {
+                self.policy.field(key).is_some_and(|field| {
+                    let (location, stored) = location_of(field);
+                    !changes
+                        .iter()
+                        .any(|c| c.location == location && c.key == stored && c.value.is_some())
+                })
+            })
+            .map(String::as_str)
+            .collect();
         for kind in [EventKind::PromptShown, EventKind::PromptAnswered] {
             state
                 .store
@@ -143,7 +157,7 @@ impl SignupStep {
                     client_id: self.client_id.clone(),
                     at: now,
                     logins: None,
-                    data: json!({ "fields": self.fields, "page": "signup" }),
+                    data: json!({ "fields": self.fields, "page": "signup", "declined": declined }),
                 })
                 .await?;
         }
