@@ -16,7 +16,8 @@ pub struct UserFacts {
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     /// Sign-ins with credentials (password, passkey, upstream IdP), including the current one
-    /// when the moment is such a login. Re-use of a single sign-on session is not counted.
+    /// when the moment is such a login. The sign-up counts as the first (it is 1 from the
+    /// sign-up on). Re-use of a single sign-on session is not counted.
     #[serde(default)]
     pub credentialed_logins: u64,
     /// Sign-ins that re-used a single sign-on session.
@@ -45,6 +46,14 @@ impl UserFacts {
             suggestions: BTreeMap::new(),
             prompts: BTreeMap::new(),
         }
+    }
+
+    /// A user signing up at `created_at`: the sign-up counts as their first credentialed
+    /// sign-in (`credentialed_logins = 1`), as the server counts it.
+    pub fn signing_up(created_at: OffsetDateTime) -> Self {
+        let mut facts = Self::new(created_at);
+        facts.credentialed_logins = 1;
+        facts
     }
 }
 

@@ -6,6 +6,7 @@ mod document;
 mod properties;
 mod reasks;
 mod reports;
+mod signins;
 mod skips;
 mod stories;
 mod support;

@@ -51,7 +51,8 @@ pub(crate) async fn signup_step(
     };
     let mut moment = Moment::signup();
     moment.client_id.clone_from(&client_id);
-    let decision = decide(&policy, &UserFacts::new(now), &moment, now);
+    // The sign-up is the user's first sign-in (docs/decision.md, Counting sign-ins).
+    let decision = decide(&policy, &UserFacts::signing_up(now), &moment, now);
     let ask = decision.ask().filter(|ask| ask.required)?;
     Some(SignupStep {
         step: ask.step.as_str().to_owned(),

@@ -942,3 +942,34 @@ trigger = { moments = ["login"] }
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_sign_up_counts_as_the_first_sign_in_from_its_first_page() {
+    each_backend(|app| async move {
+        let toml = r#"
+version = 1
+[[fields]]
+key = "given_name"
+kind = "text"
+labels = { en = "First name" }
+storage = { profile = { claim = "given_name" } }
+[[steps]]
+id = "names"
+title = { en = "Names" }
+fields = ["given_name"]
+mode = "required"
+trigger = { moments = ["signup"], condition = { login_count = { exactly = 1 } } }
+"#;
+        let policy = Policy::from_toml_str(toml).unwrap();
+        policy.compile().unwrap();
+        let document = serde_json::to_value(&policy).unwrap();
+        app.store
+            .publish_policy(&document, None, OffsetDateTime::now_utc())
+            .await
+            .unwrap();
+        register_client(&app, "web", false).await;
+        let (_, html) = signup_page(&app.new_browser()).await;
+        assert!(html.contains("name=\"given_name\""), "{html}");
+    })
+    .await;
+}
