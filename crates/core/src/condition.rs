@@ -65,7 +65,7 @@ pub enum Condition {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum LoginCount {
-    /// The count is exactly n (`exactly = 3`: the third sign-in).
+    /// The count is exactly n (`exactly = 3`: the third sign-in, the sign-up being the first).
     Exactly(u64),
     /// The count is n or more.
     AtLeast(u64),
@@ -91,15 +91,19 @@ impl fmt::Display for Condition {
             Condition::Any(items) => write_list(f, "any of", items),
             Condition::Not(inner) => write!(f, "not ({inner})"),
             Condition::Client { ids } => write!(f, "client is one of [{}]", ids.join(", ")),
+            // Says how sign-ins are counted, so that a simulation reads unambiguously.
             Condition::LoginCount(LoginCount::Exactly(n)) => {
-                write!(f, "sign-in count is exactly {n}")
+                write!(f, "this is sign-in {n} (the sign-up is sign-in 1)")
             }
             Condition::LoginCount(LoginCount::AtLeast(n)) => {
-                write!(f, "sign-in count is at least {n}")
+                write!(f, "this is sign-in {n} or later (the sign-up is sign-in 1)")
             }
-            Condition::LoginCount(LoginCount::Every(n)) => {
-                write!(f, "sign-in count is a multiple of {n}")
-            }
+            Condition::LoginCount(LoginCount::Every(n)) => write!(
+                f,
+                "this is sign-in {n}, {}, {}... (the sign-up is sign-in 1)",
+                n.saturating_mul(2),
+                n.saturating_mul(3)
+            ),
             Condition::Scopes { any_of, all_of } => {
                 let mut parts = Vec::new();
                 if !any_of.is_empty() {

@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 use crate::answers::{FieldError, stored_value_error};
 use crate::compile::{CompiledPolicy, Names, StepPlan};
 use crate::condition::Input;
-use crate::facts::{KnownValue, Moment, MomentKind, UserFacts};
+use crate::facts::{KnownValue, Moment, MomentKind, PromptState, UserFacts};
 use crate::field::{Field, FieldType};
 use crate::ids::{FieldKey, StepId};
 use crate::step::{AfterLastSkip, Presentation, Step, StepMode};
@@ -26,9 +26,17 @@ pub struct Decision {
     entries: Vec<Entry>,
     names: Arc<Names>,
     errors: Vec<String>,
+    held_by_condition: bool,
 }
 
 impl Decision {
+    /// Whether a required step with fields to ask was held back by its condition only. Such a
+    /// step is due anyway when it was shown and not answered since (prompt history), so a
+    /// caller that decided without the prompt history must decide again with it.
+    pub fn required_step_held_by_condition(&self) -> bool {
+        self.held_by_condition
+    }
+
     /// The step to ask, if any.
     pub fn ask(&self) -> Option<&Ask> {
         match &self.outcome {
@@ -344,6 +352,7 @@ pub fn decide(
     let mut errors = Vec::new();
     let mut first_required: Option<(usize, usize)> = None;
     let mut first_optional: Option<(usize, usize)> = None;
+    let mut held_by_condition = false;
     for &index in &policy.order {
         let step = &steps[index];
         let plan = &policy.step_plans[index];
@@ -360,8 +369,14 @@ pub fn decide(
                 }
                 Compact::Due { required }
             }
-            Err(Refused::Because(reason)) => reason,
+            Err(Refused::Because(reason)) => {
+                if matches!(reason, Compact::ConditionNotMet(_)) && step.mode.is_required() {
+                    held_by_condition = true;
+                }
+                reason
+            }
             Err(Refused::Failed { condition, error }) => {
+                held_by_condition |= step.mode.is_required();
                 let number = u32::try_from(errors.len()).unwrap_or(u32::MAX);
                 errors.push(error.to_string());
                 Compact::ConditionFailed {
@@ -384,6 +399,7 @@ pub fn decide(
             entries,
             names,
             errors,
+            held_by_condition,
         };
     };
     let behind = u32::try_from(index).unwrap_or(u32::MAX);
@@ -398,6 +414,7 @@ pub fn decide(
         entries,
         names,
         errors,
+        held_by_condition,
     }
 }
 
@@ -440,14 +457,18 @@ fn step_status(
     // Fields before the condition: looking up known values is cheap, an expression is not, and
     // a step with nothing missing is not due whatever its condition says.
     // One missing field is enough to be due: stop looking at the first.
+    let state = || input.facts.prompts.get(step.id.as_str());
     let any_missing = plan
         .fields
         .iter()
-        .any(|&i| !is_known(policy, i, input.facts, input.now));
+        .any(|&i| asks_for(policy, i, state, input.facts, input.now));
     if !any_missing {
         return not(Compact::AllFieldsKnown);
     }
+    // The condition says when a step becomes due; a required step shown and not answered
+    // since (the user left the page) stays due until it is answered.
     if let Some(condition) = &plan.condition
+        && !(step.mode.is_required() && state().is_some_and(shown_unanswered))
         && let Err(failure) = condition.evaluate(input)
     {
         return Err(match failure.error {
@@ -475,7 +496,16 @@ fn step_status(
     {
         let limit_reached = skip.max_skips.is_some_and(|max| state.skipped >= max);
         if limit_reached && skip.after_last_skip == AfterLastSkip::Stop {
-            return not(Compact::SkipLimitReached(state.skipped));
+            // "Stop" ends the request for missing values; a value the user gave after their
+            // last skip and that now needs re-confirming is a new request, offered once more.
+            if !given_since_last_skip_and_stale(policy.fields(), plan, state, input) {
+                return not(Compact::SkipLimitReached(state.skipped));
+            }
+            return if optional_open {
+                Ok(false)
+            } else {
+                not(Compact::OptionalLimitReached(optional_limit))
+            };
         }
         let logins_left = skip.reask_after_logins.and_then(|n| {
             let due_at = state.logins_at_last_skip.unwrap_or(0).saturating_add(n);
@@ -513,6 +543,79 @@ fn is_known(
     })
 }
 
+/// Whether the step asks for `field` now: it has no fresh value, and the user did not leave
+/// it blank when answering the step (see [`left_blank`]). `state` is the step's prompt state,
+/// looked up only when needed.
+fn asks_for<'a>(
+    policy: &CompiledPolicy,
+    position: usize,
+    state: impl Fn() -> Option<&'a PromptState>,
+    facts: &UserFacts,
+    now: OffsetDateTime,
+) -> bool {
+    let field = &policy.fields()[position];
+    !is_known(policy, position, facts, now)
+        && !state().is_some_and(|state| left_blank(field, state, facts, now))
+}
+
+/// Whether the user deliberately left `field` blank when answering the step: an optional
+/// field, still without a value, in the step's `declined` list, and (with `reconfirm_after`)
+/// the step answered less than that period ago. A field added to the step since, or made
+/// required since, is asked.
+fn left_blank(field: &Field, state: &PromptState, facts: &UserFacts, now: OffsetDateTime) -> bool {
+    !field.required
+        && state.declined.iter().any(|key| key == field.key.as_str())
+        && facts
+            .values
+            .get(field.key.as_str())
+            .is_none_or(|known| known.value.is_null())
+        && match (field.reconfirm_after, state.last_answered_at) {
+            (Some(interval), Some(answered)) => interval.after(answered).is_none_or(|t| now < t),
+            _ => true,
+        }
+}
+
+/// Whether the step was shown and not answered since (the user left the page).
+fn shown_unanswered(state: &PromptState) -> bool {
+    state.last_shown_at.is_some_and(|shown| {
+        state
+            .last_answered_at
+            .is_none_or(|answered| shown > answered)
+    })
+}
+
+/// Whether some field of the step has a value, given after the step's last skip, that is no
+/// longer fresh (its `reconfirm_after` passed, or a consent to an older version).
+fn given_since_last_skip_and_stale(
+    fields: &[Field],
+    plan: &StepPlan,
+    state: &PromptState,
+    input: &Input<'_>,
+) -> bool {
+    let Some(skipped_at) = state.last_skipped_at else {
+        return false;
+    };
+    plan.fields.iter().any(|&i| {
+        let field = &fields[i];
+        input
+            .facts
+            .values
+            .get(field.key.as_str())
+            .is_some_and(|known| {
+                !known.value.is_null()
+                    && known.updated_at.is_some_and(|at| at > skipped_at)
+                    && !is_fresh(field, known, input.now)
+            })
+    })
+}
+
+/// Whether a value may pre-fill `field`: anything but a consent to another version than the
+/// one asked (pre-filling it would show the new text as accepted).
+fn may_prefill(field: &Field, value: &serde_json::Value) -> bool {
+    field.kind != FieldType::Consent
+        || value.get("version").and_then(|v| v.as_str()) == field.consent_version.as_deref()
+}
+
 /// Whether a known value counts as known now.
 fn is_fresh(field: &Field, known: &KnownValue, now: OffsetDateTime) -> bool {
     if known.value.is_null() {
@@ -546,18 +649,21 @@ fn build_ask(
     let mut keys = Vec::with_capacity(plan.fields.len().min(take));
     let mut prefill = BTreeMap::new();
     let mut invalid = BTreeMap::new();
+    let state = || facts.prompts.get(step.id.as_str());
     for &i in &plan.fields {
         if keys.len() == take {
             break;
         }
         let field = &fields[i];
+        if !asks_for(policy, i, state, facts, now) {
+            continue;
+        }
         let known = facts.values.get(field.key.as_str());
-        if let Some(known) = known.filter(|known| is_fresh(field, known, now)) {
-            // A fresh value is asked again only when it fails the field's validation.
-            match stored_value_error(policy, i, &known.value, now.date()) {
-                None => continue,
-                Some(error) => invalid.insert(field.key.clone(), error),
-            };
+        // A fresh value asked again fails the field's current validation: say why.
+        if let Some(known) = known.filter(|known| is_fresh(field, known, now))
+            && let Some(error) = stored_value_error(policy, i, &known.value, now.date())
+        {
+            invalid.insert(field.key.clone(), error);
         }
         // A stale value is the user's own answer, to confirm; otherwise a source's suggestion.
         let suggestion = known
@@ -570,7 +676,7 @@ fn build_ask(
                     facts.suggestions.get(field.key.as_str())
                 }
             });
-        if let Some(value) = suggestion {
+        if let Some(value) = suggestion.filter(|value| may_prefill(field, value)) {
             prefill.insert(field.key.clone(), value.clone());
         }
         keys.push(field.key.clone());

@@ -16,7 +16,8 @@ pub struct UserFacts {
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     /// Sign-ins with credentials (password, passkey, upstream IdP), including the current one
-    /// when the moment is such a login. Re-use of a single sign-on session is not counted.
+    /// when the moment is such a login. The sign-up counts as the first (it is 1 from the
+    /// sign-up on). Re-use of a single sign-on session is not counted.
     #[serde(default)]
     pub credentialed_logins: u64,
     /// Sign-ins that re-used a single sign-on session.
@@ -45,6 +46,14 @@ impl UserFacts {
             suggestions: BTreeMap::new(),
             prompts: BTreeMap::new(),
         }
+    }
+
+    /// A user signing up at `created_at`: the sign-up counts as their first credentialed
+    /// sign-in (`credentialed_logins = 1`), as the server counts it.
+    pub fn signing_up(created_at: OffsetDateTime) -> Self {
+        let mut facts = Self::new(created_at);
+        facts.credentialed_logins = 1;
+        facts
     }
 }
 
@@ -115,6 +124,23 @@ pub struct PromptState {
     /// The user's `credentialed_logins` when they last skipped (for "re-ask after N sign-ins").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub logins_at_last_skip: Option<u64>,
+    /// Keys of the optional fields the user left blank when answering the step: the step does
+    /// not ask them again (until they become required or their `reconfirm_after` passes).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub declined: Vec<String>,
+}
+
+impl PromptState {
+    /// The fields of an answer that the user left blank: those `asked` that `answers` (as
+    /// validated) leaves out. They go to [`PromptState::declined`] (through the `declined`
+    /// member of the `prompt.answered` event's data).
+    pub fn left_blank(asked: &[&str], answers: &crate::Answers) -> Vec<String> {
+        asked
+            .iter()
+            .filter(|key| !answers.contains_key(**key))
+            .map(|key| (*key).to_owned())
+            .collect()
+    }
 }
 
 /// What is happening now.

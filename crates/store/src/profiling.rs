@@ -154,6 +154,9 @@ pub struct PromptState {
     pub last_answered_at: Option<OffsetDateTime>,
     /// The user's sign-in count at the last skip.
     pub logins_at_last_skip: Option<i64>,
+    /// Keys of the fields the user left blank when answering the step (from the `declined`
+    /// member of `prompt.answered` events' data, accumulated).
+    pub declined: Vec<String>,
 }
 
 /// Completion figures of one step over a time range.

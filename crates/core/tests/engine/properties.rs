@@ -256,12 +256,20 @@ fn trigger_matches(step: &Step, facts: &UserFacts, moment: &Moment) -> bool {
                 && step.trigger.events.contains(name)
         }
     };
+    // A required step shown and not answered since stays due whatever its condition.
+    let pending = step.mode.is_required()
+        && facts.prompts.get(step.id.as_str()).is_some_and(|state| {
+            state
+                .last_shown_at
+                .is_some_and(|shown| state.last_answered_at.is_none_or(|at| shown > at))
+        });
     moment_ok
-        && step
-            .trigger
-            .condition
-            .as_ref()
-            .is_none_or(|c| holds(c, facts, moment))
+        && (pending
+            || step
+                .trigger
+                .condition
+                .as_ref()
+                .is_none_or(|c| holds(c, facts, moment)))
 }
 
 fn compiled(policy: &Policy) -> CompiledPolicy {

@@ -216,7 +216,7 @@ fn all_any_and_not_combine_conditions() {
     let decision = decide(&policy, &user(1), &Moment::login().with_client("shop"), NOW);
     assert_eq!(
         reason_of(&decision, "ask_x"),
-        "trigger did not match: condition not met: not (sign-in count is exactly 1)"
+        "trigger did not match: condition not met: not (this is sign-in 1 (the sign-up is sign-in 1))"
     );
 }
 

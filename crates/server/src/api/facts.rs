@@ -125,6 +125,7 @@ pub fn facts_of(policy: &CompiledPolicy, state: &UserState) -> UserFacts {
                 logins_at_last_skip: prompt
                     .logins_at_last_skip
                     .and_then(|n| u64::try_from(n).ok()),
+                declined: prompt.declined.clone(),
             },
         );
     }

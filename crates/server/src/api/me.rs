@@ -379,6 +379,7 @@ pub async fn event(
         EventKind::PromptShown,
         &view.id,
         now,
+        &[],
     )
     .await?;
     Ok(axum::Json(EventOutcome { step: Some(view) }))
@@ -391,6 +392,7 @@ async fn record(
     kind: EventKind,
     step: &str,
     at: OffsetDateTime,
+    declined: &[&str],
 ) -> Result<(), ApiError> {
     state
         .store
@@ -401,7 +403,11 @@ async fn record(
             client_id: Some(caller.client_id.clone()),
             at,
             logins: (kind == EventKind::PromptSkipped).then_some(user.credentialed_logins),
-            data: json!({ "via": "api" }),
+            data: if kind == EventKind::PromptAnswered {
+                json!({ "via": "api", "declined": declined })
+            } else {
+                json!({ "via": "api" })
+            },
         })
         .await?;
     Ok(())
@@ -463,6 +469,13 @@ pub async fn answer(
         .store
         .apply_profile_changes(user.id, None, &changes, &source, now)
         .await?;
+    // `changes` follows `keys`; a blank answer is a change to nothing.
+    let declined: Vec<&str> = keys
+        .iter()
+        .zip(&changes)
+        .filter(|(_, change)| change.value.is_none())
+        .map(|(key, _)| *key)
+        .collect();
     record(
         &state,
         &caller,
@@ -470,6 +483,7 @@ pub async fn answer(
         EventKind::PromptAnswered,
         &step_id,
         now,
+        &declined,
     )
     .await?;
     Ok(axum::Json(StepOutcome {
@@ -505,6 +519,7 @@ pub async fn skip(
         EventKind::PromptSkipped,
         &step_id,
         OffsetDateTime::now_utc(),
+        &[],
     )
     .await?;
     Ok(axum::Json(StepOutcome {

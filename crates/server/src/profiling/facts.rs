@@ -79,6 +79,7 @@ pub(crate) fn prompt_states(
                     last_skipped_at: p.last_skipped_at,
                     last_answered_at: p.last_answered_at,
                     logins_at_last_skip: p.logins_at_last_skip.and_then(|n| u64::try_from(n).ok()),
+                    declined: p.declined.clone(),
                 },
             )
         })

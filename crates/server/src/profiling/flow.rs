@@ -63,13 +63,15 @@ pub(crate) async fn before_code(
     let mut facts = user_facts(&policy, &user, &[], &[]);
     assume_stale(&policy, &mut facts);
     let signup = user.created_at >= tx.created_at;
-    // Prompt history only holds steps back (skips) or makes a due optional step required; it
-    // is not visible to conditions. So when nothing is due without it and optional steps may
-    // still be asked, nothing is due with it either: the common case costs no extra query.
+    // Prompt history holds steps back (skips, fields left blank), makes a due optional step
+    // required, and keeps a required step shown and not answered due whatever its condition.
+    // So when nothing is due without it, optional steps may still be asked and no required
+    // step was held back by its condition only, nothing is due with it either: the common case
+    // costs no extra query.
     let optional_open =
         flow.optional_steps_asked < policy.policy().settings.max_optional_steps_per_signin;
-    let first = next_ask(&policy, &facts, &flow, tx, request, signup, now);
-    if first.is_none() && optional_open {
+    let (first, held) = next_ask(&policy, &facts, &flow, tx, request, signup, now);
+    if first.is_none() && optional_open && !held {
         return Ok(Next::Proceed);
     }
     if needs_provenance(&policy) {
@@ -77,7 +79,7 @@ pub(crate) async fn before_code(
         facts = user_facts(&policy, &user, &[], &provenance);
     }
     facts.prompts = prompt_states(&state.store.prompt_states(user.id).await?);
-    let Some((ask, kind)) = next_ask(&policy, &facts, &flow, tx, request, signup, now) else {
+    let Some((ask, kind)) = next_ask(&policy, &facts, &flow, tx, request, signup, now).0 else {
         return Ok(Next::Proceed);
     };
     if request.has_prompt(Prompt::None) {
@@ -129,7 +131,8 @@ pub(crate) async fn before_code(
 
 /// The step to ask now: in a sign-up transaction the `signup` steps first, then (the sign-up
 /// being the first sign-in too) the `login` steps, so that a client's required fields are
-/// asked before its first code.
+/// asked before its first code. Also says whether a required step was held back by its
+/// condition only (see `Decision::required_step_held_by_condition`).
 fn next_ask(
     policy: &Arc<CompiledPolicy>,
     facts: &UserFacts,
@@ -138,17 +141,20 @@ fn next_ask(
     request: &AuthorizationRequest,
     signup: bool,
     now: OffsetDateTime,
-) -> Option<(Ask, MomentKind)> {
+) -> (Option<(Ask, MomentKind)>, bool) {
     let kinds: &[MomentKind] = if signup {
         &[MomentKind::Signup, MomentKind::Login]
     } else {
         &[MomentKind::Login]
     };
-    kinds.iter().find_map(|kind| {
+    let mut held = false;
+    let ask = kinds.iter().find_map(|kind| {
         let moment = flow.moment(kind.clone(), &tx.client_id, &request.scopes);
         let decision = decide(policy, facts, &moment, now);
+        held |= decision.required_step_held_by_condition();
         decision.ask().cloned().map(|ask| (ask, kind.clone()))
-    })
+    });
+    (ask, held)
 }
 
 /// How many steps a sign-up has (the `signup` steps of the policy).

@@ -6,7 +6,7 @@
 //! step is on screen, and only the request that clears it stores the answer.
 
 use accrete_core::{
-    CompiledPolicy, FieldErrors as AnswerErrors, JsonAnswers, validate_answers,
+    CompiledPolicy, FieldErrors as AnswerErrors, JsonAnswers, PromptState, validate_answers,
     validate_json_answers,
 };
 use accrete_store::{AuthTransaction, EventKind, NewEvent, ProfileChange, StoreError};
@@ -169,12 +169,15 @@ pub(super) async fn submit(
             })
         })
         .collect();
-    ctx.finish(&state, Some(Outcome::Answered(changes))).await
+    let declined = PromptState::left_blank(&keys, &answers);
+    ctx.finish(&state, Some(Outcome::Answered(changes, declined)))
+        .await
 }
 
 /// What the user did with the step.
 enum Outcome {
-    Answered(Vec<ProfileChange>),
+    /// The changes to store, and the fields left blank.
+    Answered(Vec<ProfileChange>, Vec<String>),
     Skipped,
 }
 
@@ -249,7 +252,7 @@ impl Ctx {
         flow.current = None;
         match &outcome {
             Some(Outcome::Skipped) => flow.skipped.push(shown.step.clone()),
-            Some(Outcome::Answered(_)) => flow.answered.push(shown.step.clone()),
+            Some(Outcome::Answered(..)) => flow.answered.push(shown.step.clone()),
             None => {}
         }
         let mut updated = self.tx.clone();
@@ -343,14 +346,18 @@ async fn record(
     outcome: Outcome,
 ) -> Result<(), StoreError> {
     let (kind, logins, data) = match outcome {
-        Outcome::Answered(changes) => {
+        Outcome::Answered(changes, declined) => {
             let source = format!("prompt:{}", shown.step);
             state
                 .store
                 .apply_profile_changes(user_id, None, &changes, &source, ctx.now)
                 .await?;
             let keys: Vec<&str> = changes.iter().map(|c| c.key.as_str()).collect();
-            (EventKind::PromptAnswered, None, json!({ "fields": keys }))
+            (
+                EventKind::PromptAnswered,
+                None,
+                json!({ "fields": keys, "declined": declined }),
+            )
         }
         Outcome::Skipped => {
             let user = state.store.get_user(user_id).await?;

@@ -51,7 +51,8 @@ pub(crate) async fn signup_step(
     };
     let mut moment = Moment::signup();
     moment.client_id.clone_from(&client_id);
-    let decision = decide(&policy, &UserFacts::new(now), &moment, now);
+    // The sign-up is the user's first sign-in (docs/decision.md, Counting sign-ins).
+    let decision = decide(&policy, &UserFacts::signing_up(now), &moment, now);
     let ask = decision.ask().filter(|ask| ask.required)?;
     Some(SignupStep {
         step: ask.step.as_str().to_owned(),
@@ -139,6 +140,20 @@ impl SignupStep {
             .store
             .apply_profile_changes(user_id, None, changes, "signup", now)
             .await?;
+        // The fields of the page left blank (optional ones: a required one was refused).
+        let declined: Vec<&str> = self
+            .fields
+            .iter()
+            .filter(|key| {
+                self.policy.field(key).is_some_and(|field| {
+                    let (location, stored) = location_of(field);
+                    !changes
+                        .iter()
+                        .any(|c| c.location == location && c.key == stored && c.value.is_some())
+                })
+            })
+            .map(String::as_str)
+            .collect();
         for kind in [EventKind::PromptShown, EventKind::PromptAnswered] {
             state
                 .store
@@ -149,7 +164,7 @@ impl SignupStep {
                     client_id: self.client_id.clone(),
                     at: now,
                     logins: None,
-                    data: json!({ "fields": self.fields, "page": "signup" }),
+                    data: json!({ "fields": self.fields, "page": "signup", "declined": declined }),
                 })
                 .await?;
         }

@@ -820,3 +820,197 @@ async fn a_stored_value_that_fails_its_field_validation_is_asked_again_prefilled
     })
     .await;
 }
+
+/// Publishes a policy given as TOML (after the sign-up's fields and `names` step: given and
+/// family names, terms v1), as `accrete policy import` does.
+async fn publish_with_names(app: &TestApp, terms_version: &str, more: &str) {
+    let toml = format!(
+        r#"
+version = 1
+[[fields]]
+key = "given_name"
+kind = "text"
+labels = {{ en = "First name" }}
+storage = {{ profile = {{ claim = "given_name" }} }}
+[[fields]]
+key = "family_name"
+kind = "text"
+labels = {{ en = "Last name" }}
+storage = {{ profile = {{ claim = "family_name" }} }}
+[[fields]]
+key = "terms"
+kind = "consent"
+labels = {{ en = "I accept the terms" }}
+consent_version = "{terms_version}"
+[[steps]]
+id = "names"
+title = {{ en = "Names" }}
+fields = ["given_name", "family_name", "terms"]
+mode = "required"
+trigger = {{ moments = ["signup"] }}
+{more}
+"#
+    );
+    let policy = Policy::from_toml_str(&toml).unwrap();
+    policy.compile().unwrap();
+    let document = serde_json::to_value(&policy).unwrap();
+    app.store
+        .publish_policy(&document, None, OffsetDateTime::now_utc())
+        .await
+        .unwrap();
+}
+
+/// A required `about` step at every sign-in: a required company, an optional website.
+const ABOUT: &str = r#"
+[[fields]]
+key = "company"
+kind = "text"
+labels = { en = "Company" }
+[[fields]]
+key = "website"
+kind = "url"
+required = false
+labels = { en = "Website" }
+storage = { profile = { claim = "website" } }
+[[steps]]
+id = "about"
+title = { en = "About" }
+fields = ["company", "website"]
+mode = "required"
+trigger = { moments = ["login"] }
+"#;
+
+#[tokio::test]
+async fn a_required_step_answered_with_an_optional_field_blank_completes_and_is_not_asked_again() {
+    each_backend(|app| async move {
+        publish_with_names(&app, "v1", ABOUT).await;
+        sign_up(&app, "eve@example.com").await;
+        let (browser, landing) = sign_in_to(&app, "web", "eve@example.com").await;
+        assert_eq!(step_of(&landing), "about");
+        let landing = answer(
+            &browser,
+            landing,
+            "submit",
+            &[("company", "Acme"), ("website", "")],
+        )
+        .await;
+        assert!(
+            matches!(landing, Landing::Code),
+            "the sign-in goes on: {landing:?}"
+        );
+        let (_, landing) = sign_in_to(&app, "web", "eve@example.com").await;
+        assert!(
+            matches!(landing, Landing::Code),
+            "not asked again for the website left blank: {landing:?}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_required_step_abandoned_at_its_exact_sign_in_is_asked_at_the_next_one() {
+    each_backend(|app| async move {
+        let second = r#"
+[[fields]]
+key = "company"
+kind = "text"
+labels = { en = "Company" }
+[[steps]]
+id = "work"
+title = { en = "Work" }
+fields = ["company"]
+mode = "required"
+trigger = { moments = ["login"], condition = { login_count = { exactly = 2 } } }
+"#;
+        publish_with_names(&app, "v1", second).await;
+        sign_up(&app, "fay@example.com").await;
+        // Sign-in 2 (the sign-up was the first): asked; the user closes the page.
+        let (_, landing) = sign_in_to(&app, "web", "fay@example.com").await;
+        assert_eq!(step_of(&landing), "work");
+        // Sign-in 3: still due until answered.
+        let (browser, landing) = sign_in_to(&app, "web", "fay@example.com").await;
+        assert_eq!(step_of(&landing), "work");
+        let landing = answer(&browser, landing, "submit", &[("company", "Acme")]).await;
+        assert!(matches!(landing, Landing::Code), "{landing:?}");
+        let (_, landing) = sign_in_to(&app, "web", "fay@example.com").await;
+        assert!(matches!(landing, Landing::Code), "{landing:?}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_new_version_of_the_terms_is_asked_unticked() {
+    each_backend(|app| async move {
+        let legal = r#"
+[[steps]]
+id = "legal"
+title = { en = "New terms" }
+fields = ["terms"]
+mode = "required"
+trigger = { moments = ["login"] }
+"#;
+        publish_with_names(&app, "v2", legal).await;
+        sign_up(&app, "gus@example.com").await;
+        // The user had accepted the previous version.
+        let user = app
+            .store
+            .find_user_by_email("gus@example.com")
+            .await
+            .unwrap()
+            .unwrap();
+        let v1 = ProfileChange {
+            location: Location::UserMetadata,
+            key: "terms".into(),
+            value: Some(serde_json::json!({ "accepted": true, "version": "v1" })),
+        };
+        app.store
+            .apply_profile_changes(user.id, None, &[v1], "signup", OffsetDateTime::now_utc())
+            .await
+            .unwrap();
+        let (_, landing) = sign_in_to(&app, "web", "gus@example.com").await;
+        assert_eq!(step_of(&landing), "legal");
+        let Landing::Prompt(_, html) = &landing else {
+            unreachable!()
+        };
+        let input = html
+            .split("<input")
+            .find(|tag| tag.contains("name=\"terms\""))
+            .unwrap();
+        assert!(
+            !input.contains("checked"),
+            "a consent to v1 does not tick v2: {input}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_sign_up_counts_as_the_first_sign_in_from_its_first_page() {
+    each_backend(|app| async move {
+        let toml = r#"
+version = 1
+[[fields]]
+key = "given_name"
+kind = "text"
+labels = { en = "First name" }
+storage = { profile = { claim = "given_name" } }
+[[steps]]
+id = "names"
+title = { en = "Names" }
+fields = ["given_name"]
+mode = "required"
+trigger = { moments = ["signup"], condition = { login_count = { exactly = 1 } } }
+"#;
+        let policy = Policy::from_toml_str(toml).unwrap();
+        policy.compile().unwrap();
+        let document = serde_json::to_value(&policy).unwrap();
+        app.store
+            .publish_policy(&document, None, OffsetDateTime::now_utc())
+            .await
+            .unwrap();
+        register_client(&app, "web", false).await;
+        let (_, html) = signup_page(&app.new_browser()).await;
+        assert!(html.contains("name=\"given_name\""), "{html}");
+    })
+    .await;
+}

@@ -113,6 +113,12 @@ macro_rules! profiling_sql {
         ) -> Result<Option<$crate::PromptState>, $crate::StoreError> {
             use $crate::EventKind;
             let data = $crate::model::json_object(event.data, "event data")?;
+            // Fields left blank by an answer join those left blank before (`data.declined`).
+            let declined: Vec<String> = data
+                .get("declined")
+                .and_then(|v| v.as_array())
+                .map(|keys| keys.iter().filter_map(|k| k.as_str().map(str::to_owned)).collect())
+                .unwrap_or_default();
             // Which counter the event moves; abandonment and profile updates move none.
             let upsert = match event.kind {
                 EventKind::PromptShown => Some(
@@ -123,11 +129,12 @@ macro_rules! profiling_sql {
                      RETURNING *",
                 ),
                 EventKind::PromptAnswered => Some(
-                    "INSERT INTO prompt_state (user_id, step, answered, last_answered_at)
-                     VALUES ($1, $2, 1, $3)
+                    "INSERT INTO prompt_state (user_id, step, answered, last_answered_at, declined)
+                     VALUES ($1, $2, 1, $3, $4)
                      ON CONFLICT (user_id, step) DO UPDATE
                      SET answered = prompt_state.answered + 1,
-                         last_answered_at = excluded.last_answered_at
+                         last_answered_at = excluded.last_answered_at,
+                         declined = excluded.declined
                      RETURNING *",
                 ),
                 EventKind::PromptSkipped => Some(
@@ -167,14 +174,37 @@ macro_rules! profiling_sql {
             })?;
             let state = match (upsert, event.step) {
                 (Some(sql), Some(step)) => {
+                    let declined = if event.kind == EventKind::PromptAnswered {
+                        // Read inside the write transaction: the union is not lost to a
+                        // concurrent answer.
+                        let before: Option<String> = sqlx::query_scalar(
+                            "SELECT declined FROM prompt_state WHERE user_id = $1 AND step = $2",
+                        )
+                        .bind(event.user_id.to_string())
+                        .bind(step.clone())
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(err)?;
+                        let mut all = $crate::sql::profiling_rows::parse_declined(
+                            before.as_deref().unwrap_or("[]"),
+                        )?;
+                        for key in declined {
+                            if !all.contains(&key) {
+                                all.push(key);
+                            }
+                        }
+                        Some(serde_json::to_string(&all).map_err($crate::StoreError::unexpected)?)
+                    } else {
+                        None
+                    };
                     let query = sqlx::query_as::<_, $crate::sql::profiling_rows::PromptStateRow>(sql)
                         .bind(event.user_id.to_string())
                         .bind(step)
                         .bind(at);
-                    let query = if event.kind == EventKind::PromptSkipped {
-                        query.bind(event.logins)
-                    } else {
-                        query
+                    let query = match event.kind {
+                        EventKind::PromptSkipped => query.bind(event.logins),
+                        EventKind::PromptAnswered => query.bind(declined),
+                        _ => query,
                     };
                     Some(query.fetch_one(&mut *tx).await.map_err(err)?.try_into()?)
                 }

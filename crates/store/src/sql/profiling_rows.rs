@@ -82,6 +82,16 @@ pub(crate) struct PromptStateRow {
     pub last_skipped_at: Option<i64>,
     pub last_answered_at: Option<i64>,
     pub logins_at_last_skip: Option<i64>,
+    pub declined: String,
+}
+
+/// The `declined` column: a JSON array of field keys.
+pub(crate) fn parse_declined(text: &str) -> Result<Vec<String>, StoreError> {
+    serde_json::from_str(text).map_err(|e| {
+        StoreError::unexpected(format!(
+            "unreadable prompt_state.declined in the database: {e}"
+        ))
+    })
 }
 
 impl TryFrom<PromptStateRow> for PromptState {
@@ -97,6 +107,7 @@ impl TryFrom<PromptStateRow> for PromptState {
             last_skipped_at: from_millis_opt(row.last_skipped_at)?,
             last_answered_at: from_millis_opt(row.last_answered_at)?,
             logins_at_last_skip: row.logins_at_last_skip,
+            declined: parse_declined(&row.declined)?,
         })
     }
 }

@@ -22,6 +22,7 @@ crate::for_each_backend!(
     deleting_a_user_removes_its_prompt_state,
     user_states_carry_prompt_state_and_provenance_page_by_page,
     users_with_a_value_are_counted,
+    fields_left_blank_by_answers_accumulate_in_the_prompt_state,
 );
 
 fn event(kind: EventKind, user: &User, step: &str, minutes: i64) -> NewEvent {
@@ -306,4 +307,26 @@ async fn users_with_a_value_are_counted(store: Arc<dyn Store>) {
             .unwrap(),
         0
     );
+}
+
+async fn fields_left_blank_by_answers_accumulate_in_the_prompt_state(store: Arc<dyn Store>) {
+    let user = user(&store).await;
+    let mut first = event(EventKind::PromptAnswered, &user, "details", 0);
+    first.data = json!({ "fields": [], "declined": ["website"] });
+    let state = store.record_prompt_event(first).await.unwrap().unwrap();
+    assert_eq!(state.declined, ["website"]);
+    let mut second = event(EventKind::PromptAnswered, &user, "details", 1);
+    second.data = json!({ "fields": ["bio"], "declined": ["website", "country"] });
+    store.record_prompt_event(second).await.unwrap();
+    let plain = event(EventKind::PromptAnswered, &user, "details", 2);
+    store.record_prompt_event(plain).await.unwrap();
+    store
+        .record_prompt_event(event(EventKind::PromptShown, &user, "details", 3))
+        .await
+        .unwrap();
+    let states = store.prompt_states(user.id).await.unwrap();
+    assert_eq!(states[0].declined, ["website", "country"]);
+    assert_eq!(states[0].answered, 3);
+    let page = store.list_user_states(UserQuery::default()).await.unwrap();
+    assert_eq!(page.items[0].prompts[0].declined, ["website", "country"]);
 }
