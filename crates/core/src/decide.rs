@@ -437,19 +437,19 @@ fn step_status(
         }
         _ => {}
     }
-    // Fields before the condition: looking up known values is cheap, an expression is not, and
-    // a step with nothing missing is not due whatever its condition says.
+    // Presence before the condition: looking up known values is cheap, an expression is not.
     // One missing field is enough to be due: stop looking at the first.
-    let any_missing = plan
+    let all_present = plan
         .fields
         .iter()
-        .any(|&i| !is_known(policy, i, input.facts, input.now));
-    if !any_missing {
-        return not(Compact::AllFieldsKnown);
-    }
+        .all(|&i| is_present(&policy.fields()[i], input.facts, input.now));
     if let Some(condition) = &plan.condition
         && let Err(failure) = condition.evaluate(input)
     {
+        // A step with nothing missing is not due whatever its condition says.
+        if all_present {
+            return not(Compact::AllFieldsKnown);
+        }
         return Err(match failure.error {
             None => Refused::Because(Compact::ConditionNotMet(failure.condition)),
             Some(error) => Refused::Failed {
@@ -457,6 +457,15 @@ fn step_status(
                 error,
             },
         });
+    }
+    // Validating values costs more than looking them up: only for steps whose trigger matched.
+    if all_present
+        && plan
+            .fields
+            .iter()
+            .all(|&i| is_known(policy, i, input.facts, input.now))
+    {
+        return not(Compact::AllFieldsKnown);
     }
     if input
         .moment
@@ -496,6 +505,14 @@ fn step_status(
         return not(Compact::OptionalLimitReached(optional_limit));
     }
     Ok(required)
+}
+
+/// Whether a field has a fresh value from any source (not yet validated).
+fn is_present(field: &Field, facts: &UserFacts, now: OffsetDateTime) -> bool {
+    facts
+        .values
+        .get(field.key.as_str())
+        .is_some_and(|known| is_fresh(field, known, now))
 }
 
 /// Whether the field at `position` has a fresh value from any source that passes the field's
