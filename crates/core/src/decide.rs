@@ -454,23 +454,25 @@ fn step_status(
         }
         _ => {}
     }
-    // Fields before the condition: looking up known values is cheap, an expression is not, and
-    // a step with nothing missing is not due whatever its condition says.
+    // Presence before the condition: looking up known values is cheap, an expression is not.
     // One missing field is enough to be due: stop looking at the first.
+    // A field the user deliberately left blank when answering the step counts as present.
     let state = || input.facts.prompts.get(step.id.as_str());
-    let any_missing = plan
-        .fields
-        .iter()
-        .any(|&i| asks_for(policy, i, state, input.facts, input.now));
-    if !any_missing {
-        return not(Compact::AllFieldsKnown);
-    }
+    let all_present = plan.fields.iter().all(|&i| {
+        let field = &policy.fields()[i];
+        is_present(field, input.facts, input.now)
+            || state().is_some_and(|state| left_blank(field, state, input.facts, input.now))
+    });
     // The condition says when a step becomes due; a required step shown and not answered
     // since (the user left the page) stays due until it is answered.
     if let Some(condition) = &plan.condition
         && !(step.mode.is_required() && state().is_some_and(shown_unanswered))
         && let Err(failure) = condition.evaluate(input)
     {
+        // A step with nothing missing is not due whatever its condition says.
+        if all_present {
+            return not(Compact::AllFieldsKnown);
+        }
         return Err(match failure.error {
             None => Refused::Because(Compact::ConditionNotMet(failure.condition)),
             Some(error) => Refused::Failed {
@@ -478,6 +480,15 @@ fn step_status(
                 error,
             },
         });
+    }
+    // Validating values costs more than looking them up: only for steps whose trigger matched.
+    if all_present
+        && !plan
+            .fields
+            .iter()
+            .any(|&i| asks_for(policy, i, state, input.facts, input.now))
+    {
+        return not(Compact::AllFieldsKnown);
     }
     if input
         .moment
@@ -526,6 +537,14 @@ fn step_status(
         return not(Compact::OptionalLimitReached(optional_limit));
     }
     Ok(required)
+}
+
+/// Whether a field has a fresh value from any source (not yet validated).
+fn is_present(field: &Field, facts: &UserFacts, now: OffsetDateTime) -> bool {
+    facts
+        .values
+        .get(field.key.as_str())
+        .is_some_and(|known| is_fresh(field, known, now))
 }
 
 /// Whether the field at `position` has a fresh value from any source that passes the field's

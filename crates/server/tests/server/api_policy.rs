@@ -229,3 +229,51 @@ async fn the_impact_preview_counts_users_each_policy_would_prompt_per_step() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn validation_locates_misspelt_expressions_and_absurd_durations_and_accepts_relative_dates() {
+    each_backend(|app| async move {
+        let (_tokens, api) = admin(&app).await;
+        let mut document = pricing_policy();
+        document["steps"][0]["trigger"]["condition"] =
+            json!({"expression": {"cel": "usr.logins >= 2 && user.logins >= 'three'"}});
+        document["steps"][0]["mode"] = json!({"optional": {"reask_after": "10000y"}});
+        let report: Value = api
+            .post("/policy/validate", &document)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(report["valid"], false, "{report}");
+        let text = report["problems"].to_string();
+        assert!(
+            text.contains("steps[0].trigger.condition.expression.cel"),
+            "{text}"
+        );
+        assert!(text.contains("did you mean \\\"user\\\"?"), "{text}");
+        assert!(
+            text.contains("(a number) with `\\\"three\\\"` (a string)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("steps[0].mode.optional.reask_after"),
+            "{text}"
+        );
+        assert!(text.contains("at most 100y"), "{text}");
+
+        let mut document = pricing_policy();
+        document["fields"].as_array_mut().unwrap().push(
+            json!({"key": "birthdate", "kind": "date", "required": false,
+                         "labels": {"en": "Birthdate"},
+                         "validation": {"min": "-120y", "max": "today"}}),
+        );
+        let report: Value = api
+            .post("/policy/validate", &document)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(report, json!({"valid": true, "problems": []}));
+    })
+    .await;
+}
