@@ -1,0 +1,90 @@
+//! What people see on the hosted pages: the account page after an error, the prompt page's way
+//! out and progress, the home page, plain error pages, and the password note after an error.
+
+use accrete_core::Policy;
+use accrete_store::{EventKind, Location, ProfileChange};
+use time::OffsetDateTime;
+
+use crate::authorize::{REDIRECT, authorize_path, register_client};
+use crate::profiling::{
+    Landing, PASSWORD, answer, follow, location, post_prompt, setup, sign_in_to, step_of,
+};
+use crate::support::{Browser, each_backend, hidden_input};
+
+/// A page fetched with `Accept-Language: fr`.
+async fn french(browser: &Browser, path: &str) -> String {
+    browser
+        .client
+        .get(browser.url(path))
+        .header("accept-language", "fr")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+fn query_param(url: &str, name: &str) -> Option<String> {
+    url::Url::parse(url)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+#[tokio::test]
+async fn the_account_page_shown_again_after_an_error_keeps_the_read_only_values() {
+    each_backend(|app| async move {
+        setup(&app, "fay@example.com").await;
+        let user = app
+            .store
+            .find_user_by_email("fay@example.com")
+            .await
+            .unwrap()
+            .unwrap();
+        // A write-once birthday and the terms accepted at sign-up (read only).
+        let birthdate = [ProfileChange::set(
+            Location::Profile,
+            "birthdate",
+            serde_json::json!("1990-05-17"),
+        )];
+        app.store
+            .apply_profile_changes(
+                user.id,
+                None,
+                &birthdate,
+                "admin",
+                OffsetDateTime::now_utc(),
+            )
+            .await
+            .unwrap();
+        let browser = app.new_browser();
+        browser.sign_in("fay@example.com", PASSWORD).await;
+        let page = browser.get("/account").await.text().await.unwrap();
+        assert!(page.contains("1990-05-17"), "{page}");
+        assert!(page.contains("I accept the terms of service"), "{page}");
+        let csrf = hidden_input(&page, "csrf").unwrap();
+        let bad = browser
+            .post_form(
+                "/account",
+                &[("csrf", &csrf), ("team_size", "many"), ("action", "submit")],
+            )
+            .await;
+        assert_eq!(bad.status(), 400);
+        let again = bad.text().await.unwrap();
+        assert!(
+            again.contains("value=\"many\""),
+            "the entry is kept: {again}"
+        );
+        assert!(
+            again.contains("1990-05-17"),
+            "the write-once birthday is still shown: {again}"
+        );
+        assert!(
+            again.contains("I accept the terms of service"),
+            "the accepted terms are still shown: {again}"
+        );
+    })
+    .await;
+}
