@@ -88,3 +88,72 @@ async fn the_account_page_shown_again_after_an_error_keeps_the_read_only_values(
     })
     .await;
 }
+
+/// The password input and the note next to it, from a page's HTML.
+fn password_input(html: &str) -> &str {
+    let start = html
+        .find("<input id=\"f-password\"")
+        .expect("a password input");
+    &html[start..start + html[start..].find('>').unwrap()]
+}
+
+#[tokio::test]
+async fn after_a_failed_sign_in_the_page_says_the_password_must_be_entered_again() {
+    each_backend(|app| async move {
+        app.sign_up("kim@example.com", PASSWORD).await;
+        let browser = app.new_browser();
+        let blank = browser.get("/login").await.text().await.unwrap();
+        assert!(!blank.contains("enter your password again"), "{blank}");
+        let response = browser.sign_in("kim@example.com", "wrong password").await;
+        assert_eq!(response.status(), 401);
+        let html = response.text().await.unwrap();
+        assert!(
+            html.contains("For your security, enter your password again."),
+            "{html}"
+        );
+        let input = password_input(&html);
+        assert!(!input.contains("wrong password"), "never echoed: {input}");
+        assert!(
+            input.contains("f-password-note"),
+            "the note is tied to the input: {input}"
+        );
+        let csrf = hidden_input(&html, "csrf").unwrap();
+        let fr = browser
+            .client
+            .post(browser.url("/login"))
+            .header("accept-language", "fr")
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("email", "kim@example.com"),
+                ("password", "wrong password"),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            fr.contains("Pour votre sécurité, saisissez à nouveau votre mot de passe."),
+            "{fr}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn after_a_refused_sign_up_the_page_says_the_password_must_be_entered_again() {
+    each_backend(|app| async move {
+        let browser = app.new_browser();
+        let response = browser.sign_up("not-an-email", PASSWORD).await;
+        assert_eq!(response.status(), 400);
+        let html = response.text().await.unwrap();
+        assert!(
+            html.contains("For your security, enter your password again."),
+            "{html}"
+        );
+        assert!(html.contains("At least 8 characters."), "{html}");
+        assert!(!password_input(&html).contains(PASSWORD));
+    })
+    .await;
+}
