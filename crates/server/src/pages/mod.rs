@@ -419,6 +419,20 @@ mod tests {
     use minijinja::context;
 
     #[test]
+    fn a_checkbox_sits_on_the_line_of_its_label() {
+        // Boolean, consent and multiselect inputs are `<div class="check">` + input + label.
+        let start = STYLESHEET
+            .find("\n.check {")
+            .expect("the stylesheet styles .check");
+        let rule = &STYLESHEET[start..start + STYLESHEET[start..].find('}').unwrap()];
+        assert!(rule.contains("display: flex"), "{rule}");
+        assert!(
+            STYLESHEET.contains(".check label {"),
+            "the label beside a checkbox is not a block above it"
+        );
+    }
+
+    #[test]
     fn values_are_html_escaped() {
         let pages = Pages::new(None);
         let html = pages
