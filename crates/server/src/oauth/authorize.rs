@@ -271,8 +271,7 @@ fn refused(state: &AppState, locale: &str, error: AuthorizeError) -> Response {
             Redirect::to(&redirect.to_url(&state.config.issuer())).into_response()
         }
         AuthorizeError::Show(error) => {
-            let message = format!("{}: {}", error.kind.as_str(), error.description);
-            account::error_page(state, StatusCode::BAD_REQUEST, locale, message)
+            account::protocol_error_page(state, StatusCode::BAD_REQUEST, locale, &error)
         }
     }
 }

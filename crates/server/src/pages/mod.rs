@@ -32,6 +32,7 @@ const EMBEDDED: &[(&str, &str)] = &[
     ("field.html", include_str!("../../templates/field.html")),
     ("prompt.html", include_str!("../../templates/prompt.html")),
     ("account.html", include_str!("../../templates/account.html")),
+    ("home.html", include_str!("../../templates/home.html")),
 ];
 
 /// The stylesheet of the hosted pages.
@@ -364,6 +365,14 @@ fn translate(state: &TemplateState, key: &str, args: Kwargs) -> Result<String, m
         text = text.replace(&format!("{{{name}}}"), &value.to_string());
     }
     Ok(text)
+}
+
+/// `GET /`: what this server is, a link to the account page, and discovery for developers.
+pub(crate) async fn home(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let locale = crate::account::locale(&crate::account::TransactionView::default(), &headers);
+    state
+        .pages
+        .render(StatusCode::OK, "home.html", minijinja::context! { locale })
 }
 
 /// Serves the stylesheet.

@@ -89,6 +89,57 @@ async fn the_account_page_shown_again_after_an_error_keeps_the_read_only_values(
     .await;
 }
 
+#[tokio::test]
+async fn the_home_page_says_what_the_server_is_and_links_to_the_account_and_discovery() {
+    each_backend(|app| async move {
+        let response = app.get("/").await;
+        assert_eq!(response.status(), 200);
+        assert!(
+            response.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html")
+        );
+        let html = response.text().await.unwrap().replace("&#x2f;", "/");
+        assert!(html.contains("href=\"/account\""), "{html}");
+        assert!(
+            html.contains("/.well-known/openid-configuration"),
+            "discovery for developers: {html}"
+        );
+        assert!(html.contains("<h1>"), "{html}");
+        let fr = french(&app.browser, "/").await;
+        assert!(
+            fr.contains("lang=\"fr\"") && fr.contains("Votre compte"),
+            "{fr}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_authorization_error_page_speaks_plainly_and_keeps_the_code_for_developers() {
+    each_backend(|app| async move {
+        let response = app.get(&authorize_path("nope", "")).await;
+        assert_eq!(response.status(), 400);
+        let html = response.text().await.unwrap();
+        let alert_at = html.find("role=\"alert\"").expect("an alert");
+        let alert = &html[alert_at..alert_at + html[alert_at..].find("</p>").unwrap()];
+        assert!(
+            !alert.contains("invalid_request") && !alert.contains("client_id"),
+            "no protocol code in the sentence for people: {alert}"
+        );
+        assert!(alert.contains("application"), "{alert}");
+        assert!(html.contains("<details"), "{html}");
+        assert!(
+            html.contains("invalid_request") && html.contains("unknown client_id"),
+            "the code stays for developers: {html}"
+        );
+        let fr = french(&app.browser, &authorize_path("nope", "")).await;
+        assert!(fr.contains("Détails pour les développeurs"), "{fr}");
+    })
+    .await;
+}
+
 /// The password input and the note next to it, from a page's HTML.
 fn password_input(html: &str) -> &str {
     let start = html
