@@ -494,6 +494,28 @@ fn step_status(
     Ok(required)
 }
 
+/// The fields of step `id` that are missing or stale for `facts` at `now`, in the step's order:
+/// every question a `one_at_a_time` step still has to ask, of which [`Ask::fields`] holds the
+/// first. Empty for an unknown step.
+pub fn missing_fields(
+    policy: &CompiledPolicy,
+    id: &str,
+    facts: &UserFacts,
+    now: OffsetDateTime,
+) -> Vec<FieldKey> {
+    let Some(index) = policy.steps().iter().position(|s| s.id.as_str() == id) else {
+        return Vec::new();
+    };
+    let fields = policy.fields();
+    policy.step_plans[index]
+        .fields
+        .iter()
+        .map(|&i| &fields[i])
+        .filter(|field| !is_known(field, facts, now))
+        .map(|field| field.key.clone())
+        .collect()
+}
+
 /// Whether a field has a fresh value from any source.
 fn is_known(field: &Field, facts: &UserFacts, now: OffsetDateTime) -> bool {
     facts
