@@ -539,6 +539,28 @@ fn step_status(
     Ok(required)
 }
 
+/// The fields of step `id` that are missing or stale for `facts` at `now`, in the step's order:
+/// every question a `one_at_a_time` step still has to ask, of which [`Ask::fields`] holds the
+/// first. Empty for an unknown step.
+pub fn missing_fields(
+    policy: &CompiledPolicy,
+    id: &str,
+    facts: &UserFacts,
+    now: OffsetDateTime,
+) -> Vec<FieldKey> {
+    let Some(index) = policy.steps().iter().position(|s| s.id.as_str() == id) else {
+        return Vec::new();
+    };
+    let fields = policy.fields();
+    let state = || facts.prompts.get(id);
+    policy.step_plans[index]
+        .fields
+        .iter()
+        .filter(|&&i| asks_for(policy, i, state, facts, now))
+        .map(|&i| fields[i].key.clone())
+        .collect()
+}
+
 /// Whether a field has a fresh value from any source (not yet validated).
 fn is_present(field: &Field, facts: &UserFacts, now: OffsetDateTime) -> bool {
     facts

@@ -37,7 +37,7 @@ pub use answers::{
 pub use checks::MAX_TEXT_CHARS;
 pub use compile::CompiledPolicy;
 pub use condition::{Condition, LoginCount, MAX_CONDITION_DEPTH};
-pub use decide::{Ask, Decision, Outcome, Reason, StepExplanation, decide};
+pub use decide::{Ask, Decision, Outcome, Reason, StepExplanation, decide, missing_fields};
 pub use duration::{DurationError, HumanDuration};
 pub use expr::{Expression, ExpressionError, MAX_EXPRESSION_LEN};
 pub use facts::{KnownValue, Moment, MomentKind, PromptState, UserFacts};

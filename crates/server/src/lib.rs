@@ -40,6 +40,7 @@ pub fn router(state: AppState) -> Router {
         .merge(oauth::routes())
         .merge(api::routes(&state))
         .merge(profiling::routes())
+        .route("/", axum::routing::get(pages::home))
         .route("/assets/accrete.css", axum::routing::get(pages::stylesheet))
         .route("/assets/theme.css", axum::routing::get(pages::server_theme))
         .route(

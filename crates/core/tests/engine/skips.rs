@@ -179,6 +179,29 @@ fn one_at_a_time_asks_the_first_missing_field_only() {
 }
 
 #[test]
+fn a_one_at_a_time_step_counts_every_question_it_still_has_to_ask() {
+    let steps = step(
+        "s",
+        r#"["a", "b", "c", "d"]"#,
+        r#""required""#,
+        r#"presentation = "one_at_a_time""#,
+    );
+    let policy = policy("", &steps);
+    let mut facts = user(1);
+    know(&mut facts, "c", json!("known"));
+    let missing: Vec<String> = accrete_core::missing_fields(&policy, "s", &facts, NOW)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        missing,
+        ["a", "b", "d"],
+        "three questions, the first asked now"
+    );
+    assert!(accrete_core::missing_fields(&policy, "nope", &facts, NOW).is_empty());
+}
+
+#[test]
 fn at_most_one_optional_step_is_asked_per_signin_by_default() {
     let steps = step("one", r#"["a", "b"]"#, "{ optional = {} }", "priority = 2")
         + &step("two", r#"["c", "d"]"#, "{ optional = {} }", "priority = 1");

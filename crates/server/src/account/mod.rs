@@ -135,6 +135,31 @@ pub(crate) fn error_page(
     )
 }
 
+/// A protocol error shown to a person (a request that cannot be sent back to the application):
+/// a plain sentence for its kind of error, and the code and description in a "details for
+/// developers" section.
+pub(crate) fn protocol_error_page(
+    state: &AppState,
+    status: StatusCode,
+    locale: &str,
+    error: &accrete_oidc::OAuthError,
+) -> Response {
+    use accrete_oidc::error::ErrorCode;
+    let key = match error.kind {
+        ErrorCode::ServerError => "error.server",
+        ErrorCode::TemporarilyUnavailable => "error.busy",
+        // Every other refusal shown on a page is a link the application built wrongly.
+        _ => "error.invalid_link",
+    };
+    let message = i18n::text(locale, key);
+    let technical = format!("{}: {}", error.kind.as_str(), error.description);
+    state.pages.render(
+        status,
+        "error.html",
+        minijinja::context! { locale, message, technical },
+    )
+}
+
 /// The answer when the transaction is gone or the store failed.
 pub(crate) fn transaction_problem(
     state: &AppState,

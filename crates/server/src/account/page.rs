@@ -59,7 +59,8 @@ impl CredentialsPage {
         csrf::verify(&self.jar, Some(submitted))
     }
 
-    /// Renders the form with the entered email, per-field errors and an optional alert.
+    /// Renders the form again after a post, with the entered email, per-field errors and an
+    /// optional alert. The password is never sent back, so the page says to enter it again.
     pub fn render(
         &self,
         state: &AppState,
@@ -68,9 +69,21 @@ impl CredentialsPage {
         errors: &FieldErrors,
         alert: Option<String>,
     ) -> Response {
+        self.page(state, status, email, errors, alert, true)
+    }
+
+    fn page(
+        &self,
+        state: &AppState,
+        status: StatusCode,
+        email: &str,
+        errors: &FieldErrors,
+        alert: Option<String>,
+        password_again: bool,
+    ) -> Response {
         let values = context! { email };
         let page = super::form_context(self.locale, &self.token, &self.tx, values, errors, alert);
-        let page = context! { signup => self.extra.clone(), ..page };
+        let page = context! { signup => self.extra.clone(), password_again, ..page };
         (
             self.jar.clone(),
             state
@@ -83,6 +96,13 @@ impl CredentialsPage {
     /// The blank form (the email pre-filled from `login_hint`).
     pub fn blank(&self, state: &AppState) -> Response {
         let hint = self.tx.login_hint.clone().unwrap_or_default();
-        self.render(state, StatusCode::OK, &hint, &FieldErrors::new(), None)
+        self.page(
+            state,
+            StatusCode::OK,
+            &hint,
+            &FieldErrors::new(),
+            None,
+            false,
+        )
     }
 }

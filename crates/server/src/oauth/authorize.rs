@@ -266,6 +266,25 @@ async fn issue_code(
     Redirect::to(&request.success_redirect(&code, &state.config.issuer())).into_response()
 }
 
+/// The user declined to go on (cancel on a hosted page): ends the transaction without a code
+/// and answers the redirect back to the client with `access_denied`, `state` and `iss`
+/// (RFC 6749 §4.1.2.1, RFC 9207). `None` when the transaction was already over.
+pub(crate) async fn deny(
+    state: &AppState,
+    tx: &AuthTransaction,
+    now: OffsetDateTime,
+) -> Result<Option<Response>, accrete_store::StoreError> {
+    let Ok(request) = serde_json::from_value::<AuthorizationRequest>(tx.request.clone()) else {
+        tracing::error!("stored authorization request is unreadable");
+        return Ok(None);
+    };
+    if !state.store.complete_transaction(tx.id, now).await? {
+        return Ok(None);
+    }
+    let error = OAuthError::new(ErrorCode::AccessDenied, "the user cancelled the sign-in");
+    Ok(Some(redirect_error(state, &request, error)))
+}
+
 fn redirect_error(state: &AppState, request: &AuthorizationRequest, error: OAuthError) -> Response {
     Redirect::to(&request.error_redirect(error).to_url(&state.config.issuer())).into_response()
 }
@@ -278,8 +297,7 @@ fn refused(state: &AppState, locale: &str, error: AuthorizeError) -> Response {
             Redirect::to(&redirect.to_url(&state.config.issuer())).into_response()
         }
         AuthorizeError::Show(error) => {
-            let message = format!("{}: {}", error.kind.as_str(), error.description);
-            account::error_page(state, StatusCode::BAD_REQUEST, locale, message)
+            account::protocol_error_page(state, StatusCode::BAD_REQUEST, locale, &error)
         }
     }
 }

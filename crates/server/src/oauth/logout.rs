@@ -76,8 +76,7 @@ async fn logout(
     };
     let locale = account::locale(&view, headers);
     let shown = |error: OAuthError| {
-        let message = format!("{}: {}", error.kind.as_str(), error.description);
-        account::error_page(state, StatusCode::BAD_REQUEST, locale, message)
+        account::protocol_error_page(state, StatusCode::BAD_REQUEST, locale, &error)
     };
     let (params, hint, outcome, theme) = match resolve(state, &pairs, now).await {
         Ok(resolved) => resolved,

@@ -12,7 +12,7 @@ mod token;
 mod userinfo;
 
 pub use access::{AccessClaims, verify_access_token};
-pub(crate) use authorize::load_open;
+pub(crate) use authorize::{deny, load_open};
 
 use accrete_oidc::client::{ClientView, GrantType};
 use accrete_oidc::keys::Alg;

@@ -32,6 +32,7 @@ const EMBEDDED: &[(&str, &str)] = &[
     ("field.html", include_str!("../../templates/field.html")),
     ("prompt.html", include_str!("../../templates/prompt.html")),
     ("account.html", include_str!("../../templates/account.html")),
+    ("home.html", include_str!("../../templates/home.html")),
 ];
 
 /// The stylesheet of the hosted pages.
@@ -366,6 +367,14 @@ fn translate(state: &TemplateState, key: &str, args: Kwargs) -> Result<String, m
     Ok(text)
 }
 
+/// `GET /`: what this server is, a link to the account page, and discovery for developers.
+pub(crate) async fn home(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let locale = crate::account::locale(&crate::account::TransactionView::default(), &headers);
+    state
+        .pages
+        .render(StatusCode::OK, "home.html", minijinja::context! { locale })
+}
+
 /// Serves the stylesheet.
 pub async fn stylesheet() -> Response {
     (
@@ -417,6 +426,20 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
     use minijinja::context;
+
+    #[test]
+    fn a_checkbox_sits_on_the_line_of_its_label() {
+        // Boolean, consent and multiselect inputs are `<div class="check">` + input + label.
+        let start = STYLESHEET
+            .find("\n.check {")
+            .expect("the stylesheet styles .check");
+        let rule = &STYLESHEET[start..start + STYLESHEET[start..].find('}').unwrap()];
+        assert!(rule.contains("display: flex"), "{rule}");
+        assert!(
+            STYLESHEET.contains(".check label {"),
+            "the label beside a checkbox is not a block above it"
+        );
+    }
 
     #[test]
     fn values_are_html_escaped() {

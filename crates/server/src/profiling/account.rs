@@ -73,7 +73,17 @@ pub(super) async fn submit(
         Err(response) => return response,
     };
     let (own, raw) = split_post(pairs);
-    let posted = |field: &Field| raw.get(field.key.as_str()).cloned().unwrap_or_default();
+    // Shown again after an error: what was entered in the editable fields, and the stored
+    // values of the read-only ones (a write-once birthday, the accepted terms), never posted.
+    let posted = |field: &Field| {
+        if editable(field, &user) {
+            raw.get(field.key.as_str()).cloned().unwrap_or_default()
+        } else {
+            stored_value(&user, field)
+                .map(form_values)
+                .unwrap_or_default()
+        }
+    };
     let Some(policy) = policy else {
         return Redirect::to("/account").into_response();
     };

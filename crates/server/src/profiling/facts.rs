@@ -119,6 +119,9 @@ pub(crate) struct Shown {
     /// `Some((current, total))` for a sign-up split over several pages.
     #[serde(default)]
     pub progress: Option<(usize, usize)>,
+    /// `Some((current, total))` for a `one_at_a_time` step with several questions.
+    #[serde(default)]
+    pub questions: Option<(usize, usize)>,
 }
 
 /// What profiling keeps in the transaction's `state` JSON, under `"profiling"`.

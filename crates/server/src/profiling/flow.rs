@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
-use accrete_core::{Ask, CompiledPolicy, MomentKind, TriggerMoment, UserFacts, decide};
+use accrete_core::{
+    Ask, CompiledPolicy, MomentKind, Presentation, TriggerMoment, UserFacts, decide, missing_fields,
+};
 use accrete_oidc::authorize::{AuthorizationRequest, Prompt};
 use accrete_store::{AuthTransaction, EventKind, NewEvent, StoreError, User};
 use serde_json::json;
@@ -91,6 +93,9 @@ pub(crate) async fn before_code(
         });
     }
     let progress = (kind == MomentKind::Signup).then(|| signup_progress(&policy, &flow));
+    let questions = (ask.presentation == Presentation::OneAtATime)
+        .then(|| question_progress(&policy, &facts, &flow, ask.step.as_str(), now))
+        .filter(|&(_, total)| total > 1);
     if !ask.required {
         flow.optional_steps_asked = flow.optional_steps_asked.saturating_add(1);
     }
@@ -105,6 +110,7 @@ pub(crate) async fn before_code(
             .map(|(k, v)| (k.as_str().to_owned(), v.clone()))
             .collect(),
         progress,
+        questions,
     });
     let mut updated = tx.clone();
     flow.store_into(&mut updated.state);
@@ -178,4 +184,18 @@ fn signup_progress(policy: &CompiledPolicy, flow: &FlowState) -> (usize, usize) 
     let done = flow.answered.iter().filter(|id| is_signup(id)).count();
     let current = done + 1 + extra;
     (current, (signup_steps(policy) + extra).max(current))
+}
+
+/// "Question 2 of 3" for a `one_at_a_time` step: the questions of the step answered in this
+/// sign-in, plus the ones still missing (the engine asks the first of them now).
+fn question_progress(
+    policy: &CompiledPolicy,
+    facts: &UserFacts,
+    flow: &FlowState,
+    step: &str,
+    now: OffsetDateTime,
+) -> (usize, usize) {
+    let answered = flow.answered.iter().filter(|id| *id == step).count();
+    let missing = missing_fields(policy, step, facts, now).len().max(1);
+    (answered + 1, answered + missing)
 }

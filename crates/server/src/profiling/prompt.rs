@@ -125,6 +125,11 @@ pub(super) async fn submit(
             alert,
         );
     }
+    match field("action") {
+        Some("cancel") => return ctx.cancel(&state, &shown).await,
+        Some("switch_account") => return ctx.switch_account(&state, &shown).await,
+        _ => {}
+    }
     if field("action") == Some("skip") {
         if shown.required {
             let alert = Some(text(ctx.locale, "prompt.cannot_skip"));
@@ -190,6 +195,8 @@ struct Ctx {
     csrf: String,
     client_name: Option<String>,
     client_theme: Option<ClientTheme>,
+    /// The signed-in account's email, so that the user sees who is answering.
+    email: String,
     now: OffsetDateTime,
 }
 
@@ -214,14 +221,28 @@ impl Ctx {
         let session = session::current(state, &jar, now)
             .await
             .map_err(|e| account::store_failure(state, locale, &e))?;
-        if tx.user_id.is_none() || session.map(|s| s.user_id) != tx.user_id {
+        let user_id = match (tx.user_id, session) {
+            (Some(user_id), Some(session)) if session.user_id == user_id => user_id,
             // Not this browser's sign-in (or the session ended): start again.
-            return Err(account::transaction_problem(
-                state,
-                locale,
-                TransactionProblem::Gone,
-            ));
-        }
+            _ => {
+                return Err(account::transaction_problem(
+                    state,
+                    locale,
+                    TransactionProblem::Gone,
+                ));
+            }
+        };
+        let email = match state.store.get_user(user_id).await {
+            Ok(user) => user.email,
+            Err(StoreError::NotFound) => {
+                return Err(account::transaction_problem(
+                    state,
+                    locale,
+                    TransactionProblem::Gone,
+                ));
+            }
+            Err(error) => return Err(account::store_failure(state, locale, &error)),
+        };
         let (jar, csrf) = csrf::token(jar, state.secure_cookies());
         Ok(Ctx {
             flow: FlowState::of(&tx.state),
@@ -231,6 +252,7 @@ impl Ctx {
             csrf,
             client_name: view.client_name,
             client_theme: view.client_theme,
+            email,
             now,
         })
     }
@@ -271,6 +293,56 @@ impl Ctx {
             return account::store_failure(state, self.locale, &error);
         }
         self.resume()
+    }
+
+    /// "Cancel": the user declines to go on. The transaction ends without a code, the step
+    /// on screen is recorded as abandoned, and the browser goes back to the application with
+    /// `access_denied` (RFC 6749 §4.1.2.1).
+    async fn cancel(self, state: &AppState, shown: &Shown) -> Response {
+        let back = match crate::oauth::deny(state, &self.tx, self.now).await {
+            Ok(Some(back)) => back,
+            Ok(None) => {
+                return account::transaction_problem(state, self.locale, TransactionProblem::Gone);
+            }
+            Err(error) => return account::store_failure(state, self.locale, &error),
+        };
+        if let Some(user_id) = self.tx.user_id {
+            abandon(state, &self.tx, shown, user_id, "cancelled", self.now).await;
+        }
+        (self.jar, back).into_response()
+    }
+
+    /// "Not you?": signs this browser out and sends it to the sign-in page of the same
+    /// transaction, which goes on with whoever signs in; the step shown to the previous
+    /// account is recorded as abandoned.
+    async fn switch_account(self, state: &AppState, shown: &Shown) -> Response {
+        let mut updated = self.tx.clone();
+        updated.user_id = None;
+        updated.session_hash = None;
+        // What was asked or skipped belongs to the previous account's sign-in.
+        FlowState::default().store_into(&mut updated.state);
+        match state.store.update_transaction(updated).await {
+            Ok(_) => {}
+            // Another request moved the transaction on: carry on from where it is.
+            Err(StoreError::VersionMismatch { .. } | StoreError::Conflict { .. }) => {
+                return self.resume();
+            }
+            Err(error) => return account::store_failure(state, self.locale, &error),
+        }
+        if let Some(user_id) = self.tx.user_id {
+            abandon(
+                state,
+                &self.tx,
+                shown,
+                user_id,
+                "switched_account",
+                self.now,
+            )
+            .await;
+        }
+        let jar = session::end(state, self.jar).await;
+        let to = format!("/login?tx={}", account::urlencode(&self.tx.id.to_string()));
+        (jar, Redirect::to(&to)).into_response()
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -319,6 +391,8 @@ impl Ctx {
             title,
             required => shown.required,
             progress => shown.progress.map(|(current, total)| context! { current, total }),
+            questions => shown.questions.map(|(current, total)| context! { current, total }),
+            email => self.email,
             fields,
             alert => alert.or(form_error),
         };
@@ -335,6 +409,30 @@ impl Ctx {
 fn gone(state: &AppState, headers: &HeaderMap, problem: TransactionProblem) -> Response {
     let locale = account::locale(&TransactionView::default(), headers);
     account::transaction_problem(state, locale, problem)
+}
+
+/// Records `prompt.abandoned` for a step the user left by cancelling or switching account. The
+/// user's choice is carried out whatever happens here: a failure is logged, not shown.
+async fn abandon(
+    state: &AppState,
+    tx: &AuthTransaction,
+    shown: &Shown,
+    user_id: uuid::Uuid,
+    reason: &str,
+    now: OffsetDateTime,
+) {
+    let event = NewEvent {
+        kind: EventKind::PromptAbandoned,
+        user_id,
+        step: Some(shown.step.clone()),
+        client_id: Some(tx.client_id.clone()),
+        at: now,
+        logins: None,
+        data: json!({ "tx": tx.id, "reason": reason }),
+    };
+    if let Err(error) = state.store.record_prompt_event(event).await {
+        tracing::error!(%error, "could not record an abandoned prompt");
+    }
 }
 
 /// Stores the answers with their provenance and records the event.

@@ -11,6 +11,7 @@ mod api_truth;
 mod api_users;
 mod authorize;
 mod basic_op;
+mod hosted_pages;
 mod logout;
 mod oidc_flow;
 mod ops;

@@ -8,10 +8,10 @@ use time::OffsetDateTime;
 use crate::authorize::{REDIRECT, authorize_path, register_client};
 use crate::support::{Browser, TestApp, each_backend, hidden_input};
 
-const PASSWORD: &str = "correct horse battery";
+pub(crate) const PASSWORD: &str = "correct horse battery";
 
 /// Publishes `examples/policy.toml` through the store, as `accrete policy import` does.
-async fn publish_example(app: &TestApp) {
+pub(crate) async fn publish_example(app: &TestApp) {
     publish_example_in(app.store.as_ref()).await;
 }
 
@@ -25,7 +25,7 @@ async fn publish_example_in(store: &dyn accrete_store::Store) {
         .unwrap();
 }
 
-fn location(response: &reqwest::Response) -> String {
+pub(crate) fn location(response: &reqwest::Response) -> String {
     response
         .headers()
         .get("location")
@@ -35,20 +35,20 @@ fn location(response: &reqwest::Response) -> String {
         .to_owned()
 }
 
-fn tx_of(path: &str) -> String {
+pub(crate) fn tx_of(path: &str) -> String {
     path.split("tx=").nth(1).unwrap().to_owned()
 }
 
 /// Where the flow stands after a redirect.
 #[derive(Debug)]
-enum Landing {
+pub(crate) enum Landing {
     /// Back at the client with a code.
     Code,
     /// On the prompt page: tx, the page HTML.
     Prompt(String, String),
 }
 
-async fn follow(browser: &Browser, to: String) -> Landing {
+pub(crate) async fn follow(browser: &Browser, to: String) -> Landing {
     if to.starts_with(REDIRECT) {
         assert!(to.contains("code="), "{to}");
         return Landing::Code;
@@ -64,7 +64,7 @@ async fn follow(browser: &Browser, to: String) -> Landing {
 }
 
 /// A credentialed sign-in to `client` in a new browser, up to the code or the first prompt.
-async fn sign_in_to(app: &TestApp, client: &str, email: &str) -> (Browser, Landing) {
+pub(crate) async fn sign_in_to(app: &TestApp, client: &str, email: &str) -> (Browser, Landing) {
     sign_in_at(&app.base, client, email).await
 }
 
@@ -95,7 +95,7 @@ async fn sign_in_with(base: &str, client: &str, email: &str, extra: &str) -> (Br
 }
 
 /// Posts the prompt form shown in `html`.
-async fn post_prompt(
+pub(crate) async fn post_prompt(
     browser: &Browser,
     tx: &str,
     html: &str,
@@ -114,14 +114,14 @@ async fn post_prompt(
     browser.post_form("/prompt", &form).await
 }
 
-fn step_of(landing: &Landing) -> String {
+pub(crate) fn step_of(landing: &Landing) -> String {
     match landing {
         Landing::Prompt(_, html) => hidden_input(html, "step").unwrap(),
         Landing::Code => "(code)".to_owned(),
     }
 }
 
-async fn answer(
+pub(crate) async fn answer(
     browser: &Browser,
     landing: Landing,
     action: &str,
@@ -137,7 +137,7 @@ async fn answer(
 
 /// The example policy, clients `web` and `shop`, and a user who signed up (with the sign-up
 /// step's names and terms) outside any transaction: sign-in number 1.
-async fn setup(app: &TestApp, email: &str) {
+pub(crate) async fn setup(app: &TestApp, email: &str) {
     publish_example(app).await;
     sign_up(app, email).await;
 }
