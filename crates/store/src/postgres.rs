@@ -153,6 +153,7 @@ pub(crate) mod queries {
     crate::sql::sessions::session_sql!();
     crate::sql::grants::grant_sql!();
     crate::sql::profiling::profiling_sql!();
+    crate::sql::throttle::throttle_sql!();
 }
 
 crate::stamp::impl_store!(PostgresStore, queries);

@@ -125,6 +125,14 @@ macro_rules! impl_store {
                 now: time::OffsetDateTime,
             ) -> Option<$crate::RefreshToken>;
             write fn purge_expired(now: time::OffsetDateTime) -> u64;
+            read fn credential_failures(account: &str, source: &str) -> $crate::CredentialFailures;
+            write fn record_credential_failure(
+                account: &str,
+                source: &str,
+                now: time::OffsetDateTime,
+                forget_before: time::OffsetDateTime,
+            ) -> $crate::CredentialFailures;
+            write fn clear_credential_failures(account: &str, source: &str) -> ();
 
             write fn publish_policy(
                 document: &serde_json::Value,

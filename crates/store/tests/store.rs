@@ -12,6 +12,8 @@ mod oidc;
 mod profile;
 #[path = "store/profiling.rs"]
 mod profiling;
+#[path = "store/throttle.rs"]
+mod throttle;
 #[path = "store/tokens.rs"]
 mod tokens;
 #[path = "store/users.rs"]
