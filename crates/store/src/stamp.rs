@@ -33,9 +33,10 @@ macro_rules! forward_impl {
                 async fn $name(&self, $($arg: $ty),*) -> Result<$ret, $crate::StoreError> {
                     let mut connection = self.$role().await?;
                     let result = $queries::$name(&mut *connection, $($arg),*).await;
-                    if matches!(result, Err($crate::StoreError::Unavailable { .. })) {
+                    if let Err(error @ $crate::StoreError::Unavailable { .. }) = &result {
                         // Lost, or stuck behind another process's lock: not lent again.
                         $crate::stamp::Lent::discard(&mut connection);
+                        self.connection_lost(error);
                     }
                     result
                 }
