@@ -151,7 +151,7 @@ mod tests {
     #[test]
     fn counters_are_forgotten_an_hour_after_their_last_failure() {
         let t = SignInThrottle::default();
-        let later = T0 + Duration::hours(1);
+        let later = T0 + Duration::hours(1) + Duration::milliseconds(1);
         assert!(t.check(failures(40, T0), failures(40, T0), later).is_ok());
         assert!(
             t.check(failures(1, later), failures(10_000, T0), later)
