@@ -24,6 +24,7 @@ pub mod pkce;
 mod provider;
 pub mod revoke;
 pub mod secrets;
+pub mod throttle;
 pub mod token;
 pub mod userinfo;
 

@@ -1,5 +1,7 @@
-//! Rate limits on credential endpoints: per client IP and per account (normalised email or
-//! client id), in memory on each node (GCRA via `governor`).
+//! Rate limits on credential endpoints: per client IP and per client id, in memory on each node
+//! (GCRA via `governor`); and the sign-in throttle, per (account, source address) with backoff,
+//! over failed-attempt counters kept in the store so that every node sees them (its rule is
+//! `accrete_oidc::throttle`).
 
 use std::hash::Hash;
 use std::net::IpAddr;
@@ -7,10 +9,13 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
+use accrete_oidc::throttle::{Failures, SignInThrottle};
+use accrete_store::{CredentialFailures, FailureCount};
 use governor::clock::Clock;
 use governor::middleware::NoOpMiddleware;
 use governor::state::keyed::DashMapStateStore;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use time::OffsetDateTime;
 
 /// A refused attempt and when to try again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,6 +35,8 @@ impl RetryAfter {
 pub struct RateLimits {
     per_ip: Option<Arc<DefaultKeyedRateLimiter<IpAddr>>>,
     per_account: Option<Arc<DefaultKeyedRateLimiter<String>>>,
+    /// The sign-in throttle (`None`: disabled, with the per-account limit).
+    sign_in: Option<SignInThrottle>,
 }
 
 fn limiter<K: Hash + Eq + Clone>(per_minute: u32) -> Option<Arc<DefaultKeyedRateLimiter<K>>> {
@@ -44,7 +51,13 @@ impl RateLimits {
         RateLimits {
             per_ip: limiter(per_ip),
             per_account: limiter(per_account),
+            sign_in: (per_account > 0).then(SignInThrottle::default),
         }
+    }
+
+    /// The sign-in throttle, unless per-account limits are disabled.
+    pub fn sign_in_throttle(&self) -> Option<&SignInThrottle> {
+        self.sign_in.as_ref()
     }
 
     /// Counts an attempt from `ip`.
@@ -56,6 +69,27 @@ impl RateLimits {
     pub fn check_account(&self, account: &str) -> Result<(), RetryAfter> {
         check(self.per_account.as_deref(), &account.to_lowercase())
     }
+}
+
+/// Whether a sign-in attempt is accepted at `now`, given the account's counters from the store.
+pub fn check_sign_in(
+    throttle: &SignInThrottle,
+    counters: &CredentialFailures,
+    now: OffsetDateTime,
+) -> Result<(), RetryAfter> {
+    let failures = |c: Option<FailureCount>| {
+        c.map(|c| Failures {
+            count: c.failures,
+            last_at: c.last_failure_at,
+        })
+    };
+    throttle
+        .check(
+            failures(counters.from_source),
+            failures(counters.on_account),
+            now,
+        )
+        .map_err(RetryAfter)
 }
 
 /// A keyed limiter on any clock (tests use a fake one).

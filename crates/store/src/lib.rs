@@ -20,7 +20,10 @@ mod stamp;
 pub mod testing;
 
 pub use error::{BoxError, StoreError};
-pub use model::{ConnectOptions, MigrationStatus, NewUser, SignInKind, User, normalize_email};
+pub use model::{
+    ConnectOptions, CredentialFailures, FailureCount, MigrationStatus, NewUser, SignInKind, User,
+    normalize_email,
+};
 pub use oidc::{
     AuthTransaction, AuthorizationCode, Client, CodeConsumption, ExpiredTransaction, Grant,
     NewAuthTransaction, NewAuthorizationCode, NewRefreshToken, RefreshSuccessor, RefreshToken,

@@ -131,6 +131,46 @@ pub fn normalize_email(email: &str) -> String {
     email.trim().to_lowercase()
 }
 
+/// A failed-credential counter: how many failures, and when the last one was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FailureCount {
+    /// Failures counted since the counter last started.
+    pub failures: u32,
+    /// When the last one was.
+    pub last_failure_at: OffsetDateTime,
+}
+
+/// The failed-credential counters of one account, as seen from one source address.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CredentialFailures {
+    /// Failures from this source on this account (`None`: none counted).
+    pub from_source: Option<FailureCount>,
+    /// Failures on this account from every source together.
+    pub on_account: Option<FailureCount>,
+}
+
+impl CredentialFailures {
+    /// From `(source, failures, last_failure_at)` rows; source `*` is the account-wide row.
+    pub(crate) fn from_rows(
+        source: &str,
+        rows: Vec<(String, i64, i64)>,
+    ) -> Result<CredentialFailures, StoreError> {
+        let mut counters = CredentialFailures::default();
+        for (row_source, failures, last) in rows {
+            let count = FailureCount {
+                failures: u32::try_from(failures).unwrap_or(u32::MAX),
+                last_failure_at: from_millis(last)?,
+            };
+            if row_source == "*" {
+                counters.on_account = Some(count);
+            } else if row_source == source {
+                counters.from_source = Some(count);
+            }
+        }
+        Ok(counters)
+    }
+}
+
 /// Unix milliseconds, the timestamp representation in both backends.
 pub(crate) fn to_millis(at: OffsetDateTime) -> i64 {
     i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)

@@ -5,11 +5,11 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::{
-    AuthTransaction, Client, CodeConsumption, Event, ExpiredTransaction, Grant, HistoryEntry,
-    Location, MigrationStatus, NewAuthTransaction, NewAuthorizationCode, NewEvent, NewRefreshToken,
-    NewUser, Page, PolicyDraft, PolicyVersion, PolicyVersionSummary, ProfileChange, PromptState,
-    Provenance, RefreshSuccessor, RefreshToken, Rotation, SignInKind, SsoSession, StepStats,
-    StoreError, StoredSigningKey, User, UserQuery, UserState, UserUpdate,
+    AuthTransaction, Client, CodeConsumption, CredentialFailures, Event, ExpiredTransaction, Grant,
+    HistoryEntry, Location, MigrationStatus, NewAuthTransaction, NewAuthorizationCode, NewEvent,
+    NewRefreshToken, NewUser, Page, PolicyDraft, PolicyVersion, PolicyVersionSummary,
+    ProfileChange, PromptState, Provenance, RefreshSuccessor, RefreshToken, Rotation, SignInKind,
+    SsoSession, StepStats, StoreError, StoredSigningKey, User, UserQuery, UserState, UserUpdate,
 };
 
 /// Persistence for Accrete, used as `Arc<dyn Store>`.
@@ -276,6 +276,33 @@ pub trait Store: Send + Sync + 'static {
 
     /// Deletes sessions, codes and refresh tokens expired at `now`; returns how many.
     async fn purge_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError>;
+
+    // --- Sign-in throttle ---
+
+    /// The failed-credential counters of `account` (a normalised email): from `source` (a peer
+    /// address) and from every source together.
+    async fn credential_failures(
+        &self,
+        account: &str,
+        source: &str,
+    ) -> Result<CredentialFailures, StoreError>;
+
+    /// Counts one failed attempt on `account` from `source` (both counters, one statement); a
+    /// counter whose last failure is before `forget_before` starts again. Returns the counters.
+    async fn record_credential_failure(
+        &self,
+        account: &str,
+        source: &str,
+        now: OffsetDateTime,
+        forget_before: OffsetDateTime,
+    ) -> Result<CredentialFailures, StoreError>;
+
+    /// Forgets the failures of `account` from `source` (after a successful sign-in from it).
+    async fn clear_credential_failures(
+        &self,
+        account: &str,
+        source: &str,
+    ) -> Result<(), StoreError>;
 
     // --- Progressive profiling: policy ---
 

@@ -9,6 +9,9 @@ use sqlx::{Connection as _, PgPool};
 use crate::error::one_line;
 use crate::{ConnectOptions, StoreError};
 
+mod breaker;
+use breaker::Breaker;
+
 /// How long a pooled connection may sit idle before it is pinged again before being lent.
 const PING_IDLE_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
 
@@ -16,6 +19,7 @@ const PING_IDLE_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
     pool: PgPool,
+    breaker: std::sync::Arc<Breaker>,
 }
 
 impl PostgresStore {
@@ -25,6 +29,8 @@ impl PostgresStore {
             message: format!("bad PostgreSQL database URL: {}", one_line(&e.to_string())),
         })?;
         let target = format!("{}:{}", options.get_host(), options.get_port());
+        let breaker = Breaker::new(options.clone());
+        let checks = std::sync::Arc::clone(&breaker);
         let pool = PgPoolOptions::new()
             .max_connections(opts.max_connections.max(1))
             .acquire_timeout(opts.connect_timeout)
@@ -34,9 +40,12 @@ impl PostgresStore {
             // store method. A connection that died in between fails its method as
             // unavailable and is closed (see `stamp.rs`), so the next one is fresh.
             .test_before_acquire(false)
-            .before_acquire(|connection, meta| {
+            // A connection returned before the database last went away is pinged too.
+            .before_acquire(move |connection, meta| {
+                let stale =
+                    meta.idle_for >= PING_IDLE_AFTER || checks.predates_outage(meta.idle_for);
                 Box::pin(async move {
-                    if meta.idle_for >= PING_IDLE_AFTER {
+                    if stale {
                         connection.ping().await?;
                     }
                     Ok(true)
@@ -52,7 +61,7 @@ impl PostgresStore {
                     one_line(&e.to_string())
                 ),
             })?;
-        Ok(Self { pool })
+        Ok(Self { pool, breaker })
     }
 
     /// The migrations embedded in this binary for this backend.
@@ -75,9 +84,47 @@ impl PostgresStore {
         &self.pool
     }
 
+    /// Whether the database is known to be down (store methods then fail at once).
+    pub fn database_down(&self) -> bool {
+        self.breaker.is_down()
+    }
+
+    /// Resolves once the database is known to answer again.
+    pub async fn database_back(&self) {
+        self.breaker.closed().await;
+    }
+
     /// A connection for reads, from the one pool (PostgreSQL handles concurrent writers itself).
+    /// While the database is known to be down, fails at once (see `postgres/breaker.rs`).
     async fn read(&self) -> Result<PoolConnection<sqlx::Postgres>, StoreError> {
-        self.pool.acquire().await.map_err(queries::err)
+        if self.breaker.is_down() {
+            return Err(Breaker::refusal());
+        }
+        let acquire = self.pool.acquire();
+        let suspect = async {
+            tokio::time::sleep(breaker::SUSPECT_AFTER).await;
+            self.breaker.probe();
+            self.breaker.opened().await;
+        };
+        tokio::select! {
+            acquired = acquire => acquired.map_err(|error| {
+                let error = queries::err(error);
+                if matches!(error, StoreError::Unavailable { .. }) {
+                    self.breaker.open();
+                }
+                error
+            }),
+            () = suspect => Err(Breaker::refusal()),
+        }
+    }
+
+    /// A lent connection failed as unavailable: one connection lost (the method after it may
+    /// well succeed) or the whole database gone; a probe tells which, and opens the breaker in
+    /// the second case.
+    pub(crate) fn connection_lost(&self, error: &StoreError) {
+        if matches!(error, StoreError::Unavailable { .. }) {
+            self.breaker.probe();
+        }
     }
 
     /// A connection for writes, from the same pool.
@@ -158,6 +205,7 @@ pub(crate) mod queries {
     crate::sql::sessions::session_sql!();
     crate::sql::grants::grant_sql!();
     crate::sql::profiling::profiling_sql!();
+    crate::sql::throttle::throttle_sql!();
 }
 
 crate::stamp::impl_store!(PostgresStore, queries);

@@ -61,6 +61,10 @@ impl SqliteStore {
         self.writes.acquire().await
     }
 
+    /// A file that is locked or unreadable is not a server that went away: nothing to remember.
+    #[allow(clippy::unused_self)]
+    pub(crate) fn connection_lost(&self, _error: &StoreError) {}
+
     /// The migrations embedded in this binary for this backend.
     pub fn migrator() -> &'static sqlx::migrate::Migrator {
         &queries::MIGRATOR
@@ -179,6 +183,7 @@ pub(crate) mod queries {
     crate::sql::sessions::session_sql!();
     crate::sql::grants::grant_sql!();
     crate::sql::profiling::profiling_sql!();
+    crate::sql::throttle::throttle_sql!();
 }
 
 crate::stamp::impl_store!(SqliteStore, queries);

@@ -33,9 +33,10 @@ macro_rules! forward_impl {
                 async fn $name(&self, $($arg: $ty),*) -> Result<$ret, $crate::StoreError> {
                     let mut connection = self.$role().await?;
                     let result = $queries::$name(&mut *connection, $($arg),*).await;
-                    if matches!(result, Err($crate::StoreError::Unavailable { .. })) {
+                    if let Err(error @ $crate::StoreError::Unavailable { .. }) = &result {
                         // Lost, or stuck behind another process's lock: not lent again.
                         $crate::stamp::Lent::discard(&mut connection);
+                        self.connection_lost(error);
                     }
                     result
                 }
@@ -125,6 +126,14 @@ macro_rules! impl_store {
                 now: time::OffsetDateTime,
             ) -> Option<$crate::RefreshToken>;
             write fn purge_expired(now: time::OffsetDateTime) -> u64;
+            read fn credential_failures(account: &str, source: &str) -> $crate::CredentialFailures;
+            write fn record_credential_failure(
+                account: &str,
+                source: &str,
+                now: time::OffsetDateTime,
+                forget_before: time::OffsetDateTime,
+            ) -> $crate::CredentialFailures;
+            write fn clear_credential_failures(account: &str, source: &str) -> ();
 
             write fn publish_policy(
                 document: &serde_json::Value,

@@ -81,7 +81,7 @@ pub async fn postgres_schema() -> Option<(String, SchemaGuard)> {
     // Throwaway data: skip the fsync on commit.
     let url =
         format!("{base}{separator}options[search_path]={schema}&options[synchronous_commit]=off");
-    Some((url, SchemaGuard { base, schema }))
+    Some((url.clone(), SchemaGuard { base, schema, url }))
 }
 
 /// Drops its test schema when dropped.
@@ -89,12 +89,18 @@ pub async fn postgres_schema() -> Option<(String, SchemaGuard)> {
 pub struct SchemaGuard {
     base: String,
     schema: String,
+    url: String,
 }
 
 impl SchemaGuard {
     /// The schema's name.
     pub fn schema(&self) -> &str {
         &self.schema
+    }
+
+    /// The URL selecting the schema (for a second pool, as another node would have).
+    pub fn url(&self) -> String {
+        self.url.clone()
     }
 }
 

@@ -2,6 +2,8 @@
 //! its own, from `ACCRETE_TEST_POSTGRES_URL`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "store/breaker.rs"]
+mod breaker;
 #[path = "store/common.rs"]
 mod common;
 #[path = "store/failure_modes.rs"]
@@ -12,6 +14,8 @@ mod oidc;
 mod profile;
 #[path = "store/profiling.rs"]
 mod profiling;
+#[path = "store/throttle.rs"]
+mod throttle;
 #[path = "store/tokens.rs"]
 mod tokens;
 #[path = "store/users.rs"]

@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 
 use accrete_oidc::password::{self, PasswordCheck};
-use accrete_store::SignInKind;
+use accrete_store::{CredentialFailures, SignInKind};
 use axum::Form;
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -13,6 +13,7 @@ use time::OffsetDateTime;
 
 use super::{CredentialsForm, CredentialsPage, FieldErrors, TxQuery};
 use crate::i18n::text;
+use crate::ratelimit;
 use crate::session;
 use crate::state::AppState;
 
@@ -87,11 +88,23 @@ pub(super) async fn submit(
             Some(text(locale, "error.summary")),
         );
     }
-    if let Err(wait) = state
-        .limits
-        .check_ip(peer.ip())
-        .and_then(|()| state.limits.check_account(&email))
-    {
+    // The throttle counts failures per (account, source address) in the store (see
+    // `ratelimit.rs`): one read here, one write on a failure.
+    let account = accrete_store::normalize_email(&email);
+    let source = peer.ip().to_string();
+    let throttle = state.limits.sign_in_throttle();
+    let counters = match throttle {
+        Some(_) => match state.store.credential_failures(&account, &source).await {
+            Ok(counters) => counters,
+            Err(error) => return super::store_failure(&state, locale, &error),
+        },
+        None => CredentialFailures::default(),
+    };
+    if let Err(wait) = state.limits.check_ip(peer.ip()).and_then(|()| {
+        throttle.map_or(Ok(()), |throttle| {
+            ratelimit::check_sign_in(throttle, &counters, now)
+        })
+    }) {
         return super::retry_later(
             &state,
             locale,
@@ -136,6 +149,14 @@ pub(super) async fn submit(
         }
         _ => {
             tracing::info!("sign-in refused: wrong credentials");
+            if let Some(throttle) = throttle
+                && let Err(error) = state
+                    .store
+                    .record_credential_failure(&account, &source, now, throttle.forget_before(now))
+                    .await
+            {
+                tracing::warn!(%error, "could not count a failed sign-in");
+            }
             return again(
                 StatusCode::UNAUTHORIZED,
                 FieldErrors::new(),
@@ -143,6 +164,14 @@ pub(super) async fn submit(
             );
         }
     };
+    if counters.from_source.is_some()
+        && let Err(error) = state
+            .store
+            .clear_credential_failures(&account, &source)
+            .await
+    {
+        tracing::warn!(%error, "could not forget the failed sign-ins of a source");
+    }
     if needs_rehash {
         rehash(&state, user.id, password).await;
     }

@@ -215,3 +215,107 @@ async fn repeated_failures_on_one_account_are_rate_limited() {
     assert!(statuses.contains(&429), "{statuses:?}");
     assert_eq!(statuses[0], 401);
 }
+
+fn from(app: &TestApp, last_octet: u8) -> crate::support::Browser {
+    crate::support::Browser::from_address(
+        app.browser.base.clone(),
+        std::net::IpAddr::from([127, 0, 0, last_octet]),
+    )
+}
+
+/// Wrong passwords from `browser` until the throttle refuses one; returns that refusal.
+async fn exhaust(browser: &crate::support::Browser, email: &str) -> reqwest::Response {
+    for _ in 0..20 {
+        let response = browser.sign_in(email, "wrong-guess-1").await;
+        if response.status() == 429 {
+            return response;
+        }
+        assert_eq!(response.status(), 401);
+    }
+    panic!("twenty wrong passwords were never refused");
+}
+
+#[tokio::test]
+async fn an_attacker_elsewhere_cannot_keep_a_user_from_signing_in() {
+    each_backend(|app| async move {
+        let email = "victim@example.com";
+        assert!(
+            app.new_browser()
+                .sign_up(email, "correct horse battery")
+                .await
+                .status()
+                .is_redirection()
+        );
+        let attacker = from(&app, 2);
+        exhaust(&attacker, email).await;
+        assert_eq!(
+            attacker
+                .sign_in(email, "correct horse battery")
+                .await
+                .status(),
+            429,
+            "the attacker's address is refused even with the right password"
+        );
+        let user = from(&app, 3);
+        let response = user.sign_in(email, "correct horse battery").await;
+        assert!(response.status().is_redirection(), "{:?}", app.backend);
+        let typo = from(&app, 4).sign_in(email, "a typo").await;
+        assert_eq!(
+            typo.status(),
+            401,
+            "a wrong password from elsewhere is not refused either"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_retry_after_of_a_refused_sign_in_covers_the_whole_refusal() {
+    each_backend(|app| async move {
+        let email = "someone@example.com";
+        let refused = exhaust(&from(&app, 2), email).await;
+        let seconds: f64 = refused.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let counters = app
+            .store
+            .credential_failures(email, "127.0.0.2")
+            .await
+            .unwrap();
+        let now = time::OffsetDateTime::now_utc();
+        let throttle = accrete_oidc::throttle::SignInThrottle::default();
+        let to_source = |c: Option<accrete_store::FailureCount>| {
+            c.map(|c| accrete_oidc::throttle::Failures {
+                count: c.failures,
+                last_at: c.last_failure_at,
+            })
+        };
+        let remaining = throttle
+            .check(
+                to_source(counters.from_source),
+                to_source(counters.on_account),
+                now,
+            )
+            .unwrap_err();
+        assert!(
+            seconds >= remaining.as_secs_f64(),
+            "Retry-After {seconds} s, refused for {remaining:?} more"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn failed_sign_ins_are_counted_across_nodes() {
+    let Some(node_a) = TestApp::spawn(Backend::Postgres).await else {
+        return;
+    };
+    let node_b = node_a.spawn_node().await.unwrap();
+    let email = "shared@example.com";
+    exhaust(&from(&node_a, 2), email).await;
+    let on_b = from(&node_b, 2).sign_in(email, "wrong-guess-2").await;
+    assert_eq!(on_b.status(), 429, "node B sees node A's counts");
+    node_b.stop().await.unwrap();
+}

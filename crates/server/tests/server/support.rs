@@ -28,6 +28,8 @@ pub struct TestApp {
     pub backend: Backend,
     pub browser: Browser,
     pub store: Arc<dyn Store>,
+    /// The PostgreSQL URL of this server's schema (`None` on SQLite).
+    pub database_url: Option<String>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
     _guard: Box<dyn std::any::Any + Send>,
@@ -51,6 +53,28 @@ impl TestApp {
                 (store, Box::new(schema))
             }
         };
+        Some(TestApp::spawn_on(backend, store, file, guard).await)
+    }
+
+    /// Boots a second node sharing this PostgreSQL schema through a pool of its own; `None` on
+    /// SQLite (one node per database file).
+    pub async fn spawn_node(&self) -> Option<TestApp> {
+        let url = self.database_url.clone()?;
+        let store = accrete_store::connect(&url, accrete_store::ConnectOptions::default())
+            .await
+            .unwrap();
+        Some(TestApp::spawn_on(self.backend, store, Layer::default(), Box::new(())).await)
+    }
+
+    async fn spawn_on(
+        backend: Backend,
+        store: Arc<dyn Store>,
+        file: Layer,
+        guard: Box<dyn std::any::Any + Send>,
+    ) -> TestApp {
+        let database_url = guard
+            .downcast_ref::<accrete_store::testing::SchemaGuard>()
+            .map(accrete_store::testing::SchemaGuard::url);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let flags = Layer {
@@ -65,14 +89,15 @@ impl TestApp {
         let task = tokio::spawn(server.run(async move {
             let _ = stopped.await;
         }));
-        Some(TestApp {
+        TestApp {
             backend,
             browser: Browser::new(format!("http://{addr}")),
             store,
+            database_url,
             stop: Some(stop),
             task: Some(task),
             _guard: guard,
-        })
+        }
     }
 
     /// Sends the shutdown signal and waits for the server to finish.
@@ -140,6 +165,18 @@ impl Browser {
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .cookie_store(true)
+            .build()
+            .unwrap();
+        Browser { base, client }
+    }
+
+    /// A browser whose connections come from `source` (a loopback address such as 127.0.0.2),
+    /// as if from another machine.
+    pub fn from_address(base: String, source: std::net::IpAddr) -> Browser {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .cookie_store(true)
+            .local_address(source)
             .build()
             .unwrap();
         Browser { base, client }

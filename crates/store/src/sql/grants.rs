@@ -308,6 +308,8 @@ macro_rules! grant_sql {
                 "DELETE FROM sso_sessions WHERE expires_at <= $1",
                 "DELETE FROM authorization_codes WHERE expires_at <= $1",
                 "DELETE FROM refresh_tokens WHERE expires_at <= $1",
+                // Sign-in throttle counters forgotten long ago (a day after their last failure).
+                "DELETE FROM credential_failures WHERE last_failure_at <= $1 - 86400000",
             ] {
                 let done = sqlx::query(sql).bind(now).execute(&mut *c).await.map_err(err)?;
                 removed += done.rows_affected();

@@ -29,6 +29,7 @@ pub(crate) mod profiling;
 pub(crate) mod profiling_rows;
 pub(crate) mod rows;
 pub(crate) mod sessions;
+pub(crate) mod throttle;
 pub(crate) mod users;
 
 /// A unique-constraint failure on `users.email_normalized`, said as what it means.
