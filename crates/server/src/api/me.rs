@@ -297,6 +297,7 @@ pub async fn patch(
 #[serde(deny_unknown_fields)]
 pub struct EventBody {
     /// The event's name, e.g. `cta:pricing`.
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
 }
 
@@ -333,7 +334,8 @@ pub async fn event(
     headers: HeaderMap,
     ApiJson(body): ApiJson<EventBody>,
 ) -> Result<axum::Json<EventOutcome>, ApiError> {
-    if body.name.is_empty() || body.name.len() > 200 {
+    // Characters, as the document's `maxLength` counts them.
+    if body.name.is_empty() || body.name.chars().count() > 200 {
         return Err(ApiError::field("name", "invalid", "1 to 200 characters"));
     }
     let user = me(&state, &caller).await?;

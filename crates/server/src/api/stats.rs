@@ -17,8 +17,10 @@ use crate::state::AppState;
 #[into_params(parameter_in = Query)]
 pub struct StatsQuery {
     /// Start, inclusive (RFC 3339); 30 days before `to` by default.
+    #[param(format = DateTime)]
     pub from: Option<String>,
     /// End, exclusive (RFC 3339); now by default.
+    #[param(format = DateTime)]
     pub to: Option<String>,
 }
 

@@ -192,8 +192,10 @@ pub struct ListUsers {
     /// Exact email, ignoring case.
     pub email: Option<String>,
     /// Created at or after (RFC 3339).
+    #[param(format = DateTime)]
     pub created_after: Option<String>,
     /// Created strictly before (RFC 3339).
+    #[param(format = DateTime)]
     pub created_before: Option<String>,
     /// A field key of the published policy, or `profile.<claim>`, `user_metadata.<key>`,
     /// `app_metadata.<key>`.

@@ -186,6 +186,21 @@ async fn the_openapi_document_says_what_the_server_refuses() {
         for refused in ["null", "7", "\"7", "\"\""] {
             assert!(!pattern.is_match(refused), "{refused}");
         }
+        // Empty strings are not date-times, nor event names.
+        for (path, name) in [
+            ("/users", "created_after"),
+            ("/users", "created_before"),
+            ("/stats", "from"),
+            ("/stats", "to"),
+        ] {
+            let params = doc["paths"][path]["get"]["parameters"].as_array().unwrap();
+            let param = params.iter().find(|p| p["name"] == name).unwrap();
+            assert_eq!(param["schema"]["format"], "date-time", "{path} {name}");
+        }
+        assert_eq!(
+            schema(&doc, "EventBody")["properties"]["name"]["minLength"],
+            1
+        );
     })
     .await;
 }
