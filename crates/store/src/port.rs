@@ -7,9 +7,9 @@ use uuid::Uuid;
 use crate::{
     AuthTransaction, Client, CodeConsumption, Event, ExpiredTransaction, Grant, HistoryEntry,
     Location, MigrationStatus, NewAuthTransaction, NewAuthorizationCode, NewEvent, NewRefreshToken,
-    NewUser, Page, PolicyDraft, PolicyVersion, PolicyVersionSummary, ProfileChange, PromptState,
-    Provenance, RefreshSuccessor, RefreshToken, Rotation, SignInKind, SsoSession, StepStats,
-    StoreError, StoredSigningKey, User, UserQuery, UserState, UserUpdate,
+    NewUser, Page, PolicyDraft, PolicyPublication, PolicyVersion, PolicyVersionSummary,
+    ProfileChange, PromptState, Provenance, RefreshSuccessor, RefreshToken, Rotation, SignInKind,
+    SsoSession, StepStats, StoreError, StoredSigningKey, User, UserQuery, UserState, UserUpdate,
 };
 
 /// Persistence for Accrete, used as `Arc<dyn Store>`.
@@ -287,6 +287,16 @@ pub trait Store: Send + Sync + 'static {
         note: Option<&str>,
         now: OffsetDateTime,
     ) -> Result<PolicyVersion, StoreError>;
+
+    /// Publishes `document` as the next version unless the version in force is the same
+    /// document. Checked and published under one lock, so several nodes importing the same file
+    /// at once publish it once.
+    async fn publish_policy_if_changed(
+        &self,
+        document: &serde_json::Value,
+        note: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<PolicyPublication, StoreError>;
 
     /// The version in force (the latest published), if any.
     async fn published_policy(&self) -> Result<Option<PolicyVersion>, StoreError>;

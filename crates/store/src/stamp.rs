@@ -131,6 +131,11 @@ macro_rules! impl_store {
                 note: Option<&str>,
                 now: time::OffsetDateTime,
             ) -> $crate::PolicyVersion;
+            write fn publish_policy_if_changed(
+                document: &serde_json::Value,
+                note: Option<&str>,
+                now: time::OffsetDateTime,
+            ) -> $crate::PolicyPublication;
             read fn published_policy() -> Option<$crate::PolicyVersion>;
             read fn policy_version(version: i64) -> Option<$crate::PolicyVersion>;
             read fn list_policy_versions() -> Vec<$crate::PolicyVersionSummary>;
