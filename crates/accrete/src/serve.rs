@@ -43,6 +43,8 @@ pub fn serve(flags: Flags) -> anyhow::Result<ExitCode> {
             _ => config,
         };
         let server = Server::new(listener, config.clone(), store)?;
+        // Before saying where it serves: a node that cannot open the stored keys must not start.
+        server.load_signing_keys().await?;
         let addr = server.local_addr()?;
         println!(
             "Accrete is serving at http://{addr} (issuer {}, database {})",

@@ -141,6 +141,15 @@ pub trait Store: Send + Sync + 'static {
     /// Stores a signing key (private key already encrypted by the caller).
     async fn insert_signing_key(&self, key: StoredSigningKey) -> Result<(), StoreError>;
 
+    /// Stores `key` unless a key of its algorithm may already sign at `now` (active from `now` or
+    /// earlier, not retired by `now`); returns whether it was stored. Checked and inserted under
+    /// one lock, so of several nodes generating a first key at once exactly one stores its key.
+    async fn insert_signing_key_if_missing(
+        &self,
+        key: StoredSigningKey,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+
     /// Every signing key, retired ones included, by `active_from`.
     async fn list_signing_keys(&self) -> Result<Vec<StoredSigningKey>, StoreError>;
 

@@ -78,6 +78,10 @@ macro_rules! impl_store {
             write fn update_client(client: $crate::Client) -> $crate::Client;
             write fn delete_client(id: &str) -> ();
             write fn insert_signing_key(key: $crate::StoredSigningKey) -> ();
+            write fn insert_signing_key_if_missing(
+                key: $crate::StoredSigningKey,
+                now: time::OffsetDateTime,
+            ) -> bool;
             read fn list_signing_keys() -> Vec<$crate::StoredSigningKey>;
             write fn retire_signing_key(kid: &str, at: time::OffsetDateTime) -> ();
             write fn create_session(session: $crate::SsoSession) -> ();

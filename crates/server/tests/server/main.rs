@@ -11,6 +11,7 @@ mod api_users;
 mod authorize;
 mod basic_op;
 mod logout;
+mod nodes;
 mod oidc_flow;
 mod ops;
 mod profiling;
