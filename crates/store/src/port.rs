@@ -142,7 +142,7 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_signing_key(&self, key: StoredSigningKey) -> Result<(), StoreError>;
 
     /// Stores `key` unless a key of its algorithm may already sign at `now` (active from `now` or
-    /// earlier, not retired by `now`); returns whether it was stored. Checked and inserted under
+    /// earlier, or from its creation, and not retired by `now`); returns whether it was stored. Checked and inserted under
     /// one lock, so of several nodes generating a first key at once exactly one stores its key.
     async fn insert_signing_key_if_missing(
         &self,

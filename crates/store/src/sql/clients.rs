@@ -136,12 +136,14 @@ macro_rules! client_sql {
         ) -> Result<bool, $crate::StoreError> {
             let mut tx = begin_write(c).await?;
             // Nodes generating a first key at once queue here; the first stores its key, the
-            // others find it and store nothing.
+            // others find it and store nothing. A key that signs from its creation counts even
+            // if created a moment after this node's `now` (by a node whose clock read later).
             lock_named(&mut tx, "accrete_signing_keys").await?;
             let now = $crate::model::to_millis(now);
             let (signing,): (i64,) = sqlx::query_as(
                 "SELECT COUNT(*) FROM signing_keys
-                 WHERE alg = $1 AND active_from <= $2 AND (retired_at IS NULL OR retired_at > $2)",
+                 WHERE alg = $1 AND (active_from <= $2 OR active_from <= created_at)
+                   AND (retired_at IS NULL OR retired_at > $2)",
             )
             .bind(key.alg.clone())
             .bind(now)
