@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use accrete_core::{CompiledPolicy, Moment, Policy, UserFacts, decide};
-use accrete_store::Store;
+use accrete_store::{PolicyPublication, Store};
 use anyhow::{Context as _, anyhow, bail};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -164,15 +164,14 @@ pub(crate) async fn publish(
     note: &str,
 ) -> anyhow::Result<Published> {
     let document = serde_json::to_value(policy.policy())?;
-    if let Some(current) = store.published_policy().await?
-        && current.document == document
-    {
-        return Ok(Published::Unchanged(current.version));
-    }
-    let version = store
-        .publish_policy(&document, Some(note), OffsetDateTime::now_utc())
+    // One atomic step in the store: nodes importing the same file at once publish it once.
+    let outcome = store
+        .publish_policy_if_changed(&document, Some(note), OffsetDateTime::now_utc())
         .await?;
-    Ok(Published::New(version.version))
+    Ok(match outcome {
+        PolicyPublication::New(version) => Published::New(version.version),
+        PolicyPublication::Unchanged(version) => Published::Unchanged(version.version),
+    })
 }
 
 /// `accrete serve --policy FILE`: imports the file at start when the database has no policy yet.
@@ -295,5 +294,62 @@ mod tests {
             import_at_start(store.as_ref(), &file, false).await.unwrap();
             assert_eq!(store.list_policy_versions().await.unwrap().len(), 1);
         });
+    }
+
+    /// Nodes importing the same file at once, on SQLite and (when `ACCRETE_TEST_POSTGRES_URL` is
+    /// set) on a PostgreSQL schema of its own, whose pool runs the imports truly in parallel.
+    #[test]
+    fn nodes_importing_the_same_file_at_once_publish_it_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut urls = vec![format!(
+            "sqlite://{}",
+            dir.path().join("accrete.db").display()
+        )];
+        let base = std::env::var("ACCRETE_TEST_POSTGRES_URL").ok();
+        let schema = format!("cli_policy_{}", std::process::id());
+        let psql = |base: &str, sql: String| {
+            std::process::Command::new("psql")
+                .arg(base)
+                .args(["-qAtc", &sql])
+                .status()
+                .unwrap()
+        };
+        if let Some(base) = &base {
+            assert!(
+                psql(
+                    base,
+                    format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}")
+                )
+                .success()
+            );
+            let separator = if base.contains('?') { '&' } else { '?' };
+            urls.push(format!("{base}{separator}options[search_path]={schema}"));
+        }
+        let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/policy.toml");
+        runtime().unwrap().block_on(async {
+            for url in urls {
+                let store = accrete_store::connect(&url, accrete_store::ConnectOptions::default())
+                    .await
+                    .unwrap();
+                store.migrate().await.unwrap();
+                let imports: Vec<_> = (0..6)
+                    .map(|_| {
+                        let (store, file) = (store.clone(), file.clone());
+                        tokio::spawn(async move { import_at_start(store.as_ref(), &file).await })
+                    })
+                    .collect();
+                for import in imports {
+                    import.await.unwrap().unwrap();
+                }
+                assert_eq!(
+                    store.list_policy_versions().await.unwrap().len(),
+                    1,
+                    "{url}"
+                );
+            }
+        });
+        if let Some(base) = &base {
+            psql(base, format!("DROP SCHEMA {schema} CASCADE"));
+        }
     }
 }

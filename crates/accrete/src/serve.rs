@@ -49,6 +49,8 @@ pub fn serve(flags: ServeFlags) -> anyhow::Result<ExitCode> {
             _ => config,
         };
         let server = Server::new(listener, config.clone(), store)?;
+        // Before saying where it serves: a node that cannot open the stored keys must not start.
+        server.load_signing_keys().await?;
         let addr = server.local_addr()?;
         // The banner is for the person who started the server: a closed stdout does not stop it.
         let _ = output::line(format_args!(

@@ -802,3 +802,82 @@ async fn sign_up_and_sign_in_are_logged_with_the_user_and_client_but_not_the_cre
     assert!(!log.contains(email), "no email in the log: {log}");
     assert!(!log.contains("horse"), "no password in the log: {log}");
 }
+
+const MASTER_KEY_A: &str = "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE=";
+const MASTER_KEY_B: &str = "QkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkI=";
+
+/// Starts a server with `cmd`, checks that it is ready, and stops it.
+async fn start_ready_and_stop(cmd: &mut Command) {
+    let server = Running::start(cmd).unwrap();
+    assert_eq!(status_of(format!("{}/readyz", server.base)).await, 200);
+    assert!(server.terminate().success());
+}
+
+#[tokio::test]
+async fn a_node_with_another_master_key_refuses_to_start_on_the_same_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let serve = ["serve", "--listen", "127.0.0.1:0"];
+    start_ready_and_stop(
+        accrete(dir.path())
+            .args(serve)
+            .env("ACCRETE_MASTER_KEY", MASTER_KEY_A),
+    )
+    .await;
+    let refused = Running::start(
+        accrete(dir.path())
+            .args(serve)
+            .env("ACCRETE_MASTER_KEY", MASTER_KEY_B),
+    );
+    let stderr = refused
+        .err()
+        .expect("a node with another master key must not start");
+    assert!(stderr.starts_with("error: "), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "one-line error: {stderr}");
+    assert!(stderr.contains("another master key"), "{stderr}");
+    assert!(
+        stderr.contains("same ACCRETE_MASTER_KEY on every node"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(MASTER_KEY_A) && !stderr.contains(MASTER_KEY_B));
+    // The node that has the right key still starts.
+    start_ready_and_stop(
+        accrete(dir.path())
+            .args(serve)
+            .env("ACCRETE_MASTER_KEY", MASTER_KEY_A),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_node_whose_generated_master_key_file_is_gone_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    // The database lives outside the data folder, as PostgreSQL would.
+    std::fs::create_dir(dir.path().join("db")).unwrap();
+    let database = format!("sqlite://{}", dir.path().join("db/accrete.db").display());
+    let serve = [
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--database-url",
+        &database,
+    ];
+    start_ready_and_stop(
+        accrete(dir.path())
+            .args(serve)
+            .env_remove("ACCRETE_MASTER_KEY"),
+    )
+    .await;
+    std::fs::remove_dir_all(dir.path().join("accrete-data")).unwrap();
+    let refused = Running::start(
+        accrete(dir.path())
+            .args(serve)
+            .env_remove("ACCRETE_MASTER_KEY"),
+    );
+    let stderr = refused
+        .err()
+        .expect("a node with a new master key file must not start");
+    assert_eq!(stderr.trim().lines().count(), 1, "one-line error: {stderr}");
+    assert!(stderr.contains("another master key"), "{stderr}");
+    assert!(stderr.contains("accrete-data/master.key"), "{stderr}");
+    assert!(stderr.contains("ACCRETE_MASTER_KEY"), "{stderr}");
+}

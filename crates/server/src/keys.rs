@@ -2,9 +2,15 @@
 //! key-encryption key, generated on first start, reloaded periodically (so that a rotation made by
 //! another node or by `accrete keys rotate` is seen) and on a token naming an unknown `kid`.
 //!
-//! Two nodes starting at once on an empty database must agree on one key per algorithm: the first
-//! key of an algorithm gets a `kid` derived from what is already stored, so both nodes compute the
-//! same `kid`, one insert wins, the other gets a conflict and reloads the winner's key.
+//! Every key gets a random `kid`, so no two keys (of one deployment or of two) share one. Nodes
+//! starting at once on an empty database still agree on one key per algorithm: each generates a
+//! key and asks the store to insert it only if no key of its algorithm can sign yet
+//! ([`Store::insert_signing_key_if_missing`], checked and inserted under one lock); the first
+//! node's key is stored, the others store nothing and load the winner's key.
+//!
+//! A published key that does not open with this node's key-encryption key was sealed under
+//! another master key: the node refuses to load keys ([`KeysError::OtherMasterKey`]) rather than
+//! serve without them or add keys the other nodes cannot open.
 
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration as StdDuration, Instant};
@@ -13,9 +19,6 @@ use accrete_oidc::keys::{
     Alg, KeyEncryptionKey, KeySchedule, KeySet, SealError, SigningKey, rotation,
 };
 use accrete_store::{Store, StoreError, StoredSigningKey};
-use aws_lc_rs::digest;
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use time::{Duration, OffsetDateTime};
 
 /// How long a loaded key set is used before the store is read again.
@@ -38,6 +41,18 @@ pub enum KeysError {
     /// A key could not be generated or sealed.
     #[error("{0}")]
     Crypto(String),
+    /// Published keys in the store do not open with this node's master key.
+    #[error(
+        "the signing keys in the database were sealed with another master key ({unopened} of \
+         {published} published keys do not open with this node's); use the same \
+         ACCRETE_MASTER_KEY on every node"
+    )]
+    OtherMasterKey {
+        /// How many published keys do not open.
+        unopened: usize,
+        /// How many keys are published.
+        published: usize,
+    },
 }
 
 impl From<SealError> for KeysError {
@@ -89,6 +104,11 @@ impl KeyManager {
                 last_forced: Mutex::new(None),
             }),
         })
+    }
+
+    /// Whether a key set has been loaded.
+    pub fn is_loaded(&self) -> bool {
+        self.loaded().is_some()
     }
 
     fn loaded(&self) -> Option<Loaded> {
@@ -175,96 +195,96 @@ impl KeyManager {
 /// Every stored key that opens with `kek`; keys that do not (sealed under another master key) or
 /// do not parse are skipped with a warning.
 pub async fn load_key_set(store: &dyn Store, kek: &KeyEncryptionKey) -> Result<KeySet, KeysError> {
-    Ok(load(store, kek).await?.1)
-}
-
-/// The stored key ids with their algorithms, and the keys that open.
-async fn load(
-    store: &dyn Store,
-    kek: &KeyEncryptionKey,
-) -> Result<(Vec<(String, String)>, KeySet), KeysError> {
     let stored = store.list_signing_keys().await?;
-    let set = KeySet::new(stored.iter().filter_map(|row| open(kek, row)).collect());
-    Ok((
-        stored.into_iter().map(|row| (row.alg, row.kid)).collect(),
-        set,
-    ))
+    let keys = stored
+        .iter()
+        .filter_map(|row| match open(kek, row) {
+            Ok(key) => Some(key),
+            Err(problem) => {
+                tracing::warn!(kid = %row.kid, %problem, "skipping a signing key");
+                None
+            }
+        })
+        .collect();
+    Ok(KeySet::new(keys))
 }
 
-fn open(kek: &KeyEncryptionKey, row: &StoredSigningKey) -> Option<SigningKey> {
-    let Some(alg) = Alg::parse(&row.alg) else {
-        tracing::warn!(kid = %row.kid, alg = %row.alg, "skipping a signing key of an unknown algorithm");
-        return None;
-    };
+/// The stored keys as a set, refusing published keys sealed under another master key.
+fn open_published(
+    kek: &KeyEncryptionKey,
+    stored: &[StoredSigningKey],
+    now: OffsetDateTime,
+) -> Result<KeySet, KeysError> {
+    let mut keys = Vec::new();
+    let (mut published, mut unopened) = (0, 0);
+    for row in stored {
+        let in_jwks = row.retired_at.is_none_or(|retired| now < retired);
+        published += usize::from(in_jwks);
+        match open(kek, row) {
+            Ok(key) => keys.push(key),
+            Err(Unopened::OtherMasterKey(_)) if in_jwks => unopened += 1,
+            // A retired key is never used again, whichever key sealed it.
+            Err(Unopened::OtherMasterKey(_)) => {}
+            Err(problem) => tracing::warn!(kid = %row.kid, %problem, "skipping a signing key"),
+        }
+    }
+    if unopened > 0 {
+        return Err(KeysError::OtherMasterKey {
+            unopened,
+            published,
+        });
+    }
+    Ok(KeySet::new(keys))
+}
+
+/// Why a stored key is not in the key set.
+#[derive(Debug, thiserror::Error)]
+enum Unopened {
+    #[error("unknown algorithm {0}")]
+    UnknownAlgorithm(String),
+    #[error("it does not open with this master key: {0}")]
+    OtherMasterKey(String),
+    #[error("it does not parse: {0}")]
+    Invalid(String),
+}
+
+fn open(kek: &KeyEncryptionKey, row: &StoredSigningKey) -> Result<SigningKey, Unopened> {
+    let alg = Alg::parse(&row.alg).ok_or_else(|| Unopened::UnknownAlgorithm(row.alg.clone()))?;
     let schedule = KeySchedule {
         active_from: row.active_from,
         retired_at: row.retired_at,
     };
-    let opened = kek
+    let der = kek
         .open(&row.kid, &row.private_key)
-        .map_err(|e| e.to_string())
-        .and_then(|der| {
-            SigningKey::from_pkcs8(row.kid.clone(), alg, &der, schedule).map_err(|e| e.to_string())
-        });
-    match opened {
-        Ok(key) => Some(key),
-        Err(error) => {
-            tracing::warn!(kid = %row.kid, %error, "skipping a signing key that cannot be opened");
-            None
-        }
-    }
+        .map_err(|e| Unopened::OtherMasterKey(e.to_string()))?;
+    SigningKey::from_pkcs8(row.kid.clone(), alg, &der, schedule)
+        .map_err(|e| Unopened::Invalid(e.to_string()))
 }
 
 /// Loads the stored keys and generates a key for each algorithm that has none able to sign now.
-/// Safe when several nodes run it at once (see the module documentation).
+/// Safe when several nodes run it at once (see the module documentation). Fails with
+/// [`KeysError::OtherMasterKey`] when published keys were sealed under another master key.
 pub async fn ensure_keys(
     store: &dyn Store,
     kek: &KeyEncryptionKey,
     now: OffsetDateTime,
 ) -> Result<KeySet, KeysError> {
-    let (stored, set) = load(store, kek).await?;
+    let set = open_published(kek, &store.list_signing_keys().await?, now)?;
     let missing = set.missing_algorithms(now);
     if missing.is_empty() {
         return Ok(set);
     }
     for alg in missing {
-        let kid = first_kid(alg, &stored);
-        let generated = SigningKey::generate(alg, KeySchedule::immediately(now))?;
-        let key = SigningKey::from_pkcs8(
-            kid,
-            alg,
-            generated.private_pkcs8(),
-            KeySchedule::immediately(now),
-        )?;
-        match store.insert_signing_key(to_row(kek, &key, now)?).await {
-            Ok(()) => tracing::info!(kid = %key.kid(), %alg, "generated a signing key"),
-            // Another node generated the same first key: its key is loaded below.
-            Err(StoreError::Conflict { .. }) => {}
-            Err(error) => return Err(error.into()),
+        let key = SigningKey::generate(alg, KeySchedule::immediately(now))?;
+        if store
+            .insert_signing_key_if_missing(to_row(kek, &key, now)?, now)
+            .await?
+        {
+            tracing::info!(kid = %key.kid(), %alg, "generated a signing key");
         }
+        // Otherwise another node stored its key first: it is loaded below.
     }
-    load_key_set(store, kek).await
-}
-
-/// The `kid` of the key generated when `alg` has no usable key: a digest of the algorithm and of
-/// the ids of its stored keys (usable or not), so every node looking at the same store picks the
-/// same `kid`, and a new one once a key of that algorithm was added.
-fn first_kid(alg: Alg, stored: &[(String, String)]) -> String {
-    let mut context = digest::Context::new(&digest::SHA256);
-    context.update(b"accrete first key\0");
-    context.update(alg.as_str().as_bytes());
-    let mut kids: Vec<&str> = stored
-        .iter()
-        .filter(|(stored_alg, _)| stored_alg == alg.as_str())
-        .map(|(_, kid)| kid.as_str())
-        .collect();
-    kids.sort_unstable();
-    for kid in kids {
-        context.update(b"\0");
-        context.update(kid.as_bytes());
-    }
-    let digest = context.finish();
-    URL_SAFE_NO_PAD.encode(digest.as_ref().get(..12).unwrap_or_default())
+    open_published(kek, &store.list_signing_keys().await?, now)
 }
 
 fn to_row(
@@ -408,13 +428,43 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn keys_sealed_under_another_master_key_are_skipped_and_replaced() {
+    async fn keys_sealed_under_another_master_key_are_refused_and_not_replaced() {
         let (store, _dir) = accrete_store::testing::sqlite_store().await;
         let now = OffsetDateTime::now_utc();
         ensure_keys(store.as_ref(), &kek(), now).await.unwrap();
         let other = KeyEncryptionKey::from_bytes(&[9u8; 32]).unwrap();
-        let set = ensure_keys(store.as_ref(), &other, now).await.unwrap();
-        assert_eq!(set.keys().len(), 3, "only the keys it can open");
+        let refused = ensure_keys(store.as_ref(), &other, now).await.unwrap_err();
+        assert!(
+            matches!(
+                refused,
+                KeysError::OtherMasterKey {
+                    unopened: 3,
+                    published: 3
+                }
+            ),
+            "{refused}"
+        );
+        assert_eq!(
+            store.list_signing_keys().await.unwrap().len(),
+            3,
+            "no key added"
+        );
+        assert!(ensure_keys(store.as_ref(), &kek(), now).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_retired_key_sealed_under_another_master_key_does_not_stop_the_keys() {
+        let (store, _dir) = accrete_store::testing::sqlite_store().await;
+        let now = OffsetDateTime::now_utc();
+        let other = KeyEncryptionKey::from_bytes(&[9u8; 32]).unwrap();
+        let old = SigningKey::generate(Alg::ES256, KeySchedule::immediately(now)).unwrap();
+        store
+            .insert_signing_key(to_row(&other, &old, now).unwrap())
+            .await
+            .unwrap();
+        store.retire_signing_key(old.kid(), now).await.unwrap();
+        let set = ensure_keys(store.as_ref(), &kek(), now).await.unwrap();
         assert!(set.missing_algorithms(now).is_empty());
+        assert!(set.keys().iter().all(|key| key.kid() != old.kid()));
     }
 }

@@ -77,17 +77,39 @@ impl Server {
         self.listener.local_addr()
     }
 
+    /// Loads the signing keys, generating the missing ones on first start. Refuses to go on
+    /// when the stored keys were sealed under another master key: this node could not sign, and
+    /// keys it generated would not open on the other nodes.
+    pub async fn load_signing_keys(&self) -> Result<(), StartError> {
+        match self.state.keys.reload(self.state.store.as_ref()).await {
+            Ok(_) => Ok(()),
+            Err(keys::KeysError::Store(error)) => Err(StartError::Store(error)),
+            Err(error @ keys::KeysError::OtherMasterKey { .. }) => {
+                let message = match &self.state.config.master_key {
+                    Some(_) => error.to_string(),
+                    None => format!(
+                        "{error} (this node has no master_key set, so it uses {}, created when \
+                         missing)",
+                        self.state.config.data_dir.join("master.key").display()
+                    ),
+                };
+                Err(StartError::Invalid(message))
+            }
+            Err(error) => Err(StartError::Invalid(error.to_string())),
+        }
+    }
+
     /// Serves until `shutdown` completes, then lets in-flight requests finish.
     pub async fn run(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         // Signing keys are loaded (and generated on first start) before the first request.
-        self.state
-            .keys
-            .reload(self.state.store.as_ref())
-            .await
-            .map_err(std::io::Error::other)?;
+        if !self.state.keys.is_loaded() {
+            self.load_signing_keys()
+                .await
+                .map_err(std::io::Error::other)?;
+        }
         let serving = axum::serve(
             self.listener,
             self.router

@@ -36,8 +36,8 @@ pub use profile::{
     UserUpdate,
 };
 pub use profiling::{
-    Event, EventKind, NewEvent, PolicyDraft, PolicyVersion, PolicyVersionSummary, PromptState,
-    StepStats, UserState,
+    Event, EventKind, NewEvent, PolicyDraft, PolicyPublication, PolicyVersion,
+    PolicyVersionSummary, PromptState, StepStats, UserState,
 };
 pub use sqlite::SqliteStore;
 

@@ -7,7 +7,8 @@ use uuid::Uuid;
 use crate::{
     AuthTransaction, Client, CodeConsumption, CredentialFailures, Event, ExpiredTransaction, Grant,
     HistoryEntry, Location, MigrationStatus, NewAuthTransaction, NewAuthorizationCode, NewEvent,
-    NewRefreshToken, NewUser, Page, PolicyDraft, PolicyVersion, PolicyVersionSummary,
+    NewRefreshToken, NewUser, Page, PolicyDraft, PolicyPublication, PolicyVersion,
+    PolicyVersionSummary,
     ProfileChange, PromptState, Provenance, RefreshSuccessor, RefreshToken, Rotation, SignInKind,
     SsoSession, StepStats, StoreError, StoredSigningKey, User, UserQuery, UserState, UserUpdate,
 };
@@ -140,6 +141,15 @@ pub trait Store: Send + Sync + 'static {
 
     /// Stores a signing key (private key already encrypted by the caller).
     async fn insert_signing_key(&self, key: StoredSigningKey) -> Result<(), StoreError>;
+
+    /// Stores `key` unless a key of its algorithm may already sign at `now` (active from `now` or
+    /// earlier, or from its creation, and not retired by `now`); returns whether it was stored. Checked and inserted under
+    /// one lock, so of several nodes generating a first key at once exactly one stores its key.
+    async fn insert_signing_key_if_missing(
+        &self,
+        key: StoredSigningKey,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
 
     /// Every signing key, retired ones included, by `active_from`.
     async fn list_signing_keys(&self) -> Result<Vec<StoredSigningKey>, StoreError>;
@@ -314,6 +324,16 @@ pub trait Store: Send + Sync + 'static {
         note: Option<&str>,
         now: OffsetDateTime,
     ) -> Result<PolicyVersion, StoreError>;
+
+    /// Publishes `document` as the next version unless the version in force is the same
+    /// document. Checked and published under one lock, so several nodes importing the same file
+    /// at once publish it once.
+    async fn publish_policy_if_changed(
+        &self,
+        document: &serde_json::Value,
+        note: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<PolicyPublication, StoreError>;
 
     /// The version in force (the latest published), if any.
     async fn published_policy(&self) -> Result<Option<PolicyVersion>, StoreError>;

@@ -6,6 +6,15 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+/// What [`Store::publish_policy_if_changed`](crate::Store::publish_policy_if_changed) did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PolicyPublication {
+    /// The document was published as this new version.
+    New(PolicyVersion),
+    /// The version in force is already this document; nothing was published.
+    Unchanged(PolicyVersion),
+}
+
 /// A published version of the policy.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PolicyVersion {

@@ -79,6 +79,10 @@ macro_rules! impl_store {
             write fn update_client(client: $crate::Client) -> $crate::Client;
             write fn delete_client(id: &str) -> ();
             write fn insert_signing_key(key: $crate::StoredSigningKey) -> ();
+            write fn insert_signing_key_if_missing(
+                key: $crate::StoredSigningKey,
+                now: time::OffsetDateTime,
+            ) -> bool;
             read fn list_signing_keys() -> Vec<$crate::StoredSigningKey>;
             write fn retire_signing_key(kid: &str, at: time::OffsetDateTime) -> ();
             write fn create_session(session: $crate::SsoSession) -> ();
@@ -140,6 +144,11 @@ macro_rules! impl_store {
                 note: Option<&str>,
                 now: time::OffsetDateTime,
             ) -> $crate::PolicyVersion;
+            write fn publish_policy_if_changed(
+                document: &serde_json::Value,
+                note: Option<&str>,
+                now: time::OffsetDateTime,
+            ) -> $crate::PolicyPublication;
             read fn published_policy() -> Option<$crate::PolicyVersion>;
             read fn policy_version(version: i64) -> Option<$crate::PolicyVersion>;
             read fn list_policy_versions() -> Vec<$crate::PolicyVersionSummary>;

@@ -13,6 +13,7 @@ mod authorize;
 mod basic_op;
 mod hosted_pages;
 mod logout;
+mod nodes;
 mod oidc_flow;
 mod ops;
 mod profiling;

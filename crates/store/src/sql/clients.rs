@@ -126,6 +126,42 @@ macro_rules! client_sql {
             c: &mut Conn,
             key: $crate::StoredSigningKey,
         ) -> Result<(), $crate::StoreError> {
+            insert_signing_key_row(c, key).await
+        }
+
+        pub(crate) async fn insert_signing_key_if_missing(
+            c: &mut Conn,
+            key: $crate::StoredSigningKey,
+            now: time::OffsetDateTime,
+        ) -> Result<bool, $crate::StoreError> {
+            let mut tx = begin_write(c).await?;
+            // Nodes generating a first key at once queue here; the first stores its key, the
+            // others find it and store nothing. A key that signs from its creation counts even
+            // if created a moment after this node's `now` (by a node whose clock read later).
+            lock_named(&mut tx, "accrete_signing_keys").await?;
+            let now = $crate::model::to_millis(now);
+            let (signing,): (i64,) = sqlx::query_as(
+                "SELECT COUNT(*) FROM signing_keys
+                 WHERE alg = $1 AND (active_from <= $2 OR active_from <= created_at)
+                   AND (retired_at IS NULL OR retired_at > $2)",
+            )
+            .bind(key.alg.clone())
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(err)?;
+            if signing > 0 {
+                return Ok(false);
+            }
+            insert_signing_key_row(&mut tx, key).await?;
+            tx.commit().await.map_err(err)?;
+            Ok(true)
+        }
+
+        async fn insert_signing_key_row(
+            c: &mut Conn,
+            key: $crate::StoredSigningKey,
+        ) -> Result<(), $crate::StoreError> {
             sqlx::query(
                 "INSERT INTO signing_keys
                      (kid, alg, private_key, public_jwk, created_at, active_from, retired_at)

@@ -9,10 +9,42 @@ macro_rules! profiling_sql {
             note: Option<&str>,
             now: time::OffsetDateTime,
         ) -> Result<$crate::PolicyVersion, $crate::StoreError> {
-            let now = $crate::model::to_millis(now);
             let mut tx = begin_write(c).await?;
             // Numbers are handed out under a lock so concurrent publishers never collide.
             lock_named(&mut tx, "accrete_policy").await?;
+            let version = insert_policy_version(&mut tx, document, note, now).await?;
+            tx.commit().await.map_err(err)?;
+            Ok(version)
+        }
+
+        pub(crate) async fn publish_policy_if_changed(
+            c: &mut Conn,
+            document: &serde_json::Value,
+            note: Option<&str>,
+            now: time::OffsetDateTime,
+        ) -> Result<$crate::PolicyPublication, $crate::StoreError> {
+            let mut tx = begin_write(c).await?;
+            // The comparison with the version in force happens under the publishers' lock, so
+            // of several nodes importing one file at once only the first publishes it.
+            lock_named(&mut tx, "accrete_policy").await?;
+            if let Some(current) = published_policy(&mut tx).await?
+                && current.document == *document
+            {
+                return Ok($crate::PolicyPublication::Unchanged(current));
+            }
+            let version = insert_policy_version(&mut tx, document, note, now).await?;
+            tx.commit().await.map_err(err)?;
+            Ok($crate::PolicyPublication::New(version))
+        }
+
+        /// Inserts the next version; the caller holds the `accrete_policy` lock.
+        async fn insert_policy_version(
+            c: &mut Conn,
+            document: &serde_json::Value,
+            note: Option<&str>,
+            now: time::OffsetDateTime,
+        ) -> Result<$crate::PolicyVersion, $crate::StoreError> {
+            let now = $crate::model::to_millis(now);
             let row = sqlx::query_as::<_, $crate::sql::profiling_rows::PolicyRow>(
                 "INSERT INTO policy_versions (version, document, created_at, published_at, note)
                  SELECT COALESCE(MAX(version), 0) + 1, $1, $2, $2, $3 FROM policy_versions
@@ -21,10 +53,9 @@ macro_rules! profiling_sql {
             .bind(sqlx::types::Json(document))
             .bind(now)
             .bind(note.map(str::to_owned))
-            .fetch_one(&mut *tx)
+            .fetch_one(&mut *c)
             .await
             .map_err(err)?;
-            tx.commit().await.map_err(err)?;
             row.try_into()
         }
 

@@ -15,6 +15,8 @@ crate::for_each_backend!(
     a_client_id_is_unique,
     a_client_can_be_updated_and_deleted,
     signing_keys_are_listed_by_activation_and_can_be_retired,
+    of_first_keys_inserted_at_once_one_per_algorithm_is_stored,
+    a_key_is_inserted_when_the_signing_one_is_retired_or_not_active_yet,
     a_session_is_found_by_its_hash_until_it_expires,
     touching_a_session_moves_its_expiry,
     signing_out_everywhere_ends_every_session_of_the_user,
@@ -152,6 +154,69 @@ async fn signing_keys_are_listed_by_activation_and_can_be_retired(store: Arc<dyn
     assert_eq!(keys[1], key("new", t0() + Duration::days(1)));
     let unknown = store.retire_signing_key("nope", t0()).await;
     assert!(matches!(unknown, Err(StoreError::NotFound)));
+}
+
+fn signing_key(kid: &str, alg: &str) -> StoredSigningKey {
+    StoredSigningKey {
+        kid: kid.into(),
+        alg: alg.into(),
+        private_key: vec![1, 2, 3],
+        public_jwk: json!({ "kid": kid }),
+        created_at: t0(),
+        active_from: t0(),
+        retired_at: None,
+    }
+}
+
+async fn of_first_keys_inserted_at_once_one_per_algorithm_is_stored(store: Arc<dyn Store>) {
+    let tasks: Vec<_> = (0..8)
+        .flat_map(|node| ["RS256", "ES256"].map(|alg| (node, alg)))
+        .map(|(node, alg)| {
+            let store = store.clone();
+            let key = signing_key(&format!("{alg}-{node}"), alg);
+            tokio::spawn(async move { store.insert_signing_key_if_missing(key, t0()).await })
+        })
+        .collect();
+    let mut stored = 0;
+    for task in tasks {
+        stored += usize::from(task.await.unwrap().unwrap());
+    }
+    assert_eq!(stored, 2, "one insert per algorithm wins");
+    let keys = store.list_signing_keys().await.unwrap();
+    let mut algs: Vec<&str> = keys.iter().map(|k| k.alg.as_str()).collect();
+    algs.sort_unstable();
+    assert_eq!(algs, ["ES256", "RS256"]);
+}
+
+async fn a_key_is_inserted_when_the_signing_one_is_retired_or_not_active_yet(
+    store: Arc<dyn Store>,
+) {
+    let later = t0() + Duration::hours(1);
+    let mut next = signing_key("next", "ES256");
+    next.active_from = later;
+    store.insert_signing_key(next).await.unwrap();
+    assert!(
+        store
+            .insert_signing_key_if_missing(signing_key("first", "ES256"), t0())
+            .await
+            .unwrap(),
+        "a key that signs only later does not count"
+    );
+    assert!(
+        !store
+            .insert_signing_key_if_missing(signing_key("second", "ES256"), t0())
+            .await
+            .unwrap()
+    );
+    store.retire_signing_key("first", t0()).await.unwrap();
+    assert!(
+        store
+            .insert_signing_key_if_missing(signing_key("third", "ES256"), t0())
+            .await
+            .unwrap(),
+        "a retired key does not count"
+    );
+    assert_eq!(store.list_signing_keys().await.unwrap().len(), 3);
 }
 
 async fn a_session_is_found_by_its_hash_until_it_expires(store: Arc<dyn Store>) {

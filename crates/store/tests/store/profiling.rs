@@ -3,7 +3,8 @@
 use std::sync::Arc;
 
 use accrete_store::{
-    EventKind, Location, NewEvent, NewUser, ProfileChange, Store, StoreError, User, UserQuery,
+    EventKind, Location, NewEvent, NewUser, PolicyPublication, ProfileChange, Store, StoreError,
+    User, UserQuery,
 };
 use serde_json::json;
 use time::Duration;
@@ -14,6 +15,7 @@ use crate::oidc::user;
 crate::for_each_backend!(
     publishing_numbers_versions_and_the_latest_is_in_force,
     concurrent_publishes_get_distinct_versions,
+    concurrent_imports_of_one_document_publish_it_once,
     there_is_one_draft_and_it_can_be_replaced_and_discarded,
     prompt_events_move_the_prompt_state_of_their_step,
     a_prompt_event_without_a_step_is_refused,
@@ -89,6 +91,41 @@ async fn concurrent_publishes_get_distinct_versions(store: Arc<dyn Store>) {
     }
     versions.sort_unstable();
     assert_eq!(versions, (1..=10).collect::<Vec<_>>());
+}
+
+async fn concurrent_imports_of_one_document_publish_it_once(store: Arc<dyn Store>) {
+    let document = json!({ "steps": [{ "id": "work", "fields": ["company"] }] });
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let (store, document) = (store.clone(), document.clone());
+            tokio::spawn(async move {
+                store
+                    .publish_policy_if_changed(&document, Some("imported"), t0())
+                    .await
+            })
+        })
+        .collect();
+    let mut new = 0;
+    for task in tasks {
+        match task.await.unwrap().unwrap() {
+            PolicyPublication::New(version) => {
+                assert_eq!(version.version, 1);
+                new += 1;
+            }
+            PolicyPublication::Unchanged(version) => assert_eq!(version.version, 1),
+        }
+    }
+    assert_eq!(new, 1, "published once");
+    assert_eq!(store.list_policy_versions().await.unwrap().len(), 1);
+    let changed = json!({ "steps": [] });
+    let outcome = store
+        .publish_policy_if_changed(&changed, None, t0())
+        .await
+        .unwrap();
+    assert!(
+        matches!(&outcome, PolicyPublication::New(v) if v.version == 2),
+        "{outcome:?}"
+    );
 }
 
 async fn there_is_one_draft_and_it_can_be_replaced_and_discarded(store: Arc<dyn Store>) {
