@@ -335,7 +335,9 @@ mod tests {
                 let imports: Vec<_> = (0..6)
                     .map(|_| {
                         let (store, file) = (store.clone(), file.clone());
-                        tokio::spawn(async move { import_at_start(store.as_ref(), &file, false).await })
+                        tokio::spawn(
+                            async move { import_at_start(store.as_ref(), &file, false).await },
+                        )
                     })
                     .collect();
                 for import in imports {

@@ -8,9 +8,9 @@ use crate::{
     AuthTransaction, Client, CodeConsumption, CredentialFailures, Event, ExpiredTransaction, Grant,
     HistoryEntry, Location, MigrationStatus, NewAuthTransaction, NewAuthorizationCode, NewEvent,
     NewRefreshToken, NewUser, Page, PolicyDraft, PolicyPublication, PolicyVersion,
-    PolicyVersionSummary,
-    ProfileChange, PromptState, Provenance, RefreshSuccessor, RefreshToken, Rotation, SignInKind,
-    SsoSession, StepStats, StoreError, StoredSigningKey, User, UserQuery, UserState, UserUpdate,
+    PolicyVersionSummary, ProfileChange, PromptState, Provenance, RefreshSuccessor, RefreshToken,
+    Rotation, SignInKind, SsoSession, StepStats, StoreError, StoredSigningKey, User, UserQuery,
+    UserState, UserUpdate,
 };
 
 /// Persistence for Accrete, used as `Arc<dyn Store>`.
