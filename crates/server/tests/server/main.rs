@@ -10,6 +10,7 @@ mod api_policy;
 mod api_users;
 mod authorize;
 mod basic_op;
+mod claims;
 mod discovery;
 mod logout;
 mod oidc_flow;
