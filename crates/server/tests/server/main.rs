@@ -11,6 +11,7 @@ mod api_users;
 mod authorize;
 mod basic_op;
 mod claims;
+mod client_delete;
 mod discovery;
 mod logout;
 mod oidc_flow;
