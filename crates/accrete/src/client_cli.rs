@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use accrete_oidc::client::{GrantType, is_scope_token, is_web_origin, validate_redirect_uri};
 use accrete_oidc::keys::Alg;
 use accrete_oidc::secrets::random_opaque;
+use accrete_server::clients::ClientCache;
 use accrete_server::pages::theme::Theme;
 use accrete_server::secrets::ServerSecrets;
 use accrete_store::{Client, StoreError};
@@ -276,9 +277,13 @@ fn delete(flags: &Flags, id: &str) -> anyhow::Result<ExitCode> {
     let config = settings::load(flags)?;
     runtime()?.block_on(async {
         let (store, _lock) = open_store(&config, Locking::Shared).await?;
-        match store.delete_client(id).await {
+        // The same use-case as the API; running servers notice within their client cache's time.
+        match ClientCache::default().delete(store.as_ref(), id).await {
             Ok(()) => {
-                outln!("deleted client {id} with its grants and tokens")?;
+                outln!(
+                    "deleted client {id} with its grants and tokens \
+                     (running servers refuse its access tokens within 5 seconds)"
+                )?;
                 Ok(ExitCode::SUCCESS)
             }
             Err(StoreError::NotFound) => Err(anyhow!("there is no client {id}")),

@@ -129,7 +129,7 @@ pub struct DiscoveryDocument {
     pub token_endpoint_auth_methods_supported: Vec<String>,
     /// Same as the token endpoint.
     pub revocation_endpoint_auth_methods_supported: Vec<String>,
-    /// Same as the token endpoint.
+    /// `client_secret_basic`, `client_secret_post` (no `none`: confidential clients only).
     pub introspection_endpoint_auth_methods_supported: Vec<String>,
     /// Request objects are not supported.
     pub request_parameter_supported: bool,
@@ -151,8 +151,13 @@ pub struct DiscoveryDocument {
 /// The `prompt` values understood by the authorization endpoint.
 pub const PROMPT_VALUES: &[&str] = &["none", "login", "consent", "select_account", "create"];
 
-/// Client authentication methods at the token, revocation and introspection endpoints.
+/// Client authentication methods at the token and revocation endpoints (`none`: public clients,
+/// which may revoke their own tokens, RFC 7009 §2.1).
 pub const AUTH_METHODS: &[&str] = &["client_secret_basic", "client_secret_post", "none"];
+
+/// Client authentication methods at the introspection endpoint: confidential clients only, since
+/// RFC 7662 §2.1 wants the caller authorized and a public client cannot authenticate.
+pub const INTROSPECTION_AUTH_METHODS: &[&str] = &["client_secret_basic", "client_secret_post"];
 
 fn strings(items: &[&str]) -> Vec<String> {
     items.iter().map(|s| (*s).to_owned()).collect()
@@ -222,7 +227,7 @@ impl DiscoveryDocument {
             code_challenge_methods_supported: strings(&["S256"]),
             token_endpoint_auth_methods_supported: strings(AUTH_METHODS),
             revocation_endpoint_auth_methods_supported: strings(AUTH_METHODS),
-            introspection_endpoint_auth_methods_supported: strings(AUTH_METHODS),
+            introspection_endpoint_auth_methods_supported: strings(INTROSPECTION_AUTH_METHODS),
             request_parameter_supported: false,
             request_uri_parameter_supported: false,
             claims_parameter_supported: false,
@@ -312,6 +317,19 @@ mod tests {
         assert!(doc.scopes_supported.contains(&"org".to_owned()));
         assert!(doc.claims_supported.contains(&"company".to_owned()));
         assert_eq!(doc.ui_locales_supported, ["en", "fr"]);
+    }
+
+    #[test]
+    fn public_clients_may_revoke_but_not_introspect() {
+        let doc = DiscoveryDocument::new(&issuer(), &DiscoveryOptions::default());
+        assert!(
+            doc.revocation_endpoint_auth_methods_supported
+                .contains(&"none".to_owned())
+        );
+        assert_eq!(
+            doc.introspection_endpoint_auth_methods_supported,
+            ["client_secret_basic", "client_secret_post"]
+        );
     }
 
     #[test]

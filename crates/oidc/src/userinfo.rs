@@ -3,9 +3,8 @@
 
 use serde_json::{Map, Value};
 
-use crate::claims::{CustomScopes, filter_claims};
 use crate::error::{ChallengeScheme, ErrorCode, OAuthError};
-use crate::jwt::AccessTokenClaims;
+use crate::jwt::{AccessTokenClaims, is_reserved};
 use crate::params::Params;
 
 /// Extracts the bearer token from the `Authorization` header value or the `access_token` form
@@ -68,17 +67,22 @@ pub fn check_userinfo_access(token: &AccessTokenClaims) -> Result<(), OAuthError
     }
 }
 
-/// The userinfo response: `sub` first, then the user's claims released by the token's scopes,
-/// types preserved.
+/// The userinfo response: `sub` first, then the claims released for the token's grant, as the
+/// caller decided them (the same claims as the grant's ID token: one decision, see the server's
+/// `released_claims`), types preserved. Protocol claims are never overridden
+/// ([`crate::jwt::RESERVED_CLAIMS`], as in the ID token).
 pub fn userinfo_response(
     token: &AccessTokenClaims,
-    user_claims: &Map<String, Value>,
-    custom: CustomScopes<'_>,
+    released: &Map<String, Value>,
 ) -> Map<String, Value> {
-    let scopes: Vec<&str> = token.scopes().collect();
     let mut response = Map::new();
     response.insert("sub".to_owned(), Value::String(token.sub.clone()));
-    response.extend(filter_claims(user_claims, &scopes, custom));
+    response.extend(
+        released
+            .iter()
+            .filter(|(name, value)| !value.is_null() && !is_reserved(name))
+            .map(|(name, value)| (name.clone(), value.clone())),
+    );
     response
 }
 
@@ -162,13 +166,18 @@ mod tests {
     }
 
     #[test]
-    fn response_has_sub_and_the_claims_of_the_granted_scopes() {
-        let user = json!({"email": "ada@example.com", "email_verified": true, "name": "Ada"});
-        let response =
-            userinfo_response(&token(&["openid", "email"]), user.as_object().unwrap(), &[]);
+    fn response_has_sub_and_the_released_claims_without_overriding_protocol_claims() {
+        let released = json!({
+            "email": "ada@example.com", "company": "Acme", "team_size": 12,
+            "sub": "someone-else", "iss": "evil", "nickname": null
+        });
+        let response = userinfo_response(
+            &token(&["openid", "email", "work"]),
+            released.as_object().unwrap(),
+        );
         assert_eq!(
             Value::Object(response),
-            json!({"sub": "user-1", "email": "ada@example.com", "email_verified": true})
+            json!({"sub": "user-1", "email": "ada@example.com", "company": "Acme", "team_size": 12})
         );
     }
 }

@@ -7,6 +7,9 @@
 //! and a change made elsewhere (another node, `accrete client ...` against the same database) is
 //! seen within the TTL. Unknown ids are never cached, so they cannot fill the cache, and a client
 //! created anywhere is usable at once.
+//!
+//! Bearer tokens are checked against it too ([`ClientCache::exists`]): a deleted client's access
+//! tokens are refused at once on the node that deleted it, within the TTL on the others.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -29,18 +32,24 @@ pub struct ClientCache {
 impl ClientCache {
     /// The client `id`, from the cache when read less than [`CLIENT_CACHE_TTL`] ago.
     pub async fn get(&self, store: &dyn Store, id: &str) -> Result<Option<Client>, StoreError> {
-        if let Some(client) = self.fresh(id) {
-            return Ok(Some(client));
-        }
-        let client = store.get_client(id).await?;
-        if let Some(client) = &client {
-            let mut entries = self.lock();
-            if entries.len() >= CAPACITY {
-                entries.clear();
-            }
-            entries.insert(id.to_owned(), (client.clone(), Instant::now()));
-        }
-        Ok(client)
+        self.get_at(store, id, Instant::now()).await
+    }
+
+    /// Whether the client `id` exists, as bearer-token checks ask it: a cache hit (without a
+    /// copy of the client) when it was read less than [`CLIENT_CACHE_TTL`] ago, so a client
+    /// deleted on another node is refused here within that time.
+    pub async fn exists(&self, store: &dyn Store, id: &str) -> Result<bool, StoreError> {
+        self.exists_at(store, id, Instant::now()).await
+    }
+
+    /// Deletes the client `id` with its authorization transactions, grants, codes and refresh
+    /// tokens (one statement: they cascade), and forgets it on this node at once. The one way
+    /// to delete a client, for the API and `accrete client delete` alike (the command has a cache
+    /// of its own: running servers notice within [`CLIENT_CACHE_TTL`]).
+    pub async fn delete(&self, store: &dyn Store, id: &str) -> Result<(), StoreError> {
+        let deleted = store.delete_client(id).await;
+        self.forget(id);
+        deleted
     }
 
     /// Drops what this node knows of `id`; call it after changing or deleting the client.
@@ -48,10 +57,56 @@ impl ClientCache {
         self.lock().remove(id);
     }
 
-    fn fresh(&self, id: &str) -> Option<Client> {
+    /// [`ClientCache::get`] at a given instant (time is passed in for tests).
+    async fn get_at(
+        &self,
+        store: &dyn Store,
+        id: &str,
+        now: Instant,
+    ) -> Result<Option<Client>, StoreError> {
+        if let Some(client) = self.fresh(id, now) {
+            return Ok(Some(client));
+        }
+        let client = store.get_client(id).await?;
+        let mut entries = self.lock();
+        match &client {
+            Some(client) => {
+                if entries.len() >= CAPACITY {
+                    entries.clear();
+                }
+                entries.insert(id.to_owned(), (client.clone(), now));
+            }
+            // Deleted since it was cached: the stale entry goes too.
+            None => {
+                entries.remove(id);
+            }
+        }
+        Ok(client)
+    }
+
+    /// [`ClientCache::exists`] at a given instant.
+    async fn exists_at(
+        &self,
+        store: &dyn Store,
+        id: &str,
+        now: Instant,
+    ) -> Result<bool, StoreError> {
+        if self.is_fresh(id, now) {
+            return Ok(true);
+        }
+        Ok(self.get_at(store, id, now).await?.is_some())
+    }
+
+    fn fresh(&self, id: &str, now: Instant) -> Option<Client> {
         let entries = self.lock();
         let (client, at) = entries.get(id)?;
-        (at.elapsed() < CLIENT_CACHE_TTL).then(|| client.clone())
+        (now.saturating_duration_since(*at) < CLIENT_CACHE_TTL).then(|| client.clone())
+    }
+
+    fn is_fresh(&self, id: &str, now: Instant) -> bool {
+        self.lock()
+            .get(id)
+            .is_some_and(|(_, at)| now.saturating_duration_since(*at) < CLIENT_CACHE_TTL)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Client, Instant)>> {
@@ -107,5 +162,54 @@ mod tests {
         cache.forget("web");
         let reread = cache.get(store.as_ref(), "web").await.unwrap().unwrap();
         assert_eq!(reread.name, "Renamed");
+    }
+
+    async fn sqlite() -> (std::sync::Arc<dyn Store>, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("c.db").display());
+        let store = accrete_store::connect(&url, ConnectOptions::default())
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        (store, dir)
+    }
+
+    #[tokio::test]
+    async fn a_client_deleted_elsewhere_stops_existing_here_once_its_entry_is_older_than_the_ttl() {
+        let (store, _dir) = sqlite().await;
+        store.create_client(client("web", "Web")).await.unwrap();
+        let node = ClientCache::default();
+        let t0 = Instant::now();
+        assert!(node.exists_at(store.as_ref(), "web", t0).await.unwrap());
+        // Another node, or `accrete client delete` with a cache of its own.
+        ClientCache::default()
+            .delete(store.as_ref(), "web")
+            .await
+            .unwrap();
+        let within = t0 + CLIENT_CACHE_TTL - Duration::from_millis(1);
+        assert!(
+            node.exists_at(store.as_ref(), "web", within).await.unwrap(),
+            "still cached"
+        );
+        let after = t0 + CLIENT_CACHE_TTL;
+        assert!(!node.exists_at(store.as_ref(), "web", after).await.unwrap());
+        assert!(
+            !node.exists_at(store.as_ref(), "web", within).await.unwrap(),
+            "a miss is not cached"
+        );
+    }
+
+    #[tokio::test]
+    async fn deleting_a_client_forgets_it_on_this_node_at_once() {
+        let (store, _dir) = sqlite().await;
+        store.create_client(client("web", "Web")).await.unwrap();
+        let node = ClientCache::default();
+        assert!(node.exists(store.as_ref(), "web").await.unwrap());
+        node.delete(store.as_ref(), "web").await.unwrap();
+        assert!(!node.exists(store.as_ref(), "web").await.unwrap());
+        assert!(matches!(
+            node.delete(store.as_ref(), "web").await,
+            Err(StoreError::NotFound)
+        ));
     }
 }

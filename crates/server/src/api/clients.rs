@@ -530,7 +530,8 @@ pub async fn update(
     Ok(axum::Json(updated.into()))
 }
 
-/// Deletes a client with its transactions, grants, codes and tokens.
+/// Deletes a client with its transactions, grants, codes and tokens; its access tokens are
+/// refused at once on this node, within 5 seconds on the others.
 #[utoipa::path(delete, path = "/clients/{id}", tag = "clients",
     params(("id" = String, Path, description = "client_id")),
     responses((status = 204, description = "Deleted"), ErrorResponses),
@@ -542,8 +543,7 @@ pub async fn delete(
 ) -> Result<StatusCode, ApiError> {
     caller.require(Scope::ClientsWrite)?;
     find(&state, &id).await?;
-    state.store.delete_client(&id).await?;
-    state.clients.forget(&id);
+    state.clients.delete(state.store.as_ref(), &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -3,7 +3,9 @@
 //!
 //! A user's access token carries its grant in the `jti` (`<grant id>.<random>`), so revoking the
 //! grant (code reuse, refresh-token reuse, revocation, the user's own choice) makes every access
-//! token issued under it invalid at once, without a token table.
+//! token issued under it invalid at once, without a token table. Deleting a client ends its
+//! tokens too: its grants go with it, and every check asks the client cache whether the token's
+//! client still exists (client-credentials tokens have no grant).
 
 use std::sync::Arc;
 
@@ -64,8 +66,8 @@ fn grant_of(jti: &str) -> Option<Uuid> {
         .and_then(|(grant, _)| Uuid::parse_str(grant).ok())
 }
 
-/// Verifies a bearer access token: signature, `kid`, `typ`, issuer and expiry, then that its grant
-/// (if any) is still live. Every failure is `invalid_token` (with a Bearer challenge), except
+/// Verifies a bearer access token: signature, `kid`, `typ`, issuer and expiry, then that its
+/// client still exists (through the client cache) and its grant (if any) is still live. Every failure is `invalid_token` (with a Bearer challenge), except
 /// storage trouble (`server_error` / `temporarily_unavailable`).
 pub async fn verify_access_token(
     state: &AppState,
@@ -92,6 +94,18 @@ pub async fn verify_access_token(
         }
         other => other?,
     };
+    // A deleted client's tokens stop working: at once on this node, within the client cache's
+    // time on the others (its users' tokens also lose their grant, deleted with the client).
+    let client_exists = state
+        .clients
+        .exists(state.store.as_ref(), &claims.client_id)
+        .await
+        .map_err(store_oauth_error)?;
+    if !client_exists {
+        return Err(OAuthError::invalid_token(
+            "the client of this token no longer exists",
+        ));
+    }
     let grant_id = grant_of(&claims.jti);
     if let Some(grant_id) = grant_id {
         let revoked = state

@@ -29,10 +29,24 @@ pub(super) async fn configuration(State(state): State<AppState>) -> Response {
         Ok(keys) => keys,
         Err(error) => return EndpointError::from(error).into_response(),
     };
+    // The policy in force now (it can be published at run time): its custom scopes and the
+    // claims they release, as the ID token and userinfo release them.
+    let policy = match state.profiling.current(state.store.as_ref()).await {
+        Ok(policy) => policy,
+        Err(error) => return EndpointError::from(error).into_response(),
+    };
+    let custom = policy
+        .as_deref()
+        .map(crate::profiling::custom_scopes)
+        .unwrap_or_default();
     let options = DiscoveryOptions {
         id_token_algs: keys.signing_algorithms(now),
+        extra_claims: custom
+            .iter()
+            .flat_map(|(_, claims)| claims.iter().cloned())
+            .collect(),
+        extra_scopes: custom.into_iter().map(|(scope, _)| scope).collect(),
         ui_locales: vec!["en".to_owned(), "fr".to_owned()],
-        ..DiscoveryOptions::default()
     };
     cached(axum::Json(DiscoveryDocument::new(&issuer, &options)).into_response())
 }

@@ -372,7 +372,8 @@ pub(crate) fn user_claims(user: &User) -> Map<String, Value> {
 }
 
 /// The user's claims that `scopes` release: standard claims by their standard scope, and the
-/// policy's fields by the custom scope they name (types preserved).
+/// policy's fields by the custom scope they name (types preserved). The one decision of what a
+/// grant releases: the ID token and userinfo both take it as it is.
 pub(crate) async fn released_claims(
     state: &AppState,
     user: &User,

@@ -55,6 +55,7 @@ async fn claims(
         Err(error) => return Err(store_oauth_error(error)),
     };
     let scopes: Vec<String> = access.claims.scopes().map(str::to_owned).collect();
+    // The same decision as the grant's ID token.
     let released = released_claims(state, &user, &scopes).await;
-    Ok(userinfo_response(&access.claims, &released, &[]))
+    Ok(userinfo_response(&access.claims, &released))
 }

@@ -1,6 +1,6 @@
 //! Profile values released as OpenID Connect claims, by granted scope.
 
-use accrete_core::{CompiledPolicy, Storage};
+use accrete_core::{CompiledPolicy, Field, Storage};
 use accrete_store::User;
 use serde_json::{Map, Value};
 
@@ -60,14 +60,37 @@ pub(crate) fn claims_for(
         let Some(value) = stored_value(user, field) else {
             continue;
         };
-        let name = match (&field.claim, &field.storage) {
-            (Some(claim), _) => claim.clone(),
-            (None, Storage::Profile { claim }) => claim.clone(),
-            (None, _) => field.key.as_str().to_owned(),
-        };
-        claims.insert(name, value.clone());
+        claims.insert(claim_name(field), value.clone());
     }
     claims
+}
+
+/// The claim name a field is released under: its `claim`, else its standard claim, else its key.
+fn claim_name(field: &Field) -> String {
+    match (&field.claim, &field.storage) {
+        (Some(claim), _) => claim.clone(),
+        (None, Storage::Profile { claim }) => claim.clone(),
+        (None, _) => field.key.as_str().to_owned(),
+    }
+}
+
+/// The scopes the policy's fields name, each with the claims it releases (in the policy's
+/// order), for discovery's `scopes_supported` and `claims_supported`: what [`claims_for`] can
+/// release.
+pub(crate) fn custom_scopes(policy: &CompiledPolicy) -> Vec<(String, Vec<String>)> {
+    let mut scopes: Vec<(String, Vec<String>)> = Vec::new();
+    for field in policy.fields() {
+        let Some(scope) = &field.scope else {
+            continue;
+        };
+        let claim = claim_name(field);
+        match scopes.iter_mut().find(|(name, _)| name == scope) {
+            Some((_, claims)) if claims.contains(&claim) => {}
+            Some((_, claims)) => claims.push(claim),
+            None => scopes.push((scope.clone(), vec![claim])),
+        }
+    }
+    scopes
 }
 
 #[cfg(test)]
@@ -150,5 +173,16 @@ mod tests {
         let claims = claims_for(Some(&policy), &user, &["work".to_owned()]);
         assert_eq!(claims["team_size"], json!(12));
         assert_eq!(claims["topics"], json!(["identity"]));
+    }
+
+    #[test]
+    fn custom_scopes_list_each_scope_once_with_the_claim_names_it_releases() {
+        let scopes = custom_scopes(&example());
+        let work = scopes.iter().find(|(scope, _)| scope == "work").unwrap();
+        assert_eq!(work.1, ["company", "job_title"]);
+        assert_eq!(
+            scopes.iter().filter(|(scope, _)| scope == "work").count(),
+            1
+        );
     }
 }

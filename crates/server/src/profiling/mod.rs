@@ -21,9 +21,7 @@ use accrete_store::{Store, StoreError};
 use axum::Router;
 use axum::routing::get;
 
-// Called by the token and userinfo endpoints once they are wired (see docs/profiling-flow.md).
-#[allow(unused_imports)]
-pub(crate) use claims::claims_for;
+pub(crate) use claims::{claims_for, custom_scopes};
 pub(crate) use flow::{Next, ProfilingError, before_code};
 pub(crate) use form::{autocomplete, field_choices};
 pub(crate) use signup::{signup_step, split_signup_post};

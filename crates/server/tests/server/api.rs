@@ -2,7 +2,9 @@
 
 use serde_json::{Value, json};
 
-use crate::api_client::{ALL_SCOPES, Api, Tokens, admin, pricing_policy, problem, stored_user};
+use crate::api_client::{
+    ALL_SCOPES, Api, Tokens, admin, ensure_client, pricing_policy, problem, stored_user,
+};
 use crate::support::each_backend;
 
 #[tokio::test]
@@ -90,6 +92,7 @@ async fn an_invalid_token_gets_401_invalid_token() {
 async fn a_token_without_the_scope_gets_403_insufficient_scope() {
     each_backend(|app| async move {
         let tokens = Tokens::install(&app).await;
+        ensure_client(&app, "reader", &[]).await;
         let api = Api {
             app: &app,
             token: tokens.backend("reader", &["users:read"]),
@@ -122,6 +125,7 @@ async fn a_users_own_token_cannot_use_the_management_api() {
             token: tokens.user(&app, &user, "shop").await,
         };
         problem(api.get("/users").await, 403).await;
+        ensure_client(&app, "backend", &[]).await;
         let backend = Api {
             app: &app,
             token: tokens.backend("backend", ALL_SCOPES),
@@ -205,7 +209,13 @@ async fn clients_are_created_read_replaced_and_deleted() {
         assert_eq!(replaced["allowed_origins"], json!([]));
 
         let list: Value = api.get("/clients").await.json().await.unwrap();
-        assert_eq!(list["items"].as_array().unwrap().len(), 1);
+        let ids: Vec<&str> = list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|client| client["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, ["backend", "shop"], "the caller's own client and shop");
         problem(
             api.post("/clients", &json!({"id": "shop", "name": "x"}))
                 .await,

@@ -100,7 +100,8 @@ impl Tokens {
         sign_access_token(&self.key, &claims).unwrap()
     }
 
-    /// A client-credentials token of `client` with `scopes`.
+    /// A client-credentials token of `client` with `scopes` (register the client first: a token
+    /// of a client that does not exist is refused, see [`ensure_client`]).
     pub fn backend(&self, client: &str, scopes: &[&str]) -> String {
         self.sign(client, client, scopes, None)
     }
@@ -237,9 +238,10 @@ pub async fn problem(response: reqwest::Response, status: u16) -> Value {
     body
 }
 
-/// An API client with every scope.
+/// An API client (`backend`) with every scope.
 pub async fn admin(app: &TestApp) -> (Tokens, Api<'_>) {
     let tokens = Tokens::install(app).await;
+    ensure_client(app, "backend", &[]).await;
     let token = tokens.backend("backend", ALL_SCOPES);
     (tokens, Api { app, token })
 }

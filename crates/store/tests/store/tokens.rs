@@ -25,6 +25,7 @@ crate::for_each_backend!(
     an_expired_refresh_token_is_expired_and_a_revoked_one_revoked,
     revoking_a_users_grants_stops_their_tokens,
     deleting_a_user_removes_its_grants_and_tokens,
+    deleting_a_client_removes_its_grants_codes_and_refresh_tokens_with_it,
     expired_sessions_codes_and_tokens_are_purged,
 );
 
@@ -382,6 +383,35 @@ async fn deleting_a_user_removes_its_grants_and_tokens(store: Arc<dyn Store>) {
     store.delete_user(grant.user_id).await.unwrap();
     assert_eq!(store.get_grant(grant.id).await.unwrap(), None);
     assert_eq!(store.get_refresh_token("r1").await.unwrap(), None);
+    assert_eq!(
+        store.consume_code("c1", t0()).await.unwrap(),
+        CodeConsumption::Unknown
+    );
+}
+
+async fn deleting_a_client_removes_its_grants_codes_and_refresh_tokens_with_it(
+    store: Arc<dyn Store>,
+) {
+    let grant = grant(&store).await;
+    store.insert_code(code("c1", &grant)).await.unwrap();
+    store
+        .insert_refresh_token(refresh("r1", &grant), t0())
+        .await
+        .unwrap();
+    store.delete_client("shop").await.unwrap();
+    assert_eq!(store.get_grant(grant.id).await.unwrap(), None);
+    assert!(
+        store.is_grant_revoked(grant.id).await.unwrap(),
+        "its users' access tokens name a grant that is gone"
+    );
+    assert_eq!(store.get_refresh_token("r1").await.unwrap(), None);
+    assert!(matches!(
+        store
+            .rotate_refresh_token("r1", successor("r2"), t0())
+            .await
+            .unwrap(),
+        Rotation::Unknown
+    ));
     assert_eq!(
         store.consume_code("c1", t0()).await.unwrap(),
         CodeConsumption::Unknown
