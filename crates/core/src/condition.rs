@@ -249,6 +249,43 @@ impl CompiledCondition {
     }
 }
 
+impl CompiledCondition {
+    /// Whether a required step shown at an earlier sign-in and not answered since still meets
+    /// this condition now. The parts that only say *when* a step becomes due (the sign-in count,
+    /// the time since sign-up) are left open, since they held when the step was shown; the parts
+    /// that say *where* (the client, the scopes, an expression) must hold now, so a step asked for
+    /// one application does not follow the user into another. Open parts are three-valued: the
+    /// condition fails only when it is false whatever the open parts are.
+    pub(crate) fn holds_once_due(&self, input: &Input<'_>) -> bool {
+        self.open_truth(input) != Some(false)
+    }
+
+    /// The condition's truth with the sign-in count and time since sign-up unknown (`None`).
+    fn open_truth(&self, input: &Input<'_>) -> Option<bool> {
+        match &self.test {
+            Test::LoginCount(_) | Test::SinceSignup { .. } => None,
+            Test::All(items) => items
+                .iter()
+                .try_fold(Some(true), |acc, item| match item.open_truth(input) {
+                    Some(false) => Err(()),
+                    Some(true) => Ok(acc),
+                    None => Ok(None),
+                })
+                .unwrap_or(Some(false)),
+            Test::Any(items) => items
+                .iter()
+                .try_fold(Some(false), |acc, item| match item.open_truth(input) {
+                    Some(true) => Err(()),
+                    Some(false) => Ok(acc),
+                    None => Ok(None),
+                })
+                .map_or(Some(true), |truth| truth),
+            Test::Not(inner) => inner.open_truth(input).map(|truth| !truth),
+            _ => Some(self.evaluate(input).is_ok()),
+        }
+    }
+}
+
 fn compile_at(
     condition: &Condition,
     path: &str,

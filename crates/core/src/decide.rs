@@ -464,10 +464,13 @@ fn step_status(
             || state().is_some_and(|state| left_blank(field, state, input.facts, input.now))
     });
     // The condition says when a step becomes due; a required step shown and not answered
-    // since (the user left the page) stays due until it is answered.
+    // since (the user left the page) stays due until it is answered, wherever its condition
+    // still allows it (the same client and scopes; see `holds_once_due`).
     if let Some(condition) = &plan.condition
-        && !(step.mode.is_required() && state().is_some_and(shown_unanswered))
         && let Err(failure) = condition.evaluate(input)
+        && !(step.mode.is_required()
+            && state().is_some_and(shown_unanswered)
+            && condition.holds_once_due(input))
     {
         // A step with nothing missing is not due whatever its condition says.
         if all_present {

@@ -256,7 +256,8 @@ fn trigger_matches(step: &Step, facts: &UserFacts, moment: &Moment) -> bool {
                 && step.trigger.events.contains(name)
         }
     };
-    // A required step shown and not answered since stays due whatever its condition.
+    // A required step shown and not answered since stays due while its condition can still
+    // hold for some sign-in count and sign-up age (its client and scopes must hold now).
     let pending = step.mode.is_required()
         && facts.prompts.get(step.id.as_str()).is_some_and(|state| {
             state
@@ -264,12 +265,35 @@ fn trigger_matches(step: &Step, facts: &UserFacts, moment: &Moment) -> bool {
                 .is_some_and(|shown| state.last_answered_at.is_none_or(|at| shown > at))
         });
     moment_ok
-        && (pending
-            || step
-                .trigger
-                .condition
-                .as_ref()
-                .is_none_or(|c| holds(c, facts, moment)))
+        && step
+            .trigger
+            .condition
+            .as_ref()
+            .is_none_or(|c| holds(c, facts, moment) || (pending && could_hold(c, facts, moment).0))
+}
+
+/// Whether `condition` can be (true, false) for some sign-in count and sign-up age, each
+/// occurrence chosen freely.
+fn could_hold(condition: &Condition, facts: &UserFacts, moment: &Moment) -> (bool, bool) {
+    match condition {
+        Condition::LoginCount(_) | Condition::SinceSignup { .. } => (true, true),
+        Condition::All(items) => items.iter().fold((true, false), |(t, f), c| {
+            let (ct, cf) = could_hold(c, facts, moment);
+            (t && ct, f || cf)
+        }),
+        Condition::Any(items) => items.iter().fold((false, true), |(t, f), c| {
+            let (ct, cf) = could_hold(c, facts, moment);
+            (t || ct, f && cf)
+        }),
+        Condition::Not(inner) => {
+            let (t, f) = could_hold(inner, facts, moment);
+            (f, t)
+        }
+        other => {
+            let value = holds(other, facts, moment);
+            (value, !value)
+        }
+    }
 }
 
 fn compiled(policy: &Policy) -> CompiledPolicy {

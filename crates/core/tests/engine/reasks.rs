@@ -336,6 +336,42 @@ fn a_required_step_abandoned_at_its_exact_signin_is_asked_at_the_next_one() {
     );
 }
 
+/// The shop's third sign-in, or a sign-in to the shop with the `work` scope after the first day.
+const SHOP_THIRD_SIGNIN: &str = r#"{ moments = ["login"], condition = { all = [
+    { client = { ids = ["shop"] } },
+    { any = [ { login_count = { exactly = 3 } }, { since_signup = { at_least = "1d" } } ] },
+    { not = { scopes = { any_of = ["admin"] } } } ] } }"#;
+
+#[test]
+fn an_abandoned_required_step_of_one_application_stays_due_there_and_does_not_follow_the_user_elsewhere()
+ {
+    let policy = policy(&step(
+        "work",
+        r#"["name"]"#,
+        r#""required""#,
+        SHOP_THIRD_SIGNIN,
+    ));
+    let mut facts = user(3);
+    let shop = || Moment::login().with_client("shop");
+    assert_eq!(asked(&decide(&policy, &facts, &shop(), NOW)), Some("work"));
+    record_shown(&mut facts, "work", NOW - Duration::hours(1));
+    facts.credentialed_logins = 4;
+    // Still due in the shop, whatever the count says now...
+    assert_eq!(asked(&decide(&policy, &facts, &shop(), NOW)), Some("work"));
+    // ...but not in another application, nor in the shop with a scope the condition excludes.
+    let blog = Moment::login().with_client("blog");
+    assert_eq!(
+        code_of(&decide(&policy, &facts, &blog, NOW), "work"),
+        "condition_not_met"
+    );
+    let mut admin = shop();
+    admin.scopes = vec!["openid".into(), "admin".into()];
+    assert_eq!(
+        code_of(&decide(&policy, &facts, &admin, NOW), "work"),
+        "condition_not_met"
+    );
+}
+
 #[test]
 fn an_abandoned_required_step_stops_once_answered() {
     let policy = policy(&step("work", r#"["name"]"#, r#""required""#, THIRD_SIGNIN));
