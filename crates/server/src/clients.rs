@@ -8,7 +8,7 @@
 //! seen within the TTL. Unknown ids are never cached, so they cannot fill the cache, and a client
 //! created anywhere is usable at once.
 //!
-//! Bearer tokens are checked against it too ([`ClientCache::exists`]): a deleted client's access
+//! Bearer tokens are checked against it too ([`ClientCache::holds_token_issued_at`]): a deleted client's access
 //! tokens are refused at once on the node that deleted it, within the TTL on the others.
 
 use std::collections::HashMap;
@@ -35,11 +35,19 @@ impl ClientCache {
         self.get_at(store, id, Instant::now()).await
     }
 
-    /// Whether the client `id` exists, as bearer-token checks ask it: a cache hit (without a
-    /// copy of the client) when it was read less than [`CLIENT_CACHE_TTL`] ago, so a client
-    /// deleted on another node is refused here within that time.
-    pub async fn exists(&self, store: &dyn Store, id: &str) -> Result<bool, StoreError> {
-        self.exists_at(store, id, Instant::now()).await
+    /// Whether the client `id` exists and existed when a token of it was issued at `issued_at`
+    /// (seconds since the epoch, the token's `iat`), as bearer-token checks ask it: a cache hit
+    /// (without a copy of the client) when it was read less than [`CLIENT_CACHE_TTL`] ago, so a
+    /// client deleted on another node is refused here within that time, and a client deleted and
+    /// registered again under the same id does not accept its predecessor's tokens.
+    pub async fn holds_token_issued_at(
+        &self,
+        store: &dyn Store,
+        id: &str,
+        issued_at: i64,
+    ) -> Result<bool, StoreError> {
+        self.holds_token_at(store, id, issued_at, Instant::now())
+            .await
     }
 
     /// Deletes the client `id` with its authorization transactions, grants, codes and refresh
@@ -84,17 +92,23 @@ impl ClientCache {
         Ok(client)
     }
 
-    /// [`ClientCache::exists`] at a given instant.
-    async fn exists_at(
+    /// [`ClientCache::holds_token_issued_at`] at a given instant.
+    async fn holds_token_at(
         &self,
         store: &dyn Store,
         id: &str,
+        issued_at: i64,
         now: Instant,
     ) -> Result<bool, StoreError> {
-        if self.is_fresh(id, now) {
-            return Ok(true);
+        // Whole seconds, as `iat` is: a token issued in the second of the registration counts.
+        let existed = |client: &Client| client.created_at.unix_timestamp() <= issued_at;
+        if let Some(existed) = self.fresh_with(id, now, existed) {
+            return Ok(existed);
         }
-        Ok(self.get_at(store, id, now).await?.is_some())
+        Ok(self
+            .get_at(store, id, now)
+            .await?
+            .is_some_and(|c| existed(&c)))
     }
 
     fn fresh(&self, id: &str, now: Instant) -> Option<Client> {
@@ -103,10 +117,11 @@ impl ClientCache {
         (now.saturating_duration_since(*at) < CLIENT_CACHE_TTL).then(|| client.clone())
     }
 
-    fn is_fresh(&self, id: &str, now: Instant) -> bool {
-        self.lock()
-            .get(id)
-            .is_some_and(|(_, at)| now.saturating_duration_since(*at) < CLIENT_CACHE_TTL)
+    /// `test` of the cached client `id`, if its entry is fresh.
+    fn fresh_with<T>(&self, id: &str, now: Instant, test: impl Fn(&Client) -> T) -> Option<T> {
+        let entries = self.lock();
+        let (client, at) = entries.get(id)?;
+        (now.saturating_duration_since(*at) < CLIENT_CACHE_TTL).then(|| test(client))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Client, Instant)>> {
@@ -180,7 +195,11 @@ mod tests {
         store.create_client(client("web", "Web")).await.unwrap();
         let node = ClientCache::default();
         let t0 = Instant::now();
-        assert!(node.exists_at(store.as_ref(), "web", t0).await.unwrap());
+        assert!(
+            node.holds_token_at(store.as_ref(), "web", i64::MAX, t0)
+                .await
+                .unwrap()
+        );
         // Another node, or `accrete client delete` with a cache of its own.
         ClientCache::default()
             .delete(store.as_ref(), "web")
@@ -188,13 +207,23 @@ mod tests {
             .unwrap();
         let within = t0 + CLIENT_CACHE_TTL - Duration::from_millis(1);
         assert!(
-            node.exists_at(store.as_ref(), "web", within).await.unwrap(),
+            node.holds_token_at(store.as_ref(), "web", i64::MAX, within)
+                .await
+                .unwrap(),
             "still cached"
         );
         let after = t0 + CLIENT_CACHE_TTL;
-        assert!(!node.exists_at(store.as_ref(), "web", after).await.unwrap());
         assert!(
-            !node.exists_at(store.as_ref(), "web", within).await.unwrap(),
+            !node
+                .holds_token_at(store.as_ref(), "web", i64::MAX, after)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !node
+                .holds_token_at(store.as_ref(), "web", i64::MAX, within)
+                .await
+                .unwrap(),
             "a miss is not cached"
         );
     }
@@ -204,9 +233,18 @@ mod tests {
         let (store, _dir) = sqlite().await;
         store.create_client(client("web", "Web")).await.unwrap();
         let node = ClientCache::default();
-        assert!(node.exists(store.as_ref(), "web").await.unwrap());
+        assert!(
+            node.holds_token_issued_at(store.as_ref(), "web", i64::MAX)
+                .await
+                .unwrap()
+        );
         node.delete(store.as_ref(), "web").await.unwrap();
-        assert!(!node.exists(store.as_ref(), "web").await.unwrap());
+        assert!(
+            !node
+                .holds_token_issued_at(store.as_ref(), "web", i64::MAX)
+                .await
+                .unwrap()
+        );
         assert!(matches!(
             node.delete(store.as_ref(), "web").await,
             Err(StoreError::NotFound)

@@ -98,7 +98,7 @@ pub async fn verify_access_token(
     // time on the others (its users' tokens also lose their grant, deleted with the client).
     let client_exists = state
         .clients
-        .exists(state.store.as_ref(), &claims.client_id)
+        .holds_token_issued_at(state.store.as_ref(), &claims.client_id, claims.iat)
         .await
         .map_err(store_oauth_error)?;
     if !client_exists {

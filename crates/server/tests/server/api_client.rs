@@ -84,6 +84,17 @@ impl Tokens {
     }
 
     fn sign(&self, subject: &str, client: &str, scopes: &[&str], jti: Option<String>) -> String {
+        self.sign_at(subject, client, scopes, jti, OffsetDateTime::now_utc())
+    }
+
+    fn sign_at(
+        &self,
+        subject: &str,
+        client: &str,
+        scopes: &[&str],
+        jti: Option<String>,
+        issued_at: OffsetDateTime,
+    ) -> String {
         let scopes: Vec<String> = scopes.iter().map(|s| (*s).to_owned()).collect();
         let mut claims = AccessTokenClaims::new(
             &self.issuer,
@@ -91,7 +102,7 @@ impl Tokens {
             client,
             Audience::from_list(vec![self.issuer.clone()]),
             &scopes,
-            OffsetDateTime::now_utc(),
+            issued_at,
             time::Duration::minutes(15),
         );
         if let Some(jti) = jti {
@@ -104,6 +115,17 @@ impl Tokens {
     /// of a client that does not exist is refused, see [`ensure_client`]).
     pub fn backend(&self, client: &str, scopes: &[&str]) -> String {
         self.sign(client, client, scopes, None)
+    }
+
+    /// A client-credentials token of `client` issued at `issued_at` (still unexpired if that
+    /// was less than 15 minutes ago).
+    pub fn backend_issued_at(
+        &self,
+        client: &str,
+        scopes: &[&str],
+        issued_at: OffsetDateTime,
+    ) -> String {
+        self.sign_at(client, client, scopes, None, issued_at)
     }
 
     /// A user's access token for `client` (under a real grant, as the token endpoint issues).

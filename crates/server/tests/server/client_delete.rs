@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::api_client::{Api, admin};
+use crate::api_client::{Api, admin, ensure_client};
 use crate::rp::{self, ClientSpec};
 use crate::support::{TestApp, each_backend};
 
@@ -96,6 +96,30 @@ async fn a_deleted_clients_user_tokens_stop_at_userinfo_introspection_and_refres
             .await
             .unwrap();
         assert_eq!(introspected, json!({"active": false}));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_client_registered_again_under_a_deleted_ones_id_does_not_accept_its_predecessors_tokens()
+{
+    each_backend(|app| async move {
+        let (tokens, admin) = admin(&app).await;
+        // A token of the first `svc`, issued two minutes ago and not expired...
+        let earlier = time::OffsetDateTime::now_utc() - time::Duration::minutes(2);
+        let old = Api {
+            app: &app,
+            token: tokens.backend_issued_at("svc", &["users:read"], earlier),
+        };
+        // ...is refused by the `svc` registered since (deleted and created again).
+        ensure_client(&app, "svc", &[]).await;
+        assert_eq!(old.get("/users").await.status(), 401, "{:?}", app.backend);
+        let new = Api {
+            app: &app,
+            token: tokens.backend("svc", &["users:read"]),
+        };
+        assert_eq!(new.get("/users").await.status(), 200, "{:?}", app.backend);
+        drop(admin);
     })
     .await;
 }
