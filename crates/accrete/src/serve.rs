@@ -24,9 +24,6 @@ pub fn serve(flags: ServeFlags) -> anyhow::Result<ExitCode> {
     }
     runtime()?.block_on(async {
         let (store, _lock) = open_store(&config, Locking::Exclusive).await?;
-        if let Some(file) = &config.policy {
-            crate::policy_cli::import_at_start(store.as_ref(), file, config.policy_wins).await?;
-        }
         let listener = tokio::net::TcpListener::bind(config.listen).await.map_err(|e| {
             let hint = match e.kind() {
                 std::io::ErrorKind::AddrInUse => {
@@ -48,9 +45,13 @@ pub fn serve(flags: ServeFlags) -> anyhow::Result<ExitCode> {
             }
             _ => config,
         };
-        let server = Server::new(listener, config.clone(), store)?;
-        // Before saying where it serves: a node that cannot open the stored keys must not start.
+        let server = Server::new(listener, config.clone(), store.clone())?;
+        // Before saying where it serves: a node that cannot open the stored keys must not start
+        // (nor publish its policy file).
         server.load_signing_keys().await?;
+        if let Some(file) = &config.policy {
+            crate::policy_cli::import_at_start(store.as_ref(), file, config.policy_wins).await?;
+        }
         let addr = server.local_addr()?;
         // The banner is for the person who started the server: a closed stdout does not stop it.
         let _ = output::line(format_args!(

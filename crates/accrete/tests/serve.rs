@@ -823,14 +823,23 @@ async fn a_node_with_another_master_key_refuses_to_start_on_the_same_database() 
             .env("ACCRETE_MASTER_KEY", MASTER_KEY_A),
     )
     .await;
+    let policy = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/policy.toml");
     let refused = Running::start(
         accrete(dir.path())
             .args(serve)
+            .arg("--policy")
+            .arg(&policy)
             .env("ACCRETE_MASTER_KEY", MASTER_KEY_B),
     );
     let stderr = refused
         .err()
         .expect("a node with another master key must not start");
+    // ...and publishes nothing before it stops.
+    let (exported, export_err) = run(accrete(dir.path())
+        .args(["policy", "export"])
+        .env("ACCRETE_MASTER_KEY", MASTER_KEY_A));
+    assert!(!exported.status.success(), "nothing was published");
+    assert!(export_err.contains("no policy is published yet"), "{export_err}");
     assert!(stderr.starts_with("error: "), "{stderr}");
     assert_eq!(stderr.trim().lines().count(), 1, "one-line error: {stderr}");
     assert!(stderr.contains("another master key"), "{stderr}");
