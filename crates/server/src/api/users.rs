@@ -167,8 +167,9 @@ pub struct CreateUser {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PatchUser {
-    /// New email.
+    /// New email: an RFC 5322 address of at most 254 characters.
     #[serde(default)]
+    #[schema(format = Email)]
     pub email: Option<String>,
     /// Whether the (new) email is verified.
     #[serde(default)]

@@ -317,6 +317,10 @@ async fn the_openapi_document_declares_what_a_request_needs_to_be_accepted() {
         assert_eq!(create["properties"]["email"]["format"], "email");
         assert_eq!(create["properties"]["password"]["minLength"], 8);
         assert_eq!(create["properties"]["password"]["maxLength"], 128);
+        assert_eq!(
+            schema(&doc, "PatchUser")["properties"]["email"]["format"],
+            "email"
+        );
         // A policy document has `version` 1.
         let policy = &doc["paths"]["/policy/draft"]["put"]["requestBody"]["content"]
             ["application/json"]["schema"];
