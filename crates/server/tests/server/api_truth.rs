@@ -386,3 +386,32 @@ async fn a_simulated_moment_of_each_documented_shape_is_accepted() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_openapi_document_says_a_new_public_client_cannot_use_client_credentials() {
+    each_backend(|app| async move {
+        let doc: Value = app.get("/api/v1/openapi.json").await.json().await.unwrap();
+        let parts = schema(&doc, "NewClient")["allOf"]
+            .as_array()
+            .unwrap()
+            .clone();
+        let rule = json!({"anyOf": [
+            {"type": "object", "properties": {"public": {"type": "boolean", "enum": [false]}}},
+            {"type": "object", "properties": {"grant_types": {"type": "array",
+                "items": {"type": "string", "enum": ["authorization_code", "refresh_token"]}}}},
+        ]});
+        let found = parts.iter().any(|part| part["anyOf"] == rule["anyOf"]);
+        assert!(found, "{parts:?}");
+        let (_tokens, api) = admin(&app).await;
+        problem(
+            api.post(
+                "/clients",
+                &json!({"name": "x", "public": true, "grant_types": ["client_credentials"]}),
+            )
+            .await,
+            400,
+        )
+        .await;
+    })
+    .await;
+}
