@@ -64,6 +64,46 @@ pub struct ClientSettings {
     pub theme: Value,
 }
 
+/// Adds to the document what `check` refuses across members of a new client: a public client
+/// cannot use `client_credentials` (either `public` is false, or no grant type is
+/// `client_credentials`).
+pub(super) fn document_rules(openapi: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::schema::{
+        AnyOfBuilder, ArrayBuilder, ObjectBuilder, Schema, SchemaType, Type,
+    };
+    let Some(components) = openapi.components.as_mut() else {
+        return;
+    };
+    let Some(RefOr::T(Schema::AllOf(new_client))) = components.schemas.get_mut("NewClient") else {
+        return;
+    };
+    let confidential = ObjectBuilder::new().schema_type(Type::Object).property(
+        "public",
+        ObjectBuilder::new()
+            .schema_type(SchemaType::Type(Type::Boolean))
+            .enum_values(Some([false])),
+    );
+    let grants = GRANT_TYPES
+        .iter()
+        .copied()
+        .filter(|grant| *grant != "client_credentials");
+    let user_grants = ObjectBuilder::new().schema_type(Type::Object).property(
+        "grant_types",
+        ArrayBuilder::new().items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some(grants)),
+        ),
+    );
+    new_client.items.push(RefOr::T(Schema::AnyOf(
+        AnyOfBuilder::new()
+            .item(confidential)
+            .item(user_grants)
+            .build(),
+    )));
+}
+
 fn default_grants() -> Vec<String> {
     vec!["authorization_code".into(), "refresh_token".into()]
 }

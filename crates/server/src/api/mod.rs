@@ -67,6 +67,7 @@ pub(crate) fn routes(state: &AppState) -> Router<AppState> {
         .split_for_parts();
     let mut openapi = openapi;
     openapi.merge(me_doc);
+    clients::document_rules(&mut openapi);
     openapi.servers = Some(vec![utoipa::openapi::Server::new("/api/v1")]);
     let document: Arc<[u8]> = openapi.to_json().unwrap_or_default().into_bytes().into();
     let api = router

@@ -196,9 +196,20 @@ pub async fn draft(
     Ok(axum::Json(draft.into()))
 }
 
+/// What the OpenAPI document says of a policy document (docs/policy.md): an object with
+/// `version` 1. Whether the rest is a valid policy is the compile step's to say (400 with every
+/// problem), beyond what a schema expresses.
+#[derive(ToSchema)]
+#[allow(dead_code)] // only described, never built: the server reads the document as JSON
+struct PolicyDocument {
+    /// Document version; must be 1.
+    #[schema(minimum = 1, maximum = 1)]
+    version: u32,
+}
+
 /// Saves the draft; refused (with every problem and its location) unless it is valid.
 #[utoipa::path(put, path = "/policy/draft", tag = "policy",
-    request_body(content = Object, description = "A policy document (JSON)"),
+    request_body(content = inline(PolicyDocument), description = "A policy document (JSON)"),
     responses((status = 200, body = DraftView), ErrorResponses),
     security(("bearer" = ["policy:write"])))]
 pub async fn put_draft(

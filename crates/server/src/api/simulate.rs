@@ -9,6 +9,9 @@ use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use time::OffsetDateTime;
+use utoipa::openapi::schema::{
+    AdditionalProperties, ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema, SchemaType, Type,
+};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
@@ -34,12 +37,61 @@ pub struct Simulate {
     #[schema(value_type = Option<Object>)]
     pub facts: Option<UserFacts>,
     /// The moment, e.g. `{"kind": "event", "event": "cta:pricing", "client_id": "shop"}`.
-    #[schema(value_type = Object)]
+    #[schema(schema_with = moment_schema)]
     pub moment: Moment,
     /// The time of the decision (RFC 3339); now by default.
     #[serde(default, with = "time::serde::rfc3339::option")]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub now: Option<OffsetDateTime>,
+}
+
+/// The JSON shape of a [`Moment`]: `kind` `signup` or `login` without an event name, or `event`
+/// with one.
+fn moment_schema() -> Schema {
+    let common = |kinds: &[&str], event: Option<bool>| {
+        let strings = || ArrayBuilder::new().items(ObjectBuilder::new().schema_type(Type::String));
+        let mut object = ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .property(
+                "kind",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .enum_values(Some(kinds.iter().copied())),
+            )
+            .required("kind")
+            .property(
+                "client_id",
+                ObjectBuilder::new().schema_type(SchemaType::from_iter([Type::String, Type::Null])),
+            )
+            .property("scopes", strings())
+            .property(
+                "optional_steps_asked",
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .minimum(Some(0))
+                    .maximum(Some(u32::MAX)),
+            )
+            .property("skipped_this_signin", strings())
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)));
+        object = match event {
+            // The event name of an event.
+            Some(true) => object
+                .property("event", ObjectBuilder::new().schema_type(Type::String))
+                .required("event"),
+            // A sign-up or sign-in has none (`null` reads as none).
+            _ => object.property("event", ObjectBuilder::new().schema_type(Type::Null)),
+        };
+        object.build()
+    };
+    Schema::OneOf(
+        OneOfBuilder::new()
+        .item(common(&["signup", "login"], None))
+        .item(common(&["event"], Some(true)))
+        .description(Some(
+            "The moment, e.g. `{\"kind\": \"event\", \"event\": \"cta:pricing\", \"client_id\": \"shop\"}`.",
+        ))
+        .build(),
+    )
 }
 
 /// Decides for a user at a moment with the published policy or the draft, and explains why.
@@ -80,8 +132,10 @@ pub async fn simulate(
 #[into_params(parameter_in = Query)]
 pub struct ImpactQuery {
     /// `login` (default: each user's next sign-in), `signup` or `event`.
+    #[param(pattern = "^(login|signup|event)$")]
     pub moment: Option<String>,
-    /// With `moment=event`: the event name.
+    /// With `moment=event` (and only then): the event name.
+    #[param(min_length = 1)]
     pub event: Option<String>,
     /// The client being entered.
     pub client_id: Option<String>,

@@ -138,10 +138,12 @@ fn if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUser {
-    /// Email (unique, ignoring case).
+    /// Email (unique, ignoring case): an RFC 5322 address of at most 254 characters.
+    #[schema(format = Email)]
     pub email: String,
     /// A password (8 to 128 characters); users without one sign in through other means.
     #[serde(default)]
+    #[schema(min_length = 8, max_length = 128)]
     pub password: Option<String>,
     /// Whether the email is already verified.
     #[serde(default)]
@@ -165,8 +167,9 @@ pub struct CreateUser {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PatchUser {
-    /// New email.
+    /// New email: an RFC 5322 address of at most 254 characters.
     #[serde(default)]
+    #[schema(format = Email)]
     pub email: Option<String>,
     /// Whether the (new) email is verified.
     #[serde(default)]
@@ -419,7 +422,7 @@ pub async fn get(
 /// since it was read.
 #[utoipa::path(patch, path = "/users/{id}", tag = "users",
     params(("id" = Uuid, Path, description = "User id"),
-        ("If-Match" = Option<String>, Header, pattern = r#"^(\*|(W/)?"[0-9]{1,18}")$"#,
+        ("If-Match" = Option<String>, Header, nullable = false, pattern = r#"^(\*|(W/)?"[0-9]{1,18}")$"#,
             description = "ETag of the version the change is based on (`\"7\"`, `W/\"7\"`), or `*`")),
     request_body(content = PatchUser, content_type = "application/merge-patch+json"),
     responses((status = 200, body = UserView), ErrorResponses),

@@ -286,3 +286,132 @@ async fn a_json_array_is_not_a_policy_document() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_openapi_document_declares_what_a_request_needs_to_be_accepted() {
+    each_backend(|app| async move {
+        let doc: Value = app.get("/api/v1/openapi.json").await.json().await.unwrap();
+        let param = |path: &str, method: &str, name: &str| {
+            doc["paths"][path][method]["parameters"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|p| p["name"] == name)
+                .unwrap()["schema"]
+                .clone()
+        };
+        // A header is a string, never JSON null.
+        assert_eq!(param("/users/{id}", "patch", "If-Match")["type"], "string");
+        // The impact preview's moment is one of three words; an event is named.
+        let moment = param("/policy/draft/impact", "get", "moment");
+        let pattern = regex::Regex::new(moment["pattern"].as_str().unwrap()).unwrap();
+        for word in ["login", "signup", "event"] {
+            assert!(pattern.is_match(word), "{word}");
+        }
+        for refused in ["", "Login", "events", "sign-up"] {
+            assert!(!pattern.is_match(refused), "{refused}");
+        }
+        assert_eq!(param("/policy/draft/impact", "get", "event")["minLength"], 1);
+        // A new user's email is an address; a password 8 to 128 characters.
+        let create = schema(&doc, "CreateUser");
+        assert_eq!(create["properties"]["email"]["format"], "email");
+        assert_eq!(create["properties"]["password"]["minLength"], 8);
+        assert_eq!(create["properties"]["password"]["maxLength"], 128);
+        assert_eq!(
+            schema(&doc, "PatchUser")["properties"]["email"]["format"],
+            "email"
+        );
+        // A policy document has `version` 1.
+        let policy = &doc["paths"]["/policy/draft"]["put"]["requestBody"]["content"]
+            ["application/json"]["schema"];
+        assert_eq!(policy["required"], json!(["version"]), "{policy}");
+        assert_eq!(policy["properties"]["version"]["minimum"], 1, "{policy}");
+        assert_eq!(policy["properties"]["version"]["maximum"], 1, "{policy}");
+        // A simulated moment has a kind, and an event name exactly when it is an event.
+        let moments = schema(&doc, "Simulate")["properties"]["moment"]["oneOf"]
+            .as_array()
+            .unwrap()
+            .clone();
+        assert_eq!(moments.len(), 2);
+        for branch in &moments {
+            assert!(
+                branch["required"].as_array().unwrap().contains(&json!("kind")),
+                "{branch}"
+            );
+            assert_eq!(branch["additionalProperties"], false, "{branch}");
+        }
+        assert_eq!(moments[0]["properties"]["event"]["type"], "null");
+        assert_eq!(moments[1]["required"], json!(["kind", "event"]));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_simulated_moment_of_each_documented_shape_is_accepted() {
+    each_backend(|app| async move {
+        let (_tokens, api) = admin(&app).await;
+        api.publish(&crate::api_client::pricing_policy()).await;
+        let facts = json!({"created_at": "2026-01-01T00:00:00Z"});
+        for moment in [
+            json!({"kind": "signup"}),
+            json!({"kind": "login", "event": null, "client_id": null}),
+            json!({"kind": "event", "event": "", "client_id": "shop", "scopes": ["openid"],
+                "optional_steps_asked": 4294967295u32, "skipped_this_signin": []}),
+        ] {
+            let response = api
+                .post(
+                    "/policy/simulate",
+                    &json!({"facts": facts, "moment": moment}),
+                )
+                .await;
+            assert_eq!(response.status(), 200, "{moment}");
+        }
+        for moment in [
+            json!({}),
+            json!({"kind": "login", "event": "x"}),
+            json!({"kind": "event"}),
+            json!({"kind": "event", "event": null}),
+            json!({"kind": "login", "other": 1}),
+        ] {
+            problem(
+                api.post(
+                    "/policy/simulate",
+                    &json!({"facts": facts, "moment": moment}),
+                )
+                .await,
+                400,
+            )
+            .await;
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_openapi_document_says_a_new_public_client_cannot_use_client_credentials() {
+    each_backend(|app| async move {
+        let doc: Value = app.get("/api/v1/openapi.json").await.json().await.unwrap();
+        let parts = schema(&doc, "NewClient")["allOf"]
+            .as_array()
+            .unwrap()
+            .clone();
+        let rule = json!({"anyOf": [
+            {"type": "object", "properties": {"public": {"type": "boolean", "enum": [false]}}},
+            {"type": "object", "properties": {"grant_types": {"type": "array",
+                "items": {"type": "string", "enum": ["authorization_code", "refresh_token"]}}}},
+        ]});
+        let found = parts.iter().any(|part| part["anyOf"] == rule["anyOf"]);
+        assert!(found, "{parts:?}");
+        let (_tokens, api) = admin(&app).await;
+        problem(
+            api.post(
+                "/clients",
+                &json!({"name": "x", "public": true, "grant_types": ["client_credentials"]}),
+            )
+            .await,
+            400,
+        )
+        .await;
+    })
+    .await;
+}
