@@ -839,7 +839,10 @@ async fn a_node_with_another_master_key_refuses_to_start_on_the_same_database() 
         .args(["policy", "export"])
         .env("ACCRETE_MASTER_KEY", MASTER_KEY_A));
     assert!(!exported.status.success(), "nothing was published");
-    assert!(export_err.contains("no policy is published yet"), "{export_err}");
+    assert!(
+        export_err.contains("no policy is published yet"),
+        "{export_err}"
+    );
     assert!(stderr.starts_with("error: "), "{stderr}");
     assert_eq!(stderr.trim().lines().count(), 1, "one-line error: {stderr}");
     assert!(stderr.contains("another master key"), "{stderr}");

@@ -344,7 +344,20 @@ fn push(problems: &mut FieldProblems, key: String, code: &str, message: &str) {
 
 /// An absolute http(s) URL without fragment (custom schemes allowed for native apps).
 fn is_redirect_uri(text: &str) -> bool {
-    url::Url::parse(text).is_ok_and(|u| u.fragment().is_none() && !u.cannot_be_a_base())
+    static DESCRIBED: std::sync::LazyLock<Option<regex::Regex>> =
+        std::sync::LazyLock::new(|| regex::Regex::new(schema::REDIRECT_URI).ok());
+    let Ok(parsed) = url::Url::parse(text) else {
+        return false;
+    };
+    if parsed.fragment().is_some() || parsed.cannot_be_a_base() {
+        return false;
+    }
+    // What the document's pattern describes, and the hosts it cannot (see `schema`): IPv6
+    // literals and international names (`xn--` once parsed). Nothing else, so that a value the
+    // document refuses is refused here too.
+    DESCRIBED.as_ref().is_some_and(|re| re.is_match(text))
+        || matches!(parsed.host(), Some(url::Host::Ipv6(_)))
+        || parsed.host_str().is_some_and(|host| host.contains("xn--"))
 }
 
 /// Checks the settings; the client's theme, read, when they are all valid.
@@ -603,6 +616,25 @@ mod tests {
 
     fn matches(pattern: &str, text: &str) -> bool {
         regex::Regex::new(pattern).unwrap().is_match(text)
+    }
+
+    #[test]
+    fn a_redirect_uri_the_schema_refuses_is_refused_unless_its_host_is_one_the_schema_cannot_describe()
+     {
+        for refused in [
+            "a:/x*",
+            "app:/",
+            "https://exa mple.com/cb",
+            "https://host/cb#frag",
+        ] {
+            assert!(!matches(schema::REDIRECT_URI, refused), "{refused}");
+            assert!(!is_redirect_uri(refused), "{refused}");
+        }
+        for accepted in ["http://[::1]:8080/cb", "https://bücher.example/cb"] {
+            assert!(!matches(schema::REDIRECT_URI, accepted), "{accepted}");
+            assert!(is_redirect_uri(accepted), "{accepted}");
+        }
+        assert!(is_redirect_uri("com.example.app:/callback"));
     }
 
     proptest! {
