@@ -169,16 +169,15 @@ fn bench_example(c: &mut Criterion) {
     let policy = Policy::from_toml_str(EXAMPLE).unwrap().compile().unwrap();
     let mut user = UserFacts::new(datetime!(2026-01-01 09:00 UTC));
     user.credentialed_logins = 7;
-    for key in [
-        "given_name",
-        "family_name",
-        "company",
-        "job_title",
-        "birthdate",
-    ] {
+    for key in ["given_name", "family_name", "company", "job_title"] {
         user.values
             .insert(key.to_owned(), KnownValue::new(json!("known"), "prompt"));
     }
+    // Stored values are known only when valid for their field (a date here).
+    user.values.insert(
+        "birthdate".to_owned(),
+        KnownValue::new(json!("1990-05-17"), "prompt"),
+    );
     user.values.insert(
         "terms".to_owned(),
         KnownValue::new(json!({ "accepted": true, "version": "2026-01" }), "signup"),
