@@ -57,12 +57,17 @@ pub(crate) fn metrics_handle() -> &'static PrometheusHandle {
     })
 }
 
+/// The route template of a request (`/assets/theme/{file}`), `unmatched` when no route took it:
+/// the one label of metrics and access log, never the raw path.
+fn route_label(req: &Request) -> String {
+    req.extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned())
+}
+
 async fn record_metrics(req: Request, next: Next) -> Response {
     let _ = metrics_handle();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let route = route_label(&req);
     let method = method_label(req.method());
     let start = Instant::now();
     let response = next.run(req).await;
@@ -102,10 +107,7 @@ const QUIET_ROUTES: [&str; 3] = ["/healthz", "/readyz", "/metrics"];
 /// with the route template (never the query string, which may carry codes or tokens), the
 /// status and the duration.
 async fn access_log(req: Request, next: Next) -> Response {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let route = route_label(&req);
     let start = Instant::now();
     let response = next.run(req).await;
     let status = response.status().as_u16();
