@@ -5,7 +5,6 @@ use std::str::FromStr;
 use std::sync::LazyLock;
 
 use regex::Regex;
-use time::Date;
 
 use crate::answers::country::is_country_code;
 use crate::dates::DateBound;
@@ -53,15 +52,6 @@ const RESERVED_CLAIMS: [&str; 16] = [
     "sid",
     "email",
 ];
-
-/// Parses `YYYY-MM-DD`.
-pub(crate) fn parse_date(text: &str) -> Option<Date> {
-    let format = time::macros::format_description!("[year]-[month]-[day]");
-    if text.len() != 10 {
-        return None;
-    }
-    Date::parse(text, &format).ok()
-}
 
 pub(crate) fn check_document(policy: &Policy, problems: &mut Problems) {
     if policy.version != POLICY_VERSION {

@@ -4,7 +4,14 @@
 
 use time::{Date, Duration, Month};
 
-use crate::checks::parse_date;
+/// Parses `YYYY-MM-DD`.
+pub(crate) fn parse_date(text: &str) -> Option<Date> {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    if text.len() != 10 {
+        return None;
+    }
+    Date::parse(text, &format).ok()
+}
 
 /// Longest distance from today a bound may state, in years (and the same in other units).
 const MAX_YEARS: i64 = 1000;

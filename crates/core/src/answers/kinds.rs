@@ -8,8 +8,9 @@ use time::Date;
 
 use super::messages::Refusal;
 use super::{MAX_VALUE_BYTES, MAX_VALUES_PER_FIELD, Texts};
-use crate::checks::{MAX_TEXT_CHARS, parse_date};
+use crate::checks::MAX_TEXT_CHARS;
 use crate::compile::FieldRules;
+use crate::dates::parse_date;
 use crate::field::{Field, FieldType};
 use crate::policy::Settings;
 
