@@ -10,6 +10,17 @@ use crate::ids::FieldKey;
 /// Text per locale (`"en"`, `"fr"`, ...). The policy's default locale is the fallback.
 pub type Localized = BTreeMap<String, String>;
 
+/// The text of `text` for a page or answer in `locale`: the exact locale (`fr-CA`), else its
+/// language (`fr`), else the policy's `default` locale. The one rule every surface (hosted
+/// pages, the self-service API, the widget) uses to pick a label, a help text or a title.
+pub fn localized<'a>(text: &'a Localized, locale: &str, default: &str) -> Option<&'a str> {
+    let language = locale.split(['-', '_']).next().unwrap_or_default();
+    text.get(locale)
+        .or_else(|| text.get(language))
+        .or_else(|| text.get(default))
+        .map(String::as_str)
+}
+
 /// One profile attribute definition.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -307,4 +318,22 @@ fn is_true(value: &bool) -> bool {
 #[allow(clippy::trivially_copy_pass_by_ref)]
 pub(crate) fn is_false(value: &bool) -> bool {
     !*value
+}
+
+#[cfg(test)]
+mod localized_tests {
+    use super::*;
+
+    #[test]
+    fn text_falls_back_from_the_locale_to_its_language_then_to_the_default() {
+        let text: Localized = [("en", "Company"), ("fr", "Entreprise")]
+            .into_iter()
+            .map(|(l, t)| (l.to_owned(), t.to_owned()))
+            .collect();
+        assert_eq!(localized(&text, "fr", "en"), Some("Entreprise"));
+        assert_eq!(localized(&text, "fr-CA", "en"), Some("Entreprise"));
+        assert_eq!(localized(&text, "fr_BE", "en"), Some("Entreprise"));
+        assert_eq!(localized(&text, "de", "en"), Some("Company"));
+        assert_eq!(localized(&text, "de", "it"), None);
+    }
 }

@@ -42,7 +42,7 @@ pub use duration::{DurationError, HumanDuration};
 pub use expr::{Expression, ExpressionError, MAX_EXPRESSION_LEN};
 pub use facts::{KnownValue, Moment, MomentKind, PromptState, UserFacts};
 pub use field::{
-    Field, FieldOption, FieldType, Limit, Localized, STANDARD_CLAIMS, Storage, UserAccess,
+    Field, FieldOption, FieldType, Limit, Localized, STANDARD_CLAIMS, localized, Storage, UserAccess,
     Validation,
 };
 pub use ids::{FieldKey, StepId};
