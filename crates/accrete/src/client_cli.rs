@@ -2,11 +2,11 @@
 
 use std::process::ExitCode;
 
+use accrete_app::clients::ClientCache;
 use accrete_oidc::client::{GrantType, is_scope_token, is_web_origin, validate_redirect_uri};
 use accrete_oidc::keys::Alg;
 use accrete_oidc::secrets::random_opaque;
-use accrete_server::clients::ClientCache;
-use accrete_server::pages::theme::Theme;
+use accrete_server::hosted::theme::Theme;
 use accrete_server::secrets::ServerSecrets;
 use accrete_store::{Client, StoreError};
 use anyhow::{Context as _, anyhow, bail};

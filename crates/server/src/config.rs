@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::pages::theme::Theme;
+use crate::hosted::theme::Theme;
 
 /// The effective configuration of a server.
 #[derive(Debug, Clone, PartialEq, Serialize)]

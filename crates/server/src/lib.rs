@@ -1,20 +1,13 @@
 //! The HTTP layer of Accrete: thin axum handlers that parse a request, call the domain (core,
 //! protocol, storage) and map the result to a response in one place.
 
-mod account;
 mod api;
-pub mod clients;
 pub mod config;
-mod countries;
-pub mod csrf;
-pub mod hashing;
-pub mod i18n;
+pub mod hosted;
 pub mod keys;
 mod layers;
 mod oauth;
 mod ops;
-pub mod pages;
-mod profiling;
 pub mod ratelimit;
 pub mod secrets;
 pub mod session;
@@ -27,26 +20,18 @@ use accrete_store::Store;
 use axum::Router;
 use tokio::net::TcpListener;
 
+pub use accrete_app::sweeper::sweep_abandoned;
 pub use config::{Config, ConfigError, Layer, LogFormat};
 pub use oauth::{AccessClaims, verify_access_token};
-pub use profiling::sweep_abandoned;
 pub use state::{AppState, StartError};
 
 /// Builds the application router with every route and middleware.
 pub fn router(state: AppState) -> Router {
     let routes = Router::new()
         .merge(ops::routes())
-        .merge(account::routes())
+        .merge(hosted::routes())
         .merge(oauth::routes())
-        .merge(api::routes(&state))
-        .merge(profiling::routes())
-        .route("/", axum::routing::get(pages::home))
-        .route("/assets/accrete.css", axum::routing::get(pages::stylesheet))
-        .route("/assets/theme.css", axum::routing::get(pages::server_theme))
-        .route(
-            "/assets/theme/{file}",
-            axum::routing::get(pages::client_theme),
-        );
+        .merge(api::routes(&state));
     layers::apply(routes.with_state(state.clone()), &state)
 }
 

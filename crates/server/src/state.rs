@@ -4,9 +4,11 @@ use std::sync::Arc;
 
 use accrete_store::Store;
 
+use accrete_app::App;
+use accrete_app::hashing::HashingPool;
+
 use crate::config::Config;
-use crate::hashing::HashingPool;
-use crate::pages::Pages;
+use crate::hosted::templates::Pages;
 use crate::ratelimit::RateLimits;
 use crate::secrets::{SecretsError, ServerSecrets};
 
@@ -33,16 +35,12 @@ pub struct Shared {
     pub secrets: ServerSecrets,
     /// Hosted page templates.
     pub pages: Arc<Pages>,
-    /// Bounded pool for Argon2id.
-    pub hashing: HashingPool,
     /// Rate limits of credential endpoints.
     pub limits: RateLimits,
     /// The signing keys (loaded from the store, reloaded to see rotations).
     pub keys: crate::keys::KeyManager,
-    /// Registered clients, kept for a few seconds.
-    pub clients: crate::clients::ClientCache,
-    /// The published profiling policy on this node.
-    pub(crate) profiling: Arc<crate::profiling::Profiling>,
+    /// The use-cases, with the store and this node's caches (clients, published policy).
+    pub app: App,
 }
 
 /// Why the server cannot start.
@@ -68,13 +66,15 @@ impl AppState {
                 Pages::from_settings(&config.theme)
                     .map_err(|e| StartError::Invalid(e.to_string()))?,
             ),
-            hashing: HashingPool::new(config.hashing.concurrency, config.hashing.queue),
+            app: App::new(
+                store.clone(),
+                config.issuer(),
+                HashingPool::new(config.hashing.concurrency, config.hashing.queue),
+            ),
             limits: RateLimits::new(
                 config.rate_limit.per_ip_per_minute,
                 config.rate_limit.per_account_per_minute,
             ),
-            profiling: Arc::default(),
-            clients: crate::clients::ClientCache::default(),
             config,
             store,
             secrets,

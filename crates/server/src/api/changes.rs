@@ -5,8 +5,8 @@ use accrete_core::{CompiledPolicy, JsonAnswers, STANDARD_CLAIMS, validate_json_a
 use accrete_store::{Location, User};
 use serde_json::{Map, Value};
 
-use super::facts::{bag, location_of};
 use super::problem::{FieldProblem, FieldProblems};
+use accrete_app::facts::{bag, location_of};
 
 /// Largest serialized size of one metadata bag, in bytes.
 pub const MAX_BAG_BYTES: usize = 16 * 1024;

@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 use super::auth::{Caller, Scope};
 use super::docs::ErrorResponses;
 use super::problem::{ApiError, ApiJson, ApiPath, FieldProblem, FieldProblems};
-use crate::pages::theme::Theme;
+use crate::hosted::theme::Theme;
 use crate::state::AppState;
 
 const GRANT_TYPES: [&str; 3] = ["authorization_code", "refresh_token", "client_credentials"];
@@ -579,7 +579,7 @@ pub async fn update(
     client.secret_hash = current.secret_hash;
     client.created_at = current.created_at;
     let updated = state.store.update_client(client).await?;
-    state.clients.forget(&updated.id);
+    state.app.clients.forget(&updated.id);
     Ok(axum::Json(updated.into()))
 }
 
@@ -596,7 +596,7 @@ pub async fn delete(
 ) -> Result<StatusCode, ApiError> {
     caller.require(Scope::ClientsWrite)?;
     find(&state, &id).await?;
-    state.clients.delete(state.store.as_ref(), &id).await?;
+    state.app.clients.delete(state.store.as_ref(), &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -78,7 +78,7 @@ fn allow(headers: &mut HeaderMap, origin: &str) {
 async fn allowed_by(state: &AppState, origin: &str, client: Option<&str>) -> bool {
     match client {
         Some(id) => matches!(
-            state.clients.get(state.store.as_ref(), id).await,
+            state.app.clients.get(state.store.as_ref(), id).await,
             Ok(Some(c)) if c.allowed_origins.iter().any(|o| o == origin)
         ),
         None => state.store.list_clients().await.is_ok_and(|clients| {

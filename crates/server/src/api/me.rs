@@ -1,14 +1,17 @@
 //! `/api/v1/me`: the signed-in user's own profile, and in-app prompts (the headless API behind
 //! the widget). Takes the user's access token.
 
+use accrete_app::facts::stored_value;
+use accrete_app::fields::{constraints, field_model, step_title};
+use accrete_app::prompts::{self, InApp, user_may_edit};
 use accrete_core::{
-    CompiledPolicy, Field, Localized, Moment, StepMode, UserAccess, decide, validate_json_answers,
+    Answers, CompiledPolicy, Field, Moment, StepMode, UserAccess, decide, validate_json_answers,
 };
-use accrete_store::{EventKind, NewEvent, ProfileChange, User};
+use accrete_store::User;
 use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -17,7 +20,6 @@ use super::auth::Caller;
 use super::docs::ErrorResponses;
 use super::facts;
 use super::problem::{ApiError, ApiJson, ApiPath, ApiQuery, FieldProblem, FieldProblems};
-use crate::profiling::{autocomplete, field_choices};
 use crate::state::AppState;
 
 /// The locale of labels and messages.
@@ -37,14 +39,7 @@ fn locale(query: &LocaleQuery, headers: &HeaderMap) -> String {
     let accept = headers
         .get(header::ACCEPT_LANGUAGE)
         .and_then(|v| v.to_str().ok());
-    crate::i18n::negotiate(None, accept).to_owned()
-}
-
-fn text(map: &Localized, locale: &str, fallback: &str) -> Option<String> {
-    map.get(locale)
-        .or_else(|| locale.split('-').next().and_then(|l| map.get(l)))
-        .or_else(|| map.get(fallback))
-        .cloned()
+    crate::hosted::i18n::negotiate(None, accept).to_owned()
 }
 
 /// One choice of a select, multiselect or country field.
@@ -93,37 +88,29 @@ fn field_view(
     field: &Field,
     locale: &str,
     value: Option<Value>,
+    editable: bool,
 ) -> FieldView {
-    let fallback = policy.policy().settings.default_locale.as_str();
-    let validation = &field.validation;
-    let editable =
-        field.user_access == UserAccess::Edit && !(field.write_once && value_known(&value));
+    let model = field_model(policy, field, locale);
     FieldView {
-        key: field.key.to_string(),
-        kind: field.kind.name().to_owned(),
-        label: text(&field.labels, locale, fallback).unwrap_or_else(|| field.key.to_string()),
-        help: text(&field.help, locale, fallback),
-        placeholder: text(&field.placeholder, locale, fallback),
-        required: field.required,
-        autocomplete: autocomplete(field).map(str::to_owned),
-        options: field_choices(field, locale, fallback)
+        key: model.key,
+        kind: model.kind.to_owned(),
+        label: model.label,
+        help: model.help,
+        placeholder: model.placeholder,
+        required: model.required,
+        autocomplete: model.autocomplete.map(str::to_owned),
+        options: model
+            .options
             .into_iter()
-            .map(|(value, label)| OptionView { value, label })
+            .map(|choice| OptionView {
+                value: choice.value,
+                label: choice.label,
+            })
             .collect(),
-        constraints: json!({
-            "min_length": validation.min_length,
-            "max_length": validation.max_length,
-            "min": validation.min,
-            "max": validation.max,
-            "pattern": validation.pattern,
-        }),
+        constraints: constraints(field),
         value,
         editable,
     }
-}
-
-fn value_known(value: &Option<Value>) -> bool {
-    value.as_ref().is_some_and(|v| !v.is_null())
 }
 
 /// The signed-in user's profile: the fields they may see.
@@ -148,7 +135,15 @@ fn me_view(policy: &CompiledPolicy, user: &User, locale: &str) -> MeView {
             .fields()
             .iter()
             .filter(|f| f.user_access != UserAccess::None)
-            .map(|f| field_view(policy, f, locale, facts::value_of(user, f).cloned()))
+            .map(|f| {
+                field_view(
+                    policy,
+                    f,
+                    locale,
+                    stored_value(user, f).cloned(),
+                    user_may_edit(f, user),
+                )
+            })
             .collect(),
     }
 }
@@ -182,21 +177,15 @@ pub async fn get(
     )))
 }
 
-/// Validates answers for `keys` and turns them into profile changes; refusals by field key.
-fn changes_for(
+/// Validates answers for `keys`; refusals by field key.
+fn validated(
     policy: &CompiledPolicy,
     keys: &[&str],
     answers: &Map<String, Value>,
     locale: &str,
-) -> Result<Vec<ProfileChange>, ApiError> {
-    let typed = validate_json_answers(
-        policy,
-        keys,
-        answers,
-        locale,
-        time::OffsetDateTime::now_utc().date(),
-    )
-    .map_err(|errors| {
+    now: OffsetDateTime,
+) -> Result<Answers, ApiError> {
+    validate_json_answers(policy, keys, answers, locale, now.date()).map_err(|errors| {
         let mut fields = FieldProblems::new();
         for (key, list) in errors.0 {
             fields.insert(
@@ -213,19 +202,7 @@ fn changes_for(
             Err(error) => error,
             Ok(()) => ApiError::BadRequest("answers refused".into()),
         }
-    })?;
-    Ok(keys
-        .iter()
-        .filter_map(|key| policy.field(key))
-        .map(|field| {
-            let (location, key) = facts::location_of(field);
-            ProfileChange {
-                location,
-                key: key.to_owned(),
-                value: typed.get(field.key.as_str()).cloned(),
-            }
-        })
-        .collect())
+    })
 }
 
 /// Changes my profile: `{field key: value}` (`null` clears), for fields I may edit.
@@ -250,7 +227,7 @@ pub async fn patch(
             Some(f) if f.user_access != UserAccess::Edit => {
                 Some(("read_only", "this field cannot be changed here"))
             }
-            Some(f) if f.write_once && facts::value_of(&user, f).is_some() => {
+            Some(f) if f.write_once && stored_value(&user, f).is_some() => {
                 Some(("write_once", "this field cannot be changed once given"))
             }
             Some(_) => None,
@@ -278,17 +255,10 @@ pub async fn patch(
             )
         })
         .collect();
-    let changes = changes_for(&policy, &keys, &cleaned, &locale)?;
-    let user = state
-        .store
-        .apply_profile_changes(
-            user.id,
-            None,
-            &changes,
-            "account",
-            OffsetDateTime::now_utc(),
-        )
-        .await?;
+    let now = OffsetDateTime::now_utc();
+    let answers = validated(&policy, &keys, &cleaned, &locale, now)?;
+    let user =
+        prompts::save_account_answers(&state.app, &policy, user.id, &keys, &answers, now).await?;
     Ok(axum::Json(me_view(&policy, &user, &locale)))
 }
 
@@ -343,8 +313,8 @@ pub async fn event(
         return Ok(axum::Json(EventOutcome { step: None }));
     };
     let locale = locale(&query, &headers);
-    let user_state = facts::user_state(&state, user).await?;
-    let user_facts = facts::facts_of(&policy, &user_state);
+    let user_state = accrete_app::facts::load_user_state(&state.app, user).await?;
+    let user_facts = accrete_app::facts::state_facts(&policy, &user_state);
     let moment = Moment::event(&body.name).with_client(&caller.client_id);
     let now = OffsetDateTime::now_utc();
     let decision = decide(&policy, &user_facts, &moment, now);
@@ -354,19 +324,24 @@ pub async fn event(
     let Some(step) = policy.step(&ask.step) else {
         return Ok(axum::Json(EventOutcome { step: None }));
     };
-    let fallback = policy.policy().settings.default_locale.clone();
     let fields = ask
         .fields
         .iter()
         .filter_map(|key| policy.field(key))
         .map(|field| {
             let value = ask.prefill.get(field.key.as_str()).cloned();
-            field_view(&policy, field, &locale, value)
+            field_view(
+                &policy,
+                field,
+                &locale,
+                value,
+                user_may_edit(field, &user_state.user),
+            )
         })
         .collect();
     let view = StepView {
         id: step.id.to_string(),
-        title: text(&step.title, &locale, &fallback),
+        title: step_title(&policy, &step.id, &locale),
         required: ask.required,
         presentation: serde_json::to_value(ask.presentation)
             .ok()
@@ -374,45 +349,14 @@ pub async fn event(
             .unwrap_or_default(),
         fields,
     };
-    record(
-        &state,
-        &caller,
-        &user_state.user,
-        EventKind::PromptShown,
-        &view.id,
+    let at = InApp {
+        user: &user_state.user,
+        step: &view.id,
+        client_id: &caller.client_id,
         now,
-        &[],
-    )
-    .await?;
+    };
+    prompts::shown_in_app(&state.app, at).await?;
     Ok(axum::Json(EventOutcome { step: Some(view) }))
-}
-
-async fn record(
-    state: &AppState,
-    caller: &Caller,
-    user: &User,
-    kind: EventKind,
-    step: &str,
-    at: OffsetDateTime,
-    declined: &[&str],
-) -> Result<(), ApiError> {
-    state
-        .store
-        .record_prompt_event(NewEvent {
-            kind,
-            user_id: user.id,
-            step: Some(step.to_owned()),
-            client_id: Some(caller.client_id.clone()),
-            at,
-            logins: (kind == EventKind::PromptSkipped).then_some(user.credentialed_logins),
-            data: if kind == EventKind::PromptAnswered {
-                json!({ "via": "api", "declined": declined })
-            } else {
-                json!({ "via": "api" })
-            },
-        })
-        .await?;
-    Ok(())
 }
 
 /// Answers to a step.
@@ -459,35 +403,20 @@ pub async fn answer(
         .filter_map(|key| policy.field(key))
         .filter(|field| {
             // Missing fields must be answered; a known one may be corrected, unless write-once.
-            facts::value_of(&user, field).is_none()
+            stored_value(&user, field).is_none()
                 || (!field.write_once && body.answers.contains_key(field.key.as_str()))
         })
         .map(|field| field.key.as_str())
         .collect();
-    let changes = changes_for(&policy, &keys, &body.answers, &locale)?;
     let now = OffsetDateTime::now_utc();
-    let source = format!("prompt:{}", step.id);
-    state
-        .store
-        .apply_profile_changes(user.id, None, &changes, &source, now)
-        .await?;
-    // `changes` follows `keys`; a blank answer is a change to nothing.
-    let declined: Vec<&str> = keys
-        .iter()
-        .zip(&changes)
-        .filter(|(_, change)| change.value.is_none())
-        .map(|(key, _)| *key)
-        .collect();
-    record(
-        &state,
-        &caller,
-        &user,
-        EventKind::PromptAnswered,
-        &step_id,
+    let answers = validated(&policy, &keys, &body.answers, &locale, now)?;
+    let at = InApp {
+        user: &user,
+        step: &step_id,
+        client_id: &caller.client_id,
         now,
-        &declined,
-    )
-    .await?;
+    };
+    prompts::answer_in_app(&state.app, &policy, at, &keys, &answers).await?;
     Ok(axum::Json(StepOutcome {
         outcome: "answered".into(),
         step: step_id,
@@ -514,16 +443,13 @@ pub async fn skip(
             "a required step cannot be skipped".into(),
         ));
     }
-    record(
-        &state,
-        &caller,
-        &user,
-        EventKind::PromptSkipped,
-        &step_id,
-        OffsetDateTime::now_utc(),
-        &[],
-    )
-    .await?;
+    let at = InApp {
+        user: &user,
+        step: &step_id,
+        client_id: &caller.client_id,
+        now: OffsetDateTime::now_utc(),
+    };
+    prompts::skip_in_app(&state.app, at).await?;
     Ok(axum::Json(StepOutcome {
         outcome: "skipped".into(),
         step: step_id,

@@ -99,7 +99,7 @@ async fn widget() -> Response {
 
 /// A policy was published on this node: decisions must use it at once.
 fn policy_changed(state: &AppState) {
-    state.profiling.invalidate();
+    state.app.policy_changed();
 }
 
 async fn openapi_json(document: Arc<[u8]>) -> Response {

@@ -236,7 +236,7 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound => ApiError::NotFound("resource"),
             StoreError::Conflict { what } => ApiError::Conflict(format!("already exists: {what}")),
             StoreError::VersionMismatch { found, .. } => {
-                ApiError::PreconditionFailed(super::users::etag_of(found))
+                ApiError::PreconditionFailed(etag_of(found))
             }
             StoreError::Invalid { message } => ApiError::BadRequest(message),
             StoreError::Unavailable { .. } => ApiError::Unavailable(error.to_string()),
@@ -325,6 +325,11 @@ pub async fn wrong_method() -> Response {
         HeaderValue::from_static("application/problem+json"),
     );
     response
+}
+
+/// The `ETag` of a user version.
+pub fn etag_of(version: i64) -> String {
+    format!("\"{version}\"")
 }
 
 #[cfg(test)]

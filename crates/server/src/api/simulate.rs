@@ -111,7 +111,10 @@ pub async fn simulate(
                 Err(accrete_store::StoreError::NotFound) => return Err(ApiError::NotFound("user")),
                 other => other?,
             };
-            facts::facts_of(&policy, &facts::user_state(&state, user).await?)
+            accrete_app::facts::state_facts(
+                &policy,
+                &accrete_app::facts::load_user_state(&state.app, user).await?,
+            )
         }
         (None, Some(facts)) => facts,
         _ => {
@@ -200,7 +203,7 @@ fn asked(
     moment: &Moment,
     now: OffsetDateTime,
 ) -> Option<String> {
-    let mut facts = facts::facts_of(policy, state);
+    let mut facts = accrete_app::facts::state_facts(policy, state);
     if moment.kind == MomentKind::Login {
         facts.credentialed_logins = facts.credentialed_logins.saturating_add(1);
     }

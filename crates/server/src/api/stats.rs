@@ -117,7 +117,7 @@ pub async fn stats(
         .collect();
     let mut fields = Vec::new();
     for field in policy.fields() {
-        let (location, key) = facts::location_of(field);
+        let (location, key) = accrete_app::facts::location_of(field);
         let known = state.store.count_users_with_value(location, key).await?;
         #[allow(clippy::cast_precision_loss)]
         let share = if users > 0 {

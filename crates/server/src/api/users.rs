@@ -17,7 +17,7 @@ use super::auth::{Caller, Scope};
 use super::changes;
 use super::docs::ErrorResponses;
 use super::facts;
-use super::problem::{ApiError, ApiJson, ApiPath, ApiQuery, FieldProblems};
+use super::problem::{ApiError, ApiJson, ApiPath, ApiQuery, FieldProblems, etag_of};
 use crate::state::AppState;
 
 /// A user as the API shows it.
@@ -96,11 +96,6 @@ fn push(problems: &mut FieldProblems, key: &str, code: &str, message: impl Into<
             code: code.to_owned(),
             message: message.into(),
         });
-}
-
-/// The `ETag` of a user version.
-pub fn etag_of(version: i64) -> String {
-    format!("\"{version}\"")
 }
 
 /// The user as JSON with its `ETag`.
@@ -318,6 +313,7 @@ pub async fn create(
     let hash = match body.password {
         Some(password) => Some(
             state
+                .app
                 .hashing
                 .run(move || password::hash_password(&password))
                 .await
@@ -549,7 +545,7 @@ async fn resolve_field(state: &AppState, field: &str) -> Result<(Location, Strin
     let policy = facts::published_or_empty(state).await?;
     match policy.field(field) {
         Some(definition) => {
-            let (location, key) = facts::location_of(definition);
+            let (location, key) = accrete_app::facts::location_of(definition);
             Ok((location, key.to_owned()))
         }
         None => Err(ApiError::field(

@@ -97,6 +97,7 @@ pub async fn verify_access_token(
     // A deleted client's tokens stop working: at once on this node, within the client cache's
     // time on the others (its users' tokens also lose their grant, deleted with the client).
     let client_exists = state
+        .app
         .clients
         .holds_token_issued_at(state.store.as_ref(), &claims.client_id, claims.iat)
         .await

@@ -19,7 +19,12 @@ use axum_extra::extract::CookieJar;
 use serde_json::json;
 use time::{Duration, OffsetDateTime};
 
-use crate::account::{self, TransactionView, TxQuery};
+use accrete_app::flow::{Next, ProfilingError, before_code};
+use accrete_app::transactions::{self, TransactionError};
+
+use crate::hosted::credentials::TxQuery;
+use crate::hosted::errors::{protocol_error_page, store_failure, transaction_problem};
+use crate::hosted::transaction::{TransactionView, locale as page_locale, urlencode};
 use crate::session;
 use crate::state::AppState;
 
@@ -59,17 +64,22 @@ async fn start(
 ) -> Response {
     let now = OffsetDateTime::now_utc();
     let params = AuthorizeParams::from_pairs(&pairs);
-    let locale = account::locale(&TransactionView::default(), &headers);
+    let locale = page_locale(&TransactionView::default(), &headers);
     let client_id = match params.client_id() {
         Ok(id) => id.to_owned(),
         Err(error) => return refused(&state, locale, error),
     };
-    let client = match state.clients.get(state.store.as_ref(), &client_id).await {
+    let client = match state
+        .app
+        .clients
+        .get(state.store.as_ref(), &client_id)
+        .await
+    {
         Ok(Some(client)) => client,
         Ok(None) => return refused(&state, locale, AuthorizeError::unknown_client()),
-        Err(error) => return account::store_failure(&state, locale, &error),
+        Err(error) => return store_failure(&state, locale, &error),
     };
-    let request = match params.validate(&super::client_view(&client)) {
+    let request = match params.validate(&accrete_app::clients::client_view(&client)) {
         Ok(request) => request,
         Err(error) => return refused(&state, locale, error),
     };
@@ -82,7 +92,7 @@ async fn start(
     };
     match state.store.create_transaction(new).await {
         Ok(tx) => advance(&state, &headers, jar, tx, request, now).await,
-        Err(error) => account::store_failure(&state, locale, &error),
+        Err(error) => store_failure(&state, locale, &error),
     }
 }
 
@@ -94,37 +104,15 @@ pub(super) async fn resume(
     Query(query): Query<TxQuery>,
 ) -> Response {
     let now = OffsetDateTime::now_utc();
-    let locale = account::locale(&TransactionView::default(), &headers);
-    let tx = match load_open(&state, query.tx.as_deref(), now).await {
+    let locale = page_locale(&TransactionView::default(), &headers);
+    let tx = match transactions::open(&state.app, query.tx.as_deref(), now).await {
         Ok(tx) => tx,
-        Err(problem) => return account::transaction_problem(&state, locale, problem),
+        Err(problem) => return transaction_problem(&state, locale, problem),
     };
-    let request = match serde_json::from_value::<AuthorizationRequest>(tx.request.clone()) {
-        Ok(request) => request,
-        Err(error) => {
-            tracing::error!(%error, "stored authorization request is unreadable");
-            return account::transaction_problem(&state, locale, account::TransactionProblem::Gone);
-        }
+    let Some(request) = transactions::request_of(&tx) else {
+        return transaction_problem(&state, locale, TransactionError::Gone);
     };
     advance(&state, &headers, jar, tx, request, now).await
-}
-
-/// The open (not expired, not completed) transaction named by `tx`.
-pub(crate) async fn load_open(
-    state: &AppState,
-    tx: Option<&str>,
-    now: OffsetDateTime,
-) -> Result<AuthTransaction, account::TransactionProblem> {
-    let id = tx
-        .and_then(|t| uuid::Uuid::parse_str(t).ok())
-        .ok_or(account::TransactionProblem::Gone)?;
-    state
-        .store
-        .get_transaction(id)
-        .await
-        .map_err(account::TransactionProblem::Store)?
-        .filter(|t| t.completed_at.is_none() && t.expires_at > now)
-        .ok_or(account::TransactionProblem::Gone)
 }
 
 /// Moves a transaction forward: authenticate (or reuse the SSO session), then issue the code.
@@ -140,10 +128,10 @@ async fn advance(
         ui_locales: Some(request.ui_locales.join(" ")),
         ..TransactionView::default()
     };
-    let locale = account::locale(&view, headers);
+    let locale = page_locale(&view, headers);
     let session = match session::current(state, &jar, now).await {
         Ok(session) => session,
-        Err(error) => return account::store_failure(state, locale, &error),
+        Err(error) => return store_failure(state, locale, &error),
     };
     let Some(session) = session.filter(|s| usable(s, &tx, &request, now)) else {
         if request.has_prompt(Prompt::None) {
@@ -158,11 +146,8 @@ async fn advance(
         } else {
             "/login"
         };
-        return Redirect::to(&format!(
-            "{page}?tx={}",
-            account::urlencode(&tx.id.to_string())
-        ))
-        .into_response();
+        return Redirect::to(&format!("{page}?tx={}", urlencode(&tx.id.to_string())))
+            .into_response();
     };
     // The user as the SSO count left it, so that profiling need not read it again.
     let mut user = None;
@@ -183,27 +168,27 @@ async fn advance(
                     );
                     user = Some(counted);
                 }
-                Err(error) => return account::store_failure(state, locale, &error),
+                Err(error) => return store_failure(state, locale, &error),
             }
         }
         tx.user_id = Some(session.user_id);
         tx.session_hash = Some(session.hash.clone());
         tx = match state.store.update_transaction(tx).await {
             Ok(tx) => tx,
-            Err(error) => return account::store_failure(state, locale, &error),
+            Err(error) => return store_failure(state, locale, &error),
         };
     }
-    match crate::profiling::before_code(state, &tx, &request, session.user_id, user, now).await {
-        Ok(crate::profiling::Next::Proceed) => {}
-        Ok(crate::profiling::Next::Prompt(_)) => {
+    match before_code(&state.app, &tx, &request, session.user_id, user, now).await {
+        Ok(Next::Proceed) => {}
+        Ok(Next::Prompt(_)) => {
             return Redirect::to(&format!("/prompt?tx={}", tx.id)).into_response();
         }
-        Ok(crate::profiling::Next::InteractionRequired) => {
+        Ok(Next::InteractionRequired) => {
             let error = OAuthError::new(ErrorCode::InteractionRequired, "profile input needed");
             return redirect_error(state, &request, error);
         }
-        Err(crate::profiling::ProfilingError::Store(e)) => {
-            return account::store_failure(state, locale, &e);
+        Err(ProfilingError::Store(e)) => {
+            return store_failure(state, locale, &e);
         }
     }
     issue_code(state, locale, &tx, &request, &session, now).await
@@ -233,9 +218,9 @@ async fn issue_code(
     match state.store.complete_transaction(tx.id, now).await {
         Ok(true) => {}
         Ok(false) => {
-            return account::transaction_problem(state, locale, account::TransactionProblem::Gone);
+            return transaction_problem(state, locale, TransactionError::Gone);
         }
-        Err(error) => return account::store_failure(state, locale, &error),
+        Err(error) => return store_failure(state, locale, &error),
     }
     let grant = match state
         .store
@@ -243,7 +228,7 @@ async fn issue_code(
         .await
     {
         Ok(grant) => grant,
-        Err(error) => return account::store_failure(state, locale, &error),
+        Err(error) => return store_failure(state, locale, &error),
     };
     let code = random_opaque();
     let new = NewAuthorizationCode {
@@ -261,28 +246,9 @@ async fn issue_code(
         expires_at: now + CODE_LIFETIME,
     };
     if let Err(error) = state.store.insert_code(new).await {
-        return account::store_failure(state, locale, &error);
+        return store_failure(state, locale, &error);
     }
     Redirect::to(&request.success_redirect(&code, &state.config.issuer())).into_response()
-}
-
-/// The user declined to go on (cancel on a hosted page): ends the transaction without a code
-/// and answers the redirect back to the client with `access_denied`, `state` and `iss`
-/// (RFC 6749 §4.1.2.1, RFC 9207). `None` when the transaction was already over.
-pub(crate) async fn deny(
-    state: &AppState,
-    tx: &AuthTransaction,
-    now: OffsetDateTime,
-) -> Result<Option<Response>, accrete_store::StoreError> {
-    let Ok(request) = serde_json::from_value::<AuthorizationRequest>(tx.request.clone()) else {
-        tracing::error!("stored authorization request is unreadable");
-        return Ok(None);
-    };
-    if !state.store.complete_transaction(tx.id, now).await? {
-        return Ok(None);
-    }
-    let error = OAuthError::new(ErrorCode::AccessDenied, "the user cancelled the sign-in");
-    Ok(Some(redirect_error(state, &request, error)))
 }
 
 fn redirect_error(state: &AppState, request: &AuthorizationRequest, error: OAuthError) -> Response {
@@ -297,7 +263,7 @@ fn refused(state: &AppState, locale: &str, error: AuthorizeError) -> Response {
             Redirect::to(&redirect.to_url(&state.config.issuer())).into_response()
         }
         AuthorizeError::Show(error) => {
-            account::protocol_error_page(state, StatusCode::BAD_REQUEST, locale, &error)
+            protocol_error_page(state, StatusCode::BAD_REQUEST, locale, &error)
         }
     }
 }

@@ -49,12 +49,13 @@ pub(crate) async fn authenticate(
 ) -> Result<(Client, ClientView), EndpointError> {
     let hasher = &state.secrets.token_hasher;
     let client = state
+        .app
         .clients
         .get(state.store.as_ref(), presented.client_id())
         .await?;
     let outcome = match &client {
         Some(client) => {
-            let view = super::client_view(client);
+            let view = accrete_app::clients::client_view(client);
             presented
                 .authenticate(&view, client.secret_hash.as_deref(), hasher)
                 .map(|()| view)

@@ -31,13 +31,13 @@ pub(super) async fn configuration(State(state): State<AppState>) -> Response {
     };
     // The policy in force now (it can be published at run time): its custom scopes and the
     // claims they release, as the ID token and userinfo release them.
-    let policy = match state.profiling.current(state.store.as_ref()).await {
+    let policy = match state.app.policy().await {
         Ok(policy) => policy,
         Err(error) => return EndpointError::from(error).into_response(),
     };
     let custom = policy
         .as_deref()
-        .map(crate::profiling::custom_scopes)
+        .map(accrete_app::claims::custom_scopes)
         .unwrap_or_default();
     let options = DiscoveryOptions {
         id_token_algs: keys.signing_algorithms(now),

@@ -19,10 +19,12 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
 use time::OffsetDateTime;
 
-use crate::account::{self, TransactionView};
-use crate::pages::ClientTheme;
+use crate::hosted::csrf;
+use crate::hosted::errors::{protocol_error_page, store_failure};
+use crate::hosted::templates::ClientTheme;
+use crate::hosted::transaction::{TransactionView, locale as page_locale};
+use crate::session;
 use crate::state::AppState;
-use crate::{csrf, session};
 
 pub(super) async fn get(
     State(state): State<AppState>,
@@ -74,18 +76,17 @@ async fn logout(
         ui_locales,
         ..TransactionView::default()
     };
-    let locale = account::locale(&view, headers);
-    let shown = |error: OAuthError| {
-        account::protocol_error_page(state, StatusCode::BAD_REQUEST, locale, &error)
-    };
+    let locale = page_locale(&view, headers);
+    let shown =
+        |error: OAuthError| protocol_error_page(state, StatusCode::BAD_REQUEST, locale, &error);
     let (params, hint, outcome, theme) = match resolve(state, &pairs, now).await {
         Ok(resolved) => resolved,
         Err(Problem::Refused(error)) => return shown(error),
-        Err(Problem::Store(error)) => return account::store_failure(state, locale, &error),
+        Err(Problem::Store(error)) => return store_failure(state, locale, &error),
     };
     let session = match session::current(state, &jar, now).await {
         Ok(session) => session,
-        Err(error) => return account::store_failure(state, locale, &error),
+        Err(error) => return store_failure(state, locale, &error),
     };
     let hint_matches = hint.as_ref().is_some_and(|hint| {
         session
@@ -159,9 +160,9 @@ async fn resolve(
         None => None,
     };
     let (client, theme) = match params.client_to_look_up(hint.as_ref())? {
-        Some(id) => match state.clients.get(state.store.as_ref(), id).await {
+        Some(id) => match state.app.clients.get(state.store.as_ref(), id).await {
             Ok(Some(client)) => (
-                Some(super::client_view(&client)),
+                Some(accrete_app::clients::client_view(&client)),
                 Some(ClientTheme::of(&client)),
             ),
             Ok(None) => return Err(OAuthError::invalid_request("unknown client_id").into()),

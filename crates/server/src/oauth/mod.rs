@@ -12,10 +12,7 @@ mod token;
 mod userinfo;
 
 pub use access::{AccessClaims, verify_access_token};
-pub(crate) use authorize::{deny, load_open};
 
-use accrete_oidc::client::{ClientView, GrantType};
-use accrete_oidc::keys::Alg;
 use axum::Router;
 use axum::routing::{get, post};
 
@@ -38,21 +35,4 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/revoke", post(revoke::revoke))
         .route("/introspect", post(revoke::introspect))
         .route("/logout", get(logout::get).post(logout::post))
-}
-
-/// The protocol's view of a stored client.
-pub(crate) fn client_view(client: &accrete_store::Client) -> ClientView {
-    ClientView {
-        id: client.id.clone(),
-        redirect_uris: client.redirect_uris.clone(),
-        post_logout_redirect_uris: client.post_logout_redirect_uris.clone(),
-        public: client.public,
-        allowed_scopes: client.scopes.clone(),
-        grant_types: client
-            .grant_types
-            .iter()
-            .filter_map(|g| GrantType::parse(g))
-            .collect(),
-        id_token_alg: Alg::parse(&client.id_token_alg).unwrap_or(Alg::RS256),
-    }
 }

@@ -380,7 +380,7 @@ pub(crate) async fn released_claims(
     scopes: &[String],
 ) -> Map<String, Value> {
     let mut claims = filter_claims(&user_claims(user), scopes, &[]);
-    let policy = match state.profiling.current(state.store.as_ref()).await {
+    let policy = match state.app.policy().await {
         Ok(policy) => policy,
         Err(error) => {
             // Without the policy only the standard claims are released; the sign-in goes on.
@@ -388,7 +388,7 @@ pub(crate) async fn released_claims(
             None
         }
     };
-    claims.extend(crate::profiling::claims_for(
+    claims.extend(accrete_app::claims::claims_for(
         policy.as_deref(),
         user,
         scopes,

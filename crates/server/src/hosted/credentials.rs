@@ -1,13 +1,16 @@
 //! What every credentials page shares: its transaction, locale, CSRF token and rendering.
 
+use std::collections::BTreeMap;
+
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
-use minijinja::context;
+use minijinja::{Value, context};
 use time::OffsetDateTime;
 
-use super::{FieldErrors, TransactionView};
-use crate::csrf;
+use super::csrf;
+use super::errors::transaction_problem;
+use super::transaction::{TransactionView, load_transaction, locale};
 use crate::state::AppState;
 
 /// A credentials page (sign-in, sign-up) being served or posted to.
@@ -35,14 +38,14 @@ impl CredentialsPage {
         template: &'static str,
         now: OffsetDateTime,
     ) -> Result<CredentialsPage, Response> {
-        let tx = match super::load_transaction(state, tx, now).await {
+        let tx = match load_transaction(state, tx, now).await {
             Ok(tx) => tx,
             Err(problem) => {
-                let locale = super::locale(&TransactionView::default(), headers);
-                return Err(super::transaction_problem(state, locale, problem));
+                let locale = locale(&TransactionView::default(), headers);
+                return Err(transaction_problem(state, locale, problem));
             }
         };
-        let locale = super::locale(&tx, headers);
+        let locale = locale(&tx, headers);
         let (jar, token) = csrf::token(jar, state.secure_cookies());
         Ok(CredentialsPage {
             tx,
@@ -82,7 +85,7 @@ impl CredentialsPage {
         password_again: bool,
     ) -> Response {
         let values = context! { email };
-        let page = super::form_context(self.locale, &self.token, &self.tx, values, errors, alert);
+        let page = form_context(self.locale, &self.token, &self.tx, values, errors, alert);
         let page = context! { signup => self.extra.clone(), password_again, ..page };
         (
             self.jar.clone(),
@@ -105,4 +108,76 @@ impl CredentialsPage {
             false,
         )
     }
+}
+
+/// Per-field error messages of a form, keyed by input name.
+pub(crate) type FieldErrors = BTreeMap<String, String>;
+
+/// Context shared by the credentials forms.
+pub(crate) fn form_context(
+    locale: &str,
+    csrf: &str,
+    tx: &TransactionView,
+    values: Value,
+    errors: &FieldErrors,
+    alert: Option<String>,
+) -> Value {
+    minijinja::context! {
+        locale,
+        csrf,
+        tx => tx.id,
+        client_name => tx.client_name,
+        values,
+        errors => Value::from_serialize(errors),
+        alert,
+    }
+}
+
+/// Form fields common to the credentials pages; every field optional so that a malformed post
+/// gets a page with messages rather than a bare rejection.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+pub(crate) struct CredentialsForm {
+    pub csrf: String,
+    pub tx: Option<String>,
+    pub email: String,
+    pub password: String,
+    pub action: Option<String>,
+}
+
+impl std::fmt::Display for CredentialsForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the password.
+        write!(
+            f,
+            "CredentialsForm {{ email: {:?}, tx: {:?} }}",
+            self.email, self.tx
+        )
+    }
+}
+
+/// Query of the GET credentials pages.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+pub(crate) struct TxQuery {
+    pub tx: Option<String>,
+}
+
+/// Splits a sign-up post into the credentials form and the profile answers.
+pub(crate) fn split_signup_post(
+    pairs: Vec<(String, String)>,
+) -> (CredentialsForm, accrete_core::RawAnswers) {
+    let mut form = CredentialsForm::default();
+    let mut raw = accrete_core::RawAnswers::new();
+    for (name, value) in pairs {
+        match name.as_str() {
+            "csrf" => form.csrf = value,
+            "tx" => form.tx = Some(value),
+            "email" => form.email = value,
+            "password" => form.password = value,
+            "action" => form.action = Some(value),
+            _ => raw.entry(name).or_default().push(value),
+        }
+    }
+    (form, raw)
 }

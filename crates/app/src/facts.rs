@@ -6,12 +6,14 @@ use std::collections::BTreeMap;
 use accrete_core::{
     CompiledPolicy, Field, KnownValue, Moment, MomentKind, PromptState, Storage, UserFacts,
 };
-use accrete_store::{Location, Provenance, User};
+use accrete_store::{Location, Provenance, StoreError, User, UserState};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::app::App;
+
 /// Where a field's value is stored: the bag and the key in it.
-pub(crate) fn location_of(field: &Field) -> (Location, &str) {
+pub fn location_of(field: &Field) -> (Location, &str) {
     match &field.storage {
         Storage::Profile { claim } => (Location::Profile, claim.as_str()),
         Storage::UserMetadata => (Location::UserMetadata, field.key.as_str()),
@@ -19,19 +21,41 @@ pub(crate) fn location_of(field: &Field) -> (Location, &str) {
     }
 }
 
-/// The stored value of a field, if any (`null` counts as absent).
-pub(crate) fn stored_value<'a>(user: &'a User, field: &Field) -> Option<&'a Value> {
-    let (location, key) = location_of(field);
-    let bag = match location {
+/// The bag of a user at `location`.
+pub fn bag(user: &User, location: Location) -> &Value {
+    match location {
         Location::Profile => &user.profile,
         Location::UserMetadata => &user.user_metadata,
         Location::AppMetadata => &user.app_metadata,
-    };
-    bag.get(key).filter(|v| !v.is_null())
+    }
+}
+
+/// The stored value of a field, if any (`null` counts as absent).
+pub fn stored_value<'a>(user: &'a User, field: &Field) -> Option<&'a Value> {
+    let (location, key) = location_of(field);
+    bag(user, location).get(key).filter(|v| !v.is_null())
+}
+
+/// A stored user with prompt state and provenance: everything [`user_facts`] reads.
+pub async fn load_user_state(app: &App, user: User) -> Result<UserState, StoreError> {
+    let (prompts, provenance) = tokio::try_join!(
+        app.store().prompt_states(user.id),
+        app.store().value_provenance(user.id)
+    )?;
+    Ok(UserState {
+        user,
+        prompts,
+        provenance,
+    })
+}
+
+/// [`user_facts`] of a loaded [`UserState`].
+pub fn state_facts(policy: &CompiledPolicy, state: &UserState) -> UserFacts {
+    user_facts(policy, &state.user, &state.prompts, &state.provenance)
 }
 
 /// The user's facts for the fields of `policy`.
-pub(crate) fn user_facts(
+pub fn user_facts(
     policy: &CompiledPolicy,
     user: &User,
     prompts: &[accrete_store::PromptState],
@@ -62,9 +86,7 @@ pub(crate) fn user_facts(
 }
 
 /// The engine's view of the stored prompt states, by step.
-pub(crate) fn prompt_states(
-    prompts: &[accrete_store::PromptState],
-) -> BTreeMap<String, PromptState> {
+pub fn prompt_states(prompts: &[accrete_store::PromptState]) -> BTreeMap<String, PromptState> {
     let count = |n: i64| u32::try_from(n).unwrap_or(u32::MAX);
     prompts
         .iter()
@@ -88,7 +110,7 @@ pub(crate) fn prompt_states(
 
 /// Marks every known value of a field with `reconfirm_after` as set at the Unix epoch, hence
 /// stale: the worst case, for deciding before the provenance (the value dates) is read.
-pub(crate) fn assume_stale(policy: &CompiledPolicy, facts: &mut UserFacts) {
+pub fn assume_stale(policy: &CompiledPolicy, facts: &mut UserFacts) {
     for field in policy.fields() {
         if field.reconfirm_after.is_some()
             && let Some(known) = facts.values.get_mut(field.key.as_str())
@@ -100,13 +122,13 @@ pub(crate) fn assume_stale(policy: &CompiledPolicy, facts: &mut UserFacts) {
 
 /// Whether any field of the policy needs value dates (re-confirmation): when none does, the
 /// provenance query is not needed to decide (sources are not used by conditions).
-pub(crate) fn needs_provenance(policy: &CompiledPolicy) -> bool {
+pub fn needs_provenance(policy: &CompiledPolicy) -> bool {
     policy.fields().iter().any(|f| f.reconfirm_after.is_some())
 }
 
 /// A step shown in this transaction and not yet answered or skipped.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub(crate) struct Shown {
+pub struct Shown {
     /// The step.
     pub step: String,
     /// The fields asked.
@@ -127,7 +149,7 @@ pub(crate) struct Shown {
 /// What profiling keeps in the transaction's `state` JSON, under `"profiling"`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
-pub(crate) struct FlowState {
+pub struct FlowState {
     /// Optional steps shown during this sign-in.
     pub optional_steps_asked: u32,
     /// Steps skipped during this sign-in.
@@ -142,7 +164,7 @@ pub(crate) struct FlowState {
 
 impl FlowState {
     /// Reads the profiling part of a transaction's state (absent or unreadable: empty).
-    pub(crate) fn of(state: &Value) -> FlowState {
+    pub fn of(state: &Value) -> FlowState {
         state
             .get("profiling")
             .and_then(|v| serde_json::from_value(v.clone()).ok())
@@ -150,7 +172,7 @@ impl FlowState {
     }
 
     /// Writes it back into the transaction's state, keeping whatever else is there.
-    pub(crate) fn store_into(&self, state: &mut Value) {
+    pub fn store_into(&self, state: &mut Value) {
         if !state.is_object() {
             *state = Value::Object(serde_json::Map::new());
         }
@@ -160,7 +182,7 @@ impl FlowState {
     }
 
     /// The moment for `decide`.
-    pub(crate) fn moment(&self, kind: MomentKind, client_id: &str, scopes: &[String]) -> Moment {
+    pub fn moment(&self, kind: MomentKind, client_id: &str, scopes: &[String]) -> Moment {
         let mut moment = Moment::new(kind);
         moment.client_id = Some(client_id.to_owned());
         moment.scopes = scopes.to_vec();

@@ -4,10 +4,13 @@
 
 use std::collections::BTreeSet;
 
+use accrete_app::facts::stored_value;
+use accrete_app::fields::form_values;
+use accrete_app::prompts::{save_account_answers, user_may_edit as editable};
 use accrete_core::{
     CompiledPolicy, Field, FieldErrors as AnswerErrors, RawAnswers, UserAccess, validate_answers,
 };
-use accrete_store::{ProfileChange, User};
+use accrete_store::User;
 use axum::Form;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -16,26 +19,21 @@ use axum_extra::extract::CookieJar;
 use minijinja::context;
 use time::OffsetDateTime;
 
-use super::facts::{location_of, stored_value};
-use super::form::{FieldView, field_view, form_values, split_post};
-use crate::account::{self as pages, TransactionView};
-use crate::i18n::text;
+use super::csrf;
+use super::errors::store_failure;
+use super::form::{FieldView, field_view, split_post};
+use super::i18n::text;
+use super::transaction::{TransactionView, locale as page_locale};
+use crate::session;
 use crate::state::AppState;
-use crate::{csrf, session};
-
-/// Whether the user may change `field` now.
-fn editable(field: &Field, user: &User) -> bool {
-    field.user_access == UserAccess::Edit
-        && !(field.write_once && stored_value(user, field).is_some())
-}
 
 /// `GET /account`.
-pub(super) async fn show(
+pub(crate) async fn show(
     State(state): State<AppState>,
     headers: HeaderMap,
     jar: CookieJar,
 ) -> Response {
-    let locale = pages::locale(&TransactionView::default(), &headers);
+    let locale = page_locale(&TransactionView::default(), &headers);
     match signed_in(&state, &jar, locale).await {
         Ok((user, policy)) => {
             let values = |field: &Field| {
@@ -60,14 +58,14 @@ pub(super) async fn show(
 }
 
 /// `POST /account`: saves the editable fields.
-pub(super) async fn submit(
+pub(crate) async fn submit(
     State(state): State<AppState>,
     headers: HeaderMap,
     jar: CookieJar,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Response {
     let now = OffsetDateTime::now_utc();
-    let locale = pages::locale(&TransactionView::default(), &headers);
+    let locale = page_locale(&TransactionView::default(), &headers);
     let (user, policy) = match signed_in(&state, &jar, locale).await {
         Ok(found) => found,
         Err(response) => return response,
@@ -138,23 +136,7 @@ pub(super) async fn submit(
             );
         }
     };
-    let changes: Vec<ProfileChange> = keys
-        .iter()
-        .filter_map(|key| policy.field(key))
-        .map(|field| {
-            let (location, stored_key) = location_of(field);
-            ProfileChange {
-                location,
-                key: stored_key.to_owned(),
-                value: answers.get(field.key.as_str()).cloned(),
-            }
-        })
-        .collect();
-    match state
-        .store
-        .apply_profile_changes(user.id, None, &changes, "account", now)
-        .await
-    {
+    match save_account_answers(&state.app, &policy, user.id, &keys, &answers, now).await {
         Ok(user) => {
             let values = |field: &Field| {
                 stored_value(&user, field)
@@ -164,7 +146,7 @@ pub(super) async fn submit(
             let notice = Some(text(locale, "account.saved"));
             render_with_notice(&state, jar, locale, &user, &policy, &values, notice)
         }
-        Err(error) => pages::store_failure(&state, locale, &error),
+        Err(error) => store_failure(&state, locale, &error),
     }
 }
 
@@ -177,7 +159,7 @@ async fn signed_in(
     let now = OffsetDateTime::now_utc();
     let session = session::current(state, jar, now)
         .await
-        .map_err(|e| pages::store_failure(state, locale, &e))?;
+        .map_err(|e| store_failure(state, locale, &e))?;
     let Some(session) = session else {
         return Err(Redirect::to("/login").into_response());
     };
@@ -186,13 +168,13 @@ async fn signed_in(
         Err(accrete_store::StoreError::NotFound) => {
             return Err(Redirect::to("/login").into_response());
         }
-        Err(error) => return Err(pages::store_failure(state, locale, &error)),
+        Err(error) => return Err(store_failure(state, locale, &error)),
     };
     let policy = state
-        .profiling
-        .current(state.store.as_ref())
+        .app
+        .policy()
         .await
-        .map_err(|e| pages::store_failure(state, locale, &e))?;
+        .map_err(|e| store_failure(state, locale, &e))?;
     Ok((user, policy))
 }
 

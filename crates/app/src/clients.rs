@@ -15,6 +15,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use accrete_oidc::client::{ClientView, GrantType};
+use accrete_oidc::keys::Alg;
 use accrete_store::{Client, Store, StoreError};
 
 /// How long a client read from the store is used without reading it again.
@@ -127,6 +129,23 @@ impl ClientCache {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Client, Instant)>> {
         // The map holds no invariant a panicking holder could break.
         self.entries.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The protocol's view of a stored client.
+pub fn client_view(client: &Client) -> ClientView {
+    ClientView {
+        id: client.id.clone(),
+        redirect_uris: client.redirect_uris.clone(),
+        post_logout_redirect_uris: client.post_logout_redirect_uris.clone(),
+        public: client.public,
+        allowed_scopes: client.scopes.clone(),
+        grant_types: client
+            .grant_types
+            .iter()
+            .filter_map(|g| GrantType::parse(g))
+            .collect(),
+        id_token_alg: Alg::parse(&client.id_token_alg).unwrap_or(Alg::RS256),
     }
 }
 

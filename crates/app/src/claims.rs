@@ -4,7 +4,7 @@ use accrete_core::{CompiledPolicy, Field, Storage};
 use accrete_store::User;
 use serde_json::{Map, Value};
 
-use super::facts::stored_value;
+use crate::facts::stored_value;
 
 /// The standard scope that releases a standard claim (OpenID Connect Core, 5.4).
 #[cfg_attr(not(test), allow(dead_code))]
@@ -30,7 +30,7 @@ fn standard_scope(claim: &str) -> Option<&'static str> {
 ///   claim.
 /// - `email` and `email_verified` come from the account itself, not from here.
 #[cfg_attr(not(test), allow(dead_code))]
-pub(crate) fn claims_for(
+pub fn claims_for(
     policy: Option<&CompiledPolicy>,
     user: &User,
     scopes: &[String],
@@ -77,7 +77,7 @@ fn claim_name(field: &Field) -> String {
 /// The scopes the policy's fields name, each with the claims it releases (in the policy's
 /// order), for discovery's `scopes_supported` and `claims_supported`: what [`claims_for`] can
 /// release.
-pub(crate) fn custom_scopes(policy: &CompiledPolicy) -> Vec<(String, Vec<String>)> {
+pub fn custom_scopes(policy: &CompiledPolicy) -> Vec<(String, Vec<String>)> {
     let mut scopes: Vec<(String, Vec<String>)> = Vec::new();
     for field in policy.fields() {
         let Some(scope) = &field.scope else {
@@ -121,7 +121,7 @@ mod tests {
     }
 
     fn example() -> CompiledPolicy {
-        Policy::from_toml_str(include_str!("../../../../examples/policy.toml"))
+        Policy::from_toml_str(include_str!("../../../examples/policy.toml"))
             .unwrap()
             .compile()
             .unwrap()

@@ -10,10 +10,15 @@ use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
 use time::OffsetDateTime;
 
-use super::{CredentialsPage, FieldErrors, TxQuery};
-use crate::i18n::text;
+use accrete_app::signup::signup_step;
+
+use super::credentials::{CredentialsPage, FieldErrors, TxQuery, split_signup_post};
+use super::errors::{retry_later, store_failure};
+use super::form::signup_view;
+use super::i18n::text;
+use super::transaction::continue_to;
+use crate::session;
 use crate::state::AppState;
-use crate::{profiling, session};
 
 /// Bounds on a new password, in characters.
 const PASSWORD_MIN: usize = 8;
@@ -38,8 +43,9 @@ pub(super) async fn show(
     {
         Ok(mut page) => {
             // Profiling hook: the first sign-up step's fields on this page.
-            if let Some(step) = profiling::signup_step(&state, query.tx.as_deref(), now).await {
-                page.extra = step.view(page.locale, &Default::default(), &Default::default());
+            if let Some(step) = signup_step(&state.app, page.tx.transaction.as_ref(), now).await {
+                page.extra =
+                    signup_view(&step, page.locale, &Default::default(), &Default::default());
             }
             page.blank(&state)
         }
@@ -75,7 +81,7 @@ pub(super) async fn submit(
 ) -> Response {
     let now = OffsetDateTime::now_utc();
     let pairs = url::form_urlencoded::parse(&body).into_owned().collect();
-    let (form, answers) = profiling::split_signup_post(pairs);
+    let (form, answers) = split_signup_post(pairs);
     let mut page = match CredentialsPage::open(
         &state,
         &headers,
@@ -92,14 +98,14 @@ pub(super) async fn submit(
     let locale = page.locale;
     let email = form.email.trim().to_owned();
     // Profiling hook: the first sign-up step, validated with the credentials.
-    let step = profiling::signup_step(&state, form.tx.as_deref(), now).await;
-    let profile = step.as_ref().map(|s| s.validate(&answers, locale));
+    let step = signup_step(&state.app, page.tx.transaction.as_ref(), now).await;
+    let profile = step.as_ref().map(|s| s.validate(&answers, locale, now));
     if let Some(step) = &step {
         let errors = match &profile {
             Some(Err(errors)) => errors.clone(),
             _ => Default::default(),
         };
-        page.extra = step.view(locale, &answers, &errors);
+        page.extra = signup_view(step, locale, &answers, &errors);
     }
     let profile_invalid = matches!(profile, Some(Err(_)));
     let again = |status: StatusCode, errors: FieldErrors, alert: Option<String>| {
@@ -121,7 +127,7 @@ pub(super) async fn submit(
         );
     }
     if let Err(wait) = state.limits.check_ip(peer.ip()) {
-        return super::retry_later(
+        return retry_later(
             &state,
             locale,
             StatusCode::TOO_MANY_REQUESTS,
@@ -131,6 +137,7 @@ pub(super) async fn submit(
     }
     let password = form.password.clone();
     let hash = match state
+        .app
         .hashing
         .run(move || password::hash_password(&password))
         .await
@@ -143,7 +150,7 @@ pub(super) async fn submit(
             return again(StatusCode::BAD_REQUEST, errors, None);
         }
         Err(_) => {
-            return super::retry_later(
+            return retry_later(
                 &state,
                 locale,
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -165,27 +172,27 @@ pub(super) async fn submit(
                 Some(text(locale, "error.summary")),
             );
         }
-        Err(error) => return super::store_failure(&state, locale, &error),
+        Err(error) => return store_failure(&state, locale, &error),
     };
     if let Err(error) = state
         .store
         .record_sign_in(user.id, SignInKind::Credentialed, now)
         .await
     {
-        return super::store_failure(&state, locale, &error);
+        return store_failure(&state, locale, &error);
     }
     if let (Some(step), Some(Ok(changes))) = (&step, &profile)
-        && let Err(error) = step.store(&state, user.id, changes, now).await
+        && let Err(error) = step.store(&state.app, user.id, changes, now).await
     {
-        return super::store_failure(&state, locale, &error);
+        return store_failure(&state, locale, &error);
     }
     match session::start(&state, page.jar.clone(), user.id, now).await {
         Ok((jar, _)) => {
             let client_id = page.tx.client_id.as_deref().unwrap_or("-");
             tracing::info!(user_id = %user.id, %client_id, "sign-up succeeded");
-            (jar, super::continue_to(&page.tx)).into_response()
+            (jar, continue_to(&page.tx)).into_response()
         }
-        Err(error) => super::store_failure(&state, locale, &error),
+        Err(error) => store_failure(&state, locale, &error),
     }
 }
 

@@ -7,18 +7,18 @@ use accrete_core::{
     Ask, CompiledPolicy, MomentKind, Presentation, TriggerMoment, UserFacts, decide, missing_fields,
 };
 use accrete_oidc::authorize::{AuthorizationRequest, Prompt};
-use accrete_store::{AuthTransaction, EventKind, NewEvent, StoreError, User};
+use accrete_store::{AuthTransaction, EventKind, StoreError, User};
 use serde_json::json;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::facts::{FlowState, Shown, assume_stale, needs_provenance, prompt_states, user_facts};
-use super::sweeper;
-use crate::state::AppState;
+use crate::app::App;
+use crate::facts::{FlowState, Shown, assume_stale, needs_provenance, prompt_states, user_facts};
+use crate::prompts::{ProfilingWrite, prompt_event, write_profiling};
 
 /// What the authorization flow does next.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Next {
+pub enum Next {
     /// Nothing to ask: issue the code.
     Proceed,
     /// A step is on screen: send the browser to `/prompt?tx=` (the step id).
@@ -29,7 +29,7 @@ pub(crate) enum Next {
 
 /// Why profiling could not decide.
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum ProfilingError {
+pub enum ProfilingError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -38,16 +38,16 @@ pub(crate) enum ProfilingError {
 /// Called by the authorization flow once the user is authenticated and right before the code
 /// is issued; `user` is the user record when the caller already holds it (read otherwise). Shows at most one step per call; answering it resumes the transaction, which
 /// calls this again.
-pub(crate) async fn before_code(
-    state: &AppState,
+pub async fn before_code(
+    app: &App,
     tx: &AuthTransaction,
     request: &AuthorizationRequest,
     user_id: Uuid,
     user: Option<User>,
     now: OffsetDateTime,
 ) -> Result<Next, ProfilingError> {
-    sweeper::sweep_now_and_then(state, now);
-    let Some(policy) = state.profiling.current(state.store.as_ref()).await? else {
+    crate::sweeper::sweep_now_and_then(app, now);
+    let Some(policy) = app.policy().await? else {
         return Ok(Next::Proceed);
     };
     let mut flow = FlowState::of(&tx.state);
@@ -57,7 +57,7 @@ pub(crate) async fn before_code(
     }
     let user = match user.filter(|user| user.id == user_id) {
         Some(user) => user,
-        None => state.store.get_user(user_id).await?,
+        None => app.store().get_user(user_id).await?,
     };
     // First decide without the provenance, taking every value that must be re-confirmed as
     // stale. Staleness only makes fields missing, and conditions see values, not their dates, so
@@ -77,10 +77,10 @@ pub(crate) async fn before_code(
         return Ok(Next::Proceed);
     }
     if needs_provenance(&policy) {
-        let provenance = state.store.value_provenance(user.id).await?;
+        let provenance = app.store().value_provenance(user.id).await?;
         facts = user_facts(&policy, &user, &[], &provenance);
     }
-    facts.prompts = prompt_states(&state.store.prompt_states(user.id).await?);
+    facts.prompts = prompt_states(&app.store().prompt_states(user.id).await?);
     let Some((ask, kind)) = next_ask(&policy, &facts, &flow, tx, request, signup, now).0 else {
         return Ok(Next::Proceed);
     };
@@ -114,24 +114,27 @@ pub(crate) async fn before_code(
     });
     let mut updated = tx.clone();
     flow.store_into(&mut updated.state);
-    match state.store.update_transaction(updated).await {
-        Ok(_) => {}
+    let mut shown = prompt_event(
+        EventKind::PromptShown,
+        user_id,
+        &step,
+        Some(&tx.client_id),
+        now,
+        json!({ "fields": ask.fields, "required": ask.required, "tx": tx.id }),
+    );
+    shown.logins = Some(user.credentialed_logins);
+    let write = ProfilingWrite {
+        transaction: Some(updated),
+        user_id: Some(user_id),
+        event: Some(shown),
+        ..ProfilingWrite::default()
+    };
+    match write_profiling(app, write, now).await {
+        Ok(()) => {}
         // Another request moved the transaction on (a double click): it shows the step.
         Err(StoreError::VersionMismatch { .. }) => return Ok(Next::Prompt(step)),
         Err(error) => return Err(error.into()),
     }
-    state
-        .store
-        .record_prompt_event(NewEvent {
-            kind: EventKind::PromptShown,
-            user_id,
-            step: Some(step.clone()),
-            client_id: Some(tx.client_id.clone()),
-            at: now,
-            logins: Some(user.credentialed_logins),
-            data: json!({ "fields": ask.fields, "required": ask.required, "tx": tx.id }),
-        })
-        .await?;
     Ok(Next::Prompt(step))
 }
 
@@ -164,7 +167,7 @@ fn next_ask(
 }
 
 /// How many steps a sign-up has (the `signup` steps of the policy).
-pub(crate) fn signup_steps(policy: &CompiledPolicy) -> usize {
+pub fn signup_steps(policy: &CompiledPolicy) -> usize {
     policy
         .steps()
         .iter()

@@ -5,30 +5,35 @@
 //! answer is a page or a redirect, never a second code: the transaction's `state` says which
 //! step is on screen, and only the request that clears it stores the answer.
 
+use accrete_app::facts::{FlowState, Shown};
+use accrete_app::fields::{form_values, step_title};
+use accrete_app::prompts::{self, Leaving, StepOutcome};
+use accrete_app::transactions::{self, TransactionError};
 use accrete_core::{
-    CompiledPolicy, FieldErrors as AnswerErrors, JsonAnswers, PromptState, validate_answers,
+    CompiledPolicy, FieldErrors as AnswerErrors, JsonAnswers, validate_answers,
     validate_json_answers,
 };
-use accrete_store::{AuthTransaction, EventKind, NewEvent, ProfileChange, StoreError};
+use accrete_store::{AuthTransaction, StoreError};
 use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
 use minijinja::context;
-use serde_json::json;
 use time::OffsetDateTime;
 
-use super::facts::{FlowState, Shown, location_of};
-use super::form::{FieldView, field_view, form_values, localized, split_post};
-use crate::account::{self, TransactionProblem, TransactionView, TxQuery};
-use crate::i18n::text;
-use crate::pages::ClientTheme;
+use super::credentials::TxQuery;
+use super::csrf;
+use super::errors::{store_failure, transaction_problem};
+use super::form::{form_fields, split_post};
+use super::i18n::text;
+use super::templates::ClientTheme;
+use super::transaction::{TransactionView, load_transaction, locale as page_locale, urlencode};
+use crate::session;
 use crate::state::AppState;
-use crate::{csrf, session};
 
 /// `GET /prompt?tx=`.
-pub(super) async fn show(
+pub(crate) async fn show(
     State(state): State<AppState>,
     headers: HeaderMap,
     jar: CookieJar,
@@ -42,10 +47,10 @@ pub(super) async fn show(
     let Some(shown) = ctx.flow.current.clone() else {
         return ctx.resume();
     };
-    let policy = match state.profiling.current(state.store.as_ref()).await {
+    let policy = match state.app.policy().await {
         Ok(Some(policy)) => policy,
         Ok(None) => return ctx.resume(),
-        Err(error) => return account::store_failure(&state, ctx.locale, &error),
+        Err(error) => return store_failure(&state, ctx.locale, &error),
     };
     let values = |key: &str| shown.prefill.get(key).map(form_values).unwrap_or_default();
     let errors = prefill_errors(&policy, &shown, ctx.locale, now);
@@ -85,7 +90,7 @@ fn prefill_errors(
 }
 
 /// `POST /prompt`: `action=submit` answers, `action=skip` skips an optional step.
-pub(super) async fn submit(
+pub(crate) async fn submit(
     State(state): State<AppState>,
     headers: HeaderMap,
     jar: CookieJar,
@@ -106,11 +111,11 @@ pub(super) async fn submit(
         return ctx.resume();
     }
     let posted = |key: &str| raw.get(key).cloned().unwrap_or_default();
-    let policy = match state.profiling.current(state.store.as_ref()).await {
+    let policy = match state.app.policy().await {
         Ok(Some(policy)) => policy,
         // The policy was withdrawn meanwhile: nothing to ask any more.
-        Ok(None) => return ctx.finish(&state, None).await,
-        Err(error) => return account::store_failure(&state, ctx.locale, &error),
+        Ok(None) => return ctx.finish(&state, StepOutcome::Withdrawn).await,
+        Err(error) => return store_failure(&state, ctx.locale, &error),
     };
     if !csrf::verify(&ctx.jar, field("csrf")) {
         let alert = Some(text(ctx.locale, "error.csrf"));
@@ -144,7 +149,7 @@ pub(super) async fn submit(
                 alert,
             );
         }
-        return ctx.finish(&state, Some(Outcome::Skipped)).await;
+        return ctx.finish(&state, StepOutcome::Skipped).await;
     }
     let keys: Vec<&str> = shown.fields.iter().map(String::as_str).collect();
     let answers = match validate_answers(&policy, &keys, &raw, ctx.locale, now.date()) {
@@ -162,28 +167,8 @@ pub(super) async fn submit(
             );
         }
     };
-    let changes: Vec<ProfileChange> = answers
-        .iter()
-        .filter_map(|(key, value)| {
-            let field = policy.field(key.as_str())?;
-            let (location, stored_key) = location_of(field);
-            Some(ProfileChange {
-                location,
-                key: stored_key.to_owned(),
-                value: Some(value.clone()),
-            })
-        })
-        .collect();
-    let declined = PromptState::left_blank(&keys, &answers);
-    ctx.finish(&state, Some(Outcome::Answered(changes, declined)))
+    ctx.finish(&state, StepOutcome::Answered(policy, answers))
         .await
-}
-
-/// What the user did with the step.
-enum Outcome {
-    /// The changes to store, and the fields left blank.
-    Answered(Vec<ProfileChange>, Vec<String>),
-    Skipped,
 }
 
 /// The prompt page's transaction, locale and CSRF token.
@@ -209,39 +194,31 @@ impl Ctx {
         tx: Option<&str>,
         now: OffsetDateTime,
     ) -> Result<Ctx, Response> {
-        let view = match account::load_transaction(state, tx, now).await {
+        let view = match load_transaction(state, tx, now).await {
             Ok(view) if view.id.is_some() => view,
-            Ok(_) => return Err(gone(state, headers, TransactionProblem::Gone)),
+            Ok(_) => return Err(gone(state, headers, TransactionError::Gone)),
             Err(problem) => return Err(gone(state, headers, problem)),
         };
-        let locale = account::locale(&view, headers);
-        let tx = crate::oauth::load_open(state, view.id.as_deref(), now)
-            .await
-            .map_err(|p| account::transaction_problem(state, locale, p))?;
+        let locale = page_locale(&view, headers);
+        let Some(tx) = view.transaction.clone() else {
+            return Err(transaction_problem(state, locale, TransactionError::Gone));
+        };
         let session = session::current(state, &jar, now)
             .await
-            .map_err(|e| account::store_failure(state, locale, &e))?;
+            .map_err(|e| store_failure(state, locale, &e))?;
         let user_id = match (tx.user_id, session) {
             (Some(user_id), Some(session)) if session.user_id == user_id => user_id,
             // Not this browser's sign-in (or the session ended): start again.
             _ => {
-                return Err(account::transaction_problem(
-                    state,
-                    locale,
-                    TransactionProblem::Gone,
-                ));
+                return Err(transaction_problem(state, locale, TransactionError::Gone));
             }
         };
         let email = match state.store.get_user(user_id).await {
             Ok(user) => user.email,
             Err(StoreError::NotFound) => {
-                return Err(account::transaction_problem(
-                    state,
-                    locale,
-                    TransactionProblem::Gone,
-                ));
+                return Err(transaction_problem(state, locale, TransactionError::Gone));
             }
-            Err(error) => return Err(account::store_failure(state, locale, &error)),
+            Err(error) => return Err(store_failure(state, locale, &error)),
         };
         let (jar, csrf) = csrf::token(jar, state.secure_cookies());
         Ok(Ctx {
@@ -260,88 +237,45 @@ impl Ctx {
     fn resume(&self) -> Response {
         let to = format!(
             "/authorize/resume?tx={}",
-            account::urlencode(&self.tx.id.to_string())
+            urlencode(&self.tx.id.to_string())
         );
         (self.jar.clone(), Redirect::to(&to)).into_response()
     }
 
     /// Takes the step off screen (exactly once), stores what the user did, and resumes.
-    async fn finish(self, state: &AppState, outcome: Option<Outcome>) -> Response {
-        let Some(shown) = self.flow.current.clone() else {
-            return self.resume();
-        };
-        let mut flow = self.flow.clone();
-        flow.current = None;
-        match &outcome {
-            Some(Outcome::Skipped) => flow.skipped.push(shown.step.clone()),
-            Some(Outcome::Answered(..)) => flow.answered.push(shown.step.clone()),
-            None => {}
+    async fn finish(self, state: &AppState, outcome: StepOutcome) -> Response {
+        match prompts::finish_step(&state.app, &self.tx, outcome, self.now).await {
+            // Done here, or by a concurrent submit of the same page (its answer counts).
+            Ok(_) => self.resume(),
+            Err(error) => store_failure(state, self.locale, &error),
         }
-        let mut updated = self.tx.clone();
-        flow.store_into(&mut updated.state);
-        match state.store.update_transaction(updated).await {
-            Ok(_) => {}
-            // A concurrent submit of the same page won: its answer counts.
-            Err(StoreError::VersionMismatch { .. } | StoreError::Conflict { .. }) => {
-                return self.resume();
-            }
-            Err(error) => return account::store_failure(state, self.locale, &error),
-        }
-        if let (Some(outcome), Some(user_id)) = (outcome, self.tx.user_id)
-            && let Err(error) = record(state, &self, &shown, user_id, outcome).await
-        {
-            return account::store_failure(state, self.locale, &error);
-        }
-        self.resume()
     }
 
     /// "Cancel": the user declines to go on. The transaction ends without a code, the step
     /// on screen is recorded as abandoned, and the browser goes back to the application with
     /// `access_denied` (RFC 6749 §4.1.2.1).
     async fn cancel(self, state: &AppState, shown: &Shown) -> Response {
-        let back = match crate::oauth::deny(state, &self.tx, self.now).await {
+        let back = match transactions::deny(&state.app, &self.tx, self.now).await {
             Ok(Some(back)) => back,
-            Ok(None) => {
-                return account::transaction_problem(state, self.locale, TransactionProblem::Gone);
-            }
-            Err(error) => return account::store_failure(state, self.locale, &error),
+            Ok(None) => return transaction_problem(state, self.locale, TransactionError::Gone),
+            Err(error) => return store_failure(state, self.locale, &error),
         };
-        if let Some(user_id) = self.tx.user_id {
-            abandon(state, &self.tx, shown, user_id, "cancelled", self.now).await;
-        }
-        (self.jar, back).into_response()
+        prompts::abandon(&state.app, &self.tx, shown, Leaving::Cancelled, self.now).await;
+        (self.jar, Redirect::to(&back)).into_response()
     }
 
     /// "Not you?": signs this browser out and sends it to the sign-in page of the same
     /// transaction, which goes on with whoever signs in; the step shown to the previous
     /// account is recorded as abandoned.
     async fn switch_account(self, state: &AppState, shown: &Shown) -> Response {
-        let mut updated = self.tx.clone();
-        updated.user_id = None;
-        updated.session_hash = None;
-        // What was asked or skipped belongs to the previous account's sign-in.
-        FlowState::default().store_into(&mut updated.state);
-        match state.store.update_transaction(updated).await {
-            Ok(_) => {}
+        match prompts::switch_account(&state.app, &self.tx, shown, self.now).await {
+            Ok(true) => {}
             // Another request moved the transaction on: carry on from where it is.
-            Err(StoreError::VersionMismatch { .. } | StoreError::Conflict { .. }) => {
-                return self.resume();
-            }
-            Err(error) => return account::store_failure(state, self.locale, &error),
-        }
-        if let Some(user_id) = self.tx.user_id {
-            abandon(
-                state,
-                &self.tx,
-                shown,
-                user_id,
-                "switched_account",
-                self.now,
-            )
-            .await;
+            Ok(false) => return self.resume(),
+            Err(error) => return store_failure(state, self.locale, &error),
         }
         let jar = session::end(state, self.jar).await;
-        let to = format!("/login?tx={}", account::urlencode(&self.tx.id.to_string()));
+        let to = format!("/login?tx={}", urlencode(&self.tx.id.to_string()));
         (jar, Redirect::to(&to)).into_response()
     }
 
@@ -356,32 +290,12 @@ impl Ctx {
         errors: &AnswerErrors,
         alert: Option<String>,
     ) -> Response {
-        let default = policy.policy().settings.default_locale.clone();
-        let fields: Vec<FieldView> = shown
-            .fields
-            .iter()
-            .filter_map(|key| policy.field(key))
-            .map(|field| {
-                let error = errors
-                    .get(field.key.as_str())
-                    .first()
-                    .map(|e| e.message.clone());
-                field_view(
-                    policy,
-                    field,
-                    self.locale,
-                    &values(field.key.as_str()),
-                    error,
-                )
-            })
-            .collect();
+        let fields = form_fields(policy, &shown.fields, self.locale, values, errors);
         let form_error = errors
             .get(accrete_core::FORM_ERROR_KEY)
             .first()
             .map(|e| e.message.clone());
-        let title = policy
-            .step(&shown.step)
-            .and_then(|s| localized(&s.title, self.locale, &default));
+        let title = step_title(policy, &shown.step, self.locale);
         let page = context! {
             locale => self.locale,
             csrf => self.csrf,
@@ -406,77 +320,7 @@ impl Ctx {
     }
 }
 
-fn gone(state: &AppState, headers: &HeaderMap, problem: TransactionProblem) -> Response {
-    let locale = account::locale(&TransactionView::default(), headers);
-    account::transaction_problem(state, locale, problem)
-}
-
-/// Records `prompt.abandoned` for a step the user left by cancelling or switching account. The
-/// user's choice is carried out whatever happens here: a failure is logged, not shown.
-async fn abandon(
-    state: &AppState,
-    tx: &AuthTransaction,
-    shown: &Shown,
-    user_id: uuid::Uuid,
-    reason: &str,
-    now: OffsetDateTime,
-) {
-    let event = NewEvent {
-        kind: EventKind::PromptAbandoned,
-        user_id,
-        step: Some(shown.step.clone()),
-        client_id: Some(tx.client_id.clone()),
-        at: now,
-        logins: None,
-        data: json!({ "tx": tx.id, "reason": reason }),
-    };
-    if let Err(error) = state.store.record_prompt_event(event).await {
-        tracing::error!(%error, "could not record an abandoned prompt");
-    }
-}
-
-/// Stores the answers with their provenance and records the event.
-async fn record(
-    state: &AppState,
-    ctx: &Ctx,
-    shown: &Shown,
-    user_id: uuid::Uuid,
-    outcome: Outcome,
-) -> Result<(), StoreError> {
-    let (kind, logins, data) = match outcome {
-        Outcome::Answered(changes, declined) => {
-            let source = format!("prompt:{}", shown.step);
-            state
-                .store
-                .apply_profile_changes(user_id, None, &changes, &source, ctx.now)
-                .await?;
-            let keys: Vec<&str> = changes.iter().map(|c| c.key.as_str()).collect();
-            (
-                EventKind::PromptAnswered,
-                None,
-                json!({ "fields": keys, "declined": declined }),
-            )
-        }
-        Outcome::Skipped => {
-            let user = state.store.get_user(user_id).await?;
-            (
-                EventKind::PromptSkipped,
-                Some(user.credentialed_logins),
-                json!({}),
-            )
-        }
-    };
-    state
-        .store
-        .record_prompt_event(NewEvent {
-            kind,
-            user_id,
-            step: Some(shown.step.clone()),
-            client_id: Some(ctx.tx.client_id.clone()),
-            at: ctx.now,
-            logins,
-            data,
-        })
-        .await?;
-    Ok(())
+fn gone(state: &AppState, headers: &HeaderMap, problem: TransactionError) -> Response {
+    let locale = page_locale(&TransactionView::default(), headers);
+    transaction_problem(state, locale, problem)
 }

@@ -11,11 +11,11 @@ use accrete_core::{CompiledPolicy, Policy};
 use accrete_store::{Store, StoreError};
 
 /// How often a node looks for a newly published policy.
-pub(crate) const RECHECK: Duration = Duration::from_secs(2);
+pub const RECHECK: Duration = Duration::from_secs(2);
 
 /// The policy in force on this node, if any.
 #[derive(Default)]
-pub(crate) struct PolicyCache {
+pub struct PolicyCache {
     inner: Mutex<Cached>,
 }
 
@@ -28,7 +28,7 @@ struct Cached {
 
 impl PolicyCache {
     /// The published policy (`None`: no policy, a plain identity server).
-    pub(crate) async fn current(
+    pub async fn current(
         &self,
         store: &dyn Store,
     ) -> Result<Option<Arc<CompiledPolicy>>, StoreError> {
@@ -96,7 +96,7 @@ impl PolicyCache {
 
     /// Forgets the last check, so that the next request reads the database (after a publish
     /// on this node).
-    pub(crate) fn invalidate(&self) {
+    pub fn invalidate(&self) {
         if let Ok(mut cached) = self.inner.lock() {
             cached.checked_at = None;
         }
@@ -110,7 +110,7 @@ mod tests {
 
     async fn publish(store: &dyn Store, title: &str) {
         let mut policy =
-            Policy::from_toml_str(include_str!("../../../../examples/policy.toml")).unwrap();
+            Policy::from_toml_str(include_str!("../../../examples/policy.toml")).unwrap();
         policy.steps[0].title.insert("en".into(), title.into());
         let document = serde_json::to_value(&policy).unwrap();
         store

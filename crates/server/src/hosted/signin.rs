@@ -11,8 +11,10 @@ use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
 use time::OffsetDateTime;
 
-use super::{CredentialsForm, CredentialsPage, FieldErrors, TxQuery};
-use crate::i18n::text;
+use super::credentials::{CredentialsForm, CredentialsPage, FieldErrors, TxQuery};
+use super::errors::{retry_later, store_failure};
+use super::i18n::text;
+use super::transaction::continue_to;
 use crate::ratelimit;
 use crate::session;
 use crate::state::AppState;
@@ -96,7 +98,7 @@ pub(super) async fn submit(
     let counters = match throttle {
         Some(_) => match state.store.credential_failures(&account, &source).await {
             Ok(counters) => counters,
-            Err(error) => return super::store_failure(&state, locale, &error),
+            Err(error) => return store_failure(&state, locale, &error),
         },
         None => CredentialFailures::default(),
     };
@@ -105,7 +107,7 @@ pub(super) async fn submit(
             ratelimit::check_sign_in(throttle, &counters, now)
         })
     }) {
-        return super::retry_later(
+        return retry_later(
             &state,
             locale,
             StatusCode::TOO_MANY_REQUESTS,
@@ -116,11 +118,12 @@ pub(super) async fn submit(
 
     let user = match state.store.find_user_by_email(&email).await {
         Ok(user) => user,
-        Err(error) => return super::store_failure(&state, locale, &error),
+        Err(error) => return store_failure(&state, locale, &error),
     };
     let stored = user.as_ref().and_then(|u| u.password_hash.clone());
     let password = form.password.clone();
     let check = state
+        .app
         .hashing
         .run(move || match stored {
             Some(hash) => password::verify_password(&password, &hash)
@@ -136,7 +139,7 @@ pub(super) async fn submit(
     let (user, needs_rehash, password) = match (check, user) {
         (Err(busy), _) => {
             tracing::warn!(%busy, "hashing pool full");
-            return super::retry_later(
+            return retry_later(
                 &state,
                 locale,
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -180,21 +183,22 @@ pub(super) async fn submit(
         .record_sign_in(user.id, SignInKind::Credentialed, now)
         .await
     {
-        return super::store_failure(&state, locale, &error);
+        return store_failure(&state, locale, &error);
     }
     match session::start(&state, page.jar.clone(), user.id, now).await {
         Ok((jar, _)) => {
             let client_id = page.tx.client_id.as_deref().unwrap_or("-");
             tracing::info!(user_id = %user.id, %client_id, "sign-in succeeded");
-            (jar, super::continue_to(&page.tx)).into_response()
+            (jar, continue_to(&page.tx)).into_response()
         }
-        Err(error) => super::store_failure(&state, locale, &error),
+        Err(error) => store_failure(&state, locale, &error),
     }
 }
 
 /// Replaces a hash made with old parameters; a failure only delays the upgrade.
 async fn rehash(state: &AppState, user_id: uuid::Uuid, password: String) {
     match state
+        .app
         .hashing
         .run(move || password::hash_password(&password))
         .await

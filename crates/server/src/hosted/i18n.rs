@@ -13,8 +13,8 @@ fn catalogs() -> &'static [(&'static str, Catalog)] {
     CATALOGS.get_or_init(|| {
         let parse = |text: &str| toml::from_str::<Catalog>(text).unwrap_or_default();
         vec![
-            ("en", parse(include_str!("../locales/en.toml"))),
-            ("fr", parse(include_str!("../locales/fr.toml"))),
+            ("en", parse(include_str!("../../locales/en.toml"))),
+            ("fr", parse(include_str!("../../locales/fr.toml"))),
         ]
     })
 }

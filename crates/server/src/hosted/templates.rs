@@ -5,22 +5,18 @@
 //! of one client (see [`Pages::themed`]). Every page gets `brand`, `logo` and `theme_css` from the theme of its client,
 //! or of the server when there is no client (see [`theme`]).
 
-pub mod theme;
-
 use std::borrow::Cow;
 use std::collections::HashSet;
 use std::path::{Component, Path, PathBuf};
 
-use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use minijinja::value::Kwargs;
 use minijinja::{Environment, State as TemplateState, Value};
 
+use super::i18n;
+use super::theme::Theme;
 use crate::config::ThemeSettings;
-use crate::i18n;
-use crate::state::AppState;
-use theme::Theme;
 
 const EMBEDDED: &[(&str, &str)] = &[
     ("base.html", include_str!("../../templates/base.html")),
@@ -48,9 +44,9 @@ const CLIENTS_DIR: &str = "clients";
 pub struct Pages {
     env: Environment<'static>,
     /// The server's theme (custom CSS read from `css_file` if set).
-    theme: Theme,
+    pub(crate) theme: Theme,
     /// The server's theme stylesheet.
-    sheet: ThemeSheet,
+    pub(crate) sheet: ThemeSheet,
     /// Clients with a folder of their own template overrides (`clients/<client_id>/`).
     client_folders: HashSet<String>,
 }
@@ -91,13 +87,13 @@ impl ClientTheme {
 }
 
 /// A theme stylesheet and its version (a digest of its text, the ETag and the URL's `v`).
-struct ThemeSheet {
+pub(crate) struct ThemeSheet {
     css: String,
     version: String,
 }
 
 impl ThemeSheet {
-    fn of(theme: &Theme) -> ThemeSheet {
+    pub(crate) fn of(theme: &Theme) -> ThemeSheet {
         let css = theme.stylesheet();
         let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, css.as_bytes());
         let version = digest.as_ref()[..8]
@@ -108,7 +104,7 @@ impl ThemeSheet {
     }
 
     /// Served with an ETag; a matching `If-None-Match` gets 304.
-    fn response(&self, headers: &HeaderMap) -> Response {
+    pub(crate) fn response(&self, headers: &HeaderMap) -> Response {
         let etag = format!("\"{}\"", self.version);
         let fresh = headers
             .get(header::IF_NONE_MATCH)
@@ -194,7 +190,7 @@ impl Pages {
                 message,
             };
             let css = std::fs::read_to_string(path).map_err(|e| css_error(e.to_string()))?;
-            if let Some(problem) = theme::css_problems("css_file", &css).first() {
+            if let Some(problem) = super::theme::css_problems("css_file", &css).first() {
                 return Err(css_error(problem.message.clone()));
             }
             theme.css = Some(css);
@@ -365,60 +361,6 @@ fn translate(state: &TemplateState, key: &str, args: Kwargs) -> Result<String, m
         text = text.replace(&format!("{{{name}}}"), &value.to_string());
     }
     Ok(text)
-}
-
-/// `GET /`: what this server is, a link to the account page, and discovery for developers.
-pub(crate) async fn home(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let locale = crate::account::locale(&crate::account::TransactionView::default(), &headers);
-    state
-        .pages
-        .render(StatusCode::OK, "home.html", minijinja::context! { locale })
-}
-
-/// Serves the stylesheet.
-pub async fn stylesheet() -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
-            (header::CACHE_CONTROL, "public, max-age=3600"),
-        ],
-        STYLESHEET,
-    )
-        .into_response()
-}
-
-/// `GET /assets/theme.css`: the server's theme stylesheet (a comment only without a theme).
-pub(crate) async fn server_theme(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    state.pages.sheet.response(&headers)
-}
-
-/// `GET /assets/theme/{client_id}.css`: a client's theme over the server's; 404 for an unknown
-/// client.
-pub(crate) async fn client_theme(
-    State(state): State<AppState>,
-    axum::extract::Path(file): axum::extract::Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    let not_found = || (StatusCode::NOT_FOUND, "no such theme").into_response();
-    let Some(client_id) = file.strip_suffix(".css") else {
-        return not_found();
-    };
-    match state.clients.get(state.store.as_ref(), client_id).await {
-        Ok(Some(client)) => {
-            let merged = ClientTheme::of(&client).theme.over(&state.pages.theme);
-            ThemeSheet::of(&merged).response(&headers)
-        }
-        Ok(None) => not_found(),
-        Err(error) => {
-            tracing::error!(%error, "storage failure serving a theme stylesheet");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                [(header::RETRY_AFTER, "5")],
-                "briefly unavailable",
-            )
-                .into_response()
-        }
-    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,25 @@
+//! Accrete's use-cases, between the surfaces (hosted pages, the protocol endpoints, the JSON
+//! API, the command line) and the store: sign-up and sign-in, the authorization transaction,
+//! progressive profiling (facts, decide, ask, answer, skip, fields as shown), users, clients and
+//! the published policy.
+//!
+//! Nothing here knows HTTP: each use-case takes typed input and returns a typed result or
+//! error; the surfaces translate requests into calls and results into responses. Pure rules
+//! stay in `accrete-core` and `accrete-oidc`; writes that belong together are one database
+//! transaction of the store.
+
+mod app;
+pub mod claims;
+pub mod clients;
+pub mod countries;
+pub mod facts;
+pub mod fields;
+pub mod flow;
+pub mod hashing;
+pub mod policy;
+pub mod prompts;
+pub mod signup;
+pub mod sweeper;
+pub mod transactions;
+
+pub use app::App;

@@ -1,0 +1,323 @@
+//! What a user does with a step put in front of them, on every surface: answer or skip it on
+//! the hosted prompt page or through the API (the widget), leave it (cancel, "not you?"), answer
+//! the first sign-up step on the sign-up page, or edit values on the account page.
+//!
+//! One definition each of: answers turned into profile changes ([`changes_for`]), a prompt
+//! event ([`prompt_event`]), and the writes of one outcome, which go to the store as one unit
+//! of work (the transaction's step, the values with their history and provenance, the event:
+//! all or nothing).
+
+use accrete_core::{Answers, CompiledPolicy, Field, PromptState, UserAccess};
+use std::sync::Arc;
+
+use accrete_store::{AuthTransaction, EventKind, NewEvent, ProfileChange, StoreError, User};
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::app::App;
+use crate::facts::{FlowState, Shown, location_of, stored_value};
+
+/// A prompt event of `kind` about `step` (`logins` and `data` as the caller knows them).
+pub fn prompt_event(
+    kind: EventKind,
+    user_id: Uuid,
+    step: &str,
+    client_id: Option<&str>,
+    at: OffsetDateTime,
+    data: Value,
+) -> NewEvent {
+    NewEvent {
+        kind,
+        user_id,
+        step: Some(step.to_owned()),
+        client_id: client_id.map(str::to_owned),
+        at,
+        logins: None,
+        data,
+    }
+}
+
+/// The profile changes that store `answers` for the fields `keys`, each where its field is
+/// stored; a key without an answer clears the stored value. Keys that are not fields of the
+/// policy are ignored.
+pub fn changes_for<'k>(
+    policy: &CompiledPolicy,
+    keys: impl IntoIterator<Item = &'k str>,
+    answers: &Answers,
+) -> Vec<ProfileChange> {
+    keys.into_iter()
+        .filter_map(|key| policy.field(key))
+        .map(|field| {
+            let (location, stored_key) = location_of(field);
+            ProfileChange {
+                location,
+                key: stored_key.to_owned(),
+                value: answers.get(field.key.as_str()).cloned(),
+            }
+        })
+        .collect()
+}
+
+/// Whether the user may change `field` now: fields they may edit, unless written once already.
+pub fn user_may_edit(field: &Field, user: &User) -> bool {
+    field.user_access == UserAccess::Edit
+        && !(field.write_once && stored_value(user, field).is_some())
+}
+
+/// What the user did with the step on screen.
+#[derive(Debug, Clone)]
+pub enum StepOutcome {
+    /// Answered: the valid answers of the fields asked, under the policy that checked them.
+    Answered(Arc<CompiledPolicy>, Answers),
+    /// Skipped ("skip for now").
+    Skipped,
+    /// Nothing to store: the policy was withdrawn meanwhile, the step just goes off screen.
+    Withdrawn,
+}
+
+/// Takes the step on screen off the transaction, exactly once, and stores what the user did
+/// with it, in one unit of work. `Ok(false)` when another request (a double submit, another
+/// tab) already took it off: its outcome counts and nothing is written here.
+pub async fn finish_step(
+    app: &App,
+    tx: &AuthTransaction,
+    outcome: StepOutcome,
+    now: OffsetDateTime,
+) -> Result<bool, StoreError> {
+    let mut flow = FlowState::of(&tx.state);
+    let Some(shown) = flow.current.take() else {
+        return Ok(false);
+    };
+    match &outcome {
+        StepOutcome::Skipped => flow.skipped.push(shown.step.clone()),
+        StepOutcome::Answered(..) => flow.answered.push(shown.step.clone()),
+        StepOutcome::Withdrawn => {}
+    }
+    let mut updated = tx.clone();
+    flow.store_into(&mut updated.state);
+    let mut write = ProfilingWrite {
+        transaction: Some(updated),
+        ..ProfilingWrite::default()
+    };
+    if let Some(user_id) = tx.user_id {
+        let client = Some(tx.client_id.as_str());
+        write.user_id = Some(user_id);
+        match outcome {
+            StepOutcome::Answered(policy, answers) => {
+                let keys: Vec<&str> = shown.fields.iter().map(String::as_str).collect();
+                write.changes = changes_for(&policy, answers.keys().map(|k| k.as_str()), &answers);
+                write.source = format!("prompt:{}", shown.step);
+                let stored: Vec<&str> = write.changes.iter().map(|c| c.key.as_str()).collect();
+                let declined = PromptState::left_blank(&keys, &answers);
+                write.event = Some(prompt_event(
+                    EventKind::PromptAnswered,
+                    user_id,
+                    &shown.step,
+                    client,
+                    now,
+                    json!({ "fields": stored, "declined": declined }),
+                ));
+            }
+            StepOutcome::Skipped => {
+                let user = app.store().get_user(user_id).await?;
+                let mut event = prompt_event(
+                    EventKind::PromptSkipped,
+                    user_id,
+                    &shown.step,
+                    client,
+                    now,
+                    json!({}),
+                );
+                event.logins = Some(user.credentialed_logins);
+                write.event = Some(event);
+            }
+            StepOutcome::Withdrawn => {}
+        }
+    }
+    match write_profiling(app, write, now).await {
+        Ok(_) => Ok(true),
+        // A concurrent submit of the same page won: its answer counts.
+        Err(StoreError::VersionMismatch { .. } | StoreError::Conflict { .. }) => Ok(false),
+        Err(error) => Err(error),
+    }
+}
+
+/// Why the user left the step on screen without answering it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Leaving {
+    /// "Cancel": back to the application with `access_denied`.
+    Cancelled,
+    /// "Not you?": signed out, back to the sign-in page of the same transaction.
+    SwitchedAccount,
+}
+
+impl Leaving {
+    fn reason(self) -> &'static str {
+        match self {
+            Leaving::Cancelled => "cancelled",
+            Leaving::SwitchedAccount => "switched_account",
+        }
+    }
+}
+
+/// Records `prompt.abandoned` for a step the user left. The user's choice is carried out
+/// whatever happens here: a failure is logged, not returned.
+pub async fn abandon(
+    app: &App,
+    tx: &AuthTransaction,
+    shown: &Shown,
+    why: Leaving,
+    now: OffsetDateTime,
+) {
+    let Some(user_id) = tx.user_id else {
+        return;
+    };
+    let event = prompt_event(
+        EventKind::PromptAbandoned,
+        user_id,
+        &shown.step,
+        Some(&tx.client_id),
+        now,
+        json!({ "tx": tx.id, "reason": why.reason() }),
+    );
+    if let Err(error) = app.store().record_prompt_event(event).await {
+        tracing::error!(%error, "could not record an abandoned prompt");
+    }
+}
+
+/// "Not you?": the transaction forgets its user and what profiling did in it (that belongs to
+/// the previous account's sign-in); the step shown is recorded as abandoned. `Ok(false)` when
+/// another request moved the transaction on meanwhile.
+pub async fn switch_account(
+    app: &App,
+    tx: &AuthTransaction,
+    shown: &Shown,
+    now: OffsetDateTime,
+) -> Result<bool, StoreError> {
+    let mut updated = tx.clone();
+    updated.user_id = None;
+    updated.session_hash = None;
+    FlowState::default().store_into(&mut updated.state);
+    match app.store().update_transaction(updated).await {
+        Ok(_) => {}
+        Err(StoreError::VersionMismatch { .. } | StoreError::Conflict { .. }) => return Ok(false),
+        Err(error) => return Err(error),
+    }
+    abandon(app, tx, shown, Leaving::SwitchedAccount, now).await;
+    Ok(true)
+}
+
+/// Stores answers given outside any prompt (the account page, `PATCH /api/v1/me`) with source
+/// `account`: every key in `keys` is set to its answer or cleared when it has none.
+pub async fn save_account_answers(
+    app: &App,
+    policy: &CompiledPolicy,
+    user_id: Uuid,
+    keys: &[&str],
+    answers: &Answers,
+    now: OffsetDateTime,
+) -> Result<User, StoreError> {
+    let changes = changes_for(policy, keys.iter().copied(), answers);
+    app.store()
+        .apply_profile_changes(user_id, None, &changes, "account", now)
+        .await
+}
+
+/// What one profiling outcome writes.
+#[derive(Default)]
+pub(crate) struct ProfilingWrite {
+    pub transaction: Option<AuthTransaction>,
+    pub user_id: Option<Uuid>,
+    pub changes: Vec<ProfileChange>,
+    pub source: String,
+    pub event: Option<NewEvent>,
+}
+
+/// Writes one profiling outcome.
+pub(crate) async fn write_profiling(
+    app: &App,
+    write: ProfilingWrite,
+    now: OffsetDateTime,
+) -> Result<(), StoreError> {
+    if let Some(tx) = write.transaction {
+        app.store().update_transaction(tx).await?;
+    }
+    if let Some(user_id) = write.user_id
+        && !write.changes.is_empty()
+    {
+        app.store()
+            .apply_profile_changes(user_id, None, &write.changes, &write.source, now)
+            .await?;
+    }
+    if let Some(event) = write.event {
+        app.store().record_prompt_event(event).await?;
+    }
+    Ok(())
+}
+
+/// A step of an application's own page (the widget, through the API): who, which step, for
+/// which client, when.
+#[derive(Debug, Clone, Copy)]
+pub struct InApp<'a> {
+    pub user: &'a User,
+    pub step: &'a str,
+    pub client_id: &'a str,
+    pub now: OffsetDateTime,
+}
+
+impl InApp<'_> {
+    fn event(&self, kind: EventKind, data: Value) -> NewEvent {
+        prompt_event(
+            kind,
+            self.user.id,
+            self.step,
+            Some(self.client_id),
+            self.now,
+            data,
+        )
+    }
+}
+
+/// A step shown in an application: recorded as shown.
+pub async fn shown_in_app(app: &App, at: InApp<'_>) -> Result<(), StoreError> {
+    let event = at.event(EventKind::PromptShown, json!({ "via": "api" }));
+    app.store().record_prompt_event(event).await?;
+    Ok(())
+}
+
+/// A step answered in an application: every key in `keys` is set to its answer or cleared (a
+/// blank answer, recorded as declined), with source `prompt:<step>`, and the answer recorded,
+/// in one unit of work.
+pub async fn answer_in_app(
+    app: &App,
+    policy: &CompiledPolicy,
+    at: InApp<'_>,
+    keys: &[&str],
+    answers: &Answers,
+) -> Result<(), StoreError> {
+    let declined: Vec<&str> = keys
+        .iter()
+        .copied()
+        .filter(|key| !answers.contains_key(*key))
+        .collect();
+    let write = ProfilingWrite {
+        user_id: Some(at.user.id),
+        changes: changes_for(policy, keys.iter().copied(), answers),
+        source: format!("prompt:{}", at.step),
+        event: Some(at.event(
+            EventKind::PromptAnswered,
+            json!({ "via": "api", "declined": declined }),
+        )),
+        ..ProfilingWrite::default()
+    };
+    write_profiling(app, write, at.now).await
+}
+
+/// A step skipped in an application.
+pub async fn skip_in_app(app: &App, at: InApp<'_>) -> Result<(), StoreError> {
+    let mut event = at.event(EventKind::PromptSkipped, json!({ "via": "api" }));
+    event.logins = Some(at.user.credentialed_logins);
+    app.store().record_prompt_event(event).await?;
+    Ok(())
+}

@@ -1,0 +1,39 @@
+//! The hosted pages people see: sign-in and sign-up, the prompt page of progressive profiling,
+//! the account page, the home page and error pages, with their templates, themes, translations
+//! and CSRF tokens.
+//!
+//! Pages translate between a browser and the use-cases of `accrete-app`: a handler reads the
+//! form, calls a use-case and renders its outcome. The ground floor (`templates`, `theme`,
+//! `i18n`, `csrf`, `errors`, `transaction`) imports nothing of the pages above it.
+
+mod account;
+mod assets;
+pub(crate) mod credentials;
+pub mod csrf;
+pub(crate) mod errors;
+mod form;
+pub mod i18n;
+mod prompt;
+mod signin;
+mod signup;
+pub mod templates;
+pub mod theme;
+pub(crate) mod transaction;
+
+use axum::Router;
+use axum::routing::get;
+
+use crate::state::AppState;
+
+/// The routes of the hosted pages.
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(assets::home))
+        .route("/assets/accrete.css", get(assets::stylesheet))
+        .route("/assets/theme.css", get(assets::server_theme))
+        .route("/assets/theme/{file}", get(assets::client_theme))
+        .route("/login", get(signin::show).post(signin::submit))
+        .route("/signup", get(signup::show).post(signup::submit))
+        .route("/prompt", get(prompt::show).post(prompt::submit))
+        .route("/account", get(account::show).post(account::submit))
+}
