@@ -7,14 +7,14 @@ use accrete_core::{
     Ask, CompiledPolicy, MomentKind, Presentation, TriggerMoment, UserFacts, decide, missing_fields,
 };
 use accrete_oidc::authorize::{AuthorizationRequest, Prompt};
-use accrete_store::{AuthTransaction, EventKind, StoreError, User};
+use accrete_store::{AuthTransaction, EventKind, ProfilingWrite, StoreError, User};
 use serde_json::json;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::app::App;
 use crate::facts::{FlowState, Shown, assume_stale, needs_provenance, prompt_states, user_facts};
-use crate::prompts::{ProfilingWrite, prompt_event, write_profiling};
+use crate::prompts::prompt_event;
 
 /// What the authorization flow does next.
 #[derive(Debug, Clone, PartialEq)]
@@ -124,13 +124,15 @@ pub async fn before_code(
     );
     shown.logins = Some(user.credentialed_logins);
     let write = ProfilingWrite {
+        user_id,
         transaction: Some(updated),
-        user_id: Some(user_id),
+        changes: Vec::new(),
+        source: String::new(),
         event: Some(shown),
-        ..ProfilingWrite::default()
+        now,
     };
-    match write_profiling(app, write, now).await {
-        Ok(()) => {}
+    match app.store().write_profiling(write).await {
+        Ok(_) => {}
         // Another request moved the transaction on (a double click): it shows the step.
         Err(StoreError::VersionMismatch { .. }) => return Ok(Next::Prompt(step)),
         Err(error) => return Err(error.into()),

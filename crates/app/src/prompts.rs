@@ -10,7 +10,9 @@
 use accrete_core::{Answers, CompiledPolicy, Field, PromptState, UserAccess};
 use std::sync::Arc;
 
-use accrete_store::{AuthTransaction, EventKind, NewEvent, ProfileChange, StoreError, User};
+use accrete_store::{
+    AuthTransaction, EventKind, NewEvent, ProfileChange, ProfilingWrite, StoreError, User,
+};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -96,47 +98,55 @@ pub async fn finish_step(
     }
     let mut updated = tx.clone();
     flow.store_into(&mut updated.state);
-    let mut write = ProfilingWrite {
-        transaction: Some(updated),
-        ..ProfilingWrite::default()
-    };
-    if let Some(user_id) = tx.user_id {
-        let client = Some(tx.client_id.as_str());
-        write.user_id = Some(user_id);
-        match outcome {
-            StepOutcome::Answered(policy, answers) => {
-                let keys: Vec<&str> = shown.fields.iter().map(String::as_str).collect();
-                write.changes = changes_for(&policy, answers.keys().map(|k| k.as_str()), &answers);
-                write.source = format!("prompt:{}", shown.step);
-                let stored: Vec<&str> = write.changes.iter().map(|c| c.key.as_str()).collect();
-                let declined = PromptState::left_blank(&keys, &answers);
-                write.event = Some(prompt_event(
-                    EventKind::PromptAnswered,
-                    user_id,
-                    &shown.step,
-                    client,
-                    now,
-                    json!({ "fields": stored, "declined": declined }),
-                ));
+    let written = match tx.user_id {
+        Some(user_id) => {
+            let mut write = ProfilingWrite {
+                user_id,
+                transaction: Some(updated),
+                changes: Vec::new(),
+                source: format!("prompt:{}", shown.step),
+                event: None,
+                now,
+            };
+            let client = Some(tx.client_id.as_str());
+            match outcome {
+                StepOutcome::Answered(policy, answers) => {
+                    let keys: Vec<&str> = shown.fields.iter().map(String::as_str).collect();
+                    write.changes =
+                        changes_for(&policy, answers.keys().map(|k| k.as_str()), &answers);
+                    let stored: Vec<&str> = write.changes.iter().map(|c| c.key.as_str()).collect();
+                    let declined = PromptState::left_blank(&keys, &answers);
+                    write.event = Some(prompt_event(
+                        EventKind::PromptAnswered,
+                        user_id,
+                        &shown.step,
+                        client,
+                        now,
+                        json!({ "fields": stored, "declined": declined }),
+                    ));
+                }
+                StepOutcome::Skipped => {
+                    let user = app.store().get_user(user_id).await?;
+                    let mut event = prompt_event(
+                        EventKind::PromptSkipped,
+                        user_id,
+                        &shown.step,
+                        client,
+                        now,
+                        json!({}),
+                    );
+                    event.logins = Some(user.credentialed_logins);
+                    write.event = Some(event);
+                }
+                StepOutcome::Withdrawn => {}
             }
-            StepOutcome::Skipped => {
-                let user = app.store().get_user(user_id).await?;
-                let mut event = prompt_event(
-                    EventKind::PromptSkipped,
-                    user_id,
-                    &shown.step,
-                    client,
-                    now,
-                    json!({}),
-                );
-                event.logins = Some(user.credentialed_logins);
-                write.event = Some(event);
-            }
-            StepOutcome::Withdrawn => {}
+            app.store().write_profiling(write).await.map(drop)
         }
-    }
-    match write_profiling(app, write, now).await {
-        Ok(_) => Ok(true),
+        // No one signed in (cannot happen for a step on screen): only the step goes.
+        None => app.store().update_transaction(updated).await.map(drop),
+    };
+    match written {
+        Ok(()) => Ok(true),
         // A concurrent submit of the same page won: its answer counts.
         Err(StoreError::VersionMismatch { .. } | StoreError::Conflict { .. }) => Ok(false),
         Err(error) => Err(error),
@@ -224,38 +234,6 @@ pub async fn save_account_answers(
         .await
 }
 
-/// What one profiling outcome writes.
-#[derive(Default)]
-pub(crate) struct ProfilingWrite {
-    pub transaction: Option<AuthTransaction>,
-    pub user_id: Option<Uuid>,
-    pub changes: Vec<ProfileChange>,
-    pub source: String,
-    pub event: Option<NewEvent>,
-}
-
-/// Writes one profiling outcome.
-pub(crate) async fn write_profiling(
-    app: &App,
-    write: ProfilingWrite,
-    now: OffsetDateTime,
-) -> Result<(), StoreError> {
-    if let Some(tx) = write.transaction {
-        app.store().update_transaction(tx).await?;
-    }
-    if let Some(user_id) = write.user_id
-        && !write.changes.is_empty()
-    {
-        app.store()
-            .apply_profile_changes(user_id, None, &write.changes, &write.source, now)
-            .await?;
-    }
-    if let Some(event) = write.event {
-        app.store().record_prompt_event(event).await?;
-    }
-    Ok(())
-}
-
 /// A step of an application's own page (the widget, through the API): who, which step, for
 /// which client, when.
 #[derive(Debug, Clone, Copy)]
@@ -302,16 +280,17 @@ pub async fn answer_in_app(
         .filter(|key| !answers.contains_key(*key))
         .collect();
     let write = ProfilingWrite {
-        user_id: Some(at.user.id),
+        user_id: at.user.id,
+        transaction: None,
         changes: changes_for(policy, keys.iter().copied(), answers),
         source: format!("prompt:{}", at.step),
         event: Some(at.event(
             EventKind::PromptAnswered,
             json!({ "via": "api", "declined": declined }),
         )),
-        ..ProfilingWrite::default()
+        now: at.now,
     };
-    write_profiling(app, write, at.now).await
+    app.store().write_profiling(write).await.map(drop)
 }
 
 /// A step skipped in an application.

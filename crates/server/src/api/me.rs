@@ -9,7 +9,7 @@ use accrete_core::{
 };
 use accrete_store::User;
 use axum::extract::State;
-use axum::http::{HeaderMap, header};
+use axum::http::HeaderMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
@@ -31,15 +31,7 @@ pub struct LocaleQuery {
 }
 
 fn locale(query: &LocaleQuery, headers: &HeaderMap) -> String {
-    if let Some(locale) = query.locale.as_deref().filter(|l| {
-        !l.is_empty() && l.len() <= 16 && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-    }) {
-        return locale.to_owned();
-    }
-    let accept = headers
-        .get(header::ACCEPT_LANGUAGE)
-        .and_then(|v| v.to_str().ok());
-    crate::hosted::i18n::negotiate(None, accept).to_owned()
+    crate::hosted::i18n::answer_locale(query.locale.as_deref(), headers)
 }
 
 /// One choice of a select, multiselect or country field.

@@ -74,6 +74,30 @@ pub fn negotiate(ui_locales: Option<&str>, accept_language: Option<&str>) -> &'s
     SUPPORTED[0]
 }
 
+/// The locale of a request's page: [`negotiate`] between the transaction's `ui_locales` (if
+/// any) and the request's `Accept-Language` header.
+pub fn page_locale(ui_locales: Option<&str>, headers: &axum::http::HeaderMap) -> &'static str {
+    negotiate(ui_locales, accept_language(headers))
+}
+
+/// The locale of an API answer's labels and messages: a well-formed tag the caller asked for
+/// (`?locale=`) is used as it is, since a policy may carry labels in any locale; otherwise the
+/// pages' negotiation of `Accept-Language`.
+pub fn answer_locale(requested: Option<&str>, headers: &axum::http::HeaderMap) -> String {
+    match requested.filter(|l| {
+        !l.is_empty() && l.len() <= 16 && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+    }) {
+        Some(locale) => locale.to_owned(),
+        None => page_locale(None, headers).to_owned(),
+    }
+}
+
+fn accept_language(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
+        .get(axum::http::header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

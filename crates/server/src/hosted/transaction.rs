@@ -63,10 +63,7 @@ pub(crate) fn urlencode(value: &str) -> String {
 
 /// The page locale for a request inside (or outside) a transaction.
 pub(crate) fn locale(tx: &TransactionView, headers: &HeaderMap) -> &'static str {
-    let accept = headers
-        .get(axum::http::header::ACCEPT_LANGUAGE)
-        .and_then(|v| v.to_str().ok());
-    i18n::negotiate(tx.ui_locales.as_deref(), accept)
+    i18n::page_locale(tx.ui_locales.as_deref(), headers)
 }
 
 #[cfg(test)]

@@ -10,14 +10,12 @@
 use std::sync::Arc;
 
 use accrete_oidc::OAuthError;
-use accrete_oidc::error::ErrorCode;
 use accrete_oidc::jwt::{self, AccessTokenClaims, TokenError};
 use accrete_oidc::keys::{Alg, KeySet, SigningKey};
-use accrete_store::StoreError;
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
-use super::error::EndpointError;
+use super::error::{EndpointError, store_oauth_error};
 use crate::state::AppState;
 
 /// Lifetime of access tokens.
@@ -119,20 +117,6 @@ pub async fn verify_access_token(
         }
     }
     Ok(AccessClaims { claims, grant_id })
-}
-
-/// A storage failure while checking a bearer token.
-pub(crate) fn store_oauth_error(error: StoreError) -> OAuthError {
-    match error {
-        StoreError::Unavailable { .. } => OAuthError::new(
-            ErrorCode::TemporarilyUnavailable,
-            "the database is unavailable",
-        ),
-        other => {
-            tracing::error!(error = %other, "storage failure while checking a token");
-            OAuthError::server_error("storage failure")
-        }
-    }
 }
 
 /// The key that signs for `alg` now.

@@ -33,6 +33,22 @@ pub enum EndpointError {
     Keys(#[from] KeysError),
 }
 
+/// A storage failure at a protocol endpoint, as OAuth reports it: `temporarily_unavailable`
+/// while the database is unavailable (the client may retry), otherwise a logged
+/// `server_error`. The one mapping of store errors for every OAuth endpoint and bearer check.
+pub(crate) fn store_oauth_error(error: StoreError) -> OAuthError {
+    match error {
+        StoreError::Unavailable { .. } => OAuthError::new(
+            ErrorCode::TemporarilyUnavailable,
+            "the database is unavailable",
+        ),
+        other => {
+            tracing::error!(error = %other, "storage failure at an OAuth endpoint");
+            OAuthError::server_error("storage failure")
+        }
+    }
+}
+
 impl EndpointError {
     fn into_oauth(self) -> (OAuthError, Option<Duration>) {
         match self {
@@ -44,16 +60,12 @@ impl EndpointError {
                 ),
                 Some(wait),
             ),
-            EndpointError::Store(StoreError::Unavailable { .. }) => (
-                OAuthError::new(
-                    ErrorCode::TemporarilyUnavailable,
-                    "the database is unavailable",
-                ),
-                Some(UNAVAILABLE_RETRY_AFTER),
-            ),
             EndpointError::Store(error) => {
-                tracing::error!(%error, "storage failure at an OAuth endpoint");
-                (OAuthError::server_error("storage failure"), None)
+                let unavailable = matches!(error, StoreError::Unavailable { .. });
+                (
+                    store_oauth_error(error),
+                    unavailable.then_some(UNAVAILABLE_RETRY_AFTER),
+                )
             }
             EndpointError::Keys(error) => {
                 tracing::error!(%error, "signing keys unavailable");
@@ -148,7 +160,7 @@ mod tests {
 
     #[test]
     fn a_bearer_check_that_finds_the_store_unavailable_is_503_with_retry_after() {
-        let error = crate::oauth::access::store_oauth_error(StoreError::Unavailable {
+        let error = store_oauth_error(StoreError::Unavailable {
             backend: "PostgreSQL",
             message: "down".into(),
         });

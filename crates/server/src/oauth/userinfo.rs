@@ -10,9 +10,9 @@ use axum::http::{HeaderMap, Method};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 
-use super::access::{store_oauth_error, verify_access_token};
+use super::access::verify_access_token;
 use super::client_auth::{authorization_header, form_pairs};
-use super::error::{EndpointError, json_no_store};
+use super::error::{EndpointError, json_no_store, store_oauth_error};
 use super::token::released_claims;
 use crate::state::AppState;
 

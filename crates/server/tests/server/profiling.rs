@@ -1014,3 +1014,72 @@ trigger = { moments = ["signup"], condition = { login_count = { exactly = 1 } } 
     })
     .await;
 }
+
+/// A failure injected between the value write and the event write of an answer (a trigger that
+/// refuses the event) leaves neither behind: the page says to try again, the value is not
+/// stored, the step is still on screen, and the same answer succeeds once the database accepts
+/// it again.
+#[tokio::test]
+async fn an_answer_whose_event_cannot_be_written_stores_nothing_and_can_be_sent_again() {
+    each_backend(|app| async move {
+        setup(&app, "ann@example.com").await;
+        let (browser, landing) = sign_in_to(&app, "web", "ann@example.com").await;
+        assert_eq!(step_of(&landing), "birthday");
+        let Landing::Prompt(tx, html) = &landing else {
+            unreachable!()
+        };
+        let url = app.sql_url();
+        let (inject, remove) = if url.starts_with("sqlite:") {
+            (
+                "CREATE TRIGGER inject_failure BEFORE INSERT ON prompt_events \
+                 BEGIN SELECT RAISE(ABORT, 'injected'); END;",
+                "DROP TRIGGER inject_failure",
+            )
+        } else {
+            (
+                "CREATE FUNCTION inject_failure() RETURNS trigger LANGUAGE plpgsql AS \
+                 $$ BEGIN RAISE EXCEPTION 'injected'; END $$; \
+                 CREATE TRIGGER inject_failure BEFORE INSERT ON prompt_events \
+                 FOR EACH ROW EXECUTE FUNCTION inject_failure();",
+                "DROP TRIGGER inject_failure ON prompt_events; DROP FUNCTION inject_failure();",
+            )
+        };
+        accrete_store::testing::execute_sql(&url, inject).await;
+        let answers = [("birthdate", "1990-05-04")];
+        let refused = post_prompt(&browser, tx, html, "submit", &answers).await;
+        assert!(refused.status().is_server_error(), "{:?}", refused.status());
+        let user = app
+            .store
+            .find_user_by_email("ann@example.com")
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            user.profile.get("birthdate").is_none(),
+            "{:?}",
+            user.profile
+        );
+        let history = app.store.user_history(user.id).await.unwrap();
+        assert!(!history.iter().any(|h| h.key == "birthdate"), "{history:?}");
+        let prompts = app.store.prompt_states(user.id).await.unwrap();
+        let birthday = prompts.iter().find(|p| p.step == "birthday").unwrap();
+        assert_eq!(birthday.answered, 0);
+        // The step is still on screen, and the same answer goes through once the database
+        // accepts events again.
+        accrete_store::testing::execute_sql(&url, remove).await;
+        let again = browser.get(&format!("/prompt?tx={tx}")).await;
+        assert_eq!(again.status(), 200);
+        let html = again.text().await.unwrap();
+        let landing = answer(
+            &browser,
+            Landing::Prompt(tx.clone(), html),
+            "submit",
+            &answers,
+        )
+        .await;
+        assert!(matches!(landing, Landing::Code), "{landing:?}");
+        let user = app.store.get_user(user.id).await.unwrap();
+        assert_eq!(user.profile["birthdate"], "1990-05-04");
+    })
+    .await;
+}

@@ -66,6 +66,19 @@ impl TestApp {
         Some(TestApp::spawn_on(self.backend, store, Layer::default(), Box::new(())).await)
     }
 
+    /// The URL of this server's database, to run SQL behind its back (a trigger that makes a
+    /// write fail).
+    pub fn sql_url(&self) -> String {
+        if let Some(url) = &self.database_url {
+            return url.clone();
+        }
+        let dir = self
+            ._guard
+            .downcast_ref::<tempfile::TempDir>()
+            .expect("a SQLite server keeps its folder");
+        accrete_store::testing::sqlite_url(dir)
+    }
+
     async fn spawn_on(
         backend: Backend,
         store: Arc<dyn Store>,
