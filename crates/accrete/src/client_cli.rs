@@ -294,7 +294,6 @@ fn delete(flags: &Flags, id: &str) -> anyhow::Result<ExitCode> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use clap::Parser as _;
 
     use super::*;

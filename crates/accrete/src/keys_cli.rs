@@ -166,7 +166,6 @@ fn rfc3339(at: OffsetDateTime) -> String {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
 
     #[test]

@@ -92,7 +92,13 @@ pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 /// Holds the embedded database's lock file for as long as the server runs.
-pub struct DatabaseLock(#[allow(dead_code)] Option<File>);
+pub struct DatabaseLock(
+    #[expect(
+        dead_code,
+        reason = "never read: held so that the lock lasts as long as its holder"
+    )]
+    Option<File>,
+);
 
 /// Whether to hold the embedded database's lock: servers do, so that a second server on the same
 /// file refuses to start; administrative commands (client, policy, keys) don't, so that they can

@@ -132,7 +132,6 @@ impl ClientCache {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
     use accrete_store::ConnectOptions;
     use time::OffsetDateTime;

@@ -423,7 +423,6 @@ pub(crate) async fn client_theme(
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
     use minijinja::context;
 

@@ -219,7 +219,10 @@ fn render_with_notice(
     )
 }
 
-#[allow(clippy::too_many_arguments)]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the parts of one page, passed through"
+)]
 fn render(
     state: &AppState,
     jar: CookieJar,
@@ -236,7 +239,10 @@ fn render(
     )
 }
 
-#[allow(clippy::too_many_arguments)]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the parts of one page, passed through"
+)]
 fn page(
     state: &AppState,
     jar: CookieJar,

@@ -46,7 +46,6 @@ impl Profiling {
     }
 
     /// Makes the next request re-read the published version (after a publish on this node).
-    #[allow(dead_code)] // For the management API's publish.
     pub(crate) fn invalidate(&self) {
         self.policy.invalidate();
     }
