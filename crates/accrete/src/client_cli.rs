@@ -13,8 +13,8 @@ use anyhow::{Context as _, anyhow, bail};
 use time::OffsetDateTime;
 
 use crate::output::outln;
-use crate::serve::{Locking, open_store, runtime};
 use crate::settings::{self, Flags};
+use crate::store_open::{Locking, open_store, runtime};
 
 /// Client registration commands.
 #[derive(Debug, clap::Subcommand)]
