@@ -13,8 +13,8 @@ use anyhow::{Context as _, anyhow, bail};
 use time::OffsetDateTime;
 
 use crate::output::outln;
-use crate::serve::{Locking, open_store, runtime};
 use crate::settings::{self, Flags};
+use crate::store_open::{Locking, open_store, runtime};
 
 /// Client registration commands.
 #[derive(Debug, clap::Subcommand)]
@@ -294,7 +294,6 @@ fn delete(flags: &Flags, id: &str) -> anyhow::Result<ExitCode> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use clap::Parser as _;
 
     use super::*;

@@ -11,8 +11,8 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::output::outln;
-use crate::serve::{Locking, open_store, runtime};
 use crate::settings::{self, Flags};
+use crate::store_open::{Locking, open_store, runtime};
 
 /// Signing key commands.
 #[derive(Debug, clap::Subcommand)]
@@ -166,7 +166,6 @@ fn rfc3339(at: OffsetDateTime) -> String {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
 
     #[test]

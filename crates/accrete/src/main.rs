@@ -6,6 +6,7 @@ mod output;
 mod policy_cli;
 mod serve;
 mod settings;
+mod store_open;
 
 use std::process::ExitCode;
 

@@ -11,8 +11,8 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::output::{self, outln};
-use crate::serve::{Locking, open_store, runtime};
 use crate::settings::{self, Flags};
+use crate::store_open::{Locking, open_store, runtime};
 
 /// Policy document commands.
 #[derive(Debug, clap::Subcommand)]
@@ -260,7 +260,6 @@ fn read(file: &Path) -> anyhow::Result<String> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
 
     #[test]

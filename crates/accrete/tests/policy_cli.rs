@@ -1,5 +1,8 @@
 //! `accrete policy validate` and `accrete policy simulate`, run as the built binary.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![expect(
+    clippy::expect_used,
+    reason = "helpers outside #[test] functions fail the test by panicking"
+)]
 
 use std::path::PathBuf;
 use std::process::{Command, Output};

@@ -1,5 +1,9 @@
 //! The `accrete` binary as a user runs it: start-up, configuration errors, shutdown.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![expect(
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "helpers outside #[test] functions fail the test by panicking"
+)]
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;

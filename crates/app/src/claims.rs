@@ -7,7 +7,6 @@ use serde_json::{Map, Value};
 use crate::facts::stored_value;
 
 /// The standard scope that releases a standard claim (OpenID Connect Core, 5.4).
-#[cfg_attr(not(test), allow(dead_code))]
 fn standard_scope(claim: &str) -> Option<&'static str> {
     match claim {
         "name" | "family_name" | "given_name" | "middle_name" | "nickname"
@@ -29,7 +28,6 @@ fn standard_scope(claim: &str) -> Option<&'static str> {
 ///   key), wherever it is stored; a field without one is released only if it is a standard
 ///   claim.
 /// - `email` and `email_verified` come from the account itself, not from here.
-#[cfg_attr(not(test), allow(dead_code))]
 pub fn claims_for(
     policy: Option<&CompiledPolicy>,
     user: &User,
@@ -95,7 +93,6 @@ pub fn custom_scopes(policy: &CompiledPolicy) -> Vec<(String, Vec<String>)> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
     use accrete_core::Policy;
     use serde_json::json;

@@ -151,7 +151,6 @@ pub fn client_view(client: &Client) -> ClientView {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
     use accrete_store::ConnectOptions;
     use time::OffsetDateTime;

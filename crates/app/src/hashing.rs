@@ -158,7 +158,6 @@ impl Drop for Ticket {
 }
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
     use std::sync::mpsc;
 

@@ -105,7 +105,6 @@ impl PolicyCache {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
 
     async fn publish(store: &dyn Store, title: &str) {

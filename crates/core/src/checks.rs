@@ -17,18 +17,18 @@ use crate::step::{AfterLastSkip, Step, StepMode, TriggerMoment};
 /// Longest value of a text-like field, in characters (also the default `max_length`).
 pub const MAX_TEXT_CHARS: u32 = 4096;
 
-#[allow(clippy::expect_used)] // literal patterns, covered by tests
+#[expect(clippy::expect_used, reason = "literal patterns, covered by tests")]
 static SNAKE_CASE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new("^[a-z][a-z0-9_]{0,63}$").expect("valid literal regex"));
-#[allow(clippy::expect_used)]
+#[expect(clippy::expect_used, reason = "literal patterns, covered by tests")]
 static LOCALE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new("^[a-z]{2,3}(-[A-Za-z0-9]{2,8}){0,3}$").expect("valid literal regex")
 });
-#[allow(clippy::expect_used)]
+#[expect(clippy::expect_used, reason = "literal patterns, covered by tests")]
 static EVENT_NAME: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new("^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,127}$").expect("valid literal regex")
 });
-#[allow(clippy::expect_used)]
+#[expect(clippy::expect_used, reason = "literal patterns, covered by tests")]
 static TOKEN_NAME: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new("^[A-Za-z_][A-Za-z0-9_.:/-]{0,127}$").expect("valid literal regex")
 });

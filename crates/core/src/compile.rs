@@ -59,8 +59,17 @@ pub(crate) struct StepPlan {
     pub(crate) condition: Option<CompiledCondition>,
 }
 
+// Here rather than in `policy.rs`, so that the document does not depend on its compiled form
+// (which depends on the checks, which read the document).
+impl Policy {
+    /// Validates everything and prepares the policy for `decide` and answer validation.
+    pub fn compile(&self) -> Result<CompiledPolicy, PolicyProblems> {
+        CompiledPolicy::new(self.clone())
+    }
+}
+
 impl CompiledPolicy {
-    pub(crate) fn new(policy: Policy) -> Result<Self, PolicyProblems> {
+    fn new(policy: Policy) -> Result<Self, PolicyProblems> {
         let mut problems = Problems::default();
         checks::check_document(&policy, &mut problems);
         let field_index = checks::check_fields(&policy, &mut problems);

@@ -104,7 +104,6 @@ impl<'de> Deserialize<'de> for HumanDuration {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]

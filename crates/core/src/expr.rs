@@ -167,7 +167,6 @@ fn moment_variable(moment: &Moment) -> cel::Value {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     fn assert_send_sync<T: Send + Sync>() {}

@@ -130,19 +130,6 @@ pub struct PromptState {
     pub declined: Vec<String>,
 }
 
-impl PromptState {
-    /// The fields of an answer that the user left blank: those `asked` that `answers` (as
-    /// validated) leaves out. They go to [`PromptState::declined`] (through the `declined`
-    /// member of the `prompt.answered` event's data).
-    pub fn left_blank(asked: &[&str], answers: &crate::Answers) -> Vec<String> {
-        asked
-            .iter()
-            .filter(|key| !answers.contains_key(**key))
-            .map(|key| (*key).to_owned())
-            .collect()
-    }
-}
-
 /// What is happening now.
 ///
 /// In JSON the kind is flat: `{"kind": "event", "event": "cta:pricing", "client_id": "shop"}`.

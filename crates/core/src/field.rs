@@ -309,13 +309,10 @@ fn yes() -> bool {
     true
 }
 
-// serde's skip_serializing_if hands a reference.
-#[allow(clippy::trivially_copy_pass_by_ref)]
 fn is_true(value: &bool) -> bool {
     *value
 }
 
-#[allow(clippy::trivially_copy_pass_by_ref)]
 pub(crate) fn is_false(value: &bool) -> bool {
     !*value
 }

@@ -11,7 +11,6 @@
 //! - [`validate_answers`] (form posts) and [`validate_json_answers`] (API) turn raw answers into
 //!   typed values or per-field errors in the user's locale.
 #![warn(missing_docs)]
-#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 mod answers;
 mod checks;

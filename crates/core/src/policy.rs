@@ -1,10 +1,9 @@
-//! The policy document: fields, steps and global settings, as TOML or JSON.
+//! The policy document: fields, steps and global settings, as TOML or JSON. Validating it
+//! ([`Policy::compile`]) lives in `compile.rs`.
 
 use serde::{Deserialize, Serialize};
 
-use crate::compile::CompiledPolicy;
 use crate::field::Field;
-use crate::problems::PolicyProblems;
 use crate::step::Step;
 
 /// The only document version this engine reads.
@@ -115,11 +114,6 @@ impl Policy {
     /// Writes the policy as pretty-printed JSON.
     pub fn to_json_string(&self) -> Result<String, PolicyError> {
         serde_json::to_string_pretty(self).map_err(|e| PolicyError::Write(e.to_string()))
-    }
-
-    /// Validates everything and prepares the policy for `decide` and answer validation.
-    pub fn compile(&self) -> Result<CompiledPolicy, PolicyProblems> {
-        CompiledPolicy::new(self.clone())
     }
 }
 

@@ -171,8 +171,6 @@ impl TriggerMoment {
     }
 }
 
-// serde's skip_serializing_if hands a reference.
-#[allow(clippy::trivially_copy_pass_by_ref)]
 fn is_zero(value: &i32) -> bool {
     *value == 0
 }

@@ -2,7 +2,10 @@
 //! `/proc/thread-self/stat`), which unlike criterion's wall-clock figures is not inflated when
 //! other processes compete for the cores. Resolution is one clock tick (10 ms), so each operation
 //! runs for at least two seconds of CPU. Run: `cargo bench -p accrete-oidc --bench cpu`.
-#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+#![expect(
+    clippy::unwrap_used,
+    reason = "benchmark set-up: a failure ends the run"
+)]
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -48,7 +51,6 @@ fn measure(name: &str, min_cpu_seconds: f64, batch: u64, mut operation: impl FnM
     }
     let cpu = thread_cpu_seconds() - start_cpu;
     let wall = start_wall.elapsed().as_secs_f64();
-    #[allow(clippy::cast_precision_loss)]
     let per_op = |seconds: f64| seconds / runs as f64 * 1e6;
     println!(
         "{name:<40} {:>10.2} µs CPU/op {:>10.2} µs wall/op ({runs} runs)",

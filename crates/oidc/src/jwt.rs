@@ -175,7 +175,10 @@ impl IdTokenClaims {
     /// Claims for the code issued to `request`: `nonce` copied from the request, `auth_time` (always
     /// sent; required when `max_age` was used), and `at_hash` of the access token issued alongside
     /// for the key's algorithm.
-    #[allow(clippy::too_many_arguments)]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one argument per claim source of an ID token"
+    )]
     pub fn for_authorization(
         issuer: &str,
         subject: &str,

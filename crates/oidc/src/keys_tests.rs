@@ -2,11 +2,23 @@ use time::Duration;
 use time::macros::datetime;
 
 use super::*;
+use crate::provider;
 
 const T0: OffsetDateTime = datetime!(2026-01-01 00:00 UTC);
 
 fn key(alg: Alg, schedule: KeySchedule) -> SigningKey {
     SigningKey::generate(alg, schedule).unwrap()
+}
+
+#[test]
+fn loaded_keys_sign_through_the_provider_cache() {
+    for alg in Alg::ALL {
+        let key = key(alg, KeySchedule::immediately(T0));
+        assert!(provider::is_cached(&alg.jwt(), key.encoding_key()), "{alg}");
+        let signer = provider::cached_signer(&alg.jwt(), key.encoding_key()).unwrap();
+        assert_eq!(signer.algorithm(), alg.jwt());
+        assert!(!signer.try_sign(b"message").unwrap().is_empty());
+    }
 }
 
 #[test]

@@ -5,7 +5,6 @@
 //! Split by flow: [`authorize`], [`token`], [`userinfo`], [`introspect`], [`revoke`], [`logout`];
 //! with the building blocks [`keys`], [`jwt`], [`secrets`], [`password`], [`pkce`], [`claims`],
 //! [`discovery`], [`client`], [`client_auth`] and [`error`].
-#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod authorize;
 pub mod claims;

@@ -92,7 +92,6 @@ impl SignInThrottle {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use time::macros::datetime;
 
     use super::*;

@@ -12,7 +12,12 @@
 //! The same binary is the server and the reference: started with `ACCRETE_TEST_LOAD_CHILD=1` it
 //! serves and prints its address, with `ACCRETE_TEST_LOAD_REFERENCE=1` it verifies a password per
 //! line of input, so nothing but the measured work runs in a measured process.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "benchmark set-up: a failure ends the run"
+)]
 
 use std::io::{BufRead as _, BufReader};
 use std::process::{Child, Command, Stdio};

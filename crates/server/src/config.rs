@@ -544,7 +544,6 @@ fn describe_toml_error(error: &toml::de::Error, text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {

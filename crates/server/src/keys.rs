@@ -354,7 +354,6 @@ pub async fn rotate(
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
 
     fn kek() -> KeyEncryptionKey {

@@ -110,7 +110,6 @@ fn check<K: Hash + Eq + Clone, C: Clock>(
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
 
     #[test]

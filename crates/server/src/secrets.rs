@@ -115,7 +115,6 @@ fn read_or_create(path: &Path) -> Result<Vec<u8>, SecretsError> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
 
     #[test]

@@ -2,7 +2,10 @@
 //! on SQLite, and on PostgreSQL when `ACCRETE_TEST_POSTGRES_URL` is set.
 //!
 //! `ACCRETE_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test cargo bench -p accrete-store`
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![expect(
+    clippy::unwrap_used,
+    reason = "benchmark set-up: a failure ends the run"
+)]
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -3,7 +3,10 @@
 //! and into a PostgreSQL schema when `ACCRETE_TEST_POSTGRES_URL` is set.
 //!
 //! `cargo bench -p accrete-store --bench walk`
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![expect(
+    clippy::unwrap_used,
+    reason = "benchmark set-up: a failure ends the run"
+)]
 
 use std::sync::Arc;
 use std::time::Instant;

@@ -2,7 +2,6 @@
 //! same SQL, [`SqliteStore`] (embedded, the default) and [`PostgresStore`].
 //!
 //! Open either with [`connect`], which picks the backend from the URL scheme.
-#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 use std::sync::Arc;
 

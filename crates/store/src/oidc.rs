@@ -232,7 +232,10 @@ pub struct NewAuthorizationCode {
 
 /// The outcome of exchanging an authorization code.
 // Returned once per token request and matched at once: boxing would only cost ergonomics.
-#[allow(clippy::large_enum_variant)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "returned once per token request and matched at once"
+)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum CodeConsumption {
     /// First use: the code, now marked consumed.

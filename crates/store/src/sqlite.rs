@@ -62,7 +62,6 @@ impl SqliteStore {
     }
 
     /// A file that is locked or unreadable is not a server that went away: nothing to remember.
-    #[allow(clippy::unused_self)]
     pub(crate) fn connection_lost(&self, _error: &StoreError) {}
 
     /// The migrations embedded in this binary for this backend.
@@ -129,7 +128,6 @@ pub(crate) mod queries {
     }
 
     /// Nothing to do: `BEGIN IMMEDIATE` already serialises writers.
-    #[allow(clippy::unused_async)]
     async fn lock_named(
         _tx: &mut Transaction<'_, Db>,
         _name: &'static str,

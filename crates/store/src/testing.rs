@@ -2,7 +2,11 @@
 //!
 //! PostgreSQL comes from `ACCRETE_TEST_POSTGRES_URL`; each store gets its own schema, dropped
 //! when the [`SchemaGuard`] goes, so tests can run in parallel.
-#![allow(clippy::expect_used, clippy::panic)]
+#![expect(
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test helpers: a store that cannot be set up fails the test that asked for it"
+)]
 
 use std::sync::Arc;
 

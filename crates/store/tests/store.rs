@@ -1,6 +1,10 @@
 //! The storage suite: every test runs against SQLite (a temp file) and PostgreSQL (a schema of
 //! its own, from `ACCRETE_TEST_POSTGRES_URL`).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![expect(
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "helpers outside #[test] functions fail the test by panicking"
+)]
 
 #[path = "store/breaker.rs"]
 mod breaker;

@@ -210,7 +210,6 @@ fn integer(text: &str, rules: &FieldRules) -> Result<Value, Vec<Refusal>> {
         .unwrap_or(text)
         .parse()
         .map_err(|_| vec![Refusal::InvalidInteger])?;
-    #[allow(clippy::cast_precision_loss)] // bounds are f64 in the document
     check_bounds(value as f64, rules)?;
     Ok(Value::from(value))
 }
@@ -295,7 +294,6 @@ fn multiselect(context: &Context<'_>, present: &[&str]) -> Result<Option<Value>,
             chosen.push(value);
         }
     }
-    #[allow(clippy::cast_precision_loss)] // at most MAX_VALUES_PER_FIELD
     let count = chosen.len() as f64;
     if let Some(min) = context.rules.min_number
         && count < min

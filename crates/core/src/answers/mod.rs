@@ -13,6 +13,7 @@ use serde_json::Value;
 use time::Date;
 
 use crate::compile::CompiledPolicy;
+use crate::facts::PromptState;
 use crate::ids::FieldKey;
 pub use country::country_codes;
 use messages::Refusal;
@@ -37,6 +38,21 @@ pub type JsonAnswers = serde_json::Map<String, Value>;
 /// multiselect an array, a date `YYYY-MM-DD`, a phone E.164, a consent `{accepted, version}`).
 /// A field left empty that is not required is absent.
 pub type Answers = BTreeMap<FieldKey, Value>;
+
+// Here rather than in `facts.rs`, so that the facts do not depend on answer validation (which
+// depends on the compiled policy, whose conditions read the facts).
+impl PromptState {
+    /// The fields of an answer that the user left blank: those `asked` that `answers` (as
+    /// validated) leaves out. They go to [`PromptState::declined`] (through the `declined`
+    /// member of the `prompt.answered` event's data).
+    pub fn left_blank(asked: &[&str], answers: &Answers) -> Vec<String> {
+        asked
+            .iter()
+            .filter(|key| !answers.contains_key(**key))
+            .map(|key| (*key).to_owned())
+            .collect()
+    }
+}
 
 /// One refused answer.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

@@ -1,5 +1,10 @@
 //! Integration tests of the profiling engine, as specifications.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "helpers outside #[test] functions fail the test by panicking"
+)]
 
 mod answers;
 mod dates;

@@ -602,7 +602,6 @@ pub async fn delete(
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use proptest::prelude::*;
     use proptest::string::string_regex;
 

@@ -2,8 +2,6 @@
 //! `/api/v1/openapi.json`. Handlers are thin: parse (errors become problem documents), check
 //! the bearer token's scope, call the engine and the store, map the result.
 
-#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
-
 mod auth;
 mod changes;
 mod clients;

@@ -200,7 +200,10 @@ pub async fn draft(
 /// `version` 1. Whether the rest is a valid policy is the compile step's to say (400 with every
 /// problem), beyond what a schema expresses.
 #[derive(ToSchema)]
-#[allow(dead_code)] // only described, never built: the server reads the document as JSON
+#[expect(
+    dead_code,
+    reason = "only described, never built: the server reads the document as JSON"
+)]
 struct PolicyDocument {
     /// Document version; must be 1.
     #[schema(minimum = 1, maximum = 1)]

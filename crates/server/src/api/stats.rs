@@ -119,7 +119,6 @@ pub async fn stats(
     for field in policy.fields() {
         let (location, key) = accrete_app::facts::location_of(field);
         let known = state.store.count_users_with_value(location, key).await?;
-        #[allow(clippy::cast_precision_loss)]
         let share = if users > 0 {
             known as f64 / users as f64
         } else {

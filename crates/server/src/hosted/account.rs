@@ -201,7 +201,10 @@ fn render_with_notice(
     )
 }
 
-#[allow(clippy::too_many_arguments)]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the parts of one page, passed through"
+)]
 fn render(
     state: &AppState,
     jar: CookieJar,
@@ -218,7 +221,10 @@ fn render(
     )
 }
 
-#[allow(clippy::too_many_arguments)]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the parts of one page, passed through"
+)]
 fn page(
     state: &AppState,
     jar: CookieJar,

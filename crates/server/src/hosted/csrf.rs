@@ -36,7 +36,6 @@ pub fn verify(jar: &CookieJar, submitted: Option<&str>) -> bool {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
 
     #[test]

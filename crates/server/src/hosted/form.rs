@@ -123,7 +123,6 @@ pub(crate) fn split_post(pairs: Vec<(String, String)>) -> (BTreeMap<String, Stri
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
     use accrete_core::FieldType;
 

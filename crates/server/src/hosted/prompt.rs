@@ -279,7 +279,10 @@ impl Ctx {
         (jar, Redirect::to(&to)).into_response()
     }
 
-    #[allow(clippy::too_many_arguments)]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the parts of one page, passed through"
+    )]
     fn render(
         &self,
         state: &AppState,

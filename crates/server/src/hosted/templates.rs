@@ -365,7 +365,6 @@ fn translate(state: &TemplateState, key: &str, args: Kwargs) -> Result<String, m
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
     use minijinja::context;
 

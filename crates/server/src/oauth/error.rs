@@ -122,7 +122,6 @@ pub(crate) fn json_no_store<T: serde::Serialize>(body: &T) -> Response {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use accrete_oidc::error::ChallengeScheme;
 
     use super::*;

@@ -1,6 +1,5 @@
 //! Calling the API in tests: tokens minted with a signing key the test stores (as the token
 //! endpoint would issue them), and small request helpers.
-#![allow(dead_code)]
 
 use accrete_oidc::jwt::{AccessTokenClaims, Audience, sign_access_token};
 use accrete_oidc::keys::{Alg, KeyEncryptionKey, KeySchedule, SigningKey};

@@ -49,9 +49,7 @@ fn server_cpu_per_request(
     .join()
     .unwrap();
     let process = cpu_ms("/proc/self/stat") - process_before;
-    #[allow(clippy::cast_precision_loss)]
-    let per = (process - client_cpu) / rounds as f64;
-    per
+    (process - client_cpu) / rounds as f64
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,5 +1,10 @@
 //! The server over real HTTP, on both storage backends: one integration-test binary.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "helpers outside #[test] functions fail the test by panicking"
+)]
 
 mod account;
 mod api;

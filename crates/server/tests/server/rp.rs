@@ -1,6 +1,5 @@
 //! A relying party's side of the tests: clients with known secrets, the browser's walk through
 //! `/authorize` and the sign-in page, and raw token-endpoint calls.
-#![allow(dead_code)]
 
 use std::path::Path;
 

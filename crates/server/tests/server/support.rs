@@ -1,5 +1,4 @@
 //! `TestApp`: a real server on port 0 over a fresh database of either backend.
-#![allow(dead_code)]
 
 use std::sync::Arc;
 

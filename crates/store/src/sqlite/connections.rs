@@ -150,8 +150,6 @@ impl DerefMut for Lease<'_> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used)]
-
     use std::str::FromStr;
 
     use super::*;
