@@ -1,7 +1,7 @@
 //! Rate limits on credential endpoints: per client IP and per client id, in memory on each node
 //! (GCRA via `governor`); and the sign-in throttle, per (account, source address) with backoff,
 //! over failed-attempt counters kept in the store so that every node sees them (its rule is
-//! `accrete_oidc::throttle`).
+//! `accrete_oidc::throttle`, applied by `accrete_app::accounts::sign_in`).
 
 use std::hash::Hash;
 use std::net::IpAddr;
@@ -9,13 +9,11 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
-use accrete_oidc::throttle::{Failures, SignInThrottle};
-use accrete_store::{CredentialFailures, FailureCount};
+use accrete_oidc::throttle::SignInThrottle;
 use governor::clock::Clock;
 use governor::middleware::NoOpMiddleware;
 use governor::state::keyed::DashMapStateStore;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use time::OffsetDateTime;
 
 /// A refused attempt and when to try again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,27 +67,6 @@ impl RateLimits {
     pub fn check_account(&self, account: &str) -> Result<(), RetryAfter> {
         check(self.per_account.as_deref(), &account.to_lowercase())
     }
-}
-
-/// Whether a sign-in attempt is accepted at `now`, given the account's counters from the store.
-pub fn check_sign_in(
-    throttle: &SignInThrottle,
-    counters: &CredentialFailures,
-    now: OffsetDateTime,
-) -> Result<(), RetryAfter> {
-    let failures = |c: Option<FailureCount>| {
-        c.map(|c| Failures {
-            count: c.failures,
-            last_at: c.last_failure_at,
-        })
-    };
-    throttle
-        .check(
-            failures(counters.from_source),
-            failures(counters.on_account),
-            now,
-        )
-        .map_err(RetryAfter)
 }
 
 /// A keyed limiter on any clock (tests use a fake one).

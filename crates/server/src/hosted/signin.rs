@@ -2,8 +2,7 @@
 
 use std::net::SocketAddr;
 
-use accrete_oidc::password::{self, PasswordCheck};
-use accrete_store::{CredentialFailures, SignInKind};
+use accrete_app::accounts::{self, SignIn, SignInError};
 use axum::Form;
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -15,7 +14,7 @@ use super::credentials::{CredentialsForm, CredentialsPage, FieldErrors, TxQuery}
 use super::errors::{retry_later, store_failure};
 use super::i18n::text;
 use super::transaction::continue_to;
-use crate::ratelimit;
+use crate::ratelimit::RetryAfter;
 use crate::session;
 use crate::state::AppState;
 
@@ -90,23 +89,7 @@ pub(super) async fn submit(
             Some(text(locale, "error.summary")),
         );
     }
-    // The throttle counts failures per (account, source address) in the store (see
-    // `ratelimit.rs`): one read here, one write on a failure.
-    let account = accrete_store::normalize_email(&email);
-    let source = peer.ip().to_string();
-    let throttle = state.limits.sign_in_throttle();
-    let counters = match throttle {
-        Some(_) => match state.store.credential_failures(&account, &source).await {
-            Ok(counters) => counters,
-            Err(error) => return store_failure(&state, locale, &error),
-        },
-        None => CredentialFailures::default(),
-    };
-    if let Err(wait) = state.limits.check_ip(peer.ip()).and_then(|()| {
-        throttle.map_or(Ok(()), |throttle| {
-            ratelimit::check_sign_in(throttle, &counters, now)
-        })
-    }) {
+    if let Err(wait) = state.limits.check_ip(peer.ip()) {
         return retry_later(
             &state,
             locale,
@@ -115,30 +98,25 @@ pub(super) async fn submit(
             wait.seconds(),
         );
     }
-
-    let user = match state.store.find_user_by_email(&email).await {
-        Ok(user) => user,
-        Err(error) => return store_failure(&state, locale, &error),
+    let attempt = SignIn {
+        email: &email,
+        password: form.password.clone(),
+        source: peer.ip().to_string(),
+        throttle: state.limits.sign_in_throttle(),
+        now,
     };
-    let stored = user.as_ref().and_then(|u| u.password_hash.clone());
-    let password = form.password.clone();
-    let check = state
-        .app
-        .hashing
-        .run(move || match stored {
-            Some(hash) => password::verify_password(&password, &hash)
-                .ok()
-                .map(|check| (check, password)),
-            None => {
-                // Unknown account, or one without a password: same cost as a wrong password.
-                password::verify_dummy(&password);
-                None
-            }
-        })
-        .await;
-    let (user, needs_rehash, password) = match (check, user) {
-        (Err(busy), _) => {
-            tracing::warn!(%busy, "hashing pool full");
+    let user = match accounts::sign_in(&state.app, attempt).await {
+        Ok(user) => user,
+        Err(SignInError::Throttled(wait)) => {
+            return retry_later(
+                &state,
+                locale,
+                StatusCode::TOO_MANY_REQUESTS,
+                "error.rate_limited",
+                RetryAfter(wait).seconds(),
+            );
+        }
+        Err(SignInError::Busy) => {
             return retry_later(
                 &state,
                 locale,
@@ -147,44 +125,15 @@ pub(super) async fn submit(
                 2,
             );
         }
-        (Ok(Some((PasswordCheck::Verified { needs_rehash }, password))), Some(user)) => {
-            (user, needs_rehash, password)
-        }
-        _ => {
-            tracing::info!("sign-in refused: wrong credentials");
-            if let Some(throttle) = throttle
-                && let Err(error) = state
-                    .store
-                    .record_credential_failure(&account, &source, now, throttle.forget_before(now))
-                    .await
-            {
-                tracing::warn!(%error, "could not count a failed sign-in");
-            }
+        Err(SignInError::WrongCredentials) => {
             return again(
                 StatusCode::UNAUTHORIZED,
                 FieldErrors::new(),
                 Some(text(locale, "signin.invalid")),
             );
         }
+        Err(SignInError::Store(error)) => return store_failure(&state, locale, &error),
     };
-    if counters.from_source.is_some()
-        && let Err(error) = state
-            .store
-            .clear_credential_failures(&account, &source)
-            .await
-    {
-        tracing::warn!(%error, "could not forget the failed sign-ins of a source");
-    }
-    if needs_rehash {
-        rehash(&state, user.id, password).await;
-    }
-    if let Err(error) = state
-        .store
-        .record_sign_in(user.id, SignInKind::Credentialed, now)
-        .await
-    {
-        return store_failure(&state, locale, &error);
-    }
     match session::start(&state, page.jar.clone(), user.id, now).await {
         Ok((jar, _)) => {
             let client_id = page.tx.client_id.as_deref().unwrap_or("-");
@@ -192,22 +141,5 @@ pub(super) async fn submit(
             (jar, continue_to(&page.tx)).into_response()
         }
         Err(error) => store_failure(&state, locale, &error),
-    }
-}
-
-/// Replaces a hash made with old parameters; a failure only delays the upgrade.
-async fn rehash(state: &AppState, user_id: uuid::Uuid, password: String) {
-    match state
-        .app
-        .hashing
-        .run(move || password::hash_password(&password))
-        .await
-    {
-        Ok(Ok(hash)) => {
-            if let Err(error) = state.store.set_password_hash(user_id, &hash).await {
-                tracing::warn!(%error, "could not store the upgraded password hash");
-            }
-        }
-        _ => tracing::warn!("could not rehash a password with the current parameters"),
     }
 }

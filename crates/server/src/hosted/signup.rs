@@ -2,14 +2,13 @@
 
 use std::net::SocketAddr;
 
-use accrete_oidc::password;
-use accrete_store::{NewUser, SignInKind, StoreError};
 use axum::extract::{ConnectInfo, Query, RawForm, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
 use time::OffsetDateTime;
 
+use accrete_app::accounts::{self, SignUp, SignUpError};
 use accrete_app::signup::signup_step;
 
 use super::credentials::{CredentialsPage, FieldErrors, TxQuery, split_signup_post};
@@ -135,35 +134,18 @@ pub(super) async fn submit(
             wait.seconds(),
         );
     }
-    let password = form.password.clone();
-    let hash = match state
-        .app
-        .hashing
-        .run(move || password::hash_password(&password))
-        .await
-    {
-        Ok(Ok(hash)) => hash,
-        Ok(Err(error)) => {
-            tracing::warn!(%error, "password could not be hashed");
-            let mut errors = FieldErrors::new();
-            errors.insert("password".into(), text(locale, "error.password_long"));
-            return again(StatusCode::BAD_REQUEST, errors, None);
-        }
-        Err(_) => {
-            return retry_later(
-                &state,
-                locale,
-                StatusCode::SERVICE_UNAVAILABLE,
-                "error.busy",
-                2,
-            );
-        }
+    let new = SignUp {
+        email: &email,
+        password: form.password.clone(),
+        step: match (&step, &profile) {
+            (Some(step), Some(Ok(answers))) => Some((step, answers)),
+            _ => None,
+        },
+        now,
     };
-    let mut new = NewUser::with_email(email.clone(), now);
-    new.password_hash = Some(hash);
-    let user = match state.store.create_user(new).await {
+    let user = match accounts::sign_up(&state.app, new).await {
         Ok(user) => user,
-        Err(StoreError::Conflict { .. }) => {
+        Err(SignUpError::EmailTaken) => {
             let mut errors = FieldErrors::new();
             errors.insert("email".into(), text(locale, "signup.email_taken"));
             return again(
@@ -172,20 +154,22 @@ pub(super) async fn submit(
                 Some(text(locale, "error.summary")),
             );
         }
-        Err(error) => return store_failure(&state, locale, &error),
+        Err(SignUpError::Password(_)) => {
+            let mut errors = FieldErrors::new();
+            errors.insert("password".into(), text(locale, "error.password_long"));
+            return again(StatusCode::BAD_REQUEST, errors, None);
+        }
+        Err(SignUpError::Busy) => {
+            return retry_later(
+                &state,
+                locale,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "error.busy",
+                2,
+            );
+        }
+        Err(SignUpError::Store(error)) => return store_failure(&state, locale, &error),
     };
-    if let Err(error) = state
-        .store
-        .record_sign_in(user.id, SignInKind::Credentialed, now)
-        .await
-    {
-        return store_failure(&state, locale, &error);
-    }
-    if let (Some(step), Some(Ok(changes))) = (&step, &profile)
-        && let Err(error) = step.store(&state.app, user.id, changes, now).await
-    {
-        return store_failure(&state, locale, &error);
-    }
     match session::start(&state, page.jar.clone(), user.id, now).await {
         Ok((jar, _)) => {
             let client_id = page.tx.client_id.as_deref().unwrap_or("-");
