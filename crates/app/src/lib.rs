@@ -10,6 +10,7 @@
 
 pub mod accounts;
 mod app;
+pub mod authorization;
 pub mod claims;
 pub mod clients;
 pub mod countries;

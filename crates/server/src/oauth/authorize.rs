@@ -4,34 +4,23 @@
 //! The transaction lives in the database: any node can continue it, and it survives restarts.
 //! A code is issued only by the one request that completes the transaction.
 
-use accrete_oidc::OAuthError;
-use accrete_oidc::authorize::{AuthorizationRequest, AuthorizeError, AuthorizeParams, Prompt};
-use accrete_oidc::error::ErrorCode;
-use accrete_oidc::secrets::random_opaque;
-use accrete_store::{
-    AuthTransaction, NewAuthTransaction, NewAuthorizationCode, SignInKind, SsoSession,
-};
+use accrete_app::authorization::{self, Step};
+use accrete_app::clients::client_view;
+use accrete_app::transactions::{self, TransactionError};
+use accrete_oidc::authorize::{AuthorizationRequest, AuthorizeError, AuthorizeParams};
+use accrete_store::AuthTransaction;
 use axum::Form;
 use axum::extract::{Query, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
-use serde_json::json;
-use time::{Duration, OffsetDateTime};
-
-use accrete_app::flow::{Next, ProfilingError, before_code};
-use accrete_app::transactions::{self, TransactionError};
+use time::OffsetDateTime;
 
 use crate::hosted::credentials::TxQuery;
 use crate::hosted::errors::{protocol_error_page, store_failure, transaction_problem};
 use crate::hosted::transaction::{TransactionView, locale as page_locale, urlencode};
 use crate::session;
 use crate::state::AppState;
-
-/// How long a user has to sign in and answer prompts.
-const TRANSACTION_LIFETIME: Duration = Duration::minutes(30);
-/// How long an authorization code may wait for the token request.
-const CODE_LIFETIME: Duration = Duration::seconds(60);
 
 pub(super) async fn get(
     State(state): State<AppState>,
@@ -79,18 +68,11 @@ async fn start(
         Ok(None) => return refused(&state, locale, AuthorizeError::unknown_client()),
         Err(error) => return store_failure(&state, locale, &error),
     };
-    let request = match params.validate(&accrete_app::clients::client_view(&client)) {
+    let request = match params.validate(&client_view(&client)) {
         Ok(request) => request,
         Err(error) => return refused(&state, locale, error),
     };
-    let new = NewAuthTransaction {
-        client_id,
-        request: serde_json::to_value(&request).unwrap_or_default(),
-        state: json!({}),
-        now,
-        expires_at: now + TRANSACTION_LIFETIME,
-    };
-    match state.store.create_transaction(new).await {
+    match authorization::begin(&state.app, &request, now).await {
         Ok(tx) => advance(&state, &headers, jar, tx, request, now).await,
         Err(error) => store_failure(&state, locale, &error),
     }
@@ -115,12 +97,12 @@ pub(super) async fn resume(
     advance(&state, &headers, jar, tx, request, now).await
 }
 
-/// Moves a transaction forward: authenticate (or reuse the SSO session), then issue the code.
+/// Moves a transaction forward with this browser's session, and answers where it goes next.
 async fn advance(
     state: &AppState,
     headers: &HeaderMap,
     jar: CookieJar,
-    mut tx: AuthTransaction,
+    tx: AuthTransaction,
     request: AuthorizationRequest,
     now: OffsetDateTime,
 ) -> Response {
@@ -133,126 +115,18 @@ async fn advance(
         Ok(session) => session,
         Err(error) => return store_failure(state, locale, &error),
     };
-    let Some(session) = session.filter(|s| usable(s, &tx, &request, now)) else {
-        if request.has_prompt(Prompt::None) {
-            return redirect_error(
-                state,
-                &request,
-                OAuthError::new(ErrorCode::LoginRequired, "the user must sign in"),
-            );
+    let id = tx.id;
+    let hasher = &state.secrets.token_hasher;
+    match authorization::advance(&state.app, tx, &request, session, hasher, now).await {
+        Ok(Step::SignIn { create }) => {
+            let page = if create { "/signup" } else { "/login" };
+            Redirect::to(&format!("{page}?tx={}", urlencode(&id.to_string()))).into_response()
         }
-        let page = if request.has_prompt(Prompt::Create) {
-            "/signup"
-        } else {
-            "/login"
-        };
-        return Redirect::to(&format!("{page}?tx={}", urlencode(&tx.id.to_string())))
-            .into_response();
-    };
-    // The user as the SSO count left it, so that profiling need not read it again.
-    let mut user = None;
-    if tx.user_id != Some(session.user_id) {
-        // A sign-in inside this transaction was counted as credentialed by the sign-in page;
-        // reusing an earlier session is a single sign-on.
-        if session.auth_time < tx.created_at {
-            match state
-                .store
-                .record_sign_in(session.user_id, SignInKind::Sso, now)
-                .await
-            {
-                Ok(counted) => {
-                    tracing::info!(
-                        user_id = %session.user_id,
-                        client_id = %tx.client_id,
-                        "sign-in succeeded by single sign-on"
-                    );
-                    user = Some(counted);
-                }
-                Err(error) => return store_failure(state, locale, &error),
-            }
-        }
-        tx.user_id = Some(session.user_id);
-        tx.session_hash = Some(session.hash.clone());
-        tx = match state.store.update_transaction(tx).await {
-            Ok(tx) => tx,
-            Err(error) => return store_failure(state, locale, &error),
-        };
+        Ok(Step::Prompt) => Redirect::to(&format!("/prompt?tx={id}")).into_response(),
+        Ok(Step::Refused(to) | Step::Code(to)) => Redirect::to(&to).into_response(),
+        Ok(Step::Gone) => transaction_problem(state, locale, TransactionError::Gone),
+        Err(error) => store_failure(state, locale, &error),
     }
-    match before_code(&state.app, &tx, &request, session.user_id, user, now).await {
-        Ok(Next::Proceed) => {}
-        Ok(Next::Prompt(_)) => {
-            return Redirect::to(&format!("/prompt?tx={}", tx.id)).into_response();
-        }
-        Ok(Next::InteractionRequired) => {
-            let error = OAuthError::new(ErrorCode::InteractionRequired, "profile input needed");
-            return redirect_error(state, &request, error);
-        }
-        Err(ProfilingError::Store(e)) => {
-            return store_failure(state, locale, &e);
-        }
-    }
-    issue_code(state, locale, &tx, &request, &session, now).await
-}
-
-/// Whether `session` may be used for this request: fresh enough for `max_age` and
-/// `prompt=login`, unless the user authenticated inside this very transaction.
-fn usable(
-    session: &SsoSession,
-    tx: &AuthTransaction,
-    request: &AuthorizationRequest,
-    now: OffsetDateTime,
-) -> bool {
-    session.auth_time >= tx.created_at
-        || request.session_is_fresh_enough(session.auth_time.unix_timestamp(), now.unix_timestamp())
-}
-
-/// Completes the transaction (exactly once) and redirects to the client with a new code.
-async fn issue_code(
-    state: &AppState,
-    locale: &str,
-    tx: &AuthTransaction,
-    request: &AuthorizationRequest,
-    session: &SsoSession,
-    now: OffsetDateTime,
-) -> Response {
-    match state.store.complete_transaction(tx.id, now).await {
-        Ok(true) => {}
-        Ok(false) => {
-            return transaction_problem(state, locale, TransactionError::Gone);
-        }
-        Err(error) => return store_failure(state, locale, &error),
-    }
-    let grant = match state
-        .store
-        .create_grant(session.user_id, &request.client_id, &request.scopes, now)
-        .await
-    {
-        Ok(grant) => grant,
-        Err(error) => return store_failure(state, locale, &error),
-    };
-    let code = random_opaque();
-    let new = NewAuthorizationCode {
-        hash: state.secrets.token_hasher.hash(&code),
-        grant_id: grant.id,
-        redirect_uri: request.redirect_uri.clone(),
-        nonce: request.nonce.clone(),
-        code_challenge: request
-            .code_challenge
-            .as_ref()
-            .map(|c| c.as_str().to_owned()),
-        auth_time: session.auth_time,
-        context: json!({ "sid": session.hash, "amr": ["pwd"] }),
-        now,
-        expires_at: now + CODE_LIFETIME,
-    };
-    if let Err(error) = state.store.insert_code(new).await {
-        return store_failure(state, locale, &error);
-    }
-    Redirect::to(&request.success_redirect(&code, &state.config.issuer())).into_response()
-}
-
-fn redirect_error(state: &AppState, request: &AuthorizationRequest, error: OAuthError) -> Response {
-    Redirect::to(&request.error_redirect(error).to_url(&state.config.issuer())).into_response()
 }
 
 /// An invalid request: redirected to the client when its redirect URI is established, otherwise
