@@ -37,7 +37,7 @@ pub use profile::{
 };
 pub use profiling::{
     Event, EventKind, NewEvent, PolicyDraft, PolicyPublication, PolicyVersion,
-    PolicyVersionSummary, PromptState, StepStats, UserState,
+    PolicyVersionSummary, ProfilingWrite, ProfilingWritten, PromptState, StepStats, UserState,
 };
 pub use sqlite::SqliteStore;
 

@@ -8,9 +8,9 @@ use crate::{
     AuthTransaction, Client, CodeConsumption, CredentialFailures, Event, ExpiredTransaction, Grant,
     HistoryEntry, Location, MigrationStatus, NewAuthTransaction, NewAuthorizationCode, NewEvent,
     NewRefreshToken, NewUser, Page, PolicyDraft, PolicyPublication, PolicyVersion,
-    PolicyVersionSummary, ProfileChange, PromptState, Provenance, RefreshSuccessor, RefreshToken,
-    Rotation, SignInKind, SsoSession, StepStats, StoreError, StoredSigningKey, User, UserQuery,
-    UserState, UserUpdate,
+    PolicyVersionSummary, ProfileChange, ProfilingWrite, ProfilingWritten, PromptState, Provenance,
+    RefreshSuccessor, RefreshToken, Rotation, SignInKind, SsoSession, StepStats, StoreError,
+    StoredSigningKey, User, UserQuery, UserState, UserUpdate,
 };
 
 /// Persistence for Accrete, used as `Arc<dyn Store>`.
@@ -364,6 +364,14 @@ pub trait Store: Send + Sync + 'static {
     /// [`StoreError::NotFound`] for an unknown user.
     async fn record_prompt_event(&self, event: NewEvent)
     -> Result<Option<PromptState>, StoreError>;
+
+    /// What one step of profiling writes, in one database transaction: the authorization
+    /// transaction's update (as [`Store::update_transaction`]), the user's value changes with
+    /// history and provenance (as [`Store::apply_profile_changes`]) and the event with the
+    /// prompt state it moves (as [`Store::record_prompt_event`]), each only if given. Fails as
+    /// they do ([`StoreError::VersionMismatch`], [`StoreError::Conflict`],
+    /// [`StoreError::NotFound`], ...), and then nothing at all is written.
+    async fn write_profiling(&self, write: ProfilingWrite) -> Result<ProfilingWritten, StoreError>;
 
     /// The user's prompt state for every step ever shown, by step.
     async fn prompt_states(&self, user_id: Uuid) -> Result<Vec<PromptState>, StoreError>;

@@ -194,3 +194,38 @@ pub struct UserState {
     /// Provenance of each stored value.
     pub provenance: Vec<crate::Provenance>,
 }
+
+/// What one step of profiling writes (a prompt answered, skipped or shown), in one database
+/// transaction: nothing is written unless all of it is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProfilingWrite {
+    /// The user the changes and the event are about.
+    pub user_id: Uuid,
+    /// The authorization transaction, updated exactly as
+    /// [`update_transaction`](crate::Store::update_transaction) does (checked against its
+    /// `version`), if any.
+    pub transaction: Option<crate::AuthTransaction>,
+    /// Key changes of the user's values, with history and provenance, as
+    /// [`apply_profile_changes`](crate::Store::apply_profile_changes) without an expected
+    /// version (empty: none).
+    pub changes: Vec<crate::ProfileChange>,
+    /// The source recorded with the changes (history and provenance).
+    pub source: String,
+    /// The event recorded (and the prompt state moved) as
+    /// [`record_prompt_event`](crate::Store::record_prompt_event), if any; its `user_id` must be
+    /// `user_id`.
+    pub event: Option<NewEvent>,
+    /// When the changes are made.
+    pub now: OffsetDateTime,
+}
+
+/// What [`ProfilingWrite`] wrote.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProfilingWritten {
+    /// The updated transaction (version + 1), when one was given.
+    pub transaction: Option<crate::AuthTransaction>,
+    /// The user after the changes, when changes were given.
+    pub user: Option<crate::User>,
+    /// The prompt state the event moved, when it moves one.
+    pub prompt: Option<PromptState>,
+}

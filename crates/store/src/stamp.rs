@@ -159,6 +159,7 @@ macro_rules! impl_store {
             read fn get_draft() -> Option<$crate::PolicyDraft>;
             write fn discard_draft() -> ();
             write fn record_prompt_event(event: $crate::NewEvent) -> Option<$crate::PromptState>;
+            write fn write_profiling(write: $crate::ProfilingWrite) -> $crate::ProfilingWritten;
             read fn prompt_states(user_id: uuid::Uuid) -> Vec<$crate::PromptState>;
             read fn list_events(after_seq: i64, limit: u32) -> Vec<$crate::Event>;
             read fn list_user_states(query: $crate::UserQuery) -> $crate::Page<$crate::UserState>;

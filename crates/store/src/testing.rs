@@ -30,6 +30,35 @@ pub fn sqlite_url(dir: &TempDir) -> String {
     format!("sqlite://{}", dir.path().join("accrete.db").display())
 }
 
+/// Runs `sql` (one or more statements) on the database at `url` over a connection of its own,
+/// behind the back of any store open on it: for what the port cannot do, such as a trigger
+/// that makes a write fail.
+///
+/// # Panics
+/// When the database cannot be reached or the SQL fails.
+pub async fn execute_sql(url: &str, sql: &str) {
+    let sql = sqlx::AssertSqlSafe(sql.to_owned());
+    if url.starts_with("sqlite:") {
+        let mut conn = sqlx::SqliteConnection::connect(url)
+            .await
+            .expect("open the SQLite test database");
+        sqlx::raw_sql(sql)
+            .execute(&mut conn)
+            .await
+            .expect("run SQL on the SQLite test database");
+        let _ = conn.close().await;
+    } else {
+        let mut conn = sqlx::PgConnection::connect(url)
+            .await
+            .expect("connect to the PostgreSQL test schema");
+        sqlx::raw_sql(sql)
+            .execute(&mut conn)
+            .await
+            .expect("run SQL in the PostgreSQL test schema");
+        let _ = conn.close().await;
+    }
+}
+
 /// The test PostgreSQL URL, or `None` after saying loudly that PostgreSQL tests are skipped.
 ///
 /// # Panics

@@ -14,6 +14,8 @@ mod oidc;
 mod profile;
 #[path = "store/profiling.rs"]
 mod profiling;
+#[path = "store/profiling_write.rs"]
+mod profiling_write;
 #[path = "store/throttle.rs"]
 mod throttle;
 #[path = "store/tokens.rs"]
@@ -22,9 +24,33 @@ mod tokens;
 mod users;
 
 /// Runs each named `async fn(Arc<dyn Store>)` once per backend, in modules `sqlite` and
-/// `postgres`.
+/// `postgres`. With `with_url:` first, each is an `async fn(Arc<dyn Store>, String)` and also
+/// gets the URL of the store's database (for `testing::execute_sql`).
 #[macro_export]
 macro_rules! for_each_backend {
+    (with_url: $($test:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    let (store, dir) = accrete_store::testing::sqlite_store().await;
+                    super::$test(store, accrete_store::testing::sqlite_url(&dir)).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    let Some((store, schema)) = accrete_store::testing::postgres_store().await
+                    else {
+                        return;
+                    };
+                    super::$test(store, schema.url()).await;
+                }
+            )*
+        }
+    };
     ($($test:ident),* $(,)?) => {
         mod sqlite {
             $(

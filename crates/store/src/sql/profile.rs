@@ -18,6 +18,21 @@ macro_rules! profile_sql {
             source: &str,
             now: time::OffsetDateTime,
         ) -> Result<$crate::User, $crate::StoreError> {
+            let mut tx = begin_write(c).await?;
+            let user = update_user_in(&mut tx, user_id, expected_version, update, source, now).await?;
+            tx.commit().await.map_err(err)?;
+            Ok(user)
+        }
+
+        /// [`update_user`] inside the caller's write transaction.
+        pub(crate) async fn update_user_in(
+            tx: &mut Conn,
+            user_id: uuid::Uuid,
+            expected_version: Option<i64>,
+            update: &$crate::UserUpdate,
+            source: &str,
+            now: time::OffsetDateTime,
+        ) -> Result<$crate::User, $crate::StoreError> {
             if source.is_empty() {
                 return Err($crate::StoreError::Invalid { message: "the source is empty".into() });
             }
@@ -26,7 +41,6 @@ macro_rules! profile_sql {
                 .as_ref()
                 .map(|change| $crate::sql::normalized_email(&change.email))
                 .transpose()?;
-            let mut tx = begin_write(c).await?;
             let user: $crate::User = sqlx::query_as::<_, $crate::sql::rows::UserRow>(LOCK_USER)
                 .bind(user_id.to_string())
                 .fetch_optional(&mut *tx)
@@ -132,7 +146,6 @@ macro_rules! profile_sql {
                     .map_err(err)?;
                 }
             }
-            tx.commit().await.map_err(err)?;
             row.try_into()
         }
 

@@ -142,6 +142,49 @@ macro_rules! profiling_sql {
             c: &mut Conn,
             event: $crate::NewEvent,
         ) -> Result<Option<$crate::PromptState>, $crate::StoreError> {
+            let mut tx = begin_write(c).await?;
+            let state = record_prompt_event_in(&mut tx, event).await?;
+            tx.commit().await.map_err(err)?;
+            Ok(state)
+        }
+
+        /// One step of profiling in one transaction: the transaction update, the value changes
+        /// and the event, each written by the function its own store method uses.
+        pub(crate) async fn write_profiling(
+            c: &mut Conn,
+            write: $crate::ProfilingWrite,
+        ) -> Result<$crate::ProfilingWritten, $crate::StoreError> {
+            if let Some(event) = &write.event
+                && event.user_id != write.user_id
+            {
+                return Err($crate::StoreError::Invalid {
+                    message: "the event is about another user than the changes".into(),
+                });
+            }
+            let mut tx = begin_write(c).await?;
+            let transaction = match write.transaction {
+                Some(transaction) => Some(update_transaction(&mut tx, transaction).await?),
+                None => None,
+            };
+            let user = if write.changes.is_empty() {
+                None
+            } else {
+                let update = $crate::UserUpdate { changes: write.changes, ..Default::default() };
+                Some(update_user_in(&mut tx, write.user_id, None, &update, &write.source, write.now).await?)
+            };
+            let prompt = match write.event {
+                Some(event) => record_prompt_event_in(&mut tx, event).await?,
+                None => None,
+            };
+            tx.commit().await.map_err(err)?;
+            Ok($crate::ProfilingWritten { transaction, user, prompt })
+        }
+
+        /// [`record_prompt_event`] inside the caller's write transaction.
+        pub(crate) async fn record_prompt_event_in(
+            tx: &mut Conn,
+            event: $crate::NewEvent,
+        ) -> Result<Option<$crate::PromptState>, $crate::StoreError> {
             use $crate::EventKind;
             let data = $crate::model::json_object(event.data, "event data")?;
             // Fields left blank by an answer join those left blank before (`data.declined`).
@@ -186,7 +229,6 @@ macro_rules! profiling_sql {
                 });
             }
             let at = $crate::model::to_millis(event.at);
-            let mut tx = begin_write(c).await?;
             sqlx::query(
                 "INSERT INTO prompt_events (kind, user_id, step, client_id, at, data)
                  VALUES ($1, $2, $3, $4, $5, $6)",
@@ -241,7 +283,6 @@ macro_rules! profiling_sql {
                 }
                 _ => None,
             };
-            tx.commit().await.map_err(err)?;
             Ok(state)
         }
 
