@@ -39,7 +39,7 @@ impl PostgresStore {
             // known to be alive: only one that sat idle (the server may have restarted or
             // dropped it since) is pinged again before it is lent, not every one on every
             // store method. A connection that died in between fails its method as
-            // unavailable and is closed (see `stamp.rs`), so the next one is fresh.
+            // unavailable and is closed (`Backend::settle`), so the next one is fresh.
             .test_before_acquire(false)
             // A connection returned before the database last went away is pinged too.
             .before_acquire(move |connection, meta| {
