@@ -1,10 +1,14 @@
-//! Accrete's persistence: one trait, [`Store`] (the port), and two implementations that run the
-//! same SQL, [`SqliteStore`] (embedded, the default) and [`PostgresStore`].
+//! Accrete's persistence: the port, one trait per aggregate ([`Users`], [`Clients`], ...) and
+//! [`Store`], which is all of them, and two implementations that run the same SQL,
+//! [`SqliteStore`] (embedded, the default) and [`PostgresStore`].
 //!
-//! Open either with [`connect`], which picks the backend from the URL scheme.
+//! Open either with [`connect`], which picks the backend from the URL scheme. Callers bring the
+//! traits into scope with `use accrete_store::prelude::*;`.
 
 use std::sync::Arc;
 
+mod aggregates;
+mod backend;
 mod error;
 mod model;
 mod oidc;
@@ -12,12 +16,15 @@ mod port;
 mod postgres;
 mod profile;
 mod profiling;
-mod sql;
 mod sqlite;
-mod stamp;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use aggregates::{
+    clients::Clients, grants::Grants, health::Health, policies::Policies, prompts::Prompts,
+    signing_keys::SigningKeys, sso_sessions::SsoSessions, throttle::CredentialThrottle,
+    transactions::AuthTransactions, users::Users,
+};
 pub use error::{BoxError, StoreError};
 pub use model::{
     ConnectOptions, CredentialFailures, FailureCount, MigrationStatus, NewUser, SignInKind, User,
@@ -40,8 +47,16 @@ pub use profiling::{
 };
 pub use sqlite::SqliteStore;
 
+/// The port's traits, to call store methods: `use accrete_store::prelude::*;`.
+pub mod prelude {
+    pub use crate::{
+        AuthTransactions, Clients, CredentialThrottle, Grants, Health, Policies, Prompts,
+        SigningKeys, SsoSessions, Store, Users,
+    };
+}
+
 /// Opens the database at `url`: `sqlite://path` (the file is created if missing) or
-/// `postgres://...`. Does not migrate; call [`Store::migrate`].
+/// `postgres://...`. Does not migrate; call [`Health::migrate`].
 pub async fn connect(url: &str, opts: ConnectOptions) -> Result<Arc<dyn Store>, StoreError> {
     let scheme = url.split_once(':').map(|(scheme, _)| scheme).unwrap_or("");
     match scheme {

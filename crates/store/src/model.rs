@@ -192,6 +192,11 @@ pub(crate) fn parse_id(id: &str) -> Result<Uuid, StoreError> {
     Uuid::parse_str(id).map_err(StoreError::unexpected)
 }
 
+/// An optional stored id.
+pub(crate) fn parse_id_opt(id: Option<String>) -> Result<Option<Uuid>, StoreError> {
+    id.as_deref().map(parse_id).transpose()
+}
+
 /// The counter that keeps ids made in one millisecond in the order they were made.
 static ID_CONTEXT: std::sync::Mutex<uuid::ContextV7> =
     std::sync::Mutex::new(uuid::ContextV7::new());

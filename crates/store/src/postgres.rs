@@ -6,6 +6,7 @@ use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection as _, PgPool};
 
+use crate::backend::Backend;
 use crate::error::one_line;
 use crate::{ConnectOptions, StoreError};
 
@@ -38,7 +39,7 @@ impl PostgresStore {
             // known to be alive: only one that sat idle (the server may have restarted or
             // dropped it since) is pinged again before it is lent, not every one on every
             // store method. A connection that died in between fails its method as
-            // unavailable and is closed (see `stamp.rs`), so the next one is fresh.
+            // unavailable and is closed (`Backend::settle`), so the next one is fresh.
             .test_before_acquire(false)
             // A connection returned before the database last went away is pinged too.
             .before_acquire(move |connection, meta| {
@@ -66,7 +67,7 @@ impl PostgresStore {
 
     /// The migrations embedded in this binary for this backend.
     pub fn migrator() -> &'static sqlx::migrate::Migrator {
-        &queries::MIGRATOR
+        <sqlx::PgConnection as crate::backend::Conn>::migrator()
     }
 
     /// Runs another set of migrations with the same runner (tests use it to break a migration
@@ -76,7 +77,7 @@ impl PostgresStore {
         &self,
         migrator: &sqlx::migrate::Migrator,
     ) -> Result<crate::MigrationStatus, StoreError> {
-        queries::migrate_with(&mut *self.write().await?, migrator).await
+        crate::aggregates::health::sql::migrate_with(&mut *self.write().await?, migrator).await
     }
 
     /// The underlying pool, for tests and tools.
@@ -93,6 +94,11 @@ impl PostgresStore {
     pub async fn database_back(&self) {
         self.breaker.closed().await;
     }
+}
+
+impl Backend for PostgresStore {
+    type Conn = sqlx::PgConnection;
+    type Lease<'a> = PoolConnection<sqlx::Postgres>;
 
     /// A connection for reads, from the one pool (PostgreSQL handles concurrent writers itself).
     /// While the database is known to be down, fails at once (see `postgres/breaker.rs`).
@@ -121,7 +127,7 @@ impl PostgresStore {
     /// A lent connection failed as unavailable: one connection lost (the method after it may
     /// well succeed) or the whole database gone; a probe tells which, and opens the breaker in
     /// the second case.
-    pub(crate) fn connection_lost(&self, error: &StoreError) {
+    fn connection_lost(&self, error: &StoreError) {
         if matches!(error, StoreError::Unavailable { .. }) {
             self.breaker.probe();
         }
@@ -131,81 +137,145 @@ impl PostgresStore {
     async fn write(&self) -> Result<PoolConnection<sqlx::Postgres>, StoreError> {
         self.read().await
     }
+
+    /// Closed instead of going back to the pool.
+    fn discard(lease: &mut PoolConnection<sqlx::Postgres>) {
+        lease.close_on_drop();
+    }
 }
 
-pub(crate) mod queries {
-    use sqlx::Transaction;
+/// The PostgreSQL side of the shared SQL.
+mod queries {
+    use serde_json::Value;
+    use sqlx::postgres::PgArguments;
+    use sqlx::types::Json;
+    use sqlx::{Arguments as _, PgConnection, Postgres};
 
     use crate::StoreError;
+    use crate::backend::{Conn, FromRows, Param};
 
-    pub(crate) type Db = sqlx::Postgres;
-    pub(crate) type Conn = sqlx::PgConnection;
     pub(crate) const BACKEND: &str = "PostgreSQL";
-    pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
-    const MIGRATIONS_TABLE_EXISTS: &str = "SELECT COUNT(*) FROM information_schema.tables
-         WHERE table_schema = current_schema() AND table_name = 'accrete_migrations'";
+    static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
     pub(crate) fn err(error: sqlx::Error) -> StoreError {
         crate::error::from_sqlx(BACKEND, error)
     }
 
-    /// A plain transaction; rows that must not change underneath are locked with `FOR UPDATE`.
-    pub(crate) async fn begin_write(c: &mut Conn) -> Result<Transaction<'_, Db>, StoreError> {
-        sqlx::Connection::begin(c).await.map_err(err)
+    fn arguments(params: Vec<Param>) -> Result<PgArguments, StoreError> {
+        let mut arguments = PgArguments::default();
+        for param in params {
+            match param {
+                Param::Text(value) => arguments.add(value),
+                Param::Int(value) => arguments.add(value),
+                Param::Bool(value) => arguments.add(value),
+                Param::Bytes(value) => arguments.add(value),
+                Param::Json(value) => arguments.add(value.map(Json)),
+            }
+            .map_err(StoreError::Unexpected)?;
+        }
+        Ok(arguments)
     }
 
-    /// A transaction-scoped advisory lock per name and schema, so that nodes starting together
-    /// apply each migration once and publishers never race for a policy number.
-    async fn lock_named(
-        tx: &mut Transaction<'_, Db>,
-        name: &'static str,
-    ) -> Result<(), StoreError> {
-        sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1 || ':' || current_schema()))")
-            .bind(name)
-            .execute(&mut **tx)
-            .await
-            .map_err(err)?;
-        Ok(())
+    impl Conn for PgConnection {
+        const BACKEND: &'static str = BACKEND;
+
+        const LOCK_USER: &'static str = "SELECT * FROM users WHERE id = $1 FOR UPDATE";
+
+        /// A concurrent claim of the same parent waits for the row lock, then finds it used.
+        const ROTATE_REFRESH: &'static str = "
+            WITH claimed AS (
+                UPDATE refresh_tokens t SET used_at = $2
+                WHERE t.hash = $1 AND t.client_id = $5
+                  AND t.used_at IS NULL AND t.revoked_at IS NULL AND t.expires_at > $2
+                  AND EXISTS (SELECT 1 FROM grants g WHERE g.id = t.grant_id AND g.revoked_at IS NULL)
+                RETURNING t.hash, t.grant_id, t.client_id, t.user_id, t.scopes
+            )
+            INSERT INTO refresh_tokens
+                (hash, grant_id, client_id, user_id, scopes, created_at, expires_at, parent_hash)
+            SELECT $3, grant_id, client_id, user_id, scopes, $2, $4, hash FROM claimed
+            RETURNING *";
+
+        const MIGRATIONS_TABLE_EXISTS: &'static str =
+            "SELECT COUNT(*) FROM information_schema.tables
+             WHERE table_schema = current_schema() AND table_name = 'accrete_migrations'";
+
+        type Tx<'c> = sqlx::Transaction<'c, Postgres>;
+
+        fn migrator() -> &'static sqlx::migrate::Migrator {
+            &MIGRATOR
+        }
+
+        /// A plain transaction; rows that must not change underneath are locked with
+        /// `FOR UPDATE`.
+        async fn begin_write(&mut self) -> Result<Self::Tx<'_>, StoreError> {
+            sqlx::Connection::begin(self).await.map_err(err)
+        }
+
+        async fn commit(tx: Self::Tx<'_>) -> Result<(), StoreError> {
+            tx.commit().await.map_err(err)
+        }
+
+        /// A transaction-scoped advisory lock per name and schema, so that nodes starting
+        /// together apply each migration once and publishers never race for a policy number.
+        async fn lock_named(&mut self, name: &'static str) -> Result<(), StoreError> {
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1 || ':' || current_schema()))")
+                .bind(name)
+                .execute(self)
+                .await
+                .map_err(err)?;
+            Ok(())
+        }
+
+        async fn execute(
+            &mut self,
+            sql: &'static str,
+            params: Vec<Param>,
+        ) -> Result<u64, StoreError> {
+            let done = sqlx::query_with(sql, arguments(params)?)
+                .execute(self)
+                .await
+                .map_err(err)?;
+            Ok(done.rows_affected())
+        }
+
+        async fn fetch_optional<R: FromRows>(
+            &mut self,
+            sql: &'static str,
+            params: Vec<Param>,
+        ) -> Result<Option<R>, StoreError> {
+            sqlx::query_as_with::<Postgres, R, _>(sql, arguments(params)?)
+                .fetch_optional(self)
+                .await
+                .map_err(err)
+        }
+
+        async fn fetch_all<R: FromRows>(
+            &mut self,
+            sql: &'static str,
+            params: Vec<Param>,
+        ) -> Result<Vec<R>, StoreError> {
+            sqlx::query_as_with::<Postgres, R, _>(sql, arguments(params)?)
+                .fetch_all(self)
+                .await
+                .map_err(err)
+        }
+
+        async fn execute_script(&mut self, sql: sqlx::SqlStr) -> Result<(), String> {
+            sqlx::raw_sql(sql)
+                .execute(self)
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string())
+        }
+
+        /// PostgreSQL compares `jsonb` values.
+        fn json_param(value: Option<Value>) -> Param {
+            Param::Json(value)
+        }
+
+        /// PostgreSQL's `jsonb -> text` takes the key as it is.
+        fn json_key(key: String) -> String {
+            key
+        }
     }
-
-    const LOCK_USER: &str = "SELECT * FROM users WHERE id = $1 FOR UPDATE";
-
-    /// Claims refresh token `$1` of client `$5` at `$2` and stores its successor `$3` (expiry
-    /// `$4`; grant, user and scopes of the parent), in one statement. A concurrent claim of the same
-    /// parent waits for the row lock, then finds it used. Returns the successor; no row when the
-    /// parent cannot be claimed.
-    const ROTATE_REFRESH: &str = "
-        WITH claimed AS (
-            UPDATE refresh_tokens t SET used_at = $2
-            WHERE t.hash = $1 AND t.client_id = $5
-              AND t.used_at IS NULL AND t.revoked_at IS NULL AND t.expires_at > $2
-              AND EXISTS (SELECT 1 FROM grants g WHERE g.id = t.grant_id AND g.revoked_at IS NULL)
-            RETURNING t.hash, t.grant_id, t.client_id, t.user_id, t.scopes
-        )
-        INSERT INTO refresh_tokens
-            (hash, grant_id, client_id, user_id, scopes, created_at, expires_at, parent_hash)
-        SELECT $3, grant_id, client_id, user_id, scopes, $2, $4, hash FROM claimed
-        RETURNING *";
-
-    /// PostgreSQL compares `jsonb` values.
-    fn json_param(value: serde_json::Value) -> sqlx::types::Json<serde_json::Value> {
-        sqlx::types::Json(value)
-    }
-
-    /// The right operand of `bag -> key`: PostgreSQL's `jsonb -> text` takes the key as it is.
-    fn json_key_param(key: String) -> String {
-        key
-    }
-
-    crate::sql::migrations::migration_sql!();
-    crate::sql::profile::profile_sql!();
-    crate::sql::users::user_sql!();
-    crate::sql::health::health_sql!();
-    crate::sql::clients::client_sql!();
-    crate::sql::sessions::session_sql!();
-    crate::sql::grants::grant_sql!();
-    crate::sql::profiling::profiling_sql!();
-    crate::sql::throttle::throttle_sql!();
 }
-
-crate::stamp::impl_store!(PostgresStore, queries);

@@ -6,7 +6,7 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-/// What [`Store::publish_policy_if_changed`](crate::Store::publish_policy_if_changed) did.
+/// What [`Store::publish_policy_if_changed`](crate::Policies::publish_policy_if_changed) did.
 #[derive(Debug, Clone, PartialEq)]
 pub enum PolicyPublication {
     /// The document was published as this new version.
@@ -202,17 +202,17 @@ pub struct ProfilingWrite {
     /// The user the changes and the event are about.
     pub user_id: Uuid,
     /// The authorization transaction, updated exactly as
-    /// [`update_transaction`](crate::Store::update_transaction) does (checked against its
+    /// [`update_transaction`](crate::AuthTransactions::update_transaction) does (checked against its
     /// `version`), if any.
     pub transaction: Option<crate::AuthTransaction>,
     /// Key changes of the user's values, with history and provenance, as
-    /// [`apply_profile_changes`](crate::Store::apply_profile_changes) without an expected
+    /// [`apply_profile_changes`](crate::Users::apply_profile_changes) without an expected
     /// version (empty: none).
     pub changes: Vec<crate::ProfileChange>,
     /// The source recorded with the changes (history and provenance).
     pub source: String,
     /// The event recorded (and the prompt state moved) as
-    /// [`record_prompt_event`](crate::Store::record_prompt_event), if any; its `user_id` must be
+    /// [`record_prompt_event`](crate::Prompts::record_prompt_event), if any; its `user_id` must be
     /// `user_id`.
     pub event: Option<NewEvent>,
     /// When the changes are made.

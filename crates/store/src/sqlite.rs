@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 
+use crate::backend::Backend;
 use crate::error::one_line;
 use crate::{ConnectOptions, StoreError};
 use connections::{Connections, Lease};
@@ -51,22 +52,9 @@ impl SqliteStore {
         })
     }
 
-    /// A query-only connection.
-    async fn read(&self) -> Result<Lease<'_>, StoreError> {
-        self.reads.acquire().await
-    }
-
-    /// The one connection that writes.
-    async fn write(&self) -> Result<Lease<'_>, StoreError> {
-        self.writes.acquire().await
-    }
-
-    /// A file that is locked or unreadable is not a server that went away: nothing to remember.
-    pub(crate) fn connection_lost(&self, _error: &StoreError) {}
-
     /// The migrations embedded in this binary for this backend.
     pub fn migrator() -> &'static sqlx::migrate::Migrator {
-        &queries::MIGRATOR
+        <sqlx::SqliteConnection as crate::backend::Conn>::migrator()
     }
 
     /// Runs another set of migrations with the same runner (tests use it to break a migration
@@ -76,7 +64,7 @@ impl SqliteStore {
         &self,
         migrator: &sqlx::migrate::Migrator,
     ) -> Result<crate::MigrationStatus, StoreError> {
-        queries::migrate_with(&mut *self.write().await?, migrator).await
+        crate::aggregates::health::sql::migrate_with(&mut *self.write().await?, migrator).await
     }
 
     /// The connection that writes, for tests and tools (every other write waits for it).
@@ -87,17 +75,41 @@ impl SqliteStore {
     }
 }
 
-pub(crate) mod queries {
-    use sqlx::Transaction;
+impl Backend for SqliteStore {
+    type Conn = sqlx::SqliteConnection;
+    type Lease<'a> = Lease<'a>;
+
+    /// A query-only connection.
+    async fn read(&self) -> Result<Lease<'_>, StoreError> {
+        self.reads.acquire().await
+    }
+
+    /// The one connection that writes.
+    async fn write(&self) -> Result<Lease<'_>, StoreError> {
+        self.writes.acquire().await
+    }
+
+    /// The next borrower of the connection's slot opens a new one.
+    fn discard(lease: &mut Lease<'_>) {
+        lease.discard();
+    }
+
+    /// A file that is locked or unreadable is not a server that went away: nothing to remember.
+    fn connection_lost(&self, _error: &StoreError) {}
+}
+
+/// The SQLite side of the shared SQL.
+mod queries {
+    use serde_json::Value;
+    use sqlx::sqlite::SqliteArguments;
+    use sqlx::types::Json;
+    use sqlx::{Arguments as _, Sqlite, SqliteConnection};
 
     use crate::StoreError;
+    use crate::backend::{Conn, FromRows, Param};
 
-    pub(crate) type Db = sqlx::Sqlite;
-    pub(crate) type Conn = sqlx::SqliteConnection;
     pub(crate) const BACKEND: &str = "SQLite";
-    pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
-    const MIGRATIONS_TABLE_EXISTS: &str =
-        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'accrete_migrations'";
+    static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
     pub(crate) fn err(error: sqlx::Error) -> StoreError {
         if let sqlx::Error::Database(db) = &error {
@@ -119,69 +131,129 @@ pub(crate) mod queries {
         crate::error::from_sqlx(BACKEND, error)
     }
 
-    /// `BEGIN IMMEDIATE` takes the write lock up front: concurrent writers wait (busy timeout)
-    /// instead of failing when a read transaction tries to become a write transaction.
-    pub(crate) async fn begin_write(c: &mut Conn) -> Result<Transaction<'_, Db>, StoreError> {
-        sqlx::Connection::begin_with(c, "BEGIN IMMEDIATE")
-            .await
-            .map_err(err)
-    }
-
-    /// Nothing to do: `BEGIN IMMEDIATE` already serialises writers.
-    async fn lock_named(
-        _tx: &mut Transaction<'_, Db>,
-        _name: &'static str,
-    ) -> Result<(), StoreError> {
-        Ok(())
-    }
-
-    const LOCK_USER: &str = "SELECT * FROM users WHERE id = $1";
-
-    /// Claims refresh token `$1` of client `$5` at `$2` and stores its successor `$3` (expiry
-    /// `$4`; grant, user and scopes of the parent): the insert's trigger marks the parent used
-    /// (migration 0005). Returns the successor; no row when the parent cannot be claimed.
-    const ROTATE_REFRESH: &str = "
-        INSERT INTO refresh_tokens
-            (hash, grant_id, client_id, user_id, scopes, created_at, expires_at, parent_hash)
-        SELECT $3, t.grant_id, t.client_id, t.user_id, t.scopes, $2, $4, t.hash
-        FROM refresh_tokens t
-        WHERE t.hash = $1 AND t.client_id = $5
-          AND t.used_at IS NULL AND t.revoked_at IS NULL AND t.expires_at > $2
-          AND EXISTS (SELECT 1 FROM grants g WHERE g.id = t.grant_id AND g.revoked_at IS NULL)
-        RETURNING *";
-
-    /// SQLite's `->` yields minified JSON text, so values are compared as compact JSON text.
-    fn json_param(value: serde_json::Value) -> String {
-        value.to_string()
-    }
-
-    /// The right operand of `bag -> key` naming exactly the top-level `key`. SQLite reads a text
-    /// operand as a JSON path (`$...`, or `$.<text>` for any other text), so the key is written
-    /// as a quoted path label. A quoted label ends at the first `"` and is compared after
-    /// decoding JSON escapes, so `\` becomes `\\` and `"` becomes `\u0022`.
-    fn json_key_param(key: String) -> String {
-        let mut path = String::with_capacity(key.len() + 4);
-        path.push_str("$.\"");
-        for c in key.chars() {
-            match c {
-                '"' => path.push_str("\\u0022"),
-                '\\' => path.push_str("\\\\"),
-                other => path.push(other),
+    fn arguments(params: Vec<Param>) -> Result<SqliteArguments, StoreError> {
+        let mut arguments = SqliteArguments::default();
+        for param in params {
+            match param {
+                Param::Text(value) => arguments.add(value),
+                Param::Int(value) => arguments.add(value),
+                Param::Bool(value) => arguments.add(value),
+                Param::Bytes(value) => arguments.add(value),
+                Param::Json(value) => arguments.add(value.map(Json)),
             }
+            .map_err(StoreError::Unexpected)?;
         }
-        path.push('"');
-        path
+        Ok(arguments)
     }
 
-    crate::sql::migrations::migration_sql!();
-    crate::sql::profile::profile_sql!();
-    crate::sql::users::user_sql!();
-    crate::sql::health::health_sql!();
-    crate::sql::clients::client_sql!();
-    crate::sql::sessions::session_sql!();
-    crate::sql::grants::grant_sql!();
-    crate::sql::profiling::profiling_sql!();
-    crate::sql::throttle::throttle_sql!();
-}
+    impl Conn for SqliteConnection {
+        const BACKEND: &'static str = BACKEND;
 
-crate::stamp::impl_store!(SqliteStore, queries);
+        /// Already serialised by `BEGIN IMMEDIATE`.
+        const LOCK_USER: &'static str = "SELECT * FROM users WHERE id = $1";
+
+        /// The insert's trigger marks the parent used (migration 0005).
+        const ROTATE_REFRESH: &'static str = "
+            INSERT INTO refresh_tokens
+                (hash, grant_id, client_id, user_id, scopes, created_at, expires_at, parent_hash)
+            SELECT $3, t.grant_id, t.client_id, t.user_id, t.scopes, $2, $4, t.hash
+            FROM refresh_tokens t
+            WHERE t.hash = $1 AND t.client_id = $5
+              AND t.used_at IS NULL AND t.revoked_at IS NULL AND t.expires_at > $2
+              AND EXISTS (SELECT 1 FROM grants g WHERE g.id = t.grant_id AND g.revoked_at IS NULL)
+            RETURNING *";
+
+        const MIGRATIONS_TABLE_EXISTS: &'static str = "SELECT COUNT(*) FROM sqlite_master
+             WHERE type = 'table' AND name = 'accrete_migrations'";
+
+        type Tx<'c> = sqlx::Transaction<'c, Sqlite>;
+
+        fn migrator() -> &'static sqlx::migrate::Migrator {
+            &MIGRATOR
+        }
+
+        /// `BEGIN IMMEDIATE` takes the write lock up front: concurrent writers wait (busy
+        /// timeout) instead of failing when a read transaction tries to become a write
+        /// transaction.
+        async fn begin_write(&mut self) -> Result<Self::Tx<'_>, StoreError> {
+            sqlx::Connection::begin_with(self, "BEGIN IMMEDIATE")
+                .await
+                .map_err(err)
+        }
+
+        async fn commit(tx: Self::Tx<'_>) -> Result<(), StoreError> {
+            tx.commit().await.map_err(err)
+        }
+
+        /// Nothing to do: `BEGIN IMMEDIATE` already serialises writers.
+        async fn lock_named(&mut self, _name: &'static str) -> Result<(), StoreError> {
+            Ok(())
+        }
+
+        async fn execute(
+            &mut self,
+            sql: &'static str,
+            params: Vec<Param>,
+        ) -> Result<u64, StoreError> {
+            let done = sqlx::query_with(sql, arguments(params)?)
+                .execute(self)
+                .await
+                .map_err(err)?;
+            Ok(done.rows_affected())
+        }
+
+        async fn fetch_optional<R: FromRows>(
+            &mut self,
+            sql: &'static str,
+            params: Vec<Param>,
+        ) -> Result<Option<R>, StoreError> {
+            sqlx::query_as_with::<Sqlite, R, _>(sql, arguments(params)?)
+                .fetch_optional(self)
+                .await
+                .map_err(err)
+        }
+
+        async fn fetch_all<R: FromRows>(
+            &mut self,
+            sql: &'static str,
+            params: Vec<Param>,
+        ) -> Result<Vec<R>, StoreError> {
+            sqlx::query_as_with::<Sqlite, R, _>(sql, arguments(params)?)
+                .fetch_all(self)
+                .await
+                .map_err(err)
+        }
+
+        async fn execute_script(&mut self, sql: sqlx::SqlStr) -> Result<(), String> {
+            sqlx::raw_sql(sql)
+                .execute(self)
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string())
+        }
+
+        /// SQLite's `->` yields minified JSON text, so values are compared as compact JSON
+        /// text.
+        fn json_param(value: Option<Value>) -> Param {
+            Param::Text(value.map(|value| value.to_string()))
+        }
+
+        /// SQLite reads a text right operand of `->` as a JSON path (`$...`, or `$.<text>` for
+        /// any other text), so the key is written as a quoted path label. A quoted label ends at
+        /// the first `"` and is compared after decoding JSON escapes, so `\` becomes `\\` and
+        /// `"` becomes `\u0022`.
+        fn json_key(key: String) -> String {
+            let mut path = String::with_capacity(key.len() + 4);
+            path.push_str("$.\"");
+            for c in key.chars() {
+                match c {
+                    '"' => path.push_str("\\u0022"),
+                    '\\' => path.push_str("\\\\"),
+                    other => path.push(other),
+                }
+            }
+            path.push('"');
+            path
+        }
+    }
+}

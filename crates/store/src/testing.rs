@@ -13,7 +13,7 @@ use std::sync::Arc;
 use sqlx::Connection;
 use tempfile::TempDir;
 
-use crate::{ConnectOptions, PostgresStore, SqliteStore, Store};
+use crate::{ConnectOptions, Health, PostgresStore, SqliteStore, Store};
 
 /// The variable naming the PostgreSQL server used by tests.
 pub const POSTGRES_URL_VAR: &str = "ACCRETE_TEST_POSTGRES_URL";

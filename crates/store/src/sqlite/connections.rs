@@ -49,10 +49,10 @@ pub(crate) struct Lease<'a> {
     _permit: SemaphorePermit<'a>,
 }
 
-impl crate::stamp::Lent for Lease<'_> {
+impl Lease<'_> {
     /// Marks the connection as not to be lent again: the next borrower of the slot opens a new
     /// one.
-    fn discard(&mut self) {
+    pub(crate) fn discard(&mut self) {
         self.discarded.store(true, Ordering::Relaxed);
     }
 }
@@ -153,7 +153,6 @@ mod tests {
     use std::str::FromStr;
 
     use super::*;
-    use crate::stamp::Lent as _;
 
     fn options(dir: &tempfile::TempDir) -> SqliteConnectOptions {
         let url = format!("sqlite://{}", dir.path().join("set.db").display());

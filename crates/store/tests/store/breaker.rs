@@ -5,8 +5,9 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use accrete_store::prelude::*;
 use accrete_store::testing::postgres_schema;
-use accrete_store::{ConnectOptions, PostgresStore, Store, StoreError};
+use accrete_store::{ConnectOptions, PostgresStore, StoreError};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use accrete_store::prelude::*;
 use accrete_store::testing::{postgres_schema, sqlite_url};
 use accrete_store::{ConnectOptions, NewUser, PostgresStore, SqliteStore, Store, StoreError};
 use sqlx::migrate::{Migration, MigrationType, Migrator};

@@ -1,0 +1,18 @@
+//! The port split by aggregate: one module per kind of thing Accrete keeps, each holding its
+//! trait (the methods and their contracts), its SQL (written once, generic over
+//! [`crate::backend::Conn`]) and its row types.
+//!
+//! Every trait is implemented once, for every [`crate::backend::Backend`]: each method borrows a
+//! connection (`read()` or `write()`), runs the module's SQL function of the same name on it, and
+//! gives the result to `settle`, which discards a connection that failed as unavailable.
+
+pub(crate) mod clients;
+pub(crate) mod grants;
+pub(crate) mod health;
+pub(crate) mod policies;
+pub(crate) mod prompts;
+pub(crate) mod signing_keys;
+pub(crate) mod sso_sessions;
+pub(crate) mod throttle;
+pub(crate) mod transactions;
+pub(crate) mod users;

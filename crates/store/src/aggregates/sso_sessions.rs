@@ -1,0 +1,191 @@
+//! Single sign-on sessions, looked up by the hash of their cookie.
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::backend::{Backend, Conn, query, query_as};
+use crate::model::{from_millis, parse_id};
+use crate::{SsoSession, StoreError};
+
+/// Single sign-on sessions.
+#[async_trait]
+pub trait SsoSessions: Send + Sync {
+    /// Stores a new session. [`StoreError::NotFound`] when the user does not exist.
+    async fn create_session(&self, session: SsoSession) -> Result<(), StoreError>;
+
+    /// The session with this cookie hash, unless expired at `now`.
+    async fn get_session(
+        &self,
+        hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<SsoSession>, StoreError>;
+
+    /// Records a use of a live session and moves its expiry; `None` if gone or expired.
+    async fn touch_session(
+        &self,
+        hash: &str,
+        now: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Result<Option<SsoSession>, StoreError>;
+
+    /// Ends a session (no error if it does not exist).
+    async fn delete_session(&self, hash: &str) -> Result<(), StoreError>;
+
+    /// Ends every session of a user; returns how many there were.
+    async fn delete_user_sessions(&self, user_id: Uuid) -> Result<u64, StoreError>;
+}
+
+#[async_trait]
+impl<B: Backend> SsoSessions for B {
+    async fn create_session(&self, session: SsoSession) -> Result<(), StoreError> {
+        let mut c = self.write().await?;
+        let result = sql::create_session(&mut *c, session).await;
+        self.settle(&mut c, result)
+    }
+
+    async fn get_session(
+        &self,
+        hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<SsoSession>, StoreError> {
+        let mut c = self.read().await?;
+        let result = sql::get_session(&mut *c, hash, now).await;
+        self.settle(&mut c, result)
+    }
+
+    async fn touch_session(
+        &self,
+        hash: &str,
+        now: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Result<Option<SsoSession>, StoreError> {
+        let mut c = self.write().await?;
+        let result = sql::touch_session(&mut *c, hash, now, expires_at).await;
+        self.settle(&mut c, result)
+    }
+
+    async fn delete_session(&self, hash: &str) -> Result<(), StoreError> {
+        let mut c = self.write().await?;
+        let result = sql::delete_session(&mut *c, hash).await;
+        self.settle(&mut c, result)
+    }
+
+    async fn delete_user_sessions(&self, user_id: Uuid) -> Result<u64, StoreError> {
+        let mut c = self.write().await?;
+        let result = sql::delete_user_sessions(&mut *c, user_id).await;
+        self.settle(&mut c, result)
+    }
+}
+
+/// The SQL, one function per statement or transaction, over a borrowed connection.
+pub(crate) mod sql {
+    use super::*;
+
+    pub(crate) async fn create_session<C: Conn>(
+        c: &mut C,
+        session: SsoSession,
+    ) -> Result<(), StoreError> {
+        use crate::model::to_millis;
+        query(
+            "INSERT INTO sso_sessions
+                 (hash, user_id, created_at, auth_time, last_seen_at, expires_at, credentialed)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(session.hash)
+        .bind(session.user_id.to_string())
+        .bind(to_millis(session.created_at))
+        .bind(to_millis(session.auth_time))
+        .bind(to_millis(session.last_seen_at))
+        .bind(to_millis(session.expires_at))
+        .bind(session.credentialed)
+        .execute(&mut *c)
+        .await
+        .map_err(|e| match e {
+            // The user is gone (foreign key): nothing to attach the session to.
+            StoreError::Invalid { .. } => StoreError::NotFound,
+            other => other,
+        })?;
+        Ok(())
+    }
+
+    pub(crate) async fn get_session<C: Conn>(
+        c: &mut C,
+        hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<SsoSession>, StoreError> {
+        query_as::<SessionRow>("SELECT * FROM sso_sessions WHERE hash = $1 AND expires_at > $2")
+            .bind(hash.to_owned())
+            .bind(crate::model::to_millis(now))
+            .fetch_optional(&mut *c)
+            .await?
+            .map(SsoSession::try_from)
+            .transpose()
+    }
+
+    pub(crate) async fn touch_session<C: Conn>(
+        c: &mut C,
+        hash: &str,
+        now: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Result<Option<SsoSession>, StoreError> {
+        query_as::<SessionRow>(
+            "UPDATE sso_sessions SET last_seen_at = $2, expires_at = $3
+             WHERE hash = $1 AND expires_at > $2 RETURNING *",
+        )
+        .bind(hash.to_owned())
+        .bind(crate::model::to_millis(now))
+        .bind(crate::model::to_millis(expires_at))
+        .fetch_optional(&mut *c)
+        .await?
+        .map(SsoSession::try_from)
+        .transpose()
+    }
+
+    pub(crate) async fn delete_session<C: Conn>(c: &mut C, hash: &str) -> Result<(), StoreError> {
+        query("DELETE FROM sso_sessions WHERE hash = $1")
+            .bind(hash.to_owned())
+            .execute(&mut *c)
+            .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn delete_user_sessions<C: Conn>(
+        c: &mut C,
+        user_id: Uuid,
+    ) -> Result<u64, StoreError> {
+        let done = query("DELETE FROM sso_sessions WHERE user_id = $1")
+            .bind(user_id.to_string())
+            .execute(&mut *c)
+            .await?;
+        Ok(done)
+    }
+}
+
+/// An `sso_sessions` row.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct SessionRow {
+    pub hash: String,
+    pub user_id: String,
+    pub created_at: i64,
+    pub auth_time: i64,
+    pub last_seen_at: i64,
+    pub expires_at: i64,
+    pub credentialed: bool,
+}
+
+impl TryFrom<SessionRow> for SsoSession {
+    type Error = StoreError;
+
+    fn try_from(row: SessionRow) -> Result<Self, StoreError> {
+        Ok(SsoSession {
+            hash: row.hash,
+            user_id: parse_id(&row.user_id)?,
+            created_at: from_millis(row.created_at)?,
+            auth_time: from_millis(row.auth_time)?,
+            last_seen_at: from_millis(row.last_seen_at)?,
+            expires_at: from_millis(row.expires_at)?,
+            credentialed: row.credentialed,
+        })
+    }
+}

@@ -1,0 +1,771 @@
+//! Users and their profile values: the user record, value changes with history and
+//! provenance, listing and counting users, and each user's state as the decision engine reads it.
+
+use async_trait::async_trait;
+use serde_json::Value;
+use sqlx::types::Json;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::aggregates::prompts::PromptStateRow;
+use crate::backend::{Backend, Conn, query, query_as};
+use crate::model::{from_millis, from_millis_opt, parse_id};
+use crate::{
+    HistoryEntry, Location, NewUser, Page, ProfileChange, Provenance, SignInKind, StoreError, User,
+    UserQuery, UserState, UserUpdate,
+};
+
+/// Users and their profile values.
+#[async_trait]
+pub trait Users: Send + Sync {
+    /// Creates a user. [`StoreError::Conflict`] when the email is taken, ignoring case.
+    async fn create_user(&self, new: NewUser) -> Result<User, StoreError>;
+
+    /// The user with this id, or [`StoreError::NotFound`].
+    async fn get_user(&self, id: Uuid) -> Result<User, StoreError>;
+
+    /// The user with this email (compared case-insensitively), if any.
+    async fn find_user_by_email(&self, email: &str) -> Result<Option<User>, StoreError>;
+
+    /// Replaces the user's password hash (a PHC string).
+    async fn set_password_hash(&self, id: Uuid, hash: &str) -> Result<(), StoreError>;
+
+    /// Counts a sign-in atomically and records when it happened; returns the updated user.
+    async fn record_sign_in(
+        &self,
+        id: Uuid,
+        kind: SignInKind,
+        now: OffsetDateTime,
+    ) -> Result<User, StoreError>;
+
+    /// Deletes the user and everything that belongs to them.
+    async fn delete_user(&self, id: Uuid) -> Result<(), StoreError>;
+
+    /// How many users exist.
+    async fn count_users(&self) -> Result<i64, StoreError>;
+
+    /// Changes the user in one transaction: checks `expected_version` (else
+    /// [`StoreError::VersionMismatch`]), sets the email if asked ([`StoreError::Conflict`] when
+    /// another user has it, ignoring case), applies the key changes and then the merge patches
+    /// against the values current inside the transaction (so concurrent changes of different keys
+    /// all land), bumps `version` and `updated_at` once, records one history row per changed key
+    /// and keeps the provenance of each value. Keys whose value does not change are ignored; when
+    /// nothing changes the user is returned as it was. On any error nothing is written.
+    async fn update_user(
+        &self,
+        user_id: Uuid,
+        expected_version: Option<i64>,
+        update: &UserUpdate,
+        source: &str,
+        now: OffsetDateTime,
+    ) -> Result<User, StoreError>;
+
+    /// [`Self::update_user`] with key changes only.
+    async fn apply_profile_changes(
+        &self,
+        user_id: Uuid,
+        expected_version: Option<i64>,
+        changes: &[ProfileChange],
+        source: &str,
+        now: OffsetDateTime,
+    ) -> Result<User, StoreError> {
+        let update = UserUpdate {
+            changes: changes.to_vec(),
+            ..UserUpdate::default()
+        };
+        self.update_user(user_id, expected_version, &update, source, now)
+            .await
+    }
+
+    /// [`Self::update_user`] with one RFC 7396 merge patch of one bag (nested objects merge
+    /// deeply, `null` deletes), with history per top-level key.
+    async fn merge_profile_patch(
+        &self,
+        user_id: Uuid,
+        expected_version: Option<i64>,
+        location: Location,
+        patch: &serde_json::Value,
+        source: &str,
+        now: OffsetDateTime,
+    ) -> Result<User, StoreError> {
+        let update = UserUpdate {
+            patches: vec![(location, patch.clone())],
+            ..UserUpdate::default()
+        };
+        self.update_user(user_id, expected_version, &update, source, now)
+            .await
+    }
+
+    /// Every recorded value change of the user, oldest first.
+    async fn user_history(&self, user_id: Uuid) -> Result<Vec<HistoryEntry>, StoreError>;
+
+    /// The current source of each of the user's stored values.
+    async fn value_provenance(&self, user_id: Uuid) -> Result<Vec<Provenance>, StoreError>;
+
+    /// Users matching the query, in creation (id) order, one page at a time.
+    async fn list_users(&self, query: UserQuery) -> Result<Page<User>, StoreError>;
+
+    /// Like [`Self::list_users`], with each user's prompt state and value provenance: what the
+    /// decision engine needs, a page at a time (impact previews walk every user this way).
+    async fn list_user_states(&self, query: UserQuery) -> Result<Page<UserState>, StoreError>;
+
+    /// How many users have a value (not absent, not `null`) for `key` in `location`.
+    async fn count_users_with_value(
+        &self,
+        location: Location,
+        key: &str,
+    ) -> Result<i64, StoreError>;
+}
+
+#[async_trait]
+impl<B: Backend> Users for B {
+    async fn create_user(&self, new: NewUser) -> Result<User, StoreError> {
+        let mut c = self.write().await?;
+        let result = sql::create_user(&mut *c, new).await;
+        self.settle(&mut c, result)
+    }
+
+    async fn get_user(&self, id: Uuid) -> Result<User, StoreError> {
+        let mut c = self.read().await?;
+        let result = sql::get_user(&mut *c, id).await;
+        self.settle(&mut c, result)
+    }
+
+    async fn find_user_by_email(&self, email: &str) -> Result<Option<User>, StoreError> {
+        let mut c = self.read().await?;
+        let result = sql::find_user_by_email(&mut *c, email).await;
+        self.settle(&mut c, result)
+    }
+
+    async fn set_password_hash(&self, id: Uuid, hash: &str) -> Result<(), StoreError> {
+        let mut c = self.write().await?;
+        let result = sql::set_password_hash(&mut *c, id, hash).await;
+        self.settle(&mut c, result)
+    }
+
+    async fn record_sign_in(
+        &self,
+        id: Uuid,
+        kind: SignInKind,
+        now: OffsetDateTime,
+    ) -> Result<User, StoreError> {
+        let mut c = self.write().await?;
+        let result = sql::record_sign_in(&mut *c, id, kind, now).await;
+        self.settle(&mut c, result)
+    }
+
+    async fn delete_user(&self, id: Uuid) -> Result<(), StoreError> {
+        let mut c = self.write().await?;
+        let result = sql::delete_user(&mut *c, id).await;
+        self.settle(&mut c, result)
+    }
+
+    async fn count_users(&self) -> Result<i64, StoreError> {
+        let mut c = self.read().await?;
+        let result = sql::count_users(&mut *c).await;
+        self.settle(&mut c, result)
+    }
+
+    async fn update_user(
+        &self,
+        user_id: Uuid,
+        expected_version: Option<i64>,
+        update: &UserUpdate,
+        source: &str,
+        now: OffsetDateTime,
+    ) -> Result<User, StoreError> {
+        let mut c = self.write().await?;
+        let result =
+            sql::update_user(&mut *c, user_id, expected_version, update, source, now).await;
+        self.settle(&mut c, result)
+    }
+
+    async fn user_history(&self, user_id: Uuid) -> Result<Vec<HistoryEntry>, StoreError> {
+        let mut c = self.read().await?;
+        let result = sql::user_history(&mut *c, user_id).await;
+        self.settle(&mut c, result)
+    }
+
+    async fn value_provenance(&self, user_id: Uuid) -> Result<Vec<Provenance>, StoreError> {
+        let mut c = self.read().await?;
+        let result = sql::value_provenance(&mut *c, user_id).await;
+        self.settle(&mut c, result)
+    }
+
+    async fn list_users(&self, query: UserQuery) -> Result<Page<User>, StoreError> {
+        let mut c = self.read().await?;
+        let result = sql::list_users(&mut *c, query).await;
+        self.settle(&mut c, result)
+    }
+
+    async fn list_user_states(&self, query: UserQuery) -> Result<Page<UserState>, StoreError> {
+        let mut c = self.read().await?;
+        let result = sql::list_user_states(&mut *c, query).await;
+        self.settle(&mut c, result)
+    }
+
+    async fn count_users_with_value(
+        &self,
+        location: Location,
+        key: &str,
+    ) -> Result<i64, StoreError> {
+        let mut c = self.read().await?;
+        let result = sql::count_users_with_value(&mut *c, location, key).await;
+        self.settle(&mut c, result)
+    }
+}
+
+/// The SQL, one function per statement or transaction, over a borrowed connection.
+pub(crate) mod sql {
+    use super::*;
+
+    pub(crate) async fn create_user<C: Conn>(c: &mut C, new: NewUser) -> Result<User, StoreError> {
+        let normalized = normalized_email(&new.email)?;
+        let profile = crate::model::json_object(new.profile, "profile")?;
+        let user_metadata = crate::model::json_object(new.user_metadata, "user_metadata")?;
+        let app_metadata = crate::model::json_object(new.app_metadata, "app_metadata")?;
+        let now = crate::model::to_millis(new.now);
+        let row = query_as::<UserRow>(
+            "INSERT INTO users (id, email, email_normalized, email_verified, password_hash,
+                                created_at, updated_at, profile, user_metadata, app_metadata)
+             VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9)
+             RETURNING *",
+        )
+        .bind(crate::model::new_id(new.now).to_string())
+        .bind(new.email.trim().to_owned())
+        .bind(normalized)
+        .bind(new.email_verified)
+        .bind(new.password_hash)
+        .bind(now)
+        .bind(Json(profile))
+        .bind(Json(user_metadata))
+        .bind(Json(app_metadata))
+        .fetch_one(&mut *c)
+        .await
+        .map_err(email_taken)?;
+        row.try_into()
+    }
+
+    pub(crate) async fn get_user<C: Conn>(c: &mut C, id: Uuid) -> Result<User, StoreError> {
+        query_as::<UserRow>("SELECT * FROM users WHERE id = $1")
+            .bind(id.to_string())
+            .fetch_optional(&mut *c)
+            .await?
+            .ok_or(StoreError::NotFound)?
+            .try_into()
+    }
+
+    pub(crate) async fn find_user_by_email<C: Conn>(
+        c: &mut C,
+        email: &str,
+    ) -> Result<Option<User>, StoreError> {
+        query_as::<UserRow>("SELECT * FROM users WHERE email_normalized = $1")
+            .bind(crate::model::normalize_email(email))
+            .fetch_optional(&mut *c)
+            .await?
+            .map(User::try_from)
+            .transpose()
+    }
+
+    pub(crate) async fn set_password_hash<C: Conn>(
+        c: &mut C,
+        id: Uuid,
+        hash: &str,
+    ) -> Result<(), StoreError> {
+        let done = query("UPDATE users SET password_hash = $2 WHERE id = $1")
+            .bind(id.to_string())
+            .bind(hash.to_owned())
+            .execute(&mut *c)
+            .await?;
+        if done == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn record_sign_in<C: Conn>(
+        c: &mut C,
+        id: Uuid,
+        kind: SignInKind,
+        now: OffsetDateTime,
+    ) -> Result<User, StoreError> {
+        // One UPDATE: the increment happens in the database, so concurrent sign-ins all count.
+        let sql = match kind {
+            SignInKind::Credentialed => {
+                "UPDATE users SET credentialed_logins = credentialed_logins + 1,
+                                  last_login_at = $2
+                 WHERE id = $1 RETURNING *"
+            }
+            SignInKind::Sso => {
+                "UPDATE users SET sso_logins = sso_logins + 1, last_login_at = $2
+                 WHERE id = $1 RETURNING *"
+            }
+        };
+        query_as::<UserRow>(sql)
+            .bind(id.to_string())
+            .bind(crate::model::to_millis(now))
+            .fetch_optional(&mut *c)
+            .await?
+            .ok_or(StoreError::NotFound)?
+            .try_into()
+    }
+
+    pub(crate) async fn delete_user<C: Conn>(c: &mut C, id: Uuid) -> Result<(), StoreError> {
+        // Everything that belongs to the user references it with ON DELETE CASCADE.
+        let done = query("DELETE FROM users WHERE id = $1")
+            .bind(id.to_string())
+            .execute(&mut *c)
+            .await?;
+        if done == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn count_users<C: Conn>(c: &mut C) -> Result<i64, StoreError> {
+        let (count,) = query_as::<(i64,)>("SELECT COUNT(*) FROM users")
+            .fetch_one(&mut *c)
+            .await?;
+        Ok(count)
+    }
+
+    /// Locks the user, checks the version, sets the email, applies the changes and then the
+    /// patches to the bags, and writes the bags, the history rows and the provenance in one
+    /// transaction; any error rolls all of it back.
+    pub(crate) async fn update_user<C: Conn>(
+        c: &mut C,
+        user_id: Uuid,
+        expected_version: Option<i64>,
+        update: &UserUpdate,
+        source: &str,
+        now: OffsetDateTime,
+    ) -> Result<User, StoreError> {
+        let mut tx = c.begin_write().await?;
+        let user = update_user_in(&mut *tx, user_id, expected_version, update, source, now).await?;
+        C::commit(tx).await?;
+        Ok(user)
+    }
+
+    /// [`update_user`] inside the caller's write transaction.
+    pub(crate) async fn update_user_in<C: Conn>(
+        tx: &mut C,
+        user_id: Uuid,
+        expected_version: Option<i64>,
+        update: &UserUpdate,
+        source: &str,
+        now: OffsetDateTime,
+    ) -> Result<User, StoreError> {
+        if source.is_empty() {
+            return Err(StoreError::Invalid {
+                message: "the source is empty".into(),
+            });
+        }
+        let normalized = update
+            .email
+            .as_ref()
+            .map(|change| normalized_email(&change.email))
+            .transpose()?;
+        let user: User = query_as::<UserRow>(C::LOCK_USER)
+            .bind(user_id.to_string())
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(StoreError::NotFound)?
+            .try_into()?;
+        if let Some(expected) = expected_version
+            && expected != user.version
+        {
+            return Err(StoreError::VersionMismatch {
+                expected,
+                found: user.version,
+            });
+        }
+        let mut bags = crate::profile::Bags::of(&user);
+        let mut applied = bags.apply(&update.changes)?;
+        for (location, patch) in &update.patches {
+            let changes = bags.merge_patch_changes(*location, patch)?;
+            applied.extend(bags.apply(&changes)?);
+        }
+        let email = update.email.as_ref().zip(normalized).filter(|(change, _)| {
+            change.email.trim() != user.email || change.verified != user.email_verified
+        });
+        if applied.is_empty() && email.is_none() {
+            return Ok(user);
+        }
+        let (profile, user_metadata, app_metadata) = bags.into_values();
+        let now = crate::model::to_millis(now);
+        if let Some((change, normalized)) = email {
+            query(
+                "UPDATE users SET email = $2, email_normalized = $3, email_verified = $4
+                 WHERE id = $1",
+            )
+            .bind(user_id.to_string())
+            .bind(change.email.trim().to_owned())
+            .bind(normalized)
+            .bind(change.verified)
+            .execute(&mut *tx)
+            .await
+            .map_err(email_taken)?;
+        }
+        let row = query_as::<UserRow>(
+            "UPDATE users SET profile = $2, user_metadata = $3, app_metadata = $4,
+                              version = version + 1, updated_at = $5
+             WHERE id = $1 RETURNING *",
+        )
+        .bind(user_id.to_string())
+        .bind(Json(profile))
+        .bind(Json(user_metadata))
+        .bind(Json(app_metadata))
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        for change in applied {
+            query(
+                "INSERT INTO profile_history
+                     (user_id, location, key, old_value, new_value, source, changed_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(user_id.to_string())
+            .bind(change.location.as_str())
+            .bind(change.key.clone())
+            .bind(change.old_value.map(Json))
+            .bind(change.new_value.clone().map(Json))
+            .bind(source.to_owned())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            let key = change.key;
+            let location = change.location.as_str();
+            if change.new_value.is_some() {
+                query(
+                    "INSERT INTO profile_provenance (user_id, location, key, source, updated_at)
+                     VALUES ($1, $2, $3, $4, $5)
+                     ON CONFLICT (user_id, location, key)
+                     DO UPDATE SET source = excluded.source, updated_at = excluded.updated_at",
+                )
+                .bind(user_id.to_string())
+                .bind(location)
+                .bind(key)
+                .bind(source.to_owned())
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            } else {
+                query(
+                    "DELETE FROM profile_provenance
+                     WHERE user_id = $1 AND location = $2 AND key = $3",
+                )
+                .bind(user_id.to_string())
+                .bind(location)
+                .bind(key)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        row.try_into()
+    }
+
+    pub(crate) async fn user_history<C: Conn>(
+        c: &mut C,
+        user_id: Uuid,
+    ) -> Result<Vec<HistoryEntry>, StoreError> {
+        query_as::<HistoryRow>(
+            "SELECT seq, user_id, location, key, old_value, new_value, source, changed_at
+             FROM profile_history WHERE user_id = $1 ORDER BY seq",
+        )
+        .bind(user_id.to_string())
+        .fetch_all(&mut *c)
+        .await?
+        .into_iter()
+        .map(HistoryEntry::try_from)
+        .collect()
+    }
+
+    pub(crate) async fn value_provenance<C: Conn>(
+        c: &mut C,
+        user_id: Uuid,
+    ) -> Result<Vec<Provenance>, StoreError> {
+        query_as::<ProvenanceRow>(
+            "SELECT location, key, source, updated_at FROM profile_provenance
+             WHERE user_id = $1 ORDER BY location, key",
+        )
+        .bind(user_id.to_string())
+        .fetch_all(&mut *c)
+        .await?
+        .into_iter()
+        .map(Provenance::try_from)
+        .collect()
+    }
+
+    pub(crate) async fn list_users<C: Conn>(
+        c: &mut C,
+        query: UserQuery,
+    ) -> Result<Page<User>, StoreError> {
+        let limit = query.page_size();
+        let (location, key, equals) = match query.field {
+            Some(filter) => (
+                Some(filter.location.as_str()),
+                Some(C::json_key(filter.key)),
+                filter.equals,
+            ),
+            None => (None, None, None),
+        };
+        // Every filter is a parameter that is either NULL (off) or compared: one statement
+        // for every combination. `bag -> key` is JSON (or NULL when absent) in both backends;
+        // `Conn::json_key` makes any key, whatever characters it holds, one plain key.
+        // The cursor is `id > COALESCE($4, '')` rather than `$4 IS NULL OR ...` so that both
+        // planners seek the primary-key index instead of scanning from the first user.
+        let rows = query_as::<UserRow>(
+            "SELECT * FROM users
+             WHERE ($1 IS NULL OR email_normalized = $1)
+               AND ($2 IS NULL OR created_at >= $2)
+               AND ($3 IS NULL OR created_at < $3)
+               AND id > COALESCE($4, '')
+               AND ($5 IS NULL OR (CASE WHEN $7 IS NULL
+                    THEN COALESCE(((CASE $5 WHEN 'profile' THEN profile
+                                            WHEN 'user_metadata' THEN user_metadata
+                                            ELSE app_metadata END) -> $6) = 'null', TRUE)
+                    ELSE COALESCE(((CASE $5 WHEN 'profile' THEN profile
+                                            WHEN 'user_metadata' THEN user_metadata
+                                            ELSE app_metadata END) -> $6) = $7, FALSE)
+                    END))
+             ORDER BY id LIMIT $8",
+        )
+        .bind(query.email.as_deref().map(crate::model::normalize_email))
+        .bind(query.created_after.map(crate::model::to_millis))
+        .bind(query.created_before.map(crate::model::to_millis))
+        .bind(query.cursor.map(|id| id.to_string()))
+        .bind(location)
+        .bind(key)
+        .bind(C::json_param(equals))
+        .bind(i64::from(limit) + 1)
+        .fetch_all(&mut *c)
+        .await?;
+        let mut items = rows
+            .into_iter()
+            .map(User::try_from)
+            .collect::<Result<Vec<_>, _>>()?;
+        let next_cursor = if items.len() > limit as usize {
+            items.truncate(limit as usize);
+            items.last().map(|user| user.id)
+        } else {
+            None
+        };
+        Ok(Page { items, next_cursor })
+    }
+
+    pub(crate) async fn list_user_states<C: Conn>(
+        c: &mut C,
+        query: UserQuery,
+    ) -> Result<Page<UserState>, StoreError> {
+        use std::collections::HashMap;
+        let page = list_users(&mut *c, query).await?;
+        let (Some(first), Some(last)) = (page.items.first(), page.items.last()) else {
+            return Ok(Page {
+                items: Vec::new(),
+                next_cursor: page.next_cursor,
+            });
+        };
+        // Ids are ordered, so one range query per table covers the page (rows of users the
+        // filters left out are dropped below).
+        let (first, last) = (first.id.to_string(), last.id.to_string());
+        let mut prompts: HashMap<String, Vec<crate::PromptState>> = HashMap::new();
+        let rows = query_as::<UserPromptStateRow>(
+            "SELECT * FROM prompt_state WHERE user_id >= $1 AND user_id <= $2
+             ORDER BY user_id, step",
+        )
+        .bind(first.clone())
+        .bind(last.clone())
+        .fetch_all(&mut *c)
+        .await?;
+        for row in rows {
+            prompts
+                .entry(row.user_id)
+                .or_default()
+                .push(row.state.try_into()?);
+        }
+        let mut provenance: HashMap<String, Vec<Provenance>> = HashMap::new();
+        let rows = query_as::<UserProvenanceRow>(
+            "SELECT user_id, location, key, source, updated_at FROM profile_provenance
+             WHERE user_id >= $1 AND user_id <= $2 ORDER BY user_id, location, key",
+        )
+        .bind(first)
+        .bind(last)
+        .fetch_all(&mut *c)
+        .await?;
+        for row in rows {
+            provenance
+                .entry(row.user_id)
+                .or_default()
+                .push(row.provenance.try_into()?);
+        }
+        let items = page
+            .items
+            .into_iter()
+            .map(|user| {
+                let id = user.id.to_string();
+                UserState {
+                    prompts: prompts.remove(&id).unwrap_or_default(),
+                    provenance: provenance.remove(&id).unwrap_or_default(),
+                    user,
+                }
+            })
+            .collect();
+        Ok(Page {
+            items,
+            next_cursor: page.next_cursor,
+        })
+    }
+
+    pub(crate) async fn count_users_with_value<C: Conn>(
+        c: &mut C,
+        location: Location,
+        key: &str,
+    ) -> Result<i64, StoreError> {
+        let (count,) = query_as::<(i64,)>(
+            "SELECT COUNT(*) FROM users
+             WHERE COALESCE(((CASE $1 WHEN 'profile' THEN profile
+                                      WHEN 'user_metadata' THEN user_metadata
+                                      ELSE app_metadata END) -> $2) <> 'null', FALSE)",
+        )
+        .bind(location.as_str())
+        .bind(key.to_owned())
+        .fetch_one(&mut *c)
+        .await?;
+        Ok(count)
+    }
+}
+
+/// A `users` row.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct UserRow {
+    pub id: String,
+    pub email: String,
+    pub email_verified: bool,
+    pub password_hash: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub credentialed_logins: i64,
+    pub sso_logins: i64,
+    pub last_login_at: Option<i64>,
+    pub profile: Json<Value>,
+    pub user_metadata: Json<Value>,
+    pub app_metadata: Json<Value>,
+    pub version: i64,
+}
+
+impl TryFrom<UserRow> for User {
+    type Error = StoreError;
+
+    fn try_from(row: UserRow) -> Result<Self, StoreError> {
+        Ok(User {
+            id: parse_id(&row.id)?,
+            email: row.email,
+            email_verified: row.email_verified,
+            password_hash: row.password_hash,
+            created_at: from_millis(row.created_at)?,
+            updated_at: from_millis(row.updated_at)?,
+            credentialed_logins: row.credentialed_logins,
+            sso_logins: row.sso_logins,
+            last_login_at: from_millis_opt(row.last_login_at)?,
+            profile: row.profile.0,
+            user_metadata: row.user_metadata.0,
+            app_metadata: row.app_metadata.0,
+            version: row.version,
+        })
+    }
+}
+
+fn location(name: &str) -> Result<Location, StoreError> {
+    Location::parse(name).ok_or_else(|| {
+        StoreError::unexpected(format!("unknown profile location {name:?} in the database"))
+    })
+}
+
+/// A `profile_history` row.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct HistoryRow {
+    pub seq: i64,
+    pub user_id: String,
+    pub location: String,
+    pub key: String,
+    pub old_value: Option<Json<Value>>,
+    pub new_value: Option<Json<Value>>,
+    pub source: String,
+    pub changed_at: i64,
+}
+
+impl TryFrom<HistoryRow> for HistoryEntry {
+    type Error = StoreError;
+
+    fn try_from(row: HistoryRow) -> Result<Self, StoreError> {
+        Ok(HistoryEntry {
+            seq: row.seq,
+            user_id: parse_id(&row.user_id)?,
+            location: location(&row.location)?,
+            key: row.key,
+            old_value: row.old_value.map(|json| json.0),
+            new_value: row.new_value.map(|json| json.0),
+            source: row.source,
+            changed_at: from_millis(row.changed_at)?,
+        })
+    }
+}
+
+/// A `profile_provenance` row.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct ProvenanceRow {
+    pub location: String,
+    pub key: String,
+    pub source: String,
+    pub updated_at: i64,
+}
+
+impl TryFrom<ProvenanceRow> for Provenance {
+    type Error = StoreError;
+
+    fn try_from(row: ProvenanceRow) -> Result<Self, StoreError> {
+        Ok(Provenance {
+            location: location(&row.location)?,
+            key: row.key,
+            source: row.source,
+            updated_at: from_millis(row.updated_at)?,
+        })
+    }
+}
+
+/// A `prompt_state` row with its user.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct UserPromptStateRow {
+    pub user_id: String,
+    #[sqlx(flatten)]
+    pub state: PromptStateRow,
+}
+
+/// A `profile_provenance` row with its user.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct UserProvenanceRow {
+    pub user_id: String,
+    #[sqlx(flatten)]
+    pub provenance: ProvenanceRow,
+}
+
+/// A unique-constraint failure on `users.email_normalized`, said as what it means.
+fn email_taken(error: StoreError) -> StoreError {
+    match error {
+        StoreError::Conflict { .. } => StoreError::Conflict {
+            what: "a user with this email already exists".into(),
+        },
+        other => other,
+    }
+}
+
+/// The stored, case-insensitive form of an email; an empty one is refused.
+fn normalized_email(email: &str) -> Result<String, StoreError> {
+    let normalized = crate::model::normalize_email(email);
+    if normalized.is_empty() {
+        return Err(StoreError::Invalid {
+            message: "email is empty".into(),
+        });
+    }
+    Ok(normalized)
+}
