@@ -154,7 +154,7 @@ mod queries {
     use crate::StoreError;
     use crate::backend::{Conn, FromRows, Param};
 
-    pub(crate) const BACKEND: &str = "PostgreSQL";
+    pub(crate) const BACKEND: &str = super::breaker::BACKEND;
     static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
     pub(crate) fn err(error: sqlx::Error) -> StoreError {

@@ -108,7 +108,7 @@ mod queries {
     use crate::StoreError;
     use crate::backend::{Conn, FromRows, Param};
 
-    pub(crate) const BACKEND: &str = "SQLite";
+    pub(crate) const BACKEND: &str = super::connections::BACKEND;
     static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
     pub(crate) fn err(error: sqlx::Error) -> StoreError {

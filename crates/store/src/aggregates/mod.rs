@@ -10,6 +10,7 @@ pub(crate) mod clients;
 pub(crate) mod grants;
 pub(crate) mod health;
 pub(crate) mod policies;
+pub(crate) mod prompt_state_row;
 pub(crate) mod prompts;
 pub(crate) mod signing_keys;
 pub(crate) mod sso_sessions;

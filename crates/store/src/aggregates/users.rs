@@ -7,7 +7,7 @@ use sqlx::types::Json;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::aggregates::prompts::PromptStateRow;
+use crate::aggregates::prompt_state_row::PromptStateRow;
 use crate::backend::{Backend, Conn, query, query_as};
 use crate::model::{from_millis, from_millis_opt, parse_id};
 use crate::{

@@ -9,6 +9,9 @@
 //! connections is noticed within a fraction of a second, not after the acquire timeout), and
 //! then every [`PROBE_EVERY`] while the database is down.
 
+/// The backend's name in errors (its store module names itself with this one).
+pub(crate) const BACKEND: &str = "PostgreSQL";
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -54,7 +57,7 @@ impl Breaker {
     /// The error of a method refused while the database is down.
     pub(crate) fn refusal() -> StoreError {
         StoreError::Unavailable {
-            backend: super::queries::BACKEND,
+            backend: BACKEND,
             message: "the database did not answer a moment ago; retry in a moment".into(),
         }
     }

@@ -10,6 +10,9 @@
 //! gone, an I/O error, the busy timeout) is discarded and the next borrower of its slot opens a
 //! new one, as the pool's test would have done.
 
+/// The backend's name in errors (its store module names itself with this one).
+pub(crate) const BACKEND: &str = "SQLite";
+
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -82,7 +85,7 @@ impl Connections {
         let permit = tokio::time::timeout(self.wait, self.free.acquire())
             .await
             .map_err(|_| StoreError::Unavailable {
-                backend: super::queries::BACKEND,
+                backend: BACKEND,
                 message: format!(
                     "all {} connections to {} stayed busy for {} s",
                     self.slots.len(),
@@ -124,7 +127,7 @@ impl Connections {
     /// The error for a connection that could not be opened.
     fn unavailable(&self, error: &sqlx::Error) -> StoreError {
         StoreError::Unavailable {
-            backend: super::queries::BACKEND,
+            backend: BACKEND,
             message: format!(
                 "cannot open {}: {}; check that the folder exists and is writable",
                 self.path(),
