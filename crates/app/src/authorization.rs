@@ -7,10 +7,12 @@ use accrete_oidc::authorize::{AuthorizationRequest, Prompt};
 use accrete_oidc::error::ErrorCode;
 use accrete_oidc::secrets::{TokenHasher, random_opaque};
 use accrete_store::{
-    AuthTransaction, NewAuthTransaction, NewAuthorizationCode, SignInKind, SsoSession, StoreError,
+    AuthTransaction, CodeIssue, NewAuthTransaction, NewAuthorizationCode, SignInKind, SsoSession,
+    StoreError,
 };
 use serde_json::json;
 use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
 
 use crate::app::App;
 use crate::flow::{Next, ProfilingError, before_code};
@@ -20,12 +22,17 @@ pub const TRANSACTION_LIFETIME: Duration = Duration::minutes(30);
 /// How long an authorization code may wait for the token request.
 pub const CODE_LIFETIME: Duration = Duration::seconds(60);
 
-/// Stores a validated authorization request as a new transaction.
-pub async fn begin(
+/// A new, validated authorization request. When this browser's session can be used as it is
+/// and profiling has nothing to ask, the code is issued at once and no transaction is stored
+/// (the common single sign-on: three writes fewer); otherwise the transaction is stored and
+/// moved forward as after each hosted page ([`advance`]).
+pub async fn start(
     app: &App,
     request: &AuthorizationRequest,
+    session: Option<SsoSession>,
+    hasher: &TokenHasher,
     now: OffsetDateTime,
-) -> Result<AuthTransaction, StoreError> {
+) -> Result<Step, StoreError> {
     let new = NewAuthTransaction {
         client_id: request.client_id.clone(),
         request: serde_json::to_value(request).unwrap_or_default(),
@@ -33,21 +40,48 @@ pub async fn begin(
         now,
         expires_at: now + TRANSACTION_LIFETIME,
     };
-    app.store().create_transaction(new).await
+    let fresh = |s: &SsoSession| {
+        request.session_is_fresh_enough(s.auth_time.unix_timestamp(), now.unix_timestamp())
+    };
+    let Some(session) = session.filter(fresh) else {
+        let tx = app.store().create_transaction(new).await?;
+        return advance(app, tx, request, None, hasher, now).await;
+    };
+    // Not stored unless profiling has something to ask.
+    let unsaved = AuthTransaction {
+        id: Uuid::nil(),
+        client_id: new.client_id.clone(),
+        request: new.request.clone(),
+        user_id: Some(session.user_id),
+        session_hash: Some(session.hash.clone()),
+        state: json!({}),
+        created_at: now,
+        expires_at: new.expires_at,
+        completed_at: None,
+        version: 0,
+    };
+    let user = count_single_sign_on(app, &session, &unsaved.client_id, now).await?;
+    let signed_in = (&session, Some(user));
+    match profiling(app, (&unsaved, false), request, signed_in, hasher, now).await? {
+        Some(step) => Ok(step),
+        None => issue_code(app, None, request, &session, hasher, now).await,
+    }
 }
 
 /// Where the transaction goes next.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Step {
-    /// Nobody usable is signed in: the sign-in page (or the sign-up page for `prompt=create`).
+    /// Nobody usable is signed in: the sign-in page (or the sign-up page for `prompt=create`)
+    /// of transaction `tx`.
     SignIn {
+        tx: Uuid,
         /// `prompt=create`: the sign-up page.
         create: bool,
     },
     /// Back to the client with an error (`login_required`, `interaction_required`): the URL.
     Refused(String),
-    /// A profiling step is on screen: the prompt page.
-    Prompt,
+    /// A profiling step of transaction `tx` is on screen: the prompt page.
+    Prompt { tx: Uuid },
     /// Done: back to the client with a code; the URL.
     Code(String),
     /// The transaction was completed meanwhile (a second tab, a double click).
@@ -70,6 +104,7 @@ pub async fn advance(
             return Ok(Step::Refused(refusal(app, request, error)));
         }
         return Ok(Step::SignIn {
+            tx: tx.id,
             create: request.has_prompt(Prompt::Create),
         });
     };
@@ -79,31 +114,80 @@ pub async fn advance(
         // A sign-in inside this transaction was counted as credentialed by the sign-in page;
         // reusing an earlier session is a single sign-on.
         if session.auth_time < tx.created_at {
-            let counted = app
-                .store()
-                .record_sign_in(session.user_id, SignInKind::Sso, now)
-                .await?;
-            tracing::info!(
-                user_id = %session.user_id,
-                client_id = %tx.client_id,
-                "sign-in succeeded by single sign-on"
-            );
-            user = Some(counted);
+            user = Some(count_single_sign_on(app, &session, &tx.client_id, now).await?);
         }
         tx.user_id = Some(session.user_id);
         tx.session_hash = Some(session.hash.clone());
         tx = app.store().update_transaction(tx).await?;
     }
-    match before_code(app, &tx, request, session.user_id, user, now).await {
-        Ok(Next::Proceed) => {}
-        Ok(Next::Prompt(_)) => return Ok(Step::Prompt),
+    match profiling(app, (&tx, true), request, (&session, user), hasher, now).await? {
+        Some(step) => Ok(step),
+        None => issue_code(app, Some(tx.id), request, &session, hasher, now).await,
+    }
+}
+
+/// Counts a sign-in by single sign-on (an earlier session reused); returns the user so counted.
+async fn count_single_sign_on(
+    app: &App,
+    session: &SsoSession,
+    client_id: &str,
+    now: OffsetDateTime,
+) -> Result<accrete_store::User, StoreError> {
+    let counted = app
+        .store()
+        .record_sign_in(session.user_id, SignInKind::Sso, now)
+        .await?;
+    tracing::info!(
+        user_id = %session.user_id,
+        %client_id,
+        "sign-in succeeded by single sign-on"
+    );
+    Ok(counted)
+}
+
+/// What profiling does before the code: `None` to issue it, else where to go instead. An
+/// unsaved transaction with a step due is stored (with its user) and moved forward again.
+async fn profiling(
+    app: &App,
+    (tx, stored): (&AuthTransaction, bool),
+    request: &AuthorizationRequest,
+    (session, user): (&SsoSession, Option<accrete_store::User>),
+    hasher: &TokenHasher,
+    now: OffsetDateTime,
+) -> Result<Option<Step>, StoreError> {
+    match before_code(app, tx, stored, request, session.user_id, user, now).await {
+        Ok(Next::Proceed) => Ok(None),
+        Ok(Next::Prompt(_)) => Ok(Some(Step::Prompt { tx: tx.id })),
         Ok(Next::InteractionRequired) => {
             let error = OAuthError::new(ErrorCode::InteractionRequired, "profile input needed");
-            return Ok(Step::Refused(refusal(app, request, error)));
+            Ok(Some(Step::Refused(refusal(app, request, error))))
         }
-        Err(ProfilingError::Store(error)) => return Err(error),
+        Ok(Next::StoreFirst) => {
+            let new = NewAuthTransaction {
+                client_id: tx.client_id.clone(),
+                request: tx.request.clone(),
+                state: json!({}),
+                now: tx.created_at,
+                expires_at: tx.expires_at,
+            };
+            let mut stored = app.store().create_transaction(new).await?;
+            stored.user_id = tx.user_id;
+            stored.session_hash.clone_from(&tx.session_hash);
+            let stored = app.store().update_transaction(stored).await?;
+            // The sign-in was counted already: the user is the transaction's now.
+            Box::pin(advance(
+                app,
+                stored,
+                request,
+                Some(session.clone()),
+                hasher,
+                now,
+            ))
+            .await
+            .map(Some)
+        }
+        Err(ProfilingError::Store(error)) => Err(error),
     }
-    issue_code(app, &tx, request, &session, hasher, now).await
 }
 
 /// Whether `session` may be used for this request: fresh enough for `max_age` and
@@ -118,39 +202,41 @@ fn usable(
         || request.session_is_fresh_enough(session.auth_time.unix_timestamp(), now.unix_timestamp())
 }
 
-/// Completes the transaction (exactly once) and stores a new code under a new grant.
+/// Issues the code in one unit of work: the transaction (if stored) completed exactly once,
+/// a new grant, and the code under it.
 async fn issue_code(
     app: &App,
-    tx: &AuthTransaction,
+    tx: Option<Uuid>,
     request: &AuthorizationRequest,
     session: &SsoSession,
     hasher: &TokenHasher,
     now: OffsetDateTime,
 ) -> Result<Step, StoreError> {
-    if !app.store().complete_transaction(tx.id, now).await? {
-        return Ok(Step::Gone);
-    }
-    let grant = app
-        .store()
-        .create_grant(session.user_id, &request.client_id, &request.scopes, now)
-        .await?;
     let code = random_opaque();
-    let new = NewAuthorizationCode {
-        hash: hasher.hash(&code),
-        grant_id: grant.id,
-        redirect_uri: request.redirect_uri.clone(),
-        nonce: request.nonce.clone(),
-        code_challenge: request
-            .code_challenge
-            .as_ref()
-            .map(|c| c.as_str().to_owned()),
-        auth_time: session.auth_time,
-        context: json!({ "sid": session.hash, "amr": ["pwd"] }),
-        now,
-        expires_at: now + CODE_LIFETIME,
+    let issue = CodeIssue {
+        transaction: tx,
+        user_id: session.user_id,
+        client_id: request.client_id.clone(),
+        scopes: request.scopes.clone(),
+        code: NewAuthorizationCode {
+            hash: hasher.hash(&code),
+            grant_id: Uuid::nil(),
+            redirect_uri: request.redirect_uri.clone(),
+            nonce: request.nonce.clone(),
+            code_challenge: request
+                .code_challenge
+                .as_ref()
+                .map(|c| c.as_str().to_owned()),
+            auth_time: session.auth_time,
+            context: json!({ "sid": session.hash, "amr": ["pwd"] }),
+            now,
+            expires_at: now + CODE_LIFETIME,
+        },
     };
-    app.store().insert_code(new).await?;
-    Ok(Step::Code(request.success_redirect(&code, app.issuer())))
+    match app.store().issue_code(issue).await? {
+        Some(_) => Ok(Step::Code(request.success_redirect(&code, app.issuer()))),
+        None => Ok(Step::Gone),
+    }
 }
 
 /// The redirect back to the client with `error` (and `state`, `iss`).

@@ -25,6 +25,9 @@ pub enum Next {
     Prompt(String),
     /// `prompt=none` and a required step is due: answer `interaction_required`.
     InteractionRequired,
+    /// A step is due but the transaction was not stored (the code was to be issued by the
+    /// request that started the authorization): store it, then call again.
+    StoreFirst,
 }
 
 /// Why profiling could not decide.
@@ -36,11 +39,13 @@ pub enum ProfilingError {
 }
 
 /// Called by the authorization flow once the user is authenticated and right before the code
-/// is issued; `user` is the user record when the caller already holds it (read otherwise). Shows at most one step per call; answering it resumes the transaction, which
-/// calls this again.
+/// is issued; `user` is the user record when the caller already holds it (read otherwise).
+/// Shows at most one step per call; answering it resumes the transaction, which calls this
+/// again. `stored`: whether `tx` is in the store (a step can only be shown in a stored one).
 pub async fn before_code(
     app: &App,
     tx: &AuthTransaction,
+    stored: bool,
     request: &AuthorizationRequest,
     user_id: Uuid,
     user: Option<User>,
@@ -91,6 +96,9 @@ pub async fn before_code(
             // An optional step is simply not asked without interaction.
             Next::Proceed
         });
+    }
+    if !stored {
+        return Ok(Next::StoreFirst);
     }
     let progress = (kind == MomentKind::Signup).then(|| signup_progress(&policy, &flow));
     let questions = (ask.presentation == Presentation::OneAtATime)

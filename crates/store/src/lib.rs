@@ -31,9 +31,9 @@ pub use model::{
     normalize_email,
 };
 pub use oidc::{
-    AuthTransaction, AuthorizationCode, Client, CodeConsumption, ExpiredTransaction, Grant,
-    NewAuthTransaction, NewAuthorizationCode, NewRefreshToken, RefreshSuccessor, RefreshToken,
-    Rotation, SsoSession, StoredSigningKey,
+    AuthTransaction, AuthorizationCode, Client, CodeConsumption, CodeIssue, ExpiredTransaction,
+    Grant, NewAuthTransaction, NewAuthorizationCode, NewRefreshToken, RefreshSuccessor,
+    RefreshToken, Rotation, SsoSession, StoredSigningKey,
 };
 pub use port::Store;
 pub use postgres::PostgresStore;

@@ -230,6 +230,21 @@ pub struct NewAuthorizationCode {
     pub expires_at: OffsetDateTime,
 }
 
+/// A code issued at the end of an authorization, written in one database transaction: the
+/// authorization transaction completed (exactly once), a new grant, and the code under it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CodeIssue {
+    /// The authorization transaction to complete; `None` when the code is issued by the
+    /// request that started the authorization, which stored none.
+    pub transaction: Option<Uuid>,
+    /// Who is granted what.
+    pub user_id: Uuid,
+    pub client_id: String,
+    pub scopes: Vec<String>,
+    /// The code; its `grant_id` is replaced by the new grant's.
+    pub code: NewAuthorizationCode,
+}
+
 /// The outcome of exchanging an authorization code.
 // Returned once per token request and matched at once: boxing would only cost ergonomics.
 #[expect(

@@ -8,7 +8,7 @@ use accrete_app::authorization::{self, Step};
 use accrete_app::clients::client_view;
 use accrete_app::transactions::{self, TransactionError};
 use accrete_oidc::authorize::{AuthorizationRequest, AuthorizeError, AuthorizeParams};
-use accrete_store::AuthTransaction;
+use accrete_store::{AuthTransaction, StoreError};
 use axum::Form;
 use axum::extract::{Query, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -72,10 +72,13 @@ async fn start(
         Ok(request) => request,
         Err(error) => return refused(&state, locale, error),
     };
-    match authorization::begin(&state.app, &request, now).await {
-        Ok(tx) => advance(&state, &headers, jar, tx, request, now).await,
-        Err(error) => store_failure(&state, locale, &error),
-    }
+    let session = match session::current(&state, &jar, now).await {
+        Ok(session) => session,
+        Err(error) => return store_failure(&state, locale, &error),
+    };
+    let hasher = &state.secrets.token_hasher;
+    let step = authorization::start(&state.app, &request, session, hasher, now).await;
+    respond(&state, locale_of(&request, &headers), step)
 }
 
 /// `GET /authorize/resume?tx=`: continue a transaction after a hosted page.
@@ -106,23 +109,33 @@ async fn advance(
     request: AuthorizationRequest,
     now: OffsetDateTime,
 ) -> Response {
-    let view = TransactionView {
-        ui_locales: Some(request.ui_locales.join(" ")),
-        ..TransactionView::default()
-    };
-    let locale = page_locale(&view, headers);
+    let locale = locale_of(&request, headers);
     let session = match session::current(state, &jar, now).await {
         Ok(session) => session,
         Err(error) => return store_failure(state, locale, &error),
     };
-    let id = tx.id;
     let hasher = &state.secrets.token_hasher;
-    match authorization::advance(&state.app, tx, &request, session, hasher, now).await {
-        Ok(Step::SignIn { create }) => {
+    let step = authorization::advance(&state.app, tx, &request, session, hasher, now).await;
+    respond(state, locale, step)
+}
+
+/// The page locale of a request's own pages.
+fn locale_of(request: &AuthorizationRequest, headers: &HeaderMap) -> &'static str {
+    let view = TransactionView {
+        ui_locales: Some(request.ui_locales.join(" ")),
+        ..TransactionView::default()
+    };
+    page_locale(&view, headers)
+}
+
+/// Where the browser goes next.
+fn respond(state: &AppState, locale: &str, step: Result<Step, StoreError>) -> Response {
+    match step {
+        Ok(Step::SignIn { tx, create }) => {
             let page = if create { "/signup" } else { "/login" };
-            Redirect::to(&format!("{page}?tx={}", urlencode(&id.to_string()))).into_response()
+            Redirect::to(&format!("{page}?tx={}", urlencode(&tx.to_string()))).into_response()
         }
-        Ok(Step::Prompt) => Redirect::to(&format!("/prompt?tx={id}")).into_response(),
+        Ok(Step::Prompt { tx }) => Redirect::to(&format!("/prompt?tx={tx}")).into_response(),
         Ok(Step::Refused(to) | Step::Code(to)) => Redirect::to(&to).into_response(),
         Ok(Step::Gone) => transaction_problem(state, locale, TransactionError::Gone),
         Err(error) => store_failure(state, locale, &error),

@@ -16,7 +16,7 @@ use uuid::Uuid;
 use crate::backend::{Backend, Conn, query, query_as};
 use crate::model::{from_millis, from_millis_opt, parse_id};
 use crate::{
-    AuthorizationCode, CodeConsumption, Grant, NewAuthorizationCode, NewRefreshToken,
+    AuthorizationCode, CodeConsumption, CodeIssue, Grant, NewAuthorizationCode, NewRefreshToken,
     RefreshSuccessor, RefreshToken, Rotation, StoreError,
 };
 
@@ -52,6 +52,12 @@ pub trait Grants: Send + Sync {
     /// Stores a code under a live grant (client, user and scopes are the grant's).
     /// [`StoreError::NotFound`] if the grant is unknown or revoked.
     async fn insert_code(&self, code: NewAuthorizationCode) -> Result<(), StoreError>;
+
+    /// Issues a code in one database transaction: completes the authorization transaction (if
+    /// any) exactly as [`complete_transaction`](crate::AuthTransactions::complete_transaction)
+    /// does, creates the grant and stores the code under it. `Ok(None)` and nothing written when
+    /// the transaction was already complete or has expired; on any error nothing is written.
+    async fn issue_code(&self, issue: CodeIssue) -> Result<Option<Grant>, StoreError>;
 
     /// Exchanges a code, atomically: the first use gets [`CodeConsumption::Fresh`]; any later
     /// use gets [`CodeConsumption::AlreadyUsed`] and revokes the grant.
@@ -140,6 +146,12 @@ impl<B: Backend> Grants for B {
     async fn insert_code(&self, code: NewAuthorizationCode) -> Result<(), StoreError> {
         let mut c = self.write().await?;
         let result = sql::insert_code(&mut *c, code).await;
+        self.settle(&mut c, result)
+    }
+
+    async fn issue_code(&self, issue: CodeIssue) -> Result<Option<Grant>, StoreError> {
+        let mut c = self.write().await?;
+        let result = sql::issue_code(&mut *c, issue).await;
         self.settle(&mut c, result)
     }
 
@@ -285,6 +297,39 @@ pub(crate) mod sql {
             .map(|(at,)| at);
         // An unknown grant (deleted with its user or client) counts as revoked.
         Ok(revoked.is_none_or(|at| at.is_some()))
+    }
+
+    pub(crate) async fn issue_code<C: Conn>(
+        c: &mut C,
+        issue: CodeIssue,
+    ) -> Result<Option<Grant>, StoreError> {
+        let mut tx = c.begin_write().await?;
+        if let Some(id) = issue.transaction
+            && !crate::aggregates::transactions::sql::complete_transaction(
+                &mut *tx,
+                id,
+                issue.code.now,
+            )
+            .await?
+        {
+            // Dropped without a commit: nothing is written.
+            return Ok(None);
+        }
+        let grant = create_grant(
+            &mut *tx,
+            issue.user_id,
+            &issue.client_id,
+            &issue.scopes,
+            issue.code.now,
+        )
+        .await?;
+        let code = NewAuthorizationCode {
+            grant_id: grant.id,
+            ..issue.code
+        };
+        insert_code(&mut *tx, code).await?;
+        C::commit(tx).await?;
+        Ok(Some(grant))
     }
 
     pub(crate) async fn insert_code<C: Conn>(

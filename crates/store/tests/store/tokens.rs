@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use accrete_store::{
-    CodeConsumption, Grant, NewAuthorizationCode, NewRefreshToken, RefreshSuccessor, Rotation,
-    Store, StoreError,
+    CodeConsumption, CodeIssue, Grant, NewAuthTransaction, NewAuthorizationCode, NewRefreshToken,
+    RefreshSuccessor, Rotation, Store, StoreError,
 };
 use serde_json::json;
 use time::Duration;
@@ -27,6 +27,8 @@ crate::for_each_backend!(
     deleting_a_user_removes_its_grants_and_tokens,
     deleting_a_client_removes_its_grants_codes_and_refresh_tokens_with_it,
     expired_sessions_codes_and_tokens_are_purged,
+    issuing_a_code_completes_its_transaction_once_with_a_grant_and_the_code,
+    a_code_that_cannot_be_stored_leaves_the_transaction_open_and_no_grant,
 );
 
 async fn grant(store: &Arc<dyn Store>) -> Grant {
@@ -434,4 +436,93 @@ async fn expired_sessions_codes_and_tokens_are_purged(store: Arc<dyn Store>) {
         2
     );
     assert_eq!(store.get_refresh_token("r1").await.unwrap(), None);
+}
+
+fn transaction(client_id: &str) -> NewAuthTransaction {
+    NewAuthTransaction {
+        client_id: client_id.into(),
+        request: json!({ "client_id": client_id }),
+        state: json!({}),
+        now: t0(),
+        expires_at: t0() + Duration::minutes(30),
+    }
+}
+
+fn issue(tx: Option<uuid::Uuid>, user_id: uuid::Uuid, client_id: &str, hash: &str) -> CodeIssue {
+    let placeholder = Grant {
+        id: uuid::Uuid::nil(),
+        user_id,
+        client_id: client_id.into(),
+        scopes: vec!["openid".into()],
+        created_at: t0(),
+        revoked_at: None,
+    };
+    CodeIssue {
+        transaction: tx,
+        user_id,
+        client_id: client_id.into(),
+        scopes: vec!["openid".into()],
+        code: code(hash, &placeholder),
+    }
+}
+
+async fn issuing_a_code_completes_its_transaction_once_with_a_grant_and_the_code(
+    store: Arc<dyn Store>,
+) {
+    store.create_client(client("shop")).await.unwrap();
+    let user = user(&store).await;
+    let tx = store.create_transaction(transaction("shop")).await.unwrap();
+    let grant = store
+        .issue_code(issue(Some(tx.id), user.id, "shop", "c1"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(grant.user_id, user.id);
+    let stored = store.get_transaction(tx.id).await.unwrap().unwrap();
+    assert!(stored.completed_at.is_some());
+    let CodeConsumption::Fresh(code) = store.consume_code("c1", t0()).await.unwrap() else {
+        panic!("the code was stored under the new grant");
+    };
+    assert_eq!(code.grant_id, grant.id);
+    // A second issue for the same transaction writes nothing.
+    let again = store
+        .issue_code(issue(Some(tx.id), user.id, "shop", "c2"))
+        .await
+        .unwrap();
+    assert!(again.is_none());
+    assert!(matches!(
+        store.consume_code("c2", t0()).await.unwrap(),
+        CodeConsumption::Unknown
+    ));
+    // Without a stored transaction (issued by the request that started the authorization).
+    assert!(
+        store
+            .issue_code(issue(None, user.id, "shop", "c3"))
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+async fn a_code_that_cannot_be_stored_leaves_the_transaction_open_and_no_grant(
+    store: Arc<dyn Store>,
+) {
+    store.create_client(client("shop")).await.unwrap();
+    let user = user(&store).await;
+    let tx = store.create_transaction(transaction("shop")).await.unwrap();
+    // A grant for a client that does not exist is refused after the transaction is completed
+    // inside the unit of work: nothing of it may remain.
+    let refused = store
+        .issue_code(issue(Some(tx.id), user.id, "gone", "c1"))
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::Invalid { .. })),
+        "{refused:?}"
+    );
+    let stored = store.get_transaction(tx.id).await.unwrap().unwrap();
+    assert!(
+        stored.completed_at.is_none(),
+        "the transaction is still open"
+    );
+    assert!(store.revoke_user_grants(user.id, None, t0()).await.unwrap() == 0);
 }
