@@ -42,8 +42,8 @@ pub use duration::{DurationError, HumanDuration};
 pub use expr::{Expression, ExpressionError, MAX_EXPRESSION_LEN};
 pub use facts::{KnownValue, Moment, MomentKind, PromptState, UserFacts};
 pub use field::{
-    Field, FieldOption, FieldType, Limit, Localized, STANDARD_CLAIMS, localized, Storage, UserAccess,
-    Validation,
+    Field, FieldOption, FieldType, Limit, Localized, STANDARD_CLAIMS, Storage, UserAccess,
+    Validation, localized,
 };
 pub use ids::{FieldKey, StepId};
 pub use policy::{MAX_POLICY_BYTES, POLICY_VERSION, Policy, PolicyError, Settings};

@@ -74,7 +74,10 @@ mod tests {
     #[test]
     fn a_new_password_is_counted_in_characters() {
         assert_eq!(check_new_password(""), Err(PasswordProblem::Missing));
-        assert_eq!(check_new_password("1234567"), Err(PasswordProblem::TooShort));
+        assert_eq!(
+            check_new_password("1234567"),
+            Err(PasswordProblem::TooShort)
+        );
         assert_eq!(check_new_password("12345678"), Ok(()));
         // 1024 characters of two bytes each: allowed, as on every surface.
         assert_eq!(check_new_password(&"é".repeat(1024)), Ok(()));
