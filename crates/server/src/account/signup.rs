@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 
+use accrete_oidc::credentials::{self, EmailProblem, PasswordProblem};
 use accrete_oidc::password;
 use accrete_store::{NewUser, SignInKind, StoreError};
 use axum::extract::{ConnectInfo, Query, RawForm, State};
@@ -14,10 +15,6 @@ use super::{CredentialsPage, FieldErrors, TxQuery};
 use crate::i18n::text;
 use crate::state::AppState;
 use crate::{profiling, session};
-
-/// Bounds on a new password, in characters.
-const PASSWORD_MIN: usize = 8;
-const PASSWORD_MAX: usize = 1024;
 
 pub(super) async fn show(
     State(state): State<AppState>,
@@ -50,20 +47,27 @@ pub(super) async fn show(
 /// Checks the credentials of a registration; every problem at once.
 pub(crate) fn check_credentials(locale: &str, email: &str, password: &str) -> FieldErrors {
     let mut errors = FieldErrors::new();
-    if email.is_empty() {
-        errors.insert("email".into(), text(locale, "error.required"));
-    } else if email.len() > 254 || !email_address::EmailAddress::is_valid(email) {
-        errors.insert("email".into(), text(locale, "error.email_invalid"));
+    if let Err(problem) = credentials::check_email(email) {
+        let key = match problem {
+            EmailProblem::Missing => "error.required",
+            EmailProblem::Invalid => "error.email_invalid",
+        };
+        errors.insert("email".into(), text(locale, key));
     }
-    let chars = password.chars().count();
-    if chars == 0 {
-        errors.insert("password".into(), text(locale, "error.required"));
-    } else if chars < PASSWORD_MIN {
-        errors.insert("password".into(), text(locale, "error.password_short"));
-    } else if chars > PASSWORD_MAX {
-        errors.insert("password".into(), text(locale, "error.password_long"));
+    if let Err(problem) = credentials::check_new_password(password) {
+        errors.insert("password".into(), password_error(locale, problem));
     }
     errors
+}
+
+/// The page's message for a refused password (being set, or presented to sign in).
+pub(super) fn password_error(locale: &str, problem: PasswordProblem) -> String {
+    let key = match problem {
+        PasswordProblem::Missing => "error.required",
+        PasswordProblem::TooShort => "error.password_short",
+        PasswordProblem::TooLong => "error.password_long",
+    };
+    text(locale, key)
 }
 
 pub(super) async fn submit(

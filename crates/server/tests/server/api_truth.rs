@@ -314,11 +314,11 @@ async fn the_openapi_document_declares_what_a_request_needs_to_be_accepted() {
             assert!(!pattern.is_match(refused), "{refused}");
         }
         assert_eq!(param("/policy/draft/impact", "get", "event")["minLength"], 1);
-        // A new user's email is an address; a password 8 to 128 characters.
+        // A new user's email is an address; a password 8 to 1024 characters.
         let create = schema(&doc, "CreateUser");
         assert_eq!(create["properties"]["email"]["format"], "email");
         assert_eq!(create["properties"]["password"]["minLength"], 8);
-        assert_eq!(create["properties"]["password"]["maxLength"], 128);
+        assert_eq!(create["properties"]["password"]["maxLength"], 1024);
         assert_eq!(
             schema(&doc, "PatchUser")["properties"]["email"]["format"],
             "email"
