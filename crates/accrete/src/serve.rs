@@ -166,7 +166,7 @@ fn sqlite_file(config: &Config) -> Option<PathBuf> {
 fn describe_database(config: &Config) -> String {
     match sqlite_file(config) {
         Some(path) => format!("SQLite {}", path.display()),
-        None => accrete_server::config::mask_url(&config.effective_database_url()),
+        None => accrete_store::mask_url(&config.effective_database_url()),
     }
 }
 
