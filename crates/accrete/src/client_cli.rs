@@ -3,13 +3,13 @@
 use std::process::ExitCode;
 
 use accrete_app::clients::ClientCache;
-use accrete_oidc::client::{GrantType, is_scope_token, is_web_origin, validate_redirect_uri};
-use accrete_oidc::keys::Alg;
+use accrete_oidc::client::GrantType;
+use accrete_oidc::registration::{Registration, RegistrationProblem, Setting, check_registration};
 use accrete_oidc::secrets::random_opaque;
 use accrete_server::hosted::theme::Theme;
 use accrete_server::secrets::ServerSecrets;
 use accrete_store::{Client, StoreError};
-use anyhow::{Context as _, anyhow, bail};
+use anyhow::{Context as _, anyhow};
 use time::OffsetDateTime;
 
 use crate::output::outln;
@@ -94,89 +94,125 @@ pub fn run(command: ClientCommand) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Checks the arguments and builds the client to store (its secret hash is set by the caller).
+/// A registration refused: one line per problem.
+#[derive(Debug)]
+struct Refused(Vec<String>);
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0.join("\n"))
+    }
+}
+
+impl std::error::Error for Refused {}
+
+/// A problem of the registration as a line naming the option (and the value) concerned.
+fn refusal(args: &CreateArgs, scopes: &[String], problem: &RegistrationProblem) -> String {
+    let (option, values): (&str, &[String]) = match problem.setting {
+        Setting::Id => ("--id", args.id.as_slice()),
+        Setting::Name => ("--name", std::slice::from_ref(&args.name)),
+        Setting::RedirectUris => ("--redirect-uri", &args.redirect_uris),
+        Setting::PostLogoutRedirectUris => (
+            "--post-logout-redirect-uri",
+            &args.post_logout_redirect_uris,
+        ),
+        Setting::GrantTypes => ("--grant", &args.grants),
+        Setting::Scopes => ("--scope", scopes),
+        Setting::AllowedOrigins => ("--allowed-origin", &args.allowed_origins),
+        Setting::IdTokenAlg => ("--id-token-alg", std::slice::from_ref(&args.id_token_alg)),
+    };
+    let value = match (problem.setting, problem.index) {
+        (Setting::Id | Setting::Name | Setting::IdTokenAlg, _) => values.first(),
+        (_, Some(index)) => values.get(index),
+        (_, None) => None,
+    };
+    match value {
+        Some(value) => format!("{option} {value:?}: {}", problem.message),
+        None => format!("{option}: {}", problem.message),
+    }
+}
+
+/// Checks the arguments and builds the client to store (its secret hash is set by the caller);
+/// a refusal lists every problem, a line each ([`Refused`]).
 fn client_from(args: &CreateArgs, now: OffsetDateTime) -> anyhow::Result<Client> {
-    let mut grants = Vec::new();
-    for grant in &args.grants {
-        let parsed = GrantType::parse(grant).ok_or_else(|| {
-            anyhow!("unknown grant type `{grant}`: use authorization_code, refresh_token or client_credentials")
-        })?;
-        if !grants.contains(&parsed) {
-            grants.push(parsed);
-        }
-    }
-    if grants.is_empty() {
-        grants = vec![GrantType::AuthorizationCode, GrantType::RefreshToken];
-    }
-    if args.public && grants.contains(&GrantType::ClientCredentials) {
-        bail!("a public client cannot use client_credentials (it holds no secret)");
-    }
-    if grants.contains(&GrantType::AuthorizationCode) && args.redirect_uris.is_empty() {
-        bail!("the authorization_code grant needs at least one --redirect-uri");
-    }
-    for uri in args
-        .redirect_uris
-        .iter()
-        .chain(&args.post_logout_redirect_uris)
-    {
-        validate_redirect_uri(uri).map_err(|e| anyhow!("{uri}: {e}"))?;
-    }
-    if let Some(origin) = args.allowed_origins.iter().find(|o| !is_web_origin(o)) {
-        bail!("--allowed-origin {origin}: not an origin; use scheme://host[:port] with no path");
-    }
-    let id_token_alg = Alg::parse(&args.id_token_alg).ok_or_else(|| {
-        anyhow!(
-            "unknown --id-token-alg `{}`: use RS256, ES256 or EdDSA",
-            args.id_token_alg
-        )
-    })?;
-    let mut scopes: Vec<String> = Vec::new();
-    for scope in args
+    let grant_types = if args.grants.is_empty() {
+        [GrantType::AuthorizationCode, GrantType::RefreshToken]
+            .map(|grant| grant.as_str().to_owned())
+            .to_vec()
+    } else {
+        args.grants.clone()
+    };
+    let scopes: Vec<String> = args
         .scopes
         .iter()
         .flat_map(|s| s.split([' ', ',']))
         .filter(|s| !s.is_empty())
-    {
-        if !is_scope_token(scope) {
-            bail!(
-                "--scope {scope:?}: not a scope token; use printable ASCII without spaces, `\"` or `\\`"
-            );
-        }
-        if !scopes.iter().any(|known| known == scope) {
-            scopes.push(scope.to_owned());
-        }
-    }
-    if scopes.is_empty() {
-        scopes = ["openid", "profile", "email"].map(String::from).to_vec();
-    }
+        .map(str::to_owned)
+        .collect();
+    let mut refused: Vec<String> = check_registration(&Registration {
+        id: args.id.as_deref(),
+        name: &args.name,
+        redirect_uris: &args.redirect_uris,
+        post_logout_redirect_uris: &args.post_logout_redirect_uris,
+        grant_types: &grant_types,
+        public: args.public,
+        scopes: &scopes,
+        allowed_origins: &args.allowed_origins,
+        id_token_alg: &args.id_token_alg,
+    })
+    .iter()
+    .map(|problem| refusal(args, &scopes, problem))
+    .collect();
     let theme = match &args.theme {
-        Some(text) => {
-            let value: serde_json::Value =
-                serde_json::from_str(text).map_err(|e| anyhow!("--theme is not JSON: {e}"))?;
-            let theme = Theme::from_json(&value).map_err(|problems| {
-                let each: Vec<String> = problems.iter().map(ToString::to_string).collect();
-                anyhow!("--theme refused: {}", each.join("; "))
-            })?;
-            serde_json::to_value(theme)?
-        }
+        Some(text) => match serde_json::from_str(text) {
+            Ok(value) => match Theme::from_json(&value) {
+                Ok(theme) => serde_json::to_value(theme)?,
+                Err(problems) => {
+                    let each: Vec<String> = problems.iter().map(ToString::to_string).collect();
+                    refused.push(format!("--theme refused: {}", each.join("; ")));
+                    serde_json::Value::Null
+                }
+            },
+            Err(error) => {
+                refused.push(format!("--theme is not JSON: {error}"));
+                serde_json::Value::Null
+            }
+        },
         None => serde_json::json!({}),
     };
+    if !refused.is_empty() {
+        return Err(Refused(refused).into());
+    }
+    let mut grants: Vec<String> = Vec::new();
+    for grant in grant_types {
+        if !grants.contains(&grant) {
+            grants.push(grant);
+        }
+    }
+    let mut unique_scopes: Vec<String> = Vec::new();
+    for scope in scopes {
+        if !unique_scopes.contains(&scope) {
+            unique_scopes.push(scope);
+        }
+    }
+    if unique_scopes.is_empty() {
+        unique_scopes = ["openid", "profile", "email"].map(String::from).to_vec();
+    }
     let id = match &args.id {
-        Some(id) if id.trim().is_empty() => bail!("--id must not be empty"),
-        Some(id) => id.trim().to_owned(),
+        Some(id) => id.clone(),
         None => random_opaque().chars().take(22).collect(),
     };
     Ok(Client {
         id,
         secret_hash: None,
-        name: args.name.clone(),
+        name: args.name.trim().to_owned(),
         redirect_uris: args.redirect_uris.clone(),
         post_logout_redirect_uris: args.post_logout_redirect_uris.clone(),
-        grant_types: grants.iter().map(|g| g.as_str().to_owned()).collect(),
-        scopes,
+        grant_types: grants,
+        scopes: unique_scopes,
         audience: args.audiences.clone(),
         public: args.public,
-        id_token_alg: id_token_alg.as_str().to_owned(),
+        id_token_alg: args.id_token_alg.clone(),
         allowed_origins: args.allowed_origins.clone(),
         theme,
         created_at: now,
@@ -187,7 +223,18 @@ fn client_from(args: &CreateArgs, now: OffsetDateTime) -> anyhow::Result<Client>
 fn create(args: CreateArgs) -> anyhow::Result<ExitCode> {
     let config = settings::load(&args.flags)?;
     let now = OffsetDateTime::now_utc();
-    let mut client = client_from(&args, now)?;
+    let mut client = match client_from(&args, now) {
+        Ok(client) => client,
+        Err(error) => match error.downcast::<Refused>() {
+            Ok(Refused(lines)) => {
+                for line in &lines {
+                    eprintln!("error: {line}");
+                }
+                return Ok(ExitCode::FAILURE);
+            }
+            Err(error) => return Err(error),
+        },
+    };
     let secret = if client.public {
         None
     } else {
@@ -377,6 +424,58 @@ mod tests {
         assert!(client_from(&public, OffsetDateTime::UNIX_EPOCH).is_err());
         let no_redirect = args(&["--name", "x"]);
         assert!(client_from(&no_redirect, OffsetDateTime::UNIX_EPOCH).is_err());
+    }
+
+    #[test]
+    fn every_problem_is_a_line_naming_the_option_and_value() {
+        let line = args(&[
+            "--name",
+            " ",
+            "--id",
+            "a b",
+            "--public",
+            "--grant",
+            "client_credentials",
+            "--grant",
+            "password",
+            "--redirect-uri",
+            "https://shop.example/cb",
+            "--redirect-uri",
+            "myapp://cb",
+            "--scope",
+            "openid caf\u{e9}",
+            "--id-token-alg",
+            "HS256",
+        ]);
+        let error = client_from(&line, OffsetDateTime::UNIX_EPOCH).unwrap_err();
+        let lines: Vec<String> = error.downcast_ref::<Refused>().unwrap().0.clone();
+        assert_eq!(
+            lines,
+            [
+                "--id \"a b\": use 1 to 128 letters, digits, '-', '_' or '.'",
+                "--name \" \": use 1 to 200 characters, not only spaces",
+                "--redirect-uri \"myapp://cb\": a private-use redirect URI scheme must be a \
+                 reverse domain name, such as com.example.app",
+                "--grant \"password\": unknown grant type: use authorization_code, refresh_token \
+                 or client_credentials",
+                "--grant: a public client cannot use client_credentials (it holds no secret)",
+                "--scope \"caf\u{e9}\": not a scope token: use printable ASCII without spaces, \
+                 `\"` or `\\`",
+                "--id-token-alg \"HS256\": unknown algorithm: use RS256, ES256 or EdDSA",
+            ]
+        );
+    }
+
+    #[test]
+    fn the_name_is_stored_trimmed() {
+        let line = args(&[
+            "--name",
+            " Shop ",
+            "--redirect-uri",
+            "https://shop.example/cb",
+        ]);
+        let client = client_from(&line, OffsetDateTime::UNIX_EPOCH).unwrap();
+        assert_eq!(client.name, "Shop");
     }
 
     #[test]

@@ -86,7 +86,7 @@ pub fn migrate(flags: (Flags, LogFlags)) -> anyhow::Result<ExitCode> {
 fn describe_database(config: &Config) -> String {
     match sqlite_file(config) {
         Some(path) => format!("SQLite {}", path.display()),
-        None => accrete_server::config::mask_url(&config.effective_database_url()),
+        None => accrete_store::mask_url(&config.effective_database_url()),
     }
 }
 

@@ -26,7 +26,7 @@ impl GrantType {
     ];
 
     /// The registered name.
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             GrantType::AuthorizationCode => "authorization_code",
             GrantType::RefreshToken => "refresh_token",
@@ -107,29 +107,107 @@ pub enum RedirectUriError {
     /// `javascript:`, `data:` and similar schemes could run code in the browser.
     #[error("redirect URI scheme is not allowed")]
     DangerousScheme,
+    /// A private-use scheme is a reverse domain name the app's owner controls (RFC 8252 §7.1).
+    #[error(
+        "a private-use redirect URI scheme must be a reverse domain name, such as com.example.app"
+    )]
+    PrivateUseScheme,
+    /// Not `scheme://host[:port][/path][?query]` (or `scheme:/path`): a user name or password,
+    /// an empty host, a port out of range, white space.
+    #[error(
+        "redirect URI must be scheme://host[:port][/path][?query], without user name or password"
+    )]
+    Shape,
 }
 
-/// Checks a redirect URI at client registration: absolute, no fragment, `https` (or `http` on a
-/// loopback host for development and native apps), or a private-use scheme for native apps
-/// (RFC 8252 §7.1, such as `com.example.app:/callback`).
+/// A decimal octet without leading zeros, 0 to 255.
+macro_rules! octet {
+    () => {
+        "(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
+    };
+}
+
+/// A host the pattern describes: labels, or an IPv4 address in dotted decimal.
+macro_rules! host {
+    () => {
+        concat!(
+            r"(([A-Za-z0-9_~]+(-[A-Za-z0-9_~]+)*\.)*[A-Za-z_~][A-Za-z0-9_~]*(-[A-Za-z0-9_~]+)*\.?|",
+            octet!(),
+            r"(\.",
+            octet!(),
+            "){3})"
+        )
+    };
+}
+
+/// A port without leading zeros, 0 to 65535.
+macro_rules! port {
+    () => {
+        "(0|[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
+    };
+}
+
+/// [`validate_redirect_uri`]'s accepted values as a regular expression (ECMA-262 and Rust
+/// `regex` alike), for the OpenAPI document's `pattern`. Every value it describes is accepted;
+/// every value it does not describe is refused, except where a regular expression cannot follow
+/// URL parsing: IPv6 hosts and international (`xn--`) host names are accepted (when the rest
+/// of the rule allows) without being described.
+///
+/// Three forms: `https://host`, `http://` on `localhost` or `127.x.y.z`, and a private-use
+/// scheme with a dot (`com.example.app:/callback`, `com.example.app://callback`). A host is an
+/// IPv4 address or labels of letters, digits, `_`, `~` and single hyphens, the last starting
+/// with a letter, `_` or `~` (`https://08` is an invalid IPv4 address); then an optional port
+/// (0 to 65535, no leading zeros) and a path or query without white space or `#`.
+pub const REDIRECT_URI_PATTERN: &str = concat!(
+    "^(",
+    "[Hh][Tt][Tt][Pp][Ss]:/{1,2}",
+    host!(),
+    "|[Hh][Tt][Tt][Pp]:/{1,2}(localhost|127",
+    r"(\.",
+    octet!(),
+    "){3})",
+    r"|[A-Za-z][A-Za-z0-9+-]*\.[A-Za-z0-9+.-]*:/{1,2}",
+    host!(),
+    ")(:",
+    port!(),
+    r")?([/?][^#\s]*)?$"
+);
+
+/// Checks a redirect URI (or a post-logout redirect URI) at client registration: absolute, no
+/// fragment, `https` (or `http` on a loopback host for development and native apps), or a
+/// private-use scheme of a native app named by a reverse domain name (RFC 8252 §7.1, such as
+/// `com.example.app:/callback`); and of the form [`REDIRECT_URI_PATTERN`] describes (or has a
+/// host it cannot describe).
 pub fn validate_redirect_uri(uri: &str) -> Result<(), RedirectUriError> {
+    static DESCRIBED: std::sync::LazyLock<Option<regex::Regex>> =
+        std::sync::LazyLock::new(|| regex::Regex::new(REDIRECT_URI_PATTERN).ok());
     let parsed = Url::parse(uri).map_err(|_| RedirectUriError::NotAbsolute)?;
     if parsed.fragment().is_some() || uri.contains('#') {
         return Err(RedirectUriError::Fragment);
     }
     match parsed.scheme() {
-        "https" => Ok(()),
+        "https" => {}
         "http" => match parsed.host() {
-            Some(url::Host::Domain("localhost")) => Ok(()),
-            Some(url::Host::Ipv4(ip)) if ip.is_loopback() => Ok(()),
-            Some(url::Host::Ipv6(ip)) if ip.is_loopback() => Ok(()),
-            _ => Err(RedirectUriError::InsecureHttp),
+            Some(url::Host::Domain("localhost")) => {}
+            Some(url::Host::Ipv4(ip)) if ip.is_loopback() => {}
+            Some(url::Host::Ipv6(ip)) if ip.is_loopback() => {}
+            _ => return Err(RedirectUriError::InsecureHttp),
         },
         "javascript" | "data" | "vbscript" | "file" | "blob" | "about" => {
-            Err(RedirectUriError::DangerousScheme)
+            return Err(RedirectUriError::DangerousScheme);
         }
-        // Private-use schemes of native apps.
-        _ => Ok(()),
+        private if !private.contains('.') => return Err(RedirectUriError::PrivateUseScheme),
+        _ => {}
+    }
+    let described = DESCRIBED.as_ref().is_some_and(|re| re.is_match(uri));
+    let indescribable = parsed.username().is_empty()
+        && parsed.password().is_none()
+        && (matches!(parsed.host(), Some(url::Host::Ipv6(_)))
+            || parsed.host_str().is_some_and(|host| host.contains("xn--")));
+    if described || indescribable {
+        Ok(())
+    } else {
+        Err(RedirectUriError::Shape)
     }
 }
 
@@ -252,31 +330,120 @@ pub(crate) mod tests {
 
     #[test]
     fn registration_accepts_https_loopback_http_and_native_schemes() {
-        assert!(validate_redirect_uri("https://app.example.com/cb?tenant=1").is_ok());
-        assert!(validate_redirect_uri("http://localhost:8080/cb").is_ok());
-        assert!(validate_redirect_uri("http://127.0.0.1:8080/cb").is_ok());
-        assert!(validate_redirect_uri("http://[::1]:8080/cb").is_ok());
-        assert!(validate_redirect_uri("com.example.app:/oauth2redirect").is_ok());
+        for uri in [
+            "https://app.example.com/cb?tenant=1",
+            "http://localhost:8080/cb",
+            "http://127.0.0.1:8080/cb",
+            "http://[::1]:8080/cb",
+            "com.example.app:/oauth2redirect",
+            "com.example.app://callback",
+            "https://bücher.example/cb",
+        ] {
+            assert_eq!(validate_redirect_uri(uri), Ok(()), "{uri}");
+        }
     }
 
     #[test]
     fn registration_refuses_fragments_plain_http_and_script_schemes() {
+        for (uri, error) in [
+            ("https://a.example/cb#x", RedirectUriError::Fragment),
+            ("http://a.example/cb", RedirectUriError::InsecureHttp),
+            ("http://[::2]/cb", RedirectUriError::InsecureHttp),
+            ("javascript:alert(1)", RedirectUriError::DangerousScheme),
+            (
+                "JavaScript://x/%0aalert(1)",
+                RedirectUriError::DangerousScheme,
+            ),
+            ("/relative", RedirectUriError::NotAbsolute),
+        ] {
+            assert_eq!(validate_redirect_uri(uri), Err(error), "{uri}");
+        }
+    }
+
+    #[test]
+    fn a_private_use_scheme_is_a_reverse_domain_name() {
+        for uri in ["myapp://callback", "app:/cb", "ws://a.example/cb"] {
+            assert_eq!(
+                validate_redirect_uri(uri),
+                Err(RedirectUriError::PrivateUseScheme),
+                "{uri}"
+            );
+        }
+    }
+
+    #[test]
+    fn credentials_and_shapes_the_pattern_does_not_describe_are_refused() {
+        for uri in [
+            "https://user:pw@app.example/cb",
+            "https://user@[2001:db8::1]/cb",
+            "com.example.app:/",
+            "a.b:/x*",
+            "https://app.example:080/cb",
+            "http://127.1/cb",
+            "http://LOCALHOST/cb",
+        ] {
+            assert_eq!(
+                validate_redirect_uri(uri),
+                Err(RedirectUriError::Shape),
+                "{uri}"
+            );
+        }
+    }
+
+    fn described(uri: &str) -> bool {
+        regex::Regex::new(REDIRECT_URI_PATTERN)
+            .unwrap()
+            .is_match(uri)
+    }
+
+    #[test]
+    fn the_pattern_describes_the_usual_values_and_no_refused_one() {
+        for uri in [
+            "https://app.example/callback",
+            "http://localhost:3000/cb?next=%2F",
+            "http://127.0.0.1:8080/cb",
+            "HTTPS://APP.example/cb",
+            "com.example.app:/oauth2redirect",
+            "com.example.app://callback",
+        ] {
+            assert!(described(uri), "{uri}");
+        }
+        for uri in [
+            "https://app.example/cb#x",
+            "/cb",
+            "mailto:a@example.com",
+            "http:/",
+            "http://app.example/cb",
+            "http://10.0.0.1/cb",
+            "myapp://callback",
+            "javascript://x/%0aalert(1)",
+            "https://user:pw@app.example/cb",
+        ] {
+            assert!(!described(uri), "{uri}");
+        }
+    }
+
+    #[test]
+    fn hosts_the_pattern_cannot_describe_are_judged_by_the_rest_of_the_rule() {
+        for uri in ["http://[::1]:8080/cb", "https://bücher.example/cb"] {
+            assert!(!described(uri), "{uri}");
+            assert_eq!(validate_redirect_uri(uri), Ok(()), "{uri}");
+        }
         assert_eq!(
-            validate_redirect_uri("https://a.example/cb#x"),
-            Err(RedirectUriError::Fragment)
-        );
-        assert_eq!(
-            validate_redirect_uri("http://a.example/cb"),
+            validate_redirect_uri("http://bücher.example/cb"),
             Err(RedirectUriError::InsecureHttp)
         );
-        assert_eq!(
-            validate_redirect_uri("javascript:alert(1)"),
-            Err(RedirectUriError::DangerousScheme)
-        );
-        assert_eq!(
-            validate_redirect_uri("/relative"),
-            Err(RedirectUriError::NotAbsolute)
-        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn every_redirect_uri_the_pattern_describes_is_accepted(
+            uri in proptest::string::string_regex(
+                REDIRECT_URI_PATTERN.trim_start_matches('^').trim_end_matches('$')
+            ).unwrap(),
+        ) {
+            proptest::prop_assert_eq!(validate_redirect_uri(&uri), Ok(()), "{:?}", uri);
+        }
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //!
 //! Split by flow: [`authorize`], [`token`], [`userinfo`], [`introspect`], [`revoke`], [`logout`];
 //! with the building blocks [`keys`], [`jwt`], [`secrets`], [`password`], [`pkce`], [`claims`],
-//! [`discovery`], [`client`], [`client_auth`] and [`error`].
+//! [`discovery`], [`client`], [`client_auth`] and [`error`]; the rules of what a client's
+//! registration and a user's credentials may be are in [`registration`] and [`credentials`].
 
 pub mod authorize;
 pub mod claims;
@@ -22,6 +23,7 @@ mod params;
 pub mod password;
 pub mod pkce;
 mod provider;
+pub mod registration;
 pub mod revoke;
 pub mod secrets;
 pub mod throttle;

@@ -7,6 +7,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use accrete_store::mask_url;
 use serde::{Deserialize, Serialize};
 
 use crate::hosted::theme::Theme;
@@ -486,20 +487,6 @@ fn field_names<T: serde::de::DeserializeOwned>() -> &'static [&'static str] {
     let mut names: &'static [&'static str] = &[];
     let _ = T::deserialize(Names(&mut names));
     names
-}
-
-/// Replaces the password in a URL's user-info with `********`.
-pub fn mask_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let Some((userinfo, host)) = rest.split_once('@') else {
-        return url.to_owned();
-    };
-    match userinfo.split_once(':') {
-        Some((user, _password)) => format!("{scheme}://{user}:********@{host}"),
-        None => url.to_owned(),
-    }
 }
 
 fn insert_path(table: &mut toml::Table, path: &[String], value: toml::Value) {

@@ -65,22 +65,55 @@ pub async fn connect(url: &str, opts: ConnectOptions) -> Result<Arc<dyn Store>, 
         _ => Err(StoreError::Invalid {
             message: format!(
                 "unsupported database URL {:?}: use sqlite://path or postgres://user@host/db",
-                redact(url)
+                mask_url(url)
             ),
         }),
     }
 }
 
-/// The URL with any password removed, for messages.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(start), Some(at)) if at > start => {
-            let userinfo = &url[start + 3..at];
-            match userinfo.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..start + 3], &url[at..]),
-                None => url.to_owned(),
-            }
+/// The URL with the password of its user-info replaced by `********`, for messages and
+/// `accrete config show`. The user-info ends at the last `@` before the path, query or fragment,
+/// so that a password holding a raw `@` is masked whole and an `@` in the query is not taken
+/// for the end of one.
+pub fn mask_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority = rest.find(['/', '?', '#']).map_or(rest, |end| &rest[..end]);
+    let Some(at) = authority.rfind('@') else {
+        return url.to_owned();
+    };
+    match authority[..at].split_once(':') {
+        Some((user, _password)) => format!("{scheme}://{user}:********{}", &rest[at..]),
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mask_url;
+
+    #[test]
+    fn a_urls_password_is_masked_and_nothing_else() {
+        for (url, shown) in [
+            (
+                "postgres://app:s3cret@db/accrete",
+                "postgres://app:********@db/accrete",
+            ),
+            ("postgres://app:p@ss@db/x", "postgres://app:********@db/x"),
+            (
+                "postgres://app:pw@db?opt=a@b",
+                "postgres://app:********@db?opt=a@b",
+            ),
+            ("postgres://app@db/accrete", "postgres://app@db/accrete"),
+            (
+                "postgres://db/accrete?user=a@b",
+                "postgres://db/accrete?user=a@b",
+            ),
+            ("sqlite://data/a@b.db", "sqlite://data/a@b.db"),
+            ("sqlite:accrete.db", "sqlite:accrete.db"),
+        ] {
+            assert_eq!(mask_url(url), shown, "{url}");
         }
-        _ => url.to_owned(),
     }
 }

@@ -1,7 +1,8 @@
 //! `/api/v1/clients`: registered applications, with redirect URIs, allowed web origins (CORS)
 //! and theme.
 
-use accrete_oidc::keys::Alg;
+use accrete_oidc::client::GrantType;
+use accrete_oidc::registration::{Registration, check_registration};
 use accrete_oidc::secrets::random_opaque;
 use accrete_store::Client;
 use axum::extract::State;
@@ -17,7 +18,11 @@ use super::problem::{ApiError, ApiJson, ApiPath, FieldProblem, FieldProblems};
 use crate::hosted::theme::Theme;
 use crate::state::AppState;
 
-const GRANT_TYPES: [&str; 3] = ["authorization_code", "refresh_token", "client_credentials"];
+const GRANT_TYPES: [&str; 3] = [
+    GrantType::AuthorizationCode.as_str(),
+    GrantType::RefreshToken.as_str(),
+    GrantType::ClientCredentials.as_str(),
+];
 
 /// A client's settings, as written. The document's schema says what [`check`] accepts (see
 /// `schema`), so that generated clients and property-based tests send valid bodies.
@@ -66,7 +71,8 @@ pub struct ClientSettings {
 
 /// Adds to the document what `check` refuses across members of a new client: a public client
 /// cannot use `client_credentials` (either `public` is false, or no grant type is
-/// `client_credentials`).
+/// `client_credentials`); the `authorization_code` grant, one of the defaults, needs a redirect
+/// URI (either some redirect URI, or grant types written without `authorization_code`).
 pub(super) fn document_rules(openapi: &mut utoipa::openapi::OpenApi) {
     use utoipa::openapi::RefOr;
     use utoipa::openapi::schema::{
@@ -100,6 +106,31 @@ pub(super) fn document_rules(openapi: &mut utoipa::openapi::OpenApi) {
         AnyOfBuilder::new()
             .item(confidential)
             .item(user_grants)
+            .build(),
+    )));
+    let redirected = ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .required("redirect_uris")
+        .property("redirect_uris", ArrayBuilder::new().min_items(Some(1)));
+    let grants = GRANT_TYPES
+        .iter()
+        .copied()
+        .filter(|grant| *grant != "authorization_code");
+    let without_code = ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .required("grant_types")
+        .property(
+            "grant_types",
+            ArrayBuilder::new().items(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .enum_values(Some(grants)),
+            ),
+        );
+    new_client.items.push(RefOr::T(Schema::AnyOf(
+        AnyOfBuilder::new()
+            .item(redirected)
+            .item(without_code)
             .build(),
     )));
 }
@@ -143,24 +174,9 @@ mod schema {
         };
     }
 
-    /// A port without leading zeros, 0 to 65535.
-    macro_rules! port {
-        () => {
-            concat!("(0|[1-9][0-9]{0,3}|", five_digit_port!(), ")")
-        };
-    }
-
-    /// An absolute URI without fragment that can be a base: `scheme://host[:port][/path][?query]`,
-    /// or `scheme:/path` (private-use schemes of native apps, RFC 8252). A host's last label
-    /// starts with a letter (`http://08` is an invalid IPv4 address), IPv4 hosts aside.
-    pub(super) const REDIRECT_URI: &str = concat!(
-        r"^[A-Za-z][A-Za-z0-9+.-]*:/{1,2}",
-        r"(([A-Za-z0-9_~]+(-[A-Za-z0-9_~]+)*\.)*[A-Za-z_~][A-Za-z0-9_~]*(-[A-Za-z0-9_~]+)*\.?|",
-        ipv4!(),
-        ")(:",
-        port!(),
-        r")?([/?][^#\s]*)?$"
-    );
+    /// What `accrete_oidc::client::validate_redirect_uri` accepts (`https`, `http` on loopback,
+    /// a private-use scheme named by a reverse domain name), hosts it cannot describe aside.
+    pub(super) const REDIRECT_URI: &str = accrete_oidc::client::REDIRECT_URI_PATTERN;
 
     /// The host of an origin: lower case, as browsers send it.
     macro_rules! origin_host {
@@ -207,11 +223,19 @@ mod schema {
     }
 
     pub(super) fn redirect_uris() -> Array {
-        uris("Redirect URIs, matched exactly: absolute URIs without fragment.")
+        uris(
+            "Redirect URIs, matched exactly: absolute URIs without fragment, `https`, `http` on a \
+             loopback host (`localhost`, `127.0.0.1`, `[::1]`), or a native app's private-use scheme named by a reverse \
+             domain name (`com.example.app:/callback`). At least one with the \
+             `authorization_code` grant (one of the default grant types).",
+        )
     }
 
     pub(super) fn post_logout_redirect_uris() -> Array {
-        uris("Post-logout redirect URIs: absolute URIs without fragment.")
+        uris(
+            "Post-logout redirect URIs: absolute URIs without fragment, of the same forms as \
+             redirect URIs.",
+        )
     }
 
     pub(super) fn grant_types() -> Array {
@@ -342,102 +366,26 @@ fn push(problems: &mut FieldProblems, key: String, code: &str, message: &str) {
     });
 }
 
-/// An absolute http(s) URL without fragment (custom schemes allowed for native apps).
-fn is_redirect_uri(text: &str) -> bool {
-    static DESCRIBED: std::sync::LazyLock<Option<regex::Regex>> =
-        std::sync::LazyLock::new(|| regex::Regex::new(schema::REDIRECT_URI).ok());
-    let Ok(parsed) = url::Url::parse(text) else {
-        return false;
-    };
-    if parsed.fragment().is_some() || parsed.cannot_be_a_base() {
-        return false;
-    }
-    // What the document's pattern describes, and the hosts it cannot (see `schema`): IPv6
-    // literals and international names (`xn--` once parsed). Nothing else, so that a value the
-    // document refuses is refused here too.
-    DESCRIBED.as_ref().is_some_and(|re| re.is_match(text))
-        || matches!(parsed.host(), Some(url::Host::Ipv6(_)))
-        || parsed.host_str().is_some_and(|host| host.contains("xn--"))
-}
-
-/// Checks the settings; the client's theme, read, when they are all valid.
-fn check(settings: &ClientSettings) -> Result<Theme, ApiError> {
+/// Checks the settings (and the `client_id` asked for, when one is); the client's theme, read,
+/// when they are all valid.
+fn check(id: Option<&str>, settings: &ClientSettings) -> Result<Theme, ApiError> {
     let mut problems = FieldProblems::new();
-    if settings.name.trim().is_empty() || settings.name.chars().count() > 200 {
+    for problem in check_registration(&Registration {
+        id,
+        name: &settings.name,
+        redirect_uris: &settings.redirect_uris,
+        post_logout_redirect_uris: &settings.post_logout_redirect_uris,
+        grant_types: &settings.grant_types,
+        public: settings.public,
+        scopes: &settings.scopes,
+        allowed_origins: &settings.allowed_origins,
+        id_token_alg: &settings.id_token_alg,
+    }) {
         push(
             &mut problems,
-            "name".into(),
-            "invalid",
-            "1 to 200 characters",
-        );
-    }
-    for (name, list) in [
-        ("redirect_uris", &settings.redirect_uris),
-        (
-            "post_logout_redirect_uris",
-            &settings.post_logout_redirect_uris,
-        ),
-    ] {
-        for (i, uri) in list.iter().enumerate() {
-            if !is_redirect_uri(uri) {
-                push(
-                    &mut problems,
-                    format!("{name}[{i}]"),
-                    "invalid_uri",
-                    "an absolute URI without fragment",
-                );
-            }
-        }
-    }
-    for (i, origin) in settings.allowed_origins.iter().enumerate() {
-        if !accrete_oidc::client::is_web_origin(origin) {
-            push(
-                &mut problems,
-                format!("allowed_origins[{i}]"),
-                "invalid_origin",
-                "an origin: scheme://host[:port], no path",
-            );
-        }
-    }
-    for (i, grant) in settings.grant_types.iter().enumerate() {
-        if !GRANT_TYPES.contains(&grant.as_str()) {
-            push(
-                &mut problems,
-                format!("grant_types[{i}]"),
-                "unknown_grant_type",
-                "authorization_code, refresh_token or client_credentials",
-            );
-        }
-    }
-    for (i, scope) in settings.scopes.iter().enumerate() {
-        if !accrete_oidc::client::is_scope_token(scope) {
-            push(
-                &mut problems,
-                format!("scopes[{i}]"),
-                "invalid_scope",
-                "a scope token: printable ASCII without spaces, `\"` or `\\`",
-            );
-        }
-    }
-    if Alg::parse(&settings.id_token_alg).is_none() {
-        push(
-            &mut problems,
-            "id_token_alg".into(),
-            "unknown_alg",
-            "RS256, ES256 or EdDSA",
-        );
-    }
-    if settings.public
-        && settings
-            .grant_types
-            .iter()
-            .any(|g| g == "client_credentials")
-    {
-        push(
-            &mut problems,
-            "grant_types".into(),
-            "public_client",
-            "a public client cannot use client_credentials",
+            problem.path(),
+            problem.code,
+            &problem.message,
         );
     }
     let theme = Theme::from_json(&settings.theme).unwrap_or_else(|refused| {
@@ -485,25 +433,10 @@ pub async fn create(
     ApiJson(body): ApiJson<NewClient>,
 ) -> Result<(StatusCode, axum::Json<ClientView>), ApiError> {
     caller.require(Scope::ClientsWrite)?;
-    let theme = check(&body.settings)?;
-    let id = match body.id {
-        Some(id) => {
-            let valid = !id.is_empty()
-                && id.len() <= 128
-                && id
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-            if !valid {
-                return Err(ApiError::field(
-                    "id",
-                    "invalid",
-                    "1 to 128 letters, digits, '-', '_' or '.'",
-                ));
-            }
-            id
-        }
-        None => format!("client-{}", uuid::Uuid::now_v7().simple()),
-    };
+    let theme = check(body.id.as_deref(), &body.settings)?;
+    let id = body
+        .id
+        .unwrap_or_else(|| format!("client-{}", uuid::Uuid::now_v7().simple()));
     let public = body.settings.public;
     let mut client = client_of(id, body.settings, &theme, OffsetDateTime::now_utc());
     let secret = (!public).then(random_opaque);
@@ -566,7 +499,7 @@ pub async fn update(
     ApiJson(body): ApiJson<ClientSettings>,
 ) -> Result<axum::Json<ClientView>, ApiError> {
     caller.require(Scope::ClientsWrite)?;
-    let theme = check(&body)?;
+    let theme = check(None, &body)?;
     let current = find(&state, &id).await?;
     if body.public != current.public {
         return Err(ApiError::field(
@@ -602,6 +535,7 @@ pub async fn delete(
 
 #[cfg(test)]
 mod tests {
+    use accrete_oidc::keys::Alg;
     use proptest::prelude::*;
     use proptest::string::string_regex;
 
@@ -617,29 +551,56 @@ mod tests {
         regex::Regex::new(pattern).unwrap().is_match(text)
     }
 
+    /// Settings the API accepts, changed by `changes`.
+    fn settings(changes: serde_json::Value) -> ClientSettings {
+        let mut body =
+            serde_json::json!({"name": "x", "redirect_uris": ["https://app.example/cb"]});
+        if let (Some(body), Some(changes)) = (body.as_object_mut(), changes.as_object()) {
+            body.extend(changes.clone());
+        }
+        serde_json::from_value(body).unwrap()
+    }
+
+    /// Whether the API accepts `uri` as a redirect URI.
+    fn accepts_redirect_uri(uri: &str) -> bool {
+        match check(None, &settings(serde_json::json!({"redirect_uris": [uri]}))) {
+            Ok(_) => true,
+            Err(ApiError::Invalid { fields, .. }) => {
+                assert_eq!(fields.keys().collect::<Vec<_>>(), ["redirect_uris[0]"]);
+                false
+            }
+            Err(other) => panic!("{other}"),
+        }
+    }
+
     #[test]
     fn a_redirect_uri_the_schema_refuses_is_refused_unless_its_host_is_one_the_schema_cannot_describe()
      {
         for refused in [
             "a:/x*",
             "app:/",
+            "com.example.app:/",
             "https://exa mple.com/cb",
             "https://host/cb#frag",
+            "http://shop.example/cb",
+            "myapp://callback",
+            "javascript://x/%0aalert(1)",
+            "https://user:pw@shop.example/cb",
         ] {
             assert!(!matches(schema::REDIRECT_URI, refused), "{refused}");
-            assert!(!is_redirect_uri(refused), "{refused}");
+            assert!(!accepts_redirect_uri(refused), "{refused}");
         }
         for accepted in ["http://[::1]:8080/cb", "https://bücher.example/cb"] {
             assert!(!matches(schema::REDIRECT_URI, accepted), "{accepted}");
-            assert!(is_redirect_uri(accepted), "{accepted}");
+            assert!(accepts_redirect_uri(accepted), "{accepted}");
         }
-        assert!(is_redirect_uri("com.example.app:/callback"));
+        assert!(accepts_redirect_uri("com.example.app:/callback"));
     }
 
     proptest! {
         #[test]
         fn every_redirect_uri_the_schema_describes_is_accepted(uri in described_by(schema::REDIRECT_URI)) {
-            prop_assert!(is_redirect_uri(&uri), "{uri:?}");
+            prop_assert!(accepts_redirect_uri(&uri), "{uri:?}");
         }
 
         #[test]
@@ -649,11 +610,8 @@ mod tests {
 
         #[test]
         fn every_scope_the_schema_describes_is_accepted(scope in described_by(schema::SCOPE)) {
-            let settings = ClientSettings {
-                scopes: vec![scope],
-                ..serde_json::from_value(serde_json::json!({"name": "x"})).unwrap()
-            };
-            prop_assert!(check(&settings).is_ok());
+            let accepted = check(None, &settings(serde_json::json!({"scopes": [scope]}))).is_ok();
+            prop_assert!(accepted);
         }
 
         #[test]
@@ -675,7 +633,7 @@ mod tests {
             "http://localhost:3000/cb?next=%2F",
             "http://127.0.0.1:8080/cb",
             "com.example.app:/oauth2redirect",
-            "myapp://callback",
+            "com.example.app://callback",
         ] {
             assert!(matches(schema::REDIRECT_URI, uri), "{uri}");
         }
@@ -684,6 +642,8 @@ mod tests {
             "/cb",
             "mailto:a@example.com",
             "http:/",
+            "http://app.example/cb",
+            "myapp://callback",
         ] {
             assert!(!matches(schema::REDIRECT_URI, uri), "{uri}");
         }
@@ -727,8 +687,8 @@ mod tests {
         use accrete_oidc::client::is_web_origin;
         assert!(is_web_origin("http://localhost:8080"));
         assert!(!is_web_origin("*"));
-        assert!(is_redirect_uri("https://app.example/cb"));
-        assert!(!is_redirect_uri("https://app.example/cb#x"));
-        assert!(!is_redirect_uri("/cb"));
+        assert!(accepts_redirect_uri("https://app.example/cb"));
+        assert!(!accepts_redirect_uri("https://app.example/cb#x"));
+        assert!(!accepts_redirect_uri("/cb"));
     }
 }

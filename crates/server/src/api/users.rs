@@ -1,5 +1,6 @@
 //! `/api/v1/users`: create, read, list, patch (JSON Merge Patch on metadata), delete, history.
 
+use accrete_oidc::credentials;
 use accrete_oidc::password;
 use accrete_store::{
     EmailChange, FieldFilter, HistoryEntry, Location, NewUser, ProfileChange, User, UserQuery,
@@ -80,14 +81,6 @@ impl From<User> for UserView {
     }
 }
 
-/// Bounds on a password, in characters.
-const PASSWORD_MIN: usize = 8;
-const PASSWORD_MAX: usize = 128;
-
-fn is_email(email: &str) -> bool {
-    !email.is_empty() && email.len() <= 254 && email_address::EmailAddress::is_valid(email)
-}
-
 fn push(problems: &mut FieldProblems, key: &str, code: &str, message: impl Into<String>) {
     problems
         .entry(key.to_owned())
@@ -136,9 +129,9 @@ pub struct CreateUser {
     /// Email (unique, ignoring case): an RFC 5322 address of at most 254 characters.
     #[schema(format = Email)]
     pub email: String,
-    /// A password (8 to 128 characters); users without one sign in through other means.
+    /// A password (8 to 1024 characters); users without one sign in through other means.
     #[serde(default)]
-    #[schema(min_length = 8, max_length = 128)]
+    #[schema(min_length = 8, max_length = 1024)]
     pub password: Option<String>,
     /// Whether the email is already verified.
     #[serde(default)]
@@ -272,24 +265,20 @@ pub async fn create(
     caller.require(Scope::UsersWrite)?;
     let email = body.email.trim().to_owned();
     let mut problems = FieldProblems::new();
-    if !is_email(&email) {
+    if let Err(problem) = credentials::check_email(&email) {
+        push(&mut problems, "email", "invalid_email", problem.to_string());
+    }
+    if let Some(Err(problem)) = body
+        .password
+        .as_deref()
+        .map(credentials::check_new_password)
+    {
         push(
             &mut problems,
-            "email",
-            "invalid_email",
-            "not a valid email address",
+            "password",
+            "invalid_length",
+            problem.to_string(),
         );
-    }
-    if let Some(password) = &body.password {
-        let chars = password.chars().count();
-        if !(PASSWORD_MIN..=PASSWORD_MAX).contains(&chars) {
-            push(
-                &mut problems,
-                "password",
-                "invalid_length",
-                format!("between {PASSWORD_MIN} and {PASSWORD_MAX} characters"),
-            );
-        }
     }
     let policy = facts::published_or_empty(&state).await?;
     let mut changes_to_apply = Vec::new();
@@ -449,15 +438,8 @@ pub async fn patch(
         &mut profile,
     );
     let email = body.email.as_deref().map(str::trim);
-    if let Some(email) = email
-        && !is_email(email)
-    {
-        push(
-            &mut problems,
-            "email",
-            "invalid_email",
-            "not a valid email address",
-        );
+    if let Some(Err(problem)) = email.map(credentials::check_email) {
+        push(&mut problems, "email", "invalid_email", problem.to_string());
     }
     ApiError::check(problems)?;
     let email = (email.is_some() || body.email_verified.is_some()).then(|| {
@@ -635,6 +617,15 @@ pub async fn list(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_documented_password_length_is_the_credential_rule() {
+        use utoipa::PartialSchema as _;
+        let schema = serde_json::to_value(CreateUser::schema()).unwrap();
+        let password = &schema["properties"]["password"];
+        assert_eq!(password["minLength"], credentials::PASSWORD_MIN_CHARS);
+        assert_eq!(password["maxLength"], credentials::PASSWORD_MAX_CHARS);
+    }
 
     #[test]
     fn if_match_accepts_strong_weak_and_star() {

@@ -77,10 +77,10 @@ pub(super) async fn submit(
     if email.is_empty() {
         errors.insert("email".into(), text(locale, "error.required"));
     }
-    if form.password.is_empty() {
-        errors.insert("password".into(), text(locale, "error.required"));
-    } else if form.password.len() > 1024 {
-        errors.insert("password".into(), text(locale, "error.password_long"));
+    // Counted in characters, as when it was set: any password that could be set is presented.
+    if let Err(problem) = accrete_oidc::credentials::check_presented_password(&form.password) {
+        let message = super::signup::password_error(locale, problem);
+        errors.insert("password".into(), message);
     }
     if !errors.is_empty() {
         return again(

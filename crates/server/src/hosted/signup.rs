@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 
+use accrete_oidc::credentials::{self, EmailProblem, PasswordProblem};
 use axum::extract::{ConnectInfo, Query, RawForm, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -18,10 +19,6 @@ use super::i18n::text;
 use super::transaction::continue_to;
 use crate::session;
 use crate::state::AppState;
-
-/// Bounds on a new password, in characters.
-const PASSWORD_MIN: usize = 8;
-const PASSWORD_MAX: usize = 1024;
 
 pub(super) async fn show(
     State(state): State<AppState>,
@@ -55,20 +52,27 @@ pub(super) async fn show(
 /// Checks the credentials of a registration; every problem at once.
 pub(crate) fn check_credentials(locale: &str, email: &str, password: &str) -> FieldErrors {
     let mut errors = FieldErrors::new();
-    if email.is_empty() {
-        errors.insert("email".into(), text(locale, "error.required"));
-    } else if email.len() > 254 || !email_address::EmailAddress::is_valid(email) {
-        errors.insert("email".into(), text(locale, "error.email_invalid"));
+    if let Err(problem) = credentials::check_email(email) {
+        let key = match problem {
+            EmailProblem::Missing => "error.required",
+            EmailProblem::Invalid => "error.email_invalid",
+        };
+        errors.insert("email".into(), text(locale, key));
     }
-    let chars = password.chars().count();
-    if chars == 0 {
-        errors.insert("password".into(), text(locale, "error.required"));
-    } else if chars < PASSWORD_MIN {
-        errors.insert("password".into(), text(locale, "error.password_short"));
-    } else if chars > PASSWORD_MAX {
-        errors.insert("password".into(), text(locale, "error.password_long"));
+    if let Err(problem) = credentials::check_new_password(password) {
+        errors.insert("password".into(), password_error(locale, problem));
     }
     errors
+}
+
+/// The page's message for a refused password (being set, or presented to sign in).
+pub(super) fn password_error(locale: &str, problem: PasswordProblem) -> String {
+    let key = match problem {
+        PasswordProblem::Missing => "error.required",
+        PasswordProblem::TooShort => "error.password_short",
+        PasswordProblem::TooLong => "error.password_long",
+    };
+    text(locale, key)
 }
 
 pub(super) async fn submit(

@@ -59,6 +59,22 @@ async fn sign_in_with_the_right_password_counts_a_credentialed_sign_in() {
 }
 
 #[tokio::test]
+async fn a_password_of_1000_accented_letters_set_at_sign_up_signs_in() {
+    let Some(app) = TestApp::spawn(Backend::Sqlite).await else {
+        return;
+    };
+    // 1000 characters, 2000 bytes: within the 1024 characters sign-up allows.
+    let password = "é".repeat(1000);
+    let signed_up = app.sign_up("ann@example.com", &password).await;
+    assert_eq!(signed_up.status(), 303);
+    let signed_in = app
+        .new_browser()
+        .sign_in("ann@example.com", &password)
+        .await;
+    assert_eq!(signed_in.status(), 303);
+}
+
+#[tokio::test]
 async fn a_wrong_password_and_an_unknown_email_get_the_same_answer() {
     let Some(app) = TestApp::spawn(Backend::Sqlite).await else {
         return;

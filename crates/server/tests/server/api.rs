@@ -217,8 +217,11 @@ async fn clients_are_created_read_replaced_and_deleted() {
             .collect();
         assert_eq!(ids, ["backend", "shop"], "the caller's own client and shop");
         problem(
-            api.post("/clients", &json!({"id": "shop", "name": "x"}))
-                .await,
+            api.post(
+                "/clients",
+                &json!({"id": "shop", "name": "x", "redirect_uris": ["https://shop.example/cb"]}),
+            )
+            .await,
             409,
         )
         .await;
@@ -265,6 +268,49 @@ async fn invalid_client_settings_are_refused_field_by_field() {
             400,
         )
         .await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_client_with_the_authorization_code_grant_needs_a_redirect_uri() {
+    each_backend(|app| async move {
+        let (_tokens, api) = admin(&app).await;
+        // Written, or one of the default grant types.
+        for body in [
+            json!({"id": "shop", "name": "Shop", "grant_types": ["authorization_code"]}),
+            json!({"id": "shop", "name": "Shop", "redirect_uris": []}),
+        ] {
+            let refused = problem(api.post("/clients", &body).await, 400).await;
+            let fields = refused["fields"].as_object().unwrap();
+            assert_eq!(fields.keys().collect::<Vec<_>>(), ["redirect_uris"], "{body}");
+            assert_eq!(fields["redirect_uris"][0]["code"], "redirect_uri_required");
+        }
+        assert!(app.store.get_client("shop").await.unwrap().is_none());
+        let created = api
+            .post(
+                "/clients",
+                &json!({"id": "shop", "name": "Shop", "redirect_uris": ["https://shop.example/cb"]}),
+            )
+            .await;
+        assert_eq!(created.status(), 201);
+        let replaced = problem(
+            api.put("/clients/shop", &json!({"name": "Shop", "redirect_uris": []}))
+                .await,
+            400,
+        )
+        .await;
+        assert_eq!(
+            replaced["fields"]["redirect_uris"][0]["code"],
+            "redirect_uri_required"
+        );
+        let backend = api
+            .post(
+                "/clients",
+                &json!({"id": "reports", "name": "Reports", "grant_types": ["client_credentials"]}),
+            )
+            .await;
+        assert_eq!(backend.status(), 201);
     })
     .await;
 }

@@ -91,7 +91,8 @@ async fn client_scopes_are_oauth_scope_tokens_printable_ascii_only() {
         let body = problem(
             api.post(
                 "/clients",
-                &json!({"id": "shop", "name": "Shop", "scopes": scopes}),
+                &json!({"id": "shop", "name": "Shop", "scopes": scopes,
+                        "redirect_uris": ["https://shop.example/cb"]}),
             )
             .await,
             400,
@@ -114,7 +115,8 @@ async fn client_scopes_are_oauth_scope_tokens_printable_ascii_only() {
         let created = api
             .post(
                 "/clients",
-                &json!({"id": "shop", "name": "Shop", "scopes": ["openid", "a!#[]^{}~"]}),
+                &json!({"id": "shop", "name": "Shop", "scopes": ["openid", "a!#[]^{}~"],
+                        "redirect_uris": ["https://shop.example/cb"]}),
             )
             .await;
         assert_eq!(created.status(), 201);
@@ -312,11 +314,11 @@ async fn the_openapi_document_declares_what_a_request_needs_to_be_accepted() {
             assert!(!pattern.is_match(refused), "{refused}");
         }
         assert_eq!(param("/policy/draft/impact", "get", "event")["minLength"], 1);
-        // A new user's email is an address; a password 8 to 128 characters.
+        // A new user's email is an address; a password 8 to 1024 characters.
         let create = schema(&doc, "CreateUser");
         assert_eq!(create["properties"]["email"]["format"], "email");
         assert_eq!(create["properties"]["password"]["minLength"], 8);
-        assert_eq!(create["properties"]["password"]["maxLength"], 128);
+        assert_eq!(create["properties"]["password"]["maxLength"], 1024);
         assert_eq!(
             schema(&doc, "PatchUser")["properties"]["email"]["format"],
             "email"
@@ -412,6 +414,33 @@ async fn the_openapi_document_says_a_new_public_client_cannot_use_client_credent
             400,
         )
         .await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_openapi_document_says_the_authorization_code_grant_needs_a_redirect_uri() {
+    each_backend(|app| async move {
+        let doc: Value = app.get("/api/v1/openapi.json").await.json().await.unwrap();
+        let parts = schema(&doc, "NewClient")["allOf"]
+            .as_array()
+            .unwrap()
+            .clone();
+        // Absent grant types are the defaults, `authorization_code` among them: hence `required`.
+        let rule = json!({"anyOf": [
+            {"type": "object", "required": ["redirect_uris"],
+             "properties": {"redirect_uris": {"type": "array", "items": {}, "minItems": 1}}},
+            {"type": "object", "required": ["grant_types"],
+             "properties": {"grant_types": {"type": "array",
+                "items": {"type": "string", "enum": ["refresh_token", "client_credentials"]}}}},
+        ]});
+        let found = parts.iter().any(|part| part["anyOf"] == rule["anyOf"]);
+        assert!(found, "{parts:?}");
+        let description =
+            schema(&doc, "ClientSettings")["properties"]["redirect_uris"]["description"]
+                .as_str()
+                .unwrap();
+        assert!(description.contains("authorization_code"), "{description}");
     })
     .await;
 }

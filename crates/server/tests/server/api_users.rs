@@ -5,7 +5,7 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use crate::api_client::{Api, admin, pricing_policy, problem};
-use crate::support::each_backend;
+use crate::support::{Backend, TestApp, each_backend};
 
 async fn create(api: &Api<'_>, body: Value) -> Value {
     let response = api.post("/users", &body).await;
@@ -80,6 +80,34 @@ async fn creating_a_user_refuses_a_taken_email_and_bad_values() {
         );
     })
     .await;
+}
+
+#[tokio::test]
+async fn a_password_is_8_to_1024_characters_as_on_the_sign_up_page() {
+    let Some(app) = TestApp::spawn(Backend::Sqlite).await else {
+        return;
+    };
+    let (_tokens, api) = admin(&app).await;
+    // Refused before any hash: too long, and too long counted in characters, not bytes.
+    for password in ["x".repeat(1025), "é".repeat(1025)] {
+        let body = problem(
+            api.post(
+                "/users",
+                &json!({"email": "ann@example.com", "password": password}),
+            )
+            .await,
+            400,
+        )
+        .await;
+        assert_eq!(body["fields"]["password"][0]["code"], "invalid_length");
+    }
+    // 200 characters: the API refused more than 128 where the sign-up page allowed 1024.
+    let created = create(
+        &api,
+        json!({"email": "ann@example.com", "password": "p".repeat(200)}),
+    )
+    .await;
+    assert_eq!(created["has_password"], true);
 }
 
 #[tokio::test]

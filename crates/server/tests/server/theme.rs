@@ -298,7 +298,8 @@ async fn an_invalid_client_theme_is_refused_with_a_problem_per_field() {
         let created = api
             .post(
                 "/clients",
-                &json!({"id": "shop", "name": "Shop", "theme": {"primary": "#abc", "brand": null}}),
+                &json!({"id": "shop", "name": "Shop", "theme": {"primary": "#abc", "brand": null},
+                        "redirect_uris": ["https://shop.example/cb"]}),
             )
             .await;
         assert_eq!(created.status(), 201);
