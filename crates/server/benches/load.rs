@@ -4,7 +4,8 @@
 //! (`VmHWM`) under 256 concurrent sign-ins.
 //!
 //! Run: `cargo bench -p accrete-server --bench load` (environment: `LOAD_N` scales the counts;
-//! `LOAD_DATABASE=postgres` runs every server on a fresh schema of `ACCRETE_TEST_POSTGRES_URL`).
+//! `LOAD_DATABASE=postgres` runs every server on a fresh schema of `ACCRETE_TEST_POSTGRES_URL`;
+//! `LOAD_ID_TOKEN_ALG=ES256` gives the round trip's client ES256 ID tokens instead of RS256).
 //! `LOAD_ONLY` names the phases to run, comma-separated: `tokens` (client credentials, code round
 //! trip, refresh), `password` (sign-ins against Argon2id, in rounds of a fresh server and a fresh
 //! reference process, then peak memory), `profiling` (pairs of servers with and without the
@@ -93,6 +94,12 @@ fn serve_child() {
     });
 }
 
+/// The ID-token algorithm of the `web` client: `LOAD_ID_TOKEN_ALG` (`RS256` unless set; `ES256`
+/// measures the round trip without RSA's signing cost).
+fn id_token_alg() -> String {
+    std::env::var("LOAD_ID_TOKEN_ALG").unwrap_or_else(|_| "RS256".to_owned())
+}
+
 async fn register_clients(store: &dyn accrete_store::Store) {
     let hasher = accrete_server::secrets::ServerSecrets::derive(&base64_decode(MASTER_KEY))
         .unwrap()
@@ -108,7 +115,7 @@ async fn register_clients(store: &dyn accrete_store::Store) {
         scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
         audience: vec![],
         public: false,
-        id_token_alg: "RS256".to_owned(),
+        id_token_alg: id_token_alg(),
         allowed_origins: vec![],
         theme: serde_json::json!({}),
         created_at: now,
@@ -724,7 +731,8 @@ async fn token_phases(server: &ServerProcess, signup: &reqwest::Client, scale: u
     let threads = threads_cpu_ns(pid);
     let code_ms = measure(pid, round_trips, 4, round_trip).await;
     println!(
-        "authorization-code round trip with SSO (authorize + token, RS256 ID token): {code_ms:.3} ms CPU (n = {round_trips})"
+        "authorization-code round trip with SSO (authorize + token, {} ID token): {code_ms:.3} ms CPU (n = {round_trips})",
+        id_token_alg()
     );
     println!("{}", by_thread(pid, &threads, round_trips));
     print_rss(pid);
