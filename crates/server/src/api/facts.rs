@@ -53,11 +53,5 @@ pub async fn published(state: &AppState) -> Result<Option<Arc<CompiledPolicy>>, 
 
 /// The published policy, or an empty one.
 pub async fn published_or_empty(state: &AppState) -> Result<Arc<CompiledPolicy>, ApiError> {
-    match published(state).await? {
-        Some(policy) => Ok(policy),
-        None => Policy::new()
-            .compile()
-            .map(Arc::new)
-            .map_err(|problems| ApiError::Internal(problems.to_string())),
-    }
+    Ok(accrete_app::policy_admin::published_or_empty(&state.app).await?)
 }

@@ -3,7 +3,7 @@
 //! the bearer token's scope, call the engine and the store, map the result.
 
 mod auth;
-mod changes;
+
 mod clients;
 mod cors;
 mod docs;
