@@ -333,3 +333,27 @@ pub async fn impact(
         elapsed: started.elapsed(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_document_that_is_not_a_policy_is_unreadable_at_the_root() {
+        for document in [json!([1]), json!({"version": "one"})] {
+            let Err(PolicyError::Unreadable(problem)) = compile(&document) else {
+                panic!("{document} should be unreadable");
+            };
+            assert_eq!(problem.path, "$");
+            assert_eq!(problem.code, "invalid_document");
+            assert_eq!(validate(&document).unwrap(), vec![problem]);
+        }
+    }
+
+    #[test]
+    fn an_empty_policy_compiles() {
+        assert!(validate(&json!({"version": 1})).unwrap().is_empty());
+    }
+}

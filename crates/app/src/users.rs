@@ -343,3 +343,85 @@ pub async fn list(app: &App, filters: Filters) -> Result<Page<User>, UserError> 
         })
         .await?)
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::hashing::HashingPool;
+
+    async fn app() -> (App, tempfile::TempDir) {
+        let (store, dir) = accrete_store::testing::sqlite_store().await;
+        let app = App::new(store, "http://issuer".into(), HashingPool::new(1, 1));
+        (app, dir)
+    }
+
+    fn account(email: &str, values: Values) -> NewAccount {
+        NewAccount {
+            email: email.into(),
+            password: None,
+            email_verified: false,
+            values,
+            source: "api:test".into(),
+            now: OffsetDateTime::now_utc(),
+        }
+    }
+
+    #[tokio::test]
+    async fn every_refused_value_is_reported_and_no_user_is_created() {
+        let (app, _dir) = app().await;
+        let values = Values {
+            profile: json!({"shoe_size": "42"}).as_object().cloned(),
+            user_metadata: json!({"a.b": 1}).as_object().cloned(),
+            app_metadata: None,
+        };
+        let mut new = account("not an email", values);
+        new.password = Some("short".into());
+        let Err(UserError::Invalid(problems)) = create(&app, new).await else {
+            panic!("values should be refused");
+        };
+        let paths: Vec<&str> = problems.iter().map(|p| p.path.as_str()).collect();
+        assert!(paths.contains(&"email"), "{paths:?}");
+        assert!(paths.contains(&"password"), "{paths:?}");
+        assert!(paths.contains(&"profile.shoe_size"), "{paths:?}");
+        assert!(paths.contains(&"user_metadata.a.b"), "{paths:?}");
+        assert_eq!(app.store().count_users().await.unwrap(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_user_is_created_with_its_values_and_changed_against_its_version() {
+        let (app, _dir) = app().await;
+        let values = Values {
+            profile: json!({"given_name": "Ada"}).as_object().cloned(),
+            user_metadata: json!({"theme": "dark"}).as_object().cloned(),
+            app_metadata: None,
+        };
+        let ada = create(&app, account(" ada@example.com ", values))
+            .await
+            .unwrap();
+        assert_eq!(ada.email, "ada@example.com");
+        assert_eq!(ada.profile, json!({"given_name": "Ada"}));
+        assert!(matches!(
+            create(&app, account("ADA@example.com", Values::default())).await,
+            Err(UserError::EmailTaken)
+        ));
+        let stale = update(
+            &app,
+            ada.id,
+            Some(ada.version + 1),
+            Change::default(),
+            "api:test",
+            OffsetDateTime::now_utc(),
+        )
+        .await;
+        assert!(
+            matches!(stale, Err(UserError::VersionMismatch { current }) if current == ada.version)
+        );
+        assert_eq!(history(&app, ada.id).await.unwrap().len(), 2);
+        delete(&app, ada.id, OffsetDateTime::now_utc())
+            .await
+            .unwrap();
+        assert!(matches!(get(&app, ada.id).await, Err(UserError::NotFound)));
+    }
+}
