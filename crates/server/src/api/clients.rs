@@ -1,9 +1,9 @@
 //! `/api/v1/clients`: registered applications, with redirect URIs, allowed web origins (CORS)
 //! and theme.
 
+use accrete_app::client_admin;
+use accrete_app::problems::Problem;
 use accrete_oidc::client::GrantType;
-use accrete_oidc::registration::{Registration, check_registration};
-use accrete_oidc::secrets::random_opaque;
 use accrete_store::Client;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 
 use super::auth::{Caller, Scope};
 use super::docs::ErrorResponses;
-use super::problem::{ApiError, ApiJson, ApiPath, FieldProblem, FieldProblems};
+use super::problem::{ApiError, ApiJson, ApiPath};
 use crate::hosted::theme::Theme;
 use crate::state::AppState;
 
@@ -24,9 +24,10 @@ const GRANT_TYPES: [&str; 3] = [
     GrantType::ClientCredentials.as_str(),
 ];
 
-/// A client's settings, as written. The document's schema says what [`check`] accepts (see
+/// A client's settings, as written. The document's schema says what
+/// `accrete_app::client_admin` accepts (see
 /// `schema`), so that generated clients and property-based tests send valid bodies.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClientSettings {
     /// Display name: 1 to 200 characters, not only spaces (stored trimmed).
@@ -69,10 +70,11 @@ pub struct ClientSettings {
     pub theme: Value,
 }
 
-/// Adds to the document what `check` refuses across members of a new client: a public client
-/// cannot use `client_credentials` (either `public` is false, or no grant type is
-/// `client_credentials`); the `authorization_code` grant, one of the defaults, needs a redirect
-/// URI (either some redirect URI, or grant types written without `authorization_code`).
+/// Adds to the document what `accrete_app::client_admin` refuses across members of a new
+/// client: a public client cannot use `client_credentials` (either `public` is false, or no
+/// grant type is `client_credentials`); the `authorization_code` grant, one of the defaults,
+/// needs a redirect URI (either some redirect URI, or grant types written without
+/// `authorization_code`).
 pub(super) fn document_rules(openapi: &mut utoipa::openapi::OpenApi) {
     use utoipa::openapi::RefOr;
     use utoipa::openapi::schema::{
@@ -147,9 +149,9 @@ fn default_alg() -> String {
     "RS256".into()
 }
 
-/// The schemas of the settings whose values [`check`] restricts. Every value a pattern describes
-/// is accepted (property-tested below); a few accepted values are not described, where a regular
-/// expression cannot follow URL parsing: a host is an IPv4 address or labels of letters, digits
+/// The schemas of the settings whose values `accrete_app::client_admin` restricts. Every value a
+/// pattern describes is accepted (property-tested below); a few accepted values are not
+/// described, where a regular expression cannot follow URL parsing: a host is an IPv4 address or labels of letters, digits
 /// and single hyphens (`_~` too in redirect URIs), the last starting with a letter, so IPv6
 /// literals, `xn--` labels and international names are accepted but not described.
 mod schema {
@@ -359,54 +361,27 @@ pub struct ClientList {
     pub items: Vec<ClientView>,
 }
 
-fn push(problems: &mut FieldProblems, key: String, code: &str, message: &str) {
-    problems.entry(key).or_default().push(FieldProblem {
-        code: code.into(),
-        message: message.into(),
-    });
-}
-
-/// Checks the settings (and the `client_id` asked for, when one is); the client's theme, read,
-/// when they are all valid.
-fn check(id: Option<&str>, settings: &ClientSettings) -> Result<Theme, ApiError> {
-    let mut problems = FieldProblems::new();
-    for problem in check_registration(&Registration {
-        id,
-        name: &settings.name,
-        redirect_uris: &settings.redirect_uris,
-        post_logout_redirect_uris: &settings.post_logout_redirect_uris,
-        grant_types: &settings.grant_types,
-        public: settings.public,
-        scopes: &settings.scopes,
-        allowed_origins: &settings.allowed_origins,
-        id_token_alg: &settings.id_token_alg,
-    }) {
-        push(
-            &mut problems,
-            problem.path(),
-            problem.code,
-            &problem.message,
-        );
-    }
-    let theme = Theme::from_json(&settings.theme).unwrap_or_else(|refused| {
-        for problem in refused {
-            let key = match problem.key.as_str() {
-                "" => "theme".to_owned(),
-                field => format!("theme.{field}"),
-            };
-            push(&mut problems, key, problem.code, &problem.message);
-        }
-        Theme::default()
-    });
-    ApiError::check(problems)?;
-    Ok(theme)
-}
-
-fn client_of(id: String, settings: ClientSettings, theme: &Theme, now: OffsetDateTime) -> Client {
-    Client {
-        id,
-        secret_hash: None,
-        name: settings.name.trim().to_owned(),
+/// The settings as the use-cases take them, with the theme read (the hosted pages' type) or
+/// its problems.
+fn settings_of(settings: ClientSettings) -> client_admin::Settings {
+    let theme =
+        match Theme::from_json(&settings.theme) {
+            // Stored without its unset fields.
+            Ok(theme) => Ok(serde_json::to_value(&theme)
+                .unwrap_or_else(|_| Value::Object(serde_json::Map::new()))),
+            Err(refused) => Err(refused
+                .into_iter()
+                .map(|problem| {
+                    let path = match problem.key.as_str() {
+                        "" => "theme".to_owned(),
+                        field => format!("theme.{field}"),
+                    };
+                    Problem::new(path, problem.code, problem.message)
+                })
+                .collect()),
+        };
+    client_admin::Settings {
+        name: settings.name,
         redirect_uris: settings.redirect_uris,
         post_logout_redirect_uris: settings.post_logout_redirect_uris,
         grant_types: settings.grant_types,
@@ -415,11 +390,7 @@ fn client_of(id: String, settings: ClientSettings, theme: &Theme, now: OffsetDat
         public: settings.public,
         id_token_alg: settings.id_token_alg,
         allowed_origins: settings.allowed_origins,
-        // Stored without its unset fields.
-        theme: serde_json::to_value(theme)
-            .unwrap_or_else(|_| Value::Object(serde_json::Map::new())),
-        created_at: now,
-        updated_at: now,
+        theme,
     }
 }
 
@@ -433,19 +404,16 @@ pub async fn create(
     ApiJson(body): ApiJson<NewClient>,
 ) -> Result<(StatusCode, axum::Json<ClientView>), ApiError> {
     caller.require(Scope::ClientsWrite)?;
-    let theme = check(body.id.as_deref(), &body.settings)?;
-    let id = body
-        .id
-        .unwrap_or_else(|| format!("client-{}", uuid::Uuid::now_v7().simple()));
-    let public = body.settings.public;
-    let mut client = client_of(id, body.settings, &theme, OffsetDateTime::now_utc());
-    let secret = (!public).then(random_opaque);
-    client.secret_hash = secret
-        .as_deref()
-        .map(|s| state.secrets.token_hasher.hash(s));
-    let client = state.store.create_client(client).await?;
-    let mut view = ClientView::from(client);
-    view.client_secret = secret;
+    let registered = client_admin::register(
+        &state.app,
+        body.id,
+        settings_of(body.settings),
+        &state.secrets.token_hasher,
+        OffsetDateTime::now_utc(),
+    )
+    .await?;
+    let mut view = ClientView::from(registered.client);
+    view.client_secret = registered.secret;
     Ok((StatusCode::CREATED, axum::Json(view)))
 }
 
@@ -458,18 +426,10 @@ pub async fn list(
     State(state): State<AppState>,
 ) -> Result<axum::Json<ClientList>, ApiError> {
     caller.require(Scope::ClientsRead)?;
-    let items = state.store.list_clients().await?;
+    let items = client_admin::list(&state.app).await?;
     Ok(axum::Json(ClientList {
         items: items.into_iter().map(ClientView::from).collect(),
     }))
-}
-
-async fn find(state: &AppState, id: &str) -> Result<Client, ApiError> {
-    state
-        .store
-        .get_client(id)
-        .await?
-        .ok_or(ApiError::NotFound("client"))
 }
 
 /// One client.
@@ -483,7 +443,7 @@ pub async fn get(
     ApiPath(id): ApiPath<String>,
 ) -> Result<axum::Json<ClientView>, ApiError> {
     caller.require(Scope::ClientsRead)?;
-    Ok(axum::Json(find(&state, &id).await?.into()))
+    Ok(axum::Json(client_admin::get(&state.app, &id).await?.into()))
 }
 
 /// Replaces a client's settings (the secret is kept).
@@ -499,20 +459,8 @@ pub async fn update(
     ApiJson(body): ApiJson<ClientSettings>,
 ) -> Result<axum::Json<ClientView>, ApiError> {
     caller.require(Scope::ClientsWrite)?;
-    let theme = check(None, &body)?;
-    let current = find(&state, &id).await?;
-    if body.public != current.public {
-        return Err(ApiError::field(
-            "public",
-            "immutable",
-            "a client cannot change between public and confidential",
-        ));
-    }
-    let mut client = client_of(id, body, &theme, OffsetDateTime::now_utc());
-    client.secret_hash = current.secret_hash;
-    client.created_at = current.created_at;
-    let updated = state.store.update_client(client).await?;
-    state.app.clients.forget(&updated.id);
+    let updated =
+        client_admin::update(&state.app, id, settings_of(body), OffsetDateTime::now_utc()).await?;
     Ok(axum::Json(updated.into()))
 }
 
@@ -528,8 +476,7 @@ pub async fn delete(
     ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     caller.require(Scope::ClientsWrite)?;
-    find(&state, &id).await?;
-    state.app.clients.delete(state.store.as_ref(), &id).await?;
+    client_admin::delete(&state.app, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -540,6 +487,14 @@ mod tests {
     use proptest::string::string_regex;
 
     use super::*;
+
+    /// What the API says of settings (and a `client_id`), before the store.
+    fn check(id: Option<&str>, settings: &ClientSettings) -> Result<(), ApiError> {
+        Ok(client_admin::check_settings(
+            id,
+            &settings_of(settings.clone()),
+        )?)
+    }
 
     /// Strings a schema pattern describes (proptest generates from patterns without anchors).
     fn described_by(pattern: &str) -> proptest::string::RegexGeneratorStrategy<String> {

@@ -1,9 +1,8 @@
 //! The management and self-service API under `/api/v1`, described by OpenAPI 3.1 at
 //! `/api/v1/openapi.json`. Handlers are thin: parse (errors become problem documents), check
-//! the bearer token's scope, call the engine and the store, map the result.
+//! the bearer token's scope, call a use-case of `accrete_app`, map the result.
 
 mod auth;
-mod changes;
 mod clients;
 mod cors;
 mod docs;
@@ -93,11 +92,6 @@ async fn widget() -> Response {
         WIDGET,
     )
         .into_response()
-}
-
-/// A policy was published on this node: decisions must use it at once.
-fn policy_changed(state: &AppState) {
-    state.app.policy_changed();
 }
 
 async fn openapi_json(document: Arc<[u8]>) -> Response {

@@ -10,9 +10,10 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 
+use accrete_app::policy_admin;
+
 use super::auth::{Caller, Scope};
 use super::docs::ErrorResponses;
-use super::facts;
 use super::problem::{ApiError, ApiJson, ApiPath, ApiQuery};
 use crate::state::AppState;
 
@@ -154,6 +155,15 @@ pub enum Source {
     Draft,
 }
 
+impl From<Source> for policy_admin::Source {
+    fn from(source: Source) -> Self {
+        match source {
+            Source::Published => policy_admin::Source::Published,
+            Source::Draft => policy_admin::Source::Draft,
+        }
+    }
+}
+
 /// Selects the published policy or the draft.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -171,12 +181,9 @@ pub async fn published(
     State(state): State<AppState>,
 ) -> Result<axum::Json<VersionView>, ApiError> {
     caller.require(Scope::PolicyRead)?;
-    let version = state
-        .store
-        .published_policy()
-        .await?
-        .ok_or(ApiError::NotFound("published policy"))?;
-    Ok(axum::Json(version.into()))
+    Ok(axum::Json(
+        policy_admin::published(&state.app).await?.into(),
+    ))
 }
 
 /// The draft.
@@ -188,12 +195,7 @@ pub async fn draft(
     State(state): State<AppState>,
 ) -> Result<axum::Json<DraftView>, ApiError> {
     caller.require(Scope::PolicyRead)?;
-    let draft = state
-        .store
-        .get_draft()
-        .await?
-        .ok_or(ApiError::NotFound("draft"))?;
-    Ok(axum::Json(draft.into()))
+    Ok(axum::Json(policy_admin::draft(&state.app).await?.into()))
 }
 
 /// What the OpenAPI document says of a policy document (docs/policy.md): an object with
@@ -221,11 +223,7 @@ pub async fn put_draft(
     ApiJson(document): ApiJson<Value>,
 ) -> Result<axum::Json<DraftView>, ApiError> {
     caller.require(Scope::PolicyWrite)?;
-    facts::compile(&document)?;
-    let draft = state
-        .store
-        .save_draft(&document, OffsetDateTime::now_utc())
-        .await?;
+    let draft = policy_admin::save_draft(&state.app, &document, OffsetDateTime::now_utc()).await?;
     Ok(axum::Json(draft.into()))
 }
 
@@ -238,7 +236,7 @@ pub async fn discard_draft(
     State(state): State<AppState>,
 ) -> Result<StatusCode, ApiError> {
     caller.require(Scope::PolicyWrite)?;
-    state.store.discard_draft().await?;
+    policy_admin::discard_draft(&state.app).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -253,19 +251,16 @@ pub async fn validate(
     ApiJson(document): ApiJson<Value>,
 ) -> Result<axum::Json<Validation>, ApiError> {
     caller.require(Scope::PolicyRead)?;
-    let problems = match facts::compile(&document) {
-        Ok(_) => Vec::new(),
-        Err(ApiError::Invalid { fields, .. }) => fields
-            .into_iter()
-            .flat_map(|(path, list)| {
-                list.into_iter().map(move |p| PolicyProblem {
-                    path: path.clone(),
-                    message: p.message,
-                })
+    // In the order of the API's per-field problems: by path, then as found.
+    let problems = ApiError::fields_of(policy_admin::validate(&document)?)
+        .into_iter()
+        .flat_map(|(path, list)| {
+            list.into_iter().map(move |p| PolicyProblem {
+                path: path.clone(),
+                message: p.message,
             })
-            .collect(),
-        Err(other) => return Err(other),
-    };
+        })
+        .collect::<Vec<_>>();
     Ok(axum::Json(Validation {
         valid: problems.is_empty(),
         problems,
@@ -290,18 +285,8 @@ pub async fn publish(
             .map_err(|e| ApiError::BadRequest(format!("invalid body: {e}")))?
             .and_then(|publish| publish.note)
     };
-    let draft = state
-        .store
-        .get_draft()
-        .await?
-        .ok_or(ApiError::Conflict("there is no draft to publish".into()))?;
-    facts::compile(&draft.document)?;
-    let version = state
-        .store
-        .publish_policy(&draft.document, note.as_deref(), OffsetDateTime::now_utc())
-        .await?;
-    state.store.discard_draft().await?;
-    super::policy_changed(&state);
+    let version =
+        policy_admin::publish(&state.app, note.as_deref(), OffsetDateTime::now_utc()).await?;
     Ok((StatusCode::CREATED, axum::Json(version.into())))
 }
 
@@ -314,7 +299,7 @@ pub async fn versions(
     State(state): State<AppState>,
 ) -> Result<axum::Json<VersionList>, ApiError> {
     caller.require(Scope::PolicyRead)?;
-    let items = state.store.list_policy_versions().await?;
+    let items = policy_admin::versions(&state.app).await?;
     Ok(axum::Json(VersionList {
         items: items.into_iter().map(VersionSummary::from).collect(),
     }))
@@ -331,12 +316,9 @@ pub async fn version(
     ApiPath(number): ApiPath<i64>,
 ) -> Result<axum::Json<VersionView>, ApiError> {
     caller.require(Scope::PolicyRead)?;
-    let version = state
-        .store
-        .policy_version(number)
-        .await?
-        .ok_or(ApiError::NotFound("policy version"))?;
-    Ok(axum::Json(version.into()))
+    Ok(axum::Json(
+        policy_admin::version(&state.app, number).await?.into(),
+    ))
 }
 
 /// Publishes an older version's document again, as a new version.
@@ -349,40 +331,18 @@ pub async fn rollback(
     ApiJson(body): ApiJson<Rollback>,
 ) -> Result<(StatusCode, axum::Json<VersionView>), ApiError> {
     caller.require(Scope::PolicyWrite)?;
-    let old = state
-        .store
-        .policy_version(body.version)
-        .await?
-        .ok_or(ApiError::NotFound("policy version"))?;
-    let note = format!("rollback to {}", old.version);
-    let version = state
-        .store
-        .publish_policy(&old.document, Some(&note), OffsetDateTime::now_utc())
-        .await?;
-    super::policy_changed(&state);
+    let version =
+        policy_admin::rollback(&state.app, body.version, OffsetDateTime::now_utc()).await?;
     Ok((StatusCode::CREATED, axum::Json(version.into())))
 }
 
 /// The compiled published policy or draft.
-pub(crate) async fn select(
+async fn select(
     state: &AppState,
-    source: Source,
+    source: Option<Source>,
 ) -> Result<accrete_core::CompiledPolicy, ApiError> {
-    let document = match source {
-        Source::Published => state
-            .store
-            .published_policy()
-            .await?
-            .map(|v| v.document)
-            .ok_or(ApiError::NotFound("published policy"))?,
-        Source::Draft => state
-            .store
-            .get_draft()
-            .await?
-            .map(|d| d.document)
-            .ok_or(ApiError::NotFound("draft"))?,
-    };
-    facts::compile(&document)
+    let source = source.unwrap_or_default().into();
+    Ok(policy_admin::select(&state.app, source).await?)
 }
 
 /// Every field of the published policy (or the draft).
@@ -395,7 +355,7 @@ pub async fn fields(
     ApiQuery(query): ApiQuery<SourceQuery>,
 ) -> Result<axum::Json<Vec<Field>>, ApiError> {
     caller.require(Scope::PolicyRead)?;
-    let policy = select(&state, query.source.unwrap_or_default()).await?;
+    let policy = select(&state, query.source).await?;
     Ok(axum::Json(policy.fields().to_vec()))
 }
 
@@ -411,7 +371,7 @@ pub async fn field(
     ApiQuery(query): ApiQuery<SourceQuery>,
 ) -> Result<axum::Json<Field>, ApiError> {
     caller.require(Scope::PolicyRead)?;
-    let policy = select(&state, query.source.unwrap_or_default()).await?;
+    let policy = select(&state, query.source).await?;
     policy
         .field(&key)
         .cloned()
@@ -429,7 +389,7 @@ pub async fn steps(
     ApiQuery(query): ApiQuery<SourceQuery>,
 ) -> Result<axum::Json<Vec<Step>>, ApiError> {
     caller.require(Scope::PolicyRead)?;
-    let policy = select(&state, query.source.unwrap_or_default()).await?;
+    let policy = select(&state, query.source).await?;
     Ok(axum::Json(policy.steps().to_vec()))
 }
 
@@ -445,7 +405,7 @@ pub async fn step(
     ApiQuery(query): ApiQuery<SourceQuery>,
 ) -> Result<axum::Json<Step>, ApiError> {
     caller.require(Scope::PolicyRead)?;
-    let policy = select(&state, query.source.unwrap_or_default()).await?;
+    let policy = select(&state, query.source).await?;
     policy
         .step(&id)
         .cloned()

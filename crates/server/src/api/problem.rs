@@ -11,6 +11,11 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use accrete_app::client_admin::ClientError;
+use accrete_app::policy_admin::PolicyError;
+use accrete_app::problems::Problem as ValueProblem;
+use accrete_app::stats::StatsError;
+use accrete_app::users::UserError;
 use accrete_store::StoreError;
 
 /// The realm named in `WWW-Authenticate` challenges.
@@ -128,6 +133,31 @@ impl ApiError {
         })
     }
 
+    /// The problems of a use-case as per-field problems (the one translation, keyed by path).
+    pub fn fields_of(problems: Vec<ValueProblem>) -> FieldProblems {
+        let mut fields = FieldProblems::new();
+        for problem in problems {
+            fields.entry(problem.path).or_default().push(FieldProblem {
+                code: problem.code,
+                message: problem.message,
+            });
+        }
+        fields
+    }
+
+    /// Values refused by a use-case, every one of them (400).
+    pub fn invalid(problems: Vec<ValueProblem>) -> ApiError {
+        match ApiError::check(ApiError::fields_of(problems)) {
+            Err(error) => error,
+            Ok(()) => ApiError::BadRequest("the values were refused".into()),
+        }
+    }
+
+    /// One input refused by a use-case (400).
+    pub fn refused(problem: ValueProblem) -> ApiError {
+        ApiError::field(&problem.path, &problem.code, problem.message)
+    }
+
     fn status(&self) -> StatusCode {
         match self {
             ApiError::Unauthenticated(_) | ApiError::MissingToken => StatusCode::UNAUTHORIZED,
@@ -241,6 +271,60 @@ impl From<StoreError> for ApiError {
             StoreError::Invalid { message } => ApiError::BadRequest(message),
             StoreError::Unavailable { .. } => ApiError::Unavailable(error.to_string()),
             other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<UserError> for ApiError {
+    fn from(error: UserError) -> Self {
+        match error {
+            UserError::NotFound => ApiError::NotFound("user"),
+            UserError::VersionMismatch { current } => {
+                ApiError::PreconditionFailed(etag_of(current))
+            }
+            UserError::EmailTaken => ApiError::Conflict(error.to_string()),
+            UserError::Invalid(problems) => ApiError::invalid(problems),
+            UserError::Refused(problem) => ApiError::refused(problem),
+            UserError::Busy(busy) => ApiError::Unavailable(busy.to_string()),
+            UserError::Store(error) => error.into(),
+        }
+    }
+}
+
+impl From<ClientError> for ApiError {
+    fn from(error: ClientError) -> Self {
+        match error {
+            ClientError::NotFound => ApiError::NotFound("client"),
+            ClientError::Invalid(problems) => ApiError::invalid(problems),
+            ClientError::Refused(problem) => ApiError::refused(problem),
+            ClientError::Store(error) => error.into(),
+        }
+    }
+}
+
+impl From<PolicyError> for ApiError {
+    fn from(error: PolicyError) -> Self {
+        match error {
+            PolicyError::Invalid(problems) => ApiError::invalid(problems),
+            PolicyError::Unreadable(problem) | PolicyError::Refused(problem) => {
+                ApiError::refused(problem)
+            }
+            PolicyError::Unexplained => ApiError::BadRequest(error.to_string()),
+            PolicyError::NoPublished => ApiError::NotFound("published policy"),
+            PolicyError::NoDraft => ApiError::NotFound("draft"),
+            PolicyError::NoVersion => ApiError::NotFound("policy version"),
+            PolicyError::NoUser => ApiError::NotFound("user"),
+            PolicyError::NothingToPublish => ApiError::Conflict(error.to_string()),
+            PolicyError::Store(error) => error.into(),
+        }
+    }
+}
+
+impl From<StatsError> for ApiError {
+    fn from(error: StatsError) -> Self {
+        match error {
+            StatsError::Refused(problem) => ApiError::refused(problem),
+            StatsError::Store(error) => error.into(),
         }
     }
 }

@@ -1,10 +1,7 @@
 //! Simulation of a decision, and the impact preview of a draft over every stored user.
 
-use std::collections::BTreeMap;
-use std::time::Instant;
-
-use accrete_core::{CompiledPolicy, Moment, MomentKind, UserFacts, decide, decision_json};
-use accrete_store::UserQuery;
+use accrete_app::policy_admin;
+use accrete_core::{Moment, MomentKind, UserFacts, decision_json};
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -17,8 +14,7 @@ use uuid::Uuid;
 
 use super::auth::{Caller, Scope};
 use super::docs::ErrorResponses;
-use super::facts;
-use super::policy::{Source, select};
+use super::policy::Source;
 use super::problem::{ApiError, ApiJson, ApiQuery};
 use crate::state::AppState;
 
@@ -104,29 +100,16 @@ pub async fn simulate(
     ApiJson(body): ApiJson<Simulate>,
 ) -> Result<axum::Json<Value>, ApiError> {
     caller.require(Scope::PolicyRead)?;
-    let policy = select(&state, body.source).await?;
-    let facts = match (body.user_id, body.facts) {
-        (Some(id), None) => {
-            let user = match state.store.get_user(id).await {
-                Err(accrete_store::StoreError::NotFound) => return Err(ApiError::NotFound("user")),
-                other => other?,
-            };
-            accrete_app::facts::state_facts(
-                &policy,
-                &accrete_app::facts::load_user_state(&state.app, user).await?,
-            )
-        }
-        (None, Some(facts)) => facts,
-        _ => {
-            return Err(ApiError::field(
-                "user_id",
-                "one_of",
-                "give exactly one of `user_id` and `facts`",
-            ));
-        }
-    };
     let now = body.now.unwrap_or_else(OffsetDateTime::now_utc);
-    let decision = decide(&policy, &facts, &body.moment, now);
+    let decision = policy_admin::simulate(
+        &state.app,
+        body.source.into(),
+        body.user_id,
+        body.facts,
+        &body.moment,
+        now,
+    )
+    .await?;
     Ok(axum::Json(decision_json(&decision)))
 }
 
@@ -196,22 +179,6 @@ fn moment_of(query: &ImpactQuery) -> Result<Moment, ApiError> {
     Ok(moment)
 }
 
-/// What one policy would ask a user at `moment` (a login counts as their next sign-in).
-fn asked(
-    policy: &CompiledPolicy,
-    state: &accrete_store::UserState,
-    moment: &Moment,
-    now: OffsetDateTime,
-) -> Option<String> {
-    let mut facts = accrete_app::facts::state_facts(policy, state);
-    if moment.kind == MomentKind::Login {
-        facts.credentialed_logins = facts.credentialed_logins.saturating_add(1);
-    }
-    decide(policy, &facts, moment, now)
-        .ask()
-        .map(|ask| ask.step.to_string())
-}
-
 /// Walks every user and counts, per step, whom the draft and the published policy would ask.
 #[utoipa::path(get, path = "/policy/draft/impact", tag = "policy", params(ImpactQuery),
     responses((status = 200, body = Impact), ErrorResponses),
@@ -223,53 +190,20 @@ pub async fn impact(
 ) -> Result<axum::Json<Impact>, ApiError> {
     caller.require(Scope::PolicyRead)?;
     let moment = moment_of(&query)?;
-    let started = Instant::now();
-    let draft = select(&state, Source::Draft).await?;
-    let published = facts::published_or_empty(&state).await?;
-    let now = OffsetDateTime::now_utc();
-    let mut counts: BTreeMap<String, (u64, u64)> = BTreeMap::new();
-    for step in draft.steps().iter().chain(published.steps()) {
-        counts.entry(step.id.to_string()).or_default();
-    }
-    let (mut users, mut draft_prompted, mut published_prompted) = (0u64, 0u64, 0u64);
-    let mut cursor = None;
-    loop {
-        let page = state
-            .store
-            .list_user_states(UserQuery {
-                limit: Some(UserQuery::MAX_LIMIT),
-                cursor,
-                ..UserQuery::default()
-            })
-            .await?;
-        for user in &page.items {
-            users += 1;
-            if let Some(step) = asked(&draft, user, &moment, now) {
-                draft_prompted += 1;
-                counts.entry(step).or_default().0 += 1;
-            }
-            if let Some(step) = asked(&published, user, &moment, now) {
-                published_prompted += 1;
-                counts.entry(step).or_default().1 += 1;
-            }
-        }
-        match page.next_cursor {
-            Some(next) => cursor = Some(next),
-            None => break,
-        }
-    }
+    let impact = policy_admin::impact(&state.app, &moment, OffsetDateTime::now_utc()).await?;
     Ok(axum::Json(Impact {
-        users,
-        draft_prompted,
-        published_prompted,
-        steps: counts
+        users: impact.users,
+        draft_prompted: impact.draft_prompted,
+        published_prompted: impact.published_prompted,
+        steps: impact
+            .steps
             .into_iter()
-            .map(|(step, (draft, published))| StepImpact {
-                step,
-                draft,
-                published,
+            .map(|step| StepImpact {
+                step: step.step,
+                draft: step.draft,
+                published: step.published,
             })
             .collect(),
-        elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        elapsed_ms: u64::try_from(impact.elapsed.as_millis()).unwrap_or(u64::MAX),
     }))
 }

@@ -3,12 +3,11 @@
 
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
-use time::{Duration, OffsetDateTime};
+use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 
 use super::auth::{Caller, Scope};
 use super::docs::ErrorResponses;
-use super::facts;
 use super::problem::{ApiError, ApiQuery};
 use crate::state::AppState;
 
@@ -88,53 +87,33 @@ pub async fn stats(
     ApiQuery(query): ApiQuery<StatsQuery>,
 ) -> Result<axum::Json<Stats>, ApiError> {
     caller.require(Scope::StatsRead)?;
-    // Without `to` the window includes this very moment: the range is `[from, to)` on
-    // millisecond timestamps, so an event recorded in the current millisecond must still count.
-    let to = parse("to", query.to.as_deref())?
-        .unwrap_or_else(|| OffsetDateTime::now_utc() + Duration::milliseconds(1));
-    let from = parse("from", query.from.as_deref())?.unwrap_or(to - Duration::days(30));
-    if from > to {
-        return Err(ApiError::field(
-            "from",
-            "out_of_range",
-            "`from` is after `to`",
-        ));
-    }
-    let policy = facts::published_or_empty(&state).await?;
-    let users = state.store.count_users().await?;
-    let steps = state
-        .store
-        .prompt_stats(from, to)
-        .await?
-        .into_iter()
-        .map(|s| StepFigures {
-            step: s.step,
-            shown: s.shown,
-            answered: s.answered,
-            skipped: s.skipped,
-            abandoned: s.abandoned,
-        })
-        .collect();
-    let mut fields = Vec::new();
-    for field in policy.fields() {
-        let (location, key) = accrete_app::facts::location_of(field);
-        let known = state.store.count_users_with_value(location, key).await?;
-        let share = if users > 0 {
-            known as f64 / users as f64
-        } else {
-            0.0
-        };
-        fields.push(FieldFigures {
-            field: field.key.to_string(),
-            known,
-            share,
-        });
-    }
+    let to = parse("to", query.to.as_deref())?;
+    let from = parse("from", query.from.as_deref())?;
+    let figures =
+        accrete_app::stats::figures(&state.app, from, to, OffsetDateTime::now_utc()).await?;
     Ok(axum::Json(Stats {
-        from,
-        to,
-        users,
-        steps,
-        fields,
+        from: figures.from,
+        to: figures.to,
+        users: figures.users,
+        steps: figures
+            .steps
+            .into_iter()
+            .map(|s| StepFigures {
+                step: s.step,
+                shown: s.shown,
+                answered: s.answered,
+                skipped: s.skipped,
+                abandoned: s.abandoned,
+            })
+            .collect(),
+        fields: figures
+            .fields
+            .into_iter()
+            .map(|f| FieldFigures {
+                field: f.field,
+                known: f.known,
+                share: f.share,
+            })
+            .collect(),
     }))
 }

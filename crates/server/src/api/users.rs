@@ -1,11 +1,7 @@
 //! `/api/v1/users`: create, read, list, patch (JSON Merge Patch on metadata), delete, history.
 
-use accrete_oidc::credentials;
-use accrete_oidc::password;
-use accrete_store::{
-    EmailChange, FieldFilter, HistoryEntry, Location, NewUser, ProfileChange, User, UserQuery,
-    UserUpdate,
-};
+use accrete_app::users::{self, Change, Filters, NewAccount, Values};
+use accrete_store::{HistoryEntry, User};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -15,10 +11,8 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::auth::{Caller, Scope};
-use super::changes;
 use super::docs::ErrorResponses;
-use super::facts;
-use super::problem::{ApiError, ApiJson, ApiPath, ApiQuery, FieldProblems, etag_of};
+use super::problem::{ApiError, ApiJson, ApiPath, ApiQuery, etag_of};
 use crate::state::AppState;
 
 /// A user as the API shows it.
@@ -79,16 +73,6 @@ impl From<User> for UserView {
             version: user.version,
         }
     }
-}
-
-fn push(problems: &mut FieldProblems, key: &str, code: &str, message: impl Into<String>) {
-    problems
-        .entry(key.to_owned())
-        .or_default()
-        .push(super::problem::FieldProblem {
-            code: code.to_owned(),
-            message: message.into(),
-        });
 }
 
 /// The user as JSON with its `ETag`.
@@ -263,130 +247,23 @@ pub async fn create(
     ApiJson(body): ApiJson<CreateUser>,
 ) -> Result<Response, ApiError> {
     caller.require(Scope::UsersWrite)?;
-    let email = body.email.trim().to_owned();
-    let mut problems = FieldProblems::new();
-    if let Err(problem) = credentials::check_email(&email) {
-        push(&mut problems, "email", "invalid_email", problem.to_string());
-    }
-    if let Some(Err(problem)) = body
-        .password
-        .as_deref()
-        .map(credentials::check_new_password)
-    {
-        push(
-            &mut problems,
-            "password",
-            "invalid_length",
-            problem.to_string(),
-        );
-    }
-    let policy = facts::published_or_empty(&state).await?;
-    let mut changes_to_apply = Vec::new();
-    let mut patch = PatchUser {
-        profile: body.profile,
-        user_metadata: body.user_metadata,
-        app_metadata: body.app_metadata,
-        ..PatchUser::default()
-    };
-    let metadata = check_patch(
-        &policy,
-        &mut patch,
-        None,
-        &mut problems,
-        &mut changes_to_apply,
-    );
-    ApiError::check(problems)?;
-    if state.store.find_user_by_email(&email).await?.is_some() {
-        return Err(ApiError::Conflict("a user with this email exists".into()));
-    }
-    let hash = match body.password {
-        Some(password) => Some(
-            state
-                .app
-                .hashing
-                .run(move || password::hash_password(&password))
-                .await
-                .map_err(|busy| ApiError::Unavailable(busy.to_string()))?
-                .map_err(|e| ApiError::field("password", "invalid", e.to_string()))?,
-        ),
-        None => None,
-    };
-    let now = OffsetDateTime::now_utc();
-    let mut new = NewUser::with_email(email, now);
-    new.email_verified = body.email_verified;
-    new.password_hash = hash;
-    let user = state.store.create_user(new).await?;
-    let update = UserUpdate {
-        email: None,
-        changes: changes_to_apply,
-        patches: metadata,
-    };
-    match apply(&state, &caller, user.id, None, update, now).await {
-        Ok(user) => Ok(with_etag(StatusCode::CREATED, user)),
-        Err(error) => {
-            // The values could not be stored: take the new account back rather than leave it
-            // half-made.
-            if let Err(cleanup) = state.store.delete_user(user.id).await {
-                tracing::error!(error = %cleanup, user = %user.id, "could not remove a half-created user");
-            }
-            Err(error)
-        }
-    }
-}
-
-/// Validates a patch's bags; collects profile changes and returns the metadata patches.
-fn check_patch(
-    policy: &accrete_core::CompiledPolicy,
-    patch: &mut PatchUser,
-    user: Option<&User>,
-    problems: &mut FieldProblems,
-    profile_changes: &mut Vec<ProfileChange>,
-) -> Vec<(Location, Value)> {
-    if let Some(claims) = patch.profile.as_mut() {
-        changes::check_profile(policy, claims, "en", problems);
-        for (claim, value) in claims.iter() {
-            profile_changes.push(ProfileChange {
-                location: Location::Profile,
-                key: claim.clone(),
-                value: Some(value.clone()).filter(|v| !v.is_null()),
-            });
-        }
-    }
-    let mut metadata = Vec::new();
-    for (location, bag) in [
-        (Location::UserMetadata, patch.user_metadata.as_mut()),
-        (Location::AppMetadata, patch.app_metadata.as_mut()),
-    ] {
-        if let Some(bag) = bag {
-            changes::check_metadata(policy, location, bag, user, "en", problems);
-            if !bag.is_empty() {
-                metadata.push((location, Value::Object(bag.clone())));
-            }
-        }
-    }
-    metadata
-}
-
-/// Writes an update with the caller's provenance, as one transaction.
-async fn apply(
-    state: &AppState,
-    caller: &Caller,
-    id: Uuid,
-    expected: Option<i64>,
-    update: UserUpdate,
-    now: OffsetDateTime,
-) -> Result<User, ApiError> {
-    Ok(state
-        .store
-        .update_user(id, expected, &update, &caller.source(), now)
-        .await?)
-}
-
-async fn find(state: &AppState, id: Uuid) -> Result<User, ApiError> {
-    match state.store.get_user(id).await {
-        Err(accrete_store::StoreError::NotFound) => Err(ApiError::NotFound("user")),
-        other => Ok(other?),
-    }
+    let user = users::create(
+        &state.app,
+        NewAccount {
+            email: body.email,
+            password: body.password,
+            email_verified: body.email_verified,
+            values: Values {
+                profile: body.profile,
+                user_metadata: body.user_metadata,
+                app_metadata: body.app_metadata,
+            },
+            source: caller.source(),
+            now: OffsetDateTime::now_utc(),
+        },
+    )
+    .await?;
+    Ok(with_etag(StatusCode::CREATED, user))
 }
 
 /// Reads a user; the `ETag` names its version.
@@ -400,7 +277,7 @@ pub async fn get(
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Response, ApiError> {
     caller.require(Scope::UsersRead)?;
-    Ok(with_etag(StatusCode::OK, find(&state, id).await?))
+    Ok(with_etag(StatusCode::OK, users::get(&state.app, id).await?))
 }
 
 /// Changes a user. Send `If-Match` with the `ETag` to refuse the change (412) if the user changed
@@ -417,52 +294,25 @@ pub async fn patch(
     axum::extract::State(state): axum::extract::State<AppState>,
     ApiPath(id): ApiPath<Uuid>,
     headers: HeaderMap,
-    ApiJson(mut body): ApiJson<PatchUser>,
+    ApiJson(body): ApiJson<PatchUser>,
 ) -> Result<Response, ApiError> {
     caller.require(Scope::UsersWrite)?;
     let expected = if_match(&headers)?;
-    let current = find(&state, id).await?;
-    if let Some(version) = expected
-        && version != current.version
-    {
-        return Err(ApiError::PreconditionFailed(etag_of(current.version)));
-    }
-    let policy = facts::published_or_empty(&state).await?;
-    let mut problems = FieldProblems::new();
-    let mut profile = Vec::new();
-    let metadata = check_patch(
-        &policy,
-        &mut body,
-        Some(&current),
-        &mut problems,
-        &mut profile,
-    );
-    let email = body.email.as_deref().map(str::trim);
-    if let Some(Err(problem)) = email.map(credentials::check_email) {
-        push(&mut problems, "email", "invalid_email", problem.to_string());
-    }
-    ApiError::check(problems)?;
-    let email = (email.is_some() || body.email_verified.is_some()).then(|| {
-        let email = email.unwrap_or(&current.email);
-        EmailChange {
-            email: email.to_owned(),
-            verified: body
-                .email_verified
-                .unwrap_or(current.email_verified && email.eq_ignore_ascii_case(&current.email)),
-        }
-    });
-    let update = UserUpdate {
-        email,
-        changes: profile,
-        patches: metadata,
+    let change = Change {
+        email: body.email,
+        email_verified: body.email_verified,
+        values: Values {
+            profile: body.profile,
+            user_metadata: body.user_metadata,
+            app_metadata: body.app_metadata,
+        },
     };
-    // `expected` is checked again inside the transaction, against the row it locks.
-    let user = apply(
-        &state,
-        &caller,
+    let user = users::update(
+        &state.app,
         id,
         expected,
-        update,
+        change,
+        &caller.source(),
         OffsetDateTime::now_utc(),
     )
     .await?;
@@ -480,13 +330,7 @@ pub async fn delete(
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<StatusCode, ApiError> {
     caller.require(Scope::UsersWrite)?;
-    find(&state, id).await?;
-    state
-        .store
-        .revoke_user_grants(id, None, OffsetDateTime::now_utc())
-        .await?;
-    state.store.delete_user_sessions(id).await?;
-    state.store.delete_user(id).await?;
+    users::delete(&state.app, id, OffsetDateTime::now_utc()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -501,8 +345,7 @@ pub async fn history(
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<axum::Json<HistoryPage>, ApiError> {
     caller.require(Scope::UsersRead)?;
-    find(&state, id).await?;
-    let items = state.store.user_history(id).await?;
+    let items = users::history(&state.app, id).await?;
     Ok(axum::Json(HistoryPage {
         items: items.into_iter().map(HistoryView::from).collect(),
     }))
@@ -516,28 +359,6 @@ fn parse_time(name: &str, text: Option<&str>) -> Result<Option<OffsetDateTime>, 
     .transpose()
 }
 
-/// Resolves `field` to a bag and key: `location.key`, or a field of the published policy.
-async fn resolve_field(state: &AppState, field: &str) -> Result<(Location, String), ApiError> {
-    if let Some((prefix, key)) = field.split_once('.')
-        && let Some(location) = Location::parse(prefix)
-        && !key.is_empty()
-    {
-        return Ok((location, key.to_owned()));
-    }
-    let policy = facts::published_or_empty(state).await?;
-    match policy.field(field) {
-        Some(definition) => {
-            let (location, key) = accrete_app::facts::location_of(definition);
-            Ok((location, key.to_owned()))
-        }
-        None => Err(ApiError::field(
-            "field",
-            "unknown_field",
-            "not a field of the published policy nor `<location>.<key>`",
-        )),
-    }
-}
-
 /// Lists users in creation order, a page at a time, with optional filters.
 #[utoipa::path(get, path = "/users", tag = "users", params(ListUsers),
     responses((status = 200, body = UserPage), ErrorResponses),
@@ -548,66 +369,17 @@ pub async fn list(
     ApiQuery(query): ApiQuery<ListUsers>,
 ) -> Result<axum::Json<UserPage>, ApiError> {
     caller.require(Scope::UsersRead)?;
-    if query
-        .limit
-        .is_some_and(|l| l == 0 || l > UserQuery::MAX_LIMIT)
-    {
-        return Err(ApiError::field(
-            "limit",
-            "out_of_range",
-            "between 1 and 1000",
-        ));
-    }
-    let field = match &query.field {
-        None if query.value.is_some() || query.missing.is_some() => {
-            return Err(ApiError::field(
-                "field",
-                "required",
-                "`value` and `missing` filter on a `field`",
-            ));
-        }
-        None => None,
-        Some(name) => {
-            let (location, key) = resolve_field(&state, name).await?;
-            let equals = match (&query.value, query.missing) {
-                (Some(_), Some(true)) => {
-                    return Err(ApiError::field(
-                        "missing",
-                        "conflict",
-                        "use either `value` or `missing=true`",
-                    ));
-                }
-                (Some(text), _) => Some(
-                    serde_json::from_str::<Value>(text)
-                        .unwrap_or_else(|_| Value::String(text.clone())),
-                ),
-                (None, Some(true)) => None,
-                (None, _) => {
-                    return Err(ApiError::field(
-                        "value",
-                        "required",
-                        "filter on a field with `value=...` or `missing=true`",
-                    ));
-                }
-            };
-            Some(FieldFilter {
-                location,
-                key,
-                equals,
-            })
-        }
+    let filters = Filters {
+        created_after: parse_time("created_after", query.created_after.as_deref())?,
+        created_before: parse_time("created_before", query.created_before.as_deref())?,
+        email: query.email,
+        field: query.field,
+        value: query.value,
+        missing: query.missing,
+        limit: query.limit,
+        cursor: query.cursor,
     };
-    let page = state
-        .store
-        .list_users(UserQuery {
-            email: query.email,
-            created_after: parse_time("created_after", query.created_after.as_deref())?,
-            created_before: parse_time("created_before", query.created_before.as_deref())?,
-            field,
-            limit: query.limit,
-            cursor: query.cursor,
-        })
-        .await?;
+    let page = users::list(&state.app, filters).await?;
     Ok(axum::Json(UserPage {
         items: page.items.into_iter().map(UserView::from).collect(),
         next_cursor: page.next_cursor,
@@ -617,6 +389,7 @@ pub async fn list(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use accrete_oidc::credentials;
 
     #[test]
     fn the_documented_password_length_is_the_credential_rule() {

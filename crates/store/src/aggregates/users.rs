@@ -21,6 +21,16 @@ pub trait Users: Send + Sync {
     /// Creates a user. [`StoreError::Conflict`] when the email is taken, ignoring case.
     async fn create_user(&self, new: NewUser) -> Result<User, StoreError>;
 
+    /// Creates a user and applies `update` to it (as [`Self::update_user`] does, with history
+    /// and provenance from `source`) in one transaction: when the update is refused, no user is
+    /// left behind.
+    async fn create_user_with(
+        &self,
+        new: NewUser,
+        update: &UserUpdate,
+        source: &str,
+    ) -> Result<User, StoreError>;
+
     /// The user with this id, or [`StoreError::NotFound`].
     async fn get_user(&self, id: Uuid) -> Result<User, StoreError>;
 
@@ -122,6 +132,17 @@ impl<B: Backend> Users for B {
     async fn create_user(&self, new: NewUser) -> Result<User, StoreError> {
         let mut c = self.write().await?;
         let result = sql::create_user(&mut *c, new).await;
+        self.settle(&mut c, result)
+    }
+
+    async fn create_user_with(
+        &self,
+        new: NewUser,
+        update: &UserUpdate,
+        source: &str,
+    ) -> Result<User, StoreError> {
+        let mut c = self.write().await?;
+        let result = sql::create_user_with(&mut *c, new, update, source).await;
         self.settle(&mut c, result)
     }
 
@@ -244,6 +265,21 @@ pub(crate) mod sql {
         .await
         .map_err(email_taken)?;
         row.try_into()
+    }
+
+    /// [`create_user`] and [`update_user_in`] in one write transaction.
+    pub(crate) async fn create_user_with<C: Conn>(
+        c: &mut C,
+        new: NewUser,
+        update: &UserUpdate,
+        source: &str,
+    ) -> Result<User, StoreError> {
+        let now = new.now;
+        let mut tx = c.begin_write().await?;
+        let user = create_user(&mut *tx, new).await?;
+        let user = update_user_in(&mut *tx, user.id, None, update, source, now).await?;
+        C::commit(tx).await?;
+        Ok(user)
     }
 
     pub(crate) async fn get_user<C: Conn>(c: &mut C, id: Uuid) -> Result<User, StoreError> {

@@ -24,6 +24,7 @@ crate::for_each_backend!(
     an_email_can_change_but_not_to_one_taken,
     a_failed_update_writes_nothing,
     one_update_changes_email_claims_and_bags_with_one_version,
+    a_user_is_created_with_its_values_or_not_at_all,
 );
 
 async fn a_created_user_reads_back_by_id_and_by_email(store: Arc<dyn Store>) {
@@ -377,4 +378,50 @@ async fn one_update_changes_email_claims_and_bags_with_one_version(store: Arc<dy
         matches!(stale, Err(StoreError::VersionMismatch { .. })),
         "{stale:?}"
     );
+}
+
+async fn a_user_is_created_with_its_values_or_not_at_all(store: Arc<dyn Store>) {
+    // A refused value (a bag that is not an object) after a valid one: no user is left behind.
+    let bad = UserUpdate {
+        changes: vec![ProfileChange::set(
+            Location::Profile,
+            "given_name",
+            json!("Ada"),
+        )],
+        patches: vec![(Location::AppMetadata, json!([1]))],
+        ..UserUpdate::default()
+    };
+    let refused = store
+        .create_user_with(NewUser::with_email("ada@example.com", t0()), &bad, "api:x")
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::Invalid { .. })),
+        "{refused:?}"
+    );
+    assert_eq!(
+        store.find_user_by_email("ada@example.com").await.unwrap(),
+        None
+    );
+    assert_eq!(store.count_users().await.unwrap(), 0);
+
+    // Accepted: the user and its values, with history from the source, in one version.
+    let good = UserUpdate {
+        changes: vec![ProfileChange::set(
+            Location::Profile,
+            "given_name",
+            json!("Ada"),
+        )],
+        patches: vec![(Location::UserMetadata, json!({ "theme": "dark" }))],
+        ..UserUpdate::default()
+    };
+    let ada = store
+        .create_user_with(NewUser::with_email("ada@example.com", t0()), &good, "api:x")
+        .await
+        .unwrap();
+    assert_eq!(ada.profile, json!({ "given_name": "Ada" }));
+    assert_eq!(ada.user_metadata, json!({ "theme": "dark" }));
+    assert_eq!(store.get_user(ada.id).await.unwrap(), ada);
+    let history = store.user_history(ada.id).await.unwrap();
+    assert_eq!(history.len(), 2);
+    assert!(history.iter().all(|entry| entry.source == "api:x"));
 }

@@ -1,12 +1,12 @@
-//! Checks on values written through the API: metadata key rules and size caps, the claims a
+//! Checks on values written by an administrator (the API's users use-cases): metadata key rules and size caps, the claims a
 //! profile may hold, and typed fields validated by the engine (values come back normalised).
 
 use accrete_core::{CompiledPolicy, JsonAnswers, STANDARD_CLAIMS, validate_json_answers};
 use accrete_store::{Location, User};
 use serde_json::{Map, Value};
 
-use super::problem::{FieldProblem, FieldProblems};
-use accrete_app::facts::{bag, location_of};
+use crate::facts::{bag, location_of};
+use crate::problems::{Problem, push};
 
 /// Largest serialized size of one metadata bag, in bytes.
 pub const MAX_BAG_BYTES: usize = 16 * 1024;
@@ -15,16 +15,9 @@ pub const MAX_KEY_CHARS: usize = 128;
 /// Deepest nesting of metadata objects.
 pub const MAX_DEPTH: usize = 8;
 
-fn push(problems: &mut FieldProblems, key: String, code: &str, message: impl Into<String>) {
-    problems.entry(key).or_default().push(FieldProblem {
-        code: code.to_owned(),
-        message: message.into(),
-    });
-}
-
 /// Metadata keys may not be empty, contain `.` or `$`, be longer than [`MAX_KEY_CHARS`], or nest
 /// deeper than [`MAX_DEPTH`].
-pub fn check_keys(path: &str, value: &Value, depth: usize, problems: &mut FieldProblems) {
+pub fn check_keys(path: &str, value: &Value, depth: usize, problems: &mut Vec<Problem>) {
     let Value::Object(object) = value else {
         return;
     };
@@ -82,7 +75,7 @@ pub fn merged(current: &Value, patch: &Value) -> Value {
 }
 
 /// Refuses a bag over [`MAX_BAG_BYTES`].
-pub fn check_size(location: Location, value: &Value, problems: &mut FieldProblems) {
+pub fn check_size(location: Location, value: &Value, problems: &mut Vec<Problem>) {
     let size = serde_json::to_vec(value)
         .map(|v| v.len())
         .unwrap_or(usize::MAX);
@@ -107,7 +100,7 @@ pub fn validate_typed(
     location: Location,
     values: &mut Map<String, Value>,
     locale: &str,
-    problems: &mut FieldProblems,
+    problems: &mut Vec<Problem>,
 ) {
     let mut answers = JsonAnswers::new();
     let mut asked: Vec<(String, String)> = Vec::new();
@@ -172,7 +165,7 @@ pub fn check_profile(
     policy: &CompiledPolicy,
     claims: &mut Map<String, Value>,
     locale: &str,
-    problems: &mut FieldProblems,
+    problems: &mut Vec<Problem>,
 ) {
     for (claim, value) in claims.iter() {
         let key = format!("profile.{claim}");
@@ -200,7 +193,7 @@ pub fn check_metadata(
     patch: &mut Map<String, Value>,
     user: Option<&User>,
     locale: &str,
-    problems: &mut FieldProblems,
+    problems: &mut Vec<Problem>,
 ) {
     let whole = Value::Object(patch.clone());
     check_keys(location.as_str(), &whole, 0, problems);
@@ -220,7 +213,7 @@ mod tests {
 
     #[test]
     fn metadata_keys_with_a_dot_or_a_dollar_are_refused_at_any_depth() {
-        let mut problems = FieldProblems::new();
+        let mut problems = Vec::new();
         check_keys(
             "user_metadata",
             &json!({"ok": {"a.b": 1, "$c": 2}, "": 3}),
@@ -228,17 +221,18 @@ mod tests {
             &mut problems,
         );
         assert_eq!(problems.len(), 3);
-        assert!(problems.contains_key("user_metadata.ok.a.b"));
-        assert!(problems.contains_key("user_metadata.ok.$c"));
+        assert!(problems.iter().any(|p| p.path == "user_metadata.ok.a.b"));
+        assert!(problems.iter().any(|p| p.path == "user_metadata.ok.$c"));
     }
 
     #[test]
     fn a_merged_bag_over_the_cap_is_refused() {
-        let mut problems = FieldProblems::new();
+        let mut problems = Vec::new();
         let big = "x".repeat(MAX_BAG_BYTES);
         let after = merged(&json!({"a": 1}), &json!({"b": big, "a": null}));
         assert_eq!(after.get("a"), None);
         check_size(Location::AppMetadata, &after, &mut problems);
-        assert_eq!(problems["app_metadata"][0].code, "too_large");
+        assert_eq!(problems[0].path, "app_metadata");
+        assert_eq!(problems[0].code, "too_large");
     }
 }

@@ -1,0 +1,172 @@
+//! Administering clients: register (with a secret for a confidential client, shown once),
+//! read, list, replace the settings, delete. What a registration may be is
+//! `accrete_oidc::registration::check_registration`; the theme is read by the surface (it is
+//! the hosted pages' type) and handed in with its problems.
+
+use accrete_oidc::registration::{Registration, check_registration};
+use accrete_oidc::secrets::{TokenHasher, random_opaque};
+use accrete_store::{Client, StoreError};
+use serde_json::Value;
+use time::OffsetDateTime;
+
+use crate::app::App;
+use crate::problems::Problem;
+
+/// Why a client use-case did not succeed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// No client has this id.
+    #[error("client not found")]
+    NotFound,
+    /// Settings refused, every one of them.
+    #[error("settings refused")]
+    Invalid(Vec<Problem>),
+    /// A client cannot change between public and confidential.
+    #[error("{}: {}", .0.path, .0.message)]
+    Refused(Problem),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A client's settings, as written.
+#[derive(Debug)]
+pub struct Settings {
+    /// Display name (stored trimmed).
+    pub name: String,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub grant_types: Vec<String>,
+    pub scopes: Vec<String>,
+    pub audience: Vec<String>,
+    pub public: bool,
+    pub id_token_alg: String,
+    pub allowed_origins: Vec<String>,
+    /// The theme as stored (without its unset fields), or its problems (paths `theme...`).
+    pub theme: Result<Value, Vec<Problem>>,
+}
+
+/// A registered client, with its secret for a confidential client (shown once).
+#[derive(Debug)]
+pub struct Registered {
+    pub client: Client,
+    pub secret: Option<String>,
+}
+
+/// Checks the settings (and the `client_id` asked for, when one is); the theme to store when
+/// they are all valid.
+fn check(id: Option<&str>, settings: &Settings) -> Result<Value, ClientError> {
+    let mut problems: Vec<Problem> = check_registration(&Registration {
+        id,
+        name: &settings.name,
+        redirect_uris: &settings.redirect_uris,
+        post_logout_redirect_uris: &settings.post_logout_redirect_uris,
+        grant_types: &settings.grant_types,
+        public: settings.public,
+        scopes: &settings.scopes,
+        allowed_origins: &settings.allowed_origins,
+        id_token_alg: &settings.id_token_alg,
+    })
+    .into_iter()
+    .map(|problem| Problem::new(problem.path(), problem.code, problem.message))
+    .collect();
+    let theme = match &settings.theme {
+        Ok(theme) => theme.clone(),
+        Err(refused) => {
+            problems.extend(refused.iter().cloned());
+            Value::Null
+        }
+    };
+    if problems.is_empty() {
+        Ok(theme)
+    } else {
+        Err(ClientError::Invalid(problems))
+    }
+}
+
+fn client_of(id: String, settings: Settings, theme: Value, now: OffsetDateTime) -> Client {
+    Client {
+        id,
+        secret_hash: None,
+        name: settings.name.trim().to_owned(),
+        redirect_uris: settings.redirect_uris,
+        post_logout_redirect_uris: settings.post_logout_redirect_uris,
+        grant_types: settings.grant_types,
+        scopes: settings.scopes,
+        audience: settings.audience,
+        public: settings.public,
+        id_token_alg: settings.id_token_alg,
+        allowed_origins: settings.allowed_origins,
+        theme,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+/// Checks the settings only (what [`register`] would refuse, before the store).
+pub fn check_settings(id: Option<&str>, settings: &Settings) -> Result<(), ClientError> {
+    check(id, settings).map(|_| ())
+}
+
+/// Registers a client under `id` (generated when `None`); a confidential client gets a secret,
+/// stored hashed with `hasher` and returned once.
+pub async fn register(
+    app: &App,
+    id: Option<String>,
+    settings: Settings,
+    hasher: &TokenHasher,
+    now: OffsetDateTime,
+) -> Result<Registered, ClientError> {
+    let theme = check(id.as_deref(), &settings)?;
+    let id = id.unwrap_or_else(|| format!("client-{}", uuid::Uuid::now_v7().simple()));
+    let public = settings.public;
+    let mut client = client_of(id, settings, theme, now);
+    let secret = (!public).then(random_opaque);
+    client.secret_hash = secret.as_deref().map(|s| hasher.hash(s));
+    let client = app.store().create_client(client).await?;
+    Ok(Registered { client, secret })
+}
+
+/// Every client, oldest first.
+pub async fn list(app: &App) -> Result<Vec<Client>, ClientError> {
+    Ok(app.store().list_clients().await?)
+}
+
+/// The client `id`, from the store.
+pub async fn get(app: &App, id: &str) -> Result<Client, ClientError> {
+    app.store()
+        .get_client(id)
+        .await?
+        .ok_or(ClientError::NotFound)
+}
+
+/// Replaces a client's settings (its secret and creation time are kept); this node forgets
+/// the old settings at once.
+pub async fn update(
+    app: &App,
+    id: String,
+    settings: Settings,
+    now: OffsetDateTime,
+) -> Result<Client, ClientError> {
+    let theme = check(None, &settings)?;
+    let current = get(app, &id).await?;
+    if settings.public != current.public {
+        return Err(ClientError::Refused(Problem::new(
+            "public",
+            "immutable",
+            "a client cannot change between public and confidential",
+        )));
+    }
+    let mut client = client_of(id, settings, theme, now);
+    client.secret_hash = current.secret_hash;
+    client.created_at = current.created_at;
+    let updated = app.store().update_client(client).await?;
+    app.clients.forget(&updated.id);
+    Ok(updated)
+}
+
+/// Deletes a client with its transactions, grants, codes and tokens
+/// ([`crate::clients::ClientCache::delete`]).
+pub async fn delete(app: &App, id: &str) -> Result<(), ClientError> {
+    get(app, id).await?;
+    Ok(app.clients.delete(app.store(), id).await?)
+}

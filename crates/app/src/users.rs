@@ -1,0 +1,427 @@
+//! Administering users: create (with a password and initial values, in one unit of work),
+//! read, list with filters, change (with the version the change is based on), delete, history.
+//! Values are checked by [`crate::values`] against the published policy.
+
+use accrete_core::CompiledPolicy;
+use accrete_oidc::{credentials, password};
+use accrete_store::{
+    EmailChange, FieldFilter, HistoryEntry, Location, NewUser, Page, ProfileChange, StoreError,
+    User, UserQuery, UserUpdate,
+};
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::app::App;
+use crate::hashing::PoolBusy;
+use crate::policy_admin::published_or_empty;
+use crate::problems::{Problem, push};
+use crate::values;
+
+/// Why a user use-case did not succeed.
+#[derive(Debug, thiserror::Error)]
+pub enum UserError {
+    /// No user has this id.
+    #[error("user not found")]
+    NotFound,
+    /// The user changed since the version the change is based on.
+    #[error("the user changed since it was read (now version {current})")]
+    VersionMismatch {
+        /// The current version.
+        current: i64,
+    },
+    /// Another user has this email (compared ignoring case).
+    #[error("a user with this email exists")]
+    EmailTaken,
+    /// Values refused, every one of them.
+    #[error("values refused")]
+    Invalid(Vec<Problem>),
+    /// One input refused (a filter of a listing).
+    #[error("{}: {}", .0.path, .0.message)]
+    Refused(Problem),
+    /// The hashing pool is full.
+    #[error(transparent)]
+    Busy(#[from] PoolBusy),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Values of a user: `profile` replaces the claims it names (`null` deletes one);
+/// `user_metadata` and `app_metadata` are RFC 7396 merge patches.
+#[derive(Debug, Default)]
+pub struct Values {
+    pub profile: Option<Map<String, Value>>,
+    pub user_metadata: Option<Map<String, Value>>,
+    pub app_metadata: Option<Map<String, Value>>,
+}
+
+/// A new user.
+#[derive(Debug)]
+pub struct NewAccount {
+    /// The email as given (trimmed here).
+    pub email: String,
+    /// A password, checked by the credential rules; `None`: signs in by other means.
+    pub password: Option<String>,
+    pub email_verified: bool,
+    /// Initial values.
+    pub values: Values,
+    /// Provenance of the values (`api:<client>`).
+    pub source: String,
+    pub now: OffsetDateTime,
+}
+
+/// A change to a user.
+#[derive(Debug, Default)]
+pub struct Change {
+    /// New email (trimmed here).
+    pub email: Option<String>,
+    /// Whether the (new) email is verified.
+    pub email_verified: Option<bool>,
+    pub values: Values,
+}
+
+/// Filters of a listing, as given.
+#[derive(Debug, Default)]
+pub struct Filters {
+    /// Exact email, ignoring case.
+    pub email: Option<String>,
+    pub created_after: Option<OffsetDateTime>,
+    pub created_before: Option<OffsetDateTime>,
+    /// A field key of the published policy, or `<location>.<key>`.
+    pub field: Option<String>,
+    /// With `field`: the value it must equal (JSON, or a bare string).
+    pub value: Option<String>,
+    /// With `field`: `true` lists users for whom the field is missing.
+    pub missing: Option<bool>,
+    /// Page size (1 to [`UserQuery::MAX_LIMIT`]).
+    pub limit: Option<u32>,
+    pub cursor: Option<Uuid>,
+}
+
+fn refused(path: &str, code: &str, message: &str) -> UserError {
+    UserError::Refused(Problem::new(path, code, message))
+}
+
+/// Checks the values; profile changes and metadata patches to store.
+fn check_values(
+    policy: &CompiledPolicy,
+    values: &mut Values,
+    user: Option<&User>,
+    problems: &mut Vec<Problem>,
+) -> (Vec<ProfileChange>, Vec<(Location, Value)>) {
+    let mut changes = Vec::new();
+    if let Some(claims) = values.profile.as_mut() {
+        values::check_profile(policy, claims, "en", problems);
+        for (claim, value) in claims.iter() {
+            changes.push(ProfileChange {
+                location: Location::Profile,
+                key: claim.clone(),
+                value: Some(value.clone()).filter(|v| !v.is_null()),
+            });
+        }
+    }
+    let mut patches = Vec::new();
+    for (location, bag) in [
+        (Location::UserMetadata, values.user_metadata.as_mut()),
+        (Location::AppMetadata, values.app_metadata.as_mut()),
+    ] {
+        if let Some(bag) = bag {
+            values::check_metadata(policy, location, bag, user, "en", problems);
+            if !bag.is_empty() {
+                patches.push((location, Value::Object(bag.clone())));
+            }
+        }
+    }
+    (changes, patches)
+}
+
+/// Creates a user with a password (hashed on the pool) and initial values, in one unit of
+/// work: refused values leave no user behind.
+pub async fn create(app: &App, new: NewAccount) -> Result<User, UserError> {
+    let NewAccount {
+        email,
+        password,
+        email_verified,
+        mut values,
+        source,
+        now,
+    } = new;
+    let email = email.trim().to_owned();
+    let mut problems = Vec::new();
+    if let Err(problem) = credentials::check_email(&email) {
+        push(&mut problems, "email", "invalid_email", problem.to_string());
+    }
+    if let Some(Err(problem)) = password.as_deref().map(credentials::check_new_password) {
+        push(
+            &mut problems,
+            "password",
+            "invalid_length",
+            problem.to_string(),
+        );
+    }
+    let policy = published_or_empty(app).await?;
+    let (changes, patches) = check_values(&policy, &mut values, None, &mut problems);
+    if !problems.is_empty() {
+        return Err(UserError::Invalid(problems));
+    }
+    if app.store().find_user_by_email(&email).await?.is_some() {
+        return Err(UserError::EmailTaken);
+    }
+    let password_hash = match password {
+        Some(password) => Some(
+            app.hashing
+                .run(move || password::hash_password(&password))
+                .await?
+                .map_err(|e| refused("password", "invalid", &e.to_string()))?,
+        ),
+        None => None,
+    };
+    let mut user = NewUser::with_email(email, now);
+    user.email_verified = email_verified;
+    user.password_hash = password_hash;
+    let update = UserUpdate {
+        email: None,
+        changes,
+        patches,
+    };
+    Ok(app.store().create_user_with(user, &update, &source).await?)
+}
+
+/// The user with this id.
+pub async fn get(app: &App, id: Uuid) -> Result<User, UserError> {
+    match app.store().get_user(id).await {
+        Err(StoreError::NotFound) => Err(UserError::NotFound),
+        other => Ok(other?),
+    }
+}
+
+/// Changes a user, based on version `expected` when given (checked again inside the store's
+/// transaction, against the row it locks).
+pub async fn update(
+    app: &App,
+    id: Uuid,
+    expected: Option<i64>,
+    change: Change,
+    source: &str,
+    now: OffsetDateTime,
+) -> Result<User, UserError> {
+    let Change {
+        email,
+        email_verified,
+        mut values,
+    } = change;
+    let current = get(app, id).await?;
+    if let Some(version) = expected
+        && version != current.version
+    {
+        return Err(UserError::VersionMismatch {
+            current: current.version,
+        });
+    }
+    let policy = published_or_empty(app).await?;
+    let mut problems = Vec::new();
+    let (changes, patches) = check_values(&policy, &mut values, Some(&current), &mut problems);
+    let email = email.as_deref().map(str::trim);
+    if let Some(Err(problem)) = email.map(credentials::check_email) {
+        push(&mut problems, "email", "invalid_email", problem.to_string());
+    }
+    if !problems.is_empty() {
+        return Err(UserError::Invalid(problems));
+    }
+    let email = (email.is_some() || email_verified.is_some()).then(|| {
+        let email = email.unwrap_or(&current.email);
+        EmailChange {
+            email: email.to_owned(),
+            verified: email_verified
+                .unwrap_or(current.email_verified && email.eq_ignore_ascii_case(&current.email)),
+        }
+    });
+    let update = UserUpdate {
+        email,
+        changes,
+        patches,
+    };
+    Ok(app
+        .store()
+        .update_user(id, expected, &update, source, now)
+        .await?)
+}
+
+/// Deletes a user with their profile values, history, sessions and tokens.
+pub async fn delete(app: &App, id: Uuid, now: OffsetDateTime) -> Result<(), UserError> {
+    get(app, id).await?;
+    app.store().revoke_user_grants(id, None, now).await?;
+    app.store().delete_user_sessions(id).await?;
+    app.store().delete_user(id).await?;
+    Ok(())
+}
+
+/// Every value change of a user, oldest first.
+pub async fn history(app: &App, id: Uuid) -> Result<Vec<HistoryEntry>, UserError> {
+    get(app, id).await?;
+    Ok(app.store().user_history(id).await?)
+}
+
+/// Resolves `field` to a bag and key: `location.key`, or a field of the published policy.
+async fn resolve_field(app: &App, field: &str) -> Result<(Location, String), UserError> {
+    if let Some((prefix, key)) = field.split_once('.')
+        && let Some(location) = Location::parse(prefix)
+        && !key.is_empty()
+    {
+        return Ok((location, key.to_owned()));
+    }
+    let policy = published_or_empty(app).await?;
+    match policy.field(field) {
+        Some(definition) => {
+            let (location, key) = crate::facts::location_of(definition);
+            Ok((location, key.to_owned()))
+        }
+        None => Err(refused(
+            "field",
+            "unknown_field",
+            "not a field of the published policy nor `<location>.<key>`",
+        )),
+    }
+}
+
+/// Users in creation order, a page at a time, filtered.
+pub async fn list(app: &App, filters: Filters) -> Result<Page<User>, UserError> {
+    if filters
+        .limit
+        .is_some_and(|l| l == 0 || l > UserQuery::MAX_LIMIT)
+    {
+        return Err(refused("limit", "out_of_range", "between 1 and 1000"));
+    }
+    let field = match &filters.field {
+        None if filters.value.is_some() || filters.missing.is_some() => {
+            return Err(refused(
+                "field",
+                "required",
+                "`value` and `missing` filter on a `field`",
+            ));
+        }
+        None => None,
+        Some(name) => {
+            let (location, key) = resolve_field(app, name).await?;
+            let equals = match (&filters.value, filters.missing) {
+                (Some(_), Some(true)) => {
+                    return Err(refused(
+                        "missing",
+                        "conflict",
+                        "use either `value` or `missing=true`",
+                    ));
+                }
+                (Some(text), _) => Some(
+                    serde_json::from_str::<Value>(text)
+                        .unwrap_or_else(|_| Value::String(text.clone())),
+                ),
+                (None, Some(true)) => None,
+                (None, _) => {
+                    return Err(refused(
+                        "value",
+                        "required",
+                        "filter on a field with `value=...` or `missing=true`",
+                    ));
+                }
+            };
+            Some(FieldFilter {
+                location,
+                key,
+                equals,
+            })
+        }
+    };
+    Ok(app
+        .store()
+        .list_users(UserQuery {
+            email: filters.email,
+            created_after: filters.created_after,
+            created_before: filters.created_before,
+            field,
+            limit: filters.limit,
+            cursor: filters.cursor,
+        })
+        .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::hashing::HashingPool;
+
+    async fn app() -> (App, tempfile::TempDir) {
+        let (store, dir) = accrete_store::testing::sqlite_store().await;
+        let app = App::new(store, "http://issuer".into(), HashingPool::new(1, 1));
+        (app, dir)
+    }
+
+    fn account(email: &str, values: Values) -> NewAccount {
+        NewAccount {
+            email: email.into(),
+            password: None,
+            email_verified: false,
+            values,
+            source: "api:test".into(),
+            now: OffsetDateTime::now_utc(),
+        }
+    }
+
+    #[tokio::test]
+    async fn every_refused_value_is_reported_and_no_user_is_created() {
+        let (app, _dir) = app().await;
+        let values = Values {
+            profile: json!({"shoe_size": "42"}).as_object().cloned(),
+            user_metadata: json!({"a.b": 1}).as_object().cloned(),
+            app_metadata: None,
+        };
+        let mut new = account("not an email", values);
+        new.password = Some("short".into());
+        let Err(UserError::Invalid(problems)) = create(&app, new).await else {
+            panic!("values should be refused");
+        };
+        let paths: Vec<&str> = problems.iter().map(|p| p.path.as_str()).collect();
+        assert!(paths.contains(&"email"), "{paths:?}");
+        assert!(paths.contains(&"password"), "{paths:?}");
+        assert!(paths.contains(&"profile.shoe_size"), "{paths:?}");
+        assert!(paths.contains(&"user_metadata.a.b"), "{paths:?}");
+        assert_eq!(app.store().count_users().await.unwrap(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_user_is_created_with_its_values_and_changed_against_its_version() {
+        let (app, _dir) = app().await;
+        let values = Values {
+            profile: json!({"given_name": "Ada"}).as_object().cloned(),
+            user_metadata: json!({"theme": "dark"}).as_object().cloned(),
+            app_metadata: None,
+        };
+        let ada = create(&app, account(" ada@example.com ", values))
+            .await
+            .unwrap();
+        assert_eq!(ada.email, "ada@example.com");
+        assert_eq!(ada.profile, json!({"given_name": "Ada"}));
+        assert!(matches!(
+            create(&app, account("ADA@example.com", Values::default())).await,
+            Err(UserError::EmailTaken)
+        ));
+        let stale = update(
+            &app,
+            ada.id,
+            Some(ada.version + 1),
+            Change::default(),
+            "api:test",
+            OffsetDateTime::now_utc(),
+        )
+        .await;
+        assert!(
+            matches!(stale, Err(UserError::VersionMismatch { current }) if current == ada.version)
+        );
+        assert_eq!(history(&app, ada.id).await.unwrap().len(), 2);
+        delete(&app, ada.id, OffsetDateTime::now_utc())
+            .await
+            .unwrap();
+        assert!(matches!(get(&app, ada.id).await, Err(UserError::NotFound)));
+    }
+}
