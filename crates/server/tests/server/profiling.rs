@@ -1083,3 +1083,58 @@ async fn an_answer_whose_event_cannot_be_written_stores_nothing_and_can_be_sent_
     })
     .await;
 }
+
+/// A single sign-on into an application with a step due: the authorization that found the
+/// session stores its transaction only then (with its user), the sign-on is counted once, and
+/// answering the step ends in a code.
+#[tokio::test]
+async fn a_single_sign_on_with_a_step_due_stores_its_transaction_and_counts_the_sign_on_once() {
+    each_backend(|app| async move {
+        setup(&app, "dee@example.com").await;
+        let (browser, landing) = sign_in_to(&app, "web", "dee@example.com").await;
+        assert_eq!(step_of(&landing), "birthday");
+        assert!(matches!(
+            answer(&browser, landing, "skip", &[]).await,
+            Landing::Code
+        ));
+        // The same browser enters the shop: single sign-on, and the shop's phone is due.
+        let to = location(&browser.get(&authorize_path("shop", "")).await);
+        assert!(to.starts_with("/prompt?tx="), "{to}");
+        let landing = follow(&browser, to).await;
+        assert_eq!(step_of(&landing), "shop_phone");
+        let email = "dee@example.com";
+        let user = app.store.find_user_by_email(email).await.unwrap().unwrap();
+        assert_eq!(user.sso_logins, 1);
+        let mut landing = answer(
+            &browser,
+            landing,
+            "submit",
+            &[("phone_number", "06 12 34 56 78")],
+        )
+        .await;
+        // Optional steps of this sign-in, if any, are skipped.
+        for _ in 0..3 {
+            if matches!(landing, Landing::Code) {
+                break;
+            }
+            landing = answer(&browser, landing, "skip", &[]).await;
+        }
+        assert!(matches!(landing, Landing::Code), "{landing:?}");
+        let user = app.store.get_user(user.id).await.unwrap();
+        assert_eq!(user.sso_logins, 1, "the sign-on is counted once");
+        assert!(
+            user.profile.get("phone_number").is_some(),
+            "{:?}",
+            user.profile
+        );
+        // Once nothing is due, the next single sign-on gets its code at once.
+        let back = location(&browser.get(&authorize_path("shop", "")).await);
+        assert!(
+            back.starts_with(REDIRECT) && back.contains("code="),
+            "{back}"
+        );
+        let user = app.store.get_user(user.id).await.unwrap();
+        assert_eq!(user.sso_logins, 2);
+    })
+    .await;
+}
