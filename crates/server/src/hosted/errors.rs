@@ -1,12 +1,79 @@
 //! Error pages: one plain sentence per kind of problem, in the page's locale, with the protocol
 //! code under "Details for developers" when there is one, and `Retry-After` when waiting helps.
+//!
+//! Every error a person sees on a hosted page is a [`PageError`], answered by its one
+//! `IntoResponse`; the functions below build the usual ones.
+
+use std::sync::Arc;
 
 use accrete_app::transactions::TransactionError;
-use axum::http::StatusCode;
-use axum::response::Response;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 
 use super::i18n;
+use super::templates::Pages;
 use crate::state::AppState;
+
+/// An error shown to a person as a page.
+pub(crate) struct PageError {
+    pages: Arc<Pages>,
+    status: StatusCode,
+    locale: String,
+    /// The plain sentence.
+    message: String,
+    /// The protocol code and description, under "Details for developers".
+    technical: Option<String>,
+    /// Seconds after which trying again may succeed (`Retry-After`).
+    retry_after: Option<u64>,
+}
+
+impl PageError {
+    /// A page saying `message` with `status`.
+    pub(crate) fn new(state: &AppState, status: StatusCode, locale: &str, message: String) -> Self {
+        PageError {
+            pages: state.pages.clone(),
+            status,
+            locale: locale.to_owned(),
+            message,
+            technical: None,
+            retry_after: None,
+        }
+    }
+
+    /// With the protocol's own words for developers.
+    fn technical(mut self, technical: String) -> Self {
+        self.technical = Some(technical);
+        self
+    }
+
+    /// With `Retry-After` (at least one second).
+    fn retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds.max(1));
+        self
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let PageError {
+            pages,
+            status,
+            locale,
+            message,
+            technical,
+            retry_after,
+        } = self;
+        let mut response = pages.render(
+            status,
+            "error.html",
+            minijinja::context! { locale, message, technical },
+        );
+        if let Some(value) = retry_after.and_then(|s| HeaderValue::from_str(&s.to_string()).ok()) {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        response
+    }
+}
 
 /// Renders the error page.
 pub(crate) fn error_page(
@@ -15,11 +82,7 @@ pub(crate) fn error_page(
     locale: &str,
     message: String,
 ) -> Response {
-    state.pages.render(
-        status,
-        "error.html",
-        minijinja::context! { locale, message },
-    )
+    PageError::new(state, status, locale, message).into_response()
 }
 
 /// A protocol error shown to a person (a request that cannot be sent back to the application):
@@ -38,13 +101,10 @@ pub(crate) fn protocol_error_page(
         // Every other refusal shown on a page is a link the application built wrongly.
         _ => "error.invalid_link",
     };
-    let message = i18n::text(locale, key);
     let technical = format!("{}: {}", error.kind.as_str(), error.description);
-    state.pages.render(
-        status,
-        "error.html",
-        minijinja::context! { locale, message, technical },
-    )
+    PageError::new(state, status, locale, i18n::text(locale, key))
+        .technical(technical)
+        .into_response()
 }
 
 /// The answer when the transaction is gone or the store failed.
@@ -71,17 +131,13 @@ pub(crate) fn store_failure(
     error: &accrete_store::StoreError,
 ) -> Response {
     tracing::error!(%error, "storage failure on a hosted page");
-    let mut response = error_page(
+    retry_later(
         state,
-        StatusCode::SERVICE_UNAVAILABLE,
         locale,
-        i18n::text(locale, "error.busy"),
-    );
-    response.headers_mut().insert(
-        axum::http::header::RETRY_AFTER,
-        axum::http::HeaderValue::from_static("5"),
-    );
-    response
+        StatusCode::SERVICE_UNAVAILABLE,
+        "error.busy",
+        5,
+    )
 }
 
 /// 429 or 503 with `Retry-After`, rendered as a page.
@@ -92,11 +148,7 @@ pub(crate) fn retry_later(
     key: &str,
     seconds: u64,
 ) -> Response {
-    let mut response = error_page(state, status, locale, i18n::text(locale, key));
-    if let Ok(value) = axum::http::HeaderValue::from_str(&seconds.max(1).to_string()) {
-        response
-            .headers_mut()
-            .insert(axum::http::header::RETRY_AFTER, value);
-    }
-    response
+    PageError::new(state, status, locale, i18n::text(locale, key))
+        .retry_after(seconds)
+        .into_response()
 }
