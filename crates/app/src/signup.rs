@@ -24,7 +24,8 @@ pub struct SignupStep {
     step: String,
     fields: Vec<String>,
     client_id: Option<String>,
-    tx: Option<Uuid>,
+    /// The transaction as the page read it (read once per request).
+    tx: Option<AuthTransaction>,
 }
 
 /// The step to ask on the sign-up page of transaction `tx` (if any): the first required
@@ -48,7 +49,7 @@ pub async fn signup_step(
         fields: ask.fields.iter().map(|k| k.as_str().to_owned()).collect(),
         policy,
         client_id,
-        tx: tx.map(|t| t.id),
+        tx: tx.cloned(),
     })
 }
 
@@ -117,20 +118,22 @@ impl SignupStep {
             );
             app.store().record_prompt_event(event).await?;
         }
-        let Some(id) = self.tx else {
+        let Some(mut tx) = self.tx.clone() else {
             return Ok(());
         };
-        if let Some(mut tx) = app.store().get_transaction(id).await? {
-            let mut flow = FlowState::of(&tx.state);
-            flow.answered.push(self.step.clone());
-            flow.signup_page = true;
-            flow.store_into(&mut tx.state);
-            match app.store().update_transaction(tx).await {
-                // Progress display only: a concurrent change of the transaction wins.
-                Ok(_) | Err(StoreError::VersionMismatch { .. } | StoreError::Conflict { .. }) => {}
-                Err(error) => return Err(error),
-            }
+        let mut flow = FlowState::of(&tx.state);
+        flow.answered.push(self.step.clone());
+        flow.signup_page = true;
+        flow.store_into(&mut tx.state);
+        match app.store().update_transaction(tx).await {
+            // Progress display only: a concurrent change of the transaction (or its end) wins.
+            Ok(_)
+            | Err(
+                StoreError::VersionMismatch { .. }
+                | StoreError::Conflict { .. }
+                | StoreError::NotFound,
+            ) => Ok(()),
+            Err(error) => Err(error),
         }
-        Ok(())
     }
 }

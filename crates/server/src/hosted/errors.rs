@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::i18n;
 use super::templates::Pages;
+use crate::ratelimit::RetryAfter;
 use crate::state::AppState;
 
 /// An error shown to a person as a page.
@@ -151,4 +152,26 @@ pub(crate) fn retry_later(
     PageError::new(state, status, locale, i18n::text(locale, key))
         .retry_after(seconds)
         .into_response()
+}
+
+/// 429: too many attempts from this address or on this account; try again after `wait`.
+pub(crate) fn rate_limited(state: &AppState, locale: &str, wait: RetryAfter) -> Response {
+    retry_later(
+        state,
+        locale,
+        StatusCode::TOO_MANY_REQUESTS,
+        "error.rate_limited",
+        wait.seconds(),
+    )
+}
+
+/// 503: the password-hashing pool is full; try again in a moment.
+pub(crate) fn hashing_busy(state: &AppState, locale: &str) -> Response {
+    retry_later(
+        state,
+        locale,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "error.busy",
+        2,
+    )
 }

@@ -11,7 +11,7 @@ use axum_extra::extract::CookieJar;
 use time::OffsetDateTime;
 
 use super::credentials::{CredentialsForm, CredentialsPage, FieldErrors, TxQuery};
-use super::errors::{retry_later, store_failure};
+use super::errors::{hashing_busy, rate_limited, store_failure};
 use super::i18n::text;
 use super::transaction::continue_to;
 use crate::ratelimit::RetryAfter;
@@ -90,13 +90,7 @@ pub(super) async fn submit(
         );
     }
     if let Err(wait) = state.limits.check_ip(peer.ip()) {
-        return retry_later(
-            &state,
-            locale,
-            StatusCode::TOO_MANY_REQUESTS,
-            "error.rate_limited",
-            wait.seconds(),
-        );
+        return rate_limited(&state, locale, wait);
     }
     let attempt = SignIn {
         email: &email,
@@ -108,22 +102,10 @@ pub(super) async fn submit(
     let user = match accounts::sign_in(&state.app, attempt).await {
         Ok(user) => user,
         Err(SignInError::Throttled(wait)) => {
-            return retry_later(
-                &state,
-                locale,
-                StatusCode::TOO_MANY_REQUESTS,
-                "error.rate_limited",
-                RetryAfter(wait).seconds(),
-            );
+            return rate_limited(&state, locale, RetryAfter(wait));
         }
         Err(SignInError::Busy) => {
-            return retry_later(
-                &state,
-                locale,
-                StatusCode::SERVICE_UNAVAILABLE,
-                "error.busy",
-                2,
-            );
+            return hashing_busy(&state, locale);
         }
         Err(SignInError::WrongCredentials) => {
             return again(

@@ -13,7 +13,7 @@ use accrete_app::accounts::{self, SignUp, SignUpError};
 use accrete_app::signup::signup_step;
 
 use super::credentials::{CredentialsPage, FieldErrors, TxQuery, split_signup_post};
-use super::errors::{retry_later, store_failure};
+use super::errors::{hashing_busy, rate_limited, store_failure};
 use super::form::signup_view;
 use super::i18n::text;
 use super::transaction::continue_to;
@@ -130,13 +130,7 @@ pub(super) async fn submit(
         );
     }
     if let Err(wait) = state.limits.check_ip(peer.ip()) {
-        return retry_later(
-            &state,
-            locale,
-            StatusCode::TOO_MANY_REQUESTS,
-            "error.rate_limited",
-            wait.seconds(),
-        );
+        return rate_limited(&state, locale, wait);
     }
     let new = SignUp {
         email: &email,
@@ -164,13 +158,7 @@ pub(super) async fn submit(
             return again(StatusCode::BAD_REQUEST, errors, None);
         }
         Err(SignUpError::Busy) => {
-            return retry_later(
-                &state,
-                locale,
-                StatusCode::SERVICE_UNAVAILABLE,
-                "error.busy",
-                2,
-            );
+            return hashing_busy(&state, locale);
         }
         Err(SignUpError::Store(error)) => return store_failure(&state, locale, &error),
     };
