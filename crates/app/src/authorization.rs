@@ -33,30 +33,23 @@ pub async fn start(
     hasher: &TokenHasher,
     now: OffsetDateTime,
 ) -> Result<Step, StoreError> {
-    let new = NewAuthTransaction {
-        client_id: request.client_id.clone(),
-        request: serde_json::to_value(request).unwrap_or_default(),
-        state: json!({}),
-        now,
-        expires_at: now + TRANSACTION_LIFETIME,
-    };
     let fresh = |s: &SsoSession| {
         request.session_is_fresh_enough(s.auth_time.unix_timestamp(), now.unix_timestamp())
     };
     let Some(session) = session.filter(fresh) else {
-        let tx = app.store().create_transaction(new).await?;
+        let tx = store_transaction(app, request, now).await?;
         return advance(app, tx, request, None, hasher, now).await;
     };
-    // Not stored unless profiling has something to ask.
+    // Not stored (nor its request serialized) unless profiling has something to ask.
     let unsaved = AuthTransaction {
         id: Uuid::nil(),
-        client_id: new.client_id.clone(),
-        request: new.request.clone(),
+        client_id: request.client_id.clone(),
+        request: serde_json::Value::Null,
         user_id: Some(session.user_id),
         session_hash: Some(session.hash.clone()),
         state: json!({}),
         created_at: now,
-        expires_at: new.expires_at,
+        expires_at: now + TRANSACTION_LIFETIME,
         completed_at: None,
         version: 0,
     };
@@ -66,6 +59,22 @@ pub async fn start(
         Some(step) => Ok(step),
         None => issue_code(app, None, request, &session, hasher, now).await,
     }
+}
+
+/// Stores `request` as a new transaction created at `now`.
+async fn store_transaction(
+    app: &App,
+    request: &AuthorizationRequest,
+    now: OffsetDateTime,
+) -> Result<AuthTransaction, StoreError> {
+    let new = NewAuthTransaction {
+        client_id: request.client_id.clone(),
+        request: serde_json::to_value(request).unwrap_or_default(),
+        state: json!({}),
+        now,
+        expires_at: now + TRANSACTION_LIFETIME,
+    };
+    app.store().create_transaction(new).await
 }
 
 /// Where the transaction goes next.
@@ -163,14 +172,7 @@ async fn profiling(
             Ok(Some(Step::Refused(refusal(app, request, error))))
         }
         Ok(Next::StoreFirst) => {
-            let new = NewAuthTransaction {
-                client_id: tx.client_id.clone(),
-                request: tx.request.clone(),
-                state: json!({}),
-                now: tx.created_at,
-                expires_at: tx.expires_at,
-            };
-            let mut stored = app.store().create_transaction(new).await?;
+            let mut stored = store_transaction(app, request, tx.created_at).await?;
             stored.user_id = tx.user_id;
             stored.session_hash.clone_from(&tx.session_hash);
             let stored = app.store().update_transaction(stored).await?;
