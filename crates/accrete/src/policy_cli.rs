@@ -93,7 +93,7 @@ pub fn run(command: PolicyCommand) -> anyhow::Result<ExitCode> {
                     .with_context(|| format!("--now {text:?} is not an RFC 3339 time"))?,
                 None => OffsetDateTime::now_utc(),
             };
-            let decision = decide(&policy, &facts, &moment, now);
+            let decision = decide(&policy, &facts, &moment, now).with_sources(&policy, &facts);
             if human {
                 output::text(&accrete_core::decision_text(&decision))?;
             } else {

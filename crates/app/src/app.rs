@@ -7,6 +7,7 @@ use accrete_core::CompiledPolicy;
 use accrete_store::{Store, StoreError};
 
 use crate::clients::ClientCache;
+use crate::connections::Federation;
 use crate::hashing::HashingPool;
 use crate::policy::PolicyCache;
 
@@ -19,19 +20,27 @@ pub struct App {
     /// The bounded pool that runs Argon2id.
     pub hashing: HashingPool,
     policy: PolicyCache,
+    /// Connections to upstream identity providers and the client that talks to them.
+    pub federation: Federation,
     /// When this node last swept abandoned prompts (unix seconds).
     pub(crate) last_sweep: AtomicI64,
 }
 
 impl App {
     /// The use-cases over `store`, for the server reachable at `issuer`.
-    pub fn new(store: Arc<dyn Store>, issuer: String, hashing: HashingPool) -> App {
+    pub fn new(
+        store: Arc<dyn Store>,
+        issuer: String,
+        hashing: HashingPool,
+        federation: Federation,
+    ) -> App {
         App {
             store,
             issuer,
             clients: ClientCache::default(),
             hashing,
             policy: PolicyCache::default(),
+            federation,
             last_sweep: AtomicI64::new(0),
         }
     }

@@ -86,6 +86,8 @@ pub enum Step {
         tx: Uuid,
         /// `prompt=create`: the sign-up page.
         create: bool,
+        /// `connection=NAME`: straight to that upstream provider.
+        connection: Option<String>,
     },
     /// Back to the client with an error (`login_required`, `interaction_required`): the URL.
     Refused(String),
@@ -115,6 +117,7 @@ pub async fn advance(
         return Ok(Step::SignIn {
             tx: tx.id,
             create: request.has_prompt(Prompt::Create),
+            connection: request.connection.clone(),
         });
     };
     // The user as the SSO count left it, so that profiling need not read it again.

@@ -160,6 +160,10 @@ pub struct FlowState {
     pub current: Option<Shown>,
     /// The sign-up page held the first `signup` step.
     pub signup_page: bool,
+    /// Values an upstream provider gave that the fields refused: they pre-fill the prompt
+    /// (never stored as known).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub suggestions: BTreeMap<String, Value>,
 }
 
 impl FlowState {

@@ -68,6 +68,7 @@ pub async fn before_code(
     // stale. Staleness only makes fields missing, and conditions see values, not their dates, so
     // when nothing is due in this worst case nothing is due at all.
     let mut facts = user_facts(&policy, &user, &[], &[]);
+    facts.suggestions.clone_from(&flow.suggestions);
     assume_stale(&policy, &mut facts);
     let signup = user.created_at >= tx.created_at;
     // Prompt history holds steps back (skips, fields left blank), makes a due optional step
@@ -84,6 +85,7 @@ pub async fn before_code(
     if needs_provenance(&policy) {
         let provenance = app.store().value_provenance(user.id).await?;
         facts = user_facts(&policy, &user, &[], &provenance);
+        facts.suggestions.clone_from(&flow.suggestions);
     }
     facts.prompts = prompt_states(&app.store().prompt_states(user.id).await?);
     let Some((ask, kind)) = next_ask(&policy, &facts, &flow, tx, request, signup, now).0 else {

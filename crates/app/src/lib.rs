@@ -11,11 +11,15 @@
 pub mod accounts;
 mod app;
 pub mod authorization;
+pub mod claim_mapping;
 pub mod claims;
 pub mod client_admin;
 pub mod clients;
+pub mod connection_admin;
+pub mod connections;
 pub mod countries;
 pub mod facts;
+pub mod federation;
 pub mod fields;
 pub mod flow;
 pub mod hashing;

@@ -233,7 +233,7 @@ pub async fn simulate(
             )));
         }
     };
-    Ok(decide(&policy, &facts, moment, now))
+    Ok(decide(&policy, &facts, moment, now).with_sources(&policy, &facts))
 }
 
 /// Per step: how many users each policy would ask it.

@@ -353,7 +353,12 @@ mod tests {
 
     async fn app() -> (App, tempfile::TempDir) {
         let (store, dir) = accrete_store::testing::sqlite_store().await;
-        let app = App::new(store, "http://issuer".into(), HashingPool::new(1, 1));
+        let app = App::new(
+            store,
+            "http://issuer".into(),
+            HashingPool::new(1, 1),
+            crate::connections::Federation::for_tests(),
+        );
         (app, dir)
     }
 

@@ -27,6 +27,9 @@ pub struct Decision {
     names: Arc<Names>,
     errors: Vec<String>,
     held_by_condition: bool,
+    /// Where the known values of steps with every field known came from, by step index
+    /// (filled by [`Decision::with_sources`] only).
+    sources: Vec<(u32, Vec<(FieldKey, String)>)>,
 }
 
 impl Decision {
@@ -52,6 +55,32 @@ impl Decision {
             .iter()
             .map(|entry| self.render(entry))
             .collect()
+    }
+
+    /// The same decision whose explanation also says where known values came from
+    /// (`given_name known from idp:google`), read from the `facts` it was decided with: for the
+    /// simulator and the API, not the sign-in path (it allocates per step).
+    pub fn with_sources(mut self, policy: &CompiledPolicy, facts: &UserFacts) -> Decision {
+        let mut sources = Vec::new();
+        for entry in &self.entries {
+            if entry.reason != Compact::AllFieldsKnown {
+                continue;
+            }
+            let Some(step) = policy.step(self.step_id(entry.step).as_str()) else {
+                continue;
+            };
+            let known: Vec<(FieldKey, String)> = step
+                .fields
+                .iter()
+                .filter_map(|key| {
+                    let value = facts.values.get(key.as_str())?;
+                    (!value.source.is_empty()).then(|| (key.clone(), value.source.clone()))
+                })
+                .collect();
+            sources.push((entry.step, known));
+        }
+        self.sources = sources;
+        self
     }
 
     /// Why one step was or was not due.
@@ -89,7 +118,14 @@ impl Decision {
                 condition: self.condition(condition),
                 error: self.errors.get(error as usize).cloned().unwrap_or_default(),
             },
-            Compact::AllFieldsKnown => Reason::AllFieldsKnown,
+            Compact::AllFieldsKnown => Reason::AllFieldsKnown {
+                sources: self
+                    .sources
+                    .iter()
+                    .find(|(step, _)| *step == entry.step)
+                    .map(|(_, known)| known.clone())
+                    .unwrap_or_default(),
+            },
             Compact::SkippedThisSignin => Reason::SkippedThisSignin,
             Compact::SkippedWaiting { logins_left, until } => {
                 Reason::SkippedWaiting { logins_left, until }
@@ -215,8 +251,12 @@ pub enum Reason {
         /// What went wrong.
         error: String,
     },
-    /// Every field of the step is known and fresh.
-    AllFieldsKnown,
+    /// Every field of the step is known and fresh; with where each value came from when the
+    /// decision was made [`Decision::with_sources`].
+    AllFieldsKnown {
+        /// `(field, source)`: `idp:google`, `prompt`, `account`, `api`...
+        sources: Vec<(FieldKey, String)>,
+    },
     /// The user skipped the step during this sign-in.
     SkippedThisSignin,
     /// The user skipped the step and the re-ask interval has not passed.
@@ -256,7 +296,7 @@ impl Reason {
             Reason::EventNotInTrigger => "event_not_in_trigger",
             Reason::ConditionNotMet { .. } => "condition_not_met",
             Reason::ConditionFailed { .. } => "condition_failed",
-            Reason::AllFieldsKnown => "all_fields_known",
+            Reason::AllFieldsKnown { .. } => "all_fields_known",
             Reason::SkippedThisSignin => "skipped_this_signin",
             Reason::SkippedWaiting { .. } => "skipped_waiting",
             Reason::SkipLimitReached { .. } => "skip_limit_reached",
@@ -283,7 +323,17 @@ impl fmt::Display for Reason {
                 f,
                 "trigger did not match: condition could not be evaluated ({error}): {condition}"
             ),
-            Reason::AllFieldsKnown => f.write_str("all fields known"),
+            Reason::AllFieldsKnown { sources } => {
+                f.write_str("all fields known")?;
+                for (i, (field, source)) in sources.iter().enumerate() {
+                    f.write_str(if i == 0 { " (" } else { "; " })?;
+                    write!(f, "{field} known from {source}")?;
+                }
+                if !sources.is_empty() {
+                    f.write_str(")")?;
+                }
+                Ok(())
+            }
             Reason::SkippedThisSignin => f.write_str("skipped during this sign-in"),
             Reason::SkippedWaiting { logins_left, until } => {
                 f.write_str("skipped; re-ask")?;
@@ -400,6 +450,7 @@ pub fn decide(
             names,
             errors,
             held_by_condition,
+            sources: Vec::new(),
         };
     };
     let behind = u32::try_from(index).unwrap_or(u32::MAX);
@@ -415,6 +466,7 @@ pub fn decide(
         names,
         errors,
         held_by_condition,
+        sources: Vec::new(),
     }
 }
 

@@ -70,6 +70,9 @@ pub struct AuthorizationRequest {
     pub id_token_hint: Option<String>,
     /// Requested authentication context classes, in order (advisory).
     pub acr_values: Vec<String>,
+    /// `connection`: sign in through this upstream provider at once, without the sign-in page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection: Option<String>,
 }
 
 impl AuthorizationRequest {
@@ -380,6 +383,7 @@ impl AuthorizeParams {
             ui_locales: split_list(p.get("ui_locales").unwrap_or_default()),
             id_token_hint: p.get("id_token_hint").map(str::to_owned),
             acr_values: split_list(p.get("acr_values").unwrap_or_default()),
+            connection: p.get("connection").filter(|c| !c.is_empty()).map(str::to_owned),
         })
     }
 }

@@ -41,6 +41,18 @@ pub struct Config {
     pub rate_limit: RateLimit,
     /// The server's theme of the hosted pages.
     pub theme: ThemeSettings,
+    /// Calls to upstream identity providers.
+    pub federation: FederationSettings,
+}
+
+/// The `[federation]` settings: how Accrete calls upstream identity providers.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FederationSettings {
+    /// Seconds an upstream call may take (connect and answer) before the sign-in fails.
+    pub timeout_seconds: u64,
+    /// Whether plain `http://` is allowed to a provider on this machine (127.0.0.1, ::1,
+    /// localhost): for development and tests only; every other provider is called over HTTPS.
+    pub allow_loopback_http: bool,
 }
 
 /// The `[theme]` of the hosted pages: the look every client's theme falls back to, and a
@@ -102,6 +114,15 @@ pub struct Layer {
     pub hashing: Option<HashingLayer>,
     pub rate_limit: Option<RateLimitLayer>,
     pub theme: Option<ThemeLayer>,
+    pub federation: Option<FederationLayer>,
+}
+
+/// The `[federation]` table of a [`Layer`].
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FederationLayer {
+    pub timeout_seconds: Option<u64>,
+    pub allow_loopback_http: Option<bool>,
 }
 
 /// The `[theme]` table of a [`Layer`].
@@ -280,6 +301,13 @@ impl Layer {
             }),
             (h, l) => h.or(l),
         };
+        let federation = match (self.federation, lower.federation) {
+            (Some(h), Some(l)) => Some(FederationLayer {
+                timeout_seconds: h.timeout_seconds.or(l.timeout_seconds),
+                allow_loopback_http: h.allow_loopback_http.or(l.allow_loopback_http),
+            }),
+            (h, l) => h.or(l),
+        };
         let theme = match (self.theme, lower.theme) {
             (Some(h), Some(l)) => Some(h.over(l)),
             (h, l) => h.or(l),
@@ -297,6 +325,7 @@ impl Layer {
             hashing,
             rate_limit,
             theme,
+            federation,
         }
     }
 }
@@ -307,6 +336,7 @@ impl Config {
         let layer = flags.over(env).over(file);
         let hashing = layer.hashing.unwrap_or_default();
         let rate_limit = layer.rate_limit.unwrap_or_default();
+        let federation = layer.federation.unwrap_or_default();
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let config = Config {
             listen: layer
@@ -331,12 +361,21 @@ impl Config {
                 per_account_per_minute: rate_limit.per_account_per_minute.unwrap_or(10),
             },
             theme: layer.theme.unwrap_or_default().settings(),
+            federation: FederationSettings {
+                timeout_seconds: federation.timeout_seconds.unwrap_or(10),
+                allow_loopback_http: federation.allow_loopback_http.unwrap_or(false),
+            },
         };
         config.check()?;
         Ok(config)
     }
 
     fn check(&self) -> Result<(), ConfigError> {
+        if !(1..=120).contains(&self.federation.timeout_seconds) {
+            return Err(ConfigError::Invalid(
+                "federation.timeout_seconds must be between 1 and 120".to_owned(),
+            ));
+        }
         if self.hashing.concurrency == 0 {
             return Err(ConfigError::Invalid(
                 "hashing.concurrency must be at least 1".to_owned(),
@@ -402,8 +441,9 @@ impl Config {
 }
 
 /// The tables of a [`Layer`] and their keys, as their `Deserialize` implementations know them.
-fn setting_tables() -> [(&'static str, &'static [&'static str]); 3] {
+fn setting_tables() -> [(&'static str, &'static [&'static str]); 4] {
     [
+        ("federation", field_names::<FederationLayer>()),
         ("hashing", field_names::<HashingLayer>()),
         ("rate_limit", field_names::<RateLimitLayer>()),
         ("theme", field_names::<ThemeLayer>()),

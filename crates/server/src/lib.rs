@@ -21,7 +21,7 @@ use axum::Router;
 use tokio::net::TcpListener;
 
 pub use accrete_app::sweeper::sweep_abandoned;
-pub use config::{Config, ConfigError, Layer, LogFormat};
+pub use config::{Config, ConfigError, FederationLayer, Layer, LogFormat};
 pub use oauth::{AccessClaims, verify_access_token};
 pub use state::{AppState, StartError};
 

@@ -27,8 +27,11 @@ pub enum SecretsError {
 pub struct ServerSecrets {
     /// Keyed hash of client secrets, codes, refresh tokens and session ids at rest.
     pub token_hasher: TokenHasher,
-    /// Key that encrypts signing keys at rest.
+    /// Key that encrypts signing keys and connection secrets at rest.
     pub key_encryption_key: [u8; 32],
+    /// Keyed hash of federation states, and what the nonce and PKCE verifier of a round trip
+    /// to an upstream provider are derived with.
+    pub federation_hasher: TokenHasher,
 }
 
 impl std::fmt::Debug for ServerSecrets {
@@ -54,9 +57,12 @@ impl ServerSecrets {
         };
         let hashing = expand(b"token-hashing")?;
         let token_hasher = TokenHasher::new(&hashing).map_err(|_| SecretsError::BadMasterKey)?;
+        let federation = expand(b"federation")?;
         Ok(ServerSecrets {
             token_hasher,
             key_encryption_key: expand(b"key-encryption")?,
+            federation_hasher: TokenHasher::new(&federation)
+                .map_err(|_| SecretsError::BadMasterKey)?,
         })
     }
 

@@ -5,7 +5,9 @@ use std::sync::Arc;
 use accrete_store::Store;
 
 use accrete_app::App;
+use accrete_app::connections::Federation;
 use accrete_app::hashing::HashingPool;
+use accrete_federation::{HttpOptions, Upstream};
 
 use crate::config::Config;
 use crate::hosted::templates::Pages;
@@ -60,6 +62,18 @@ impl AppState {
         let secrets = ServerSecrets::load(config.master_key.as_deref(), &config.data_dir)?;
         let keys = crate::keys::KeyManager::new(&secrets.key_encryption_key)
             .map_err(|e| StartError::Invalid(e.to_string()))?;
+        let upstream = Upstream::new(HttpOptions {
+            timeout: std::time::Duration::from_secs(config.federation.timeout_seconds),
+            allow_loopback_http: config.federation.allow_loopback_http,
+            ..HttpOptions::default()
+        })
+        .map_err(|e| StartError::Invalid(e.to_string()))?;
+        let federation = Federation::new(
+            upstream,
+            &secrets.key_encryption_key,
+            secrets.federation_hasher.clone(),
+        )
+        .map_err(|e| StartError::Invalid(e.to_string()))?;
         Ok(AppState(Arc::new(Shared {
             keys,
             pages: Arc::new(
@@ -70,6 +84,7 @@ impl AppState {
                 store.clone(),
                 config.issuer(),
                 HashingPool::new(config.hashing.concurrency, config.hashing.queue),
+                federation,
             ),
             limits: RateLimits::new(
                 config.rate_limit.per_ip_per_minute,

@@ -63,6 +63,18 @@ fn the_phone_is_asked_the_first_time_the_user_enters_the_shop() {
     let again = at(&policy, &answered, &Moment::login().with_client("shop"));
     assert_eq!(asked(&again), None);
     assert_eq!(reason_of(&again, "shop_phone"), "all fields known");
+
+    // Asked with sources, the explanation says where the known value came from.
+    answered.values.insert(
+        "phone_number".to_owned(),
+        accrete_core::KnownValue::new(json!("+33612345678"), "idp:google"),
+    );
+    let explained = at(&policy, &answered, &Moment::login().with_client("shop"))
+        .with_sources(&policy, &answered);
+    assert_eq!(
+        reason_of(&explained, "shop_phone"),
+        "all fields known (phone_number known from idp:google)"
+    );
 }
 
 #[test]

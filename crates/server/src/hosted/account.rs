@@ -2,9 +2,10 @@
 //! with the same validation as the prompts; write-once values stay as they are; changes are
 //! recorded with source `account`.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use accrete_app::facts::stored_value;
+use accrete_app::federation::{self, LinkedMethod};
 use accrete_app::fields::form_values;
 use accrete_app::prompts::{save_account_answers, user_may_edit as editable};
 use accrete_core::{
@@ -12,7 +13,7 @@ use accrete_core::{
 };
 use accrete_store::User;
 use axum::Form;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
@@ -30,30 +31,120 @@ use crate::state::AppState;
 /// `GET /account`.
 pub(crate) async fn show(
     State(state): State<AppState>,
+    Query(query): Query<AccountQuery>,
     headers: HeaderMap,
     jar: CookieJar,
 ) -> Response {
     let locale = page_locale(&TransactionView::default(), &headers);
     match signed_in(&state, &jar, locale).await {
-        Ok((user, policy)) => {
+        Ok((user, policy, methods)) => {
+            let (notice, alert) = query.message(locale);
             let values = |field: &Field| {
                 stored_value(&user, field)
                     .map(form_values)
                     .unwrap_or_default()
             };
-            render(
+            page(
                 &state,
                 jar,
                 locale,
                 StatusCode::OK,
-                &user,
+                (&user, &methods),
                 policy.as_deref(),
                 &values,
                 &AnswerErrors::default(),
-                None,
+                alert,
+                notice,
             )
         }
         Err(response) => response,
+    }
+}
+
+/// Query of `GET /account`: what the last link or unlink did.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+pub(crate) struct AccountQuery {
+    linked: Option<String>,
+    unlinked: Option<String>,
+    last_way_in: Option<String>,
+}
+
+impl AccountQuery {
+    /// The notice or alert to show.
+    fn message(&self, locale: &str) -> (Option<String>, Option<String>) {
+        if self.last_way_in.is_some() {
+            return (None, Some(text(locale, "account.last_way_in")));
+        }
+        let notice = if self.linked.is_some() {
+            Some(text(locale, "account.linked"))
+        } else if self.unlinked.is_some() {
+            Some(text(locale, "account.unlinked"))
+        } else {
+            None
+        };
+        (notice, None)
+    }
+}
+
+/// The ways a user signs in, as the account page shows them.
+pub(crate) struct Methods {
+    password: bool,
+    linked: Vec<LinkedMethod>,
+    /// Enabled providers not linked yet: `(name, display name)`.
+    linkable: Vec<(String, String)>,
+    /// Fields a linked provider keeps up to date (read-only here), with its display name.
+    owned: BTreeMap<String, String>,
+}
+
+impl Methods {
+    async fn of(state: &AppState, user: &User) -> Result<Methods, accrete_store::StoreError> {
+        let linked = federation::linked_methods(&state.app, user.id).await?;
+        let offered = federation::offered(&state.app, None).await?;
+        let linkable = offered
+            .iter()
+            .filter(|c| !linked.iter().any(|l| l.connection == c.name()))
+            .map(|c| (c.name().to_owned(), c.display_name()))
+            .collect();
+        let owned = federation::provider_owned_fields(&state.app, &linked).await?;
+        Ok(Methods {
+            password: user.password_hash.is_some(),
+            linked,
+            linkable,
+            owned,
+        })
+    }
+
+    fn editable(&self, field: &Field, user: &User) -> bool {
+        editable(field, user) && !self.owned.contains_key(field.key.as_str())
+    }
+
+    fn view(&self, locale: &str) -> minijinja::Value {
+        let linked: Vec<minijinja::Value> = self
+            .linked
+            .iter()
+            .map(|m| {
+                let date = m.linked_at.date().to_string();
+                context! {
+                    name => m.connection,
+                    label => match &m.email {
+                        Some(email) => text(locale, "account.linked_as")
+                            .replace("{provider}", &m.display_name)
+                            .replace("{email}", email),
+                        None => m.display_name.clone(),
+                    },
+                    since => text(locale, "account.linked_since").replace("{date}", &date),
+                }
+            })
+            .collect();
+        let linkable: Vec<minijinja::Value> = self
+            .linkable
+            .iter()
+            .map(|(name, display_name)| context! { name, display_name })
+            .collect();
+        // Never the last way in: unlinking is offered only when another way remains.
+        let can_unlink = usize::from(self.password) + self.linked.len() > 1;
+        context! { password => self.password, linked, linkable, can_unlink }
     }
 }
 
@@ -66,7 +157,7 @@ pub(crate) async fn submit(
 ) -> Response {
     let now = OffsetDateTime::now_utc();
     let locale = page_locale(&TransactionView::default(), &headers);
-    let (user, policy) = match signed_in(&state, &jar, locale).await {
+    let (user, policy, methods) = match signed_in(&state, &jar, locale).await {
         Ok(found) => found,
         Err(response) => return response,
     };
@@ -74,7 +165,7 @@ pub(crate) async fn submit(
     // Shown again after an error: what was entered in the editable fields, and the stored
     // values of the read-only ones (a write-once birthday, the accepted terms), never posted.
     let posted = |field: &Field| {
-        if editable(field, &user) {
+        if methods.editable(field, &user) {
             raw.get(field.key.as_str()).cloned().unwrap_or_default()
         } else {
             stored_value(&user, field)
@@ -92,7 +183,7 @@ pub(crate) async fn submit(
             jar,
             locale,
             StatusCode::FORBIDDEN,
-            &user,
+            (&user, &methods),
             Some(&policy),
             &posted,
             &AnswerErrors::default(),
@@ -104,7 +195,7 @@ pub(crate) async fn submit(
     let keys: Vec<&str> = policy
         .fields()
         .iter()
-        .filter(|f| editable(f, &user))
+        .filter(|f| methods.editable(f, &user))
         .filter(|f| {
             stored_value(&user, f).is_some()
                 || raw
@@ -128,7 +219,7 @@ pub(crate) async fn submit(
                 jar,
                 locale,
                 StatusCode::BAD_REQUEST,
-                &user,
+                (&user, &methods),
                 Some(&policy),
                 &posted,
                 &errors,
@@ -144,7 +235,15 @@ pub(crate) async fn submit(
                     .unwrap_or_default()
             };
             let notice = Some(text(locale, "account.saved"));
-            render_with_notice(&state, jar, locale, &user, &policy, &values, notice)
+            render_with_notice(
+                &state,
+                jar,
+                locale,
+                (&user, &methods),
+                &policy,
+                &values,
+                notice,
+            )
         }
         Err(error) => store_failure(&state, locale, &error),
     }
@@ -155,7 +254,7 @@ async fn signed_in(
     state: &AppState,
     jar: &CookieJar,
     locale: &str,
-) -> Result<(User, Option<std::sync::Arc<CompiledPolicy>>), Response> {
+) -> Result<(User, Option<std::sync::Arc<CompiledPolicy>>, Methods), Response> {
     let now = OffsetDateTime::now_utc();
     let session = session::current(state, jar, now)
         .await
@@ -175,14 +274,17 @@ async fn signed_in(
         .policy()
         .await
         .map_err(|e| store_failure(state, locale, &e))?;
-    Ok((user, policy))
+    let methods = Methods::of(state, &user)
+        .await
+        .map_err(|e| store_failure(state, locale, &e))?;
+    Ok((user, policy, methods))
 }
 
 fn render_with_notice(
     state: &AppState,
     jar: CookieJar,
     locale: &'static str,
-    user: &User,
+    user: (&User, &Methods),
     policy: &CompiledPolicy,
     values: &dyn Fn(&Field) -> Vec<String>,
     notice: Option<String>,
@@ -210,7 +312,7 @@ fn render(
     jar: CookieJar,
     locale: &'static str,
     status: StatusCode,
-    user: &User,
+    user: (&User, &Methods),
     policy: Option<&CompiledPolicy>,
     values: &dyn Fn(&Field) -> Vec<String>,
     errors: &AnswerErrors,
@@ -230,7 +332,7 @@ fn page(
     jar: CookieJar,
     locale: &'static str,
     status: StatusCode,
-    user: &User,
+    (user, methods): (&User, &Methods),
     policy: Option<&CompiledPolicy>,
     values: &dyn Fn(&Field) -> Vec<String>,
     errors: &AnswerErrors,
@@ -249,7 +351,12 @@ fn page(
                         .first()
                         .map(|e| e.message.clone());
                     let mut view = field_view(policy, field, locale, &values(field), error);
-                    view.readonly = !editable(field, user);
+                    view.readonly = !methods.editable(field, user);
+                    if let Some(provider) = methods.owned.get(field.key.as_str()) {
+                        view.help = Some(
+                            text(locale, "account.from_provider").replace("{provider}", provider),
+                        );
+                    }
                     view
                 })
                 .filter(|view| !view.readonly || !view.values.is_empty())
@@ -264,6 +371,7 @@ fn page(
         email => user.email,
         fields,
         editable => editable_count > 0,
+        methods => methods.view(locale),
         alert,
         notice,
     };

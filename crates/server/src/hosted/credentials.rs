@@ -8,8 +8,10 @@ use axum_extra::extract::CookieJar;
 use minijinja::{Value, context};
 use time::OffsetDateTime;
 
+use accrete_app::federation::{self, PendingLink};
+
 use super::csrf;
-use super::errors::transaction_problem;
+use super::errors::{store_failure, transaction_problem};
 use super::transaction::{TransactionView, load_transaction, locale};
 use crate::state::AppState;
 
@@ -25,6 +27,14 @@ pub(crate) struct CredentialsPage {
     template: &'static str,
     /// Extra template context (the sign-up page's profile fields, under `signup`).
     pub extra: minijinja::Value,
+    /// The upstream providers the client offers, in its order: `(name, display name)`.
+    pub connections: Vec<(String, String)>,
+    /// Whether home-realm discovery may send an email to a provider.
+    pub home_realms: bool,
+    /// Whether the client offers signing in (and up) with a password.
+    pub password: bool,
+    /// A provider sign-in waiting for the person to prove the account with its email is theirs.
+    pub pending_link: Option<PendingLink>,
 }
 
 impl CredentialsPage {
@@ -46,14 +56,25 @@ impl CredentialsPage {
             }
         };
         let locale = locale(&tx, headers);
+        let offered = match federation::offered(&state.app, tx.client.as_ref()).await {
+            Ok(offered) => offered,
+            Err(error) => return Err(store_failure(state, locale, &error)),
+        };
         let (jar, token) = csrf::token(jar, state.secure_cookies());
         Ok(CredentialsPage {
-            tx,
             locale,
             jar,
             token,
             template,
             extra: minijinja::Value::UNDEFINED,
+            home_realms: offered.iter().any(|c| !c.spec.domains.is_empty()),
+            connections: offered
+                .iter()
+                .map(|c| (c.name().to_owned(), c.display_name()))
+                .collect(),
+            password: federation::password_offered(tx.client.as_ref()),
+            pending_link: tx.transaction.as_ref().and_then(federation::pending_link),
+            tx,
         })
     }
 
@@ -86,7 +107,23 @@ impl CredentialsPage {
     ) -> Response {
         let values = context! { email };
         let page = form_context(self.locale, &self.token, &self.tx, values, errors, alert);
-        let page = context! { signup => self.extra.clone(), password_again, ..page };
+        let connections: Vec<Value> = self
+            .connections
+            .iter()
+            .map(|(name, display_name)| context! { name, display_name })
+            .collect();
+        let pending_link = self.pending_link.as_ref().map(|p| {
+            context! { provider => p.display_name, email => p.email }
+        });
+        let page = context! {
+            signup => self.extra.clone(),
+            password_again,
+            connections,
+            password => self.password,
+            home_realms => self.home_realms,
+            pending_link,
+            ..page
+        };
         (
             self.jar.clone(),
             state
@@ -96,9 +133,12 @@ impl CredentialsPage {
             .into_response()
     }
 
-    /// The blank form (the email pre-filled from `login_hint`).
+    /// The blank form (the email pre-filled from `login_hint`, or the pending link's).
     pub fn blank(&self, state: &AppState) -> Response {
-        let hint = self.tx.login_hint.clone().unwrap_or_default();
+        let hint = match &self.pending_link {
+            Some(pending) => pending.email.clone(),
+            None => self.tx.login_hint.clone().unwrap_or_default(),
+        };
         self.page(
             state,
             StatusCode::OK,

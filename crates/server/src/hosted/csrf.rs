@@ -5,7 +5,8 @@ use accrete_oidc::secrets::{constant_time_eq, random_opaque};
 use axum_extra::extract::CookieJar;
 use axum_extra::extract::cookie::{Cookie, SameSite};
 
-const COOKIE: &str = "accrete_csrf";
+/// The cookie holding the browser's token (a federation round trip is bound to it too).
+pub(crate) const COOKIE: &str = "accrete_csrf";
 
 /// The browser's CSRF token, creating (and setting) one if it has none yet.
 pub fn token(jar: CookieJar, secure: bool) -> (CookieJar, String) {

@@ -26,6 +26,15 @@ pub(crate) struct PageError {
     technical: Option<String>,
     /// Seconds after which trying again may succeed (`Retry-After`).
     retry_after: Option<u64>,
+    /// The ways on from inside an authorization transaction.
+    ways_on: Option<WaysOn>,
+}
+
+/// Another way to sign in, or back to the application.
+struct WaysOn {
+    tx: String,
+    csrf: String,
+    client_name: Option<String>,
 }
 
 impl PageError {
@@ -38,11 +47,23 @@ impl PageError {
             message,
             technical: None,
             retry_after: None,
+            ways_on: None,
         }
     }
 
+    /// With the links on from inside transaction `tx`: another way to sign in, and back to
+    /// the application (a form posting `csrf`).
+    pub(crate) fn ways_on(mut self, tx: &str, csrf: &str, client_name: Option<String>) -> Self {
+        self.ways_on = Some(WaysOn {
+            tx: tx.to_owned(),
+            csrf: csrf.to_owned(),
+            client_name,
+        });
+        self
+    }
+
     /// With the protocol's own words for developers.
-    fn technical(mut self, technical: String) -> Self {
+    pub(crate) fn technical(mut self, technical: String) -> Self {
         self.technical = Some(technical);
         self
     }
@@ -63,11 +84,15 @@ impl IntoResponse for PageError {
             message,
             technical,
             retry_after,
+            ways_on,
         } = self;
+        let ways_on = ways_on.map(|w| {
+            minijinja::context! { tx => w.tx, csrf => w.csrf, client_name => w.client_name }
+        });
         let mut response = pages.render(
             status,
             "error.html",
-            minijinja::context! { locale, message, technical },
+            minijinja::context! { locale, message, technical, ways_on },
         );
         if let Some(value) = retry_after.and_then(|s| HeaderValue::from_str(&s.to_string()).ok()) {
             response.headers_mut().insert(header::RETRY_AFTER, value);

@@ -11,6 +11,7 @@ mod assets;
 pub(crate) mod credentials;
 pub mod csrf;
 pub(crate) mod errors;
+mod federation;
 mod form;
 pub mod i18n;
 mod prompt;
@@ -21,7 +22,7 @@ pub mod theme;
 pub(crate) mod transaction;
 
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{get, post};
 
 use crate::state::AppState;
 
@@ -33,6 +34,20 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/assets/theme.css", get(assets::server_theme))
         .route("/assets/theme/{file}", get(assets::client_theme))
         .route("/login", get(signin::show).post(signin::submit))
+        .route("/login/cancel", post(federation::cancel))
+        .route("/login/{connection}", get(federation::start))
+        .route(
+            "/login/{connection}/callback",
+            get(federation::callback).post(federation::callback_post),
+        )
+        .route(
+            "/account/connections/{connection}/link",
+            post(federation::link),
+        )
+        .route(
+            "/account/connections/{connection}/unlink",
+            post(federation::unlink),
+        )
         .route("/signup", get(signup::show).post(signup::submit))
         .route("/prompt", get(prompt::show).post(prompt::submit))
         .route("/account", get(account::show).post(account::submit))

@@ -3,17 +3,18 @@
 use std::net::SocketAddr;
 
 use accrete_app::accounts::{self, SignIn, SignInError};
+use accrete_app::federation::{self, SignInMethod};
 use axum::Form;
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
 use time::OffsetDateTime;
 
 use super::credentials::{CredentialsForm, CredentialsPage, FieldErrors, TxQuery};
 use super::errors::{hashing_busy, rate_limited, store_failure};
 use super::i18n::text;
-use super::transaction::continue_to;
+use super::transaction::{continue_to, urlencode};
 use crate::ratelimit::RetryAfter;
 use crate::session;
 use crate::state::AppState;
@@ -73,6 +74,28 @@ pub(super) async fn submit(
             Some(text(locale, "error.csrf")),
         );
     }
+    // Home-realm discovery: an email whose domain is bound to a provider goes there (unless
+    // the person is proving an account to link a provider to it).
+    if page.home_realms && page.pending_link.is_none() && !email.is_empty() {
+        match federation::home_realm(&state.app, page.tx.client.as_ref(), &email).await {
+            Ok(Some(connection)) => {
+                let mut to = format!("/login/{}?login_hint={}", urlencode(connection.name()), urlencode(&email));
+                if let Some(tx) = &page.tx.id {
+                    to.push_str(&format!("&tx={}", urlencode(tx)));
+                }
+                return Redirect::to(&to).into_response();
+            }
+            Ok(None) => {}
+            Err(error) => return store_failure(&state, locale, &error),
+        }
+    }
+    if !page.password {
+        return again(
+            StatusCode::FORBIDDEN,
+            FieldErrors::new(),
+            Some(text(locale, "federation.no_password")),
+        );
+    }
     let mut errors = FieldErrors::new();
     if email.is_empty() {
         errors.insert("email".into(), text(locale, "error.required"));
@@ -116,7 +139,14 @@ pub(super) async fn submit(
         }
         Err(SignInError::Store(error)) => return store_failure(&state, locale, &error),
     };
-    match session::start(&state, page.jar.clone(), user.id, now).await {
+    let tx_id = page.tx.transaction.as_ref().map(|t| t.id);
+    if page.pending_link.is_some()
+        && let Err(error) = federation::link_pending(&state.app, tx_id, &user, now).await
+    {
+        tracing::warn!(%error, "could not link the provider waiting for this sign-in");
+    }
+    let method = SignInMethod::password();
+    match session::start(&state, page.jar.clone(), user.id, &method, now).await {
         Ok((jar, _)) => {
             let client_id = page.tx.client_id.as_deref().unwrap_or("-");
             tracing::info!(user_id = %user.id, %client_id, "sign-in succeeded");

@@ -121,6 +121,13 @@ pub(super) async fn submit(
             Some(text(locale, "error.csrf")),
         );
     }
+    if !page.password {
+        return again(
+            StatusCode::FORBIDDEN,
+            FieldErrors::new(),
+            Some(text(locale, "federation.no_password")),
+        );
+    }
     let errors = check_credentials(locale, &email, &form.password);
     if !errors.is_empty() || profile_invalid {
         return again(
@@ -162,7 +169,8 @@ pub(super) async fn submit(
         }
         Err(SignUpError::Store(error)) => return store_failure(&state, locale, &error),
     };
-    match session::start(&state, page.jar.clone(), user.id, now).await {
+    let method = accrete_app::federation::SignInMethod::password();
+    match session::start(&state, page.jar.clone(), user.id, &method, now).await {
         Ok((jar, _)) => {
             let client_id = page.tx.client_id.as_deref().unwrap_or("-");
             tracing::info!(user_id = %user.id, %client_id, "sign-up succeeded");

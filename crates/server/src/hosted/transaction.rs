@@ -22,6 +22,8 @@ pub(crate) struct TransactionView {
     pub client_id: Option<String>,
     /// The client's theme of the hosted pages.
     pub client_theme: Option<ClientTheme>,
+    /// The client (its connections and whether it offers passwords).
+    pub client: Option<accrete_store::Client>,
     /// The stored transaction (read once per request).
     pub transaction: Option<AuthTransaction>,
 }
@@ -43,6 +45,7 @@ pub(crate) async fn load_transaction(
         client_name: open.client.as_ref().map(|c| c.name.clone()),
         client_id: Some(open.tx.client_id.clone()),
         client_theme: open.client.as_ref().map(ClientTheme::of),
+        client: open.client,
         transaction: Some(open.tx),
     })
 }

@@ -131,8 +131,16 @@ fn locale_of(request: &AuthorizationRequest, headers: &HeaderMap) -> &'static st
 /// Where the browser goes next.
 fn respond(state: &AppState, locale: &str, step: Result<Step, StoreError>) -> Response {
     match step {
-        Ok(Step::SignIn { tx, create }) => {
-            let page = if create { "/signup" } else { "/login" };
+        Ok(Step::SignIn {
+            tx,
+            create,
+            connection,
+        }) => {
+            let page = match connection {
+                Some(name) => format!("/login/{}", urlencode(&name)),
+                None if create => "/signup".to_owned(),
+                None => "/login".to_owned(),
+            };
             Redirect::to(&format!("{page}?tx={}", urlencode(&tx.to_string()))).into_response()
         }
         Ok(Step::Prompt { tx }) => Redirect::to(&format!("/prompt?tx={tx}")).into_response(),

@@ -100,6 +100,7 @@ fn request_of(code: &AuthorizationCode) -> Result<AuthorizationRequest, Endpoint
         ui_locales: Vec::new(),
         id_token_hint: None,
         acr_values: Vec::new(),
+        connection: None,
     })
 }
 
@@ -178,6 +179,12 @@ async fn redeem_code(
                 .ok()
                 .filter(|amr| !amr.is_empty())
         });
+        // The upstream provider's `acr`, for a sign-in through one that gave it.
+        claims.acr = code
+            .context
+            .get("acr")
+            .and_then(|acr| acr.as_str())
+            .map(str::to_owned);
         response.id_token = Some(jwt::sign_id_token(key, &claims).map_err(OAuthError::from)?);
     }
     if client.allows_grant(GrantType::RefreshToken) {

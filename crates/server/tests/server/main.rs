@@ -19,6 +19,7 @@ mod basic_op;
 mod claims;
 mod client_delete;
 mod discovery;
+mod federation;
 mod hosted_pages;
 mod logout;
 mod nodes;

@@ -42,6 +42,12 @@ impl TestApp {
 
     /// Boots a server whose configuration file holds `file` (such as a `[theme]`).
     pub async fn spawn_with(backend: Backend, file: Layer) -> Option<TestApp> {
+        TestApp::spawn_at(backend, [127, 0, 0, 1], file).await
+    }
+
+    /// Boots a server listening on the loopback address `ip` (127.0.0.2 for a second server
+    /// whose cookies a browser keeps apart from the first one's: cookies ignore ports).
+    pub async fn spawn_at(backend: Backend, ip: [u8; 4], file: Layer) -> Option<TestApp> {
         let (store, guard): (Arc<dyn Store>, Box<dyn std::any::Any + Send>) = match backend {
             Backend::Sqlite => {
                 let (store, dir) = accrete_store::testing::sqlite_store().await;
@@ -52,7 +58,7 @@ impl TestApp {
                 (store, Box::new(schema))
             }
         };
-        Some(TestApp::spawn_on(backend, store, file, guard).await)
+        Some(TestApp::spawn_on(backend, store, (ip, file), guard).await)
     }
 
     /// Boots a second node sharing this PostgreSQL schema through a pool of its own; `None` on
@@ -62,7 +68,8 @@ impl TestApp {
         let store = accrete_store::connect(&url, accrete_store::ConnectOptions::default())
             .await
             .unwrap();
-        Some(TestApp::spawn_on(self.backend, store, Layer::default(), Box::new(())).await)
+        let at = ([127, 0, 0, 1], Layer::default());
+        Some(TestApp::spawn_on(self.backend, store, at, Box::new(())).await)
     }
 
     /// The URL of this server's database, to run SQL behind its back (a trigger that makes a
@@ -81,13 +88,15 @@ impl TestApp {
     async fn spawn_on(
         backend: Backend,
         store: Arc<dyn Store>,
-        file: Layer,
+        (ip, file): ([u8; 4], Layer),
         guard: Box<dyn std::any::Any + Send>,
     ) -> TestApp {
         let database_url = guard
             .downcast_ref::<accrete_store::testing::SchemaGuard>()
             .map(accrete_store::testing::SchemaGuard::url);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = tokio::net::TcpListener::bind((std::net::Ipv4Addr::from(ip), 0))
+            .await
+            .unwrap();
         let addr = listener.local_addr().unwrap();
         let flags = Layer {
             listen: Some(addr),
