@@ -106,6 +106,12 @@ impl From<Json<Vec<String>>> for Param {
     }
 }
 
+impl From<Option<Json<Vec<String>>>> for Param {
+    fn from(value: Option<Json<Vec<String>>>) -> Self {
+        Param::Json(value.map(|json| Value::from(json.0)))
+    }
+}
+
 impl From<Option<Json<Value>>> for Param {
     fn from(value: Option<Json<Value>>) -> Self {
         Param::Json(value.map(|json| json.0))
