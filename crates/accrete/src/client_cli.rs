@@ -215,6 +215,8 @@ fn client_from(args: &CreateArgs, now: OffsetDateTime) -> anyhow::Result<Client>
         id_token_alg: args.id_token_alg.clone(),
         allowed_origins: args.allowed_origins.clone(),
         theme,
+        connections: None,
+        password_signin: true,
         created_at: now,
         updated_at: now,
     })

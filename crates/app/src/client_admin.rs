@@ -97,6 +97,8 @@ fn client_of(id: String, settings: Settings, theme: Value, now: OffsetDateTime) 
         id_token_alg: settings.id_token_alg,
         allowed_origins: settings.allowed_origins,
         theme,
+        connections: None,
+        password_signin: true,
         created_at: now,
         updated_at: now,
     }
@@ -159,6 +161,9 @@ pub async fn update(
     let mut client = client_of(id, settings, theme, now);
     client.secret_hash = current.secret_hash;
     client.created_at = current.created_at;
+    // Not among the settings: kept as stored.
+    client.connections = current.connections;
+    client.password_signin = current.password_signin;
     let updated = app.store().update_client(client).await?;
     app.clients.forget(&updated.id);
     Ok(updated)

@@ -170,6 +170,8 @@ mod tests {
             id_token_alg: "RS256".to_owned(),
             allowed_origins: vec![],
             theme: serde_json::json!({}),
+            connections: None,
+            password_signin: true,
             created_at: now,
             updated_at: now,
         }

@@ -118,6 +118,8 @@ async fn register_clients(store: &dyn accrete_store::Store) {
         id_token_alg: id_token_alg(),
         allowed_origins: vec![],
         theme: serde_json::json!({}),
+        connections: None,
+        password_signin: true,
         created_at: now,
         updated_at: now,
     };

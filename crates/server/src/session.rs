@@ -50,6 +50,8 @@ pub async fn start(
         last_seen_at: now,
         expires_at: now + LIFETIME,
         credentialed: true,
+        amr: vec!["pwd".into()],
+        acr: None,
     };
     state.store.create_session(session.clone()).await?;
     let cookie = Cookie::build((COOKIE, value))

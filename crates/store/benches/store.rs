@@ -39,6 +39,8 @@ fn client() -> Client {
         id_token_alg: "ES256".into(),
         allowed_origins: vec![],
         theme: json!({}),
+        connections: None,
+        password_signin: true,
         created_at: OffsetDateTime::now_utc(),
         updated_at: OffsetDateTime::now_utc(),
     }

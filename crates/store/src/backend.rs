@@ -35,7 +35,7 @@ pub(crate) enum Param {
     /// `BOOLEAN`.
     Bool(bool),
     /// `BLOB` / `BYTEA`.
-    Bytes(Vec<u8>),
+    Bytes(Option<Vec<u8>>),
     /// A JSON column: `TEXT` in SQLite, `JSONB` in PostgreSQL.
     Json(Option<Value>),
 }
@@ -84,6 +84,12 @@ impl From<bool> for Param {
 
 impl From<Vec<u8>> for Param {
     fn from(value: Vec<u8>) -> Self {
+        Param::Bytes(Some(value))
+    }
+}
+
+impl From<Option<Vec<u8>>> for Param {
+    fn from(value: Option<Vec<u8>>) -> Self {
         Param::Bytes(value)
     }
 }
@@ -103,6 +109,12 @@ impl From<Json<&Value>> for Param {
 impl From<Json<Vec<String>>> for Param {
     fn from(value: Json<Vec<String>>) -> Self {
         Param::Json(Some(Value::from(value.0)))
+    }
+}
+
+impl From<Option<Json<Vec<String>>>> for Param {
+    fn from(value: Option<Json<Vec<String>>>) -> Self {
+        Param::Json(value.map(|json| Value::from(json.0)))
     }
 }
 

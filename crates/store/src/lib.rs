@@ -10,6 +10,7 @@ use std::sync::Arc;
 mod aggregates;
 mod backend;
 mod error;
+mod federation;
 mod model;
 mod oidc;
 mod port;
@@ -21,11 +22,16 @@ mod sqlite;
 pub mod testing;
 
 pub use aggregates::{
-    clients::Clients, grants::Grants, health::Health, policies::Policies, prompts::Prompts,
+    clients::Clients, connections::Connections, federation_states::FederationStates,
+    grants::Grants, health::Health, identities::Identities, policies::Policies, prompts::Prompts,
     signing_keys::SigningKeys, sso_sessions::SsoSessions, throttle::CredentialThrottle,
     transactions::AuthTransactions, users::Users,
 };
 pub use error::{BoxError, StoreError};
+pub use federation::{
+    ConnectionUpdate, FederatedSignIn, FederationState, LinkedIdentity, StoredConnection,
+    UnlinkOutcome,
+};
 pub use model::{
     ConnectOptions, CredentialFailures, FailureCount, MigrationStatus, NewUser, SignInKind, User,
     normalize_email,
@@ -50,8 +56,8 @@ pub use sqlite::SqliteStore;
 /// The port's traits, to call store methods: `use accrete_store::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        AuthTransactions, Clients, CredentialThrottle, Grants, Health, Policies, Prompts,
-        SigningKeys, SsoSessions, Store, Users,
+        AuthTransactions, Clients, Connections, CredentialThrottle, FederationStates, Grants,
+        Health, Identities, Policies, Prompts, SigningKeys, SsoSessions, Store, Users,
     };
 }
 

@@ -37,12 +37,23 @@ pub struct Client {
     pub allowed_origins: Vec<String>,
     /// Theme of the hosted pages for this client (a JSON object).
     pub theme: Value,
+    /// The names of the upstream connections offered to its users; `None`: every enabled one.
+    #[serde(default)]
+    pub connections: Option<Vec<String>>,
+    /// Whether its users may sign in (and up) with a password.
+    #[serde(default = "yes")]
+    pub password_signin: bool,
     /// When registered.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     /// Last change.
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
+}
+
+/// `true`, the default of [`Client::password_signin`] when absent.
+fn yes() -> bool {
+    true
 }
 
 /// A signing key as stored: the private key is encrypted by the caller.
@@ -89,6 +100,10 @@ pub struct SsoSession {
     pub expires_at: OffsetDateTime,
     /// Whether it was opened by a credentialed sign-in.
     pub credentialed: bool,
+    /// How the user authenticated, as OpenID Connect's `amr` names it (`["pwd"]`: a password).
+    pub amr: Vec<String>,
+    /// The authentication context class reached (`acr`), if any.
+    pub acr: Option<String>,
 }
 
 /// An authorization request in progress (sign-in, prompts, consent), kept in the database so

@@ -2,7 +2,8 @@
 //! `crate::aggregates`), and [`Store`], which is all of them.
 
 use crate::aggregates::{
-    clients::Clients, grants::Grants, health::Health, policies::Policies, prompts::Prompts,
+    clients::Clients, connections::Connections, federation_states::FederationStates,
+    grants::Grants, health::Health, identities::Identities, policies::Policies, prompts::Prompts,
     signing_keys::SigningKeys, sso_sessions::SsoSessions, throttle::CredentialThrottle,
     transactions::AuthTransactions, users::Users,
 };
@@ -23,6 +24,9 @@ pub trait Store:
     + Policies
     + Prompts
     + CredentialThrottle
+    + Connections
+    + Identities
+    + FederationStates
     + Send
     + Sync
     + 'static
@@ -40,6 +44,9 @@ impl<T> Store for T where
         + Policies
         + Prompts
         + CredentialThrottle
+        + Connections
+        + Identities
+        + FederationStates
         + Send
         + Sync
         + 'static

@@ -12,6 +12,8 @@ mod breaker;
 mod common;
 #[path = "store/failure_modes.rs"]
 mod failure_modes;
+#[path = "store/federation.rs"]
+mod federation;
 #[path = "store/oidc.rs"]
 mod oidc;
 #[path = "store/profile.rs"]

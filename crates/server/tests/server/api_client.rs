@@ -165,6 +165,8 @@ pub async fn ensure_client(app: &TestApp, id: &str, origins: &[&str]) {
             id_token_alg: "RS256".to_owned(),
             allowed_origins: origins.iter().map(|o| (*o).to_owned()).collect(),
             theme: json!({}),
+            connections: None,
+            password_signin: true,
             created_at: now,
             updated_at: now,
         })

@@ -28,6 +28,8 @@ pub async fn register_client(app: &TestApp, id: &str, public: bool) {
             id_token_alg: "RS256".into(),
             allowed_origins: vec![],
             theme: serde_json::json!({}),
+            connections: None,
+            password_signin: true,
             created_at: now,
             updated_at: now,
         })

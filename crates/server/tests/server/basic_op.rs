@@ -243,6 +243,8 @@ async fn session_aged(app: &TestApp, email: &str, age: Duration) -> reqwest::Cli
             last_seen_at: then,
             expires_at: OffsetDateTime::now_utc() + Duration::days(1),
             credentialed: true,
+            amr: vec!["pwd".into()],
+            acr: None,
         })
         .await
         .unwrap();

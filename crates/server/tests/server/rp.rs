@@ -74,6 +74,8 @@ pub async fn register(app: &TestApp, spec: ClientSpec) -> Option<String> {
             id_token_alg: spec.id_token_alg.to_owned(),
             allowed_origins: vec![],
             theme: serde_json::json!({}),
+            connections: None,
+            password_signin: true,
             created_at: now,
             updated_at: now,
         })

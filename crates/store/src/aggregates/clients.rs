@@ -77,8 +77,9 @@ pub(crate) mod sql {
         query_as::<ClientRow>(
             "INSERT INTO clients (id, secret_hash, name, redirect_uris,
                  post_logout_redirect_uris, grant_types, scopes, audience, public,
-                 id_token_alg, allowed_origins, theme, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+                 id_token_alg, allowed_origins, theme, created_at, updated_at, connections,
+                 password_signin)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
              RETURNING *",
         )
         .bind(client.id)
@@ -95,6 +96,8 @@ pub(crate) mod sql {
         .bind(Json(theme))
         .bind(crate::model::to_millis(client.created_at))
         .bind(crate::model::to_millis(client.updated_at))
+        .bind(client.connections.map(Json))
+        .bind(client.password_signin)
         .fetch_one(&mut *c)
         .await
         .map_err(|e| match e {
@@ -136,7 +139,7 @@ pub(crate) mod sql {
             "UPDATE clients SET secret_hash = $2, name = $3, redirect_uris = $4,
                  post_logout_redirect_uris = $5, grant_types = $6, scopes = $7,
                  audience = $8, public = $9, id_token_alg = $10, allowed_origins = $11,
-                 theme = $12, updated_at = $13
+                 theme = $12, updated_at = $13, connections = $14, password_signin = $15
              WHERE id = $1 RETURNING *",
         )
         .bind(client.id)
@@ -152,6 +155,8 @@ pub(crate) mod sql {
         .bind(Json(client.allowed_origins))
         .bind(Json(theme))
         .bind(crate::model::to_millis(client.updated_at))
+        .bind(client.connections.map(Json))
+        .bind(client.password_signin)
         .fetch_optional(&mut *c)
         .await?
         .ok_or(StoreError::NotFound)?
@@ -188,6 +193,8 @@ pub(crate) struct ClientRow {
     pub theme: Json<Value>,
     pub created_at: i64,
     pub updated_at: i64,
+    pub connections: Option<Json<Vec<String>>>,
+    pub password_signin: bool,
 }
 
 impl TryFrom<ClientRow> for Client {
@@ -209,6 +216,8 @@ impl TryFrom<ClientRow> for Client {
             theme: row.theme.0,
             created_at: from_millis(row.created_at)?,
             updated_at: from_millis(row.updated_at)?,
+            connections: row.connections.map(|json| json.0),
+            password_signin: row.password_signin,
         })
     }
 }

@@ -7,8 +7,11 @@
 //! gives the result to `settle`, which discards a connection that failed as unavailable.
 
 pub(crate) mod clients;
+pub(crate) mod connections;
+pub(crate) mod federation_states;
 pub(crate) mod grants;
 pub(crate) mod health;
+pub(crate) mod identities;
 pub(crate) mod policies;
 pub(crate) mod prompt_state_row;
 pub(crate) mod prompts;

@@ -1,6 +1,7 @@
 //! Single sign-on sessions, looked up by the hash of their cookie.
 
 use async_trait::async_trait;
+use sqlx::types::Json;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -89,8 +90,9 @@ pub(crate) mod sql {
         use crate::model::to_millis;
         query(
             "INSERT INTO sso_sessions
-                 (hash, user_id, created_at, auth_time, last_seen_at, expires_at, credentialed)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                 (hash, user_id, created_at, auth_time, last_seen_at, expires_at, credentialed,
+                  amr, acr)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(session.hash)
         .bind(session.user_id.to_string())
@@ -99,6 +101,8 @@ pub(crate) mod sql {
         .bind(to_millis(session.last_seen_at))
         .bind(to_millis(session.expires_at))
         .bind(session.credentialed)
+        .bind(Json(session.amr))
+        .bind(session.acr)
         .execute(&mut *c)
         .await
         .map_err(|e| match e {
@@ -172,6 +176,8 @@ pub(crate) struct SessionRow {
     pub last_seen_at: i64,
     pub expires_at: i64,
     pub credentialed: bool,
+    pub amr: Json<Vec<String>>,
+    pub acr: Option<String>,
 }
 
 impl TryFrom<SessionRow> for SsoSession {
@@ -186,6 +192,8 @@ impl TryFrom<SessionRow> for SsoSession {
             last_seen_at: from_millis(row.last_seen_at)?,
             expires_at: from_millis(row.expires_at)?,
             credentialed: row.credentialed,
+            amr: row.amr.0,
+            acr: row.acr,
         })
     }
 }

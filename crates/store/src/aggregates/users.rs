@@ -267,19 +267,29 @@ pub(crate) mod sql {
         row.try_into()
     }
 
-    /// [`create_user`] and [`update_user_in`] in one write transaction.
+    /// [`create_user_with_in`] in a write transaction of its own.
     pub(crate) async fn create_user_with<C: Conn>(
         c: &mut C,
         new: NewUser,
         update: &UserUpdate,
         source: &str,
     ) -> Result<User, StoreError> {
-        let now = new.now;
         let mut tx = c.begin_write().await?;
-        let user = create_user(&mut *tx, new).await?;
-        let user = update_user_in(&mut *tx, user.id, None, update, source, now).await?;
+        let user = create_user_with_in(&mut *tx, new, update, source).await?;
         C::commit(tx).await?;
         Ok(user)
+    }
+
+    /// [`create_user`] and then [`update_user_in`], inside the caller's write transaction.
+    pub(crate) async fn create_user_with_in<C: Conn>(
+        tx: &mut C,
+        new: NewUser,
+        update: &UserUpdate,
+        source: &str,
+    ) -> Result<User, StoreError> {
+        let now = new.now;
+        let user = create_user(&mut *tx, new).await?;
+        update_user_in(&mut *tx, user.id, None, update, source, now).await
     }
 
     pub(crate) async fn get_user<C: Conn>(c: &mut C, id: Uuid) -> Result<User, StoreError> {

@@ -2,10 +2,14 @@
 
 use std::sync::Arc;
 
+use accrete_store::prelude::*;
+use accrete_store::testing::{postgres_schema, sqlite_url};
 use accrete_store::{
-    Client, NewAuthTransaction, NewUser, SsoSession, Store, StoreError, StoredSigningKey, User,
+    Client, ConnectOptions, NewAuthTransaction, NewUser, PostgresStore, SqliteStore, SsoSession,
+    Store, StoreError, StoredSigningKey, User,
 };
 use serde_json::json;
+use sqlx::migrate::Migrator;
 use time::Duration;
 
 use crate::common::t0;
@@ -14,11 +18,13 @@ crate::for_each_backend!(
     a_client_reads_back_as_registered,
     a_client_id_is_unique,
     a_client_can_be_updated_and_deleted,
+    a_clients_connections_and_password_signin_are_stored,
     signing_keys_are_listed_by_activation_and_can_be_retired,
     of_first_keys_inserted_at_once_one_per_algorithm_is_stored,
     a_key_is_inserted_when_the_signing_one_is_retired_or_not_active_yet,
     a_session_is_found_by_its_hash_until_it_expires,
     touching_a_session_moves_its_expiry,
+    a_sessions_amr_and_acr_are_stored,
     signing_out_everywhere_ends_every_session_of_the_user,
     deleting_a_user_ends_its_sessions,
     a_transaction_survives_and_updates_with_its_version,
@@ -41,6 +47,8 @@ pub fn client(id: &str) -> Client {
         id_token_alg: "RS256".into(),
         allowed_origins: vec!["https://shop.example".into()],
         theme: json!({ "primary": "#123456" }),
+        connections: None,
+        password_signin: true,
         created_at: t0(),
         updated_at: t0(),
     }
@@ -62,6 +70,8 @@ fn session(hash: &str, user: &User) -> SsoSession {
         last_seen_at: t0(),
         expires_at: t0() + Duration::hours(8),
         credentialed: true,
+        amr: vec!["pwd".into()],
+        acr: None,
     }
 }
 
@@ -118,6 +128,33 @@ async fn a_client_can_be_updated_and_deleted(store: Arc<dyn Store>) {
         store.update_client(client("shop")).await,
         Err(StoreError::NotFound)
     ));
+}
+
+async fn a_clients_connections_and_password_signin_are_stored(store: Arc<dyn Store>) {
+    let created = store.create_client(client("shop")).await.unwrap();
+    assert_eq!(
+        (created.connections, created.password_signin),
+        (None, true),
+        "every enabled connection, and passwords"
+    );
+    let mut only_google = client("app");
+    only_google.connections = Some(vec!["google".into(), "github".into()]);
+    only_google.password_signin = false;
+    assert_eq!(
+        store.create_client(only_google.clone()).await.unwrap(),
+        only_google
+    );
+    assert_eq!(
+        store.get_client("app").await.unwrap(),
+        Some(only_google.clone())
+    );
+    for (connections, password_signin) in [(Some(vec![]), true), (None, false)] {
+        let mut changed = only_google.clone();
+        changed.connections = connections;
+        changed.password_signin = password_signin;
+        assert_eq!(store.update_client(changed.clone()).await.unwrap(), changed);
+        assert_eq!(store.get_client("app").await.unwrap(), Some(changed));
+    }
 }
 
 async fn signing_keys_are_listed_by_activation_and_can_be_retired(store: Arc<dyn Store>) {
@@ -272,6 +309,25 @@ async fn touching_a_session_moves_its_expiry(store: Arc<dyn Store>) {
     );
 }
 
+async fn a_sessions_amr_and_acr_are_stored(store: Arc<dyn Store>) {
+    let user = user(&store).await;
+    let mut federated = session("h1", &user);
+    federated.amr = vec!["fed".into(), "mfa".into()];
+    federated.acr = Some("urn:example:loa:2".into());
+    store.create_session(federated.clone()).await.unwrap();
+    assert_eq!(
+        store.get_session("h1", t0()).await.unwrap(),
+        Some(federated.clone())
+    );
+    let at = t0() + Duration::hours(1);
+    let touched = store
+        .touch_session("h1", at, at + Duration::hours(8))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((touched.amr, touched.acr), (federated.amr, federated.acr));
+}
+
 async fn signing_out_everywhere_ends_every_session_of_the_user(store: Arc<dyn Store>) {
     let ada = user(&store).await;
     let bob = store
@@ -411,4 +467,66 @@ async fn expired_unfinished_transactions_are_reported_once(store: Arc<dyn Store>
     assert!(store.expire_transactions(at).await.unwrap().is_empty());
     assert_eq!(store.get_transaction(finished.id).await.unwrap(), None);
     assert!(store.get_transaction(alive.id).await.unwrap().is_some());
+}
+
+/// The embedded migrations before federation's.
+fn before_federation(base: &Migrator) -> Migrator {
+    Migrator::with_migrations(base.iter().filter(|m| m.version < 8).cloned().collect())
+}
+
+/// A user, a client and a session written before migration 0008 (federation).
+const OLD_ROWS: &str = "
+    INSERT INTO users (id, email, email_normalized, created_at, updated_at)
+    VALUES ('01890000-0000-7000-8000-000000000000', 'old@example.com', 'old@example.com', 0, 0);
+    INSERT INTO clients (id, secret_hash, name, redirect_uris, post_logout_redirect_uris,
+        grant_types, scopes, audience, public, id_token_alg, allowed_origins, theme,
+        created_at, updated_at)
+    VALUES ('old', NULL, 'Old', '[]', '[]', '[]', '[]', '[]', FALSE, 'RS256', '[]', '{}', 0, 0);
+    INSERT INTO sso_sessions (hash, user_id, created_at, auth_time, last_seen_at, expires_at,
+        credentialed)
+    VALUES ('old', '01890000-0000-7000-8000-000000000000', 0, 0, 0, 9999999999999, TRUE);
+";
+
+/// After 0008, the old client offers every connection and passwords, and the old session was
+/// opened with a password.
+async fn old_rows_read_as_before(store: &dyn Store) {
+    let client = store.get_client("old").await.unwrap().unwrap();
+    assert_eq!(client.connections, None);
+    assert!(client.password_signin);
+    let session = store.get_session("old", t0()).await.unwrap().unwrap();
+    assert_eq!(session.amr, ["pwd"]);
+    assert_eq!(session.acr, None);
+}
+
+#[tokio::test]
+async fn sqlite_rows_written_before_federation_read_as_before() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(&dir);
+    let store = SqliteStore::connect(&url, ConnectOptions::default())
+        .await
+        .unwrap();
+    store
+        .migrate_with(&before_federation(SqliteStore::migrator()))
+        .await
+        .unwrap();
+    accrete_store::testing::execute_sql(&url, OLD_ROWS).await;
+    assert!(store.migrate().await.unwrap().current);
+    old_rows_read_as_before(&store).await;
+}
+
+#[tokio::test]
+async fn postgres_rows_written_before_federation_read_as_before() {
+    let Some((url, _schema)) = postgres_schema().await else {
+        return;
+    };
+    let store = PostgresStore::connect(&url, ConnectOptions::default())
+        .await
+        .unwrap();
+    store
+        .migrate_with(&before_federation(PostgresStore::migrator()))
+        .await
+        .unwrap();
+    accrete_store::testing::execute_sql(&url, OLD_ROWS).await;
+    assert!(store.migrate().await.unwrap().current);
+    old_rows_read_as_before(&store).await;
 }
