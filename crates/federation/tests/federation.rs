@@ -1,0 +1,11 @@
+//! The federation crate's one integration-test binary: connection specs, and every flow against
+//! local stand-ins of the providers (small axum servers on 127.0.0.1) over real HTTP.
+#![expect(
+    clippy::unwrap_used,
+    reason = "helpers outside #[test] functions fail the test by panicking"
+)]
+
+#[path = "federation/keys.rs"]
+mod keys;
+#[path = "federation/spec.rs"]
+mod spec;
