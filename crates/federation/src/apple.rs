@@ -1,10 +1,15 @@
-//! Sign in with Apple's client secret: an ES256 JWT the client signs itself.
+//! Sign in with Apple's differences, as plain functions: the client secret is an ES256 JWT the
+//! client signs itself, and the user's name arrives once, as the `user` form field of the first
+//! callback.
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// How long a client secret is valid (Apple accepts up to six months; it is made per exchange).
 pub const CLIENT_SECRET_LIFETIME_SECS: u64 = 300;
+
+/// The longest name part taken from the `user` field, in characters.
+const NAME_MAX_CHARS: usize = 200;
 
 /// Why no client secret could be made.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -58,9 +63,63 @@ pub(crate) fn check_private_key(private_key_pem: &str) -> Result<(), AppleKeyErr
     .map(|_| ())
 }
 
+/// The `user` form field Apple posts on the first sign-in.
+#[derive(Deserialize)]
+struct UserParam {
+    #[serde(default)]
+    name: Option<UserName>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UserName {
+    #[serde(default)]
+    first_name: Option<String>,
+    #[serde(default)]
+    last_name: Option<String>,
+}
+
+/// The name in Apple's `user` field, as `(given_name, family_name)`. The field is not signed and
+/// only names the user to themselves, so a malformed one is ignored rather than failing the
+/// sign-in; its `email` is ignored too (the ID token's is the one Apple vouches for).
+pub(crate) fn user_name(user: &str) -> (Option<String>, Option<String>) {
+    let Ok(UserParam { name: Some(name) }) = serde_json::from_str::<UserParam>(user) else {
+        return (None, None);
+    };
+    (name_part(name.first_name), name_part(name.last_name))
+}
+
+fn name_part(part: Option<String>) -> Option<String> {
+    part.map(|part| part.trim().to_owned()).filter(|part| {
+        !part.is_empty()
+            && part.chars().count() <= NAME_MAX_CHARS
+            && !part.chars().any(char::is_control)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_user_field_names_the_user() {
+        let user =
+            r#"{"name":{"firstName":"Ada","lastName":"Lovelace"},"email":"ada@example.com"}"#;
+        assert_eq!(
+            user_name(user),
+            (Some("Ada".to_owned()), Some("Lovelace".to_owned()))
+        );
+    }
+
+    #[test]
+    fn a_malformed_user_field_names_no_one() {
+        assert_eq!(user_name("{"), (None, None));
+        assert_eq!(user_name(r#"{"email":"a@b.c"}"#), (None, None));
+        assert_eq!(
+            user_name(r#"{"name":{"firstName":" ","lastName":"L\u0000"}}"#),
+            (None, None)
+        );
+    }
 
     #[test]
     fn a_key_that_is_not_pem_cannot_sign() {

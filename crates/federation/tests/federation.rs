@@ -5,7 +5,19 @@
     reason = "helpers outside #[test] functions fail the test by panicking"
 )]
 
+#[path = "federation/apple.rs"]
+mod apple;
+#[path = "federation/entra.rs"]
+mod entra;
+#[path = "federation/idp.rs"]
+mod idp;
 #[path = "federation/keys.rs"]
 mod keys;
+#[path = "federation/oidc.rs"]
+mod oidc;
+#[path = "federation/safety.rs"]
+mod safety;
 #[path = "federation/spec.rs"]
 mod spec;
+#[path = "federation/support.rs"]
+mod support;

@@ -1,19 +1,20 @@
 //! What a [`ConnectionSpec`] may be: every problem at once, each at the path of the value it
 //! concerns.
 
-use url::{Host, Url};
+use url::Url;
 
 use super::{ConnectionSpec, Preset, SpecProblem};
 use crate::apple;
+use crate::hosts::is_loopback_host;
 
 /// The longest connection name.
-pub const NAME_MAX_CHARS: usize = 40;
+const NAME_MAX_CHARS: usize = 40;
 /// The longest button text, in characters.
-pub const DISPLAY_NAME_MAX_CHARS: usize = 100;
+const DISPLAY_NAME_MAX_CHARS: usize = 100;
 /// The longest client id, in bytes.
-pub const CLIENT_ID_MAX_BYTES: usize = 255;
+const CLIENT_ID_MAX_BYTES: usize = 255;
 /// The longest field key of a mapping, in characters.
-pub const FIELD_MAX_CHARS: usize = 100;
+const FIELD_MAX_CHARS: usize = 100;
 
 /// The tenants of Entra ID that are not one tenant.
 const ENTRA_MULTI_TENANTS: [&str; 3] = ["common", "organizations", "consumers"];
@@ -297,17 +298,8 @@ pub(crate) fn check_url(path: &str, value: &str, kind: UrlKind) -> Result<Url, S
     Ok(url)
 }
 
-/// `localhost`, `127.0.0.1` or `[::1]`: the hosts reached over plain `http` in development.
-pub(crate) fn is_loopback_host(host: &Host<&str>) -> bool {
-    match host {
-        Host::Domain(domain) => domain.eq_ignore_ascii_case("localhost"),
-        Host::Ipv4(ip) => ip.is_loopback(),
-        Host::Ipv6(ip) => ip.is_loopback(),
-    }
-}
-
 /// `[a-z0-9][a-z0-9-]{0,39}`.
-pub fn is_name(name: &str) -> bool {
+fn is_name(name: &str) -> bool {
     let mut bytes = name.bytes();
     bytes
         .next()
@@ -341,12 +333,12 @@ fn is_apple_id(id: &str) -> bool {
 }
 
 /// An Entra ID tenant: `common`, `organizations`, `consumers`, a tenant id or a domain.
-pub fn is_tenant(tenant: &str) -> bool {
+fn is_tenant(tenant: &str) -> bool {
     ENTRA_MULTI_TENANTS.contains(&tenant) || is_guid(tenant) || is_dns_name(tenant)
 }
 
 /// `8-4-4-4-12` hexadecimal digits.
-pub(crate) fn is_guid(value: &str) -> bool {
+pub(super) fn is_guid(value: &str) -> bool {
     let groups: Vec<&str> = value.split('-').collect();
     groups.len() == 5
         && groups
@@ -357,7 +349,7 @@ pub(crate) fn is_guid(value: &str) -> bool {
 
 /// A lower-case DNS name of at least two labels (`example.com`): labels of 1 to 63 letters,
 /// digits and inner hyphens, 253 bytes in all, a top-level label that is not all digits.
-pub fn is_dns_name(name: &str) -> bool {
+fn is_dns_name(name: &str) -> bool {
     let labels: Vec<&str> = name.split('.').collect();
     name.len() <= 253
         && labels.len() >= 2
@@ -385,7 +377,7 @@ fn is_scope_token(scope: &str) -> bool {
 
 /// A JSON pointer (RFC 6901): empty, or `/`-prefixed reference tokens where `~` is followed by
 /// `0` or `1`.
-pub fn is_json_pointer(pointer: &str) -> bool {
+fn is_json_pointer(pointer: &str) -> bool {
     if !(pointer.is_empty() || pointer.starts_with('/')) {
         return false;
     }
