@@ -9,12 +9,16 @@
 mod apple;
 #[path = "federation/entra.rs"]
 mod entra;
+#[path = "federation/github.rs"]
+mod github;
 #[path = "federation/idp.rs"]
 mod idp;
 #[path = "federation/keys.rs"]
 mod keys;
 #[path = "federation/oidc.rs"]
 mod oidc;
+#[path = "federation/presets.rs"]
+mod presets;
 #[path = "federation/safety.rs"]
 mod safety;
 #[path = "federation/spec.rs"]
