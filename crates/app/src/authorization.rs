@@ -233,7 +233,10 @@ async fn issue_code(
                 .as_ref()
                 .map(|c| c.as_str().to_owned()),
             auth_time: session.auth_time,
-            context: json!({ "sid": session.hash, "amr": ["pwd"] }),
+            context: match &session.acr {
+                Some(acr) => json!({ "sid": session.hash, "amr": session.amr, "acr": acr }),
+                None => json!({ "sid": session.hash, "amr": session.amr }),
+            },
             now,
             expires_at: now + CODE_LIFETIME,
         },

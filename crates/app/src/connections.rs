@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use accrete_federation::spec::{ClaimMapping, ConnectionSpec, Secrets};
 use accrete_federation::{Provider, Upstream};
-use accrete_oidc::kek::{KeyEncryptionKey, SealError};
+use accrete_oidc::keys::{KeyEncryptionKey, SealError};
 use accrete_store::{Store, StoreError, StoredConnection};
 
 /// How long connections read from the store are used without reading them again.

@@ -1,6 +1,7 @@
 //! The SSO session: an opaque random value in an HttpOnly, SameSite=Lax cookie; only its keyed
 //! hash is stored, so a database leak does not reveal live sessions.
 
+use accrete_app::federation::SignInMethod;
 use accrete_oidc::secrets::random_opaque;
 use accrete_store::{SsoSession, StoreError};
 use axum_extra::extract::CookieJar;
@@ -32,11 +33,13 @@ pub async fn current(
     Ok(session)
 }
 
-/// Starts a session for `user_id` after a credentialed sign-in and sets its cookie.
+/// Starts a session for `user_id` after an interactive sign-in by `method` (its `amr` and
+/// `acr` go into the ID tokens of the session) and sets its cookie.
 pub async fn start(
     state: &AppState,
     jar: CookieJar,
     user_id: Uuid,
+    method: &SignInMethod,
     now: OffsetDateTime,
 ) -> Result<(CookieJar, SsoSession), StoreError> {
     // A new sign-in replaces whatever session this browser had.
@@ -50,8 +53,8 @@ pub async fn start(
         last_seen_at: now,
         expires_at: now + LIFETIME,
         credentialed: true,
-        amr: vec!["pwd".into()],
-        acr: None,
+        amr: method.amr.clone(),
+        acr: method.acr.clone(),
     };
     state.store.create_session(session.clone()).await?;
     let cookie = Cookie::build((COOKIE, value))
