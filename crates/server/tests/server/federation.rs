@@ -68,9 +68,8 @@ async fn upstream_user(up: &TestApp, email: &str, verified: bool, profile: Value
     up.store.create_user(user).await.unwrap();
 }
 
-/// Creates the connection `name` to `up` through the management API, with `extra` settings.
+/// Creates the connection `name` to `up` with `extra` settings.
 async fn connect(down: &TestApp, up: &TestApp, name: &str, extra: Value) -> Value {
-    let (_, api) = admin(down).await;
     let mut body = json!({
         "name": name,
         "display_name": "Upstream",
@@ -82,11 +81,34 @@ async fn connect(down: &TestApp, up: &TestApp, name: &str, extra: Value) -> Valu
     if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
         body.extend(extra.clone());
     }
-    let response = api.post("/connections", &body).await;
-    let status = response.status();
-    let created: Value = response.json().await.unwrap();
-    assert_eq!(status, 201, "{created}");
-    created
+    create_connection(down, body).await;
+    Value::Null
+}
+
+/// Creates a connection through the use-case, with the server's master key.
+async fn create_connection(down: &TestApp, body: Value) {
+    let secrets = accrete_server::secrets::ServerSecrets::load(
+        Some(crate::support::TEST_MASTER_KEY),
+        std::path::Path::new("/nonexistent"),
+    )
+    .unwrap();
+    let upstream = accrete_federation::Upstream::new(accrete_federation::HttpOptions::default()).unwrap();
+    let federation = accrete_app::connections::Federation::new(
+        upstream,
+        &secrets.key_encryption_key,
+        secrets.federation_hasher.clone(),
+    )
+    .unwrap();
+    let app = accrete_app::App::new(
+        down.store.clone(),
+        down.base.clone(),
+        accrete_app::hashing::HashingPool::new(1, 1),
+        federation,
+    );
+    let spec = serde_json::from_value(body).unwrap();
+    accrete_app::connection_admin::create(&app, spec, OffsetDateTime::now_utc())
+        .await
+        .unwrap();
 }
 
 /// Where a walk through the browser ends.
@@ -442,11 +464,7 @@ async fn a_provider_that_does_not_answer_ends_on_a_page_that_says_so() {
         let closed = std::net::TcpListener::bind("127.0.0.2:0").unwrap();
         let issuer = format!("http://{}", closed.local_addr().unwrap());
         drop(closed);
-        let (_, api) = admin(&down).await;
-        let created = api
-            .post("/connections", &json!({"name": "gone", "preset": "oidc", "issuer": issuer, "client_id": "c", "client_secret": "s"}))
-            .await;
-        assert_eq!(created.status(), 201);
+        create_connection(&down, json!({"name": "gone", "preset": "oidc", "issuer": issuer, "client_id": "c", "client_secret": "s"})).await;
         register(&down, ClientSpec::web("shop")).await;
         let start = format!("{}{}", down.base, authorize_path("shop", "openid", "&connection=gone"));
         let up_stand_in = down.new_browser();
