@@ -74,6 +74,20 @@ async fn claims_are_the_id_tokens_with_what_userinfo_adds() {
 }
 
 #[tokio::test]
+async fn providers_writing_claims_as_strings_are_read() {
+    let (idp, provider) = oidc().await;
+    // Auth0 writes `updated_at` as a date, Cognito `email_verified` as a string.
+    idp.set(|b| {
+        b.claims
+            .insert("updated_at".to_owned(), json!("2024-05-01T10:00:00.000Z"));
+        b.claims.insert("email_verified".to_owned(), json!("true"));
+    });
+    let identity = sign_in(&upstream(), &provider).await.unwrap();
+    assert!(identity.email_verified);
+    assert!(identity.claims.contains_key("updated_at"));
+}
+
+#[tokio::test]
 async fn a_userinfo_answer_about_someone_else_is_refused() {
     let (idp, provider) = oidc().await;
     idp.set(|b| b.userinfo = Some(json!({"sub": "someone-else", "name": "Mallory"})));
