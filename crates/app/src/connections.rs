@@ -159,12 +159,11 @@ impl Federation {
             serde_json::from_value(row.spec.clone()).map_err(|e| definition(e.to_string()))?;
         let secrets = match &row.sealed_secrets {
             Some(sealed) => {
-                let plain =
-                    self.kek
-                        .open(&aad(&row.name), sealed)
-                        .map_err(|_| ConnectionError::Secrets {
-                            name: row.name.clone(),
-                        })?;
+                let plain = self.kek.open(&aad(&row.name), sealed).map_err(|_| {
+                    ConnectionError::Secrets {
+                        name: row.name.clone(),
+                    }
+                })?;
                 serde_json::from_slice(&plain).map_err(|_| ConnectionError::Secrets {
                     name: row.name.clone(),
                 })?

@@ -14,8 +14,8 @@ use std::sync::Arc;
 use accrete_federation::{Callback as UpstreamCallback, Start, UpstreamError, UpstreamIdentity};
 use accrete_oidc::secrets::random_opaque;
 use accrete_store::{
-    AuthTransaction, Client, FederatedSignIn, FederationState, LinkedIdentity, NewUser,
-    StoreError, UnlinkOutcome, User, normalize_email,
+    AuthTransaction, Client, FederatedSignIn, FederationState, LinkedIdentity, NewUser, StoreError,
+    UnlinkOutcome, User, normalize_email,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -135,10 +135,12 @@ pub async fn home_realm(
         return Ok(None);
     };
     let domain = domain.to_ascii_lowercase();
-    Ok(offered(app, client)
-        .await?
-        .into_iter()
-        .find(|c| c.spec.domains.iter().any(|d| d.eq_ignore_ascii_case(&domain))))
+    Ok(offered(app, client).await?.into_iter().find(|c| {
+        c.spec
+            .domains
+            .iter()
+            .any(|d| d.eq_ignore_ascii_case(&domain))
+    }))
 }
 
 /// The start of a round trip to a provider.
@@ -192,7 +194,10 @@ pub async fn begin(app: &App, begin: Begin<'_>) -> Result<String, FederationErro
 
 /// The redirect URI registered at the provider for `connection`.
 pub fn callback_url(issuer: &str, connection: &str) -> String {
-    format!("{}/login/{connection}/callback", issuer.trim_end_matches('/'))
+    format!(
+        "{}/login/{connection}/callback",
+        issuer.trim_end_matches('/')
+    )
 }
 
 /// What the round trip's values are: the nonce and the PKCE verifier are derived from the
@@ -236,7 +241,7 @@ pub struct Callback<'a> {
 pub enum Finished {
     /// Signed in: start the session and continue the transaction (or show the account page).
     SignedIn {
-        user: User,
+        user: Box<User>,
         tx: Option<Uuid>,
         method: SignInMethod,
     },
@@ -265,7 +270,10 @@ pub async fn finish(app: &App, callback: Callback<'_>) -> Result<Finished, Failu
         .await
         .map_err(|e| fail(None, None, e.into()))?;
     let Some(stored) = stored.filter(|s| s.connection == callback.connection) else {
-        tracing::warn!(connection = callback.connection, "federation state unknown, used or foreign");
+        tracing::warn!(
+            connection = callback.connection,
+            "federation state unknown, used or foreign"
+        );
         return Err(fail(None, None, FederationError::BadState));
     };
     let tx = stored.transaction_id;
@@ -273,7 +281,10 @@ pub async fn finish(app: &App, callback: Callback<'_>) -> Result<Finished, Failu
         .browser
         .is_some_and(|b| hasher.verify(&format!("browser:{b}"), &stored.browser));
     if !same_browser {
-        tracing::warn!(connection = callback.connection, "federation state of another browser");
+        tracing::warn!(
+            connection = callback.connection,
+            "federation state of another browser"
+        );
         return Err(fail(tx, None, FederationError::BadState));
     }
     let connection = app
@@ -294,7 +305,9 @@ pub async fn finish(app: &App, callback: Callback<'_>) -> Result<Finished, Failu
             fail(tx, Some(&connection), e.into())
         })?;
     let outcome = match stored.user_id {
-        Some(user_id) => link_from_account(app, &connection, &identity, user_id, callback.now).await,
+        Some(user_id) => {
+            link_from_account(app, &connection, &identity, user_id, callback.now).await
+        }
         None => sign_in(app, &connection, &identity, tx, callback.now).await,
     };
     outcome.map_err(|error| fail(tx, Some(&connection), error))
@@ -318,7 +331,16 @@ async fn link_from_account(
     }
     let user = app.store().get_user(user_id).await?;
     let mapped = mapped(app, connection, identity, Some(&user), now).await?;
-    write_sign_in(app, connection, identity, user_id, mapped.changes, false, now).await?;
+    write_sign_in(
+        app,
+        connection,
+        identity,
+        user_id,
+        mapped.changes,
+        false,
+        now,
+    )
+    .await?;
     tracing::info!(%user_id, connection = connection.name(), "provider linked from the account page");
     Ok(Finished::Linked { user_id })
 }
@@ -339,12 +361,24 @@ async fn sign_in(
     {
         let user = app.store().get_user(known.user_id).await?;
         let mapped = mapped(app, connection, identity, Some(&user), now).await?;
-        let user =
-            write_sign_in(app, connection, identity, user.id, mapped.changes, true, now).await?;
+        let user = write_sign_in(
+            app,
+            connection,
+            identity,
+            user.id,
+            mapped.changes,
+            true,
+            now,
+        )
+        .await?;
         keep_suggestions(app, tx, mapped.suggestions, None).await?;
         link_pending(app, tx, &user, now).await?;
         tracing::info!(user_id = %user.id, connection = connection.name(), "sign-in through a provider succeeded");
-        return Ok(Finished::SignedIn { user, tx, method });
+        return Ok(Finished::SignedIn {
+            user: Box::new(user),
+            tx,
+            method,
+        });
     }
     let email = identity
         .email
@@ -353,7 +387,10 @@ async fn sign_in(
         .ok_or(FederationError::NoEmail)?;
     if app.store().find_user_by_email(&email).await?.is_some() {
         if !identity.email_verified {
-            tracing::info!(connection = connection.name(), "no link: the provider did not verify the email of an existing account");
+            tracing::info!(
+                connection = connection.name(),
+                "no link: the provider did not verify the email of an existing account"
+            );
             return Err(FederationError::EmailUnverified);
         }
         let Some(tx) = tx else {
@@ -368,7 +405,13 @@ async fn sign_in(
     let linked = linked_identity(connection, identity, Uuid::nil(), now);
     let user = match app
         .store()
-        .create_user_with_identity(new, linked, mapped.changes, source_of(connection.name()), now)
+        .create_user_with_identity(
+            new,
+            linked,
+            mapped.changes,
+            source_of(connection.name()),
+            now,
+        )
         .await
     {
         Ok(user) => user,
@@ -380,7 +423,11 @@ async fn sign_in(
     };
     keep_suggestions(app, tx, mapped.suggestions, None).await?;
     tracing::info!(user_id = %user.id, connection = connection.name(), "sign-up through a provider");
-    Ok(Finished::SignedIn { user, tx, method })
+    Ok(Finished::SignedIn {
+        user: Box::new(user),
+        tx,
+        method,
+    })
 }
 
 /// The claims mapped for `user` with the published policy.
@@ -563,7 +610,16 @@ pub async fn link_pending(
         acr: None,
     };
     let mapped = mapped(app, &connection, &identity, Some(user), now).await?;
-    write_sign_in(app, &connection, &identity, user.id, mapped.changes, false, now).await?;
+    write_sign_in(
+        app,
+        &connection,
+        &identity,
+        user.id,
+        mapped.changes,
+        false,
+        now,
+    )
+    .await?;
     tracing::info!(user_id = %user.id, connection = connection.name(), "provider linked after the account was proven");
     Ok(true)
 }

@@ -383,7 +383,10 @@ impl AuthorizeParams {
             ui_locales: split_list(p.get("ui_locales").unwrap_or_default()),
             id_token_hint: p.get("id_token_hint").map(str::to_owned),
             acr_values: split_list(p.get("acr_values").unwrap_or_default()),
-            connection: p.get("connection").filter(|c| !c.is_empty()).map(str::to_owned),
+            connection: p
+                .get("connection")
+                .filter(|c| !c.is_empty())
+                .map(str::to_owned),
         })
     }
 }

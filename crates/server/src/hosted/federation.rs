@@ -71,7 +71,11 @@ pub(super) async fn start(
                 connection: None,
                 error,
             };
-            (jar.clone(), failure_page(&state, locale, &jar, &tx, failure)).into_response()
+            (
+                jar.clone(),
+                failure_page(&state, locale, &jar, &tx, failure),
+            )
+                .into_response()
         }
     }
 }
@@ -156,7 +160,11 @@ pub(super) async fn callback(
         }
         Err(failure) => {
             let (jar, _) = csrf::token(jar, state.secure_cookies());
-            (jar.clone(), failure_page(&state, locale, &jar, &tx, failure)).into_response()
+            (
+                jar.clone(),
+                failure_page(&state, locale, &jar, &tx, failure),
+            )
+                .into_response()
         }
     }
 }
@@ -202,9 +210,11 @@ fn failure_page(
         }
         FederationError::BadState => (StatusCode::BAD_REQUEST, say("federation.bad_state"), None),
         FederationError::NoEmail => (StatusCode::BAD_REQUEST, say("federation.no_email"), None),
-        FederationError::EmailUnverified => {
-            (StatusCode::CONFLICT, say("federation.email_unverified"), None)
-        }
+        FederationError::EmailUnverified => (
+            StatusCode::CONFLICT,
+            say("federation.email_unverified"),
+            None,
+        ),
         FederationError::IdentityTaken => {
             (StatusCode::CONFLICT, say("federation.identity_taken"), None)
         }
@@ -232,10 +242,13 @@ fn failure_page(
     if let Some(technical) = technical {
         page = page.technical(technical);
     }
-    if let (Some(id), Some(csrf)) = (&tx.id, jar.get(csrf::COOKIE)) {
-        if tx.transaction.as_ref().is_some_and(|t| t.completed_at.is_none()) {
-            page = page.ways_on(id, csrf.value(), tx.client_name.clone());
-        }
+    if let (Some(id), Some(csrf)) = (&tx.id, jar.get(csrf::COOKIE))
+        && tx
+            .transaction
+            .as_ref()
+            .is_some_and(|t| t.completed_at.is_none())
+    {
+        page = page.ways_on(id, csrf.value(), tx.client_name.clone());
     }
     page.into_response()
 }
@@ -266,7 +279,12 @@ pub(super) async fn cancel(
     };
     let locale = locale(&tx, &headers);
     if !csrf::verify(&jar, Some(&form.csrf)) {
-        return error_page(&state, StatusCode::FORBIDDEN, locale, text(locale, "error.csrf"));
+        return error_page(
+            &state,
+            StatusCode::FORBIDDEN,
+            locale,
+            text(locale, "error.csrf"),
+        );
     }
     let Some(stored) = &tx.transaction else {
         return Redirect::to("/").into_response();
@@ -301,7 +319,12 @@ pub(super) async fn link(
     let now = OffsetDateTime::now_utc();
     let locale = locale(&TransactionView::default(), &headers);
     if !csrf::verify(&jar, Some(&form.csrf)) {
-        return error_page(&state, StatusCode::FORBIDDEN, locale, text(locale, "error.csrf"));
+        return error_page(
+            &state,
+            StatusCode::FORBIDDEN,
+            locale,
+            text(locale, "error.csrf"),
+        );
     }
     let user_id = match session::current(&state, &jar, now).await {
         Ok(Some(session)) => session.user_id,
@@ -340,7 +363,12 @@ pub(super) async fn unlink(
     let now = OffsetDateTime::now_utc();
     let locale = locale(&TransactionView::default(), &headers);
     if !csrf::verify(&jar, Some(&form.csrf)) {
-        return error_page(&state, StatusCode::FORBIDDEN, locale, text(locale, "error.csrf"));
+        return error_page(
+            &state,
+            StatusCode::FORBIDDEN,
+            locale,
+            text(locale, "error.csrf"),
+        );
     }
     let user_id = match session::current(&state, &jar, now).await {
         Ok(Some(session)) => session.user_id,

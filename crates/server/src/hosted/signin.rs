@@ -79,7 +79,11 @@ pub(super) async fn submit(
     if page.home_realms && page.pending_link.is_none() && !email.is_empty() {
         match federation::home_realm(&state.app, page.tx.client.as_ref(), &email).await {
             Ok(Some(connection)) => {
-                let mut to = format!("/login/{}?login_hint={}", urlencode(connection.name()), urlencode(&email));
+                let mut to = format!(
+                    "/login/{}?login_hint={}",
+                    urlencode(connection.name()),
+                    urlencode(&email)
+                );
                 if let Some(tx) = &page.tx.id {
                     to.push_str(&format!("&tx={}", urlencode(tx)));
                 }

@@ -9,8 +9,8 @@ use time::OffsetDateTime;
 
 use crate::api_client::admin;
 use crate::rp::{
-    ClientSpec, PASSWORD, REDIRECT, authorize_path, code_of, hash_secret, jwt_payload,
-    query_param, redeem, register,
+    ClientSpec, PASSWORD, REDIRECT, authorize_path, code_of, hash_secret, jwt_payload, query_param,
+    redeem, register,
 };
 use crate::support::{Backend, TestApp, each_backend_with};
 
@@ -92,7 +92,8 @@ async fn create_connection(down: &TestApp, body: Value) {
         std::path::Path::new("/nonexistent"),
     )
     .unwrap();
-    let upstream = accrete_federation::Upstream::new(accrete_federation::HttpOptions::default()).unwrap();
+    let upstream =
+        accrete_federation::Upstream::new(accrete_federation::HttpOptions::default()).unwrap();
     let federation = accrete_app::connections::Federation::new(
         upstream,
         &secrets.key_encryption_key,
@@ -206,7 +207,13 @@ fn signup_policy() -> Value {
 async fn a_first_sign_in_through_a_provider_creates_the_user_and_asks_only_what_it_lacked() {
     each_backend_with(&federation_layer(), |down| async move {
         let up = upstream(&down, "up").await;
-        upstream_user(&up, "ada@example.com", true, json!({"given_name": "Ada", "family_name": "Lovelace"})).await;
+        upstream_user(
+            &up,
+            "ada@example.com",
+            true,
+            json!({"given_name": "Ada", "family_name": "Lovelace"}),
+        )
+        .await;
         connect(&down, &up, "up", json!({})).await;
         let secret = register(&down, ClientSpec::web("shop")).await;
         let (_, api) = admin(&down).await;
@@ -214,21 +221,47 @@ async fn a_first_sign_in_through_a_provider_creates_the_user_and_asks_only_what_
 
         // The sign-in page offers the provider.
         let browser = down.new_browser().client;
-        let start = format!("{}{}", down.base, authorize_path("shop", "openid profile email", ""));
+        let start = format!(
+            "{}{}",
+            down.base,
+            authorize_path("shop", "openid profile email", "")
+        );
         let first = browser.get(&start).send().await.unwrap();
         let signin = resolve(&start, &crate::rp::location(&first));
-        let page = browser.get(&signin).send().await.unwrap().text().await.unwrap();
+        let page = browser
+            .get(&signin)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         assert!(page.contains("Continue with Upstream"), "{page}");
         let tx = query_param(&signin, "tx").unwrap();
 
         // Through the provider; back on the prompt, which asks only for the company.
-        let (url, status, html) = walk(&browser, &up, format!("{}/login/up?tx={tx}", down.base), "ada@example.com").await.page();
+        let (url, status, html) = walk(
+            &browser,
+            &up,
+            format!("{}/login/up?tx={tx}", down.base),
+            "ada@example.com",
+        )
+        .await
+        .page();
         assert_eq!(status, 200, "{html}");
         assert!(url.starts_with(&format!("{}/prompt", down.base)), "{url}");
         assert!(html.contains("name=\"company\""), "{html}");
-        assert!(!html.contains("name=\"given_name\""), "the provider gave the first name: {html}");
+        assert!(
+            !html.contains("name=\"given_name\""),
+            "the provider gave the first name: {html}"
+        );
 
-        let user = down.store.find_user_by_email("ada@example.com").await.unwrap().unwrap();
+        let user = down
+            .store
+            .find_user_by_email("ada@example.com")
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(user.profile["given_name"], "Ada");
         assert_eq!(user.profile["family_name"], "Lovelace");
         assert!(user.email_verified, "the provider verified the email");
@@ -236,7 +269,9 @@ async fn a_first_sign_in_through_a_provider_creates_the_user_and_asks_only_what_
         assert_eq!(user.credentialed_logins, 1);
         let provenance = down.store.value_provenance(user.id).await.unwrap();
         assert!(
-            provenance.iter().any(|p| p.key == "given_name" && p.source == "idp:up"),
+            provenance
+                .iter()
+                .any(|p| p.key == "given_name" && p.source == "idp:up"),
             "{provenance:?}"
         );
         let identities = down.store.user_identities(user.id).await.unwrap();
@@ -249,7 +284,12 @@ async fn a_first_sign_in_through_a_provider_creates_the_user_and_asks_only_what_
         let tx = query_param(&url, "tx").unwrap();
         let answered = browser
             .post(format!("{}/prompt", down.base))
-            .form(&[("csrf", csrf.as_str()), ("tx", &tx), ("company", "Analytical Engines"), ("action", "submit")])
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("tx", &tx),
+                ("company", "Analytical Engines"),
+                ("action", "submit"),
+            ])
             .send()
             .await
             .unwrap();
@@ -269,35 +309,102 @@ async fn a_first_sign_in_through_a_provider_creates_the_user_and_asks_only_what_
 async fn a_later_sign_in_is_a_login_that_fills_only_what_is_unknown_unless_the_provider_rules() {
     each_backend_with(&federation_layer(), |down| async move {
         let up = upstream(&down, "up").await;
-        upstream_user(&up, "ada@example.com", true, json!({"given_name": "Ada", "family_name": "Lovelace"})).await;
-        connect(&down, &up, "up", json!({
-            "mapping": [
-                {"claim": "/given_name", "field": "given_name"},
-                {"claim": "/family_name", "field": "family_name", "sync": "always"}
-            ]
-        })).await;
+        upstream_user(
+            &up,
+            "ada@example.com",
+            true,
+            json!({"given_name": "Ada", "family_name": "Lovelace"}),
+        )
+        .await;
+        connect(
+            &down,
+            &up,
+            "up",
+            json!({
+                "mapping": [
+                    {"claim": "/given_name", "field": "given_name"},
+                    {"claim": "/family_name", "field": "family_name", "sync": "always"}
+                ]
+            }),
+        )
+        .await;
         register(&down, ClientSpec::web("shop")).await;
         let (_, api) = admin(&down).await;
         let mut policy = signup_policy();
         policy["steps"] = json!([]);
+        policy["fields"][0]["required"] = json!(false);
+        policy["fields"][2]["required"] = json!(false);
         api.publish(&policy).await;
-        let start = format!("{}{}", down.base, authorize_path("shop", "openid profile", "&connection=up"));
-        walk(&down.new_browser().client, &up, start.clone(), "ada@example.com").await.rp();
+        let start = format!(
+            "{}{}",
+            down.base,
+            authorize_path("shop", "openid profile", "&connection=up")
+        );
+        walk(
+            &down.new_browser().client,
+            &up,
+            start.clone(),
+            "ada@example.com",
+        )
+        .await
+        .rp();
 
         // The user changes both names here; the provider's names change too.
-        let user = down.store.find_user_by_email("ada@example.com").await.unwrap().unwrap();
+        let user = down
+            .store
+            .find_user_by_email("ada@example.com")
+            .await
+            .unwrap()
+            .unwrap();
         let changes = vec![
-            accrete_store::ProfileChange::set(accrete_store::Location::Profile, "given_name", json!("Augusta")),
-            accrete_store::ProfileChange::set(accrete_store::Location::Profile, "family_name", json!("King")),
+            accrete_store::ProfileChange::set(
+                accrete_store::Location::Profile,
+                "given_name",
+                json!("Augusta"),
+            ),
+            accrete_store::ProfileChange::set(
+                accrete_store::Location::Profile,
+                "family_name",
+                json!("King"),
+            ),
         ];
-        down.store.apply_profile_changes(user.id, None, &changes, "account", OffsetDateTime::now_utc()).await.unwrap();
-        accrete_store::testing::execute_sql(&up.sql_url(), "UPDATE users SET profile = '{\"given_name\":\"Ada B.\",\"family_name\":\"Byron\"}'").await;
+        down.store
+            .apply_profile_changes(
+                user.id,
+                None,
+                &changes,
+                "account",
+                OffsetDateTime::now_utc(),
+            )
+            .await
+            .unwrap();
+        accrete_store::testing::execute_sql(
+            &up.sql_url(),
+            "UPDATE users SET profile = '{\"given_name\":\"Ada B.\",\"family_name\":\"Byron\"}'",
+        )
+        .await;
 
-        walk(&down.new_browser().client, &up, start, "ada@example.com").await.rp();
-        let user = down.store.find_user_by_email("ada@example.com").await.unwrap().unwrap();
-        assert_eq!(user.profile["given_name"], "Augusta", "if_empty keeps the user's own value");
-        assert_eq!(user.profile["family_name"], "Byron", "always follows the provider");
-        assert_eq!(user.credentialed_logins, 2, "each sign-in through the provider counts");
+        walk(&down.new_browser().client, &up, start, "ada@example.com")
+            .await
+            .rp();
+        let user = down
+            .store
+            .find_user_by_email("ada@example.com")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            user.profile["given_name"], "Augusta",
+            "if_empty keeps the user's own value"
+        );
+        assert_eq!(
+            user.profile["family_name"], "Byron",
+            "always follows the provider"
+        );
+        assert_eq!(
+            user.credentialed_logins, 2,
+            "each sign-in through the provider counts"
+        );
         up.stop().await.unwrap();
     })
     .await;
@@ -311,14 +418,38 @@ async fn an_unverified_email_of_an_existing_account_is_never_linked() {
         connect(&down, &up, "up", json!({})).await;
         register(&down, ClientSpec::web("shop")).await;
         down.sign_up("ann@example.com", PASSWORD).await;
-        let existing = down.store.find_user_by_email("ann@example.com").await.unwrap().unwrap();
+        let existing = down
+            .store
+            .find_user_by_email("ann@example.com")
+            .await
+            .unwrap()
+            .unwrap();
 
-        let start = format!("{}{}", down.base, authorize_path("shop", "openid", "&connection=up"));
-        let (_, status, html) = walk(&down.new_browser().client, &up, start, "ann@example.com").await.page();
+        let start = format!(
+            "{}{}",
+            down.base,
+            authorize_path("shop", "openid", "&connection=up")
+        );
+        let (_, status, html) = walk(&down.new_browser().client, &up, start, "ann@example.com")
+            .await
+            .page();
         assert_eq!(status, 409, "{html}");
-        assert!(html.contains("has not confirmed that the address is yours"), "{html}");
-        assert!(down.store.user_identities(existing.id).await.unwrap().is_empty());
-        assert_eq!(down.store.count_users().await.unwrap(), 1, "no second account");
+        assert!(
+            html.contains("has not confirmed that the address is yours"),
+            "{html}"
+        );
+        assert!(
+            down.store
+                .user_identities(existing.id)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            down.store.count_users().await.unwrap(),
+            1,
+            "no second account"
+        );
         up.stop().await.unwrap();
     })
     .await;
@@ -332,15 +463,34 @@ async fn a_verified_email_of_an_existing_account_is_linked_once_its_password_pro
         connect(&down, &up, "up", json!({})).await;
         register(&down, ClientSpec::web("shop")).await;
         down.sign_up("ann@example.com", PASSWORD).await;
-        let existing = down.store.find_user_by_email("ann@example.com").await.unwrap().unwrap();
+        let existing = down
+            .store
+            .find_user_by_email("ann@example.com")
+            .await
+            .unwrap()
+            .unwrap();
 
         let browser = down.new_browser().client;
-        let start = format!("{}{}", down.base, authorize_path("shop", "openid", "&connection=up"));
+        let start = format!(
+            "{}{}",
+            down.base,
+            authorize_path("shop", "openid", "&connection=up")
+        );
         let (url, status, html) = walk(&browser, &up, start, "ann@example.com").await.page();
         assert_eq!(status, 200);
-        assert!(url.starts_with(&format!("{}/login?tx=", down.base)), "{url}");
+        assert!(
+            url.starts_with(&format!("{}/login?tx=", down.base)),
+            "{url}"
+        );
         assert!(html.contains("already exists"), "{html}");
-        assert!(down.store.user_identities(existing.id).await.unwrap().is_empty(), "not linked before the proof");
+        assert!(
+            down.store
+                .user_identities(existing.id)
+                .await
+                .unwrap()
+                .is_empty(),
+            "not linked before the proof"
+        );
 
         // A wrong password links nothing; the right one links and signs in.
         let tx = query_param(&url, "tx").unwrap();
@@ -348,11 +498,23 @@ async fn a_verified_email_of_an_existing_account_is_linked_once_its_password_pro
         let post = |password: &'static str| {
             browser
                 .post(format!("{}/login", down.base))
-                .form(&[("csrf", csrf.as_str()), ("tx", tx.as_str()), ("email", "ann@example.com"), ("password", password), ("action", "submit")])
+                .form(&[
+                    ("csrf", csrf.as_str()),
+                    ("tx", tx.as_str()),
+                    ("email", "ann@example.com"),
+                    ("password", password),
+                    ("action", "submit"),
+                ])
                 .send()
         };
         assert_eq!(post("not the password at all").await.unwrap().status(), 401);
-        assert!(down.store.user_identities(existing.id).await.unwrap().is_empty());
+        assert!(
+            down.store
+                .user_identities(existing.id)
+                .await
+                .unwrap()
+                .is_empty()
+        );
         let signed_in = post(PASSWORD).await.unwrap();
         assert!(signed_in.status().is_redirection());
         let next = resolve(&url, &crate::rp::location(&signed_in));
@@ -363,8 +525,14 @@ async fn a_verified_email_of_an_existing_account_is_linked_once_its_password_pro
         assert_eq!(user.profile["given_name"], "Ann", "mapped at the link");
 
         // Next time the provider alone is enough, and it is the same account.
-        let start = format!("{}{}", down.base, authorize_path("shop", "openid", "&connection=up"));
-        walk(&down.new_browser().client, &up, start, "ann@example.com").await.rp();
+        let start = format!(
+            "{}{}",
+            down.base,
+            authorize_path("shop", "openid", "&connection=up")
+        );
+        walk(&down.new_browser().client, &up, start, "ann@example.com")
+            .await
+            .rp();
         assert_eq!(down.store.count_users().await.unwrap(), 1);
         up.stop().await.unwrap();
     })
@@ -378,14 +546,22 @@ async fn a_refusal_at_the_provider_ends_on_a_page_that_leads_back_to_the_applica
         connect(&down, &up, "up", json!({})).await;
         register(&down, ClientSpec::web("shop")).await;
         let browser = down.new_browser().client;
-        let start = format!("{}{}", down.base, authorize_path("shop", "openid", "&connection=up"));
+        let start = format!(
+            "{}{}",
+            down.base,
+            authorize_path("shop", "openid", "&connection=up")
+        );
         // To the provider, then back as the provider sends a refusal (`access_denied`).
         let to_down = browser.get(&start).send().await.unwrap();
         let to_up = resolve(&start, &crate::rp::location(&to_down));
         let to_provider = browser.get(&to_up).send().await.unwrap();
         let authorize_at_up = resolve(&to_up, &crate::rp::location(&to_provider));
         let state = query_param(&authorize_at_up, "state").unwrap();
-        let callback = format!("{}/login/up/callback?error=access_denied&state={state}&iss={}", down.base, crate::rp::escape(&up.base));
+        let callback = format!(
+            "{}/login/up/callback?error=access_denied&state={state}&iss={}",
+            down.base,
+            crate::rp::escape(&up.base)
+        );
         let (_, status, html) = walk(&browser, &up, callback.clone(), "-").await.page();
         assert_eq!(status, 403, "{html}");
         assert!(html.contains("did not give permission"), "{html}");
@@ -405,7 +581,11 @@ async fn a_refusal_at_the_provider_ends_on_a_page_that_leads_back_to_the_applica
         assert!(to.starts_with(REDIRECT), "{to}");
         assert_eq!(query_param(&to, "error").as_deref(), Some("access_denied"));
         assert_eq!(query_param(&to, "state").as_deref(), Some("st"));
-        assert_eq!(down.store.count_users().await.unwrap(), 0, "nothing created");
+        assert_eq!(
+            down.store.count_users().await.unwrap(),
+            0,
+            "nothing created"
+        );
         up.stop().await.unwrap();
     })
     .await;
@@ -421,7 +601,11 @@ async fn a_callback_in_another_browser_or_with_a_forged_state_signs_nobody_in() 
         // The victim's browser never started this round trip: the attacker's callback URL
         // (with the attacker's code and state) is refused there.
         let attacker = down.new_browser().client;
-        let start = format!("{}{}", down.base, authorize_path("shop", "openid", "&connection=up"));
+        let start = format!(
+            "{}{}",
+            down.base,
+            authorize_path("shop", "openid", "&connection=up")
+        );
         let mut url = start;
         let callback = loop {
             let response = attacker.get(&url).send().await.unwrap();
@@ -430,12 +614,25 @@ async fn a_callback_in_another_browser_or_with_a_forged_state_signs_nobody_in() 
                 break next;
             }
             if next.starts_with(&format!("{}/login?tx=", up.base)) {
-                let html = attacker.get(&next).send().await.unwrap().text().await.unwrap();
+                let html = attacker
+                    .get(&next)
+                    .send()
+                    .await
+                    .unwrap()
+                    .text()
+                    .await
+                    .unwrap();
                 let csrf = crate::support::hidden_input(&html, "csrf").unwrap();
                 let tx = query_param(&next, "tx").unwrap();
                 let posted = attacker
                     .post(format!("{}/login", up.base))
-                    .form(&[("csrf", csrf.as_str()), ("tx", tx.as_str()), ("email", "ada@example.com"), ("password", PASSWORD), ("action", "submit")])
+                    .form(&[
+                        ("csrf", csrf.as_str()),
+                        ("tx", tx.as_str()),
+                        ("email", "ada@example.com"),
+                        ("password", PASSWORD),
+                        ("action", "submit"),
+                    ])
                     .send()
                     .await
                     .unwrap();
@@ -449,7 +646,10 @@ async fn a_callback_in_another_browser_or_with_a_forged_state_signs_nobody_in() 
         assert_eq!(status, 400, "{html}");
         assert_eq!(down.store.count_users().await.unwrap(), 0);
         // A state nobody issued.
-        let forged = format!("{}/login/up/callback?code=x&state=forged-state-value", down.base);
+        let forged = format!(
+            "{}/login/up/callback?code=x&state=forged-state-value",
+            down.base
+        );
         let (_, status, _) = walk(&victim, &up, forged, "-").await.page();
         assert_eq!(status, 400);
         up.stop().await.unwrap();
@@ -487,16 +687,42 @@ async fn an_email_of_a_bound_domain_goes_to_its_provider_and_a_client_can_drop_p
         let csrf = browser.csrf(&signin).await;
         let tx = signin.trim_start_matches("/login?tx=").to_owned();
         let response = browser
-            .post_form("/login", &[("csrf", &csrf), ("tx", &tx), ("email", "bob@Acme.example"), ("password", ""), ("action", "submit")])
+            .post_form(
+                "/login",
+                &[
+                    ("csrf", &csrf),
+                    ("tx", &tx),
+                    ("email", "bob@Acme.example"),
+                    ("password", ""),
+                    ("action", "submit"),
+                ],
+            )
             .await;
         let to = crate::rp::location(&response);
         assert!(to.starts_with("/login/acme?"), "{to}");
-        assert_eq!(query_param(&resolve(&down.base, &to), "login_hint").as_deref(), Some("bob@Acme.example"));
+        assert_eq!(
+            query_param(&resolve(&down.base, &to), "login_hint").as_deref(),
+            Some("bob@Acme.example")
+        );
 
         // A client without passwords: no password form, and a post is refused.
         let (_, api) = admin(&down).await;
         let client: Value = api.get("/clients/shop").await.json().await.unwrap();
-        let mut settings = client.clone();
+        let mut settings = json!({});
+        for key in [
+            "name",
+            "redirect_uris",
+            "post_logout_redirect_uris",
+            "grant_types",
+            "scopes",
+            "audience",
+            "public",
+            "id_token_alg",
+            "allowed_origins",
+            "theme",
+        ] {
+            settings[key] = client[key].clone();
+        }
         settings["password_signin"] = json!(false);
         settings["connections"] = json!(["acme"]);
         let changed = api.put("/clients/shop", &settings).await;
@@ -509,7 +735,16 @@ async fn an_email_of_a_bound_domain_goes_to_its_provider_and_a_client_can_drop_p
         let csrf = crate::support::hidden_input(&html, "csrf").unwrap();
         let tx = signin.trim_start_matches("/login?tx=").to_owned();
         let refused = browser
-            .post_form("/login", &[("csrf", &csrf), ("tx", &tx), ("email", "carol@other.example"), ("password", PASSWORD), ("action", "submit")])
+            .post_form(
+                "/login",
+                &[
+                    ("csrf", &csrf),
+                    ("tx", &tx),
+                    ("email", "carol@other.example"),
+                    ("password", PASSWORD),
+                    ("action", "submit"),
+                ],
+            )
             .await;
         assert_eq!(refused.status(), 403);
         up.stop().await.unwrap();
@@ -525,15 +760,31 @@ async fn the_account_page_lists_linked_providers_and_never_unlinks_the_last_way_
         connect(&down, &up, "up", json!({})).await;
         register(&down, ClientSpec::web("shop")).await;
         let browser = down.new_browser();
-        let start = format!("{}{}", down.base, authorize_path("shop", "openid", "&connection=up"));
-        walk(&browser.client, &up, start, "ada@example.com").await.rp();
+        let start = format!(
+            "{}{}",
+            down.base,
+            authorize_path("shop", "openid", "&connection=up")
+        );
+        walk(&browser.client, &up, start, "ada@example.com")
+            .await
+            .rp();
         let html = browser.get("/account").await.text().await.unwrap();
         assert!(html.contains("Upstream (ada@example.com)"), "{html}");
-        assert!(!html.contains("/unlink"), "the only way in offers no unlink: {html}");
-        let csrf = crate::support::hidden_input(&html, "csrf").unwrap();
-        let refused = browser.post_form("/account/connections/up/unlink", &[("csrf", &csrf)]).await;
+        assert!(
+            !html.contains("/unlink"),
+            "the only way in offers no unlink: {html}"
+        );
+        let csrf = browser.csrf("/login").await;
+        let refused = browser
+            .post_form("/account/connections/up/unlink", &[("csrf", &csrf)])
+            .await;
         assert_eq!(crate::rp::location(&refused), "/account?last_way_in=1");
-        let user = down.store.find_user_by_email("ada@example.com").await.unwrap().unwrap();
+        let user = down
+            .store
+            .find_user_by_email("ada@example.com")
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(down.store.user_identities(user.id).await.unwrap().len(), 1);
         up.stop().await.unwrap();
     })
