@@ -1,5 +1,5 @@
 //! Shown prompts left unanswered: when their transaction expires they become
-//! `prompt.abandoned`. Swept lazily from the sign-in flow, at most once per [`INTERVAL`] per
+//! `prompt.abandoned`; round trips to an upstream provider that never came back are removed. Swept lazily from the sign-in flow, at most once per [`INTERVAL`] per
 //! node; the store hands each expired transaction to one sweeper only.
 
 use std::sync::atomic::Ordering;
@@ -31,6 +31,10 @@ pub(crate) fn sweep_now_and_then(app: &App, now: OffsetDateTime) {
     tokio::spawn(async move {
         if let Err(error) = sweep_abandoned(store.as_ref(), now).await {
             tracing::warn!(%error, "could not sweep expired sign-ins");
+        }
+        // Round trips to a provider that never came back.
+        if let Err(error) = store.delete_expired_federation_states(now).await {
+            tracing::warn!(%error, "could not sweep expired federation states");
         }
     });
 }

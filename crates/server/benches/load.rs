@@ -9,7 +9,9 @@
 //! `LOAD_ONLY` names the phases to run, comma-separated: `tokens` (client credentials, code round
 //! trip, refresh), `password` (sign-ins against Argon2id, in rounds of a fresh server and a fresh
 //! reference process, then peak memory), `profiling` (pairs of servers with and without the
-//! example policy, `examples/policy.toml`, CPU per sign-in for a user with nothing due).
+//! example policy, `examples/policy.toml`, CPU per sign-in for a user with nothing due),
+//! `federation` (a sign-in through an upstream Accrete in a process of its own, whose CPU is
+//! not counted).
 //! The same binary is the server and the reference: started with `ACCRETE_TEST_LOAD_CHILD=1` it
 //! serves and prints its address, with `ACCRETE_TEST_LOAD_REFERENCE=1` it verifies a password per
 //! line of input, so nothing but the measured work runs in a measured process.
@@ -66,7 +68,8 @@ fn serve_child() {
             .await
             .unwrap();
         store.migrate().await.unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listen = std::env::var("ACCRETE_TEST_LOAD_LISTEN").unwrap_or("127.0.0.1:0".into());
+        let listener = tokio::net::TcpListener::bind(listen).await.unwrap();
         let addr = listener.local_addr().unwrap();
         let flags = Layer {
             listen: Some(addr),
@@ -79,6 +82,12 @@ fn serve_child() {
         let config = Arc::new(Config::resolve(flags, env, Layer::default()).unwrap());
         register_clients(store.as_ref()).await;
         add_complete_user(store.as_ref()).await;
+        if let Ok(downstream) = std::env::var("ACCRETE_TEST_LOAD_DOWNSTREAM") {
+            become_upstream(store.as_ref(), &downstream).await;
+        }
+        if let Ok(issuer) = std::env::var("ACCRETE_TEST_LOAD_UPSTREAM") {
+            connect_upstream(&store, &format!("http://{addr}"), &issuer).await;
+        }
         if std::env::var("ACCRETE_TEST_LOAD_POLICY").is_ok() {
             let policy = accrete_core::Policy::from_toml_str(EXAMPLE_POLICY).unwrap();
             let document = serde_json::to_value(&policy).unwrap();
@@ -140,6 +149,72 @@ async fn register_clients(store: &dyn accrete_store::Store) {
         .await
         .unwrap();
 }
+
+/// The upstream of the federation phase: the downstream server registered as its client, and
+/// the user who signs in through it.
+async fn become_upstream(store: &dyn accrete_store::Store, downstream: &str) {
+    let hasher = accrete_server::secrets::ServerSecrets::derive(&base64_decode(MASTER_KEY))
+        .unwrap()
+        .token_hasher;
+    let now = OffsetDateTime::now_utc();
+    store
+        .create_client(Client {
+            id: "downstream".to_owned(),
+            secret_hash: Some(hasher.hash("downstream-secret")),
+            name: "downstream".to_owned(),
+            redirect_uris: vec![format!("{downstream}/login/up/callback")],
+            post_logout_redirect_uris: vec![],
+            grant_types: vec!["authorization_code".to_owned()],
+            scopes: vec!["openid".into(), "email".into(), "profile".into()],
+            audience: vec![],
+            public: false,
+            // The upstream's ID token is RS256 (the target is stated for it).
+            id_token_alg: "RS256".to_owned(),
+            allowed_origins: vec![],
+            theme: serde_json::json!({}),
+            connections: None,
+            password_signin: true,
+            created_at: now,
+            updated_at: now,
+        })
+        .await
+        .unwrap();
+    let mut user = accrete_store::NewUser::with_email(FEDERATED_USER, now);
+    user.email_verified = true;
+    user.password_hash = Some(accrete_oidc::password::hash_password(PASSWORD).unwrap());
+    user.profile = serde_json::json!({"given_name": "Fed", "family_name": "Rated"});
+    store.create_user(user).await.unwrap();
+}
+
+/// The downstream of the federation phase: the connection `up` to `issuer`.
+async fn connect_upstream(store: &Arc<dyn accrete_store::Store>, base: &str, issuer: &str) {
+    let secrets = accrete_server::secrets::ServerSecrets::derive(&base64_decode(MASTER_KEY)).unwrap();
+    let upstream =
+        accrete_federation::Upstream::new(accrete_federation::HttpOptions::default()).unwrap();
+    let federation = accrete_app::connections::Federation::new(
+        upstream,
+        &secrets.key_encryption_key,
+        secrets.federation_hasher.clone(),
+    )
+    .unwrap();
+    let app = accrete_app::App::new(
+        store.clone(),
+        base.to_owned(),
+        accrete_app::hashing::HashingPool::new(1, 1),
+        federation,
+    );
+    let spec = serde_json::from_value(serde_json::json!({
+        "name": "up", "preset": "oidc", "issuer": issuer,
+        "client_id": "downstream", "client_secret": "downstream-secret",
+    }))
+    .unwrap();
+    accrete_app::connection_admin::create(&app, spec, OffsetDateTime::now_utc())
+        .await
+        .unwrap();
+}
+
+/// The user of the upstream in the federation phase.
+const FEDERATED_USER: &str = "fed@example.com";
 
 /// The example policy of the repository, for the profiling-overhead phase.
 const EXAMPLE_POLICY: &str = include_str!("../../../examples/policy.toml");
@@ -651,6 +726,89 @@ async fn run() {
     if wanted("profiling") {
         profiling_overhead(scale).await;
     }
+    if wanted("federation") {
+        federation_phase(scale).await;
+    }
+}
+
+/// Server CPU of a sign-in through an upstream provider (another Accrete, in a process of its
+/// own on 127.0.0.2, whose time is not counted): `/authorize?prompt=login&connection=up` to the
+/// code, the upstream answering from its own SSO session. Each operation is the downstream's
+/// whole share: the transaction, the round trip's state, the code exchange at the upstream's
+/// token endpoint, the RS256 ID token checked against the (cached) JWKS, userinfo, the identity
+/// and its values in one unit of work, the session and the code.
+async fn federation_phase(scale: usize) {
+    let upstream_addr = {
+        let probe = std::net::TcpListener::bind("127.0.0.2:0").unwrap();
+        probe.local_addr().unwrap()
+    };
+    let issuer = format!("http://{upstream_addr}");
+    let down = boot_with(&[
+        ("ACCRETE_TEST_LOAD_UPSTREAM", issuer.as_str()),
+        ("ACCRETE_FEDERATION__ALLOW_LOOPBACK_HTTP", "true"),
+    ]);
+    let listen = upstream_addr.to_string();
+    let up = boot_with(&[
+        ("ACCRETE_TEST_LOAD_LISTEN", listen.as_str()),
+        ("ACCRETE_TEST_LOAD_DOWNSTREAM", down.base.as_str()),
+    ]);
+    assert_eq!(up.base, issuer);
+    let pid = down.child.id();
+    let authorize = format!("{}&prompt=login&connection=up", authorize_url(&down.base));
+    let concurrency = 4;
+    // One browser per worker, signed in at the upstream once (its SSO session answers later).
+    let browsers: Vec<reqwest::Client> = (0..concurrency).map(|_| browser()).collect();
+    let sign_in = {
+        let (browsers, authorize, up_base) = (browsers.clone(), authorize.clone(), up.base.clone());
+        move |i: usize| {
+            let (browser, authorize, up_base) =
+                (browsers[i % browsers.len()].clone(), authorize.clone(), up_base.clone());
+            async move {
+                let back = federated_sign_in(&browser, &authorize, &up_base).await;
+                assert!(back.starts_with(REDIRECT) && back.contains("code="), "{back}");
+            }
+        }
+    };
+    measure(pid, concurrency * 5, concurrency, sign_in.clone()).await; // warm-up
+    let n = 500 * scale;
+    let threads = threads_cpu_ns(pid);
+    let ms = measure(pid, n, concurrency, sign_in).await;
+    println!(
+        "sign-in through an upstream OpenID provider (RS256 ID token, userinfo; upstream CPU not counted): {ms:.3} ms CPU (n = {n})"
+    );
+    println!("{}", by_thread(pid, &threads, n));
+    drop(up);
+}
+
+/// Follows one federated sign-in from `authorize` to the client's redirect URI, signing in at
+/// the upstream (`up_base`) with a password when it asks.
+async fn federated_sign_in(browser: &reqwest::Client, authorize: &str, up_base: &str) -> String {
+    let mut url = authorize.to_owned();
+    for _ in 0..12 {
+        if url.starts_with(REDIRECT) {
+            return url;
+        }
+        let response = browser.get(&url).send().await.unwrap();
+        if response.status().is_redirection() {
+            url = url::Url::parse(&url).unwrap().join(&location(&response)).unwrap().to_string();
+            continue;
+        }
+        let html = response.text().await.unwrap();
+        assert!(url.starts_with(&format!("{up_base}/login")), "{url}: {html}");
+        let posted = browser
+            .post(format!("{up_base}/login"))
+            .form(&[
+                ("csrf", hidden(&html, "csrf").as_str()),
+                ("tx", hidden(&html, "tx").as_str()),
+                ("email", FEDERATED_USER),
+                ("password", PASSWORD),
+            ])
+            .send()
+            .await
+            .unwrap();
+        url = url::Url::parse(&url).unwrap().join(&location(&posted)).unwrap().to_string();
+    }
+    panic!("too many redirects from {authorize}");
 }
 
 /// Client credentials, the authorization-code round trip with an SSO session (`signup` holds
