@@ -188,7 +188,8 @@ async fn become_upstream(store: &dyn accrete_store::Store, downstream: &str) {
 
 /// The downstream of the federation phase: the connection `up` to `issuer`.
 async fn connect_upstream(store: &Arc<dyn accrete_store::Store>, base: &str, issuer: &str) {
-    let secrets = accrete_server::secrets::ServerSecrets::derive(&base64_decode(MASTER_KEY)).unwrap();
+    let secrets =
+        accrete_server::secrets::ServerSecrets::derive(&base64_decode(MASTER_KEY)).unwrap();
     let upstream =
         accrete_federation::Upstream::new(accrete_federation::HttpOptions::default()).unwrap();
     let federation = accrete_app::connections::Federation::new(
@@ -761,11 +762,17 @@ async fn federation_phase(scale: usize) {
     let sign_in = {
         let (browsers, authorize, up_base) = (browsers.clone(), authorize.clone(), up.base.clone());
         move |i: usize| {
-            let (browser, authorize, up_base) =
-                (browsers[i % browsers.len()].clone(), authorize.clone(), up_base.clone());
+            let (browser, authorize, up_base) = (
+                browsers[i % browsers.len()].clone(),
+                authorize.clone(),
+                up_base.clone(),
+            );
             async move {
                 let back = federated_sign_in(&browser, &authorize, &up_base).await;
-                assert!(back.starts_with(REDIRECT) && back.contains("code="), "{back}");
+                assert!(
+                    back.starts_with(REDIRECT) && back.contains("code="),
+                    "{back}"
+                );
             }
         }
     };
@@ -790,11 +797,18 @@ async fn federated_sign_in(browser: &reqwest::Client, authorize: &str, up_base: 
         }
         let response = browser.get(&url).send().await.unwrap();
         if response.status().is_redirection() {
-            url = url::Url::parse(&url).unwrap().join(&location(&response)).unwrap().to_string();
+            url = url::Url::parse(&url)
+                .unwrap()
+                .join(&location(&response))
+                .unwrap()
+                .to_string();
             continue;
         }
         let html = response.text().await.unwrap();
-        assert!(url.starts_with(&format!("{up_base}/login")), "{url}: {html}");
+        assert!(
+            url.starts_with(&format!("{up_base}/login")),
+            "{url}: {html}"
+        );
         let posted = browser
             .post(format!("{up_base}/login"))
             .form(&[
@@ -806,7 +820,11 @@ async fn federated_sign_in(browser: &reqwest::Client, authorize: &str, up_base: 
             .send()
             .await
             .unwrap();
-        url = url::Url::parse(&url).unwrap().join(&location(&posted)).unwrap().to_string();
+        url = url::Url::parse(&url)
+            .unwrap()
+            .join(&location(&posted))
+            .unwrap()
+            .to_string();
     }
     panic!("too many redirects from {authorize}");
 }

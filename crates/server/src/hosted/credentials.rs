@@ -72,8 +72,14 @@ impl CredentialsPage {
                 .iter()
                 .map(|c| (c.name().to_owned(), c.display_name()))
                 .collect(),
-            password: federation::password_offered(tx.client.as_ref()),
             pending_link: tx.transaction.as_ref().and_then(federation::pending_link),
+            // Proving an account to link a provider to it may take its password, even where
+            // the application signs people in through providers only.
+            password: federation::password_offered(tx.client.as_ref())
+                || tx
+                    .transaction
+                    .as_ref()
+                    .is_some_and(|t| federation::pending_link(t).is_some()),
             tx,
         })
     }

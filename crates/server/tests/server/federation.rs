@@ -790,3 +790,33 @@ async fn the_account_page_lists_linked_providers_and_never_unlinks_the_last_way_
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_form_post_answer_is_read_again_as_a_get_with_this_browsers_cookies() {
+    each_backend_with(&federation_layer(), |down| async move {
+        // Apple answers with a cross-site POST, which carries no SameSite=Lax cookie: the same
+        // answer comes back as a GET of the callback, with the cookies.
+        let user = r#"{"name":{"firstName":"Ada","lastName":"Lovelace"}}"#;
+        let response = down
+            .post_form(
+                "/login/apple/callback",
+                &[("state", "st&ate"), ("code", "c-1"), ("user", user)],
+            )
+            .await;
+        assert_eq!(response.status(), 303);
+        let to = resolve(&down.base, &crate::rp::location(&response));
+        assert!(
+            to.starts_with(&format!("{}/login/apple/callback?", down.base)),
+            "{to}"
+        );
+        assert_eq!(query_param(&to, "state").as_deref(), Some("st&ate"));
+        assert_eq!(query_param(&to, "code").as_deref(), Some("c-1"));
+        assert_eq!(query_param(&to, "user").as_deref(), Some(user));
+        // A parameter given twice is no provider's answer: refused as a bad state.
+        let twice = down
+            .get("/login/apple/callback?state=a&state=b&code=c")
+            .await;
+        assert_eq!(twice.status(), 400);
+    })
+    .await;
+}
