@@ -127,12 +127,18 @@ impl Federation {
         store: &dyn Store,
         name: &str,
     ) -> Result<Option<Arc<Connection>>, StoreError> {
-        Ok(self
-            .all(store)
-            .await?
-            .iter()
-            .find(|c| c.name() == name && c.spec.enabled)
-            .cloned())
+        let find = |list: &[Arc<Connection>]| {
+            list.iter()
+                .find(|c| c.name() == name && c.spec.enabled)
+                .cloned()
+        };
+        if let Some(found) = find(&self.all(store).await?) {
+            return Ok(Some(found));
+        }
+        // Unknown here: perhaps created or enabled elsewhere since the cache was filled (a
+        // connection is usable at once anywhere, as a client is); read the store again.
+        self.forget();
+        Ok(find(&self.all(store).await?))
     }
 
     /// Makes the next read go to the store (after a change on this node).

@@ -40,7 +40,11 @@ async fn upstream(down: &TestApp, name: &str) -> TestApp {
             id: UP_CLIENT.to_owned(),
             secret_hash: Some(hash_secret(UP_SECRET)),
             name: "Downstream".to_owned(),
-            redirect_uris: vec![format!("{}/login/{name}/callback", down.base)],
+            // `wrong` is the connection with a secret the upstream refuses.
+            redirect_uris: [name, "wrong"]
+                .iter()
+                .map(|n| format!("{}/login/{n}/callback", down.base))
+                .collect(),
             post_logout_redirect_uris: vec![],
             grant_types: vec!["authorization_code".to_owned()],
             scopes: vec!["openid".into(), "email".into(), "profile".into()],
@@ -817,6 +821,69 @@ async fn a_form_post_answer_is_read_again_as_a_get_with_this_browsers_cookies() 
             .get("/login/apple/callback?state=a&state=b&code=c")
             .await;
         assert_eq!(twice.status(), 400);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_wrong_iss_or_a_refused_code_exchange_ends_on_a_page_and_creates_nothing() {
+    each_backend_with(&federation_layer(), |down| async move {
+        let up = upstream(&down, "up").await;
+        upstream_user(&up, "ada@example.com", true, json!({})).await;
+        connect(&down, &up, "up", json!({})).await;
+        register(&down, ClientSpec::web("shop")).await;
+
+        // RFC 9207: an answer whose `iss` is another issuer's is refused before the code is used.
+        let browser = down.new_browser().client;
+        let start = format!(
+            "{}{}",
+            down.base,
+            authorize_path("shop", "openid", "&connection=up")
+        );
+        let to_down = browser.get(&start).send().await.unwrap();
+        let to_up = resolve(&start, &crate::rp::location(&to_down));
+        let at_up = resolve(
+            &to_up,
+            &crate::rp::location(&browser.get(&to_up).send().await.unwrap()),
+        );
+        let state = query_param(&at_up, "state").unwrap();
+        let mixed_up = format!(
+            "{}/login/up/callback?code=whatever&state={state}&iss={}",
+            down.base,
+            crate::rp::escape("https://evil.example")
+        );
+        let (_, status, html) = walk(&browser, &up, mixed_up, "-").await.page();
+        assert_eq!(status, 502, "{html}");
+        assert!(html.contains("could not be accepted"), "{html}");
+        assert!(
+            html.contains("issuer"),
+            "the cause is under the details for developers: {html}"
+        );
+
+        // A client secret the provider refuses: its token endpoint says invalid_client.
+        create_connection(
+            &down,
+            json!({
+                "name": "wrong", "preset": "oidc", "issuer": up.base,
+                "client_id": UP_CLIENT, "client_secret": "not-the-secret-at-all",
+            }),
+        )
+        .await;
+        let start = format!(
+            "{}{}",
+            down.base,
+            authorize_path("shop", "openid", "&connection=wrong")
+        );
+        let (_, status, html) = walk(&down.new_browser().client, &up, start, "ada@example.com")
+            .await
+            .page();
+        assert_eq!(status, 502, "{html}");
+        assert_eq!(
+            down.store.count_users().await.unwrap(),
+            0,
+            "nothing created"
+        );
+        up.stop().await.unwrap();
     })
     .await;
 }
