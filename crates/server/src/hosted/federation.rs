@@ -308,6 +308,25 @@ pub(super) struct AccountForm {
     csrf: String,
 }
 
+/// The signed-in user of an account-page form with a valid CSRF token; otherwise the answer.
+async fn account_user(
+    state: &AppState,
+    jar: &CookieJar,
+    form: &AccountForm,
+    locale: &str,
+    now: OffsetDateTime,
+) -> Result<uuid::Uuid, Response> {
+    if !csrf::verify(jar, Some(&form.csrf)) {
+        let message = text(locale, "error.csrf");
+        return Err(error_page(state, StatusCode::FORBIDDEN, locale, message));
+    }
+    match session::current(state, jar, now).await {
+        Ok(Some(session)) => Ok(session.user_id),
+        Ok(None) => Err(Redirect::to("/account").into_response()),
+        Err(error) => Err(store_failure(state, locale, &error)),
+    }
+}
+
 /// `POST /account/connections/{connection}/link`: a signed-in user links a provider.
 pub(super) async fn link(
     State(state): State<AppState>,
@@ -318,18 +337,9 @@ pub(super) async fn link(
 ) -> Response {
     let now = OffsetDateTime::now_utc();
     let locale = locale(&TransactionView::default(), &headers);
-    if !csrf::verify(&jar, Some(&form.csrf)) {
-        return error_page(
-            &state,
-            StatusCode::FORBIDDEN,
-            locale,
-            text(locale, "error.csrf"),
-        );
-    }
-    let user_id = match session::current(&state, &jar, now).await {
-        Ok(Some(session)) => session.user_id,
-        Ok(None) => return Redirect::to("/account").into_response(),
-        Err(error) => return store_failure(&state, locale, &error),
+    let user_id = match account_user(&state, &jar, &form, locale, now).await {
+        Ok(user_id) => user_id,
+        Err(response) => return response,
     };
     let begin = Begin {
         connection: &connection,
@@ -362,18 +372,9 @@ pub(super) async fn unlink(
 ) -> Response {
     let now = OffsetDateTime::now_utc();
     let locale = locale(&TransactionView::default(), &headers);
-    if !csrf::verify(&jar, Some(&form.csrf)) {
-        return error_page(
-            &state,
-            StatusCode::FORBIDDEN,
-            locale,
-            text(locale, "error.csrf"),
-        );
-    }
-    let user_id = match session::current(&state, &jar, now).await {
-        Ok(Some(session)) => session.user_id,
-        Ok(None) => return Redirect::to("/account").into_response(),
-        Err(error) => return store_failure(&state, locale, &error),
+    let user_id = match account_user(&state, &jar, &form, locale, now).await {
+        Ok(user_id) => user_id,
+        Err(response) => return response,
     };
     match federation::unlink(&state.app, user_id, &connection).await {
         Ok(UnlinkOutcome::Unlinked | UnlinkOutcome::NotFound) => {

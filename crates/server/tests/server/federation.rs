@@ -180,6 +180,16 @@ async fn walk(browser: &reqwest::Client, up: &TestApp, start: String, email: &st
     panic!("too many redirects");
 }
 
+/// Follows `start` (an authorization request with `connection=`) to the provider's
+/// authorization URL, without going there; returns the `state` Accrete sent.
+async fn state_sent_to_provider(browser: &reqwest::Client, start: &str) -> String {
+    let to_down = browser.get(start).send().await.unwrap();
+    let to_start = resolve(start, &crate::rp::location(&to_down));
+    let to_provider = browser.get(&to_start).send().await.unwrap();
+    let at_provider = resolve(&to_start, &crate::rp::location(&to_provider));
+    query_param(&at_provider, "state").unwrap()
+}
+
 fn resolve(base: &str, location: &str) -> String {
     url::Url::parse(base)
         .unwrap()
@@ -556,11 +566,7 @@ async fn a_refusal_at_the_provider_ends_on_a_page_that_leads_back_to_the_applica
             authorize_path("shop", "openid", "&connection=up")
         );
         // To the provider, then back as the provider sends a refusal (`access_denied`).
-        let to_down = browser.get(&start).send().await.unwrap();
-        let to_up = resolve(&start, &crate::rp::location(&to_down));
-        let to_provider = browser.get(&to_up).send().await.unwrap();
-        let authorize_at_up = resolve(&to_up, &crate::rp::location(&to_provider));
-        let state = query_param(&authorize_at_up, "state").unwrap();
+        let state = state_sent_to_provider(&browser, &start).await;
         let callback = format!(
             "{}/login/up/callback?error=access_denied&state={state}&iss={}",
             down.base,
@@ -840,13 +846,7 @@ async fn a_wrong_iss_or_a_refused_code_exchange_ends_on_a_page_and_creates_nothi
             down.base,
             authorize_path("shop", "openid", "&connection=up")
         );
-        let to_down = browser.get(&start).send().await.unwrap();
-        let to_up = resolve(&start, &crate::rp::location(&to_down));
-        let at_up = resolve(
-            &to_up,
-            &crate::rp::location(&browser.get(&to_up).send().await.unwrap()),
-        );
-        let state = query_param(&at_up, "state").unwrap();
+        let state = state_sent_to_provider(&browser, &start).await;
         let mixed_up = format!(
             "{}/login/up/callback?code=whatever&state={state}&iss={}",
             down.base,
