@@ -564,7 +564,7 @@ async fn a_refusal_at_the_provider_ends_on_a_page_that_leads_back_to_the_applica
         );
         let (_, status, html) = walk(&browser, &up, callback.clone(), "-").await.page();
         assert_eq!(status, 403, "{html}");
-        assert!(html.contains("did not give permission"), "{html}");
+        assert!(html.contains("was cancelled or refused"), "{html}");
         // The same state again is refused: single use.
         let (_, again, _) = walk(&browser, &up, callback, "-").await.page();
         assert_eq!(again, 400);
