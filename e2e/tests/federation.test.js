@@ -110,6 +110,20 @@ test('a new user signs up through the provider and is asked only what it did not
   signedIn = context;
 });
 
+test('the next sign-in through the provider asks nothing: the provider remembers ada and her consent', async () => {
+  assert.ok(signedIn, 'the federated sign-up ran');
+  const page = await signedIn.newPage();
+  const before = rp.results.length;
+  await page.goto(`${rp.base}/login?prompt=login`);
+  await page.getByRole('link', { name: `Continue with ${PROVIDER}` }).click();
+  await page.waitForSelector('#signed-in');
+  assert.equal(rp.results.length, before + 1);
+  const claims = rp.lastClaims();
+  assert.equal(claims.given_name, ADA.given_name);
+  assert.ok(claims.amr?.includes('fed'));
+  await page.close();
+});
+
 test('the sign-up page offers the provider too, its buttons of one width', async () => {
   const context = await newContext();
   const page = await context.newPage();
