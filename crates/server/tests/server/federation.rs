@@ -85,30 +85,11 @@ async fn connect(down: &TestApp, up: &TestApp, name: &str, extra: Value) -> Valu
     Value::Null
 }
 
-/// Creates a connection through the use-case, with the server's master key.
+/// Creates a connection through the management API.
 async fn create_connection(down: &TestApp, body: Value) {
-    let secrets = accrete_server::secrets::ServerSecrets::load(
-        Some(crate::support::TEST_MASTER_KEY),
-        std::path::Path::new("/nonexistent"),
-    )
-    .unwrap();
-    let upstream = accrete_federation::Upstream::new(accrete_federation::HttpOptions::default()).unwrap();
-    let federation = accrete_app::connections::Federation::new(
-        upstream,
-        &secrets.key_encryption_key,
-        secrets.federation_hasher.clone(),
-    )
-    .unwrap();
-    let app = accrete_app::App::new(
-        down.store.clone(),
-        down.base.clone(),
-        accrete_app::hashing::HashingPool::new(1, 1),
-        federation,
-    );
-    let spec = serde_json::from_value(body).unwrap();
-    accrete_app::connection_admin::create(&app, spec, OffsetDateTime::now_utc())
-        .await
-        .unwrap();
+    let (_, api) = admin(down).await;
+    let created = api.post("/connections", &body).await;
+    assert_eq!(created.status(), 201, "{}", created.text().await.unwrap());
 }
 
 /// Where a walk through the browser ends.
