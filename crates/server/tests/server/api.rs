@@ -60,6 +60,8 @@ async fn the_openapi_document_is_3_1_and_describes_every_route() {
             doc["paths"]["/connections/{name}"]["get"]["security"][0]["bearer"],
             json!(["connections:read"])
         );
+        assert!(schemas["ClientSettings"]["properties"]["connections"].is_object());
+        assert!(schemas["ClientView"]["properties"]["password_signin"].is_object());
         assert_eq!(
             doc["components"]["securitySchemes"]["bearer"]["scheme"],
             "bearer"

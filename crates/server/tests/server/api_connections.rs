@@ -1,4 +1,5 @@
-//! The management API of connections to upstream identity providers.
+//! The management API of connections to upstream identity providers, and the connections a
+//! client offers.
 
 use accrete_federation::spec::Secrets;
 use serde_json::{Value, json};
@@ -302,6 +303,83 @@ async fn testing_a_connection_reaches_the_provider_and_says_what_it_found() {
         assert_eq!(found["ok"], false, "{found}");
         let message = found["message"].as_str().unwrap();
         assert!(!message.is_empty() && !message.contains('\n'), "{message}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_client_offers_the_connections_it_names_and_may_drop_passwords() {
+    each_backend(|app| async move {
+        let (_tokens, api) = admin(&app).await;
+        for name in ["acme", "beta"] {
+            let mut body = acme("https://login.acme.example");
+            body["name"] = json!(name);
+            body["domains"] = json!([]);
+            assert_eq!(api.post("/connections", &body).await.status(), 201);
+        }
+        let created = api
+            .post(
+                "/clients",
+                &json!({
+                    "id": "shop",
+                    "name": "Shop",
+                    "redirect_uris": ["https://shop.example/cb"],
+                    "connections": ["beta", "acme"],
+                    "password_signin": false
+                }),
+            )
+            .await;
+        assert_eq!(created.status(), 201);
+        let read: Value = api.get("/clients/shop").await.json().await.unwrap();
+        assert_eq!(read["connections"], json!(["beta", "acme"]));
+        assert_eq!(read["password_signin"], false);
+        let stored = app.store.get_client("shop").await.unwrap().unwrap();
+        assert_eq!(stored.connections.unwrap(), ["beta", "acme"]);
+        assert!(!stored.password_signin);
+
+        // Left out: every enabled connection, and passwords.
+        let replaced: Value = api
+            .put(
+                "/clients/shop",
+                &json!({"name": "Shop", "redirect_uris": ["https://shop.example/cb"]}),
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(replaced["connections"], Value::Null);
+        assert_eq!(replaced["password_signin"], true);
+
+        let refused = problem(
+            api.put(
+                "/clients/shop",
+                &json!({"name": "Shop", "redirect_uris": ["https://shop.example/cb"],
+                        "connections": ["acme", "nope", "acme"]}),
+            )
+            .await,
+            400,
+        )
+        .await;
+        let fields = refused["fields"].as_object().unwrap();
+        assert_eq!(
+            fields.keys().collect::<Vec<_>>(),
+            ["connections/1", "connections/2"]
+        );
+        assert_eq!(fields["connections/1"][0]["code"], "unknown_connection");
+        assert_eq!(fields["connections/2"][0]["code"], "duplicate");
+        let refused = problem(
+            api.post(
+                "/clients",
+                &json!({"id": "other", "name": "", "redirect_uris": ["https://shop.example/cb"],
+                        "connections": ["nope"]}),
+            )
+            .await,
+            400,
+        )
+        .await;
+        let fields = refused["fields"].as_object().unwrap();
+        assert_eq!(fields.keys().collect::<Vec<_>>(), ["connections/0", "name"]);
+        assert!(app.store.get_client("other").await.unwrap().is_none());
     })
     .await;
 }
