@@ -1,5 +1,5 @@
-//! `accrete connection ...` as a user runs it: on the embedded SQLite database and on
-//! PostgreSQL.
+//! `accrete connection ...` and the connections of the configuration file, as a user runs
+//! them: on the embedded SQLite database and on PostgreSQL.
 #![expect(
     clippy::unwrap_used,
     clippy::panic,
@@ -541,4 +541,138 @@ async fn a_connection_created_on_the_command_line_is_used_by_the_server() {
         assert_eq!(stderr.lines().count(), 1, "{stderr}");
         server.stop();
     }
+}
+
+const GOOGLE: &str = r#"
+[[connections]]
+name = "google"
+preset = "google"
+client_id = "1234.apps.googleusercontent.com"
+client_secret = "google-secret-in-the-file"
+domains = ["example.com"]
+"#;
+
+/// The bytes of the embedded database, its write-ahead log included.
+fn database_bytes(dir: &Path) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    for file in ["accrete-data/accrete.db", "accrete-data/accrete.db-wal"] {
+        if let Ok(read) = std::fs::read(dir.join(file)) {
+            bytes.extend(read);
+        }
+    }
+    bytes
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|window| window == needle.as_bytes())
+}
+
+#[test]
+fn the_connections_of_the_configuration_file_are_created_at_start_and_replaced_when_changed() {
+    for database in backends("config") {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = dir.path();
+        std::fs::write(dir.join("accrete.toml"), GOOGLE).unwrap();
+        let shown = ok(dir, &database, &["config", "show"]);
+        assert!(shown.contains("[[connections]]"), "{shown}");
+        assert!(shown.contains("client_secret = \"********\""), "{shown}");
+        assert!(!shown.contains("google-secret-in-the-file"), "{shown}");
+
+        Running::start(dir, &database).unwrap().stop();
+        let json: Value = serde_json::from_str(&ok(
+            dir,
+            &database,
+            &["connection", "show", "google", "--json"],
+        ))
+        .unwrap();
+        assert_eq!(json["client_id"], "1234.apps.googleusercontent.com");
+        assert_eq!(json["client_secret"], "********");
+        assert_eq!(json["domains"], serde_json::json!(["example.com"]));
+        assert_eq!(json["version"], 1);
+        if database.is_empty() {
+            assert!(
+                !contains(&database_bytes(dir), "google-secret-in-the-file"),
+                "the secret is sealed"
+            );
+        }
+
+        // Started again with the same file: nothing is written.
+        Running::start(dir, &database).unwrap().stop();
+        let json: Value = serde_json::from_str(&ok(
+            dir,
+            &database,
+            &["connection", "show", "google", "--json"],
+        ))
+        .unwrap();
+        assert_eq!(json["version"], 1);
+
+        // A changed file replaces it.
+        std::fs::write(
+            dir.join("accrete.toml"),
+            GOOGLE
+                .replace("1234.apps", "5678.apps")
+                .replace("domains = [\"example.com\"]", "enabled = false"),
+        )
+        .unwrap();
+        Running::start(dir, &database).unwrap().stop();
+        let json: Value = serde_json::from_str(&ok(
+            dir,
+            &database,
+            &["connection", "show", "google", "--json"],
+        ))
+        .unwrap();
+        assert_eq!(json["client_id"], "5678.apps.googleusercontent.com");
+        assert_eq!(json["enabled"], false);
+        assert_eq!(json["version"], 2);
+        assert!(json.get("domains").is_none(), "{json}");
+    }
+}
+
+#[test]
+fn a_refused_connection_of_the_configuration_file_stops_the_server_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    std::fs::write(
+        dir.join("accrete.toml"),
+        GOOGLE.replace(
+            "preset = \"google\"",
+            "preset = \"oidc\"\nissuer = \"http://a.example\"",
+        ),
+    )
+    .unwrap();
+    let (output, _, stderr) = run(dir, &[], &["serve", "--listen", "127.0.0.1:0"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        stderr,
+        "error: connections[0].issuer: use https (http only for localhost, 127.0.0.1 or [::1])\n"
+    );
+
+    // A domain another stored connection holds is refused at start.
+    std::fs::write(dir.join("accrete.toml"), GOOGLE).unwrap();
+    ok(
+        dir,
+        &[],
+        &[
+            "connection",
+            "create",
+            "other",
+            "--preset",
+            "gitlab",
+            "--client-id",
+            "c",
+            "--client-secret",
+            "s",
+            "--domain",
+            "example.com",
+        ],
+    );
+    let (output, _, stderr) = run(dir, &[], &["serve", "--listen", "127.0.0.1:0"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        stderr.lines().last().unwrap(),
+        "error: connections[0] (google) of the configuration file is refused: domains/0: \
+         example.com is already bound to connection other"
+    );
 }
