@@ -1,5 +1,5 @@
-//! `accrete connection ...` and the connections of the configuration file, as a user runs
-//! them: on the embedded SQLite database and on PostgreSQL.
+//! `accrete connection ...`, the connections of the configuration file, and the connections a
+//! client offers, as a user runs them: on the embedded SQLite database and on PostgreSQL.
 #![expect(
     clippy::unwrap_used,
     clippy::panic,
@@ -357,6 +357,133 @@ fn a_definition_is_read_from_a_toml_or_json_file() {
         Some(2),
         "a file takes no flags: {stderr}"
     );
+}
+
+#[test]
+fn a_client_offers_the_connections_it_names_and_may_drop_passwords() {
+    for database in backends("client") {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = dir.path();
+        for name in ["acme", "beta"] {
+            ok(
+                dir,
+                &database,
+                &[
+                    "connection",
+                    "create",
+                    name,
+                    "--preset",
+                    "gitlab",
+                    "--client-id",
+                    "c",
+                    "--client-secret",
+                    "s",
+                ],
+            );
+        }
+        let created = ok(
+            dir,
+            &database,
+            &[
+                "client",
+                "create",
+                "--id",
+                "shop",
+                "--name",
+                "Shop",
+                "--redirect-uri",
+                "https://shop.example/cb",
+                "--connection",
+                "beta",
+                "--connection",
+                "acme",
+                "--no-password-signin",
+                "--json",
+            ],
+        );
+        let created: Value = serde_json::from_str(&created).unwrap();
+        assert_eq!(created["connections"], serde_json::json!(["beta", "acme"]));
+        assert_eq!(created["password_signin"], false);
+
+        let (output, _, stderr) = run(
+            dir,
+            &database,
+            &[
+                "client",
+                "create",
+                "--name",
+                "Other",
+                "--redirect-uri",
+                "https://shop.example/cb",
+                "--connection",
+                "nope",
+            ],
+        );
+        assert_eq!(output.status.code(), Some(1));
+        assert_eq!(
+            stderr,
+            "error: --connection \"nope\": there is no connection \"nope\"\n"
+        );
+
+        let changed = ok(
+            dir,
+            &database,
+            &["client", "update", "shop", "--connection", "acme"],
+        );
+        assert!(
+            changed.starts_with("changed client shop: connections: acme; password sign-in: off"),
+            "{changed}"
+        );
+        let changed = ok(
+            dir,
+            &database,
+            &[
+                "client",
+                "update",
+                "shop",
+                "--all-connections",
+                "--password-signin",
+            ],
+        );
+        assert!(
+            changed.starts_with(
+                "changed client shop: connections: every enabled connection; password sign-in: on"
+            ),
+            "{changed}"
+        );
+        let listed: Value =
+            serde_json::from_str(&ok(dir, &database, &["client", "list", "--json"])).unwrap();
+        assert_eq!(listed[0]["connections"], Value::Null);
+        assert_eq!(listed[0]["password_signin"], true);
+
+        let (output, _, stderr) = run(dir, &database, &["client", "update", "shop"]);
+        assert_eq!(output.status.code(), Some(2), "{stderr}");
+        let (output, _, stderr) = run(
+            dir,
+            &database,
+            &[
+                "client",
+                "update",
+                "shop",
+                "--connection",
+                "acme",
+                "--connection",
+                "nope",
+            ],
+        );
+        assert_eq!(output.status.code(), Some(1));
+        assert_eq!(
+            stderr,
+            "error: --connection \"nope\": there is no connection \"nope\"\n"
+        );
+        let (output, _, stderr) = run(
+            dir,
+            &database,
+            &["client", "update", "gone", "--all-connections"],
+        );
+        assert_eq!(output.status.code(), Some(1));
+        assert_eq!(stderr, "error: there is no client gone\n");
+    }
 }
 
 /// A running `accrete serve` and the base URL it printed.
