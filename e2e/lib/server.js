@@ -9,7 +9,9 @@ import { createInterface } from 'node:readline';
 const root = resolve(import.meta.dirname, '..', '..');
 export const binary = process.env.ACCRETE_BIN || join(root, 'target', 'debug', 'accrete');
 
-export async function startServer({ policy } = {}) {
+// `env` adds settings as environment variables (such as ACCRETE_FEDERATION__ALLOW_LOOPBACK_HTTP),
+// for the server and for the admin commands.
+export async function startServer({ policy, env: extra = {} } = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), 'accrete-e2e-'));
   const env = {
     ...process.env,
@@ -17,6 +19,7 @@ export async function startServer({ policy } = {}) {
     ACCRETE_RATE_LIMIT__PER_IP_PER_MINUTE: '0',
     ACCRETE_RATE_LIMIT__PER_ACCOUNT_PER_MINUTE: '0',
     ACCRETE_LOG_LEVEL: 'warn',
+    ...extra,
   };
   delete env.ACCRETE_DATABASE_URL;
   const args = ['serve', '--listen', '127.0.0.1:0'];
@@ -52,4 +55,12 @@ export function createClient(server, { id, name, redirectUri, postLogoutRedirect
   if (postLogoutRedirectUri) args.push('--post-logout-redirect-uri', postLogoutRedirectUri);
   for (const scope of scopes || []) args.push('--scope', scope);
   return JSON.parse(server.admin(...args));
+}
+
+// Creates a connection to an upstream provider through the CLI (`accrete connection create`).
+export function createConnection(server, { name, preset = 'oidc', issuer, clientId, clientSecret, displayName }) {
+  const args = ['connection', 'create', name, '--preset', preset, '--issuer', issuer,
+    '--client-id', clientId, '--client-secret', clientSecret];
+  if (displayName) args.push('--display-name', displayName);
+  return server.admin(...args);
 }

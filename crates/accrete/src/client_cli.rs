@@ -2,13 +2,14 @@
 
 use std::process::ExitCode;
 
+use accrete_app::client_admin;
 use accrete_app::clients::ClientCache;
 use accrete_oidc::client::GrantType;
 use accrete_oidc::registration::{Registration, RegistrationProblem, Setting, check_registration};
 use accrete_oidc::secrets::random_opaque;
 use accrete_server::hosted::theme::Theme;
 use accrete_server::secrets::ServerSecrets;
-use accrete_store::{Client, StoreError};
+use accrete_store::{Client, Store, StoreError};
 use anyhow::{Context as _, anyhow};
 use time::OffsetDateTime;
 
@@ -29,6 +30,8 @@ pub enum ClientCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Change which connections a client offers and whether it offers passwords.
+    Update(Box<UpdateArgs>),
     /// Delete a client with its grants and tokens.
     Delete {
         #[command(flatten)]
@@ -80,9 +83,41 @@ pub struct CreateArgs {
     /// '{"brand":"Shop","primary":"#0a7d5a"}' (see docs/theming.md).
     #[arg(long, value_name = "JSON")]
     theme: Option<String>,
+    /// A connection to an upstream identity provider offered on its sign-in page (repeatable,
+    /// in order); by default every enabled connection.
+    #[arg(long = "connection", value_name = "NAME")]
+    connections: Vec<String>,
+    /// Offer no password sign-in (nor sign-up): only the connections.
+    #[arg(long)]
+    no_password_signin: bool,
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
+}
+
+/// `accrete client update`.
+#[derive(Debug, clap::Args)]
+pub struct UpdateArgs {
+    #[command(flatten)]
+    flags: Flags,
+    /// The client id.
+    id: String,
+    /// A connection offered on its sign-in page (repeatable, in order): replaces the list.
+    #[arg(
+        long = "connection",
+        value_name = "NAME",
+        conflicts_with = "all_connections"
+    )]
+    connections: Vec<String>,
+    /// Offer every enabled connection (the default).
+    #[arg(long)]
+    all_connections: bool,
+    /// Offer no password sign-in (nor sign-up): only the connections.
+    #[arg(long, conflicts_with = "password_signin")]
+    no_password_signin: bool,
+    /// Offer password sign-in and sign-up again (the default).
+    #[arg(long)]
+    password_signin: bool,
 }
 
 /// Runs a client command.
@@ -90,6 +125,7 @@ pub fn run(command: ClientCommand) -> anyhow::Result<ExitCode> {
     match command {
         ClientCommand::Create(args) => create(*args),
         ClientCommand::List { flags, json } => list(&flags, json),
+        ClientCommand::Update(args) => update(*args),
         ClientCommand::Delete { flags, id } => delete(&flags, &id),
     }
 }
@@ -215,8 +251,8 @@ fn client_from(args: &CreateArgs, now: OffsetDateTime) -> anyhow::Result<Client>
         id_token_alg: args.id_token_alg.clone(),
         allowed_origins: args.allowed_origins.clone(),
         theme,
-        connections: None,
-        password_signin: true,
+        connections: (!args.connections.is_empty()).then(|| args.connections.clone()),
+        password_signin: !args.no_password_signin,
         created_at: now,
         updated_at: now,
     })
@@ -247,11 +283,28 @@ fn create(args: CreateArgs) -> anyhow::Result<ExitCode> {
     };
     let client = runtime()?.block_on(async {
         let (store, _lock) = open_store(&config, Locking::Shared).await?;
-        store.create_client(client).await.map_err(|e| match e {
-            StoreError::Conflict { .. } => anyhow!("a client with this id already exists"),
-            other => anyhow::Error::from(other),
-        })
+        let problems = connection_problems(store.as_ref(), client.connections.as_deref()).await?;
+        if !problems.is_empty() {
+            return Ok(Err(problems));
+        }
+        store
+            .create_client(client)
+            .await
+            .map(Ok)
+            .map_err(|e| match e {
+                StoreError::Conflict { .. } => anyhow!("a client with this id already exists"),
+                other => anyhow::Error::from(other),
+            })
     })?;
+    let client = match client {
+        Ok(client) => client,
+        Err(problems) => {
+            for problem in problems {
+                eprintln!("error: {problem}");
+            }
+            return Ok(ExitCode::FAILURE);
+        }
+    };
     if args.json {
         let mut value = describe(&client);
         if let (Some(secret), Some(object)) = (&secret, value.as_object_mut()) {
@@ -286,7 +339,91 @@ fn describe(client: &Client) -> serde_json::Value {
         "id_token_alg": client.id_token_alg,
         "allowed_origins": client.allowed_origins,
         "theme": client.theme,
+        "connections": client.connections,
+        "password_signin": client.password_signin,
     })
+}
+
+/// The problems of a client's connections, each a line naming the option and the name.
+async fn connection_problems(
+    store: &dyn Store,
+    names: Option<&[String]>,
+) -> anyhow::Result<Vec<String>> {
+    let problems = client_admin::connection_problems(store, names).await?;
+    Ok(problems
+        .iter()
+        .map(|problem| {
+            let index = problem
+                .path
+                .rsplit('/')
+                .next()
+                .and_then(|i| i.parse::<usize>().ok());
+            match index.and_then(|i| names.and_then(|n| n.get(i))) {
+                Some(name) => format!("--connection {name:?}: {}", problem.message),
+                None => format!("--connection: {}", problem.message),
+            }
+        })
+        .collect())
+}
+
+fn update(args: UpdateArgs) -> anyhow::Result<ExitCode> {
+    if args.connections.is_empty()
+        && !args.all_connections
+        && !args.no_password_signin
+        && !args.password_signin
+    {
+        eprintln!(
+            "error: nothing to change: give --connection NAME, --all-connections, \
+             --no-password-signin or --password-signin"
+        );
+        return Ok(ExitCode::from(2));
+    }
+    let config = settings::load(&args.flags)?;
+    let client = runtime()?.block_on(async {
+        let (store, _lock) = open_store(&config, Locking::Shared).await?;
+        let Some(mut client) = store.get_client(&args.id).await? else {
+            return Err(anyhow!("there is no client {}", args.id));
+        };
+        if !args.connections.is_empty() {
+            client.connections = Some(args.connections.clone());
+        }
+        if args.all_connections {
+            client.connections = None;
+        }
+        if args.no_password_signin {
+            client.password_signin = false;
+        }
+        if args.password_signin {
+            client.password_signin = true;
+        }
+        let problems = connection_problems(store.as_ref(), client.connections.as_deref()).await?;
+        if !problems.is_empty() {
+            return Ok(Err(problems));
+        }
+        client.updated_at = OffsetDateTime::now_utc();
+        Ok(Ok(store.update_client(client).await?))
+    })?;
+    let client = match client {
+        Ok(client) => client,
+        Err(problems) => {
+            for problem in problems {
+                eprintln!("error: {problem}");
+            }
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    outln!(
+        "changed client {}: connections: {}; password sign-in: {} \
+         (running servers use it within 5 seconds)",
+        client.id,
+        match &client.connections {
+            Some(names) if names.is_empty() => "none".to_owned(),
+            Some(names) => names.join(", "),
+            None => "every enabled connection".to_owned(),
+        },
+        if client.password_signin { "on" } else { "off" }
+    )?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn list(flags: &Flags, json: bool) -> anyhow::Result<ExitCode> {

@@ -1,6 +1,7 @@
 //! The `accrete` command: run the server and administer it from its host.
 
 mod client_cli;
+mod connection_cli;
 mod keys_cli;
 mod output;
 mod policy_cli;
@@ -45,6 +46,9 @@ enum Command {
     /// List and rotate the signing keys.
     #[command(subcommand)]
     Keys(keys_cli::KeysCommand),
+    /// Create, list, show, change, delete and test connections to upstream identity providers.
+    #[command(subcommand)]
+    Connection(connection_cli::ConnectionCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -66,6 +70,7 @@ fn main() -> ExitCode {
         Command::Policy(cmd) => policy_cli::run(cmd),
         Command::Client(cmd) => client_cli::run(cmd),
         Command::Keys(cmd) => keys_cli::run(cmd),
+        Command::Connection(cmd) => connection_cli::run(cmd),
     };
     match outcome {
         Ok(code) => code,

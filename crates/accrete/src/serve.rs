@@ -4,6 +4,9 @@ use std::io::IsTerminal as _;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use accrete_app::App;
+use accrete_app::connection_admin::{self, ConnectionAdminError, Upserted};
+use accrete_federation::spec::ConnectionSpec;
 use accrete_server::{Config, LogFormat, Server};
 use anyhow::anyhow;
 use tracing_subscriber::EnvFilter;
@@ -51,6 +54,7 @@ pub fn serve(flags: ServeFlags) -> anyhow::Result<ExitCode> {
         if let Some(file) = &config.policy {
             import_at_start(store.as_ref(), file, config.policy_wins).await?;
         }
+        apply_connections(server.app(), &config.connections).await?;
         let addr = server.local_addr()?;
         // The banner is for the person who started the server: a closed stdout does not stop it.
         let _ = output::line(format_args!(
@@ -62,6 +66,46 @@ pub fn serve(flags: ServeFlags) -> anyhow::Result<ExitCode> {
         tracing::info!("stopped");
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// Creates or replaces the `[[connections]]` of the configuration file (checked when the
+/// configuration was resolved; a domain another stored connection holds is refused here). A
+/// connection stored with the same definition and secrets is left as it is; connections the
+/// file does not name are left too (`accrete connection delete` removes one).
+async fn apply_connections(app: &App, connections: &[ConnectionSpec]) -> anyhow::Result<()> {
+    let now = time::OffsetDateTime::now_utc();
+    for (index, spec) in connections.iter().enumerate() {
+        let name = spec.name.clone();
+        let done = connection_admin::upsert(app, spec.clone(), now)
+            .await
+            .map_err(|error| match error {
+                ConnectionAdminError::Invalid(problems) => {
+                    let each: Vec<String> = problems
+                        .iter()
+                        .map(|p| format!("{}: {}", p.path, p.message))
+                        .collect();
+                    anyhow!(
+                        "connections[{index}] ({name}) of the configuration file is refused: {}",
+                        each.join("; ")
+                    )
+                }
+                other => anyhow!(
+                    "cannot store connections[{index}] ({name}) of the configuration file: {other}"
+                ),
+            })?;
+        match done.0 {
+            Upserted::Created => {
+                tracing::info!(connection = %name, "connection created from the configuration file")
+            }
+            Upserted::Replaced => {
+                tracing::info!(connection = %name, "connection replaced from the configuration file")
+            }
+            Upserted::Unchanged => {
+                tracing::debug!(connection = %name, "connection of the configuration file unchanged")
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Applies the migrations and exits.

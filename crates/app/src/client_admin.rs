@@ -5,7 +5,7 @@
 
 use accrete_oidc::registration::{Registration, check_registration};
 use accrete_oidc::secrets::{TokenHasher, random_opaque};
-use accrete_store::{Client, StoreError};
+use accrete_store::{Client, Store, StoreError};
 use serde_json::Value;
 use time::OffsetDateTime;
 
@@ -43,6 +43,11 @@ pub struct Settings {
     pub allowed_origins: Vec<String>,
     /// The theme as stored (without its unset fields), or its problems (paths `theme...`).
     pub theme: Result<Value, Vec<Problem>>,
+    /// The names of the connections offered on its sign-in page, in that order; `None`: every
+    /// enabled connection. Each must name a stored connection, once.
+    pub connections: Option<Vec<String>>,
+    /// Whether its users may sign in (and up) with a password.
+    pub password_signin: bool,
 }
 
 /// A registered client, with its secret for a confidential client (shown once).
@@ -83,6 +88,59 @@ fn check(id: Option<&str>, settings: &Settings) -> Result<Value, ClientError> {
     }
 }
 
+/// The problems of a client's list of connections (paths `connections/<index>`): a name no
+/// stored connection has (`unknown_connection`), a name listed twice (`duplicate`). Shared by
+/// the API and the command line.
+pub async fn connection_problems(
+    store: &dyn Store,
+    names: Option<&[String]>,
+) -> Result<Vec<Problem>, StoreError> {
+    let Some(names) = names else {
+        return Ok(Vec::new());
+    };
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
+    let stored = store.list_connections().await?;
+    let mut problems = Vec::new();
+    for (index, name) in names.iter().enumerate() {
+        let path = format!("connections/{index}");
+        if names[..index].contains(name) {
+            problems.push(Problem::new(
+                path,
+                "duplicate",
+                format!("{name} is listed twice"),
+            ));
+        } else if !stored.iter().any(|connection| &connection.name == name) {
+            problems.push(Problem::new(
+                path,
+                "unknown_connection",
+                format!("there is no connection {name:?}"),
+            ));
+        }
+    }
+    Ok(problems)
+}
+
+/// [`check`], and the client's connections against the store: every problem at once.
+async fn check_with_connections(
+    app: &App,
+    id: Option<&str>,
+    settings: &Settings,
+) -> Result<Value, ClientError> {
+    let checked = check(id, settings);
+    let connections = connection_problems(app.store(), settings.connections.as_deref()).await?;
+    match checked {
+        Ok(theme) if connections.is_empty() => Ok(theme),
+        Ok(_) => Err(ClientError::Invalid(connections)),
+        Err(ClientError::Invalid(mut problems)) => {
+            problems.extend(connections);
+            Err(ClientError::Invalid(problems))
+        }
+        Err(other) => Err(other),
+    }
+}
+
 fn client_of(id: String, settings: Settings, theme: Value, now: OffsetDateTime) -> Client {
     Client {
         id,
@@ -97,14 +155,15 @@ fn client_of(id: String, settings: Settings, theme: Value, now: OffsetDateTime) 
         id_token_alg: settings.id_token_alg,
         allowed_origins: settings.allowed_origins,
         theme,
-        connections: None,
-        password_signin: true,
+        connections: settings.connections,
+        password_signin: settings.password_signin,
         created_at: now,
         updated_at: now,
     }
 }
 
-/// Checks the settings only (what [`register`] would refuse, before the store).
+/// Checks the settings only (what [`register`] would refuse, before the store; the
+/// connections are not looked up).
 pub fn check_settings(id: Option<&str>, settings: &Settings) -> Result<(), ClientError> {
     check(id, settings).map(|_| ())
 }
@@ -118,7 +177,7 @@ pub async fn register(
     hasher: &TokenHasher,
     now: OffsetDateTime,
 ) -> Result<Registered, ClientError> {
-    let theme = check(id.as_deref(), &settings)?;
+    let theme = check_with_connections(app, id.as_deref(), &settings).await?;
     let id = id.unwrap_or_else(|| format!("client-{}", uuid::Uuid::now_v7().simple()));
     let public = settings.public;
     let mut client = client_of(id, settings, theme, now);
@@ -149,7 +208,7 @@ pub async fn update(
     settings: Settings,
     now: OffsetDateTime,
 ) -> Result<Client, ClientError> {
-    let theme = check(None, &settings)?;
+    let theme = check_with_connections(app, None, &settings).await?;
     let current = get(app, &id).await?;
     if settings.public != current.public {
         return Err(ClientError::Refused(Problem::new(
@@ -161,9 +220,6 @@ pub async fn update(
     let mut client = client_of(id, settings, theme, now);
     client.secret_hash = current.secret_hash;
     client.created_at = current.created_at;
-    // Not among the settings: kept as stored.
-    client.connections = current.connections;
-    client.password_signin = current.password_signin;
     let updated = app.store().update_client(client).await?;
     app.clients.forget(&updated.id);
     Ok(updated)

@@ -3,7 +3,7 @@
 //! definition is checked by `accrete_federation::spec`; its secrets are sealed with the master
 //! key before they reach the store and are never shown again (`redacted`).
 
-use accrete_federation::spec::{ConnectionSpec, Secrets};
+use accrete_federation::spec::{ConnectionSpec, Preset, REDACTED, Secrets};
 use accrete_store::{ConnectionUpdate, StoreError, StoredConnection};
 use time::OffsetDateTime;
 
@@ -23,9 +23,9 @@ pub enum ConnectionAdminError {
     /// The definition is refused, every problem at once.
     #[error("definition refused")]
     Invalid(Vec<Problem>),
-    /// Changed meanwhile: the expected version is not the stored one.
-    #[error("the connection changed meanwhile")]
-    Stale,
+    /// Changed meanwhile: the expected version is not the stored one (`current`).
+    #[error("the connection changed meanwhile (now at version {current})")]
+    Stale { current: i64 },
     /// The secrets could not be sealed.
     #[error("the connection's secrets could not be sealed")]
     Seal,
@@ -38,7 +38,9 @@ impl From<StoreError> for ConnectionAdminError {
         match error {
             StoreError::NotFound => ConnectionAdminError::NotFound,
             StoreError::Conflict { .. } => ConnectionAdminError::Exists,
-            StoreError::VersionMismatch { .. } => ConnectionAdminError::Stale,
+            StoreError::VersionMismatch { found, .. } => {
+                ConnectionAdminError::Stale { current: found }
+            }
             other => ConnectionAdminError::Store(other),
         }
     }
@@ -56,12 +58,26 @@ pub struct ConnectionView {
     pub version: i64,
 }
 
-/// Creates a connection.
+/// Creates a connection. A secret that reads `********` (what reads show) is refused: it is
+/// not the provider's.
 pub async fn create(
     app: &App,
     spec: ConnectionSpec,
     now: OffsetDateTime,
 ) -> Result<ConnectionView, ConnectionAdminError> {
+    let redacted: Vec<Problem> = redacted_paths(&spec)
+        .into_iter()
+        .map(|path| {
+            Problem::new(
+                path,
+                "redacted",
+                "write the secret itself: ******** is what reads show in its place",
+            )
+        })
+        .collect();
+    if !redacted.is_empty() {
+        return Err(ConnectionAdminError::Invalid(redacted));
+    }
     check(app, &spec, None).await?;
     let sealed = app
         .federation
@@ -83,8 +99,10 @@ pub async fn create(
     view(app, &stored)
 }
 
-/// Replaces a connection's definition. Secrets left out are kept as stored; secrets given
-/// replace them. With `expected_version`, refused when the connection changed meanwhile.
+/// Replaces a connection's definition. Secrets left out (or written as `********`, as reads show
+/// them) are kept as stored, where the new definition uses them (no client secret for Apple, an
+/// Apple key only with `apple`); secrets given replace them. With `expected_version`, refused
+/// when the connection changed meanwhile.
 pub async fn replace(
     app: &App,
     name: &str,
@@ -92,6 +110,7 @@ pub async fn replace(
     expected_version: Option<i64>,
     now: OffsetDateTime,
 ) -> Result<ConnectionView, ConnectionAdminError> {
+    let spec = without_redacted(spec);
     if spec.name != name {
         return Err(ConnectionAdminError::Invalid(vec![Problem::new(
             "name",
@@ -104,22 +123,28 @@ pub async fn replace(
         .get_connection(name)
         .await?
         .ok_or(ConnectionAdminError::NotFound)?;
-    // The secrets as they will be: the stored ones where the new definition gives none.
-    let kept = app
+    if let Some(expected) = expected_version
+        && expected != current.version
+    {
+        return Err(ConnectionAdminError::Stale {
+            current: current.version,
+        });
+    }
+    // The secrets as they will be: the stored ones where the new definition gives none and
+    // uses one.
+    let mut kept: Secrets = app
         .federation
         .open(&current)
         .map(|c| c.provider_secrets())
         .unwrap_or_default();
-    let given = spec.secrets();
-    let secrets = Secrets {
-        client_secret: given.client_secret.or(kept.client_secret),
-        apple_private_key: given.apple_private_key.or(kept.apple_private_key),
-    };
-    let full = spec.clone().with_secrets(secrets.clone());
+    if spec.preset == Preset::Apple {
+        kept.client_secret = None;
+    }
+    let full = spec.clone().with_secrets(kept);
     check(app, &full, Some(name)).await?;
     let sealed = app
         .federation
-        .seal(name, &secrets)
+        .seal(name, &full.secrets())
         .map_err(|_| ConnectionAdminError::Seal)?;
     let stored = app
         .store()
@@ -136,16 +161,42 @@ pub async fn replace(
     view(app, &stored)
 }
 
-/// Creates the connection, or replaces it when it exists (the configuration file at start).
+/// What [`upsert`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Upserted {
+    Created,
+    Replaced,
+    /// The stored connection is already this definition, secrets included: nothing written.
+    Unchanged,
+}
+
+/// Creates the connection, or replaces it when it exists (the configuration file at start); a
+/// connection already stored as `spec` is left as it is (its version is not bumped at every
+/// start). Nodes starting together may both create it: the one that finds it created replaces
+/// it.
 pub async fn upsert(
     app: &App,
     spec: ConnectionSpec,
     now: OffsetDateTime,
-) -> Result<ConnectionView, ConnectionAdminError> {
+) -> Result<(Upserted, ConnectionView), ConnectionAdminError> {
     let name = spec.name.clone();
     match app.store().get_connection(&name).await? {
-        Some(_) => replace(app, &name, spec, None, now).await,
-        None => create(app, spec, now).await,
+        Some(current) => {
+            if let Ok(opened) = app.federation.open(&current)
+                && opened.full_spec() == spec
+            {
+                return Ok((Upserted::Unchanged, view(app, &current)?));
+            }
+            let replaced = replace(app, &name, spec, None, now).await?;
+            Ok((Upserted::Replaced, replaced))
+        }
+        None => match create(app, spec.clone(), now).await {
+            Err(ConnectionAdminError::Exists) => {
+                let replaced = replace(app, &name, spec, None, now).await?;
+                Ok((Upserted::Replaced, replaced))
+            }
+            created => Ok((Upserted::Created, created?)),
+        },
     }
 }
 
@@ -230,6 +281,35 @@ async fn check(
     } else {
         Err(ConnectionAdminError::Invalid(problems))
     }
+}
+
+/// The paths of the secrets of `spec` that read `********`.
+fn redacted_paths(spec: &ConnectionSpec) -> Vec<&'static str> {
+    let mut paths = Vec::new();
+    if spec.client_secret.as_deref() == Some(REDACTED) {
+        paths.push("client_secret");
+    }
+    if spec
+        .apple
+        .as_ref()
+        .is_some_and(|apple| apple.private_key == REDACTED)
+    {
+        paths.push("apple/private_key");
+    }
+    paths
+}
+
+/// `spec` with the secrets that read `********` (as a read shows them) left out.
+fn without_redacted(mut spec: ConnectionSpec) -> ConnectionSpec {
+    if spec.client_secret.as_deref() == Some(REDACTED) {
+        spec.client_secret = None;
+    }
+    if let Some(apple) = &mut spec.apple
+        && apple.private_key == REDACTED
+    {
+        apple.private_key.clear();
+    }
+    spec
 }
 
 /// The definition as stored: without its secrets.

@@ -7,6 +7,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use accrete_federation::spec::ConnectionSpec;
 use accrete_store::mask_url;
 use serde::{Deserialize, Serialize};
 
@@ -43,6 +44,10 @@ pub struct Config {
     pub theme: ThemeSettings,
     /// Calls to upstream identity providers.
     pub federation: FederationSettings,
+    /// Connections to upstream identity providers, created or replaced at start (the
+    /// `[[connections]]` tables of the file).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub connections: Vec<ConnectionSpec>,
 }
 
 /// The `[federation]` settings: how Accrete calls upstream identity providers.
@@ -115,6 +120,8 @@ pub struct Layer {
     pub rate_limit: Option<RateLimitLayer>,
     pub theme: Option<ThemeLayer>,
     pub federation: Option<FederationLayer>,
+    /// `[[connections]]`: a list, taken whole from the highest layer that has one.
+    pub connections: Option<Vec<ConnectionSpec>>,
 }
 
 /// The `[federation]` table of a [`Layer`].
@@ -326,6 +333,7 @@ impl Layer {
             rate_limit,
             theme,
             federation,
+            connections: self.connections.or(lower.connections),
         }
     }
 }
@@ -365,6 +373,7 @@ impl Config {
                 timeout_seconds: federation.timeout_seconds.unwrap_or(10),
                 allow_loopback_http: federation.allow_loopback_http.unwrap_or(false),
             },
+            connections: layer.connections.unwrap_or_default(),
         };
         config.check()?;
         Ok(config)
@@ -408,6 +417,10 @@ impl Config {
                 "theme.css and theme.css_file are both set: keep one".to_owned(),
             ));
         }
+        let problems = connection_problems(&self.connections);
+        if !problems.is_empty() {
+            return Err(ConfigError::Invalid(problems.join("; ")));
+        }
         Ok(())
     }
 
@@ -436,8 +449,69 @@ impl Config {
         let mut shown = self.clone();
         shown.database_url = Some(mask_url(&self.effective_database_url()));
         shown.master_key = self.master_key.as_ref().map(|_| "********".to_owned());
+        shown.connections = self
+            .connections
+            .iter()
+            .map(ConnectionSpec::redacted)
+            .collect();
         toml::to_string_pretty(&shown).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
     }
+}
+
+/// The problems of the `[[connections]]` of the file, each as `connections[<index>].<path>:
+/// <message>`: each definition's own (`ConnectionSpec::check`), a name defined twice, a domain
+/// bound to two of them.
+fn connection_problems(connections: &[ConnectionSpec]) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (index, spec) in connections.iter().enumerate() {
+        if let Err(refused) = spec.check() {
+            problems.extend(refused.iter().map(|problem| {
+                format!(
+                    "connections[{index}].{}: {}",
+                    toml_path(&problem.path),
+                    problem.message
+                )
+            }));
+        }
+        if let Some(first) = connections[..index]
+            .iter()
+            .position(|c| c.name == spec.name)
+        {
+            problems.push(format!(
+                "connections[{index}].name: {} is defined twice (also connections[{first}])",
+                spec.name
+            ));
+        }
+        for (at, domain) in spec.domains.iter().enumerate() {
+            if let Some(other) = connections[..index]
+                .iter()
+                .position(|c| c.name != spec.name && c.domains.contains(domain))
+            {
+                problems.push(format!(
+                    "connections[{index}].domains[{at}]: {domain} is already bound to \
+                     connections[{other}] ({})",
+                    connections[other].name
+                ));
+            }
+        }
+    }
+    problems
+}
+
+/// A spec's path (`mapping/0/claim`) as TOML names it (`mapping[0].claim`).
+fn toml_path(path: &str) -> String {
+    let mut out = String::new();
+    for segment in path.split('/') {
+        if segment.bytes().all(|b| b.is_ascii_digit()) && !out.is_empty() {
+            out.push_str(&format!("[{segment}]"));
+        } else {
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(segment);
+        }
+    }
+    out
 }
 
 /// The tables of a [`Layer`] and their keys, as their `Deserialize` implementations know them.
@@ -809,6 +883,130 @@ mod tests {
         assert!(
             err.contains("theme.primary: `blue` is not a CSS hex colour"),
             "{err}"
+        );
+    }
+
+    const CONNECTIONS: &str = r#"
+[[connections]]
+name = "google"
+preset = "google"
+client_id = "1234.apps.googleusercontent.com"
+client_secret = "g-secret-value"
+
+[[connections]]
+name = "apple"
+preset = "apple"
+client_id = "com.example.web"
+apple = { team_id = "TEAM123456", key_id = "KEY1234567", private_key = "PRIVATE-PEM-TEXT" }
+"#;
+
+    #[test]
+    fn connections_of_the_file_are_read_and_shown_without_their_secrets() {
+        let file = Layer::from_toml(Path::new("accrete.toml"), CONNECTIONS).unwrap();
+        let connections = file.connections.clone().unwrap();
+        assert_eq!(connections.len(), 2);
+        assert_eq!(
+            connections[0].client_secret.as_deref(),
+            Some("g-secret-value")
+        );
+        // The Apple key is checked when resolved: this one is not a key.
+        let err = Config::resolve(Layer::default(), Layer::default(), file)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "connections[1].apple.private_key: not an EC P-256 private key in PEM (PKCS#8), \
+             as Apple's .p8 files are"
+        );
+        let google = Layer::from_toml(
+            Path::new("accrete.toml"),
+            CONNECTIONS
+                .split("\n[[connections]]\nname = \"apple\"")
+                .next()
+                .unwrap(),
+        )
+        .unwrap();
+        let config = Config::resolve(Layer::default(), Layer::default(), google).unwrap();
+        let shown = config.to_masked_toml();
+        assert!(shown.contains("[[connections]]"), "{shown}");
+        assert!(shown.contains("client_secret = \"********\""), "{shown}");
+        assert!(!shown.contains("g-secret-value"), "{shown}");
+        assert!(!format!("{config:?}").contains("g-secret-value"));
+    }
+
+    #[test]
+    fn every_problem_of_the_connections_is_named_by_its_path() {
+        let file = Layer::from_toml(
+            Path::new("accrete.toml"),
+            r#"
+[[connections]]
+name = "acme"
+preset = "oidc"
+issuer = "http://login.acme.example"
+client_id = "c"
+domains = ["acme.example"]
+mapping = [{ claim = "given_name", field = "given_name" }]
+
+[[connections]]
+name = "acme"
+preset = "github"
+client_id = "c"
+client_secret = "s"
+domains = ["acme.example"]
+"#,
+        )
+        .unwrap();
+        let err = Config::resolve(Layer::default(), Layer::default(), file)
+            .unwrap_err()
+            .to_string();
+        let each: Vec<&str> = err.split("; ").collect();
+        assert_eq!(
+            each,
+            [
+                "connections[0].issuer: use https (http only for localhost, 127.0.0.1 or [::1])",
+                "connections[0].client_secret: client_secret is required for oidc",
+                "connections[0].mapping[0].claim: write a JSON pointer such as /given_name or \
+                 /address/country (~0 for ~, ~1 for /)",
+                "connections[1].name: acme is defined twice (also connections[0])",
+            ]
+        );
+        let err = Layer::from_toml(
+            Path::new("accrete.toml"),
+            "[[connections]]\nname = \"a\"\npreset = \"okta\"\nclient_id = \"c\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.starts_with("accrete.toml: line 3:"), "{err}");
+        assert!(err.contains("unknown variant `okta`"), "{err}");
+    }
+
+    #[test]
+    fn a_domain_is_bound_to_one_connection_of_the_file() {
+        let file = Layer::from_toml(
+            Path::new("accrete.toml"),
+            r#"
+[[connections]]
+name = "a"
+preset = "gitlab"
+client_id = "c"
+client_secret = "s"
+domains = ["acme.example"]
+
+[[connections]]
+name = "b"
+preset = "google"
+client_id = "c"
+client_secret = "s"
+domains = ["other.example", "acme.example"]
+"#,
+        )
+        .unwrap();
+        let err = Config::resolve(Layer::default(), Layer::default(), file)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "connections[1].domains[1]: acme.example is already bound to connections[0] (a)"
         );
     }
 

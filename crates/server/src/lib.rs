@@ -23,7 +23,7 @@ use tokio::net::TcpListener;
 pub use accrete_app::sweeper::sweep_abandoned;
 pub use config::{Config, ConfigError, FederationLayer, Layer, LogFormat};
 pub use oauth::{AccessClaims, verify_access_token};
-pub use state::{AppState, StartError};
+pub use state::{AppState, StartError, build_app};
 
 /// Builds the application router with every route and middleware.
 pub fn router(state: AppState) -> Router {
@@ -55,6 +55,12 @@ impl Server {
             router: router(state.clone()),
             state,
         })
+    }
+
+    /// The use-cases this server runs (for what `accrete serve` does at start, such as the
+    /// connections of the configuration file).
+    pub fn app(&self) -> &accrete_app::App {
+        &self.state.app
     }
 
     /// The address actually bound (useful with port 0).

@@ -56,36 +56,48 @@ pub enum StartError {
     Invalid(String),
 }
 
+/// The use-cases over `store` as `config` and the master key's `secrets` set them up: what a
+/// server runs, and what the commands that administer one (`accrete connection ...`) run, so
+/// that both seal and open connection secrets alike.
+pub fn build_app(
+    config: &Config,
+    store: Arc<dyn Store>,
+    secrets: &ServerSecrets,
+) -> Result<App, StartError> {
+    let upstream = Upstream::new(HttpOptions {
+        timeout: std::time::Duration::from_secs(config.federation.timeout_seconds),
+        allow_loopback_http: config.federation.allow_loopback_http,
+        ..HttpOptions::default()
+    })
+    .map_err(|e| StartError::Invalid(e.to_string()))?;
+    let federation = Federation::new(
+        upstream,
+        &secrets.key_encryption_key,
+        secrets.federation_hasher.clone(),
+    )
+    .map_err(|e| StartError::Invalid(e.to_string()))?;
+    Ok(App::new(
+        store,
+        config.issuer(),
+        HashingPool::new(config.hashing.concurrency, config.hashing.queue),
+        federation,
+    ))
+}
+
 impl AppState {
     /// Builds the state from its parts, loading (or creating) the master secret.
     pub fn new(config: Arc<Config>, store: Arc<dyn Store>) -> Result<AppState, StartError> {
         let secrets = ServerSecrets::load(config.master_key.as_deref(), &config.data_dir)?;
         let keys = crate::keys::KeyManager::new(&secrets.key_encryption_key)
             .map_err(|e| StartError::Invalid(e.to_string()))?;
-        let upstream = Upstream::new(HttpOptions {
-            timeout: std::time::Duration::from_secs(config.federation.timeout_seconds),
-            allow_loopback_http: config.federation.allow_loopback_http,
-            ..HttpOptions::default()
-        })
-        .map_err(|e| StartError::Invalid(e.to_string()))?;
-        let federation = Federation::new(
-            upstream,
-            &secrets.key_encryption_key,
-            secrets.federation_hasher.clone(),
-        )
-        .map_err(|e| StartError::Invalid(e.to_string()))?;
+        let app = build_app(&config, store.clone(), &secrets)?;
         Ok(AppState(Arc::new(Shared {
             keys,
             pages: Arc::new(
                 Pages::from_settings(&config.theme)
                     .map_err(|e| StartError::Invalid(e.to_string()))?,
             ),
-            app: App::new(
-                store.clone(),
-                config.issuer(),
-                HashingPool::new(config.hashing.concurrency, config.hashing.queue),
-                federation,
-            ),
+            app,
             limits: RateLimits::new(
                 config.rate_limit.per_ip_per_minute,
                 config.rate_limit.per_account_per_minute,

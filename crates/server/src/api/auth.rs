@@ -33,6 +33,10 @@ pub enum Scope {
     ClientsWrite,
     /// Read completion statistics.
     StatsRead,
+    /// Read connections to upstream identity providers (never their secrets).
+    ConnectionsRead,
+    /// Create, change, delete and test connections to upstream identity providers.
+    ConnectionsWrite,
 }
 
 impl Scope {
@@ -46,6 +50,8 @@ impl Scope {
             Scope::ClientsRead => "clients:read",
             Scope::ClientsWrite => "clients:write",
             Scope::StatsRead => "stats:read",
+            Scope::ConnectionsRead => "connections:read",
+            Scope::ConnectionsWrite => "connections:write",
         }
     }
 }

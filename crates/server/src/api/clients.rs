@@ -68,6 +68,21 @@ pub struct ClientSettings {
     #[serde(default)]
     #[schema(value_type = Option<Theme>)]
     pub theme: Value,
+    /// The connections to upstream identity providers offered on its sign-in page, by name, in
+    /// that order (each a stored connection, once). `null` or absent: every enabled connection,
+    /// by name.
+    #[serde(default)]
+    #[schema(schema_with = schema::connections)]
+    pub connections: Option<Vec<String>>,
+    /// Whether its users may sign in (and sign up) with a password; `false`: the sign-in page
+    /// offers only the connections.
+    #[serde(default = "default_password_signin")]
+    #[schema(default = true)]
+    pub password_signin: bool,
+}
+
+fn default_password_signin() -> bool {
+    true
 }
 
 /// Adds to the document what `accrete_app::client_admin` refuses across members of a new
@@ -157,7 +172,7 @@ fn default_alg() -> String {
 mod schema {
     use accrete_oidc::keys::Alg;
     use serde_json::json;
-    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, SchemaType, Type};
     use utoipa::openapi::{Array, Object};
 
     use super::GRANT_TYPES;
@@ -271,6 +286,22 @@ mod schema {
         .build()
     }
 
+    pub(super) fn connections() -> Array {
+        ArrayBuilder::new()
+            .schema_type(SchemaType::Array(vec![Type::Array, Type::Null]))
+            .description(Some(
+                "Connections offered on its sign-in page, by name, in that order; `null`: every \
+                 enabled connection.",
+            ))
+            .items(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .pattern(Some(super::super::connections::NAME_PATTERN)),
+            )
+            .unique_items(true)
+            .build()
+    }
+
     pub(super) fn id_token_alg() -> Object {
         ObjectBuilder::new()
             .schema_type(Type::String)
@@ -331,6 +362,10 @@ pub struct ClientView {
     /// The client secret: shown once, at creation, for confidential clients.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_secret: Option<String>,
+    /// Connections offered on its sign-in page, in order; `null`: every enabled connection.
+    pub connections: Option<Vec<String>>,
+    /// Whether its users may sign in (and up) with a password.
+    pub password_signin: bool,
 }
 
 impl From<Client> for ClientView {
@@ -350,6 +385,8 @@ impl From<Client> for ClientView {
             created_at: client.created_at,
             updated_at: client.updated_at,
             client_secret: None,
+            connections: client.connections,
+            password_signin: client.password_signin,
         }
     }
 }
@@ -391,6 +428,8 @@ fn settings_of(settings: ClientSettings) -> client_admin::Settings {
         id_token_alg: settings.id_token_alg,
         allowed_origins: settings.allowed_origins,
         theme,
+        connections: settings.connections,
+        password_signin: settings.password_signin,
     }
 }
 

@@ -70,9 +70,10 @@ impl Modify for Security {
 #[openapi(
     info(
         title = "Accrete management and self-service API",
-        description = "Users, the progressive-profiling policy, clients and statistics for back \
-                       ends; the signed-in user's profile and in-app prompts under /me. Errors \
-                       are RFC 9457 problem documents."
+        description = "Users, the progressive-profiling policy, clients, connections to \
+                       upstream identity providers and statistics for back ends; the signed-in \
+                       user's profile and in-app prompts under /me. Errors are RFC 9457 problem \
+                       documents."
     ),
     components(schemas(Problem, FieldProblem)),
     modifiers(&Security)

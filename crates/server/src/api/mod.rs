@@ -4,6 +4,7 @@
 
 mod auth;
 mod clients;
+mod connections;
 mod cors;
 mod docs;
 mod facts;
@@ -60,6 +61,13 @@ pub(crate) fn routes(state: &AppState) -> Router<AppState> {
         .routes(routes!(policy::step))
         .routes(routes!(clients::create, clients::list))
         .routes(routes!(clients::get, clients::update, clients::delete))
+        .routes(routes!(connections::create, connections::list))
+        .routes(routes!(
+            connections::get,
+            connections::replace,
+            connections::delete
+        ))
+        .routes(routes!(connections::test))
         .routes(routes!(stats::stats))
         .split_for_parts();
     let mut openapi = openapi;

@@ -6,12 +6,13 @@
 use std::collections::BTreeMap;
 
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use accrete_app::client_admin::ClientError;
+use accrete_app::connection_admin::ConnectionAdminError;
 use accrete_app::policy_admin::PolicyError;
 use accrete_app::problems::Problem as ValueProblem;
 use accrete_app::stats::StatsError;
@@ -302,6 +303,21 @@ impl From<ClientError> for ApiError {
     }
 }
 
+impl From<ConnectionAdminError> for ApiError {
+    fn from(error: ConnectionAdminError) -> Self {
+        match error {
+            ConnectionAdminError::NotFound => ApiError::NotFound("connection"),
+            ConnectionAdminError::Exists => ApiError::Conflict(error.to_string()),
+            ConnectionAdminError::Invalid(problems) => ApiError::invalid(problems),
+            ConnectionAdminError::Stale { current } => {
+                ApiError::PreconditionFailed(etag_of(current))
+            }
+            ConnectionAdminError::Seal => ApiError::Internal(error.to_string()),
+            ConnectionAdminError::Store(error) => error.into(),
+        }
+    }
+}
+
 impl From<PolicyError> for ApiError {
     fn from(error: PolicyError) -> Self {
         match error {
@@ -411,9 +427,30 @@ pub async fn wrong_method() -> Response {
     response
 }
 
-/// The `ETag` of a user version.
+/// The `ETag` of a version (of a user, a connection).
 pub fn etag_of(version: i64) -> String {
     format!("\"{version}\"")
+}
+
+/// The version named by `If-Match` (`None` when absent or `*`): exactly what the header's
+/// pattern in the OpenAPI document describes, `*`, `"<version>"` or `W/"<version>"`.
+pub fn if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
+    let Some(value) = headers.get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let refused = || ApiError::BadRequest("If-Match must be an ETag returned by this API".into());
+    let text = value.to_str().map_err(|_| refused())?.trim();
+    if text == "*" {
+        return Ok(None);
+    }
+    let digits = text
+        .strip_prefix("W/")
+        .unwrap_or(text)
+        .strip_prefix('"')
+        .and_then(|rest| rest.strip_suffix('"'))
+        .filter(|d| (1..=18).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()))
+        .ok_or_else(refused)?;
+    digits.parse::<i64>().map(Some).map_err(|_| refused())
 }
 
 #[cfg(test)]
@@ -427,6 +464,32 @@ mod tests {
             error.challenge().unwrap_or_default(),
             "Bearer realm=\"accrete\", error=\"invalid_token\", error_description=\"bad token\""
         );
+    }
+
+    #[test]
+    fn if_match_accepts_strong_weak_and_star() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(if_match(&headers).unwrap(), None);
+        headers.insert(header::IF_MATCH, HeaderValue::from_static("\"7\""));
+        assert_eq!(if_match(&headers).unwrap(), Some(7));
+        headers.insert(header::IF_MATCH, HeaderValue::from_static("W/\"8\""));
+        assert_eq!(if_match(&headers).unwrap(), Some(8));
+        headers.insert(header::IF_MATCH, HeaderValue::from_static("*"));
+        assert_eq!(if_match(&headers).unwrap(), None);
+        headers.insert(header::IF_MATCH, HeaderValue::from_static("\"abc\""));
+        assert!(if_match(&headers).is_err());
+        for refused in [
+            "null",
+            "7",
+            "\"7",
+            "W/7",
+            "\"\"",
+            "\"-1\"",
+            "\"1234567890123456789\"",
+        ] {
+            headers.insert(header::IF_MATCH, HeaderValue::from_static(refused));
+            assert!(if_match(&headers).is_err(), "{refused}");
+        }
     }
 
     #[test]

@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::auth::{Caller, Scope};
 use super::docs::ErrorResponses;
-use super::problem::{ApiError, ApiJson, ApiPath, ApiQuery, etag_of};
+use super::problem::{ApiError, ApiJson, ApiPath, ApiQuery, etag_of, if_match};
 use crate::state::AppState;
 
 /// A user as the API shows it.
@@ -83,27 +83,6 @@ fn with_etag(status: StatusCode, user: User) -> Response {
         response.headers_mut().insert(header::ETAG, value);
     }
     response
-}
-
-/// The version named by `If-Match` (`None` when absent or `*`): exactly what the header's
-/// pattern in the OpenAPI document describes, `*`, `"<version>"` or `W/"<version>"`.
-fn if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
-    let Some(value) = headers.get(header::IF_MATCH) else {
-        return Ok(None);
-    };
-    let refused = || ApiError::BadRequest("If-Match must be an ETag returned by this API".into());
-    let text = value.to_str().map_err(|_| refused())?.trim();
-    if text == "*" {
-        return Ok(None);
-    }
-    let digits = text
-        .strip_prefix("W/")
-        .unwrap_or(text)
-        .strip_prefix('"')
-        .and_then(|rest| rest.strip_suffix('"'))
-        .filter(|d| (1..=18).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()))
-        .ok_or_else(refused)?;
-    digits.parse::<i64>().map(Some).map_err(|_| refused())
 }
 
 /// A new user.
@@ -398,31 +377,5 @@ mod tests {
         let password = &schema["properties"]["password"];
         assert_eq!(password["minLength"], credentials::PASSWORD_MIN_CHARS);
         assert_eq!(password["maxLength"], credentials::PASSWORD_MAX_CHARS);
-    }
-
-    #[test]
-    fn if_match_accepts_strong_weak_and_star() {
-        let mut headers = HeaderMap::new();
-        assert_eq!(if_match(&headers).unwrap(), None);
-        headers.insert(header::IF_MATCH, HeaderValue::from_static("\"7\""));
-        assert_eq!(if_match(&headers).unwrap(), Some(7));
-        headers.insert(header::IF_MATCH, HeaderValue::from_static("W/\"8\""));
-        assert_eq!(if_match(&headers).unwrap(), Some(8));
-        headers.insert(header::IF_MATCH, HeaderValue::from_static("*"));
-        assert_eq!(if_match(&headers).unwrap(), None);
-        headers.insert(header::IF_MATCH, HeaderValue::from_static("\"abc\""));
-        assert!(if_match(&headers).is_err());
-        for refused in [
-            "null",
-            "7",
-            "\"7",
-            "W/7",
-            "\"\"",
-            "\"-1\"",
-            "\"1234567890123456789\"",
-        ] {
-            headers.insert(header::IF_MATCH, HeaderValue::from_static(refused));
-            assert!(if_match(&headers).is_err(), "{refused}");
-        }
     }
 }

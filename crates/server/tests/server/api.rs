@@ -31,6 +31,9 @@ async fn the_openapi_document_is_3_1_and_describes_every_route() {
             "/policy/steps/{id}",
             "/clients",
             "/clients/{id}",
+            "/connections",
+            "/connections/{name}",
+            "/connections/{name}/test",
             "/stats",
             "/me",
             "/me/events",
@@ -40,6 +43,25 @@ async fn the_openapi_document_is_3_1_and_describes_every_route() {
             assert!(doc["paths"][path].is_object(), "{path} is documented");
         }
         assert!(doc["components"]["schemas"]["Problem"].is_object());
+        let schemas = &doc["components"]["schemas"];
+        let presets = schemas["NewConnection"]["oneOf"].as_array().unwrap();
+        assert_eq!(presets.len(), 7, "one shape per preset");
+        assert_eq!(presets[0]["properties"]["client_secret"]["writeOnly"], true);
+        assert_eq!(
+            schemas["Connection"]["properties"]["client_secret"]["enum"],
+            json!(["********"])
+        );
+        assert!(schemas["ConnectionReplacement"]["oneOf"].is_array());
+        assert_eq!(
+            doc["paths"]["/connections"]["post"]["security"][0]["bearer"],
+            json!(["connections:write"])
+        );
+        assert_eq!(
+            doc["paths"]["/connections/{name}"]["get"]["security"][0]["bearer"],
+            json!(["connections:read"])
+        );
+        assert!(schemas["ClientSettings"]["properties"]["connections"].is_object());
+        assert!(schemas["ClientView"]["properties"]["password_signin"].is_object());
         assert_eq!(
             doc["components"]["securitySchemes"]["bearer"]["scheme"],
             "bearer"
@@ -108,7 +130,7 @@ async fn a_token_without_the_scope_gets_403_insufficient_scope() {
             "Bearer realm=\"accrete\", error=\"insufficient_scope\", scope=\"users:write\""
         );
         problem(response, 403).await;
-        for path in ["/policy", "/clients", "/stats"] {
+        for path in ["/policy", "/clients", "/stats", "/connections"] {
             problem(api.get(path).await, 403).await;
         }
     })

@@ -20,6 +20,8 @@ pub const ALL_SCOPES: &[&str] = &[
     "clients:read",
     "clients:write",
     "stats:read",
+    "connections:read",
+    "connections:write",
 ];
 
 /// A policy with a select field asked at the `cta:pricing` event (optional), a text field in
@@ -47,6 +49,9 @@ pub fn pricing_policy() -> Value {
     })
 }
 
+/// The start of the `kid` of the key [`Tokens::install`] stores.
+const TEST_KID_PREFIX: &str = "test-";
+
 /// Mints tokens the server accepts.
 pub struct Tokens {
     key: SigningKey,
@@ -54,15 +59,43 @@ pub struct Tokens {
 }
 
 impl Tokens {
-    /// Stores a fresh ES256 key (sealed with the test master key) and returns a minter.
+    /// Stores an ES256 key (sealed with the test master key) and returns a minter; a later
+    /// call for the same server takes the key stored by the first (a server reads keys it does
+    /// not know at most once a minute, so a second key would not be known in time).
     pub async fn install(app: &TestApp) -> Tokens {
-        let now = OffsetDateTime::now_utc() - time::Duration::minutes(1);
-        let key = SigningKey::generate(Alg::ES256, KeySchedule::immediately(now)).unwrap();
         let master = base64::engine::general_purpose::STANDARD
             .decode(TEST_MASTER_KEY)
             .unwrap();
         let secrets = ServerSecrets::derive(&master).unwrap();
         let kek = KeyEncryptionKey::from_bytes(&secrets.key_encryption_key).unwrap();
+        let stored = app.store.list_signing_keys().await.unwrap();
+        if let Some(row) = stored
+            .iter()
+            .find(|row| row.kid.starts_with(TEST_KID_PREFIX))
+        {
+            let der = kek.open(&row.kid, &row.private_key).unwrap();
+            let key = SigningKey::from_pkcs8(
+                row.kid.clone(),
+                Alg::ES256,
+                &der,
+                KeySchedule::immediately(row.active_from),
+            )
+            .unwrap();
+            return Tokens {
+                key,
+                issuer: app.base.clone(),
+            };
+        }
+        let now = OffsetDateTime::now_utc() - time::Duration::minutes(1);
+        let generated = SigningKey::generate(Alg::ES256, KeySchedule::immediately(now)).unwrap();
+        let kid = format!("{TEST_KID_PREFIX}{}", generated.kid());
+        let key = SigningKey::from_pkcs8(
+            kid,
+            Alg::ES256,
+            generated.private_pkcs8(),
+            KeySchedule::immediately(now),
+        )
+        .unwrap();
         let sealed = kek.seal(key.kid(), key.private_pkcs8()).unwrap();
         app.store
             .insert_signing_key(StoredSigningKey {

@@ -9,6 +9,7 @@
 mod account;
 mod api;
 mod api_client;
+mod api_connections;
 mod api_me;
 mod api_measure;
 mod api_policy;
