@@ -160,6 +160,10 @@ pub struct FlowState {
     pub current: Option<Shown>,
     /// The sign-up page held the first `signup` step.
     pub signup_page: bool,
+    /// The user signed up through an upstream provider: no credentials page of ours to count
+    /// in the sign-up's progress.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub provider_signup: bool,
     /// Values an upstream provider gave that the fields refused: they pre-fill the prompt
     /// (never stored as known).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]

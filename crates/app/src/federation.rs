@@ -26,6 +26,8 @@ use crate::app::App;
 use crate::claim_mapping::{Mapped, map_claims, source_of};
 use crate::connections::Connection;
 use crate::facts::FlowState;
+use crate::transactions::request_of;
+use accrete_oidc::authorize::Prompt;
 
 /// How long a round trip to a provider may take.
 pub const STATE_LIFETIME: Duration = Duration::minutes(10);
@@ -183,7 +185,14 @@ pub async fn begin(app: &App, begin: Begin<'_>) -> Result<String, FederationErro
             expires_at: begin.now + STATE_LIFETIME,
         })
         .await?;
-    let start = start_of(app, connection.name(), state, begin.login_hint)?;
+    let mut start = start_of(app, connection.name(), state, begin.login_hint)?;
+    // What the application asked of the sign-in is asked of the provider too: a fresh sign-in
+    // (its own session must not answer silently), the age, the language of its pages.
+    if let Some(request) = begin.tx.and_then(|(tx, _)| request_of(tx)) {
+        start.prompt_login = request.has_prompt(Prompt::Login);
+        start.max_age = request.max_age;
+        start.ui_locales = request.ui_locales;
+    }
     let url = app
         .federation
         .upstream
@@ -218,6 +227,9 @@ fn start_of(
         pkce_verifier: hasher.hash(&format!("pkce:{state}")),
         state,
         login_hint,
+        prompt_login: false,
+        max_age: None,
+        ui_locales: Vec::new(),
     })
 }
 
@@ -371,7 +383,7 @@ async fn sign_in(
             now,
         )
         .await?;
-        keep_suggestions(app, tx, mapped.suggestions, None).await?;
+        keep_suggestions(app, tx, mapped.suggestions, None, false).await?;
         link_pending(app, tx, &user, now).await?;
         tracing::info!(user_id = %user.id, connection = connection.name(), "sign-in through a provider succeeded");
         return Ok(Finished::SignedIn {
@@ -421,7 +433,7 @@ async fn sign_in(
         }
         Err(error) => return Err(error.into()),
     };
-    keep_suggestions(app, tx, mapped.suggestions, None).await?;
+    keep_suggestions(app, tx, mapped.suggestions, None, true).await?;
     tracing::info!(user_id = %user.id, connection = connection.name(), "sign-up through a provider");
     Ok(Finished::SignedIn {
         user: Box::new(user),
@@ -488,25 +500,29 @@ async fn write_sign_in(
     }
 }
 
-/// Values the fields refused: kept in the transaction so that the prompt pre-fills them.
+/// What profiling keeps of the round trip in the transaction: values the fields refused (the
+/// prompt pre-fills them), a sign-up through the provider (no credentials page in the sign-up's
+/// progress), a pending link.
 async fn keep_suggestions(
     app: &App,
     tx: Option<Uuid>,
     suggestions: std::collections::BTreeMap<String, Value>,
     pending: Option<Value>,
+    signup: bool,
 ) -> Result<(), StoreError> {
     let Some(tx) = tx else {
         return Ok(());
     };
-    if suggestions.is_empty() && pending.is_none() {
+    if suggestions.is_empty() && pending.is_none() && !signup {
         return Ok(());
     }
     let Some(mut stored) = app.store().get_transaction(tx).await? else {
         return Ok(());
     };
-    if !suggestions.is_empty() {
+    if !suggestions.is_empty() || signup {
         let mut flow = FlowState::of(&stored.state);
         flow.suggestions.extend(suggestions);
+        flow.provider_signup |= signup;
         flow.store_into(&mut stored.state);
     }
     if let Some(pending) = pending {
@@ -568,7 +584,7 @@ async fn park_pending_link(
         method: method.clone(),
     };
     let pending = serde_json::to_value(pending).unwrap_or_default();
-    keep_suggestions(app, Some(tx), Default::default(), Some(pending)).await
+    keep_suggestions(app, Some(tx), Default::default(), Some(pending), false).await
 }
 
 /// After a sign-in inside transaction `tx` (a password, or a provider already linked): links

@@ -188,14 +188,15 @@ pub fn signup_steps(policy: &CompiledPolicy) -> usize {
 }
 
 /// "Step 2 of 3": one page per `signup` step, the first one on the credentials page when it
-/// was asked there, else after a credentials-only page.
+/// was asked there, else after a credentials-only page (none after a sign-up through a
+/// provider).
 fn signup_progress(policy: &CompiledPolicy, flow: &FlowState) -> (usize, usize) {
     let is_signup = |id: &str| {
         policy
             .step(id)
             .is_some_and(|s| s.trigger.moments.contains(&TriggerMoment::Signup))
     };
-    let extra = usize::from(!flow.signup_page);
+    let extra = usize::from(!flow.signup_page && !flow.provider_signup);
     let done = flow.answered.iter().filter(|id| is_signup(id)).count();
     let current = done + 1 + extra;
     (current, (signup_steps(policy) + extra).max(current))

@@ -21,6 +21,14 @@ pub struct Start {
     pub pkce_verifier: String,
     /// An address or name to pre-fill at the provider (`login_hint`).
     pub login_hint: Option<String>,
+    /// The application asked for a fresh sign-in (`prompt=login`): asked of an OpenID provider
+    /// too, so that its own session does not answer silently.
+    pub prompt_login: bool,
+    /// The application's `max_age`, passed on to an OpenID provider.
+    pub max_age: Option<u64>,
+    /// The application's `ui_locales`, passed on to an OpenID provider (its pages in the
+    /// person's language).
+    pub ui_locales: Vec<String>,
 }
 
 impl fmt::Debug for Start {
@@ -31,6 +39,9 @@ impl fmt::Debug for Start {
             .field("nonce", &"********")
             .field("pkce_verifier", &"********")
             .field("login_hint", &self.login_hint)
+            .field("prompt_login", &self.prompt_login)
+            .field("max_age", &self.max_age)
+            .field("ui_locales", &self.ui_locales)
             .finish()
     }
 }

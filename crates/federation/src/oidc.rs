@@ -14,9 +14,10 @@ use openidconnect::core::{
 use openidconnect::{
     AdditionalClaims, AuthType, AuthorizationCode, ClaimsVerificationError, Client, ClientId,
     ClientSecret, CsrfToken, EmptyExtraTokenFields, EndpointNotSet, EndpointSet, IdToken,
-    IdTokenFields, IdTokenVerifier, LoginHint, Nonce, OAuth2TokenResponse as _, PkceCodeChallenge,
-    PkceCodeVerifier, RedirectUrl, Scope, SignatureVerificationError, StandardErrorResponse,
-    StandardTokenResponse, SubjectIdentifier, TokenResponse as _, UserInfoClaims, UserInfoError,
+    IdTokenFields, IdTokenVerifier, LanguageTag, LoginHint, Nonce, OAuth2TokenResponse as _,
+    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, SignatureVerificationError,
+    StandardErrorResponse, StandardTokenResponse, SubjectIdentifier, TokenResponse as _,
+    UserInfoClaims, UserInfoError,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -125,6 +126,15 @@ pub(crate) async fn authorization_url(
     }
     if let Some(hint) = &start.login_hint {
         request = request.set_login_hint(LoginHint::new(hint.clone()));
+    }
+    if start.prompt_login {
+        request = request.add_prompt(CoreAuthPrompt::Login);
+    }
+    if let Some(max_age) = start.max_age {
+        request = request.set_max_age(std::time::Duration::from_secs(max_age));
+    }
+    for locale in &start.ui_locales {
+        request = request.add_ui_locale(LanguageTag::new(locale.clone()));
     }
     if let Some(mode) = &provider.response_mode {
         request = request.add_extra_param("response_mode", mode.clone());

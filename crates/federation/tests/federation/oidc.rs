@@ -109,6 +109,31 @@ async fn a_login_hint_is_passed_on() {
 }
 
 #[tokio::test]
+async fn a_fresh_sign_in_an_age_and_locales_asked_by_the_application_are_passed_on() {
+    let (idp, provider) = oidc().await;
+    let mut start = start();
+    start.prompt_login = true;
+    start.max_age = Some(300);
+    start.ui_locales = vec!["fr-FR".to_owned(), "en".to_owned()];
+    let url = upstream()
+        .authorization_url(&provider, &start)
+        .await
+        .unwrap();
+    browse(&url).await;
+    let asked = idp.last_authorize();
+    assert_eq!(asked["prompt"], "login");
+    assert_eq!(asked["max_age"], "300");
+    assert_eq!(asked["ui_locales"], "fr-FR en");
+    // Not asked, not sent.
+    let url = upstream()
+        .authorization_url(&provider, &super::support::start())
+        .await
+        .unwrap();
+    browse(&url).await;
+    assert!(idp.last_authorize().get("prompt").is_none());
+}
+
+#[tokio::test]
 async fn client_secret_post_when_the_provider_lists_only_that() {
     let idp = Idp::start("", Auth::Post).await;
     let provider = provider(&spec(Preset::Oidc, &idp.base));

@@ -37,6 +37,9 @@ pub fn start() -> Start {
         nonce: NONCE.to_owned(),
         pkce_verifier: VERIFIER.to_owned(),
         login_hint: None,
+        prompt_login: false,
+        max_age: None,
+        ui_locales: Vec::new(),
     }
 }
 

@@ -124,7 +124,7 @@ impl Methods {
             .linked
             .iter()
             .map(|m| {
-                let date = m.linked_at.date().to_string();
+                let date = super::i18n::long_date(locale, m.linked_at.date());
                 context! {
                     name => m.connection,
                     label => match &m.email {

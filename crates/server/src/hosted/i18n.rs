@@ -31,6 +31,41 @@ pub fn text(locale: &str, key: &str) -> String {
         .unwrap_or_else(|| key.to_owned())
 }
 
+/// A date as people of `locale` write it: "3 December 2026", "3 décembre 2026".
+pub fn long_date(locale: &str, date: time::Date) -> String {
+    const EN: [&str; 12] = [
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ];
+    const FR: [&str; 12] = [
+        "janvier",
+        "février",
+        "mars",
+        "avril",
+        "mai",
+        "juin",
+        "juillet",
+        "août",
+        "septembre",
+        "octobre",
+        "novembre",
+        "décembre",
+    ];
+    let months = if locale.starts_with("fr") { FR } else { EN };
+    let month = months[usize::from(u8::from(date.month())) - 1];
+    format!("{} {month} {}", date.day(), date.year())
+}
+
 /// Picks the page locale: the first supported tag of `ui_locales` (space separated, per OpenID
 /// Connect), then of `Accept-Language` (by quality), then English.
 pub fn negotiate(ui_locales: Option<&str>, accept_language: Option<&str>) -> &'static str {
@@ -101,6 +136,17 @@ fn accept_language(headers: &axum::http::HeaderMap) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dates_are_written_in_the_page_language() {
+        let date = time::macros::date!(2026 - 12 - 03);
+        assert_eq!(long_date("en", date), "3 December 2026");
+        assert_eq!(long_date("fr", date), "3 décembre 2026");
+        assert_eq!(
+            long_date("fr", time::macros::date!(2027 - 08 - 15)),
+            "15 août 2027"
+        );
+    }
 
     #[test]
     fn ui_locales_win_over_accept_language() {

@@ -246,6 +246,10 @@ async fn a_first_sign_in_through_a_provider_creates_the_user_and_asks_only_what_
         assert!(url.starts_with(&format!("{}/prompt", down.base)), "{url}");
         assert!(html.contains("name=\"company\""), "{html}");
         assert!(
+            !html.contains("2 of 2"),
+            "no credentials page of ours to count: {html}"
+        );
+        assert!(
             !html.contains("name=\"given_name\""),
             "the provider gave the first name: {html}"
         );
