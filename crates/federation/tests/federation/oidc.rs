@@ -130,7 +130,7 @@ async fn a_fresh_sign_in_an_age_and_locales_asked_by_the_application_are_passed_
         .await
         .unwrap();
     browse(&url).await;
-    assert!(idp.last_authorize().get("prompt").is_none());
+    assert!(!idp.last_authorize().contains_key("prompt"));
 }
 
 #[tokio::test]
