@@ -3,7 +3,8 @@
     schemathesis-seed.py BASE_URL ADMIN_TOKEN
 
 Through the API (as a back end would): three users (one with a password and the fields the
-example policy asks at sign-up), a public client, and a second policy version. Then a real
+example policy asks at sign-up), a public client, a connection to an upstream provider, and a
+second policy version. Then a real
 authorization-code flow with PKCE through the hosted sign-in form (with its CSRF token), as a
 browser would, so that /api/v1/me is tested with the user's own access token.
 """
@@ -43,6 +44,10 @@ call("POST", "/clients", {
     "id": "schemathesis-app", "name": "Schemathesis app", "public": True,
     "redirect_uris": [REDIRECT], "grant_types": ["authorization_code"],
     "scopes": ["openid", "profile", "email"], "allowed_origins": ["http://127.0.0.1:9"],
+})
+call("POST", "/connections", {
+    "name": "acme", "preset": "oidc", "issuer": "https://login.acme.example",
+    "client_id": "accrete", "client_secret": "schemathesis-secret", "domains": ["acme.example"],
 })
 published = call("GET", "/policy")
 call("PUT", "/policy/draft", published["document"])
