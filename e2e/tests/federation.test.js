@@ -110,12 +110,18 @@ test('a new user signs up through the provider and is asked only what it did not
   signedIn = context;
 });
 
-test('the next sign-in through the provider asks nothing: the provider remembers ada and her consent', async () => {
+test('the next sign-in through the provider asks nothing here; a fresh sign-in is asked of the provider too', async () => {
   assert.ok(signedIn, 'the federated sign-up ran');
   const page = await signedIn.newPage();
   const before = rp.results.length;
   await page.goto(`${rp.base}/login?prompt=login`);
   await page.getByRole('link', { name: `Continue with ${PROVIDER}` }).click();
+  // The application asked for a fresh sign-in (prompt=login): the provider's own session does
+  // not answer silently, ada signs in there again (her consent is remembered).
+  await page.waitForURL((url) => url.origin === new URL(upstream.issuer).origin);
+  await page.locator('input[name=login]').fill(ADA.sub);
+  await page.locator('input[name=password]').fill('any password');
+  await page.getByRole('button', { name: 'Sign-in' }).click();
   await page.waitForSelector('#signed-in');
   assert.equal(rp.results.length, before + 1);
   const claims = rp.lastClaims();
