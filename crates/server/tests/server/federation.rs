@@ -861,3 +861,74 @@ async fn a_wrong_iss_or_a_refused_code_exchange_ends_on_a_page_and_creates_nothi
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_round_trip_started_on_one_node_ends_on_another() {
+    each_backend_with(&federation_layer(), |down| async move {
+        // Two nodes behind one public URL (PostgreSQL only: one node per SQLite file).
+        let mut file = federation_layer();
+        file.public_url = Some(down.base.clone());
+        let Some(node_b) = down.spawn_node_with(file).await else {
+            return;
+        };
+        let up = upstream(&down, "up").await;
+        upstream_user(&up, "ada@example.com", true, json!({"given_name": "Ada"})).await;
+        connect(&down, &up, "up", json!({})).await;
+        register(&down, ClientSpec::web("shop")).await;
+        let browser = down.new_browser().client;
+        // Signed in at the provider already: it answers at once.
+        let html = browser
+            .get(format!("{}/login", up.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let csrf = crate::support::hidden_input(&html, "csrf").unwrap();
+        let signed_in = browser
+            .post(format!("{}/login", up.base))
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("email", "ada@example.com"),
+                ("password", PASSWORD),
+                ("action", "submit"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert!(signed_in.status().is_redirection());
+        let start = format!(
+            "{}{}",
+            down.base,
+            authorize_path("shop", "openid profile", "&connection=up")
+        );
+        let mut url = start;
+        // Node A sends the browser to the provider; the provider's answer lands on node B.
+        let redirect = loop {
+            let response = browser.get(&url).send().await.unwrap();
+            assert!(response.status().is_redirection(), "{url}");
+            let next = resolve(&url, &crate::rp::location(&response));
+            if next.starts_with(&format!("{}/login/up/callback", down.base)) {
+                let on_b = next.replacen(&down.base, &node_b.base, 1);
+                break walk(&browser, &up, on_b, "ada@example.com").await;
+            }
+            url = next;
+        };
+        let redirect = match redirect {
+            Walked::Rp(url) => url,
+            Walked::Page(url, status, html) => panic!("ended on {url} ({status}): {html}"),
+        };
+        assert!(redirect.starts_with(REDIRECT), "{redirect}");
+        let user = node_b
+            .store
+            .find_user_by_email("ada@example.com")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(user.profile["given_name"], "Ada");
+        up.stop().await.unwrap();
+        node_b.stop().await.unwrap();
+    })
+    .await;
+}

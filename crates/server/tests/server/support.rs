@@ -64,11 +64,17 @@ impl TestApp {
     /// Boots a second node sharing this PostgreSQL schema through a pool of its own; `None` on
     /// SQLite (one node per database file).
     pub async fn spawn_node(&self) -> Option<TestApp> {
+        self.spawn_node_with(Layer::default()).await
+    }
+
+    /// [`TestApp::spawn_node`] with a configuration file holding `file` (a `public_url` there
+    /// is the node's, as behind a load balancer, instead of its own address).
+    pub async fn spawn_node_with(&self, file: Layer) -> Option<TestApp> {
         let url = self.database_url.clone()?;
         let store = accrete_store::connect(&url, accrete_store::ConnectOptions::default())
             .await
             .unwrap();
-        let at = ([127, 0, 0, 1], Layer::default());
+        let at = ([127, 0, 0, 1], file);
         Some(TestApp::spawn_on(self.backend, store, at, Box::new(())).await)
     }
 
@@ -100,7 +106,11 @@ impl TestApp {
         let addr = listener.local_addr().unwrap();
         let flags = Layer {
             listen: Some(addr),
-            public_url: Some(format!("http://{addr}")),
+            public_url: Some(
+                file.public_url
+                    .clone()
+                    .unwrap_or_else(|| format!("http://{addr}")),
+            ),
             master_key: Some(TEST_MASTER_KEY.to_owned()),
             ..Layer::default()
         };
