@@ -72,16 +72,40 @@ pub enum EventKind {
     /// A profile value changed.
     #[serde(rename = "profile.updated")]
     ProfileUpdated,
+    /// An email address was proven to be the user's (a code or link from a mail was used).
+    #[serde(rename = "email.verified")]
+    EmailVerified,
+    /// The account's email address was replaced by a verified new one.
+    #[serde(rename = "email.changed")]
+    EmailChanged,
+    /// The password was changed by its owner (who knew the current one).
+    #[serde(rename = "password.changed")]
+    PasswordChanged,
+    /// The password was replaced through a reset link.
+    #[serde(rename = "password.reset")]
+    PasswordReset,
+    /// A session or an application's refresh tokens were revoked by the user.
+    #[serde(rename = "session.revoked")]
+    SessionRevoked,
+    /// The user deleted their account (recorded without a user: the user is gone).
+    #[serde(rename = "account.deleted")]
+    AccountDeleted,
 }
 
 impl EventKind {
     /// Every kind.
-    pub const ALL: [EventKind; 5] = [
+    pub const ALL: [EventKind; 11] = [
         EventKind::PromptShown,
         EventKind::PromptAnswered,
         EventKind::PromptSkipped,
         EventKind::PromptAbandoned,
         EventKind::ProfileUpdated,
+        EventKind::EmailVerified,
+        EventKind::EmailChanged,
+        EventKind::PasswordChanged,
+        EventKind::PasswordReset,
+        EventKind::SessionRevoked,
+        EventKind::AccountDeleted,
     ];
 
     /// The event's name (`prompt.shown`, ...).
@@ -92,6 +116,12 @@ impl EventKind {
             EventKind::PromptSkipped => "prompt.skipped",
             EventKind::PromptAbandoned => "prompt.abandoned",
             EventKind::ProfileUpdated => "profile.updated",
+            EventKind::EmailVerified => "email.verified",
+            EventKind::EmailChanged => "email.changed",
+            EventKind::PasswordChanged => "password.changed",
+            EventKind::PasswordReset => "password.reset",
+            EventKind::SessionRevoked => "session.revoked",
+            EventKind::AccountDeleted => "account.deleted",
         }
     }
 

@@ -200,7 +200,7 @@ pub(crate) mod sql {
                      logins_at_last_skip = excluded.logins_at_last_skip
                  RETURNING *",
             ),
-            EventKind::PromptAbandoned | EventKind::ProfileUpdated => None,
+            _ => None,
         };
         if upsert.is_some() && event.step.is_none() {
             return Err(StoreError::Invalid {
