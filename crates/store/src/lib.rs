@@ -7,6 +7,7 @@
 
 use std::sync::Arc;
 
+mod account;
 mod aggregates;
 mod backend;
 mod error;
@@ -21,11 +22,15 @@ mod sqlite;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use account::{
+    AccountToken, IssueLimits, Issued, NewAccountToken, Presented, Redeemed, TokenEffect,
+    TokenEvent, TokenPurpose,
+};
 pub use aggregates::{
-    clients::Clients, connections::Connections, federation_states::FederationStates,
-    grants::Grants, health::Health, identities::Identities, policies::Policies, prompts::Prompts,
-    signing_keys::SigningKeys, sso_sessions::SsoSessions, throttle::CredentialThrottle,
-    transactions::AuthTransactions, users::Users,
+    account_tokens::AccountTokens, clients::Clients, connections::Connections,
+    federation_states::FederationStates, grants::Grants, health::Health, identities::Identities,
+    policies::Policies, prompts::Prompts, signing_keys::SigningKeys, sso_sessions::SsoSessions,
+    throttle::CredentialThrottle, transactions::AuthTransactions, users::Users,
 };
 pub use error::{BoxError, StoreError};
 pub use federation::{
@@ -56,8 +61,9 @@ pub use sqlite::SqliteStore;
 /// The port's traits, to call store methods: `use accrete_store::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        AuthTransactions, Clients, Connections, CredentialThrottle, FederationStates, Grants,
-        Health, Identities, Policies, Prompts, SigningKeys, SsoSessions, Store, Users,
+        AccountTokens, AuthTransactions, Clients, Connections, CredentialThrottle,
+        FederationStates, Grants, Health, Identities, Policies, Prompts, SigningKeys, SsoSessions,
+        Store, Users,
     };
 }
 

@@ -61,7 +61,7 @@ pub async fn user(store: &Arc<dyn Store>) -> User {
         .unwrap()
 }
 
-fn session(hash: &str, user: &User) -> SsoSession {
+pub fn session(hash: &str, user: &User) -> SsoSession {
     SsoSession {
         hash: hash.into(),
         user_id: user.id,
