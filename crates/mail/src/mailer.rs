@@ -91,7 +91,7 @@ impl Mailer {
             None => {
                 std::fs::create_dir_all(&settings.outbox_dir).map_err(|error| {
                     MailError::Settings {
-                        setting: "email.outbox_dir",
+                        setting: "data_dir",
                         message: format!(
                             "the outbox folder {} cannot be created: {error}",
                             settings.outbox_dir.display()
