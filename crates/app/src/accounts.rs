@@ -162,6 +162,11 @@ pub struct SignUp<'a> {
     pub password: String,
     /// The first sign-up step answered on the same page, if any.
     pub step: Option<(&'a SignupStep, &'a Answers)>,
+    /// The application the user signs up to, if any: its settings say whether the address is
+    /// verified, its theme dresses the mail.
+    pub client_id: Option<&'a str>,
+    /// The language of the pages, for the mail.
+    pub locale: &'a str,
     pub now: OffsetDateTime,
 }
 
@@ -211,5 +216,38 @@ pub async fn sign_up(app: &App, new: SignUp<'_>) -> Result<User, SignUpError> {
     if let Some((step, answers)) = new.step {
         step.store(app, user.id, answers, new.now).await?;
     }
+    // After the account is committed: a mail server that is slow or down delays nothing.
+    let client = match new.client_id {
+        Some(id) => app.clients.get(app.store(), id).await?,
+        None => None,
+    };
+    if let Err(error) =
+        crate::email_verification::after_sign_up(app, &user, client.as_ref(), new.locale, new.now)
+            .await
+    {
+        // The account exists: the user can ask for another code.
+        tracing::warn!(%error, user_id = %user.id, "the verification code could not be issued");
+    }
     Ok(user)
+}
+
+/// Whether `password` is `user`'s current password, checked on the same bounded pool as a
+/// sign-in (asked before changing the address, the password, or deleting the account). An
+/// account without a password has no current password to match.
+pub async fn password_matches(
+    app: &App,
+    user: &User,
+    password: String,
+) -> Result<bool, crate::hashing::PoolBusy> {
+    let Some(hash) = user.password_hash.clone() else {
+        return Ok(false);
+    };
+    app.hashing
+        .run(move || {
+            matches!(
+                password::verify_password(&password, &hash),
+                Ok(password::PasswordCheck::Verified { .. })
+            )
+        })
+        .await
 }

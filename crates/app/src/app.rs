@@ -6,6 +6,7 @@ use std::sync::atomic::AtomicI64;
 use accrete_core::CompiledPolicy;
 use accrete_store::{Store, StoreError};
 
+use crate::account_mail::AccountMail;
 use crate::clients::ClientCache;
 use crate::connections::Federation;
 use crate::hashing::HashingPool;
@@ -27,6 +28,8 @@ pub struct App {
     pub(crate) last_sweep: AtomicI64,
     /// The operator's settings of accounts and lifetimes.
     settings: Settings,
+    /// The account mail (codes, links, notices) and the keyed hash of its proofs.
+    pub(crate) mail: AccountMail,
 }
 
 impl App {
@@ -46,6 +49,7 @@ impl App {
             federation,
             last_sweep: AtomicI64::new(0),
             settings: Settings::default(),
+            mail: AccountMail::disabled(),
         }
     }
 
@@ -57,6 +61,13 @@ impl App {
     /// The operator's settings of accounts and lifetimes.
     pub fn settings(&self) -> &Settings {
         &self.settings
+    }
+
+    /// The same use-cases sending the account mail through `mail` (none by default).
+    #[must_use]
+    pub fn with_account_mail(mut self, mail: AccountMail) -> App {
+        self.mail = mail;
+        self
     }
 
     /// The storage port.

@@ -93,6 +93,8 @@ pub enum Step {
     Refused(String),
     /// A profiling step of transaction `tx` is on screen: the prompt page.
     Prompt { tx: Uuid },
+    /// The client requires a verified email address: the verification page of `tx`.
+    VerifyEmail { tx: Uuid },
     /// Done: back to the client with a code; the URL.
     Code(String),
     /// The transaction was completed meanwhile (a second tab, a double click).
@@ -170,6 +172,7 @@ async fn profiling(
     match before_code(app, tx, stored, request, session.user_id, user, now).await {
         Ok(Next::Proceed) => Ok(None),
         Ok(Next::Prompt(_)) => Ok(Some(Step::Prompt { tx: tx.id })),
+        Ok(Next::VerifyEmail) => Ok(Some(Step::VerifyEmail { tx: tx.id })),
         Ok(Next::InteractionRequired) => {
             let error = OAuthError::new(ErrorCode::InteractionRequired, "profile input needed");
             Ok(Some(Step::Refused(refusal(app, request, error))))

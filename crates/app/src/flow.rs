@@ -25,6 +25,9 @@ pub enum Next {
     Prompt(String),
     /// `prompt=none` and a required step is due: answer `interaction_required`.
     InteractionRequired,
+    /// The client requires a verified email address and the user's is not: send the browser
+    /// to `/verify-email?tx=`.
+    VerifyEmail,
     /// A step is due but the transaction was not stored (the code was to be issued by the
     /// request that started the authorization): store it, then call again.
     StoreFirst,
@@ -52,6 +55,12 @@ pub async fn before_code(
     now: OffsetDateTime,
 ) -> Result<Next, ProfilingError> {
     crate::sweeper::sweep_now_and_then(app, now);
+    let mut user = user;
+    if let Some(next) =
+        crate::email_verification::gate(app, tx, stored, request, user_id, &mut user).await?
+    {
+        return Ok(next);
+    }
     let Some(policy) = app.policy().await? else {
         return Ok(Next::Proceed);
     };

@@ -8,6 +8,7 @@
 //! stay in `accrete-core` and `accrete-oidc`; writes that belong together are one database
 //! transaction of the store.
 
+pub mod account_mail;
 pub mod accounts;
 mod app;
 pub mod authorization;
@@ -18,11 +19,13 @@ pub mod clients;
 pub mod connection_admin;
 pub mod connections;
 pub mod countries;
+pub mod email_verification;
 pub mod facts;
 pub mod federation;
 pub mod fields;
 pub mod flow;
 pub mod hashing;
+pub mod password_reset;
 pub mod policy;
 pub mod policy_admin;
 pub mod problems;

@@ -25,6 +25,17 @@ pub fn random_opaque() -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// Returns a code of `digits` decimal digits (at most 18), uniformly drawn from the CSPRNG, for a
+/// person to type (a mailed verification code). Its few bits are guarded by a limit on attempts
+/// and a short lifetime, not by entropy; stored under the keyed hash like the opaque values.
+pub fn random_digits(digits: u32) -> String {
+    use rand::Rng as _;
+    let digits = digits.clamp(1, 18);
+    let bound = 10u64.pow(digits);
+    let n = rand::rng().random_range(0..bound);
+    format!("{n:0width$}", width = digits as usize)
+}
+
 /// Compares two byte strings in constant time (for equal lengths).
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.ct_eq(b).into()
@@ -78,6 +89,22 @@ impl TokenHasher {
         let mut mac = self.mac.clone();
         mac.update(value.as_bytes());
         mac.finalize().into_bytes().into()
+    }
+}
+
+#[cfg(test)]
+mod digits_tests {
+    use super::random_digits;
+
+    #[test]
+    fn a_code_has_the_digits_asked_and_keeps_its_leading_zeros() {
+        for _ in 0..200 {
+            let code = random_digits(6);
+            assert_eq!(code.len(), 6);
+            assert!(code.bytes().all(|b| b.is_ascii_digit()));
+        }
+        let codes: std::collections::HashSet<String> = (0..50).map(|_| random_digits(6)).collect();
+        assert!(codes.len() > 40, "codes are drawn at random: {codes:?}");
     }
 }
 

@@ -44,6 +44,8 @@ pub struct Config {
     pub theme: ThemeSettings,
     /// Calls to upstream identity providers.
     pub federation: FederationSettings,
+    /// Outgoing mail (verification codes, reset links, notices).
+    pub email: EmailSettings,
     /// Connections to upstream identity providers, created or replaced at start (the
     /// `[[connections]]` tables of the file).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -58,6 +60,20 @@ pub struct FederationSettings {
     /// Whether plain `http://` is allowed to a provider on this machine (127.0.0.1, ::1,
     /// localhost): for development and tests only; every other provider is called over HTTPS.
     pub allow_loopback_http: bool,
+}
+
+/// The `[email]` settings: how account mail leaves (see docs/email.md). Without `smtp_url`,
+/// mail is written to `<data_dir>/outbox` and its link or code logged.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EmailSettings {
+    /// `smtp://user:password@host:587?tls=required` (STARTTLS), `smtps://host:465`, or
+    /// `smtp://host:25` (a local relay).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub smtp_url: Option<String>,
+    /// The sender's address.
+    pub from_address: String,
+    /// The sender's name.
+    pub from_name: String,
 }
 
 /// The `[theme]` of the hosted pages: the look every client's theme falls back to, and a
@@ -120,6 +136,7 @@ pub struct Layer {
     pub rate_limit: Option<RateLimitLayer>,
     pub theme: Option<ThemeLayer>,
     pub federation: Option<FederationLayer>,
+    pub email: Option<EmailLayer>,
     /// `[[connections]]`: a list, taken whole from the highest layer that has one.
     pub connections: Option<Vec<ConnectionSpec>>,
 }
@@ -130,6 +147,15 @@ pub struct Layer {
 pub struct FederationLayer {
     pub timeout_seconds: Option<u64>,
     pub allow_loopback_http: Option<bool>,
+}
+
+/// The `[email]` table of a [`Layer`].
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailLayer {
+    pub smtp_url: Option<String>,
+    pub from_address: Option<String>,
+    pub from_name: Option<String>,
 }
 
 /// The `[theme]` table of a [`Layer`].
@@ -315,6 +341,14 @@ impl Layer {
             }),
             (h, l) => h.or(l),
         };
+        let email = match (self.email, lower.email) {
+            (Some(h), Some(l)) => Some(EmailLayer {
+                smtp_url: h.smtp_url.or(l.smtp_url),
+                from_address: h.from_address.or(l.from_address),
+                from_name: h.from_name.or(l.from_name),
+            }),
+            (h, l) => h.or(l),
+        };
         let theme = match (self.theme, lower.theme) {
             (Some(h), Some(l)) => Some(h.over(l)),
             (h, l) => h.or(l),
@@ -333,6 +367,7 @@ impl Layer {
             rate_limit,
             theme,
             federation,
+            email,
             connections: self.connections.or(lower.connections),
         }
     }
@@ -345,6 +380,7 @@ impl Config {
         let hashing = layer.hashing.unwrap_or_default();
         let rate_limit = layer.rate_limit.unwrap_or_default();
         let federation = layer.federation.unwrap_or_default();
+        let email = layer.email.unwrap_or_default();
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let config = Config {
             listen: layer
@@ -372,6 +408,13 @@ impl Config {
             federation: FederationSettings {
                 timeout_seconds: federation.timeout_seconds.unwrap_or(10),
                 allow_loopback_http: federation.allow_loopback_http.unwrap_or(false),
+            },
+            email: EmailSettings {
+                smtp_url: email.smtp_url.filter(|u| !u.is_empty()),
+                from_address: email
+                    .from_address
+                    .unwrap_or_else(|| "accrete@localhost".to_owned()),
+                from_name: email.from_name.unwrap_or_else(|| "Accrete".to_owned()),
             },
             connections: layer.connections.unwrap_or_default(),
         };
@@ -449,6 +492,7 @@ impl Config {
         let mut shown = self.clone();
         shown.database_url = Some(mask_url(&self.effective_database_url()));
         shown.master_key = self.master_key.as_ref().map(|_| "********".to_owned());
+        shown.email.smtp_url = self.email.smtp_url.as_deref().map(mask_url);
         shown.connections = self
             .connections
             .iter()
@@ -515,9 +559,10 @@ fn toml_path(path: &str) -> String {
 }
 
 /// The tables of a [`Layer`] and their keys, as their `Deserialize` implementations know them.
-fn setting_tables() -> [(&'static str, &'static [&'static str]); 4] {
+fn setting_tables() -> [(&'static str, &'static [&'static str]); 5] {
     [
         ("federation", field_names::<FederationLayer>()),
+        ("email", field_names::<EmailLayer>()),
         ("hashing", field_names::<HashingLayer>()),
         ("rate_limit", field_names::<RateLimitLayer>()),
         ("theme", field_names::<ThemeLayer>()),

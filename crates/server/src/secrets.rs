@@ -32,6 +32,8 @@ pub struct ServerSecrets {
     /// Keyed hash of federation states, and what the nonce and PKCE verifier of a round trip
     /// to an upstream provider are derived with.
     pub federation_hasher: TokenHasher,
+    /// Keyed hash of the codes and links mailed to prove an address or reset a password.
+    pub account_hasher: TokenHasher,
 }
 
 impl std::fmt::Debug for ServerSecrets {
@@ -58,11 +60,13 @@ impl ServerSecrets {
         let hashing = expand(b"token-hashing")?;
         let token_hasher = TokenHasher::new(&hashing).map_err(|_| SecretsError::BadMasterKey)?;
         let federation = expand(b"federation")?;
+        let account = expand(b"account-proofs")?;
         Ok(ServerSecrets {
             token_hasher,
             key_encryption_key: expand(b"key-encryption")?,
             federation_hasher: TokenHasher::new(&federation)
                 .map_err(|_| SecretsError::BadMasterKey)?,
+            account_hasher: TokenHasher::new(&account).map_err(|_| SecretsError::BadMasterKey)?,
         })
     }
 

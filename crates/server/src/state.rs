@@ -5,9 +5,11 @@ use std::sync::Arc;
 use accrete_store::Store;
 
 use accrete_app::App;
+use accrete_app::account_mail::AccountMail;
 use accrete_app::connections::Federation;
 use accrete_app::hashing::HashingPool;
 use accrete_federation::{HttpOptions, Upstream};
+use accrete_mail::{Brand, MailSettings, Mailer};
 
 use crate::config::Config;
 use crate::hosted::templates::Pages;
@@ -81,6 +83,39 @@ pub fn build_app(
         config.issuer(),
         HashingPool::new(config.hashing.concurrency, config.hashing.queue),
         federation,
+    )
+    .with_account_mail(account_mail(config, secrets)?))
+}
+
+/// The account mail of `config`: SMTP or the outbox in the data folder, under the server's
+/// brand.
+fn account_mail(config: &Config, secrets: &ServerSecrets) -> Result<AccountMail, StartError> {
+    let settings = MailSettings {
+        smtp_url: config.email.smtp_url.clone(),
+        from_address: config.email.from_address.clone(),
+        from_name: config.email.from_name.clone(),
+        ..MailSettings::default()
+    }
+    .outbox_in(&config.data_dir);
+    let mailer = Mailer::new(settings).map_err(|e| StartError::Invalid(e.to_string()))?;
+    let look = &config.theme.look;
+    let issuer = config.issuer();
+    let brand = Brand {
+        product_name: look.brand.clone().unwrap_or_else(|| "Accrete".to_owned()),
+        accent_color: look.primary.clone(),
+        // A path on this server is made absolute: a mail is read elsewhere.
+        logo_url: look.logo_url.as_ref().map(|logo| {
+            if logo.starts_with('/') {
+                format!("{}{logo}", issuer.trim_end_matches('/'))
+            } else {
+                logo.clone()
+            }
+        }),
+    };
+    Ok(AccountMail::new(
+        mailer,
+        secrets.account_hasher.clone(),
+        brand,
     ))
 }
 

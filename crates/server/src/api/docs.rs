@@ -24,6 +24,10 @@ impl IntoResponses for ErrorResponses {
             ("413", "Request body too large"),
             ("415", "The body must be JSON"),
             (
+                "429",
+                "Asked again too soon; retry after the Retry-After delay",
+            ),
+            (
                 "503",
                 "Briefly unavailable; retry after the Retry-After delay",
             ),

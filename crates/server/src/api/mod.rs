@@ -42,6 +42,7 @@ pub(crate) fn routes(state: &AppState) -> Router<AppState> {
         .routes(routes!(users::create, users::list))
         .routes(routes!(users::get, users::patch, users::delete))
         .routes(routes!(users::history))
+        .routes(routes!(users::password_reset))
         .routes(routes!(policy::published))
         .routes(routes!(
             policy::draft,

@@ -93,6 +93,9 @@ pub enum ApiError {
     /// The request body is too large (413).
     #[error("{0}")]
     TooLarge(String),
+    /// Asked again too soon (429), with the seconds to wait.
+    #[error("{0}")]
+    TooManyRequests(String, u64),
     /// The database is briefly unavailable, or the hashing pool is full (503).
     #[error("{0}")]
     Unavailable(String),
@@ -169,6 +172,7 @@ impl ApiError {
             ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::TooManyRequests(..) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -186,6 +190,7 @@ impl ApiError {
             ApiError::PreconditionFailed(_) => "precondition-failed",
             ApiError::UnsupportedMediaType(_) => "unsupported-media-type",
             ApiError::TooLarge(_) => "too-large",
+            ApiError::TooManyRequests(..) => "too-many-requests",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal",
         }
@@ -256,6 +261,9 @@ impl IntoResponse for ApiError {
         }
         if status == StatusCode::SERVICE_UNAVAILABLE {
             headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        }
+        if let ApiError::TooManyRequests(_, seconds) = self {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
         }
         response
     }

@@ -313,6 +313,50 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// A reset mail on its way.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PasswordResetSent {
+    /// The account's address, where the link was mailed.
+    pub sent_to: String,
+    /// When the link stops working (it works once).
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub expires_at: OffsetDateTime,
+}
+
+/// Mails the user a link to choose a new password (single use, 30 minutes), as "Forgot your
+/// password?" does. Using it ends every session and revokes every refresh token of the user.
+/// At most one mail a minute and five an hour per user (429 otherwise, with `Retry-After`).
+#[utoipa::path(post, path = "/users/{id}/password-reset", tag = "users",
+    params(("id" = Uuid, Path, description = "User id")),
+    responses((status = 202, body = PasswordResetSent, description = "Mailed"), ErrorResponses),
+    security(("bearer" = ["users:write"])))]
+pub async fn password_reset(
+    caller: Caller,
+    axum::extract::State(state): axum::extract::State<AppState>,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<(StatusCode, axum::Json<PasswordResetSent>), ApiError> {
+    use accrete_app::password_reset::{AdminReset, for_user};
+    caller.require(Scope::UsersWrite)?;
+    let now = OffsetDateTime::now_utc();
+    match for_user(&state.app, id, now).await? {
+        AdminReset::Sent { to, expires_at } => Ok((
+            StatusCode::ACCEPTED,
+            axum::Json(PasswordResetSent {
+                sent_to: to,
+                expires_at,
+            }),
+        )),
+        AdminReset::TooSoon { retry_at } => {
+            let wait = (retry_at - now).whole_seconds().max(1);
+            Err(ApiError::TooManyRequests(
+                format!("a reset mail was sent to this user moments ago; retry in {wait} s"),
+                u64::try_from(wait).unwrap_or(1),
+            ))
+        }
+    }
+}
+
 /// Every value change of a user, oldest first, with its source and time.
 #[utoipa::path(get, path = "/users/{id}/history", tag = "users",
     params(("id" = Uuid, Path, description = "User id")),

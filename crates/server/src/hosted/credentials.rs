@@ -139,6 +139,28 @@ impl CredentialsPage {
             .into_response()
     }
 
+    /// Renders `template` (a page of its own, not the sign-in or sign-up form) with the form
+    /// context — entered `values`, per-field `errors`, an `alert` — and the page's `extra`
+    /// values, in the client's theme.
+    pub fn render_form(
+        &self,
+        state: &AppState,
+        template: &str,
+        status: StatusCode,
+        (values, errors, alert): (Value, &FieldErrors, Option<String>),
+        extra: Value,
+    ) -> Response {
+        let base = form_context(self.locale, &self.token, &self.tx, values, errors, alert);
+        let context = minijinja::value::merge_maps([base, extra]);
+        (
+            self.jar.clone(),
+            state
+                .pages
+                .render_for(self.tx.client_theme.as_ref(), status, template, context),
+        )
+            .into_response()
+    }
+
     /// The blank form (the email pre-filled from `login_hint`, or the pending link's).
     pub fn blank(&self, state: &AppState) -> Response {
         let hint = match &self.pending_link {

@@ -31,6 +31,23 @@ pub fn text(locale: &str, key: &str) -> String {
         .unwrap_or_else(|| key.to_owned())
 }
 
+/// The string `key` in `locale` with its `{name}` placeholders filled (values are text: the
+/// templates escape what they show).
+pub fn text_with(locale: &str, key: &str, values: &[(&str, &str)]) -> String {
+    values
+        .iter()
+        .fold(text(locale, key), |text, (name, value)| {
+            text.replace(&format!("{{{name}}}"), value)
+        })
+}
+
+/// A time of day in UTC as people of `locale` write it: "14:32 UTC".
+pub fn utc_time(locale: &str, at: time::OffsetDateTime) -> String {
+    let at = at.to_offset(time::UtcOffset::UTC);
+    let time = format!("{:02}:{:02}", at.hour(), at.minute());
+    text_with(locale, "time.utc", &[("time", &time)])
+}
+
 /// A date as people of `locale` write it: "3 December 2026", "3 décembre 2026".
 pub fn long_date(locale: &str, date: time::Date) -> String {
     const EN: [&str; 12] = [

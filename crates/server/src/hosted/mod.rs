@@ -10,11 +10,13 @@ mod account;
 mod assets;
 pub(crate) mod credentials;
 pub mod csrf;
+mod email;
 pub(crate) mod errors;
 mod federation;
 mod form;
 pub mod i18n;
 mod prompt;
+mod recovery;
 mod signin;
 mod signup;
 pub mod templates;
@@ -51,4 +53,19 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/signup", get(signup::show).post(signup::submit))
         .route("/prompt", get(prompt::show).post(prompt::submit))
         .route("/account", get(account::show).post(account::submit))
+        .route(
+            "/forgot-password",
+            get(recovery::forgot).post(recovery::ask),
+        )
+        .route(
+            "/reset-password",
+            get(recovery::show_reset).post(recovery::reset),
+        )
+        .route("/verify-email", get(email::show).post(email::submit))
+        .route("/verify-email/resend", post(email::resend))
+        .route("/account/email", get(email::account).post(email::change))
+        .route(
+            "/account/email/confirm",
+            get(email::confirm_link).post(email::confirm),
+        )
 }

@@ -146,6 +146,8 @@ pub(super) async fn submit(
             (Some(step), Some(Ok(answers))) => Some((step, answers)),
             _ => None,
         },
+        client_id: page.tx.client_id.as_deref(),
+        locale,
         now,
     };
     let user = match accounts::sign_up(&state.app, new).await {

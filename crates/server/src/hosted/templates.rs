@@ -24,6 +24,16 @@ const EMBEDDED: &[(&str, &str)] = &[
     ("signup.html", include_str!("../../templates/signup.html")),
     ("error.html", include_str!("../../templates/error.html")),
     ("signout.html", include_str!("../../templates/signout.html")),
+    ("forgot.html", include_str!("../../templates/forgot.html")),
+    ("reset.html", include_str!("../../templates/reset.html")),
+    (
+        "verify_email.html",
+        include_str!("../../templates/verify_email.html"),
+    ),
+    (
+        "account_email.html",
+        include_str!("../../templates/account_email.html"),
+    ),
     ("macros.html", include_str!("../../templates/macros.html")),
     ("field.html", include_str!("../../templates/field.html")),
     ("prompt.html", include_str!("../../templates/prompt.html")),

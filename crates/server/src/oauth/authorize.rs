@@ -144,6 +144,9 @@ fn respond(state: &AppState, locale: &str, step: Result<Step, StoreError>) -> Re
             Redirect::to(&format!("{page}?tx={}", urlencode(&tx.to_string()))).into_response()
         }
         Ok(Step::Prompt { tx }) => Redirect::to(&format!("/prompt?tx={tx}")).into_response(),
+        Ok(Step::VerifyEmail { tx }) => {
+            Redirect::to(&format!("/verify-email?tx={tx}")).into_response()
+        }
         Ok(Step::Refused(to) | Step::Code(to)) => Redirect::to(&to).into_response(),
         Ok(Step::Gone) => transaction_problem(state, locale, TransactionError::Gone),
         Err(error) => store_failure(state, locale, &error),

@@ -27,6 +27,7 @@ mod nodes;
 mod oidc_flow;
 mod ops;
 mod profiling;
+mod recovery;
 mod rp;
 mod support;
 mod theme;

@@ -1,0 +1,170 @@
+//! The mail the account use-cases send (verification codes, new-address confirmations, reset
+//! links, notices), and the proofs in it: what a proof is made of, how it is stored (keyed
+//! hashes only) and how often one may be mailed.
+
+use accrete_mail::{Brand, Letter, LetterKind, Mailer};
+use accrete_oidc::secrets::{TokenHasher, random_digits, random_opaque};
+use accrete_store::{Client, IssueLimits, NewAccountToken, TokenPurpose};
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
+
+use crate::app::App;
+
+/// How long a mailed code or link works.
+pub const PROOF_LIFETIME: Duration = Duration::minutes(30);
+/// Wrong codes after which a code stops working (a new one must be asked).
+pub const MAX_CODE_ATTEMPTS: i64 = 5;
+/// How often a proof of one purpose may be mailed to one account: a minute apart, five an hour.
+pub const MAIL_LIMITS: IssueLimits = IssueLimits {
+    interval: Duration::minutes(1),
+    per_hour: 5,
+};
+/// Digits of a mailed code.
+const CODE_DIGITS: u32 = 6;
+
+/// How a server sends the account mail: the mailer (none in tests of use-cases that send
+/// nothing), the keyed hash of codes and links, and the server's brand.
+pub struct AccountMail {
+    mailer: Option<Mailer>,
+    hasher: TokenHasher,
+    brand: Brand,
+}
+
+impl AccountMail {
+    /// Mail sent through `mailer`, proofs hashed with `hasher`, under the server's `brand`
+    /// (a client's theme overrides its name, colour and logo).
+    pub fn new(mailer: Mailer, hasher: TokenHasher, brand: Brand) -> AccountMail {
+        AccountMail {
+            mailer: Some(mailer),
+            hasher,
+            brand,
+        }
+    }
+
+    /// No mail is sent (use-cases that send mail log that they could not); proofs are hashed
+    /// with a key of this process only.
+    pub fn disabled() -> AccountMail {
+        AccountMail {
+            mailer: None,
+            hasher: TokenHasher::new(random_opaque().as_bytes())
+                .unwrap_or_else(|_| unreachable!("43 random characters make a key")),
+            brand: Brand {
+                product_name: "Accrete".into(),
+                accent_color: None,
+                logo_url: None,
+            },
+        }
+    }
+
+    /// The keyed hash of a code or link secret, as stored.
+    pub(crate) fn hash(&self, value: &str) -> String {
+        self.hasher.hash(value)
+    }
+}
+
+/// A fresh proof: what is mailed (`code`, `secret` of the link) and what is stored.
+pub(crate) struct Proof {
+    /// The code to type (when the mail has one).
+    pub code: Option<String>,
+    /// The secret of the link.
+    pub secret: String,
+    /// The stored form.
+    pub token: NewAccountToken,
+}
+
+/// Makes a proof of `purpose` for `user_id`, mailed to `email`.
+pub(crate) fn new_proof(
+    app: &App,
+    user_id: Uuid,
+    purpose: TokenPurpose,
+    email: &str,
+    with_code: bool,
+    now: OffsetDateTime,
+) -> Proof {
+    let code = with_code.then(|| random_digits(CODE_DIGITS));
+    let secret = random_opaque();
+    let token = NewAccountToken {
+        id: Uuid::new_v4(),
+        user_id,
+        purpose,
+        email: email.to_owned(),
+        code_hash: code.as_deref().map(|code| app.mail.hash(code)),
+        link_hash: app.mail.hash(&secret),
+        created_at: now,
+        expires_at: now + PROOF_LIFETIME,
+    };
+    Proof {
+        code,
+        secret,
+        token,
+    }
+}
+
+/// A code as typed (spaces and dashes allowed between digits), if it can be one.
+pub(crate) fn typed_code(typed: &str) -> Option<String> {
+    let digits: String = typed
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .collect();
+    (digits.len() == CODE_DIGITS as usize && digits.bytes().all(|b| b.is_ascii_digit()))
+        .then_some(digits)
+}
+
+/// A link to this server's `path` (starting with `/`) with its query.
+pub(crate) fn link(app: &App, path_and_query: &str) -> String {
+    format!("{}{path_and_query}", app.issuer().trim_end_matches('/'))
+}
+
+/// Sends `kind` to `to` in `locale`, under `client`'s brand when known. Never waits for the
+/// mail server: delivery happens after the caller's transaction, retried by the mailer.
+pub(crate) fn send(app: &App, to: &str, locale: &str, client: Option<&Client>, kind: LetterKind) {
+    let Some(mailer) = &app.mail.mailer else {
+        tracing::warn!("no mailer: an account mail was not sent");
+        return;
+    };
+    mailer.send(Letter {
+        to: to.to_owned(),
+        locale: locale.to_owned(),
+        brand: brand_for(app, client),
+        kind,
+    });
+}
+
+/// The server's brand with what `client`'s theme overrides.
+fn brand_for(app: &App, client: Option<&Client>) -> Brand {
+    let mut brand = app.mail.brand.clone();
+    let Some(theme) = client.map(|c| &c.theme) else {
+        return brand;
+    };
+    let text = |key: &str| theme.get(key).and_then(|v| v.as_str()).map(str::to_owned);
+    if let Some(name) = text("brand") {
+        brand.product_name = name;
+    }
+    if let Some(colour) = text("primary") {
+        brand.accent_color = Some(colour);
+    }
+    if let Some(logo) = text("logo_url") {
+        // A path on this server is made absolute: a mail is read elsewhere.
+        brand.logo_url = Some(if logo.starts_with('/') {
+            link(app, &logo)
+        } else {
+            logo
+        });
+    }
+    brand
+}
+
+#[cfg(test)]
+mod tests {
+    use super::typed_code;
+
+    #[test]
+    fn a_typed_code_may_have_spaces_and_dashes_but_only_six_digits() {
+        assert_eq!(typed_code(" 123 456 ").as_deref(), Some("123456"));
+        assert_eq!(typed_code("123-456").as_deref(), Some("123456"));
+        assert_eq!(typed_code("12345"), None);
+        assert_eq!(typed_code("1234567"), None);
+        assert_eq!(typed_code("12a456"), None);
+        assert_eq!(typed_code("١٢٣٤٥٦"), None);
+    }
+}
