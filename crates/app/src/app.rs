@@ -10,6 +10,7 @@ use crate::clients::ClientCache;
 use crate::connections::Federation;
 use crate::hashing::HashingPool;
 use crate::policy::PolicyCache;
+use crate::settings::Settings;
 
 /// What every use-case works with: the store and this node's caches. One per server, shared.
 pub struct App {
@@ -24,6 +25,8 @@ pub struct App {
     pub federation: Federation,
     /// When this node last swept abandoned prompts (unix seconds).
     pub(crate) last_sweep: AtomicI64,
+    /// The operator's settings of accounts and lifetimes.
+    settings: Settings,
 }
 
 impl App {
@@ -42,7 +45,18 @@ impl App {
             policy: PolicyCache::default(),
             federation,
             last_sweep: AtomicI64::new(0),
+            settings: Settings::default(),
         }
+    }
+
+    /// The same use-cases with the operator's `settings` (instead of the defaults).
+    pub fn with_settings(self, settings: Settings) -> App {
+        App { settings, ..self }
+    }
+
+    /// The operator's settings of accounts and lifetimes.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
     }
 
     /// The storage port.

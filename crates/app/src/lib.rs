@@ -27,6 +27,7 @@ pub mod policy;
 pub mod policy_admin;
 pub mod problems;
 pub mod prompts;
+pub mod settings;
 pub mod signup;
 pub mod stats;
 pub mod sweeper;

@@ -1,0 +1,98 @@
+//! The operator's settings as values: what the server defaults to, and the lifetimes of what
+//! it issues. Read from the configuration by the server, held by [`crate::App`].
+
+use serde::{Deserialize, Serialize};
+use time::Duration;
+
+/// Whether a new account's email address is verified by a code before it is used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EmailVerification {
+    /// Never asked.
+    Off,
+    /// Offered; the account works without it.
+    #[default]
+    Optional,
+    /// Asked before the account is used.
+    Required,
+}
+
+impl EmailVerification {
+    /// Every value, in the order they are documented.
+    pub const ALL: [EmailVerification; 3] = [
+        EmailVerification::Off,
+        EmailVerification::Optional,
+        EmailVerification::Required,
+    ];
+
+    /// The value as written in the configuration, the API and the store (`"required"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EmailVerification::Off => "off",
+            EmailVerification::Optional => "optional",
+            EmailVerification::Required => "required",
+        }
+    }
+
+    /// The value written `text` (`None`: no such value).
+    pub fn parse(text: &str) -> Option<EmailVerification> {
+        Self::ALL.into_iter().find(|v| v.as_str() == text)
+    }
+}
+
+/// How long what the server issues lasts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lifetimes {
+    /// An access token.
+    pub access_token: Duration,
+    /// An ID token.
+    pub id_token: Duration,
+    /// A refresh token's grant, counted from the grant's first token (rotation does not extend
+    /// it).
+    pub refresh_token: Duration,
+    /// A refresh token not used for this long is refused (`None`: only the absolute lifetime).
+    pub refresh_token_idle: Option<Duration>,
+    /// A single sign-on session, counted from the sign-in.
+    pub sso_session: Duration,
+    /// A session not used for this long asks to sign in again (`None`: only the absolute
+    /// lifetime).
+    pub sso_session_idle: Option<Duration>,
+    /// An authorization transaction: the time a person has to sign in and answer prompts.
+    pub transaction: Duration,
+}
+
+impl Default for Lifetimes {
+    fn default() -> Self {
+        Lifetimes {
+            access_token: Duration::minutes(15),
+            id_token: Duration::hours(1),
+            refresh_token: Duration::days(30),
+            refresh_token_idle: None,
+            sso_session: Duration::days(14),
+            sso_session_idle: None,
+            transaction: Duration::minutes(30),
+        }
+    }
+}
+
+/// The server-wide settings of accounts and lifetimes (a client may override the account
+/// settings; see [`super::self_signup_for`] and [`super::email_verification_for`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settings {
+    /// Whether people may create their own account (administrators always may).
+    pub self_signup: bool,
+    /// Whether a new account's email address is verified.
+    pub email_verification: EmailVerification,
+    /// How long what the server issues lasts.
+    pub lifetimes: Lifetimes,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            self_signup: true,
+            email_verification: EmailVerification::default(),
+            lifetimes: Lifetimes::default(),
+        }
+    }
+}
