@@ -192,7 +192,9 @@ mod queries {
             )
             INSERT INTO refresh_tokens
                 (hash, grant_id, client_id, user_id, scopes, created_at, expires_at, parent_hash)
-            SELECT $3, grant_id, client_id, user_id, scopes, $2, $4, hash FROM claimed
+            SELECT $3, c.grant_id, c.client_id, c.user_id, c.scopes, $2,
+                CASE WHEN $4 < g.created_at + $6 THEN $4 ELSE g.created_at + $6 END, c.hash
+            FROM claimed c JOIN grants g ON g.id = c.grant_id
             RETURNING *";
 
         const MIGRATIONS_TABLE_EXISTS: &'static str =

@@ -55,6 +55,8 @@ async fn upstream(down: &TestApp, name: &str) -> TestApp {
             theme: json!({}),
             connections: None,
             password_signin: true,
+            self_signup: None,
+            email_verification: None,
             created_at: now,
             updated_at: now,
         })

@@ -78,7 +78,9 @@ pub trait Grants: Send + Sync {
     /// Uses a refresh token: marks it used and stores its successor (same grant, user and
     /// scopes) atomically, in one statement, returning the successor. Using a token twice revokes
     /// its whole grant ([`Rotation::Reused`]); a token presented by another client than its own
-    /// is left as it is ([`Rotation::OtherClient`]).
+    /// is left as it is ([`Rotation::OtherClient`]). The successor expires at its
+    /// `expires_at` (the idle limit) or at the grant's creation plus its `grant_lifetime`,
+    /// whichever comes first: rotation never extends a grant past its absolute lifetime.
     async fn rotate_refresh_token(
         &self,
         old_hash: &str,
@@ -444,6 +446,13 @@ pub(crate) mod sql {
             .bind(successor.hash)
             .bind(crate::model::to_millis(successor.expires_at))
             .bind(successor.client_id.clone())
+            .bind(
+                successor
+                    .grant_lifetime
+                    .whole_milliseconds()
+                    .try_into()
+                    .unwrap_or(i64::MAX),
+            )
             .fetch_optional(&mut *c)
             .await?;
         if let Some(stored) = stored {
