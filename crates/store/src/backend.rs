@@ -204,7 +204,7 @@ pub(crate) trait Conn: Send + Sized + 'static {
     /// Claims refresh token `$1` of client `$5` at `$2` and stores its successor `$3` (expiry
     /// `$4`, or the grant's creation plus `$6` milliseconds when that comes first; grant, user
     /// and scopes of the parent), in one statement; returns the successor, no row when the
-    /// parent cannot be claimed.
+    /// parent cannot be claimed (also when its grant is older than `$6` milliseconds).
     const ROTATE_REFRESH: &'static str;
     /// A `SELECT COUNT(*)` telling whether the migrations bookkeeping table exists.
     const MIGRATIONS_TABLE_EXISTS: &'static str;

@@ -187,7 +187,8 @@ mod queries {
                 UPDATE refresh_tokens t SET used_at = $2
                 WHERE t.hash = $1 AND t.client_id = $5
                   AND t.used_at IS NULL AND t.revoked_at IS NULL AND t.expires_at > $2
-                  AND EXISTS (SELECT 1 FROM grants g WHERE g.id = t.grant_id AND g.revoked_at IS NULL)
+                  AND EXISTS (SELECT 1 FROM grants g WHERE g.id = t.grant_id
+                      AND g.revoked_at IS NULL AND g.created_at + $6 > $2)
                 RETURNING t.hash, t.grant_id, t.client_id, t.user_id, t.scopes
             )
             INSERT INTO refresh_tokens

@@ -161,7 +161,7 @@ mod queries {
             FROM refresh_tokens t JOIN grants g ON g.id = t.grant_id
             WHERE t.hash = $1 AND t.client_id = $5
               AND t.used_at IS NULL AND t.revoked_at IS NULL AND t.expires_at > $2
-              AND g.revoked_at IS NULL
+              AND g.revoked_at IS NULL AND g.created_at + $6 > $2
             RETURNING *";
 
         const MIGRATIONS_TABLE_EXISTS: &'static str = "SELECT COUNT(*) FROM sqlite_master

@@ -438,6 +438,11 @@ pub(crate) mod sql {
         now: OffsetDateTime,
     ) -> Result<Rotation, StoreError> {
         let at = crate::model::to_millis(now);
+        let lifetime: i64 = successor
+            .grant_lifetime
+            .whole_milliseconds()
+            .try_into()
+            .unwrap_or(i64::MAX);
         // The usual case in one statement (C::ROTATE_REFRESH): claim the parent, store the
         // successor. Only when that claims nothing is the parent's state looked at.
         let stored = query_as::<RefreshRow>(C::ROTATE_REFRESH)
@@ -446,13 +451,7 @@ pub(crate) mod sql {
             .bind(successor.hash)
             .bind(crate::model::to_millis(successor.expires_at))
             .bind(successor.client_id.clone())
-            .bind(
-                successor
-                    .grant_lifetime
-                    .whole_milliseconds()
-                    .try_into()
-                    .unwrap_or(i64::MAX),
-            )
+            .bind(lifetime)
             .fetch_optional(&mut *c)
             .await?;
         if let Some(stored) = stored {
@@ -482,11 +481,26 @@ pub(crate) mod sql {
                 grant_id: crate::model::parse_id(&current.grant_id)?,
             });
         }
-        if current.revoked_at.is_some() || current.expires_at > at {
-            // Not used, not expired, yet not claimable: the token or its grant is revoked.
+        if current.revoked_at.is_some() {
             return Ok(Rotation::Revoked);
         }
-        Ok(Rotation::Expired)
+        if current.expires_at <= at {
+            return Ok(Rotation::Expired);
+        }
+        // Not used, not expired, yet not claimable: its grant is revoked, or past its
+        // absolute lifetime.
+        let grant_ended = query_as::<(i64,)>(
+            "SELECT created_at FROM grants WHERE id = $1 AND revoked_at IS NULL",
+        )
+        .bind(current.grant_id.clone())
+        .fetch_optional(&mut *tx)
+        .await?
+        .is_some_and(|(created_at,)| created_at.saturating_add(lifetime) <= at);
+        Ok(if grant_ended {
+            Rotation::Expired
+        } else {
+            Rotation::Revoked
+        })
     }
 
     pub(crate) async fn get_refresh_token<C: Conn>(

@@ -268,6 +268,18 @@ async fn a_rotated_token_expires_at_its_idle_limit_or_at_its_grants_end_whicheve
             .unwrap(),
         Rotation::Expired
     );
+    // A token of its own still valid (issued under a longer lifetime) ends with its grant.
+    store
+        .insert_refresh_token(refresh("r5", &grant), t0())
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .rotate_refresh_token("r5", next("r6", after + Duration::days(2)), after)
+            .await
+            .unwrap(),
+        Rotation::Expired
+    );
 }
 
 async fn refresh_token_reuse_revokes_the_grant(store: Arc<dyn Store>) {
