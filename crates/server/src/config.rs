@@ -4,14 +4,21 @@
 //! Every layer is deserialised on its own into [`Layer`] with unknown keys refused, so an error
 //! names the layer it came from (file and line, or the environment variable) and the key.
 
+mod accounts;
+mod lifetimes;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use accrete_app::settings::Settings;
 use accrete_federation::spec::ConnectionSpec;
 use accrete_store::mask_url;
 use serde::{Deserialize, Serialize};
 
 use crate::hosted::theme::Theme;
+
+pub use accounts::{AccountsLayer, AccountsSettings};
+pub use lifetimes::{Idle, LifetimesLayer, LifetimesSettings};
 
 /// The effective configuration of a server.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -44,6 +51,10 @@ pub struct Config {
     pub theme: ThemeSettings,
     /// Calls to upstream identity providers.
     pub federation: FederationSettings,
+    /// Self sign-up and email verification, server-wide.
+    pub accounts: AccountsSettings,
+    /// How long tokens, sessions and authorization transactions last.
+    pub lifetimes: LifetimesSettings,
     /// Connections to upstream identity providers, created or replaced at start (the
     /// `[[connections]]` tables of the file).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -120,6 +131,8 @@ pub struct Layer {
     pub rate_limit: Option<RateLimitLayer>,
     pub theme: Option<ThemeLayer>,
     pub federation: Option<FederationLayer>,
+    pub accounts: Option<AccountsLayer>,
+    pub lifetimes: Option<LifetimesLayer>,
     /// `[[connections]]`: a list, taken whole from the highest layer that has one.
     pub connections: Option<Vec<ConnectionSpec>>,
 }
@@ -319,6 +332,14 @@ impl Layer {
             (Some(h), Some(l)) => Some(h.over(l)),
             (h, l) => h.or(l),
         };
+        let accounts = match (self.accounts, lower.accounts) {
+            (Some(h), Some(l)) => Some(h.over(l)),
+            (h, l) => h.or(l),
+        };
+        let lifetimes = match (self.lifetimes, lower.lifetimes) {
+            (Some(h), Some(l)) => Some(h.over(l)),
+            (h, l) => h.or(l),
+        };
         Layer {
             listen: self.listen.or(lower.listen),
             data_dir: self.data_dir.or(lower.data_dir),
@@ -333,6 +354,8 @@ impl Layer {
             rate_limit,
             theme,
             federation,
+            accounts,
+            lifetimes,
             connections: self.connections.or(lower.connections),
         }
     }
@@ -373,6 +396,8 @@ impl Config {
                 timeout_seconds: federation.timeout_seconds.unwrap_or(10),
                 allow_loopback_http: federation.allow_loopback_http.unwrap_or(false),
             },
+            accounts: layer.accounts.unwrap_or_default().settings(),
+            lifetimes: layer.lifetimes.unwrap_or_default().settings(),
             connections: layer.connections.unwrap_or_default(),
         };
         config.check()?;
@@ -417,6 +442,10 @@ impl Config {
                 "theme.css and theme.css_file are both set: keep one".to_owned(),
             ));
         }
+        let problems = self.lifetimes.problems();
+        if !problems.is_empty() {
+            return Err(ConfigError::Invalid(problems.join("; ")));
+        }
         let problems = connection_problems(&self.connections);
         if !problems.is_empty() {
             return Err(ConfigError::Invalid(problems.join("; ")));
@@ -442,6 +471,15 @@ impl Config {
         self.public_url
             .clone()
             .unwrap_or_else(|| format!("http://{}", self.listen))
+    }
+
+    /// The settings of accounts and lifetimes the use-cases take.
+    pub fn settings(&self) -> Settings {
+        Settings {
+            self_signup: self.accounts.self_signup,
+            email_verification: self.accounts.email_verification,
+            lifetimes: self.lifetimes.lifetimes(),
+        }
     }
 
     /// The effective configuration as TOML with secrets masked.
@@ -515,10 +553,12 @@ fn toml_path(path: &str) -> String {
 }
 
 /// The tables of a [`Layer`] and their keys, as their `Deserialize` implementations know them.
-fn setting_tables() -> [(&'static str, &'static [&'static str]); 4] {
+fn setting_tables() -> [(&'static str, &'static [&'static str]); 6] {
     [
+        ("accounts", field_names::<AccountsLayer>()),
         ("federation", field_names::<FederationLayer>()),
         ("hashing", field_names::<HashingLayer>()),
+        ("lifetimes", field_names::<LifetimesLayer>()),
         ("rate_limit", field_names::<RateLimitLayer>()),
         ("theme", field_names::<ThemeLayer>()),
     ]

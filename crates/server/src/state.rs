@@ -81,7 +81,8 @@ pub fn build_app(
         config.issuer(),
         HashingPool::new(config.hashing.concurrency, config.hashing.queue),
         federation,
-    ))
+    )
+    .with_settings(config.settings()))
 }
 
 impl AppState {
