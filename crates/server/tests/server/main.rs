@@ -28,6 +28,7 @@ mod oidc_flow;
 mod ops;
 mod profiling;
 mod rp;
+mod settings;
 mod support;
 mod theme;
 mod token;
