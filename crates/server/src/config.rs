@@ -5,6 +5,8 @@
 //! names the layer it came from (file and line, or the environment variable) and the key.
 
 mod accounts;
+#[cfg(test)]
+mod accounts_and_lifetimes_tests;
 mod lifetimes;
 
 use std::net::SocketAddr;
