@@ -361,7 +361,7 @@ fn a_definition_is_read_from_a_toml_or_json_file() {
 
 #[test]
 fn a_clients_own_self_sign_up_and_email_verification_are_set_and_reset_on_the_command_line() {
-    for database in backends("client-accounts") {
+    for database in backends("client_accounts") {
         let dir = tempfile::tempdir().unwrap();
         let dir = dir.path();
         let created = ok(
