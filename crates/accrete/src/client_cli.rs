@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use accrete_app::client_admin;
 use accrete_app::clients::ClientCache;
+use accrete_app::settings::EmailVerification;
 use accrete_oidc::client::GrantType;
 use accrete_oidc::registration::{Registration, RegistrationProblem, Setting, check_registration};
 use accrete_oidc::secrets::random_opaque;
@@ -30,7 +31,8 @@ pub enum ClientCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Change which connections a client offers and whether it offers passwords.
+    /// Change which connections a client offers, whether it offers passwords and its account
+    /// settings (self sign-up, email verification).
     Update(Box<UpdateArgs>),
     /// Delete a client with its grants and tokens.
     Delete {
@@ -90,6 +92,14 @@ pub struct CreateArgs {
     /// Offer no password sign-in (nor sign-up): only the connections.
     #[arg(long)]
     no_password_signin: bool,
+    /// Whether people may create their own account through it; `default`: the server's
+    /// `accounts.self_signup` (the default).
+    #[arg(long, value_name = "on|off|default")]
+    self_signup: Option<SelfSignupArg>,
+    /// Whether a new account's email address is verified; `default`: the server's
+    /// `accounts.email_verification` (the default).
+    #[arg(long, value_name = "off|optional|required|default")]
+    email_verification: Option<EmailVerificationArg>,
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
@@ -118,6 +128,55 @@ pub struct UpdateArgs {
     /// Offer password sign-in and sign-up again (the default).
     #[arg(long)]
     password_signin: bool,
+    /// Whether people may create their own account through it; `default`: the server's
+    /// `accounts.self_signup`.
+    #[arg(long, value_name = "on|off|default")]
+    self_signup: Option<SelfSignupArg>,
+    /// Whether a new account's email address is verified; `default`: the server's
+    /// `accounts.email_verification`.
+    #[arg(long, value_name = "off|optional|required|default")]
+    email_verification: Option<EmailVerificationArg>,
+}
+
+/// `--self-signup`: the client's own value, or the server's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum SelfSignupArg {
+    On,
+    Off,
+    Default,
+}
+
+impl SelfSignupArg {
+    /// The value to store (`None`: the server's).
+    fn stored(self) -> Option<bool> {
+        match self {
+            SelfSignupArg::On => Some(true),
+            SelfSignupArg::Off => Some(false),
+            SelfSignupArg::Default => None,
+        }
+    }
+}
+
+/// `--email-verification`: the client's own value, or the server's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum EmailVerificationArg {
+    Off,
+    Optional,
+    Required,
+    Default,
+}
+
+impl EmailVerificationArg {
+    /// The value to store (`None`: the server's).
+    fn stored(self) -> Option<String> {
+        let value = match self {
+            EmailVerificationArg::Off => EmailVerification::Off,
+            EmailVerificationArg::Optional => EmailVerification::Optional,
+            EmailVerificationArg::Required => EmailVerification::Required,
+            EmailVerificationArg::Default => return None,
+        };
+        Some(value.as_str().to_owned())
+    }
 }
 
 /// Runs a client command.
@@ -253,6 +312,10 @@ fn client_from(args: &CreateArgs, now: OffsetDateTime) -> anyhow::Result<Client>
         theme,
         connections: (!args.connections.is_empty()).then(|| args.connections.clone()),
         password_signin: !args.no_password_signin,
+        self_signup: args.self_signup.and_then(SelfSignupArg::stored),
+        email_verification: args
+            .email_verification
+            .and_then(EmailVerificationArg::stored),
         created_at: now,
         updated_at: now,
     })
@@ -341,6 +404,8 @@ fn describe(client: &Client) -> serde_json::Value {
         "theme": client.theme,
         "connections": client.connections,
         "password_signin": client.password_signin,
+        "self_signup": client.self_signup,
+        "email_verification": client.email_verification,
     })
 }
 
@@ -371,10 +436,13 @@ fn update(args: UpdateArgs) -> anyhow::Result<ExitCode> {
         && !args.all_connections
         && !args.no_password_signin
         && !args.password_signin
+        && args.self_signup.is_none()
+        && args.email_verification.is_none()
     {
         eprintln!(
             "error: nothing to change: give --connection NAME, --all-connections, \
-             --no-password-signin or --password-signin"
+             --no-password-signin, --password-signin, --self-signup on|off|default or \
+             --email-verification off|optional|required|default"
         );
         return Ok(ExitCode::from(2));
     }
@@ -396,6 +464,12 @@ fn update(args: UpdateArgs) -> anyhow::Result<ExitCode> {
         if args.password_signin {
             client.password_signin = true;
         }
+        if let Some(self_signup) = args.self_signup {
+            client.self_signup = self_signup.stored();
+        }
+        if let Some(email_verification) = args.email_verification {
+            client.email_verification = email_verification.stored();
+        }
         let problems = connection_problems(store.as_ref(), client.connections.as_deref()).await?;
         if !problems.is_empty() {
             return Ok(Err(problems));
@@ -413,15 +487,24 @@ fn update(args: UpdateArgs) -> anyhow::Result<ExitCode> {
         }
     };
     outln!(
-        "changed client {}: connections: {}; password sign-in: {} \
-         (running servers use it within 5 seconds)",
+        "changed client {}: connections: {}; password sign-in: {}; self sign-up: {}; \
+         email verification: {} (running servers use it within 5 seconds)",
         client.id,
         match &client.connections {
             Some(names) if names.is_empty() => "none".to_owned(),
             Some(names) => names.join(", "),
             None => "every enabled connection".to_owned(),
         },
-        if client.password_signin { "on" } else { "off" }
+        if client.password_signin { "on" } else { "off" },
+        match client.self_signup {
+            Some(true) => "on",
+            Some(false) => "off",
+            None => "the server's",
+        },
+        client
+            .email_verification
+            .as_deref()
+            .unwrap_or("the server's"),
     )?;
     Ok(ExitCode::SUCCESS)
 }

@@ -360,6 +360,72 @@ fn a_definition_is_read_from_a_toml_or_json_file() {
 }
 
 #[test]
+fn a_clients_own_self_sign_up_and_email_verification_are_set_and_reset_on_the_command_line() {
+    for database in backends("client_accounts") {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = dir.path();
+        let created = ok(
+            dir,
+            &database,
+            &[
+                "client",
+                "create",
+                "--id",
+                "shop",
+                "--name",
+                "Shop",
+                "--redirect-uri",
+                "https://shop.example/cb",
+                "--self-signup",
+                "off",
+                "--email-verification",
+                "required",
+                "--json",
+            ],
+        );
+        let created: Value = serde_json::from_str(&created).unwrap();
+        assert_eq!(created["self_signup"], false);
+        assert_eq!(created["email_verification"], "required");
+
+        let changed = ok(
+            dir,
+            &database,
+            &[
+                "client",
+                "update",
+                "shop",
+                "--self-signup",
+                "default",
+                "--email-verification",
+                "off",
+            ],
+        );
+        assert!(
+            changed.contains("self sign-up: the server's; email verification: off"),
+            "{changed}"
+        );
+        let listed: Value =
+            serde_json::from_str(&ok(dir, &database, &["client", "list", "--json"])).unwrap();
+        assert_eq!(listed[0]["self_signup"], Value::Null);
+        assert_eq!(listed[0]["email_verification"], "off");
+
+        let (output, _, stderr) = run(
+            dir,
+            &database,
+            &[
+                "client",
+                "update",
+                "shop",
+                "--email-verification",
+                "sometimes",
+            ],
+        );
+        assert_eq!(output.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("--email-verification"), "{stderr}");
+    }
+}
+
+#[test]
 fn a_client_offers_the_connections_it_names_and_may_drop_passwords() {
     for database in backends("client") {
         let dir = tempfile::tempdir().unwrap();

@@ -17,8 +17,6 @@ use uuid::Uuid;
 use crate::app::App;
 use crate::flow::{Next, ProfilingError, before_code};
 
-/// How long a user has to sign in and answer prompts.
-pub const TRANSACTION_LIFETIME: Duration = Duration::minutes(30);
 /// How long an authorization code may wait for the token request.
 pub const CODE_LIFETIME: Duration = Duration::seconds(60);
 
@@ -49,7 +47,7 @@ pub async fn start(
         session_hash: Some(session.hash.clone()),
         state: json!({}),
         created_at: now,
-        expires_at: now + TRANSACTION_LIFETIME,
+        expires_at: now + app.settings().lifetimes.transaction,
         completed_at: None,
         version: 0,
     };
@@ -72,7 +70,7 @@ async fn store_transaction(
         request: serde_json::to_value(request).unwrap_or_default(),
         state: json!({}),
         now,
-        expires_at: now + TRANSACTION_LIFETIME,
+        expires_at: now + app.settings().lifetimes.transaction,
     };
     app.store().create_transaction(new).await
 }

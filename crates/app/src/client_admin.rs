@@ -11,6 +11,7 @@ use time::OffsetDateTime;
 
 use crate::app::App;
 use crate::problems::Problem;
+use crate::settings::EmailVerification;
 
 /// Why a client use-case did not succeed.
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +49,10 @@ pub struct Settings {
     pub connections: Option<Vec<String>>,
     /// Whether its users may sign in (and up) with a password.
     pub password_signin: bool,
+    /// Whether people may create their own account through it; `None`: the server's setting.
+    pub self_signup: Option<bool>,
+    /// Whether a new account's email address is verified; `None`: the server's setting.
+    pub email_verification: Option<EmailVerification>,
 }
 
 /// A registered client, with its secret for a confidential client (shown once).
@@ -157,6 +162,10 @@ fn client_of(id: String, settings: Settings, theme: Value, now: OffsetDateTime) 
         theme,
         connections: settings.connections,
         password_signin: settings.password_signin,
+        self_signup: settings.self_signup,
+        email_verification: settings
+            .email_verification
+            .map(|value| value.as_str().to_owned()),
         created_at: now,
         updated_at: now,
     }

@@ -172,6 +172,8 @@ mod tests {
             theme: serde_json::json!({}),
             connections: None,
             password_signin: true,
+            self_signup: None,
+            email_verification: None,
             created_at: now,
             updated_at: now,
         }

@@ -26,6 +26,7 @@ use crate::app::App;
 use crate::claim_mapping::{Mapped, map_claims, source_of};
 use crate::connections::Connection;
 use crate::facts::FlowState;
+use crate::settings::self_signup_for;
 use crate::transactions::request_of;
 use accrete_oidc::authorize::Prompt;
 
@@ -60,6 +61,10 @@ pub enum FederationError {
     /// Linking from the account page: this provider account is another user's.
     #[error("this provider account is linked to another user")]
     IdentityTaken,
+    /// The identity is unknown and the application accepts no new accounts (self sign-up is
+    /// off for its client, or server-wide).
+    #[error("this application does not accept new accounts")]
+    SignupClosed,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -411,6 +416,13 @@ async fn sign_in(
         park_pending_link(app, tx, connection, identity, &email, &method).await?;
         return Ok(Finished::ConfirmLink { tx });
     }
+    if !self_signup_allowed(app, tx).await? {
+        tracing::info!(
+            connection = connection.name(),
+            "no account created through a provider: self sign-up is off"
+        );
+        return Err(FederationError::SignupClosed);
+    }
     let mapped = mapped(app, connection, identity, None, now).await?;
     let mut new = NewUser::with_email(email, now);
     new.email_verified = identity.email_verified;
@@ -440,6 +452,20 @@ async fn sign_in(
         tx,
         method,
     })
+}
+
+/// Whether people may create their own account in the transaction `tx` (its client's setting,
+/// else the server's; the server's outside any transaction).
+async fn self_signup_allowed(app: &App, tx: Option<Uuid>) -> Result<bool, StoreError> {
+    let transaction = match tx {
+        Some(id) => app.store().get_transaction(id).await?,
+        None => None,
+    };
+    let client = match transaction {
+        Some(transaction) => app.clients.get(app.store(), &transaction.client_id).await?,
+        None => None,
+    };
+    Ok(self_signup_for(app, client.as_ref()))
 }
 
 /// The claims mapped for `user` with the published policy.

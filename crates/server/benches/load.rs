@@ -129,6 +129,8 @@ async fn register_clients(store: &dyn accrete_store::Store) {
         theme: serde_json::json!({}),
         connections: None,
         password_signin: true,
+        self_signup: None,
+        email_verification: None,
         created_at: now,
         updated_at: now,
     };
@@ -174,6 +176,8 @@ async fn become_upstream(store: &dyn accrete_store::Store, downstream: &str) {
             theme: serde_json::json!({}),
             connections: None,
             password_signin: true,
+            self_signup: None,
+            email_verification: None,
             created_at: now,
             updated_at: now,
         })

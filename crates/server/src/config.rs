@@ -4,14 +4,23 @@
 //! Every layer is deserialised on its own into [`Layer`] with unknown keys refused, so an error
 //! names the layer it came from (file and line, or the environment variable) and the key.
 
+mod accounts;
+#[cfg(test)]
+mod accounts_and_lifetimes_tests;
+mod lifetimes;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use accrete_app::settings::Settings;
 use accrete_federation::spec::ConnectionSpec;
 use accrete_store::mask_url;
 use serde::{Deserialize, Serialize};
 
 use crate::hosted::theme::Theme;
+
+pub use accounts::{AccountsLayer, AccountsSettings};
+pub use lifetimes::{Idle, LifetimesLayer, LifetimesSettings};
 
 /// The effective configuration of a server.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -46,6 +55,10 @@ pub struct Config {
     pub federation: FederationSettings,
     /// Outgoing mail (verification codes, reset links, notices).
     pub email: EmailSettings,
+    /// Self sign-up and email verification, server-wide.
+    pub accounts: AccountsSettings,
+    /// How long tokens, sessions and authorization transactions last.
+    pub lifetimes: LifetimesSettings,
     /// Connections to upstream identity providers, created or replaced at start (the
     /// `[[connections]]` tables of the file).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -137,6 +150,8 @@ pub struct Layer {
     pub theme: Option<ThemeLayer>,
     pub federation: Option<FederationLayer>,
     pub email: Option<EmailLayer>,
+    pub accounts: Option<AccountsLayer>,
+    pub lifetimes: Option<LifetimesLayer>,
     /// `[[connections]]`: a list, taken whole from the highest layer that has one.
     pub connections: Option<Vec<ConnectionSpec>>,
 }
@@ -353,6 +368,14 @@ impl Layer {
             (Some(h), Some(l)) => Some(h.over(l)),
             (h, l) => h.or(l),
         };
+        let accounts = match (self.accounts, lower.accounts) {
+            (Some(h), Some(l)) => Some(h.over(l)),
+            (h, l) => h.or(l),
+        };
+        let lifetimes = match (self.lifetimes, lower.lifetimes) {
+            (Some(h), Some(l)) => Some(h.over(l)),
+            (h, l) => h.or(l),
+        };
         Layer {
             listen: self.listen.or(lower.listen),
             data_dir: self.data_dir.or(lower.data_dir),
@@ -368,6 +391,8 @@ impl Layer {
             theme,
             federation,
             email,
+            accounts,
+            lifetimes,
             connections: self.connections.or(lower.connections),
         }
     }
@@ -416,6 +441,8 @@ impl Config {
                     .unwrap_or_else(|| "accrete@localhost".to_owned()),
                 from_name: email.from_name.unwrap_or_else(|| "Accrete".to_owned()),
             },
+            accounts: layer.accounts.unwrap_or_default().settings(),
+            lifetimes: layer.lifetimes.unwrap_or_default().settings(),
             connections: layer.connections.unwrap_or_default(),
         };
         config.check()?;
@@ -460,6 +487,10 @@ impl Config {
                 "theme.css and theme.css_file are both set: keep one".to_owned(),
             ));
         }
+        let problems = self.lifetimes.problems();
+        if !problems.is_empty() {
+            return Err(ConfigError::Invalid(problems.join("; ")));
+        }
         let problems = connection_problems(&self.connections);
         if !problems.is_empty() {
             return Err(ConfigError::Invalid(problems.join("; ")));
@@ -485,6 +516,15 @@ impl Config {
         self.public_url
             .clone()
             .unwrap_or_else(|| format!("http://{}", self.listen))
+    }
+
+    /// The settings of accounts and lifetimes the use-cases take.
+    pub fn settings(&self) -> Settings {
+        Settings {
+            self_signup: self.accounts.self_signup,
+            email_verification: self.accounts.email_verification,
+            lifetimes: self.lifetimes.lifetimes(),
+        }
     }
 
     /// The effective configuration as TOML with secrets masked.
@@ -559,11 +599,13 @@ fn toml_path(path: &str) -> String {
 }
 
 /// The tables of a [`Layer`] and their keys, as their `Deserialize` implementations know them.
-fn setting_tables() -> [(&'static str, &'static [&'static str]); 5] {
+fn setting_tables() -> [(&'static str, &'static [&'static str]); 7] {
     [
+        ("accounts", field_names::<AccountsLayer>()),
         ("federation", field_names::<FederationLayer>()),
         ("email", field_names::<EmailLayer>()),
         ("hashing", field_names::<HashingLayer>()),
+        ("lifetimes", field_names::<LifetimesLayer>()),
         ("rate_limit", field_names::<RateLimitLayer>()),
         ("theme", field_names::<ThemeLayer>()),
     ]

@@ -13,10 +13,13 @@ use crate::state::AppState;
 
 const COOKIE: &str = "accrete_session";
 
-/// How long an SSO session lasts after the sign-in that created it.
-pub const LIFETIME: Duration = Duration::days(14);
+/// A used session's idle expiry is pushed forward at most this often (one write a minute at
+/// most per session, not one per page).
+const TOUCH_INTERVAL: Duration = Duration::minutes(1);
 
-/// The signed-in session of this browser, if any and not expired.
+/// The signed-in session of this browser, if any and not expired. With an idle limit
+/// (`lifetimes.sso_session_idle`), using the session pushes its expiry forward, never past its
+/// absolute lifetime from the sign-in.
 pub async fn current(
     state: &AppState,
     jar: &CookieJar,
@@ -29,8 +32,29 @@ pub async fn current(
         return Ok(None);
     }
     let hash = state.secrets.token_hasher.hash(cookie.value());
-    let session = state.store.get_session(&hash, now).await?;
-    Ok(session)
+    let Some(session) = state.store.get_session(&hash, now).await? else {
+        return Ok(None);
+    };
+    let lifetimes = state.app.settings().lifetimes;
+    match lifetimes.sso_session_idle {
+        Some(idle) if now - session.last_seen_at >= TOUCH_INTERVAL => {
+            let ends = session.created_at + lifetimes.sso_session;
+            state
+                .store
+                .touch_session(&hash, now, (now + idle).min(ends))
+                .await
+        }
+        _ => Ok(Some(session)),
+    }
+}
+
+/// When a session opened at `now` expires if unused: its idle limit, within its lifetime.
+fn first_expiry(state: &AppState, now: OffsetDateTime) -> OffsetDateTime {
+    let lifetimes = state.app.settings().lifetimes;
+    let absolute = now + lifetimes.sso_session;
+    lifetimes
+        .sso_session_idle
+        .map_or(absolute, |idle| (now + idle).min(absolute))
 }
 
 /// Starts a session for `user_id` after an interactive sign-in by `method` (its `amr` and
@@ -51,7 +75,7 @@ pub async fn start(
         created_at: now,
         auth_time: now,
         last_seen_at: now,
-        expires_at: now + LIFETIME,
+        expires_at: first_expiry(state, now),
         credentialed: true,
         amr: method.amr.clone(),
         acr: method.acr.clone(),
@@ -62,7 +86,7 @@ pub async fn start(
         .http_only(true)
         .secure(state.secure_cookies())
         .same_site(SameSite::Lax)
-        .max_age(time::Duration::seconds(LIFETIME.whole_seconds()))
+        .max_age(state.app.settings().lifetimes.sso_session)
         .build();
     Ok((jar.add(cookie), session))
 }

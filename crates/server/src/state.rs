@@ -84,6 +84,7 @@ pub fn build_app(
         HashingPool::new(config.hashing.concurrency, config.hashing.queue),
         federation,
     )
+    .with_settings(config.settings())
     .with_account_mail(account_mail(config, secrets)?))
 }
 

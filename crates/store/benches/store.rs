@@ -41,6 +41,8 @@ fn client() -> Client {
         theme: json!({}),
         connections: None,
         password_signin: true,
+        self_signup: None,
+        email_verification: None,
         created_at: OffsetDateTime::now_utc(),
         updated_at: OffsetDateTime::now_utc(),
     }
@@ -129,6 +131,7 @@ fn bench_backend(c: &mut Criterion, rt: &Runtime, name: &str, store: Arc<dyn Sto
         hash,
         client_id: grant.client_id.clone(),
         expires_at: now + Duration::days(30),
+        grant_lifetime: Duration::days(3650),
     };
     let first = format!("rt{}", next());
     rt.block_on(store.insert_refresh_token(token(first.clone()), now))

@@ -33,7 +33,7 @@ pub(crate) enum Param {
     /// `BIGINT` (timestamps are unix milliseconds).
     Int(Option<i64>),
     /// `BOOLEAN`.
-    Bool(bool),
+    Bool(Option<bool>),
     /// `BLOB` / `BYTEA`.
     Bytes(Option<Vec<u8>>),
     /// A JSON column: `TEXT` in SQLite, `JSONB` in PostgreSQL.
@@ -78,6 +78,12 @@ impl From<Option<i64>> for Param {
 
 impl From<bool> for Param {
     fn from(value: bool) -> Self {
+        Param::Bool(Some(value))
+    }
+}
+
+impl From<Option<bool>> for Param {
+    fn from(value: Option<bool>) -> Self {
         Param::Bool(value)
     }
 }
@@ -196,8 +202,9 @@ pub(crate) trait Conn: Send + Sized + 'static {
     /// PostgreSQL; on SQLite `BEGIN IMMEDIATE` already serialises writers).
     const LOCK_USER: &'static str;
     /// Claims refresh token `$1` of client `$5` at `$2` and stores its successor `$3` (expiry
-    /// `$4`; grant, user and scopes of the parent), in one statement; returns the successor, no
-    /// row when the parent cannot be claimed.
+    /// `$4`, or the grant's creation plus `$6` milliseconds when that comes first; grant, user
+    /// and scopes of the parent), in one statement; returns the successor, no row when the
+    /// parent cannot be claimed (also when its grant is older than `$6` milliseconds).
     const ROTATE_REFRESH: &'static str;
     /// A `SELECT COUNT(*)` telling whether the migrations bookkeeping table exists.
     const MIGRATIONS_TABLE_EXISTS: &'static str;

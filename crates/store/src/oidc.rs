@@ -43,6 +43,13 @@ pub struct Client {
     /// Whether its users may sign in (and up) with a password.
     #[serde(default = "yes")]
     pub password_signin: bool,
+    /// Whether people may create their own account through it; `None`: the server's setting.
+    #[serde(default)]
+    pub self_signup: Option<bool>,
+    /// Whether a new account's email address is verified (`off`, `optional`, `required`);
+    /// `None`: the server's setting.
+    #[serde(default)]
+    pub email_verification: Option<String>,
     /// When registered.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -287,8 +294,12 @@ pub struct RefreshSuccessor {
     pub hash: String,
     /// The client presenting the parent: a parent issued to another client is not rotated.
     pub client_id: String,
-    /// When the new token expires.
+    /// When the new token expires if unused (its idle limit), unless its grant's end
+    /// (`grant_lifetime`) comes first.
     pub expires_at: OffsetDateTime,
+    /// How long after its grant was created (the code, the first sign-in) the grant's refresh
+    /// tokens end, however often they are rotated.
+    pub grant_lifetime: time::Duration,
 }
 
 /// A refresh token, keyed by a hash of the token.

@@ -187,12 +187,15 @@ mod queries {
                 UPDATE refresh_tokens t SET used_at = $2
                 WHERE t.hash = $1 AND t.client_id = $5
                   AND t.used_at IS NULL AND t.revoked_at IS NULL AND t.expires_at > $2
-                  AND EXISTS (SELECT 1 FROM grants g WHERE g.id = t.grant_id AND g.revoked_at IS NULL)
+                  AND EXISTS (SELECT 1 FROM grants g WHERE g.id = t.grant_id
+                      AND g.revoked_at IS NULL AND g.created_at + $6 > $2)
                 RETURNING t.hash, t.grant_id, t.client_id, t.user_id, t.scopes
             )
             INSERT INTO refresh_tokens
                 (hash, grant_id, client_id, user_id, scopes, created_at, expires_at, parent_hash)
-            SELECT $3, grant_id, client_id, user_id, scopes, $2, $4, hash FROM claimed
+            SELECT $3, c.grant_id, c.client_id, c.user_id, c.scopes, $2,
+                CASE WHEN $4 < g.created_at + $6 THEN $4 ELSE g.created_at + $6 END, c.hash
+            FROM claimed c JOIN grants g ON g.id = c.grant_id
             RETURNING *";
 
         const MIGRATIONS_TABLE_EXISTS: &'static str =

@@ -156,11 +156,12 @@ mod queries {
         const ROTATE_REFRESH: &'static str = "
             INSERT INTO refresh_tokens
                 (hash, grant_id, client_id, user_id, scopes, created_at, expires_at, parent_hash)
-            SELECT $3, t.grant_id, t.client_id, t.user_id, t.scopes, $2, $4, t.hash
-            FROM refresh_tokens t
+            SELECT $3, t.grant_id, t.client_id, t.user_id, t.scopes, $2,
+                CASE WHEN $4 < g.created_at + $6 THEN $4 ELSE g.created_at + $6 END, t.hash
+            FROM refresh_tokens t JOIN grants g ON g.id = t.grant_id
             WHERE t.hash = $1 AND t.client_id = $5
               AND t.used_at IS NULL AND t.revoked_at IS NULL AND t.expires_at > $2
-              AND EXISTS (SELECT 1 FROM grants g WHERE g.id = t.grant_id AND g.revoked_at IS NULL)
+              AND g.revoked_at IS NULL AND g.created_at + $6 > $2
             RETURNING *";
 
         const MIGRATIONS_TABLE_EXISTS: &'static str = "SELECT COUNT(*) FROM sqlite_master

@@ -3,6 +3,7 @@
 
 use accrete_app::client_admin;
 use accrete_app::problems::Problem;
+use accrete_app::settings::EmailVerification;
 use accrete_oidc::client::GrantType;
 use accrete_store::Client;
 use axum::extract::State;
@@ -79,6 +80,16 @@ pub struct ClientSettings {
     #[serde(default = "default_password_signin")]
     #[schema(default = true)]
     pub password_signin: bool,
+    /// Whether people may create their own account through it. `null` or absent: the server's
+    /// `accounts.self_signup`.
+    #[serde(default)]
+    #[schema(schema_with = schema::self_signup)]
+    pub self_signup: Option<bool>,
+    /// Whether a new account's email address is verified: `off`, `optional` or `required`.
+    /// `null` or absent: the server's `accounts.email_verification`.
+    #[serde(default)]
+    #[schema(schema_with = schema::email_verification)]
+    pub email_verification: Option<EmailVerification>,
 }
 
 fn default_password_signin() -> bool {
@@ -175,7 +186,7 @@ mod schema {
     use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, SchemaType, Type};
     use utoipa::openapi::{Array, Object};
 
-    use super::GRANT_TYPES;
+    use super::{EmailVerification, GRANT_TYPES};
 
     /// An IPv4 address in dotted decimal, without leading zeros.
     macro_rules! ipv4 {
@@ -302,6 +313,32 @@ mod schema {
             .build()
     }
 
+    pub(super) fn self_signup() -> Object {
+        ObjectBuilder::new()
+            .schema_type(SchemaType::Array(vec![Type::Boolean, Type::Null]))
+            .description(Some(
+                "Whether people may create their own account through it; `null`: the server's \
+                 `accounts.self_signup`.",
+            ))
+            .build()
+    }
+
+    pub(super) fn email_verification() -> Object {
+        let mut values: Vec<serde_json::Value> = EmailVerification::ALL
+            .iter()
+            .map(|value| json!(value.as_str()))
+            .collect();
+        values.push(serde_json::Value::Null);
+        ObjectBuilder::new()
+            .schema_type(SchemaType::Array(vec![Type::String, Type::Null]))
+            .enum_values(Some(values))
+            .description(Some(
+                "Whether a new account's email address is verified; `null`: the server's \
+                 `accounts.email_verification`.",
+            ))
+            .build()
+    }
+
     pub(super) fn id_token_alg() -> Object {
         ObjectBuilder::new()
             .schema_type(Type::String)
@@ -366,6 +403,12 @@ pub struct ClientView {
     pub connections: Option<Vec<String>>,
     /// Whether its users may sign in (and up) with a password.
     pub password_signin: bool,
+    /// Whether people may create their own account through it; `null`: the server's setting.
+    #[schema(schema_with = schema::self_signup)]
+    pub self_signup: Option<bool>,
+    /// Whether a new account's email address is verified; `null`: the server's setting.
+    #[schema(schema_with = schema::email_verification)]
+    pub email_verification: Option<EmailVerification>,
 }
 
 impl From<Client> for ClientView {
@@ -387,6 +430,11 @@ impl From<Client> for ClientView {
             client_secret: None,
             connections: client.connections,
             password_signin: client.password_signin,
+            self_signup: client.self_signup,
+            email_verification: client
+                .email_verification
+                .as_deref()
+                .and_then(EmailVerification::parse),
         }
     }
 }
@@ -430,6 +478,8 @@ fn settings_of(settings: ClientSettings) -> client_admin::Settings {
         theme,
         connections: settings.connections,
         password_signin: settings.password_signin,
+        self_signup: settings.self_signup,
+        email_verification: settings.email_verification,
     }
 }
 

@@ -9,9 +9,11 @@ use minijinja::{Value, context};
 use time::OffsetDateTime;
 
 use accrete_app::federation::{self, PendingLink};
+use accrete_app::settings::self_signup_for;
 
 use super::csrf;
-use super::errors::{store_failure, transaction_problem};
+use super::errors::{PageError, store_failure, transaction_problem};
+use super::i18n;
 use super::transaction::{TransactionView, load_transaction, locale};
 use crate::state::AppState;
 
@@ -33,6 +35,9 @@ pub(crate) struct CredentialsPage {
     pub home_realms: bool,
     /// Whether the client offers signing in (and up) with a password.
     pub password: bool,
+    /// Whether people may create their own account here (the client's setting, else the
+    /// server's).
+    pub self_signup: bool,
     /// A provider sign-in waiting for the person to prove the account with its email is theirs.
     pub pending_link: Option<PendingLink>,
 }
@@ -80,6 +85,7 @@ impl CredentialsPage {
                     .transaction
                     .as_ref()
                     .is_some_and(|t| federation::pending_link(t).is_some()),
+            self_signup: self_signup_for(&state.app, tx.client.as_ref()),
             tx,
         })
     }
@@ -126,6 +132,7 @@ impl CredentialsPage {
             password_again,
             connections,
             password => self.password,
+            self_signup => self.self_signup,
             home_realms => self.home_realms,
             pending_link,
             ..page
@@ -159,6 +166,18 @@ impl CredentialsPage {
                 .render_for(self.tx.client_theme.as_ref(), status, template, context),
         )
             .into_response()
+    }
+
+    /// The answer of the sign-up page when people may not create their own account: a plain
+    /// sentence (403), with the ways on inside a transaction (sign in, back to the
+    /// application).
+    pub fn signup_closed(&self, state: &AppState) -> Response {
+        let message = i18n::text(self.locale, "signup.closed");
+        let mut page = PageError::new(state, StatusCode::FORBIDDEN, self.locale, message);
+        if let Some(tx) = &self.tx.id {
+            page = page.ways_on(tx, &self.token, self.tx.client_name.clone());
+        }
+        (self.jar.clone(), page).into_response()
     }
 
     /// The blank form (the email pre-filled from `login_hint`, or the pending link's).

@@ -218,6 +218,7 @@ fn failure_page(
         FederationError::IdentityTaken => {
             (StatusCode::CONFLICT, say("federation.identity_taken"), None)
         }
+        FederationError::SignupClosed => (StatusCode::FORBIDDEN, say("signup.closed"), None),
         FederationError::Store(error) => return store_failure(state, locale, error),
         FederationError::Upstream(error) => {
             let technical = Some(format!("{}: {error}", error.kind()));

@@ -37,6 +37,7 @@ pub(super) async fn show(
     )
     .await
     {
+        Ok(page) if !page.self_signup => page.signup_closed(&state),
         Ok(mut page) => {
             // Profiling hook: the first sign-up step's fields on this page.
             if let Some(step) = signup_step(&state.app, page.tx.transaction.as_ref(), now).await {
@@ -98,6 +99,9 @@ pub(super) async fn submit(
         Ok(page) => page,
         Err(response) => return response,
     };
+    if !page.self_signup {
+        return page.signup_closed(&state);
+    }
     let locale = page.locale;
     let email = form.email.trim().to_owned();
     // Profiling hook: the first sign-up step, validated with the credentials.

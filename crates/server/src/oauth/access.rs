@@ -12,18 +12,12 @@ use std::sync::Arc;
 use accrete_oidc::OAuthError;
 use accrete_oidc::jwt::{self, AccessTokenClaims, TokenError};
 use accrete_oidc::keys::{Alg, KeySet, SigningKey};
-use time::{Duration, OffsetDateTime};
+use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::error::{EndpointError, store_oauth_error};
 use crate::state::AppState;
 
-/// Lifetime of access tokens.
-pub const ACCESS_TOKEN_LIFETIME: Duration = Duration::minutes(15);
-/// Lifetime of ID tokens.
-pub const ID_TOKEN_LIFETIME: Duration = Duration::hours(1);
-/// Lifetime of refresh tokens (renewed by each rotation).
-pub const REFRESH_TOKEN_LIFETIME: Duration = Duration::days(30);
 /// Access tokens are signed with ES256: compact, and cheap to sign and verify.
 pub const ACCESS_TOKEN_ALG: Alg = Alg::ES256;
 

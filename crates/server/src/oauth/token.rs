@@ -1,6 +1,7 @@
 //! The token endpoint (`POST /token`): authorization code (PKCE, exact redirect URI, single use),
 //! refresh token (rotation with reuse detection), client credentials (RFC 9068 access tokens).
 
+use accrete_app::settings::Lifetimes;
 use accrete_oidc::OAuthError;
 use accrete_oidc::authorize::AuthorizationRequest;
 use accrete_oidc::claims::filter_claims;
@@ -24,10 +25,7 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::access::{
-    ACCESS_TOKEN_LIFETIME, ID_TOKEN_LIFETIME, REFRESH_TOKEN_LIFETIME, grant_jti, sign_access_token,
-    signing_key,
-};
+use super::access::{grant_jti, sign_access_token, signing_key};
 use super::client_auth::{authenticate, authorization_header, form_pairs};
 use super::error::{EndpointError, json_no_store};
 use crate::state::AppState;
@@ -144,7 +142,9 @@ async fn redeem_code(
         .and_then(Value::as_str)
         .map(str::to_owned);
     let auth_time = code.auth_time.unix_timestamp();
+    let lifetimes = state.app.settings().lifetimes;
     let mut access = user_access_claims(
+        &lifetimes,
         &issuer,
         user.id,
         &client.id,
@@ -157,7 +157,7 @@ async fn redeem_code(
     let access_token = sign_access_token(&keys, &access, now)?;
     let mut response = TokenResponse::bearer(
         access_token.clone(),
-        lifetime_seconds(ACCESS_TOKEN_LIFETIME),
+        lifetime_seconds(lifetimes.access_token),
         &code.scopes,
     );
     if code.scopes.iter().any(|s| s == "openid") {
@@ -170,7 +170,7 @@ async fn redeem_code(
             Some(&access_token),
             client.id_token_alg,
             now,
-            ID_TOKEN_LIFETIME,
+            lifetimes.id_token,
         )
         .with_profile(released_claims(state, &user, &code.scopes).await);
         claims.sid = sid;
@@ -193,7 +193,7 @@ async fn redeem_code(
             hash: state.secrets.token_hasher.hash(&refresh_token),
             grant_id: code.grant_id,
             scopes: code.scopes.clone(),
-            expires_at: now + REFRESH_TOKEN_LIFETIME,
+            expires_at: now + first_refresh_lifetime(&lifetimes),
         };
         match state.store.insert_refresh_token(new, now).await {
             Ok(()) => response.refresh_token = Some(refresh_token),
@@ -224,10 +224,13 @@ async fn refresh(
         check_refresh(&refresh_grant(&existing), &client.id, requested, now)?;
     }
     let next = random_opaque();
+    let lifetimes = state.app.settings().lifetimes;
+    // Idle from this use; absolute from the grant's first token (the store caps it).
     let successor = RefreshSuccessor {
         hash: hasher.hash(&next),
         client_id: client.id.clone(),
-        expires_at: now + REFRESH_TOKEN_LIFETIME,
+        expires_at: now + first_refresh_lifetime(&lifetimes),
+        grant_lifetime: lifetimes.refresh_token,
     };
     // The client, expiry and grant are checked by the rotation itself (one statement), so the
     // usual refresh costs one database round trip.
@@ -262,6 +265,7 @@ async fn refresh(
     // rotated token always names an existing user.
     let keys = state.keys.current(state.store.as_ref()).await?;
     let claims = user_access_claims(
+        &lifetimes,
         &state.config.issuer(),
         rotated.user_id,
         &client.id,
@@ -271,11 +275,21 @@ async fn refresh(
     );
     let mut response = TokenResponse::bearer(
         sign_access_token(&keys, &claims, now)?,
-        lifetime_seconds(ACCESS_TOKEN_LIFETIME),
+        lifetime_seconds(lifetimes.access_token),
         &scopes,
     );
     response.refresh_token = Some(next);
     Ok(response)
+}
+
+/// How long a refresh token lasts from its issue if unused: its idle limit, within the grant's
+/// absolute lifetime.
+fn first_refresh_lifetime(lifetimes: &Lifetimes) -> time::Duration {
+    lifetimes
+        .refresh_token_idle
+        .map_or(lifetimes.refresh_token, |idle| {
+            idle.min(lifetimes.refresh_token)
+        })
 }
 
 /// What a stored refresh token grants, for the protocol checks.
@@ -317,6 +331,7 @@ async fn client_credentials(
         audience
     };
     let keys = state.keys.current(state.store.as_ref()).await?;
+    let lifetime = state.app.settings().lifetimes.access_token;
     let claims = AccessTokenClaims::new(
         &issuer,
         &view.id,
@@ -324,11 +339,11 @@ async fn client_credentials(
         Audience::from_list(audience),
         &scopes,
         now,
-        ACCESS_TOKEN_LIFETIME,
+        lifetime,
     );
     Ok(TokenResponse::bearer(
         sign_access_token(&keys, &claims, now)?,
-        lifetime_seconds(ACCESS_TOKEN_LIFETIME),
+        lifetime_seconds(lifetime),
         &scopes,
     ))
 }
@@ -336,6 +351,7 @@ async fn client_credentials(
 /// The access-token claims of a user's grant: `aud` is the issuer (userinfo and the management
 /// API), and the `jti` names the grant.
 fn user_access_claims(
+    lifetimes: &Lifetimes,
     issuer: &str,
     user_id: Uuid,
     client_id: &str,
@@ -350,7 +366,7 @@ fn user_access_claims(
         Audience::One(issuer.to_owned()),
         scopes,
         now,
-        ACCESS_TOKEN_LIFETIME,
+        lifetimes.access_token,
     );
     claims.jti = grant_jti(grant_id, &claims.jti);
     claims

@@ -200,6 +200,8 @@ pub async fn ensure_client(app: &TestApp, id: &str, origins: &[&str]) {
             theme: json!({}),
             connections: None,
             password_signin: true,
+            self_signup: None,
+            email_verification: None,
             created_at: now,
             updated_at: now,
         })

@@ -30,6 +30,8 @@ pub async fn register_client(app: &TestApp, id: &str, public: bool) {
             theme: serde_json::json!({}),
             connections: None,
             password_signin: true,
+            self_signup: None,
+            email_verification: None,
             created_at: now,
             updated_at: now,
         })

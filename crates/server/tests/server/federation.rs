@@ -55,6 +55,8 @@ async fn upstream(down: &TestApp, name: &str) -> TestApp {
             theme: json!({}),
             connections: None,
             password_signin: true,
+            self_signup: None,
+            email_verification: None,
             created_at: now,
             updated_at: now,
         })
@@ -929,6 +931,72 @@ async fn a_round_trip_started_on_one_node_ends_on_another() {
         assert_eq!(user.profile["given_name"], "Ada");
         up.stop().await.unwrap();
         node_b.stop().await.unwrap();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn with_self_sign_up_off_an_unknown_provider_identity_creates_no_account_but_a_known_email_still_links()
+ {
+    let mut file = federation_layer();
+    file.accounts = Some(accrete_server::config::AccountsLayer {
+        self_signup: Some(false),
+        email_verification: None,
+    });
+    each_backend_with(&file, |down| async move {
+        let up = upstream(&down, "up").await;
+        upstream_user(&up, "ada@example.com", true, json!({})).await;
+        upstream_user(&up, "grace@example.com", true, json!({})).await;
+        connect(&down, &up, "up", json!({})).await;
+        register(&down, ClientSpec::web("shop")).await;
+        let start = |browser: &reqwest::Client| {
+            let browser = browser.clone();
+            let down_base = down.base.clone();
+            async move {
+                let start = format!("{down_base}{}", authorize_path("shop", "openid email", ""));
+                let first = browser.get(&start).send().await.unwrap();
+                let signin = resolve(&start, &crate::rp::location(&first));
+                let tx = query_param(&signin, "tx").unwrap();
+                format!("{down_base}/login/up?tx={tx}")
+            }
+        };
+
+        // Unknown identity, unknown email: the friendly refusal, no account.
+        let browser = down.new_browser().client;
+        let (_, status, html) = walk(&browser, &up, start(&browser).await, "ada@example.com")
+            .await
+            .page();
+        assert_eq!(status, 403, "{html}");
+        assert!(
+            html.contains("This application does not accept new accounts."),
+            "{html}"
+        );
+        assert!(
+            down.store
+                .find_user_by_email("ada@example.com")
+                .await
+                .unwrap()
+                .is_none()
+        );
+
+        // An account an administrator created: the provider's identity is offered to link
+        // (the person proves the account is theirs on the sign-in page).
+        down.store
+            .create_user(NewUser::with_email(
+                "grace@example.com",
+                OffsetDateTime::now_utc(),
+            ))
+            .await
+            .unwrap();
+        let browser = down.new_browser().client;
+        let (url, status, html) = walk(&browser, &up, start(&browser).await, "grace@example.com")
+            .await
+            .page();
+        assert_eq!(status, 200, "{html}");
+        assert!(
+            url.starts_with(&format!("{}/login?tx=", down.base)),
+            "{url}"
+        );
     })
     .await;
 }

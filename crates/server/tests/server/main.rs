@@ -29,6 +29,7 @@ mod ops;
 mod profiling;
 mod recovery;
 mod rp;
+mod settings;
 mod support;
 mod theme;
 mod token;

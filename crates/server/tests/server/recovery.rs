@@ -418,3 +418,77 @@ async fn the_recovery_pages_speak_french() {
         .unwrap();
     assert!(expired.contains("Ce lien ne fonctionne plus"), "{expired}");
 }
+
+/// Sets `client`'s own `email_verification`.
+async fn require_verification(app: &TestApp, client: &str) {
+    let mut stored = app.store.get_client(client).await.unwrap().unwrap();
+    stored.email_verification = Some("required".into());
+    app.store.update_client(stored).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_client_that_requires_a_verified_address_gets_a_code_only_once_the_address_is_confirmed()
+{
+    each_backend_with_mail(|app, sink| async move {
+        let secret = rp::register(&app, ClientSpec::web("bank")).await.unwrap();
+        require_verification(&app, "bank").await;
+        // Ada signed up elsewhere and has not confirmed her address yet.
+        let (ada, mail) = signed_up(&app, &sink, "ada@bank.example").await;
+
+        // Without interaction the client is told that the user must act.
+        let silent = ada
+            .get(&rp::authorize_path("bank", "openid email", "&prompt=none"))
+            .await;
+        let back = rp::location(&silent);
+        assert_eq!(
+            rp::query_param(&back, "error").as_deref(),
+            Some("interaction_required")
+        );
+
+        // With interaction: the verification page stands between sign-in and the code.
+        let to = rp::location(
+            &ada.get(&rp::authorize_path("bank", "openid email", ""))
+                .await,
+        );
+        assert!(to.starts_with("/verify-email?tx="), "{to}");
+        let tx = to.trim_start_matches("/verify-email?tx=").to_owned();
+        let page = ada.get(&to).await;
+        assert_eq!(page.status(), 200);
+        let page = page.text().await.unwrap();
+        assert!(page.contains("needs a confirmed email address"), "{page}");
+        assert!(
+            page.contains("ada@bank.example"),
+            "where the code went: {page}"
+        );
+        // The sign-up's code is live: asking another within the minute is refused, politely.
+        let csrf = hidden_input(&page, "csrf").unwrap();
+        let resent = ada
+            .post_form("/verify-email/resend", &[("csrf", &csrf), ("tx", &tx)])
+            .await;
+        assert_eq!(resent.status(), 429);
+        assert!(resent.text().await.unwrap().contains("a moment ago"));
+
+        let code = mail.code().unwrap();
+        let confirmed = ada
+            .post_form(
+                "/verify-email",
+                &[("csrf", &csrf), ("tx", &tx), ("code", &code)],
+            )
+            .await;
+        assert_eq!(confirmed.status(), 303);
+        let resume = rp::location(&confirmed);
+        assert!(resume.starts_with("/authorize/resume?tx="), "{resume}");
+        let back = rp::location(&ada.get(&resume).await);
+        let (status, tokens) = rp::redeem(&app, "bank", Some(&secret), &rp::code_of(&back)).await;
+        assert_eq!(status, 200, "{tokens}");
+        let claims = rp::jwt_payload(tokens["id_token"].as_str().unwrap());
+        assert_eq!(claims["email_verified"], true, "{claims}");
+        let events = app.store.list_events(0, 50).await.unwrap();
+        let verified = events
+            .iter()
+            .find(|e| e.kind == EventKind::EmailVerified)
+            .unwrap();
+        assert_eq!(verified.client_id.as_deref(), Some("bank"));
+    })
+    .await;
+}

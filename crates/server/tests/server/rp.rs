@@ -76,6 +76,8 @@ pub async fn register(app: &TestApp, spec: ClientSpec) -> Option<String> {
             theme: serde_json::json!({}),
             connections: None,
             password_signin: true,
+            self_signup: None,
+            email_verification: None,
             created_at: now,
             updated_at: now,
         })

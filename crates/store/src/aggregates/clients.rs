@@ -78,8 +78,9 @@ pub(crate) mod sql {
             "INSERT INTO clients (id, secret_hash, name, redirect_uris,
                  post_logout_redirect_uris, grant_types, scopes, audience, public,
                  id_token_alg, allowed_origins, theme, created_at, updated_at, connections,
-                 password_signin)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+                 password_signin, self_signup, email_verification)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
+                 $17, $18)
              RETURNING *",
         )
         .bind(client.id)
@@ -98,6 +99,8 @@ pub(crate) mod sql {
         .bind(crate::model::to_millis(client.updated_at))
         .bind(client.connections.map(Json))
         .bind(client.password_signin)
+        .bind(client.self_signup)
+        .bind(client.email_verification)
         .fetch_one(&mut *c)
         .await
         .map_err(|e| match e {
@@ -139,7 +142,8 @@ pub(crate) mod sql {
             "UPDATE clients SET secret_hash = $2, name = $3, redirect_uris = $4,
                  post_logout_redirect_uris = $5, grant_types = $6, scopes = $7,
                  audience = $8, public = $9, id_token_alg = $10, allowed_origins = $11,
-                 theme = $12, updated_at = $13, connections = $14, password_signin = $15
+                 theme = $12, updated_at = $13, connections = $14, password_signin = $15,
+                 self_signup = $16, email_verification = $17
              WHERE id = $1 RETURNING *",
         )
         .bind(client.id)
@@ -157,6 +161,8 @@ pub(crate) mod sql {
         .bind(crate::model::to_millis(client.updated_at))
         .bind(client.connections.map(Json))
         .bind(client.password_signin)
+        .bind(client.self_signup)
+        .bind(client.email_verification)
         .fetch_optional(&mut *c)
         .await?
         .ok_or(StoreError::NotFound)?
@@ -195,6 +201,8 @@ pub(crate) struct ClientRow {
     pub updated_at: i64,
     pub connections: Option<Json<Vec<String>>>,
     pub password_signin: bool,
+    pub self_signup: Option<bool>,
+    pub email_verification: Option<String>,
 }
 
 impl TryFrom<ClientRow> for Client {
@@ -218,6 +226,8 @@ impl TryFrom<ClientRow> for Client {
             updated_at: from_millis(row.updated_at)?,
             connections: row.connections.map(|json| json.0),
             password_signin: row.password_signin,
+            self_signup: row.self_signup,
+            email_verification: row.email_verification,
         })
     }
 }

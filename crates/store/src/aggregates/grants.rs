@@ -78,7 +78,9 @@ pub trait Grants: Send + Sync {
     /// Uses a refresh token: marks it used and stores its successor (same grant, user and
     /// scopes) atomically, in one statement, returning the successor. Using a token twice revokes
     /// its whole grant ([`Rotation::Reused`]); a token presented by another client than its own
-    /// is left as it is ([`Rotation::OtherClient`]).
+    /// is left as it is ([`Rotation::OtherClient`]). The successor expires at its
+    /// `expires_at` (the idle limit) or at the grant's creation plus its `grant_lifetime`,
+    /// whichever comes first: rotation never extends a grant past its absolute lifetime.
     async fn rotate_refresh_token(
         &self,
         old_hash: &str,
@@ -436,6 +438,11 @@ pub(crate) mod sql {
         now: OffsetDateTime,
     ) -> Result<Rotation, StoreError> {
         let at = crate::model::to_millis(now);
+        let lifetime: i64 = successor
+            .grant_lifetime
+            .whole_milliseconds()
+            .try_into()
+            .unwrap_or(i64::MAX);
         // The usual case in one statement (C::ROTATE_REFRESH): claim the parent, store the
         // successor. Only when that claims nothing is the parent's state looked at.
         let stored = query_as::<RefreshRow>(C::ROTATE_REFRESH)
@@ -444,6 +451,7 @@ pub(crate) mod sql {
             .bind(successor.hash)
             .bind(crate::model::to_millis(successor.expires_at))
             .bind(successor.client_id.clone())
+            .bind(lifetime)
             .fetch_optional(&mut *c)
             .await?;
         if let Some(stored) = stored {
@@ -473,11 +481,26 @@ pub(crate) mod sql {
                 grant_id: crate::model::parse_id(&current.grant_id)?,
             });
         }
-        if current.revoked_at.is_some() || current.expires_at > at {
-            // Not used, not expired, yet not claimable: the token or its grant is revoked.
+        if current.revoked_at.is_some() {
             return Ok(Rotation::Revoked);
         }
-        Ok(Rotation::Expired)
+        if current.expires_at <= at {
+            return Ok(Rotation::Expired);
+        }
+        // Not used, not expired, yet not claimable: its grant is revoked, or past its
+        // absolute lifetime.
+        let grant_ended = query_as::<(i64,)>(
+            "SELECT created_at FROM grants WHERE id = $1 AND revoked_at IS NULL",
+        )
+        .bind(current.grant_id.clone())
+        .fetch_optional(&mut *tx)
+        .await?
+        .is_some_and(|(created_at,)| created_at.saturating_add(lifetime) <= at);
+        Ok(if grant_ended {
+            Rotation::Expired
+        } else {
+            Rotation::Revoked
+        })
     }
 
     pub(crate) async fn get_refresh_token<C: Conn>(

@@ -19,6 +19,7 @@ crate::for_each_backend!(
     a_client_id_is_unique,
     a_client_can_be_updated_and_deleted,
     a_clients_connections_and_password_signin_are_stored,
+    a_clients_own_account_settings_are_stored_and_absent_ones_read_as_the_servers,
     signing_keys_are_listed_by_activation_and_can_be_retired,
     of_first_keys_inserted_at_once_one_per_algorithm_is_stored,
     a_key_is_inserted_when_the_signing_one_is_retired_or_not_active_yet,
@@ -49,6 +50,8 @@ pub fn client(id: &str) -> Client {
         theme: json!({ "primary": "#123456" }),
         connections: None,
         password_signin: true,
+        self_signup: None,
+        email_verification: None,
         created_at: t0(),
         updated_at: t0(),
     }
@@ -152,6 +155,28 @@ async fn a_clients_connections_and_password_signin_are_stored(store: Arc<dyn Sto
         let mut changed = only_google.clone();
         changed.connections = connections;
         changed.password_signin = password_signin;
+        assert_eq!(store.update_client(changed.clone()).await.unwrap(), changed);
+        assert_eq!(store.get_client("app").await.unwrap(), Some(changed));
+    }
+}
+
+async fn a_clients_own_account_settings_are_stored_and_absent_ones_read_as_the_servers(
+    store: Arc<dyn Store>,
+) {
+    let created = store.create_client(client("shop")).await.unwrap();
+    assert_eq!(
+        (created.self_signup, created.email_verification),
+        (None, None)
+    );
+    let mut own = client("app");
+    own.self_signup = Some(false);
+    own.email_verification = Some("required".into());
+    assert_eq!(store.create_client(own.clone()).await.unwrap(), own);
+    assert_eq!(store.get_client("app").await.unwrap(), Some(own.clone()));
+    for (self_signup, email_verification) in [(Some(true), Some("off")), (None, None)] {
+        let mut changed = own.clone();
+        changed.self_signup = self_signup;
+        changed.email_verification = email_verification.map(str::to_owned);
         assert_eq!(store.update_client(changed.clone()).await.unwrap(), changed);
         assert_eq!(store.get_client("app").await.unwrap(), Some(changed));
     }

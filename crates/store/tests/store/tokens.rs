@@ -19,6 +19,7 @@ crate::for_each_backend!(
     of_concurrent_code_exchanges_exactly_one_wins,
     an_expired_or_unknown_code_is_unknown,
     a_refresh_token_rotates_once,
+    a_rotated_token_expires_at_its_idle_limit_or_at_its_grants_end_whichever_comes_first,
     refresh_token_reuse_revokes_the_grant,
     of_concurrent_rotations_exactly_one_wins,
     a_refresh_token_presented_by_another_client_is_left_alone,
@@ -69,6 +70,7 @@ fn successor(hash: &str) -> RefreshSuccessor {
         hash: hash.into(),
         client_id: "shop".into(),
         expires_at: t0() + Duration::days(30),
+        grant_lifetime: Duration::days(365),
     }
 }
 
@@ -218,6 +220,65 @@ async fn a_refresh_token_rotates_once(store: Arc<dyn Store>) {
             .await
             .unwrap(),
         Rotation::Unknown
+    );
+}
+
+async fn a_rotated_token_expires_at_its_idle_limit_or_at_its_grants_end_whichever_comes_first(
+    store: Arc<dyn Store>,
+) {
+    // The grant was created at t0: its tokens end at t0 + 10 days however often rotated.
+    let grant = grant(&store).await;
+    store
+        .insert_refresh_token(refresh("r1", &grant), t0())
+        .await
+        .unwrap();
+    let next = |hash: &str, idle_until| RefreshSuccessor {
+        hash: hash.into(),
+        client_id: "shop".into(),
+        expires_at: idle_until,
+        grant_lifetime: Duration::days(10),
+    };
+    let at = t0() + Duration::days(1);
+    let Rotation::Rotated(idle) = store
+        .rotate_refresh_token("r1", next("r2", at + Duration::days(2)), at)
+        .await
+        .unwrap()
+    else {
+        panic!("expected a rotation")
+    };
+    assert_eq!(idle.expires_at, at + Duration::days(2), "the idle limit");
+    let at = t0() + Duration::days(2);
+    let Rotation::Rotated(capped) = store
+        .rotate_refresh_token("r2", next("r3", at + Duration::days(9)), at)
+        .await
+        .unwrap()
+    else {
+        panic!("expected a rotation")
+    };
+    assert_eq!(
+        capped.expires_at,
+        t0() + Duration::days(10),
+        "the grant's end"
+    );
+    let after = t0() + Duration::days(10);
+    assert_eq!(
+        store
+            .rotate_refresh_token("r3", next("r4", after + Duration::days(2)), after)
+            .await
+            .unwrap(),
+        Rotation::Expired
+    );
+    // A token of its own still valid (issued under a longer lifetime) ends with its grant.
+    store
+        .insert_refresh_token(refresh("r5", &grant), t0())
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .rotate_refresh_token("r5", next("r6", after + Duration::days(2)), after)
+            .await
+            .unwrap(),
+        Rotation::Expired
     );
 }
 
