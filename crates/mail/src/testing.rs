@@ -32,7 +32,7 @@ use std::time::Duration;
 use mail_parser::MessageParser;
 
 /// The variable naming the Python that has aiosmtpd, when it is not the project's virtualenv.
-pub const PYTHON_VAR: &str = "ACCRETE_SMTP_PYTHON";
+pub const PYTHON_VAR: &str = "ACCRETE_TEST_SMTP_PYTHON";
 
 /// How long the sink may take to start listening.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
@@ -52,7 +52,7 @@ pub struct SmtpSink {
 impl SmtpSink {
     /// Starts a sink on a free port and waits until it listens (by reading its `ready` line:
     /// no sleeps). `None`, after saying so on stderr, when no Python with aiosmtpd is found
-    /// (run `scripts/install-deps`, or set `ACCRETE_SMTP_PYTHON`).
+    /// (run `scripts/install-deps`, or set `ACCRETE_TEST_SMTP_PYTHON`).
     ///
     /// # Panics
     /// When Python or aiosmtpd is missing and `CI=true` (in CI a skipped mail test is a
@@ -304,7 +304,7 @@ fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// The first Python that can import aiosmtpd: `ACCRETE_SMTP_PYTHON`, the project's virtualenv
+/// The first Python that can import aiosmtpd: `ACCRETE_TEST_SMTP_PYTHON`, the project's virtualenv
 /// (`target/schemathesis-venv`, made by scripts/install-deps), then `python3`. Looked for once
 /// per test process.
 fn python() -> Option<OsString> {
