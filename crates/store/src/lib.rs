@@ -22,10 +22,10 @@ mod sqlite;
 pub mod testing;
 
 pub use aggregates::{
-    clients::Clients, connections::Connections, federation_states::FederationStates,
-    grants::Grants, health::Health, identities::Identities, policies::Policies, prompts::Prompts,
-    signing_keys::SigningKeys, sso_sessions::SsoSessions, throttle::CredentialThrottle,
-    transactions::AuthTransactions, users::Users,
+    accounts::Accounts, clients::Clients, connections::Connections,
+    federation_states::FederationStates, grants::Grants, health::Health, identities::Identities,
+    policies::Policies, prompts::Prompts, signing_keys::SigningKeys, sso_sessions::SsoSessions,
+    throttle::CredentialThrottle, transactions::AuthTransactions, users::Users,
 };
 pub use error::{BoxError, StoreError};
 pub use federation::{
@@ -37,9 +37,10 @@ pub use model::{
     normalize_email,
 };
 pub use oidc::{
-    AuthTransaction, AuthorizationCode, Client, CodeConsumption, CodeIssue, ExpiredTransaction,
-    Grant, NewAuthTransaction, NewAuthorizationCode, NewRefreshToken, RefreshSuccessor,
-    RefreshToken, Rotation, SsoSession, StoredSigningKey,
+    AuthTransaction, AuthorizationCode, AuthorizedApplication, Client, CodeConsumption, CodeIssue,
+    ExpiredTransaction, Grant, NewAuthTransaction, NewAuthorizationCode, NewRefreshToken,
+    RefreshSuccessor, RefreshToken, Rotation, SsoSession, StoredSigningKey, USER_AGENT_MAX_BYTES,
+    truncate_user_agent,
 };
 pub use port::Store;
 pub use postgres::PostgresStore;
@@ -56,8 +57,8 @@ pub use sqlite::SqliteStore;
 /// The port's traits, to call store methods: `use accrete_store::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        AuthTransactions, Clients, Connections, CredentialThrottle, FederationStates, Grants,
-        Health, Identities, Policies, Prompts, SigningKeys, SsoSessions, Store, Users,
+        Accounts, AuthTransactions, Clients, Connections, CredentialThrottle, FederationStates,
+        Grants, Health, Identities, Policies, Prompts, SigningKeys, SsoSessions, Store, Users,
     };
 }
 

@@ -2,10 +2,10 @@
 //! `crate::aggregates`), and [`Store`], which is all of them.
 
 use crate::aggregates::{
-    clients::Clients, connections::Connections, federation_states::FederationStates,
-    grants::Grants, health::Health, identities::Identities, policies::Policies, prompts::Prompts,
-    signing_keys::SigningKeys, sso_sessions::SsoSessions, throttle::CredentialThrottle,
-    transactions::AuthTransactions, users::Users,
+    accounts::Accounts, clients::Clients, connections::Connections,
+    federation_states::FederationStates, grants::Grants, health::Health, identities::Identities,
+    policies::Policies, prompts::Prompts, signing_keys::SigningKeys, sso_sessions::SsoSessions,
+    throttle::CredentialThrottle, transactions::AuthTransactions, users::Users,
 };
 
 /// Persistence for Accrete, used as `Arc<dyn Store>`: every aggregate's trait.
@@ -15,6 +15,7 @@ use crate::aggregates::{
 /// method with its trait in scope (`use accrete_store::prelude::*;`).
 pub trait Store:
     Health
+    + Accounts
     + Users
     + Clients
     + SigningKeys
@@ -35,6 +36,7 @@ pub trait Store:
 
 impl<T> Store for T where
     T: Health
+        + Accounts
         + Users
         + Clients
         + SigningKeys

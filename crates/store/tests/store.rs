@@ -6,6 +6,8 @@
     reason = "helpers outside #[test] functions fail the test by panicking"
 )]
 
+#[path = "store/account.rs"]
+mod account;
 #[path = "store/breaker.rs"]
 mod breaker;
 #[path = "store/common.rs"]

@@ -5,11 +5,13 @@
 //! gives up and goes back to the application, and the account page links and unlinks
 //! providers. The use-cases are `accrete_app::federation`.
 
+use std::net::SocketAddr;
+
 use accrete_app::federation::{self, Begin, Callback, FederationError, Finished};
 use accrete_federation::{Callback as UpstreamCallback, UpstreamError};
 use accrete_store::UnlinkOutcome;
 use axum::Form;
-use axum::extract::{Path, Query, RawQuery, State};
+use axum::extract::{ConnectInfo, Path, Query, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
@@ -113,6 +115,7 @@ pub(super) async fn callback_post(
 /// `GET /login/{connection}/callback`: the end of the round trip.
 pub(super) async fn callback(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(connection): Path<String>,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
@@ -149,7 +152,16 @@ pub(super) async fn callback(
     let locale = locale(&tx, &headers);
     match finished {
         Ok(Finished::SignedIn { user, method, .. }) => {
-            match session::start(&state, jar, user.id, &method, now).await {
+            match session::start(
+                &state,
+                jar,
+                user.id,
+                &method,
+                session::Device::of(&headers, peer),
+                now,
+            )
+            .await
+            {
                 Ok((jar, _)) => (jar, continue_to(&tx)).into_response(),
                 Err(error) => store_failure(&state, locale, &error),
             }

@@ -150,7 +150,16 @@ pub(super) async fn submit(
         tracing::warn!(%error, "could not link the provider waiting for this sign-in");
     }
     let method = SignInMethod::password();
-    match session::start(&state, page.jar.clone(), user.id, &method, now).await {
+    match session::start(
+        &state,
+        page.jar.clone(),
+        user.id,
+        &method,
+        session::Device::of(&headers, peer),
+        now,
+    )
+    .await
+    {
         Ok((jar, _)) => {
             let client_id = page.tx.client_id.as_deref().unwrap_or("-");
             tracing::info!(user_id = %user.id, %client_id, "sign-in succeeded");

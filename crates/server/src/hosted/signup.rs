@@ -181,7 +181,16 @@ pub(super) async fn submit(
         Err(SignUpError::Store(error)) => return store_failure(&state, locale, &error),
     };
     let method = accrete_app::federation::SignInMethod::password();
-    match session::start(&state, page.jar.clone(), user.id, &method, now).await {
+    match session::start(
+        &state,
+        page.jar.clone(),
+        user.id,
+        &method,
+        session::Device::of(&headers, peer),
+        now,
+    )
+    .await
+    {
         Ok((jar, _)) => {
             let client_id = page.tx.client_id.as_deref().unwrap_or("-");
             tracing::info!(user_id = %user.id, %client_id, "sign-up succeeded");

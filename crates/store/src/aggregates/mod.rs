@@ -6,6 +6,7 @@
 //! connection (`read()` or `write()`), runs the module's SQL function of the same name on it, and
 //! gives the result to `settle`, which discards a connection that failed as unavailable.
 
+pub(crate) mod accounts;
 pub(crate) mod clients;
 pub(crate) mod connections;
 pub(crate) mod federation_states;
