@@ -8,6 +8,7 @@
 //! stay in `accrete-core` and `accrete-oidc`; writes that belong together are one database
 //! transaction of the store.
 
+pub mod account;
 pub mod accounts;
 mod app;
 pub mod authorization;

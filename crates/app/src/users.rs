@@ -271,11 +271,12 @@ pub async fn update(
 
 /// Deletes a user with their profile values, history, sessions and tokens.
 pub async fn delete(app: &App, id: Uuid, now: OffsetDateTime) -> Result<(), UserError> {
-    get(app, id).await?;
-    app.store().revoke_user_grants(id, None, now).await?;
-    app.store().delete_user_sessions(id).await?;
-    app.store().delete_user(id).await?;
-    Ok(())
+    // Grants revoked, sessions ended and the user deleted in one transaction (the account
+    // center's deletion is the same, with its event).
+    match app.store().delete_account(id, now, None).await {
+        Err(StoreError::NotFound) => Err(UserError::NotFound),
+        other => Ok(other?),
+    }
 }
 
 /// Every value change of a user, oldest first.
