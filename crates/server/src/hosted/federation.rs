@@ -166,7 +166,7 @@ pub(super) async fn callback(
                 Err(error) => store_failure(&state, locale, &error),
             }
         }
-        Ok(Finished::Linked { .. }) => Redirect::to("/account?linked=1").into_response(),
+        Ok(Finished::Linked { .. }) => Redirect::to("/account/security?linked=1").into_response(),
         Ok(Finished::ConfirmLink { tx }) => {
             Redirect::to(&format!("/login?tx={tx}")).into_response()
         }
@@ -334,7 +334,7 @@ async fn account_user(
     }
     match session::current(state, jar, now).await {
         Ok(Some(session)) => Ok(session.user_id),
-        Ok(None) => Err(Redirect::to("/account").into_response()),
+        Ok(None) => Err(Redirect::to("/account/security").into_response()),
         Err(error) => Err(store_failure(state, locale, &error)),
     }
 }
@@ -390,9 +390,11 @@ pub(super) async fn unlink(
     };
     match federation::unlink(&state.app, user_id, &connection).await {
         Ok(UnlinkOutcome::Unlinked | UnlinkOutcome::NotFound) => {
-            Redirect::to("/account?unlinked=1").into_response()
+            Redirect::to("/account/security?unlinked=1").into_response()
         }
-        Ok(UnlinkOutcome::LastWayIn) => Redirect::to("/account?last_way_in=1").into_response(),
+        Ok(UnlinkOutcome::LastWayIn) => {
+            Redirect::to("/account/security?last_way_in=1").into_response()
+        }
         Err(error) => store_failure(&state, locale, &error),
     }
 }
