@@ -36,7 +36,17 @@ pub(super) async fn show(
     )
     .await
     {
-        Ok(page) => page.blank(&state),
+        Ok(mut page) => {
+            // Outside an application's sign-in, someone already signed in is shown the way to
+            // their account center.
+            if query.tx.is_none()
+                && let Ok(Some(session)) = session::current(&state, &page.jar, now).await
+                && let Ok(user) = state.store.get_user(session.user_id).await
+            {
+                page.signed_in = Some(user.email);
+            }
+            page.blank(&state)
+        }
         Err(response) => response,
     }
 }

@@ -474,3 +474,54 @@ async fn the_sections_need_a_session_and_a_csrf_token() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn signing_out_from_the_account_center_goes_back_to_the_application() {
+    each_backend(|app| async move {
+        rp::register(&app, ClientSpec::web("web")).await;
+        let browser = rp::sign_up(&app, "kai@example.com").await;
+        let path = format!("/account/data?return_to={}", rp::escape(rp::AFTER_LOGOUT));
+        let html = browser.get(&path).await.text().await.unwrap();
+        let csrf = hidden_input(&html, "csrf").unwrap();
+        assert_eq!(
+            hidden_input(&html, "post_logout_redirect_uri").map(|v| v.replace("&#x2f;", "/")),
+            Some(rp::AFTER_LOGOUT.to_owned())
+        );
+        let signed_out = browser
+            .post_form(
+                "/logout",
+                &[
+                    ("csrf", &csrf),
+                    ("action", "submit"),
+                    ("client_id", "web"),
+                    ("post_logout_redirect_uri", rp::AFTER_LOGOUT),
+                ],
+            )
+            .await;
+        assert_eq!(location(&signed_out), rp::AFTER_LOGOUT);
+        assert_eq!(location(&browser.get("/account").await), "/login");
+        // Without an application: the sign-out button alone.
+        let other = rp::sign_up(&app, "lea@example.com").await;
+        let csrf = other.csrf("/account").await;
+        let done = other
+            .post_form("/logout", &[("csrf", &csrf), ("action", "submit")])
+            .await;
+        assert_eq!(done.status(), 200);
+        assert!(done.text().await.unwrap().contains("You are signed out."));
+        assert_eq!(location(&other.get("/account").await), "/login");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_sign_in_page_links_a_signed_in_browser_to_its_account() {
+    each_backend(|app| async move {
+        let browser = rp::sign_up(&app, "max@example.com").await;
+        let html = browser.get("/login").await.text().await.unwrap();
+        assert!(html.contains("Signed in as max@example.com"), "{html}");
+        assert!(html.contains("Manage your account"), "{html}");
+        let anonymous = app.new_browser().get("/login").await.text().await.unwrap();
+        assert!(!anonymous.contains("Manage your account"));
+    })
+    .await;
+}
