@@ -15,7 +15,8 @@ export async function launch() {
   });
 }
 
-// Screenshots the page under `name` and fails on serious or critical axe violations.
+// Screenshots the page under `name` and fails on serious or critical axe violations (with
+// AXE_DEBUG=1 in the environment, naming the offending elements).
 export async function checkPage(page, name) {
   mkdirSync(artifacts, { recursive: true });
   await page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
@@ -24,6 +25,6 @@ export async function checkPage(page, name) {
   const result = await page.evaluate(() => globalThis.axe.run(document, { resultTypes: ['violations'] }));
   const serious = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
   if (serious.length) {
-    throw new Error(`${name}: accessibility violations: ${serious.map((v) => `${v.id} (${v.nodes.length})`).join(', ')}`);
+    throw new Error(`${name}: accessibility violations: ${serious.map((v) => `${v.id} (${v.nodes.length}${process.env.AXE_DEBUG ? ': ' + v.nodes.map((n) => n.html).join(' | ') : ''})`).join(', ')}`);
   }
 }

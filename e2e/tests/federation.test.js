@@ -205,10 +205,10 @@ test('cancelled at the provider, in French', async () => {
   await context.close();
 });
 
-test('the account page lists the provider among the ways to sign in, in English and in French', async () => {
+test("the account center's security section lists the provider among the ways to sign in, in English and in French", async () => {
   assert.ok(signedIn, 'the federated sign-up ran');
   const page = await signedIn.newPage();
-  await page.goto(`${server.base}/account`);
+  await page.goto(`${server.base}/account/security`);
   await page.getByRole('heading', { name: 'Ways to sign in' }).waitFor();
   const methods = page.locator('.methods-list');
   assert.match(await methods.textContent(), new RegExp(`${PROVIDER} \\(${ADA.email}\\)`));
@@ -216,7 +216,7 @@ test('the account page lists the provider among the ways to sign in, in English 
 
   const french = await newContext({ locale: 'fr-FR', storageState: await signedIn.storageState() });
   const pageFr = await french.newPage();
-  await pageFr.goto(`${server.base}/account`);
+  await pageFr.goto(`${server.base}/account/security`);
   await pageFr.getByRole('heading', { name: 'Moyens de connexion' }).waitFor();
   assert.match(await pageFr.locator('.methods-list').textContent(), new RegExp(`${PROVIDER} \\(${ADA.email}\\)`));
   await checkPage(pageFr, 'federation-account-fr');

@@ -8,6 +8,7 @@
 //! stay in `accrete-core` and `accrete-oidc`; writes that belong together are one database
 //! transaction of the store.
 
+pub mod account;
 pub mod account_mail;
 pub mod accounts;
 mod app;

@@ -121,15 +121,19 @@ pub async fn reset(
     now: OffsetDateTime,
 ) -> Result<Uuid, ResetError> {
     let link_hash = app.mail.hash(secret);
-    let Some(email) = app
+    let Some(token) = app
         .store()
         .peek_account_link(&link_hash, TokenPurpose::ResetPassword, now)
         .await?
-        .map(|token| token.email)
     else {
         return Err(ResetError::Expired);
     };
-    credentials::check_new_password(&new_password).map_err(ResetError::Password)?;
+    let email = token.email;
+    let user = app.store().get_user(token.user_id).await?;
+    let mut hints = crate::users::name_hints(user.profile.as_object());
+    hints.push(email.clone());
+    let hints: Vec<&str> = hints.iter().map(String::as_str).collect();
+    credentials::check_new_password(&new_password, &hints).map_err(ResetError::Password)?;
     let hash = match app
         .hashing
         .run(move || password::hash_password(&new_password))

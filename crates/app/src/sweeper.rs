@@ -1,5 +1,6 @@
 //! Shown prompts left unanswered: when their transaction expires they become
-//! `prompt.abandoned`; round trips to an upstream provider that never came back are removed. Swept lazily from the sign-in flow, at most once per [`INTERVAL`] per
+//! `prompt.abandoned`; round trips to an upstream provider that never came back, and mailed codes and links a day
+//! past their expiry, are removed. Swept lazily from the sign-in flow, at most once per [`INTERVAL`] per
 //! node; the store hands each expired transaction to one sweeper only.
 
 use std::sync::atomic::Ordering;
@@ -35,6 +36,10 @@ pub(crate) fn sweep_now_and_then(app: &App, now: OffsetDateTime) {
         // Round trips to a provider that never came back.
         if let Err(error) = store.delete_expired_federation_states(now).await {
             tracing::warn!(%error, "could not sweep expired federation states");
+        }
+        // Mailed codes and links a day past their expiry (kept that long for the resend limits).
+        if let Err(error) = store.purge_account_tokens(now).await {
+            tracing::warn!(%error, "could not sweep expired mailed proofs");
         }
     });
 }

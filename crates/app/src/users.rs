@@ -151,13 +151,18 @@ pub async fn create(app: &App, new: NewAccount) -> Result<User, UserError> {
     if let Err(problem) = credentials::check_email(&email) {
         push(&mut problems, "email", "invalid_email", problem.to_string());
     }
-    if let Some(Err(problem)) = password.as_deref().map(credentials::check_new_password) {
-        push(
-            &mut problems,
-            "password",
-            "invalid_length",
-            problem.to_string(),
-        );
+    if let Some(password) = password.as_deref() {
+        let names = name_hints(values.profile.as_ref());
+        let mut hints: Vec<&str> = names.iter().map(String::as_str).collect();
+        hints.push(&email);
+        if let Err(problem) = credentials::check_new_password(password, &hints) {
+            push(
+                &mut problems,
+                "password",
+                problem.code(),
+                problem.to_string(),
+            );
+        }
     }
     let policy = published_or_empty(app).await?;
     let (changes, patches) = check_values(&policy, &mut values, None, &mut problems);
@@ -185,6 +190,23 @@ pub async fn create(app: &App, new: NewAccount) -> Result<User, UserError> {
         patches,
     };
     Ok(app.store().create_user_with(user, &update, &source).await?)
+}
+
+/// The names in a profile, known to whoever guesses its password.
+pub fn name_hints(profile: Option<&Map<String, Value>>) -> Vec<String> {
+    const NAMES: [&str; 6] = [
+        "name",
+        "given_name",
+        "family_name",
+        "middle_name",
+        "nickname",
+        "preferred_username",
+    ];
+    NAMES
+        .iter()
+        .filter_map(|key| profile?.get(*key)?.as_str())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// The user with this id.
@@ -249,11 +271,12 @@ pub async fn update(
 
 /// Deletes a user with their profile values, history, sessions and tokens.
 pub async fn delete(app: &App, id: Uuid, now: OffsetDateTime) -> Result<(), UserError> {
-    get(app, id).await?;
-    app.store().revoke_user_grants(id, None, now).await?;
-    app.store().delete_user_sessions(id).await?;
-    app.store().delete_user(id).await?;
-    Ok(())
+    // Grants revoked, sessions ended and the user deleted in one transaction (the account
+    // center's deletion is the same, with its event).
+    match app.store().delete_account(id, now, None).await {
+        Err(StoreError::NotFound) => Err(UserError::NotFound),
+        other => Ok(other?),
+    }
 }
 
 /// Every value change of a user, oldest first.

@@ -3,7 +3,10 @@
 
 use accrete_app::federation::SignInMethod;
 use accrete_oidc::secrets::random_opaque;
+use std::net::SocketAddr;
+
 use accrete_store::{SsoSession, StoreError};
+use axum::http::{HeaderMap, header};
 use axum_extra::extract::CookieJar;
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use time::{Duration, OffsetDateTime};
@@ -57,13 +60,37 @@ fn first_expiry(state: &AppState, now: OffsetDateTime) -> OffsetDateTime {
         .map_or(absolute, |idle| (now + idle).min(absolute))
 }
 
+/// The device a session is started from, kept with it for its owner to recognise on the
+/// account center's sessions page: the browser's `User-Agent` (cut to 512 bytes by the store)
+/// and the address of the connection (the same the rate limits count by).
+#[derive(Debug, Clone, Default)]
+pub struct Device {
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+}
+
+impl Device {
+    /// The device of a request.
+    pub fn of(headers: &HeaderMap, peer: SocketAddr) -> Device {
+        let user_agent = headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .and_then(accrete_store::truncate_user_agent);
+        Device {
+            user_agent,
+            ip: Some(peer.ip().to_string()),
+        }
+    }
+}
+
 /// Starts a session for `user_id` after an interactive sign-in by `method` (its `amr` and
-/// `acr` go into the ID tokens of the session) and sets its cookie.
+/// `acr` go into the ID tokens of the session) from `device`, and sets its cookie.
 pub async fn start(
     state: &AppState,
     jar: CookieJar,
     user_id: Uuid,
     method: &SignInMethod,
+    device: Device,
     now: OffsetDateTime,
 ) -> Result<(CookieJar, SsoSession), StoreError> {
     // A new sign-in replaces whatever session this browser had.
@@ -79,6 +106,9 @@ pub async fn start(
         credentialed: true,
         amr: method.amr.clone(),
         acr: method.acr.clone(),
+        id: Uuid::new_v4(),
+        user_agent: device.user_agent,
+        ip: device.ip,
     };
     state.store.create_session(session.clone()).await?;
     let cookie = Cookie::build((COOKIE, value))
@@ -89,6 +119,12 @@ pub async fn start(
         .max_age(state.app.settings().lifetimes.sso_session)
         .build();
     Ok((jar.add(cookie), session))
+}
+
+/// Forgets this browser's session cookie (after its session was ended elsewhere, such as by
+/// deleting the account).
+pub fn forget(jar: CookieJar) -> CookieJar {
+    jar.remove(Cookie::build(COOKIE).path("/").build())
 }
 
 /// Ends this browser's session (in the database and the cookie).

@@ -27,7 +27,7 @@ pub use account::{
     TokenEvent, TokenPurpose,
 };
 pub use aggregates::{
-    account_tokens::AccountTokens, clients::Clients, connections::Connections,
+    account_tokens::AccountTokens, accounts::Accounts, clients::Clients, connections::Connections,
     federation_states::FederationStates, grants::Grants, health::Health, identities::Identities,
     policies::Policies, prompts::Prompts, signing_keys::SigningKeys, sso_sessions::SsoSessions,
     throttle::CredentialThrottle, transactions::AuthTransactions, users::Users,
@@ -42,9 +42,10 @@ pub use model::{
     normalize_email,
 };
 pub use oidc::{
-    AuthTransaction, AuthorizationCode, Client, CodeConsumption, CodeIssue, ExpiredTransaction,
-    Grant, NewAuthTransaction, NewAuthorizationCode, NewRefreshToken, RefreshSuccessor,
-    RefreshToken, Rotation, SsoSession, StoredSigningKey,
+    AuthTransaction, AuthorizationCode, AuthorizedApplication, Client, CodeConsumption, CodeIssue,
+    ExpiredTransaction, Grant, NewAuthTransaction, NewAuthorizationCode, NewRefreshToken,
+    RefreshSuccessor, RefreshToken, Rotation, SsoSession, StoredSigningKey, USER_AGENT_MAX_BYTES,
+    truncate_user_agent,
 };
 pub use port::Store;
 pub use postgres::PostgresStore;
@@ -61,7 +62,7 @@ pub use sqlite::SqliteStore;
 /// The port's traits, to call store methods: `use accrete_store::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        AccountTokens, AuthTransactions, Clients, Connections, CredentialThrottle,
+        AccountTokens, Accounts, AuthTransactions, Clients, Connections, CredentialThrottle,
         FederationStates, Grants, Health, Identities, Policies, Prompts, SigningKeys, SsoSessions,
         Store, Users,
     };

@@ -86,11 +86,17 @@ pub struct StoredSigningKey {
     pub retired_at: Option<OffsetDateTime>,
 }
 
+/// The longest User-Agent kept with a session, in bytes.
+pub const USER_AGENT_MAX_BYTES: usize = 512;
+
 /// A single sign-on session, keyed by a hash of its cookie value.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SsoSession {
-    /// Hash of the cookie value.
+    /// Hash of the cookie value. Never shown: pages and forms name a session by its `id`.
     pub hash: String,
+    /// The session's name outside the server (the account center's sessions page): random, and
+    /// unrelated to the cookie.
+    pub id: Uuid,
     /// Whose session.
     pub user_id: Uuid,
     /// When created.
@@ -111,6 +117,41 @@ pub struct SsoSession {
     pub amr: Vec<String>,
     /// The authentication context class reached (`acr`), if any.
     pub acr: Option<String>,
+    /// The browser's `User-Agent` when the session was created (at most
+    /// [`USER_AGENT_MAX_BYTES`]; see [`truncate_user_agent`]).
+    pub user_agent: Option<String>,
+    /// The address the session was created from.
+    pub ip: Option<String>,
+}
+
+/// A `User-Agent` as a session keeps it: at most [`USER_AGENT_MAX_BYTES`], cut on a character
+/// boundary; `None` when empty.
+pub fn truncate_user_agent(user_agent: &str) -> Option<String> {
+    let user_agent = user_agent.trim();
+    let mut end = user_agent.len().min(USER_AGENT_MAX_BYTES);
+    while !user_agent.is_char_boundary(end) {
+        end -= 1;
+    }
+    let kept = &user_agent[..end];
+    (!kept.is_empty()).then(|| kept.to_owned())
+}
+
+/// An application that holds live refresh tokens of a user (one entry per client: its live
+/// grants together).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuthorizedApplication {
+    /// The client.
+    pub client_id: String,
+    /// Its display name.
+    pub client_name: String,
+    /// The scopes granted (every live grant's, sorted, once each).
+    pub scopes: Vec<String>,
+    /// When the first of its live grants was given.
+    #[serde(with = "time::serde::rfc3339")]
+    pub first_used_at: OffsetDateTime,
+    /// When it last received a refresh token (at a sign-in or a refresh).
+    #[serde(with = "time::serde::rfc3339")]
+    pub last_used_at: OffsetDateTime,
 }
 
 /// An authorization request in progress (sign-in, prompts, consent), kept in the database so

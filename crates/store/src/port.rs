@@ -2,7 +2,7 @@
 //! `crate::aggregates`), and [`Store`], which is all of them.
 
 use crate::aggregates::{
-    account_tokens::AccountTokens, clients::Clients, connections::Connections,
+    account_tokens::AccountTokens, accounts::Accounts, clients::Clients, connections::Connections,
     federation_states::FederationStates, grants::Grants, health::Health, identities::Identities,
     policies::Policies, prompts::Prompts, signing_keys::SigningKeys, sso_sessions::SsoSessions,
     throttle::CredentialThrottle, transactions::AuthTransactions, users::Users,
@@ -16,6 +16,7 @@ use crate::aggregates::{
 pub trait Store:
     Health
     + AccountTokens
+    + Accounts
     + Users
     + Clients
     + SigningKeys
@@ -37,6 +38,7 @@ pub trait Store:
 impl<T> Store for T where
     T: Health
         + AccountTokens
+        + Accounts
         + Users
         + Clients
         + SigningKeys

@@ -6,6 +6,8 @@
     reason = "helpers outside #[test] functions fail the test by panicking"
 )]
 
+#[path = "store/account.rs"]
+mod account;
 #[path = "store/account_tokens.rs"]
 mod account_tokens;
 #[path = "store/breaker.rs"]

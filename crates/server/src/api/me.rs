@@ -169,6 +169,23 @@ pub async fn get(
     )))
 }
 
+/// Everything kept about me, as one JSON document (the account center's download): the account
+/// (never its password hash), profile values with where each came from and their history,
+/// linked identities, sessions (device and dates, never their hashes), applications holding
+/// refresh tokens, prompt states and events. Its members are described in docs/account.md.
+#[utoipa::path(get, path = "/me/export", tag = "me",
+    responses((status = 200, body = Object, description = "The export document"), ErrorResponses),
+    security(("bearer" = [])))]
+pub async fn export(
+    caller: Caller,
+    State(state): State<AppState>,
+) -> Result<axum::Json<Value>, ApiError> {
+    let user = me(&state, &caller).await?;
+    let document =
+        accrete_app::account::export(&state.app, user.id, OffsetDateTime::now_utc()).await?;
+    Ok(axum::Json(document))
+}
+
 /// Validates answers for `keys`; refusals by field key.
 fn validated(
     policy: &CompiledPolicy,

@@ -30,6 +30,7 @@ use crate::state::AppState;
 pub(crate) fn routes(state: &AppState) -> Router<AppState> {
     let (me, me_doc) = OpenApiRouter::new()
         .routes(routes!(me::get, me::patch))
+        .routes(routes!(me::export))
         .routes(routes!(me::event))
         .routes(routes!(me::answer))
         .routes(routes!(me::skip))

@@ -92,7 +92,11 @@ pub struct CreateUser {
     /// Email (unique, ignoring case): an RFC 5322 address of at most 254 characters.
     #[schema(format = Email)]
     pub email: String,
-    /// A password (8 to 1024 characters); users without one sign in through other means.
+    /// A password (8 to 1024 characters) that is hard to guess: one that the zxcvbn estimator
+    /// scores below 3 of 4 (a common password, a keyboard pattern, a date, or one built on the
+    /// user's email address or name given here) is refused with the problem code `too_weak` at
+    /// `fields.password`, like any other refused value. Users without one sign in through other
+    /// means.
     #[serde(default)]
     #[schema(min_length = 8, max_length = 1024)]
     pub password: Option<String>,

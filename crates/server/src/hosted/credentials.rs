@@ -40,6 +40,9 @@ pub(crate) struct CredentialsPage {
     pub self_signup: bool,
     /// A provider sign-in waiting for the person to prove the account with its email is theirs.
     pub pending_link: Option<PendingLink>,
+    /// The email of the account this browser is already signed in to (the sign-in page outside
+    /// a transaction links it to the account center).
+    pub signed_in: Option<String>,
 }
 
 impl CredentialsPage {
@@ -78,6 +81,7 @@ impl CredentialsPage {
                 .map(|c| (c.name().to_owned(), c.display_name()))
                 .collect(),
             pending_link: tx.transaction.as_ref().and_then(federation::pending_link),
+            signed_in: None,
             // Proving an account to link a provider to it may take its password, even where
             // the application signs people in through providers only.
             password: federation::password_offered(tx.client.as_ref())
@@ -135,6 +139,7 @@ impl CredentialsPage {
             self_signup => self.self_signup,
             home_realms => self.home_realms,
             pending_link,
+            signed_in => self.signed_in,
             ..page
         };
         (

@@ -5,11 +5,13 @@
 //! gives up and goes back to the application, and the account page links and unlinks
 //! providers. The use-cases are `accrete_app::federation`.
 
+use std::net::SocketAddr;
+
 use accrete_app::federation::{self, Begin, Callback, FederationError, Finished};
 use accrete_federation::{Callback as UpstreamCallback, UpstreamError};
 use accrete_store::UnlinkOutcome;
 use axum::Form;
-use axum::extract::{Path, Query, RawQuery, State};
+use axum::extract::{ConnectInfo, Path, Query, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
@@ -113,6 +115,7 @@ pub(super) async fn callback_post(
 /// `GET /login/{connection}/callback`: the end of the round trip.
 pub(super) async fn callback(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(connection): Path<String>,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
@@ -149,12 +152,21 @@ pub(super) async fn callback(
     let locale = locale(&tx, &headers);
     match finished {
         Ok(Finished::SignedIn { user, method, .. }) => {
-            match session::start(&state, jar, user.id, &method, now).await {
+            match session::start(
+                &state,
+                jar,
+                user.id,
+                &method,
+                session::Device::of(&headers, peer),
+                now,
+            )
+            .await
+            {
                 Ok((jar, _)) => (jar, continue_to(&tx)).into_response(),
                 Err(error) => store_failure(&state, locale, &error),
             }
         }
-        Ok(Finished::Linked { .. }) => Redirect::to("/account?linked=1").into_response(),
+        Ok(Finished::Linked { .. }) => Redirect::to("/account/security?linked=1").into_response(),
         Ok(Finished::ConfirmLink { tx }) => {
             Redirect::to(&format!("/login?tx={tx}")).into_response()
         }
@@ -323,7 +335,7 @@ async fn account_user(
     }
     match session::current(state, jar, now).await {
         Ok(Some(session)) => Ok(session.user_id),
-        Ok(None) => Err(Redirect::to("/account").into_response()),
+        Ok(None) => Err(Redirect::to("/account/security").into_response()),
         Err(error) => Err(store_failure(state, locale, &error)),
     }
 }
@@ -379,9 +391,11 @@ pub(super) async fn unlink(
     };
     match federation::unlink(&state.app, user_id, &connection).await {
         Ok(UnlinkOutcome::Unlinked | UnlinkOutcome::NotFound) => {
-            Redirect::to("/account?unlinked=1").into_response()
+            Redirect::to("/account/security?unlinked=1").into_response()
         }
-        Ok(UnlinkOutcome::LastWayIn) => Redirect::to("/account?last_way_in=1").into_response(),
+        Ok(UnlinkOutcome::LastWayIn) => {
+            Redirect::to("/account/security?last_way_in=1").into_response()
+        }
         Err(error) => store_failure(&state, locale, &error),
     }
 }

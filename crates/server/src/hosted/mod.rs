@@ -52,7 +52,22 @@ pub(crate) fn routes() -> Router<AppState> {
         )
         .route("/signup", get(signup::show).post(signup::submit))
         .route("/prompt", get(prompt::show).post(prompt::submit))
-        .route("/account", get(account::show).post(account::submit))
+        .route(
+            "/account",
+            get(account::profile::show).post(account::profile::submit),
+        )
+        .route("/account/security", get(account::security::show))
+        .route(
+            "/account/security/password",
+            post(account::security::change_password),
+        )
+        .route(
+            "/account/sessions",
+            get(account::sessions::show).post(account::sessions::submit),
+        )
+        .route("/account/data", get(account::data::show))
+        .route("/account/data/export", get(account::data::export))
+        .route("/account/data/delete", post(account::data::delete))
         .route(
             "/forgot-password",
             get(recovery::forgot).post(recovery::ask),

@@ -222,9 +222,8 @@ pub(crate) async fn reset(
         );
     }
     let mut errors = FieldErrors::new();
-    if let Err(problem) = credentials::check_new_password(&form.password) {
-        errors.insert("password".into(), password_error(locale, problem));
-    } else if form.password != form.confirm {
+    // The password's own rules are the use-case's (`ResetError::Password` below).
+    if form.password != form.confirm {
         errors.insert("confirm".into(), text(locale, "reset.mismatch"));
     }
     if !errors.is_empty() {

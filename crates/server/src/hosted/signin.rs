@@ -36,7 +36,17 @@ pub(super) async fn show(
     )
     .await
     {
-        Ok(page) => page.blank(&state),
+        Ok(mut page) => {
+            // Outside an application's sign-in, someone already signed in is shown the way to
+            // their account center.
+            if query.tx.is_none()
+                && let Ok(Some(session)) = session::current(&state, &page.jar, now).await
+                && let Ok(user) = state.store.get_user(session.user_id).await
+            {
+                page.signed_in = Some(user.email);
+            }
+            page.blank(&state)
+        }
         Err(response) => response,
     }
 }
@@ -150,7 +160,16 @@ pub(super) async fn submit(
         tracing::warn!(%error, "could not link the provider waiting for this sign-in");
     }
     let method = SignInMethod::password();
-    match session::start(&state, page.jar.clone(), user.id, &method, now).await {
+    match session::start(
+        &state,
+        page.jar.clone(),
+        user.id,
+        &method,
+        session::Device::of(&headers, peer),
+        now,
+    )
+    .await
+    {
         Ok((jar, _)) => {
             let client_id = page.tx.client_id.as_deref().unwrap_or("-");
             tracing::info!(user_id = %user.id, %client_id, "sign-in succeeded");

@@ -50,8 +50,15 @@ pub(super) async fn show(
     }
 }
 
-/// Checks the credentials of a registration; every problem at once.
-pub(crate) fn check_credentials(locale: &str, email: &str, password: &str) -> FieldErrors {
+/// Checks the credentials of a registration; every problem at once. `hints`: what else the
+/// person entered (the sign-up step's answers, such as a name), which the password should not
+/// be built on.
+pub(crate) fn check_credentials(
+    locale: &str,
+    email: &str,
+    password: &str,
+    hints: &[&str],
+) -> FieldErrors {
     let mut errors = FieldErrors::new();
     if let Err(problem) = credentials::check_email(email) {
         let key = match problem {
@@ -60,7 +67,9 @@ pub(crate) fn check_credentials(locale: &str, email: &str, password: &str) -> Fi
         };
         errors.insert("email".into(), text(locale, key));
     }
-    if let Err(problem) = credentials::check_new_password(password) {
+    let mut known = vec![email];
+    known.extend_from_slice(hints);
+    if let Err(problem) = credentials::check_new_password(password, &known) {
         errors.insert("password".into(), password_error(locale, problem));
     }
     errors
@@ -72,6 +81,7 @@ pub(super) fn password_error(locale: &str, problem: PasswordProblem) -> String {
         PasswordProblem::Missing => "error.required",
         PasswordProblem::TooShort => "error.password_short",
         PasswordProblem::TooLong => "error.password_long",
+        PasswordProblem::TooWeak => "error.password_weak",
     };
     text(locale, key)
 }
@@ -132,7 +142,8 @@ pub(super) async fn submit(
             Some(text(locale, "federation.no_password")),
         );
     }
-    let errors = check_credentials(locale, &email, &form.password);
+    let hints: Vec<&str> = answers.values().flatten().map(String::as_str).collect();
+    let errors = check_credentials(locale, &email, &form.password, &hints);
     if !errors.is_empty() || profile_invalid {
         return again(
             StatusCode::BAD_REQUEST,
@@ -176,7 +187,16 @@ pub(super) async fn submit(
         Err(SignUpError::Store(error)) => return store_failure(&state, locale, &error),
     };
     let method = accrete_app::federation::SignInMethod::password();
-    match session::start(&state, page.jar.clone(), user.id, &method, now).await {
+    match session::start(
+        &state,
+        page.jar.clone(),
+        user.id,
+        &method,
+        session::Device::of(&headers, peer),
+        now,
+    )
+    .await
+    {
         Ok((jar, _)) => {
             let client_id = page.tx.client_id.as_deref().unwrap_or("-");
             tracing::info!(user_id = %user.id, %client_id, "sign-up succeeded");
@@ -192,7 +212,7 @@ mod tests {
 
     #[test]
     fn every_credential_problem_is_reported_at_once() {
-        let errors = check_credentials("en", "not-an-email", "short");
+        let errors = check_credentials("en", "not-an-email", "short", &[]);
         assert_eq!(errors.len(), 2);
         assert_eq!(errors["email"], "Enter a valid email address.");
         assert_eq!(errors["password"], "Use at least 8 characters.");
@@ -200,12 +220,29 @@ mod tests {
 
     #[test]
     fn messages_follow_the_locale() {
-        let errors = check_credentials("fr", "", "");
+        let errors = check_credentials("fr", "", "", &[]);
         assert_eq!(errors["email"], "Ce champ est obligatoire.");
     }
 
     #[test]
     fn a_valid_registration_has_no_errors() {
-        assert!(check_credentials("en", "ann@example.com", "correct horse").is_empty());
+        assert!(
+            check_credentials("en", "ann@example.com", "correct horse battery staple", &[])
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn a_weak_password_is_refused_with_a_sentence() {
+        let errors = check_credentials("en", "ada@example.com", "ada@example.com1", &[]);
+        assert_eq!(
+            errors["password"],
+            "This password is too easy to guess. Try a few unrelated words, or a longer mix of characters."
+        );
+        let errors = check_credentials("fr", "ann@example.com", "Lovelace1815", &["Lovelace"]);
+        assert!(
+            errors["password"].starts_with("Ce mot de passe"),
+            "{errors:?}"
+        );
     }
 }

@@ -38,6 +38,26 @@ const EMBEDDED: &[(&str, &str)] = &[
     ("field.html", include_str!("../../templates/field.html")),
     ("prompt.html", include_str!("../../templates/prompt.html")),
     ("account.html", include_str!("../../templates/account.html")),
+    (
+        "account_base.html",
+        include_str!("../../templates/account_base.html"),
+    ),
+    (
+        "account_security.html",
+        include_str!("../../templates/account_security.html"),
+    ),
+    (
+        "account_sessions.html",
+        include_str!("../../templates/account_sessions.html"),
+    ),
+    (
+        "account_data.html",
+        include_str!("../../templates/account_data.html"),
+    ),
+    (
+        "account_deleted.html",
+        include_str!("../../templates/account_deleted.html"),
+    ),
     ("home.html", include_str!("../../templates/home.html")),
 ];
 

@@ -63,8 +63,9 @@ async fn a_password_of_1000_accented_letters_set_at_sign_up_signs_in() {
     let Some(app) = TestApp::spawn(Backend::Sqlite).await else {
         return;
     };
-    // 1000 characters, 2000 bytes: within the 1024 characters sign-up allows.
-    let password = "é".repeat(1000);
+    // 1000 characters, 2000 bytes: within the 1024 characters sign-up allows (and hard to
+    // guess: zxcvbn reads the first 100).
+    let password = format!("correct horse battery {}", "é".repeat(978));
     let signed_up = app.sign_up("ann@example.com", &password).await;
     assert_eq!(signed_up.status(), 303);
     let signed_in = app
@@ -126,6 +127,24 @@ async fn a_form_without_its_csrf_token_is_refused() {
             .unwrap()
             .is_none(),
         "nothing was created"
+    );
+}
+
+#[tokio::test]
+async fn sign_up_refuses_a_password_built_on_the_email_address() {
+    let Some(app) = TestApp::spawn(Backend::Sqlite).await else {
+        return;
+    };
+    let response = app.sign_up("ada@example.com", "ada@example.com1").await;
+    assert_eq!(response.status(), 400);
+    let html = response.text().await.unwrap();
+    assert!(
+        html.contains("This password is too easy to guess."),
+        "{html}"
+    );
+    assert!(
+        html.contains("aria-describedby=\"f-password-error"),
+        "{html}"
     );
 }
 

@@ -297,3 +297,26 @@ async fn the_widget_script_is_served_as_javascript() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn my_export_is_the_account_centers_document() {
+    each_backend(|app| async move {
+        let (tokens, _api) = admin(&app).await;
+        let user = stored_user(&app, "ada@example.com").await;
+        let me = Api {
+            app: &app,
+            token: tokens.user(&app, &user, "shop").await,
+        };
+        let response = me.get("/me/export").await;
+        assert_eq!(response.status(), 200);
+        let text = response.text().await.unwrap();
+        assert!(
+            !text.contains("argon2") && !text.contains("\"hash\""),
+            "{text}"
+        );
+        let document: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(document["account"]["email"], "ada@example.com");
+        assert!(document["sessions"].is_array());
+    })
+    .await;
+}

@@ -65,6 +65,28 @@ async fn creating_a_user_refuses_a_taken_email_and_bad_values() {
         .await;
         assert!(body["fields"]["email"].is_array());
         assert!(body["fields"]["password"].is_array());
+        // Long enough but easy to guess: the address itself with a digit.
+        let body = problem(
+            api.post(
+                "/users",
+                &json!({"email": "ada@example.com", "password": "ada@example.com1"}),
+            )
+            .await,
+            400,
+        )
+        .await;
+        assert_eq!(body["fields"]["password"][0]["code"], "too_weak");
+        let body = problem(
+            api.post(
+                "/users",
+                &json!({"email": "b@example.com", "password": "password1",
+                        "profile": {"given_name": "Bea"}}),
+            )
+            .await,
+            400,
+        )
+        .await;
+        assert_eq!(body["fields"]["password"][0]["code"], "too_weak");
         let body = problem(
             api.post(
                 "/users",
@@ -104,7 +126,7 @@ async fn a_password_is_8_to_1024_characters_as_on_the_sign_up_page() {
     // 200 characters: the API refused more than 128 where the sign-up page allowed 1024.
     let created = create(
         &api,
-        json!({"email": "ann@example.com", "password": "p".repeat(200)}),
+        json!({"email": "ann@example.com", "password": format!("correct horse battery {}", "p".repeat(178))}),
     )
     .await;
     assert_eq!(created["has_password"], true);

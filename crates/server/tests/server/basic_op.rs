@@ -245,6 +245,9 @@ async fn session_aged(app: &TestApp, email: &str, age: Duration) -> reqwest::Cli
             credentialed: true,
             amr: vec!["pwd".into()],
             acr: None,
+            id: uuid::Uuid::new_v4(),
+            user_agent: None,
+            ip: None,
         })
         .await
         .unwrap();

@@ -754,7 +754,8 @@ async fn the_account_page_lists_linked_providers_and_never_unlinks_the_last_way_
         walk(&browser.client, &up, start, "ada@example.com")
             .await
             .rp();
-        let html = browser.get("/account").await.text().await.unwrap();
+        // The ways to sign in are on the account center's security section.
+        let html = browser.get("/account/security").await.text().await.unwrap();
         assert!(html.contains("Upstream (ada@example.com)"), "{html}");
         assert!(
             !html.contains("/unlink"),
@@ -764,7 +765,10 @@ async fn the_account_page_lists_linked_providers_and_never_unlinks_the_last_way_
         let refused = browser
             .post_form("/account/connections/up/unlink", &[("csrf", &csrf)])
             .await;
-        assert_eq!(crate::rp::location(&refused), "/account?last_way_in=1");
+        assert_eq!(
+            crate::rp::location(&refused),
+            "/account/security?last_way_in=1"
+        );
         let user = down
             .store
             .find_user_by_email("ada@example.com")

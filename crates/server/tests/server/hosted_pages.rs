@@ -419,7 +419,10 @@ async fn after_a_refused_sign_up_the_page_says_the_password_must_be_entered_agai
             html.contains("For your security, enter your password again."),
             "{html}"
         );
-        assert!(html.contains("At least 8 characters."), "{html}");
+        assert!(
+            html.contains("At least 8 characters, hard to guess"),
+            "{html}"
+        );
         assert!(!password_input(&html).contains(PASSWORD));
     })
     .await;

@@ -7,6 +7,7 @@
 )]
 
 mod account;
+mod account_center;
 mod api;
 mod api_client;
 mod api_connections;

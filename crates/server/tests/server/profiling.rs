@@ -562,7 +562,8 @@ async fn account_page_edits_a_field_with_source_account_and_keeps_write_once_val
                 ],
             )
             .await;
-        assert_eq!(saved.status(), 200);
+        // Saved, then shown again with a notice (POST-redirect-GET).
+        assert_eq!(location(&saved), "/account?done=saved");
         let user = app.store.get_user(user.id).await.unwrap();
         assert_eq!(user.profile["given_name"], "Fay");
         assert_eq!(user.profile["birthdate"], "1990-05-17");

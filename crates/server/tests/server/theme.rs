@@ -387,3 +387,23 @@ async fn an_invalid_theme_configuration_stops_the_start_with_the_key() {
     assert!(err.starts_with("theme.templates "), "{err}");
     assert!(err.contains("missing"), "{err}");
 }
+
+#[tokio::test]
+async fn the_account_center_wears_the_theme_of_the_application_it_returns_to() {
+    each_backend(|app| async move {
+        register_shop(&app).await;
+        let browser = crate::rp::sign_up(&app, "ann@example.com").await;
+        let plain = page(&browser, "/account/security").await;
+        assert!(theme_css(&plain).is_none(), "{plain}");
+        let path = format!(
+            "/account/security?return_to={}",
+            crate::rp::escape(REDIRECT)
+        );
+        let themed = page(&browser, &path).await;
+        let css = theme_css(&themed).expect("the shop's stylesheet");
+        assert!(css.starts_with("/assets/theme/shop"), "{css}");
+        assert!(themed.contains("· Shop</title>"), "{themed}");
+        assert!(themed.contains("Back to The shop app"), "{themed}");
+    })
+    .await;
+}

@@ -13,11 +13,13 @@ use sqlx::types::Json;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::aggregates::prompts;
 use crate::backend::{Backend, Conn, query, query_as};
 use crate::model::{from_millis, from_millis_opt, parse_id};
 use crate::{
-    AuthorizationCode, CodeConsumption, CodeIssue, Grant, NewAuthorizationCode, NewRefreshToken,
-    RefreshSuccessor, RefreshToken, Rotation, StoreError,
+    AuthorizationCode, AuthorizedApplication, CodeConsumption, CodeIssue, Grant,
+    NewAuthorizationCode, NewEvent, NewRefreshToken, RefreshSuccessor, RefreshToken, Rotation,
+    StoreError,
 };
 
 /// Grants, with their authorization codes and refresh tokens.
@@ -48,6 +50,24 @@ pub trait Grants: Send + Sync {
 
     /// Whether the grant is revoked; an unknown grant counts as revoked.
     async fn is_grant_revoked(&self, grant_id: Uuid) -> Result<bool, StoreError>;
+
+    /// The applications holding a live refresh token of the user at `now` (live grant, token
+    /// neither used, revoked nor expired), one per client, by client name.
+    async fn list_user_applications(
+        &self,
+        user_id: Uuid,
+        now: OffsetDateTime,
+    ) -> Result<Vec<AuthorizedApplication>, StoreError>;
+
+    /// Revokes the user's live grants for one client (and so its refresh tokens) and records
+    /// `event` in the same transaction when any was revoked; how many were.
+    async fn revoke_application(
+        &self,
+        user_id: Uuid,
+        client_id: &str,
+        now: OffsetDateTime,
+        event: Option<NewEvent>,
+    ) -> Result<u64, StoreError>;
 
     /// Stores a code under a live grant (client, user and scopes are the grant's).
     /// [`StoreError::NotFound`] if the grant is unknown or revoked.
@@ -136,6 +156,28 @@ impl<B: Backend> Grants for B {
     ) -> Result<u64, StoreError> {
         let mut c = self.write().await?;
         let result = sql::revoke_user_grants(&mut *c, user_id, client_id, now).await;
+        self.settle(&mut c, result)
+    }
+
+    async fn list_user_applications(
+        &self,
+        user_id: Uuid,
+        now: OffsetDateTime,
+    ) -> Result<Vec<AuthorizedApplication>, StoreError> {
+        let mut c = self.read().await?;
+        let result = sql::list_user_applications(&mut *c, user_id, now).await;
+        self.settle(&mut c, result)
+    }
+
+    async fn revoke_application(
+        &self,
+        user_id: Uuid,
+        client_id: &str,
+        now: OffsetDateTime,
+        event: Option<NewEvent>,
+    ) -> Result<u64, StoreError> {
+        let mut c = self.write().await?;
+        let result = sql::revoke_application(&mut *c, user_id, client_id, now, event).await;
         self.settle(&mut c, result)
     }
 
@@ -286,6 +328,78 @@ pub(crate) mod sql {
         .execute(&mut *c)
         .await?;
         Ok(done)
+    }
+
+    pub(crate) async fn list_user_applications<C: Conn>(
+        c: &mut C,
+        user_id: Uuid,
+        now: OffsetDateTime,
+    ) -> Result<Vec<AuthorizedApplication>, StoreError> {
+        // One row per live grant with a live token; grants of one client are merged below.
+        let rows = query_as::<ApplicationRow>(
+            "SELECT g.client_id, c.name AS client_name, g.scopes, g.created_at AS first_used_at,
+                    MAX(t.created_at) AS last_used_at
+             FROM grants g
+             JOIN clients c ON c.id = g.client_id
+             JOIN refresh_tokens t ON t.grant_id = g.id
+             WHERE g.user_id = $1 AND g.revoked_at IS NULL
+             GROUP BY g.id, g.client_id, c.name, g.scopes, g.created_at
+             HAVING SUM(CASE WHEN t.used_at IS NULL AND t.revoked_at IS NULL
+                                  AND t.expires_at > $2 THEN 1 ELSE 0 END) > 0",
+        )
+        .bind(user_id.to_string())
+        .bind(crate::model::to_millis(now))
+        .fetch_all(&mut *c)
+        .await?;
+        let mut applications: Vec<AuthorizedApplication> = Vec::new();
+        for row in rows {
+            let first = from_millis(row.first_used_at)?;
+            let last = from_millis(row.last_used_at)?;
+            match applications
+                .iter_mut()
+                .find(|a| a.client_id == row.client_id)
+            {
+                Some(app) => {
+                    app.scopes.extend(row.scopes.0);
+                    app.first_used_at = app.first_used_at.min(first);
+                    app.last_used_at = app.last_used_at.max(last);
+                }
+                None => applications.push(AuthorizedApplication {
+                    client_id: row.client_id,
+                    client_name: row.client_name,
+                    scopes: row.scopes.0,
+                    first_used_at: first,
+                    last_used_at: last,
+                }),
+            }
+        }
+        for app in &mut applications {
+            app.scopes.sort();
+            app.scopes.dedup();
+        }
+        applications.sort_by(|a, b| {
+            (a.client_name.to_lowercase(), &a.client_id)
+                .cmp(&(b.client_name.to_lowercase(), &b.client_id))
+        });
+        Ok(applications)
+    }
+
+    pub(crate) async fn revoke_application<C: Conn>(
+        c: &mut C,
+        user_id: Uuid,
+        client_id: &str,
+        now: OffsetDateTime,
+        event: Option<NewEvent>,
+    ) -> Result<u64, StoreError> {
+        let mut tx = c.begin_write().await?;
+        let revoked = revoke_user_grants(&mut *tx, user_id, Some(client_id), now).await?;
+        if revoked > 0
+            && let Some(event) = event
+        {
+            prompts::sql::record_prompt_event_in(&mut *tx, event).await?;
+        }
+        C::commit(tx).await?;
+        Ok(revoked)
     }
 
     pub(crate) async fn is_grant_revoked<C: Conn>(
@@ -576,6 +690,16 @@ impl TryFrom<GrantRow> for Grant {
             revoked_at: from_millis_opt(row.revoked_at)?,
         })
     }
+}
+
+/// A live grant with a live refresh token, as [`sql::list_user_applications`] reads it.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct ApplicationRow {
+    pub client_id: String,
+    pub client_name: String,
+    pub scopes: Json<Vec<String>>,
+    pub first_used_at: i64,
+    pub last_used_at: i64,
 }
 
 /// An `authorization_codes` row.

@@ -7,6 +7,7 @@
 //! gives the result to `settle`, which discards a connection that failed as unavailable.
 
 pub(crate) mod account_tokens;
+pub(crate) mod accounts;
 pub(crate) mod clients;
 pub(crate) mod connections;
 pub(crate) mod federation_states;

@@ -41,6 +41,9 @@ pub trait Prompts: Send + Sync {
     /// Events after a sequence number, oldest first (for delivery to webhooks).
     async fn list_events(&self, after_seq: i64, limit: u32) -> Result<Vec<Event>, StoreError>;
 
+    /// A user's events, oldest first, at most `limit` (the newest ones when there are more).
+    async fn user_events(&self, user_id: Uuid, limit: u32) -> Result<Vec<Event>, StoreError>;
+
     /// Per step, counts of shown / answered / skipped / abandoned events in `[from, to)`.
     async fn prompt_stats(
         &self,
@@ -69,6 +72,12 @@ impl<B: Backend> Prompts for B {
     async fn prompt_states(&self, user_id: Uuid) -> Result<Vec<PromptState>, StoreError> {
         let mut c = self.read().await?;
         let result = sql::prompt_states(&mut *c, user_id).await;
+        self.settle(&mut c, result)
+    }
+
+    async fn user_events(&self, user_id: Uuid, limit: u32) -> Result<Vec<Event>, StoreError> {
+        let mut c = self.read().await?;
+        let result = sql::user_events(&mut *c, user_id, limit).await;
         self.settle(&mut c, result)
     }
 
@@ -274,6 +283,25 @@ pub(crate) mod sql {
             .into_iter()
             .map(PromptState::try_from)
             .collect()
+    }
+
+    pub(crate) async fn user_events<C: Conn>(
+        c: &mut C,
+        user_id: Uuid,
+        limit: u32,
+    ) -> Result<Vec<Event>, StoreError> {
+        let mut events = query_as::<EventRow>(
+            "SELECT * FROM prompt_events WHERE user_id = $1 ORDER BY seq DESC LIMIT $2",
+        )
+        .bind(user_id.to_string())
+        .bind(i64::from(limit.clamp(1, 100_000)))
+        .fetch_all(&mut *c)
+        .await?
+        .into_iter()
+        .map(Event::try_from)
+        .collect::<Result<Vec<_>, _>>()?;
+        events.reverse();
+        Ok(events)
     }
 
     pub(crate) async fn list_events<C: Conn>(

@@ -1,13 +1,15 @@
-//! Single sign-on sessions, looked up by the hash of their cookie.
+//! Single sign-on sessions, looked up by the hash of their cookie; listed and ended by their
+//! owner through their opaque `id` (the account center).
 
 use async_trait::async_trait;
 use sqlx::types::Json;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::aggregates::prompts;
 use crate::backend::{Backend, Conn, query, query_as};
 use crate::model::{from_millis, parse_id};
-use crate::{SsoSession, StoreError};
+use crate::{NewEvent, SsoSession, StoreError};
 
 /// Single sign-on sessions.
 #[async_trait]
@@ -35,6 +37,31 @@ pub trait SsoSessions: Send + Sync {
 
     /// Ends every session of a user; returns how many there were.
     async fn delete_user_sessions(&self, user_id: Uuid) -> Result<u64, StoreError>;
+
+    /// A user's sessions live at `now`, newest first.
+    async fn list_user_sessions(
+        &self,
+        user_id: Uuid,
+        now: OffsetDateTime,
+    ) -> Result<Vec<SsoSession>, StoreError>;
+
+    /// Ends the session `id` of `user_id` (another user's is left alone) and records `event`
+    /// in the same transaction when one ended; whether one did.
+    async fn end_user_session(
+        &self,
+        user_id: Uuid,
+        id: Uuid,
+        event: Option<NewEvent>,
+    ) -> Result<bool, StoreError>;
+
+    /// Ends every session of `user_id` but `keep` (its id) and records `event` in the same
+    /// transaction when any ended; how many did.
+    async fn end_other_sessions(
+        &self,
+        user_id: Uuid,
+        keep: Uuid,
+        event: Option<NewEvent>,
+    ) -> Result<u64, StoreError>;
 }
 
 #[async_trait]
@@ -77,6 +104,45 @@ impl<B: Backend> SsoSessions for B {
         let result = sql::delete_user_sessions(&mut *c, user_id).await;
         self.settle(&mut c, result)
     }
+
+    async fn list_user_sessions(
+        &self,
+        user_id: Uuid,
+        now: OffsetDateTime,
+    ) -> Result<Vec<SsoSession>, StoreError> {
+        let mut c = self.read().await?;
+        let result = sql::list_user_sessions(&mut *c, user_id, now).await;
+        self.settle(&mut c, result)
+    }
+
+    async fn end_user_session(
+        &self,
+        user_id: Uuid,
+        id: Uuid,
+        event: Option<NewEvent>,
+    ) -> Result<bool, StoreError> {
+        let mut c = self.write().await?;
+        let result = sql::end_sessions(&mut *c, user_id, SessionsToEnd::One(id), event).await;
+        self.settle(&mut c, result.map(|ended| ended > 0))
+    }
+
+    async fn end_other_sessions(
+        &self,
+        user_id: Uuid,
+        keep: Uuid,
+        event: Option<NewEvent>,
+    ) -> Result<u64, StoreError> {
+        let mut c = self.write().await?;
+        let result = sql::end_sessions(&mut *c, user_id, SessionsToEnd::AllBut(keep), event).await;
+        self.settle(&mut c, result)
+    }
+}
+
+/// Which of a user's sessions to end.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum SessionsToEnd {
+    One(Uuid),
+    AllBut(Uuid),
 }
 
 /// The SQL, one function per statement or transaction, over a borrowed connection.
@@ -91,8 +157,8 @@ pub(crate) mod sql {
         query(
             "INSERT INTO sso_sessions
                  (hash, user_id, created_at, auth_time, last_seen_at, expires_at, credentialed,
-                  amr, acr)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                  amr, acr, id, user_agent, ip)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(session.hash)
         .bind(session.user_id.to_string())
@@ -103,6 +169,14 @@ pub(crate) mod sql {
         .bind(session.credentialed)
         .bind(Json(session.amr))
         .bind(session.acr)
+        .bind(session.id.to_string())
+        .bind(
+            session
+                .user_agent
+                .as_deref()
+                .and_then(crate::oidc::truncate_user_agent),
+        )
+        .bind(session.ip)
         .execute(&mut *c)
         .await
         .map_err(|e| match e {
@@ -164,6 +238,56 @@ pub(crate) mod sql {
             .await?;
         Ok(done)
     }
+
+    pub(crate) async fn list_user_sessions<C: Conn>(
+        c: &mut C,
+        user_id: Uuid,
+        now: OffsetDateTime,
+    ) -> Result<Vec<SsoSession>, StoreError> {
+        query_as::<SessionRow>(
+            "SELECT * FROM sso_sessions WHERE user_id = $1 AND expires_at > $2
+             ORDER BY created_at DESC, id",
+        )
+        .bind(user_id.to_string())
+        .bind(crate::model::to_millis(now))
+        .fetch_all(&mut *c)
+        .await?
+        .into_iter()
+        .map(SsoSession::try_from)
+        .collect()
+    }
+
+    /// Ends sessions of one user, with the event that reports it, in one transaction.
+    pub(crate) async fn end_sessions<C: Conn>(
+        c: &mut C,
+        user_id: Uuid,
+        which: SessionsToEnd,
+        event: Option<NewEvent>,
+    ) -> Result<u64, StoreError> {
+        let (sql, id) = match which {
+            SessionsToEnd::One(id) => (
+                "DELETE FROM sso_sessions WHERE user_id = $1 AND id = $2",
+                id,
+            ),
+            SessionsToEnd::AllBut(id) => (
+                "DELETE FROM sso_sessions WHERE user_id = $1 AND id <> $2",
+                id,
+            ),
+        };
+        let mut tx = c.begin_write().await?;
+        let ended = query(sql)
+            .bind(user_id.to_string())
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        if ended > 0
+            && let Some(event) = event
+        {
+            prompts::sql::record_prompt_event_in(&mut *tx, event).await?;
+        }
+        C::commit(tx).await?;
+        Ok(ended)
+    }
 }
 
 /// An `sso_sessions` row.
@@ -178,6 +302,10 @@ pub(crate) struct SessionRow {
     pub credentialed: bool,
     pub amr: Json<Vec<String>>,
     pub acr: Option<String>,
+    /// Filled by the migration for sessions of before (SQLite cannot add a NOT NULL column).
+    pub id: Option<String>,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
 }
 
 impl TryFrom<SessionRow> for SsoSession {
@@ -194,6 +322,12 @@ impl TryFrom<SessionRow> for SsoSession {
             credentialed: row.credentialed,
             amr: row.amr.0,
             acr: row.acr,
+            id: match row.id {
+                Some(id) => parse_id(&id)?,
+                None => return Err(StoreError::unexpected("a session without an id")),
+            },
+            user_agent: row.user_agent,
+            ip: row.ip,
         })
     }
 }

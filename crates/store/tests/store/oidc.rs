@@ -75,7 +75,19 @@ pub fn session(hash: &str, user: &User) -> SsoSession {
         credentialed: true,
         amr: vec!["pwd".into()],
         acr: None,
+        id: session_id(hash),
+        user_agent: Some("Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0".into()),
+        ip: Some("192.0.2.7".into()),
     }
+}
+
+/// A session's id made from its hash, so that a test can build the same session twice.
+pub fn session_id(hash: &str) -> uuid::Uuid {
+    let mut bytes = [0u8; 16];
+    for (i, b) in hash.bytes().take(16).enumerate() {
+        bytes[i] = b;
+    }
+    uuid::Uuid::from_bytes(bytes)
 }
 
 async fn a_client_reads_back_as_registered(store: Arc<dyn Store>) {
