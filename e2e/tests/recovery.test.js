@@ -89,6 +89,11 @@ test('a forgotten password is reset from the sign-in page; every other session e
   assert.match(welcome.subject, /Confirm/);
   const laptop = await newPage();
   await signInThrough(laptop, shop, email, PASSWORD);
+  // The link of that mail confirms the address, on any browser.
+  await laptop.goto(linkTo(welcome, '/verify-email'));
+  await laptop.getByRole('heading', { name: 'Email address confirmed' }).waitFor();
+  assert.match(await laptop.getByRole('status').textContent(), /grace@example\.com is confirmed/);
+  await checkPage(laptop, 'verify-email-link');
   await laptop.goto(`${server.base}/account`);
   await laptop.waitForURL((url) => url.pathname === '/account');
 
@@ -126,6 +131,7 @@ test('a forgotten password is reset from the sign-in page; every other session e
   await page.getByLabel('New password again').fill(NEW_PASSWORD);
   await page.getByRole('button', { name: 'Save the new password' }).click();
   await page.getByText('signed out everywhere').waitFor();
+  await page.getByRole('heading', { name: 'Password changed' }).waitFor();
   await checkPage(page, 'reset-password-done');
   const notice = await sink.nextMail({ to: email });
   assert.match(notice.text, /password/i);
@@ -226,6 +232,8 @@ test('a signed-in person moves the account to another address; the old one is to
   await page.getByText('Your email address is changed.').waitFor();
   assert.match(await page.locator('main').textContent(), /Your address is lin@new\.example\.\s*Confirmed/);
   await checkPage(page, 'account-email-changed');
+  await page.setViewportSize({ width: 390, height: 844 });
+  await checkPage(page, 'account-email-changed-phone');
 
   const told = await sink.nextMail({ to: old });
   assert.match(told.text, /lin@new\.example/);
