@@ -22,8 +22,6 @@ export async function startServer({ policy, env: extra = {} } = {}) {
     ...extra,
   };
   delete env.ACCRETE_DATABASE_URL;
-  // The Python of scripts/smtp-sink (lib/smtp.js), not a setting: the server would warn about it.
-  delete env.ACCRETE_SMTP_PYTHON;
   const args = ['serve', '--listen', '127.0.0.1:0'];
   if (policy) args.push('--policy', policy);
   const child = spawn(binary, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -9,11 +9,11 @@ import { createInterface } from 'node:readline';
 
 const root = resolve(import.meta.dirname, '..', '..');
 
-// The Python that has aiosmtpd: ACCRETE_SMTP_PYTHON, else the one scripts/install-deps makes.
+// The Python that has aiosmtpd: ACCRETE_TEST_SMTP_PYTHON, else the one scripts/install-deps makes.
 function python() {
-  const chosen = process.env.ACCRETE_SMTP_PYTHON || join(root, 'target', 'schemathesis-venv', 'bin', 'python');
+  const chosen = process.env.ACCRETE_TEST_SMTP_PYTHON || join(root, 'target', 'schemathesis-venv', 'bin', 'python');
   if (!existsSync(chosen)) {
-    throw new Error(`no Python for scripts/smtp-sink at ${chosen}: run scripts/install-deps or set ACCRETE_SMTP_PYTHON`);
+    throw new Error(`no Python for scripts/smtp-sink at ${chosen}: run scripts/install-deps or set ACCRETE_TEST_SMTP_PYTHON`);
   }
   return chosen;
 }
