@@ -44,7 +44,12 @@ pub fn text_with(locale: &str, key: &str, values: &[(&str, &str)]) -> String {
 /// A time of day in UTC as people of `locale` write it: "14:32 UTC".
 pub fn utc_time(locale: &str, at: time::OffsetDateTime) -> String {
     let at = at.to_offset(time::UtcOffset::UTC);
-    let time = format!("{:02}:{:02}", at.hour(), at.minute());
+    // French writes "14 h 32", as the mails do.
+    let time = if locale == "fr" {
+        format!("{}\u{a0}h\u{a0}{:02}", at.hour(), at.minute())
+    } else {
+        format!("{:02}:{:02}", at.hour(), at.minute())
+    };
     text_with(locale, "time.utc", &[("time", &time)])
 }
 
