@@ -77,7 +77,7 @@ pub enum DeleteError {
 }
 
 /// The hints a new password should not be built on: the email address and the names.
-fn hints_of(user: &User) -> Vec<String> {
+pub(crate) fn hints_of(user: &User) -> Vec<String> {
     let mut hints = name_hints(user.profile.as_object());
     hints.push(user.email.clone());
     hints
@@ -85,7 +85,7 @@ fn hints_of(user: &User) -> Vec<String> {
 
 /// Whether `presented` is the user's password, on the hashing pool (the cost of a sign-in).
 /// `None` when the pool is full.
-async fn verify(app: &App, user: &User, presented: String) -> Option<bool> {
+pub(crate) async fn verify(app: &App, user: &User, presented: String) -> Option<bool> {
     if credentials::check_presented_password(&presented).is_err() {
         return Some(false);
     }

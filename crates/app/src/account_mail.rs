@@ -2,13 +2,16 @@
 //! links, notices), and the proofs in it: what a proof is made of, how it is stored (keyed
 //! hashes only) and how often one may be mailed.
 
-use accrete_mail::{Brand, Letter, LetterKind, Mailer};
-use accrete_oidc::secrets::{TokenHasher, random_digits, random_opaque};
+use accrete_mail::{Brand, Letter, LetterKind};
+use accrete_oidc::secrets::{random_digits, random_opaque};
 use accrete_store::{Client, IssueLimits, NewAccountToken, TokenPurpose};
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
 use crate::app::App;
+
+mod outgoing;
+pub use outgoing::AccountMail;
 
 /// How long a mailed code or link works.
 pub const PROOF_LIFETIME: Duration = Duration::minutes(30);
@@ -21,46 +24,6 @@ pub const MAIL_LIMITS: IssueLimits = IssueLimits {
 };
 /// Digits of a mailed code.
 const CODE_DIGITS: u32 = 6;
-
-/// How a server sends the account mail: the mailer (none in tests of use-cases that send
-/// nothing), the keyed hash of codes and links, and the server's brand.
-pub struct AccountMail {
-    mailer: Option<Mailer>,
-    hasher: TokenHasher,
-    brand: Brand,
-}
-
-impl AccountMail {
-    /// Mail sent through `mailer`, proofs hashed with `hasher`, under the server's `brand`
-    /// (a client's theme overrides its name, colour and logo).
-    pub fn new(mailer: Mailer, hasher: TokenHasher, brand: Brand) -> AccountMail {
-        AccountMail {
-            mailer: Some(mailer),
-            hasher,
-            brand,
-        }
-    }
-
-    /// No mail is sent (use-cases that send mail log that they could not); proofs are hashed
-    /// with a key of this process only.
-    pub fn disabled() -> AccountMail {
-        AccountMail {
-            mailer: None,
-            hasher: TokenHasher::new(random_opaque().as_bytes())
-                .unwrap_or_else(|_| unreachable!("43 random characters make a key")),
-            brand: Brand {
-                product_name: "Accrete".into(),
-                accent_color: None,
-                logo_url: None,
-            },
-        }
-    }
-
-    /// The keyed hash of a code or link secret, as stored.
-    pub(crate) fn hash(&self, value: &str) -> String {
-        self.hasher.hash(value)
-    }
-}
 
 /// A fresh proof: what is mailed (`code`, `secret` of the link) and what is stored.
 pub(crate) struct Proof {

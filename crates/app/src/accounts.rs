@@ -230,24 +230,3 @@ pub async fn sign_up(app: &App, new: SignUp<'_>) -> Result<User, SignUpError> {
     }
     Ok(user)
 }
-
-/// Whether `password` is `user`'s current password, checked on the same bounded pool as a
-/// sign-in (asked before changing the address, the password, or deleting the account). An
-/// account without a password has no current password to match.
-pub async fn password_matches(
-    app: &App,
-    user: &User,
-    password: String,
-) -> Result<bool, crate::hashing::PoolBusy> {
-    let Some(hash) = user.password_hash.clone() else {
-        return Ok(false);
-    };
-    app.hashing
-        .run(move || {
-            matches!(
-                password::verify_password(&password, &hash),
-                Ok(password::PasswordCheck::Verified { .. })
-            )
-        })
-        .await
-}

@@ -15,7 +15,6 @@ use uuid::Uuid;
 
 use crate::account_mail::{self, MAIL_LIMITS, MAX_CODE_ATTEMPTS, new_proof, typed_code};
 use crate::app::App;
-use crate::flow::Next;
 use crate::settings::{EmailVerification, email_verification_for};
 
 /// What asking for a code did.
@@ -253,10 +252,10 @@ pub async fn request_change(
         return Err(ChangeError::Same);
     }
     if user.password_hash.is_some() {
-        match crate::accounts::password_matches(app, user, password.unwrap_or_default()).await {
-            Ok(true) => {}
-            Ok(false) => return Err(ChangeError::WrongPassword),
-            Err(crate::hashing::PoolBusy) => return Err(ChangeError::Busy),
+        match crate::account::verify(app, user, password.unwrap_or_default()).await {
+            Some(true) => {}
+            Some(false) => return Err(ChangeError::WrongPassword),
+            None => return Err(ChangeError::Busy),
         }
     }
     let proof = new_proof(
@@ -309,6 +308,19 @@ pub async fn pending_change(
         .map(|token| (token.email, token.expires_at)))
 }
 
+/// What the gate before a code lets through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Gate {
+    /// The client does not require a verified address, or the user's is verified.
+    Open,
+    /// The verification page is due.
+    Verify,
+    /// It is due, but the request allows no interaction (`prompt=none`).
+    InteractionRequired,
+    /// It is due, but the transaction is not stored yet (store it, then ask again).
+    StoreFirst,
+}
+
 /// The gate before a code: when the transaction's client requires a verified address and the
 /// user's is not, the verification page (or `interaction_required` for `prompt=none`). Reads
 /// the user only when verification is required (`user` when the caller holds it).
@@ -319,10 +331,10 @@ pub(crate) async fn gate(
     request: &AuthorizationRequest,
     user_id: Uuid,
     user: &mut Option<User>,
-) -> Result<Option<Next>, StoreError> {
+) -> Result<Gate, StoreError> {
     let client = app.clients.get(app.store(), &tx.client_id).await?;
     if email_verification_for(app, client.as_ref()) != EmailVerification::Required {
-        return Ok(None);
+        return Ok(Gate::Open);
     }
     let verified = match user.as_ref().filter(|u| u.id == user_id) {
         Some(user) => user.email_verified,
@@ -334,13 +346,13 @@ pub(crate) async fn gate(
         }
     };
     if verified {
-        return Ok(None);
+        return Ok(Gate::Open);
     }
-    Ok(Some(if request.has_prompt(Prompt::None) {
-        Next::InteractionRequired
+    Ok(if request.has_prompt(Prompt::None) {
+        Gate::InteractionRequired
     } else if !stored {
-        Next::StoreFirst
+        Gate::StoreFirst
     } else {
-        Next::VerifyEmail
-    }))
+        Gate::Verify
+    })
 }

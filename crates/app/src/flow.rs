@@ -56,10 +56,14 @@ pub async fn before_code(
 ) -> Result<Next, ProfilingError> {
     crate::sweeper::sweep_now_and_then(app, now);
     let mut user = user;
-    if let Some(next) =
-        crate::email_verification::gate(app, tx, stored, request, user_id, &mut user).await?
     {
-        return Ok(next);
+        use crate::email_verification::{Gate, gate};
+        match gate(app, tx, stored, request, user_id, &mut user).await? {
+            Gate::Open => {}
+            Gate::Verify => return Ok(Next::VerifyEmail),
+            Gate::InteractionRequired => return Ok(Next::InteractionRequired),
+            Gate::StoreFirst => return Ok(Next::StoreFirst),
+        }
     }
     let Some(policy) = app.policy().await? else {
         return Ok(Next::Proceed);

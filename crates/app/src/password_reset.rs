@@ -130,8 +130,7 @@ pub async fn reset(
     };
     let email = token.email;
     let user = app.store().get_user(token.user_id).await?;
-    let mut hints = crate::users::name_hints(user.profile.as_object());
-    hints.push(email.clone());
+    let hints = crate::account::hints_of(&user);
     let hints: Vec<&str> = hints.iter().map(String::as_str).collect();
     credentials::check_new_password(&new_password, &hints).map_err(ResetError::Password)?;
     let hash = match app

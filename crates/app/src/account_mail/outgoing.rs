@@ -1,0 +1,45 @@
+//! [`AccountMail`]: what the `App` holds to send the account mail (it imports nothing of the
+//! `App`, which holds it).
+
+use accrete_mail::{Brand, Mailer};
+use accrete_oidc::secrets::{TokenHasher, random_opaque};
+
+/// How a server sends the account mail: the mailer (none in tests of use-cases that send
+/// nothing), the keyed hash of codes and links, and the server's brand.
+pub struct AccountMail {
+    pub(super) mailer: Option<Mailer>,
+    hasher: TokenHasher,
+    pub(super) brand: Brand,
+}
+
+impl AccountMail {
+    /// Mail sent through `mailer`, proofs hashed with `hasher`, under the server's `brand`
+    /// (a client's theme overrides its name, colour and logo).
+    pub fn new(mailer: Mailer, hasher: TokenHasher, brand: Brand) -> AccountMail {
+        AccountMail {
+            mailer: Some(mailer),
+            hasher,
+            brand,
+        }
+    }
+
+    /// No mail is sent (use-cases that send mail log that they could not); proofs are hashed
+    /// with a key of this process only.
+    pub fn disabled() -> AccountMail {
+        AccountMail {
+            mailer: None,
+            hasher: TokenHasher::new(random_opaque().as_bytes())
+                .unwrap_or_else(|_| unreachable!("43 random characters make a key")),
+            brand: Brand {
+                product_name: "Accrete".into(),
+                accent_color: None,
+                logo_url: None,
+            },
+        }
+    }
+
+    /// The keyed hash of a code or link secret, as stored.
+    pub(crate) fn hash(&self, value: &str) -> String {
+        self.hasher.hash(value)
+    }
+}
