@@ -7,7 +7,6 @@
 //!   `GET /account/email/confirm?token=` (its link).
 
 use accrete_app::email_verification::{self, ChangeError, Proven, Sent};
-use accrete_oidc::credentials::EmailProblem;
 use accrete_store::{StoreError, User};
 use axum::Form;
 use axum::extract::{Query, State};
@@ -20,6 +19,7 @@ use time::OffsetDateTime;
 use super::credentials::{CredentialsPage, FieldErrors};
 use super::errors::{hashing_busy, store_failure};
 use super::i18n::{text, text_with, utc_time};
+use super::signup::email_error;
 use super::transaction::urlencode;
 use crate::session;
 use crate::state::AppState;
@@ -471,11 +471,7 @@ pub(crate) async fn change(
             return (page.page.jar.clone(), Redirect::to("/account/email")).into_response();
         }
         Err(ChangeError::Email(problem)) => {
-            let key = match problem {
-                EmailProblem::Missing => "error.required",
-                EmailProblem::Invalid => "error.email_invalid",
-            };
-            errors.insert("email".into(), text(locale, key));
+            errors.insert("email".into(), email_error(locale, problem));
             StatusCode::BAD_REQUEST
         }
         Err(ChangeError::Same) => {

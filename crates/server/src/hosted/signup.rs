@@ -61,11 +61,7 @@ pub(crate) fn check_credentials(
 ) -> FieldErrors {
     let mut errors = FieldErrors::new();
     if let Err(problem) = credentials::check_email(email) {
-        let key = match problem {
-            EmailProblem::Missing => "error.required",
-            EmailProblem::Invalid => "error.email_invalid",
-        };
-        errors.insert("email".into(), text(locale, key));
+        errors.insert("email".into(), email_error(locale, problem));
     }
     let mut known = vec![email];
     known.extend_from_slice(hints);
@@ -73,6 +69,15 @@ pub(crate) fn check_credentials(
         errors.insert("password".into(), password_error(locale, problem));
     }
     errors
+}
+
+/// The page's message for a refused email address.
+pub(super) fn email_error(locale: &str, problem: EmailProblem) -> String {
+    let key = match problem {
+        EmailProblem::Missing => "error.required",
+        EmailProblem::Invalid => "error.email_invalid",
+    };
+    text(locale, key)
 }
 
 /// The page's message for a refused password (being set, or presented to sign in).
