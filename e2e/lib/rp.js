@@ -41,7 +41,7 @@ export async function startRelyingParty({ issuer, register, scope = 'openid prof
           state,
           nonce,
         };
-        for (const extra of ['prompt', 'ui_locales']) {
+        for (const extra of ['prompt', 'ui_locales', 'acr_values', 'max_age']) {
           if (url.searchParams.get(extra)) params[extra] = url.searchParams.get(extra);
         }
         res.writeHead(302, { location: client.buildAuthorizationUrl(cfg, params).href }).end();

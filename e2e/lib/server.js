@@ -1,6 +1,7 @@
 // Starts a real `accrete serve` on a fresh data folder and port, and runs admin commands
 // against the same database.
 import { spawn, execFileSync } from 'node:child_process';
+import { createServer } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -9,9 +10,19 @@ import { createInterface } from 'node:readline';
 const root = resolve(import.meta.dirname, '..', '..');
 export const binary = process.env.ACCRETE_BIN || join(root, 'target', 'debug', 'accrete');
 
+// A port free on 127.0.0.1 right now (for a server whose public URL must name its port).
+async function freePort() {
+  const probe = createServer();
+  await new Promise((r) => probe.listen(0, '127.0.0.1', r));
+  const { port } = probe.address();
+  await new Promise((r) => probe.close(r));
+  return port;
+}
+
 // `env` adds settings as environment variables (such as ACCRETE_FEDERATION__ALLOW_LOOPBACK_HTTP),
-// for the server and for the admin commands.
-export async function startServer({ policy, env: extra = {} } = {}) {
+// for the server and for the admin commands. `localhost`: the public URL is
+// http://localhost:PORT (passkeys need a domain name, not an IP address), and so is `base`.
+export async function startServer({ policy, env: extra = {}, localhost = false } = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), 'accrete-e2e-'));
   const env = {
     ...process.env,
@@ -22,7 +33,13 @@ export async function startServer({ policy, env: extra = {} } = {}) {
     ...extra,
   };
   delete env.ACCRETE_DATABASE_URL;
-  const args = ['serve', '--listen', '127.0.0.1:0'];
+  let listen = '127.0.0.1:0';
+  if (localhost) {
+    const port = await freePort();
+    listen = `127.0.0.1:${port}`;
+    env.ACCRETE_PUBLIC_URL = `http://localhost:${port}`;
+  }
+  const args = ['serve', '--listen', listen];
   if (policy) args.push('--policy', policy);
   const child = spawn(binary, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
@@ -32,8 +49,9 @@ export async function startServer({ policy, env: extra = {} } = {}) {
     lines.once('line', resolveLine);
     child.once('exit', (code) => reject(new Error(`accrete serve exited with ${code}: ${stderr}`)));
   });
-  const base = line.split(/\s+/).find((w) => w.startsWith('http://'));
-  if (!base) throw new Error(`unexpected first line from accrete serve: ${line}`);
+  const served = line.split(/\s+/).find((w) => w.startsWith('http://'));
+  if (!served) throw new Error(`unexpected first line from accrete serve: ${line}`);
+  const base = localhost ? env.ACCRETE_PUBLIC_URL : served;
   const admin = (...command) => execFileSync(binary, command, { env, encoding: 'utf8' });
   return {
     base,

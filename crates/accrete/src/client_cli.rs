@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use accrete_app::client_admin;
 use accrete_app::clients::ClientCache;
-use accrete_app::settings::EmailVerification;
+use accrete_app::settings::{EmailVerification, MfaMode};
 use accrete_oidc::client::GrantType;
 use accrete_oidc::registration::{Registration, RegistrationProblem, Setting, check_registration};
 use accrete_oidc::secrets::random_opaque;
@@ -100,6 +100,9 @@ pub struct CreateArgs {
     /// `accounts.email_verification` (the default).
     #[arg(long, value_name = "off|optional|required|default")]
     email_verification: Option<EmailVerificationArg>,
+    /// When a second factor is asked; `default`: the server's `accounts.mfa` (the default).
+    #[arg(long, value_name = "off|if-enrolled|required|default")]
+    mfa: Option<MfaArg>,
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
@@ -136,6 +139,9 @@ pub struct UpdateArgs {
     /// `accounts.email_verification`.
     #[arg(long, value_name = "off|optional|required|default")]
     email_verification: Option<EmailVerificationArg>,
+    /// When a second factor is asked; `default`: the server's `accounts.mfa`.
+    #[arg(long, value_name = "off|if-enrolled|required|default")]
+    mfa: Option<MfaArg>,
 }
 
 /// `--self-signup`: the client's own value, or the server's.
@@ -174,6 +180,28 @@ impl EmailVerificationArg {
             EmailVerificationArg::Optional => EmailVerification::Optional,
             EmailVerificationArg::Required => EmailVerification::Required,
             EmailVerificationArg::Default => return None,
+        };
+        Some(value.as_str().to_owned())
+    }
+}
+
+/// `--mfa`: the client's own rule, or the server's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum MfaArg {
+    Off,
+    IfEnrolled,
+    Required,
+    Default,
+}
+
+impl MfaArg {
+    /// The value to store (`None`: the server's).
+    fn stored(self) -> Option<String> {
+        let value = match self {
+            MfaArg::Off => MfaMode::Off,
+            MfaArg::IfEnrolled => MfaMode::IfEnrolled,
+            MfaArg::Required => MfaMode::Required,
+            MfaArg::Default => return None,
         };
         Some(value.as_str().to_owned())
     }
@@ -316,6 +344,7 @@ fn client_from(args: &CreateArgs, now: OffsetDateTime) -> anyhow::Result<Client>
         email_verification: args
             .email_verification
             .and_then(EmailVerificationArg::stored),
+        mfa: args.mfa.and_then(MfaArg::stored),
         created_at: now,
         updated_at: now,
     })
@@ -406,6 +435,7 @@ fn describe(client: &Client) -> serde_json::Value {
         "password_signin": client.password_signin,
         "self_signup": client.self_signup,
         "email_verification": client.email_verification,
+        "mfa": client.mfa,
     })
 }
 
@@ -438,11 +468,13 @@ fn update(args: UpdateArgs) -> anyhow::Result<ExitCode> {
         && !args.password_signin
         && args.self_signup.is_none()
         && args.email_verification.is_none()
+        && args.mfa.is_none()
     {
         eprintln!(
             "error: nothing to change: give --connection NAME, --all-connections, \
-             --no-password-signin, --password-signin, --self-signup on|off|default or \
-             --email-verification off|optional|required|default"
+             --no-password-signin, --password-signin, --self-signup on|off|default, \
+             --email-verification off|optional|required|default or \
+             --mfa off|if-enrolled|required|default"
         );
         return Ok(ExitCode::from(2));
     }
@@ -470,6 +502,9 @@ fn update(args: UpdateArgs) -> anyhow::Result<ExitCode> {
         if let Some(email_verification) = args.email_verification {
             client.email_verification = email_verification.stored();
         }
+        if let Some(mfa) = args.mfa {
+            client.mfa = mfa.stored();
+        }
         let problems = connection_problems(store.as_ref(), client.connections.as_deref()).await?;
         if !problems.is_empty() {
             return Ok(Err(problems));
@@ -488,7 +523,7 @@ fn update(args: UpdateArgs) -> anyhow::Result<ExitCode> {
     };
     outln!(
         "changed client {}: connections: {}; password sign-in: {}; self sign-up: {}; \
-         email verification: {} (running servers use it within 5 seconds)",
+         email verification: {}; second factor: {} (running servers use it within 5 seconds)",
         client.id,
         match &client.connections {
             Some(names) if names.is_empty() => "none".to_owned(),
@@ -505,6 +540,7 @@ fn update(args: UpdateArgs) -> anyhow::Result<ExitCode> {
             .email_verification
             .as_deref()
             .unwrap_or("the server's"),
+        client.mfa.as_deref().unwrap_or("the server's"),
     )?;
     Ok(ExitCode::SUCCESS)
 }

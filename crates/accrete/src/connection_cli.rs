@@ -198,18 +198,20 @@ fn refused(lines: &[String]) -> ExitCode {
 }
 
 /// The use-cases over the configured store with the master key, while the store is open.
-struct Opened {
-    app: App,
+pub(crate) struct Opened {
+    pub(crate) app: App,
     _lock: DatabaseLock,
 }
 
-fn config_and_secrets(flags: &Flags) -> anyhow::Result<(Config, ServerSecrets)> {
+/// The effective configuration and the master key's secrets (also of `accrete webhook`).
+pub(crate) fn config_and_secrets(flags: &Flags) -> anyhow::Result<(Config, ServerSecrets)> {
     let config = settings::load(flags)?;
     let secrets = ServerSecrets::load(config.master_key.as_deref(), &config.data_dir)?;
     Ok((config, secrets))
 }
 
-async fn open(config: &Config, secrets: &ServerSecrets) -> anyhow::Result<Opened> {
+/// The use-cases over the configured store, sealing and opening secrets as the server does.
+pub(crate) async fn open(config: &Config, secrets: &ServerSecrets) -> anyhow::Result<Opened> {
     let (store, lock) = open_store(config, Locking::Shared).await?;
     let app = accrete_server::build_app(config, store, secrets)?;
     Ok(Opened { app, _lock: lock })

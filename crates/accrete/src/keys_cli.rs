@@ -3,8 +3,8 @@
 use std::process::ExitCode;
 
 use accrete_core::HumanDuration;
-use accrete_oidc::keys::{Alg, KeyEncryptionKey, KeySet};
-use accrete_server::keys::{MAX_TOKEN_LIFETIME, ensure_keys, load_key_set, rotate};
+use accrete_oidc::keys::{Alg, KeyEncryptionKey};
+use accrete_server::keys::{MAX_TOKEN_LIFETIME, ensure_keys, key_rows, rotate};
 use accrete_server::secrets::ServerSecrets;
 use anyhow::anyhow;
 use time::OffsetDateTime;
@@ -105,29 +105,19 @@ fn rotate_keys(
 fn list(flags: &Flags) -> anyhow::Result<ExitCode> {
     let (config, kek) = kek(flags)?;
     let now = OffsetDateTime::now_utc();
-    let (rows, set) = runtime()?.block_on(async {
+    let rows = runtime()?.block_on(async {
         let (store, _lock) = open_store(&config, Locking::Shared).await?;
-        let rows = store.list_signing_keys().await?;
-        let set = load_key_set(store.as_ref(), &kek).await?;
-        anyhow::Ok((rows, set))
+        anyhow::Ok(key_rows(store.as_ref(), &kek, now).await?)
     })?;
     if rows.is_empty() {
         outln!("no signing keys yet: the server generates them on first start")?;
     }
     for row in rows {
-        let state = key_state(
-            &set,
-            &row.kid,
-            &row.alg,
-            row.active_from,
-            row.retired_at,
-            now,
-        );
         outln!(
             "{:<6} {}  {:<9} active from {}{}",
             row.alg,
             row.kid,
-            state,
+            row.state,
             rfc3339(row.active_from),
             row.retired_at
                 .map(|at| format!(", unpublished at {}", rfc3339(at)))
@@ -135,29 +125,6 @@ fn list(flags: &Flags) -> anyhow::Result<ExitCode> {
         )?;
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn key_state(
-    set: &KeySet,
-    kid: &str,
-    alg: &str,
-    active_from: OffsetDateTime,
-    retired_at: Option<OffsetDateTime>,
-    now: OffsetDateTime,
-) -> &'static str {
-    if !set.keys().iter().any(|k| k.kid() == kid) {
-        return "unusable";
-    }
-    if retired_at.is_some_and(|at| at <= now) {
-        return "retired";
-    }
-    if active_from > now {
-        return "next";
-    }
-    let signing = Alg::parse(alg)
-        .and_then(|alg| set.signing_key(alg, now))
-        .is_some_and(|key| key.kid() == kid);
-    if signing { "signing" } else { "published" }
 }
 
 fn rfc3339(at: OffsetDateTime) -> String {

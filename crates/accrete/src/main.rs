@@ -1,5 +1,6 @@
 //! The `accrete` command: run the server and administer it from its host.
 
+mod admin_cli;
 mod client_cli;
 mod connection_cli;
 mod keys_cli;
@@ -8,6 +9,7 @@ mod policy_cli;
 mod serve;
 mod settings;
 mod store_open;
+mod webhook_cli;
 
 use std::process::ExitCode;
 
@@ -49,6 +51,12 @@ enum Command {
     /// Create, list, show, change, delete and test connections to upstream identity providers.
     #[command(subcommand)]
     Connection(connection_cli::ConnectionCommand),
+    /// Make, list and revoke the console's administrators.
+    #[command(subcommand)]
+    Admin(admin_cli::AdminCommand),
+    /// Add, list and remove webhook endpoints (see docs/webhooks.md).
+    #[command(subcommand)]
+    Webhook(webhook_cli::WebhookCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -69,8 +77,10 @@ fn main() -> ExitCode {
         }),
         Command::Policy(cmd) => policy_cli::run(cmd),
         Command::Client(cmd) => client_cli::run(cmd),
+        Command::Admin(cmd) => admin_cli::run(cmd),
         Command::Keys(cmd) => keys_cli::run(cmd),
         Command::Connection(cmd) => connection_cli::run(cmd),
+        Command::Webhook(cmd) => webhook_cli::run(cmd),
     };
     match outcome {
         Ok(code) => code,

@@ -55,6 +55,12 @@ pub fn serve(flags: ServeFlags) -> anyhow::Result<ExitCode> {
             import_at_start(store.as_ref(), file, config.policy_wins).await?;
         }
         apply_connections(server.app(), &config.connections).await?;
+        // Passkeys need a relying party id (a domain) from the public URL: without one the
+        // server runs without them, and says so once.
+        match accrete_app::passkeys::relying_party(server.app()) {
+            Ok(rp) => tracing::info!(rp_id = %rp.id, origin = %rp.origin, "passkeys are offered"),
+            Err(why) => tracing::info!("passkeys are off: {why}"),
+        }
         let addr = server.local_addr()?;
         // The banner is for the person who started the server: a closed stdout does not stop it.
         let _ = output::line(format_args!(

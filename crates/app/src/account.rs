@@ -1,6 +1,7 @@
 //! The account center's use-cases, for the signed-in user on their own account: change the
 //! password (knowing the current one), see and end sessions, see and revoke the applications
-//! that hold refresh tokens, download everything kept about them, and delete the account.
+//! that hold refresh tokens, download everything kept about them, and delete the account;
+//! whether a sign-in is recent enough for a sensitive change (`recent_sign_in`).
 //! Each change is written with the event that reports it in one database transaction.
 
 use accrete_oidc::credentials::{self, PasswordProblem};
@@ -9,7 +10,7 @@ use accrete_store::{
     AuthorizedApplication, EventKind, NewEvent, SsoSession, StoreError, User, normalize_email,
 };
 use serde_json::{Value, json};
-use time::OffsetDateTime;
+use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
 use crate::App;
@@ -18,6 +19,16 @@ use crate::users::name_hints;
 
 /// The most events a data export carries (the newest ones).
 pub const EXPORT_EVENTS: u32 = 10_000;
+
+/// How recent a sign-in must be for a sensitive change to a way of signing in (removing a
+/// passkey, turning off a second factor) without signing in again.
+pub const RECENT_SIGN_IN: Duration = Duration::minutes(10);
+
+/// Whether a session signed in at `auth_time` is recent enough at `now` for a sensitive change
+/// ([`RECENT_SIGN_IN`]); otherwise the person signs in again first.
+pub fn recent_sign_in(auth_time: OffsetDateTime, now: OffsetDateTime) -> bool {
+    auth_time <= now && now - auth_time <= RECENT_SIGN_IN
+}
 
 /// A password change by the account's owner.
 #[derive(Debug)]
@@ -187,6 +198,25 @@ pub async fn end_other_sessions(
         .await
 }
 
+/// Ends every session of the user (an administrator signing them out everywhere); how many
+/// ended.
+pub async fn end_all_sessions(
+    app: &App,
+    user_id: Uuid,
+    now: OffsetDateTime,
+) -> Result<u64, StoreError> {
+    let revoked = event(
+        EventKind::SessionRevoked,
+        user_id,
+        now,
+        json!({ "what": "session", "all": true }),
+    );
+    // No session has the nil id: "every other session" is every session.
+    app.store()
+        .end_other_sessions(user_id, Uuid::nil(), Some(revoked))
+        .await
+}
+
 /// The applications holding the user's live refresh tokens.
 pub async fn applications(
     app: &App,
@@ -255,6 +285,20 @@ pub async fn export(app: &App, user_id: Uuid, now: OffsetDateTime) -> Result<Val
             })
         })
         .collect();
+    // Names and dates only: the credentials' public keys are of no use to the person.
+    let passkeys: Vec<Value> = store
+        .user_passkeys(user_id)
+        .await?
+        .into_iter()
+        .map(|p| {
+            json!({
+                "name": p.name,
+                "synced": p.backup_eligible,
+                "created_at": rfc3339(p.created_at),
+                "last_used_at": p.last_used_at.map(rfc3339),
+            })
+        })
+        .collect();
     let applications = store.list_user_applications(user_id, now).await?;
     let prompt_states = store.prompt_states(user_id).await?;
     let events = store.user_events(user_id, EXPORT_EVENTS).await?;
@@ -277,6 +321,7 @@ pub async fn export(app: &App, user_id: Uuid, now: OffsetDateTime) -> Result<Val
         "provenance": provenance,
         "history": history,
         "linked_identities": identities,
+        "passkeys": passkeys,
         "sessions": sessions,
         "applications": applications,
         "prompt_states": prompt_states,

@@ -15,6 +15,8 @@ pub use outgoing::AccountMail;
 
 /// How long a mailed code or link works.
 pub const PROOF_LIFETIME: Duration = Duration::minutes(30);
+/// How long a code sent by text message works.
+pub const PHONE_CODE_LIFETIME: Duration = Duration::minutes(10);
 /// Wrong codes after which a code stops working (a new one must be asked).
 pub const MAX_CODE_ATTEMPTS: i64 = 5;
 /// How often a proof of one purpose may be mailed to one account: a minute apart, five an hour.
@@ -22,6 +24,9 @@ pub const MAIL_LIMITS: IssueLimits = IssueLimits {
     interval: Duration::minutes(1),
     per_hour: 5,
 };
+/// How often a code of one purpose may be sent by text message to one account: as mails, a
+/// minute apart and five an hour (each costs the operator money).
+pub const TEXT_LIMITS: IssueLimits = MAIL_LIMITS;
 /// Digits of a mailed code.
 const CODE_DIGITS: u32 = 6;
 
@@ -54,13 +59,48 @@ pub(crate) fn new_proof(
         code_hash: code.as_deref().map(|code| app.mail.hash(code)),
         link_hash: app.mail.hash(&secret),
         created_at: now,
-        expires_at: now + PROOF_LIFETIME,
+        expires_at: now + lifetime(purpose),
     };
     Proof {
         code,
         secret,
         token,
     }
+}
+
+/// How long a proof of `purpose` works: text messages are read at once, mails may wait.
+pub fn lifetime(purpose: TokenPurpose) -> Duration {
+    match purpose {
+        TokenPurpose::VerifyPhone | TokenPurpose::SignInSms => PHONE_CODE_LIFETIME,
+        TokenPurpose::VerifyEmail | TokenPurpose::ChangeEmail | TokenPurpose::ResetPassword => {
+            PROOF_LIFETIME
+        }
+    }
+}
+
+/// Sends a text message with a code to `to`, under `client`'s brand name when known. Never
+/// waits for the relay: delivery happens after the caller's transaction, retried by the sender.
+pub(crate) fn send_text(
+    app: &App,
+    to: &str,
+    locale: &str,
+    client: Option<&Client>,
+    purpose: accrete_sms::SmsPurpose,
+    code: String,
+    expires_at: OffsetDateTime,
+) {
+    let Some(sender) = &app.mail.sms else {
+        tracing::warn!("no SMS sender: a text message with a code was not sent");
+        return;
+    };
+    sender.send(accrete_sms::TextMessage {
+        to: to.to_owned(),
+        locale: locale.to_owned(),
+        product_name: brand_for(app, client).product_name,
+        purpose,
+        code,
+        expires_at,
+    });
 }
 
 /// A code as typed (spaces and dashes allowed between digits), if it can be one.

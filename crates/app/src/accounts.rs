@@ -39,6 +39,10 @@ pub enum SignInError {
     /// Unknown account, no password, or a wrong one (never said which).
     #[error("wrong email or password")]
     WrongCredentials,
+    /// The password is right but an administrator disabled the account (said only to whoever
+    /// knows the password).
+    #[error("the account is disabled")]
+    Disabled,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -109,6 +113,10 @@ pub async fn sign_in(app: &App, attempt: SignIn<'_>) -> Result<User, SignInError
             .await
     {
         tracing::warn!(%error, "could not forget the failed sign-ins of a source");
+    }
+    if !crate::users::may_sign_in(&user) {
+        tracing::info!(user_id = %user.id, "sign-in refused: the account is disabled");
+        return Err(SignInError::Disabled);
     }
     if needs_rehash {
         rehash(app, user.id, password).await;

@@ -10,8 +10,13 @@ use crate::account_mail::AccountMail;
 use crate::clients::ClientCache;
 use crate::connections::Federation;
 use crate::hashing::HashingPool;
+use crate::mfa::keys::FactorKeys;
+use crate::passkeys::{RelyingParty, Unavailable};
 use crate::policy::PolicyCache;
 use crate::settings::Settings;
+use crate::theme::cache::ThemeCache;
+use crate::theme::rules::Theme;
+use crate::webhooks::settings::{WebhookKeys, WebhookSettings};
 
 /// What every use-case works with: the store and this node's caches. One per server, shared.
 pub struct App {
@@ -22,6 +27,7 @@ pub struct App {
     /// The bounded pool that runs Argon2id.
     pub hashing: HashingPool,
     policy: PolicyCache,
+    theme: ThemeCache,
     /// Connections to upstream identity providers and the client that talks to them.
     pub federation: Federation,
     /// When this node last swept abandoned prompts (unix seconds).
@@ -30,6 +36,14 @@ pub struct App {
     settings: Settings,
     /// The account mail (codes, links, notices) and the keyed hash of its proofs.
     pub(crate) mail: AccountMail,
+    /// The key sealing authenticator-app secrets and the hash of recovery codes.
+    pub(crate) factors: FactorKeys,
+    /// The relying party of passkeys (from the issuer), or why there is none.
+    pub(crate) passkeys: Result<RelyingParty, Unavailable>,
+    /// How webhooks are called.
+    pub(crate) webhook_settings: WebhookSettings,
+    /// The key sealing webhook signing secrets.
+    pub(crate) webhook_keys: Arc<WebhookKeys>,
 }
 
 impl App {
@@ -41,21 +55,49 @@ impl App {
         federation: Federation,
     ) -> App {
         App {
+            passkeys: RelyingParty::for_issuer(&issuer),
             store,
             issuer,
             clients: ClientCache::default(),
             hashing,
             policy: PolicyCache::default(),
+            theme: ThemeCache::default(),
             federation,
             last_sweep: AtomicI64::new(0),
             settings: Settings::default(),
             mail: AccountMail::disabled(),
+            factors: FactorKeys::ephemeral(),
+            webhook_settings: WebhookSettings::default(),
+            webhook_keys: Arc::new(WebhookKeys::ephemeral()),
         }
     }
 
     /// The same use-cases with the operator's `settings` (instead of the defaults).
     pub fn with_settings(self, settings: Settings) -> App {
         App { settings, ..self }
+    }
+
+    /// The same use-cases with the configuration's theme of the hosted pages (the base that a
+    /// theme saved at run time overrides).
+    #[must_use]
+    pub fn with_base_theme(mut self, base: Theme) -> App {
+        self.theme = ThemeCache::new(base);
+        self
+    }
+
+    /// The server's theme of the hosted pages on this node (see `crate::theme`).
+    pub async fn theme(&self) -> Result<Arc<Theme>, StoreError> {
+        self.theme.current(self.store.as_ref()).await
+    }
+
+    /// The cache of the server's theme (its base, its last value).
+    pub fn theme_cache(&self) -> &ThemeCache {
+        &self.theme
+    }
+
+    /// Makes the next request re-read the server's theme (after a save on this node).
+    pub fn theme_changed(&self) {
+        self.theme.invalidate();
     }
 
     /// The operator's settings of accounts and lifetimes.
@@ -68,6 +110,33 @@ impl App {
     pub fn with_account_mail(mut self, mail: AccountMail) -> App {
         self.mail = mail;
         self
+    }
+
+    /// The same use-cases protecting second factors with `keys` (keys of this process only by
+    /// default).
+    #[must_use]
+    pub fn with_factor_keys(mut self, keys: FactorKeys) -> App {
+        self.factors = keys;
+        self
+    }
+
+    /// The same use-cases calling webhooks as `settings` say, their secrets sealed with `keys`
+    /// (keys of this process only by default).
+    #[must_use]
+    pub fn with_webhooks(mut self, settings: WebhookSettings, keys: WebhookKeys) -> App {
+        self.webhook_settings = settings;
+        self.webhook_keys = Arc::new(keys);
+        self
+    }
+
+    /// How webhooks are called.
+    pub fn webhook_settings(&self) -> &WebhookSettings {
+        &self.webhook_settings
+    }
+
+    /// The product's name as people read it (mails, authenticator apps).
+    pub fn product_name(&self) -> &str {
+        &self.mail.brand.product_name
     }
 
     /// The storage port.

@@ -16,6 +16,7 @@ use uuid::Uuid;
 
 use crate::app::App;
 use crate::flow::{Next, ProfilingError, before_code};
+use crate::mfa;
 
 /// How long an authorization code may wait for the token request.
 pub const CODE_LIFETIME: Duration = Duration::seconds(60);
@@ -93,6 +94,10 @@ pub enum Step {
     Prompt { tx: Uuid },
     /// The client requires a verified email address: the verification page of `tx`.
     VerifyEmail { tx: Uuid },
+    /// A second factor is due: the second-factor page of `tx`.
+    SecondFactor { tx: Uuid },
+    /// A second factor is required and the user has none: the set-up page of `tx`.
+    EnrolFactor { tx: Uuid },
     /// Done: back to the client with a code; the URL.
     Code(String),
     /// The transaction was completed meanwhile (a second tab, a double click).
@@ -126,7 +131,13 @@ pub async fn advance(
         // A sign-in inside this transaction was counted as credentialed by the sign-in page;
         // reusing an earlier session is a single sign-on.
         if session.auth_time < tx.created_at {
-            user = Some(count_single_sign_on(app, &session, &tx.client_id, now).await?);
+            let counted = count_single_sign_on(app, &session, &tx.client_id, now).await?;
+            // Disabling ends the sessions; one that raced it is refused here.
+            if !crate::users::may_sign_in(&counted) {
+                let error = OAuthError::new(ErrorCode::AccessDenied, "the account is disabled");
+                return Ok(Step::Refused(refusal(app, request, error)));
+            }
+            user = Some(counted);
         }
         tx.user_id = Some(session.user_id);
         tx.session_hash = Some(session.hash.clone());
@@ -167,10 +178,25 @@ async fn profiling(
     hasher: &TokenHasher,
     now: OffsetDateTime,
 ) -> Result<Option<Step>, StoreError> {
-    match before_code(app, tx, stored, request, session.user_id, user, now).await {
+    // Authentication first: a second factor when one is due, then profiling.
+    let mut user = user;
+    let next = match mfa::gate(app, (tx, stored), request, session, &mut user, now).await? {
+        mfa::Gate::Open => before_code(app, tx, stored, request, session.user_id, user, now).await,
+        mfa::Gate::Challenge => Ok(Next::SecondFactor),
+        mfa::Gate::Enrol => Ok(Next::EnrolFactor),
+        mfa::Gate::InteractionRequired => {
+            let error =
+                OAuthError::new(ErrorCode::InteractionRequired, "a second factor is needed");
+            return Ok(Some(Step::Refused(refusal(app, request, error))));
+        }
+        mfa::Gate::StoreFirst => Ok(Next::StoreFirst),
+    };
+    match next {
         Ok(Next::Proceed) => Ok(None),
         Ok(Next::Prompt(_)) => Ok(Some(Step::Prompt { tx: tx.id })),
         Ok(Next::VerifyEmail) => Ok(Some(Step::VerifyEmail { tx: tx.id })),
+        Ok(Next::SecondFactor) => Ok(Some(Step::SecondFactor { tx: tx.id })),
+        Ok(Next::EnrolFactor) => Ok(Some(Step::EnrolFactor { tx: tx.id })),
         Ok(Next::InteractionRequired) => {
             let error = OAuthError::new(ErrorCode::InteractionRequired, "profile input needed");
             Ok(Some(Step::Refused(refusal(app, request, error))))

@@ -197,6 +197,8 @@ mod tests {
             user_metadata: metadata,
             app_metadata: json!({}),
             version: 1,
+            mfa_factors: 0,
+            disabled_at: None,
         }
     }
 

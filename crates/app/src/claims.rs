@@ -1,7 +1,7 @@
 //! Profile values released as OpenID Connect claims, by granted scope.
 
 use accrete_core::{CompiledPolicy, Field, Storage};
-use accrete_store::User;
+use accrete_store::{PHONE_NUMBER, PHONE_NUMBER_VERIFIED, User};
 use serde_json::{Map, Value};
 
 use crate::facts::stored_value;
@@ -43,6 +43,13 @@ pub fn claims_for(
             if standard_scope(claim).is_some_and(granted) {
                 claims.insert(claim.clone(), value.clone());
             }
+        }
+        // A number is verified only when a code sent to it was entered (OpenID Connect:
+        // `false` otherwise); the flag is stored only when true.
+        if claims.contains_key(PHONE_NUMBER) {
+            claims
+                .entry(PHONE_NUMBER_VERIFIED)
+                .or_insert(Value::Bool(false));
         }
     }
     let Some(policy) = policy else {
@@ -114,6 +121,8 @@ mod tests {
             user_metadata,
             app_metadata: json!({}),
             version: 1,
+            mfa_factors: 0,
+            disabled_at: None,
         }
     }
 

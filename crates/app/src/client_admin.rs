@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 
 use crate::app::App;
 use crate::problems::Problem;
-use crate::settings::EmailVerification;
+use crate::settings::{EmailVerification, MfaMode};
 
 /// Why a client use-case did not succeed.
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +53,8 @@ pub struct Settings {
     pub self_signup: Option<bool>,
     /// Whether a new account's email address is verified; `None`: the server's setting.
     pub email_verification: Option<EmailVerification>,
+    /// When a second factor is asked; `None`: the server's setting.
+    pub mfa: Option<MfaMode>,
 }
 
 /// A registered client, with its secret for a confidential client (shown once).
@@ -166,6 +168,7 @@ fn client_of(id: String, settings: Settings, theme: Value, now: OffsetDateTime) 
         email_verification: settings
             .email_verification
             .map(|value| value.as_str().to_owned()),
+        mfa: settings.mfa.map(|value| value.as_str().to_owned()),
         created_at: now,
         updated_at: now,
     }
@@ -235,8 +238,56 @@ pub async fn update(
 }
 
 /// Deletes a client with its transactions, grants, codes and tokens
-/// ([`crate::clients::ClientCache::delete`]).
+/// ([`crate::clients::ClientCache::delete`]). The console's own client is kept: without it
+/// no administrator could sign in to the console.
 pub async fn delete(app: &App, id: &str) -> Result<(), ClientError> {
     get(app, id).await?;
+    if id == crate::admins::CONSOLE_CLIENT {
+        return Err(ClientError::Refused(Problem::new(
+            "id",
+            "console_client",
+            "the console's own client cannot be deleted: administrators sign in through it",
+        )));
+    }
     Ok(app.clients.delete(app.store(), id).await?)
+}
+
+/// What the audit log keeps of a client: its settings, never its secret (nor the secret's
+/// hash, which the stored client does not serialize).
+pub fn snapshot(client: &Client) -> Option<Value> {
+    serde_json::to_value(client).ok()
+}
+
+/// What the audit log keeps of a secret's rotation: when, never the secret.
+pub fn rotation_record(client: &Client) -> Value {
+    let at = client
+        .updated_at
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    serde_json::json!({ "secret_rotated_at": at })
+}
+
+/// Gives a confidential client a new secret, hashed at rest as [`register`] does and returned
+/// once; the old one is refused at once on this node (within the client cache's time on the
+/// others). A public client has no secret to rotate.
+pub async fn rotate_secret(
+    app: &App,
+    id: &str,
+    hasher: &TokenHasher,
+    now: OffsetDateTime,
+) -> Result<(Client, String), ClientError> {
+    let mut client = get(app, id).await?;
+    if client.public {
+        return Err(ClientError::Refused(Problem::new(
+            "public",
+            "public_client",
+            "a public client has no secret",
+        )));
+    }
+    let secret = random_opaque();
+    client.secret_hash = Some(hasher.hash(&secret));
+    client.updated_at = now;
+    let updated = app.store().update_client(client).await?;
+    app.clients.forget(&updated.id);
+    Ok((updated, secret))
 }

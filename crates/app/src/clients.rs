@@ -174,6 +174,7 @@ mod tests {
             password_signin: true,
             self_signup: None,
             email_verification: None,
+            mfa: None,
             created_at: now,
             updated_at: now,
         }

@@ -177,7 +177,7 @@ async fn redeem(
     };
     let outcome = app
         .store()
-        .redeem_account_token(presented, effect, event, now)
+        .redeem_account_token(presented, effect, Some(event), now)
         .await?;
     Ok(match outcome {
         Redeemed::Done {

@@ -64,10 +64,19 @@ pub fn user_facts(
     let mut facts = UserFacts::new(user.created_at);
     facts.credentialed_logins = u64::try_from(user.credentialed_logins).unwrap_or(0);
     facts.sso_logins = u64::try_from(user.sso_logins).unwrap_or(0);
+    facts.second_factor = user.mfa_factors > 0;
     for field in policy.fields() {
         let Some(value) = stored_value(user, field) else {
             continue;
         };
+        if field.verify && crate::phone::verified_number(user).is_none() {
+            // A number to verify counts as missing until its code is entered; it pre-fills
+            // the question.
+            facts
+                .suggestions
+                .insert(field.key.as_str().to_owned(), value.clone());
+            continue;
+        }
         let (location, key) = location_of(field);
         let origin = provenance
             .iter()
@@ -168,6 +177,21 @@ pub struct FlowState {
     /// (never stored as known).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub suggestions: BTreeMap<String, Value>,
+    /// The step on screen's answers, held until the code sent to the number among them is
+    /// entered (a field with `verify = true`): the number is not stored before.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phone: Option<PendingPhone>,
+}
+
+/// Answers of the step on screen waiting for the code sent to `number`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct PendingPhone {
+    /// The step whose answers these are.
+    pub step: String,
+    /// The number (E.164) the code was sent to.
+    pub number: String,
+    /// The valid answers of the step, by field key.
+    pub answers: serde_json::Map<String, Value>,
 }
 
 impl FlowState {

@@ -65,6 +65,9 @@ pub enum FederationError {
     /// off for its client, or server-wide).
     #[error("this application does not accept new accounts")]
     SignupClosed,
+    /// The identity is linked to an account an administrator disabled.
+    #[error("the account is disabled")]
+    Disabled,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -377,6 +380,10 @@ async fn sign_in(
         .await?
     {
         let user = app.store().get_user(known.user_id).await?;
+        if !crate::users::may_sign_in(&user) {
+            tracing::info!(user_id = %user.id, connection = connection.name(), "sign-in through a provider refused: the account is disabled");
+            return Err(FederationError::Disabled);
+        }
         let mapped = mapped(app, connection, identity, Some(&user), now).await?;
         let user = write_sign_in(
             app,

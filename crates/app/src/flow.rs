@@ -28,6 +28,11 @@ pub enum Next {
     /// The client requires a verified email address and the user's is not: send the browser
     /// to `/verify-email?tx=`.
     VerifyEmail,
+    /// A second factor is due: send the browser to `/mfa?tx=`.
+    SecondFactor,
+    /// A second factor is required and the user has none: send the browser to the set-up page
+    /// `/mfa/setup?tx=`.
+    EnrolFactor,
     /// A step is due but the transaction was not stored (the code was to be issued by the
     /// request that started the authorization): store it, then call again.
     StoreFirst,

@@ -152,11 +152,11 @@ pub async fn reset(
             TokenEffect::ResetPassword {
                 password_hash: hash,
             },
-            TokenEvent {
+            Some(TokenEvent {
                 kind: EventKind::PasswordReset,
                 client_id: None,
                 data: json!({ "via": "link" }),
-            },
+            }),
             now,
         )
         .await?;

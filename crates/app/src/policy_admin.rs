@@ -217,13 +217,7 @@ pub async fn simulate(
 ) -> Result<Decision, PolicyError> {
     let policy = select(app, source).await?;
     let facts = match (user_id, facts) {
-        (Some(id), None) => {
-            let user = match app.store().get_user(id).await {
-                Err(StoreError::NotFound) => return Err(PolicyError::NoUser),
-                other => other?,
-            };
-            crate::facts::state_facts(&policy, &crate::facts::load_user_state(app, user).await?)
-        }
+        (Some(id), None) => stored_facts(app, &policy, id, moment).await?,
         (None, Some(facts)) => facts,
         _ => {
             return Err(PolicyError::Refused(Problem::new(
@@ -234,6 +228,42 @@ pub async fn simulate(
         }
     };
     Ok(decide(&policy, &facts, moment, now).with_sources(&policy, &facts))
+}
+
+/// A stored user's facts under `policy` at `moment`: at a sign-in, their next one (counted, as
+/// a sign-in counts itself).
+async fn stored_facts(
+    app: &App,
+    policy: &CompiledPolicy,
+    id: Uuid,
+    moment: &Moment,
+) -> Result<UserFacts, PolicyError> {
+    let user = match app.store().get_user(id).await {
+        Err(StoreError::NotFound) => return Err(PolicyError::NoUser),
+        other => other?,
+    };
+    let state = crate::facts::load_user_state(app, user).await?;
+    Ok(facts_at(policy, &state, moment))
+}
+
+/// The facts a simulation of a stored user starts from (the console shows them to be edited).
+pub async fn user_facts(
+    app: &App,
+    source: Source,
+    id: Uuid,
+    moment: &Moment,
+) -> Result<UserFacts, PolicyError> {
+    let policy = select(app, source).await?;
+    stored_facts(app, &policy, id, moment).await
+}
+
+/// A user's facts at `moment`: a sign-in counts itself among the credentialed sign-ins.
+fn facts_at(policy: &CompiledPolicy, state: &UserState, moment: &Moment) -> UserFacts {
+    let mut facts = crate::facts::state_facts(policy, state);
+    if moment.kind == MomentKind::Login {
+        facts.credentialed_logins = facts.credentialed_logins.saturating_add(1);
+    }
+    facts
 }
 
 /// Per step: how many users each policy would ask it.
@@ -268,10 +298,7 @@ fn asked(
     moment: &Moment,
     now: OffsetDateTime,
 ) -> Option<String> {
-    let mut facts = crate::facts::state_facts(policy, state);
-    if moment.kind == MomentKind::Login {
-        facts.credentialed_logins = facts.credentialed_logins.saturating_add(1);
-    }
+    let facts = facts_at(policy, state, moment);
     decide(policy, &facts, moment, now)
         .ask()
         .map(|ask| ask.step.to_string())

@@ -18,7 +18,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::app::App;
-use crate::facts::{FlowState, Shown, location_of, stored_value};
+use crate::facts::{FlowState, PendingPhone, Shown, location_of, stored_value};
 
 /// A prompt event of `kind` about `step` (`logins` and `data` as the caller knows them).
 pub fn prompt_event(
@@ -91,6 +91,8 @@ pub async fn finish_step(
     let Some(shown) = flow.current.take() else {
         return Ok(false);
     };
+    // Answers held for a phone code go with the step, whatever was done with it.
+    flow.phone = None;
     match &outcome {
         StepOutcome::Skipped => flow.skipped.push(shown.step.clone()),
         StepOutcome::Answered(..) => flow.answered.push(shown.step.clone()),
@@ -151,6 +153,30 @@ pub async fn finish_step(
         Err(StoreError::VersionMismatch { .. } | StoreError::Conflict { .. }) => Ok(false),
         Err(error) => Err(error),
     }
+}
+
+/// The user set up a second factor (on `/mfa/setup?tx=`) while a `second_factor` step of the
+/// policy was on screen in `tx`: the step is answered, recorded as such, and the resumed
+/// sign-in goes on. Nothing happens for any other step (or none).
+pub async fn second_factor_set_up(
+    app: &App,
+    tx: &AuthTransaction,
+    now: OffsetDateTime,
+) -> Result<(), StoreError> {
+    let Some(shown) = FlowState::of(&tx.state).current else {
+        return Ok(());
+    };
+    let Some(policy) = app.policy().await? else {
+        return Ok(());
+    };
+    if !policy
+        .step(&shown.step)
+        .is_some_and(|step| step.second_factor)
+    {
+        return Ok(());
+    }
+    let outcome = StepOutcome::Answered(policy, Answers::default());
+    finish_step(app, tx, outcome, now).await.map(drop)
 }
 
 /// Why the user left the step on screen without answering it.
@@ -299,4 +325,79 @@ pub async fn skip_in_app(app: &App, at: InApp<'_>) -> Result<(), StoreError> {
     event.logins = Some(at.user.credentialed_logins);
     app.store().record_prompt_event(event).await?;
     Ok(())
+}
+
+/// The number among `answers` that must be proven before the step is stored: the answer of a
+/// field with `verify = true` among the step's `fields`, unless it is the account's verified
+/// number already.
+pub fn number_to_verify(
+    policy: &CompiledPolicy,
+    fields: &[String],
+    answers: &Answers,
+    user: &User,
+) -> Option<String> {
+    fields
+        .iter()
+        .filter_map(|key| policy.field(key))
+        .filter(|field| field.verify)
+        .find_map(|field| answers.get(field.key.as_str())?.as_str())
+        .filter(|number| crate::phone::verified_number(user) != Some(*number))
+        .map(str::to_owned)
+}
+
+/// Holds the step on screen's `answers` in the transaction until the code sent to `number` is
+/// entered ([`held_answers`]). `Ok(false)` when another request moved the transaction on.
+pub async fn hold_for_code(
+    app: &App,
+    tx: &AuthTransaction,
+    number: &str,
+    answers: &Answers,
+) -> Result<bool, StoreError> {
+    let mut flow = FlowState::of(&tx.state);
+    let Some(shown) = &flow.current else {
+        return Ok(false);
+    };
+    flow.phone = Some(PendingPhone {
+        step: shown.step.clone(),
+        number: number.to_owned(),
+        answers: answers
+            .iter()
+            .map(|(key, value)| (key.as_str().to_owned(), value.clone()))
+            .collect(),
+    });
+    let mut updated = tx.clone();
+    flow.store_into(&mut updated.state);
+    match app.store().update_transaction(updated).await {
+        Ok(_) => Ok(true),
+        Err(StoreError::VersionMismatch { .. } | StoreError::Conflict { .. }) => Ok(false),
+        Err(error) => Err(error),
+    }
+}
+
+/// Forgets the held answers ("use another number"): the step is asked again.
+pub async fn release_held(app: &App, tx: &AuthTransaction) -> Result<(), StoreError> {
+    let mut flow = FlowState::of(&tx.state);
+    if flow.phone.take().is_none() {
+        return Ok(());
+    }
+    let mut updated = tx.clone();
+    flow.store_into(&mut updated.state);
+    match app.store().update_transaction(updated).await {
+        Ok(_) | Err(StoreError::VersionMismatch { .. } | StoreError::Conflict { .. }) => Ok(()),
+        Err(error) => Err(error),
+    }
+}
+
+/// The answers held for the step on screen, and the number waiting for its code.
+pub fn held_answers(flow: &FlowState) -> Option<(String, Answers)> {
+    let pending = flow.phone.as_ref()?;
+    if flow.current.as_ref().map(|s| s.step.as_str()) != Some(pending.step.as_str()) {
+        return None;
+    }
+    let answers = pending
+        .answers
+        .iter()
+        .map(|(key, value)| (accrete_core::FieldKey::new(key), value.clone()))
+        .collect();
+    Some((pending.number.clone(), answers))
 }

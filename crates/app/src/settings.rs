@@ -10,7 +10,7 @@ use accrete_store::Client;
 
 use crate::app::App;
 
-pub use model::{EmailVerification, Lifetimes, Settings};
+pub use model::{EmailVerification, Lifetimes, MfaMode, MfaSettings, Settings};
 
 /// Whether people signing in to `client` (`None`: outside any application) verify their email
 /// address: the client's own value when it has one, else the server's.
@@ -22,6 +22,25 @@ pub fn email_verification_for(app: &App, client: Option<&Client>) -> EmailVerifi
 /// application): the client's own value when it has one, else the server's.
 pub fn self_signup_for(app: &App, client: Option<&Client>) -> bool {
     resolve_self_signup(app.settings(), client)
+}
+
+/// When people signing in to `client` are asked for a second factor: the client's own rule
+/// when it has one, else the server's.
+pub fn mfa_for(app: &App, client: Option<&Client>) -> MfaMode {
+    resolve_mfa(app.settings(), client)
+}
+
+fn resolve_mfa(settings: &Settings, client: Option<&Client>) -> MfaMode {
+    client
+        .and_then(|c| c.mfa.as_deref())
+        .and_then(|value| {
+            let parsed = MfaMode::parse(value);
+            if parsed.is_none() {
+                tracing::warn!(value, "a client's mfa is not a known value");
+            }
+            parsed
+        })
+        .unwrap_or(settings.mfa.mode)
 }
 
 fn resolve_email_verification(settings: &Settings, client: Option<&Client>) -> EmailVerification {
@@ -68,6 +87,7 @@ mod tests {
             password_signin: true,
             self_signup,
             email_verification: email_verification.map(str::to_owned),
+            mfa: None,
             created_at: now,
             updated_at: now,
         }
@@ -147,5 +167,27 @@ mod tests {
             assert_eq!(json, serde_json::json!(value.as_str()));
         }
         assert_eq!(EmailVerification::parse("Required"), None);
+    }
+
+    #[test]
+    fn mfa_is_the_clients_rule_when_it_has_one_else_the_servers() {
+        let mut server = Settings::default();
+        assert_eq!(server.mfa.mode, MfaMode::IfEnrolled);
+        assert_eq!(server.mfa.max_age, time::Duration::hours(12));
+        let mut web = client(None, None);
+        assert_eq!(resolve_mfa(&server, Some(&web)), MfaMode::IfEnrolled);
+        server.mfa.mode = MfaMode::Off;
+        assert_eq!(resolve_mfa(&server, None), MfaMode::Off);
+        web.mfa = Some("required".into());
+        assert_eq!(resolve_mfa(&server, Some(&web)), MfaMode::Required);
+        web.mfa = Some("sometimes".into());
+        assert_eq!(resolve_mfa(&server, Some(&web)), MfaMode::Off);
+        for value in MfaMode::ALL {
+            assert_eq!(MfaMode::parse(value.as_str()), Some(value));
+            assert_eq!(
+                serde_json::to_value(value).unwrap(),
+                serde_json::json!(value.as_str())
+            );
+        }
     }
 }

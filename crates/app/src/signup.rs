@@ -37,8 +37,19 @@ pub async fn signup_step(
     tx: Option<&AuthTransaction>,
     now: OffsetDateTime,
 ) -> Option<SignupStep> {
+    let mut step = signup_step_for(app, tx.map(|t| t.client_id.clone()), now).await?;
+    step.tx = tx.cloned();
+    Some(step)
+}
+
+/// [`signup_step`] for a sign-up through `client_id` (`None`: outside any application),
+/// outside any transaction: what the console's preview shows.
+pub async fn signup_step_for(
+    app: &App,
+    client_id: Option<String>,
+    now: OffsetDateTime,
+) -> Option<SignupStep> {
     let policy = app.policy().await.ok()??;
-    let client_id = tx.map(|t| t.client_id.clone());
     let mut moment = Moment::signup();
     moment.client_id.clone_from(&client_id);
     // The sign-up is the user's first sign-in (docs/decision.md, Counting sign-ins).
@@ -49,7 +60,7 @@ pub async fn signup_step(
         fields: ask.fields.iter().map(|k| k.as_str().to_owned()).collect(),
         policy,
         client_id,
-        tx: tx.cloned(),
+        tx: None,
     })
 }
 

@@ -1,6 +1,6 @@
 //! Shown prompts left unanswered: when their transaction expires they become
-//! `prompt.abandoned`; round trips to an upstream provider that never came back, and mailed codes and links a day
-//! past their expiry, are removed. Swept lazily from the sign-in flow, at most once per [`INTERVAL`] per
+//! `prompt.abandoned`; round trips to an upstream provider that never came back, mailed codes and links a day
+//! past their expiry, and webhook events delivered a month ago, are removed. Swept lazily from the sign-in flow, at most once per [`INTERVAL`] per
 //! node; the store hands each expired transaction to one sweeper only.
 
 use std::sync::atomic::Ordering;
@@ -15,6 +15,9 @@ use crate::prompts::prompt_event;
 
 /// Seconds between two sweeps on one node.
 const INTERVAL: i64 = 60;
+
+/// How long webhook events are kept once their deliveries are done.
+const WEBHOOK_EVENTS_KEPT: time::Duration = time::Duration::days(30);
 
 /// Starts a sweep in the background if the last one is older than [`INTERVAL`].
 pub(crate) fn sweep_now_and_then(app: &App, now: OffsetDateTime) {
@@ -37,9 +40,21 @@ pub(crate) fn sweep_now_and_then(app: &App, now: OffsetDateTime) {
         if let Err(error) = store.delete_expired_federation_states(now).await {
             tracing::warn!(%error, "could not sweep expired federation states");
         }
+        // Passkey ceremonies started and never finished.
+        if let Err(error) = store.delete_expired_passkey_ceremonies(now).await {
+            tracing::warn!(%error, "could not sweep expired passkey ceremonies");
+        }
+        // Console sessions past their end.
+        if let Err(error) = store.delete_expired_console_sessions(now).await {
+            tracing::warn!(%error, "could not sweep expired console sessions");
+        }
         // Mailed codes and links a day past their expiry (kept that long for the resend limits).
         if let Err(error) = store.purge_account_tokens(now).await {
             tracing::warn!(%error, "could not sweep expired mailed proofs");
+        }
+        // Webhook events whose deliveries are all done, once a month old.
+        if let Err(error) = store.purge_webhook_events(now - WEBHOOK_EVENTS_KEPT).await {
+            tracing::warn!(%error, "could not sweep delivered webhook events");
         }
     });
 }

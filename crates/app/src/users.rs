@@ -1,5 +1,7 @@
 //! Administering users: create (with a password and initial values, in one unit of work),
-//! read, list with filters, change (with the version the change is based on), delete, history.
+//! read, list with filters, change (with the version the change is based on), disable and
+//! enable, delete, history. Whether a user may sign in at all is decided here
+//! ([`may_sign_in`]).
 //! Values are checked by [`crate::values`] against the published policy.
 
 use accrete_core::CompiledPolicy;
@@ -269,6 +271,108 @@ pub async fn update(
         .await?)
 }
 
+/// Replaces the user's `app_metadata` with `new`, which must be a JSON object: sent to
+/// [`update`] as the merge patch that turns the current bag into `new` (keys it lacks
+/// deleted, nested objects replaced exactly), so it is checked as the API's `PATCH` checks
+/// `app_metadata`. `null` values delete, as in any merge patch. Returns the bag before and the
+/// user after.
+pub async fn replace_app_metadata(
+    app: &App,
+    id: Uuid,
+    expected: Option<i64>,
+    new: Value,
+    source: &str,
+    now: OffsetDateTime,
+) -> Result<(Value, User), UserError> {
+    if !new.is_object() {
+        return Err(refused(
+            "app_metadata",
+            "not_an_object",
+            "app_metadata must be a JSON object ({...})",
+        ));
+    }
+    let current = get(app, id).await?;
+    let before = current.app_metadata.clone();
+    let patch = match merge_diff(&before, &new) {
+        Some(Value::Object(patch)) => patch,
+        _ => return Ok((before, current)),
+    };
+    let change = Change {
+        values: Values {
+            app_metadata: Some(patch),
+            ..Values::default()
+        },
+        ..Change::default()
+    };
+    let user = update(app, id, expected, change, source, now).await?;
+    Ok((before, user))
+}
+
+/// The RFC 7396 merge patch that turns `old` into `new`; `None` when they are equal.
+fn merge_diff(old: &Value, new: &Value) -> Option<Value> {
+    if old == new {
+        return None;
+    }
+    let (Some(old), Some(new)) = (old.as_object(), new.as_object()) else {
+        return Some(new.clone());
+    };
+    let mut patch = Map::new();
+    for key in old.keys().filter(|k| !new.contains_key(*k)) {
+        patch.insert(key.clone(), Value::Null);
+    }
+    for (key, value) in new {
+        let diff = match old.get(key) {
+            Some(previous) if previous.is_object() && value.is_object() => {
+                merge_diff(previous, value)
+            }
+            Some(previous) if previous == value => None,
+            _ => Some(value.clone()),
+        };
+        if let Some(diff) = diff {
+            patch.insert(key.clone(), diff);
+        }
+    }
+    Some(Value::Object(patch))
+}
+
+/// Whether the user may sign in, by any method (password, passkey, provider, single sign-on)
+/// and go on using tokens: not while an administrator has disabled the account. Every sign-in
+/// use-case and the token endpoint ask this.
+pub fn may_sign_in(user: &User) -> bool {
+    !user.is_disabled()
+}
+
+/// Disables the account (`disabled`: its sessions end and its refresh tokens stop working, in
+/// the same transaction; it cannot sign in again until enabled) or enables it. Returns the
+/// user and whether anything changed (disabling a disabled account is no change).
+pub async fn set_disabled(
+    app: &App,
+    id: Uuid,
+    disabled: bool,
+    now: OffsetDateTime,
+) -> Result<(User, bool), UserError> {
+    let at = disabled.then_some(now);
+    match app.store().set_user_disabled(id, at).await {
+        Err(StoreError::NotFound) => Err(UserError::NotFound),
+        Ok((user, changed)) => {
+            if changed {
+                tracing::info!(user_id = %id, disabled, "account disabled or enabled");
+            }
+            Ok((user, changed))
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// The audit action of a change of `disabled`.
+pub fn disabled_action(disabled: bool) -> &'static str {
+    if disabled {
+        "user.disabled"
+    } else {
+        "user.enabled"
+    }
+}
+
 /// Deletes a user with their profile values, history, sessions and tokens.
 pub async fn delete(app: &App, id: Uuid, now: OffsetDateTime) -> Result<(), UserError> {
     // Grants revoked, sessions ended and the user deleted in one transaction (the account
@@ -394,6 +498,66 @@ mod tests {
             source: "api:test".into(),
             now: OffsetDateTime::now_utc(),
         }
+    }
+
+    #[test]
+    fn the_merge_diff_turns_the_old_bag_into_the_new_one() {
+        let old = json!({"plan": "pro", "limits": {"seats": 5, "sso": true}, "gone": 1});
+        let new = json!({"plan": "pro", "limits": {"seats": 10}, "region": "eu"});
+        let patch = merge_diff(&old, &new).unwrap();
+        assert_eq!(
+            patch,
+            json!({"gone": null, "limits": {"sso": null, "seats": 10}, "region": "eu"})
+        );
+        assert_eq!(crate::values::merged(&old, &patch), new);
+        assert_eq!(merge_diff(&new, &new), None);
+    }
+
+    #[tokio::test]
+    async fn app_metadata_is_replaced_as_a_whole_and_must_be_an_object() {
+        let (app, _dir) = app().await;
+        let values = Values {
+            app_metadata: json!({"plan": "pro", "old": 1}).as_object().cloned(),
+            ..Values::default()
+        };
+        let ada = create(&app, account("ada@example.com", values))
+            .await
+            .unwrap();
+        let now = OffsetDateTime::now_utc();
+        let refused = replace_app_metadata(&app, ada.id, None, json!([1]), "admin", now).await;
+        assert!(
+            matches!(&refused, Err(UserError::Refused(p)) if p.code == "not_an_object"),
+            "{refused:?}"
+        );
+        let bad = replace_app_metadata(&app, ada.id, None, json!({"a.b": 1}), "admin", now).await;
+        assert!(matches!(bad, Err(UserError::Invalid(_))), "{bad:?}");
+        let (before, after) =
+            replace_app_metadata(&app, ada.id, None, json!({"plan": "team"}), "admin", now)
+                .await
+                .unwrap();
+        assert_eq!(before, json!({"plan": "pro", "old": 1}));
+        assert_eq!(after.app_metadata, json!({"plan": "team"}));
+        let stale =
+            replace_app_metadata(&app, ada.id, Some(ada.version), json!({}), "admin", now).await;
+        assert!(matches!(stale, Err(UserError::VersionMismatch { .. })));
+    }
+
+    #[tokio::test]
+    async fn a_disabled_user_may_not_sign_in_until_enabled() {
+        let (app, _dir) = app().await;
+        let ada = create(&app, account("ada@example.com", Values::default()))
+            .await
+            .unwrap();
+        assert!(may_sign_in(&ada));
+        let now = OffsetDateTime::now_utc();
+        let (disabled, changed) = set_disabled(&app, ada.id, true, now).await.unwrap();
+        assert!(changed && !may_sign_in(&disabled));
+        let (_, changed) = set_disabled(&app, ada.id, true, now).await.unwrap();
+        assert!(!changed, "disabling twice is no change");
+        let (enabled, changed) = set_disabled(&app, ada.id, false, now).await.unwrap();
+        assert!(changed && may_sign_in(&enabled));
+        let missing = set_disabled(&app, Uuid::now_v7(), true, now).await;
+        assert!(matches!(missing, Err(UserError::NotFound)));
     }
 
     #[tokio::test]

@@ -2,7 +2,7 @@
 //! profile may hold, and typed fields validated by the engine (values come back normalised).
 
 use accrete_core::{CompiledPolicy, JsonAnswers, STANDARD_CLAIMS, validate_json_answers};
-use accrete_store::{Location, User};
+use accrete_store::{Location, PHONE_NUMBER_VERIFIED, User};
 use serde_json::{Map, Value};
 
 use crate::facts::{bag, location_of};
@@ -169,7 +169,15 @@ pub fn check_profile(
 ) {
     for (claim, value) in claims.iter() {
         let key = format!("profile.{claim}");
-        if !is_profile_claim(policy, claim) {
+        if claim == PHONE_NUMBER_VERIFIED {
+            push(
+                problems,
+                key,
+                "read_only",
+                "set by Accrete when the person enters the code sent to their number; \
+                 a phone_number written here is unverified",
+            );
+        } else if !is_profile_claim(policy, claim) {
             push(
                 problems,
                 key,

@@ -381,6 +381,19 @@ fn check_behaviour(field: &Field, path: &str, problems: &mut Problems) {
         ),
         _ => {}
     }
+    if field.verify
+        && (field.kind != FieldType::Phone
+            || field.storage
+                != (Storage::Profile {
+                    claim: "phone_number".to_owned(),
+                }))
+    {
+        problems.push(
+            format!("{path}.verify"),
+            "only a phone field stored as the phone_number claim can be verified \
+             (storage = { profile = \"phone_number\" })",
+        );
+    }
     if field.write_once && field.reconfirm_after.is_some() {
         problems.push(
             format!("{path}.reconfirm_after"),
@@ -446,11 +459,12 @@ pub(crate) fn check_steps(
         } else {
             index.insert(step.id.clone(), i);
         }
+        // A second_factor step has the pages' own title ("Protect your account") unless given.
         check_localized(
             &step.title,
             &format!("{path}.title"),
             locale,
-            true,
+            !step.second_factor,
             problems,
         );
         check_step_fields(step, &path, policy, fields, problems);
@@ -467,8 +481,24 @@ fn check_step_fields(
     fields: &HashMap<FieldKey, usize>,
     problems: &mut Problems,
 ) {
-    if step.fields.is_empty() {
-        problems.push(format!("{path}.fields"), "a step needs at least one field");
+    if step.second_factor {
+        if !step.fields.is_empty() {
+            problems.push(
+                format!("{path}.fields"),
+                "a second_factor step asks for a second factor only: list no fields",
+            );
+        }
+        if step.presentation != crate::step::Presentation::AllAtOnce {
+            problems.push(
+                format!("{path}.presentation"),
+                "a second_factor step has one page: leave presentation out",
+            );
+        }
+    } else if step.fields.is_empty() {
+        problems.push(
+            format!("{path}.fields"),
+            "a step needs at least one field (or second_factor = true)",
+        );
     }
     for (j, key) in step.fields.iter().enumerate() {
         let field_path = format!("{path}.fields[{j}]");

@@ -126,6 +126,7 @@ impl Decision {
                     .map(|(_, known)| known.clone())
                     .unwrap_or_default(),
             },
+            Compact::HasSecondFactor => Reason::HasSecondFactor,
             Compact::SkippedThisSignin => Reason::SkippedThisSignin,
             Compact::SkippedWaiting { logins_left, until } => {
                 Reason::SkippedWaiting { logins_left, until }
@@ -174,6 +175,7 @@ enum Compact {
         error: u32,
     },
     AllFieldsKnown,
+    HasSecondFactor,
     SkippedThisSignin,
     SkippedWaiting {
         logins_left: Option<u64>,
@@ -206,6 +208,9 @@ pub struct Ask {
     pub step: StepId,
     /// The fields to ask now, in the step's order (only the first one for `one_at_a_time`).
     pub fields: Vec<FieldKey>,
+    /// A `second_factor` step: the user is asked to set up a second factor (no fields).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub second_factor: bool,
     /// Whether the user must answer before proceeding (no "skip for now").
     pub required: bool,
     /// How the step is presented.
@@ -257,6 +262,8 @@ pub enum Reason {
         /// `(field, source)`: `idp:google`, `prompt`, `account`, `api`...
         sources: Vec<(FieldKey, String)>,
     },
+    /// A `second_factor` step: the user has a second factor already.
+    HasSecondFactor,
     /// The user skipped the step during this sign-in.
     SkippedThisSignin,
     /// The user skipped the step and the re-ask interval has not passed.
@@ -297,6 +304,7 @@ impl Reason {
             Reason::ConditionNotMet { .. } => "condition_not_met",
             Reason::ConditionFailed { .. } => "condition_failed",
             Reason::AllFieldsKnown { .. } => "all_fields_known",
+            Reason::HasSecondFactor => "has_second_factor",
             Reason::SkippedThisSignin => "skipped_this_signin",
             Reason::SkippedWaiting { .. } => "skipped_waiting",
             Reason::SkipLimitReached { .. } => "skip_limit_reached",
@@ -334,6 +342,7 @@ impl fmt::Display for Reason {
                 }
                 Ok(())
             }
+            Reason::HasSecondFactor => f.write_str("the user has a second factor"),
             Reason::SkippedThisSignin => f.write_str("skipped during this sign-in"),
             Reason::SkippedWaiting { logins_left, until } => {
                 f.write_str("skipped; re-ask")?;
@@ -509,12 +518,22 @@ fn step_status(
     // Presence before the condition: looking up known values is cheap, an expression is not.
     // One missing field is enough to be due: stop looking at the first.
     // A field the user deliberately left blank when answering the step counts as present.
+    // A second_factor step has no fields: it is "known" once the user has a second factor.
     let state = || input.facts.prompts.get(step.id.as_str());
-    let all_present = plan.fields.iter().all(|&i| {
-        let field = &policy.fields()[i];
-        is_present(field, input.facts, input.now)
-            || state().is_some_and(|state| left_blank(field, state, input.facts, input.now))
-    });
+    let all_present = if step.second_factor {
+        input.facts.second_factor
+    } else {
+        plan.fields.iter().all(|&i| {
+            let field = &policy.fields()[i];
+            is_present(field, input.facts, input.now)
+                || state().is_some_and(|state| left_blank(field, state, input.facts, input.now))
+        })
+    };
+    let known = if step.second_factor {
+        Compact::HasSecondFactor
+    } else {
+        Compact::AllFieldsKnown
+    };
     // The condition says when a step becomes due; a required step shown and not answered
     // since (the user left the page) stays due until it is answered, wherever its condition
     // still allows it (the same client and scopes; see `holds_once_due`).
@@ -526,7 +545,7 @@ fn step_status(
     {
         // A step with nothing missing is not due whatever its condition says.
         if all_present {
-            return not(Compact::AllFieldsKnown);
+            return not(known);
         }
         return Err(match failure.error {
             None => Refused::Because(Compact::ConditionNotMet(failure.condition)),
@@ -543,7 +562,7 @@ fn step_status(
             .iter()
             .any(|&i| asks_for(policy, i, state, input.facts, input.now))
     {
-        return not(Compact::AllFieldsKnown);
+        return not(known);
     }
     if input
         .moment
@@ -780,6 +799,7 @@ fn build_ask(
     Ask {
         step: step.id.clone(),
         fields: keys,
+        second_factor: step.second_factor,
         required,
         presentation: step.presentation,
         prefill,

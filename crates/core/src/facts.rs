@@ -33,6 +33,9 @@ pub struct UserFacts {
     /// Prompt history by step id.
     #[serde(default)]
     pub prompts: BTreeMap<String, PromptState>,
+    /// Whether the user has a second factor (what a `second_factor` step asks them to set up).
+    #[serde(default)]
+    pub second_factor: bool,
 }
 
 impl UserFacts {
@@ -45,6 +48,7 @@ impl UserFacts {
             values: BTreeMap::new(),
             suggestions: BTreeMap::new(),
             prompts: BTreeMap::new(),
+            second_factor: false,
         }
     }
 

@@ -68,6 +68,11 @@ pub struct Field {
     /// For consent fields: the version of the text being accepted. Changing it asks again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub consent_version: Option<String>,
+    /// For the phone field stored as the `phone_number` claim: a number is proven with a code
+    /// sent to it by text message before it is stored from a prompt (`phone_number_verified`
+    /// becomes true), and an unverified number counts as missing.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub verify: bool,
 }
 
 impl Field {
@@ -89,6 +94,7 @@ impl Field {
             scope: None,
             claim: None,
             consent_version: None,
+            verify: false,
         }
     }
 

@@ -18,8 +18,14 @@ pub struct Step {
     /// Title of the prompt page per locale.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub title: Localized,
-    /// Keys of the fields asked, in order.
+    /// Keys of the fields asked, in order (none for a `second_factor` step).
+    #[serde(default)]
     pub fields: Vec<FieldKey>,
+    /// The step asks the user to protect their account with a second factor (an authenticator
+    /// app, their verified phone, a passkey) rather than for fields: it is due while they have
+    /// none ([`crate::UserFacts::second_factor`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub second_factor: bool,
     /// Among steps of the same mode, a higher priority is asked first (ties: document order).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub priority: i32,

@@ -29,6 +29,7 @@ mod upstream;
 pub use cache::{KEYS_REFETCH_INTERVAL, METADATA_TTL};
 pub use error::UpstreamError;
 pub use flow::{Callback, Start, UpstreamIdentity};
+pub use hosts::{is_restricted_address, is_restricted_host};
 pub use http::{HttpOptions, USER_AGENT};
 pub use provider::{ClientAuth, Protocol, Provider, Quirks};
 pub use spec::{ConnectionSpec, Preset, SpecProblem};

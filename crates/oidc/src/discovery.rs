@@ -146,6 +146,8 @@ pub struct DiscoveryDocument {
     pub prompt_values_supported: Vec<String>,
     /// Algorithms of JWT access tokens (RFC 9068).
     pub access_token_signing_alg_values_supported: Vec<String>,
+    /// The `acr` values a relying party may ask for with `acr_values` (see `crate::mfa`).
+    pub acr_values_supported: Vec<String>,
 }
 
 /// The `prompt` values understood by the authorization endpoint.
@@ -192,6 +194,7 @@ impl DiscoveryDocument {
                 "azp",
                 "at_hash",
                 "amr",
+                "acr",
                 "sid",
             ]
             .map(String::from),
@@ -235,6 +238,7 @@ impl DiscoveryDocument {
             ui_locales_supported: options.ui_locales.clone(),
             prompt_values_supported: strings(PROMPT_VALUES),
             access_token_signing_alg_values_supported: algs,
+            acr_values_supported: strings(&crate::mfa::ACR_VALUES_SUPPORTED),
         }
     }
 }

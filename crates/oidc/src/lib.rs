@@ -19,6 +19,7 @@ pub mod jwt;
 mod kek;
 pub mod keys;
 pub mod logout;
+pub mod mfa;
 mod params;
 pub mod password;
 pub mod pkce;

@@ -168,6 +168,9 @@
       }
       var step = reply.data && reply.data.step;
       if (!step) return { outcome: "none", step: null };
+      // "Protect your account" is set up on the server's own page, not in a form here: the
+      // application sends the user there (docs/mfa.md).
+      if (step.second_factor) return { outcome: "second_factor", step: step.id, setupUrl: base + "/mfa/setup" };
       return ask(base, opts, locale, t, step);
     });
   }

@@ -11,7 +11,9 @@
 //! reference process, then peak memory), `profiling` (pairs of servers with and without the
 //! example policy, `examples/policy.toml`, CPU per sign-in for a user with nothing due),
 //! `federation` (a sign-in through an upstream Accrete in a process of its own, whose CPU is
-//! not counted).
+//! not counted), `passkey` (a sign-in with a passkey of a software authenticator, see
+//! `load/passkey.rs`), `console` (the admin console's overview, user search and a user's page
+//! with 100,000 users, see `load/console.rs`).
 //! The same binary is the server and the reference: started with `ACCRETE_TEST_LOAD_CHILD=1` it
 //! serves and prints its address, with `ACCRETE_TEST_LOAD_REFERENCE=1` it verifies a password per
 //! line of input, so nothing but the measured work runs in a measured process.
@@ -25,6 +27,11 @@
 use std::io::{BufRead as _, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
+
+#[path = "load/console.rs"]
+mod console;
+#[path = "load/passkey.rs"]
+mod passkey;
 
 use accrete_server::{Config, Layer, Server};
 use accrete_store::testing::SchemaGuard;
@@ -73,7 +80,11 @@ fn serve_child() {
         let addr = listener.local_addr().unwrap();
         let flags = Layer {
             listen: Some(addr),
-            public_url: Some(format!("http://{addr}")),
+            // Passkeys need a domain name as the relying party.
+            public_url: Some(match std::env::var("ACCRETE_TEST_LOAD_LOCALHOST") {
+                Ok(_) => format!("http://localhost:{}", addr.port()),
+                Err(_) => format!("http://{addr}"),
+            }),
             data_dir: Some(dir),
             master_key: Some(MASTER_KEY.to_owned()),
             ..Layer::default()
@@ -87,6 +98,9 @@ fn serve_child() {
         }
         if let Ok(issuer) = std::env::var("ACCRETE_TEST_LOAD_UPSTREAM") {
             connect_upstream(&store, &format!("http://{addr}"), &issuer).await;
+        }
+        if let Ok(users) = std::env::var("ACCRETE_TEST_LOAD_CONSOLE_USERS") {
+            console::seed(store.as_ref(), users.parse().unwrap()).await;
         }
         if std::env::var("ACCRETE_TEST_LOAD_POLICY").is_ok() {
             let policy = accrete_core::Policy::from_toml_str(EXAMPLE_POLICY).unwrap();
@@ -131,6 +145,7 @@ async fn register_clients(store: &dyn accrete_store::Store) {
         password_signin: true,
         self_signup: None,
         email_verification: None,
+        mfa: None,
         created_at: now,
         updated_at: now,
     };
@@ -178,6 +193,7 @@ async fn become_upstream(store: &dyn accrete_store::Store, downstream: &str) {
             password_signin: true,
             self_signup: None,
             email_verification: None,
+            mfa: None,
             created_at: now,
             updated_at: now,
         })
@@ -645,6 +661,85 @@ async fn profiling_overhead(scale: usize) {
     }
 }
 
+/// Server CPU of a second factor: `POST /mfa` with an authenticator-app code, after a password
+/// sign-in through `/authorize` (not counted). A code works once per factor and 30-second
+/// step, so each operation is another user's, each with an app set up through the pages.
+async fn mfa_phase(scale: usize) {
+    let server = boot();
+    let (base, pid) = (server.base.clone(), server.child.id());
+    let n = 100 * scale;
+    let mut secrets = Vec::with_capacity(n);
+    for i in 0..n {
+        let email = format!("mfa{i}@example.com");
+        let b = browser();
+        let csrf = hidden(&page(&b, &format!("{base}/signup")).await, "csrf");
+        let form = [
+            ("csrf", csrf.as_str()),
+            ("email", email.as_str()),
+            ("password", PASSWORD),
+            ("action", "submit"),
+        ];
+        let status = b
+            .post(format!("{base}/signup"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert!(status.is_redirection(), "sign-up: {status}");
+        let setup = page(&b, &format!("{base}/mfa/setup")).await;
+        let marker = "id=\"totp-secret\">";
+        let start = setup.find(marker).unwrap() + marker.len();
+        let typed = &setup[start..start + setup[start..].find('<').unwrap()];
+        let secret = accrete_oidc::mfa::secret_from_typing(typed).unwrap();
+        let code = totp_now(&secret, 0);
+        let form = [("csrf", hidden(&setup, "csrf")), ("code", code)];
+        let done = b
+            .post(format!("{base}/mfa/setup"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(done.status(), 200);
+        secrets.push(secret);
+    }
+    let mut spent_ns = 0u64;
+    for (i, secret) in secrets.iter().enumerate() {
+        let b = browser();
+        let email = format!("mfa{i}@example.com");
+        let target = authorize_sign_in(&base, &b, &email).await;
+        assert!(target.starts_with("/mfa?tx="), "{target}");
+        let html = page(&b, &format!("{base}{target}")).await;
+        let form = [
+            ("csrf", hidden(&html, "csrf")),
+            ("tx", hidden(&html, "tx")),
+            ("method", "totp".to_owned()),
+            // The next step's code: the set-up used this one (a code works once).
+            ("code", totp_now(secret, 1)),
+        ];
+        let before: u64 = threads_cpu_ns(pid).values().sum();
+        let response = b
+            .post(format!("{base}/mfa"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        spent_ns += threads_cpu_ns(pid).values().sum::<u64>() - before;
+        assert!(response.status().is_redirection(), "{}", response.status());
+    }
+    println!(
+        "second factor (POST /mfa with an authenticator-app code, checked and its step recorded): {:.3} ms CPU (n = {n})",
+        spent_ns as f64 / 1e6 / n as f64
+    );
+}
+
+/// The code an authenticator app holding `secret` shows `steps_ahead` 30-second steps from now.
+fn totp_now(secret: &[u8], steps_ahead: i64) -> String {
+    let generator = accrete_oidc::mfa::totp(secret, "Accrete", "load@example.com").unwrap();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    accrete_oidc::mfa::totp_code(&generator, now + 30 * steps_ahead)
+}
+
 /// Signs the complete user in on `server` (opening `session`'s SSO session) and checks that
 /// nothing is asked, by password and by single sign-on.
 async fn warm_up(server: &ServerProcess, session: &reqwest::Client) {
@@ -682,7 +777,7 @@ async fn run() {
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(1);
-    // `LOAD_ONLY=tokens,password,profiling` (any of them) runs only those phases.
+    // `LOAD_ONLY=tokens,password,profiling,federation,mfa` (any of them) runs only those phases.
     let only = std::env::var("LOAD_ONLY").unwrap_or_default();
     let wanted = |phase: &str| only.is_empty() || only.split(',').any(|p| p.trim() == phase);
     let server = boot();
@@ -733,6 +828,15 @@ async fn run() {
     }
     if wanted("federation") {
         federation_phase(scale).await;
+    }
+    if wanted("mfa") {
+        mfa_phase(scale).await;
+    }
+    if wanted("passkey") {
+        passkey::passkey_phase(scale).await;
+    }
+    if wanted("console") {
+        console::console_phase(scale).await;
     }
 }
 

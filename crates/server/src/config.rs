@@ -8,6 +8,8 @@ mod accounts;
 #[cfg(test)]
 mod accounts_and_lifetimes_tests;
 mod lifetimes;
+mod sms;
+mod webhooks;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -21,6 +23,8 @@ use crate::hosted::theme::Theme;
 
 pub use accounts::{AccountsLayer, AccountsSettings};
 pub use lifetimes::{Idle, LifetimesLayer, LifetimesSettings};
+pub use sms::{SmsConfig, SmsLayer};
+pub use webhooks::{WebhooksConfig, WebhooksLayer};
 
 /// The effective configuration of a server.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -55,10 +59,14 @@ pub struct Config {
     pub federation: FederationSettings,
     /// Outgoing mail (verification codes, reset links, notices).
     pub email: EmailSettings,
+    /// Text messages with a code (verifying a phone number, signing in).
+    pub sms: SmsConfig,
     /// Self sign-up and email verification, server-wide.
     pub accounts: AccountsSettings,
     /// How long tokens, sessions and authorization transactions last.
     pub lifetimes: LifetimesSettings,
+    /// How webhooks are called.
+    pub webhooks: WebhooksConfig,
     /// Connections to upstream identity providers, created or replaced at start (the
     /// `[[connections]]` tables of the file).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -150,8 +158,10 @@ pub struct Layer {
     pub theme: Option<ThemeLayer>,
     pub federation: Option<FederationLayer>,
     pub email: Option<EmailLayer>,
+    pub sms: Option<SmsLayer>,
     pub accounts: Option<AccountsLayer>,
     pub lifetimes: Option<LifetimesLayer>,
+    pub webhooks: Option<WebhooksLayer>,
     /// `[[connections]]`: a list, taken whole from the highest layer that has one.
     pub connections: Option<Vec<ConnectionSpec>>,
 }
@@ -368,11 +378,19 @@ impl Layer {
             (Some(h), Some(l)) => Some(h.over(l)),
             (h, l) => h.or(l),
         };
+        let sms = match (self.sms, lower.sms) {
+            (Some(h), Some(l)) => Some(h.over(l)),
+            (h, l) => h.or(l),
+        };
         let accounts = match (self.accounts, lower.accounts) {
             (Some(h), Some(l)) => Some(h.over(l)),
             (h, l) => h.or(l),
         };
         let lifetimes = match (self.lifetimes, lower.lifetimes) {
+            (Some(h), Some(l)) => Some(h.over(l)),
+            (h, l) => h.or(l),
+        };
+        let webhooks = match (self.webhooks, lower.webhooks) {
             (Some(h), Some(l)) => Some(h.over(l)),
             (h, l) => h.or(l),
         };
@@ -391,8 +409,10 @@ impl Layer {
             theme,
             federation,
             email,
+            sms,
             accounts,
             lifetimes,
+            webhooks,
             connections: self.connections.or(lower.connections),
         }
     }
@@ -441,8 +461,10 @@ impl Config {
                     .unwrap_or_else(|| "accrete@localhost".to_owned()),
                 from_name: email.from_name.unwrap_or_else(|| "Accrete".to_owned()),
             },
+            sms: layer.sms.unwrap_or_default().settings(),
             accounts: layer.accounts.unwrap_or_default().settings(),
             lifetimes: layer.lifetimes.unwrap_or_default().settings(),
+            webhooks: layer.webhooks.unwrap_or_default().config(),
             connections: layer.connections.unwrap_or_default(),
         };
         config.check()?;
@@ -450,6 +472,9 @@ impl Config {
     }
 
     fn check(&self) -> Result<(), ConfigError> {
+        if let Some(problem) = self.webhooks.problem() {
+            return Err(ConfigError::Invalid(problem.to_owned()));
+        }
         if !(1..=120).contains(&self.federation.timeout_seconds) {
             return Err(ConfigError::Invalid(
                 "federation.timeout_seconds must be between 1 and 120".to_owned(),
@@ -487,7 +512,11 @@ impl Config {
                 "theme.css and theme.css_file are both set: keep one".to_owned(),
             ));
         }
-        let problems = self.lifetimes.problems();
+        if let Some(problem) = self.sms.problems() {
+            return Err(ConfigError::Invalid(problem));
+        }
+        let mut problems = self.lifetimes.problems();
+        problems.extend(self.accounts.problems());
         if !problems.is_empty() {
             return Err(ConfigError::Invalid(problems.join("; ")));
         }
@@ -524,6 +553,7 @@ impl Config {
             self_signup: self.accounts.self_signup,
             email_verification: self.accounts.email_verification,
             lifetimes: self.lifetimes.lifetimes(),
+            mfa: self.accounts.mfa(),
         }
     }
 
@@ -533,6 +563,7 @@ impl Config {
         shown.database_url = Some(mask_url(&self.effective_database_url()));
         shown.master_key = self.master_key.as_ref().map(|_| "********".to_owned());
         shown.email.smtp_url = self.email.smtp_url.as_deref().map(mask_url);
+        shown.sms = self.sms.masked();
         shown.connections = self
             .connections
             .iter()
@@ -599,7 +630,7 @@ fn toml_path(path: &str) -> String {
 }
 
 /// The tables of a [`Layer`] and their keys, as their `Deserialize` implementations know them.
-fn setting_tables() -> [(&'static str, &'static [&'static str]); 7] {
+fn setting_tables() -> [(&'static str, &'static [&'static str]); 9] {
     [
         ("accounts", field_names::<AccountsLayer>()),
         ("federation", field_names::<FederationLayer>()),
@@ -607,7 +638,9 @@ fn setting_tables() -> [(&'static str, &'static [&'static str]); 7] {
         ("hashing", field_names::<HashingLayer>()),
         ("lifetimes", field_names::<LifetimesLayer>()),
         ("rate_limit", field_names::<RateLimitLayer>()),
+        ("sms", field_names::<SmsLayer>()),
         ("theme", field_names::<ThemeLayer>()),
+        ("webhooks", field_names::<WebhooksLayer>()),
     ]
 }
 

@@ -171,6 +171,31 @@ impl KeyManager {
         }
     }
 
+    /// Every stored key with its state now (the console's and `accrete keys list`'s view).
+    pub async fn rows(
+        &self,
+        store: &dyn Store,
+        now: OffsetDateTime,
+    ) -> Result<Vec<KeyRow>, KeysError> {
+        key_rows(store, &self.inner.kek, now).await
+    }
+
+    /// Rotates the keys of `algs` (see [`rotate`]) and reloads this node's set at once (the
+    /// others see the new keys within [`RELOAD_INTERVAL`], before they sign).
+    pub async fn rotate(
+        &self,
+        store: &dyn Store,
+        algs: &[Alg],
+        activation_delay: Duration,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Rotated>, KeysError> {
+        let _guard = self.inner.reloading.lock().await;
+        ensure_keys(store, &self.inner.kek, now).await?;
+        let done = rotate(store, &self.inner.kek, algs, activation_delay, now).await?;
+        self.reload_locked(store).await?;
+        Ok(done)
+    }
+
     /// Loads every stored key and generates any missing algorithm; call at start-up.
     pub async fn reload(&self, store: &dyn Store) -> Result<Arc<KeySet>, KeysError> {
         let _guard = self.inner.reloading.lock().await;
@@ -303,6 +328,68 @@ fn to_row(
         active_from: schedule.active_from,
         retired_at: schedule.retired_at,
     })
+}
+
+/// A stored signing key as people are shown it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRow {
+    pub alg: String,
+    pub kid: String,
+    /// `signing`, `next` (published, signs later), `published` (verifies tokens it signed),
+    /// `retired`, or `unusable` (sealed under another master key).
+    pub state: &'static str,
+    pub active_from: OffsetDateTime,
+    pub retired_at: Option<OffsetDateTime>,
+}
+
+/// Every stored key with its state at `now`.
+pub async fn key_rows(
+    store: &dyn Store,
+    kek: &KeyEncryptionKey,
+    now: OffsetDateTime,
+) -> Result<Vec<KeyRow>, KeysError> {
+    let rows = store.list_signing_keys().await?;
+    let set = load_key_set(store, kek).await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| KeyRow {
+            state: key_state(
+                &set,
+                &row.kid,
+                &row.alg,
+                row.active_from,
+                row.retired_at,
+                now,
+            ),
+            alg: row.alg,
+            kid: row.kid,
+            active_from: row.active_from,
+            retired_at: row.retired_at,
+        })
+        .collect())
+}
+
+fn key_state(
+    set: &KeySet,
+    kid: &str,
+    alg: &str,
+    active_from: OffsetDateTime,
+    retired_at: Option<OffsetDateTime>,
+    now: OffsetDateTime,
+) -> &'static str {
+    if !set.keys().iter().any(|k| k.kid() == kid) {
+        return "unusable";
+    }
+    if retired_at.is_some_and(|at| at <= now) {
+        return "retired";
+    }
+    if active_from > now {
+        return "next";
+    }
+    let signing = Alg::parse(alg)
+        .and_then(|alg| set.signing_key(alg, now))
+        .is_some_and(|key| key.kid() == kid);
+    if signing { "signing" } else { "published" }
 }
 
 /// What a rotation did for one algorithm.

@@ -3,6 +3,7 @@
 
 mod api;
 pub mod config;
+mod console;
 pub mod hosted;
 pub mod keys;
 mod layers;
@@ -27,10 +28,18 @@ pub use state::{AppState, StartError, build_app};
 
 /// Builds the application router with every route and middleware.
 pub fn router(state: AppState) -> Router {
+    // The routes that render pages show the server's theme as it is now (saved at run time).
+    let pages = Router::new()
+        .merge(hosted::routes())
+        .merge(console::routes())
+        .merge(oauth::routes())
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            hosted::current_theme,
+        ));
     let routes = Router::new()
         .merge(ops::routes())
-        .merge(hosted::routes())
-        .merge(oauth::routes())
+        .merge(pages)
         .merge(api::routes(&state));
     layers::apply(routes.with_state(state.clone()), &state)
 }
@@ -101,6 +110,9 @@ impl Server {
                 .await
                 .map_err(std::io::Error::other)?;
         }
+        console::say_setup_link(&self.state).await;
+        // The webhook deliveries run beside the server and stop with it.
+        let deliveries = self.start_webhook_worker();
         let serving = axum::serve(
             self.listener,
             self.router
@@ -111,6 +123,24 @@ impl Server {
         // The accept loop runs as a task on the runtime's workers, not in the caller's
         // `block_on` (which polls on the thread that called it): there every new connection
         // would wake that thread as well as a worker, one more thread hand-off per connection.
-        tokio::spawn(serving).await.map_err(std::io::Error::other)?
+        let served = tokio::spawn(serving).await.map_err(std::io::Error::other)?;
+        if let Some(deliveries) = deliveries {
+            deliveries.abort();
+        }
+        served
+    }
+
+    /// Spawns this node's webhook delivery worker, unless the configuration says not to.
+    fn start_webhook_worker(&self) -> Option<tokio::task::JoinHandle<()>> {
+        if !self.state.config.webhooks.deliver {
+            return None;
+        }
+        match accrete_app::webhooks::worker(&self.state.app) {
+            Ok(worker) => Some(tokio::spawn(worker.run())),
+            Err(error) => {
+                tracing::error!(%error, "webhooks will not be delivered by this node");
+                None
+            }
+        }
     }
 }

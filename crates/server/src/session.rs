@@ -109,6 +109,7 @@ pub async fn start(
         id: Uuid::new_v4(),
         user_agent: device.user_agent,
         ip: device.ip,
+        mfa_at: None,
     };
     state.store.create_session(session.clone()).await?;
     let cookie = Cookie::build((COOKIE, value))

@@ -8,8 +8,11 @@ use accrete_app::App;
 use accrete_app::account_mail::AccountMail;
 use accrete_app::connections::Federation;
 use accrete_app::hashing::HashingPool;
+use accrete_app::mfa::keys::FactorKeys;
+use accrete_app::webhooks::WebhookKeys;
 use accrete_federation::{HttpOptions, Upstream};
 use accrete_mail::{Brand, MailSettings, Mailer};
+use accrete_sms::SmsSender;
 
 use crate::config::Config;
 use crate::hosted::templates::Pages;
@@ -85,7 +88,16 @@ pub fn build_app(
         federation,
     )
     .with_settings(config.settings())
-    .with_account_mail(account_mail(config, secrets)?))
+    .with_account_mail(account_mail(config, secrets)?)
+    .with_factor_keys(
+        FactorKeys::new(&secrets.key_encryption_key, secrets.account_hasher.clone())
+            .map_err(|e| StartError::Invalid(e.to_string()))?,
+    )
+    .with_webhooks(
+        config.webhooks.settings(),
+        WebhookKeys::new(&secrets.key_encryption_key)
+            .map_err(|e| StartError::Invalid(e.to_string()))?,
+    ))
 }
 
 /// The account mail of `config`: SMTP or the outbox in the data folder, under the server's
@@ -113,11 +125,10 @@ fn account_mail(config: &Config, secrets: &ServerSecrets) -> Result<AccountMail,
             }
         }),
     };
-    Ok(AccountMail::new(
-        mailer,
-        secrets.account_hasher.clone(),
-        brand,
-    ))
+    let product = brand.product_name.clone();
+    let sms = SmsSender::new(&config.sms.sender_settings(&config.data_dir), &product)
+        .map_err(|e| StartError::Invalid(e.to_string()))?;
+    Ok(AccountMail::new(mailer, secrets.account_hasher.clone(), brand).with_sms(sms))
 }
 
 impl AppState {
@@ -126,13 +137,14 @@ impl AppState {
         let secrets = ServerSecrets::load(config.master_key.as_deref(), &config.data_dir)?;
         let keys = crate::keys::KeyManager::new(&secrets.key_encryption_key)
             .map_err(|e| StartError::Invalid(e.to_string()))?;
-        let app = build_app(&config, store.clone(), &secrets)?;
+        let pages =
+            Pages::from_settings(&config.theme).map_err(|e| StartError::Invalid(e.to_string()))?;
+        // The configuration's theme (with `css_file` read) is the base of the saved one.
+        let app = build_app(&config, store.clone(), &secrets)?
+            .with_base_theme(pages.theme().as_ref().clone());
         Ok(AppState(Arc::new(Shared {
             keys,
-            pages: Arc::new(
-                Pages::from_settings(&config.theme)
-                    .map_err(|e| StartError::Invalid(e.to_string()))?,
-            ),
+            pages: Arc::new(pages),
             app,
             limits: RateLimits::new(
                 config.rate_limit.per_ip_per_minute,

@@ -43,6 +43,7 @@ fn client() -> Client {
         password_signin: true,
         self_signup: None,
         email_verification: None,
+        mfa: None,
         created_at: OffsetDateTime::now_utc(),
         updated_at: OffsetDateTime::now_utc(),
     }

@@ -1,5 +1,6 @@
-//! Records of the proofs Accrete sends by mail: verification codes and links, the confirmation
-//! of a new address, password reset links.
+//! Records of the proofs Accrete sends by mail or text message: verification codes and links,
+//! the confirmation of a new address, password reset links, phone codes (verifying a number,
+//! signing in).
 
 use serde::Serialize;
 use serde_json::Value;
@@ -16,6 +17,10 @@ pub enum TokenPurpose {
     ChangeEmail,
     /// Lets the holder of the account's mailbox set a new password.
     ResetPassword,
+    /// Proves a phone number (sent by text message): `phone_number_verified` becomes true.
+    VerifyPhone,
+    /// The code of a sign-in's second step, sent by text message to the verified number.
+    SignInSms,
 }
 
 impl TokenPurpose {
@@ -25,6 +30,8 @@ impl TokenPurpose {
             TokenPurpose::VerifyEmail => "verify_email",
             TokenPurpose::ChangeEmail => "change_email",
             TokenPurpose::ResetPassword => "reset_password",
+            TokenPurpose::VerifyPhone => "verify_phone",
+            TokenPurpose::SignInSms => "sign_in_sms",
         }
     }
 
@@ -34,9 +41,23 @@ impl TokenPurpose {
             TokenPurpose::VerifyEmail,
             TokenPurpose::ChangeEmail,
             TokenPurpose::ResetPassword,
+            TokenPurpose::VerifyPhone,
+            TokenPurpose::SignInSms,
         ]
         .into_iter()
         .find(|purpose| purpose.as_str() == name)
+    }
+
+    /// The event a wrong code of this purpose records (in the transaction that counts it).
+    pub fn failure_event(self) -> Option<crate::EventKind> {
+        match self {
+            TokenPurpose::VerifyPhone | TokenPurpose::SignInSms => {
+                Some(crate::EventKind::PhoneCodeFailed)
+            }
+            TokenPurpose::VerifyEmail | TokenPurpose::ChangeEmail | TokenPurpose::ResetPassword => {
+                None
+            }
+        }
     }
 }
 
@@ -49,11 +70,13 @@ pub struct NewAccountToken {
     pub user_id: Uuid,
     /// What it proves.
     pub purpose: TokenPurpose,
-    /// The address it is mailed to (the new one for [`TokenPurpose::ChangeEmail`]).
+    /// The address it is mailed to (the new one for [`TokenPurpose::ChangeEmail`]), or the
+    /// phone number (E.164) a phone code is sent to.
     pub email: String,
     /// Keyed hash of the code typed by hand, if the mail has one.
     pub code_hash: Option<String>,
-    /// Keyed hash of the secret in the mailed link.
+    /// Keyed hash of the secret in the mailed link (a phone code has no link: the hash of a
+    /// secret never sent, so that the column stays unique).
     pub link_hash: String,
     /// When it was issued.
     pub created_at: OffsetDateTime,
@@ -91,7 +114,7 @@ pub struct AccountToken {
     pub user_id: Uuid,
     /// What it proves.
     pub purpose: TokenPurpose,
-    /// The address it was mailed to.
+    /// The address it was mailed to, or the number a phone code was sent to.
     pub email: String,
     /// Wrong codes typed so far.
     pub attempts: i64,
@@ -135,6 +158,17 @@ pub enum TokenEffect {
         /// The new password's hash.
         password_hash: String,
     },
+    /// The number the code was sent to is proven: `phone_number_verified` becomes true in the
+    /// profile, with source `sms` (history and provenance). With `store_number` the number
+    /// also becomes the profile's `phone_number` (a number entered on a prompt, not stored
+    /// before); without, the profile's number must still be the one the code was sent to
+    /// (else the proof is spent and nothing changes).
+    VerifyPhone {
+        /// Whether to store the number as the profile's `phone_number`.
+        store_number: bool,
+    },
+    /// A sign-in's second step: the code is used up, nothing else changes.
+    SignInSms,
 }
 
 impl TokenEffect {
@@ -144,6 +178,8 @@ impl TokenEffect {
             TokenEffect::VerifyEmail => TokenPurpose::VerifyEmail,
             TokenEffect::ChangeEmail => TokenPurpose::ChangeEmail,
             TokenEffect::ResetPassword { .. } => TokenPurpose::ResetPassword,
+            TokenEffect::VerifyPhone { .. } => TokenPurpose::VerifyPhone,
+            TokenEffect::SignInSms => TokenPurpose::SignInSms,
         }
     }
 }

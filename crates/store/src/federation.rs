@@ -94,7 +94,8 @@ pub enum UnlinkOutcome {
     Unlinked,
     /// The user has no such identity (or the user does not exist).
     NotFound,
-    /// Refused: the user has no password and this is their only identity, their last way in.
+    /// Refused: the user has no password, no passkey and this is their only identity, their
+    /// last way in.
     LastWayIn,
 }
 

@@ -8,12 +8,15 @@
 use std::sync::Arc;
 
 mod account;
+mod admin;
 mod aggregates;
 mod backend;
 mod error;
+mod factors;
 mod federation;
 mod model;
 mod oidc;
+mod passkey;
 mod port;
 mod postgres;
 mod profile;
@@ -21,25 +24,44 @@ mod profiling;
 mod sqlite;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod webhook;
 
 pub use account::{
     AccountToken, IssueLimits, Issued, NewAccountToken, Presented, Redeemed, TokenEffect,
     TokenEvent, TokenPurpose,
 };
+pub use admin::{AdminGrant, AuditEntry, ConsoleSession, NewAuditEntry};
 pub use aggregates::{
-    account_tokens::AccountTokens, accounts::Accounts, clients::Clients, connections::Connections,
-    federation_states::FederationStates, grants::Grants, health::Health, identities::Identities,
-    policies::Policies, prompts::Prompts, signing_keys::SigningKeys, sso_sessions::SsoSessions,
-    throttle::CredentialThrottle, transactions::AuthTransactions, users::Users,
+    account_tokens::AccountTokens,
+    accounts::Accounts,
+    admins::Admins,
+    clients::Clients,
+    connections::Connections,
+    factors::Factors,
+    federation_states::FederationStates,
+    grants::Grants,
+    health::Health,
+    identities::Identities,
+    passkeys::Passkeys,
+    policies::Policies,
+    prompts::Prompts,
+    signing_keys::SigningKeys,
+    sso_sessions::SsoSessions,
+    themes::{StoredTheme, Themes},
+    throttle::CredentialThrottle,
+    transactions::AuthTransactions,
+    users::Users,
+    webhooks::Webhooks,
 };
 pub use error::{BoxError, StoreError};
+pub use factors::{Factor, FactorConfirmation, FactorKind, NewFactor};
 pub use federation::{
     ConnectionUpdate, FederatedSignIn, FederationState, LinkedIdentity, StoredConnection,
     UnlinkOutcome,
 };
 pub use model::{
-    ConnectOptions, CredentialFailures, FailureCount, MigrationStatus, NewUser, SignInKind, User,
-    normalize_email,
+    ConnectOptions, CredentialFailures, DayCounts, FailureCount, MigrationStatus, NewUser,
+    SignInKind, User, normalize_email,
 };
 pub use oidc::{
     AuthTransaction, AuthorizationCode, AuthorizedApplication, Client, CodeConsumption, CodeIssue,
@@ -47,24 +69,30 @@ pub use oidc::{
     RefreshSuccessor, RefreshToken, Rotation, SsoSession, StoredSigningKey, USER_AGENT_MAX_BYTES,
     truncate_user_agent,
 };
+pub use passkey::{CeremonyKind, PasskeyCeremony, PasskeyRemoval, PasskeyUse, StoredPasskey};
 pub use port::Store;
 pub use postgres::PostgresStore;
 pub use profile::{
-    EmailChange, FieldFilter, HistoryEntry, Location, Page, ProfileChange, Provenance, UserQuery,
-    UserUpdate,
+    EmailChange, FieldFilter, HistoryEntry, Location, PHONE_NUMBER, PHONE_NUMBER_VERIFIED, Page,
+    ProfileChange, Provenance, UserQuery, UserUpdate,
 };
 pub use profiling::{
     Event, EventKind, NewEvent, PolicyDraft, PolicyPublication, PolicyVersion,
     PolicyVersionSummary, ProfilingWrite, ProfilingWritten, PromptState, StepStats, UserState,
 };
 pub use sqlite::SqliteStore;
+pub use webhook::{
+    AttemptOutcome, AttemptRecord, DeliveryStatus, LeasedDelivery, NewWebhookEndpoint,
+    NewWebhookEvent, WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEndpointUpdate,
+    WebhookEvent,
+};
 
 /// The port's traits, to call store methods: `use accrete_store::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        AccountTokens, Accounts, AuthTransactions, Clients, Connections, CredentialThrottle,
-        FederationStates, Grants, Health, Identities, Policies, Prompts, SigningKeys, SsoSessions,
-        Store, Users,
+        AccountTokens, Accounts, Admins, AuthTransactions, Clients, Connections,
+        CredentialThrottle, Factors, FederationStates, Grants, Health, Identities, Passkeys,
+        Policies, Prompts, SigningKeys, SsoSessions, Store, Themes, Users, Webhooks,
     };
 }
 

@@ -71,12 +71,23 @@ pub struct User {
     pub app_metadata: Value,
     /// Bumped on every profile change; used for ETags and optimistic concurrency.
     pub version: i64,
+    /// How many confirmed second factors the user has (kept by the store).
+    #[serde(skip_serializing)]
+    pub mfa_factors: i64,
+    /// When an administrator disabled the account; `None` while it may sign in.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub disabled_at: Option<OffsetDateTime>,
 }
 
 impl User {
     /// Total sign-ins of both kinds.
     pub fn logins(&self) -> i64 {
         self.credentialed_logins.saturating_add(self.sso_logins)
+    }
+
+    /// Whether an administrator disabled the account.
+    pub fn is_disabled(&self) -> bool {
+        self.disabled_at.is_some()
     }
 }
 
@@ -124,6 +135,19 @@ pub enum SignInKind {
     Credentialed,
     /// An existing single sign-on session was reused.
     Sso,
+}
+
+/// One UTC day's sign-ups and sign-ins (the console's overview).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DayCounts {
+    /// The day (UTC).
+    pub day: time::Date,
+    /// Users created that day (deleted ones still count).
+    pub sign_ups: i64,
+    /// Sign-ins with credentials (password, passkey, a provider).
+    pub credentialed_sign_ins: i64,
+    /// Sign-ins that reused a single sign-on session.
+    pub sso_sign_ins: i64,
 }
 
 /// The normalized form used for email uniqueness: trimmed and lower-case.

@@ -50,6 +50,10 @@ pub struct Client {
     /// `None`: the server's setting.
     #[serde(default)]
     pub email_verification: Option<String>,
+    /// When a second factor is asked: `off`, `if_enrolled` or `required`; `None`: the
+    /// server's setting.
+    #[serde(default)]
+    pub mfa: Option<String>,
     /// When registered.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -122,6 +126,8 @@ pub struct SsoSession {
     pub user_agent: Option<String>,
     /// The address the session was created from.
     pub ip: Option<String>,
+    /// When the session last passed a second factor (`None`: never).
+    pub mfa_at: Option<OffsetDateTime>,
 }
 
 /// A `User-Agent` as a session keeps it: at most [`USER_AGENT_MAX_BYTES`], cut on a character

@@ -2,10 +2,11 @@
 //! `crate::aggregates`), and [`Store`], which is all of them.
 
 use crate::aggregates::{
-    account_tokens::AccountTokens, accounts::Accounts, clients::Clients, connections::Connections,
-    federation_states::FederationStates, grants::Grants, health::Health, identities::Identities,
-    policies::Policies, prompts::Prompts, signing_keys::SigningKeys, sso_sessions::SsoSessions,
-    throttle::CredentialThrottle, transactions::AuthTransactions, users::Users,
+    account_tokens::AccountTokens, accounts::Accounts, admins::Admins, clients::Clients,
+    connections::Connections, factors::Factors, federation_states::FederationStates,
+    grants::Grants, health::Health, identities::Identities, passkeys::Passkeys, policies::Policies,
+    prompts::Prompts, signing_keys::SigningKeys, sso_sessions::SsoSessions, themes::Themes,
+    throttle::CredentialThrottle, transactions::AuthTransactions, users::Users, webhooks::Webhooks,
 };
 
 /// Persistence for Accrete, used as `Arc<dyn Store>`: every aggregate's trait.
@@ -16,7 +17,9 @@ use crate::aggregates::{
 pub trait Store:
     Health
     + AccountTokens
+    + Admins
     + Accounts
+    + Factors
     + Users
     + Clients
     + SigningKeys
@@ -29,6 +32,9 @@ pub trait Store:
     + Connections
     + Identities
     + FederationStates
+    + Passkeys
+    + Themes
+    + Webhooks
     + Send
     + Sync
     + 'static
@@ -38,7 +44,9 @@ pub trait Store:
 impl<T> Store for T where
     T: Health
         + AccountTokens
+        + Admins
         + Accounts
+        + Factors
         + Users
         + Clients
         + SigningKeys
@@ -51,6 +59,9 @@ impl<T> Store for T where
         + Connections
         + Identities
         + FederationStates
+        + Passkeys
+        + Themes
+        + Webhooks
         + Send
         + Sync
         + 'static

@@ -45,6 +45,32 @@ impl Location {
     }
 }
 
+/// The profile claim of the phone number.
+pub const PHONE_NUMBER: &str = "phone_number";
+/// The profile claim saying the phone number was proven by a code sent to it (`true`, or
+/// absent).
+pub const PHONE_NUMBER_VERIFIED: &str = "phone_number_verified";
+
+/// The change that makes the profile's number unverified when `applied` changed it and the
+/// update did not itself set the flag (only proving the number with a code does): the one rule
+/// that keeps `phone_number_verified` true only for the number that was proven, whichever
+/// surface writes the number (account page, prompt, API, administrators, providers).
+pub(crate) fn unverified_phone(
+    applied: &[AppliedChange],
+    changes: &[ProfileChange],
+) -> Option<ProfileChange> {
+    let number_changed = applied
+        .iter()
+        .any(|c| c.location == Location::Profile && c.key == PHONE_NUMBER);
+    let verified_by_this_update = changes.iter().any(|c| {
+        c.location == Location::Profile
+            && c.key == PHONE_NUMBER_VERIFIED
+            && c.value == Some(Value::Bool(true))
+    });
+    (number_changed && !verified_by_this_update)
+        .then(|| ProfileChange::delete(Location::Profile, PHONE_NUMBER_VERIFIED))
+}
+
 /// One key to set or delete.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProfileChange {

@@ -90,11 +90,46 @@ pub enum EventKind {
     /// The user deleted their account (recorded without a user: the user is gone).
     #[serde(rename = "account.deleted")]
     AccountDeleted,
+    /// A second factor was added (its first code was right).
+    #[serde(rename = "mfa.enrolled")]
+    MfaEnrolled,
+    /// A second factor was removed by its owner.
+    #[serde(rename = "mfa.removed")]
+    MfaRemoved,
+    /// A wrong second-factor code (authenticator app, text message or recovery code).
+    #[serde(rename = "mfa.failed")]
+    MfaFailed,
+    /// A recovery code was used (it works no more).
+    #[serde(rename = "mfa.recovery_code_used")]
+    RecoveryCodeUsed,
+    /// New recovery codes replaced the earlier ones.
+    #[serde(rename = "mfa.recovery_codes_renewed")]
+    RecoveryCodesRenewed,
+    /// An administrator removed every second factor of the user.
+    #[serde(rename = "mfa.reset")]
+    MfaReset,
+    /// A phone number was proven to be the user's (the code sent to it was entered):
+    /// `phone_number_verified` became true.
+    #[serde(rename = "phone.verified")]
+    PhoneVerified,
+    /// A wrong code was entered for a code sent by text message (to verify a number or to sign
+    /// in); the data says for what and how many tries are left.
+    #[serde(rename = "phone.code_failed")]
+    PhoneCodeFailed,
+    /// The user registered a passkey.
+    #[serde(rename = "passkey.added")]
+    PasskeyAdded,
+    /// The user removed a passkey.
+    #[serde(rename = "passkey.removed")]
+    PasskeyRemoved,
+    /// An assertion with one of the user's passkeys was refused.
+    #[serde(rename = "passkey.failed")]
+    PasskeyFailed,
 }
 
 impl EventKind {
     /// Every kind.
-    pub const ALL: [EventKind; 11] = [
+    pub const ALL: [EventKind; 22] = [
         EventKind::PromptShown,
         EventKind::PromptAnswered,
         EventKind::PromptSkipped,
@@ -106,6 +141,17 @@ impl EventKind {
         EventKind::PasswordReset,
         EventKind::SessionRevoked,
         EventKind::AccountDeleted,
+        EventKind::MfaEnrolled,
+        EventKind::MfaRemoved,
+        EventKind::MfaFailed,
+        EventKind::RecoveryCodeUsed,
+        EventKind::RecoveryCodesRenewed,
+        EventKind::MfaReset,
+        EventKind::PhoneVerified,
+        EventKind::PhoneCodeFailed,
+        EventKind::PasskeyAdded,
+        EventKind::PasskeyRemoved,
+        EventKind::PasskeyFailed,
     ];
 
     /// The event's name (`prompt.shown`, ...).
@@ -122,6 +168,17 @@ impl EventKind {
             EventKind::PasswordReset => "password.reset",
             EventKind::SessionRevoked => "session.revoked",
             EventKind::AccountDeleted => "account.deleted",
+            EventKind::MfaEnrolled => "mfa.enrolled",
+            EventKind::MfaRemoved => "mfa.removed",
+            EventKind::MfaFailed => "mfa.failed",
+            EventKind::RecoveryCodeUsed => "mfa.recovery_code_used",
+            EventKind::RecoveryCodesRenewed => "mfa.recovery_codes_renewed",
+            EventKind::MfaReset => "mfa.reset",
+            EventKind::PhoneVerified => "phone.verified",
+            EventKind::PhoneCodeFailed => "phone.code_failed",
+            EventKind::PasskeyAdded => "passkey.added",
+            EventKind::PasskeyRemoved => "passkey.removed",
+            EventKind::PasskeyFailed => "passkey.failed",
         }
     }
 

@@ -10,28 +10,42 @@
 mod account;
 #[path = "store/account_tokens.rs"]
 mod account_tokens;
+#[path = "store/admins.rs"]
+mod admins;
 #[path = "store/breaker.rs"]
 mod breaker;
 #[path = "store/common.rs"]
 mod common;
+#[path = "store/counters.rs"]
+mod counters;
+#[path = "store/factors.rs"]
+mod factors;
 #[path = "store/failure_modes.rs"]
 mod failure_modes;
 #[path = "store/federation.rs"]
 mod federation;
 #[path = "store/oidc.rs"]
 mod oidc;
+#[path = "store/passkeys.rs"]
+mod passkeys;
+#[path = "store/phone.rs"]
+mod phone;
 #[path = "store/profile.rs"]
 mod profile;
 #[path = "store/profiling.rs"]
 mod profiling;
 #[path = "store/profiling_write.rs"]
 mod profiling_write;
+#[path = "store/themes.rs"]
+mod themes;
 #[path = "store/throttle.rs"]
 mod throttle;
 #[path = "store/tokens.rs"]
 mod tokens;
 #[path = "store/users.rs"]
 mod users;
+#[path = "store/webhooks.rs"]
+mod webhooks;
 
 /// Runs each named `async fn(Arc<dyn Store>)` once per backend, in modules `sqlite` and
 /// `postgres`. With `with_url:` first, each is an `async fn(Arc<dyn Store>, String)` and also

@@ -3,13 +3,16 @@
 
 use accrete_mail::{Brand, Mailer};
 use accrete_oidc::secrets::{TokenHasher, random_opaque};
+use accrete_sms::SmsSender;
 
 /// How a server sends the account mail: the mailer (none in tests of use-cases that send
-/// nothing), the keyed hash of codes and links, and the server's brand.
+/// nothing), the text messages with a phone code (none likewise), the keyed hash of codes and
+/// links, and the server's brand.
 pub struct AccountMail {
     pub(super) mailer: Option<Mailer>,
+    pub(crate) sms: Option<SmsSender>,
     hasher: TokenHasher,
-    pub(super) brand: Brand,
+    pub(crate) brand: Brand,
 }
 
 impl AccountMail {
@@ -18,6 +21,7 @@ impl AccountMail {
     pub fn new(mailer: Mailer, hasher: TokenHasher, brand: Brand) -> AccountMail {
         AccountMail {
             mailer: Some(mailer),
+            sms: None,
             hasher,
             brand,
         }
@@ -28,6 +32,7 @@ impl AccountMail {
     pub fn disabled() -> AccountMail {
         AccountMail {
             mailer: None,
+            sms: None,
             hasher: TokenHasher::new(random_opaque().as_bytes())
                 .unwrap_or_else(|_| unreachable!("43 random characters make a key")),
             brand: Brand {
@@ -36,6 +41,13 @@ impl AccountMail {
                 logo_url: None,
             },
         }
+    }
+
+    /// The same, with phone codes sent as text messages through `sms`.
+    #[must_use]
+    pub fn with_sms(mut self, sms: SmsSender) -> AccountMail {
+        self.sms = Some(sms);
+        self
     }
 
     /// The keyed hash of a code or link secret, as stored.

@@ -40,6 +40,57 @@ impl EmailVerification {
     }
 }
 
+/// When a second factor is asked at sign-in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MfaMode {
+    /// Never (unless the relying party asks for it with `acr_values`).
+    Off,
+    /// When the user has one.
+    #[default]
+    IfEnrolled,
+    /// Always: a user without one sets one up before the code.
+    Required,
+}
+
+impl MfaMode {
+    /// Every value, in the order they are documented.
+    pub const ALL: [MfaMode; 3] = [MfaMode::Off, MfaMode::IfEnrolled, MfaMode::Required];
+
+    /// The value as written in the configuration, the API and the store (`"if_enrolled"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MfaMode::Off => "off",
+            MfaMode::IfEnrolled => "if_enrolled",
+            MfaMode::Required => "required",
+        }
+    }
+
+    /// The value written `text` (`None`: no such value).
+    pub fn parse(text: &str) -> Option<MfaMode> {
+        Self::ALL.into_iter().find(|v| v.as_str() == text)
+    }
+}
+
+/// The server's second-factor settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MfaSettings {
+    /// When a second factor is asked, for clients without a rule of their own.
+    pub mode: MfaMode,
+    /// How long a session's second factor counts for single sign-on; a relying party's
+    /// `max_age` can make it shorter.
+    pub max_age: Duration,
+}
+
+impl Default for MfaSettings {
+    fn default() -> Self {
+        MfaSettings {
+            mode: MfaMode::default(),
+            max_age: Duration::hours(12),
+        }
+    }
+}
+
 /// How long what the server issues lasts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Lifetimes {
@@ -85,6 +136,8 @@ pub struct Settings {
     pub email_verification: EmailVerification,
     /// How long what the server issues lasts.
     pub lifetimes: Lifetimes,
+    /// Second factors.
+    pub mfa: MfaSettings,
 }
 
 impl Default for Settings {
@@ -93,6 +146,7 @@ impl Default for Settings {
             self_signup: true,
             email_verification: EmailVerification::default(),
             lifetimes: Lifetimes::default(),
+            mfa: MfaSettings::default(),
         }
     }
 }

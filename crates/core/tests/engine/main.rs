@@ -14,6 +14,7 @@ mod expressions;
 mod properties;
 mod reasks;
 mod reports;
+mod second_factor;
 mod signins;
 mod skips;
 mod stories;

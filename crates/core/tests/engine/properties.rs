@@ -142,6 +142,7 @@ fn policy() -> impl Strategy<Value = Policy> {
                     },
                     mode,
                     trigger,
+                    second_factor: false,
                 });
             }
             policy

@@ -37,6 +37,18 @@ pub enum Scope {
     ConnectionsRead,
     /// Create, change, delete and test connections to upstream identity providers.
     ConnectionsWrite,
+    /// Read the audit log and the administrators.
+    AuditRead,
+    /// Grant and revoke administrator roles.
+    AdminsWrite,
+    /// Read the server's theme.
+    ThemeRead,
+    /// Change the server's theme.
+    ThemeWrite,
+    /// Read webhook endpoints and their deliveries (never their secrets).
+    WebhooksRead,
+    /// Create, change, delete webhook endpoints, rotate their secrets, replay deliveries.
+    WebhooksWrite,
 }
 
 impl Scope {
@@ -52,6 +64,12 @@ impl Scope {
             Scope::StatsRead => "stats:read",
             Scope::ConnectionsRead => "connections:read",
             Scope::ConnectionsWrite => "connections:write",
+            Scope::AuditRead => "audit:read",
+            Scope::AdminsWrite => "admins:write",
+            Scope::ThemeRead => "theme:read",
+            Scope::ThemeWrite => "theme:write",
+            Scope::WebhooksRead => "webhooks:read",
+            Scope::WebhooksWrite => "webhooks:write",
         }
     }
 }
@@ -63,6 +81,8 @@ pub struct Caller {
     pub client_id: String,
     /// The signed-in user, for a user's token; `None` for client credentials.
     pub user_id: Option<Uuid>,
+    /// The peer address (for the audit log).
+    pub ip: Option<String>,
     claims: AccessTokenClaims,
 }
 
@@ -90,6 +110,11 @@ impl Caller {
     /// The provenance of values this caller writes through the management API.
     pub fn source(&self) -> String {
         format!("api:{}", self.client_id)
+    }
+
+    /// Who makes a change through the API, for the audit log.
+    pub fn actor(&self) -> accrete_app::admins::Actor {
+        accrete_app::admins::Actor::client(&self.client_id, self.ip.clone())
     }
 }
 
@@ -121,7 +146,11 @@ impl FromRequestParts<AppState> for Caller {
             return Err(ApiError::MissingToken);
         }
         let verified = verify(state, token).await?;
-        let caller = caller_of(verified.claims, verified.grant_id.is_some())?;
+        let mut caller = caller_of(verified.claims, verified.grant_id.is_some())?;
+        caller.ip = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|info| info.0.ip().to_string());
         if let Some(slot) = parts.extensions.get::<CallerSlot>() {
             let _ = slot.0.set(caller.client_id.clone());
         }
@@ -142,6 +171,7 @@ fn caller_of(claims: AccessTokenClaims, under_grant: bool) -> Result<Caller, Api
     Ok(Caller {
         client_id: claims.client_id.clone(),
         user_id,
+        ip: None,
         claims,
     })
 }

@@ -2,8 +2,7 @@
 //! and theme.
 
 use accrete_app::client_admin;
-use accrete_app::problems::Problem;
-use accrete_app::settings::EmailVerification;
+use accrete_app::settings::{EmailVerification, MfaMode};
 use accrete_oidc::client::GrantType;
 use accrete_store::Client;
 use axum::extract::State;
@@ -90,6 +89,11 @@ pub struct ClientSettings {
     #[serde(default)]
     #[schema(schema_with = schema::email_verification)]
     pub email_verification: Option<EmailVerification>,
+    /// When a second factor is asked: `off`, `if_enrolled` or `required`. `null` or absent:
+    /// the server's `accounts.mfa`.
+    #[serde(default)]
+    #[schema(schema_with = schema::mfa)]
+    pub mfa: Option<MfaMode>,
 }
 
 fn default_password_signin() -> bool {
@@ -186,7 +190,7 @@ mod schema {
     use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, SchemaType, Type};
     use utoipa::openapi::{Array, Object};
 
-    use super::{EmailVerification, GRANT_TYPES};
+    use super::{EmailVerification, GRANT_TYPES, MfaMode};
 
     /// An IPv4 address in dotted decimal, without leading zeros.
     macro_rules! ipv4 {
@@ -339,6 +343,21 @@ mod schema {
             .build()
     }
 
+    pub(super) fn mfa() -> Object {
+        let mut values: Vec<serde_json::Value> = MfaMode::ALL
+            .iter()
+            .map(|value| json!(value.as_str()))
+            .collect();
+        values.push(serde_json::Value::Null);
+        ObjectBuilder::new()
+            .schema_type(SchemaType::Array(vec![Type::String, Type::Null]))
+            .enum_values(Some(values))
+            .description(Some(
+                "When a second factor is asked at sign-in; `null`: the server's `accounts.mfa`.",
+            ))
+            .build()
+    }
+
     pub(super) fn id_token_alg() -> Object {
         ObjectBuilder::new()
             .schema_type(Type::String)
@@ -409,6 +428,9 @@ pub struct ClientView {
     /// Whether a new account's email address is verified; `null`: the server's setting.
     #[schema(schema_with = schema::email_verification)]
     pub email_verification: Option<EmailVerification>,
+    /// When a second factor is asked; `null`: the server's setting.
+    #[schema(schema_with = schema::mfa)]
+    pub mfa: Option<MfaMode>,
 }
 
 impl From<Client> for ClientView {
@@ -435,6 +457,7 @@ impl From<Client> for ClientView {
                 .email_verification
                 .as_deref()
                 .and_then(EmailVerification::parse),
+            mfa: client.mfa.as_deref().and_then(MfaMode::parse),
         }
     }
 }
@@ -449,22 +472,7 @@ pub struct ClientList {
 /// The settings as the use-cases take them, with the theme read (the hosted pages' type) or
 /// its problems.
 fn settings_of(settings: ClientSettings) -> client_admin::Settings {
-    let theme =
-        match Theme::from_json(&settings.theme) {
-            // Stored without its unset fields.
-            Ok(theme) => Ok(serde_json::to_value(&theme)
-                .unwrap_or_else(|_| Value::Object(serde_json::Map::new()))),
-            Err(refused) => Err(refused
-                .into_iter()
-                .map(|problem| {
-                    let path = match problem.key.as_str() {
-                        "" => "theme".to_owned(),
-                        field => format!("theme.{field}"),
-                    };
-                    Problem::new(path, problem.code, problem.message)
-                })
-                .collect()),
-        };
+    let theme = crate::hosted::theme::client_setting(&settings.theme);
     client_admin::Settings {
         name: settings.name,
         redirect_uris: settings.redirect_uris,
@@ -480,6 +488,7 @@ fn settings_of(settings: ClientSettings) -> client_admin::Settings {
         password_signin: settings.password_signin,
         self_signup: settings.self_signup,
         email_verification: settings.email_verification,
+        mfa: settings.mfa,
     }
 }
 
@@ -502,6 +511,16 @@ pub async fn create(
     )
     .await?;
     let mut view = ClientView::from(registered.client);
+    // Recorded without its secret.
+    let target = format!("client:{}", view.id);
+    super::audit::record(
+        &state,
+        &caller,
+        "client.created",
+        target,
+        (None, super::audit::snapshot(&view)),
+    )
+    .await;
     view.client_secret = registered.secret;
     Ok((StatusCode::CREATED, axum::Json(view)))
 }
@@ -548,9 +567,20 @@ pub async fn update(
     ApiJson(body): ApiJson<ClientSettings>,
 ) -> Result<axum::Json<ClientView>, ApiError> {
     caller.require(Scope::ClientsWrite)?;
+    let before = client_admin::get(&state.app, &id)
+        .await
+        .ok()
+        .map(ClientView::from);
+    let target = format!("client:{id}");
     let updated =
         client_admin::update(&state.app, id, settings_of(body), OffsetDateTime::now_utc()).await?;
-    Ok(axum::Json(updated.into()))
+    let view = ClientView::from(updated);
+    let change = (
+        before.as_ref().and_then(super::audit::snapshot),
+        super::audit::snapshot(&view),
+    );
+    super::audit::record(&state, &caller, "client.updated", target, change).await;
+    Ok(axum::Json(view))
 }
 
 /// Deletes a client with its transactions, grants, codes and tokens; its access tokens are
@@ -565,8 +595,64 @@ pub async fn delete(
     ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     caller.require(Scope::ClientsWrite)?;
+    let before = client_admin::get(&state.app, &id)
+        .await
+        .ok()
+        .map(ClientView::from);
     client_admin::delete(&state.app, &id).await?;
+    let before = before.as_ref().and_then(super::audit::snapshot);
+    super::audit::record(
+        &state,
+        &caller,
+        "client.deleted",
+        format!("client:{id}"),
+        (before, None),
+    )
+    .await;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// A client's new secret, shown once.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClientSecret {
+    /// The `client_id`.
+    pub client_id: String,
+    /// The new client secret: shown this once (stored hashed); the old one no longer works.
+    pub client_secret: String,
+}
+
+/// Gives a confidential client a new secret, returned once; the old one is refused at once on
+/// this node, within 5 seconds on the others. A public client has none (400).
+#[utoipa::path(post, path = "/clients/{id}/secret", tag = "clients",
+    params(("id" = String, Path, description = "client_id")),
+    responses((status = 200, body = ClientSecret), ErrorResponses),
+    security(("bearer" = ["clients:write"])))]
+pub async fn rotate_secret(
+    caller: Caller,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> Result<axum::Json<ClientSecret>, ApiError> {
+    caller.require(Scope::ClientsWrite)?;
+    let (client, secret) = client_admin::rotate_secret(
+        &state.app,
+        &id,
+        &state.secrets.token_hasher,
+        OffsetDateTime::now_utc(),
+    )
+    .await?;
+    let after = Some(client_admin::rotation_record(&client));
+    super::audit::record(
+        &state,
+        &caller,
+        "client.secret_rotated",
+        format!("client:{}", client.id),
+        (None, after),
+    )
+    .await;
+    Ok(axum::Json(ClientSecret {
+        client_id: client.id,
+        client_secret: secret,
+    }))
 }
 
 #[cfg(test)]

@@ -146,6 +146,10 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     caller.require(Scope::ConnectionsWrite)?;
     let view = connection_admin::create(&state.app, spec, OffsetDateTime::now_utc()).await?;
+    // Recorded as reads show it: secrets as `********`.
+    let after = super::audit::snapshot(&Connection::from(view.clone()));
+    let target = format!("connection:{}", view.spec.name);
+    super::audit::record(&state, &caller, "connection.created", target, (None, after)).await;
     Ok(shown(StatusCode::CREATED, view))
 }
 
@@ -207,9 +211,23 @@ pub async fn replace(
     caller.require(Scope::ConnectionsWrite)?;
     let expected = if_match(&headers)?;
     let spec = replacement(&name, body)?;
+    let before = connection_admin::get(&state.app, &name)
+        .await
+        .ok()
+        .and_then(|view| super::audit::snapshot(&Connection::from(view)));
     let view =
         connection_admin::replace(&state.app, &name, spec, expected, OffsetDateTime::now_utc())
             .await?;
+    let after = super::audit::snapshot(&Connection::from(view.clone()));
+    let target = format!("connection:{name}");
+    super::audit::record(
+        &state,
+        &caller,
+        "connection.updated",
+        target,
+        (before, after),
+    )
+    .await;
     Ok(shown(StatusCode::OK, view))
 }
 
@@ -243,7 +261,20 @@ pub async fn delete(
     ApiPath(name): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     caller.require(Scope::ConnectionsWrite)?;
+    let before = connection_admin::get(&state.app, &name)
+        .await
+        .ok()
+        .and_then(|view| super::audit::snapshot(&Connection::from(view)));
     connection_admin::delete(&state.app, &name).await?;
+    let target = format!("connection:{name}");
+    super::audit::record(
+        &state,
+        &caller,
+        "connection.deleted",
+        target,
+        (before, None),
+    )
+    .await;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -114,6 +114,11 @@ pub struct MeView {
     pub email: String,
     /// Whether verified.
     pub email_verified: bool,
+    /// Whether the profile's `phone_number` was proven with a code sent to it by text message
+    /// (a number written any other way, including answers posted here, is not); absent when
+    /// the profile has no phone number.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phone_number_verified: Option<bool>,
     /// Fields with user access `edit` or `read`.
     pub fields: Vec<FieldView>,
 }
@@ -123,6 +128,8 @@ fn me_view(policy: &CompiledPolicy, user: &User, locale: &str) -> MeView {
         id: user.id,
         email: user.email.clone(),
         email_verified: user.email_verified,
+        phone_number_verified: accrete_app::phone::stored_number(user)
+            .map(|_| accrete_app::phone::verified_number(user).is_some()),
         fields: policy
             .fields()
             .iter()
@@ -293,6 +300,9 @@ pub struct StepView {
     pub presentation: String,
     /// The fields to ask.
     pub fields: Vec<FieldView>,
+    /// A "protect your account" step (no fields): send the user to the hosted page
+    /// `/mfa/setup` to set up a second factor; answers are refused (409).
+    pub second_factor: bool,
 }
 
 /// What to ask now, if anything.
@@ -349,6 +359,7 @@ pub async fn event(
         })
         .collect();
     let view = StepView {
+        second_factor: ask.second_factor,
         id: step.id.to_string(),
         title: step_title(&policy, &step.id, &locale),
         required: ask.required,
@@ -405,6 +416,12 @@ pub async fn answer(
         .await?
         .ok_or(ApiError::NotFound("step"))?;
     let step = policy.step(&step_id).ok_or(ApiError::NotFound("step"))?;
+    if step.second_factor {
+        return Err(ApiError::Conflict(format!(
+            "step \"{step_id}\" is answered by setting up a second factor on the hosted \
+             page /mfa/setup, not with answers"
+        )));
+    }
     let locale = locale(&query, &headers);
     let keys: Vec<&str> = step
         .fields

@@ -2,6 +2,7 @@
 //! `/api/v1/openapi.json`. Handlers are thin: parse (errors become problem documents), check
 //! the bearer token's scope, call a use-case of `accrete_app`, map the result.
 
+mod audit;
 mod auth;
 mod clients;
 mod connections;
@@ -13,7 +14,9 @@ mod policy;
 mod problem;
 mod simulate;
 mod stats;
+mod theme;
 mod users;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -44,6 +47,7 @@ pub(crate) fn routes(state: &AppState) -> Router<AppState> {
         .routes(routes!(users::get, users::patch, users::delete))
         .routes(routes!(users::history))
         .routes(routes!(users::password_reset))
+        .routes(routes!(users::reset_factors))
         .routes(routes!(policy::published))
         .routes(routes!(
             policy::draft,
@@ -63,6 +67,7 @@ pub(crate) fn routes(state: &AppState) -> Router<AppState> {
         .routes(routes!(policy::step))
         .routes(routes!(clients::create, clients::list))
         .routes(routes!(clients::get, clients::update, clients::delete))
+        .routes(routes!(clients::rotate_secret))
         .routes(routes!(connections::create, connections::list))
         .routes(routes!(
             connections::get,
@@ -71,6 +76,15 @@ pub(crate) fn routes(state: &AppState) -> Router<AppState> {
         ))
         .routes(routes!(connections::test))
         .routes(routes!(stats::stats))
+        .routes(routes!(audit::list))
+        .routes(routes!(audit::admins))
+        .routes(routes!(audit::grant, audit::revoke))
+        .routes(routes!(theme::get, theme::put))
+        .routes(routes!(webhooks::create, webhooks::list))
+        .routes(routes!(webhooks::get, webhooks::update, webhooks::delete))
+        .routes(routes!(webhooks::rotate))
+        .routes(routes!(webhooks::deliveries))
+        .routes(routes!(webhooks::replay))
         .split_for_parts();
     let mut openapi = openapi;
     openapi.merge(me_doc);

@@ -223,7 +223,20 @@ pub async fn put_draft(
     ApiJson(document): ApiJson<Value>,
 ) -> Result<axum::Json<DraftView>, ApiError> {
     caller.require(Scope::PolicyWrite)?;
+    let before = policy_admin::draft(&state.app)
+        .await
+        .ok()
+        .map(|draft| draft.document);
     let draft = policy_admin::save_draft(&state.app, &document, OffsetDateTime::now_utc()).await?;
+    let change = (before, Some(document));
+    super::audit::record(
+        &state,
+        &caller,
+        "policy.draft_saved",
+        "policy:draft".into(),
+        change,
+    )
+    .await;
     Ok(axum::Json(draft.into()))
 }
 
@@ -236,7 +249,19 @@ pub async fn discard_draft(
     State(state): State<AppState>,
 ) -> Result<StatusCode, ApiError> {
     caller.require(Scope::PolicyWrite)?;
+    let before = policy_admin::draft(&state.app)
+        .await
+        .ok()
+        .map(|draft| draft.document);
     policy_admin::discard_draft(&state.app).await?;
+    super::audit::record(
+        &state,
+        &caller,
+        "policy.draft_discarded",
+        "policy:draft".into(),
+        (before, None),
+    )
+    .await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -287,7 +312,17 @@ pub async fn publish(
     };
     let version =
         policy_admin::publish(&state.app, note.as_deref(), OffsetDateTime::now_utc()).await?;
-    Ok((StatusCode::CREATED, axum::Json(version.into())))
+    let view = VersionView::from(version);
+    let after = Some(serde_json::json!({ "version": view.version, "note": note }));
+    super::audit::record(
+        &state,
+        &caller,
+        "policy.published",
+        "policy".into(),
+        (None, after),
+    )
+    .await;
+    Ok((StatusCode::CREATED, axum::Json(view)))
 }
 
 /// Every published version, newest first.
@@ -333,7 +368,17 @@ pub async fn rollback(
     caller.require(Scope::PolicyWrite)?;
     let version =
         policy_admin::rollback(&state.app, body.version, OffsetDateTime::now_utc()).await?;
-    Ok((StatusCode::CREATED, axum::Json(version.into())))
+    let view = VersionView::from(version);
+    let after = Some(serde_json::json!({ "version": view.version, "from_version": body.version }));
+    super::audit::record(
+        &state,
+        &caller,
+        "policy.rolled_back",
+        "policy".into(),
+        (None, after),
+    )
+    .await;
+    Ok((StatusCode::CREATED, axum::Json(view)))
 }
 
 /// The compiled published policy or draft.

@@ -17,6 +17,7 @@ use accrete_app::policy_admin::PolicyError;
 use accrete_app::problems::Problem as ValueProblem;
 use accrete_app::stats::StatsError;
 use accrete_app::users::UserError;
+use accrete_app::webhooks::WebhookError;
 use accrete_store::StoreError;
 
 /// The realm named in `WWW-Authenticate` challenges.
@@ -322,6 +323,17 @@ impl From<ConnectionAdminError> for ApiError {
             }
             ConnectionAdminError::Seal => ApiError::Internal(error.to_string()),
             ConnectionAdminError::Store(error) => error.into(),
+        }
+    }
+}
+
+impl From<WebhookError> for ApiError {
+    fn from(error: WebhookError) -> Self {
+        match error {
+            WebhookError::NotFound => ApiError::NotFound("webhook"),
+            WebhookError::Invalid(problems) => ApiError::invalid(problems),
+            WebhookError::Seal => ApiError::Internal(error.to_string()),
+            WebhookError::Store(error) => error.into(),
         }
     }
 }

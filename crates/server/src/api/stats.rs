@@ -1,5 +1,5 @@
-//! `/api/v1/stats`: the completion funnel per step over a time range, and how many users have
-//! each field.
+//! `/api/v1/stats`: the completion funnel per step over a time range, sign-ups and sign-ins
+//! per day, and how many users have each field.
 
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
@@ -38,6 +38,20 @@ pub struct StepFigures {
     pub abandoned: i64,
 }
 
+/// One UTC day's sign-ups and sign-ins.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DayFigures {
+    /// The day (UTC), `YYYY-MM-DD`.
+    #[schema(value_type = String, format = Date)]
+    pub day: String,
+    /// Users created that day (deleted ones still count).
+    pub sign_ups: i64,
+    /// Sign-ins with credentials (password, passkey, a provider).
+    pub credentialed_sign_ins: i64,
+    /// Sign-ins that reused a single sign-on session.
+    pub sso_sign_ins: i64,
+}
+
 /// How many users have a field.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct FieldFigures {
@@ -64,6 +78,8 @@ pub struct Stats {
     pub users: i64,
     /// Per step, over the range.
     pub steps: Vec<StepFigures>,
+    /// Per UTC day the range touches (whole days), in order, days without any included.
+    pub days: Vec<DayFigures>,
     /// Per field of the published policy, now.
     pub fields: Vec<FieldFigures>,
 }
@@ -76,8 +92,9 @@ fn parse(name: &str, text: Option<&str>) -> Result<Option<OffsetDateTime>, ApiEr
     .transpose()
 }
 
-/// Per step, counts of shown / answered / skipped / abandoned in `[from, to)`, and the share of
-/// users for whom each field is known.
+/// Per step, counts of shown / answered / skipped / abandoned in `[from, to)`, per UTC day
+/// sign-ups and sign-ins, and the share of users for whom each field is known. A range longer
+/// than 366 days is refused.
 #[utoipa::path(get, path = "/stats", tag = "stats", params(StatsQuery),
     responses((status = 200, body = Stats), ErrorResponses),
     security(("bearer" = ["stats:read"])))]
@@ -104,6 +121,16 @@ pub async fn stats(
                 answered: s.answered,
                 skipped: s.skipped,
                 abandoned: s.abandoned,
+            })
+            .collect(),
+        days: figures
+            .days
+            .into_iter()
+            .map(|d| DayFigures {
+                day: d.day.to_string(),
+                sign_ups: d.sign_ups,
+                credentialed_sign_ins: d.credentialed_sign_ins,
+                sso_sign_ins: d.sso_sign_ins,
             })
             .collect(),
         fields: figures

@@ -53,6 +53,16 @@ pub struct UserView {
     pub app_metadata: Value,
     /// Bumped on every change; the `ETag` is `"<version>"`.
     pub version: i64,
+    /// Whether an administrator disabled the account: it cannot sign in by any method, and
+    /// its refresh tokens and access tokens are refused.
+    pub disabled: bool,
+    /// When the account was disabled; absent while it is enabled.
+    #[serde(
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub disabled_at: Option<OffsetDateTime>,
 }
 
 impl From<User> for UserView {
@@ -71,6 +81,8 @@ impl From<User> for UserView {
             user_metadata: user.user_metadata,
             app_metadata: user.app_metadata,
             version: user.version,
+            disabled: user.disabled_at.is_some(),
+            disabled_at: user.disabled_at,
         }
     }
 }
@@ -141,6 +153,11 @@ pub struct PatchUser {
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     pub app_metadata: Option<Map<String, Value>>,
+    /// `true` disables the account: its sessions end and its refresh tokens are revoked at
+    /// once, and it cannot sign in by any method until `false` enables it again (sessions and
+    /// tokens stay ended). Applied after the other changes, which are checked first.
+    #[serde(default)]
+    pub disabled: Option<bool>,
 }
 
 /// Filters of the user listing.
@@ -246,6 +263,8 @@ pub async fn create(
         },
     )
     .await?;
+    let target = format!("user:{}", user.id);
+    super::audit::record(&state, &caller, "user.created", target, (None, None)).await;
     Ok(with_etag(StatusCode::CREATED, user))
 }
 
@@ -281,6 +300,20 @@ pub async fn patch(
 ) -> Result<Response, ApiError> {
     caller.require(Scope::UsersWrite)?;
     let expected = if_match(&headers)?;
+    // The audit log says what was changed, never the values (it outlives an erasure).
+    let changed: Vec<&str> = [
+        ("email", body.email.is_some()),
+        ("email_verified", body.email_verified.is_some()),
+        ("profile", body.profile.is_some()),
+        ("user_metadata", body.user_metadata.is_some()),
+        ("app_metadata", body.app_metadata.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(part, given)| given.then_some(part))
+    .collect();
+    let values_changed = !changed.is_empty() || body.disabled.is_none();
+    let changed = Some(serde_json::json!({ "changed": changed }));
+    let now = OffsetDateTime::now_utc();
     let change = Change {
         email: body.email,
         email_verified: body.email_verified,
@@ -290,15 +323,24 @@ pub async fn patch(
             app_metadata: body.app_metadata,
         },
     };
-    let user = users::update(
-        &state.app,
-        id,
-        expected,
-        change,
-        &caller.source(),
-        OffsetDateTime::now_utc(),
-    )
-    .await?;
+    let mut user = users::update(&state.app, id, expected, change, &caller.source(), now).await?;
+    let target = format!("user:{}", user.id);
+    if values_changed {
+        let target = target.clone();
+        super::audit::record(&state, &caller, "user.updated", target, (None, changed)).await;
+    }
+    if let Some(disabled) = body.disabled {
+        let (toggled, done) = users::set_disabled(&state.app, id, disabled, now).await?;
+        user = toggled;
+        if done {
+            let action = users::disabled_action(disabled);
+            let states = (
+                Some(serde_json::json!({ "disabled": !disabled })),
+                Some(serde_json::json!({ "disabled": disabled })),
+            );
+            super::audit::record(&state, &caller, action, target, states).await;
+        }
+    }
     Ok(with_etag(StatusCode::OK, user))
 }
 
@@ -314,6 +356,14 @@ pub async fn delete(
 ) -> Result<StatusCode, ApiError> {
     caller.require(Scope::UsersWrite)?;
     users::delete(&state.app, id, OffsetDateTime::now_utc()).await?;
+    super::audit::record(
+        &state,
+        &caller,
+        "user.deleted",
+        format!("user:{id}"),
+        (None, None),
+    )
+    .await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -344,13 +394,24 @@ pub async fn password_reset(
     caller.require(Scope::UsersWrite)?;
     let now = OffsetDateTime::now_utc();
     match for_user(&state.app, id, now).await? {
-        AdminReset::Sent { to, expires_at } => Ok((
-            StatusCode::ACCEPTED,
-            axum::Json(PasswordResetSent {
-                sent_to: to,
-                expires_at,
-            }),
-        )),
+        AdminReset::Sent { to, expires_at } => {
+            let target = format!("user:{id}");
+            super::audit::record(
+                &state,
+                &caller,
+                "user.password_reset_sent",
+                target,
+                (None, None),
+            )
+            .await;
+            Ok((
+                StatusCode::ACCEPTED,
+                axum::Json(PasswordResetSent {
+                    sent_to: to,
+                    expires_at,
+                }),
+            ))
+        }
         AdminReset::TooSoon { retry_at } => {
             let wait = (retry_at - now).whole_seconds().max(1);
             Err(ApiError::TooManyRequests(
@@ -359,6 +420,42 @@ pub async fn password_reset(
             ))
         }
     }
+}
+
+/// What resetting a user's second factors removed.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FactorsReset {
+    /// How many second factors (authenticator apps, phones for sign-in codes) were removed;
+    /// the recovery codes went with them.
+    pub removed: u64,
+}
+
+/// Removes every second factor and recovery code of the user (who lost their phone and their
+/// codes): they sign in with their password alone again, or set up a factor again where an
+/// application requires one. Recorded as the event `mfa.reset` with the calling client.
+#[utoipa::path(delete, path = "/users/{id}/factors", tag = "users",
+    params(("id" = Uuid, Path, description = "User id")),
+    responses((status = 200, body = FactorsReset, description = "Removed"), ErrorResponses),
+    security(("bearer" = ["users:write"])))]
+pub async fn reset_factors(
+    caller: Caller,
+    axum::extract::State(state): axum::extract::State<AppState>,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<axum::Json<FactorsReset>, ApiError> {
+    caller.require(Scope::UsersWrite)?;
+    let now = OffsetDateTime::now_utc();
+    let actor = format!("client:{}", caller.client_id);
+    let removed = accrete_app::mfa::reset(&state.app, id, &actor, now).await?;
+    let after = Some(serde_json::json!({ "removed": removed }));
+    super::audit::record(
+        &state,
+        &caller,
+        "user.factors_reset",
+        format!("user:{id}"),
+        (None, after),
+    )
+    .await;
+    Ok(axum::Json(FactorsReset { removed }))
 }
 
 /// Every value change of a user, oldest first, with its source and time.

@@ -31,7 +31,7 @@ pub async fn stylesheet() -> Response {
 
 /// `GET /assets/theme.css`: the server's theme stylesheet (a comment only without a theme).
 pub(crate) async fn server_theme(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    state.pages.sheet.response(&headers)
+    state.pages.look().sheet.response(&headers)
 }
 
 /// `GET /assets/theme/{client_id}.css`: a client's theme over the server's; 404 for an unknown
@@ -47,7 +47,7 @@ pub(crate) async fn client_theme(
     };
     match state.app.clients.get(state.store.as_ref(), client_id).await {
         Ok(Some(client)) => {
-            let merged = ClientTheme::of(&client).theme.over(&state.pages.theme);
+            let merged = ClientTheme::of(&client).theme.over(&state.pages.theme());
             ThemeSheet::of(&merged).response(&headers)
         }
         Ok(None) => not_found(),

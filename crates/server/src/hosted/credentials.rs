@@ -40,6 +40,8 @@ pub(crate) struct CredentialsPage {
     pub self_signup: bool,
     /// A provider sign-in waiting for the person to prove the account with its email is theirs.
     pub pending_link: Option<PendingLink>,
+    /// Whether the page offers signing in with a passkey.
+    pub passkeys: bool,
     /// The email of the account this browser is already signed in to (the sign-in page outside
     /// a transaction links it to the account center).
     pub signed_in: Option<String>,
@@ -64,11 +66,39 @@ impl CredentialsPage {
             }
         };
         let locale = locale(&tx, headers);
-        let offered = match federation::offered(&state.app, tx.client.as_ref()).await {
-            Ok(offered) => offered,
-            Err(error) => return Err(store_failure(state, locale, &error)),
-        };
         let (jar, token) = csrf::token(jar, state.secure_cookies());
+        CredentialsPage::of(state, tx, locale, (jar, token), template)
+            .await
+            .map_err(|error| store_failure(state, locale, &error))
+    }
+
+    /// The page of `client`'s sign-ins (`None`: outside any application) as a person sees it,
+    /// outside any transaction and without a CSRF token: what the console's previews show.
+    pub async fn preview(
+        state: &AppState,
+        client: Option<accrete_store::Client>,
+        locale: &'static str,
+        template: &'static str,
+    ) -> Result<CredentialsPage, accrete_store::StoreError> {
+        let tx = TransactionView {
+            client_name: client.as_ref().map(|c| c.name.clone()),
+            client_id: client.as_ref().map(|c| c.id.clone()),
+            client,
+            ..TransactionView::default()
+        };
+        let none = (CookieJar::new(), String::new());
+        CredentialsPage::of(state, tx, locale, none, template).await
+    }
+
+    /// What the page offers in the transaction `tx`.
+    async fn of(
+        state: &AppState,
+        tx: TransactionView,
+        locale: &'static str,
+        (jar, token): (CookieJar, String),
+        template: &'static str,
+    ) -> Result<CredentialsPage, accrete_store::StoreError> {
+        let offered = federation::offered(&state.app, tx.client.as_ref()).await?;
         Ok(CredentialsPage {
             locale,
             jar,
@@ -82,6 +112,7 @@ impl CredentialsPage {
                 .collect(),
             pending_link: tx.transaction.as_ref().and_then(federation::pending_link),
             signed_in: None,
+            passkeys: accrete_app::passkeys::offered(&state.app, tx.client.as_ref()),
             // Proving an account to link a provider to it may take its password, even where
             // the application signs people in through providers only.
             password: federation::password_offered(tx.client.as_ref())
@@ -121,6 +152,24 @@ impl CredentialsPage {
         alert: Option<String>,
         password_again: bool,
     ) -> Response {
+        let page = self.context(email, errors, alert, password_again);
+        (
+            self.jar.clone(),
+            state
+                .pages
+                .render_for(self.tx.client_theme.as_ref(), status, self.template, page),
+        )
+            .into_response()
+    }
+
+    /// What the page's template is given (without the theme's branding).
+    pub fn context(
+        &self,
+        email: &str,
+        errors: &FieldErrors,
+        alert: Option<String>,
+        password_again: bool,
+    ) -> Value {
         let values = context! { email };
         let page = form_context(self.locale, &self.token, &self.tx, values, errors, alert);
         let connections: Vec<Value> = self
@@ -131,7 +180,7 @@ impl CredentialsPage {
         let pending_link = self.pending_link.as_ref().map(|p| {
             context! { provider => p.display_name, email => p.email }
         });
-        let page = context! {
+        context! {
             signup => self.extra.clone(),
             password_again,
             connections,
@@ -140,15 +189,9 @@ impl CredentialsPage {
             home_realms => self.home_realms,
             pending_link,
             signed_in => self.signed_in,
+            passkeys => self.passkeys,
             ..page
-        };
-        (
-            self.jar.clone(),
-            state
-                .pages
-                .render_for(self.tx.client_theme.as_ref(), status, self.template, page),
-        )
-            .into_response()
+        }
     }
 
     /// Renders `template` (a page of its own, not the sign-in or sign-up form) with the form

@@ -231,6 +231,7 @@ fn failure_page(
             (StatusCode::CONFLICT, say("federation.identity_taken"), None)
         }
         FederationError::SignupClosed => (StatusCode::FORBIDDEN, say("signup.closed"), None),
+        FederationError::Disabled => (StatusCode::FORBIDDEN, say("signin.disabled"), None),
         FederationError::Store(error) => return store_failure(state, locale, error),
         FederationError::Upstream(error) => {
             let technical = Some(format!("{}: {error}", error.kind()));

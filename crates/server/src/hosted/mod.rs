@@ -6,16 +6,18 @@
 //! form, calls a use-case and renders its outcome. The ground floor (`templates`, `theme`,
 //! `i18n`, `csrf`, `errors`, `transaction`) imports nothing of the pages above it.
 
-mod account;
+pub(crate) mod account;
 mod assets;
 pub(crate) mod credentials;
 pub mod csrf;
 mod email;
 pub(crate) mod errors;
 mod federation;
-mod form;
+pub(crate) mod form;
 pub mod i18n;
-mod prompt;
+mod mfa;
+mod passkey;
+pub(crate) mod prompt;
 mod recovery;
 mod signin;
 mod signup;
@@ -24,9 +26,28 @@ pub mod theme;
 pub(crate) mod transaction;
 
 use axum::Router;
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
 use axum::routing::{get, post};
 
 use crate::state::AppState;
+
+/// Middleware of the routes that render pages: the pages show the server's effective theme
+/// (this node's cache, re-read every few seconds); if the store cannot say, the last one read.
+pub(crate) async fn current_theme(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    match state.app.theme().await {
+        Ok(theme) => state.pages.use_theme(theme),
+        Err(error) => {
+            tracing::warn!(%error, "the server's theme could not be read; the last one read is shown")
+        }
+    }
+    next.run(req).await
+}
 
 /// The routes of the hosted pages.
 pub(crate) fn routes() -> Router<AppState> {
@@ -35,7 +56,10 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/assets/accrete.css", get(assets::stylesheet))
         .route("/assets/theme.css", get(assets::server_theme))
         .route("/assets/theme/{file}", get(assets::client_theme))
+        .route("/assets/passkeys.js", get(passkey::script))
         .route("/login", get(signin::show).post(signin::submit))
+        .route("/passkeys/login", post(passkey::sign_in))
+        .route("/passkeys/login/options", post(passkey::sign_in_options))
         .route("/login/cancel", post(federation::cancel))
         .route("/login/{connection}", get(federation::start))
         .route(
@@ -57,9 +81,25 @@ pub(crate) fn routes() -> Router<AppState> {
             get(account::profile::show).post(account::profile::submit),
         )
         .route("/account/security", get(account::security::show))
+        .route("/account/phone", get(account::phone::show))
+        .route("/account/phone/send", post(account::phone::send))
+        .route("/account/phone/verify", post(account::phone::verify))
         .route(
             "/account/security/password",
             post(account::security::change_password),
+        )
+        .route("/account/security/passkeys", post(account::passkeys::add))
+        .route(
+            "/account/security/passkeys/options",
+            post(account::passkeys::add_options),
+        )
+        .route(
+            "/account/security/passkeys/{id}/rename",
+            post(account::passkeys::rename),
+        )
+        .route(
+            "/account/security/passkeys/{id}/remove",
+            post(account::passkeys::remove),
         )
         .route(
             "/account/sessions",
@@ -76,6 +116,14 @@ pub(crate) fn routes() -> Router<AppState> {
             "/reset-password",
             get(recovery::show_reset).post(recovery::reset),
         )
+        .route("/mfa", get(mfa::show).post(mfa::submit))
+        .route("/mfa/setup", get(mfa::setup).post(mfa::confirm))
+        .route("/mfa/sms", post(mfa::send_sms))
+        .route("/mfa/passkey", post(passkey::second_factor))
+        .route("/mfa/passkey/options", post(passkey::second_factor_options))
+        .route("/mfa/setup/sms", post(mfa::setup_sms))
+        .route("/account/security/recovery-codes", post(mfa::renew_codes))
+        .route("/account/security/factors/{id}/remove", post(mfa::remove))
         .route("/verify-email", get(email::show).post(email::submit))
         .route("/verify-email/resend", post(email::resend))
         .route("/account/email", get(email::account).post(email::change))

@@ -7,6 +7,7 @@
 
 use accrete_app::facts::{FlowState, Shown};
 use accrete_app::fields::{form_values, step_title};
+use accrete_app::phone::{self, NumberAt, Proven, Sent};
 use accrete_app::prompts::{self, Leaving, StepOutcome};
 use accrete_app::transactions::{self, TransactionError};
 use accrete_core::{
@@ -26,7 +27,7 @@ use super::credentials::TxQuery;
 use super::csrf;
 use super::errors::{store_failure, transaction_problem};
 use super::form::{form_fields, split_post};
-use super::i18n::text;
+use super::i18n::{text, text_with, utc_time};
 use super::templates::ClientTheme;
 use super::transaction::{TransactionView, load_transaction, locale as page_locale, urlencode};
 use crate::session;
@@ -52,6 +53,17 @@ pub(crate) async fn show(
         Ok(None) => return ctx.resume(),
         Err(error) => return store_failure(&state, ctx.locale, &error),
     };
+    if let Some((number, _)) = prompts::held_answers(&ctx.flow) {
+        return ctx
+            .render_code(
+                &state,
+                StatusCode::OK,
+                &shown,
+                &number,
+                CodeStage::default(),
+            )
+            .await;
+    }
     let values = |key: &str| shown.prefill.get(key).map(form_values).unwrap_or_default();
     let errors = prefill_errors(&policy, &shown, ctx.locale, now);
     ctx.render(
@@ -117,6 +129,7 @@ pub(crate) async fn submit(
         Ok(None) => return ctx.finish(&state, StepOutcome::Withdrawn).await,
         Err(error) => return store_failure(&state, ctx.locale, &error),
     };
+    let second_factor = policy.step(&shown.step).is_some_and(|s| s.second_factor);
     if !csrf::verify(&ctx.jar, field("csrf")) {
         let alert = Some(text(ctx.locale, "error.csrf"));
         let errors = AnswerErrors::default();
@@ -135,6 +148,21 @@ pub(crate) async fn submit(
         Some("switch_account") => return ctx.switch_account(&state, &shown).await,
         _ => {}
     }
+    match field("action") {
+        Some("verify_code") => {
+            // The code stage posts only its code (a field of the step cannot be on it).
+            let typed = raw.get("code").and_then(|v| v.first()).map(String::as_str);
+            return ctx.verify_code(&state, &shown, typed).await;
+        }
+        Some("resend_code") => return ctx.resend_code(&state, &shown).await,
+        Some("other_number") => {
+            return match prompts::release_held(&state.app, &ctx.tx).await {
+                Ok(()) => ctx.show_again(),
+                Err(error) => store_failure(&state, ctx.locale, &error),
+            };
+        }
+        _ => {}
+    }
     if field("action") == Some("skip") {
         if shown.required {
             let alert = Some(text(ctx.locale, "prompt.cannot_skip"));
@@ -150,6 +178,10 @@ pub(crate) async fn submit(
             );
         }
         return ctx.finish(&state, StepOutcome::Skipped).await;
+    }
+    if second_factor {
+        // Such a step is answered by setting a factor up, never by a post.
+        return (ctx.jar.clone(), Redirect::to(&ctx.setup_link())).into_response();
     }
     let keys: Vec<&str> = shown.fields.iter().map(String::as_str).collect();
     let answers = match validate_answers(&policy, &keys, &raw, ctx.locale, now.date()) {
@@ -167,8 +199,30 @@ pub(crate) async fn submit(
             );
         }
     };
+    // A number to verify: the answers wait in the transaction for the code sent to it.
+    let user = match ctx.tx.user_id {
+        Some(user_id) => match state.store.get_user(user_id).await {
+            Ok(user) => Some(user),
+            Err(error) => return store_failure(&state, ctx.locale, &error),
+        },
+        None => None,
+    };
+    if let Some(user) = &user
+        && let Some(number) = prompts::number_to_verify(&policy, &shown.fields, &answers, user)
+    {
+        return ctx.hold_and_send(&state, user, &number, &answers).await;
+    }
     ctx.finish(&state, StepOutcome::Answered(policy, answers))
         .await
+}
+
+/// What the code stage of a prompt shows beside the code field.
+#[derive(Default)]
+struct CodeStage {
+    status: Option<StatusCode>,
+    code_error: Option<String>,
+    alert: Option<String>,
+    notice: Option<String>,
 }
 
 /// The prompt page's transaction, locale and CSRF token.
@@ -234,6 +288,212 @@ impl Ctx {
         })
     }
 
+    /// The prompt page again (after the held answers were released).
+    fn show_again(&self) -> Response {
+        let to = format!("/prompt?tx={}", urlencode(&self.tx.id.to_string()));
+        (self.jar.clone(), Redirect::to(&to)).into_response()
+    }
+
+    /// Holds the step's answers in the transaction and sends a code to `number`; then the code
+    /// stage (POST-redirect-GET, or the page with the resend wait).
+    async fn hold_and_send(
+        self,
+        state: &AppState,
+        user: &accrete_store::User,
+        number: &str,
+        answers: &accrete_core::Answers,
+    ) -> Response {
+        match prompts::hold_for_code(&state.app, &self.tx, number, answers).await {
+            Ok(true) => {}
+            Ok(false) => return self.resume(),
+            Err(error) => return store_failure(state, self.locale, &error),
+        }
+        let client = match state
+            .app
+            .clients
+            .get(state.app.store(), &self.tx.client_id)
+            .await
+        {
+            Ok(client) => client,
+            Err(error) => return store_failure(state, self.locale, &error),
+        };
+        match phone::send_code(
+            &state.app,
+            user,
+            number,
+            client.as_ref(),
+            self.locale,
+            self.now,
+        )
+        .await
+        {
+            Ok(Sent::TooSoon { retry_at }) => {
+                let time = utc_time(self.locale, retry_at);
+                let alert = text_with(self.locale, "verify.too_soon", &[("time", &time)]);
+                let Some(shown) = FlowState::of(&self.tx.state).current else {
+                    return self.resume();
+                };
+                let stage = CodeStage {
+                    alert: Some(alert),
+                    ..CodeStage::default()
+                };
+                self.render_code(state, StatusCode::OK, &shown, number, stage)
+                    .await
+            }
+            Ok(_) => self.show_again(),
+            Err(error) => store_failure(state, self.locale, &error),
+        }
+    }
+
+    /// `action=verify_code`: the right code stores the number verified, then the held answers
+    /// as the step's answer.
+    async fn verify_code(self, state: &AppState, shown: &Shown, typed: Option<&str>) -> Response {
+        let Some((number, answers)) = prompts::held_answers(&self.flow) else {
+            return self.show_again();
+        };
+        let proven = phone::enter_code(
+            &state.app,
+            self.tx.user_id.unwrap_or_default(),
+            NumberAt::Pending,
+            typed.unwrap_or_default(),
+            Some(&self.tx.client_id),
+            self.now,
+        )
+        .await;
+        let (key, left) = match proven {
+            Ok(Proven::Verified { .. }) => {
+                return match state.app.policy().await {
+                    Ok(Some(policy)) => {
+                        self.finish(state, StepOutcome::Answered(policy, answers))
+                            .await
+                    }
+                    Ok(None) => self.finish(state, StepOutcome::Withdrawn).await,
+                    Err(error) => store_failure(state, self.locale, &error),
+                };
+            }
+            Ok(Proven::NotACode) => ("verify.not_a_code", 0),
+            Ok(Proven::WrongCode { attempts_left: 0 }) => ("verify.wrong_last", 0),
+            Ok(Proven::WrongCode { attempts_left }) => ("verify.wrong", attempts_left),
+            Ok(Proven::Expired) => ("verify.expired", 0),
+            Err(error) => return store_failure(state, self.locale, &error),
+        };
+        let stage = CodeStage {
+            status: Some(StatusCode::BAD_REQUEST),
+            code_error: Some(text_with(self.locale, key, &[("left", &left.to_string())])),
+            alert: Some(text(self.locale, "error.summary")),
+            notice: None,
+        };
+        self.render_code(state, StatusCode::BAD_REQUEST, shown, &number, stage)
+            .await
+    }
+
+    /// `action=resend_code`: another code to the held number, after the resend wait.
+    async fn resend_code(self, state: &AppState, shown: &Shown) -> Response {
+        let Some((number, _)) = prompts::held_answers(&self.flow) else {
+            return self.show_again();
+        };
+        let user = match state
+            .store
+            .get_user(self.tx.user_id.unwrap_or_default())
+            .await
+        {
+            Ok(user) => user,
+            Err(error) => return store_failure(state, self.locale, &error),
+        };
+        let client = match state
+            .app
+            .clients
+            .get(state.app.store(), &self.tx.client_id)
+            .await
+        {
+            Ok(client) => client,
+            Err(error) => return store_failure(state, self.locale, &error),
+        };
+        let stage = match phone::send_code(
+            &state.app,
+            &user,
+            &number,
+            client.as_ref(),
+            self.locale,
+            self.now,
+        )
+        .await
+        {
+            Ok(Sent::TooSoon { retry_at }) => {
+                let time = utc_time(self.locale, retry_at);
+                CodeStage {
+                    status: Some(StatusCode::TOO_MANY_REQUESTS),
+                    alert: Some(text_with(
+                        self.locale,
+                        "verify.too_soon",
+                        &[("time", &time)],
+                    )),
+                    ..CodeStage::default()
+                }
+            }
+            Ok(_) => CodeStage {
+                notice: Some(text(self.locale, "verify.resent")),
+                ..CodeStage::default()
+            },
+            Err(error) => return store_failure(state, self.locale, &error),
+        };
+        let status = stage.status.unwrap_or(StatusCode::OK);
+        self.render_code(state, status, shown, &number, stage).await
+    }
+
+    /// The code stage of the step on screen: the code sent to `number`, resend, another number.
+    async fn render_code(
+        &self,
+        state: &AppState,
+        status: StatusCode,
+        shown: &Shown,
+        number: &str,
+        stage: CodeStage,
+    ) -> Response {
+        let locale = self.locale;
+        let help =
+            match phone::pending_code(&state.app, self.tx.user_id.unwrap_or_default(), self.now)
+                .await
+            {
+                Ok(Some((to, until))) if to == number => Some(text_with(
+                    locale,
+                    "phone.sent_to",
+                    &[("number", number), ("time", &utc_time(locale, until))],
+                )),
+                Ok(_) => None,
+                Err(error) => return store_failure(state, locale, &error),
+            };
+        let page = context! {
+            locale,
+            csrf => self.csrf,
+            tx => self.tx.id.to_string(),
+            client_name => self.client_name,
+            step => shown.step,
+            title => text(locale, "phone.prompt_title"),
+            required => shown.required,
+            email => self.email,
+            phone_code => context! {
+                intro => text_with(locale, "phone.prompt_intro", &[("number", number)]),
+                help,
+                error => stage.code_error,
+            },
+            notice => stage.notice,
+            alert => stage.alert,
+        };
+        (
+            self.jar.clone(),
+            state
+                .pages
+                .render_for(self.client_theme.as_ref(), status, "prompt.html", page),
+        )
+            .into_response()
+    }
+
+    /// Where a `second_factor` step sends the user: the set-up page, in this transaction.
+    fn setup_link(&self) -> String {
+        format!("/mfa/setup?tx={}", urlencode(&self.tx.id.to_string()))
+    }
+
     fn resume(&self) -> Response {
         let to = format!(
             "/authorize/resume?tx={}",
@@ -293,26 +553,15 @@ impl Ctx {
         errors: &AnswerErrors,
         alert: Option<String>,
     ) -> Response {
-        let fields = form_fields(policy, &shown.fields, self.locale, values, errors);
-        let form_error = errors
-            .get(accrete_core::FORM_ERROR_KEY)
-            .first()
-            .map(|e| e.message.clone());
-        let title = step_title(policy, &shown.step, self.locale);
-        let page = context! {
-            locale => self.locale,
-            csrf => self.csrf,
-            tx => self.tx.id.to_string(),
-            client_name => self.client_name,
-            step => shown.step,
-            title,
-            required => shown.required,
-            progress => shown.progress.map(|(current, total)| context! { current, total }),
-            questions => shown.questions.map(|(current, total)| context! { current, total }),
-            email => self.email,
-            fields,
-            alert => alert.or(form_error),
+        let frame = PromptFrame {
+            locale: self.locale,
+            csrf: self.csrf.clone(),
+            tx: self.tx.id.to_string(),
+            client_name: self.client_name.clone(),
+            email: self.email.clone(),
+            setup_link: self.setup_link(),
         };
+        let page = prompt_context(policy, shown, &frame, values, errors, alert);
         (
             self.jar.clone(),
             state
@@ -320,6 +569,55 @@ impl Ctx {
                 .render_for(self.client_theme.as_ref(), status, "prompt.html", page),
         )
             .into_response()
+    }
+}
+
+/// What a prompt page shows around the step: its locale, form tokens, the application and who
+/// is answering.
+pub(crate) struct PromptFrame {
+    pub locale: &'static str,
+    pub csrf: String,
+    pub tx: String,
+    pub client_name: Option<String>,
+    pub email: String,
+    /// Where a `second_factor` step sends the user.
+    pub setup_link: String,
+}
+
+/// What `prompt.html` is given for the step `shown` of `policy` (shared with the console's
+/// preview, which shows a step exactly as a person sees it).
+pub(crate) fn prompt_context(
+    policy: &CompiledPolicy,
+    shown: &Shown,
+    frame: &PromptFrame,
+    values: &dyn Fn(&str) -> Vec<String>,
+    errors: &AnswerErrors,
+    alert: Option<String>,
+) -> minijinja::Value {
+    let locale = frame.locale;
+    let fields = form_fields(policy, &shown.fields, locale, values, errors);
+    let form_error = errors
+        .get(accrete_core::FORM_ERROR_KEY)
+        .first()
+        .map(|e| e.message.clone());
+    let title = step_title(policy, &shown.step, locale);
+    context! {
+        locale,
+        csrf => frame.csrf,
+        tx => frame.tx,
+        client_name => frame.client_name,
+        step => shown.step,
+        title,
+        required => shown.required,
+        progress => shown.progress.map(|(current, total)| context! { current, total }),
+        questions => shown.questions.map(|(current, total)| context! { current, total }),
+        email => frame.email,
+        second_factor => policy
+            .step(&shown.step)
+            .is_some_and(|s| s.second_factor)
+            .then(|| frame.setup_link.clone()),
+        fields,
+        alert => alert.or(form_error),
     }
 }
 

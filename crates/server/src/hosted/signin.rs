@@ -151,6 +151,13 @@ pub(super) async fn submit(
                 Some(text(locale, "signin.invalid")),
             );
         }
+        Err(SignInError::Disabled) => {
+            return again(
+                StatusCode::FORBIDDEN,
+                FieldErrors::new(),
+                Some(text(locale, "signin.disabled")),
+            );
+        }
         Err(SignInError::Store(error)) => return store_failure(&state, locale, &error),
     };
     let tx_id = page.tx.transaction.as_ref().map(|t| t.id);
@@ -173,6 +180,11 @@ pub(super) async fn submit(
         Ok((jar, _)) => {
             let client_id = page.tx.client_id.as_deref().unwrap_or("-");
             tracing::info!(user_id = %user.id, %client_id, "sign-in succeeded");
+            if page.tx.id.is_none() && user.mfa_factors > 0 {
+                // Outside an application the account center comes next: after the second
+                // factor (inside one, the authorization flow asks for it).
+                return (jar, Redirect::to("/mfa")).into_response();
+            }
             (jar, continue_to(&page.tx)).into_response()
         }
         Err(error) => store_failure(&state, locale, &error),

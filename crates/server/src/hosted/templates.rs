@@ -8,6 +8,7 @@
 use std::borrow::Cow;
 use std::collections::HashSet;
 use std::path::{Component, Path, PathBuf};
+use std::sync::{Arc, RwLock};
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
@@ -30,6 +31,15 @@ const EMBEDDED: &[(&str, &str)] = &[
         "verify_email.html",
         include_str!("../../templates/verify_email.html"),
     ),
+    ("mfa.html", include_str!("../../templates/mfa.html")),
+    (
+        "mfa_setup.html",
+        include_str!("../../templates/mfa_setup.html"),
+    ),
+    (
+        "mfa_recovery_codes.html",
+        include_str!("../../templates/mfa_recovery_codes.html"),
+    ),
     (
         "account_email.html",
         include_str!("../../templates/account_email.html"),
@@ -47,6 +57,10 @@ const EMBEDDED: &[(&str, &str)] = &[
         include_str!("../../templates/account_security.html"),
     ),
     (
+        "account_phone.html",
+        include_str!("../../templates/account_phone.html"),
+    ),
+    (
         "account_sessions.html",
         include_str!("../../templates/account_sessions.html"),
     ),
@@ -59,6 +73,98 @@ const EMBEDDED: &[(&str, &str)] = &[
         include_str!("../../templates/account_deleted.html"),
     ),
     ("home.html", include_str!("../../templates/home.html")),
+    (
+        "console_base.html",
+        include_str!("../../templates/console_base.html"),
+    ),
+    (
+        "console_overview.html",
+        include_str!("../../templates/console_overview.html"),
+    ),
+    (
+        "console_audit.html",
+        include_str!("../../templates/console_audit.html"),
+    ),
+    (
+        "console_admins.html",
+        include_str!("../../templates/console_admins.html"),
+    ),
+    (
+        "console_users.html",
+        include_str!("../../templates/console_users.html"),
+    ),
+    (
+        "console_user.html",
+        include_str!("../../templates/console_user.html"),
+    ),
+    (
+        "console_keys.html",
+        include_str!("../../templates/console_keys.html"),
+    ),
+    (
+        "console_macros.html",
+        include_str!("../../templates/console_macros.html"),
+    ),
+    (
+        "console_policy_nav.html",
+        include_str!("../../templates/console_policy_nav.html"),
+    ),
+    (
+        "console_policy.html",
+        include_str!("../../templates/console_policy.html"),
+    ),
+    (
+        "console_policy_field.html",
+        include_str!("../../templates/console_policy_field.html"),
+    ),
+    (
+        "console_policy_step.html",
+        include_str!("../../templates/console_policy_step.html"),
+    ),
+    (
+        "console_policy_source.html",
+        include_str!("../../templates/console_policy_source.html"),
+    ),
+    (
+        "console_policy_diff.html",
+        include_str!("../../templates/console_policy_diff.html"),
+    ),
+    (
+        "console_policy_history.html",
+        include_str!("../../templates/console_policy_history.html"),
+    ),
+    (
+        "console_policy_simulate.html",
+        include_str!("../../templates/console_policy_simulate.html"),
+    ),
+    (
+        "console_policy_impact.html",
+        include_str!("../../templates/console_policy_impact.html"),
+    ),
+    (
+        "console_clients.html",
+        include_str!("../../templates/console_clients.html"),
+    ),
+    (
+        "console_client_new.html",
+        include_str!("../../templates/console_client_new.html"),
+    ),
+    (
+        "console_client_created.html",
+        include_str!("../../templates/console_client_created.html"),
+    ),
+    (
+        "console_client.html",
+        include_str!("../../templates/console_client.html"),
+    ),
+    (
+        "console_client_confirm.html",
+        include_str!("../../templates/console_client_confirm.html"),
+    ),
+    (
+        "console_theme.html",
+        include_str!("../../templates/console_theme.html"),
+    ),
 ];
 
 /// The stylesheet of the hosted pages.
@@ -73,10 +179,9 @@ const CLIENTS_DIR: &str = "clients";
 /// The template environment of the hosted pages and the server's theme.
 pub struct Pages {
     env: Environment<'static>,
-    /// The server's theme (custom CSS read from `css_file` if set).
-    pub(crate) theme: Theme,
-    /// The server's theme stylesheet.
-    pub(crate) sheet: ThemeSheet,
+    /// The server's effective theme and its stylesheet, as this node last read it (a theme
+    /// saved at run time replaces it: [`Pages::use_theme`]).
+    look: RwLock<Arc<ServerLook>>,
     /// Clients with a folder of their own template overrides (`clients/<client_id>/`).
     client_folders: HashSet<String>,
 }
@@ -116,10 +221,25 @@ impl ClientTheme {
     }
 }
 
+/// The server's theme and its stylesheet.
+pub(crate) struct ServerLook {
+    pub theme: Arc<Theme>,
+    pub sheet: ThemeSheet,
+}
+
+impl ServerLook {
+    fn of(theme: Arc<Theme>) -> ServerLook {
+        ServerLook {
+            sheet: ThemeSheet::of(&theme),
+            theme,
+        }
+    }
+}
+
 /// A theme stylesheet and its version (a digest of its text, the ETag and the URL's `v`).
 pub(crate) struct ThemeSheet {
-    css: String,
-    version: String,
+    pub(crate) css: String,
+    pub(crate) version: String,
 }
 
 impl ThemeSheet {
@@ -204,8 +324,7 @@ impl Pages {
         env.add_function("t", translate);
         Pages {
             env,
-            sheet: ThemeSheet::of(&theme),
-            theme,
+            look: RwLock::new(Arc::new(ServerLook::of(Arc::new(theme)))),
             client_folders,
         }
     }
@@ -263,21 +382,55 @@ impl Pages {
         Ok(())
     }
 
-    /// The server's theme.
-    pub fn theme(&self) -> &Theme {
-        &self.theme
+    /// The server's theme as this node last read it (at start: the configuration's).
+    pub fn theme(&self) -> Arc<Theme> {
+        self.look().theme.clone()
+    }
+
+    /// The server's theme and its stylesheet.
+    pub(crate) fn look(&self) -> Arc<ServerLook> {
+        match self.look.read() {
+            Ok(look) => look.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Shows `theme` as the server's from now on (the effective theme, read by the use-cases;
+    /// the stylesheet is made again only when it changed).
+    pub fn use_theme(&self, theme: Arc<Theme>) {
+        let current = self.look();
+        if Arc::ptr_eq(&current.theme, &theme) {
+            return;
+        }
+        let look = if *current.theme == *theme {
+            // The same values read again: keep the sheet, remember the new reference.
+            ServerLook {
+                theme,
+                sheet: ThemeSheet {
+                    css: current.sheet.css.clone(),
+                    version: current.sheet.version.clone(),
+                },
+            }
+        } else {
+            ServerLook::of(theme)
+        };
+        match self.look.write() {
+            Ok(mut slot) => *slot = Arc::new(look),
+            Err(poisoned) => *poisoned.into_inner() = Arc::new(look),
+        }
     }
 
     /// What the base template shows of the theme of `client` (the server's when `None`):
     /// `brand`, `logo` and `theme_css`, the URL of the theme stylesheet (none without one).
     pub(crate) fn branding(&self, client: Option<&ClientTheme>) -> Value {
-        let server_css = self
+        let server = self.look();
+        let server_css = server
             .theme
             .has_style()
-            .then(|| format!("/assets/theme.css?v={}", self.sheet.version));
+            .then(|| format!("/assets/theme.css?v={}", server.sheet.version));
         let (look, theme_css) = match client {
             Some(client) => {
-                let merged = client.theme.clone().over(&self.theme);
+                let merged = client.theme.clone().over(&server.theme);
                 let css = if client.theme.has_style() {
                     let id: String =
                         url::form_urlencoded::byte_serialize(client.client_id.as_bytes()).collect();
@@ -288,7 +441,7 @@ impl Pages {
                 };
                 (merged, css)
             }
-            None => (self.theme.clone(), server_css),
+            None => (server.theme.as_ref().clone(), server_css),
         };
         minijinja::context! {
             brand => look.brand,
@@ -313,9 +466,47 @@ impl Pages {
     ) -> Response {
         // Later maps win: the page's own values over the theme's.
         let context = minijinja::value::merge_maps([self.branding(client), context]);
+        self.render_named(
+            client.map(|c| c.client_id.as_str()),
+            status,
+            template,
+            context,
+        )
+    }
+
+    /// Renders `template` as a preview (docs/console.md): the theme `look` with its stylesheet
+    /// at `theme_css`, in the template of `client` (its folder's override, if it has one), with
+    /// the banner that says it is a preview.
+    pub(crate) fn render_preview(
+        &self,
+        client: Option<&str>,
+        look: &Theme,
+        theme_css: Option<String>,
+        template: &str,
+        context: Value,
+    ) -> Response {
+        let branding = minijinja::context! {
+            brand => look.brand,
+            logo => look.logo_url,
+            theme_css,
+            preview => true,
+        };
+        let context = minijinja::value::merge_maps([context, branding]);
+        self.render_named(client, StatusCode::OK, template, context)
+    }
+
+    /// Renders the template `template` of `client` (its folder's override, if it has one) with
+    /// `context` as it is (the branding included).
+    pub(crate) fn render_named(
+        &self,
+        client: Option<&str>,
+        status: StatusCode,
+        template: &str,
+        context: Value,
+    ) -> Response {
         let name = match client {
-            Some(client) if self.client_folders.contains(&client.client_id) => {
-                Cow::Owned(format!("{CLIENTS_DIR}/{}/{template}", client.client_id))
+            Some(client) if self.client_folders.contains(client) => {
+                Cow::Owned(format!("{CLIENTS_DIR}/{client}/{template}"))
             }
             _ => Cow::Borrowed(template),
         };
@@ -413,6 +604,18 @@ mod tests {
     }
 
     #[test]
+    fn every_template_compiles() {
+        let pages = Pages::new(None);
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let name = entry.unwrap().file_name().into_string().unwrap();
+            if let Err(error) = pages.env.get_template(&name) {
+                panic!("{name}: {error:#}");
+            }
+        }
+    }
+
+    #[test]
     fn values_are_html_escaped() {
         let pages = Pages::new(None);
         let html = pages
@@ -468,7 +671,10 @@ mod tests {
         assert_eq!(branding.get_attr("brand").unwrap().to_string(), "Acme");
         assert_eq!(branding.get_attr("logo").unwrap().to_string(), "/logo.svg");
         let css = branding.get_attr("theme_css").unwrap().to_string();
-        assert_eq!(css, format!("/assets/theme.css?v={}", pages.sheet.version));
+        assert_eq!(
+            css,
+            format!("/assets/theme.css?v={}", pages.look().sheet.version)
+        );
         let plain = Pages::new(None).branding(None);
         assert!(plain.get_attr("theme_css").unwrap().is_none());
     }
@@ -639,6 +845,27 @@ mod tests {
     }
 
     #[test]
+    fn a_theme_saved_at_run_time_replaces_the_server_look_and_its_stylesheet() {
+        let pages = themed_pages();
+        let before = pages.look().sheet.version.clone();
+        let saved = Arc::new(Theme {
+            primary: Some("#0a7d5a".into()),
+            ..pages.theme().as_ref().clone()
+        });
+        pages.use_theme(saved.clone());
+        let after = pages.look();
+        assert!(Arc::ptr_eq(&after.theme, &saved));
+        assert_ne!(after.sheet.version, before);
+        assert!(after.sheet.css.contains("--primary: #0a7d5a;"));
+        let css = pages
+            .branding(None)
+            .get_attr("theme_css")
+            .unwrap()
+            .to_string();
+        assert!(css.ends_with(&after.sheet.version), "{css}");
+    }
+
+    #[test]
     fn a_custom_css_file_is_read_at_start_and_checked() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("theme.css");
@@ -648,7 +875,7 @@ mod tests {
             ..ThemeSettings::default()
         };
         let pages = Pages::from_settings(&settings).unwrap();
-        assert!(pages.sheet.css.contains(".card { border: 0 }"));
+        assert!(pages.look().sheet.css.contains(".card { border: 0 }"));
         std::fs::write(&file, "</style>").unwrap();
         let err = Pages::from_settings(&settings).err().unwrap().to_string();
         assert!(err.starts_with("theme.css_file "), "{err}");

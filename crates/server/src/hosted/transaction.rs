@@ -52,11 +52,14 @@ pub(crate) async fn load_transaction(
 
 /// Where the browser goes after a successful sign-in or sign-up.
 pub(crate) fn continue_to(tx: &TransactionView) -> Response {
+    Redirect::to(&continue_url(tx)).into_response()
+}
+
+/// The address [`continue_to`] redirects to (for a script that goes there itself).
+pub(crate) fn continue_url(tx: &TransactionView) -> String {
     match &tx.id {
-        Some(id) => {
-            Redirect::to(&format!("/authorize/resume?tx={}", urlencode(id))).into_response()
-        }
-        None => Redirect::to("/account").into_response(),
+        Some(id) => format!("/authorize/resume?tx={}", urlencode(id)),
+        None => "/account".to_owned(),
     }
 }
 

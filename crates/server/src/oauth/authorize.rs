@@ -147,6 +147,10 @@ fn respond(state: &AppState, locale: &str, step: Result<Step, StoreError>) -> Re
         Ok(Step::VerifyEmail { tx }) => {
             Redirect::to(&format!("/verify-email?tx={tx}")).into_response()
         }
+        Ok(Step::SecondFactor { tx }) => Redirect::to(&format!("/mfa?tx={tx}")).into_response(),
+        Ok(Step::EnrolFactor { tx }) => {
+            Redirect::to(&format!("/mfa/setup?tx={tx}")).into_response()
+        }
         Ok(Step::Refused(to) | Step::Code(to)) => Redirect::to(&to).into_response(),
         Ok(Step::Gone) => transaction_problem(state, locale, TransactionError::Gone),
         Err(error) => store_failure(state, locale, &error),

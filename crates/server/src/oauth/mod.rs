@@ -11,6 +11,8 @@ mod revoke;
 mod token;
 mod userinfo;
 
+pub(crate) use token::authorization_request_of;
+
 pub use access::{AccessClaims, verify_access_token};
 
 use axum::Router;

@@ -78,6 +78,12 @@ async fn issue(
 }
 
 /// The authorization request a code was issued for, as far as redemption needs it.
+/// The authorization request a stored code was issued for (the console redeems its own codes
+/// in process, with the same checks).
+pub(crate) fn authorization_request_of(code: &AuthorizationCode) -> Option<AuthorizationRequest> {
+    request_of(code).ok()
+}
+
 fn request_of(code: &AuthorizationCode) -> Result<AuthorizationRequest, EndpointError> {
     let code_challenge = code
         .code_challenge
@@ -374,6 +380,9 @@ fn user_access_claims(
 
 async fn user_of_grant(state: &AppState, user_id: Uuid) -> Result<User, EndpointError> {
     match state.store.get_user(user_id).await {
+        Ok(user) if !accrete_app::users::may_sign_in(&user) => {
+            Err(OAuthError::invalid_grant("the account is disabled").into())
+        }
         Ok(user) => Ok(user),
         Err(StoreError::NotFound) => {
             Err(OAuthError::invalid_grant("the user no longer exists").into())

@@ -48,6 +48,9 @@ async fn claims(
         ));
     };
     let user = match state.store.get_user(user_id).await {
+        Ok(user) if !accrete_app::users::may_sign_in(&user) => {
+            return Err(OAuthError::invalid_token("the account is disabled"));
+        }
         Ok(user) => user,
         Err(StoreError::NotFound) => {
             return Err(OAuthError::invalid_token("the user no longer exists"));

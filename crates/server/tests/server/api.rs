@@ -31,6 +31,7 @@ async fn the_openapi_document_is_3_1_and_describes_every_route() {
             "/policy/steps/{id}",
             "/clients",
             "/clients/{id}",
+            "/clients/{id}/secret",
             "/connections",
             "/connections/{name}",
             "/connections/{name}/test",
@@ -254,6 +255,95 @@ async fn clients_are_created_read_replaced_and_deleted() {
     .await;
 }
 
+/// The status of a client-credentials request of `client` with `secret`.
+pub async fn token_status(app: &crate::support::TestApp, client: &str, secret: String) -> u16 {
+    let grant = [("grant_type", "client_credentials")];
+    crate::rp::token_request(app, client, Some(&secret), &grant)
+        .await
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn a_rotated_secret_replaces_the_old_one_at_the_token_endpoint_at_once() {
+    each_backend(|app| async move {
+        let (_tokens, api) = admin(&app).await;
+        let created: Value = api
+            .post(
+                "/clients",
+                &json!({"id": "svc", "name": "Service", "grant_types": ["client_credentials"]}),
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        let old = created["client_secret"].as_str().unwrap().to_owned();
+        let status = |secret: String| token_status(&app, "svc", secret);
+        assert_eq!(status(old.clone()).await, 200);
+
+        let rotated = api.post("/clients/svc/secret", &json!({})).await;
+        assert_eq!(rotated.status(), 200);
+        let rotated: Value = rotated.json().await.unwrap();
+        assert_eq!(rotated["client_id"], "svc");
+        let new = rotated["client_secret"].as_str().unwrap().to_owned();
+        assert!(new.len() > 20 && new != old);
+        assert_eq!(status(old.clone()).await, 401, "the old secret is refused");
+        assert_eq!(status(new.clone()).await, 200, "the new one is accepted");
+        let stored = app.store.get_client("svc").await.unwrap().unwrap();
+        assert_ne!(stored.secret_hash.as_deref(), Some(new.as_str()), "hashed");
+
+        // Recorded, without the secret.
+        let log = app.store.list_audit(None, 10).await.unwrap();
+        let entry = log
+            .iter()
+            .find(|e| e.entry.action == "client.secret_rotated")
+            .expect("the rotation is in the audit log");
+        assert_eq!(entry.entry.target.as_deref(), Some("client:svc"));
+        let recorded = serde_json::to_string(&entry.entry.after).unwrap();
+        assert!(!recorded.contains(&new) && !recorded.contains(&old));
+
+        // A public client has no secret; an unknown one is not found; the scope is needed.
+        let public = api
+            .post(
+                "/clients",
+                &json!({"id": "pub", "name": "SPA", "public": true,
+                        "redirect_uris": ["https://spa.example/cb"]}),
+            )
+            .await;
+        assert_eq!(public.status(), 201);
+        problem(api.post("/clients/pub/secret", &json!({})).await, 400).await;
+        problem(api.post("/clients/nope/secret", &json!({})).await, 404).await;
+        let reader = Api {
+            app: &app,
+            token: Tokens::install(&app)
+                .await
+                .backend("backend", &["clients:read"]),
+        };
+        problem(reader.post("/clients/svc/secret", &json!({})).await, 403).await;
+        assert_eq!(status(new).await, 200, "a refused rotation changes nothing");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_consoles_own_client_cannot_be_deleted() {
+    each_backend(|app| async move {
+        let (_tokens, api) = admin(&app).await;
+        // The console registers its client on first use.
+        let _ = app.get("/admin/login").await;
+        let refused = problem(api.delete("/clients/accrete-console").await, 400).await;
+        assert!(refused.to_string().contains("console"), "{refused}");
+        assert!(
+            app.store
+                .get_client("accrete-console")
+                .await
+                .unwrap()
+                .is_some()
+        );
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn invalid_client_settings_are_refused_field_by_field() {
     each_backend(|app| async move {
@@ -387,7 +477,21 @@ async fn statistics_count_prompts_per_step_and_the_share_of_known_fields() {
             .unwrap();
         assert_eq!(size["known"], 1);
         assert!((size["share"].as_f64().unwrap() - 1.0 / 3.0).abs() < 1e-9);
+        // Every UTC day of the last 30 days, today last, with today's three sign-ups.
+        let days = stats["days"].as_array().unwrap();
+        assert_eq!(days.len(), 31, "{days:?}");
+        let today = time::OffsetDateTime::now_utc().date().to_string();
+        let last = days.last().unwrap();
+        assert_eq!(last["day"], today.as_str());
+        assert_eq!(last["sign_ups"], 3);
+        assert!(days[..30].iter().all(|d| d["sign_ups"] == 0));
         problem(api.get("/stats?from=nonsense").await, 400).await;
+        problem(
+            api.get("/stats?from=2024-01-01T00:00:00Z&to=2026-01-01T00:00:00Z")
+                .await,
+            400,
+        )
+        .await;
         problem(
             api.get("/stats?from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z")
                 .await,

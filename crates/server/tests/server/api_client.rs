@@ -22,6 +22,12 @@ pub const ALL_SCOPES: &[&str] = &[
     "stats:read",
     "connections:read",
     "connections:write",
+    "audit:read",
+    "admins:write",
+    "theme:read",
+    "theme:write",
+    "webhooks:read",
+    "webhooks:write",
 ];
 
 /// A policy with a select field asked at the `cta:pricing` event (optional), a text field in
@@ -202,6 +208,7 @@ pub async fn ensure_client(app: &TestApp, id: &str, origins: &[&str]) {
             password_signin: true,
             self_signup: None,
             email_verification: None,
+            mfa: None,
             created_at: now,
             updated_at: now,
         })

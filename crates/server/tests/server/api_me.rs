@@ -320,3 +320,44 @@ async fn my_export_is_the_account_centers_document() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_second_factor_step_is_said_to_the_widget_and_not_answered_with_answers() {
+    each_backend(|app| async move {
+        let (tokens, api) = admin(&app).await;
+        api.publish(&json!({
+            "version": 1,
+            "fields": [{ "key": "company", "kind": "text", "labels": { "en": "Company" },
+                         "required": false }],
+            "steps": [{ "id": "protect", "second_factor": true,
+                        "mode": { "optional": {} },
+                        "trigger": { "moments": ["event"], "events": ["cta:security"] } }],
+        }))
+        .await;
+        let user = stored_user(&app, "ada@example.com").await;
+        let me = Api {
+            app: &app,
+            token: tokens.user(&app, &user, "shop").await,
+        };
+        let asked: Value = me
+            .post("/me/events", &json!({"name": "cta:security"}))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(asked["step"]["id"], "protect");
+        assert_eq!(asked["step"]["second_factor"], true);
+        assert_eq!(asked["step"]["fields"], json!([]));
+        let refused = problem(
+            me.post("/me/steps/protect/answers", &json!({"answers": {}}))
+                .await,
+            409,
+        )
+        .await;
+        assert!(
+            refused["detail"].as_str().unwrap().contains("/mfa/setup"),
+            "{refused}"
+        );
+    })
+    .await;
+}

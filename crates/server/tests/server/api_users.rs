@@ -510,3 +510,67 @@ async fn a_hundred_concurrent_merge_patches_of_different_keys_lose_none() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_patch_disables_a_user_who_can_no_longer_sign_in_until_enabled() {
+    each_backend(|app| async move {
+        let (_tokens, api) = admin(&app).await;
+        let ada = create(
+            &api,
+            json!({"email": "ada@example.com", "password": "correct horse battery"}),
+        )
+        .await;
+        assert_eq!(ada["disabled"], false);
+        assert!(ada.get("disabled_at").is_none());
+        let id = ada["id"].as_str().unwrap();
+        let browser = app.new_browser();
+        let signed_in = browser
+            .sign_in("ada@example.com", "correct horse battery")
+            .await;
+        assert!(signed_in.status().is_redirection());
+        assert_eq!(browser.get("/account").await.status(), 200);
+
+        let response = api
+            .patch(&format!("/users/{id}"), &json!({"disabled": true}))
+            .await;
+        assert_eq!(response.status(), 200);
+        let etag = response.headers()["etag"].to_str().unwrap().to_owned();
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["disabled"], true);
+        assert!(body["disabled_at"].is_string(), "{body}");
+        assert_ne!(etag, format!("\"{}\"", ada["version"]), "the ETag changes");
+        assert!(
+            browser.get("/account").await.status().is_redirection(),
+            "the session ended"
+        );
+        let refused = app
+            .new_browser()
+            .sign_in("ada@example.com", "correct horse battery")
+            .await;
+        assert_eq!(refused.status(), 403);
+
+        // A wrong type is a problem, not a change.
+        let bad = api
+            .patch(&format!("/users/{id}"), &json!({"disabled": "yes"}))
+            .await;
+        assert_eq!(bad.status(), 400);
+
+        let response = api
+            .patch(&format!("/users/{id}"), &json!({"disabled": false}))
+            .await;
+        assert_eq!(response.status(), 200);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["disabled"], false);
+        let back = app
+            .new_browser()
+            .sign_in("ada@example.com", "correct horse battery")
+            .await;
+        assert!(back.status().is_redirection());
+        let audit = api.get("/audit").await.text().await.unwrap();
+        assert!(
+            audit.contains("user.disabled") && audit.contains("user.enabled"),
+            "{audit}"
+        );
+    })
+    .await;
+}

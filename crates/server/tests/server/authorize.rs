@@ -32,6 +32,7 @@ pub async fn register_client(app: &TestApp, id: &str, public: bool) {
             password_signin: true,
             self_signup: None,
             email_verification: None,
+            mfa: None,
             created_at: now,
             updated_at: now,
         })

@@ -248,6 +248,7 @@ async fn session_aged(app: &TestApp, email: &str, age: Duration) -> reqwest::Cli
             id: uuid::Uuid::new_v4(),
             user_agent: None,
             ip: None,
+            mfa_at: None,
         })
         .await
         .unwrap();

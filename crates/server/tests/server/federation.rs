@@ -57,6 +57,7 @@ async fn upstream(down: &TestApp, name: &str) -> TestApp {
             password_signin: true,
             self_signup: None,
             email_verification: None,
+            mfa: None,
             created_at: now,
             updated_at: now,
         })
@@ -945,7 +946,7 @@ async fn with_self_sign_up_off_an_unknown_provider_identity_creates_no_account_b
     let mut file = federation_layer();
     file.accounts = Some(accrete_server::config::AccountsLayer {
         self_signup: Some(false),
-        email_verification: None,
+        ..Default::default()
     });
     each_backend_with(&file, |down| async move {
         let up = upstream(&down, "up").await;
@@ -1001,6 +1002,47 @@ async fn with_self_sign_up_off_an_unknown_provider_identity_creates_no_account_b
             url.starts_with(&format!("{}/login?tx=", down.base)),
             "{url}"
         );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_disabled_account_cannot_sign_in_through_its_provider() {
+    each_backend_with(&federation_layer(), |down| async move {
+        let up = upstream(&down, "up").await;
+        upstream_user(&up, "ada@example.com", true, json!({"given_name": "Ada"})).await;
+        connect(&down, &up, "up", json!({})).await;
+        register(&down, ClientSpec::web("shop")).await;
+        let start = format!(
+            "{}{}",
+            down.base,
+            authorize_path("shop", "openid", "&connection=up")
+        );
+        walk(
+            &down.new_browser().client,
+            &up,
+            start.clone(),
+            "ada@example.com",
+        )
+        .await
+        .rp();
+        let id = down
+            .store
+            .find_user_by_email("ada@example.com")
+            .await
+            .unwrap()
+            .unwrap()
+            .id;
+        let (_, api) = admin(&down).await;
+        let disabled = api
+            .patch(&format!("/users/{id}"), &json!({"disabled": true}))
+            .await;
+        assert_eq!(disabled.status(), 200);
+        let (_, status, html) = walk(&down.new_browser().client, &up, start, "ada@example.com")
+            .await
+            .page();
+        assert_eq!(status, 403);
+        assert!(html.contains("This account is disabled"), "{html}");
     })
     .await;
 }

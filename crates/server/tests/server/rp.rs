@@ -78,6 +78,7 @@ pub async fn register(app: &TestApp, spec: ClientSpec) -> Option<String> {
             password_signin: true,
             self_signup: None,
             email_verification: None,
+            mfa: None,
             created_at: now,
             updated_at: now,
         })

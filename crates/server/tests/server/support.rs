@@ -29,6 +29,8 @@ pub struct TestApp {
     pub store: Arc<dyn Store>,
     /// The PostgreSQL URL of this server's schema (`None` on SQLite).
     pub database_url: Option<String>,
+    /// The console's setup link (path and token), as the server prints it at start.
+    pub console_setup: String,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
     _guard: Box<dyn std::any::Any + Send>,
@@ -116,6 +118,11 @@ impl TestApp {
         };
         let config = Arc::new(Config::resolve(flags, Layer::default(), file).unwrap());
         let server = Server::new(listener, config, store.clone()).unwrap();
+        // What `accrete serve` prints while the console has no administrator.
+        let console_setup = format!(
+            "/admin/setup?token={}",
+            accrete_app::admins::setup_token(server.app())
+        );
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(server.run(async move {
             let _ = stopped.await;
@@ -125,6 +132,7 @@ impl TestApp {
             browser: Browser::new(format!("http://{addr}")),
             store,
             database_url,
+            console_setup,
             stop: Some(stop),
             task: Some(task),
             _guard: guard,

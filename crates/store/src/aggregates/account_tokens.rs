@@ -13,7 +13,9 @@ use crate::account::{
 use crate::aggregates::users::UserRow;
 use crate::backend::{Backend, Conn, query, query_as};
 use crate::model::{from_millis, parse_id, to_millis};
-use crate::{NewEvent, StoreError, User};
+use crate::profile::{PHONE_NUMBER, PHONE_NUMBER_VERIFIED};
+use crate::{Location, NewEvent, ProfileChange, StoreError, User, UserUpdate};
+use serde_json::Value;
 
 /// How long a used or expired proof is kept, so that the resend limits can count it.
 const KEPT_AFTER_EXPIRY: Duration = Duration::days(1);
@@ -49,12 +51,13 @@ pub trait AccountTokens: Send + Sync {
 
     /// Checks a presented proof of `effect`'s purpose and, when right, uses it up, applies
     /// `effect` and records `event`, all in one transaction. A wrong code is counted (and the
-    /// count kept); so are concurrent presentations: of two, one wins.
+    /// count kept), with the purpose's failure event if it has one (`phone.code_failed`,
+    /// recorded with `event`'s client); so are concurrent presentations: of two, one wins.
     async fn redeem_account_token(
         &self,
         presented: Presented,
         effect: TokenEffect,
-        event: TokenEvent,
+        event: Option<TokenEvent>,
         now: OffsetDateTime,
     ) -> Result<Redeemed, StoreError>;
 
@@ -100,7 +103,7 @@ impl<B: Backend> AccountTokens for B {
         &self,
         presented: Presented,
         effect: TokenEffect,
-        event: TokenEvent,
+        event: Option<TokenEvent>,
         now: OffsetDateTime,
     ) -> Result<Redeemed, StoreError> {
         let mut c = self.write().await?;
@@ -242,7 +245,7 @@ pub(crate) mod sql {
         c: &mut C,
         presented: Presented,
         effect: TokenEffect,
-        event: TokenEvent,
+        event: Option<TokenEvent>,
         now: OffsetDateTime,
     ) -> Result<Redeemed, StoreError> {
         let purpose = effect.purpose();
@@ -270,10 +273,27 @@ pub(crate) mod sql {
                         .bind(row.id.clone())
                         .execute(&mut *tx)
                         .await?;
+                    let attempts_left = (max_attempts - row.attempts - 1).max(0);
+                    if let Some(kind) = purpose.failure_event() {
+                        crate::aggregates::prompts::sql::record_prompt_event_in(
+                            &mut *tx,
+                            NewEvent {
+                                kind,
+                                user_id,
+                                step: None,
+                                client_id: event.as_ref().and_then(|e| e.client_id.clone()),
+                                at: now,
+                                logins: None,
+                                data: serde_json::json!({
+                                    "purpose": purpose.as_str(),
+                                    "attempts_left": attempts_left,
+                                }),
+                            },
+                        )
+                        .await?;
+                    }
                     C::commit(tx).await?;
-                    return Ok(Redeemed::WrongCode {
-                        attempts_left: (max_attempts - row.attempts - 1).max(0),
-                    });
+                    return Ok(Redeemed::WrongCode { attempts_left });
                 }
                 query("UPDATE account_tokens SET consumed_at = $2 WHERE id = $1")
                     .bind(row.id.clone())
@@ -370,20 +390,49 @@ pub(crate) mod sql {
                 crate::aggregates::grants::sql::revoke_user_grants(&mut *tx, user.id, None, now)
                     .await?;
             }
+            TokenEffect::VerifyPhone { store_number } => {
+                let number = token.email.trim().to_owned();
+                let stored = user.profile.get(PHONE_NUMBER).and_then(|v| v.as_str());
+                if !store_number && stored != Some(number.as_str()) {
+                    // The number changed since the code was sent: the proof is spent.
+                    C::commit(tx).await?;
+                    return Ok(Redeemed::Invalid);
+                }
+                // The number and its flag in one change, so that the rule that unverifies a
+                // changed number sees the flag set by this very change.
+                let update = UserUpdate {
+                    changes: vec![
+                        ProfileChange::set(Location::Profile, PHONE_NUMBER, Value::from(number)),
+                        ProfileChange::set(
+                            Location::Profile,
+                            PHONE_NUMBER_VERIFIED,
+                            Value::Bool(true),
+                        ),
+                    ],
+                    ..UserUpdate::default()
+                };
+                crate::aggregates::users::sql::update_user_in(
+                    &mut *tx, user.id, None, &update, "sms", now,
+                )
+                .await?;
+            }
+            TokenEffect::SignInSms => {}
         }
-        crate::aggregates::prompts::sql::record_prompt_event_in(
-            &mut *tx,
-            NewEvent {
-                kind: event.kind,
-                user_id: user.id,
-                step: None,
-                client_id: event.client_id,
-                at: now,
-                logins: None,
-                data: event.data,
-            },
-        )
-        .await?;
+        if let Some(event) = event {
+            crate::aggregates::prompts::sql::record_prompt_event_in(
+                &mut *tx,
+                NewEvent {
+                    kind: event.kind,
+                    user_id: user.id,
+                    step: None,
+                    client_id: event.client_id,
+                    at: now,
+                    logins: None,
+                    data: event.data,
+                },
+            )
+            .await?;
+        }
         C::commit(tx).await?;
         Ok(Redeemed::Done {
             token,

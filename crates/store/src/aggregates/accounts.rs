@@ -1,14 +1,15 @@
 //! The units of work of an account as a whole, which span aggregates: its owner changing the
-//! password, and deleting the account (by its owner or an administrator). Each writes the
-//! event that reports it in the same transaction.
+//! password, an administrator disabling or enabling it, and deleting the account (by its owner
+//! or an administrator). Each writes the event that reports it in the same transaction.
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::aggregates::users::UserRow;
 use crate::aggregates::{grants, prompts, sso_sessions, users};
-use crate::backend::{Backend, Conn};
-use crate::{NewEvent, StoreError};
+use crate::backend::{Backend, Conn, query, query_as};
+use crate::{NewEvent, StoreError, User};
 
 /// An account's own changes.
 #[async_trait]
@@ -32,6 +33,17 @@ pub trait Accounts: Send + Sync {
         now: OffsetDateTime,
         event: Option<NewEvent>,
     ) -> Result<(), StoreError>;
+
+    /// Disables the account (`disabled_at` is `Some`: its grants are revoked, so its refresh
+    /// tokens stop working, and its sessions and console sessions end) or enables it again
+    /// (`None`), in one transaction that bumps the user's version. Returns the user and whether
+    /// anything changed (disabling a disabled account keeps its first date and revokes
+    /// nothing). [`StoreError::NotFound`] when the user does not exist.
+    async fn set_user_disabled(
+        &self,
+        user_id: Uuid,
+        disabled_at: Option<OffsetDateTime>,
+    ) -> Result<(User, bool), StoreError>;
 }
 
 #[async_trait]
@@ -55,6 +67,16 @@ impl<B: Backend> Accounts for B {
     ) -> Result<(), StoreError> {
         let mut c = self.write().await?;
         let result = sql::delete_account(&mut *c, user_id, now, event).await;
+        self.settle(&mut c, result)
+    }
+
+    async fn set_user_disabled(
+        &self,
+        user_id: Uuid,
+        disabled_at: Option<OffsetDateTime>,
+    ) -> Result<(User, bool), StoreError> {
+        let mut c = self.write().await?;
+        let result = sql::set_user_disabled(&mut *c, user_id, disabled_at).await;
         self.settle(&mut c, result)
     }
 }
@@ -91,8 +113,43 @@ pub(crate) mod sql {
         if let Some(event) = event {
             prompts::sql::record_prompt_event_in(&mut *tx, event).await?;
         }
-        users::sql::delete_user(&mut *tx, user_id).await?;
+        users::sql::delete_user_in(&mut *tx, user_id, now).await?;
         C::commit(tx).await?;
         Ok(())
+    }
+
+    pub(crate) async fn set_user_disabled<C: Conn>(
+        c: &mut C,
+        user_id: Uuid,
+        disabled_at: Option<OffsetDateTime>,
+    ) -> Result<(User, bool), StoreError> {
+        let mut tx = c.begin_write().await?;
+        let user: User = query_as::<UserRow>(C::LOCK_USER)
+            .bind(user_id.to_string())
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(StoreError::NotFound)?
+            .try_into()?;
+        if user.disabled_at.is_some() == disabled_at.is_some() {
+            return Ok((user, false));
+        }
+        let row = query_as::<UserRow>(
+            "UPDATE users SET disabled_at = $2, version = version + 1
+             WHERE id = $1 RETURNING *",
+        )
+        .bind(user_id.to_string())
+        .bind(disabled_at.map(crate::model::to_millis))
+        .fetch_one(&mut *tx)
+        .await?;
+        if let Some(now) = disabled_at {
+            grants::sql::revoke_user_grants(&mut *tx, user_id, None, now).await?;
+            sso_sessions::sql::delete_user_sessions(&mut *tx, user_id).await?;
+            query("DELETE FROM console_sessions WHERE user_id = $1")
+                .bind(user_id.to_string())
+                .execute(&mut *tx)
+                .await?;
+        }
+        C::commit(tx).await?;
+        Ok((row.try_into()?, true))
     }
 }

@@ -78,9 +78,9 @@ pub(crate) mod sql {
             "INSERT INTO clients (id, secret_hash, name, redirect_uris,
                  post_logout_redirect_uris, grant_types, scopes, audience, public,
                  id_token_alg, allowed_origins, theme, created_at, updated_at, connections,
-                 password_signin, self_signup, email_verification)
+                 password_signin, self_signup, email_verification, mfa)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
-                 $17, $18)
+                 $17, $18, $19)
              RETURNING *",
         )
         .bind(client.id)
@@ -101,6 +101,7 @@ pub(crate) mod sql {
         .bind(client.password_signin)
         .bind(client.self_signup)
         .bind(client.email_verification)
+        .bind(client.mfa)
         .fetch_one(&mut *c)
         .await
         .map_err(|e| match e {
@@ -143,7 +144,7 @@ pub(crate) mod sql {
                  post_logout_redirect_uris = $5, grant_types = $6, scopes = $7,
                  audience = $8, public = $9, id_token_alg = $10, allowed_origins = $11,
                  theme = $12, updated_at = $13, connections = $14, password_signin = $15,
-                 self_signup = $16, email_verification = $17
+                 self_signup = $16, email_verification = $17, mfa = $18
              WHERE id = $1 RETURNING *",
         )
         .bind(client.id)
@@ -163,6 +164,7 @@ pub(crate) mod sql {
         .bind(client.password_signin)
         .bind(client.self_signup)
         .bind(client.email_verification)
+        .bind(client.mfa)
         .fetch_optional(&mut *c)
         .await?
         .ok_or(StoreError::NotFound)?
@@ -203,6 +205,7 @@ pub(crate) struct ClientRow {
     pub password_signin: bool,
     pub self_signup: Option<bool>,
     pub email_verification: Option<String>,
+    pub mfa: Option<String>,
 }
 
 impl TryFrom<ClientRow> for Client {
@@ -228,6 +231,7 @@ impl TryFrom<ClientRow> for Client {
             password_signin: row.password_signin,
             self_signup: row.self_signup,
             email_verification: row.email_verification,
+            mfa: row.mfa,
         })
     }
 }

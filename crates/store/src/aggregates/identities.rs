@@ -61,7 +61,7 @@ pub trait Identities: Send + Sync {
     ) -> Result<User, StoreError>;
 
     /// Unlinks the identity from the user, unless it is their last way in (they have no
-    /// password and no other identity): decided with the user locked, in the transaction that
+    /// password, no other identity and no passkey): decided with the user locked, in the transaction that
     /// deletes, so that of two concurrent unlinks of a user's last two identities one is
     /// refused.
     async fn unlink_identity(
@@ -183,7 +183,7 @@ pub(crate) mod sql {
                 .await?;
         link_identity_in(&mut *tx, &identity, now).await?;
         let user = if count_sign_in {
-            users::sql::record_sign_in(&mut *tx, user.id, SignInKind::Credentialed, now).await?
+            users::sql::record_sign_in_in(&mut *tx, user.id, SignInKind::Credentialed, now).await?
         } else {
             user
         };
@@ -213,7 +213,7 @@ pub(crate) mod sql {
         };
         link_identity_in(&mut *tx, &identity, now).await?;
         let user =
-            users::sql::record_sign_in(&mut *tx, user.id, SignInKind::Credentialed, now).await?;
+            users::sql::record_sign_in_in(&mut *tx, user.id, SignInKind::Credentialed, now).await?;
         C::commit(tx).await?;
         Ok(user)
     }
@@ -287,7 +287,9 @@ pub(crate) mod sql {
         if this == 0 {
             return Ok(UnlinkOutcome::NotFound);
         }
-        if user.password_hash.is_none() && total <= 1 {
+        let passkeys =
+            crate::aggregates::passkeys::sql::count_user_passkeys(&mut *tx, user_id).await?;
+        if user.password_hash.is_none() && total <= 1 && passkeys == 0 {
             return Ok(UnlinkOutcome::LastWayIn);
         }
         query(

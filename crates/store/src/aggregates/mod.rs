@@ -8,17 +8,23 @@
 
 pub(crate) mod account_tokens;
 pub(crate) mod accounts;
+pub(crate) mod admins;
 pub(crate) mod clients;
 pub(crate) mod connections;
+pub(crate) mod counters;
+pub(crate) mod factors;
 pub(crate) mod federation_states;
 pub(crate) mod grants;
 pub(crate) mod health;
 pub(crate) mod identities;
+pub(crate) mod passkeys;
 pub(crate) mod policies;
 pub(crate) mod prompt_state_row;
 pub(crate) mod prompts;
 pub(crate) mod signing_keys;
 pub(crate) mod sso_sessions;
+pub(crate) mod themes;
 pub(crate) mod throttle;
 pub(crate) mod transactions;
 pub(crate) mod users;
+pub(crate) mod webhooks;

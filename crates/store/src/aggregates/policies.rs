@@ -176,7 +176,17 @@ pub(crate) mod sql {
         .bind(note.map(str::to_owned))
         .fetch_one(&mut *c)
         .await?;
-        row.try_into()
+        let version: PolicyVersion = row.try_into()?;
+        let event = crate::NewWebhookEvent {
+            kind: "policy.published",
+            payload: serde_json::json!({ "policy": {
+                "version": version.version,
+                "note": version.note,
+            } }),
+            at: version.published_at,
+        };
+        crate::aggregates::webhooks::sql::insert_event(&mut *c, event).await?;
+        Ok(version)
     }
 
     pub(crate) async fn published_policy<C: Conn>(

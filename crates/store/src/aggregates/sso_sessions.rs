@@ -32,6 +32,16 @@ pub trait SsoSessions: Send + Sync {
         expires_at: OffsetDateTime,
     ) -> Result<Option<SsoSession>, StoreError>;
 
+    /// Records that a live session passed a second factor at `now`: its `amr` and `acr`
+    /// become these (the ID tokens it gives from now on say so); `None` if gone or expired.
+    async fn mark_session_mfa(
+        &self,
+        hash: &str,
+        amr: Vec<String>,
+        acr: Option<String>,
+        now: OffsetDateTime,
+    ) -> Result<Option<SsoSession>, StoreError>;
+
     /// Ends a session (no error if it does not exist).
     async fn delete_session(&self, hash: &str) -> Result<(), StoreError>;
 
@@ -90,6 +100,18 @@ impl<B: Backend> SsoSessions for B {
     ) -> Result<Option<SsoSession>, StoreError> {
         let mut c = self.write().await?;
         let result = sql::touch_session(&mut *c, hash, now, expires_at).await;
+        self.settle(&mut c, result)
+    }
+
+    async fn mark_session_mfa(
+        &self,
+        hash: &str,
+        amr: Vec<String>,
+        acr: Option<String>,
+        now: OffsetDateTime,
+    ) -> Result<Option<SsoSession>, StoreError> {
+        let mut c = self.write().await?;
+        let result = sql::mark_session_mfa(&mut *c, hash, amr, acr, now).await;
         self.settle(&mut c, result)
     }
 
@@ -157,8 +179,8 @@ pub(crate) mod sql {
         query(
             "INSERT INTO sso_sessions
                  (hash, user_id, created_at, auth_time, last_seen_at, expires_at, credentialed,
-                  amr, acr, id, user_agent, ip)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                  amr, acr, id, user_agent, ip, mfa_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         )
         .bind(session.hash)
         .bind(session.user_id.to_string())
@@ -177,6 +199,7 @@ pub(crate) mod sql {
                 .and_then(crate::oidc::truncate_user_agent),
         )
         .bind(session.ip)
+        .bind(session.mfa_at.map(crate::model::to_millis))
         .execute(&mut *c)
         .await
         .map_err(|e| match e {
@@ -214,6 +237,27 @@ pub(crate) mod sql {
         .bind(hash.to_owned())
         .bind(crate::model::to_millis(now))
         .bind(crate::model::to_millis(expires_at))
+        .fetch_optional(&mut *c)
+        .await?
+        .map(SsoSession::try_from)
+        .transpose()
+    }
+
+    pub(crate) async fn mark_session_mfa<C: Conn>(
+        c: &mut C,
+        hash: &str,
+        amr: Vec<String>,
+        acr: Option<String>,
+        now: OffsetDateTime,
+    ) -> Result<Option<SsoSession>, StoreError> {
+        query_as::<SessionRow>(
+            "UPDATE sso_sessions SET mfa_at = $2, amr = $3, acr = $4
+             WHERE hash = $1 AND expires_at > $2 RETURNING *",
+        )
+        .bind(hash.to_owned())
+        .bind(crate::model::to_millis(now))
+        .bind(Json(amr))
+        .bind(acr)
         .fetch_optional(&mut *c)
         .await?
         .map(SsoSession::try_from)
@@ -306,6 +350,7 @@ pub(crate) struct SessionRow {
     pub id: Option<String>,
     pub user_agent: Option<String>,
     pub ip: Option<String>,
+    pub mfa_at: Option<i64>,
 }
 
 impl TryFrom<SessionRow> for SsoSession {
@@ -328,6 +373,7 @@ impl TryFrom<SessionRow> for SsoSession {
             },
             user_agent: row.user_agent,
             ip: row.ip,
+            mfa_at: crate::model::from_millis_opt(row.mfa_at)?,
         })
     }
 }

@@ -2,17 +2,19 @@
 //! provenance, listing and counting users, and each user's state as the decision engine reads it.
 
 use async_trait::async_trait;
-use serde_json::Value;
+use serde_json::{Value, json};
 use sqlx::types::Json;
-use time::OffsetDateTime;
+use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
+use crate::aggregates::counters::{self, Daily, ValueDeltas};
 use crate::aggregates::prompt_state_row::PromptStateRow;
+use crate::aggregates::webhooks;
 use crate::backend::{Backend, Conn, query, query_as};
 use crate::model::{from_millis, from_millis_opt, parse_id};
 use crate::{
-    HistoryEntry, Location, NewUser, Page, ProfileChange, Provenance, SignInKind, StoreError, User,
-    UserQuery, UserState, UserUpdate,
+    DayCounts, HistoryEntry, Location, NewUser, NewWebhookEvent, Page, ProfileChange, Provenance,
+    SignInKind, StoreError, User, UserQuery, UserState, UserUpdate,
 };
 
 /// Users and their profile values.
@@ -125,6 +127,20 @@ pub trait Users: Send + Sync {
         location: Location,
         key: &str,
     ) -> Result<i64, StoreError>;
+
+    /// For every top-level key of `location`, how many users have a value (not `null`), keys
+    /// nobody has left out: read from counters that every write of a value, every new user and
+    /// every deletion keeps exact in its own transaction (the completeness of every field at
+    /// once, in a few rows whatever the number of users).
+    async fn count_users_by_key(
+        &self,
+        location: Location,
+    ) -> Result<Vec<(String, i64)>, StoreError>;
+
+    /// The UTC days of `[first, last]` that had a sign-up or a sign-in, in order (days with
+    /// none are left out). Sign-ups count users as they were created, deleted ones included;
+    /// sign-ins are those [`Self::record_sign_in`] counted.
+    async fn daily_counts(&self, first: Date, last: Date) -> Result<Vec<DayCounts>, StoreError>;
 }
 
 #[async_trait]
@@ -177,7 +193,7 @@ impl<B: Backend> Users for B {
 
     async fn delete_user(&self, id: Uuid) -> Result<(), StoreError> {
         let mut c = self.write().await?;
-        let result = sql::delete_user(&mut *c, id).await;
+        let result = sql::delete_user(&mut *c, id, OffsetDateTime::now_utc()).await;
         self.settle(&mut c, result)
     }
 
@@ -234,13 +250,41 @@ impl<B: Backend> Users for B {
         let result = sql::count_users_with_value(&mut *c, location, key).await;
         self.settle(&mut c, result)
     }
+
+    async fn count_users_by_key(
+        &self,
+        location: Location,
+    ) -> Result<Vec<(String, i64)>, StoreError> {
+        let mut c = self.read().await?;
+        let result = counters::sql::value_counts(&mut *c, location).await;
+        self.settle(&mut c, result)
+    }
+
+    async fn daily_counts(&self, first: Date, last: Date) -> Result<Vec<DayCounts>, StoreError> {
+        let mut c = self.read().await?;
+        let result = counters::sql::daily_counts(&mut *c, first, last).await;
+        self.settle(&mut c, result)
+    }
 }
 
 /// The SQL, one function per statement or transaction, over a borrowed connection.
 pub(crate) mod sql {
     use super::*;
 
+    /// [`create_user_in`] in a write transaction of its own.
     pub(crate) async fn create_user<C: Conn>(c: &mut C, new: NewUser) -> Result<User, StoreError> {
+        let mut tx = c.begin_write().await?;
+        let user = create_user_in(&mut *tx, new).await?;
+        C::commit(tx).await?;
+        Ok(user)
+    }
+
+    /// Inserts the user and counts its sign-up and its values, inside the caller's write
+    /// transaction.
+    pub(crate) async fn create_user_in<C: Conn>(
+        c: &mut C,
+        new: NewUser,
+    ) -> Result<User, StoreError> {
         let normalized = normalized_email(&new.email)?;
         let profile = crate::model::json_object(new.profile, "profile")?;
         let user_metadata = crate::model::json_object(new.user_metadata, "user_metadata")?;
@@ -264,7 +308,24 @@ pub(crate) mod sql {
         .fetch_one(&mut *c)
         .await
         .map_err(email_taken)?;
-        row.try_into()
+        let user: User = row.try_into()?;
+        let mut deltas = ValueDeltas::default();
+        deltas.bag(Location::Profile, &user.profile, 1);
+        deltas.bag(Location::UserMetadata, &user.user_metadata, 1);
+        deltas.bag(Location::AppMetadata, &user.app_metadata, 1);
+        counters::sql::count_values(&mut *c, deltas).await?;
+        counters::sql::count_day(&mut *c, Daily::SignUp, user.created_at).await?;
+        let event = NewWebhookEvent {
+            kind: "user.created",
+            payload: json!({ "user": {
+                "id": user.id,
+                "email": user.email,
+                "email_verified": user.email_verified,
+            } }),
+            at: user.created_at,
+        };
+        webhooks::sql::insert_event(&mut *c, event).await?;
+        Ok(user)
     }
 
     /// [`create_user_with_in`] in a write transaction of its own.
@@ -288,7 +349,7 @@ pub(crate) mod sql {
         source: &str,
     ) -> Result<User, StoreError> {
         let now = new.now;
-        let user = create_user(&mut *tx, new).await?;
+        let user = create_user_in(&mut *tx, new).await?;
         update_user_in(&mut *tx, user.id, None, update, source, now).await
     }
 
@@ -329,7 +390,21 @@ pub(crate) mod sql {
         Ok(())
     }
 
+    /// [`record_sign_in_in`] in a write transaction of its own.
     pub(crate) async fn record_sign_in<C: Conn>(
+        c: &mut C,
+        id: Uuid,
+        kind: SignInKind,
+        now: OffsetDateTime,
+    ) -> Result<User, StoreError> {
+        let mut tx = c.begin_write().await?;
+        let user = record_sign_in_in(&mut *tx, id, kind, now).await?;
+        C::commit(tx).await?;
+        Ok(user)
+    }
+
+    /// Counts the sign-in on the user and on its day, inside the caller's write transaction.
+    pub(crate) async fn record_sign_in_in<C: Conn>(
         c: &mut C,
         id: Uuid,
         kind: SignInKind,
@@ -347,24 +422,56 @@ pub(crate) mod sql {
                  WHERE id = $1 RETURNING *"
             }
         };
-        query_as::<UserRow>(sql)
+        let user: User = query_as::<UserRow>(sql)
             .bind(id.to_string())
             .bind(crate::model::to_millis(now))
             .fetch_optional(&mut *c)
             .await?
             .ok_or(StoreError::NotFound)?
-            .try_into()
+            .try_into()?;
+        counters::sql::count_day(&mut *c, Daily::SignIn(kind), now).await?;
+        Ok(user)
     }
 
-    pub(crate) async fn delete_user<C: Conn>(c: &mut C, id: Uuid) -> Result<(), StoreError> {
+    /// [`delete_user_in`] in a write transaction of its own.
+    pub(crate) async fn delete_user<C: Conn>(
+        c: &mut C,
+        id: Uuid,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let mut tx = c.begin_write().await?;
+        delete_user_in(&mut *tx, id, now).await?;
+        C::commit(tx).await
+    }
+
+    /// Deletes the user, takes its values out of the counts and records `user.deleted`, inside
+    /// the caller's write transaction.
+    pub(crate) async fn delete_user_in<C: Conn>(
+        c: &mut C,
+        id: Uuid,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
         // Everything that belongs to the user references it with ON DELETE CASCADE.
-        let done = query("DELETE FROM users WHERE id = $1")
+        let (profile, user_metadata, app_metadata) =
+            query_as::<(Json<Value>, Json<Value>, Json<Value>)>(
+                "DELETE FROM users WHERE id = $1
+                 RETURNING profile, user_metadata, app_metadata",
+            )
             .bind(id.to_string())
-            .execute(&mut *c)
-            .await?;
-        if done == 0 {
-            return Err(StoreError::NotFound);
-        }
+            .fetch_optional(&mut *c)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let mut deltas = ValueDeltas::default();
+        deltas.bag(Location::Profile, &profile.0, -1);
+        deltas.bag(Location::UserMetadata, &user_metadata.0, -1);
+        deltas.bag(Location::AppMetadata, &app_metadata.0, -1);
+        counters::sql::count_values(&mut *c, deltas).await?;
+        let event = NewWebhookEvent {
+            kind: "user.deleted",
+            payload: json!({ "user": { "id": id } }),
+            at: now,
+        };
+        webhooks::sql::insert_event(&mut *c, event).await?;
         Ok(())
     }
 
@@ -431,6 +538,9 @@ pub(crate) mod sql {
             let changes = bags.merge_patch_changes(*location, patch)?;
             applied.extend(bags.apply(&changes)?);
         }
+        if let Some(unverify) = crate::profile::unverified_phone(&applied, &update.changes) {
+            applied.extend(bags.apply(&[unverify])?);
+        }
         let email = update.email.as_ref().zip(normalized).filter(|(change, _)| {
             change.email.trim() != user.email || change.verified != user.email_verified
         });
@@ -464,6 +574,11 @@ pub(crate) mod sql {
         .bind(now)
         .fetch_one(&mut *tx)
         .await?;
+        let mut deltas = ValueDeltas::default();
+        for change in &applied {
+            deltas.change(change);
+        }
+        counters::sql::count_values(&mut *tx, deltas).await?;
         for change in applied {
             query(
                 "INSERT INTO profile_history
@@ -560,9 +675,11 @@ pub(crate) mod sql {
         // `Conn::json_key` makes any key, whatever characters it holds, one plain key.
         // The cursor is `id > COALESCE($4, '')` rather than `$4 IS NULL OR ...` so that both
         // planners seek the primary-key index instead of scanning from the first user.
-        let rows = query_as::<UserRow>(
-            "SELECT * FROM users
-             WHERE ($1 IS NULL OR email_normalized = $1)
+        // With an address, the unique index on `email_normalized` finds the one row (the
+        // `$1 IS NULL OR` form would make both planners walk the primary key instead).
+        macro_rules! list_users_rest {
+            () => {
+                "
                AND ($2 IS NULL OR created_at >= $2)
                AND ($3 IS NULL OR created_at < $3)
                AND id > COALESCE($4, '')
@@ -574,18 +691,31 @@ pub(crate) mod sql {
                                             WHEN 'user_metadata' THEN user_metadata
                                             ELSE app_metadata END) -> $6) = $7, FALSE)
                     END))
-             ORDER BY id LIMIT $8",
-        )
-        .bind(query.email.as_deref().map(crate::model::normalize_email))
-        .bind(query.created_after.map(crate::model::to_millis))
-        .bind(query.created_before.map(crate::model::to_millis))
-        .bind(query.cursor.map(|id| id.to_string()))
-        .bind(location)
-        .bind(key)
-        .bind(C::json_param(equals))
-        .bind(i64::from(limit) + 1)
-        .fetch_all(&mut *c)
-        .await?;
+             ORDER BY id LIMIT $8"
+            };
+        }
+        let sql = if query.email.is_some() {
+            concat!(
+                "SELECT * FROM users WHERE email_normalized = $1",
+                list_users_rest!()
+            )
+        } else {
+            concat!(
+                "SELECT * FROM users WHERE ($1 IS NULL OR email_normalized = $1)",
+                list_users_rest!()
+            )
+        };
+        let rows = query_as::<UserRow>(sql)
+            .bind(query.email.as_deref().map(crate::model::normalize_email))
+            .bind(query.created_after.map(crate::model::to_millis))
+            .bind(query.created_before.map(crate::model::to_millis))
+            .bind(query.cursor.map(|id| id.to_string()))
+            .bind(location)
+            .bind(key)
+            .bind(C::json_param(equals))
+            .bind(i64::from(limit) + 1)
+            .fetch_all(&mut *c)
+            .await?;
         let mut items = rows
             .into_iter()
             .map(User::try_from)
@@ -697,6 +827,8 @@ pub(crate) struct UserRow {
     pub user_metadata: Json<Value>,
     pub app_metadata: Json<Value>,
     pub version: i64,
+    pub mfa_factors: i64,
+    pub disabled_at: Option<i64>,
 }
 
 impl TryFrom<UserRow> for User {
@@ -717,6 +849,8 @@ impl TryFrom<UserRow> for User {
             user_metadata: row.user_metadata.0,
             app_metadata: row.app_metadata.0,
             version: row.version,
+            mfa_factors: row.mfa_factors,
+            disabled_at: from_millis_opt(row.disabled_at)?,
         })
     }
 }

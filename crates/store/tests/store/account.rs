@@ -20,6 +20,7 @@ crate::for_each_backend!(
     changing_the_password_records_the_event_in_the_same_transaction,
     deleting_an_account_keeps_its_event_without_the_user,
     a_users_events_are_listed_oldest_first,
+    disabling_an_account_ends_its_sessions_and_grants_and_enabling_keeps_them_ended,
 );
 
 fn event(kind: EventKind, user: &User, data: serde_json::Value) -> NewEvent {
@@ -349,4 +350,50 @@ async fn a_users_events_are_listed_oldest_first(store: Arc<dyn Store>) {
     let newest = store.user_events(ada.id, 1).await.unwrap();
     assert_eq!(newest.len(), 1);
     assert_eq!(newest[0].kind, EventKind::SessionRevoked);
+}
+
+async fn disabling_an_account_ends_its_sessions_and_grants_and_enabling_keeps_them_ended(
+    store: Arc<dyn Store>,
+) {
+    let ada = user(&store).await;
+    let bob = store
+        .create_user(NewUser::with_email("bob@example.com", t0()))
+        .await
+        .unwrap();
+    store.create_client(client("shop")).await.unwrap();
+    store.create_session(session("a1", &ada)).await.unwrap();
+    store.create_session(session("b1", &bob)).await.unwrap();
+    let openid = ["openid".to_string()];
+    let grant = store
+        .create_grant(ada.id, "shop", &openid, t0())
+        .await
+        .unwrap();
+    let (disabled, changed) = store.set_user_disabled(ada.id, Some(t0())).await.unwrap();
+    assert!(changed);
+    assert_eq!(disabled.disabled_at, Some(t0()));
+    assert!(disabled.is_disabled());
+    assert_eq!(disabled.version, ada.version + 1, "the ETag changes");
+    assert_eq!(store.get_session("a1", t0()).await.unwrap(), None);
+    assert!(store.is_grant_revoked(grant.id).await.unwrap());
+    assert!(
+        store.get_session("b1", t0()).await.unwrap().is_some(),
+        "another user's session stays"
+    );
+    // Again: nothing changes, the first date stays.
+    let (again, changed) = store
+        .set_user_disabled(ada.id, Some(t0() + Duration::hours(1)))
+        .await
+        .unwrap();
+    assert!(!changed);
+    assert_eq!(again.disabled_at, Some(t0()));
+    let (enabled, changed) = store.set_user_disabled(ada.id, None).await.unwrap();
+    assert!(changed);
+    assert!(!enabled.is_disabled());
+    assert_eq!(store.get_user(ada.id).await.unwrap().disabled_at, None);
+    assert!(
+        store.is_grant_revoked(grant.id).await.unwrap(),
+        "still revoked"
+    );
+    let missing = store.set_user_disabled(uuid::Uuid::now_v7(), None).await;
+    assert!(matches!(missing, Err(StoreError::NotFound)), "{missing:?}");
 }

@@ -74,7 +74,7 @@ async fn verify(store: &Arc<dyn Store>, presented: Presented, at: OffsetDateTime
         .redeem_account_token(
             presented,
             TokenEffect::VerifyEmail,
-            event(EventKind::EmailVerified),
+            Some(event(EventKind::EmailVerified)),
             at,
         )
         .await
@@ -277,7 +277,7 @@ async fn a_confirmed_new_address_replaces_the_old_one_verified(store: Arc<dyn St
         .redeem_account_token(
             link(TokenPurpose::ChangeEmail, 1),
             TokenEffect::ChangeEmail,
-            event(EventKind::EmailChanged),
+            Some(event(EventKind::EmailChanged)),
             t0(),
         )
         .await
@@ -323,7 +323,7 @@ async fn a_new_address_taken_meanwhile_changes_nothing(store: Arc<dyn Store>) {
         .redeem_account_token(
             code(&ada, 1),
             TokenEffect::ChangeEmail,
-            event(EventKind::EmailChanged),
+            Some(event(EventKind::EmailChanged)),
             t0(),
         )
         .await
@@ -357,7 +357,7 @@ async fn a_reset_link_sets_the_password_once_and_ends_sessions_and_grants(store:
         .redeem_account_token(
             link(TokenPurpose::ResetPassword, 1),
             reset("$argon2id$new"),
-            event(EventKind::PasswordReset),
+            Some(event(EventKind::PasswordReset)),
             t0(),
         )
         .await
@@ -375,7 +375,7 @@ async fn a_reset_link_sets_the_password_once_and_ends_sessions_and_grants(store:
         .redeem_account_token(
             link(TokenPurpose::ResetPassword, 1),
             reset("$argon2id$other"),
-            event(EventKind::PasswordReset),
+            Some(event(EventKind::PasswordReset)),
             t0(),
         )
         .await
@@ -407,7 +407,7 @@ async fn of_concurrent_uses_of_a_link_exactly_one_wins(store: Arc<dyn Store>) {
                     TokenEffect::ResetPassword {
                         password_hash: format!("hash-{n}"),
                     },
-                    event(EventKind::PasswordReset),
+                    Some(event(EventKind::PasswordReset)),
                     t0(),
                 )
                 .await

@@ -50,7 +50,7 @@ mod failures {
     use super::*;
 }
 
-fn connection(name: &str) -> StoredConnection {
+pub fn connection(name: &str) -> StoredConnection {
     StoredConnection {
         name: name.into(),
         spec: json!({ "kind": "oidc", "issuer": format!("https://{name}.example") }),

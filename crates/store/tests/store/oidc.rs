@@ -52,6 +52,7 @@ pub fn client(id: &str) -> Client {
         password_signin: true,
         self_signup: None,
         email_verification: None,
+        mfa: None,
         created_at: t0(),
         updated_at: t0(),
     }
@@ -78,6 +79,7 @@ pub fn session(hash: &str, user: &User) -> SsoSession {
         id: session_id(hash),
         user_agent: Some("Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0".into()),
         ip: Some("192.0.2.7".into()),
+        mfa_at: None,
     }
 }
 

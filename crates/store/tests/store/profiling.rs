@@ -344,6 +344,30 @@ async fn users_with_a_value_are_counted(store: Arc<dyn Store>) {
             .unwrap(),
         0
     );
+    // Every key at once, in one pass: the same counts (a `null` is no value).
+    let mut new = NewUser::with_email("u9@x.org", t0());
+    new.user_metadata = json!({ "company": "Initech", "size": { "min": 1 }, "tags": [] });
+    store.create_user(new).await.unwrap();
+    let mut by_key = store
+        .count_users_by_key(Location::UserMetadata)
+        .await
+        .unwrap();
+    by_key.sort();
+    assert_eq!(
+        by_key,
+        vec![
+            ("company".to_owned(), 2),
+            ("size".to_owned(), 1),
+            ("tags".to_owned(), 1)
+        ]
+    );
+    assert!(
+        store
+            .count_users_by_key(Location::AppMetadata)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 async fn fields_left_blank_by_answers_accumulate_in_the_prompt_state(store: Arc<dyn Store>) {

@@ -15,6 +15,8 @@ use crate::state::AppState;
 /// The ways a user signs in.
 pub(crate) struct Methods {
     pub password: bool,
+    /// Whether the user has a passkey (another way in besides these).
+    pub passkeys: bool,
     pub linked: Vec<LinkedMethod>,
     /// Enabled providers not linked yet: `(name, display name)`.
     pub linkable: Vec<(String, String)>,
@@ -37,6 +39,7 @@ impl Methods {
         let owned = federation::provider_owned_fields(&state.app, &linked).await?;
         Ok(Methods {
             password: user.password_hash.is_some(),
+            passkeys: accrete_app::passkeys::has_passkeys(&state.app, user.id).await?,
             linked,
             linkable,
             owned,
@@ -87,7 +90,8 @@ impl Methods {
             .map(|(name, display_name)| context! { name, display_name })
             .collect();
         // Never the last way in: unlinking is offered only when another way remains.
-        let can_unlink = usize::from(self.password) + self.linked.len() > 1;
+        let can_unlink =
+            usize::from(self.password) + usize::from(self.passkeys) + self.linked.len() > 1;
         context! { password => self.password, linked, linkable, can_unlink }
     }
 }

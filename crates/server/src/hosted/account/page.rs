@@ -28,7 +28,7 @@ const SECTIONS: [(&str, &str, &str); 4] = [
 
 /// Notices a section may show after a redirect (`?done=<key>`): the keys it knows, so that a
 /// link cannot put words on the page.
-const NOTICES: [&str; 7] = [
+const NOTICES: [&str; 14] = [
     "password_changed",
     "session_ended",
     "others_ended",
@@ -36,6 +36,13 @@ const NOTICES: [&str; 7] = [
     "linked",
     "unlinked",
     "saved",
+    "factor_removed",
+    "sign_in_again",
+    "phone_sent",
+    "phone_verified",
+    "passkey_added",
+    "passkey_renamed",
+    "passkey_removed",
 ];
 
 /// Query parameters every section takes.
@@ -109,6 +116,11 @@ impl AccountPage {
             Err(StoreError::NotFound) => return Err(Redirect::to("/login").into_response()),
             Err(error) => return Err(failed(&error)),
         };
+        // A password alone does not open the account of someone who set up a second factor.
+        let max_age = state.app.settings().mfa.max_age;
+        if user.mfa_factors > 0 && !accrete_app::mfa::session_mfa_fresh(&session, max_age, now) {
+            return Err(Redirect::to("/mfa").into_response());
+        }
         let back = match return_to {
             Some(uri) => accrete_app::account::client_for_return(&state.app, uri)
                 .await

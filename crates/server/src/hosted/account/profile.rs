@@ -181,6 +181,7 @@ fn source_words(locale: &str, source: &str, methods: &Methods) -> Option<String>
         "admin" => "account.source.admin",
         "api" => "account.source.api",
         "enrichment" => "account.source.enrichment",
+        "sms" => "account.source.sms",
         _ => return None,
     };
     Some(text(locale, key))
@@ -209,7 +210,16 @@ async fn render(
         .map(|policy| groups(policy, user, &methods, &provenance, locale, values, errors))
         .unwrap_or_default();
     let editable = groups.iter().any(|g| g.editable);
-    let extra = context! { groups, editable };
+    // A number that is not verified yet: the page offers to verify it (/account/phone).
+    let phone_to_verify = accrete_app::phone::stored_number(user)
+        .filter(|_| accrete_app::phone::verified_number(user).is_none())
+        .map(|number| {
+            context! {
+                text => super::super::i18n::text_with(locale, "phone.to_verify", &[("number", number)]),
+                href => page.link("/account/phone", ""),
+            }
+        });
+    let extra = context! { groups, editable, phone_to_verify };
     page.render(state, status, "profile", "account.html", message, extra)
 }
 

@@ -1,6 +1,7 @@
 //! `/account/security`: change the password (the current one, then the new one twice), the
 //! email address (its verified state; changing it is the email section's, marked in the
-//! template), and the ways to sign in (link and unlink are `hosted/federation.rs`'s).
+//! template), and the ways to sign in (link and unlink are `hosted/federation.rs`'s; passkeys
+//! are `passkeys.rs`'s).
 
 use accrete_app::account::{self, PasswordChange, PasswordChangeError};
 use axum::Form;
@@ -18,6 +19,7 @@ use super::super::i18n::text;
 use super::super::signup::password_error;
 use super::methods::Methods;
 use super::page::{AccountPage, AccountQuery};
+use super::passkey_list;
 use crate::state::AppState;
 
 /// `GET /account/security`.
@@ -131,15 +133,85 @@ async fn render(
     errors: &FieldErrors,
     message: (Option<String>, Option<String>),
 ) -> Response {
+    render_page(state, page, status, errors, message, false).await
+}
+
+/// The section after a refused passkey change (`reauth`: with the way to sign in again).
+pub(super) async fn render_with(
+    state: &AppState,
+    page: AccountPage,
+    status: StatusCode,
+    message: (Option<String>, Option<String>),
+    reauth: bool,
+) -> Response {
+    render_page(state, page, status, &FieldErrors::new(), message, reauth).await
+}
+
+async fn render_page(
+    state: &AppState,
+    page: AccountPage,
+    status: StatusCode,
+    errors: &FieldErrors,
+    message: (Option<String>, Option<String>),
+    reauth: bool,
+) -> Response {
     let methods = match Methods::of(state, &page.user).await {
         Ok(methods) => methods,
         Err(error) => return store_failure(state, page.locale, &error),
     };
+    let mfa = match accrete_app::mfa::status(&state.app, page.user.id).await {
+        Ok(status) => status,
+        Err(error) => return store_failure(state, page.locale, &error),
+    };
+    let locale = page.locale;
+    let factors: Vec<minijinja::Value> = mfa
+        .factors
+        .iter()
+        .map(|f| {
+            let date = f.confirmed_at.unwrap_or(f.created_at).date().to_string();
+            let label = match f.kind {
+                accrete_store::FactorKind::Totp => text(locale, "account.mfa.totp"),
+                accrete_store::FactorKind::Sms => {
+                    text(locale, "account.mfa.sms").replace("{number}", &f.label)
+                }
+            };
+            context! {
+                id => f.id.to_string(),
+                label,
+                since => text(locale, "account.mfa.since").replace("{date}", &date),
+            }
+        })
+        .collect();
+    let (passkeys, passkey_count) =
+        match accrete_app::passkeys::list(&state.app, page.user.id).await {
+            Ok(list) => (passkey_list::view(state, page.locale, &list), list.len()),
+            Err(error) => return store_failure(state, page.locale, &error),
+        };
     let extra = context! {
+        mfa => context! {
+            factors,
+            has_totp => mfa.totp().is_some(),
+            // Passkeys are second factors too (listed in their own section).
+            passkeys => (passkey_count > 0).then(|| {
+                text(page.locale, "account.mfa.passkeys")
+                    .replace("{count}", &passkey_count.to_string())
+            }),
+            codes_left => (!mfa.factors.is_empty()).then(|| {
+                text(page.locale, "account.mfa.codes_left")
+                    .replace("{count}", &mfa.recovery_codes_left.to_string())
+            }),
+        },
         methods => methods.view(page.locale),
         has_password => methods.password,
         email_verified => page.user.email_verified,
+        phone => context! {
+            number => accrete_app::phone::stored_number(&page.user),
+            verified => accrete_app::phone::verified_number(&page.user).is_some(),
+            href => page.link("/account/phone", ""),
+        },
         errors,
+        passkeys,
+        reauth,
     };
     page.render(
         state,

@@ -156,7 +156,7 @@ async fn render(
 
 /// A device in words from its `User-Agent`: "Firefox on Linux". Only the common browsers and
 /// systems are named; anything else is "an unknown browser".
-fn device_words(locale: &str, user_agent: Option<&str>) -> String {
+pub(crate) fn device_words(locale: &str, user_agent: Option<&str>) -> String {
     let (browser, os) = match user_agent {
         Some(ua) => (browser_of(ua), os_of(ua)),
         None => (None, None),
