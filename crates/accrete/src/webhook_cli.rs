@@ -28,13 +28,16 @@ pub enum WebhookCommand {
         flags: Flags,
         /// Where events are POSTed (`https://...`).
         url: String,
-        /// An event type to send (repeat it; none: every type): user.created, user.deleted,
-        /// policy.published, webhook.endpoint_disabled.
+        /// An event type to send (repeat it; none: every type): user.created, user.updated,
+        /// signin.failed... (docs/webhooks.md lists them).
         #[arg(long = "event", value_name = "TYPE")]
         events: Vec<String>,
         /// What it is for, one line.
         #[arg(long)]
         description: Option<String>,
+        /// Send the new values of `user.updated` changes (otherwise only which fields changed).
+        #[arg(long)]
+        include_values: bool,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
@@ -64,6 +67,7 @@ pub fn run(command: WebhookCommand) -> anyhow::Result<ExitCode> {
             url,
             events,
             description,
+            include_values,
             json,
         } => add(
             &flags,
@@ -71,6 +75,7 @@ pub fn run(command: WebhookCommand) -> anyhow::Result<ExitCode> {
                 url,
                 events,
                 description,
+                include_values,
             },
             json,
         ),
@@ -101,6 +106,7 @@ fn describe(view: &WebhookView) -> serde_json::Value {
         "description": view.description,
         "enabled": view.enabled,
         "disabled_reason": view.disabled_reason,
+        "include_values": view.include_values,
     })
 }
 

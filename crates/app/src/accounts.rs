@@ -66,6 +66,7 @@ pub async fn sign_in(app: &App, attempt: SignIn<'_>) -> Result<User, SignInError
     }
     let user = app.store().find_user_by_email(attempt.email).await?;
     let stored = user.as_ref().and_then(|u| u.password_hash.clone());
+    let user_id = user.as_ref().map(|u| u.id);
     let password = attempt.password;
     let check = app
         .hashing
@@ -103,6 +104,15 @@ pub async fn sign_in(app: &App, attempt: SignIn<'_>) -> Result<User, SignInError
             {
                 tracing::warn!(%error, "could not count a failed sign-in");
             }
+            signin_failed(
+                app,
+                &attempt.source,
+                attempt.now,
+                &account,
+                user_id,
+                "wrong_credentials",
+            )
+            .await;
             return Err(SignInError::WrongCredentials);
         }
     };
@@ -116,6 +126,15 @@ pub async fn sign_in(app: &App, attempt: SignIn<'_>) -> Result<User, SignInError
     }
     if !crate::users::may_sign_in(&user) {
         tracing::info!(user_id = %user.id, "sign-in refused: the account is disabled");
+        signin_failed(
+            app,
+            &attempt.source,
+            attempt.now,
+            &account,
+            user_id,
+            "disabled",
+        )
+        .await;
         return Err(SignInError::Disabled);
     }
     if needs_rehash {
@@ -125,6 +144,32 @@ pub async fn sign_in(app: &App, attempt: SignIn<'_>) -> Result<User, SignInError
         .store()
         .record_sign_in(user.id, SignInKind::Credentialed, attempt.now)
         .await?)
+}
+
+/// Records `signin.failed` for webhooks (docs/webhooks.md): the email as normalised, the
+/// account's id when it exists, why, and where from. A refused sign-in changes nothing, so the
+/// event stands alone; a failure to write it is logged and the refusal stands.
+async fn signin_failed(
+    app: &App,
+    source: &str,
+    now: OffsetDateTime,
+    email: &str,
+    user_id: Option<uuid::Uuid>,
+    reason: &'static str,
+) {
+    let event = accrete_store::NewWebhookEvent {
+        kind: "signin.failed",
+        payload: serde_json::json!({
+            "email": email,
+            "user": user_id.map(|id| serde_json::json!({ "id": id })),
+            "reason": reason,
+            "ip": source,
+        }),
+        at: now,
+    };
+    if let Err(error) = app.store().record_webhook_event(event).await {
+        tracing::warn!(%error, "could not record a failed sign-in for webhooks");
+    }
 }
 
 /// Whether the throttle lets a sign-in attempt through at `now`; otherwise how long to wait.

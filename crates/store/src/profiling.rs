@@ -182,6 +182,16 @@ impl EventKind {
         }
     }
 
+    /// The webhook event type this event is delivered as (docs/webhooks.md), if any: every kind
+    /// under its own name, but `profile.updated` (value changes are `user.updated`, written with
+    /// the change) and `account.deleted` (the deletion is `user.deleted`).
+    pub fn webhook_type(self) -> Option<&'static str> {
+        match self {
+            EventKind::ProfileUpdated | EventKind::AccountDeleted => None,
+            other => Some(other.as_str()),
+        }
+    }
+
     /// Back from the name.
     pub fn parse(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|kind| kind.as_str() == name)

@@ -37,6 +37,8 @@ pub struct NewWebhookEndpoint {
     pub description: Option<String>,
     /// Its signing secrets, sealed by the caller.
     pub sealed_secrets: Vec<u8>,
+    /// Whether deliveries carry the values of `user.updated` changes.
+    pub include_values: bool,
     pub now: OffsetDateTime,
 }
 
@@ -50,6 +52,8 @@ pub struct WebhookEndpoint {
     pub description: Option<String>,
     /// Its signing secrets, sealed by the caller (never shown).
     pub sealed_secrets: Vec<u8>,
+    /// Whether deliveries carry the values of `user.updated` changes.
+    pub include_values: bool,
     pub enabled: bool,
     /// Why Accrete disabled it (after three days of failed deliveries), if it did.
     pub disabled_reason: Option<String>,
@@ -72,6 +76,7 @@ pub struct WebhookEndpointUpdate {
     pub events: Vec<String>,
     pub description: Option<String>,
     pub enabled: bool,
+    pub include_values: bool,
     pub sealed_secrets: Option<Vec<u8>>,
     pub now: OffsetDateTime,
 }
@@ -136,6 +141,8 @@ pub struct LeasedDelivery {
     pub endpoint_id: Uuid,
     pub url: String,
     pub sealed_secrets: Vec<u8>,
+    /// Whether the body carries the values of `user.updated` changes.
+    pub include_values: bool,
 }
 
 /// One attempt, as logged.

@@ -59,16 +59,24 @@ pub fn after_failure(
     AttemptOutcome::Retry((now + delay).min(deadline))
 }
 
-/// The body of a delivery: `{"type", "timestamp", "data"}`.
-pub fn body_of(event: &accrete_store::WebhookEvent) -> Vec<u8> {
+/// The body of a delivery: `{"type", "timestamp", "data"}`; the values of `user.updated`
+/// changes only when the endpoint asked for them (`include_values`).
+pub fn body_of(event: &accrete_store::WebhookEvent, include_values: bool) -> Vec<u8> {
     let timestamp = event
         .occurred_at
         .format(&Rfc3339)
         .unwrap_or_else(|_| event.occurred_at.unix_timestamp().to_string());
+    let mut data = event.payload.clone();
+    if !include_values && let Some(changes) = data.get_mut("changes").and_then(|c| c.as_array_mut())
+    {
+        for change in changes.iter_mut().filter_map(|c| c.as_object_mut()) {
+            change.remove("value");
+        }
+    }
     serde_json::to_vec(&json!({
         "type": event.kind,
         "timestamp": timestamp,
-        "data": event.payload,
+        "data": data,
     }))
     .unwrap_or_default()
 }
@@ -197,7 +205,7 @@ impl Worker {
             Ok(secrets) => secrets,
             Err(_) => return failed("the endpoint's secrets cannot be opened".to_owned()),
         };
-        let body = body_of(&delivery.event);
+        let body = body_of(&delivery.event, delivery.include_values);
         let timestamp = OffsetDateTime::now_utc().unix_timestamp();
         let signed = signature(&secrets, &delivery.event.id, timestamp, &body);
         let request = self

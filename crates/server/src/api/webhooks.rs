@@ -30,6 +30,9 @@ pub struct Webhook {
     pub enabled: bool,
     /// Why Accrete disabled it (deliveries failed for three days).
     pub disabled_reason: Option<String>,
+    /// Whether `user.updated` deliveries carry the new values (otherwise only which fields
+    /// changed, and from what source).
+    pub include_values: bool,
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: OffsetDateTime,
@@ -47,6 +50,7 @@ impl From<WebhookView> for Webhook {
             description: view.description,
             enabled: view.enabled,
             disabled_reason: view.disabled_reason,
+            include_values: view.include_values,
             created_at: view.created_at,
             updated_at: view.updated_at,
         }
@@ -87,14 +91,17 @@ pub struct NewWebhookBody {
     /// or link-local address unless the server allows it.
     #[schema(max_length = 2048)]
     pub url: String,
-    /// Event types to receive (`user.created`, `user.deleted`, `policy.published`,
-    /// `webhook.endpoint_disabled`); left out or empty: every type.
+    /// Event types to receive (`user.created`, `user.updated`, `signin.failed`, ...: the list
+    /// in docs/webhooks.md); left out or empty: every type.
     #[serde(default)]
     pub events: Vec<String>,
     /// What it is for, one line.
     #[serde(default)]
     #[schema(max_length = 200)]
     pub description: Option<String>,
+    /// Whether `user.updated` deliveries carry the new values; left out: no.
+    #[serde(default)]
+    pub include_values: bool,
 }
 
 /// A change of an endpoint: what is given is replaced.
@@ -113,6 +120,9 @@ pub struct WebhookPatch {
     /// `true` enables it again (its pending deliveries resume), `false` pauses it.
     #[serde(default)]
     pub enabled: Option<bool>,
+    /// Whether `user.updated` deliveries carry the new values.
+    #[serde(default)]
+    pub include_values: Option<bool>,
 }
 
 /// One attempt of a delivery.
@@ -215,6 +225,7 @@ pub async fn create(
         url: body.url,
         events: body.events,
         description: body.description,
+        include_values: body.include_values,
     };
     let made: WebhookWithSecret = webhooks::create(&state.app, new, OffsetDateTime::now_utc())
         .await?
@@ -280,6 +291,7 @@ pub async fn update(
             .description
             .map(|d| Some(d).filter(|d| !d.trim().is_empty())),
         enabled: body.enabled,
+        include_values: body.include_values,
     };
     let after: Webhook = webhooks::update(&state.app, id, change, OffsetDateTime::now_utc())
         .await?

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use serde_json::Value;
 use sqlx::types::Json;
 
-use crate::backend::{Backend, Conn, query, query_as};
+use crate::backend::{Backend, Conn, query_as};
 use crate::model::from_millis;
 use crate::{Client, StoreError};
 
@@ -63,11 +63,74 @@ impl<B: Backend> Clients for B {
 /// The SQL, one function per statement or transaction, over a borrowed connection.
 pub(crate) mod sql {
     use super::*;
+    use crate::aggregates::webhooks;
 
+    /// Registers the client and records `client.created`, in one transaction.
     pub(crate) async fn create_client<C: Conn>(
         c: &mut C,
         client: Client,
     ) -> Result<Client, StoreError> {
+        let mut tx = c.begin_write().await?;
+        let created = create_client_in(&mut *tx, client).await?;
+        changed(
+            &mut *tx,
+            "client.created",
+            &created.id,
+            &created.name,
+            created.updated_at,
+        )
+        .await?;
+        C::commit(tx).await?;
+        Ok(created)
+    }
+
+    /// Replaces the client's settings and records `client.updated`, in one transaction.
+    pub(crate) async fn update_client<C: Conn>(
+        c: &mut C,
+        client: Client,
+    ) -> Result<Client, StoreError> {
+        let mut tx = c.begin_write().await?;
+        let updated = update_client_in(&mut *tx, client).await?;
+        changed(
+            &mut *tx,
+            "client.updated",
+            &updated.id,
+            &updated.name,
+            updated.updated_at,
+        )
+        .await?;
+        C::commit(tx).await?;
+        Ok(updated)
+    }
+
+    /// Deletes the client and records `client.deleted`, in one transaction.
+    pub(crate) async fn delete_client<C: Conn>(c: &mut C, id: &str) -> Result<(), StoreError> {
+        let mut tx = c.begin_write().await?;
+        let name = delete_client_in(&mut *tx, id).await?;
+        let now = time::OffsetDateTime::now_utc();
+        changed(&mut *tx, "client.deleted", id, &name, now).await?;
+        C::commit(tx).await
+    }
+
+    /// The outbox event of a client's change (never its secret).
+    async fn changed<C: Conn>(
+        tx: &mut C,
+        kind: &'static str,
+        id: &str,
+        name: &str,
+        at: time::OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let event = crate::NewWebhookEvent {
+            kind,
+            payload: serde_json::json!({ "client": { "id": id, "name": name } }),
+            at,
+        };
+        webhooks::sql::insert_event(&mut *tx, event)
+            .await
+            .map(|_| ())
+    }
+
+    async fn create_client_in<C: Conn>(c: &mut C, client: Client) -> Result<Client, StoreError> {
         if client.id.is_empty() {
             return Err(StoreError::Invalid {
                 message: "the client id is empty".into(),
@@ -134,10 +197,7 @@ pub(crate) mod sql {
             .collect()
     }
 
-    pub(crate) async fn update_client<C: Conn>(
-        c: &mut C,
-        client: Client,
-    ) -> Result<Client, StoreError> {
+    async fn update_client_in<C: Conn>(c: &mut C, client: Client) -> Result<Client, StoreError> {
         let theme = crate::model::json_object(client.theme, "theme")?;
         query_as::<ClientRow>(
             "UPDATE clients SET secret_hash = $2, name = $3, redirect_uris = $4,
@@ -171,16 +231,15 @@ pub(crate) mod sql {
         .try_into()
     }
 
-    pub(crate) async fn delete_client<C: Conn>(c: &mut C, id: &str) -> Result<(), StoreError> {
+    /// Deletes the client; its name.
+    async fn delete_client_in<C: Conn>(c: &mut C, id: &str) -> Result<String, StoreError> {
         // Its transactions and grants (with their codes and tokens) cascade.
-        let done = query("DELETE FROM clients WHERE id = $1")
+        query_as::<(String,)>("DELETE FROM clients WHERE id = $1 RETURNING name")
             .bind(id.to_owned())
-            .execute(&mut *c)
-            .await?;
-        if done == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+            .fetch_optional(&mut *c)
+            .await?
+            .map(|(name,)| name)
+            .ok_or(StoreError::NotFound)
     }
 }
 

@@ -101,7 +101,7 @@ impl<B: Backend> Prompts for B {
 /// The SQL, one function per statement or transaction, over a borrowed connection.
 pub(crate) mod sql {
     use super::*;
-    use crate::aggregates::{transactions, users};
+    use crate::aggregates::{transactions, users, webhooks};
 
     pub(crate) async fn record_prompt_event<C: Conn>(
         c: &mut C,
@@ -224,15 +224,30 @@ pub(crate) mod sql {
         .bind(event.kind.as_str())
         .bind(event.user_id.to_string())
         .bind(event.step.clone())
-        .bind(event.client_id)
+        .bind(event.client_id.clone())
         .bind(at)
-        .bind(Json(data))
+        .bind(Json(data.clone()))
         .execute(&mut *tx)
         .await
         .map_err(|e| match e {
             StoreError::Invalid { .. } => StoreError::NotFound,
             other => other,
         })?;
+        // Delivered to webhooks: written with the event, so neither exists without the other.
+        if let Some(kind) = event.kind.webhook_type() {
+            let payload = serde_json::json!({
+                "user": { "id": event.user_id },
+                "step": event.step,
+                "client_id": event.client_id,
+                "data": data,
+            });
+            let outbox = crate::NewWebhookEvent {
+                kind,
+                payload,
+                at: event.at,
+            };
+            webhooks::sql::insert_event(&mut *tx, outbox).await?;
+        }
         let state = match (upsert, event.step) {
             (Some(sql), Some(step)) => {
                 let declined = if event.kind == EventKind::PromptAnswered {

@@ -430,6 +430,18 @@ pub(crate) mod sql {
             .ok_or(StoreError::NotFound)?
             .try_into()?;
         counters::sql::count_day(&mut *c, Daily::SignIn(kind), now).await?;
+        let event = NewWebhookEvent {
+            kind: "signin.succeeded",
+            payload: json!({
+                "user": { "id": id },
+                "kind": match kind {
+                    SignInKind::Credentialed => "credentialed",
+                    SignInKind::Sso => "sso",
+                },
+            }),
+            at: now,
+        };
+        webhooks::sql::insert_event(&mut *c, event).await?;
         Ok(user)
     }
 
@@ -548,6 +560,13 @@ pub(crate) mod sql {
             return Ok(user);
         }
         let (profile, user_metadata, app_metadata) = bags.into_values();
+        let event = updated_event(
+            &user,
+            &applied,
+            email.as_ref().map(|(c, _)| *c),
+            source,
+            now,
+        );
         let now = crate::model::to_millis(now);
         if let Some((change, normalized)) = email {
             query(
@@ -579,6 +598,7 @@ pub(crate) mod sql {
             deltas.change(change);
         }
         counters::sql::count_values(&mut *tx, deltas).await?;
+        webhooks::sql::insert_event(&mut *tx, event).await?;
         for change in applied {
             query(
                 "INSERT INTO profile_history
@@ -623,6 +643,54 @@ pub(crate) mod sql {
             }
         }
         row.try_into()
+    }
+
+    /// `user.updated`: which values changed and from what source; each change's `value` (absent
+    /// when removed) is taken out of the delivery for endpoints that did not ask for values.
+    fn updated_event(
+        user: &User,
+        applied: &[crate::profile::AppliedChange],
+        email: Option<&crate::EmailChange>,
+        source: &str,
+        now: OffsetDateTime,
+    ) -> NewWebhookEvent {
+        let mut changes: Vec<Value> = applied
+            .iter()
+            .map(|change| {
+                let mut entry = json!({
+                    "location": change.location.as_str(),
+                    "key": change.key,
+                    "removed": change.new_value.is_none(),
+                });
+                if let Some(value) = &change.new_value {
+                    entry["value"] = value.clone();
+                }
+                entry
+            })
+            .collect();
+        if let Some(change) = email {
+            if change.email.trim() != user.email {
+                changes.push(json!({
+                    "location": "account", "key": "email", "removed": false,
+                    "value": change.email.trim(),
+                }));
+            }
+            if change.verified != user.email_verified {
+                changes.push(json!({
+                    "location": "account", "key": "email_verified", "removed": false,
+                    "value": change.verified,
+                }));
+            }
+        }
+        NewWebhookEvent {
+            kind: "user.updated",
+            payload: json!({
+                "user": { "id": user.id, "version": user.version + 1 },
+                "source": source,
+                "changes": changes,
+            }),
+            at: now,
+        }
     }
 
     pub(crate) async fn user_history<C: Conn>(

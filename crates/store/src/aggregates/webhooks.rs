@@ -295,8 +295,8 @@ pub(crate) mod sql {
         let now = to_millis(endpoint.now);
         query_as::<EndpointRow>(
             "INSERT INTO webhook_endpoints (id, url, events, description, sealed_secrets, enabled,
-                                            created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, TRUE, $6, $6)
+                                            created_at, updated_at, include_values)
+             VALUES ($1, $2, $3, $4, $5, TRUE, $6, $6, $7)
              RETURNING *",
         )
         .bind(new_id(endpoint.now).to_string())
@@ -305,6 +305,7 @@ pub(crate) mod sql {
         .bind(endpoint.description)
         .bind(endpoint.sealed_secrets)
         .bind(now)
+        .bind(endpoint.include_values)
         .fetch_one(&mut *c)
         .await?
         .try_into()
@@ -346,7 +347,8 @@ pub(crate) mod sql {
             "UPDATE webhook_endpoints
              SET url = $2, events = $3, description = $4, enabled = $5,
                  sealed_secrets = COALESCE($6, sealed_secrets), updated_at = $7,
-                 disabled_reason = CASE WHEN $5 THEN NULL ELSE disabled_reason END
+                 disabled_reason = CASE WHEN $5 THEN NULL ELSE disabled_reason END,
+                 include_values = $8
              WHERE id = $1
              RETURNING *",
         )
@@ -357,6 +359,7 @@ pub(crate) mod sql {
         .bind(update.enabled)
         .bind(update.sealed_secrets)
         .bind(to_millis(update.now))
+        .bind(update.include_values)
         .fetch_one(&mut *c)
         .await?
         .try_into()
@@ -394,7 +397,9 @@ pub(crate) mod sql {
         let endpoints = list_endpoints(&mut *tx, true).await?;
         let at = to_millis(now);
         for event in &events {
+            let mut wanted = false;
             for endpoint in endpoints.iter().filter(|e| e.wants(&event.kind)) {
+                wanted = true;
                 query(
                     "INSERT INTO webhook_deliveries (id, event_id, endpoint_id, status, attempts,
                                                      next_attempt_at, created_at)
@@ -408,7 +413,15 @@ pub(crate) mod sql {
                 .execute(&mut *tx)
                 .await?;
             }
-            query("UPDATE webhook_events SET fanned_out = TRUE WHERE id = $1")
+            // An event no endpoint wants is owed to nobody (an endpoint registered later
+            // receives what happens after): it leaves the outbox at once, so that sign-ins and
+            // page views with no webhook listening do not pile up for 30 days.
+            let settle = if wanted {
+                "UPDATE webhook_events SET fanned_out = TRUE WHERE id = $1"
+            } else {
+                "DELETE FROM webhook_events WHERE id = $1"
+            };
+            query(settle)
                 .bind(event.id.clone())
                 .execute(&mut *tx)
                 .await?;
@@ -446,7 +459,7 @@ pub(crate) mod sql {
         let rows = query_as::<LeaseRow>(
             "SELECT d.id AS delivery_id, d.attempts, d.created_at, e.id AS event_id,
                     e.type AS event_type, e.payload, e.occurred_at, p.id AS endpoint_id, p.url,
-                    p.sealed_secrets
+                    p.sealed_secrets, p.include_values
              FROM webhook_deliveries d
              JOIN webhook_events e ON e.id = d.event_id
              JOIN webhook_endpoints p ON p.id = d.endpoint_id
@@ -655,6 +668,7 @@ pub(crate) struct EndpointRow {
     pub sealed_secrets: Vec<u8>,
     pub enabled: bool,
     pub disabled_reason: Option<String>,
+    pub include_values: bool,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -669,6 +683,7 @@ impl TryFrom<EndpointRow> for WebhookEndpoint {
             events: row.events.0,
             description: row.description,
             sealed_secrets: row.sealed_secrets,
+            include_values: row.include_values,
             enabled: row.enabled,
             disabled_reason: row.disabled_reason,
             created_at: from_millis(row.created_at)?,
@@ -712,6 +727,7 @@ pub(crate) struct LeaseRow {
     pub endpoint_id: String,
     pub url: String,
     pub sealed_secrets: Vec<u8>,
+    pub include_values: bool,
 }
 
 impl TryFrom<LeaseRow> for LeasedDelivery {
@@ -732,6 +748,7 @@ impl TryFrom<LeaseRow> for LeasedDelivery {
             endpoint_id: parse_id(&row.endpoint_id)?,
             url: row.url,
             sealed_secrets: row.sealed_secrets,
+            include_values: row.include_values,
         })
     }
 }

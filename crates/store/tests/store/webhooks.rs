@@ -16,6 +16,7 @@ use crate::common::t0;
 
 crate::for_each_backend!(
     events_are_fanned_out_once_to_the_enabled_endpoints_that_want_them,
+    what_is_recorded_about_a_user_is_in_the_outbox_and_leaves_it_when_nobody_wants_it,
     a_lease_is_held_by_one_worker_until_it_expires_and_only_its_holder_records,
     giving_up_fails_the_delivery_disables_the_endpoint_and_records_why,
     a_replayed_delivery_is_due_again_and_old_events_are_purged_once_done,
@@ -28,6 +29,7 @@ async fn endpoint(store: &Arc<dyn Store>, events: &[&str]) -> WebhookEndpoint {
             events: events.iter().map(|e| (*e).to_owned()).collect(),
             description: None,
             sealed_secrets: vec![1, 2, 3],
+            include_values: false,
             now: t0(),
         })
         .await
@@ -43,6 +45,73 @@ async fn event(store: &Arc<dyn Store>, kind: &'static str, at: OffsetDateTime) -
         })
         .await
         .unwrap()
+}
+
+/// Prompt events, value changes, sign-ins and clients each write their outbox event with them;
+/// fan-out drops the events that no endpoint wants and keeps the others for delivery.
+async fn what_is_recorded_about_a_user_is_in_the_outbox_and_leaves_it_when_nobody_wants_it(
+    store: Arc<dyn Store>,
+) {
+    use accrete_store::{EventKind, Location, NewEvent, NewUser, ProfileChange, SignInKind};
+    let user = store
+        .create_user(NewUser::with_email("ada@example.com", t0()))
+        .await
+        .unwrap();
+    store
+        .record_prompt_event(NewEvent {
+            kind: EventKind::PromptShown,
+            user_id: user.id,
+            step: Some("company".into()),
+            client_id: Some("shop".into()),
+            at: t0(),
+            logins: None,
+            data: json!({}),
+        })
+        .await
+        .unwrap();
+    let update = accrete_store::UserUpdate {
+        changes: vec![ProfileChange {
+            location: Location::Profile,
+            key: "company".into(),
+            value: Some(json!("Acme")),
+        }],
+        ..Default::default()
+    };
+    store
+        .update_user(user.id, None, &update, "prompt:company", t0())
+        .await
+        .unwrap();
+    store
+        .record_sign_in(user.id, SignInKind::Sso, t0())
+        .await
+        .unwrap();
+    let mut recorded = store.recent_webhook_events(10).await.unwrap();
+    recorded.reverse();
+    let kinds: Vec<&str> = recorded.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "user.created",
+            "prompt.shown",
+            "user.updated",
+            "signin.succeeded"
+        ]
+    );
+    assert_eq!(recorded[1].payload["step"], "company");
+    assert_eq!(recorded[1].payload["client_id"], "shop");
+    let change = &recorded[2].payload["changes"][0];
+    assert_eq!(change["key"], "company");
+    assert_eq!(change["value"], "Acme");
+    assert_eq!(recorded[2].payload["source"], "prompt:company");
+    assert_eq!(recorded[3].payload["kind"], "sso");
+
+    let wanting = endpoint(&store, &["user.updated"]).await;
+    assert_eq!(store.fan_out_webhook_events(t0(), 100).await.unwrap(), 4);
+    let left = store.recent_webhook_events(10).await.unwrap();
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert_eq!(left[0].kind, "user.updated");
+    let deliveries = store.list_webhook_deliveries(wanting.id, 10).await.unwrap();
+    assert_eq!(deliveries.len(), 1);
 }
 
 fn attempt(at: OffsetDateTime, status: Option<i64>) -> WebhookAttempt {
@@ -65,6 +134,7 @@ async fn events_are_fanned_out_once_to_the_enabled_endpoints_that_want_them(stor
         events: vec![],
         description: None,
         enabled: false,
+        include_values: false,
         sealed_secrets: None,
         now: t0(),
     };
