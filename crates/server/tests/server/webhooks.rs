@@ -22,29 +22,29 @@ use crate::support::{each_backend, each_backend_with};
 
 /// A request the receiver got.
 #[derive(Debug)]
-struct Received {
-    id: String,
-    timestamp: String,
-    signature: String,
-    body: Vec<u8>,
-    answered: u16,
+pub(crate) struct Received {
+    pub(crate) id: String,
+    pub(crate) timestamp: String,
+    pub(crate) signature: String,
+    pub(crate) body: Vec<u8>,
+    pub(crate) answered: u16,
 }
 
 impl Received {
-    fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_slice(&self.body).unwrap()
     }
 }
 
 /// A webhook receiver on 127.0.0.1: answers each request with the next scripted status (200
 /// once the script is done) and hands the request to the test.
-struct Receiver {
-    url: String,
+pub(crate) struct Receiver {
+    pub(crate) url: String,
     requests: mpsc::UnboundedReceiver<Received>,
 }
 
 impl Receiver {
-    async fn start(script: &[u16]) -> Receiver {
+    pub(crate) async fn start(script: &[u16]) -> Receiver {
         let script = Arc::new(Mutex::new(script.iter().copied().collect::<VecDeque<_>>()));
         let (sender, requests) = mpsc::unbounded_channel();
         let route = axum::routing::post(move |headers: HeaderMap, body: axum::body::Bytes| {
@@ -83,7 +83,7 @@ impl Receiver {
     }
 
     /// The next request, within ten seconds.
-    async fn next(&mut self) -> Received {
+    pub(crate) async fn next(&mut self) -> Received {
         tokio::time::timeout(Duration::from_secs(10), self.requests.recv())
             .await
             .expect("the receiver got no request within ten seconds")
@@ -93,7 +93,7 @@ impl Receiver {
 
 /// Whether `signature` (`v1,<b64> v1,<b64>`) holds a valid signature of the request under
 /// `secret`, computed here as the Standard Webhooks specification says.
-fn signed_with(request: &Received, secret: &str) -> bool {
+pub(crate) fn signed_with(request: &Received, secret: &str) -> bool {
     let key = STANDARD
         .decode(secret.strip_prefix("whsec_").unwrap())
         .unwrap();
@@ -105,7 +105,7 @@ fn signed_with(request: &Received, secret: &str) -> bool {
 }
 
 /// Loopback receivers over plain http allowed; quick retries.
-fn loopback() -> Layer {
+pub(crate) fn loopback() -> Layer {
     Layer {
         webhooks: Some(WebhooksLayer {
             allow_private: Some(true),
