@@ -50,6 +50,19 @@ pub enum WebhookCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Send again every delivery of an endpoint whose event occurred in [--from, --to).
+    Replay {
+        #[command(flatten)]
+        flags: Flags,
+        /// The endpoint's id (from `accrete webhook list`).
+        id: Uuid,
+        /// The start of the range, included (RFC 3339: 2026-01-01T00:00:00Z).
+        #[arg(long)]
+        from: String,
+        /// The end of the range, excluded (RFC 3339).
+        #[arg(long)]
+        to: String,
+    },
     /// Delete an endpoint and its deliveries.
     Remove {
         #[command(flatten)]
@@ -81,6 +94,12 @@ pub fn run(command: WebhookCommand) -> anyhow::Result<ExitCode> {
         ),
         WebhookCommand::List { flags, json } => list(&flags, json),
         WebhookCommand::Remove { flags, id } => remove(&flags, id),
+        WebhookCommand::Replay {
+            flags,
+            id,
+            from,
+            to,
+        } => replay(&flags, id, &from, &to),
     }
 }
 
@@ -205,4 +224,37 @@ fn remove(flags: &Flags, id: Uuid) -> anyhow::Result<ExitCode> {
     }
     outln!("removed webhook {id} and its deliveries")?;
     Ok(ExitCode::SUCCESS)
+}
+
+fn replay(flags: &Flags, id: Uuid, from: &str, to: &str) -> anyhow::Result<ExitCode> {
+    let (config, secrets) = config_and_secrets(flags)?;
+    let outcome = runtime()?.block_on(async {
+        let opened = open(&config, &secrets).await?;
+        let now = OffsetDateTime::now_utc();
+        let replayed = webhooks::replay_range(&opened.app, id, from, to, now).await;
+        if let Ok(replayed) = &replayed {
+            let change = (
+                None,
+                Some(json!({ "from": from, "to": to, "replayed": replayed })),
+            );
+            let target = Some(format!("webhook:{id}"));
+            admins::audit(
+                &opened.app,
+                &Actor::cli(),
+                "webhook.deliveries_replayed",
+                target,
+                change,
+                now,
+            )
+            .await?;
+        }
+        anyhow::Ok(replayed)
+    })?;
+    match outcome {
+        Ok(replayed) => {
+            outln!("{replayed} deliveries of webhook {id} will be sent again")?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(error) => failure(error),
+    }
 }

@@ -1,4 +1,4 @@
-//! `accrete webhook add|list|remove` as a user runs them, on the embedded SQLite database: the
+//! `accrete webhook add|list|replay|remove` as a user runs them, on the embedded SQLite database: the
 //! secret printed once, refused URLs said per input with exit status 2, changes audited.
 #![expect(
     clippy::unwrap_used,
@@ -55,6 +55,55 @@ fn a_webhook_is_added_with_its_secret_printed_once_listed_and_removed() {
     assert_eq!(output.status.code(), Some(2));
     assert!(refused.contains("url: "), "{refused}");
     assert!(refused.contains("private network"), "{refused}");
+
+    let (output, refused, _) = run(
+        dir,
+        &[
+            "webhook",
+            "replay",
+            id,
+            "--from",
+            "yesterday",
+            "--to",
+            "2026-01-01T00:00:00Z",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(refused.is_empty(), "{refused}");
+    let (output, _, said) = run(
+        dir,
+        &[
+            "webhook",
+            "replay",
+            id,
+            "--from",
+            "2026-01-02T00:00:00Z",
+            "--to",
+            "2026-01-01T00:00:00Z",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        said.contains("to: the end of the range must come after its start"),
+        "{said}"
+    );
+    let (output, replayed, stderr) = run(
+        dir,
+        &[
+            "webhook",
+            "replay",
+            id,
+            "--from",
+            "2026-01-01T00:00:00Z",
+            "--to",
+            "2026-01-02T00:00:00Z",
+        ],
+    );
+    assert!(output.status.success(), "{stderr}");
+    assert_eq!(
+        replayed,
+        format!("0 deliveries of webhook {id} will be sent again\n")
+    );
 
     let (output, removed, _) = run(dir, &["webhook", "remove", id]);
     assert!(output.status.success());

@@ -39,6 +39,8 @@ pub enum Permission {
     ManageAdmins,
     /// Rotate the server's signing keys.
     RotateKeys,
+    /// Register, change, delete webhook endpoints, rotate their secrets, replay deliveries.
+    ManageWebhooks,
 }
 
 impl Role {
@@ -64,7 +66,10 @@ impl Role {
             Role::Owner => true,
             Role::Editor => matches!(
                 permission,
-                Permission::EditPolicy | Permission::EditClients | Permission::EditTheme
+                Permission::EditPolicy
+                    | Permission::EditClients
+                    | Permission::EditTheme
+                    | Permission::ManageWebhooks
             ),
             Role::Support => permission == Permission::ManageUsers,
             Role::Viewer => false,
@@ -390,6 +395,7 @@ mod tests {
             EditTheme,
             ManageUsers,
             ManageAdmins,
+            ManageWebhooks,
         ];
         let allowed = |role: Role| -> Vec<Permission> {
             all.into_iter().filter(|p| role.permits(*p)).collect()
@@ -397,7 +403,7 @@ mod tests {
         assert_eq!(allowed(Role::Owner), all.to_vec());
         assert_eq!(
             allowed(Role::Editor),
-            vec![EditPolicy, EditClients, EditTheme]
+            vec![EditPolicy, EditClients, EditTheme, ManageWebhooks]
         );
         assert_eq!(allowed(Role::Support), vec![ManageUsers]);
         assert_eq!(allowed(Role::Viewer), vec![]);

@@ -16,6 +16,7 @@ use accrete_store::{
     WebhookEndpointUpdate,
 };
 use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 use url::Url;
 use uuid::Uuid;
 
@@ -394,6 +395,64 @@ pub async fn replay(
     Ok(app.store.replay_webhook_delivery(delivery_id, now).await?)
 }
 
+/// A time of a replayed range, or why it is refused (problem at `field`).
+fn checked_time(field: &str, text: &str, problems: &mut Vec<Problem>) -> Option<OffsetDateTime> {
+    let text = text.trim();
+    if text.is_empty() {
+        problems.push(Problem::new(
+            field,
+            "required",
+            format!("give the {field} time (RFC 3339, 2026-01-01T00:00:00Z)"),
+        ));
+        return None;
+    }
+    match OffsetDateTime::parse(text, &Rfc3339) {
+        Ok(at) => Some(at),
+        Err(_) => {
+            problems.push(Problem::new(
+                field,
+                "invalid_time",
+                format!("{text:?} is not an RFC 3339 time (2026-01-01T00:00:00Z)"),
+            ));
+            None
+        }
+    }
+}
+
+/// Sends again every delivery of endpoint `id` whose event occurred in `[from, to)` (RFC 3339
+/// times), as soon as a worker gets to them; how many.
+pub async fn replay_range(
+    app: &App,
+    id: Uuid,
+    from: &str,
+    to: &str,
+    now: OffsetDateTime,
+) -> Result<u64, WebhookError> {
+    let mut problems = Vec::new();
+    let from = checked_time("from", from, &mut problems);
+    let to = checked_time("to", to, &mut problems);
+    if let (Some(from), Some(to)) = (from, to)
+        && to <= from
+    {
+        problems.push(Problem::new(
+            "to",
+            "empty_range",
+            "the end of the range must come after its start",
+        ));
+    }
+    let (Some(from), Some(to)) = (from, to) else {
+        return Err(WebhookError::Invalid(problems));
+    };
+    if !problems.is_empty() {
+        return Err(WebhookError::Invalid(problems));
+    }
+    stored(app, id).await?;
+    Ok(app
+        .store
+        .replay_webhook_deliveries(id, from, to, now)
+        .await?)
+}
+
 /// A delivery worker for this node's store, keys and settings (the server spawns its
 /// [`delivery::Worker::run`]).
 pub fn worker(app: &App) -> Result<delivery::Worker, String> {
@@ -446,6 +505,19 @@ mod tests {
                 assert!(EVENT_TYPES.contains(&name), "{name} is not in EVENT_TYPES");
             }
         }
+    }
+
+    #[test]
+    fn replayed_times_are_rfc3339() {
+        let mut problems = Vec::new();
+        assert!(checked_time("from", "2026-01-01T00:00:00Z", &mut problems).is_some());
+        assert!(checked_time("from", "yesterday", &mut problems).is_none());
+        assert!(checked_time("to", " ", &mut problems).is_none());
+        let codes: Vec<_> = problems
+            .iter()
+            .map(|p| (p.path.as_str(), p.code.as_str()))
+            .collect();
+        assert_eq!(codes, [("from", "invalid_time"), ("to", "required")]);
     }
 
     #[test]

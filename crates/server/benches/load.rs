@@ -13,7 +13,8 @@
 //! `federation` (a sign-in through an upstream Accrete in a process of its own, whose CPU is
 //! not counted), `passkey` (a sign-in with a passkey of a software authenticator, see
 //! `load/passkey.rs`), `console` (the admin console's overview, user search and a user's page
-//! with 100,000 users, see `load/console.rs`).
+//! with 100,000 users, see `load/console.rs`), `webhooks` (deliveries per second of a backlog, the
+//! delay from a change to its delivery, see `load/webhooks.rs`).
 //! The same binary is the server and the reference: started with `ACCRETE_TEST_LOAD_CHILD=1` it
 //! serves and prints its address, with `ACCRETE_TEST_LOAD_REFERENCE=1` it verifies a password per
 //! line of input, so nothing but the measured work runs in a measured process.
@@ -32,6 +33,8 @@ use std::sync::Arc;
 mod console;
 #[path = "load/passkey.rs"]
 mod passkey;
+#[path = "load/webhooks.rs"]
+mod webhooks;
 
 use accrete_server::{Config, Layer, Server};
 use accrete_store::testing::SchemaGuard;
@@ -98,6 +101,10 @@ fn serve_child() {
         }
         if let Ok(issuer) = std::env::var("ACCRETE_TEST_LOAD_UPSTREAM") {
             connect_upstream(&store, &format!("http://{addr}"), &issuer).await;
+        }
+        if let Ok(url) = std::env::var("ACCRETE_TEST_LOAD_WEBHOOK_URL") {
+            let backlog = std::env::var("ACCRETE_TEST_LOAD_WEBHOOK_BACKLOG").unwrap();
+            webhooks::seed(&store, &url, backlog.parse().unwrap()).await;
         }
         if let Ok(users) = std::env::var("ACCRETE_TEST_LOAD_CONSOLE_USERS") {
             console::seed(store.as_ref(), users.parse().unwrap()).await;
@@ -837,6 +844,9 @@ async fn run() {
     }
     if wanted("console") {
         console::console_phase(scale).await;
+    }
+    if wanted("webhooks") {
+        webhooks::webhooks_phase(scale).await;
     }
 }
 

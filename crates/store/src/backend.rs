@@ -286,6 +286,12 @@ pub(crate) trait Backend: Send + Sync + 'static {
     /// A lent connection failed as unavailable (PostgreSQL probes whether the database is down).
     fn connection_lost(&self, error: &StoreError);
 
+    /// What tells a delivery worker that events were committed to the outbox
+    /// (`crate::outbox_signal`).
+    fn outbox_signal(
+        &self,
+    ) -> impl Future<Output = Result<crate::outbox_signal::OutboxSignal, StoreError>> + Send;
+
     /// The result of a store method run on `lease`: a connection that failed as unavailable
     /// (lost, or stuck behind another process's lock) is discarded, not lent again.
     fn settle<T>(

@@ -16,6 +16,7 @@ mod factors;
 mod federation;
 mod model;
 mod oidc;
+mod outbox_signal;
 mod passkey;
 mod port;
 mod postgres;
@@ -69,6 +70,7 @@ pub use oidc::{
     RefreshSuccessor, RefreshToken, Rotation, SsoSession, StoredSigningKey, USER_AGENT_MAX_BYTES,
     truncate_user_agent,
 };
+pub use outbox_signal::OutboxSignal;
 pub use passkey::{CeremonyKind, PasskeyCeremony, PasskeyRemoval, PasskeyUse, StoredPasskey};
 pub use port::Store;
 pub use postgres::PostgresStore;

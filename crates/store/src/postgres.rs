@@ -142,6 +142,22 @@ impl Backend for PostgresStore {
     fn discard(lease: &mut PoolConnection<sqlx::Postgres>) {
         lease.close_on_drop();
     }
+
+    /// `LISTEN` on a connection of its own, for the notifications of migration 0021's trigger.
+    async fn outbox_signal(&self) -> Result<crate::outbox_signal::OutboxSignal, StoreError> {
+        let failed = |error| crate::error::from_sqlx(breaker::BACKEND, error);
+        let mut listener = sqlx::postgres::PgListener::connect_with(&self.pool)
+            .await
+            .map_err(failed)?;
+        listener
+            .listen(crate::outbox_signal::CHANNEL)
+            .await
+            .map_err(failed)?;
+        Ok(crate::outbox_signal::OutboxSignal::listen(
+            listener,
+            breaker::BACKEND,
+        ))
+    }
 }
 
 /// The PostgreSQL side of the shared SQL.

@@ -10,6 +10,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 
 use crate::backend::Backend;
 use crate::error::one_line;
+use crate::outbox_signal::{OutboxHooks, OutboxSignal};
 use crate::{ConnectOptions, StoreError};
 use connections::{Connections, Lease};
 
@@ -26,6 +27,8 @@ use connections::{Connections, Lease};
 pub struct SqliteStore {
     reads: Arc<Connections>,
     writes: Arc<Connections>,
+    /// Rung when a write that inserted outbox events commits (`crate::outbox_signal`).
+    outbox: Arc<tokio::sync::Notify>,
 }
 
 impl SqliteStore {
@@ -43,12 +46,18 @@ impl SqliteStore {
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal);
-        let writes = Connections::open(writer, 1, opts.connect_timeout).await?;
+        // Every write goes through this connection, so its commit hook sees every event
+        // written to the outbox.
+        let hooks = Arc::new(OutboxHooks::default());
+        let outbox = hooks.bell();
+        let writes =
+            Connections::open_with_hooks(writer, 1, opts.connect_timeout, Some(hooks)).await?;
         let reader = options.pragma("query_only", "ON");
         let reads = Connections::open(reader, opts.max_connections, opts.connect_timeout).await?;
         Ok(Self {
             reads: Arc::new(reads),
             writes: Arc::new(writes),
+            outbox,
         })
     }
 
@@ -96,6 +105,11 @@ impl Backend for SqliteStore {
 
     /// A file that is locked or unreadable is not a server that went away: nothing to remember.
     fn connection_lost(&self, _error: &StoreError) {}
+
+    /// Rung by the writing connection's commit hook.
+    async fn outbox_signal(&self) -> Result<OutboxSignal, StoreError> {
+        Ok(OutboxSignal::local(Arc::clone(&self.outbox)))
+    }
 }
 
 /// The SQLite side of the shared SQL.

@@ -9,12 +9,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use accrete_store::{
-    AttemptOutcome, AttemptRecord, LeasedDelivery, Store, StoreError, WebhookAttempt,
+    AttemptOutcome, AttemptRecord, LeasedDelivery, OutboxSignal, Store, StoreError, WebhookAttempt,
 };
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use serde_json::json;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
+use tokio::task::JoinSet;
 use url::Url;
 
 use super::settings::{WebhookKeys, WebhookSettings, check_transport};
@@ -24,9 +25,7 @@ use super::signing::signature;
 pub const RETRY_WINDOW: time::Duration = time::Duration::days(3);
 /// The longest wait between two attempts.
 const MAX_DELAY: time::Duration = time::Duration::hours(6);
-/// How long a worker holds the deliveries it leased (longer than a batch of attempts takes).
-const LEASE: time::Duration = time::Duration::seconds(60);
-/// Deliveries leased (and sent at once) per round.
+/// Deliveries leased at most per look, when the number of free slots cannot be said.
 const BATCH: i64 = 32;
 /// Events fanned out per round.
 const FAN_OUT: i64 = 256;
@@ -123,38 +122,108 @@ impl Worker {
         })
     }
 
-    /// Runs rounds until the task is dropped: after a round that found work, at once; otherwise
-    /// after the poll interval.
+    /// Delivers until the task is dropped, up to `settings.concurrency` attempts in flight at
+    /// once. It looks for work when events are committed (the store's outbox signal: this
+    /// process's writes on SQLite, every node's on PostgreSQL), when a batch of attempts
+    /// finished while more may be waiting, and at least every poll interval (due retries, a
+    /// missed signal). Finished attempts are recorded together, in one transaction.
     pub async fn run(self) {
+        let worker = Arc::new(self);
+        let mut signal = match worker.store.webhook_outbox_signal().await {
+            Ok(signal) => Some(signal),
+            Err(error) => {
+                tracing::warn!(%error, "webhook deliveries will only poll: no outbox signal");
+                None
+            }
+        };
+        let mut in_flight: JoinSet<AttemptRecord> = JoinSet::new();
+        let mut finished: Vec<AttemptRecord> = Vec::new();
+        // Whether to look for work now; `more`: the last look filled every free slot.
+        let mut look = true;
+        let mut more = false;
+        let limit = worker.settings.concurrency.max(1);
         loop {
-            match self.round(OffsetDateTime::now_utc()).await {
-                Ok(0) => tokio::time::sleep(self.settings.poll_interval).await,
-                Ok(_) => {}
-                Err(error) => {
-                    tracing::warn!(%error, "webhook deliveries paused after a store error");
-                    tokio::time::sleep(self.settings.poll_interval).await;
+            while let Some(done) = in_flight.try_join_next() {
+                finished.extend(done.ok());
+            }
+            if !finished.is_empty() {
+                let records = std::mem::take(&mut finished);
+                if let Err(error) = worker.store.record_webhook_attempts(records.clone()).await {
+                    tracing::warn!(%error, "webhook attempts not recorded; retrying");
+                    finished = records;
+                    tokio::time::sleep(worker.settings.poll_interval).await;
+                    continue;
                 }
+            }
+            let free = limit.saturating_sub(in_flight.len());
+            // Leases are taken in batches of at least a quarter of the slots, unless idle.
+            if look && free > 0 && (in_flight.is_empty() || free >= (limit / 4).max(1)) {
+                look = false;
+                match worker.claim(OffsetDateTime::now_utc(), free).await {
+                    Ok(leased) => {
+                        more = leased.len() == free;
+                        for delivery in leased {
+                            let worker = Arc::clone(&worker);
+                            in_flight.spawn(async move { worker.attempted(delivery).await });
+                        }
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "webhook deliveries paused after a store error");
+                        more = false;
+                    }
+                }
+            }
+            tokio::select! {
+                Some(done) = in_flight.join_next(), if !in_flight.is_empty() => {
+                    finished.extend(done.ok());
+                    look = look || more;
+                }
+                woken = committed(&mut signal) => {
+                    if woken.is_err() {
+                        // The listener reconnects at the next wait; until then, poll.
+                        signal = None;
+                        worker.resubscribe(&mut signal).await;
+                    }
+                    look = true;
+                }
+                () = tokio::time::sleep(worker.settings.poll_interval) => look = true,
             }
         }
     }
 
-    /// One round at `now`: fans out new events, then attempts the due deliveries it could lease;
-    /// how many events and attempts it handled.
-    pub async fn round(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
-        let fanned = self.store.fan_out_webhook_events(now, FAN_OUT).await?;
-        let leased = self
-            .store
-            .lease_webhook_deliveries(&self.owner, now, now + LEASE, BATCH)
-            .await?;
-        let attempted = leased.len() as u64;
-        let attempts = leased.into_iter().map(|delivery| self.attempt(delivery));
-        for result in futures_join_all(attempts).await {
-            result?;
-        }
-        Ok(fanned + attempted)
+    /// A new outbox signal after the previous one failed (none: polling only).
+    async fn resubscribe(&self, signal: &mut Option<OutboxSignal>) {
+        *signal = self.store.webhook_outbox_signal().await.ok();
     }
 
-    async fn attempt(&self, delivery: LeasedDelivery) -> Result<(), StoreError> {
+    /// Fans out new events and leases up to `limit` due deliveries, in one call.
+    async fn claim(
+        &self,
+        now: OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<LeasedDelivery>, StoreError> {
+        let until = now + self.settings.lease;
+        let limit = i64::try_from(limit).unwrap_or(BATCH);
+        self.store
+            .claim_webhook_deliveries(&self.owner, now, until, FAN_OUT, limit)
+            .await
+    }
+
+    /// One round at `now`, all at once: fans out new events, then attempts the due deliveries
+    /// it could lease (at most `settings.concurrency`) and records them; how many attempts.
+    pub async fn round(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
+        let leased = self.claim(now, self.settings.concurrency.max(1)).await?;
+        let attempted = leased.len() as u64;
+        let attempts = leased.into_iter().map(|delivery| self.attempted(delivery));
+        let records = futures_join_all(attempts).await;
+        if !records.is_empty() {
+            self.store.record_webhook_attempts(records).await?;
+        }
+        Ok(attempted)
+    }
+
+    /// Sends one delivery; what to record of it.
+    async fn attempted(&self, delivery: LeasedDelivery) -> AttemptRecord {
         let started = Instant::now();
         let answer = self.send(&delivery).await;
         let at = OffsetDateTime::now_utc();
@@ -171,7 +240,7 @@ impl Worker {
                 jitter,
             )
         };
-        let record = AttemptRecord {
+        AttemptRecord {
             delivery_id: delivery.delivery_id,
             owner: delivery.lease.clone(),
             attempt: WebhookAttempt {
@@ -182,11 +251,7 @@ impl Worker {
                 duration_ms: i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX),
             },
             outcome,
-        };
-        if !self.store.record_webhook_attempt(record).await? {
-            tracing::warn!(delivery = %delivery.delivery_id, "a webhook delivery's lease expired before its attempt was recorded");
         }
-        Ok(())
     }
 
     async fn send(&self, delivery: &LeasedDelivery) -> Answer {
@@ -254,6 +319,14 @@ fn transport_error(error: &reqwest::Error, after: Duration) -> String {
         cause = source;
     }
     cause.to_string()
+}
+
+/// The next commit of events, or never without a signal.
+async fn committed(signal: &mut Option<OutboxSignal>) -> Result<(), StoreError> {
+    match signal {
+        Some(signal) => signal.committed().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Runs the futures at once and gives their results in order.

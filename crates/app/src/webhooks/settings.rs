@@ -28,6 +28,11 @@ pub struct WebhookSettings {
     pub max_body: usize,
     /// Whether this node runs a delivery worker.
     pub deliver: bool,
+    /// How many attempts a worker has in flight at most.
+    pub concurrency: usize,
+    /// How long a worker holds the deliveries it leased: a node that died leaves its leased
+    /// deliveries to the others after this long (longer than an attempt may take).
+    pub lease: time::Duration,
 }
 
 impl Default for WebhookSettings {
@@ -40,6 +45,8 @@ impl Default for WebhookSettings {
             timeout: Duration::from_secs(5),
             max_body: 64 * 1024,
             deliver: true,
+            concurrency: 64,
+            lease: time::Duration::seconds(60),
         }
     }
 }

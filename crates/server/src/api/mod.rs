@@ -85,6 +85,7 @@ pub(crate) fn routes(state: &AppState) -> Router<AppState> {
         .routes(routes!(webhooks::rotate))
         .routes(routes!(webhooks::deliveries))
         .routes(routes!(webhooks::replay))
+        .routes(routes!(webhooks::replay_range))
         .split_for_parts();
     let mut openapi = openapi;
     openapi.merge(me_doc);

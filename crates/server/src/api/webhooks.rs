@@ -414,3 +414,52 @@ pub async fn replay(
         axum::Json(delivery(replayed, Vec::new())),
     ))
 }
+
+/// A time range of events whose deliveries to send again.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReplayRange {
+    /// The start of the range (included): an RFC 3339 time.
+    #[schema(format = DateTime)]
+    pub from: String,
+    /// The end of the range (excluded): an RFC 3339 time after `from`.
+    #[schema(format = DateTime)]
+    pub to: String,
+}
+
+/// How many deliveries were made pending again.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Replayed {
+    pub replayed: u64,
+}
+
+/// Sends again every delivery of the endpoint whose event occurred in `[from, to)`, as soon as
+/// a worker gets to them (their earlier attempts stay in the log).
+#[utoipa::path(post, path = "/webhooks/{id}/replay", tag = "webhooks",
+    operation_id = "replay_webhook_range",
+    params(("id" = Uuid, Path, description = "The endpoint's id")),
+    request_body = ReplayRange,
+    responses((status = 202, body = Replayed, description = "Pending again"), ErrorResponses),
+    security(("bearer" = ["webhooks:write"])))]
+pub async fn replay_range(
+    caller: Caller,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(body): ApiJson<ReplayRange>,
+) -> Result<(StatusCode, axum::Json<Replayed>), ApiError> {
+    caller.require(Scope::WebhooksWrite)?;
+    let now = OffsetDateTime::now_utc();
+    let replayed = webhooks::replay_range(&state.app, id, &body.from, &body.to, now).await?;
+    super::audit::record(
+        &state,
+        &caller,
+        "webhook.deliveries_replayed",
+        format!("webhook:{id}"),
+        (
+            None,
+            Some(serde_json::json!({ "from": body.from, "to": body.to, "replayed": replayed })),
+        ),
+    )
+    .await;
+    Ok((StatusCode::ACCEPTED, axum::Json(Replayed { replayed })))
+}

@@ -22,6 +22,11 @@ pub struct WebhooksConfig {
     pub timeout_seconds: u64,
     /// Whether this node delivers (a node that does not still writes events).
     pub deliver: bool,
+    /// How many attempts this node's worker has in flight at most.
+    pub concurrency: usize,
+    /// Seconds a worker holds the deliveries it leased; another node takes over the leased
+    /// deliveries of a node that died after this long. More than `timeout_seconds`.
+    pub lease_seconds: u64,
 }
 
 impl WebhooksConfig {
@@ -34,6 +39,8 @@ impl WebhooksConfig {
             poll_interval: Duration::from_millis(self.poll_interval_ms),
             timeout: Duration::from_secs(self.timeout_seconds),
             deliver: self.deliver,
+            concurrency: self.concurrency,
+            lease: time::Duration::seconds(i64::try_from(self.lease_seconds).unwrap_or(60)),
             ..WebhookSettings::default()
         }
     }
@@ -49,6 +56,15 @@ impl WebhooksConfig {
         if !(1..=3_600_000).contains(&self.first_retry_ms) {
             return Some("webhooks.first_retry_ms must be between 1 and 3600000");
         }
+        if !(1..=1024).contains(&self.concurrency) {
+            return Some("webhooks.concurrency must be between 1 and 1024");
+        }
+        if !(1..=3600).contains(&self.lease_seconds) {
+            return Some("webhooks.lease_seconds must be between 1 and 3600");
+        }
+        if self.lease_seconds <= self.timeout_seconds {
+            return Some("webhooks.lease_seconds must be more than webhooks.timeout_seconds");
+        }
         None
     }
 }
@@ -63,6 +79,8 @@ pub struct WebhooksLayer {
     pub poll_interval_ms: Option<u64>,
     pub timeout_seconds: Option<u64>,
     pub deliver: Option<bool>,
+    pub concurrency: Option<usize>,
+    pub lease_seconds: Option<u64>,
 }
 
 impl WebhooksLayer {
@@ -75,6 +93,8 @@ impl WebhooksLayer {
             poll_interval_ms: self.poll_interval_ms.or(lower.poll_interval_ms),
             timeout_seconds: self.timeout_seconds.or(lower.timeout_seconds),
             deliver: self.deliver.or(lower.deliver),
+            concurrency: self.concurrency.or(lower.concurrency),
+            lease_seconds: self.lease_seconds.or(lower.lease_seconds),
         }
     }
 
@@ -92,6 +112,10 @@ impl WebhooksLayer {
                 .unwrap_or(defaults.poll_interval.as_millis() as u64),
             timeout_seconds: self.timeout_seconds.unwrap_or(defaults.timeout.as_secs()),
             deliver: self.deliver.unwrap_or(true),
+            concurrency: self.concurrency.unwrap_or(defaults.concurrency),
+            lease_seconds: self
+                .lease_seconds
+                .unwrap_or(defaults.lease.whole_seconds().unsigned_abs()),
         }
     }
 }

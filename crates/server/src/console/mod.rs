@@ -15,6 +15,7 @@ mod preview;
 mod theme;
 mod user_actions;
 mod users;
+mod webhooks;
 
 use std::net::SocketAddr;
 
@@ -122,6 +123,27 @@ pub(crate) fn routes() -> Router<AppState> {
         .route(
             "/admin/clients/{id}/delete",
             get(clients::confirm_deletion).post(clients::delete),
+        )
+        .route(
+            "/admin/webhooks",
+            get(webhooks::list).post(webhooks::create),
+        )
+        .route(
+            "/admin/webhooks/{id}",
+            get(webhooks::show).post(webhooks::update),
+        )
+        .route("/admin/webhooks/{id}/replay", post(webhooks::replay_range))
+        .route(
+            "/admin/webhooks/{id}/deliveries/{delivery_id}/replay",
+            post(webhooks::replay),
+        )
+        .route(
+            "/admin/webhooks/{id}/secret",
+            get(webhooks::confirm_rotation).post(webhooks::rotate_secret),
+        )
+        .route(
+            "/admin/webhooks/{id}/delete",
+            get(webhooks::confirm_deletion).post(webhooks::delete),
         )
         .route("/admin/theme", get(theme::show).post(theme::submit))
         .route("/admin/preview/{page}", get(preview::page))
@@ -288,7 +310,7 @@ impl Console {
                 label => text(self.locale, &format!("console.nav.{key}")),
                 current => key == page,
                 // Pages other issues add are listed, not linked yet.
-                ready => matches!(key, "overview" | "users" | "policy" | "clients" | "theme" | "admins" | "keys" | "audit"),
+                ready => matches!(key, "overview" | "users" | "policy" | "clients" | "theme" | "webhooks" | "admins" | "keys" | "audit"),
             }
         })
         .collect();

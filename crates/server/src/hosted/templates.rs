@@ -146,6 +146,22 @@ const EMBEDDED: &[(&str, &str)] = &[
         include_str!("../../templates/console_clients.html"),
     ),
     (
+        "console_webhooks.html",
+        include_str!("../../templates/console_webhooks.html"),
+    ),
+    (
+        "console_webhook.html",
+        include_str!("../../templates/console_webhook.html"),
+    ),
+    (
+        "console_webhook_secret.html",
+        include_str!("../../templates/console_webhook_secret.html"),
+    ),
+    (
+        "console_webhook_confirm.html",
+        include_str!("../../templates/console_webhook_confirm.html"),
+    ),
+    (
         "console_client_new.html",
         include_str!("../../templates/console_client_new.html"),
     ),

@@ -10,7 +10,7 @@ use crate::rp::{PASSWORD, location, sign_up};
 use crate::support::{Browser, each_backend, hidden_input};
 
 /// The text of the element with `id` (up to its closing tag), unescaped of `&amp;` only.
-fn element(html: &str, id: &str) -> Option<String> {
+pub(crate) fn element(html: &str, id: &str) -> Option<String> {
     let marker = format!("id=\"{id}\">");
     let start = html.find(&marker)? + marker.len();
     let end = html[start..].find('<')?;
@@ -19,7 +19,11 @@ fn element(html: &str, id: &str) -> Option<String> {
 
 /// Follows `start` within the server, signing in with the password when the sign-in page asks
 /// (as `prompt=login` makes it): the first response that is neither a redirect nor that page.
-async fn sign_in_again(browser: &Browser, start: &str, email: &str) -> reqwest::Response {
+pub(crate) async fn sign_in_again(
+    browser: &Browser,
+    start: &str,
+    email: &str,
+) -> reqwest::Response {
     let mut response = browser.get(start).await;
     for _ in 0..12 {
         if !response.status().is_redirection() {

@@ -28,6 +28,7 @@ mod console_keys;
 mod console_policy;
 mod console_theme;
 mod console_users;
+mod console_webhooks;
 mod discovery;
 mod federation;
 mod hosted_pages;

@@ -22,29 +22,29 @@ use crate::support::{each_backend, each_backend_with};
 
 /// A request the receiver got.
 #[derive(Debug)]
-struct Received {
-    id: String,
-    timestamp: String,
-    signature: String,
-    body: Vec<u8>,
-    answered: u16,
+pub(crate) struct Received {
+    pub(crate) id: String,
+    pub(crate) timestamp: String,
+    pub(crate) signature: String,
+    pub(crate) body: Vec<u8>,
+    pub(crate) answered: u16,
 }
 
 impl Received {
-    fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_slice(&self.body).unwrap()
     }
 }
 
 /// A webhook receiver on 127.0.0.1: answers each request with the next scripted status (200
 /// once the script is done) and hands the request to the test.
-struct Receiver {
-    url: String,
+pub(crate) struct Receiver {
+    pub(crate) url: String,
     requests: mpsc::UnboundedReceiver<Received>,
 }
 
 impl Receiver {
-    async fn start(script: &[u16]) -> Receiver {
+    pub(crate) async fn start(script: &[u16]) -> Receiver {
         let script = Arc::new(Mutex::new(script.iter().copied().collect::<VecDeque<_>>()));
         let (sender, requests) = mpsc::unbounded_channel();
         let route = axum::routing::post(move |headers: HeaderMap, body: axum::body::Bytes| {
@@ -83,7 +83,7 @@ impl Receiver {
     }
 
     /// The next request, within ten seconds.
-    async fn next(&mut self) -> Received {
+    pub(crate) async fn next(&mut self) -> Received {
         tokio::time::timeout(Duration::from_secs(10), self.requests.recv())
             .await
             .expect("the receiver got no request within ten seconds")
@@ -93,7 +93,7 @@ impl Receiver {
 
 /// Whether `signature` (`v1,<b64> v1,<b64>`) holds a valid signature of the request under
 /// `secret`, computed here as the Standard Webhooks specification says.
-fn signed_with(request: &Received, secret: &str) -> bool {
+pub(crate) fn signed_with(request: &Received, secret: &str) -> bool {
     let key = STANDARD
         .decode(secret.strip_prefix("whsec_").unwrap())
         .unwrap();
@@ -105,7 +105,7 @@ fn signed_with(request: &Received, secret: &str) -> bool {
 }
 
 /// Loopback receivers over plain http allowed; quick retries.
-fn loopback() -> Layer {
+pub(crate) fn loopback() -> Layer {
     Layer {
         webhooks: Some(WebhooksLayer {
             allow_private: Some(true),
@@ -145,6 +145,24 @@ async fn settled_deliveries(api: &Api<'_>, id: &str) -> Value {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     panic!("the delivery was still pending after ten seconds");
+}
+
+/// Waits (ten seconds at most) until the endpoint has `n` deliveries, every one delivered.
+async fn all_delivered(api: &Api<'_>, id: &str, n: usize) {
+    for _ in 0..500 {
+        let list: Value = api
+            .get(&format!("/webhooks/{id}/deliveries"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let items = list["items"].as_array().unwrap();
+        if items.len() == n && items.iter().all(|d| d["status"] == "delivered") {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the deliveries were not all delivered after ten seconds");
 }
 
 #[tokio::test]
@@ -579,6 +597,141 @@ async fn what_people_and_administrators_do_reaches_receivers_and_values_only_tho
             assert_eq!(body["data"]["client"]["id"], client_id, "{body}");
             assert_eq!(body["data"]["client"]["name"], name, "{body}");
             assert!(!body.to_string().contains("secret"), "{body}");
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_deliveries_of_a_time_range_are_sent_again_and_bad_ranges_are_refused_per_field() {
+    each_backend_with(&loopback(), |app| async move {
+        let (_tokens, api) = admin(&app).await;
+        let mut receiver = Receiver::start(&[]).await;
+        let endpoint = create_endpoint(&api, &receiver.url, &["user.created"]).await;
+        let id = endpoint["id"].as_str().unwrap().to_owned();
+        let mut first = Vec::new();
+        for name in ["ann", "bea", "cy"] {
+            let created = api
+                .post("/users", &json!({"email": format!("{name}@example.com")}))
+                .await;
+            assert_eq!(created.status(), 201);
+            first.push(receiver.next().await);
+        }
+        // The range of the second event's timestamp only, then of all three.
+        let stamp = |r: &Received| {
+            time::OffsetDateTime::parse(
+                r.json()["timestamp"].as_str().unwrap(),
+                &time::format_description::well_known::Rfc3339,
+            )
+            .unwrap()
+        };
+        let rfc = |at: time::OffsetDateTime| {
+            at.format(&time::format_description::well_known::Rfc3339)
+                .unwrap()
+        };
+        let second = stamp(&first[1]);
+        let just_after = second + time::Duration::milliseconds(1);
+        // Settled before replaying, so that no attempt still holds a lease.
+        all_delivered(&api, &id, 3).await;
+        let replayed = api
+            .post(
+                &format!("/webhooks/{id}/replay"),
+                &json!({"from": rfc(second), "to": rfc(just_after)}),
+            )
+            .await;
+        assert_eq!(replayed.status(), 202);
+        let replayed: Value = replayed.json().await.unwrap();
+        assert_eq!(replayed["replayed"], 1, "{replayed}");
+        let again = receiver.next().await;
+        assert_eq!(again.id, first[1].id);
+
+        let everything = json!({
+            "from": rfc(stamp(&first[0])),
+            "to": rfc(time::OffsetDateTime::now_utc() + time::Duration::seconds(1)),
+        });
+        let replayed: Value = api
+            .post(&format!("/webhooks/{id}/replay"), &everything)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(replayed["replayed"], 3, "{replayed}");
+        let mut ids: Vec<String> = Vec::new();
+        for _ in 0..3 {
+            ids.push(receiver.next().await.id);
+        }
+        ids.sort();
+        let mut expected: Vec<String> = first.iter().map(|r| r.id.clone()).collect();
+        expected.sort();
+        assert_eq!(ids, expected);
+
+        // Refused, each value said.
+        let refused = api
+            .post(
+                &format!("/webhooks/{id}/replay"),
+                &json!({"from": "yesterday", "to": "2026-01-01T00:00:00Z"}),
+            )
+            .await;
+        let body = problem(refused, 400).await;
+        assert_eq!(body["fields"]["from"][0]["code"], "invalid_time", "{body}");
+        let backwards = api
+            .post(
+                &format!("/webhooks/{id}/replay"),
+                &json!({"from": "2026-01-02T00:00:00Z", "to": "2026-01-01T00:00:00Z"}),
+            )
+            .await;
+        let body = problem(backwards, 400).await;
+        assert_eq!(body["fields"]["to"][0]["code"], "empty_range", "{body}");
+        let missing = api
+            .post(
+                &format!("/webhooks/{id}/replay"),
+                &json!({"from": "2026-01-02T00:00:00Z"}),
+            )
+            .await;
+        problem(missing, 400).await;
+        let unknown = api
+            .post(
+                &format!("/webhooks/{}/replay", uuid::Uuid::nil()),
+                &everything,
+            )
+            .await;
+        problem(unknown, 404).await;
+
+        let log = app.store.list_audit(None, 50).await.unwrap();
+        let replays: Vec<_> = log
+            .iter()
+            .filter(|e| e.entry.action == "webhook.deliveries_replayed")
+            .collect();
+        assert_eq!(replays.len(), 2);
+        assert_eq!(
+            replays[0].entry.target.as_deref(),
+            Some(format!("webhook:{id}").as_str())
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn with_a_minute_between_polls_a_committed_event_is_delivered_at_once() {
+    let mut layer = loopback();
+    if let Some(webhooks) = layer.webhooks.as_mut() {
+        webhooks.poll_interval_ms = Some(60_000);
+    }
+    each_backend_with(&layer, |app| async move {
+        let (_tokens, api) = admin(&app).await;
+        let mut receiver = Receiver::start(&[]).await;
+        create_endpoint(&api, &receiver.url, &["user.created"]).await;
+        for name in ["dee", "eve"] {
+            let created = api
+                .post("/users", &json!({"email": format!("{name}@example.com")}))
+                .await;
+            assert_eq!(created.status(), 201);
+            // Within ten seconds: woken by the commit, not by the next poll a minute later.
+            let request = receiver.next().await;
+            assert_eq!(
+                request.json()["data"]["user"]["email"],
+                format!("{name}@example.com")
+            );
         }
     })
     .await;

@@ -12,6 +12,7 @@ use uuid::Uuid;
 use crate::StoreError;
 use crate::backend::{Backend, Conn, query, query_as};
 use crate::model::{from_millis, from_millis_opt, new_id, parse_id, to_millis};
+use crate::outbox_signal::OutboxSignal;
 use crate::webhook::{
     AttemptOutcome, AttemptRecord, DeliveryStatus, LeasedDelivery, NewWebhookEndpoint,
     NewWebhookEvent, WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEndpointUpdate,
@@ -97,6 +98,39 @@ pub trait Webhooks: Send + Sync {
 
     /// Deletes the events older than `before` that have no pending delivery left; how many.
     async fn purge_webhook_events(&self, before: OffsetDateTime) -> Result<u64, StoreError>;
+
+    /// What wakes a delivery worker when events are committed to the outbox (this process's
+    /// writes on SQLite; every node's on PostgreSQL).
+    async fn webhook_outbox_signal(&self) -> Result<OutboxSignal, StoreError>;
+
+    /// [`Webhooks::fan_out_webhook_events`] (up to `fan_out` events) then
+    /// [`Webhooks::lease_webhook_deliveries`] (up to `limit`), on one connection: a worker's
+    /// whole look for work.
+    async fn claim_webhook_deliveries(
+        &self,
+        owner: &str,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+        fan_out: i64,
+        limit: i64,
+    ) -> Result<Vec<LeasedDelivery>, StoreError>;
+
+    /// [`Webhooks::record_webhook_attempt`] for several attempts, in one transaction; for each,
+    /// whether its lease was still held.
+    async fn record_webhook_attempts(
+        &self,
+        records: Vec<AttemptRecord>,
+    ) -> Result<Vec<bool>, StoreError>;
+
+    /// Makes every delivery of endpoint `endpoint_id` whose event occurred in `[from, to)`
+    /// pending again, due at `now` (their attempts stay in the log); how many.
+    async fn replay_webhook_deliveries(
+        &self,
+        endpoint_id: Uuid,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError>;
 }
 
 #[async_trait]
@@ -212,6 +246,47 @@ impl<B: Backend> Webhooks for B {
     async fn purge_webhook_events(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
         let mut c = self.write().await?;
         let result = sql::purge(&mut *c, before).await;
+        self.settle(&mut c, result)
+    }
+
+    async fn webhook_outbox_signal(&self) -> Result<OutboxSignal, StoreError> {
+        self.outbox_signal().await
+    }
+
+    async fn claim_webhook_deliveries(
+        &self,
+        owner: &str,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+        fan_out: i64,
+        limit: i64,
+    ) -> Result<Vec<LeasedDelivery>, StoreError> {
+        let mut c = self.write().await?;
+        let result = match sql::fan_out(&mut *c, now, fan_out).await {
+            Ok(_) => sql::lease(&mut *c, owner, now, until, limit).await,
+            Err(error) => Err(error),
+        };
+        self.settle(&mut c, result)
+    }
+
+    async fn record_webhook_attempts(
+        &self,
+        records: Vec<AttemptRecord>,
+    ) -> Result<Vec<bool>, StoreError> {
+        let mut c = self.write().await?;
+        let result = sql::record_attempts(&mut *c, records).await;
+        self.settle(&mut c, result)
+    }
+
+    async fn replay_webhook_deliveries(
+        &self,
+        endpoint_id: Uuid,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        let mut c = self.write().await?;
+        let result = sql::replay_range(&mut *c, endpoint_id, from, to, now).await;
         self.settle(&mut c, result)
     }
 }
@@ -485,50 +560,68 @@ pub(crate) mod sql {
         record: AttemptRecord,
     ) -> Result<bool, StoreError> {
         let mut tx = c.begin_write().await?;
-        let id = record.delivery_id.to_string();
-        let held = query_as::<(i64, String)>(
-            "SELECT attempts, endpoint_id FROM webhook_deliveries
-             WHERE id = $1 AND lease_owner = $2 AND status = 'pending'",
-        )
-        .bind(id.clone())
-        .bind(record.owner.clone())
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some((attempts, endpoint_id)) = held else {
-            C::commit(tx).await?;
-            return Ok(false);
-        };
+        let held = record_attempt_in(&mut *tx, record).await?;
+        C::commit(tx).await?;
+        Ok(held)
+    }
+
+    /// Several attempts in one transaction (a worker records what finished together).
+    pub(crate) async fn record_attempts<C: Conn>(
+        c: &mut C,
+        records: Vec<AttemptRecord>,
+    ) -> Result<Vec<bool>, StoreError> {
+        let mut tx = c.begin_write().await?;
+        let mut held = Vec::with_capacity(records.len());
+        for record in records {
+            held.push(record_attempt_in(&mut *tx, record).await?);
+        }
+        C::commit(tx).await?;
+        Ok(held)
+    }
+
+    /// One attempt, inside the caller's transaction: applied only if `record.owner` still
+    /// holds the lease.
+    async fn record_attempt_in<C: Conn>(
+        tx: &mut C,
+        record: AttemptRecord,
+    ) -> Result<bool, StoreError> {
         let attempt = &record.attempt;
         let at = to_millis(attempt.at);
-        query(
-            "INSERT INTO webhook_attempts (delivery_id, attempt, at, status_code, error, duration_ms)
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(id.clone())
-        .bind(attempts + 1)
-        .bind(at)
-        .bind(attempt.status_code)
-        .bind(attempt.error.clone())
-        .bind(attempt.duration_ms)
-        .execute(&mut *tx)
-        .await?;
         let (status, next, delivered) = match &record.outcome {
             AttemptOutcome::Delivered => (DeliveryStatus::Delivered, at, Some(at)),
             AttemptOutcome::Retry(next) => (DeliveryStatus::Pending, to_millis(*next), None),
             AttemptOutcome::GiveUp(_) => (DeliveryStatus::Failed, at, None),
         };
-        query(
+        // The lease is checked and the outcome applied in one statement.
+        let held = query_as::<(i64, String)>(
             "UPDATE webhook_deliveries
-             SET status = $2, attempts = attempts + 1, next_attempt_at = $3, delivered_at = $4,
-                 last_status = $5, last_error = $6, lease_owner = NULL, lease_expires_at = NULL
-             WHERE id = $1",
+             SET status = $3, attempts = attempts + 1, next_attempt_at = $4, delivered_at = $5,
+                 last_status = $6, last_error = $7, lease_owner = NULL, lease_expires_at = NULL
+             WHERE id = $1 AND lease_owner = $2 AND status = 'pending'
+             RETURNING attempts, endpoint_id",
         )
-        .bind(id)
+        .bind(record.delivery_id.to_string())
+        .bind(record.owner.clone())
         .bind(status.as_str())
         .bind(next)
         .bind(delivered)
         .bind(attempt.status_code)
         .bind(attempt.error.clone())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((number, endpoint_id)) = held else {
+            return Ok(false);
+        };
+        query(
+            "INSERT INTO webhook_attempts (delivery_id, attempt, at, status_code, error, duration_ms)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(record.delivery_id.to_string())
+        .bind(number)
+        .bind(at)
+        .bind(attempt.status_code)
+        .bind(attempt.error.clone())
+        .bind(attempt.duration_ms)
         .execute(&mut *tx)
         .await?;
         if let AttemptOutcome::GiveUp(reason) = &record.outcome {
@@ -550,7 +643,6 @@ pub(crate) mod sql {
                 insert_event(&mut *tx, event).await?;
             }
         }
-        C::commit(tx).await?;
         Ok(true)
     }
 
@@ -640,6 +732,29 @@ pub(crate) mod sql {
             .ok_or(StoreError::NotFound)?;
         C::commit(tx).await?;
         Ok(delivery)
+    }
+
+    pub(crate) async fn replay_range<C: Conn>(
+        c: &mut C,
+        endpoint_id: Uuid,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        query(
+            "UPDATE webhook_deliveries
+             SET status = 'pending', next_attempt_at = $4, delivered_at = NULL,
+                 lease_owner = NULL, lease_expires_at = NULL
+             WHERE endpoint_id = $1
+               AND event_id IN (SELECT id FROM webhook_events
+                                WHERE occurred_at >= $2 AND occurred_at < $3)",
+        )
+        .bind(endpoint_id.to_string())
+        .bind(to_millis(from))
+        .bind(to_millis(to))
+        .bind(to_millis(now))
+        .execute(&mut *c)
+        .await
     }
 
     pub(crate) async fn purge<C: Conn>(

@@ -33,6 +33,8 @@ pub(crate) struct Connections {
     /// One permit per slot: holding one guarantees an unlocked slot.
     free: Semaphore,
     wait: Duration,
+    /// Installed on each connection opened (the writing connection's outbox hooks).
+    hooks: Option<std::sync::Arc<crate::outbox_signal::OutboxHooks>>,
 }
 
 /// Room for one connection, open or not yet.
@@ -68,12 +70,23 @@ impl Connections {
         size: u32,
         wait: Duration,
     ) -> Result<Self, StoreError> {
+        Self::open_with_hooks(options, size, wait, None).await
+    }
+
+    /// [`Connections::open`], with `hooks` installed on every connection it opens.
+    pub(crate) async fn open_with_hooks(
+        options: SqliteConnectOptions,
+        size: u32,
+        wait: Duration,
+        hooks: Option<std::sync::Arc<crate::outbox_signal::OutboxHooks>>,
+    ) -> Result<Self, StoreError> {
         let size = usize::try_from(size.max(1)).unwrap_or(1);
         let connections = Self {
             options,
             slots: (0..size).map(|_| Slot::default()).collect(),
             free: Semaphore::new(size),
             wait,
+            hooks,
         };
         drop(connections.acquire().await?);
         Ok(connections)
@@ -104,11 +117,17 @@ impl Connections {
             *connection = None;
         }
         if connection.is_none() {
-            let opened = self
+            let mut opened = self
                 .options
                 .connect()
                 .await
                 .map_err(|e| self.unavailable(&e))?;
+            if let Some(hooks) = &self.hooks {
+                hooks
+                    .install(&mut opened)
+                    .await
+                    .map_err(|e| self.unavailable(&e))?;
+            }
             *connection = Some(opened);
         }
         let connection = MutexGuard::try_map(connection, Option::as_mut)

@@ -20,6 +20,9 @@ crate::for_each_backend!(
     a_lease_is_held_by_one_worker_until_it_expires_and_only_its_holder_records,
     giving_up_fails_the_delivery_disables_the_endpoint_and_records_why,
     a_replayed_delivery_is_due_again_and_old_events_are_purged_once_done,
+    the_deliveries_of_a_time_range_are_replayed_for_one_endpoint_only,
+    a_claim_fans_out_and_leases_and_attempts_recorded_together_need_their_lease,
+    a_commit_that_writes_events_rings_the_outbox_signal,
 );
 
 async fn endpoint(store: &Arc<dyn Store>, events: &[&str]) -> WebhookEndpoint {
@@ -354,6 +357,128 @@ async fn a_replayed_delivery_is_due_again_and_old_events_are_purged_once_done(
             .unwrap()
             .is_empty()
     );
+}
+
+async fn the_deliveries_of_a_time_range_are_replayed_for_one_endpoint_only(store: Arc<dyn Store>) {
+    let hook = endpoint(&store, &[]).await;
+    let other = endpoint(&store, &[]).await;
+    let minute = Duration::minutes(1);
+    for i in 0..5 {
+        event(&store, "user.created", t0() + minute * i).await;
+    }
+    store.fan_out_webhook_events(t0(), 10).await.unwrap();
+    let leased = store
+        .lease_webhook_deliveries("a", t0(), t0() + minute, 20)
+        .await
+        .unwrap();
+    assert_eq!(leased.len(), 10);
+    let records = leased
+        .iter()
+        .map(|d| AttemptRecord {
+            delivery_id: d.delivery_id,
+            owner: d.lease.clone(),
+            attempt: attempt(t0(), Some(200)),
+            outcome: AttemptOutcome::Delivered,
+        })
+        .collect();
+    let held = store.record_webhook_attempts(records).await.unwrap();
+    assert_eq!(held, vec![true; 10]);
+    let later = t0() + Duration::hours(1);
+    // [t0 + 1 min, t0 + 3 min): the events of minutes 1 and 2, to `hook` only.
+    let replayed = store
+        .replay_webhook_deliveries(hook.id, t0() + minute, t0() + minute * 3, later)
+        .await
+        .unwrap();
+    assert_eq!(replayed, 2);
+    let pending: Vec<_> = store
+        .list_webhook_deliveries(hook.id, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|d| d.status == DeliveryStatus::Pending)
+        .collect();
+    assert_eq!(pending.len(), 2);
+    assert!(pending.iter().all(|d| d.next_attempt_at == later));
+    assert!(
+        store
+            .list_webhook_deliveries(other.id, 10)
+            .await
+            .unwrap()
+            .iter()
+            .all(|d| d.status == DeliveryStatus::Delivered)
+    );
+    let none = store
+        .replay_webhook_deliveries(hook.id, later, later + minute, later)
+        .await
+        .unwrap();
+    assert_eq!(none, 0);
+}
+
+async fn a_claim_fans_out_and_leases_and_attempts_recorded_together_need_their_lease(
+    store: Arc<dyn Store>,
+) {
+    endpoint(&store, &[]).await;
+    for _ in 0..3 {
+        event(&store, "user.created", t0()).await;
+    }
+    let minute = Duration::minutes(1);
+    let claimed = store
+        .claim_webhook_deliveries("a", t0(), t0() + minute, 100, 2)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 2, "fanned out and leased in one call");
+    let rest = store
+        .claim_webhook_deliveries("b", t0(), t0() + minute, 100, 10)
+        .await
+        .unwrap();
+    assert_eq!(rest.len(), 1);
+    let record = |leased: &accrete_store::LeasedDelivery, owner: &str| AttemptRecord {
+        delivery_id: leased.delivery_id,
+        owner: owner.to_owned(),
+        attempt: attempt(t0(), Some(204)),
+        outcome: AttemptOutcome::Delivered,
+    };
+    let held = store
+        .record_webhook_attempts(vec![
+            record(&claimed[0], &claimed[0].lease),
+            record(&claimed[1], "not-the-holder"),
+            record(&rest[0], &rest[0].lease),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(held, vec![true, false, true]);
+    let statuses: Vec<_> = [&claimed[0], &claimed[1], &rest[0]]
+        .iter()
+        .map(|d| d.delivery_id)
+        .collect();
+    let mut found = Vec::new();
+    for id in statuses {
+        let delivery = store.get_webhook_delivery(id).await.unwrap().unwrap();
+        found.push((delivery.status, delivery.attempts));
+    }
+    assert_eq!(
+        found,
+        [
+            (DeliveryStatus::Delivered, 1),
+            (DeliveryStatus::Pending, 0),
+            (DeliveryStatus::Delivered, 1)
+        ]
+    );
+    let log = store
+        .webhook_attempts(claimed[0].delivery_id)
+        .await
+        .unwrap();
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0].attempt, 1);
+}
+
+async fn a_commit_that_writes_events_rings_the_outbox_signal(store: Arc<dyn Store>) {
+    let mut signal = store.webhook_outbox_signal().await.unwrap();
+    event(&store, "user.created", t0()).await;
+    tokio::time::timeout(std::time::Duration::from_secs(10), signal.committed())
+        .await
+        .expect("no signal within ten seconds of the commit")
+        .unwrap();
 }
 
 /// Two nodes leasing at once on PostgreSQL: each delivery goes to exactly one of them.

@@ -1,0 +1,18 @@
+-- Webhooks, operations (docs/webhooks.md).
+
+-- Replaying an endpoint's deliveries of a time range finds the events of that range by when
+-- they occurred.
+CREATE INDEX webhook_events_occurred ON webhook_events (occurred_at);
+
+-- Every transaction that writes events to the outbox notifies the delivery workers of every
+-- node (they LISTEN on this channel), when it commits: NOTIFY is transactional, and repeated
+-- notifications of one transaction are folded into one. Polling stays as the fallback.
+CREATE FUNCTION webhook_events_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('accrete_webhook_events', '');
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER webhook_events_inserted AFTER INSERT ON webhook_events
+    FOR EACH STATEMENT EXECUTE FUNCTION webhook_events_notify();
