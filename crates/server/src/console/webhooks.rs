@@ -42,6 +42,7 @@ fn snapshot(view: &WebhookView) -> serde_json::Value {
         "description": view.description,
         "enabled": view.enabled,
         "disabled_reason": view.disabled_reason,
+        "include_values": view.include_values,
     })
 }
 
@@ -111,6 +112,8 @@ pub(super) struct EndpointForm {
     description: String,
     /// `on` when enabled (the change form only).
     enabled: Option<String>,
+    /// `on` when `user.updated` deliveries carry the new values.
+    include_values: Option<String>,
     /// One checkbox per event type: `event.user.created=on`, ...
     #[serde(flatten)]
     rest: std::collections::HashMap<String, String>,
@@ -131,6 +134,7 @@ impl EndpointForm {
             url: view.url.clone(),
             description: view.description.clone().unwrap_or_default(),
             enabled: view.enabled.then(|| "on".to_owned()),
+            include_values: view.include_values.then(|| "on".to_owned()),
             rest: view
                 .events
                 .iter()
@@ -149,6 +153,7 @@ impl EndpointForm {
             url => self.url,
             description => self.description,
             enabled => self.enabled.is_some(),
+            include_values => self.include_values.is_some(),
             events,
         }
     }
@@ -265,6 +270,7 @@ pub(super) async fn create(
         url: form.url.clone(),
         events: form.events(),
         description: Some(form.description.clone()),
+        include_values: form.include_values.is_some(),
     };
     let made = match webhooks::create(&state.app, new, OffsetDateTime::now_utc()).await {
         Ok(made) => made,
@@ -480,6 +486,7 @@ pub(super) async fn update(
         events: Some(form.events()),
         description: Some(description),
         enabled: Some(form.enabled.is_some()),
+        include_values: Some(form.include_values.is_some()),
     };
     let now = OffsetDateTime::now_utc();
     let updated = match webhooks::update(&state.app, id, change, now).await {

@@ -6,7 +6,7 @@ CREATE INDEX webhook_events_occurred ON webhook_events (occurred_at);
 
 -- Every transaction that writes events to the outbox notifies the delivery workers of every
 -- node (they LISTEN on this channel), when it commits: NOTIFY is transactional, and repeated
--- notifications of one transaction are folded into one. Polling stays as the fallback.
+-- notifications of one transaction (one per row) are folded into one. Polling stays as the fallback.
 CREATE FUNCTION webhook_events_notify() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM pg_notify('accrete_webhook_events', '');
@@ -14,5 +14,7 @@ BEGIN
 END
 $$;
 
+-- Per row, not per statement: an INSERT that writes no row (no endpoint enabled) notifies
+-- nobody.
 CREATE TRIGGER webhook_events_inserted AFTER INSERT ON webhook_events
-    FOR EACH STATEMENT EXECUTE FUNCTION webhook_events_notify();
+    FOR EACH ROW EXECUTE FUNCTION webhook_events_notify();

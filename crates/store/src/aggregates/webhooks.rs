@@ -334,9 +334,12 @@ pub(crate) mod sql {
         event: NewWebhookEvent,
     ) -> Result<String, StoreError> {
         let id = format!("msg_{}", new_id(event.at).simple());
+        // Only while an endpoint is enabled: with none (most servers), a sign-in or a page view
+        // writes nothing more; an endpoint receives the changes committed after it exists.
         query(
             "INSERT INTO webhook_events (id, type, payload, occurred_at, fanned_out)
-             VALUES ($1, $2, $3, $4, FALSE)",
+             SELECT $1, $2, $3, $4, FALSE
+             WHERE EXISTS (SELECT 1 FROM webhook_endpoints WHERE enabled)",
         )
         .bind(id.clone())
         .bind(event.kind)

@@ -50,12 +50,14 @@ async fn event(store: &Arc<dyn Store>, kind: &'static str, at: OffsetDateTime) -
         .unwrap()
 }
 
-/// Prompt events, value changes, sign-ins and clients each write their outbox event with them;
-/// fan-out drops the events that no endpoint wants and keeps the others for delivery.
+/// Prompt events, value changes and sign-ins each write their outbox event with them; fan-out
+/// drops the events that no endpoint wants and keeps the others for delivery; with no endpoint
+/// enabled, nothing is written at all.
 async fn what_is_recorded_about_a_user_is_in_the_outbox_and_leaves_it_when_nobody_wants_it(
     store: Arc<dyn Store>,
 ) {
     use accrete_store::{EventKind, Location, NewEvent, NewUser, ProfileChange, SignInKind};
+    let wanting = endpoint(&store, &["user.updated"]).await;
     let user = store
         .create_user(NewUser::with_email("ada@example.com", t0()))
         .await
@@ -108,13 +110,26 @@ async fn what_is_recorded_about_a_user_is_in_the_outbox_and_leaves_it_when_nobod
     assert_eq!(recorded[2].payload["source"], "prompt:company");
     assert_eq!(recorded[3].payload["kind"], "sso");
 
-    let wanting = endpoint(&store, &["user.updated"]).await;
     assert_eq!(store.fan_out_webhook_events(t0(), 100).await.unwrap(), 4);
     let left = store.recent_webhook_events(10).await.unwrap();
     assert_eq!(left.len(), 1, "{left:?}");
     assert_eq!(left[0].kind, "user.updated");
     let deliveries = store.list_webhook_deliveries(wanting.id, 10).await.unwrap();
     assert_eq!(deliveries.len(), 1);
+
+    assert!(store.delete_webhook_endpoint(wanting.id).await.unwrap());
+    store
+        .record_sign_in(user.id, SignInKind::Sso, t0())
+        .await
+        .unwrap();
+    let after: Vec<String> = store
+        .recent_webhook_events(10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(after, ["user.updated"], "no endpoint, no new event");
 }
 
 fn attempt(at: OffsetDateTime, status: Option<i64>) -> WebhookAttempt {
@@ -280,6 +295,8 @@ async fn a_lease_is_held_by_one_worker_until_it_expires_and_only_its_holder_reco
 
 async fn giving_up_fails_the_delivery_disables_the_endpoint_and_records_why(store: Arc<dyn Store>) {
     let hook = endpoint(&store, &["user.created"]).await;
+    // Another endpoint stays enabled to hear that the first one was disabled.
+    endpoint(&store, &["webhook.endpoint_disabled"]).await;
     event(&store, "user.created", t0()).await;
     store.fan_out_webhook_events(t0(), 10).await.unwrap();
     let at = t0() + Duration::days(3);
@@ -474,6 +491,8 @@ async fn a_claim_fans_out_and_leases_and_attempts_recorded_together_need_their_l
 
 async fn a_commit_that_writes_events_rings_the_outbox_signal(store: Arc<dyn Store>) {
     let mut signal = store.webhook_outbox_signal().await.unwrap();
+    // Events are written while an endpoint is enabled.
+    endpoint(&store, &[]).await;
     event(&store, "user.created", t0()).await;
     tokio::time::timeout(std::time::Duration::from_secs(10), signal.committed())
         .await
