@@ -51,6 +51,7 @@ pub(super) async fn seed(store: &Arc<dyn accrete_store::Store>, url: &str, backl
         url: url.to_owned(),
         events: vec!["user.created".to_owned()],
         description: Some("load".to_owned()),
+        include_values: false,
     };
     accrete_app::webhooks::create(&app, new, now).await.unwrap();
     let started = Instant::now();
