@@ -172,13 +172,18 @@ impl Worker {
                 }
                 woken = committed(&mut signal) => {
                     if woken.is_err() {
-                        // The listener reconnects at the next wait; until then, poll.
+                        // Polling until listening again, at the next poll.
                         signal = None;
+                    }
+                    look = true;
+                }
+                () = tokio::time::sleep(worker.settings.poll_interval) => {
+                    if signal.is_none() {
+                        // Listening again (PostgreSQL: its connection was lost).
                         worker.resubscribe(&mut signal).await;
                     }
                     look = true;
                 }
-                () = tokio::time::sleep(worker.settings.poll_interval) => look = true,
             }
         }
     }
