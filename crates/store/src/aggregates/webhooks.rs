@@ -105,7 +105,7 @@ pub trait Webhooks: Send + Sync {
 
     /// [`Webhooks::fan_out_webhook_events`] (up to `fan_out` events) then
     /// [`Webhooks::lease_webhook_deliveries`] (up to `limit`), on one connection: a worker's
-    /// whole look for work.
+    /// whole look for work. How many events were fanned out, and the leased deliveries.
     async fn claim_webhook_deliveries(
         &self,
         owner: &str,
@@ -113,7 +113,7 @@ pub trait Webhooks: Send + Sync {
         until: OffsetDateTime,
         fan_out: i64,
         limit: i64,
-    ) -> Result<Vec<LeasedDelivery>, StoreError>;
+    ) -> Result<(u64, Vec<LeasedDelivery>), StoreError>;
 
     /// [`Webhooks::record_webhook_attempt`] for several attempts, in one transaction; for each,
     /// whether its lease was still held.
@@ -260,10 +260,12 @@ impl<B: Backend> Webhooks for B {
         until: OffsetDateTime,
         fan_out: i64,
         limit: i64,
-    ) -> Result<Vec<LeasedDelivery>, StoreError> {
+    ) -> Result<(u64, Vec<LeasedDelivery>), StoreError> {
         let mut c = self.write().await?;
         let result = match sql::fan_out(&mut *c, now, fan_out).await {
-            Ok(_) => sql::lease(&mut *c, owner, now, until, limit).await,
+            Ok(fanned) => sql::lease(&mut *c, owner, now, until, limit)
+                .await
+                .map(|leased| (fanned, leased)),
             Err(error) => Err(error),
         };
         self.settle(&mut c, result)
