@@ -160,8 +160,10 @@ impl Worker {
             if look && free > 0 && (in_flight.is_empty() || free >= (limit / 4).max(1)) {
                 look = false;
                 match worker.claim(OffsetDateTime::now_utc(), free).await {
-                    Ok(leased) => {
-                        more = leased.len() == free;
+                    Ok((fanned, leased)) => {
+                        // More may be waiting: deliveries, or events not fanned out yet (some
+                        // wanted by no endpoint, which lease nothing).
+                        more = leased.len() == free || fanned == FAN_OUT.unsigned_abs();
                         for delivery in leased {
                             let worker = Arc::clone(&worker);
                             in_flight.spawn(async move { worker.attempted(delivery).await });
@@ -172,6 +174,11 @@ impl Worker {
                         more = false;
                     }
                 }
+                // Events are still waiting and a batch of slots is free: look again now.
+                if more && limit - in_flight.len() >= (limit / 4).max(1) {
+                    look = true;
+                    continue;
+                }
             }
             tokio::select! {
                 Some(done) = in_flight.join_next(), if !in_flight.is_empty() => {
@@ -180,13 +187,18 @@ impl Worker {
                 }
                 woken = committed(&mut signal) => {
                     if woken.is_err() {
-                        // The listener reconnects at the next wait; until then, poll.
+                        // Polling until listening again, at the next poll.
                         signal = None;
+                    }
+                    look = true;
+                }
+                () = tokio::time::sleep(worker.settings.poll_interval) => {
+                    if signal.is_none() {
+                        // Listening again (PostgreSQL: its connection was lost).
                         worker.resubscribe(&mut signal).await;
                     }
                     look = true;
                 }
-                () = tokio::time::sleep(worker.settings.poll_interval) => look = true,
             }
         }
     }
@@ -196,12 +208,13 @@ impl Worker {
         *signal = self.store.webhook_outbox_signal().await.ok();
     }
 
-    /// Fans out new events and leases up to `limit` due deliveries, in one call.
+    /// Fans out new events and leases up to `limit` due deliveries, in one call: how many
+    /// events were fanned out, and the leased deliveries.
     async fn claim(
         &self,
         now: OffsetDateTime,
         limit: usize,
-    ) -> Result<Vec<LeasedDelivery>, StoreError> {
+    ) -> Result<(u64, Vec<LeasedDelivery>), StoreError> {
         let until = now + self.settings.lease;
         let limit = i64::try_from(limit).unwrap_or(BATCH);
         self.store
@@ -212,7 +225,7 @@ impl Worker {
     /// One round at `now`, all at once: fans out new events, then attempts the due deliveries
     /// it could lease (at most `settings.concurrency`) and records them; how many attempts.
     pub async fn round(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
-        let leased = self.claim(now, self.settings.concurrency.max(1)).await?;
+        let (_, leased) = self.claim(now, self.settings.concurrency.max(1)).await?;
         let attempted = leased.len() as u64;
         let attempts = leased.into_iter().map(|delivery| self.attempted(delivery));
         let records = futures_join_all(attempts).await;

@@ -105,7 +105,7 @@ pub trait Webhooks: Send + Sync {
 
     /// [`Webhooks::fan_out_webhook_events`] (up to `fan_out` events) then
     /// [`Webhooks::lease_webhook_deliveries`] (up to `limit`), on one connection: a worker's
-    /// whole look for work.
+    /// whole look for work. How many events were fanned out, and the leased deliveries.
     async fn claim_webhook_deliveries(
         &self,
         owner: &str,
@@ -113,7 +113,7 @@ pub trait Webhooks: Send + Sync {
         until: OffsetDateTime,
         fan_out: i64,
         limit: i64,
-    ) -> Result<Vec<LeasedDelivery>, StoreError>;
+    ) -> Result<(u64, Vec<LeasedDelivery>), StoreError>;
 
     /// [`Webhooks::record_webhook_attempt`] for several attempts, in one transaction; for each,
     /// whether its lease was still held.
@@ -260,10 +260,12 @@ impl<B: Backend> Webhooks for B {
         until: OffsetDateTime,
         fan_out: i64,
         limit: i64,
-    ) -> Result<Vec<LeasedDelivery>, StoreError> {
+    ) -> Result<(u64, Vec<LeasedDelivery>), StoreError> {
         let mut c = self.write().await?;
         let result = match sql::fan_out(&mut *c, now, fan_out).await {
-            Ok(_) => sql::lease(&mut *c, owner, now, until, limit).await,
+            Ok(fanned) => sql::lease(&mut *c, owner, now, until, limit)
+                .await
+                .map(|leased| (fanned, leased)),
             Err(error) => Err(error),
         };
         self.settle(&mut c, result)
@@ -322,6 +324,27 @@ pub(crate) mod sql {
                AND (lease_expires_at IS NULL OR lease_expires_at <= $3)
                AND endpoint_id IN (SELECT id FROM webhook_endpoints WHERE enabled)
              ORDER BY next_attempt_at LIMIT $4)";
+
+    /// Attempts that deliver or retry (a JSON array of records), applied where their lease is
+    /// still held and logged, in one statement; the ids of those recorded.
+    const RECORD_ATTEMPTS_PG: &str = "
+        WITH r AS (
+            SELECT * FROM jsonb_to_recordset($1) AS r(
+                id TEXT, owner TEXT, status TEXT, next BIGINT, delivered BIGINT,
+                status_code BIGINT, error TEXT, at BIGINT, duration_ms BIGINT)
+        ), done AS (
+            UPDATE webhook_deliveries d
+            SET status = r.status, attempts = d.attempts + 1, next_attempt_at = r.next,
+                delivered_at = r.delivered, last_status = r.status_code, last_error = r.error,
+                lease_owner = NULL, lease_expires_at = NULL
+            FROM r
+            WHERE d.id = r.id AND d.lease_owner = r.owner AND d.status = 'pending'
+            RETURNING d.id, d.attempts
+        )
+        INSERT INTO webhook_attempts (delivery_id, attempt, at, status_code, error, duration_ms)
+        SELECT done.id, done.attempts, r.at, r.status_code, r.error, r.duration_ms
+        FROM done JOIN r ON r.id = done.id
+        RETURNING delivery_id";
 
     fn postgres<C: Conn>() -> bool {
         C::BACKEND == "PostgreSQL"
@@ -568,15 +591,59 @@ pub(crate) mod sql {
         Ok(held)
     }
 
-    /// Several attempts in one transaction (a worker records what finished together).
+    /// Several attempts in one transaction (a worker records what finished together). On
+    /// PostgreSQL the attempts that deliver or retry are recorded in one statement (a round trip
+    /// per attempt was most of a delivery's time there); giving up, which also disables the
+    /// endpoint, one by one.
     pub(crate) async fn record_attempts<C: Conn>(
         c: &mut C,
         records: Vec<AttemptRecord>,
     ) -> Result<Vec<bool>, StoreError> {
         let mut tx = c.begin_write().await?;
-        let mut held = Vec::with_capacity(records.len());
-        for record in records {
-            held.push(record_attempt_in(&mut *tx, record).await?);
+        let mut held = vec![false; records.len()];
+        let mut one_by_one = Vec::new();
+        let mut together = Vec::new();
+        for (i, record) in records.into_iter().enumerate() {
+            if postgres::<C>() && !matches!(record.outcome, AttemptOutcome::GiveUp(_)) {
+                together.push((i, record));
+            } else {
+                one_by_one.push((i, record));
+            }
+        }
+        if !together.is_empty() {
+            let rows: Vec<Value> = together
+                .iter()
+                .map(|(_, record)| {
+                    let attempt = &record.attempt;
+                    let at = to_millis(attempt.at);
+                    let (status, next, delivered) = match &record.outcome {
+                        AttemptOutcome::Retry(next) => ("pending", to_millis(*next), None),
+                        _ => ("delivered", at, Some(at)),
+                    };
+                    json!({
+                        "id": record.delivery_id.to_string(),
+                        "owner": record.owner,
+                        "status": status,
+                        "next": next,
+                        "delivered": delivered,
+                        "status_code": attempt.status_code,
+                        "error": attempt.error,
+                        "at": at,
+                        "duration_ms": attempt.duration_ms,
+                    })
+                })
+                .collect();
+            let recorded = query_as::<(String,)>(RECORD_ATTEMPTS_PG)
+                .bind(Json(Value::Array(rows)))
+                .fetch_all(&mut *tx)
+                .await?;
+            for (i, record) in &together {
+                let id = record.delivery_id.to_string();
+                held[*i] = recorded.iter().any(|(done,)| *done == id);
+            }
+        }
+        for (i, record) in one_by_one {
+            held[i] = record_attempt_in(&mut *tx, record).await?;
         }
         C::commit(tx).await?;
         Ok(held)
