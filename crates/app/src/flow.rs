@@ -82,9 +82,9 @@ pub async fn before_code(
                 user: after,
                 tx: moved,
             } => {
-                user = after;
+                user = after.map(|u| *u);
                 hooked = moved;
-                hooked.as_ref().unwrap_or(tx)
+                hooked.as_deref().unwrap_or(tx)
             }
             AtSignIn::StoreFirst => return Ok(Next::StoreFirst),
             AtSignIn::Denied(message) => return Ok(Next::Denied(message)),

@@ -28,8 +28,8 @@ const MAX_FACT_NAME: usize = 64;
 pub enum AtSignIn {
     /// Go on to the decision with this user and transaction (changed when the hooks ran).
     Go {
-        user: Option<User>,
-        tx: Option<AuthTransaction>,
+        user: Option<Box<User>>,
+        tx: Option<Box<AuthTransaction>>,
     },
     /// The hooks run in a stored transaction only: store it, then call again.
     StoreFirst,
@@ -50,7 +50,10 @@ pub async fn run(
 ) -> Result<AtSignIn, StoreError> {
     let mut flow = FlowState::of(&tx.state);
     if flow.hooks.is_some() {
-        return Ok(AtSignIn::Go { user, tx: None });
+        return Ok(AtSignIn::Go {
+            user: user.map(Box::new),
+            tx: None,
+        });
     }
     if !stored {
         return Ok(AtSignIn::StoreFirst);
@@ -168,8 +171,8 @@ pub async fn run(
     flow.store_into(&mut updated.state);
     let updated = app.store().update_transaction(updated).await?;
     Ok(AtSignIn::Go {
-        user: Some(user),
-        tx: Some(updated),
+        user: Some(Box::new(user)),
+        tx: Some(Box::new(updated)),
     })
 }
 

@@ -205,26 +205,17 @@ fn validated(
     validate_json_answers(policy, keys, answers, locale, now.date()).map_err(refused)
 }
 
-/// `answers` as the validation hooks of `PATCH /me` leave them (see docs/hooks.md).
+/// `answers` as the validation hooks of their surface leave them (see docs/hooks.md).
 async fn hook_checked(
     state: &AppState,
     policy: &CompiledPolicy,
-    user: &User,
+    at: Context<'_>,
     keys: &[&str],
     answers: Answers,
-    (locale, now): (&str, OffsetDateTime),
 ) -> Result<Answers, ApiError> {
     if state.app.hooks().is_empty() {
         return Ok(answers);
     }
-    let at = Context {
-        user,
-        surface: Surface::Api,
-        step: None,
-        client_id: None,
-        locale,
-        now,
-    };
     match validation::check(&state.app, policy, at, keys, answers).await {
         Checked::Accepted(answers) => Ok(answers),
         Checked::Refused(errors) => Err(refused(errors)),
@@ -306,7 +297,15 @@ pub async fn patch(
         .collect();
     let now = OffsetDateTime::now_utc();
     let answers = validated(&policy, &keys, &cleaned, &locale, now)?;
-    let answers = hook_checked(&state, &policy, &user, &keys, answers, (&locale, now)).await?;
+    let at = Context {
+        user: &user,
+        surface: Surface::Api,
+        step: None,
+        client_id: Some(&caller.client_id),
+        locale: &locale,
+        now,
+    };
+    let answers = hook_checked(&state, &policy, at, &keys, answers).await?;
     let user =
         prompts::save_account_answers(&state.app, &policy, user.id, &keys, &answers, now).await?;
     Ok(axum::Json(me_view(&policy, &user, &locale)))
@@ -470,6 +469,15 @@ pub async fn answer(
         .collect();
     let now = OffsetDateTime::now_utc();
     let answers = validated(&policy, &keys, &body.answers, &locale, now)?;
+    let checking = Context {
+        user: &user,
+        surface: Surface::Prompt,
+        step: Some(&step_id),
+        client_id: Some(&caller.client_id),
+        locale: &locale,
+        now,
+    };
+    let answers = hook_checked(&state, &policy, checking, &keys, answers).await?;
     let at = InApp {
         user: &user,
         step: &step_id,

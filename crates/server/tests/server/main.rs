@@ -30,6 +30,7 @@ mod console_theme;
 mod console_users;
 mod discovery;
 mod federation;
+mod hooks;
 mod hosted_pages;
 mod logout;
 mod mfa;
