@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 use time::OffsetDateTime;
 
-use crate::api_client::{admin, stored_user};
+use crate::api_client::admin;
 use crate::profiling::PASSWORD;
 use crate::rp::{
     ClientSpec, authorize_path, code_of, jwt_payload, location, query_param, redeem, register,
@@ -268,6 +268,15 @@ async fn post_prompt(
     ];
     form.extend_from_slice(answers);
     browser.post_form("/prompt", &form).await
+}
+
+/// The stored user of `email`.
+async fn stored_user(app: &TestApp, email: &str) -> accrete_store::User {
+    app.store
+        .find_user_by_email(email)
+        .await
+        .unwrap()
+        .unwrap_or_else(|| panic!("no user {email}"))
 }
 
 async fn source_of(app: &TestApp, email: &str, key: &str) -> Option<String> {
@@ -647,7 +656,8 @@ async fn post_sign_in_denies_with_a_page_and_access_denied_at_the_redirect_uri()
                 .nth(1)
                 .and_then(|rest| rest.split('"').next())
                 .unwrap_or_else(|| panic!("no link back: {html}"))
-                .replace("&amp;", "&");
+                .replace("&amp;", "&")
+                .replace("&#x2f;", "/");
             assert!(
                 back.starts_with("http://localhost:9999/callback?"),
                 "{back}"
