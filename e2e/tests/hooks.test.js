@@ -1,6 +1,7 @@
 // Hooks in a real browser, with the hooks' receiver in Node: an enriched company is not asked
-// after the sign-up, and a validation hook's message shows next to the field on the prompt page
-// (in French too); axe-clean.
+// after the sign-up, a validation hook's message shows next to the field on the prompt page
+// (in French too), a post-sign-in hook's denial is a page that leads back to the application
+// with access_denied; axe-clean.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
@@ -20,6 +21,11 @@ let receiver, calls = [], configDir, server, app, browser;
 function answer(call) {
   if (call.type === 'enrichment') {
     return call.user.email_domain === 'acme.example' ? { company: { name: 'Acme Corporation' } } : {};
+  }
+  if (call.type === 'post_sign_in') {
+    return call.user.email.startsWith('denied@')
+      ? { deny: { message: { en: 'Your subscription has ended.', fr: 'Votre abonnement est terminé.' } } }
+      : {};
   }
   if (call.type === 'validation' && call.answers.company === 'Nope') {
     return {
@@ -58,6 +64,12 @@ secret = "${SECRET}"
 fields = { company = "company.name" }
 
 [[hooks]]
+name = "gate"
+kind = "post_sign_in"
+url = "${url}"
+secret = "${SECRET}"
+
+[[hooks]]
 name = "company-check"
 kind = "validation"
 url = "${url}"
@@ -94,14 +106,15 @@ async function signUp(email, locale = 'en-US') {
   await page.locator('input[name=email]').fill(email);
   await page.locator('input[name=password]').fill(PASSWORD);
   await page.locator('button[name=action][value=submit]').click();
-  await page.waitForURL((url) => url.pathname === '/prompt' || url.pathname === '/callback');
+  // The prompt page, back at the application, or a page of the authorization (a denial).
+  await page.waitForURL((url) => ['/prompt', '/callback'].includes(url.pathname) || url.pathname.startsWith('/authorize'));
   return page;
 }
 
 test('an enriched company is not asked after the sign-up', async () => {
   const page = await signUp('ann@acme.example');
   await page.waitForSelector('#signed-in');
-  assert.equal(app.lastClaims().company, undefined, 'the work scope is not asked here');
+  assert.equal(app.lastClaims().company, 'Acme Corporation', 'the ID token carries the enriched company');
   const enrichment = calls.find((c) => c.call.type === 'enrichment' && c.call.user.email === 'ann@acme.example');
   assert.ok(enrichment, 'the enrichment hook was called');
   assert.match(enrichment.signature, /^v1,/);
@@ -135,4 +148,20 @@ test("the validation hook's message is in French on a French prompt page", async
   assert.match(await error.textContent(), /Nous ne connaissons pas cette entreprise\./);
   await checkPage(page, 'hooks-validation-refused-fr');
   await page.context().close();
+});
+
+test('a denial by a post-sign-in hook is a page that goes back to the application with access_denied', async () => {
+  for (const [locale, title, message] of [
+    ['en-US', 'Access denied', 'Your subscription has ended.'],
+    ['fr-FR', 'Accès refusé', 'Votre abonnement est terminé.'],
+  ]) {
+    const page = await signUp(locale === 'en-US' ? 'denied@unknown.example' : 'denied@fr.example', locale);
+    await page.getByRole('heading', { name: title }).waitFor();
+    assert.match(await page.textContent('body'), new RegExp(message.replace('.', '\\.')));
+    await checkPage(page, `hooks-denied-${locale}`);
+    await page.locator('a.button.primary').click();
+    await page.waitForSelector('#error');
+    assert.equal(await page.textContent('#error'), 'access_denied');
+    await page.context().close();
+  }
 });
