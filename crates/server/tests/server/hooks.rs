@@ -338,6 +338,44 @@ async fn enrichment_fills_an_unknown_company_with_its_provenance_and_the_step_is
 }
 
 #[tokio::test]
+async fn an_enrichment_after_the_response_never_holds_the_sign_up_and_lands_a_moment_later() {
+    let receiver =
+        Receiver::start(|_| Reply::Json(200, json!({ "fields": { "company": "Later Ltd" } })))
+            .await;
+    let hooks = json!([hook(
+        "later",
+        "enrichment",
+        &receiver.url,
+        json!({ "timing": "after_response" })
+    )]);
+    each_backend_with(&with_hooks(hooks), |app| async move {
+        publish(&app).await;
+        register(&app, ClientSpec::web("web")).await;
+        let (_, target) = sign_up_in_flow(&app, "fay@example.com", "").await;
+        // Not waited for: the decision was made without it.
+        assert!(target.starts_with("/prompt?tx="), "{target}");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let fay = stored_user(&app, "fay@example.com").await;
+            if fay.user_metadata.get("company").is_some() {
+                assert_eq!(fay.user_metadata["company"], "Later Ltd");
+                break;
+            }
+            assert!(Instant::now() < deadline, "the enrichment never landed");
+            tokio::task::yield_now().await;
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(
+            source_of(&app, "fay@example.com", "company")
+                .await
+                .as_deref(),
+            Some("enrichment:later")
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn enrichment_never_overwrites_a_value_the_user_gave_and_runs_on_demand() {
     let receiver = Receiver::start(|_| {
         Reply::Json(
@@ -499,6 +537,20 @@ async fn validation_refuses_with_a_message_per_field_in_the_users_language_and_n
             let call = receiver.of_kind("validation").pop().unwrap();
             assert_eq!(call["surface"], "prompt");
             assert_eq!(call["step"], "work");
+            // The account page: the same refusal beside the field, nothing changed.
+            let csrf = browser.csrf("/account").await;
+            let refused = browser
+                .post_form("/account", &[("csrf", csrf.as_str()), ("company", "Nope")])
+                .await;
+            assert_eq!(refused.status(), 400);
+            let page = refused.text().await.unwrap();
+            assert!(page.contains("We do not know this company."), "{page}");
+            let dee = stored_user(&app, "dee@example.com").await;
+            assert_eq!(dee.user_metadata["company"], "ACME Inc.");
+            assert_eq!(
+                receiver.of_kind("validation").pop().unwrap()["surface"],
+                "account"
+            );
             assert!(receiver.all_signed());
         }
     })
