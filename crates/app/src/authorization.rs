@@ -221,6 +221,10 @@ async fn profiling(
         }
         Ok(Next::Denied(message)) => {
             let error = OAuthError::new(ErrorCode::AccessDenied, "the sign-in was denied");
+            if request.has_prompt(Prompt::None) {
+                // No page may be shown: straight back to the client.
+                return Ok(Some(Step::Refused(refusal(app, request, error))));
+            }
             Ok(Some(Step::Denied {
                 message,
                 redirect: refusal(app, request, error),

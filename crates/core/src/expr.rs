@@ -137,15 +137,7 @@ fn user_variable(
             values.insert(key.clone(), value);
         }
     }
-    let mut external: HashMap<String, cel::Value> = HashMap::new();
-    if with_facts {
-        for (name, value) in &facts.facts {
-            let value =
-                cel::to_value(value).map_err(|e| ExpressionError::Evaluate(e.to_string()))?;
-            external.insert(name.clone(), value);
-        }
-    }
-    let user: HashMap<&str, cel::Value> = HashMap::from([
+    let mut user: HashMap<&str, cel::Value> = HashMap::from([
         ("logins", cel::Value::UInt(facts.credentialed_logins)),
         ("sso_logins", cel::Value::UInt(facts.sso_logins)),
         (
@@ -153,8 +145,17 @@ fn user_variable(
             cel::Value::Int((now - facts.created_at).whole_days()),
         ),
         ("values", cel::Value::from(values)),
-        ("facts", cel::Value::from(external)),
     ]);
+    // Only an expression that names `facts` pays for them.
+    if with_facts {
+        let mut external: HashMap<String, cel::Value> = HashMap::with_capacity(facts.facts.len());
+        for (name, value) in &facts.facts {
+            let value =
+                cel::to_value(value).map_err(|e| ExpressionError::Evaluate(e.to_string()))?;
+            external.insert(name.clone(), value);
+        }
+        user.insert("facts", cel::Value::from(external));
+    }
     Ok(cel::Value::from(user))
 }
 

@@ -699,8 +699,16 @@ async fn post_sign_in_denies_with_a_page_and_access_denied_at_the_redirect_uri()
             ("fr", "Votre abonnement est terminé."),
         ] {
             let extra = format!("&ui_locales={locale}");
-            let (_, _, page) = sign_in(&app, "banned@example.com", &extra).await;
+            let (browser, _, page) = sign_in(&app, "banned@example.com", &extra).await;
             assert_eq!(page.status(), 403);
+            // Without interaction (`prompt=none`, the session is there), no page: straight back.
+            let silent = authorize_path("web", "openid email", "&prompt=none");
+            let back = settle(&browser, location(&browser.get(&silent).await)).await;
+            assert_eq!(
+                query_param(&back, "error").as_deref(),
+                Some("access_denied"),
+                "{back}"
+            );
             let html = page.text().await.unwrap();
             assert!(html.contains(message), "{html}");
             let back = html
