@@ -10,6 +10,7 @@ use crate::account_mail::AccountMail;
 use crate::clients::ClientCache;
 use crate::connections::Federation;
 use crate::hashing::HashingPool;
+use crate::hooks::Hooks;
 use crate::mfa::keys::FactorKeys;
 use crate::passkeys::{RelyingParty, Unavailable};
 use crate::policy::PolicyCache;
@@ -44,6 +45,8 @@ pub struct App {
     pub(crate) webhook_settings: WebhookSettings,
     /// The key sealing webhook signing secrets.
     pub(crate) webhook_keys: Arc<WebhookKeys>,
+    /// The synchronous hooks (none by default).
+    pub(crate) hooks: Arc<Hooks>,
 }
 
 impl App {
@@ -69,6 +72,7 @@ impl App {
             factors: FactorKeys::ephemeral(),
             webhook_settings: WebhookSettings::default(),
             webhook_keys: Arc::new(WebhookKeys::ephemeral()),
+            hooks: Arc::new(Hooks::none()),
         }
     }
 
@@ -127,6 +131,18 @@ impl App {
         self.webhook_settings = settings;
         self.webhook_keys = Arc::new(keys);
         self
+    }
+
+    /// The same use-cases calling `hooks` (none by default).
+    #[must_use]
+    pub fn with_hooks(mut self, hooks: Hooks) -> App {
+        self.hooks = Arc::new(hooks);
+        self
+    }
+
+    /// The synchronous hooks.
+    pub fn hooks(&self) -> &Hooks {
+        &self.hooks
     }
 
     /// How webhooks are called.

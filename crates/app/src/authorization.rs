@@ -56,7 +56,7 @@ pub async fn start(
     let signed_in = (&session, Some(user));
     match profiling(app, (&unsaved, false), request, signed_in, hasher, now).await? {
         Some(step) => Ok(step),
-        None => issue_code(app, None, request, &session, hasher, now).await,
+        None => issue_code(app, (None, None), request, &session, hasher, now).await,
     }
 }
 
@@ -100,6 +100,13 @@ pub enum Step {
     EnrolFactor { tx: Uuid },
     /// Done: back to the client with a code; the URL.
     Code(String),
+    /// A post-sign-in hook denied the sign-in: a page with its `message` (a string, one per
+    /// locale, or `null`: the server's own words), linking back to the client with
+    /// `access_denied` at `redirect`.
+    Denied {
+        message: serde_json::Value,
+        redirect: String,
+    },
     /// The transaction was completed meanwhile (a second tab, a double click).
     Gone,
 }
@@ -145,7 +152,18 @@ pub async fn advance(
     }
     match profiling(app, (&tx, true), request, (&session, user), hasher, now).await? {
         Some(step) => Ok(step),
-        None => issue_code(app, Some(tx.id), request, &session, hasher, now).await,
+        None => {
+            // The claims post-sign-in hooks added, kept in the transaction they moved on.
+            let claims = match app.hooks().at_sign_in() {
+                true => app
+                    .store()
+                    .get_transaction(tx.id)
+                    .await?
+                    .and_then(|moved| crate::hooks::sign_in::claims_of(&moved)),
+                false => None,
+            };
+            issue_code(app, (Some(tx.id), claims), request, &session, hasher, now).await
+        }
     }
 }
 
@@ -201,6 +219,17 @@ async fn profiling(
             let error = OAuthError::new(ErrorCode::InteractionRequired, "profile input needed");
             Ok(Some(Step::Refused(refusal(app, request, error))))
         }
+        Ok(Next::Denied(message)) => {
+            let error = OAuthError::new(ErrorCode::AccessDenied, "the sign-in was denied");
+            if request.has_prompt(Prompt::None) {
+                // No page may be shown: straight back to the client.
+                return Ok(Some(Step::Refused(refusal(app, request, error))));
+            }
+            Ok(Some(Step::Denied {
+                message,
+                redirect: refusal(app, request, error),
+            }))
+        }
         Ok(Next::StoreFirst) => {
             let mut stored = store_transaction(app, request, tx.created_at).await?;
             stored.user_id = tx.user_id;
@@ -238,13 +267,23 @@ fn usable(
 /// a new grant, and the code under it.
 async fn issue_code(
     app: &App,
-    tx: Option<Uuid>,
+    (tx, claims): (
+        Option<Uuid>,
+        Option<serde_json::Map<String, serde_json::Value>>,
+    ),
     request: &AuthorizationRequest,
     session: &SsoSession,
     hasher: &TokenHasher,
     now: OffsetDateTime,
 ) -> Result<Step, StoreError> {
     let code = random_opaque();
+    let mut context = match &session.acr {
+        Some(acr) => json!({ "sid": session.hash, "amr": session.amr, "acr": acr }),
+        None => json!({ "sid": session.hash, "amr": session.amr }),
+    };
+    if let (Some(claims), Some(context)) = (claims, context.as_object_mut()) {
+        context.insert("claims".to_owned(), serde_json::Value::Object(claims));
+    }
     let issue = CodeIssue {
         transaction: tx,
         user_id: session.user_id,
@@ -260,10 +299,7 @@ async fn issue_code(
                 .as_ref()
                 .map(|c| c.as_str().to_owned()),
             auth_time: session.auth_time,
-            context: match &session.acr {
-                Some(acr) => json!({ "sid": session.hash, "amr": session.amr, "acr": acr }),
-                None => json!({ "sid": session.hash, "amr": session.amr }),
-            },
+            context,
             now,
             expires_at: now + CODE_LIFETIME,
         },

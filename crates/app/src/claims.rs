@@ -70,6 +70,44 @@ pub fn claims_for(
     claims
 }
 
+/// The most bytes (as JSON) of the claims hooks add to one ID token.
+pub const MAX_HOOK_CLAIMS_BYTES: usize = 2048;
+
+/// A hook's `claims` named under its `namespace` (`https://example.com/segment`); a name that
+/// starts with the namespace already is kept as it is.
+pub fn namespaced_claims(namespace: &str, claims: &Map<String, Value>) -> Map<String, Value> {
+    claims
+        .iter()
+        .filter(|(name, value)| !name.is_empty() && !value.is_null())
+        .map(|(name, value)| {
+            let name = if name.starts_with(namespace) {
+                name.clone()
+            } else {
+                format!("{namespace}{name}")
+            };
+            (name, value.clone())
+        })
+        .collect()
+}
+
+/// The ID token's claims with the hooks' `added` ones: never a protocol claim, a standard
+/// claim, or a claim the profile released already (a hook adds, it never overrides).
+pub fn with_hook_claims(
+    mut released: Map<String, Value>,
+    added: &Map<String, Value>,
+) -> Map<String, Value> {
+    for (name, value) in added {
+        if accrete_oidc::jwt::is_reserved(name)
+            || standard_scope(name).is_some()
+            || released.contains_key(name)
+        {
+            continue;
+        }
+        released.insert(name.clone(), value.clone());
+    }
+    released
+}
+
 /// The claim name a field is released under: its `claim`, else its standard claim, else its key.
 fn claim_name(field: &Field) -> String {
     match (&field.claim, &field.storage) {
@@ -179,6 +217,26 @@ mod tests {
         let claims = claims_for(Some(&policy), &user, &["work".to_owned()]);
         assert_eq!(claims["team_size"], json!(12));
         assert_eq!(claims["topics"], json!(["identity"]));
+    }
+
+    #[test]
+    fn hook_claims_are_namespaced_and_never_override_standard_protocol_or_profile_claims() {
+        let given = json!({ "segment": "enterprise", "https://crm.example/tier": 2, "gone": null });
+        let named = namespaced_claims("https://crm.example/", given.as_object().unwrap());
+        assert_eq!(
+            Value::Object(named.clone()),
+            json!({ "https://crm.example/segment": "enterprise", "https://crm.example/tier": 2 })
+        );
+        let mut added = named;
+        added.insert("sub".into(), json!("someone else"));
+        added.insert("email".into(), json!("x@example.com"));
+        added.insert("company".into(), json!("Hooked"));
+        let released = json!({ "company": "Acme" }).as_object().unwrap().clone();
+        let merged = with_hook_claims(released, &added);
+        assert_eq!(merged["company"], "Acme");
+        assert_eq!(merged["https://crm.example/segment"], "enterprise");
+        assert!(!merged.contains_key("sub"));
+        assert!(!merged.contains_key("email"));
     }
 
     #[test]

@@ -181,6 +181,22 @@ pub struct FlowState {
     /// entered (a field with `verify = true`): the number is not stored before.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub phone: Option<PendingPhone>,
+    /// What the hooks between authentication and the decision said (`Some` once they ran in
+    /// this transaction: they run once per sign-in).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hooks: Option<HookResults>,
+}
+
+/// What post-sign-in hooks said for this sign-in.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HookResults {
+    /// Facts for step conditions (`user.facts.<name>`).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub facts: BTreeMap<String, Value>,
+    /// Claims for the ID token, namespaced.
+    #[serde(skip_serializing_if = "serde_json::Map::is_empty")]
+    pub claims: serde_json::Map<String, Value>,
 }
 
 /// Answers of the step on screen waiting for the code sent to `number`.

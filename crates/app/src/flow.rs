@@ -36,6 +36,9 @@ pub enum Next {
     /// A step is due but the transaction was not stored (the code was to be issued by the
     /// request that started the authorization): store it, then call again.
     StoreFirst,
+    /// A post-sign-in hook denied the sign-in: its message for the person (a string, one per
+    /// locale, or `null` when a fail-closed hook failed); `access_denied` to the client.
+    Denied(serde_json::Value),
 }
 
 /// Why profiling could not decide.
@@ -70,6 +73,25 @@ pub async fn before_code(
             Gate::StoreFirst => return Ok(Next::StoreFirst),
         }
     }
+    // The hooks, once per sign-in; with none configured this is one load of a boolean.
+    let hooked;
+    let tx = if app.hooks.at_sign_in() {
+        use crate::hooks::sign_in::{AtSignIn, run};
+        match run(app, (tx, stored), request, user_id, user.take(), now).await? {
+            AtSignIn::Go {
+                user: after,
+                tx: moved,
+            } => {
+                user = after.map(|u| *u);
+                hooked = moved;
+                hooked.as_deref().unwrap_or(tx)
+            }
+            AtSignIn::StoreFirst => return Ok(Next::StoreFirst),
+            AtSignIn::Denied(message) => return Ok(Next::Denied(message)),
+        }
+    } else {
+        tx
+    };
     let Some(policy) = app.policy().await? else {
         return Ok(Next::Proceed);
     };
@@ -87,6 +109,9 @@ pub async fn before_code(
     // when nothing is due in this worst case nothing is due at all.
     let mut facts = user_facts(&policy, &user, &[], &[]);
     facts.suggestions.clone_from(&flow.suggestions);
+    if let Some(hooks) = &flow.hooks {
+        facts.facts.clone_from(&hooks.facts);
+    }
     assume_stale(&policy, &mut facts);
     let signup = user.created_at >= tx.created_at;
     // Prompt history holds steps back (skips, fields left blank), makes a due optional step
@@ -104,6 +129,9 @@ pub async fn before_code(
         let provenance = app.store().value_provenance(user.id).await?;
         facts = user_facts(&policy, &user, &[], &provenance);
         facts.suggestions.clone_from(&flow.suggestions);
+        if let Some(hooks) = &flow.hooks {
+            facts.facts.clone_from(&hooks.facts);
+        }
     }
     facts.prompts = prompt_states(&app.store().prompt_states(user.id).await?);
     let Some((ask, kind)) = next_ask(&policy, &facts, &flow, tx, request, signup, now).0 else {

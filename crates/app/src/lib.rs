@@ -27,6 +27,7 @@ pub mod federation;
 pub mod fields;
 pub mod flow;
 pub mod hashing;
+pub mod hooks;
 pub mod mfa;
 pub mod passkeys;
 pub mod password_reset;

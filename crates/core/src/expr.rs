@@ -4,7 +4,8 @@
 //! An expression is compiled once, when the policy is compiled, and evaluated against two
 //! variables:
 //!
-//! - `user`: `{ logins, sso_logins, days_since_signup, values: { <field key>: <value> } }`
+//! - `user`: `{ logins, sso_logins, days_since_signup, values: { <field key>: <value> },
+//!   facts: { <name>: <value> } }` (`facts`: what post-sign-in hooks said, see docs/hooks.md)
 //! - `moment`: `{ kind: "signup" | "login" | "event", event, client, scopes: [..] }`
 //!   (`event` and `client` are empty strings when absent).
 
@@ -30,6 +31,8 @@ pub struct Expression {
     env: Arc<cel::Env>,
     /// Whether the source can reach `user.values` (converting every value costs time).
     reads_values: bool,
+    /// Whether the source can reach `user.facts`.
+    reads_facts: bool,
 }
 
 /// Why an expression could not be compiled or evaluated.
@@ -66,6 +69,7 @@ impl Expression {
                 env,
                 // Any access to the map (`user.values`, `user["values"]`) spells its name.
                 reads_values: source.contains("values"),
+                reads_facts: source.contains("facts"),
             }),
             Ok(Err(errors)) => Err(ExpressionError::Compile(errors.to_string())),
             Err(_) => Err(ExpressionError::Compile("the parser gave up".to_owned())),
@@ -96,7 +100,10 @@ impl Expression {
         now: OffsetDateTime,
     ) -> Result<bool, ExpressionError> {
         let mut context = cel::Context::with_env(Arc::clone(&self.env));
-        context.add_variable_from_value("user", user_variable(facts, now, self.reads_values)?);
+        context.add_variable_from_value(
+            "user",
+            user_variable(facts, now, (self.reads_values, self.reads_facts))?,
+        );
         context.add_variable_from_value("moment", moment_variable(moment));
         let result = catch_unwind(AssertUnwindSafe(|| self.program.execute(&context)));
         match result {
@@ -119,7 +126,7 @@ impl fmt::Debug for Expression {
 fn user_variable(
     facts: &UserFacts,
     now: OffsetDateTime,
-    with_values: bool,
+    (with_values, with_facts): (bool, bool),
 ) -> Result<cel::Value, ExpressionError> {
     let mut values: HashMap<String, cel::Value> = HashMap::new();
     if with_values {
@@ -130,7 +137,7 @@ fn user_variable(
             values.insert(key.clone(), value);
         }
     }
-    let user: HashMap<&str, cel::Value> = HashMap::from([
+    let mut user: HashMap<&str, cel::Value> = HashMap::from([
         ("logins", cel::Value::UInt(facts.credentialed_logins)),
         ("sso_logins", cel::Value::UInt(facts.sso_logins)),
         (
@@ -139,6 +146,16 @@ fn user_variable(
         ),
         ("values", cel::Value::from(values)),
     ]);
+    // Only an expression that names `facts` pays for them.
+    if with_facts {
+        let mut external: HashMap<String, cel::Value> = HashMap::with_capacity(facts.facts.len());
+        for (name, value) in &facts.facts {
+            let value =
+                cel::to_value(value).map_err(|e| ExpressionError::Evaluate(e.to_string()))?;
+            external.insert(name.clone(), value);
+        }
+        user.insert("facts", cel::Value::from(external));
+    }
     Ok(cel::Value::from(user))
 }
 

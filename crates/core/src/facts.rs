@@ -36,6 +36,10 @@ pub struct UserFacts {
     /// Whether the user has a second factor (what a `second_factor` step asks them to set up).
     #[serde(default)]
     pub second_factor: bool,
+    /// Facts from outside the profile, by name (a post-sign-in hook's CRM segment, ...): read
+    /// by expressions as `user.facts.<name>`, never stored as values.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub facts: BTreeMap<String, serde_json::Value>,
 }
 
 impl UserFacts {
@@ -49,6 +53,7 @@ impl UserFacts {
             suggestions: BTreeMap::new(),
             prompts: BTreeMap::new(),
             second_factor: false,
+            facts: BTreeMap::new(),
         }
     }
 

@@ -7,6 +7,8 @@
 mod accounts;
 #[cfg(test)]
 mod accounts_and_lifetimes_tests;
+#[cfg(test)]
+mod hooks_tests;
 mod lifetimes;
 mod sms;
 mod webhooks;
@@ -14,6 +16,7 @@ mod webhooks;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use accrete_app::hooks::spec::HookSpec;
 use accrete_app::settings::Settings;
 use accrete_federation::spec::ConnectionSpec;
 use accrete_store::mask_url;
@@ -71,6 +74,9 @@ pub struct Config {
     /// `[[connections]]` tables of the file).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub connections: Vec<ConnectionSpec>,
+    /// Synchronous hooks (the `[[hooks]]` tables of the file; see docs/hooks.md).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hooks: Vec<HookSpec>,
 }
 
 /// The `[federation]` settings: how Accrete calls upstream identity providers.
@@ -164,6 +170,8 @@ pub struct Layer {
     pub webhooks: Option<WebhooksLayer>,
     /// `[[connections]]`: a list, taken whole from the highest layer that has one.
     pub connections: Option<Vec<ConnectionSpec>>,
+    /// `[[hooks]]`: a list, taken whole from the highest layer that has one.
+    pub hooks: Option<Vec<HookSpec>>,
 }
 
 /// The `[federation]` table of a [`Layer`].
@@ -414,6 +422,7 @@ impl Layer {
             lifetimes,
             webhooks,
             connections: self.connections.or(lower.connections),
+            hooks: self.hooks.or(lower.hooks),
         }
     }
 }
@@ -466,6 +475,7 @@ impl Config {
             lifetimes: layer.lifetimes.unwrap_or_default().settings(),
             webhooks: layer.webhooks.unwrap_or_default().config(),
             connections: layer.connections.unwrap_or_default(),
+            hooks: layer.hooks.unwrap_or_default(),
         };
         config.check()?;
         Ok(config)
@@ -524,6 +534,10 @@ impl Config {
         if !problems.is_empty() {
             return Err(ConfigError::Invalid(problems.join("; ")));
         }
+        let problems = accrete_app::hooks::spec::check_all(&self.hooks, &self.webhooks.settings());
+        if !problems.is_empty() {
+            return Err(ConfigError::Invalid(problems.join("; ")));
+        }
         Ok(())
     }
 
@@ -569,6 +583,7 @@ impl Config {
             .iter()
             .map(ConnectionSpec::redacted)
             .collect();
+        shown.hooks = self.hooks.iter().map(HookSpec::redacted).collect();
         toml::to_string_pretty(&shown).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
     }
 }

@@ -8,6 +8,7 @@ use accrete_app::App;
 use accrete_app::account_mail::AccountMail;
 use accrete_app::connections::Federation;
 use accrete_app::hashing::HashingPool;
+use accrete_app::hooks::Hooks;
 use accrete_app::mfa::keys::FactorKeys;
 use accrete_app::webhooks::WebhookKeys;
 use accrete_federation::{HttpOptions, Upstream};
@@ -97,6 +98,10 @@ pub fn build_app(
         config.webhooks.settings(),
         WebhookKeys::new(&secrets.key_encryption_key)
             .map_err(|e| StartError::Invalid(e.to_string()))?,
+    )
+    .with_hooks(
+        Hooks::new(config.hooks.clone(), &config.webhooks.settings())
+            .map_err(StartError::Invalid)?,
     ))
 }
 

@@ -343,7 +343,7 @@ async fn committed(signal: &mut Option<OutboxSignal>) -> Result<(), StoreError> 
 }
 
 /// Runs the futures at once and gives their results in order.
-async fn futures_join_all<F: std::future::Future>(
+pub(crate) async fn futures_join_all<F: std::future::Future>(
     futures: impl Iterator<Item = F>,
 ) -> Vec<F::Output> {
     let mut pinned: Vec<_> = futures.map(Box::pin).collect();
@@ -374,7 +374,7 @@ async fn futures_join_all<F: std::future::Future>(
 /// A resolver that leaves out restricted addresses (loopback, private, link-local, ...): a name
 /// that resolves only to such addresses is not called, whatever it resolved to when the
 /// endpoint was saved.
-struct PublicOnly;
+pub(crate) struct PublicOnly;
 
 /// A name that resolved to restricted addresses only.
 #[derive(Debug, thiserror::Error)]

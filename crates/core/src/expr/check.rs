@@ -14,7 +14,13 @@ use crate::field::{Field, FieldType};
 use crate::problems::did_you_mean;
 
 /// The members of the `user` variable (see the module documentation of `expr`).
-const USER_MEMBERS: [&str; 4] = ["logins", "sso_logins", "days_since_signup", "values"];
+const USER_MEMBERS: [&str; 5] = [
+    "logins",
+    "sso_logins",
+    "days_since_signup",
+    "values",
+    "facts",
+];
 /// The members of the `moment` variable.
 const MOMENT_MEMBERS: [&str; 4] = ["kind", "event", "client", "scopes"];
 /// The variables an expression may name.
@@ -263,6 +269,8 @@ impl<'a> Checker<'a> {
             Target::User => match member {
                 "logins" | "sso_logins" | "days_since_signup" => Target::Value(Kind::Number),
                 "values" => Target::Values,
+                // Named by the hooks at run time: any name may be there.
+                "facts" => Target::Opaque,
                 _ => {
                     let hint = did_you_mean(member, USER_MEMBERS.into_iter());
                     self.push(

@@ -69,7 +69,7 @@ fn an_unknown_member_of_user_is_a_problem_with_a_suggestion() {
     assert_only_problem(
         "user.login >= 3",
         "`user` has no member \"login\"; did you mean \"logins\"? (it has logins, sso_logins, \
-         days_since_signup, values) (at character 6)",
+         days_since_signup, values, facts) (at character 6)",
     );
 }
 
@@ -149,4 +149,28 @@ fn an_expression_on_a_known_field_evaluates_as_before() {
     know(&mut facts, "seats", serde_json::json!(25));
     let decision = at(&policy, &facts, &accrete_core::Moment::login());
     assert_eq!(asked(&decision), Some("work"));
+}
+
+#[test]
+fn a_fact_from_outside_the_profile_is_read_by_an_expression() {
+    let cel = "has(user.facts.segment) && user.facts.segment == 'enterprise'";
+    assert_eq!(problems(cel), Vec::<String>::new());
+    let policy = compile(&policy_with_expression(cel));
+    let mut facts = user(2);
+    assert_eq!(
+        asked(&at(&policy, &facts, &accrete_core::Moment::login())),
+        None
+    );
+    facts
+        .facts
+        .insert("segment".into(), serde_json::json!("enterprise"));
+    let decision = at(&policy, &facts, &accrete_core::Moment::login());
+    assert_eq!(asked(&decision), Some("work"));
+    facts
+        .facts
+        .insert("segment".into(), serde_json::json!("smb"));
+    assert_eq!(
+        asked(&at(&policy, &facts, &accrete_core::Moment::login())),
+        None
+    );
 }

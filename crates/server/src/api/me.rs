@@ -3,6 +3,7 @@
 
 use accrete_app::facts::stored_value;
 use accrete_app::fields::{constraints, field_model, step_title};
+use accrete_app::hooks::validation::{self, Checked, Context, Surface};
 use accrete_app::prompts::{self, InApp, user_may_edit};
 use accrete_core::{
     Answers, CompiledPolicy, Field, Moment, StepMode, UserAccess, decide, validate_json_answers,
@@ -201,24 +202,47 @@ fn validated(
     locale: &str,
     now: OffsetDateTime,
 ) -> Result<Answers, ApiError> {
-    validate_json_answers(policy, keys, answers, locale, now.date()).map_err(|errors| {
-        let mut fields = FieldProblems::new();
-        for (key, list) in errors.0 {
-            fields.insert(
-                key,
-                list.into_iter()
-                    .map(|e| FieldProblem {
-                        code: e.code.to_owned(),
-                        message: e.message,
-                    })
-                    .collect(),
-            );
-        }
-        match ApiError::check(fields) {
-            Err(error) => error,
-            Ok(()) => ApiError::BadRequest("answers refused".into()),
-        }
-    })
+    validate_json_answers(policy, keys, answers, locale, now.date()).map_err(refused)
+}
+
+/// `answers` as the validation hooks of their surface leave them (see docs/hooks.md).
+async fn hook_checked(
+    state: &AppState,
+    policy: &CompiledPolicy,
+    at: Context<'_>,
+    keys: &[&str],
+    answers: Answers,
+) -> Result<Answers, ApiError> {
+    if state.app.hooks().is_empty() {
+        return Ok(answers);
+    }
+    match validation::check(&state.app, policy, at, keys, answers).await {
+        Checked::Accepted(answers) => Ok(answers),
+        Checked::Refused(errors) => Err(refused(errors)),
+        Checked::Unavailable => Err(ApiError::Unavailable(
+            "the answers could not be checked now; nothing was stored".into(),
+        )),
+    }
+}
+
+/// Answers refused with a message per field.
+fn refused(errors: accrete_core::FieldErrors) -> ApiError {
+    let mut fields = FieldProblems::new();
+    for (key, list) in errors.0 {
+        fields.insert(
+            key,
+            list.into_iter()
+                .map(|e| FieldProblem {
+                    code: e.code.to_owned(),
+                    message: e.message,
+                })
+                .collect(),
+        );
+    }
+    match ApiError::check(fields) {
+        Err(error) => error,
+        Ok(()) => ApiError::BadRequest("answers refused".into()),
+    }
 }
 
 /// Changes my profile: `{field key: value}` (`null` clears), for fields I may edit.
@@ -273,6 +297,15 @@ pub async fn patch(
         .collect();
     let now = OffsetDateTime::now_utc();
     let answers = validated(&policy, &keys, &cleaned, &locale, now)?;
+    let at = Context {
+        user: &user,
+        surface: Surface::Api,
+        step: None,
+        client_id: Some(&caller.client_id),
+        locale: &locale,
+        now,
+    };
+    let answers = hook_checked(&state, &policy, at, &keys, answers).await?;
     let user =
         prompts::save_account_answers(&state.app, &policy, user.id, &keys, &answers, now).await?;
     Ok(axum::Json(me_view(&policy, &user, &locale)))
@@ -436,6 +469,15 @@ pub async fn answer(
         .collect();
     let now = OffsetDateTime::now_utc();
     let answers = validated(&policy, &keys, &body.answers, &locale, now)?;
+    let checking = Context {
+        user: &user,
+        surface: Surface::Prompt,
+        step: Some(&step_id),
+        client_id: Some(&caller.client_id),
+        locale: &locale,
+        now,
+    };
+    let answers = hook_checked(&state, &policy, checking, &keys, answers).await?;
     let at = InApp {
         user: &user,
         step: &step_id,

@@ -48,6 +48,7 @@ pub(crate) fn routes(state: &AppState) -> Router<AppState> {
         .routes(routes!(users::history))
         .routes(routes!(users::password_reset))
         .routes(routes!(users::reset_factors))
+        .routes(routes!(users::enrich))
         .routes(routes!(policy::published))
         .routes(routes!(
             policy::draft,

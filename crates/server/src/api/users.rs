@@ -458,6 +458,55 @@ pub async fn reset_factors(
     Ok(axum::Json(FactorsReset { removed }))
 }
 
+/// What one enrichment hook did.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EnrichmentView {
+    /// The hook's name (the values it wrote have the source `enrichment:<hook>`).
+    pub hook: String,
+    /// `ok`; `failed` when the hook did not answer usably (nothing written); `conflict` when
+    /// the user kept changing meanwhile.
+    pub outcome: String,
+    /// The fields written.
+    pub fields: Vec<String>,
+    /// Fields the reply gave that were left alone: a value someone gave already, or a value
+    /// the field's rules refuse.
+    pub kept: Vec<String>,
+}
+
+/// What enriching a user did, hook by hook.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EnrichmentResult {
+    /// One entry per enrichment hook that runs on demand (`when` holds `api`), in the order
+    /// of the configuration; empty when there is none, or no published policy.
+    pub results: Vec<EnrichmentView>,
+}
+
+/// Runs the enrichment hooks that run on demand for the user, each waited for: fields with no
+/// value, or a value from an enrichment, are filled from their replies (never a value the user,
+/// an administrator or an application gave). A hook that fails writes nothing (`failed`).
+#[utoipa::path(post, path = "/users/{id}/enrich", tag = "users",
+    params(("id" = Uuid, Path, description = "User id")),
+    responses((status = 200, body = EnrichmentResult, description = "What each hook did"), ErrorResponses),
+    security(("bearer" = ["users:write"])))]
+pub async fn enrich(
+    caller: Caller,
+    axum::extract::State(state): axum::extract::State<AppState>,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<axum::Json<EnrichmentResult>, ApiError> {
+    caller.require(Scope::UsersWrite)?;
+    let done = accrete_app::hooks::enrichment::on_demand(&state.app, id).await?;
+    let results = done
+        .into_iter()
+        .map(|e| EnrichmentView {
+            hook: e.hook,
+            outcome: e.outcome,
+            fields: e.fields,
+            kept: e.kept,
+        })
+        .collect();
+    Ok(axum::Json(EnrichmentResult { results }))
+}
+
 /// Every value change of a user, oldest first, with its source and time.
 #[utoipa::path(get, path = "/users/{id}/history", tag = "users",
     params(("id" = Uuid, Path, description = "User id")),

@@ -28,6 +28,10 @@ pub(crate) struct PageError {
     retry_after: Option<u64>,
     /// The ways on from inside an authorization transaction.
     ways_on: Option<WaysOn>,
+    /// The page's title, when not "Something went wrong".
+    title: Option<String>,
+    /// A link back to the application (its redirect URI with an error).
+    back: Option<String>,
 }
 
 /// Another way to sign in, or back to the application.
@@ -48,7 +52,16 @@ impl PageError {
             technical: None,
             retry_after: None,
             ways_on: None,
+            title: None,
+            back: None,
         }
+    }
+
+    /// With its own `title` and a link `back` to the application.
+    pub(crate) fn titled_with_back(mut self, title: String, back: String) -> Self {
+        self.title = Some(title);
+        self.back = Some(back);
+        self
     }
 
     /// With the links on from inside transaction `tx`: another way to sign in, and back to
@@ -85,6 +98,8 @@ impl IntoResponse for PageError {
             technical,
             retry_after,
             ways_on,
+            title,
+            back,
         } = self;
         let ways_on = ways_on.map(|w| {
             minijinja::context! { tx => w.tx, csrf => w.csrf, client_name => w.client_name }
@@ -92,7 +107,7 @@ impl IntoResponse for PageError {
         let mut response = pages.render(
             status,
             "error.html",
-            minijinja::context! { locale, message, technical, ways_on },
+            minijinja::context! { locale, message, technical, ways_on, title, back },
         );
         if let Some(value) = retry_after.and_then(|s| HeaderValue::from_str(&s.to_string()).ok()) {
             response.headers_mut().insert(header::RETRY_AFTER, value);

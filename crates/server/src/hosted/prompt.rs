@@ -7,6 +7,7 @@
 
 use accrete_app::facts::{FlowState, Shown};
 use accrete_app::fields::{form_values, step_title};
+use accrete_app::hooks::validation::{self, Checked, Context, Surface};
 use accrete_app::phone::{self, NumberAt, Proven, Sent};
 use accrete_app::prompts::{self, Leaving, StepOutcome};
 use accrete_app::transactions::{self, TransactionError};
@@ -206,6 +207,35 @@ pub(crate) async fn submit(
             Err(error) => return store_failure(&state, ctx.locale, &error),
         },
         None => None,
+    };
+    // The validation hooks: refusals shown beside their fields, nothing stored when a
+    // fail-closed hook cannot answer.
+    let answers = match &user {
+        Some(user) if !state.app.hooks().is_empty() => {
+            let at = Context {
+                user,
+                surface: Surface::Prompt,
+                step: Some(&shown.step),
+                client_id: Some(&ctx.tx.client_id),
+                locale: ctx.locale,
+                now,
+            };
+            match validation::check(&state.app, &policy, at, &keys, answers).await {
+                Checked::Accepted(answers) => answers,
+                Checked::Refused(errors) => {
+                    let alert = Some(text(ctx.locale, "error.summary"));
+                    let status = StatusCode::BAD_REQUEST;
+                    return ctx.render(&state, &policy, status, &shown, &posted, &errors, alert);
+                }
+                Checked::Unavailable => {
+                    let alert = Some(text(ctx.locale, "hooks.unavailable"));
+                    let (status, errors) =
+                        (StatusCode::SERVICE_UNAVAILABLE, AnswerErrors::default());
+                    return ctx.render(&state, &policy, status, &shown, &posted, &errors, alert);
+                }
+            }
+        }
+        _ => answers,
     };
     if let Some(user) = &user
         && let Some(number) = prompts::number_to_verify(&policy, &shown.fields, &answers, user)

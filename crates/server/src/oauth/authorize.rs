@@ -17,7 +17,8 @@ use axum_extra::extract::CookieJar;
 use time::OffsetDateTime;
 
 use crate::hosted::credentials::TxQuery;
-use crate::hosted::errors::{protocol_error_page, store_failure, transaction_problem};
+use crate::hosted::errors::{PageError, protocol_error_page, store_failure, transaction_problem};
+use crate::hosted::i18n::text;
 use crate::hosted::transaction::{TransactionView, locale as page_locale, urlencode};
 use crate::session;
 use crate::state::AppState;
@@ -152,6 +153,14 @@ fn respond(state: &AppState, locale: &str, step: Result<Step, StoreError>) -> Re
             Redirect::to(&format!("/mfa/setup?tx={tx}")).into_response()
         }
         Ok(Step::Refused(to) | Step::Code(to)) => Redirect::to(&to).into_response(),
+        Ok(Step::Denied { message, redirect }) => {
+            // The hook's own words when it gave some, else ours.
+            let message = accrete_app::hooks::message_in(&message, locale)
+                .unwrap_or_else(|| text(locale, "hooks.denied"));
+            PageError::new(state, StatusCode::FORBIDDEN, locale, message)
+                .titled_with_back(text(locale, "hooks.denied_title"), redirect)
+                .into_response()
+        }
         Ok(Step::Gone) => transaction_problem(state, locale, TransactionError::Gone),
         Err(error) => store_failure(state, locale, &error),
     }

@@ -178,7 +178,10 @@ async fn redeem_code(
             now,
             lifetimes.id_token,
         )
-        .with_profile(released_claims(state, &user, &code.scopes).await);
+        .with_profile(with_hook_claims(
+            released_claims(state, &user, &code.scopes).await,
+            &code.context,
+        ));
         claims.sid = sid;
         claims.amr = code.context.get("amr").and_then(|amr| {
             serde_json::from_value::<Vec<String>>(amr.clone())
@@ -406,6 +409,15 @@ pub(crate) fn user_claims(user: &User) -> Map<String, Value> {
 /// The user's claims that `scopes` release: standard claims by their standard scope, and the
 /// policy's fields by the custom scope they name (types preserved). The one decision of what a
 /// grant releases: the ID token and userinfo both take it as it is.
+/// The claims post-sign-in hooks added at this code's sign-in (kept in its context), beside the
+/// released ones (see `accrete_app::claims::with_hook_claims`).
+fn with_hook_claims(released: Map<String, Value>, context: &Value) -> Map<String, Value> {
+    match context.get("claims").and_then(Value::as_object) {
+        Some(added) => accrete_app::claims::with_hook_claims(released, added),
+        None => released,
+    }
+}
+
 pub(crate) async fn released_claims(
     state: &AppState,
     user: &User,

@@ -31,6 +31,7 @@ mod console_users;
 mod console_webhooks;
 mod discovery;
 mod federation;
+mod hooks;
 mod hosted_pages;
 mod logout;
 mod mfa;

@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use accrete_app::facts::{location_of, stored_value};
 use accrete_app::fields::form_values;
+use accrete_app::hooks::validation::{self, Checked, Context, Surface};
 use accrete_app::prompts::save_account_answers;
 use accrete_core::{
     CompiledPolicy, Field, FieldErrors as AnswerErrors, RawAnswers, UserAccess, localized,
@@ -138,6 +139,33 @@ pub(crate) async fn submit(
                 (None, alert),
             )
             .await;
+        }
+    };
+    // The validation hooks of the account page (see docs/hooks.md).
+    let answers = if state.app.hooks().is_empty() {
+        answers
+    } else {
+        let at = Context {
+            user: &user,
+            surface: Surface::Account,
+            step: None,
+            client_id: None,
+            locale,
+            now,
+        };
+        match validation::check(&state.app, &policy, at, &keys, answers).await {
+            Checked::Accepted(answers) => answers,
+            Checked::Refused(errors) => {
+                let alert = Some(text(locale, "error.summary"));
+                let status = StatusCode::BAD_REQUEST;
+                return render(&state, page, status, &posted, &errors, (None, alert)).await;
+            }
+            Checked::Unavailable => {
+                let alert = Some(text(locale, "hooks.unavailable"));
+                let status = StatusCode::SERVICE_UNAVAILABLE;
+                let errors = AnswerErrors::default();
+                return render(&state, page, status, &posted, &errors, (None, alert)).await;
+            }
         }
     };
     match save_account_answers(&state.app, &policy, user.id, &keys, &answers, now).await {
