@@ -219,7 +219,9 @@ mod tests {
     async fn dropping_the_pool_ends_its_workers() {
         let pool = HashingPool::new(2, 1);
         assert_eq!(pool.run(|| 1).await.unwrap(), 1);
-        while pool.shared.state().idle.len() < 2 {
+        // Idle and no longer holding the pool: a worker joins the idle stack while it still
+        // holds a strong reference, and lets go of it just after.
+        while pool.shared.state().idle.len() < 2 || Arc::strong_count(&pool.shared) > 1 {
             tokio::task::yield_now().await;
         }
         let shared = Arc::downgrade(&pool.shared);
