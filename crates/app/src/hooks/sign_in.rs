@@ -169,7 +169,16 @@ pub async fn run(
     flow.hooks = Some(results);
     let mut updated = tx.clone();
     flow.store_into(&mut updated.state);
-    let updated = app.store().update_transaction(updated).await?;
+    let updated = match app.store().update_transaction(updated).await {
+        Ok(updated) => updated,
+        // Another request of this sign-in (a double click) moved it on: go on with it.
+        Err(StoreError::VersionMismatch { .. }) => app
+            .store()
+            .get_transaction(tx.id)
+            .await?
+            .ok_or(StoreError::NotFound)?,
+        Err(error) => return Err(error),
+    };
     Ok(AtSignIn::Go {
         user: Some(Box::new(user)),
         tx: Some(Box::new(updated)),

@@ -484,6 +484,7 @@ pub struct EnrichmentResult {
 /// Runs the enrichment hooks that run on demand for the user, each waited for: fields with no
 /// value, or a value from an enrichment, are filled from their replies (never a value the user,
 /// an administrator or an application gave). A hook that fails writes nothing (`failed`).
+/// Recorded in the audit log as `user.enriched` (the fields written, not their values).
 #[utoipa::path(post, path = "/users/{id}/enrich", tag = "users",
     params(("id" = Uuid, Path, description = "User id")),
     responses((status = 200, body = EnrichmentResult, description = "What each hook did"), ErrorResponses),
@@ -495,6 +496,20 @@ pub async fn enrich(
 ) -> Result<axum::Json<EnrichmentResult>, ApiError> {
     caller.require(Scope::UsersWrite)?;
     let done = accrete_app::hooks::enrichment::on_demand(&state.app, id).await?;
+    // Which fields each hook wrote, never their values.
+    let written: Vec<_> = done
+        .iter()
+        .map(|e| serde_json::json!({ "hook": e.hook, "outcome": e.outcome, "fields": e.fields }))
+        .collect();
+    let after = Some(serde_json::json!({ "results": written }));
+    super::audit::record(
+        &state,
+        &caller,
+        "user.enriched",
+        format!("user:{id}"),
+        (None, after),
+    )
+    .await;
     let results = done
         .into_iter()
         .map(|e| EnrichmentView {

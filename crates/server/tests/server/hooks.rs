@@ -433,6 +433,15 @@ async fn enrichment_never_overwrites_a_value_the_user_gave_and_runs_on_demand() 
             .post(&format!("/users/{}/enrich", uuid::Uuid::new_v4()), &json!({}))
             .await;
         assert_eq!(missing.status(), 404);
+        let audit: Value = api.get("/audit").await.json().await.unwrap();
+        let entry = audit["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["action"] == "user.enriched")
+            .unwrap_or_else(|| panic!("no audit entry: {audit}"));
+        assert_eq!(entry["after"]["results"][0]["fields"], json!(["job_title"]));
+        assert!(!entry.to_string().contains("CTO"), "no values in the audit log");
     })
     .await;
 }
