@@ -4,6 +4,10 @@
 -- they occurred.
 CREATE INDEX webhook_events_occurred ON webhook_events (occurred_at);
 
+-- A worker reads back the deliveries it has just leased by the name of its lease: without this
+-- index, every look for work read every delivery.
+CREATE INDEX webhook_deliveries_lease ON webhook_deliveries (lease_owner);
+
 -- Every transaction that writes events to the outbox notifies the delivery workers of every
 -- node (they LISTEN on this channel), when it commits: NOTIFY is transactional, and repeated
 -- notifications of one transaction (one per row) are folded into one. Polling stays as the fallback.
