@@ -8,6 +8,7 @@ use accrete_store::{Store, StoreError};
 
 use crate::account_mail::AccountMail;
 use crate::clients::ClientCache;
+use crate::companion::spec::Companions;
 use crate::connections::Federation;
 use crate::hashing::HashingPool;
 use crate::hooks::Hooks;
@@ -47,6 +48,8 @@ pub struct App {
     pub(crate) webhook_keys: Arc<WebhookKeys>,
     /// The synchronous hooks (none by default).
     pub(crate) hooks: Arc<Hooks>,
+    /// The identity providers Accrete is the companion of (none by default).
+    pub(crate) companions: Arc<Companions>,
 }
 
 impl App {
@@ -73,6 +76,7 @@ impl App {
             webhook_settings: WebhookSettings::default(),
             webhook_keys: Arc::new(WebhookKeys::ephemeral()),
             hooks: Arc::new(Hooks::none()),
+            companions: Arc::new(Companions::default()),
         }
     }
 
@@ -137,6 +141,13 @@ impl App {
     #[must_use]
     pub fn with_hooks(mut self, hooks: Hooks) -> App {
         self.hooks = Arc::new(hooks);
+        self
+    }
+
+    /// The same use-cases as the companion of `companions` (none by default).
+    #[must_use]
+    pub fn with_companions(mut self, companions: Companions) -> App {
+        self.companions = Arc::new(companions);
         self
     }
 

@@ -64,7 +64,9 @@ pub async fn before_code(
 ) -> Result<Next, ProfilingError> {
     crate::sweeper::sweep_now_and_then(app, now);
     let mut user = user;
-    {
+    let companion = crate::companion::spec::CompanionState::of(&tx.state);
+    // A companion's provider verifies emails itself.
+    if companion.is_none() {
         use crate::email_verification::{Gate, gate};
         match gate(app, tx, stored, request, user_id, &mut user).await? {
             Gate::Open => {}
@@ -113,7 +115,10 @@ pub async fn before_code(
         facts.facts.clone_from(&hooks.facts);
     }
     assume_stale(&policy, &mut facts);
-    let signup = user.created_at >= tx.created_at;
+    let signup = match &companion {
+        Some(companion) => companion.signup(),
+        None => user.created_at >= tx.created_at,
+    };
     // Prompt history holds steps back (skips, fields left blank), makes a due optional step
     // required, and keeps a required step shown and not answered due whatever its condition.
     // So when nothing is due without it, optional steps may still be asked and no required
@@ -121,7 +126,8 @@ pub async fn before_code(
     // costs no extra query.
     let optional_open =
         flow.optional_steps_asked < policy.policy().settings.max_optional_steps_per_signin;
-    let (first, held) = next_ask(&policy, &facts, &flow, tx, request, signup, now);
+    let (client, scopes) = (tx.client_id.as_str(), request.scopes.as_slice());
+    let (first, held) = next_ask(&policy, &facts, &flow, client, scopes, signup, now);
     if first.is_none() && optional_open && !held {
         return Ok(Next::Proceed);
     }
@@ -134,7 +140,7 @@ pub async fn before_code(
         }
     }
     facts.prompts = prompt_states(&app.store().prompt_states(user.id).await?);
-    let Some((ask, kind)) = next_ask(&policy, &facts, &flow, tx, request, signup, now).0 else {
+    let Some((ask, kind)) = next_ask(&policy, &facts, &flow, client, scopes, signup, now).0 else {
         return Ok(Next::Proceed);
     };
     if request.has_prompt(Prompt::None) {
@@ -200,12 +206,12 @@ pub async fn before_code(
 /// being the first sign-in too) the `login` steps, so that a client's required fields are
 /// asked before its first code. Also says whether a required step was held back by its
 /// condition only (see `Decision::required_step_held_by_condition`).
-fn next_ask(
+pub(crate) fn next_ask(
     policy: &Arc<CompiledPolicy>,
     facts: &UserFacts,
     flow: &FlowState,
-    tx: &AuthTransaction,
-    request: &AuthorizationRequest,
+    client_id: &str,
+    scopes: &[String],
     signup: bool,
     now: OffsetDateTime,
 ) -> (Option<(Ask, MomentKind)>, bool) {
@@ -216,7 +222,7 @@ fn next_ask(
     };
     let mut held = false;
     let ask = kinds.iter().find_map(|kind| {
-        let moment = flow.moment(kind.clone(), &tx.client_id, &request.scopes);
+        let moment = flow.moment(kind.clone(), client_id, scopes);
         let decision = decide(policy, facts, &moment, now);
         held |= decision.required_step_held_by_condition();
         decision.ask().cloned().map(|ask| (ask, kind.clone()))

@@ -18,6 +18,7 @@ pub mod claim_mapping;
 pub mod claims;
 pub mod client_admin;
 pub mod clients;
+pub mod companion;
 pub mod connection_admin;
 pub mod connections;
 pub mod countries;

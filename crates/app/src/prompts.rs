@@ -106,7 +106,11 @@ pub async fn finish_step(
                 user_id,
                 transaction: Some(updated),
                 changes: Vec::new(),
-                source: format!("prompt:{}", shown.step),
+                // A companion's visit: the answers came through the provider's sign-in.
+                source: match crate::companion::spec::CompanionState::of(&tx.state) {
+                    Some(companion) => crate::companion::spec::source_of(&companion.name),
+                    None => format!("prompt:{}", shown.step),
+                },
                 event: None,
                 now,
             };

@@ -10,6 +10,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::app::App;
+use crate::companion::spec::CompanionState;
 
 /// Why a transaction cannot be continued.
 #[derive(Debug, thiserror::Error)]
@@ -103,12 +104,24 @@ pub fn request_of(tx: &AuthTransaction) -> Option<AuthorizationRequest> {
 
 /// The user declined to go on (cancel on a hosted page): ends the transaction without a code
 /// and returns where to send the browser: back to the client with `access_denied`, `state` and
-/// `iss` (RFC 6749 §4.1.2.1, RFC 9207). `None` when the transaction was already over.
+/// `iss` (RFC 6749 §4.1.2.1, RFC 9207). `None` when the transaction was already over. A
+/// companion's visit is marked declined and goes to its resume, which answers the provider.
 pub async fn deny(
     app: &App,
     tx: &AuthTransaction,
     now: OffsetDateTime,
 ) -> Result<Option<String>, StoreError> {
+    if let Some(mut companion) = CompanionState::of(&tx.state) {
+        // A companion's visit ends declined at the resume, which answers the provider.
+        companion.declined = true;
+        let mut updated = tx.clone();
+        companion.store_into(&mut updated.state);
+        return match app.store().update_transaction(updated).await {
+            Ok(_) => Ok(Some(format!("/authorize/resume?tx={}", tx.id))),
+            Err(StoreError::VersionMismatch { .. } | StoreError::Conflict { .. }) => Ok(None),
+            Err(error) => Err(error),
+        };
+    }
     let Some(request) = request_of(tx) else {
         return Ok(None);
     };

@@ -11,6 +11,7 @@ pub mod authorize;
 pub mod claims;
 pub mod client;
 pub mod client_auth;
+pub mod companion;
 pub mod credentials;
 pub mod discovery;
 pub mod error;

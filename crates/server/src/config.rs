@@ -16,6 +16,7 @@ mod webhooks;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use accrete_app::companion::CompanionSpec;
 use accrete_app::hooks::spec::HookSpec;
 use accrete_app::settings::Settings;
 use accrete_federation::spec::ConnectionSpec;
@@ -77,6 +78,10 @@ pub struct Config {
     /// Synchronous hooks (the `[[hooks]]` tables of the file; see docs/hooks.md).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub hooks: Vec<HookSpec>,
+    /// Identity providers Accrete is the companion of (the `[[companions]]` tables of the file;
+    /// see docs/companion.md).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub companions: Vec<CompanionSpec>,
 }
 
 /// The `[federation]` settings: how Accrete calls upstream identity providers.
@@ -172,6 +177,8 @@ pub struct Layer {
     pub connections: Option<Vec<ConnectionSpec>>,
     /// `[[hooks]]`: a list, taken whole from the highest layer that has one.
     pub hooks: Option<Vec<HookSpec>>,
+    /// `[[companions]]`: a list, taken whole from the highest layer that has one.
+    pub companions: Option<Vec<CompanionSpec>>,
 }
 
 /// The `[federation]` table of a [`Layer`].
@@ -423,6 +430,7 @@ impl Layer {
             webhooks,
             connections: self.connections.or(lower.connections),
             hooks: self.hooks.or(lower.hooks),
+            companions: self.companions.or(lower.companions),
         }
     }
 }
@@ -476,6 +484,7 @@ impl Config {
             webhooks: layer.webhooks.unwrap_or_default().config(),
             connections: layer.connections.unwrap_or_default(),
             hooks: layer.hooks.unwrap_or_default(),
+            companions: layer.companions.unwrap_or_default(),
         };
         config.check()?;
         Ok(config)
@@ -538,6 +547,10 @@ impl Config {
         if !problems.is_empty() {
             return Err(ConfigError::Invalid(problems.join("; ")));
         }
+        let problems = accrete_app::companion::spec::check_all(&self.companions);
+        if !problems.is_empty() {
+            return Err(ConfigError::Invalid(problems.join("; ")));
+        }
         Ok(())
     }
 
@@ -584,6 +597,11 @@ impl Config {
             .map(ConnectionSpec::redacted)
             .collect();
         shown.hooks = self.hooks.iter().map(HookSpec::redacted).collect();
+        shown.companions = self
+            .companions
+            .iter()
+            .map(CompanionSpec::redacted)
+            .collect();
         toml::to_string_pretty(&shown).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
     }
 }

@@ -102,6 +102,10 @@ pub fn build_app(
     .with_hooks(
         Hooks::new(config.hooks.clone(), &config.webhooks.settings())
             .map_err(StartError::Invalid)?,
+    )
+    .with_companions(
+        accrete_app::companion::Companions::new(config.companions.clone())
+            .map_err(StartError::Invalid)?,
     ))
 }
 

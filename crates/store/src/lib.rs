@@ -37,6 +37,7 @@ pub use aggregates::{
     accounts::Accounts,
     admins::Admins,
     clients::Clients,
+    companions::{CompanionStart, CompanionStarted, Companions},
     connections::Connections,
     factors::Factors,
     federation_states::FederationStates,
@@ -92,7 +93,7 @@ pub use webhook::{
 /// The port's traits, to call store methods: `use accrete_store::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        AccountTokens, Accounts, Admins, AuthTransactions, Clients, Connections,
+        AccountTokens, Accounts, Admins, AuthTransactions, Clients, Companions, Connections,
         CredentialThrottle, Factors, FederationStates, Grants, Health, Identities, Passkeys,
         Policies, Prompts, SigningKeys, SsoSessions, Store, Themes, Users, Webhooks,
     };

@@ -3,10 +3,11 @@
 
 use crate::aggregates::{
     account_tokens::AccountTokens, accounts::Accounts, admins::Admins, clients::Clients,
-    connections::Connections, factors::Factors, federation_states::FederationStates,
-    grants::Grants, health::Health, identities::Identities, passkeys::Passkeys, policies::Policies,
-    prompts::Prompts, signing_keys::SigningKeys, sso_sessions::SsoSessions, themes::Themes,
-    throttle::CredentialThrottle, transactions::AuthTransactions, users::Users, webhooks::Webhooks,
+    companions::Companions, connections::Connections, factors::Factors,
+    federation_states::FederationStates, grants::Grants, health::Health, identities::Identities,
+    passkeys::Passkeys, policies::Policies, prompts::Prompts, signing_keys::SigningKeys,
+    sso_sessions::SsoSessions, themes::Themes, throttle::CredentialThrottle,
+    transactions::AuthTransactions, users::Users, webhooks::Webhooks,
 };
 
 /// Persistence for Accrete, used as `Arc<dyn Store>`: every aggregate's trait.
@@ -35,6 +36,7 @@ pub trait Store:
     + Passkeys
     + Themes
     + Webhooks
+    + Companions
     + Send
     + Sync
     + 'static
@@ -62,6 +64,7 @@ impl<T> Store for T where
         + Passkeys
         + Themes
         + Webhooks
+        + Companions
         + Send
         + Sync
         + 'static

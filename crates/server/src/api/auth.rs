@@ -49,6 +49,9 @@ pub enum Scope {
     WebhooksRead,
     /// Create, change, delete webhook endpoints, rotate their secrets, replay deliveries.
     WebhooksWrite,
+    /// Ask whether profiling has a step due for a user of an identity provider Accrete is the
+    /// companion of (docs/companion.md).
+    CompanionCheck,
 }
 
 impl Scope {
@@ -70,6 +73,7 @@ impl Scope {
             Scope::ThemeWrite => "theme:write",
             Scope::WebhooksRead => "webhooks:read",
             Scope::WebhooksWrite => "webhooks:write",
+            Scope::CompanionCheck => "companion:check",
         }
     }
 }

@@ -5,6 +5,7 @@
 mod audit;
 mod auth;
 mod clients;
+mod companion;
 mod connections;
 mod cors;
 mod docs;
@@ -87,6 +88,7 @@ pub(crate) fn routes(state: &AppState) -> Router<AppState> {
         .routes(routes!(webhooks::deliveries))
         .routes(routes!(webhooks::replay))
         .routes(routes!(webhooks::replay_range))
+        .routes(routes!(companion::check))
         .split_for_parts();
     let mut openapi = openapi;
     openapi.merge(me_doc);

@@ -292,6 +292,7 @@ async fn prompt(
         client_name: None,
         email: text(locale, "console.preview.someone"),
         setup_link: "#".to_owned(),
+        companion: false,
     };
     let context = prompt_context(
         &policy,

@@ -8,6 +8,7 @@
 
 pub(crate) mod account;
 mod assets;
+pub(crate) mod companion;
 pub(crate) mod credentials;
 pub mod csrf;
 mod email;
@@ -57,6 +58,8 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/assets/theme.css", get(assets::server_theme))
         .route("/assets/theme/{file}", get(assets::client_theme))
         .route("/assets/passkeys.js", get(passkey::script))
+        .route("/assets/companion.js", get(companion::script))
+        .route("/companion/{name}/start", get(companion::start))
         .route("/login", get(signin::show).post(signin::submit))
         .route("/passkeys/login", post(passkey::sign_in))
         .route("/passkeys/login/options", post(passkey::sign_in_options))

@@ -5,6 +5,7 @@
 //! answer is a page or a redirect, never a second code: the transaction's `state` says which
 //! step is on screen, and only the request that clears it stores the answer.
 
+use accrete_app::companion::CompanionState;
 use accrete_app::facts::{FlowState, Shown};
 use accrete_app::fields::{form_values, step_title};
 use accrete_app::hooks::validation::{self, Checked, Context, Surface};
@@ -287,17 +288,28 @@ impl Ctx {
         let Some(tx) = view.transaction.clone() else {
             return Err(transaction_problem(state, locale, TransactionError::Gone));
         };
-        let session = session::current(state, &jar, now)
-            .await
-            .map_err(|e| store_failure(state, locale, &e))?;
-        let user_id = match (tx.user_id, session) {
-            (Some(user_id), Some(session)) if session.user_id == user_id => user_id,
-            // Not this browser's sign-in (or the session ended): start again.
-            _ => {
-                return Err(transaction_problem(state, locale, TransactionError::Gone));
+        let companion = CompanionState::of(&tx.state).is_some();
+        let user_id = if companion {
+            // A companion's visit: this browser holds its cookie (no SSO session).
+            match tx.user_id {
+                Some(user_id) if super::companion::is_its_browser(state, &jar, &tx) => user_id,
+                _ => return Err(transaction_problem(state, locale, TransactionError::Gone)),
+            }
+        } else {
+            let session = session::current(state, &jar, now)
+                .await
+                .map_err(|e| store_failure(state, locale, &e))?;
+            match (tx.user_id, session) {
+                (Some(user_id), Some(session)) if session.user_id == user_id => user_id,
+                // Not this browser's sign-in (or the session ended): start again.
+                _ => {
+                    return Err(transaction_problem(state, locale, TransactionError::Gone));
+                }
             }
         };
         let email = match state.store.get_user(user_id).await {
+            // A companion's user signs in elsewhere: no "not you?" here.
+            Ok(_) if companion => String::new(),
             Ok(user) => user.email,
             Err(StoreError::NotFound) => {
                 return Err(transaction_problem(state, locale, TransactionError::Gone));
@@ -590,6 +602,7 @@ impl Ctx {
             client_name: self.client_name.clone(),
             email: self.email.clone(),
             setup_link: self.setup_link(),
+            companion: CompanionState::of(&self.tx.state).is_some(),
         };
         let page = prompt_context(policy, shown, &frame, values, errors, alert);
         (
@@ -612,6 +625,8 @@ pub(crate) struct PromptFrame {
     pub email: String,
     /// Where a `second_factor` step sends the user.
     pub setup_link: String,
+    /// A companion's visit (docs/companion.md): no link to Accrete's account center.
+    pub companion: bool,
 }
 
 /// What `prompt.html` is given for the step `shown` of `policy` (shared with the console's
@@ -648,6 +663,7 @@ pub(crate) fn prompt_context(
             .then(|| frame.setup_link.clone()),
         fields,
         alert => alert.or(form_error),
+        companion => frame.companion,
     }
 }
 

@@ -24,6 +24,10 @@ const EMBEDDED: &[(&str, &str)] = &[
     ("signin.html", include_str!("../../templates/signin.html")),
     ("signup.html", include_str!("../../templates/signup.html")),
     ("error.html", include_str!("../../templates/error.html")),
+    (
+        "companion_return.html",
+        include_str!("../../templates/companion_return.html"),
+    ),
     ("signout.html", include_str!("../../templates/signout.html")),
     ("forgot.html", include_str!("../../templates/forgot.html")),
     ("reset.html", include_str!("../../templates/reset.html")),

@@ -95,6 +95,9 @@ pub(super) async fn resume(
         Ok(tx) => tx,
         Err(problem) => return transaction_problem(&state, locale, problem),
     };
+    if accrete_app::companion::CompanionState::of(&tx.state).is_some() {
+        return crate::hosted::companion::resume(&state, &headers, jar, tx, now).await;
+    }
     let Some(request) = transactions::request_of(&tx) else {
         return transaction_problem(&state, locale, TransactionError::Gone);
     };

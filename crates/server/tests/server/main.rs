@@ -22,6 +22,7 @@ mod authorize;
 mod basic_op;
 mod claims;
 mod client_delete;
+mod companion;
 mod console;
 mod console_clients;
 mod console_keys;

@@ -286,6 +286,17 @@ pub(crate) mod sql {
         new: NewUser,
     ) -> Result<User, StoreError> {
         let normalized = normalized_email(&new.email)?;
+        create_user_keyed_in(c, new, normalized).await
+    }
+
+    /// [`create_user_in`] with the unique key of its email given: a user of a companion
+    /// (`crate::aggregates::companions`) is found by the provider's subject, not by an email
+    /// that other users of the provider may share.
+    pub(crate) async fn create_user_keyed_in<C: Conn>(
+        c: &mut C,
+        new: NewUser,
+        normalized: String,
+    ) -> Result<User, StoreError> {
         let profile = crate::model::json_object(new.profile, "profile")?;
         let user_metadata = crate::model::json_object(new.user_metadata, "user_metadata")?;
         let app_metadata = crate::model::json_object(new.app_metadata, "app_metadata")?;

@@ -1,0 +1,317 @@
+//! A companion as the operator declares it (a `[[companions]]` table of the configuration
+//! file; docs/companion.md), its checks at start, and what a transaction of a companion keeps
+//! in its `state`. Imports nothing of the `App`, which holds the companions.
+
+use accrete_oidc::companion::SharedSecret;
+use serde::{Deserialize, Serialize};
+
+/// Which identity provider a companion works with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum CompanionKind {
+    /// Auth0: a post-login Action (examples/auth0/); the continue URL is the tenant's.
+    #[default]
+    Auth0,
+    /// Any provider following docs/companion.md.
+    Generic,
+}
+
+/// A `[[companions]]` table.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompanionSpec {
+    /// Its name, in URLs (`/companion/<name>/start`) and provenance (`companion:<name>`).
+    pub name: String,
+    /// `auth0` (default) or `generic`.
+    #[serde(default)]
+    pub kind: CompanionKind,
+    /// The `iss` of start tokens (Auth0: the tenant's domain, `example.eu.auth0.com`).
+    pub issuer: String,
+    /// The HS256 secret shared with the provider (at least 32 characters).
+    pub secret: String,
+    /// Where the browser goes back (Auth0's default: `https://<issuer>/continue`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub continue_url: Option<String>,
+    /// The Accrete client of the check calls, and of the pages of applications that have no
+    /// client of their own.
+    pub client: String,
+}
+
+// The secret never reaches a log through `{:?}`.
+impl std::fmt::Debug for CompanionSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CompanionSpec")
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .field("issuer", &self.issuer)
+            .field("secret", &"********")
+            .field("continue_url", &self.continue_url)
+            .field("client", &self.client)
+            .finish()
+    }
+}
+
+impl CompanionSpec {
+    /// The spec as `accrete config show` prints it: the secret masked.
+    pub fn redacted(&self) -> CompanionSpec {
+        CompanionSpec {
+            secret: "********".to_owned(),
+            ..self.clone()
+        }
+    }
+
+    /// The continue URL: the configured one, or Auth0's `https://<issuer>/continue`.
+    pub fn continue_url(&self) -> Option<String> {
+        match (&self.continue_url, self.kind) {
+            (Some(url), _) => Some(url.clone()),
+            (None, CompanionKind::Auth0) => Some(format!("https://{}/continue", self.issuer)),
+            (None, CompanionKind::Generic) => None,
+        }
+    }
+
+    /// Its problems, as `(path, message)`.
+    pub fn check(&self) -> Vec<(&'static str, String)> {
+        let mut problems = Vec::new();
+        let name_ok = !self.name.is_empty()
+            && self.name.len() <= 64
+            && self
+                .name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+        if !name_ok {
+            problems.push((
+                "name",
+                "1 to 64 lower-case letters, digits, - or _ (it is part of URLs)".to_owned(),
+            ));
+        }
+        if self.issuer.trim().is_empty() {
+            problems.push((
+                "issuer",
+                "the iss of the provider's tokens is required".into(),
+            ));
+        }
+        if SharedSecret::new(&self.secret).is_none() {
+            problems.push((
+                "secret",
+                format!(
+                    "at least {} characters (HS256 needs 256 bits)",
+                    SharedSecret::MIN_BYTES
+                ),
+            ));
+        }
+        match self.continue_url() {
+            None => problems.push(("continue_url", "required for a generic companion".into())),
+            Some(url) => match url::Url::parse(&url) {
+                Ok(parsed) if matches!(parsed.scheme(), "https" | "http") => {}
+                _ => problems.push(("continue_url", format!("not an http(s) URL: {url}"))),
+            },
+        }
+        if self.client.trim().is_empty() {
+            problems.push((
+                "client",
+                "the Accrete client of the check calls is required".into(),
+            ));
+        }
+        problems
+    }
+}
+
+/// The problems of the `[[companions]]` of the file, as `companions[<index>].<path>: <message>`.
+pub fn check_all(specs: &[CompanionSpec]) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (index, spec) in specs.iter().enumerate() {
+        problems.extend(
+            spec.check()
+                .into_iter()
+                .map(|(path, message)| format!("companions[{index}].{path}: {message}")),
+        );
+        if let Some(first) = specs[..index].iter().position(|s| s.name == spec.name) {
+            problems.push(format!(
+                "companions[{index}].name: {} is defined twice (also companions[{first}])",
+                spec.name
+            ));
+        }
+    }
+    problems
+}
+
+/// A configured companion.
+#[derive(Debug, Clone)]
+pub struct Companion {
+    pub(crate) spec: CompanionSpec,
+    pub(crate) secret: SharedSecret,
+    pub(crate) continue_url: String,
+}
+
+impl Companion {
+    /// Its name.
+    pub fn name(&self) -> &str {
+        &self.spec.name
+    }
+
+    /// The Accrete client of its check calls.
+    pub fn client(&self) -> &str {
+        &self.spec.client
+    }
+
+    /// The provenance of the values it brings and the answers given through it.
+    pub fn source(&self) -> String {
+        source_of(&self.spec.name)
+    }
+
+    /// The `aud` its start tokens must name: Accrete's address for it.
+    pub fn audience(&self, issuer: &str) -> String {
+        format!(
+            "{}/companion/{}",
+            issuer.trim_end_matches('/'),
+            self.spec.name
+        )
+    }
+}
+
+/// The configured companions (none by default).
+#[derive(Debug, Clone, Default)]
+pub struct Companions {
+    list: Vec<Companion>,
+}
+
+impl Companions {
+    /// The companions of `specs`, or their problems.
+    pub fn new(specs: Vec<CompanionSpec>) -> Result<Companions, String> {
+        let problems = check_all(&specs);
+        if !problems.is_empty() {
+            return Err(problems.join("; "));
+        }
+        let list = specs
+            .into_iter()
+            .filter_map(|spec| {
+                let secret = SharedSecret::new(&spec.secret)?;
+                let continue_url = spec.continue_url()?;
+                Some(Companion {
+                    spec,
+                    secret,
+                    continue_url,
+                })
+            })
+            .collect();
+        Ok(Companions { list })
+    }
+
+    /// The companion `name`.
+    pub fn get(&self, name: &str) -> Option<&Companion> {
+        self.list.iter().find(|c| c.spec.name == name)
+    }
+}
+
+/// The provenance of what companion `name` brings: `companion:<name>`.
+pub fn source_of(name: &str) -> String {
+    format!("companion:{name}")
+}
+
+/// What a transaction of a companion keeps in its `state`, under `"companion"`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CompanionState {
+    /// The companion.
+    pub name: String,
+    /// The user's id at the provider.
+    pub subject: String,
+    /// The provider's `iss` (the answers token's `aud`).
+    pub issuer: String,
+    /// The provider's `state`, given back at the end.
+    pub state: String,
+    /// The provider's count of the user's sign-ins.
+    pub logins: u64,
+    /// The person left a required step: the visit ends declined.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub declined: bool,
+}
+
+impl CompanionState {
+    /// The companion part of a transaction's state, if it is a companion's.
+    pub fn of(state: &serde_json::Value) -> Option<CompanionState> {
+        state
+            .get("companion")
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+    }
+
+    /// Writes it into a transaction's state, keeping whatever else is there.
+    pub fn store_into(&self, state: &mut serde_json::Value) {
+        if !state.is_object() {
+            *state = serde_json::Value::Object(serde_json::Map::new());
+        }
+        if let (Some(map), Ok(value)) = (state.as_object_mut(), serde_json::to_value(self)) {
+            map.insert("companion".to_owned(), value);
+        }
+    }
+
+    /// Whether a sign-up's steps are due: the provider counts this as the first sign-in.
+    pub fn signup(&self) -> bool {
+        self.logins <= 1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> CompanionSpec {
+        CompanionSpec {
+            name: "auth0".into(),
+            kind: CompanionKind::Auth0,
+            issuer: "example.eu.auth0.com".into(),
+            secret: "0123456789abcdef0123456789abcdef".into(),
+            continue_url: None,
+            client: "auth0-companion".into(),
+        }
+    }
+
+    #[test]
+    fn an_auth0_companion_continues_at_its_tenant() {
+        assert!(spec().check().is_empty());
+        assert_eq!(
+            spec().continue_url().as_deref(),
+            Some("https://example.eu.auth0.com/continue")
+        );
+        assert!(!format!("{:?}", spec()).contains("0123456789"));
+        assert_eq!(spec().redacted().secret, "********");
+    }
+
+    #[test]
+    fn every_mistake_is_named_with_its_place() {
+        let bad = CompanionSpec {
+            name: "Auth 0".into(),
+            kind: CompanionKind::Generic,
+            issuer: " ".into(),
+            secret: "short".into(),
+            continue_url: None,
+            client: String::new(),
+        };
+        let problems = check_all(&[spec(), bad, spec()]);
+        for path in ["name", "issuer", "secret", "continue_url", "client"] {
+            assert!(
+                problems
+                    .iter()
+                    .any(|p| p.starts_with(&format!("companions[1].{path}:"))),
+                "{path}: {problems:?}"
+            );
+        }
+        assert!(problems.iter().any(|p| p.contains("defined twice")));
+    }
+
+    #[test]
+    fn the_state_round_trips_and_keeps_the_rest() {
+        let mut state = serde_json::json!({ "profiling": { "skipped": [] } });
+        let companion = CompanionState {
+            name: "auth0".into(),
+            subject: "auth0|1".into(),
+            logins: 1,
+            ..CompanionState::default()
+        };
+        companion.store_into(&mut state);
+        assert_eq!(CompanionState::of(&state), Some(companion.clone()));
+        assert!(state.get("profiling").is_some());
+        assert!(companion.signup());
+        assert_eq!(CompanionState::of(&serde_json::json!({})), None);
+    }
+}

@@ -1,0 +1,442 @@
+//! Companion mode end to end on both backends (docs/companion.md): the provider's check call,
+//! a browser arriving with a start token (signed here with the `hmac` crate, independently of
+//! the server's JOSE library), the prompt page, and the answers token posted back; refused
+//! tokens (tampered, expired, replayed, another tenant) store nothing.
+
+use accrete_server::Layer;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac};
+use serde_json::{Value, json};
+use sha2::Sha256;
+use time::OffsetDateTime;
+
+use crate::api_client::{Api, Tokens, admin, ensure_client, problem};
+use crate::rp::location;
+use crate::support::{Browser, TestApp, each_backend_with, hidden_input};
+
+const SECRET: &str = "a shared secret of at least thirty-two characters";
+const TENANT: &str = "tenant.example.auth0.com";
+const CONTINUE: &str = "https://tenant.example.auth0.com/continue";
+
+fn with_companion() -> Layer {
+    Layer {
+        companions: Some(
+            serde_json::from_value(json!([{
+                "name": "auth0",
+                "issuer": TENANT,
+                "secret": SECRET,
+                "client": "auth0-companion",
+            }]))
+            .unwrap(),
+        ),
+        ..Layer::default()
+    }
+}
+
+/// A company (in `user_metadata`) asked at sign-in, skippable and asked again two sign-ins
+/// after a skip; a required agreement for the `shop` application only.
+async fn publish(api: &Api<'_>) {
+    let policy = r#"
+version = 1
+[[fields]]
+key = "company"
+kind = "text"
+labels = { en = "Company", fr = "Entreprise" }
+[[fields]]
+key = "shop_terms"
+kind = "text"
+storage = "app_metadata"
+labels = { en = "Shop nickname", fr = "Pseudo de la boutique" }
+[[steps]]
+id = "work"
+title = { en = "Your work", fr = "Votre travail" }
+fields = ["company"]
+mode = { optional = { reask_after_logins = 2 } }
+trigger = { moments = ["login"] }
+[[steps]]
+id = "shop"
+title = { en = "For the shop", fr = "Pour la boutique" }
+fields = ["shop_terms"]
+priority = 10
+mode = "required"
+trigger = { moments = ["login"], condition = { client = { ids = ["shop"] } } }
+"#;
+    let document =
+        serde_json::to_value(accrete_core::Policy::from_toml_str(policy).unwrap()).unwrap();
+    api.publish(&document).await;
+}
+
+/// An HS256 JWT of `claims` under `secret`, built from the RFCs (not the server's library).
+fn hs256(claims: &Value, secret: &str) -> String {
+    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
+    let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
+    let signing_input = format!("{header}.{payload}");
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(signing_input.as_bytes());
+    let signature = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
+    format!("{signing_input}.{signature}")
+}
+
+/// The claims of a verified HS256 token (panics on a bad signature).
+fn verified(token: &str, secret: &str) -> Value {
+    let (input, signature) = token.rsplit_once('.').unwrap();
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(input.as_bytes());
+    mac.verify_slice(&URL_SAFE_NO_PAD.decode(signature).unwrap())
+        .expect("the answers token is signed with the shared secret");
+    let payload = input.split('.').nth(1).unwrap();
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+}
+
+/// Start-token claims for `sub` (what Auth0's `encodeToken` puts, plus the Action's payload).
+fn start_claims(app: &TestApp, sub: &str, jti: &str, facts: Value) -> Value {
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let mut claims = json!({
+        "iss": TENANT, "sub": sub, "aud": format!("{}/companion/auth0", app.base),
+        "iat": now, "exp": now + 600, "jti": jti, "ip": "192.0.2.7",
+    });
+    claims
+        .as_object_mut()
+        .unwrap()
+        .extend(facts.as_object().unwrap().clone());
+    claims
+}
+
+fn start_path(token: &str, state: &str) -> String {
+    format!("/companion/auth0/start?session_token={token}&state={state}")
+}
+
+/// The check call's answer.
+async fn check(app: &TestApp, tokens: &Tokens, body: Value) -> reqwest::Response {
+    let token = tokens.backend("auth0-companion", &["companion:check"]);
+    app.browser
+        .client
+        .post(app.url("/api/v1/companion/auth0/check"))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Follows the browser from `path` up to a page that is not a redirect; its path and HTML.
+async fn visit(browser: &Browser, path: &str) -> (String, u16, String) {
+    let mut target = path.to_owned();
+    loop {
+        let response = browser.get(&target).await;
+        if response.status().is_redirection() {
+            target = location(&response);
+            continue;
+        }
+        let status = response.status().as_u16();
+        return (target, status, response.text().await.unwrap());
+    }
+}
+
+/// Posts the prompt page at `page` (its HTML) with `action` and `answers`; follows to the
+/// return page and gives its form: (action URL, state, verified answers claims).
+async fn post_prompt(
+    browser: &Browser,
+    html: &str,
+    action: &str,
+    answers: &[(&str, &str)],
+) -> (String, u16, String) {
+    let mut form = vec![
+        ("csrf".to_owned(), hidden_input(html, "csrf").unwrap()),
+        ("tx".to_owned(), hidden_input(html, "tx").unwrap()),
+        ("step".to_owned(), hidden_input(html, "step").unwrap()),
+        ("action".to_owned(), action.to_owned()),
+    ];
+    form.extend(
+        answers
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    );
+    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let response = browser.post_form("/prompt", &pairs).await;
+    assert!(response.status().is_redirection(), "{}", response.status());
+    visit(browser, &location(&response)).await
+}
+
+/// The return page's form: its action and the verified claims of its token.
+fn returned(html: &str) -> (String, Value) {
+    let action = html
+        .split("action=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .replace("&#x2f;", "/")
+        .replace("&amp;", "&");
+    let token = hidden_input(html, "session_token").unwrap();
+    assert_eq!(
+        hidden_input(html, "state").as_deref(),
+        Some("auth0-state-1")
+    );
+    (action, verified(&token, SECRET))
+}
+
+#[tokio::test]
+async fn an_auth0_user_is_asked_only_what_is_due_and_the_answers_go_back_signed() {
+    each_backend_with(&with_companion(), |app| async move {
+        let (tokens, api) = admin(&app).await;
+        publish(&api).await;
+        ensure_client(&app, "auth0-companion", &[]).await;
+        ensure_client(&app, "shop", &[]).await;
+
+        // The check: the company is due while the provider has none; not once it has one.
+        let due = check(
+            &app,
+            &tokens,
+            json!({ "user_id": "auth0|1", "logins_count": 3 }),
+        )
+        .await;
+        assert_eq!(due.status(), 200);
+        assert_eq!(
+            due.json::<Value>().await.unwrap(),
+            json!({ "due": true, "required": false, "step": "work" })
+        );
+        let known = json!({ "user_id": "auth0|1", "logins_count": 3,
+            "user_metadata": { "company": "Acme" } });
+        let known = check(&app, &tokens, known)
+            .await
+            .json::<Value>()
+            .await
+            .unwrap();
+        assert_eq!(known, json!({ "due": false, "required": false }));
+        // In the shop (an Accrete client of the same id), its required step comes first.
+        let shop = json!({ "user_id": "auth0|1", "client_id": "shop",
+            "user_metadata": { "company": "Acme" } });
+        let shop = check(&app, &tokens, shop)
+            .await
+            .json::<Value>()
+            .await
+            .unwrap();
+        assert_eq!(
+            shop,
+            json!({ "due": true, "required": true, "step": "shop" })
+        );
+        // Nothing was written by the checks.
+        assert!(
+            app.store
+                .companion_user("auth0", "auth0|1")
+                .await
+                .unwrap()
+                .is_none()
+        );
+
+        // The browser arrives with a start token; the prompt page asks the company.
+        let browser = app.new_browser();
+        let facts = json!({ "email": "ada@example.com", "email_verified": true,
+            "logins_count": 3, "locale": "fr" });
+        let token = hs256(&start_claims(&app, "auth0|1", "jti-1", facts), SECRET);
+        let (page, status, html) = visit(&browser, &start_path(&token, "auth0-state-1")).await;
+        assert!(page.starts_with("/prompt?tx="), "{page}");
+        assert_eq!(status, 200);
+        assert!(html.contains("Entreprise"), "the token's locale: {html}");
+        assert!(
+            !html.contains("switch_account"),
+            "no 'not you?' in companion mode"
+        );
+        assert!(
+            !html.contains("href=\"/account\""),
+            "no account center link"
+        );
+
+        // Another browser cannot continue this visit.
+        let (_, status, _) = visit(&app.new_browser(), &page).await;
+        assert_eq!(status, 400);
+
+        // Answering ends the visit with a form to the tenant's continue URL.
+        let (_, status, html) =
+            post_prompt(&browser, &html, "submit", &[("company", "Acme")]).await;
+        assert_eq!(status, 200);
+        let (action, claims) = returned(&html);
+        assert_eq!(action, format!("{CONTINUE}?state=auth0-state-1"));
+        assert_eq!(claims["iss"], app.base);
+        assert_eq!(claims["sub"], "auth0|1");
+        assert_eq!(claims["aud"], TENANT);
+        assert_eq!(claims["state"], "auth0-state-1");
+        assert_eq!(claims["outcome"], "completed");
+        assert_eq!(claims["user_metadata"], json!({ "company": "Acme" }));
+        assert_eq!(claims["skipped"], json!([]));
+        let lifetime = claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap();
+        assert!((60..=300).contains(&lifetime), "{lifetime}");
+
+        // Stored against the provider's subject, with the companion's provenance.
+        let user = app
+            .store
+            .companion_user("auth0", "auth0|1")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(user.email, "ada@example.com");
+        assert_eq!(user.user_metadata["company"], "Acme");
+        assert_eq!(user.credentialed_logins, 3);
+        let provenance = app.store.value_provenance(user.id).await.unwrap();
+        let company = provenance.iter().find(|p| p.key == "company").unwrap();
+        assert_eq!(company.source, "companion:auth0");
+
+        // The same token again: refused, nothing more.
+        let (_, status, html) =
+            visit(&app.new_browser(), &start_path(&token, "auth0-state-1")).await;
+        assert_eq!(status, 400);
+        assert!(html.contains("token_replayed"), "{html}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_skip_is_remembered_and_a_required_step_left_is_a_denial() {
+    each_backend_with(&with_companion(), |app| async move {
+        let (tokens, api) = admin(&app).await;
+        publish(&api).await;
+        ensure_client(&app, "auth0-companion", &[]).await;
+        ensure_client(&app, "shop", &[]).await;
+
+        let browser = app.new_browser();
+        let claims = start_claims(&app, "auth0|2", "jti-2", json!({ "logins_count": 4 }));
+        let (_, _, html) = visit(
+            &browser,
+            &start_path(&hs256(&claims, SECRET), "auth0-state-1"),
+        )
+        .await;
+        let (_, _, html) = post_prompt(&browser, &html, "skip", &[]).await;
+        let (_, claims) = returned(&html);
+        assert_eq!(claims["outcome"], "completed");
+        assert_eq!(claims["skipped"], json!(["work"]));
+        assert_eq!(claims["user_metadata"], json!({}));
+
+        // Held back at the next sign-in, asked again two sign-ins after the skip.
+        let at = |logins: u32| json!({ "user_id": "auth0|2", "logins_count": logins });
+        let next = check(&app, &tokens, at(5))
+            .await
+            .json::<Value>()
+            .await
+            .unwrap();
+        assert_eq!(next["due"], false, "{next}");
+        let later = check(&app, &tokens, at(6))
+            .await
+            .json::<Value>()
+            .await
+            .unwrap();
+        assert_eq!(later["due"], true, "{later}");
+
+        // The shop's required step, left with "cancel": the visit ends declined.
+        let browser = app.new_browser();
+        let facts = json!({ "logins_count": 6, "client_id": "shop",
+            "user_metadata": { "company": "Initech" } });
+        let claims = start_claims(&app, "auth0|2", "jti-3", facts);
+        let (_, _, html) = visit(
+            &browser,
+            &start_path(&hs256(&claims, SECRET), "auth0-state-1"),
+        )
+        .await;
+        assert!(html.contains("Shop nickname"), "{html}");
+        let (_, status, html) = post_prompt(&browser, &html, "cancel", &[]).await;
+        assert_eq!(status, 200);
+        let (_, claims) = returned(&html);
+        assert_eq!(claims["outcome"], "declined");
+        assert!(claims["message"].as_str().unwrap().contains("required"));
+        // The provider's company was taken over.
+        let user = app
+            .store
+            .companion_user("auth0", "auth0|2")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(user.user_metadata["company"], "Initech");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn refused_start_tokens_and_checks_store_nothing() {
+    each_backend_with(&with_companion(), |app| async move {
+        let (tokens, api) = admin(&app).await;
+        publish(&api).await;
+        ensure_client(&app, "auth0-companion", &[]).await;
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let good = start_claims(&app, "auth0|3", "jti-4", json!({}));
+        let mut expired = good.clone();
+        expired["exp"] = json!(now - 120);
+        let mut foreign = good.clone();
+        foreign["iss"] = json!("other-tenant.auth0.com");
+        let mut elsewhere = good.clone();
+        elsewhere["aud"] = json!("https://another.example/companion/auth0");
+        let mut tampered = hs256(&good, SECRET);
+        let last = tampered.pop().unwrap();
+        tampered.push(if last == 'A' { 'B' } else { 'A' });
+        let cases = [
+            (tampered, "invalid_token"),
+            (
+                hs256(&good, "another secret of at least thirty-two chars"),
+                "invalid_token",
+            ),
+            (hs256(&expired, SECRET), "token_expired"),
+            (hs256(&foreign, SECRET), "wrong_issuer"),
+            (hs256(&elsewhere, SECRET), "wrong_audience"),
+            ("not-a-token".to_owned(), "invalid_token"),
+        ];
+        for (token, code) in cases {
+            let (_, status, html) = visit(&app.new_browser(), &start_path(&token, "s")).await;
+            assert_eq!(status, 400, "{code}");
+            assert!(html.contains(code), "{code}: {html}");
+            assert!(html.contains("not valid"), "a sentence for people: {html}");
+        }
+        let (_, status, html) =
+            visit(&app.new_browser(), &start_path(&hs256(&good, SECRET), "")).await;
+        assert_eq!(status, 400);
+        assert!(html.contains("missing_state"));
+        let (_, status, _) = visit(
+            &app.new_browser(),
+            "/companion/nobody/start?session_token=x&state=s",
+        )
+        .await;
+        assert_eq!(status, 404);
+        assert!(
+            app.store
+                .companion_user("auth0", "auth0|3")
+                .await
+                .unwrap()
+                .is_none()
+        );
+
+        // Checks: another client's token, an unknown companion, refused facts.
+        let other = tokens.backend("backend", &["companion:check"]);
+        let response = app
+            .browser
+            .client
+            .post(app.url("/api/v1/companion/auth0/check"))
+            .bearer_auth(other)
+            .json(&json!({ "user_id": "auth0|3" }))
+            .send()
+            .await
+            .unwrap();
+        problem(response, 403).await;
+        let long = "x".repeat(600);
+        let refused = check(&app, &tokens, json!({ "user_id": "", "email": long })).await;
+        let body = problem(refused, 400).await;
+        assert!(body["fields"]["user_id"].is_array(), "{body}");
+        assert!(body["fields"]["email"].is_array(), "{body}");
+        let token = tokens.backend("auth0-companion", &["companion:check"]);
+        let unknown = app
+            .browser
+            .client
+            .post(app.url("/api/v1/companion/nobody/check"))
+            .bearer_auth(token)
+            .json(&json!({ "user_id": "auth0|3" }))
+            .send()
+            .await
+            .unwrap();
+        problem(unknown, 404).await;
+        assert!(
+            app.store
+                .companion_user("auth0", "auth0|3")
+                .await
+                .unwrap()
+                .is_none()
+        );
+    })
+    .await;
+}
