@@ -16,6 +16,8 @@ mod admins;
 mod breaker;
 #[path = "store/common.rs"]
 mod common;
+#[path = "store/companions.rs"]
+mod companions;
 #[path = "store/counters.rs"]
 mod counters;
 #[path = "store/factors.rs"]
