@@ -14,7 +14,8 @@
 //! not counted), `passkey` (a sign-in with a passkey of a software authenticator, see
 //! `load/passkey.rs`), `console` (the admin console's overview, user search and a user's page
 //! with 100,000 users, see `load/console.rs`), `webhooks` (deliveries per second of a backlog, the
-//! delay from a change to its delivery, see `load/webhooks.rs`).
+//! delay from a change to its delivery, see `load/webhooks.rs`), `companion` (the check call of
+//! companion mode, see `load/companion.rs`).
 //! The same binary is the server and the reference: started with `ACCRETE_TEST_LOAD_CHILD=1` it
 //! serves and prints its address, with `ACCRETE_TEST_LOAD_REFERENCE=1` it verifies a password per
 //! line of input, so nothing but the measured work runs in a measured process.
@@ -29,6 +30,8 @@ use std::io::{BufRead as _, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 
+#[path = "load/companion.rs"]
+mod companion;
 #[path = "load/console.rs"]
 mod console;
 #[path = "load/passkey.rs"]
@@ -90,6 +93,9 @@ fn serve_child() {
             }),
             data_dir: Some(dir),
             master_key: Some(MASTER_KEY.to_owned()),
+            companions: std::env::var("ACCRETE_TEST_LOAD_COMPANION")
+                .is_ok()
+                .then(companion::companions),
             ..Layer::default()
         };
         let env = Layer::from_env(std::env::vars()).unwrap();
@@ -105,6 +111,9 @@ fn serve_child() {
         if let Ok(url) = std::env::var("ACCRETE_TEST_LOAD_WEBHOOK_URL") {
             let backlog = std::env::var("ACCRETE_TEST_LOAD_WEBHOOK_BACKLOG").unwrap();
             webhooks::seed(&store, &url, backlog.parse().unwrap()).await;
+        }
+        if std::env::var("ACCRETE_TEST_LOAD_COMPANION").is_ok() {
+            companion::seed(&store).await;
         }
         if let Ok(users) = std::env::var("ACCRETE_TEST_LOAD_CONSOLE_USERS") {
             console::seed(store.as_ref(), users.parse().unwrap()).await;
@@ -847,6 +856,9 @@ async fn run() {
     }
     if wanted("webhooks") {
         webhooks::webhooks_phase(scale).await;
+    }
+    if wanted("companion") {
+        companion::companion_phase(scale).await;
     }
 }
 
