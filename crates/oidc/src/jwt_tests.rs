@@ -95,6 +95,27 @@ fn access_token_has_rfc9068_header_and_claims() {
 }
 
 #[test]
+fn an_access_token_carries_added_claims_but_never_over_its_own() {
+    let extra: Map<String, Value> = serde_json::from_value(serde_json::json!({
+        "https://crm.example/segment": "enterprise",
+        "sub": "forged",
+        "scope": "admin",
+        "client_id": "other",
+    }))
+    .unwrap();
+    let claims = access_claims();
+    let token = sign_access_token_with(key(Alg::ES256), &claims, &extra).unwrap();
+    let payload: Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(&segments(&token)[1]).unwrap()).unwrap();
+    assert_eq!(payload["https://crm.example/segment"], "enterprise");
+    assert_eq!(payload["sub"], claims.sub.as_str());
+    assert_eq!(payload["scope"], "openid profile");
+    assert_eq!(payload["client_id"], claims.client_id.as_str());
+    // It verifies as any access token.
+    assert!(verify_access_token(keys(), ISSUER, &token, NOW).is_ok());
+}
+
+#[test]
 fn access_tokens_get_distinct_jti() {
     assert_ne!(access_claims().jti, access_claims().jti);
 }

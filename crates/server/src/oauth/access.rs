@@ -133,6 +133,23 @@ pub(crate) fn sign_access_token(
     Ok(jwt::sign_access_token(key, claims).map_err(OAuthError::from)?)
 }
 
+/// [`sign_access_token`] with the claims post-sign-in hooks added at the sign-in (none: the
+/// same token).
+pub(crate) fn sign_access_token_with(
+    keys: &Arc<KeySet>,
+    claims: &AccessTokenClaims,
+    extra: Option<&serde_json::Map<String, serde_json::Value>>,
+    now: OffsetDateTime,
+) -> Result<String, EndpointError> {
+    match extra.filter(|extra| !extra.is_empty()) {
+        None => sign_access_token(keys, claims, now),
+        Some(extra) => {
+            let key = signing_key(keys, ACCESS_TOKEN_ALG, now)?;
+            Ok(jwt::sign_access_token_with(key, claims, extra).map_err(OAuthError::from)?)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -25,7 +25,7 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::access::{grant_jti, sign_access_token, signing_key};
+use super::access::{grant_jti, sign_access_token, sign_access_token_with, signing_key};
 use super::client_auth::{authenticate, authorization_header, form_pairs};
 use super::error::{EndpointError, json_no_store};
 use crate::state::AppState;
@@ -160,7 +160,9 @@ async fn redeem_code(
     );
     access.auth_time = Some(auth_time);
     access.sid.clone_from(&sid);
-    let access_token = sign_access_token(&keys, &access, now)?;
+    // The claims post-sign-in hooks added go in the access token as in the ID token.
+    let hook_claims = code.context.get("claims").and_then(Value::as_object);
+    let access_token = sign_access_token_with(&keys, &access, hook_claims, now)?;
     let mut response = TokenResponse::bearer(
         access_token.clone(),
         lifetime_seconds(lifetimes.access_token),

@@ -621,7 +621,7 @@ async fn a_fail_closed_validation_hook_that_fails_stores_nothing_and_says_so() {
 }
 
 #[tokio::test]
-async fn post_sign_in_adds_a_fact_a_condition_reads_and_a_namespaced_claim_to_the_id_token() {
+async fn post_sign_in_adds_a_fact_a_condition_reads_and_a_namespaced_claim_to_the_tokens() {
     let receiver = Receiver::start(|request| {
         let email = request["user"]["email"].as_str().unwrap_or("");
         let segment = if email.starts_with("big") { "enterprise" } else { "smb" };
@@ -677,6 +677,14 @@ async fn post_sign_in_adds_a_fact_a_condition_reads_and_a_namespaced_claim_to_th
             claims.get("https://crm.example/sub").is_some(),
             "a hook's names are namespaced"
         );
+        // The access token carries them too, under its own standard claims.
+        let access = jwt_payload(body["access_token"].as_str().unwrap());
+        assert_eq!(
+            access["https://crm.example/segment"], "enterprise",
+            "{access}"
+        );
+        assert_eq!(access["client_id"], "web");
+        assert_ne!(access["sub"], "forged");
 
         let (_, target, _) = sign_in(&app, "small@example.com", "").await;
         assert!(target.contains("code="), "{target}");
