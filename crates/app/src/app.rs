@@ -151,6 +151,11 @@ impl App {
         self
     }
 
+    /// The companion `name`, if configured.
+    pub fn companion(&self, name: &str) -> Option<&crate::companion::spec::Companion> {
+        self.companions.get(name)
+    }
+
     /// The synchronous hooks.
     pub fn hooks(&self) -> &Hooks {
         &self.hooks

@@ -154,6 +154,18 @@ pub enum Visit {
     Gone,
 }
 
+/// The sentences the end of a visit may carry, in the person's language (the surface chooses
+/// it: the pages' locale).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Words {
+    /// The language (`en`, `fr`): picks a hook's message given per locale.
+    pub locale: String,
+    /// The person left a required step.
+    pub declined: String,
+    /// A post-sign-in hook denied the sign-in without a message.
+    pub denied: String,
+}
+
 /// The form a visit ends with.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Return {
@@ -175,6 +187,7 @@ pub async fn start(
     token: &str,
     state: &str,
     hasher: &TokenHasher,
+    words: &Words,
     now: OffsetDateTime,
 ) -> Result<Visit, CompanionError> {
     let companion = app.companions.get(name).ok_or(CompanionError::Unknown)?;
@@ -183,7 +196,7 @@ pub async fn start(
     }
     let claims = verify_start(
         token,
-        &companion.secret,
+        &companion.key,
         &companion.spec.issuer,
         &companion.audience(app.issuer()),
         now,
@@ -251,7 +264,7 @@ pub async fn start(
         client_id = %client,
         "companion visit started"
     );
-    Ok(match advance(app, *tx, now).await? {
+    Ok(match advance(app, *tx, words, now).await? {
         Visit::Prompt { tx, .. } => Visit::Prompt {
             tx,
             cookie: Some(cookie),
@@ -265,6 +278,7 @@ pub async fn start(
 pub async fn advance(
     app: &App,
     tx: AuthTransaction,
+    words: &Words,
     now: OffsetDateTime,
 ) -> Result<Visit, StoreError> {
     let (Some(state), Some(user_id)) = (CompanionState::of(&tx.state), tx.user_id) else {
@@ -274,7 +288,7 @@ pub async fn advance(
         return Ok(Visit::Gone);
     };
     if state.declined {
-        let message = "A required question was not answered.".to_owned();
+        let message = words.declined.clone();
         return finish(app, companion, &tx, &state, Some(message), now).await;
     }
     let request = AuthorizationRequest {
@@ -301,16 +315,18 @@ pub async fn advance(
             cookie: None,
         }),
         Next::Denied(message) => {
+            // The hook's message in the person's language, else in English, else any.
             let message = match message {
                 Value::String(text) => Some(text),
                 Value::Object(map) => map
-                    .get("en")
+                    .get(&words.locale)
+                    .or_else(|| map.get("en"))
                     .or_else(|| map.values().next())
                     .and_then(Value::as_str)
                     .map(str::to_owned),
                 _ => None,
             }
-            .or_else(|| Some("The sign-in was denied.".to_owned()));
+            .or_else(|| Some(words.denied.clone()));
             finish(app, companion, &tx, &state, message, now).await
         }
         // The others are not asked of a companion's visit (no email gate, no second factor,
@@ -383,7 +399,7 @@ async fn finish(
     Ok(Visit::Back(Return {
         url: companion.continue_url.clone(),
         state: state.state.clone(),
-        token: sign_answers(&claims, &companion.secret),
+        token: sign_answers(&claims, &companion.key),
     }))
 }
 

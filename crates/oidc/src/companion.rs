@@ -38,6 +38,86 @@ impl std::fmt::Debug for SharedSecret {
     }
 }
 
+/// A companion's ES256 keys: the provider's public keys, which verify start tokens (a JWKS
+/// copied from the provider), and Accrete's own P-256 key for this companion, which signs
+/// answers tokens (its public part is published at `/companion/{name}/jwks`).
+#[derive(Clone)]
+pub struct EcKeys {
+    provider: jsonwebtoken::jwk::JwkSet,
+    signing: EncodingKey,
+    public: jsonwebtoken::jwk::Jwk,
+    kid: String,
+}
+
+impl std::fmt::Debug for EcKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EcKeys")
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EcKeys {
+    /// The keys from the provider's JWKS (JSON text) and Accrete's PKCS#8 PEM private key; or
+    /// why not, as `(setting, message)`.
+    pub fn new(provider_jwks: &str, signing_pem: &str) -> Result<EcKeys, (&'static str, String)> {
+        let provider: jsonwebtoken::jwk::JwkSet = serde_json::from_str(provider_jwks)
+            .map_err(|e| ("jwks", format!("not a JWKS: {e}")))?;
+        let usable = provider.keys.iter().any(|jwk| {
+            matches!(
+                jwk.algorithm,
+                jsonwebtoken::jwk::AlgorithmParameters::EllipticCurve(_)
+            ) && DecodingKey::from_jwk(jwk).is_ok()
+        });
+        if !usable {
+            return Err(("jwks", "no P-256 (EC) key in the JWKS".into()));
+        }
+        let signing = EncodingKey::from_ec_pem(signing_pem.as_bytes()).map_err(|_| {
+            (
+                "signing_key",
+                "not a PKCS#8 PEM P-256 private key (openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256)".to_owned(),
+            )
+        })?;
+        let mut public = jsonwebtoken::jwk::Jwk::from_encoding_key(&signing, Algorithm::ES256)
+            .map_err(|e| ("signing_key", e.to_string()))?;
+        let kid = public
+            .thumbprint(jsonwebtoken::jwk::ThumbprintHash::SHA256)
+            .map_err(|e| ("signing_key", e.to_string()))?;
+        public.common.key_id = Some(kid.clone());
+        public.common.public_key_use = Some(jsonwebtoken::jwk::PublicKeyUse::Signature);
+        Ok(EcKeys {
+            provider,
+            signing,
+            public,
+            kid,
+        })
+    }
+
+    /// Accrete's public key for this companion, as a JWKS.
+    pub fn jwks(&self) -> Value {
+        serde_json::json!({ "keys": [self.public] })
+    }
+
+    fn decoding_key(&self, kid: Option<&str>) -> Option<DecodingKey> {
+        let jwk = match kid {
+            Some(kid) => self.provider.find(kid)?,
+            // Without a `kid`, only a JWKS of one key says which.
+            None if self.provider.keys.len() == 1 => &self.provider.keys[0],
+            None => return None,
+        };
+        DecodingKey::from_jwk(jwk).ok()
+    }
+}
+
+/// How a companion's tokens are signed: HS256 with a shared secret, or ES256.
+#[derive(Debug, Clone)]
+pub enum CompanionKey {
+    /// HS256 both ways (Auth0's `encodeToken` and `validateToken`).
+    Shared(SharedSecret),
+    /// ES256: the provider's keys one way, Accrete's own the other.
+    Ec(Box<EcKeys>),
+}
+
 /// The user's facts as the provider gives them, in the start token and in the check call.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -162,22 +242,28 @@ impl StartError {
 /// (with [`LEEWAY_SECONDS`]), and a `jti` and a `sub` present.
 pub fn verify_start(
     token: &str,
-    secret: &SharedSecret,
+    key: &CompanionKey,
     issuer: &str,
     audience: &str,
     now: OffsetDateTime,
 ) -> Result<StartClaims, StartError> {
-    let mut validation = Validation::new(Algorithm::HS256);
+    let (algorithm, decoding) = match key {
+        CompanionKey::Shared(secret) => (Algorithm::HS256, DecodingKey::from_secret(&secret.0)),
+        CompanionKey::Ec(keys) => {
+            let header = jsonwebtoken::decode_header(token).map_err(|_| StartError::Invalid)?;
+            let decoding = keys
+                .decoding_key(header.kid.as_deref())
+                .ok_or(StartError::Invalid)?;
+            (Algorithm::ES256, decoding)
+        }
+    };
+    let mut validation = Validation::new(algorithm);
     // Time, issuer and audience are checked below against the `now` given.
     validation.validate_exp = false;
     validation.validate_aud = false;
     validation.required_spec_claims.clear();
-    let data = jsonwebtoken::decode::<StartClaims>(
-        token,
-        &DecodingKey::from_secret(&secret.0),
-        &validation,
-    )
-    .map_err(|_| StartError::Invalid)?;
+    let data = jsonwebtoken::decode::<StartClaims>(token, &decoding, &validation)
+        .map_err(|_| StartError::Invalid)?;
     let claims = data.claims;
     let now = now.unix_timestamp();
     if claims.iss != issuer {
@@ -252,11 +338,23 @@ pub struct AnswersClaims {
     pub skipped: Vec<String>,
 }
 
-/// Signs an answers token with `secret` (HS256, `typ` JWT).
-pub fn sign_answers(claims: &AnswersClaims, secret: &SharedSecret) -> String {
-    let header = Header::new(Algorithm::HS256);
-    // Serializing plain maps and strings, and HMAC with any key, cannot fail.
-    jsonwebtoken::encode(&header, claims, &EncodingKey::from_secret(&secret.0)).unwrap_or_default()
+/// Signs an answers token: HS256 with the shared secret, or ES256 with Accrete's key of the
+/// companion (its `kid` in the header); `typ` JWT.
+pub fn sign_answers(claims: &AnswersClaims, key: &CompanionKey) -> String {
+    // Serializing plain maps and strings, and signing with a key that was parsed, cannot fail.
+    match key {
+        CompanionKey::Shared(secret) => jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            claims,
+            &EncodingKey::from_secret(&secret.0),
+        ),
+        CompanionKey::Ec(keys) => {
+            let mut header = Header::new(Algorithm::ES256);
+            header.kid = Some(keys.kid.clone());
+            jsonwebtoken::encode(&header, claims, &keys.signing)
+        }
+    }
+    .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -294,7 +392,13 @@ mod tests {
     }
 
     fn verify(token: &str) -> Result<StartClaims, StartError> {
-        verify_start(token, &secret(), ISSUER, AUDIENCE, now())
+        verify_start(
+            token,
+            &CompanionKey::Shared(secret()),
+            ISSUER,
+            AUDIENCE,
+            now(),
+        )
     }
 
     #[test]
@@ -372,6 +476,82 @@ mod tests {
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
     }
 
+    /// A P-256 key: its PKCS#8 PEM and its public JWKS (with its `kid`).
+    fn ec_key() -> (String, String, crate::keys::SigningKey) {
+        use base64::Engine;
+        let key = crate::keys::SigningKey::generate(
+            crate::keys::Alg::ES256,
+            crate::keys::KeySchedule::immediately(now()),
+        )
+        .unwrap();
+        let body = base64::engine::general_purpose::STANDARD.encode(key.private_pkcs8());
+        let pem = format!("-----BEGIN PRIVATE KEY-----\n{body}\n-----END PRIVATE KEY-----\n");
+        let jwks = json!({ "keys": [key.public_jwk()] }).to_string();
+        (pem, jwks, key)
+    }
+
+    #[test]
+    fn es256_start_tokens_verify_with_the_providers_jwks_and_answers_with_ours() {
+        let (provider_pem, provider_jwks, provider) = ec_key();
+        let (accrete_pem, _, _) = ec_key();
+        let keys = CompanionKey::Ec(Box::new(EcKeys::new(&provider_jwks, &accrete_pem).unwrap()));
+        let mut header = Header::new(Algorithm::ES256);
+        header.kid = Some(provider.kid().to_owned());
+        let signed = jsonwebtoken::encode(
+            &header,
+            &claims(),
+            &EncodingKey::from_ec_pem(provider_pem.as_bytes()).unwrap(),
+        )
+        .unwrap();
+        let verified = verify_start(&signed, &keys, ISSUER, AUDIENCE, now()).unwrap();
+        assert_eq!(verified.sub, "auth0|42");
+        // An HS256 token is refused by an ES256 companion, even "signed" with its public key.
+        let hs = token(claims(), provider_jwks.as_bytes());
+        assert_eq!(
+            verify_start(&hs, &keys, ISSUER, AUDIENCE, now()),
+            Err(StartError::Invalid)
+        );
+        // Answers are ES256 under Accrete's published key.
+        let CompanionKey::Ec(ec) = &keys else {
+            unreachable!()
+        };
+        let published: jsonwebtoken::jwk::JwkSet = serde_json::from_value(ec.jwks()).unwrap();
+        let answers = AnswersClaims {
+            iss: "https://id.example".into(),
+            sub: "s".into(),
+            aud: ISSUER.into(),
+            iat: 1,
+            exp: 2,
+            jti: "j".into(),
+            state: "st".into(),
+            outcome: Outcome::Completed,
+            message: None,
+            user_metadata: Map::new(),
+            app_metadata: Map::new(),
+            profile: Map::new(),
+            skipped: Vec::new(),
+        };
+        let signed = sign_answers(&answers, &keys);
+        let kid = jsonwebtoken::decode_header(&signed).unwrap().kid.unwrap();
+        let jwk = published.find(&kid).unwrap();
+        let mut validation = Validation::new(Algorithm::ES256);
+        validation.validate_exp = false;
+        validation.set_audience(&[ISSUER]);
+        let back = jsonwebtoken::decode::<AnswersClaims>(
+            &signed,
+            &DecodingKey::from_jwk(jwk).unwrap(),
+            &validation,
+        )
+        .unwrap();
+        assert_eq!(back.claims, answers);
+        assert!(!format!("{:?}", ec).contains("BEGIN"));
+        assert_eq!(EcKeys::new("{}", &accrete_pem).unwrap_err().0, "jwks");
+        assert_eq!(
+            EcKeys::new(&provider_jwks, "nope").unwrap_err().0,
+            "signing_key"
+        );
+    }
+
     #[test]
     fn an_answers_token_verifies_with_the_shared_secret() {
         let claims = AnswersClaims {
@@ -389,7 +569,7 @@ mod tests {
             profile: Map::new(),
             skipped: vec!["phone".into()],
         };
-        let signed = sign_answers(&claims, &secret());
+        let signed = sign_answers(&claims, &CompanionKey::Shared(secret()));
         let mut validation = Validation::new(Algorithm::HS256);
         validation.validate_exp = false;
         validation.set_audience(&[ISSUER]);

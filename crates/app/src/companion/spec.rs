@@ -2,7 +2,7 @@
 //! file; docs/companion.md), its checks at start, and what a transaction of a companion keeps
 //! in its `state`. Imports nothing of the `App`, which holds the companions.
 
-use accrete_oidc::companion::SharedSecret;
+use accrete_oidc::companion::{CompanionKey, EcKeys, SharedSecret};
 use serde::{Deserialize, Serialize};
 
 /// Which identity provider a companion works with.
@@ -16,6 +16,16 @@ pub enum CompanionKind {
     Generic,
 }
 
+/// How a companion's tokens are signed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum CompanionAlgorithm {
+    /// A shared secret both ways (Auth0's `encodeToken` / `validateToken`).
+    #[default]
+    HS256,
+    /// The provider's P-256 keys one way, Accrete's own the other.
+    ES256,
+}
+
 /// A `[[companions]]` table.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -27,8 +37,19 @@ pub struct CompanionSpec {
     pub kind: CompanionKind,
     /// The `iss` of start tokens (Auth0: the tenant's domain, `example.eu.auth0.com`).
     pub issuer: String,
-    /// The HS256 secret shared with the provider (at least 32 characters).
+    /// `HS256` (default: a shared secret) or `ES256` (the provider's JWKS, Accrete's own key).
+    #[serde(default)]
+    pub algorithm: CompanionAlgorithm,
+    /// HS256: the secret shared with the provider (at least 32 characters).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub secret: String,
+    /// ES256: the provider's public keys (a JWKS, as JSON text), which verify start tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks: Option<String>,
+    /// ES256: Accrete's P-256 private key for this companion (PKCS#8 PEM), which signs answers
+    /// tokens; its public key is published at `/companion/<name>/jwks`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signing_key: Option<String>,
     /// Where the browser goes back (Auth0's default: `https://<issuer>/continue`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub continue_url: Option<String>,
@@ -44,7 +65,13 @@ impl std::fmt::Debug for CompanionSpec {
             .field("name", &self.name)
             .field("kind", &self.kind)
             .field("issuer", &self.issuer)
+            .field("algorithm", &self.algorithm)
             .field("secret", &"********")
+            .field("jwks", &self.jwks)
+            .field(
+                "signing_key",
+                &self.signing_key.as_ref().map(|_| "********"),
+            )
             .field("continue_url", &self.continue_url)
             .field("client", &self.client)
             .finish()
@@ -54,8 +81,10 @@ impl std::fmt::Debug for CompanionSpec {
 impl CompanionSpec {
     /// The spec as `accrete config show` prints it: the secret masked.
     pub fn redacted(&self) -> CompanionSpec {
+        let masked = |set: bool| set.then(|| "********".to_owned());
         CompanionSpec {
-            secret: "********".to_owned(),
+            secret: masked(!self.secret.is_empty()).unwrap_or_default(),
+            signing_key: masked(self.signing_key.is_some()),
             ..self.clone()
         }
     }
@@ -90,14 +119,8 @@ impl CompanionSpec {
                 "the iss of the provider's tokens is required".into(),
             ));
         }
-        if SharedSecret::new(&self.secret).is_none() {
-            problems.push((
-                "secret",
-                format!(
-                    "at least {} characters (HS256 needs 256 bits)",
-                    SharedSecret::MIN_BYTES
-                ),
-            ));
+        if let Err(problem) = self.key() {
+            problems.push(problem);
         }
         match self.continue_url() {
             None => problems.push(("continue_url", "required for a generic companion".into())),
@@ -113,6 +136,34 @@ impl CompanionSpec {
             ));
         }
         problems
+    }
+}
+
+impl CompanionSpec {
+    /// The key its tokens are signed with, or the problem with its settings.
+    pub fn key(&self) -> Result<CompanionKey, (&'static str, String)> {
+        match self.algorithm {
+            CompanionAlgorithm::HS256 => SharedSecret::new(&self.secret)
+                .map(CompanionKey::Shared)
+                .ok_or_else(|| {
+                    let min = SharedSecret::MIN_BYTES;
+                    (
+                        "secret",
+                        format!("at least {min} characters (HS256 needs 256 bits)"),
+                    )
+                }),
+            CompanionAlgorithm::ES256 => {
+                let jwks = self.jwks.as_deref().ok_or((
+                    "jwks",
+                    "the provider's JWKS is required with ES256".to_owned(),
+                ))?;
+                let pem = self.signing_key.as_deref().ok_or((
+                    "signing_key",
+                    "Accrete's P-256 key is required with ES256".to_owned(),
+                ))?;
+                EcKeys::new(jwks, pem).map(|keys| CompanionKey::Ec(Box::new(keys)))
+            }
+        }
     }
 }
 
@@ -139,7 +190,7 @@ pub fn check_all(specs: &[CompanionSpec]) -> Vec<String> {
 #[derive(Debug, Clone)]
 pub struct Companion {
     pub(crate) spec: CompanionSpec,
-    pub(crate) secret: SharedSecret,
+    pub(crate) key: CompanionKey,
     pub(crate) continue_url: String,
 }
 
@@ -147,6 +198,14 @@ impl Companion {
     /// Its name.
     pub fn name(&self) -> &str {
         &self.spec.name
+    }
+
+    /// Accrete's public key for it, as a JWKS (ES256 companions only).
+    pub fn jwks(&self) -> Option<serde_json::Value> {
+        match &self.key {
+            CompanionKey::Ec(keys) => Some(keys.jwks()),
+            CompanionKey::Shared(_) => None,
+        }
     }
 
     /// The Accrete client of its check calls.
@@ -185,11 +244,11 @@ impl Companions {
         let list = specs
             .into_iter()
             .filter_map(|spec| {
-                let secret = SharedSecret::new(&spec.secret)?;
+                let key = spec.key().ok()?;
                 let continue_url = spec.continue_url()?;
                 Some(Companion {
                     spec,
-                    secret,
+                    key,
                     continue_url,
                 })
             })
@@ -260,7 +319,10 @@ mod tests {
             name: "auth0".into(),
             kind: CompanionKind::Auth0,
             issuer: "example.eu.auth0.com".into(),
+            algorithm: CompanionAlgorithm::HS256,
             secret: "0123456789abcdef0123456789abcdef".into(),
+            jwks: None,
+            signing_key: None,
             continue_url: None,
             client: "auth0-companion".into(),
         }
@@ -283,7 +345,10 @@ mod tests {
             name: "Auth 0".into(),
             kind: CompanionKind::Generic,
             issuer: " ".into(),
+            algorithm: CompanionAlgorithm::HS256,
             secret: "short".into(),
+            jwks: None,
+            signing_key: None,
             continue_url: None,
             client: String::new(),
         };
@@ -297,6 +362,17 @@ mod tests {
             );
         }
         assert!(problems.iter().any(|p| p.contains("defined twice")));
+        let es256 = CompanionSpec {
+            algorithm: CompanionAlgorithm::ES256,
+            ..spec()
+        };
+        let problems = check_all(&[es256]);
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.starts_with("companions[0].jwks:")),
+            "{problems:?}"
+        );
     }
 
     #[test]

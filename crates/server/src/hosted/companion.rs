@@ -5,7 +5,7 @@
 //! A companion's visit has no SSO session: the browser is bound to its transaction by the
 //! `accrete_companion` cookie, whose keyed hash the transaction keeps as its `session_hash`.
 
-use accrete_app::companion::{self, CompanionError, Return, Visit};
+use accrete_app::companion::{self, CompanionError, Return, Visit, Words};
 use accrete_store::AuthTransaction;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -49,6 +49,7 @@ pub(crate) async fn start(
         query.session_token.as_deref().unwrap_or_default(),
         query.state.as_deref().unwrap_or_default(),
         &state.secrets.token_hasher,
+        &words(locale),
         now,
     )
     .await;
@@ -109,7 +110,16 @@ pub(crate) async fn resume(
     tx: AuthTransaction,
     now: OffsetDateTime,
 ) -> Response {
-    let locale = page_locale(&TransactionView::default(), headers);
+    // The visit's language: the provider's (the token's `locale`), else the browser's.
+    let view = TransactionView {
+        ui_locales: accrete_app::transactions::OpenTransaction {
+            tx: tx.clone(),
+            client: None,
+        }
+        .ui_locales(),
+        ..TransactionView::default()
+    };
+    let locale = page_locale(&view, headers);
     if !is_its_browser(state, &jar, &tx) {
         return transaction_problem(
             state,
@@ -117,7 +127,7 @@ pub(crate) async fn resume(
             accrete_app::transactions::TransactionError::Gone,
         );
     }
-    match companion::advance(&state.app, tx, now).await {
+    match companion::advance(&state.app, tx, &words(locale), now).await {
         Ok(Visit::Prompt { tx, .. }) => {
             Redirect::to(&format!("/prompt?tx={}", urlencode(&tx.to_string()))).into_response()
         }
@@ -131,6 +141,15 @@ pub(crate) async fn resume(
             accrete_app::transactions::TransactionError::Gone,
         ),
         Err(error) => store_failure(state, locale, &error),
+    }
+}
+
+/// The sentences of a visit's end in `locale`.
+fn words(locale: &str) -> Words {
+    Words {
+        locale: locale.to_owned(),
+        declined: text(locale, "companion.declined"),
+        denied: text(locale, "hooks.denied"),
     }
 }
 
@@ -159,6 +178,19 @@ fn return_page(state: &AppState, locale: &str, back: &Return) -> Response {
         header::HeaderValue::from_static("no-store"),
     );
     response
+}
+
+/// `GET /companion/{name}/jwks`: Accrete's public key for an ES256 companion (404 otherwise),
+/// which verifies its answers tokens.
+pub(crate) async fn jwks(State(state): State<AppState>, Path(name): Path<String>) -> Response {
+    match state.app.companion(&name).and_then(|c| c.jwks()) {
+        Some(jwks) => (
+            [(header::CACHE_CONTROL, "public, max-age=300")],
+            axum::Json(jwks),
+        )
+            .into_response(),
+        None => (StatusCode::NOT_FOUND, "no ES256 companion of this name").into_response(),
+    }
 }
 
 /// `GET /assets/companion.js`.

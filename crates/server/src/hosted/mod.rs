@@ -60,6 +60,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/assets/passkeys.js", get(passkey::script))
         .route("/assets/companion.js", get(companion::script))
         .route("/companion/{name}/start", get(companion::start))
+        .route("/companion/{name}/jwks", get(companion::jwks))
         .route("/login", get(signin::show).post(signin::submit))
         .route("/passkeys/login", post(passkey::sign_in))
         .route("/passkeys/login/options", post(passkey::sign_in_options))

@@ -350,6 +350,113 @@ async fn a_skip_is_remembered_and_a_required_step_left_is_a_denial() {
     .await;
 }
 
+/// A P-256 key as PKCS#8 PEM, with its public JWKS (and `kid`).
+fn ec_key() -> (String, Value, String) {
+    use accrete_oidc::keys::{Alg, KeySchedule, SigningKey};
+    let key = SigningKey::generate(
+        Alg::ES256,
+        KeySchedule::immediately(OffsetDateTime::now_utc()),
+    )
+    .unwrap();
+    let body = base64::engine::general_purpose::STANDARD.encode(key.private_pkcs8());
+    let pem = format!("-----BEGIN PRIVATE KEY-----\n{body}\n-----END PRIVATE KEY-----\n");
+    (
+        pem,
+        json!({ "keys": [key.public_jwk()] }),
+        key.kid().to_owned(),
+    )
+}
+
+#[tokio::test]
+async fn a_generic_es256_companion_verifies_with_the_providers_keys_and_signs_with_its_own() {
+    let (provider_pem, provider_jwks, provider_kid) = ec_key();
+    let (accrete_pem, _, _) = ec_key();
+    let layer = Layer {
+        companions: Some(
+            serde_json::from_value(json!([{
+                "name": "keycloak",
+                "kind": "generic",
+                "issuer": "https://sso.example.com/realms/main",
+                "algorithm": "ES256",
+                "jwks": provider_jwks.to_string(),
+                "signing_key": accrete_pem,
+                "continue_url": "https://sso.example.com/realms/main/accrete/continue",
+                "client": "keycloak-companion",
+            }]))
+            .unwrap(),
+        ),
+        ..Layer::default()
+    };
+    each_backend_with(&layer, |app| {
+        let (provider_pem, provider_kid) = (provider_pem.clone(), provider_kid.clone());
+        async move {
+            let (_, api) = admin(&app).await;
+            publish(&api).await;
+            ensure_client(&app, "keycloak-companion", &[]).await;
+            let now = OffsetDateTime::now_utc().unix_timestamp();
+            let claims = json!({
+                "iss": "https://sso.example.com/realms/main", "sub": "kc-7",
+                "aud": format!("{}/companion/keycloak", app.base),
+                "iat": now, "exp": now + 300, "jti": "kc-jti-1", "logins_count": 2,
+            });
+            let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+            header.kid = Some(provider_kid);
+            let key = jsonwebtoken::EncodingKey::from_ec_pem(provider_pem.as_bytes()).unwrap();
+            let token = jsonwebtoken::encode(&header, &claims, &key).unwrap();
+            // An HS256 token is not accepted by an ES256 companion.
+            let (_, status, _) = visit(
+                &app.new_browser(),
+                &format!(
+                    "/companion/keycloak/start?session_token={}&state=k",
+                    hs256(&claims, SECRET)
+                ),
+            )
+            .await;
+            assert_eq!(status, 400);
+
+            let browser = app.new_browser();
+            let path =
+                format!("/companion/keycloak/start?session_token={token}&state=auth0-state-1");
+            let (page, _, html) = visit(&browser, &path).await;
+            assert!(page.starts_with("/prompt?tx="), "{page}");
+            let mut form = vec![
+                ("csrf".to_owned(), hidden_input(&html, "csrf").unwrap()),
+                ("tx".to_owned(), hidden_input(&html, "tx").unwrap()),
+                ("step".to_owned(), hidden_input(&html, "step").unwrap()),
+                ("action".to_owned(), "submit".to_owned()),
+                ("company".to_owned(), "Globex".to_owned()),
+            ];
+            let pairs: Vec<(&str, &str)> =
+                form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let response = browser.post_form("/prompt", &pairs).await;
+            let (_, _, html) = visit(&browser, &location(&response)).await;
+            let answers = hidden_input(&html, "session_token").unwrap();
+
+            // The answers verify with the key Accrete publishes for this companion.
+            let jwks: jsonwebtoken::jwk::JwkSet = app
+                .browser
+                .get("/companion/keycloak/jwks")
+                .await
+                .json()
+                .await
+                .unwrap();
+            let kid = jsonwebtoken::decode_header(&answers).unwrap().kid.unwrap();
+            let decoding = jsonwebtoken::DecodingKey::from_jwk(jwks.find(&kid).unwrap()).unwrap();
+            let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
+            validation.set_audience(&["https://sso.example.com/realms/main"]);
+            let claims = jsonwebtoken::decode::<Value>(&answers, &decoding, &validation)
+                .unwrap()
+                .claims;
+            assert_eq!(claims["sub"], "kc-7");
+            assert_eq!(claims["user_metadata"]["company"], "Globex");
+            // An HS256 companion publishes no keys.
+            let none = app.browser.get("/companion/nobody/jwks").await;
+            assert_eq!(none.status(), 404);
+        }
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn refused_start_tokens_and_checks_store_nothing() {
     each_backend_with(&with_companion(), |app| async move {
