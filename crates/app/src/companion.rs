@@ -23,7 +23,9 @@ use uuid::Uuid;
 
 use crate::app::App;
 use crate::claim_mapping::{Mapped, map_claims};
-use crate::facts::{FlowState, location_of, stored_value, user_facts};
+use crate::facts::{
+    FlowState, assume_stale, location_of, needs_provenance, stored_value, user_facts,
+};
 use crate::flow::{Next, before_code, next_ask};
 pub use spec::{Companion, CompanionKind, CompanionSpec, CompanionState, Companions};
 
@@ -110,22 +112,45 @@ pub async fn check(
     };
     let client = client_of(app, companion, facts).await?;
     let stored = app.store().companion_user(name, subject).await?;
-    let (prompts, provenance) = match &stored {
-        Some(user) if needs_history(&policy) => tokio::try_join!(
-            app.store().prompt_states(user.id),
-            app.store().value_provenance(user.id)
-        )?,
-        _ => (Vec::new(), Vec::new()),
-    };
+    let known = stored.as_ref().map(|user| user.id);
     let mut user = stored.unwrap_or_else(|| blank_user(now));
     let mapped = mapped(&policy, facts, Some(&user), now);
     apply(&mut user, &mapped.changes);
     user.credentialed_logins = i64::try_from(facts.logins_count).unwrap_or(i64::MAX);
-    let mut user_facts = user_facts(&policy, &user, &prompts, &provenance);
-    user_facts.suggestions = mapped.suggestions;
     let flow = FlowState::default();
     let signup = facts.logins_count <= 1;
-    let (ask, _) = next_ask(&policy, &user_facts, &flow, &client, &[], signup, now);
+    let decide = |facts: &accrete_core::UserFacts| {
+        next_ask(&policy, facts, &flow, &client, &[], signup, now)
+    };
+    let mut user_facts = user_facts(&policy, &user, &[], &[]);
+    user_facts.suggestions = mapped.suggestions;
+    let ask = match known {
+        // Accrete has no history of a user it never met.
+        None => decide(&user_facts).0,
+        Some(user_id) => {
+            // As before a code (`flow::before_code`): first without the history, taking every
+            // value to re-confirm as stale; the history only holds steps back (or makes a due
+            // optional step required), so when nothing is due then, nothing is due at all.
+            let mut worst = user_facts.clone();
+            assume_stale(&policy, &mut worst);
+            let (first, held) = decide(&worst);
+            let optional_open = policy.policy().settings.max_optional_steps_per_signin > 0;
+            if first.is_none() && optional_open && !held {
+                None
+            } else {
+                let (prompts, provenance) = match needs_provenance(&policy) {
+                    true => tokio::try_join!(
+                        app.store().prompt_states(user_id),
+                        app.store().value_provenance(user_id)
+                    )?,
+                    false => (app.store().prompt_states(user_id).await?, Vec::new()),
+                };
+                let mut facts = crate::facts::user_facts(&policy, &user, &prompts, &provenance);
+                facts.suggestions = user_facts.suggestions;
+                decide(&facts).0
+            }
+        }
+    };
     Ok(match ask {
         Some((ask, _)) => Due {
             step: Some(ask.step.as_str().to_owned()),
@@ -133,13 +158,6 @@ pub async fn check(
         },
         None => none,
     })
-}
-
-/// Whether deciding needs the user's prompt history and value dates: always when the user is
-/// known, since skips and answers hold steps back. (A function so that a cheaper rule can
-/// replace it with a measure.)
-fn needs_history(_policy: &CompiledPolicy) -> bool {
-    true
 }
 
 /// Where the browser goes after a start or a page of the visit.

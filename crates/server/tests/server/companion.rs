@@ -419,7 +419,7 @@ async fn a_generic_es256_companion_verifies_with_the_providers_keys_and_signs_wi
                 format!("/companion/keycloak/start?session_token={token}&state=auth0-state-1");
             let (page, _, html) = visit(&browser, &path).await;
             assert!(page.starts_with("/prompt?tx="), "{page}");
-            let mut form = vec![
+            let form = [
                 ("csrf".to_owned(), hidden_input(&html, "csrf").unwrap()),
                 ("tx".to_owned(), hidden_input(&html, "tx").unwrap()),
                 ("step".to_owned(), hidden_input(&html, "step").unwrap()),
