@@ -424,10 +424,14 @@ async fn finish(
 /// The Accrete client of a visit: the one whose id is the provider's application's, when it
 /// exists, else the companion's own.
 async fn client_of(app: &App, companion: &Companion, facts: &Facts) -> Result<String, StoreError> {
+    let now = std::time::Instant::now();
     if let Some(id) = facts.client_id.as_deref().filter(|id| !id.is_empty())
-        && app.clients.get(app.store(), id).await?.is_some()
+        && !app.companions.known_unregistered(id, now)
     {
-        return Ok(id.to_owned());
+        if app.clients.get(app.store(), id).await?.is_some() {
+            return Ok(id.to_owned());
+        }
+        app.companions.note_unregistered(id, now);
     }
     Ok(companion.client().to_owned())
 }

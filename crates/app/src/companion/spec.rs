@@ -2,8 +2,14 @@
 //! file; docs/companion.md), its checks at start, and what a transaction of a companion keeps
 //! in its `state`. Imports nothing of the `App`, which holds the companions.
 
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+use std::time::Instant;
+
 use accrete_oidc::companion::{CompanionKey, EcKeys, SharedSecret};
 use serde::{Deserialize, Serialize};
+
+use crate::clients::CLIENT_CACHE_TTL;
 
 /// Which identity provider a companion works with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -229,10 +235,18 @@ impl Companion {
 }
 
 /// The configured companions (none by default).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct Companions {
     list: Vec<Companion>,
+    /// The providers' client ids found to have no Accrete client of the same id, and when: an
+    /// application without a client of its own (the common case) then costs no read per check
+    /// for [`CLIENT_CACHE_TTL`]. The ids come from the providers (authenticated check calls,
+    /// signed start tokens), so they cannot be used to fill it; it is bounded all the same.
+    unregistered: Mutex<HashMap<String, Instant>>,
 }
+
+/// Most unregistered client ids remembered; beyond it the memory starts over.
+const UNREGISTERED_CAPACITY: usize = 1024;
 
 impl Companions {
     /// The companions of `specs`, or their problems.
@@ -253,12 +267,37 @@ impl Companions {
                 })
             })
             .collect();
-        Ok(Companions { list })
+        Ok(Companions {
+            list,
+            unregistered: Mutex::default(),
+        })
     }
 
     /// The companion `name`.
     pub fn get(&self, name: &str) -> Option<&Companion> {
         self.list.iter().find(|c| c.spec.name == name)
+    }
+
+    /// Whether `client_id` was found unregistered less than [`CLIENT_CACHE_TTL`] before `now`.
+    pub(crate) fn known_unregistered(&self, client_id: &str, now: Instant) -> bool {
+        let seen = self
+            .unregistered
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        seen.get(client_id)
+            .is_some_and(|at| now.saturating_duration_since(*at) < CLIENT_CACHE_TTL)
+    }
+
+    /// Remembers that `client_id` has no Accrete client, as of `now`.
+    pub(crate) fn note_unregistered(&self, client_id: &str, now: Instant) {
+        let mut seen = self
+            .unregistered
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if seen.len() >= UNREGISTERED_CAPACITY {
+            seen.clear();
+        }
+        seen.insert(client_id.to_owned(), now);
     }
 }
 

@@ -107,12 +107,17 @@ fn start_path(token: &str, state: &str) -> String {
     format!("/companion/auth0/start?session_token={token}&state={state}")
 }
 
-/// The check call's answer.
+/// The check call's answer, asked by the companion's client.
 async fn check(app: &TestApp, tokens: &Tokens, body: Value) -> reqwest::Response {
     let token = tokens.backend("auth0-companion", &["companion:check"]);
+    check_as(app, &token, "auth0", body).await
+}
+
+/// The check call of companion `name` with the bearer `token`.
+async fn check_as(app: &TestApp, token: &str, name: &str, body: Value) -> reqwest::Response {
     app.browser
         .client
-        .post(app.url("/api/v1/companion/auth0/check"))
+        .post(app.url(&format!("/api/v1/companion/{name}/check")))
         .bearer_auth(token)
         .json(&body)
         .send()
@@ -511,15 +516,7 @@ async fn refused_start_tokens_and_checks_store_nothing() {
 
         // Checks: another client's token, an unknown companion, refused facts.
         let other = tokens.backend("backend", &["companion:check"]);
-        let response = app
-            .browser
-            .client
-            .post(app.url("/api/v1/companion/auth0/check"))
-            .bearer_auth(other)
-            .json(&json!({ "user_id": "auth0|3" }))
-            .send()
-            .await
-            .unwrap();
+        let response = check_as(&app, &other, "auth0", json!({ "user_id": "auth0|3" })).await;
         problem(response, 403).await;
         let long = "x".repeat(600);
         let refused = check(&app, &tokens, json!({ "user_id": "", "email": long })).await;
@@ -527,15 +524,7 @@ async fn refused_start_tokens_and_checks_store_nothing() {
         assert!(body["fields"]["user_id"].is_array(), "{body}");
         assert!(body["fields"]["email"].is_array(), "{body}");
         let token = tokens.backend("auth0-companion", &["companion:check"]);
-        let unknown = app
-            .browser
-            .client
-            .post(app.url("/api/v1/companion/nobody/check"))
-            .bearer_auth(token)
-            .json(&json!({ "user_id": "auth0|3" }))
-            .send()
-            .await
-            .unwrap();
+        let unknown = check_as(&app, &token, "nobody", json!({ "user_id": "auth0|3" })).await;
         problem(unknown, 404).await;
         assert!(
             app.store
