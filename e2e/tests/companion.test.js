@@ -64,6 +64,9 @@ mode = "required"
 trigger = { moments = ["login"], condition = { client = { ids = ["${SHOP}"] } } }
 `;
 
+// What the check says the policy's fields read (the start token carries only these keys).
+const READS = { user_metadata: ['company'], app_metadata: ['customer_number'], profile: [] };
+
 let tenant, configDir, server, browser, companionClient, backOffice;
 const contexts = [];
 
@@ -243,7 +246,10 @@ test('the check refuses a call without a token and a body without user_id', asyn
 });
 
 test('an optional question answered on Accrete is written into user_metadata at Auth0', async () => {
-  const bob = tenant.addUser({ email: 'bob@example.com', logins_count: 4, given_name: 'Bob' });
+  const bob = tenant.addUser({
+    email: 'bob@example.com', logins_count: 4, given_name: 'Bob',
+    app_metadata: { roles: ['reader'], plan: 'gold' },
+  });
   const page = await signIn(bob, BLOG);
   assert.ok(onAccrete(page), `on Accrete's prompt page: ${page.url()}`);
   await page.getByLabel('Company').waitFor();
@@ -253,7 +259,10 @@ test('an optional question answered on Accrete is written into user_metadata at 
   await checkPage(page, 'companion-prompt');
 
   const [call] = checksOf(bob);
-  assert.deepEqual(call.response, { due: true, required: false, step: 'work' });
+  assert.deepEqual(call.response, {
+    due: true, required: false, step: 'work',
+    reads: READS,
+  });
   const [redirect] = tenant.of(bob).redirects;
   const start = new URL(redirect.url);
   assert.equal(`${start.origin}${start.pathname}`, `${server.base}/companion/auth0/start`);
@@ -263,13 +272,15 @@ test('an optional question answered on Accrete is written into user_metadata at 
   assert.match(claims.jti, /^[0-9a-f-]{36}$/);
   assert.equal(claims.client_id, BLOG);
   assert.equal(claims.logins_count, 5);
-  assert.deepEqual(claims.profile, { given_name: 'Bob' });
+  // Only what the policy's fields read travels in the start token's URL.
+  assert.deepEqual(claims.profile, {});
+  assert.deepEqual(claims.app_metadata, {}, 'roles and plan are not read by the policy');
 
   await page.getByLabel('Company').fill('Initech');
   await press(page, 'submit');
   assert.equal(await page.textContent('#signed-in'), 'Signed in to Blog');
   assert.deepEqual(bob.user_metadata, { company: 'Initech' }, 'written with api.user.setUserMetadata');
-  assert.deepEqual(bob.app_metadata, {});
+  assert.deepEqual(bob.app_metadata, { roles: ['reader'], plan: 'gold' }, 'left as it was');
 
   const [back] = tenant.of(bob).continues;
   assert.equal(back.method, 'POST', 'the answers come in a POST body, not in the URL');
@@ -332,7 +343,7 @@ test('a skipped question is held back by the skip rules, then asked again', asyn
   // 7th sign-in: due again.
   await signIn(carl, BLOG, { page });
   assert.equal(checksOf(carl).at(-1).body.logins_count, 7);
-  assert.deepEqual(checksOf(carl).at(-1).response, { due: true, required: false, step: 'work' });
+  assert.deepEqual(checksOf(carl).at(-1).response, { due: true, required: false, step: 'work', reads: READS });
   assert.ok(onAccrete(page), 'asked again');
   await page.getByLabel('Company').waitFor();
 });
@@ -346,7 +357,7 @@ test("leaving a question the shop requires denies access at Auth0; answering it 
 
   const page = await signIn(dana, SHOP);
   assert.ok(onAccrete(page));
-  assert.deepEqual(checksOf(dana).at(-1).response, { due: true, required: true, step: 'shop' });
+  assert.deepEqual(checksOf(dana).at(-1).response, { due: true, required: true, step: 'shop', reads: READS });
   await page.getByLabel('Customer number').waitFor();
   assert.match(await page.locator('p.lead').textContent(), /Shop/, "the page is the shop's (its Accrete client)");
   assert.equal(await page.locator('button[name=action][value=skip]').count(), 0, 'a required step has no skip');

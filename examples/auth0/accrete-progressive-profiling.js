@@ -78,6 +78,17 @@ function facts(event) {
   };
 }
 
+// Only the keys the policy's fields read (the check's `reads`), so that the start token, which
+// travels in a URL, stays small whatever else the metadata holds.
+function only(bag, keys) {
+  if (!Array.isArray(keys)) return bag;
+  const kept = {};
+  for (const key of keys) {
+    if (bag && Object.prototype.hasOwnProperty.call(bag, key)) kept[key] = bag[key];
+  }
+  return kept;
+}
+
 // A client-credentials access token for the check, kept in the Action's cache until shortly
 // before it expires (client_secret_post authentication).
 async function accessToken(api, config) {
@@ -137,10 +148,18 @@ exports.onExecutePostLogin = async (event, api) => {
 
   // Something is due: off to Accrete's prompt pages with the facts, signed with the shared
   // secret (Auth0 adds iss, sub, iat and exp; `state` is added to the URL by Auth0).
+  const reads = decision.reads || {};
   const sessionToken = api.redirect.encodeToken({
     secret: config.sharedSecret,
     expiresInSeconds: START_TOKEN_SECONDS,
-    payload: { aud: config.audience, jti: crypto.randomUUID(), ...userFacts },
+    payload: {
+      aud: config.audience,
+      jti: crypto.randomUUID(),
+      ...userFacts,
+      user_metadata: only(userFacts.user_metadata, reads.user_metadata),
+      app_metadata: only(userFacts.app_metadata, reads.app_metadata),
+      profile: only(userFacts.profile, reads.profile),
+    },
   });
   api.redirect.sendUserTo(`${config.url}/companion/${encodeURIComponent(config.name)}/start`, {
     query: { session_token: sessionToken },

@@ -80,6 +80,37 @@ pub struct Due {
     pub step: Option<String>,
     /// Whether it is required.
     pub required: bool,
+    /// When a step is due: the keys the policy's fields read in each bag, so that the start
+    /// token carries only those (not the whole metadata).
+    pub reads: Option<Reads>,
+}
+
+/// The keys of the policy's fields, by where they are stored.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reads {
+    /// Keys of `user_metadata`.
+    pub user_metadata: Vec<String>,
+    /// Keys of `app_metadata`.
+    pub app_metadata: Vec<String>,
+    /// Standard claims.
+    pub profile: Vec<String>,
+}
+
+/// The keys the fields of `policy` read, by bag, in the policy's order.
+pub fn reads(policy: &CompiledPolicy) -> Reads {
+    let mut reads = Reads::default();
+    for field in policy.fields() {
+        let (location, key) = location_of(field);
+        let list = match location {
+            accrete_store::Location::Profile => &mut reads.profile,
+            accrete_store::Location::UserMetadata => &mut reads.user_metadata,
+            accrete_store::Location::AppMetadata => &mut reads.app_metadata,
+        };
+        if !list.iter().any(|k| k == key) {
+            list.push(key.to_owned());
+        }
+    }
+    reads
 }
 
 /// The check call: whether anything is due for the provider's user `subject` with `facts`,
@@ -106,6 +137,7 @@ pub async fn check(
     let none = Due {
         step: None,
         required: false,
+        reads: None,
     };
     let Some(policy) = app.policy().await? else {
         return Ok(none);
@@ -155,6 +187,7 @@ pub async fn check(
         Some((ask, _)) => Due {
             step: Some(ask.step.as_str().to_owned()),
             required: ask.required,
+            reads: Some(reads(&policy)),
         },
         None => none,
     })

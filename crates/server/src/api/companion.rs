@@ -62,6 +62,21 @@ pub struct CheckAnswer {
     /// The step due.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub step: Option<String>,
+    /// When a step is due: the keys the policy's fields read, by bag; the start token need
+    /// carry only those.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reads: Option<CheckReads>,
+}
+
+/// The keys the policy's fields read, by bag.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CheckReads {
+    /// Keys of `user_metadata`.
+    pub user_metadata: Vec<String>,
+    /// Keys of `app_metadata`.
+    pub app_metadata: Vec<String>,
+    /// Standard claims.
+    pub profile: Vec<String>,
 }
 
 /// Whether a step is due for this user in this application. Reads, never writes.
@@ -125,5 +140,10 @@ pub async fn check(
         due: due.step.is_some(),
         required: due.required,
         step: due.step,
+        reads: due.reads.map(|reads| CheckReads {
+            user_metadata: reads.user_metadata,
+            app_metadata: reads.app_metadata,
+            profile: reads.profile,
+        }),
     }))
 }
