@@ -8,6 +8,8 @@ mod accounts;
 #[cfg(test)]
 mod accounts_and_lifetimes_tests;
 #[cfg(test)]
+mod companion_tests;
+#[cfg(test)]
 mod hooks_tests;
 mod lifetimes;
 mod sms;
