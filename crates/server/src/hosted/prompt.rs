@@ -147,6 +147,10 @@ pub(crate) async fn submit(
     }
     match field("action") {
         Some("cancel") => return ctx.cancel(&state, &shown).await,
+        // A companion's visit has no "not you?": its user signed in at the provider.
+        Some("switch_account") if CompanionState::of(&ctx.tx.state).is_some() => {
+            return ctx.show_again();
+        }
         Some("switch_account") => return ctx.switch_account(&state, &shown).await,
         _ => {}
     }

@@ -250,6 +250,16 @@ async fn an_auth0_user_is_asked_only_what_is_due_and_the_answers_go_back_signed(
             "no account center link"
         );
 
+        // "Not you?" is not offered, and a crafted one changes nothing.
+        let crafted = [
+            ("csrf", hidden_input(&html, "csrf").unwrap()),
+            ("tx", hidden_input(&html, "tx").unwrap()),
+            ("action", "switch_account".to_owned()),
+        ];
+        let pairs: Vec<(&str, &str)> = crafted.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let response = browser.post_form("/prompt", &pairs).await;
+        assert_eq!(location(&response), page, "back to the same step");
+
         // Another browser cannot continue this visit.
         let (_, status, _) = visit(&app.new_browser(), &page).await;
         assert_eq!(status, 400);
