@@ -14,8 +14,7 @@ use accrete_oidc::companion::{
 };
 use accrete_oidc::secrets::{TokenHasher, random_opaque};
 use accrete_store::{
-    AuthTransaction, CompanionStart, CompanionStarted, NewAuthTransaction, ProfileChange,
-    StoreError, User,
+    AuthTransaction, CompanionStart, CompanionStarted, NewAuthTransaction, StoreError, User,
 };
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
@@ -147,7 +146,7 @@ pub async fn check(
     let known = stored.as_ref().map(|user| user.id);
     let mut user = stored.unwrap_or_else(|| blank_user(now));
     let mapped = mapped(&policy, facts, Some(&user), now);
-    apply(&mut user, &mapped.changes);
+    accrete_store::apply_in_memory(&mut user, &mapped.changes);
     user.credentialed_logins = i64::try_from(facts.logins_count).unwrap_or(i64::MAX);
     let flow = FlowState::default();
     let signup = facts.logins_count <= 1;
@@ -496,26 +495,6 @@ fn mapped(
         })
         .collect();
     map_claims(Some(policy), &mappings, &facts.bags(), user, now.date())
-}
-
-/// Applies changes to a user in memory (for deciding without writing).
-fn apply(user: &mut User, changes: &[ProfileChange]) {
-    for change in changes {
-        let bag = match change.location {
-            accrete_store::Location::Profile => &mut user.profile,
-            accrete_store::Location::UserMetadata => &mut user.user_metadata,
-            accrete_store::Location::AppMetadata => &mut user.app_metadata,
-        };
-        if !bag.is_object() {
-            *bag = Value::Object(Map::new());
-        }
-        if let Some(map) = bag.as_object_mut() {
-            match &change.value {
-                Some(value) => map.insert(change.key.clone(), value.clone()),
-                None => map.remove(&change.key),
-            };
-        }
-    }
 }
 
 /// A user Accrete has not met yet, as of `now`.

@@ -41,26 +41,37 @@ impl OpenTransaction {
             .map(str::to_owned)
     }
 
-    /// The request's `ui_locales`, space-separated (the validated request stores a list).
+    /// The request's `ui_locales`, space-separated (see [`ui_locales_of`]).
     pub fn ui_locales(&self) -> Option<String> {
-        self.tx
-            .request
-            .get("ui_locales")
-            .and_then(|v| v.as_array())
-            .map(|list| {
-                list.iter()
-                    .filter_map(|v| v.as_str())
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            })
-            .filter(|joined| !joined.is_empty())
-            .or_else(|| self.param("ui_locales"))
+        ui_locales_of(&self.tx)
     }
 
     /// The request's `login_hint`.
     pub fn login_hint(&self) -> Option<String> {
         self.param("login_hint")
     }
+}
+
+/// The `ui_locales` of a transaction's request, space-separated (the validated request stores a
+/// list; a companion's visit stores the provider's `locale` the same way).
+pub fn ui_locales_of(tx: &AuthTransaction) -> Option<String> {
+    let request = &tx.request;
+    request
+        .get("ui_locales")
+        .and_then(|v| v.as_array())
+        .map(|list| {
+            list.iter()
+                .filter_map(|v| v.as_str())
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .filter(|joined| !joined.is_empty())
+        .or_else(|| {
+            request
+                .get("ui_locales")
+                .and_then(|v| v.as_str())
+                .map(str::to_owned)
+        })
 }
 
 /// The open (not expired, not completed) transaction `id`.

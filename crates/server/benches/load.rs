@@ -139,12 +139,13 @@ fn id_token_alg() -> String {
     std::env::var("LOAD_ID_TOKEN_ALG").unwrap_or_else(|_| "RS256".to_owned())
 }
 
-async fn register_clients(store: &dyn accrete_store::Store) {
+/// A confidential client of the harness: secret `<id>-secret`, redirect URI [`REDIRECT`].
+fn bench_client(id: &str, grants: &[&str], scopes: &[&str]) -> Client {
     let hasher = accrete_server::secrets::ServerSecrets::derive(&base64_decode(MASTER_KEY))
         .unwrap()
         .token_hasher;
     let now = OffsetDateTime::now_utc();
-    let client = |id: &str, grants: &[&str], scopes: &[&str]| Client {
+    Client {
         id: id.to_owned(),
         secret_hash: Some(hasher.hash(&format!("{id}-secret"))),
         name: id.to_owned(),
@@ -164,7 +165,11 @@ async fn register_clients(store: &dyn accrete_store::Store) {
         mfa: None,
         created_at: now,
         updated_at: now,
-    };
+    }
+}
+
+async fn register_clients(store: &dyn accrete_store::Store) {
+    let client = bench_client;
     store
         .create_client(client(
             "backend",

@@ -77,7 +77,7 @@ pub use port::Store;
 pub use postgres::PostgresStore;
 pub use profile::{
     EmailChange, FieldFilter, HistoryEntry, Location, PHONE_NUMBER, PHONE_NUMBER_VERIFIED, Page,
-    ProfileChange, Provenance, UserQuery, UserUpdate,
+    ProfileChange, Provenance, UserQuery, UserUpdate, apply_in_memory,
 };
 pub use profiling::{
     Event, EventKind, NewEvent, PolicyDraft, PolicyPublication, PolicyVersion,

@@ -212,6 +212,18 @@ pub struct Page<T> {
     pub next_cursor: Option<Uuid>,
 }
 
+/// `user` as `changes` would leave its bags, by the rule a write applies them (`null` deletes,
+/// an unchanged value is no change), without writing: for deciding before a write. Changes
+/// with an empty key (which a write refuses) leave the bags as they were.
+pub fn apply_in_memory(user: &mut User, changes: &[ProfileChange]) {
+    let mut bags = Bags::of(user);
+    if bags.apply(changes).is_ok() {
+        user.profile = Value::Object(bags.profile);
+        user.user_metadata = Value::Object(bags.user_metadata);
+        user.app_metadata = Value::Object(bags.app_metadata);
+    }
+}
+
 /// A change as actually applied: the value before and after.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct AppliedChange {

@@ -10,7 +10,7 @@ use accrete_store::{CompanionStart, Location, NewAuthTransaction, ProfileChange}
 use serde_json::json;
 use time::{Duration, OffsetDateTime};
 
-use super::{MASTER_KEY, base64_decode, boot_with, browser, by_thread, measure, threads_cpu_ns};
+use super::{bench_client, boot_with, browser, by_thread, measure, threads_cpu_ns};
 
 /// The companion's client (and its secret: `<id>-secret`).
 const CLIENT: &str = "auth0-companion";
@@ -29,32 +29,13 @@ pub(super) fn companions() -> Vec<accrete_app::companion::CompanionSpec> {
 /// The companion's client, and a user kept for `auth0|known` (called by the server child
 /// before it serves).
 pub(super) async fn seed(store: &Arc<dyn accrete_store::Store>) {
-    let hasher = accrete_server::secrets::ServerSecrets::derive(&base64_decode(MASTER_KEY))
-        .unwrap()
-        .token_hasher;
     let now = OffsetDateTime::now_utc();
     store
-        .create_client(accrete_store::Client {
-            id: CLIENT.to_owned(),
-            secret_hash: Some(hasher.hash(&format!("{CLIENT}-secret"))),
-            name: CLIENT.to_owned(),
-            redirect_uris: vec![],
-            post_logout_redirect_uris: vec![],
-            grant_types: vec!["client_credentials".to_owned()],
-            scopes: vec!["companion:check".to_owned()],
-            audience: vec![],
-            public: false,
-            id_token_alg: "RS256".to_owned(),
-            allowed_origins: vec![],
-            theme: json!({}),
-            connections: None,
-            password_signin: true,
-            self_signup: None,
-            email_verification: None,
-            mfa: None,
-            created_at: now,
-            updated_at: now,
-        })
+        .create_client(bench_client(
+            CLIENT,
+            &["client_credentials"],
+            &["companion:check"],
+        ))
         .await
         .unwrap();
     store

@@ -67,28 +67,7 @@ pub(super) async fn seed(store: &Arc<dyn accrete_store::Store>, url: &str, backl
         "wrote {backlog} events in {:.1} s",
         started.elapsed().as_secs_f64()
     );
-    let hasher = secrets.token_hasher;
-    let client = accrete_store::Client {
-        id: ADMIN_CLIENT.to_owned(),
-        secret_hash: Some(hasher.hash(&format!("{ADMIN_CLIENT}-secret"))),
-        name: ADMIN_CLIENT.to_owned(),
-        redirect_uris: vec![],
-        post_logout_redirect_uris: vec![],
-        grant_types: vec!["client_credentials".to_owned()],
-        scopes: vec!["users:write".to_owned()],
-        audience: vec![],
-        public: false,
-        id_token_alg: "RS256".to_owned(),
-        allowed_origins: vec![],
-        theme: json!({}),
-        connections: None,
-        password_signin: true,
-        self_signup: None,
-        email_verification: None,
-        mfa: None,
-        created_at: now,
-        updated_at: now,
-    };
+    let client = super::bench_client(ADMIN_CLIENT, &["client_credentials"], &["users:write"]);
     store.create_client(client).await.unwrap();
 }
 

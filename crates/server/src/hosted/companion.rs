@@ -112,11 +112,7 @@ pub(crate) async fn resume(
 ) -> Response {
     // The visit's language: the provider's (the token's `locale`), else the browser's.
     let view = TransactionView {
-        ui_locales: accrete_app::transactions::OpenTransaction {
-            tx: tx.clone(),
-            client: None,
-        }
-        .ui_locales(),
+        ui_locales: accrete_app::transactions::ui_locales_of(&tx),
         ..TransactionView::default()
     };
     let locale = page_locale(&view, headers);

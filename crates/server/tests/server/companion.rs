@@ -436,17 +436,8 @@ async fn a_generic_es256_companion_verifies_with_the_providers_keys_and_signs_wi
                 format!("/companion/keycloak/start?session_token={token}&state=auth0-state-1");
             let (page, _, html) = visit(&browser, &path).await;
             assert!(page.starts_with("/prompt?tx="), "{page}");
-            let form = [
-                ("csrf".to_owned(), hidden_input(&html, "csrf").unwrap()),
-                ("tx".to_owned(), hidden_input(&html, "tx").unwrap()),
-                ("step".to_owned(), hidden_input(&html, "step").unwrap()),
-                ("action".to_owned(), "submit".to_owned()),
-                ("company".to_owned(), "Globex".to_owned()),
-            ];
-            let pairs: Vec<(&str, &str)> =
-                form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-            let response = browser.post_form("/prompt", &pairs).await;
-            let (_, _, html) = visit(&browser, &location(&response)).await;
+            let (_, _, html) =
+                post_prompt(&browser, &html, "submit", &[("company", "Globex")]).await;
             let answers = hidden_input(&html, "session_token").unwrap();
 
             // The answers verify with the key Accrete publishes for this companion.
