@@ -49,6 +49,9 @@ pub enum CompanionError {
     /// The start has no usable `state`.
     #[error("the provider's state is missing or too long")]
     MissingState,
+    /// The Accrete client the companion names is not registered (a configuration mistake).
+    #[error("the companion's client is not registered: register it with `accrete client create`")]
+    ClientMissing,
     /// A user id or a fact is refused: `(path, message)`.
     #[error("the facts are refused")]
     Facts(Vec<(&'static str, String)>),
@@ -66,6 +69,7 @@ impl CompanionError {
             CompanionError::Token(error) => error.code(),
             CompanionError::Replayed => "token_replayed",
             CompanionError::MissingState => "missing_state",
+            CompanionError::ClientMissing => "companion_client_missing",
             CompanionError::Facts(_) => "invalid_facts",
             CompanionError::Store(_) => "server_error",
         }
@@ -253,6 +257,10 @@ pub async fn start(
     )?;
     let policy = app.policy().await?;
     let client = client_of(app, companion, &claims.facts).await?;
+    if app.clients.get(app.store(), &client).await?.is_none() {
+        tracing::error!(companion = name, client_id = %client, "the companion's client is not registered");
+        return Err(CompanionError::ClientMissing);
+    }
     let companion_state = CompanionState {
         name: name.to_owned(),
         subject: claims.sub.clone(),

@@ -78,18 +78,17 @@ pub(crate) async fn start(
         Err(CompanionError::Store(error)) => store_failure(&state, locale, &error),
         Err(error) => {
             tracing::info!(companion = %name, code = error.code(), "companion start refused");
-            let status = match error {
-                CompanionError::Unknown => StatusCode::NOT_FOUND,
-                _ => StatusCode::BAD_REQUEST,
+            let (status, key) = match error {
+                CompanionError::Unknown => (StatusCode::NOT_FOUND, "companion.invalid_start"),
+                // The operator's mistake, not the person's link.
+                CompanionError::ClientMissing => {
+                    (StatusCode::SERVICE_UNAVAILABLE, "companion.not_ready")
+                }
+                _ => (StatusCode::BAD_REQUEST, "companion.invalid_start"),
             };
-            PageError::new(
-                &state,
-                status,
-                locale,
-                text(locale, "companion.invalid_start"),
-            )
-            .technical(format!("{}: {error}", error.code()))
-            .into_response()
+            PageError::new(&state, status, locale, text(locale, key))
+                .technical(format!("{}: {error}", error.code()))
+                .into_response()
         }
     }
 }

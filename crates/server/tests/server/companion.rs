@@ -539,3 +539,23 @@ async fn refused_start_tokens_and_checks_store_nothing() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_companion_whose_client_is_not_registered_says_so_and_stores_nothing() {
+    each_backend_with(&with_companion(), |app| async move {
+        let claims = start_claims(&app, "auth0|4", "jti-5", json!({}));
+        let path = start_path(&hs256(&claims, SECRET), "s");
+        let (_, status, html) = visit(&app.new_browser(), &path).await;
+        assert_eq!(status, 503, "the operator's mistake, not a busy server");
+        assert!(html.contains("companion_client_missing"), "{html}");
+        assert!(html.contains("not fully set up"), "{html}");
+        assert!(
+            app.store
+                .companion_user("auth0", "auth0|4")
+                .await
+                .unwrap()
+                .is_none()
+        );
+    })
+    .await;
+}
