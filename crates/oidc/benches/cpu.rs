@@ -15,7 +15,7 @@ use accrete_oidc::jwt::{
     verify_access_token, verify_id_token,
 };
 use accrete_oidc::keys::{Alg, KeySchedule, KeySet, SigningKey};
-use accrete_oidc::password::{hash_password, verify_password};
+use accrete_oidc::password::{PasswordCheck, hash_password, verify_password};
 use accrete_oidc::secrets::TokenHasher;
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED, UnparsedPublicKey};
 use base64::Engine as _;
@@ -129,4 +129,28 @@ fn main() {
     measure("Argon2id verify (m=19456, t=2, p=1)", 3.0, 1, || {
         black_box(verify_password("correct horse battery staple", &stored_password).unwrap());
     });
+    imported_password_verifications();
+}
+
+/// The first sign-in of an imported user verifies the source system's hash (then replaces it).
+fn imported_password_verifications() {
+    // Made by Python's `bcrypt.hashpw(..., bcrypt.gensalt(rounds=10))` and
+    // `hashlib.pbkdf2_hmac("sha256", ..., salt, 27500, 64)` (Keycloak up to 23).
+    const BCRYPT_10: &str = "$2b$10$dhUPGMvKvEiD4V3f/5/NIOU.9sP2p0r8hKQ4DM00Knvm59iT8yNsK";
+    const KEYCLOAK_PBKDF2_SHA256: &str = "$pbkdf2-sha256$i=27500,l=64$Ca1RTB2MMIcok59NjH1c7A$o8Z8LlxMaa9xqCpbNJhzC4YwIbLeDGNLY/4RjQLYKEYDHRZ2JZccmVLgKaIDdTLCJeuMsq02QIwKu0rVJIAm2Q";
+    for (name, stored) in [
+        ("bcrypt verify (cost 10)", BCRYPT_10),
+        (
+            "PBKDF2-SHA256 verify (27500, 64 bytes)",
+            KEYCLOAK_PBKDF2_SHA256,
+        ),
+    ] {
+        assert_eq!(
+            verify_password("correct horse battery staple", stored).unwrap(),
+            PasswordCheck::Verified { needs_rehash: true }
+        );
+        measure(name, 3.0, 1, || {
+            black_box(verify_password("correct horse battery staple", black_box(stored)).unwrap());
+        });
+    }
 }

@@ -1,4 +1,11 @@
-//! Password hashing with Argon2id (m = 19456 KiB, t = 2, p = 1: the OWASP baseline).
+//! Password hashing: Accrete hashes with Argon2id (m = 19456 KiB, t = 2, p = 1: the OWASP
+//! baseline), and verifies its own hashes as well as those imported from other systems (Auth0,
+//! Keycloak) as they stored them: bcrypt (`$2a$`, `$2b$`, `$2y$`), PBKDF2 PHC strings (`$pbkdf2$`
+//! for HMAC-SHA-1, `$pbkdf2-sha256$`, `$pbkdf2-sha512$`) and Argon2 PHC strings of any variant,
+//! version and parameters. Every hash but Argon2id with the current parameters verifies with
+//! `needs_rehash`, so the first sign-in replaces an imported hash with Accrete's own. Costs are
+//! bounded ([`check_stored_hash`]): a hostile or broken import cannot make one sign-in run for
+//! minutes or take gigabytes.
 //!
 //! These functions are synchronous and deliberately slow; the server runs them in its bounded
 //! blocking pool. Unknown accounts are checked against [`verify_dummy`] so that they cost the same
@@ -12,8 +19,19 @@
 use std::cell::RefCell;
 
 use argon2::password_hash::PasswordHasher as _;
-use argon2::password_hash::phc::{Output, PasswordHash};
+use argon2::password_hash::phc::{Output, Salt};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD_NO_PAD;
+
+mod imported;
+#[cfg(test)]
+mod imported_tests;
+mod phc;
+
+pub use imported::{Pbkdf2Digest, pbkdf2_phc};
+pub use phc::{PasswordCheck, PasswordError};
+use phc::{at_most, parse_phc};
 
 /// Memory cost in KiB.
 pub const M_COST_KIB: u32 = 19_456;
@@ -22,32 +40,15 @@ pub const T_COST: u32 = 2;
 /// Lanes.
 pub const P_COST: u32 = 1;
 
+/// The most memory, in KiB, of an Argon2 hash that is verified (256 MiB).
+const MAX_M_COST_KIB: u32 = 262_144;
+/// The most passes of an Argon2 hash that is verified.
+const MAX_T_COST: u32 = 20;
+/// The most lanes of an Argon2 hash that is verified.
+const MAX_P_COST: u32 = 8;
+
 /// A hash of a random password made with the current parameters, verified for unknown accounts.
 const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$YWNjcmV0ZS1kdW1teS1zYWx0$2kH3gqi0ZaB0eLGm2oC2/vcOe8V7YqgzMEqfCzM6Xbs";
-
-/// The errors of password hashing.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PasswordError {
-    /// The stored hash is not a PHC string this module understands.
-    #[error("stored password hash is malformed")]
-    MalformedHash,
-    /// Argon2 refused the input (for example a password longer than it accepts).
-    #[error("password hashing failed: {0}")]
-    Hashing(String),
-}
-
-/// The outcome of checking a password.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PasswordCheck {
-    /// The password matches. When `needs_rehash` is true the stored hash uses other parameters than
-    /// the current ones: hash the password again and store the new hash.
-    Verified {
-        /// Whether the stored hash should be replaced.
-        needs_rehash: bool,
-    },
-    /// The password does not match.
-    Mismatch,
-}
 
 fn current_params() -> Result<Params, PasswordError> {
     Params::new(M_COST_KIB, T_COST, P_COST, None).map_err(|e| PasswordError::Hashing(e.to_string()))
@@ -97,41 +98,151 @@ fn with_memory<T>(
     })
 }
 
-/// Checks `password` against a stored PHC string, using the parameters recorded in it.
-pub fn verify_password(password: &str, stored: &str) -> Result<PasswordCheck, PasswordError> {
-    let parsed = PasswordHash::new(stored).map_err(|_| PasswordError::MalformedHash)?;
-    let (Some(salt), Some(expected)) = (&parsed.salt, &parsed.hash) else {
-        return Err(PasswordError::MalformedHash);
-    };
-    let algorithm =
-        Algorithm::try_from(parsed.algorithm.as_str()).map_err(|_| PasswordError::MalformedHash)?;
-    let version = parsed
-        .version
-        .map(Version::try_from)
-        .transpose()
-        .map_err(|_| PasswordError::MalformedHash)?
-        .unwrap_or_default();
-    let params = Params::try_from(&parsed).map_err(|_| PasswordError::MalformedHash)?;
-    let blocks = params.block_count();
-    let argon = Argon2::new(algorithm, version, params);
-    let mut computed = vec![0_u8; expected.len()];
-    with_memory(blocks, |memory| {
-        argon
-            .hash_password_into_with_memory(password.as_bytes(), salt, &mut computed, memory)
-            .map_err(|e| match e {
-                argon2::Error::PwdTooLong => PasswordError::Hashing(e.to_string()),
-                _ => PasswordError::MalformedHash,
-            })
-    })?;
-    // `Output` compares in constant time.
-    let computed = Output::new(&computed).map_err(|_| PasswordError::MalformedHash)?;
-    if computed == *expected {
-        Ok(PasswordCheck::Verified {
-            needs_rehash: needs_rehash(&parsed),
-        })
-    } else {
-        Ok(PasswordCheck::Mismatch)
+/// A stored hash, parsed and within the bounds of [`check_stored_hash`].
+enum StoredHash<'a> {
+    Argon2(Argon2Hash),
+    Bcrypt(&'a str),
+    Pbkdf2(imported::Pbkdf2Hash),
+}
+
+impl<'a> StoredHash<'a> {
+    fn parse(stored: &'a str) -> Result<Self, PasswordError> {
+        // The identifier between the first two `$` says the format.
+        let ident = stored
+            .strip_prefix('$')
+            .and_then(|rest| rest.split('$').next())
+            .ok_or(PasswordError::MalformedHash)?;
+        match ident {
+            "argon2id" | "argon2i" | "argon2d" => Argon2Hash::parse(stored).map(Self::Argon2),
+            "2a" | "2b" | "2y" => imported::parse_bcrypt(stored).map(Self::Bcrypt),
+            _ => match Pbkdf2Digest::from_ident(ident) {
+                Some(digest) => imported::Pbkdf2Hash::parse(digest, stored).map(Self::Pbkdf2),
+                None => Err(PasswordError::MalformedHash),
+            },
+        }
     }
+}
+
+/// An Argon2 PHC string within bounds.
+struct Argon2Hash {
+    algorithm: Algorithm,
+    version: Version,
+    params: Params,
+    salt: Salt,
+    hash: Output,
+}
+
+impl Argon2Hash {
+    fn parse(stored: &str) -> Result<Self, PasswordError> {
+        let parsed = parse_phc(stored, "Argon2")?;
+        let algorithm = Algorithm::try_from(parsed.algorithm.as_str())
+            .map_err(|_| PasswordError::MalformedHash)?;
+        // As the reference implementation, read a string without a version as version 0x10.
+        let version = match parsed.version {
+            Some(version) => {
+                Version::try_from(version).map_err(|_| PasswordError::MalformedHash)?
+            }
+            None => Version::V0x10,
+        };
+        // Exactly m, t and p: no `keyid` (a secret Accrete does not have) nor `data`.
+        let cost = |name: &str| {
+            parsed
+                .params
+                .get_decimal(name)
+                .ok_or(PasswordError::MalformedHash)
+        };
+        let (m_cost, t_cost, p_cost) = (cost("m")?, cost("t")?, cost("p")?);
+        if parsed.params.iter().count() != 3 {
+            return Err(PasswordError::MalformedHash);
+        }
+        at_most("Argon2 memory in KiB (m)", m_cost, MAX_M_COST_KIB)?;
+        at_most("Argon2 passes (t)", t_cost, MAX_T_COST)?;
+        at_most("Argon2 lanes (p)", p_cost, MAX_P_COST)?;
+        let (Some(salt), Some(hash)) = (parsed.salt, parsed.hash) else {
+            return Err(PasswordError::MalformedHash);
+        };
+        let params = Params::new(m_cost, t_cost, p_cost, Some(hash.len()))
+            .map_err(|_| PasswordError::MalformedHash)?;
+        Ok(Self {
+            algorithm,
+            version,
+            params,
+            salt,
+            hash,
+        })
+    }
+
+    fn verify(&self, password: &str) -> Result<PasswordCheck, PasswordError> {
+        let argon = Argon2::new(self.algorithm, self.version, self.params.clone());
+        let mut computed = vec![0_u8; self.hash.len()];
+        with_memory(self.params.block_count(), |memory| {
+            argon
+                .hash_password_into_with_memory(
+                    password.as_bytes(),
+                    &self.salt,
+                    &mut computed,
+                    memory,
+                )
+                .map_err(|e| match e {
+                    argon2::Error::PwdTooLong => PasswordError::Hashing(e.to_string()),
+                    _ => PasswordError::MalformedHash,
+                })
+        })?;
+        // `Output` compares in constant time.
+        let computed = Output::new(&computed).map_err(|_| PasswordError::MalformedHash)?;
+        if computed == self.hash {
+            Ok(PasswordCheck::Verified {
+                needs_rehash: self.needs_rehash(),
+            })
+        } else {
+            Ok(PasswordCheck::Mismatch)
+        }
+    }
+
+    /// Whether this is anything but what [`hash_password`] makes.
+    fn needs_rehash(&self) -> bool {
+        self.algorithm != Algorithm::Argon2id
+            || self.version != Version::V0x13
+            || self.params.m_cost() != M_COST_KIB
+            || self.params.t_cost() != T_COST
+            || self.params.p_cost() != P_COST
+            || self.hash.len() != Params::DEFAULT_OUTPUT_LEN
+    }
+}
+
+/// Checks `password` against a stored hash: Accrete's own Argon2id PHC string, or one imported
+/// from another system (the formats of [`check_stored_hash`]), with the parameters recorded in it.
+/// Anything but Argon2id with the current parameters verifies with `needs_rehash`.
+///
+/// # Errors
+/// [`PasswordError::MalformedHash`] for a hash it cannot read, [`PasswordError::OutOfBounds`]
+/// (without running it) for one beyond the bounds of [`check_stored_hash`],
+/// [`PasswordError::Hashing`] when Argon2 refuses the password.
+pub fn verify_password(password: &str, stored: &str) -> Result<PasswordCheck, PasswordError> {
+    match StoredHash::parse(stored)? {
+        StoredHash::Argon2(hash) => hash.verify(password),
+        StoredHash::Bcrypt(hash) => imported::verify_bcrypt(password, hash),
+        StoredHash::Pbkdf2(hash) => Ok(hash.verify(password)),
+    }
+}
+
+/// Checks that `stored`, a password hash to import, is one [`verify_password`] verifies, at a cost
+/// bounded so that a hostile or broken file cannot make one sign-in burn minutes of CPU or
+/// gigabytes of memory:
+/// - bcrypt `$2a$`, `$2b$`, `$2y$`: cost at most 16;
+/// - PBKDF2 PHC strings `$pbkdf2$` (HMAC-SHA-1), `$pbkdf2-sha256$`, `$pbkdf2-sha512$`
+///   (`i=<iterations>`, optionally `l=<hash length>`): 1,000 to 5,000,000 iterations;
+/// - Argon2 PHC strings `$argon2id$`, `$argon2i$`, `$argon2d$`, version 0x10 or 0x13: memory
+///   (m) at most 262,144 KiB, passes (t) at most 20, lanes (p) at most 8;
+///
+/// each PHC string with a salt of 8 to 48 bytes and a hash of 10 to 64 bytes.
+///
+/// # Errors
+/// [`PasswordError::OutOfBounds`] for a cost or length beyond these bounds (the message says
+/// which, and the bound; it is meant for the administrator's import report),
+/// [`PasswordError::MalformedHash`] for anything else it cannot verify.
+pub fn check_stored_hash(stored: &str) -> Result<(), PasswordError> {
+    StoredHash::parse(stored).map(|_| ())
 }
 
 /// Spends the same work as [`verify_password`] on a dummy hash; call it for unknown accounts and
@@ -141,18 +252,53 @@ pub fn verify_dummy(password: &str) {
     let _ = verify_password(password, DUMMY_HASH);
 }
 
-fn needs_rehash(parsed: &PasswordHash) -> bool {
-    let Ok(current) = current_params() else {
-        return true;
-    };
-    let Ok(stored) = Params::try_from(parsed) else {
-        return true;
-    };
-    parsed.algorithm.as_str() != "argon2id"
-        || parsed.version != Some(u32::from(Version::V0x13))
-        || stored.m_cost() != current.m_cost()
-        || stored.t_cost() != current.t_cost()
-        || stored.p_cost() != current.p_cost()
+/// The variant of an Argon2 hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Argon2Variant {
+    /// `$argon2id$`, what Accrete and Keycloak make.
+    Argon2id,
+    /// `$argon2i$`.
+    Argon2i,
+    /// `$argon2d$`.
+    Argon2d,
+}
+
+impl Argon2Variant {
+    /// The PHC identifier.
+    fn ident(self) -> &'static str {
+        match self {
+            Self::Argon2id => "argon2id",
+            Self::Argon2i => "argon2i",
+            Self::Argon2d => "argon2d",
+        }
+    }
+}
+
+/// Builds the stored form of an Argon2 hash from its parts: a PHC string
+/// `$argon2id$v=<version>$m=<memory_kib>,t=<iterations>,p=<parallelism>$<salt>$<hash>` that
+/// [`verify_password`](verify_password) verifies. `version` is 16 (0x10) or 19 (0x13).
+///
+/// # Errors
+/// What [`check_stored_hash`] says of that string: [`PasswordError::OutOfBounds`] for a cost,
+/// salt or hash beyond its bounds, [`PasswordError::MalformedHash`] for another version or
+/// parameters Argon2 does not take.
+pub fn argon2_phc(
+    variant: Argon2Variant,
+    version: u32,
+    memory_kib: u32,
+    iterations: u32,
+    parallelism: u32,
+    salt: &[u8],
+    hash: &[u8],
+) -> Result<String, PasswordError> {
+    let stored = format!(
+        "${}$v={version}$m={memory_kib},t={iterations},p={parallelism}${}${}",
+        variant.ident(),
+        STANDARD_NO_PAD.encode(salt),
+        STANDARD_NO_PAD.encode(hash)
+    );
+    check_stored_hash(&stored)?;
+    Ok(stored)
 }
 
 #[cfg(test)]
@@ -258,8 +404,7 @@ mod tests {
 
     #[test]
     fn dummy_hash_uses_the_current_parameters() {
-        let parsed = PasswordHash::new(DUMMY_HASH).unwrap();
-        assert!(!needs_rehash(&parsed));
+        assert!(!Argon2Hash::parse(DUMMY_HASH).unwrap().needs_rehash());
         assert_eq!(
             verify_password("anything", DUMMY_HASH).unwrap(),
             PasswordCheck::Mismatch
