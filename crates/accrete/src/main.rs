@@ -9,6 +9,7 @@ mod policy_cli;
 mod serve;
 mod settings;
 mod store_open;
+mod users_cli;
 mod webhook_cli;
 
 use std::process::ExitCode;
@@ -54,6 +55,10 @@ enum Command {
     /// Make, list and revoke the console's administrators.
     #[command(subcommand)]
     Admin(admin_cli::AdminCommand),
+    /// Import users from Auth0, Keycloak, CSV or JSONL files; export them all as JSONL (see
+    /// docs/import-export.md).
+    #[command(subcommand)]
+    Users(users_cli::UsersCommand),
     /// Add, list and remove webhook endpoints (see docs/webhooks.md).
     #[command(subcommand)]
     Webhook(webhook_cli::WebhookCommand),
@@ -81,6 +86,7 @@ fn main() -> ExitCode {
         Command::Keys(cmd) => keys_cli::run(cmd),
         Command::Connection(cmd) => connection_cli::run(cmd),
         Command::Webhook(cmd) => webhook_cli::run(cmd),
+        Command::Users(cmd) => users_cli::run(cmd),
     };
     match outcome {
         Ok(code) => code,

@@ -302,7 +302,41 @@ pub async fn export(app: &App, user_id: Uuid, now: OffsetDateTime) -> Result<Val
     let applications = store.list_user_applications(user_id, now).await?;
     let prompt_states = store.prompt_states(user_id).await?;
     let events = store.user_events(user_id, EXPORT_EVENTS).await?;
+    // Kinds, names and dates: never a secret.
+    let second_factors: Vec<Value> = store
+        .list_factors(user_id)
+        .await?
+        .into_iter()
+        .map(|f| {
+            json!({
+                "kind": f.kind,
+                "label": f.label,
+                "phone": f.phone,
+                "created_at": rfc3339(f.created_at),
+                "confirmed_at": f.confirmed_at.map(rfc3339),
+                "last_used_at": f.last_used_at.map(rfc3339),
+            })
+        })
+        .collect();
+    let recovery_codes_left = store.recovery_codes_left(user_id).await?;
+    let consents = consents(app, &history).await?;
+    // Who read or changed the account on the administrators' side (the audit log's entries
+    // about it: who, what, when; never the values).
+    let access: Vec<Value> = store
+        .list_audit_about(&format!("user:{user_id}"), i64::from(EXPORT_EVENTS))
+        .await?
+        .into_iter()
+        .map(|a| {
+            json!({
+                "at": rfc3339(a.entry.at),
+                "by": a.entry.actor,
+                "action": a.entry.action,
+                "read": a.entry.after.as_ref().and_then(|v| v.get("read")).cloned(),
+            })
+        })
+        .collect();
     Ok(json!({
+        "schema": EXPORT_SCHEMA,
         "exported_at": rfc3339(now),
         "account": {
             "id": user.id,
@@ -322,11 +356,54 @@ pub async fn export(app: &App, user_id: Uuid, now: OffsetDateTime) -> Result<Val
         "history": history,
         "linked_identities": identities,
         "passkeys": passkeys,
+        "second_factors": second_factors,
+        "recovery_codes_left": recovery_codes_left,
+        "consents": consents,
+        "administrator_access": access,
         "sessions": sessions,
         "applications": applications,
         "prompt_states": prompt_states,
         "events": events,
     }))
+}
+
+/// The name and version of the export's document (docs/data-rights.md).
+pub const EXPORT_SCHEMA: &str = "accrete.user-data/1";
+
+/// Every answer to a consent field of the published policy, oldest first, from the history of
+/// its value: what was accepted or refused, which version of the text (and its address), when,
+/// where (the source: `prompt:<step>`, `signup`, `account`...) and in which application.
+async fn consents(
+    app: &App,
+    history: &[accrete_store::HistoryEntry],
+) -> Result<Vec<Value>, StoreError> {
+    let Some(policy) = app.policy().await? else {
+        return Ok(Vec::new());
+    };
+    let mut consents = Vec::new();
+    for field in policy.fields() {
+        if field.kind != accrete_core::FieldType::Consent {
+            continue;
+        }
+        let (location, key) = crate::facts::location_of(field);
+        for entry in history
+            .iter()
+            .filter(|h| h.location == location && h.key == key)
+        {
+            let value = entry.new_value.as_ref();
+            let text = |name: &str| value.and_then(|v| v.get(name)).cloned();
+            consents.push(json!({
+                "field": field.key.as_str(),
+                "accepted": value.and_then(|v| v.get("accepted")).and_then(Value::as_bool),
+                "version": text("version"),
+                "url": text("url"),
+                "client_id": text("client_id"),
+                "at": rfc3339(entry.changed_at),
+                "source": entry.source,
+            }));
+        }
+    }
+    Ok(consents)
 }
 
 fn rfc3339(at: OffsetDateTime) -> String {

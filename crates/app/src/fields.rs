@@ -4,6 +4,8 @@
 use accrete_core::{CompiledPolicy, Field, FieldType, Storage, localized};
 use serde::Serialize;
 use serde_json::{Value, json};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
 use crate::countries;
 
@@ -24,6 +26,8 @@ pub struct FieldModel {
     pub autocomplete: Option<&'static str>,
     /// The choices of a select, multiselect or country field.
     pub options: Vec<Choice>,
+    /// A consent field's text: the address of the version asked (`consent_url`).
+    pub consent_url: Option<String>,
 }
 
 /// One choice of a select, multiselect or country field.
@@ -51,6 +55,38 @@ pub fn field_model(policy: &CompiledPolicy, field: &Field, locale: &str) -> Fiel
             .into_iter()
             .map(|(value, label)| Choice { value, label })
             .collect(),
+        consent_url: field.consent_url.clone(),
+    }
+}
+
+/// A consent as stored (see docs/policy.md): the choice and the version of the text, and for
+/// a consent given on a page or through the API since records are kept, the text's address,
+/// when and in which application it was given. Older values hold only the first two.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsentRecord {
+    /// Whether the text was accepted (an optional consent may be declined).
+    pub accepted: bool,
+    /// The `consent_version` answered.
+    pub version: String,
+    /// The address of that version's text (`consent_url`), when the policy gave one.
+    pub url: Option<String>,
+    /// When it was given.
+    pub at: Option<OffsetDateTime>,
+    /// The application it was given in (none on the account page).
+    pub client_id: Option<String>,
+}
+
+impl ConsentRecord {
+    /// The record in a stored consent value; `None` for a value of another shape.
+    pub fn of(value: &Value) -> Option<Self> {
+        let text = |name: &str| value.get(name).and_then(Value::as_str).map(str::to_owned);
+        Some(Self {
+            accepted: value.get("accepted")?.as_bool()?,
+            version: text("version")?,
+            url: text("url"),
+            at: text("at").and_then(|at| OffsetDateTime::parse(&at, &Rfc3339).ok()),
+            client_id: text("client_id"),
+        })
     }
 }
 
@@ -164,6 +200,29 @@ mod tests {
             vec!["true"]
         );
         assert!(form_values(&json!(null)).is_empty());
+    }
+
+    #[test]
+    fn a_consent_record_is_read_from_its_stored_value_old_or_stamped() {
+        let stamped = json!({
+            "accepted": true,
+            "version": "2026-01",
+            "url": "https://shop.example/terms",
+            "at": "2026-03-01T12:00:00Z",
+            "client_id": "shop",
+        });
+        let record = ConsentRecord::of(&stamped).unwrap();
+        assert!(record.accepted);
+        assert_eq!(record.version, "2026-01");
+        assert_eq!(record.url.as_deref(), Some("https://shop.example/terms"));
+        assert_eq!(
+            record.at,
+            Some(time::macros::datetime!(2026-03-01 12:00 UTC))
+        );
+        assert_eq!(record.client_id.as_deref(), Some("shop"));
+        let old = ConsentRecord::of(&json!({ "accepted": false, "version": "1" })).unwrap();
+        assert_eq!((old.accepted, old.url, old.at), (false, None, None));
+        assert_eq!(ConsentRecord::of(&json!(true)), None);
     }
 
     fn country_field(options: &[(&str, &[(&str, &str)])]) -> Field {

@@ -2,12 +2,13 @@
 //! the hosted prompt page or through the API (the widget), leave it (cancel, "not you?"), answer
 //! the first sign-up step on the sign-up page, or edit values on the account page.
 //!
-//! One definition each of: answers turned into profile changes ([`changes_for`]), a prompt
-//! event ([`prompt_event`]), and the writes of one outcome, which go to the store as one unit
-//! of work (the transaction's step, the values with their history and provenance, the event:
-//! all or nothing).
+//! One definition each of: answers turned into profile changes ([`changes_for`]), consents
+//! completed into the records that prove them ([`stamp_consents`]), a prompt event
+//! ([`prompt_event`]), and the writes of one outcome, which go to the store as one unit of work
+//! (the transaction's step, the values with their history and provenance, the event: all or
+//! nothing).
 
-use accrete_core::{Answers, CompiledPolicy, Field, PromptState, UserAccess};
+use accrete_core::{Answers, CompiledPolicy, Field, FieldType, PromptState, UserAccess};
 use std::sync::Arc;
 
 use accrete_store::{
@@ -15,6 +16,7 @@ use accrete_store::{
 };
 use serde_json::{Value, json};
 use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
 use crate::app::App;
@@ -59,6 +61,53 @@ pub fn changes_for<'k>(
             }
         })
         .collect()
+}
+
+/// Completes each consent among `answers` into the record that proves it: the core gave it
+/// `accepted`, `version` and the text's `url`; this adds when it was given (`at`, RFC 3339 to
+/// the second) and through which application (`client_id`, absent outside one, e.g. on the
+/// account page). A consent answered as `stored` holds it already (same choice, version and
+/// text) keeps its record: saving a form again does not move the date of a consent.
+pub fn stamp_consents(
+    policy: &CompiledPolicy,
+    answers: &mut Answers,
+    stored: Option<&User>,
+    client_id: Option<&str>,
+    now: OffsetDateTime,
+) {
+    let at = now
+        .replace_nanosecond(0)
+        .unwrap_or(now)
+        .format(&Rfc3339)
+        .unwrap_or_default();
+    for (key, value) in answers.iter_mut() {
+        let Some(field) = policy
+            .field(key.as_str())
+            .filter(|f| f.kind == FieldType::Consent)
+        else {
+            continue;
+        };
+        let previous = stored.and_then(|user| stored_value(user, field));
+        if let Some(previous) = previous.filter(|previous| same_consent(previous, value)) {
+            *value = previous.clone();
+            continue;
+        }
+        let Some(record) = value.as_object_mut() else {
+            continue;
+        };
+        record.insert("at".to_owned(), Value::String(at.clone()));
+        match client_id {
+            Some(client) => record.insert("client_id".to_owned(), Value::String(client.to_owned())),
+            None => record.remove("client_id"),
+        };
+    }
+}
+
+/// Whether two consent values say the same: the same choice, to the same version and text.
+fn same_consent(a: &Value, b: &Value) -> bool {
+    ["accepted", "version", "url"]
+        .iter()
+        .all(|part| a.get(part) == b.get(part))
 }
 
 /// Whether the user may change `field` now: fields they may edit, unless written once already.
@@ -116,7 +165,9 @@ pub async fn finish_step(
             };
             let client = Some(tx.client_id.as_str());
             match outcome {
-                StepOutcome::Answered(policy, answers) => {
+                StepOutcome::Answered(policy, mut answers) => {
+                    // A step asks a consent afresh (missing, another version, or to confirm).
+                    stamp_consents(&policy, &mut answers, None, client, now);
                     let keys: Vec<&str> = shown.fields.iter().map(String::as_str).collect();
                     write.changes =
                         changes_for(&policy, answers.keys().map(|k| k.as_str()), &answers);
@@ -248,19 +299,23 @@ pub async fn switch_account(
     Ok(true)
 }
 
-/// Stores answers given outside any prompt (the account page, `PATCH /api/v1/me`) with source
-/// `account`: every key in `keys` is set to its answer or cleared when it has none.
+/// Stores answers given outside any prompt (the account page, `PATCH /api/v1/me` by the
+/// application `client_id`) with source `account`: every key in `keys` is set to its answer or
+/// cleared when it has none; a consent the user already gave keeps its record.
 pub async fn save_account_answers(
     app: &App,
     policy: &CompiledPolicy,
-    user_id: Uuid,
+    user: &User,
+    client_id: Option<&str>,
     keys: &[&str],
     answers: &Answers,
     now: OffsetDateTime,
 ) -> Result<User, StoreError> {
-    let changes = changes_for(policy, keys.iter().copied(), answers);
+    let mut answers = answers.clone();
+    stamp_consents(policy, &mut answers, Some(user), client_id, now);
+    let changes = changes_for(policy, keys.iter().copied(), &answers);
     app.store()
-        .apply_profile_changes(user_id, None, &changes, "account", now)
+        .apply_profile_changes(user.id, None, &changes, "account", now)
         .await
 }
 
@@ -309,10 +364,12 @@ pub async fn answer_in_app(
         .copied()
         .filter(|key| !answers.contains_key(*key))
         .collect();
+    let mut answers = answers.clone();
+    stamp_consents(policy, &mut answers, None, Some(at.client_id), at.now);
     let write = ProfilingWrite {
         user_id: at.user.id,
         transaction: None,
-        changes: changes_for(policy, keys.iter().copied(), answers),
+        changes: changes_for(policy, keys.iter().copied(), &answers),
         source: format!("prompt:{}", at.step),
         event: Some(at.event(
             EventKind::PromptAnswered,
@@ -404,4 +461,99 @@ pub fn held_answers(flow: &FlowState) -> Option<(String, Answers)> {
         .map(|(key, value)| (accrete_core::FieldKey::new(key), value.clone()))
         .collect();
     Some((pending.number.clone(), answers))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use accrete_core::{FieldKey, Policy};
+    use time::macros::datetime;
+
+    fn example() -> CompiledPolicy {
+        Policy::from_toml_str(include_str!("../../../examples/policy.toml"))
+            .unwrap()
+            .compile()
+            .unwrap()
+    }
+
+    fn user_with_terms(terms: Value) -> User {
+        let now = OffsetDateTime::UNIX_EPOCH;
+        User {
+            id: Uuid::nil(),
+            email: "ann@example.com".into(),
+            email_verified: true,
+            password_hash: None,
+            created_at: now,
+            updated_at: now,
+            credentialed_logins: 1,
+            sso_logins: 0,
+            last_login_at: None,
+            profile: json!({}),
+            user_metadata: json!({ "terms": terms }),
+            app_metadata: json!({}),
+            version: 1,
+            mfa_factors: 0,
+            disabled_at: None,
+        }
+    }
+
+    /// The terms as the core validates them: accepted, with the example's version and text.
+    fn answered_terms() -> Answers {
+        let terms = json!({
+            "accepted": true,
+            "version": "2026-01",
+            "url": "https://example.com/terms/2026-01",
+        });
+        Answers::from([
+            (FieldKey::new("terms"), terms),
+            (FieldKey::new("company"), json!("Acme")),
+        ])
+    }
+
+    const NOW: OffsetDateTime = datetime!(2026-03-01 12:34:56.789 UTC);
+
+    #[test]
+    fn a_consent_answered_in_an_application_records_when_and_where() {
+        let mut answers = answered_terms();
+        stamp_consents(&example(), &mut answers, None, Some("shop"), NOW);
+        assert_eq!(
+            answers["terms"],
+            json!({
+                "accepted": true,
+                "version": "2026-01",
+                "url": "https://example.com/terms/2026-01",
+                "at": "2026-03-01T12:34:56Z",
+                "client_id": "shop",
+            })
+        );
+        assert_eq!(answers["company"], json!("Acme"), "other answers untouched");
+    }
+
+    #[test]
+    fn a_consent_saved_again_unchanged_keeps_its_record_and_a_changed_one_is_stamped_anew() {
+        let given = json!({
+            "accepted": true,
+            "version": "2026-01",
+            "url": "https://example.com/terms/2026-01",
+            "at": "2026-01-10T08:00:00Z",
+            "client_id": "shop",
+        });
+        let mut answers = answered_terms();
+        let user = user_with_terms(given.clone());
+        stamp_consents(&example(), &mut answers, Some(&user), None, NOW);
+        assert_eq!(
+            answers["terms"], given,
+            "the date of the consent does not move"
+        );
+
+        let older = user_with_terms(json!({ "accepted": true, "version": "2025-06" }));
+        let mut answers = answered_terms();
+        stamp_consents(&example(), &mut answers, Some(&older), None, NOW);
+        assert_eq!(answers["terms"]["at"], "2026-03-01T12:34:56Z");
+        assert_eq!(answers["terms"]["version"], "2026-01");
+        assert!(
+            answers["terms"].get("client_id").is_none(),
+            "the account page is no application"
+        );
+    }
 }

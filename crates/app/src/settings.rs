@@ -10,7 +10,7 @@ use accrete_store::Client;
 
 use crate::app::App;
 
-pub use model::{EmailVerification, Lifetimes, MfaMode, MfaSettings, Settings};
+pub use model::{EmailVerification, Lifetimes, MfaMode, MfaSettings, Retention, Settings};
 
 /// Whether people signing in to `client` (`None`: outside any application) verify their email
 /// address: the client's own value when it has one, else the server's.

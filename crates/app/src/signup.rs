@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use crate::app::App;
 use crate::facts::FlowState;
-use crate::prompts::{changes_for, prompt_event};
+use crate::prompts::{changes_for, prompt_event, stamp_consents};
 
 /// The first `signup` step, shown on the sign-up page.
 pub struct SignupStep {
@@ -110,7 +110,10 @@ impl SignupStep {
         answers: &Answers,
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        let changes = changes_for(&self.policy, answers.keys().map(|k| k.as_str()), answers);
+        let mut stamped = answers.clone();
+        let client_id = self.client_id.as_deref();
+        stamp_consents(&self.policy, &mut stamped, None, client_id, now);
+        let changes = changes_for(&self.policy, stamped.keys().map(|k| k.as_str()), &stamped);
         app.store()
             .apply_profile_changes(user_id, None, &changes, "signup", now)
             .await?;

@@ -14,6 +14,7 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::admins::{self, Actor};
 use crate::app::App;
 use crate::hashing::PoolBusy;
 use crate::policy_admin::published_or_empty;
@@ -216,6 +217,17 @@ pub async fn get(app: &App, id: Uuid) -> Result<User, UserError> {
     match app.store().get_user(id).await {
         Err(StoreError::NotFound) => Err(UserError::NotFound),
         other => Ok(other?),
+    }
+}
+
+/// Records that `actor` (an administrator, a back end) read `what` of the user (`profile`,
+/// `history`, `export`): a person may ask who looked at their data (docs/data-rights.md), and
+/// their own export lists it. The read stands when the log cannot be written (said loudly).
+pub async fn record_read(app: &App, actor: &Actor, user_id: Uuid, what: &str, now: OffsetDateTime) {
+    let target = Some(format!("user:{user_id}"));
+    let read = Some(serde_json::json!({ "read": what }));
+    if let Err(error) = admins::audit(app, actor, "user.viewed", target, (None, read), now).await {
+        tracing::error!(%error, %user_id, actor = %actor.name, "a read of a user could not be written to the audit log");
     }
 }
 

@@ -13,9 +13,12 @@ use crate::ids::{FieldKey, StepId};
 use crate::policy::{POLICY_VERSION, Policy};
 use crate::problems::{Problems, did_you_mean};
 use crate::step::{AfterLastSkip, Step, StepMode, TriggerMoment};
+use crate::web_url::WebUrl;
 
 /// Longest value of a text-like field, in characters (also the default `max_length`).
 pub const MAX_TEXT_CHARS: u32 = 4096;
+/// Longest `consent_url`, in bytes.
+const MAX_CONSENT_URL_BYTES: usize = 2048;
 
 #[expect(clippy::expect_used, reason = "literal patterns, covered by tests")]
 static SNAKE_CASE: LazyLock<Regex> =
@@ -363,6 +366,25 @@ fn check_storage<'a>(
     }
 }
 
+/// A consent text's address: an `https://` URL (`http://` on localhost, for trying a policy
+/// out), as browsers are sent to it from the pages.
+fn check_consent_url(field: &Field, path: &str, problems: &mut Problems) {
+    let Some(url) = &field.consent_url else {
+        return;
+    };
+    let at = format!("{path}.consent_url");
+    if field.kind != FieldType::Consent {
+        problems.push(at, "only consent fields have the address of a consent text");
+    } else if url.len() > MAX_CONSENT_URL_BYTES {
+        problems.push(at, format!("must be at most {MAX_CONSENT_URL_BYTES} bytes"));
+    } else if !WebUrl::parse(url).is_some_and(|web| web.scheme == "https" || web.is_localhost()) {
+        problems.push(
+            at,
+            format!("{url:?} is not an https:// address of the text (http:// only on localhost)"),
+        );
+    }
+}
+
 fn check_behaviour(field: &Field, path: &str, problems: &mut Problems) {
     match (field.kind, &field.consent_version) {
         (FieldType::Consent, None) => problems.push(
@@ -381,6 +403,7 @@ fn check_behaviour(field: &Field, path: &str, problems: &mut Problems) {
         ),
         _ => {}
     }
+    check_consent_url(field, path, problems);
     if field.verify
         && (field.kind != FieldType::Phone
             || field.storage

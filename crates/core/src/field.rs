@@ -68,6 +68,10 @@ pub struct Field {
     /// For consent fields: the version of the text being accepted. Changing it asks again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub consent_version: Option<String>,
+    /// For consent fields: the address of that version's text (`https://`, or `http://` on
+    /// localhost), linked beside the checkbox and kept in each consent given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consent_url: Option<String>,
     /// For the phone field stored as the `phone_number` claim: a number is proven with a code
     /// sent to it by text message before it is stored from a prompt (`phone_number_verified`
     /// becomes true), and an unverified number counts as missing.
@@ -94,6 +98,7 @@ impl Field {
             scope: None,
             claim: None,
             consent_version: None,
+            consent_url: None,
             verify: false,
         }
     }

@@ -27,6 +27,7 @@ mod policy;
 mod problems;
 mod report;
 mod step;
+mod web_url;
 
 pub use answers::{
     Answers, FORM_ERROR_KEY, FieldError, FieldErrors, JsonAnswers, MAX_FIELDS_PER_ANSWER,

@@ -17,8 +17,8 @@
   var counter = 0;
 
   var TEXTS = {
-    en: { submit: "Continue", skip: "Skip for now", close: "Close", error: "Something went wrong. Please try again." },
-    fr: { submit: "Continuer", skip: "Plus tard", close: "Fermer", error: "Une erreur est survenue. Veuillez réessayer." }
+    en: { submit: "Continue", skip: "Skip for now", close: "Close", error: "Something went wrong. Please try again.", read: "Read the text", newTab: "(opens in a new tab)" },
+    fr: { submit: "Continuer", skip: "Plus tard", close: "Fermer", error: "Une erreur est survenue. Veuillez réessayer.", read: "Lire le texte", newTab: "(s’ouvre dans un nouvel onglet)" }
   };
 
   function texts(locale) {
@@ -55,7 +55,7 @@
   }
 
   /** One input (or group of inputs) for a field. */
-  function renderField(field, id) {
+  function renderField(field, id, t) {
     var inputId = id + "-" + field.key;
     var errorId = inputId + "-error";
     var helpId = inputId + "-help";
@@ -100,9 +100,14 @@
       }));
       if (value !== undefined && value !== null) control.value = String(value);
     }
+    // A consent's text, in a new tab so that the form stays as it is (docs/policy.md).
+    var text = field.type === "consent" && field.consent_url
+      ? el("a", { href: field.consent_url, target: "_blank", rel: "noopener", "class": "accrete-consent-text", text: t.read, "aria-label": t.read + " " + t.newTab })
+      : null;
     return el("div", { "class": "accrete-field", "data-key": field.key }, [
       label,
       control,
+      text,
       field.help ? el("p", { id: helpId, "class": "accrete-help", text: field.help }) : null,
       el("p", { id: errorId, "class": "accrete-error", role: "alert", hidden: true })
     ]);
@@ -182,7 +187,7 @@
       var form = el("form", { "class": "accrete-form", novalidate: true, "aria-labelledby": step.title ? titleId : undefined }, [
         step.title ? el("h2", { id: titleId, "class": "accrete-title", text: step.title }) : null,
         el("p", { "class": "accrete-form-error", role: "alert", hidden: true })
-      ].concat(step.fields.map(function (field) { return renderField(field, id); })).concat([
+      ].concat(step.fields.map(function (field) { return renderField(field, id, t); })).concat([
         el("div", { "class": "accrete-actions" }, [
           el("button", { type: "submit", name: "action", value: "submit", "class": "accrete-submit", text: t.submit }),
           step.required ? null : el("button", { type: "button", name: "action", value: "skip", "class": "accrete-skip", text: t.skip })

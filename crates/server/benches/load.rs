@@ -16,6 +16,9 @@
 //! with 100,000 users, see `load/console.rs`), `webhooks` (deliveries per second of a backlog, the
 //! delay from a change to its delivery, see `load/webhooks.rs`), `companion` (the check call of
 //! companion mode, see `load/companion.rs`).
+//! `LOAD_PREFILL=N` starts every server on a SQLite database already holding N users (written
+//! once per run through the importer's `import_users`, see `load/prefill.rs`), e.g.
+//! `LOAD_PREFILL=1000000 LOAD_ONLY=profiling` for sign-ins against a million users.
 //! The same binary is the server and the reference: started with `ACCRETE_TEST_LOAD_CHILD=1` it
 //! serves and prints its address, with `ACCRETE_TEST_LOAD_REFERENCE=1` it verifies a password per
 //! line of input, so nothing but the measured work runs in a measured process.
@@ -36,6 +39,8 @@ mod companion;
 mod console;
 #[path = "load/passkey.rs"]
 mod passkey;
+#[path = "load/prefill.rs"]
+mod prefill;
 #[path = "load/webhooks.rs"]
 mod webhooks;
 
@@ -506,6 +511,7 @@ fn boot() -> ServerProcess {
 /// A server child with extra environment variables.
 fn boot_with(env: &[(&str, &str)]) -> ServerProcess {
     let dir = tempfile::tempdir().unwrap();
+    prefill::copy_into(dir.path());
     let schema = on_postgres().then(postgres_schema);
     let mut child = Command::new(std::env::current_exe().unwrap())
         .envs(env.iter().copied())
@@ -801,6 +807,7 @@ async fn run() {
     // `LOAD_ONLY=tokens,password,profiling,federation,mfa` (any of them) runs only those phases.
     let only = std::env::var("LOAD_ONLY").unwrap_or_default();
     let wanted = |phase: &str| only.is_empty() || only.split(',').any(|p| p.trim() == phase);
+    prefill::prepare().await;
     let server = boot();
     let pid = server.child.id();
     let base = server.base.clone();

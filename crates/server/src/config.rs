@@ -12,6 +12,9 @@ mod companion_tests;
 #[cfg(test)]
 mod hooks_tests;
 mod lifetimes;
+mod retention;
+#[cfg(test)]
+mod retention_tests;
 mod sms;
 mod webhooks;
 
@@ -29,6 +32,7 @@ use crate::hosted::theme::Theme;
 
 pub use accounts::{AccountsLayer, AccountsSettings};
 pub use lifetimes::{Idle, LifetimesLayer, LifetimesSettings};
+pub use retention::{RetentionConfig, RetentionLayer};
 pub use sms::{SmsConfig, SmsLayer};
 pub use webhooks::{WebhooksConfig, WebhooksLayer};
 
@@ -73,6 +77,8 @@ pub struct Config {
     pub lifetimes: LifetimesSettings,
     /// How webhooks are called.
     pub webhooks: WebhooksConfig,
+    /// How long the history of values and the events are kept.
+    pub retention: RetentionConfig,
     /// Connections to upstream identity providers, created or replaced at start (the
     /// `[[connections]]` tables of the file).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -175,6 +181,7 @@ pub struct Layer {
     pub accounts: Option<AccountsLayer>,
     pub lifetimes: Option<LifetimesLayer>,
     pub webhooks: Option<WebhooksLayer>,
+    pub retention: Option<RetentionLayer>,
     /// `[[connections]]`: a list, taken whole from the highest layer that has one.
     pub connections: Option<Vec<ConnectionSpec>>,
     /// `[[hooks]]`: a list, taken whole from the highest layer that has one.
@@ -411,6 +418,10 @@ impl Layer {
             (Some(h), Some(l)) => Some(h.over(l)),
             (h, l) => h.or(l),
         };
+        let retention = match (self.retention, lower.retention) {
+            (Some(h), Some(l)) => Some(h.over(l)),
+            (h, l) => h.or(l),
+        };
         Layer {
             listen: self.listen.or(lower.listen),
             data_dir: self.data_dir.or(lower.data_dir),
@@ -430,6 +441,7 @@ impl Layer {
             accounts,
             lifetimes,
             webhooks,
+            retention,
             connections: self.connections.or(lower.connections),
             hooks: self.hooks.or(lower.hooks),
             companions: self.companions.or(lower.companions),
@@ -484,6 +496,7 @@ impl Config {
             accounts: layer.accounts.unwrap_or_default().settings(),
             lifetimes: layer.lifetimes.unwrap_or_default().settings(),
             webhooks: layer.webhooks.unwrap_or_default().config(),
+            retention: layer.retention.unwrap_or_default().config(),
             connections: layer.connections.unwrap_or_default(),
             hooks: layer.hooks.unwrap_or_default(),
             companions: layer.companions.unwrap_or_default(),
@@ -494,6 +507,9 @@ impl Config {
 
     fn check(&self) -> Result<(), ConfigError> {
         if let Some(problem) = self.webhooks.problem() {
+            return Err(ConfigError::Invalid(problem.to_owned()));
+        }
+        if let Some(problem) = self.retention.problem() {
             return Err(ConfigError::Invalid(problem.to_owned()));
         }
         if !(1..=120).contains(&self.federation.timeout_seconds) {
@@ -583,6 +599,7 @@ impl Config {
             email_verification: self.accounts.email_verification,
             lifetimes: self.lifetimes.lifetimes(),
             mfa: self.accounts.mfa(),
+            retention: self.retention.retention(),
         }
     }
 
@@ -665,7 +682,7 @@ fn toml_path(path: &str) -> String {
 }
 
 /// The tables of a [`Layer`] and their keys, as their `Deserialize` implementations know them.
-fn setting_tables() -> [(&'static str, &'static [&'static str]); 9] {
+fn setting_tables() -> [(&'static str, &'static [&'static str]); 10] {
     [
         ("accounts", field_names::<AccountsLayer>()),
         ("federation", field_names::<FederationLayer>()),
@@ -673,6 +690,7 @@ fn setting_tables() -> [(&'static str, &'static [&'static str]); 9] {
         ("hashing", field_names::<HashingLayer>()),
         ("lifetimes", field_names::<LifetimesLayer>()),
         ("rate_limit", field_names::<RateLimitLayer>()),
+        ("retention", field_names::<RetentionLayer>()),
         ("sms", field_names::<SmsLayer>()),
         ("theme", field_names::<ThemeLayer>()),
         ("webhooks", field_names::<WebhooksLayer>()),

@@ -44,6 +44,10 @@ pub use aggregates::{
     grants::Grants,
     health::Health,
     identities::Identities,
+    import_jobs::{
+        INTERRUPTED as IMPORT_JOB_INTERRUPTED, ImportCounts, ImportJob, ImportJobProblem,
+        ImportJobStatus, ImportJobs, ImportProgress, NewImportJob,
+    },
     passkeys::Passkeys,
     policies::Policies,
     prompts::Prompts,
@@ -52,6 +56,7 @@ pub use aggregates::{
     themes::{StoredTheme, Themes},
     throttle::CredentialThrottle,
     transactions::AuthTransactions,
+    user_transfers::{ExportedUser, ImportOutcome, ImportUser, UserTransfers, import_source},
     users::Users,
     webhooks::Webhooks,
 };
@@ -94,8 +99,9 @@ pub use webhook::{
 pub mod prelude {
     pub use crate::{
         AccountTokens, Accounts, Admins, AuthTransactions, Clients, Companions, Connections,
-        CredentialThrottle, Factors, FederationStates, Grants, Health, Identities, Passkeys,
-        Policies, Prompts, SigningKeys, SsoSessions, Store, Themes, Users, Webhooks,
+        CredentialThrottle, Factors, FederationStates, Grants, Health, Identities, ImportJobs,
+        Passkeys, Policies, Prompts, SigningKeys, SsoSessions, Store, Themes, UserTransfers, Users,
+        Webhooks,
     };
 }
 

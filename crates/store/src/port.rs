@@ -5,9 +5,10 @@ use crate::aggregates::{
     account_tokens::AccountTokens, accounts::Accounts, admins::Admins, clients::Clients,
     companions::Companions, connections::Connections, factors::Factors,
     federation_states::FederationStates, grants::Grants, health::Health, identities::Identities,
-    passkeys::Passkeys, policies::Policies, prompts::Prompts, signing_keys::SigningKeys,
-    sso_sessions::SsoSessions, themes::Themes, throttle::CredentialThrottle,
-    transactions::AuthTransactions, users::Users, webhooks::Webhooks,
+    import_jobs::ImportJobs, passkeys::Passkeys, policies::Policies, prompts::Prompts,
+    signing_keys::SigningKeys, sso_sessions::SsoSessions, themes::Themes,
+    throttle::CredentialThrottle, transactions::AuthTransactions, user_transfers::UserTransfers,
+    users::Users, webhooks::Webhooks,
 };
 
 /// Persistence for Accrete, used as `Arc<dyn Store>`: every aggregate's trait.
@@ -32,6 +33,8 @@ pub trait Store:
     + CredentialThrottle
     + Connections
     + Identities
+    + UserTransfers
+    + ImportJobs
     + FederationStates
     + Passkeys
     + Themes
@@ -60,6 +63,8 @@ impl<T> Store for T where
         + CredentialThrottle
         + Connections
         + Identities
+        + UserTransfers
+        + ImportJobs
         + FederationStates
         + Passkeys
         + Themes

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use crate::{StoreError, User};
 
 /// Which JSON bag of the user a value lives in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Location {
     /// Standard OpenID Connect claims.
@@ -234,7 +234,7 @@ pub(crate) struct AppliedChange {
 }
 
 /// The three bags of a user, edited in memory inside the write transaction.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct Bags {
     pub profile: Map<String, Value>,
     pub user_metadata: Map<String, Value>,

@@ -63,6 +63,85 @@ pub async fn execute_sql(url: &str, sql: &str) {
     }
 }
 
+/// Every row of every table of the database at `url`, each as one line of text (its table's
+/// name, then every column's value): for tests that look for what a deletion left behind.
+///
+/// # Panics
+/// When the database cannot be reached or read.
+pub async fn every_row(url: &str) -> Vec<(String, String)> {
+    use sqlx::Row as _;
+    let mut rows = Vec::new();
+    if url.starts_with("sqlite:") {
+        let mut conn = sqlx::SqliteConnection::connect(url)
+            .await
+            .expect("open the SQLite test database");
+        let tables: Vec<(String,)> = sqlx::query_as(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'
+             AND name NOT LIKE '_sqlx%'",
+        )
+        .fetch_all(&mut conn)
+        .await
+        .expect("list the SQLite tables");
+        for (table,) in tables {
+            let columns: Vec<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT name FROM pragma_table_info('{table}')"
+            )))
+            .fetch_all(&mut conn)
+            .await
+            .expect("list a table's columns");
+            let text = columns
+                .iter()
+                .map(|(c,)| {
+                    format!(
+                        "COALESCE(CASE WHEN typeof(\"{c}\") = 'blob' THEN hex(\"{c}\") \
+                         ELSE CAST(\"{c}\" AS TEXT) END, '')"
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(" || ' | ' || ");
+            let found = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {text} FROM \"{table}\""
+            )))
+            .fetch_all(&mut conn)
+            .await
+            .expect("read a table");
+            rows.extend(
+                found
+                    .iter()
+                    .map(|row| (table.clone(), row.get::<String, _>(0))),
+            );
+        }
+        let _ = conn.close().await;
+    } else {
+        let mut conn = sqlx::PgConnection::connect(url)
+            .await
+            .expect("connect to the PostgreSQL test schema");
+        let tables: Vec<(String,)> = sqlx::query_as(
+            "SELECT table_name::text FROM information_schema.tables
+             WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'
+             AND table_name NOT LIKE '_sqlx%'",
+        )
+        .fetch_all(&mut conn)
+        .await
+        .expect("list the PostgreSQL tables");
+        for (table,) in tables {
+            let found = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT t::text FROM \"{table}\" t"
+            )))
+            .fetch_all(&mut conn)
+            .await
+            .expect("read a table");
+            rows.extend(
+                found
+                    .iter()
+                    .map(|row| (table.clone(), row.get::<String, _>(0))),
+            );
+        }
+        let _ = conn.close().await;
+    }
+    rows
+}
+
 /// The test PostgreSQL URL, or `None` after saying loudly that PostgreSQL tests are skipped.
 ///
 /// # Panics

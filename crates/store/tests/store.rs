@@ -26,6 +26,8 @@ mod factors;
 mod failure_modes;
 #[path = "store/federation.rs"]
 mod federation;
+#[path = "store/import_jobs.rs"]
+mod import_jobs;
 #[path = "store/oidc.rs"]
 mod oidc;
 #[path = "store/passkeys.rs"]
@@ -38,12 +40,16 @@ mod profile;
 mod profiling;
 #[path = "store/profiling_write.rs"]
 mod profiling_write;
+#[path = "store/retention.rs"]
+mod retention;
 #[path = "store/themes.rs"]
 mod themes;
 #[path = "store/throttle.rs"]
 mod throttle;
 #[path = "store/tokens.rs"]
 mod tokens;
+#[path = "store/transfers.rs"]
+mod transfers;
 #[path = "store/users.rs"]
 mod users;
 #[path = "store/webhooks.rs"]

@@ -138,6 +138,20 @@ pub struct Settings {
     pub lifetimes: Lifetimes,
     /// Second factors.
     pub mfa: MfaSettings,
+    /// How long the past is kept.
+    pub retention: Retention,
+}
+
+/// How long the history of values and the account and prompt events are kept (docs/data-rights.md);
+/// `None`: for good. Purged by the sweeper.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Retention {
+    /// Entries of `profile_history` older than this are deleted (the current values and their
+    /// sources stay).
+    pub history: Option<Duration>,
+    /// Events (`prompt.*`, `account.*`, ...) older than this are deleted (the funnel of older
+    /// periods then counts fewer).
+    pub events: Option<Duration>,
 }
 
 impl Default for Settings {
@@ -147,6 +161,7 @@ impl Default for Settings {
             email_verification: EmailVerification::default(),
             lifetimes: Lifetimes::default(),
             mfa: MfaSettings::default(),
+            retention: Retention::default(),
         }
     }
 }

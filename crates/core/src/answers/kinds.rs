@@ -13,9 +13,8 @@ use crate::compile::FieldRules;
 use crate::dates::parse_date;
 use crate::field::{Field, FieldType};
 use crate::policy::Settings;
+use crate::web_url::WebUrl;
 
-/// Longest URL accepted, in characters.
-const MAX_URL_CHARS: usize = 2048;
 /// Longest email address accepted (RFC 5321 path limit).
 const MAX_EMAIL_CHARS: usize = 254;
 
@@ -182,26 +181,8 @@ fn phone(text: &str, settings: &Settings) -> Result<Value, Vec<Refusal>> {
 }
 
 fn url(text: &str) -> Result<Value, Vec<Refusal>> {
-    let invalid = || vec![Refusal::InvalidUrl];
-    if text.chars().count() > MAX_URL_CHARS
-        || text.chars().any(|c| c.is_whitespace() || c.is_control())
-    {
-        return Err(invalid());
-    }
-    let (scheme, rest) = text.split_once("://").ok_or_else(invalid)?;
-    if !(scheme.eq_ignore_ascii_case("https") || scheme.eq_ignore_ascii_case("http")) {
-        return Err(invalid());
-    }
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let host = authority.rsplit('@').next().unwrap_or("");
-    let host = host.split(':').next().unwrap_or("");
-    if host.is_empty() || host.starts_with('.') || host.ends_with("..") {
-        return Err(invalid());
-    }
-    Ok(Value::String(format!(
-        "{}://{rest}",
-        scheme.to_ascii_lowercase()
-    )))
+    let web = WebUrl::parse(text).ok_or_else(|| vec![Refusal::InvalidUrl])?;
+    Ok(Value::String(format!("{}://{}", web.scheme, web.rest)))
 }
 
 fn integer(text: &str, rules: &FieldRules) -> Result<Value, Vec<Refusal>> {
@@ -349,6 +330,12 @@ fn consent(context: &Context<'_>, present: &[&str]) -> Result<Option<Value>, Ref
     if !accepted && context.field.required {
         return Err(Refusal::ConsentRequired);
     }
-    let version = context.field.consent_version.as_deref().unwrap_or("");
-    Ok(Some(json!({ "accepted": accepted, "version": version })))
+    let field = context.field;
+    let version = field.consent_version.as_deref().unwrap_or("");
+    let mut record = json!({ "accepted": accepted, "version": version });
+    // The text's address, when the policy gives one: what was accepted, not only its name.
+    if let (Some(url), Some(object)) = (&field.consent_url, record.as_object_mut()) {
+        object.insert("url".to_owned(), Value::String(url.clone()));
+    }
+    Ok(Some(record))
 }

@@ -221,10 +221,14 @@ fn countries_are_upper_case_iso_codes() {
 }
 
 #[test]
-fn consent_records_the_accepted_version() {
+fn consent_records_the_accepted_version_and_the_address_of_its_text() {
     assert_eq!(
         one("terms", &["on"]),
-        Ok(json!({ "accepted": true, "version": "2026-01" }))
+        Ok(json!({
+            "accepted": true,
+            "version": "2026-01",
+            "url": "https://example.com/terms/2026-01"
+        }))
     );
     assert_eq!(one("terms", &[]), Err(vec!["consent_required"]));
 }
@@ -334,7 +338,7 @@ fn json_answers_are_typed_the_same_way() {
     assert_eq!(answers["interests"], json!(["identity"]));
     assert_eq!(
         answers["terms"],
-        json!({ "accepted": true, "version": "2026-01" })
+        json!({ "accepted": true, "version": "2026-01", "url": "https://example.com/terms/2026-01" })
     );
     assert_eq!(answers["phone_number"], json!("+16502530000"));
 }

@@ -248,6 +248,61 @@ validation = { min = "2000-13-01" }
     }
 }
 
+/// A policy whose one field is `kind` with `consent_url = url` (and a version when consent).
+fn with_consent_url(kind: &str, url: &str) -> String {
+    let version = if kind == "consent" {
+        "consent_version = \"2026-01\"\n"
+    } else {
+        ""
+    };
+    format!(
+        "version = 1\n[[fields]]\nkey = \"terms\"\nkind = \"{kind}\"\nrequired = false\n\
+         labels = {{ en = \"Terms\" }}\n{version}consent_url = {url:?}\n"
+    )
+}
+
+#[test]
+fn a_consent_text_address_is_an_https_url_on_a_consent_field() {
+    for good in [
+        "https://shop.example/terms/2026-01",
+        "https://shop.example/legal?v=2026-01#privacy",
+        "http://localhost:8080/terms",
+        "http://127.0.0.1/terms",
+    ] {
+        assert_eq!(
+            problems(&with_consent_url("consent", good)),
+            Vec::<String>::new(),
+            "{good}"
+        );
+    }
+    assert_problem(
+        &with_consent_url("boolean", "https://shop.example/terms"),
+        "fields[0].consent_url: only consent fields have the address of a consent text",
+    );
+    for bad in [
+        "http://shop.example/terms",
+        "shop.example/terms",
+        "ftp://shop.example/terms",
+        "https:///terms",
+        "https://shop.example/the terms",
+        "javascript:alert(1)",
+        "",
+    ] {
+        assert_problem(
+            &with_consent_url("consent", bad),
+            &format!(
+                "fields[0].consent_url: {bad:?} is not an https:// address of the text \
+                 (http:// only on localhost)"
+            ),
+        );
+    }
+    let long = format!("https://shop.example/{}", "t".repeat(2048));
+    assert_problem(
+        &with_consent_url("consent", &long),
+        "fields[0].consent_url: must be at most 2048 bytes",
+    );
+}
+
 #[test]
 fn skip_policies_that_cannot_work_are_problems() {
     let zero = OK_STEP.replace(

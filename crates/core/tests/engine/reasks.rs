@@ -105,6 +105,37 @@ fn a_consent_given_to_an_older_version_is_asked_again_without_being_prefilled_as
 }
 
 #[test]
+fn a_consent_record_is_known_by_its_version_alone() {
+    let policy = policy(&step("legal", r#"["terms"]"#, r#""required""#, AT_LOGIN));
+    let record = |version: &str| {
+        json!({
+            "accepted": true,
+            "version": version,
+            "url": format!("https://shop.example/terms/{version}"),
+            "at": "2026-01-15T09:30:00Z",
+            "client_id": "shop",
+        })
+    };
+    let mut facts = user(2);
+    know(&mut facts, "terms", record("v2"));
+    let decision = decide(&policy, &facts, &Moment::login(), NOW);
+    assert!(
+        decision.ask().is_none(),
+        "a stamped consent to the version asked is known: {:?}",
+        decision.ask()
+    );
+
+    know(&mut facts, "terms", record("v1"));
+    let decision = decide(&policy, &facts, &Moment::login(), NOW);
+    assert_eq!(
+        asked_fields(&decision),
+        ["terms"],
+        "another version is asked"
+    );
+    assert!(decision.ask().expect("asked").prefill.is_empty());
+}
+
+#[test]
 fn a_suggested_consent_prefills_only_when_it_is_to_the_version_asked() {
     let policy = policy(&step("legal", r#"["terms"]"#, r#""required""#, AT_LOGIN));
     let mut facts = user(2);

@@ -74,6 +74,10 @@ pub struct FieldView {
     pub value: Option<Value>,
     /// Whether the user may change it.
     pub editable: bool,
+    /// A consent field's text: the address of the version asked, to link beside the checkbox;
+    /// absent for other fields and consents without one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consent_url: Option<String>,
 }
 
 fn field_view(
@@ -103,6 +107,7 @@ fn field_view(
         constraints: constraints(field),
         value,
         editable,
+        consent_url: model.consent_url,
     }
 }
 
@@ -306,8 +311,10 @@ pub async fn patch(
         now,
     };
     let answers = hook_checked(&state, &policy, at, &keys, answers).await?;
+    let client = Some(caller.client_id.as_str());
     let user =
-        prompts::save_account_answers(&state.app, &policy, user.id, &keys, &answers, now).await?;
+        prompts::save_account_answers(&state.app, &policy, &user, client, &keys, &answers, now)
+            .await?;
     Ok(axum::Json(me_view(&policy, &user, &locale)))
 }
 

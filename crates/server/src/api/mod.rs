@@ -10,6 +10,7 @@ mod connections;
 mod cors;
 mod docs;
 mod facts;
+mod imports;
 mod me;
 mod policy;
 mod problem;
@@ -50,6 +51,9 @@ pub(crate) fn routes(state: &AppState) -> Router<AppState> {
         .routes(routes!(users::password_reset))
         .routes(routes!(users::reset_factors))
         .routes(routes!(users::enrich))
+        .routes(routes!(imports::create, imports::list))
+        .routes(routes!(imports::get))
+        .routes(routes!(imports::report))
         .routes(routes!(policy::published))
         .routes(routes!(
             policy::draft,

@@ -13,6 +13,7 @@ use utoipa::ToSchema;
 
 use accrete_app::client_admin::ClientError;
 use accrete_app::connection_admin::ConnectionAdminError;
+use accrete_app::import_jobs::JobError;
 use accrete_app::policy_admin::PolicyError;
 use accrete_app::problems::Problem as ValueProblem;
 use accrete_app::stats::StatsError;
@@ -334,6 +335,18 @@ impl From<WebhookError> for ApiError {
             WebhookError::Invalid(problems) => ApiError::invalid(problems),
             WebhookError::Seal => ApiError::Internal(error.to_string()),
             WebhookError::Store(error) => error.into(),
+        }
+    }
+}
+
+impl From<JobError> for ApiError {
+    fn from(error: JobError) -> Self {
+        match error {
+            JobError::Format(message) => ApiError::field("format", "unsupported_format", message),
+            JobError::TooLarge { .. } => ApiError::TooLarge(error.to_string()),
+            JobError::NotFound => ApiError::NotFound("import job"),
+            JobError::Io(_) => ApiError::Internal(error.to_string()),
+            JobError::Store(error) => error.into(),
         }
     }
 }

@@ -279,7 +279,10 @@ pub async fn get(
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Response, ApiError> {
     caller.require(Scope::UsersRead)?;
-    Ok(with_etag(StatusCode::OK, users::get(&state.app, id).await?))
+    let user = users::get(&state.app, id).await?;
+    let now = OffsetDateTime::now_utc();
+    users::record_read(&state.app, &caller.actor(), id, "profile", now).await;
+    Ok(with_etag(StatusCode::OK, user))
 }
 
 /// Changes a user. Send `If-Match` with the `ETag` to refuse the change (412) if the user changed
@@ -534,6 +537,8 @@ pub async fn history(
 ) -> Result<axum::Json<HistoryPage>, ApiError> {
     caller.require(Scope::UsersRead)?;
     let items = users::history(&state.app, id).await?;
+    let now = OffsetDateTime::now_utc();
+    users::record_read(&state.app, &caller.actor(), id, "history", now).await;
     Ok(axum::Json(HistoryPage {
         items: items.into_iter().map(HistoryView::from).collect(),
     }))

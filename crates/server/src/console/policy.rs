@@ -243,7 +243,7 @@ fn submitted(pairs: &Pairs, names: &[&str]) -> BTreeMap<String, String> {
         .collect()
 }
 
-const FIELD_INPUTS: [&str; 27] = [
+const FIELD_INPUTS: [&str; 28] = [
     "key",
     "kind",
     "required",
@@ -270,6 +270,7 @@ const FIELD_INPUTS: [&str; 27] = [
     "scope",
     "claim",
     "consent_version",
+    "consent_url",
     "original",
 ];
 

@@ -194,6 +194,7 @@ pub(super) fn read_field(pairs: &Pairs, base: Option<Field>, locale: &str) -> (F
     field.scope = pairs.optional("scope");
     field.claim = pairs.optional("claim");
     field.consent_version = pairs.optional("consent_version");
+    field.consent_url = pairs.optional("consent_url");
     (field, errors)
 }
 
@@ -273,6 +274,7 @@ pub(super) fn field_values(field: &Field) -> BTreeMap<String, String> {
         ("scope", &field.scope),
         ("claim", &field.claim),
         ("consent_version", &field.consent_version),
+        ("consent_url", &field.consent_url),
     ] {
         out.insert(name.into(), value.clone().unwrap_or_default());
     }
@@ -548,7 +550,7 @@ pub(super) fn step_values(step: &Step) -> (BTreeMap<String, String>, bool) {
 
 /// The input a problem of a field (path relative to the field) belongs to.
 pub(super) fn field_input(path: &str) -> &'static str {
-    const INPUTS: [&str; 21] = [
+    const INPUTS: [&str; 23] = [
         "key",
         "kind",
         "required",
@@ -570,6 +572,8 @@ pub(super) fn field_input(path: &str) -> &'static str {
         "write_once",
         "reconfirm_after",
         "verify",
+        "consent_version",
+        "consent_url",
     ];
     let aliases = [
         ("labels", "labels.en"),
@@ -700,6 +704,27 @@ mod tests {
         let (back, errors) = read_field(&pairs(&list), Some(field.clone()), "en");
         assert!(errors.is_empty(), "{errors:?}");
         assert_eq!(back, field);
+    }
+
+    #[test]
+    fn a_consent_field_keeps_its_version_and_the_address_of_its_text() {
+        let mut field = Field::new("terms", FieldType::Consent);
+        field
+            .labels
+            .insert("en".into(), "I accept the terms".into());
+        field.consent_version = Some("2026-01".into());
+        field.consent_url = Some("https://shop.example/terms/2026-01".into());
+        let values = field_values(&field);
+        assert_eq!(values["consent_url"], "https://shop.example/terms/2026-01");
+        let list: Vec<(&str, &str)> = values
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let (back, errors) = read_field(&pairs(&list), Some(field.clone()), "en");
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(back, field);
+        assert_eq!(field_input("consent_url"), "consent_url");
+        assert_eq!(field_input("consent_version"), "consent_version");
     }
 
     #[test]

@@ -8,6 +8,7 @@
 use std::net::SocketAddr;
 
 use accrete_app::admins::{self, Permission};
+use accrete_app::fields::ConsentRecord;
 use accrete_app::users::{self, Filters, UserError};
 use accrete_store::{StoreError, User};
 use axum::Form;
@@ -48,6 +49,24 @@ fn compact(value: &serde_json::Value) -> String {
         serde_json::Value::String(s) => s.clone(),
         other => other.to_string(),
     }
+}
+
+/// A stored value on a user's page: a consent as its record in words ("Accepted version
+/// 2026-01 · 1 March 2026, 12:34 UTC · shop · https://…"), anything else as [`compact`].
+fn shown_value(locale: &str, value: &serde_json::Value) -> String {
+    let Some(record) = ConsentRecord::of(value) else {
+        return compact(value);
+    };
+    let key = if record.accepted {
+        "console.users.consent_accepted"
+    } else {
+        "console.users.consent_declined"
+    };
+    let mut parts = vec![text_with(locale, key, &[("version", &record.version)])];
+    parts.extend(record.at.map(|at| when(locale, at)));
+    parts.extend(record.client_id);
+    parts.extend(record.url);
+    parts.join(" · ")
 }
 
 /// `GET /admin/users`.
@@ -122,6 +141,7 @@ pub(super) async fn search(
 /// `GET /admin/users/{id}`.
 pub(super) async fn show(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(id): Path<String>,
     headers: HeaderMap,
     jar: CookieJar,
@@ -131,6 +151,17 @@ pub(super) async fn show(
         Ok(console) => console,
         Err(response) => return response,
     };
+    if let Ok(user_id) = Uuid::parse_str(&id) {
+        let actor = console.actor(peer);
+        users::record_read(
+            &state.app,
+            &actor,
+            user_id,
+            "profile",
+            OffsetDateTime::now_utc(),
+        )
+        .await;
+    }
     user_page(&state, &console, &id, StatusCode::OK, (None, None)).await
 }
 
@@ -220,7 +251,7 @@ pub(super) async fn user_page(
                     .find(|p| p.location == location && &p.key == key);
                 values.push(context! {
                     key => format!("{}.{}", location.as_str(), key),
-                    value => compact(value),
+                    value => shown_value(locale, value),
                     source => origin.map(|p| p.source.clone()),
                     since => origin.map(|p| when(locale, p.updated_at)),
                 });

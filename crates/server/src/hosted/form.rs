@@ -31,6 +31,18 @@ pub(crate) struct FieldView {
     pub error: Option<String>,
     /// Shown but not editable (account page).
     pub readonly: bool,
+    /// A consent field's text, linked beside its checkbox (`consent_url`).
+    pub consent_url: Option<String>,
+    /// The consent given, as the account page tells it.
+    pub consent: Option<ConsentGiven>,
+}
+
+/// A stored consent in words: "Accepted on 3 March 2026 (version 2026-01)", with the link to
+/// the text accepted.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct ConsentGiven {
+    pub summary: String,
+    pub url: Option<String>,
 }
 
 /// The view of `field` showing `values`.
@@ -66,6 +78,8 @@ pub(crate) fn field_view(
         options: model.options,
         error,
         readonly: false,
+        consent_url: model.consent_url,
+        consent: None,
     }
 }
 

@@ -308,6 +308,17 @@ async fn the_export_holds_the_profile_and_no_hash() {
                 .is_some_and(|h| !h.is_empty())
         );
         assert!(document["events"].is_array());
+        assert_eq!(document["schema"], "accrete.user-data/1");
+        assert_eq!(document["second_factors"], json!([]));
+        assert_eq!(document["recovery_codes_left"], 0);
+        // The terms accepted on the sign-up page: which version, when, where.
+        let consents = document["consents"].as_array().unwrap();
+        assert_eq!(consents.len(), 1, "{consents:?}");
+        assert_eq!(consents[0]["field"], "terms");
+        assert_eq!(consents[0]["accepted"], true);
+        assert!(consents[0]["version"].is_string(), "{consents:?}");
+        assert_eq!(consents[0]["source"], "signup");
+        assert!(consents[0]["at"].is_string());
     })
     .await;
 }

@@ -36,6 +36,16 @@ async fn a_user_is_created_with_or_without_a_password_and_read_back_with_an_etag
         let body: Value = response.json().await.unwrap();
         assert_eq!(etag, format!("\"{}\"", body["version"]));
         assert!(body.get("password_hash").is_none());
+        // The read is in the audit log (who looked: the person's own export lists it).
+        let reads = app
+            .store
+            .list_audit_about(&format!("user:{id}"), 10)
+            .await
+            .unwrap();
+        assert_eq!(reads.len(), 2, "created, then read: {reads:?}");
+        assert_eq!(reads[0].entry.action, "user.viewed");
+        assert!(reads[0].entry.actor.starts_with("client:"));
+        assert_eq!(reads[0].entry.after, Some(json!({ "read": "profile" })));
 
         // The password works on the hosted sign-in page.
         let signed_in = app

@@ -46,6 +46,13 @@ pub trait Admins: Send + Sync {
         limit: i64,
     ) -> Result<Vec<AuditEntry>, StoreError>;
 
+    /// The newest `limit` entries whose target is `target` (`user:<id>`), newest first.
+    async fn list_audit_about(
+        &self,
+        target: &str,
+        limit: i64,
+    ) -> Result<Vec<AuditEntry>, StoreError>;
+
     /// Stores a new console session.
     async fn create_console_session(&self, session: ConsoleSession) -> Result<(), StoreError>;
 
@@ -108,6 +115,16 @@ impl<B: Backend> Admins for B {
     ) -> Result<Vec<AuditEntry>, StoreError> {
         let mut c = self.read().await?;
         let result = sql::list_audit(&mut *c, before, limit).await;
+        self.settle(&mut c, result)
+    }
+
+    async fn list_audit_about(
+        &self,
+        target: &str,
+        limit: i64,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        let mut c = self.read().await?;
+        let result = sql::list_audit_about(&mut *c, target, limit).await;
         self.settle(&mut c, result)
     }
 
@@ -288,30 +305,50 @@ pub(crate) mod sql {
         before: Option<i64>,
         limit: i64,
     ) -> Result<Vec<AuditEntry>, StoreError> {
-        query_as::<AuditRow>(
+        let rows = query_as::<AuditRow>(
             "SELECT seq, at, actor, action, target, before, after, ip FROM audit_log
              WHERE seq < $1 ORDER BY seq DESC LIMIT $2",
         )
         .bind(before.unwrap_or(i64::MAX))
         .bind(limit)
         .fetch_all(&mut *c)
-        .await?
-        .into_iter()
-        .map(|(seq, at, actor, action, target, before, after, ip)| {
-            Ok(AuditEntry {
-                seq,
-                entry: NewAuditEntry {
-                    at: from_millis(at)?,
-                    actor,
-                    action,
-                    target,
-                    before: before.map(|j| j.0),
-                    after: after.map(|j| j.0),
-                    ip,
-                },
+        .await?;
+        audit_entries(rows)
+    }
+
+    pub(crate) async fn list_audit_about<C: Conn>(
+        c: &mut C,
+        target: &str,
+        limit: i64,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        let rows = query_as::<AuditRow>(
+            "SELECT seq, at, actor, action, target, before, after, ip FROM audit_log
+             WHERE target = $1 ORDER BY seq DESC LIMIT $2",
+        )
+        .bind(target.to_owned())
+        .bind(limit)
+        .fetch_all(&mut *c)
+        .await?;
+        audit_entries(rows)
+    }
+
+    fn audit_entries(rows: Vec<AuditRow>) -> Result<Vec<AuditEntry>, StoreError> {
+        rows.into_iter()
+            .map(|(seq, at, actor, action, target, before, after, ip)| {
+                Ok(AuditEntry {
+                    seq,
+                    entry: NewAuditEntry {
+                        at: from_millis(at)?,
+                        actor,
+                        action,
+                        target,
+                        before: before.map(|j| j.0),
+                        after: after.map(|j| j.0),
+                        ip,
+                    },
+                })
             })
-        })
-        .collect()
+            .collect()
     }
 
     pub(crate) async fn create_console_session<C: Conn>(

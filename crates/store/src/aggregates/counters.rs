@@ -108,13 +108,23 @@ pub(crate) mod sql {
         what: Daily,
         at: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        let day = at.to_offset(time::UtcOffset::UTC).date();
+        count_days(tx, what, at.to_offset(time::UtcOffset::UTC).date(), 1).await
+    }
+
+    /// `n` more sign-ups or sign-ins on `day` (an import counts a batch's at once).
+    pub(crate) async fn count_days<C: Conn>(
+        tx: &mut C,
+        what: Daily,
+        day: Date,
+        n: i64,
+    ) -> Result<(), StoreError> {
         query(
-            "INSERT INTO daily_counts (day, what, count) VALUES ($1, $2, 1)
-             ON CONFLICT (day, what) DO UPDATE SET count = daily_counts.count + 1",
+            "INSERT INTO daily_counts (day, what, count) VALUES ($1, $2, $3)
+             ON CONFLICT (day, what) DO UPDATE SET count = daily_counts.count + excluded.count",
         )
         .bind(day_text(day))
         .bind(what.as_str())
+        .bind(n)
         .execute(&mut *tx)
         .await?;
         Ok(())

@@ -41,6 +41,9 @@ pub trait Prompts: Send + Sync {
     /// Events after a sequence number, oldest first (for delivery to webhooks).
     async fn list_events(&self, after_seq: i64, limit: u32) -> Result<Vec<Event>, StoreError>;
 
+    /// Deletes the events that occurred before `before` (retention); how many.
+    async fn purge_events(&self, before: OffsetDateTime) -> Result<u64, StoreError>;
+
     /// A user's events, oldest first, at most `limit` (the newest ones when there are more).
     async fn user_events(&self, user_id: Uuid, limit: u32) -> Result<Vec<Event>, StoreError>;
 
@@ -78,6 +81,12 @@ impl<B: Backend> Prompts for B {
     async fn user_events(&self, user_id: Uuid, limit: u32) -> Result<Vec<Event>, StoreError> {
         let mut c = self.read().await?;
         let result = sql::user_events(&mut *c, user_id, limit).await;
+        self.settle(&mut c, result)
+    }
+
+    async fn purge_events(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        let mut c = self.write().await?;
+        let result = sql::purge_events(&mut *c, before).await;
         self.settle(&mut c, result)
     }
 
@@ -317,6 +326,16 @@ pub(crate) mod sql {
         .collect::<Result<Vec<_>, _>>()?;
         events.reverse();
         Ok(events)
+    }
+
+    pub(crate) async fn purge_events<C: Conn>(
+        c: &mut C,
+        before: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        query("DELETE FROM prompt_events WHERE at < $1")
+            .bind(crate::model::to_millis(before))
+            .execute(&mut *c)
+            .await
     }
 
     pub(crate) async fn list_events<C: Conn>(

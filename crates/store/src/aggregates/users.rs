@@ -111,6 +111,10 @@ pub trait Users: Send + Sync {
     /// Every recorded value change of the user, oldest first.
     async fn user_history(&self, user_id: Uuid) -> Result<Vec<HistoryEntry>, StoreError>;
 
+    /// Deletes the history entries of every user changed before `before` (retention); how
+    /// many. The current values and their sources stay.
+    async fn purge_history(&self, before: OffsetDateTime) -> Result<u64, StoreError>;
+
     /// The current source of each of the user's stored values.
     async fn value_provenance(&self, user_id: Uuid) -> Result<Vec<Provenance>, StoreError>;
 
@@ -214,6 +218,12 @@ impl<B: Backend> Users for B {
         let mut c = self.write().await?;
         let result =
             sql::update_user(&mut *c, user_id, expected_version, update, source, now).await;
+        self.settle(&mut c, result)
+    }
+
+    async fn purge_history(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        let mut c = self.write().await?;
+        let result = sql::purge_history(&mut *c, before).await;
         self.settle(&mut c, result)
     }
 
@@ -474,16 +484,36 @@ pub(crate) mod sql {
         id: Uuid,
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
+        // What is about the user without belonging to it (docs/data-rights.md): their account
+        // events but the record of the deletion (their prompt events, which hold no values,
+        // stay for the funnel, without the user), the values in the audit log's entries about
+        // them (who did what stays), their failed sign-ins, the outbox's copies of their data.
+        query(
+            "DELETE FROM prompt_events
+             WHERE user_id = $1 AND kind NOT LIKE 'prompt.%' AND kind <> 'account.deleted'",
+        )
+        .bind(id.to_string())
+        .execute(&mut *c)
+        .await?;
+        query("UPDATE audit_log SET before = NULL, after = NULL WHERE target = $1")
+            .bind(format!("user:{id}"))
+            .execute(&mut *c)
+            .await?;
+        webhooks::sql::erase_user_events(&mut *c, id).await?;
         // Everything that belongs to the user references it with ON DELETE CASCADE.
-        let (profile, user_metadata, app_metadata) =
-            query_as::<(Json<Value>, Json<Value>, Json<Value>)>(
+        let (profile, user_metadata, app_metadata, email) =
+            query_as::<(Json<Value>, Json<Value>, Json<Value>, String)>(
                 "DELETE FROM users WHERE id = $1
-                 RETURNING profile, user_metadata, app_metadata",
+                 RETURNING profile, user_metadata, app_metadata, email_normalized",
             )
             .bind(id.to_string())
             .fetch_optional(&mut *c)
             .await?
             .ok_or(StoreError::NotFound)?;
+        query("DELETE FROM credential_failures WHERE account = $1")
+            .bind(email)
+            .execute(&mut *c)
+            .await?;
         let mut deltas = ValueDeltas::default();
         deltas.bag(Location::Profile, &profile.0, -1);
         deltas.bag(Location::UserMetadata, &user_metadata.0, -1);
@@ -702,6 +732,16 @@ pub(crate) mod sql {
             }),
             at: now,
         }
+    }
+
+    pub(crate) async fn purge_history<C: Conn>(
+        c: &mut C,
+        before: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        query("DELETE FROM profile_history WHERE changed_at < $1")
+            .bind(crate::model::to_millis(before))
+            .execute(&mut *c)
+            .await
     }
 
     pub(crate) async fn user_history<C: Conn>(
@@ -1019,7 +1059,7 @@ fn email_taken(error: StoreError) -> StoreError {
 }
 
 /// The stored, case-insensitive form of an email; an empty one is refused.
-fn normalized_email(email: &str) -> Result<String, StoreError> {
+pub(crate) fn normalized_email(email: &str) -> Result<String, StoreError> {
     let normalized = crate::model::normalize_email(email);
     if normalized.is_empty() {
         return Err(StoreError::Invalid {

@@ -362,18 +362,40 @@ pub(crate) mod sql {
         let id = format!("msg_{}", new_id(event.at).simple());
         // Only while an endpoint is enabled: with none (most servers), a sign-in or a page view
         // writes nothing more; an endpoint receives the changes committed after it exists.
+        // The user it is about (`user.id` of the payload), whose deletion erases it.
+        let user_id = event
+            .payload
+            .pointer("/user/id")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
         query(
-            "INSERT INTO webhook_events (id, type, payload, occurred_at, fanned_out)
-             SELECT $1, $2, $3, $4, FALSE
+            "INSERT INTO webhook_events (id, type, payload, occurred_at, fanned_out, user_id)
+             SELECT $1, $2, $3, $4, FALSE, $5
              WHERE EXISTS (SELECT 1 FROM webhook_endpoints WHERE enabled)",
         )
         .bind(id.clone())
         .bind(event.kind)
         .bind(Json(event.payload))
         .bind(to_millis(event.at))
+        .bind(user_id)
         .execute(&mut *c)
         .await?;
         Ok(id)
+    }
+
+    /// Erases what the outbox keeps of a deleted user: each event about them keeps its type,
+    /// time and the user's id, and loses everything else (their address, their values); a
+    /// delivery still pending sends that.
+    pub(crate) async fn erase_user_events<C: Conn>(
+        c: &mut C,
+        user_id: Uuid,
+    ) -> Result<(), StoreError> {
+        query("UPDATE webhook_events SET payload = $2 WHERE user_id = $1")
+            .bind(user_id.to_string())
+            .bind(Json(json!({ "user": { "id": user_id }, "erased": true })))
+            .execute(&mut *c)
+            .await?;
+        Ok(())
     }
 
     pub(crate) async fn recent_events<C: Conn>(

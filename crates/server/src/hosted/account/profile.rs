@@ -6,12 +6,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use accrete_app::facts::{location_of, stored_value};
-use accrete_app::fields::form_values;
+use accrete_app::fields::{ConsentRecord, form_values};
 use accrete_app::hooks::validation::{self, Checked, Context, Surface};
 use accrete_app::prompts::save_account_answers;
 use accrete_core::{
-    CompiledPolicy, Field, FieldErrors as AnswerErrors, RawAnswers, UserAccess, localized,
-    validate_answers,
+    CompiledPolicy, Field, FieldErrors as AnswerErrors, FieldType, RawAnswers, UserAccess,
+    localized, validate_answers,
 };
 use accrete_store::{Provenance, User};
 use axum::Form;
@@ -25,8 +25,8 @@ use time::OffsetDateTime;
 
 use super::super::csrf;
 use super::super::errors::store_failure;
-use super::super::form::{FieldView, field_view, split_post};
-use super::super::i18n::text;
+use super::super::form::{ConsentGiven, FieldView, field_view, split_post};
+use super::super::i18n::{long_date, text, text_with};
 use super::methods::Methods;
 use super::page::{AccountPage, AccountQuery};
 use crate::state::AppState;
@@ -168,7 +168,7 @@ pub(crate) async fn submit(
             }
         }
     };
-    match save_account_answers(&state.app, &policy, user.id, &keys, &answers, now).await {
+    match save_account_answers(&state.app, &policy, &user, None, &keys, &answers, now).await {
         Ok(_) => page.redirect("/account", "saved"),
         Err(error) => store_failure(&state, locale, &error),
     }
@@ -213,6 +213,32 @@ fn source_words(locale: &str, source: &str, methods: &Methods) -> Option<String>
         _ => return None,
     };
     Some(text(locale, key))
+}
+
+/// A stored consent in the page's words, with the link to the text accepted (for a consent
+/// recorded before texts had addresses, the field's text while its version is the same).
+fn consent_given(locale: &str, field: &Field, record: &ConsentRecord) -> ConsentGiven {
+    let key = match (record.accepted, record.at.is_some()) {
+        (true, true) => "account.consent.accepted",
+        (true, false) => "account.consent.accepted_undated",
+        (false, true) => "account.consent.declined",
+        (false, false) => "account.consent.declined_undated",
+    };
+    let date = record
+        .at
+        .map(|at| long_date(locale, at.date()))
+        .unwrap_or_default();
+    let summary = text_with(
+        locale,
+        key,
+        &[("date", &date), ("version", &record.version)],
+    );
+    let same_version = field.consent_version.as_deref() == Some(record.version.as_str());
+    let url = record
+        .url
+        .clone()
+        .or_else(|| field.consent_url.clone().filter(|_| same_version));
+    ConsentGiven { summary, url }
 }
 
 async fn render(
@@ -267,6 +293,10 @@ fn groups(
             .map(|e| e.message.clone());
         let mut view = field_view(policy, field, locale, &values(field), error);
         view.readonly = !methods.editable(field, user);
+        view.consent = stored_value(user, field)
+            .filter(|_| field.kind == FieldType::Consent)
+            .and_then(ConsentRecord::of)
+            .map(|record| consent_given(locale, field, &record));
         view
     };
     let source = |field: &Field| {

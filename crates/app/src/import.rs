@@ -1,0 +1,402 @@
+//! Bringing users in from another system (docs/import-export.md): a file is read user by user
+//! on a thread of its own (`formats`), each user's values are checked with the published
+//! policy (refused values are reported and left out, never stored as known), and the users are
+//! stored a batch at a time with provenance `import:<format>` (`UserTransfers::import_users`:
+//! one database transaction per batch, found by the id they had in the source system, then by
+//! email). Memory stays bounded by a few batches whatever the size of the file.
+
+pub mod formats;
+mod record;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::ops::ControlFlow;
+
+use accrete_core::CompiledPolicy;
+use accrete_oidc::{credentials, password};
+use accrete_store::{
+    HistoryEntry, ImportOutcome, ImportUser, Location, PHONE_NUMBER, PHONE_NUMBER_VERIFIED,
+    ProfileChange, StoreError,
+};
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+use tokio::sync::mpsc;
+
+use crate::app::App;
+use crate::facts::location_of;
+use crate::policy_admin::published_or_empty;
+use crate::problems::Problem;
+use crate::values;
+pub use formats::{Format, Mapping, ReadError};
+pub use record::{ExternalIdentity, ImportProblem, ImportRecord};
+
+/// Users per database transaction.
+pub const BATCH: usize = 500;
+
+/// Why an import stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// The file cannot be read as the format (nothing after the users stored so far).
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What an import did (or, in a dry run, would do).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Users read from the file (lines that could not be read are in `refused`).
+    pub read: u64,
+    pub created: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+    /// Users not imported (unreadable line, invalid email, ...): each is in the report.
+    pub refused: u64,
+    /// Values left out of users that were imported: each is in the report.
+    pub values_refused: u64,
+    /// Imported with a password hash to verify at the first sign-in.
+    pub with_password: u64,
+    /// Sign-in methods of other providers that were not linked (each user signs in with a
+    /// connection of this server, which links them when the provider proves the address).
+    pub identities_not_linked: u64,
+}
+
+/// What the caller is told while an import runs.
+pub trait Observer: Send {
+    /// A line, a user or a value that was not imported, or a note about one.
+    fn problem(&mut self, problem: &ImportProblem);
+    /// After each batch: the figures so far.
+    fn progress(&mut self, summary: &Summary);
+}
+
+/// Imports `input` read as `format`. With `dry_run`, everything is checked and written, then
+/// rolled back (the summary says what an import would do; a user found twice in the file is
+/// counted as created twice when the two are in different batches).
+pub async fn run(
+    app: &App,
+    input: impl Read + Send + 'static,
+    format: Format,
+    mapping: Option<Mapping>,
+    dry_run: bool,
+    observer: &mut dyn Observer,
+) -> Result<Summary, ImportError> {
+    let policy = published_or_empty(app).await?;
+    let (sender, mut records) = mpsc::channel::<Result<ImportRecord, ImportProblem>>(2 * BATCH);
+    let reader = tokio::task::spawn_blocking(move || {
+        formats::read(format, input, mapping.as_ref(), &mut |record| {
+            match sender.blocking_send(record) {
+                Ok(()) => ControlFlow::Continue(()),
+                // The importer stopped (a store error): stop reading.
+                Err(_) => ControlFlow::Break(()),
+            }
+        })
+    });
+    let mut summary = Summary::default();
+    let mut batch: Vec<(u64, ImportUser)> = Vec::with_capacity(BATCH);
+    let mut stored = Ok(());
+    while let Some(record) = records.recv().await {
+        match record {
+            Err(problem) => {
+                summary.refused += 1;
+                observer.problem(&problem);
+            }
+            Ok(record) => {
+                summary.read += 1;
+                let mut problems = Vec::new();
+                let prepared = prepare(&policy, record, &mut summary, &mut problems);
+                for problem in &problems {
+                    observer.problem(problem);
+                }
+                match prepared {
+                    Some(user) => batch.push(user),
+                    None => summary.refused += 1,
+                }
+            }
+        }
+        if batch.len() == BATCH {
+            stored = store(app, format, &mut batch, dry_run, &mut summary, observer).await;
+            if stored.is_err() {
+                break;
+            }
+        }
+    }
+    if stored.is_ok() && !batch.is_empty() {
+        stored = store(app, format, &mut batch, dry_run, &mut summary, observer).await;
+    }
+    // Dropping the receiver ends the reader at its next user.
+    drop(records);
+    let read = reader
+        .await
+        .map_err(|e| StoreError::Unexpected(format!("the file reader stopped: {e}").into()))?;
+    stored?;
+    read?;
+    Ok(summary)
+}
+
+async fn store(
+    app: &App,
+    format: Format,
+    batch: &mut Vec<(u64, ImportUser)>,
+    dry_run: bool,
+    summary: &mut Summary,
+    observer: &mut dyn Observer,
+) -> Result<(), StoreError> {
+    let (lines, users): (Vec<u64>, Vec<ImportUser>) = std::mem::take(batch).into_iter().unzip();
+    let outcomes = app
+        .store()
+        .import_users(format.as_str(), users, OffsetDateTime::now_utc(), dry_run)
+        .await?;
+    for (line, outcome) in lines.into_iter().zip(outcomes) {
+        match outcome {
+            ImportOutcome::Created(_) => summary.created += 1,
+            ImportOutcome::Updated(_) => summary.updated += 1,
+            ImportOutcome::Unchanged(_) => summary.unchanged += 1,
+            ImportOutcome::Refused(reason) => {
+                summary.refused += 1;
+                observer.problem(&ImportProblem::new(line, "", reason));
+            }
+        }
+    }
+    observer.progress(summary);
+    Ok(())
+}
+
+/// A record checked with the policy: what to store, or `None` when the user cannot be imported;
+/// `problems` says what was left out and why.
+fn prepare(
+    policy: &CompiledPolicy,
+    record: ImportRecord,
+    summary: &mut Summary,
+    problems: &mut Vec<ImportProblem>,
+) -> Option<(u64, ImportUser)> {
+    let ImportRecord {
+        line,
+        external_id,
+        id,
+        email,
+        email_verified,
+        password_hash,
+        created_at,
+        disabled,
+        mut profile,
+        mut user_metadata,
+        mut app_metadata,
+        fields,
+        sources,
+        history,
+        identities,
+        notes,
+    } = record;
+    for note in notes {
+        problems.push(ImportProblem::new(line, "note", note));
+    }
+    let email = email.trim().to_owned();
+    if let Err(problem) = credentials::check_email(&email) {
+        problems.push(ImportProblem::new(line, "email", problem.to_string()));
+        return None;
+    }
+    let password_hash = password_hash.filter(|hash| match password::check_stored_hash(hash) {
+        Ok(()) => true,
+        Err(error) => {
+            summary.values_refused += 1;
+            problems.push(ImportProblem::new(
+                line,
+                "password_hash",
+                format!("{error}; the user is imported without a password"),
+            ));
+            false
+        }
+    });
+    summary.with_password += u64::from(password_hash.is_some());
+    summary.identities_not_linked += identities.len() as u64;
+
+    for (key, value) in fields {
+        let Some((location, key)) = place(policy, &key) else {
+            summary.values_refused += 1;
+            problems.push(ImportProblem::new(
+                line,
+                key.clone(),
+                format!(
+                    "{key:?} is not a field of the policy: add the field to the policy, or send \
+                     it to profile.{key}, user_metadata.{key} or app_metadata.{key} (a CSV \
+                     header, or --mapping)"
+                ),
+            ));
+            continue;
+        };
+        let bag = match location {
+            Location::Profile => &mut profile,
+            Location::UserMetadata => &mut user_metadata,
+            Location::AppMetadata => &mut app_metadata,
+        };
+        bag.insert(key, value);
+    }
+    // The source's word on a phone number's verification is kept with the number it verified.
+    let phone_verified = profile
+        .remove(PHONE_NUMBER_VERIFIED)
+        .filter(|v| v.as_bool() == Some(true) && profile.contains_key(PHONE_NUMBER));
+
+    let mut refused = Vec::new();
+    checked(Location::Profile, &mut profile, &mut refused, |bag, p| {
+        values::check_profile(policy, bag, "en", p);
+    });
+    for (location, bag) in [
+        (Location::UserMetadata, &mut user_metadata),
+        (Location::AppMetadata, &mut app_metadata),
+    ] {
+        checked(location, bag, &mut refused, |bag, p| {
+            values::check_metadata(policy, location, bag, None, "en", p);
+        });
+    }
+    for problem in refused {
+        summary.values_refused += 1;
+        problems.push(ImportProblem::new(line, problem.path, problem.message));
+    }
+
+    let mut changes: Vec<ProfileChange> = profile
+        .into_iter()
+        .map(|(key, value)| ProfileChange {
+            location: Location::Profile,
+            key,
+            value: Some(value).filter(|v| !v.is_null()),
+        })
+        .collect();
+    if let Some(verified) = phone_verified
+        && changes
+            .iter()
+            .any(|c| c.key == PHONE_NUMBER && c.value.is_some())
+    {
+        changes.push(ProfileChange::set(
+            Location::Profile,
+            PHONE_NUMBER_VERIFIED,
+            verified,
+        ));
+    }
+    let patches = [
+        (Location::UserMetadata, user_metadata),
+        (Location::AppMetadata, app_metadata),
+    ]
+    .into_iter()
+    .filter(|(_, bag)| !bag.is_empty())
+    .map(|(location, bag)| (location, Value::Object(bag)))
+    .collect();
+
+    let sources = sources
+        .into_iter()
+        .filter_map(|(path, source)| {
+            let (location, key) = path.split_once('.')?;
+            Some((
+                (Location::parse(location)?, key.to_owned()),
+                source.as_str()?.to_owned(),
+            ))
+        })
+        .collect::<BTreeMap<_, _>>();
+    let history = match history_entries(history) {
+        Ok(history) => history,
+        Err(message) => {
+            problems.push(ImportProblem::new(line, "history", message));
+            Vec::new()
+        }
+    };
+    Some((
+        line,
+        ImportUser {
+            external_id,
+            id,
+            email,
+            email_verified,
+            password_hash,
+            created_at,
+            disabled,
+            changes,
+            patches,
+            sources,
+            history,
+        },
+    ))
+}
+
+/// Runs a check of one bag; values it refuses are taken out of the bag (so that the rest is
+/// stored) and the check runs again, so that the values left are normalised by it.
+fn checked(
+    location: Location,
+    bag: &mut Map<String, Value>,
+    refused: &mut Vec<Problem>,
+    check: impl Fn(&mut Map<String, Value>, &mut Vec<Problem>),
+) {
+    let prefix = format!("{}.", location.as_str());
+    // Each round removes at least one value, or the whole bag: a few rounds at most.
+    while !bag.is_empty() {
+        let mut problems = Vec::new();
+        check(bag, &mut problems);
+        if problems.is_empty() {
+            return;
+        }
+        let before = bag.len();
+        for problem in problems {
+            match problem.path.strip_prefix(&prefix) {
+                Some(rest) => {
+                    bag.remove(rest.split('.').next().unwrap_or(rest));
+                }
+                // A problem of the bag as a whole (too large): nothing of it is stored.
+                None => bag.clear(),
+            }
+            refused.push(problem);
+        }
+        if bag.len() == before {
+            // A problem that names no value of the bag: nothing of it is stored.
+            bag.clear();
+        }
+    }
+}
+
+/// Where a value named in a flat file goes: `<location>.<key>`, or a field key of the policy.
+fn place(policy: &CompiledPolicy, name: &str) -> Option<(Location, String)> {
+    if let Some((location, key)) = name.split_once('.')
+        && let Some(location) = Location::parse(location)
+        && !key.is_empty()
+    {
+        return Some((location, key.to_owned()));
+    }
+    let field = policy.fields().iter().find(|f| f.key.as_str() == name)?;
+    let (location, key) = location_of(field);
+    Some((location, key.to_owned()))
+}
+
+/// The history entries of a JSONL line, as `accrete users export --with-history` writes them.
+fn history_entries(entries: Vec<Value>) -> Result<Vec<HistoryEntry>, String> {
+    entries
+        .into_iter()
+        .enumerate()
+        .map(|(i, entry)| {
+            #[derive(serde::Deserialize)]
+            struct Entry {
+                location: String,
+                key: String,
+                old_value: Option<Value>,
+                new_value: Option<Value>,
+                source: String,
+                #[serde(with = "time::serde::rfc3339")]
+                changed_at: OffsetDateTime,
+            }
+            let entry: Entry = serde_json::from_value(entry)
+                .map_err(|e| format!("history entry {i}: {e}; the history is not imported"))?;
+            let location = Location::parse(&entry.location).ok_or_else(|| {
+                format!("history entry {i}: unknown location {:?}", entry.location)
+            })?;
+            Ok(HistoryEntry {
+                seq: 0,
+                user_id: uuid::Uuid::nil(),
+                location,
+                key: entry.key,
+                old_value: entry.old_value,
+                new_value: entry.new_value,
+                source: entry.source,
+                changed_at: entry.changed_at,
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,424 @@
+//! CSV files (RFC 4180: a header line, quoted fields, `""` for a quote, CRLF or LF; a UTF-8
+//! byte order mark is skipped). Without a mapping each header names its column's target
+//! (`email`, `profile.given_name`, `company`...); with one, each mapped column goes to its
+//! target and the other columns are left out (said in the first record's notes). A header
+//! without the `email` target makes the file not CSV of users at all.
+//!
+//! Cells: an empty (or blank) cell is an absent value; `email_verified` and `disabled` read
+//! true/false, 1/0, yes/no; `created_at` reads RFC 3339 or a date `YYYY-MM-DD` (midnight UTC);
+//! profile, metadata and field values go in as JSON strings, read as the field's type later by
+//! the use-case. A row of empty cells is skipped; a row whose number of cells differs from the header's is a problem (its values
+//! could be in the wrong columns), and so is a cell that cannot be read: the user is not
+//! imported with a value guessed. Line numbers are the file's (the header is line 1; a quoted
+//! cell may span lines: a record is numbered by its first).
+
+use std::collections::VecDeque;
+use std::io::{self, BufRead, Read};
+
+use csv::{ByteRecord, ReaderBuilder};
+
+use super::mapping::Target;
+use super::{Each, Mapping, ReadError};
+use crate::import::{ImportProblem, ImportRecord};
+
+pub(super) fn read(
+    input: impl BufRead,
+    mapping: Option<&Mapping>,
+    each: &mut Each<'_>,
+) -> Result<(), ReadError> {
+    let mut reader = ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(Lines::new(input));
+    let mut row = ByteRecord::new();
+    if !reader.read_byte_record(&mut row).map_err(csv_error)? {
+        return Err(ReadError::NotFormat {
+            line: 1,
+            message: "the file is empty: a CSV file of users starts with a header".to_owned(),
+        });
+    }
+    let mut header = Header::new(&row, mapping)?;
+    let mut notes = std::mem::take(&mut header.notes);
+    while reader.read_byte_record(&mut row).map_err(csv_error)? {
+        let start = row.position().map_or(0, |position| position.byte());
+        let line = reader.get_mut().line_of_record(start);
+        // A row of empty cells is a spreadsheet's empty line, not a user.
+        if row
+            .iter()
+            .all(|cell| cell.iter().all(u8::is_ascii_whitespace))
+        {
+            continue;
+        }
+        let mut result = header.record(line, &row);
+        if let Ok(record) = &mut result
+            && !notes.is_empty()
+        {
+            record.notes.append(&mut notes);
+        }
+        if each(result).is_break() {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// The input of the CSV reader, noting where its line breaks are so that a record's line is
+/// known: the csv crate numbers a record from where its reading began, before the blank lines
+/// and the `\n` of a CRLF that it skips. Only the breaks not yet passed are kept (those of the
+/// bytes read ahead and of the current record), consecutive ones as one run.
+struct Lines<R> {
+    input: R,
+    /// Offset of the next byte read.
+    offset: u64,
+    /// Runs of `\r` and `\n` bytes not yet passed.
+    breaks: VecDeque<Breaks>,
+    /// The `\n` bytes passed.
+    passed: u64,
+}
+
+/// Consecutive `\r` and `\n` bytes, from `start` to before `end`.
+struct Breaks {
+    start: u64,
+    end: u64,
+    newlines: u64,
+}
+
+impl<R> Lines<R> {
+    fn new(input: R) -> Self {
+        Lines {
+            input,
+            offset: 0,
+            breaks: VecDeque::new(),
+            passed: 0,
+        }
+    }
+
+    /// The line of the first byte of the record whose reading began at byte `start`: after the
+    /// breaks before `start` and the run of them `start` is in (what the reading skipped).
+    fn line_of_record(&mut self, start: u64) -> u64 {
+        while let Some(breaks) = self.breaks.front()
+            && breaks.start <= start
+        {
+            self.passed += breaks.newlines;
+            self.breaks.pop_front();
+        }
+        self.passed + 1
+    }
+}
+
+impl<R: Read> Read for Lines<R> {
+    fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+        let n = self.input.read(buffer)?;
+        for (at, byte) in (self.offset..).zip(buffer.iter().take(n)) {
+            if *byte != b'\n' && *byte != b'\r' {
+                continue;
+            }
+            let newline = u64::from(*byte == b'\n');
+            match self.breaks.back_mut() {
+                Some(last) if last.end == at => {
+                    last.end += 1;
+                    last.newlines += newline;
+                }
+                _ => self.breaks.push_back(Breaks {
+                    start: at,
+                    end: at + 1,
+                    newlines: newline,
+                }),
+            }
+        }
+        self.offset += u64::try_from(n).unwrap_or(u64::MAX);
+        Ok(n)
+    }
+}
+
+fn csv_error(error: csv::Error) -> ReadError {
+    let line = error.position().map_or(0, |position| position.line());
+    let message = format!("not CSV: {error}");
+    match error.into_kind() {
+        csv::ErrorKind::Io(error) => ReadError::Io(error),
+        _ => ReadError::NotFormat { line, message },
+    }
+}
+
+/// The columns of the file: each one's name and target (`None`: left out).
+struct Header {
+    columns: Vec<(String, Option<Target>)>,
+    /// What the header leaves out, said once, in the first record.
+    notes: Vec<String>,
+}
+
+impl Header {
+    fn new(row: &ByteRecord, mapping: Option<&Mapping>) -> Result<Header, ReadError> {
+        let names: Vec<String> = row
+            .iter()
+            .map(|name| String::from_utf8_lossy(name).trim().to_owned())
+            .collect();
+        let mut notes = Vec::new();
+        let columns: Vec<_> = match mapping {
+            None => names
+                .into_iter()
+                .enumerate()
+                .map(|(i, name)| match Target::parse(&name) {
+                    Ok(target) => (name, Some(target)),
+                    Err(e) => {
+                        notes.push(format!("column {} is left out: {e}", i + 1));
+                        (name, None)
+                    }
+                })
+                .collect(),
+            Some(mapping) => {
+                let columns: Vec<_> = names
+                    .into_iter()
+                    .map(|name| {
+                        let target = mapping.target_of(&name).cloned();
+                        (name, target)
+                    })
+                    .collect();
+                let unmapped: Vec<_> = columns
+                    .iter()
+                    .filter(|(name, target)| target.is_none() && !name.is_empty())
+                    .map(|(name, _)| format!("`{name}`"))
+                    .collect();
+                if !unmapped.is_empty() {
+                    notes.push(format!(
+                        "columns not in the mapping are left out: {}",
+                        unmapped.join(", ")
+                    ));
+                }
+                let missing: Vec<_> = mapping
+                    .columns()
+                    .filter(|(source, _)| !columns.iter().any(|(name, _)| name == source))
+                    .map(|(source, _)| format!("`{source}`"))
+                    .collect();
+                if !missing.is_empty() {
+                    notes.push(format!(
+                        "columns of the mapping are not in the file: {}",
+                        missing.join(", ")
+                    ));
+                }
+                columns
+            }
+        };
+        if !columns
+            .iter()
+            .any(|(_, target)| *target == Some(Target::Email))
+        {
+            let message = match mapping {
+                None => "the header has no `email` column".to_owned(),
+                Some(mapping) => format!(
+                    "the header has no column `{}`, mapped to `email`",
+                    mapping.email_source().unwrap_or_default()
+                ),
+            };
+            return Err(ReadError::NotFormat { line: 1, message });
+        }
+        Ok(Header { columns, notes })
+    }
+
+    fn record(&self, line: u64, row: &ByteRecord) -> Result<ImportRecord, ImportProblem> {
+        if row.len() != self.columns.len() {
+            return Err(ImportProblem::new(
+                line,
+                "",
+                format!(
+                    "{} cells where the header has {} columns",
+                    row.len(),
+                    self.columns.len()
+                ),
+            ));
+        }
+        let mut record = ImportRecord {
+            line,
+            ..ImportRecord::default()
+        };
+        for ((name, target), cell) in self.columns.iter().zip(row.iter()) {
+            let Some(target) = target else {
+                continue;
+            };
+            let text = std::str::from_utf8(cell)
+                .map_err(|_| ImportProblem::new(line, name, "the cell is not UTF-8 text"))?;
+            if text.trim().is_empty() {
+                continue;
+            }
+            target
+                .apply_text(&mut record, text)
+                .map_err(|message| ImportProblem::new(line, name, message))?;
+        }
+        if record.email.trim().is_empty() {
+            let column = self
+                .columns
+                .iter()
+                .find(|(_, target)| *target == Some(Target::Email))
+                .map_or("email", |(name, _)| name.as_str());
+            return Err(ImportProblem::new(
+                line,
+                column,
+                "the user has no email address",
+            ));
+        }
+        Ok(record)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use std::io::Cursor;
+    use std::ops::ControlFlow;
+    use time::macros::datetime;
+
+    fn read_text(
+        text: &str,
+        mapping: Option<&Mapping>,
+    ) -> Result<Vec<Result<ImportRecord, ImportProblem>>, ReadError> {
+        let mut seen = Vec::new();
+        read(Cursor::new(text.as_bytes().to_vec()), mapping, &mut |r| {
+            seen.push(r);
+            ControlFlow::Continue(())
+        })?;
+        Ok(seen)
+    }
+
+    #[test]
+    fn each_header_names_its_target_without_a_mapping() {
+        let text = "email,email_verified,profile.given_name,user_metadata.team,company,created_at,disabled\r\n\
+                    ada@example.com,yes,Ada,core,Acme,2024-02-03,0\r\n";
+        let seen = read_text(text, None).unwrap();
+        let record = seen[0].as_ref().unwrap();
+        assert_eq!(record.line, 2);
+        assert_eq!(record.email, "ada@example.com");
+        assert!(record.email_verified);
+        assert!(!record.disabled);
+        assert_eq!(record.profile["given_name"], "Ada");
+        assert_eq!(record.user_metadata["team"], "core");
+        assert_eq!(record.fields, vec![("company".to_owned(), json!("Acme"))]);
+        assert_eq!(record.created_at, Some(datetime!(2024-02-03 00:00 UTC)));
+        assert!(record.notes.is_empty());
+    }
+
+    #[test]
+    fn a_header_without_email_is_not_a_csv_of_users() {
+        let error = read_text("name,company\nAda,Acme\n", None).unwrap_err();
+        assert!(
+            matches!(&error, ReadError::NotFormat { line: 1, message } if message.contains("email")),
+            "{error:?}"
+        );
+        assert!(matches!(
+            read_text("", None),
+            Err(ReadError::NotFormat { line: 1, .. })
+        ));
+    }
+
+    #[test]
+    fn empty_cells_are_absent_and_quoted_cells_may_hold_commas_and_lines() {
+        let text = "\u{feff}email,profile.name,company\n\
+                    a@example.com,,\n\
+                    b@example.com,\"Lovelace, Ada\",\"Acme\nLtd\"\n\
+                    c@example.com,   ,x\n";
+        let seen = read_text(text, None).unwrap();
+        let a = seen[0].as_ref().unwrap();
+        assert!(a.profile.is_empty() && a.fields.is_empty());
+        let b = seen[1].as_ref().unwrap();
+        assert_eq!(b.line, 3);
+        assert_eq!(b.profile["name"], "Lovelace, Ada");
+        assert_eq!(b.fields, vec![("company".to_owned(), json!("Acme\nLtd"))]);
+        let c = seen[2].as_ref().unwrap();
+        assert_eq!(c.line, 5);
+        assert!(c.profile.is_empty());
+    }
+
+    #[test]
+    fn records_are_numbered_by_their_first_line_whatever_the_line_ends_and_blank_lines() {
+        let text = "email,company\r\n\r\na@example.com,\"A\r\nB\"\r\n\r\n,\r\n  \r\nb@example.com,C\r\nc@example.com,D";
+        let lines: Vec<_> = read_text(text, None)
+            .unwrap()
+            .iter()
+            .map(|r| r.as_ref().unwrap().line)
+            .collect();
+        assert_eq!(lines, vec![3, 8, 9]);
+    }
+
+    #[test]
+    fn a_bad_cell_or_a_short_row_is_a_problem_of_its_line_and_reading_goes_on() {
+        let text = "email,email_verified,created_at\n\
+                    a@example.com,perhaps,\n\
+                    b@example.com,true\n\
+                    c@example.com,no,yesterday\n\
+                    ,true,\n\
+                    d@example.com,1,2024-01-01T12:00:00Z\n";
+        let seen = read_text(text, None).unwrap();
+        assert_eq!(seen.len(), 5);
+        let problem = seen[0].as_ref().unwrap_err();
+        assert_eq!((problem.line, problem.path.as_str()), (2, "email_verified"));
+        assert_eq!(
+            seen[1],
+            Err(ImportProblem::new(
+                3,
+                "",
+                "2 cells where the header has 3 columns"
+            ))
+        );
+        let problem = seen[2].as_ref().unwrap_err();
+        assert_eq!((problem.line, problem.path.as_str()), (4, "created_at"));
+        assert_eq!(
+            seen[3],
+            Err(ImportProblem::new(
+                5,
+                "email",
+                "the user has no email address"
+            ))
+        );
+        assert_eq!(
+            seen[4].as_ref().unwrap().created_at,
+            Some(datetime!(2024-01-01 12:00 UTC))
+        );
+    }
+
+    #[test]
+    fn with_a_mapping_only_mapped_columns_are_read_and_the_rest_is_noted_once() {
+        let mapping = Mapping::parse(
+            "[columns]\n\"E-mail\" = \"email\"\n\"First name\" = \"profile.given_name\"\n\"Phone\" = \"profile.phone_number\"\n",
+        )
+        .unwrap();
+        let text = "E-mail,First name,Notes\na@example.com,Ada,hello\nb@example.com,Grace,\n";
+        let seen = read_text(text, Some(&mapping)).unwrap();
+        let first = seen[0].as_ref().unwrap();
+        assert_eq!(first.profile["given_name"], "Ada");
+        assert_eq!(first.profile.len(), 1);
+        assert!(first.fields.is_empty());
+        assert_eq!(
+            first.notes,
+            vec![
+                "columns not in the mapping are left out: `Notes`",
+                "columns of the mapping are not in the file: `Phone`",
+            ]
+        );
+        assert!(seen[1].as_ref().unwrap().notes.is_empty());
+        let error = read_text("Mail,Name\n", Some(&mapping)).unwrap_err();
+        assert!(
+            matches!(&error, ReadError::NotFormat { message, .. } if message.contains("E-mail")),
+            "{error:?}"
+        );
+    }
+
+    #[test]
+    fn a_cell_that_is_not_utf8_is_a_problem_of_its_column() {
+        let mut bytes = b"email,profile.name\na@example.com,".to_vec();
+        bytes.extend_from_slice(b"\xff\xfe\n");
+        let mut seen = Vec::new();
+        read(Cursor::new(bytes), None, &mut |r| {
+            seen.push(r);
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+        assert_eq!(
+            seen,
+            vec![Err(ImportProblem::new(
+                2,
+                "profile.name",
+                "the cell is not UTF-8 text"
+            ))]
+        );
+    }
+}

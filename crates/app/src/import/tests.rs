@@ -1,0 +1,270 @@
+//! The import as its users run it: a file read, checked with the policy and stored; passwords
+//! of the source verified at the first sign-in and replaced; a second run changing nothing; an
+//! export read back into another database giving the same export.
+
+use std::sync::Arc;
+
+use accrete_core::Policy;
+use accrete_store::Store;
+use time::OffsetDateTime;
+
+use super::*;
+use crate::accounts::{self, SignIn};
+use crate::export;
+use crate::hashing::HashingPool;
+
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/import");
+
+async fn app() -> (App, tempfile::TempDir) {
+    let (store, dir) = accrete_store::testing::sqlite_store().await;
+    (app_on(store), dir)
+}
+
+fn app_on(store: Arc<dyn Store>) -> App {
+    App::new(
+        store,
+        "http://issuer".into(),
+        HashingPool::new(1, 4),
+        crate::connections::Federation::for_tests(),
+    )
+}
+
+async fn publish_example(app: &App) {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/policy.toml"
+    ))
+    .unwrap();
+    let policy = Policy::from_toml_str(&text).unwrap();
+    let document = serde_json::to_value(&policy).unwrap();
+    app.store()
+        .publish_policy(&document, None, OffsetDateTime::now_utc())
+        .await
+        .unwrap();
+    app.policy_changed();
+}
+
+#[derive(Default)]
+struct Collected {
+    problems: Vec<ImportProblem>,
+    batches: usize,
+}
+
+impl Observer for Collected {
+    fn problem(&mut self, problem: &ImportProblem) {
+        self.problems.push(problem.clone());
+    }
+    fn progress(&mut self, _: &Summary) {
+        self.batches += 1;
+    }
+}
+
+async fn import_file(app: &App, file: &str, format: Format) -> (Summary, Collected) {
+    let input = std::fs::File::open(format!("{FIXTURES}/{file}")).unwrap();
+    let mut seen = Collected::default();
+    let summary = run(app, input, format, None, false, &mut seen)
+        .await
+        .unwrap();
+    (summary, seen)
+}
+
+async fn sign_in(app: &App, email: &str, password: &str) -> bool {
+    let attempt = SignIn {
+        email,
+        password: password.into(),
+        source: "192.0.2.1".into(),
+        throttle: None,
+        now: OffsetDateTime::now_utc(),
+    };
+    accounts::sign_in(app, attempt).await.is_ok()
+}
+
+async fn hash_of(app: &App, email: &str) -> String {
+    let user = app
+        .store()
+        .find_user_by_email(email)
+        .await
+        .unwrap()
+        .unwrap();
+    user.password_hash.unwrap()
+}
+
+#[tokio::test]
+async fn auth0_users_are_imported_once_and_sign_in_with_their_passwords() {
+    let (app, _dir) = app().await;
+    let (summary, seen) = import_file(&app, "auth0-export.ndjson", Format::Auth0).await;
+    assert_eq!(
+        summary.created, summary.read,
+        "{summary:?} {:?}",
+        seen.problems
+    );
+    assert!(
+        summary.refused >= 2,
+        "a malformed line and one without email: {summary:?}"
+    );
+    assert!(seen.problems.iter().any(|p| p.path == "email"));
+    assert!(
+        seen.problems
+            .iter()
+            .any(|p| p.message.contains("md5") && p.message.contains("reset")),
+        "{:?}",
+        seen.problems
+    );
+
+    let ada = app
+        .store()
+        .find_user_by_email("ada@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(ada.email_verified);
+    assert_eq!(ada.profile["given_name"], "Ada");
+    assert_eq!(ada.app_metadata["plan"], "pro");
+    let sources = app.store().value_provenance(ada.id).await.unwrap();
+    assert!(
+        sources.iter().all(|s| s.source == "import:auth0"),
+        "{sources:?}"
+    );
+    let mallory = app
+        .store()
+        .find_user_by_email("mallory@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(mallory.disabled_at.is_some(), "blocked in Auth0");
+    assert_eq!(mallory.profile["phone_number_verified"], true);
+
+    // bcrypt, verified once with its own algorithm, then Accrete's own hash.
+    assert!(hash_of(&app, "ada@example.com").await.starts_with("$2b$"));
+    assert!(!sign_in(&app, "ada@example.com", "not the password").await);
+    assert!(sign_in(&app, "ada@example.com", "Passw0rd-bcrypt").await);
+    let rehashed = hash_of(&app, "ada@example.com").await;
+    assert!(
+        rehashed.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+        "{rehashed}"
+    );
+    assert!(sign_in(&app, "ada@example.com", "Passw0rd-bcrypt").await);
+    // Argon2 from Auth0's custom_password_hash.
+    assert!(sign_in(&app, "grace@example.com", "Passw0rd-auth0").await);
+
+    // The same file again: nothing changes, the new password hash stays.
+    let (again, _) = import_file(&app, "auth0-export.ndjson", Format::Auth0).await;
+    assert_eq!((again.created, again.updated), (0, 0), "{again:?}");
+    assert_eq!(again.unchanged, summary.created);
+    assert_eq!(hash_of(&app, "ada@example.com").await, rehashed);
+}
+
+#[tokio::test]
+async fn keycloak_passwords_of_every_generation_sign_in() {
+    let (app, _dir) = app().await;
+    let (summary, seen) = import_file(&app, "keycloak-realm.json", Format::Keycloak).await;
+    assert!(summary.created >= 4, "{summary:?} {:?}", seen.problems);
+    // pbkdf2 (SHA-1) of an old version, and argon2 of version 25.
+    assert!(sign_in(&app, "olive@example.com", "Passw0rd-old").await);
+    assert!(
+        hash_of(&app, "olive@example.com")
+            .await
+            .starts_with("$argon2id$v=19$m=19456")
+    );
+}
+
+#[tokio::test]
+async fn a_value_refused_by_its_field_is_reported_and_the_rest_imported() {
+    let (app, _dir) = app().await;
+    publish_example(&app).await;
+    let csv = "email,given_name,birthdate,country,user_metadata.team\n\
+               ada@example.com,Ada,not a date,FR,core\n\
+               bob@example.com,Bob,1990-02-03,XX,\n";
+    let mut seen = Collected::default();
+    let summary = run(
+        &app,
+        std::io::Cursor::new(csv),
+        Format::Csv,
+        None,
+        false,
+        &mut seen,
+    )
+    .await
+    .unwrap();
+    assert_eq!(summary.created, 2, "{:?}", seen.problems);
+    assert_eq!(summary.values_refused, 2, "{:?}", seen.problems);
+    let lines: Vec<(u64, &str)> = seen
+        .problems
+        .iter()
+        .map(|p| (p.line, p.path.as_str()))
+        .collect();
+    assert!(lines.contains(&(2, "profile.birthdate")), "{lines:?}");
+    assert!(
+        lines
+            .iter()
+            .any(|(line, path)| *line == 3 && path.ends_with("country")),
+        "{lines:?}"
+    );
+    let ada = app
+        .store()
+        .find_user_by_email("ada@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        ada.profile.get("birthdate").is_none(),
+        "a refused value is not stored"
+    );
+    assert_eq!(ada.profile["given_name"], "Ada");
+    assert_eq!(ada.user_metadata["team"], "core");
+    let bob = app
+        .store()
+        .find_user_by_email("bob@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(bob.profile["birthdate"], "1990-02-03");
+}
+
+#[tokio::test]
+async fn a_dry_run_counts_and_stores_nothing() {
+    let (app, _dir) = app().await;
+    let input = std::fs::File::open(format!("{FIXTURES}/auth0-export.ndjson")).unwrap();
+    let mut seen = Collected::default();
+    let summary = run(&app, input, Format::Auth0, None, true, &mut seen)
+        .await
+        .unwrap();
+    assert!(summary.created > 0);
+    assert_eq!(app.store().count_users().await.unwrap(), 0);
+}
+
+async fn export_all(app: &App) -> String {
+    let mut out = Vec::new();
+    let options = export::Options {
+        with_history: true,
+        with_password_hashes: true,
+    };
+    export::users(app, options, &mut out, &mut |_| {})
+        .await
+        .unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+#[tokio::test]
+async fn an_export_read_back_into_another_database_exports_the_same() {
+    let (first, _dir) = app().await;
+    import_file(&first, "auth0-export.ndjson", Format::Auth0).await;
+    import_file(&first, "keycloak-realm.json", Format::Keycloak).await;
+    let exported = export_all(&first).await;
+    assert!(exported.lines().count() >= 8, "{exported}");
+
+    let (second, _dir2) = app().await;
+    let mut seen = Collected::default();
+    let input = std::io::Cursor::new(exported.clone().into_bytes());
+    let summary = run(&second, input, Format::Jsonl, None, false, &mut seen)
+        .await
+        .unwrap();
+    assert_eq!(summary.refused, 0, "{:?}", seen.problems);
+    assert_eq!(export_all(&second).await, exported);
+    // And read back again: nothing to change.
+    let input = std::io::Cursor::new(exported.into_bytes());
+    let again = run(&second, input, Format::Jsonl, None, false, &mut seen)
+        .await
+        .unwrap();
+    assert_eq!(again.unchanged, summary.created);
+}

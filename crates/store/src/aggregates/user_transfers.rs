@@ -1,0 +1,706 @@
+//! Users brought in from another system (`accrete users import`, docs/import-export.md), a
+//! batch at a time: each user of a batch is found (by the id it had in the system it came
+//! from, then by email) or created, in one database transaction per batch, so that an import
+//! stopped at any moment has stored whole batches and nothing half-written. Importing the same
+//! file again changes nothing.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use serde_json::{Value, json};
+use sqlx::types::Json;
+use time::{Date, OffsetDateTime};
+use uuid::Uuid;
+
+use crate::aggregates::counters::{self, Daily, ValueDeltas};
+use crate::aggregates::users::{self, UserRow};
+use crate::backend::{Backend, Conn, query, query_as};
+use crate::profile::Bags;
+use crate::{
+    EmailChange, HistoryEntry, Location, ProfileChange, Provenance, StoreError, User, UserUpdate,
+};
+
+/// One user to import, its values already checked by the policy's rules.
+#[derive(Debug, Clone, Default)]
+pub struct ImportUser {
+    /// The id the source system gave it.
+    pub external_id: Option<String>,
+    /// The id to give it when it is created (kept only if no other user has it).
+    pub id: Option<Uuid>,
+    pub email: String,
+    pub email_verified: bool,
+    /// A hash `accrete_oidc::password::verify_password` verifies; stored only for a user who
+    /// has no password yet.
+    pub password_hash: Option<String>,
+    /// When the source system created it (`now` when absent); used only when it is created.
+    pub created_at: Option<OffsetDateTime>,
+    /// Created disabled (an existing user is left as it is).
+    pub disabled: bool,
+    /// The values: keys to set (profile claims, and metadata keys of a new user).
+    pub changes: Vec<ProfileChange>,
+    /// RFC 7396 merge patches of the metadata bags (applied after `changes`).
+    pub patches: Vec<(Location, Value)>,
+    /// The source of a value, by `(location, key)`, when it is not the import's.
+    pub sources: BTreeMap<(Location, String), String>,
+    /// The history to keep for a created user instead of one entry per value (`seq` and
+    /// `user_id` are ignored); ignored for an existing user.
+    pub history: Vec<HistoryEntry>,
+}
+
+/// What importing one user did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImportOutcome {
+    /// A new user.
+    Created(Uuid),
+    /// An existing user (found by external id or email) whose values or email changed.
+    Updated(Uuid),
+    /// An existing user with nothing to change.
+    Unchanged(Uuid),
+    /// Not imported, for this reason (for the report); nothing of it was written.
+    Refused(String),
+}
+
+/// A user as `accrete users export` writes it.
+#[derive(Debug, Clone)]
+pub struct ExportedUser {
+    pub user: User,
+    /// The source of each stored value.
+    pub provenance: Vec<Provenance>,
+    /// Every change of its values, oldest first (only when asked for).
+    pub history: Vec<HistoryEntry>,
+}
+
+/// Users in (an import, a batch at a time) and out (an export, a page at a time).
+#[async_trait]
+pub trait UserTransfers: Send + Sync {
+    /// Imports `users` in one database transaction with provenance `import:<format>` (or each
+    /// value's own source): an outcome per user, in order. With `dry_run`, everything is done
+    /// and then rolled back (the outcomes say what an import would do). A user of the batch
+    /// found by external id whose email another user has is refused; so is one whose email
+    /// changes to one that is taken.
+    async fn import_users(
+        &self,
+        format: &str,
+        users: Vec<ImportUser>,
+        now: OffsetDateTime,
+        dry_run: bool,
+    ) -> Result<Vec<ImportOutcome>, StoreError>;
+
+    /// Up to `limit` users in id order after `after`, with their values' sources (and their
+    /// history when `with_history`): three statements per page, whatever its size.
+    async fn export_users(
+        &self,
+        after: Option<Uuid>,
+        limit: u32,
+        with_history: bool,
+    ) -> Result<Vec<ExportedUser>, StoreError>;
+}
+
+#[async_trait]
+impl<B: Backend> UserTransfers for B {
+    async fn import_users(
+        &self,
+        format: &str,
+        users: Vec<ImportUser>,
+        now: OffsetDateTime,
+        dry_run: bool,
+    ) -> Result<Vec<ImportOutcome>, StoreError> {
+        let mut c = self.write().await?;
+        let result = sql::import_users(&mut *c, format, users, now, dry_run).await;
+        self.settle(&mut c, result)
+    }
+
+    async fn export_users(
+        &self,
+        after: Option<Uuid>,
+        limit: u32,
+        with_history: bool,
+    ) -> Result<Vec<ExportedUser>, StoreError> {
+        let mut c = self.read().await?;
+        let result = sql::export_users(&mut *c, after, limit, with_history).await;
+        self.settle(&mut c, result)
+    }
+}
+
+/// The provenance of imported values.
+pub fn import_source(format: &str) -> String {
+    format!("import:{format}")
+}
+
+/// The SQL, one function per statement or transaction, over a borrowed connection.
+pub(crate) mod sql {
+    use super::*;
+
+    /// What a batch adds to the counters, written once at its end.
+    #[derive(Default)]
+    struct Counts {
+        values: ValueDeltas,
+        signups: BTreeMap<Date, i64>,
+    }
+
+    pub(crate) async fn import_users<C: Conn>(
+        c: &mut C,
+        format: &str,
+        users: Vec<ImportUser>,
+        now: OffsetDateTime,
+        dry_run: bool,
+    ) -> Result<Vec<ImportOutcome>, StoreError> {
+        let source = import_source(format);
+        let mut tx = c.begin_write().await?;
+        let mut counts = Counts::default();
+        // Who exists already: three statements for the whole batch.
+        let known = existing(&mut *tx, format, &users).await?;
+        let taken_ids = taken_ids(&mut *tx, &users).await?;
+        let mut outcomes: Vec<Option<ImportOutcome>> = vec![None; users.len()];
+        let mut fresh = Vec::new();
+        let mut later = Vec::new();
+        let mut emails = std::collections::HashSet::new();
+        let mut external_ids = std::collections::HashSet::new();
+        for (i, user) in users.into_iter().enumerate() {
+            let found = user
+                .external_id
+                .as_ref()
+                .and_then(|x| known.by_external_id.get(x))
+                .map(|user| (user.clone(), true))
+                .or_else(|| {
+                    let email = users::normalized_email(&user.email).ok()?;
+                    known.by_email.get(&email).map(|user| (user.clone(), false))
+                });
+            let Ok(email) = users::normalized_email(&user.email) else {
+                outcomes[i] = Some(ImportOutcome::Refused(
+                    "the email address is not valid".into(),
+                ));
+                continue;
+            };
+            let first = emails.insert(email)
+                && user
+                    .external_id
+                    .as_ref()
+                    .is_none_or(|x| external_ids.insert(x.clone()));
+            match found {
+                None if first => fresh.push((i, user)),
+                // Found, or a second line of the same user in this batch: one at a time, once
+                // the new users of the batch exist.
+                found => later.push((i, user, found)),
+            }
+        }
+        let mut ids = taken_ids;
+        let batch = (format, source.as_str(), now);
+        for (i, outcome) in create_all(&mut *tx, batch, fresh, &mut ids, &mut counts).await? {
+            outcomes[i] = Some(outcome);
+        }
+        let mut created_later = Vec::new();
+        for (i, user, found) in later {
+            let found = match found {
+                Some(found) => Some(found),
+                None => find(&mut *tx, format, &user).await?,
+            };
+            let outcome = match found {
+                Some(existing) => update(&mut *tx, format, &source, existing, user, now).await?,
+                None => {
+                    created_later.push((i, user));
+                    continue;
+                }
+            };
+            outcomes[i] = Some(outcome);
+        }
+        for (i, outcome) in
+            create_all(&mut *tx, batch, created_later, &mut ids, &mut counts).await?
+        {
+            outcomes[i] = Some(outcome);
+        }
+        counters::sql::count_values(&mut *tx, counts.values).await?;
+        for (day, n) in counts.signups {
+            counters::sql::count_days(&mut *tx, Daily::SignUp, day, n).await?;
+        }
+        if !dry_run {
+            C::commit(tx).await?;
+        }
+        Ok(outcomes
+            .into_iter()
+            .map(|o| o.unwrap_or_else(|| ImportOutcome::Refused("not imported".into())))
+            .collect())
+    }
+
+    /// The user an imported one is: the one imported before with the same external id, else
+    /// the one with the same email.
+    async fn find<C: Conn>(
+        tx: &mut C,
+        format: &str,
+        user: &ImportUser,
+    ) -> Result<Option<(User, bool)>, StoreError> {
+        if let Some(external_id) = &user.external_id {
+            let known = query_as::<UserRow>(
+                "SELECT u.* FROM user_imports i JOIN users u ON u.id = i.user_id
+                 WHERE i.format = $1 AND i.external_id = $2",
+            )
+            .bind(format.to_owned())
+            .bind(external_id.clone())
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some(row) = known {
+                return Ok(Some((row.try_into()?, true)));
+            }
+        }
+        let Ok(normalized) = users::normalized_email(&user.email) else {
+            return Ok(None);
+        };
+        let row = query_as::<UserRow>("SELECT * FROM users WHERE email_normalized = $1")
+            .bind(normalized)
+            .fetch_optional(&mut *tx)
+            .await?;
+        row.map(|row| Ok((row.try_into()?, false))).transpose()
+    }
+
+    /// The users of a batch found by the id they had in the source system, and by email.
+    struct Known {
+        by_external_id: std::collections::HashMap<String, User>,
+        by_email: std::collections::HashMap<String, User>,
+    }
+
+    /// A JSON array as a statement's parameter (expanded by `json_each` on SQLite,
+    /// `jsonb_array_elements` on PostgreSQL): one statement for a whole batch.
+    fn array(items: Vec<Value>) -> Json<Value> {
+        Json(Value::Array(items))
+    }
+
+    /// The statement for this backend.
+    fn pick<C: Conn>(sqlite: &'static str, postgres: &'static str) -> &'static str {
+        if C::BACKEND == "PostgreSQL" {
+            postgres
+        } else {
+            sqlite
+        }
+    }
+
+    async fn existing<C: Conn>(
+        tx: &mut C,
+        format: &str,
+        users: &[ImportUser],
+    ) -> Result<Known, StoreError> {
+        let emails: Vec<Value> = users
+            .iter()
+            .filter_map(|u| users::normalized_email(&u.email).ok())
+            .map(Value::String)
+            .collect();
+        let external: Vec<Value> = users
+            .iter()
+            .filter_map(|u| u.external_id.clone())
+            .map(Value::String)
+            .collect();
+        let mut known = Known {
+            by_external_id: Default::default(),
+            by_email: Default::default(),
+        };
+        let rows = query_as::<UserRow>(pick::<C>(
+            "SELECT * FROM users WHERE email_normalized IN (SELECT value FROM json_each($1))",
+            "SELECT * FROM users WHERE email_normalized IN
+                 (SELECT jsonb_array_elements_text($1::jsonb))",
+        ))
+        .bind(array(emails))
+        .fetch_all(&mut *tx)
+        .await?;
+        for row in rows {
+            let user: User = row.try_into()?;
+            known
+                .by_email
+                .insert(crate::model::normalize_email(&user.email), user);
+        }
+        if external.is_empty() {
+            return Ok(known);
+        }
+        let rows = query_as::<(String, String)>(pick::<C>(
+            "SELECT external_id, user_id FROM user_imports
+             WHERE format = $1 AND external_id IN (SELECT value FROM json_each($2))",
+            "SELECT external_id, user_id FROM user_imports
+             WHERE format = $1 AND external_id IN (SELECT jsonb_array_elements_text($2::jsonb))",
+        ))
+        .bind(format.to_owned())
+        .bind(array(external))
+        .fetch_all(&mut *tx)
+        .await?;
+        if rows.is_empty() {
+            return Ok(known);
+        }
+        let ids: Vec<Value> = rows
+            .iter()
+            .map(|(_, id)| Value::String(id.clone()))
+            .collect();
+        let found = query_as::<UserRow>(pick::<C>(
+            "SELECT * FROM users WHERE id IN (SELECT value FROM json_each($1))",
+            "SELECT * FROM users WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb))",
+        ))
+        .bind(array(ids))
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut by_id = std::collections::HashMap::new();
+        for row in found {
+            let user: User = row.try_into()?;
+            by_id.insert(user.id.to_string(), user);
+        }
+        for (external_id, user_id) in rows {
+            if let Some(user) = by_id.get(&user_id) {
+                known.by_external_id.insert(external_id, user.clone());
+            }
+        }
+        Ok(known)
+    }
+
+    /// The ids given with the users (an export read back) that other users have.
+    async fn taken_ids<C: Conn>(
+        tx: &mut C,
+        users: &[ImportUser],
+    ) -> Result<std::collections::HashSet<Uuid>, StoreError> {
+        let given: Vec<Value> = users
+            .iter()
+            .filter_map(|u| u.id)
+            .map(|id| Value::String(id.to_string()))
+            .collect();
+        if given.is_empty() {
+            return Ok(Default::default());
+        }
+        let rows = query_as::<(String,)>(pick::<C>(
+            "SELECT id FROM users WHERE id IN (SELECT value FROM json_each($1))",
+            "SELECT id FROM users WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb))",
+        ))
+        .bind(array(given))
+        .fetch_all(&mut *tx)
+        .await?;
+        rows.into_iter()
+            .map(|(id,)| crate::model::parse_id(&id))
+            .collect()
+    }
+
+    /// Creates the users of a batch that no user is (their emails distinct and free): a
+    /// statement per table for all of them (users, their ids in the source, the values'
+    /// sources, the history, the outbox's `user.created`), whatever their number.
+    async fn create_all<C: Conn>(
+        tx: &mut C,
+        (format, source, now): (&str, &str, OffsetDateTime),
+        users: Vec<(usize, ImportUser)>,
+        ids: &mut std::collections::HashSet<Uuid>,
+        counts: &mut Counts,
+    ) -> Result<Vec<(usize, ImportOutcome)>, StoreError> {
+        if users.is_empty() {
+            return Ok(Vec::new());
+        }
+        let at = crate::model::to_millis(now);
+        let (mut rows, mut imported, mut sources, mut history, mut events) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let mut outcomes = Vec::with_capacity(users.len());
+        for (i, user) in users {
+            let normalized = users::normalized_email(&user.email)?;
+            let created_at = user.created_at.unwrap_or(now);
+            let id = match user.id {
+                Some(id) if ids.insert(id) => id,
+                _ => {
+                    let id = crate::model::new_id(created_at);
+                    ids.insert(id);
+                    id
+                }
+            };
+            let mut bags = Bags::default();
+            let mut applied = bags.apply(&user.changes)?;
+            for (location, patch) in &user.patches {
+                let changes = bags.merge_patch_changes(*location, patch)?;
+                applied.extend(bags.apply(&changes)?);
+            }
+            let (profile, user_metadata, app_metadata) = bags.into_values();
+            rows.push(json!({
+                "i": id, "e": user.email.trim(), "n": normalized, "v": user.email_verified,
+                "h": user.password_hash, "c": crate::model::to_millis(created_at), "u": at,
+                "p": profile, "m": user_metadata, "a": app_metadata,
+                "d": user.disabled.then_some(at),
+            }));
+            if let Some(external_id) = &user.external_id {
+                imported.push(json!({ "x": external_id, "u": id }));
+            }
+            for change in &applied {
+                counts.values.change(change);
+                let source = user
+                    .sources
+                    .get(&(change.location, change.key.clone()))
+                    .map_or(source, String::as_str);
+                sources.push(json!({
+                    "u": id, "l": change.location.as_str(), "k": change.key, "s": source,
+                }));
+                if user.history.is_empty() {
+                    history.push(json!({
+                        "u": id, "l": change.location.as_str(), "k": change.key,
+                        "o": null, "n": change.new_value, "s": source, "t": at,
+                    }));
+                }
+            }
+            for entry in &user.history {
+                history.push(json!({
+                    "u": id, "l": entry.location.as_str(), "k": entry.key,
+                    "o": entry.old_value, "n": entry.new_value, "s": entry.source,
+                    "t": crate::model::to_millis(entry.changed_at),
+                }));
+            }
+            *counts
+                .signups
+                .entry(created_at.to_offset(time::UtcOffset::UTC).date())
+                .or_default() += 1;
+            events.push(json!({
+                "i": format!("msg_{}", crate::model::new_id(now).simple()),
+                "u": id,
+                "p": { "user": {
+                    "id": id, "email": user.email.trim(), "email_verified": user.email_verified,
+                }, "source": source },
+            }));
+            outcomes.push((i, ImportOutcome::Created(id)));
+        }
+        query(pick::<C>(
+            "INSERT INTO users (id, email, email_normalized, email_verified, password_hash,
+                                created_at, updated_at, profile, user_metadata, app_metadata,
+                                disabled_at)
+             SELECT j.value ->> 'i', j.value ->> 'e', j.value ->> 'n', j.value ->> 'v',
+                    j.value ->> 'h', j.value ->> 'c', j.value ->> 'u', j.value -> 'p',
+                    j.value -> 'm', j.value -> 'a', j.value ->> 'd'
+             FROM json_each($1) j ORDER BY j.key",
+            "INSERT INTO users (id, email, email_normalized, email_verified, password_hash,
+                                created_at, updated_at, profile, user_metadata, app_metadata,
+                                disabled_at)
+             SELECT j ->> 'i', j ->> 'e', j ->> 'n', (j ->> 'v')::boolean, j ->> 'h',
+                    (j ->> 'c')::bigint, (j ->> 'u')::bigint, j -> 'p', j -> 'm', j -> 'a',
+                    (j ->> 'd')::bigint
+             FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(j, n) ORDER BY n",
+        ))
+        .bind(array(rows))
+        .execute(&mut *tx)
+        .await?;
+        if !imported.is_empty() {
+            query(pick::<C>(
+                "INSERT INTO user_imports (format, external_id, user_id, imported_at)
+                 SELECT $1, j.value ->> 'x', j.value ->> 'u', $3 FROM json_each($2) j
+                 WHERE true ON CONFLICT (format, external_id) DO NOTHING",
+                "INSERT INTO user_imports (format, external_id, user_id, imported_at)
+                 SELECT $1, j ->> 'x', j ->> 'u', $3 FROM jsonb_array_elements($2::jsonb) j
+                 ON CONFLICT (format, external_id) DO NOTHING",
+            ))
+            .bind(format.to_owned())
+            .bind(array(imported))
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        if !sources.is_empty() {
+            query(pick::<C>(
+                "INSERT INTO profile_provenance (user_id, location, key, source, updated_at)
+                 SELECT j.value ->> 'u', j.value ->> 'l', j.value ->> 'k', j.value ->> 's', $2
+                 FROM json_each($1) j",
+                "INSERT INTO profile_provenance (user_id, location, key, source, updated_at)
+                 SELECT j ->> 'u', j ->> 'l', j ->> 'k', j ->> 's', $2
+                 FROM jsonb_array_elements($1::jsonb) j",
+            ))
+            .bind(array(sources))
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        if !history.is_empty() {
+            query(pick::<C>(
+                "INSERT INTO profile_history
+                     (user_id, location, key, old_value, new_value, source, changed_at)
+                 SELECT j.value ->> 'u', j.value ->> 'l', j.value ->> 'k',
+                        CASE WHEN json_type(j.value, '$.o') IN ('null') THEN NULL
+                             ELSE j.value -> 'o' END,
+                        CASE WHEN json_type(j.value, '$.n') IN ('null') THEN NULL
+                             ELSE j.value -> 'n' END,
+                        j.value ->> 's', j.value ->> 't'
+                 FROM json_each($1) j ORDER BY j.key",
+                "INSERT INTO profile_history
+                     (user_id, location, key, old_value, new_value, source, changed_at)
+                 SELECT j ->> 'u', j ->> 'l', j ->> 'k', NULLIF(j -> 'o', 'null'::jsonb),
+                        NULLIF(j -> 'n', 'null'::jsonb), j ->> 's', (j ->> 't')::bigint
+                 FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(j, n) ORDER BY n",
+            ))
+            .bind(array(history))
+            .execute(&mut *tx)
+            .await?;
+        }
+        // As `webhooks::sql::insert_event`, only while an endpoint is enabled.
+        query(pick::<C>(
+            "INSERT INTO webhook_events (id, type, payload, occurred_at, fanned_out, user_id)
+             SELECT j.value ->> 'i', 'user.created', j.value -> 'p', $2, FALSE, j.value ->> 'u'
+             FROM json_each($1) j
+             WHERE EXISTS (SELECT 1 FROM webhook_endpoints WHERE enabled) ORDER BY j.key",
+            "INSERT INTO webhook_events (id, type, payload, occurred_at, fanned_out, user_id)
+             SELECT j ->> 'i', 'user.created', j -> 'p', $2, FALSE, j ->> 'u'
+             FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(j, n)
+             WHERE EXISTS (SELECT 1 FROM webhook_endpoints WHERE enabled) ORDER BY n",
+        ))
+        .bind(array(events))
+        .bind(at)
+        .execute(&mut *tx)
+        .await?;
+        Ok(outcomes)
+    }
+
+    async fn update<C: Conn>(
+        tx: &mut C,
+        format: &str,
+        source: &str,
+        (existing, by_external_id): (User, bool),
+        user: ImportUser,
+        now: OffsetDateTime,
+    ) -> Result<ImportOutcome, StoreError> {
+        let at = crate::model::to_millis(now);
+        // An address that differs only in case is the same address: the user's own spelling
+        // and verification stay.
+        let email_changes = by_external_id
+            && crate::model::normalize_email(&user.email)
+                != crate::model::normalize_email(&existing.email);
+        if email_changes {
+            let normalized = users::normalized_email(&user.email).ok();
+            let taken = match &normalized {
+                None => true,
+                Some(normalized) => query_as::<(String,)>(
+                    "SELECT id FROM users WHERE email_normalized = $1 AND id <> $2",
+                )
+                .bind(normalized.clone())
+                .bind(existing.id.to_string())
+                .fetch_optional(&mut *tx)
+                .await?
+                .is_some(),
+            };
+            if taken {
+                return Ok(ImportOutcome::Refused(
+                    "the user imported before with this id now has an email address that \
+                     another user has, or an invalid one"
+                        .into(),
+                ));
+            }
+        }
+        if !by_external_id {
+            remember(
+                &mut *tx,
+                format,
+                user.external_id.as_deref(),
+                existing.id,
+                at,
+            )
+            .await?;
+        }
+        let mut changed = false;
+        if existing.password_hash.is_none() && user.password_hash.is_some() {
+            query("UPDATE users SET password_hash = $2 WHERE id = $1")
+                .bind(existing.id.to_string())
+                .bind(user.password_hash.clone())
+                .execute(&mut *tx)
+                .await?;
+            changed = true;
+        }
+        let update = UserUpdate {
+            email: email_changes.then(|| EmailChange {
+                email: user.email.clone(),
+                verified: user.email_verified,
+            }),
+            changes: user.changes,
+            patches: user.patches,
+        };
+        let after =
+            users::sql::update_user_in(&mut *tx, existing.id, None, &update, source, now).await?;
+        Ok(if changed || after.version != existing.version {
+            ImportOutcome::Updated(existing.id)
+        } else {
+            ImportOutcome::Unchanged(existing.id)
+        })
+    }
+
+    /// Remembers which user an external id is (once).
+    async fn remember<C: Conn>(
+        tx: &mut C,
+        format: &str,
+        external_id: Option<&str>,
+        user_id: Uuid,
+        at: i64,
+    ) -> Result<(), StoreError> {
+        let Some(external_id) = external_id else {
+            return Ok(());
+        };
+        query(
+            "INSERT INTO user_imports (format, external_id, user_id, imported_at)
+             VALUES ($1, $2, $3, $4)
+             ON CONFLICT (format, external_id) DO NOTHING",
+        )
+        .bind(format.to_owned())
+        .bind(external_id.to_owned())
+        .bind(user_id.to_string())
+        .bind(at)
+        .execute(&mut *tx)
+        .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn export_users<C: Conn>(
+        c: &mut C,
+        after: Option<Uuid>,
+        limit: u32,
+        with_history: bool,
+    ) -> Result<Vec<ExportedUser>, StoreError> {
+        let rows = query_as::<UserRow>(
+            "SELECT * FROM users WHERE id > $1 AND email_normalized NOT LIKE 'companion:%'
+             ORDER BY id LIMIT $2",
+        )
+        .bind(after.map(|id| id.to_string()).unwrap_or_default())
+        .bind(i64::from(limit))
+        .fetch_all(&mut *c)
+        .await?;
+        let mut users: Vec<ExportedUser> = Vec::with_capacity(rows.len());
+        for row in rows {
+            users.push(ExportedUser {
+                user: row.try_into()?,
+                provenance: Vec::new(),
+                history: Vec::new(),
+            });
+        }
+        let (Some(first), Some(last)) = (users.first(), users.last()) else {
+            return Ok(users);
+        };
+        let (first, last) = (first.user.id.to_string(), last.user.id.to_string());
+        let index: BTreeMap<Uuid, usize> = users
+            .iter()
+            .enumerate()
+            .map(|(i, u)| (u.user.id, i))
+            .collect();
+        let provenance = query_as::<(String, String, String, String, i64)>(
+            "SELECT user_id, location, key, source, updated_at FROM profile_provenance
+             WHERE user_id BETWEEN $1 AND $2 ORDER BY user_id, location, key",
+        )
+        .bind(first.clone())
+        .bind(last.clone())
+        .fetch_all(&mut *c)
+        .await?;
+        for (user_id, location, key, source, updated_at) in provenance {
+            let user_id = crate::model::parse_id(&user_id)?;
+            if let Some(&i) = index.get(&user_id) {
+                let row = users::ProvenanceRow {
+                    location,
+                    key,
+                    source,
+                    updated_at,
+                };
+                users[i].provenance.push(row.try_into()?);
+            }
+        }
+        if with_history {
+            let history = query_as::<users::HistoryRow>(
+                "SELECT * FROM profile_history WHERE user_id BETWEEN $1 AND $2
+                 ORDER BY user_id, seq",
+            )
+            .bind(first)
+            .bind(last)
+            .fetch_all(&mut *c)
+            .await?;
+            for row in history {
+                let entry: HistoryEntry = row.try_into()?;
+                if let Some(&i) = index.get(&entry.user_id) {
+                    users[i].history.push(entry);
+                }
+            }
+        }
+        Ok(users)
+    }
+}

@@ -1,0 +1,315 @@
+//! Users in and out: an import batch is one transaction, finds users by external id then email,
+//! stores values with their provenance and history, counts them, and changes nothing when run
+//! again; a dry run leaves nothing; the export pages through every user with its sources.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use accrete_store::{
+    HistoryEntry, ImportOutcome, ImportUser, Location, NewUser, ProfileChange, Store, UserUpdate,
+};
+use serde_json::json;
+use time::Duration;
+use uuid::Uuid;
+
+use crate::common::t0;
+
+crate::for_each_backend!(
+    an_import_creates_users_with_values_sources_history_and_counts,
+    importing_the_same_users_again_changes_nothing,
+    an_existing_user_is_found_by_email_and_keeps_its_password,
+    a_user_is_found_again_by_its_external_id_after_an_email_change,
+    a_dry_run_stores_nothing,
+    a_given_history_and_sources_are_kept,
+    a_taken_id_is_replaced_and_a_taken_email_refused,
+    the_export_pages_through_every_user_with_sources_and_history,
+);
+
+fn ada() -> ImportUser {
+    ImportUser {
+        external_id: Some("auth0|ada".into()),
+        email: "Ada@Example.com".into(),
+        email_verified: true,
+        password_hash: Some("$2b$10$abcdefghijklmnopqrstuu5H0K9qE0qAKYaW4vzP3vB5U8o9wPeW".into()),
+        created_at: Some(t0() - Duration::days(400)),
+        changes: vec![ProfileChange::set(
+            Location::Profile,
+            "given_name",
+            json!("Ada"),
+        )],
+        patches: vec![(
+            Location::UserMetadata,
+            json!({ "company": "Acme", "prefs": { "news": true } }),
+        )],
+        ..ImportUser::default()
+    }
+}
+
+async fn import(store: &Arc<dyn Store>, users: Vec<ImportUser>) -> Vec<ImportOutcome> {
+    store
+        .import_users("auth0", users, t0(), false)
+        .await
+        .unwrap()
+}
+
+fn created(outcome: &ImportOutcome) -> Uuid {
+    match outcome {
+        ImportOutcome::Created(id) => *id,
+        other => panic!("expected a created user, got {other:?}"),
+    }
+}
+
+async fn an_import_creates_users_with_values_sources_history_and_counts(store: Arc<dyn Store>) {
+    let mut grace = ada();
+    grace.external_id = Some("auth0|grace".into());
+    grace.email = "grace@example.com".into();
+    grace.disabled = true;
+    grace.password_hash = None;
+    let outcomes = import(&store, vec![ada(), grace]).await;
+    let ada_id = created(&outcomes[0]);
+    let grace_id = created(&outcomes[1]);
+
+    let user = store.get_user(ada_id).await.unwrap();
+    assert_eq!(user.email, "Ada@Example.com");
+    assert!(user.email_verified);
+    assert!(
+        user.password_hash
+            .as_deref()
+            .unwrap()
+            .starts_with("$2b$10$")
+    );
+    assert_eq!(user.created_at, t0() - Duration::days(400));
+    assert_eq!(user.profile, json!({ "given_name": "Ada" }));
+    assert_eq!(
+        user.user_metadata,
+        json!({ "company": "Acme", "prefs": { "news": true } })
+    );
+    assert!(user.disabled_at.is_none());
+    assert!(
+        store
+            .get_user(grace_id)
+            .await
+            .unwrap()
+            .disabled_at
+            .is_some()
+    );
+
+    let sources: Vec<(Location, String, String)> = store
+        .value_provenance(ada_id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| (p.location, p.key, p.source))
+        .collect();
+    assert_eq!(sources.len(), 3, "{sources:?}");
+    assert!(
+        sources
+            .iter()
+            .all(|(_, _, source)| source == "import:auth0")
+    );
+    let history = store.user_history(ada_id).await.unwrap();
+    assert_eq!(history.len(), 3);
+    assert!(
+        history
+            .iter()
+            .all(|h| h.old_value.is_none() && h.source == "import:auth0")
+    );
+
+    let by_key = store
+        .count_users_by_key(Location::UserMetadata)
+        .await
+        .unwrap();
+    assert!(by_key.contains(&("company".to_owned(), 2)), "{by_key:?}");
+    let day = (t0() - Duration::days(400)).date();
+    let days = store.daily_counts(day, day).await.unwrap();
+    assert_eq!(days[0].sign_ups, 2);
+    assert_eq!(
+        store
+            .find_user_by_email("ada@example.com")
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        ada_id
+    );
+}
+
+async fn importing_the_same_users_again_changes_nothing(store: Arc<dyn Store>) {
+    let id = created(&import(&store, vec![ada()]).await[0]);
+    let before = store.get_user(id).await.unwrap();
+    let history = store.user_history(id).await.unwrap().len();
+    assert_eq!(
+        import(&store, vec![ada()]).await,
+        vec![ImportOutcome::Unchanged(id)]
+    );
+    let after = store.get_user(id).await.unwrap();
+    assert_eq!(after.version, before.version);
+    assert_eq!(store.user_history(id).await.unwrap().len(), history);
+    assert_eq!(store.count_users().await.unwrap(), 1);
+    let by_key = store
+        .count_users_by_key(Location::UserMetadata)
+        .await
+        .unwrap();
+    assert!(by_key.contains(&("company".to_owned(), 1)), "{by_key:?}");
+}
+
+async fn an_existing_user_is_found_by_email_and_keeps_its_password(store: Arc<dyn Store>) {
+    let mut new = NewUser::with_email("ada@example.com", t0());
+    new.password_hash = Some("$argon2id$accrete".into());
+    let existing = store.create_user(new).await.unwrap();
+    let outcomes = import(&store, vec![ada()]).await;
+    assert_eq!(outcomes, vec![ImportOutcome::Updated(existing.id)]);
+    let user = store.get_user(existing.id).await.unwrap();
+    assert_eq!(user.password_hash.as_deref(), Some("$argon2id$accrete"));
+    assert_eq!(
+        user.email, "ada@example.com",
+        "found by email: the email stays as it was"
+    );
+    assert_eq!(user.user_metadata["company"], json!("Acme"));
+    // Found by its external id from now on.
+    assert_eq!(
+        import(&store, vec![ada()]).await,
+        vec![ImportOutcome::Unchanged(existing.id)]
+    );
+}
+
+async fn a_user_is_found_again_by_its_external_id_after_an_email_change(store: Arc<dyn Store>) {
+    let id = created(&import(&store, vec![ada()]).await[0]);
+    let mut moved = ada();
+    moved.email = "ada@new.example".into();
+    moved.changes = vec![ProfileChange::set(
+        Location::Profile,
+        "given_name",
+        json!("Ada L."),
+    )];
+    assert_eq!(
+        import(&store, vec![moved]).await,
+        vec![ImportOutcome::Updated(id)]
+    );
+    let user = store.get_user(id).await.unwrap();
+    assert_eq!(user.email, "ada@new.example");
+    assert_eq!(user.profile["given_name"], json!("Ada L."));
+    assert_eq!(store.count_users().await.unwrap(), 1);
+}
+
+async fn a_dry_run_stores_nothing(store: Arc<dyn Store>) {
+    let outcomes = store
+        .import_users("auth0", vec![ada()], t0(), true)
+        .await
+        .unwrap();
+    assert!(matches!(outcomes[0], ImportOutcome::Created(_)));
+    assert_eq!(store.count_users().await.unwrap(), 0);
+    assert!(
+        store
+            .find_user_by_email("ada@example.com")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .count_users_by_key(Location::UserMetadata)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn a_given_history_and_sources_are_kept(store: Arc<dyn Store>) {
+    let id = Uuid::now_v7();
+    let mut user = ada();
+    user.id = Some(id);
+    user.sources = BTreeMap::from([(
+        (Location::Profile, "given_name".to_owned()),
+        "signup".to_owned(),
+    )]);
+    let entry = |value: &str, at| HistoryEntry {
+        seq: 0,
+        user_id: Uuid::nil(),
+        location: Location::Profile,
+        key: "given_name".into(),
+        old_value: None,
+        new_value: Some(json!(value)),
+        source: "signup".into(),
+        changed_at: at,
+    };
+    user.history = vec![
+        entry("Ad", t0() - Duration::days(3)),
+        entry("Ada", t0() - Duration::days(2)),
+    ];
+    assert_eq!(created(&import(&store, vec![user]).await[0]), id);
+    let history = store.user_history(id).await.unwrap();
+    assert_eq!(
+        history.len(),
+        2,
+        "the given history, not one entry per value"
+    );
+    assert_eq!(history[1].new_value, Some(json!("Ada")));
+    assert_eq!(history[1].changed_at, t0() - Duration::days(2));
+    let sources = store.value_provenance(id).await.unwrap();
+    let given = sources.iter().find(|p| p.key == "given_name").unwrap();
+    assert_eq!(given.source, "signup");
+    let company = sources.iter().find(|p| p.key == "company").unwrap();
+    assert_eq!(company.source, "import:auth0");
+}
+
+async fn a_taken_id_is_replaced_and_a_taken_email_refused(store: Arc<dyn Store>) {
+    let other = store
+        .create_user(NewUser::with_email("grace@example.com", t0()))
+        .await
+        .unwrap();
+    let mut user = ada();
+    user.id = Some(other.id);
+    let id = created(&import(&store, vec![user]).await[0]);
+    assert_ne!(id, other.id);
+    // The user imported as auth0|ada now says it has Grace's address.
+    let mut clash = ada();
+    clash.email = "GRACE@example.com".into();
+    match &import(&store, vec![clash]).await[0] {
+        ImportOutcome::Refused(reason) => assert!(reason.contains("another user"), "{reason}"),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert_eq!(store.get_user(id).await.unwrap().email, "Ada@Example.com");
+}
+
+async fn the_export_pages_through_every_user_with_sources_and_history(store: Arc<dyn Store>) {
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let user = store
+            .create_user(NewUser::with_email(format!("u{i}@example.com"), t0()))
+            .await
+            .unwrap();
+        let update = UserUpdate {
+            changes: vec![ProfileChange::set(
+                Location::Profile,
+                "given_name",
+                json!(format!("U{i}")),
+            )],
+            ..UserUpdate::default()
+        };
+        store
+            .update_user(user.id, None, &update, "signup", t0())
+            .await
+            .unwrap();
+        ids.push(user.id);
+    }
+    ids.sort();
+    let first = store.export_users(None, 2, true).await.unwrap();
+    assert_eq!(
+        first.iter().map(|u| u.user.id).collect::<Vec<_>>(),
+        ids[..2]
+    );
+    assert_eq!(first[0].provenance.len(), 1);
+    assert_eq!(first[0].provenance[0].source, "signup");
+    assert_eq!(first[0].history.len(), 1);
+    let rest = store.export_users(Some(ids[1]), 10, false).await.unwrap();
+    assert_eq!(rest.iter().map(|u| u.user.id).collect::<Vec<_>>(), ids[2..]);
+    assert!(rest[0].history.is_empty(), "history only when asked for");
+    assert!(
+        store
+            .export_users(Some(ids[4]), 10, true)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
