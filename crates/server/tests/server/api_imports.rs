@@ -367,7 +367,10 @@ async fn the_openapi_document_describes_the_import_jobs() {
         let content = &create["requestBody"]["content"];
         // Raw text: any content is taken (the job reads it and reports what it cannot).
         assert!(content["application/x-ndjson"].is_object(), "{content}");
-        assert!(content["application/x-ndjson"].get("schema").is_none(), "{content}");
+        assert!(
+            content["application/x-ndjson"].get("schema").is_none(),
+            "{content}"
+        );
         assert!(content["text/csv"].is_object(), "{content}");
         assert!(content["text/csv"].get("schema").is_none(), "{content}");
         assert_eq!(
