@@ -406,7 +406,8 @@ async fn consents(
     Ok(consents)
 }
 
-fn rfc3339(at: OffsetDateTime) -> String {
+/// A time as the documents given to people and to other systems write it (RFC 3339).
+pub(crate) fn rfc3339(at: OffsetDateTime) -> String {
     at.format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
 }

@@ -7,8 +7,8 @@ use std::io::Write;
 
 use accrete_store::{ExportedUser, StoreError};
 use serde_json::{Map, Value, json};
-use time::OffsetDateTime;
 
+use crate::account::rfc3339;
 use crate::app::App;
 
 /// Users read per page.
@@ -110,9 +110,4 @@ pub fn line(exported: &ExportedUser, options: Options) -> Value {
             .collect();
     }
     line
-}
-
-fn rfc3339(at: OffsetDateTime) -> String {
-    at.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
 }
