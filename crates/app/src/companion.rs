@@ -2,19 +2,26 @@
 //! identity provider. The provider asks whether anything is due ([`check`], no write), sends
 //! the browser with a signed start token ([`start`]: verified, used once, the user found or
 //! created by the provider's subject, a transaction opened), the ordinary prompt pages ask, and
-//! [`advance`] ends the visit with a signed answers token for the provider's continue URL.
+//! [`advance`] ends the visit with a signed answers token for the provider's continue URL
+//! (and, for an Auth0 companion with `management`, records the write of the answered root
+//! attributes through Auth0's Management API, made by [`management`]'s writer).
 
+pub mod jwks;
+pub mod management;
+pub mod management_spec;
+pub mod outbound;
 pub mod spec;
 
 use accrete_core::{CompiledPolicy, Storage};
 use accrete_federation::spec::{ClaimMapping, Sync as SyncRule};
 use accrete_oidc::authorize::AuthorizationRequest;
 use accrete_oidc::companion::{
-    ANSWERS_LIFETIME_SECONDS, AnswersClaims, Facts, Outcome, StartError, sign_answers, verify_start,
+    ANSWERS_LIFETIME_SECONDS, AnswersClaims, Facts, Outcome, StartError, sign_answers,
 };
 use accrete_oidc::secrets::{TokenHasher, random_opaque};
 use accrete_store::{
-    AuthTransaction, CompanionStart, CompanionStarted, NewAuthTransaction, StoreError, User,
+    AuthTransaction, CompanionStart, CompanionStarted, NewAuthTransaction, NewCompanionWrite,
+    StoreError, User,
 };
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
@@ -26,6 +33,8 @@ use crate::facts::{
     FlowState, assume_stale, location_of, needs_provenance, stored_value, user_facts,
 };
 use crate::flow::{Next, before_code, next_ask};
+use jwks::VerifyFailure;
+pub use management_spec::ManagementSpec;
 pub use spec::{Companion, CompanionKind, CompanionSpec, CompanionState, Companions};
 
 /// The longest `state` a provider may give (Auth0's are about 200 characters).
@@ -43,6 +52,9 @@ pub enum CompanionError {
     /// The start token is refused.
     #[error(transparent)]
     Token(#[from] StartError),
+    /// The provider's published keys (`jwks_uri`) cannot be fetched, and none were before.
+    #[error("the provider's keys cannot be fetched: {0}")]
+    KeysUnavailable(String),
     /// The start token was used already.
     #[error("the token was used already")]
     Replayed,
@@ -67,11 +79,21 @@ impl CompanionError {
             CompanionError::Unknown => "unknown_companion",
             CompanionError::NotItsClient => "not_its_client",
             CompanionError::Token(error) => error.code(),
+            CompanionError::KeysUnavailable(_) => "jwks_unavailable",
             CompanionError::Replayed => "token_replayed",
             CompanionError::MissingState => "missing_state",
             CompanionError::ClientMissing => "companion_client_missing",
             CompanionError::Facts(_) => "invalid_facts",
             CompanionError::Store(_) => "server_error",
+        }
+    }
+}
+
+impl From<VerifyFailure> for CompanionError {
+    fn from(failure: VerifyFailure) -> Self {
+        match failure {
+            VerifyFailure::Token(error) => CompanionError::Token(error),
+            VerifyFailure::KeysUnavailable(reason) => CompanionError::KeysUnavailable(reason),
         }
     }
 }
@@ -248,13 +270,7 @@ pub async fn start(
     if state.is_empty() || state.len() > MAX_STATE_CHARS {
         return Err(CompanionError::MissingState);
     }
-    let claims = verify_start(
-        token,
-        &companion.key,
-        &companion.spec.issuer,
-        &companion.audience(app.issuer()),
-        now,
-    )?;
+    let claims = companion.verify_start(token, app.issuer(), now).await?;
     let policy = app.policy().await?;
     let client = client_of(app, companion, &claims.facts).await?;
     if app.clients.get(app.store(), &client).await?.is_none() {
@@ -402,10 +418,37 @@ async fn finish(
     declined: Option<String>,
     now: OffsetDateTime,
 ) -> Result<Visit, StoreError> {
-    if !app.store().complete_transaction(tx.id, now).await? {
+    let flow = FlowState::of(&tx.state);
+    let policy = match flow.answered.is_empty() {
+        true => None,
+        false => app.policy().await?,
+    };
+    // The answered root attributes to write through the Management API, recorded with the
+    // completion (values are read when it is sent).
+    let write = match (&policy, tx.user_id, companion.management()) {
+        (Some(policy), Some(user_id), Some(_)) => {
+            let fields = management_fields(policy, &flow);
+            (!fields.is_empty()).then(|| NewCompanionWrite {
+                companion: state.name.clone(),
+                user_id,
+                subject: state.subject.clone(),
+                fields,
+                now,
+            })
+        }
+        _ => None,
+    };
+    let recorded = write.is_some();
+    if !app
+        .store()
+        .complete_companion_visit(tx.id, now, write)
+        .await?
+    {
         return Ok(Visit::Gone);
     }
-    let flow = FlowState::of(&tx.state);
+    if recorded {
+        app.companions.written.notify_one();
+    }
     let mut claims = AnswersClaims {
         iss: app.issuer().to_owned(),
         sub: state.subject.clone(),
@@ -424,9 +467,7 @@ async fn finish(
         profile: Map::new(),
         skipped: flow.skipped.clone(),
     };
-    if let (Some(policy), Some(user_id)) = (app.policy().await?, tx.user_id)
-        && !flow.answered.is_empty()
-    {
+    if let (Some(policy), Some(user_id)) = (policy, tx.user_id) {
         let user = app.store().get_user(user_id).await?;
         for field in flow
             .answered
@@ -459,6 +500,28 @@ async fn finish(
         state: state.state.clone(),
         token: sign_answers(&claims, &companion.key),
     }))
+}
+
+/// The profile claims of the fields of the steps answered in a visit that Auth0's Management
+/// API writes (root attributes), each once, in the order they were asked.
+fn management_fields(policy: &CompiledPolicy, flow: &FlowState) -> Vec<String> {
+    let mut fields: Vec<String> = Vec::new();
+    for field in flow
+        .answered
+        .iter()
+        .filter_map(|step| policy.step(step))
+        .flat_map(|step| step.fields.iter())
+        .filter_map(|key| policy.field(key.as_str()))
+    {
+        let (location, key) = location_of(field);
+        if location == accrete_store::Location::Profile
+            && management_spec::writable(key)
+            && !fields.iter().any(|k| k == key)
+        {
+            fields.push(key.to_owned());
+        }
+    }
+    fields
 }
 
 /// The Accrete client of a visit: the one whose id is the provider's application's, when it

@@ -38,12 +38,77 @@ impl std::fmt::Debug for SharedSecret {
     }
 }
 
+/// A provider's public keys, which verify its ES256 start tokens: a JWKS, copied into the
+/// configuration (`jwks`) or fetched from where the provider publishes it (`jwks_uri`).
+#[derive(Debug, Clone)]
+pub struct ProviderKeys(Vec<jsonwebtoken::jwk::Jwk>);
+
+impl ProviderKeys {
+    /// The P-256 keys of a JWKS document; why not, as a message. Keys of other kinds (RSA,
+    /// encryption keys with an algorithm this library does not know) are left out, so that a
+    /// provider publishing several kinds still verifies with its EC keys.
+    pub fn parse(jwks: &[u8]) -> Result<ProviderKeys, String> {
+        #[derive(Deserialize)]
+        struct Document {
+            keys: Vec<Value>,
+        }
+        let document: Document =
+            serde_json::from_slice(jwks).map_err(|e| format!("not a JWKS: {e}"))?;
+        let keys: Vec<jsonwebtoken::jwk::Jwk> = document
+            .keys
+            .into_iter()
+            .filter_map(|key| serde_json::from_value::<jsonwebtoken::jwk::Jwk>(key).ok())
+            .filter(|jwk| {
+                matches!(
+                    jwk.algorithm,
+                    jsonwebtoken::jwk::AlgorithmParameters::EllipticCurve(_)
+                ) && DecodingKey::from_jwk(jwk).is_ok()
+            })
+            .collect();
+        if keys.is_empty() {
+            return Err("no P-256 (EC) key in the JWKS".into());
+        }
+        Ok(ProviderKeys(keys))
+    }
+
+    /// Whether a key of this `kid` is among them.
+    pub fn has(&self, kid: &str) -> bool {
+        self.0
+            .iter()
+            .any(|jwk| jwk.common.key_id.as_deref() == Some(kid))
+    }
+
+    /// How many keys there are.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there is none (never, once parsed).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn decoding_key(&self, kid: Option<&str>) -> Option<DecodingKey> {
+        let jwk = match kid {
+            Some(kid) => self
+                .0
+                .iter()
+                .find(|jwk| jwk.common.key_id.as_deref() == Some(kid))?,
+            // Without a `kid`, only a JWKS of one key says which.
+            None if self.0.len() == 1 => &self.0[0],
+            None => return None,
+        };
+        DecodingKey::from_jwk(jwk).ok()
+    }
+}
+
 /// A companion's ES256 keys: the provider's public keys, which verify start tokens (a JWKS
-/// copied from the provider), and Accrete's own P-256 key for this companion, which signs
-/// answers tokens (its public part is published at `/companion/{name}/jwks`).
+/// copied from the provider; none when they are fetched from its `jwks_uri`, then given to
+/// [`verify_start_with`]), and Accrete's own P-256 key for this companion, which signs answers
+/// tokens (its public part is published at `/companion/{name}/jwks`).
 #[derive(Clone)]
 pub struct EcKeys {
-    provider: jsonwebtoken::jwk::JwkSet,
+    provider: Option<ProviderKeys>,
     signing: EncodingKey,
     public: jsonwebtoken::jwk::Jwk,
     kid: String,
@@ -58,20 +123,15 @@ impl std::fmt::Debug for EcKeys {
 }
 
 impl EcKeys {
-    /// The keys from the provider's JWKS (JSON text) and Accrete's PKCS#8 PEM private key; or
-    /// why not, as `(setting, message)`.
-    pub fn new(provider_jwks: &str, signing_pem: &str) -> Result<EcKeys, (&'static str, String)> {
-        let provider: jsonwebtoken::jwk::JwkSet = serde_json::from_str(provider_jwks)
-            .map_err(|e| ("jwks", format!("not a JWKS: {e}")))?;
-        let usable = provider.keys.iter().any(|jwk| {
-            matches!(
-                jwk.algorithm,
-                jsonwebtoken::jwk::AlgorithmParameters::EllipticCurve(_)
-            ) && DecodingKey::from_jwk(jwk).is_ok()
-        });
-        if !usable {
-            return Err(("jwks", "no P-256 (EC) key in the JWKS".into()));
-        }
+    /// The keys from the provider's JWKS (JSON text; `None` when fetched from its `jwks_uri`)
+    /// and Accrete's PKCS#8 PEM private key; or why not, as `(setting, message)`.
+    pub fn new(
+        provider_jwks: Option<&str>,
+        signing_pem: &str,
+    ) -> Result<EcKeys, (&'static str, String)> {
+        let provider = provider_jwks
+            .map(|jwks| ProviderKeys::parse(jwks.as_bytes()).map_err(|e| ("jwks", e)))
+            .transpose()?;
         let signing = EncodingKey::from_ec_pem(signing_pem.as_bytes()).map_err(|_| {
             (
                 "signing_key",
@@ -96,16 +156,6 @@ impl EcKeys {
     /// Accrete's public key for this companion, as a JWKS.
     pub fn jwks(&self) -> Value {
         serde_json::json!({ "keys": [self.public] })
-    }
-
-    fn decoding_key(&self, kid: Option<&str>) -> Option<DecodingKey> {
-        let jwk = match kid {
-            Some(kid) => self.provider.find(kid)?,
-            // Without a `kid`, only a JWKS of one key says which.
-            None if self.provider.keys.len() == 1 => &self.provider.keys[0],
-            None => return None,
-        };
-        DecodingKey::from_jwk(jwk).ok()
     }
 }
 
@@ -237,9 +287,11 @@ impl StartError {
     }
 }
 
-/// Verifies a start token signed with `secret`: HS256 only, the signature, `iss` equal to
-/// `issuer`, `aud` naming `audience`, `exp` not passed and `iat` not in the future at `now`
-/// (with [`LEEWAY_SECONDS`]), and a `jti` and a `sub` present.
+/// Verifies a start token signed with `key`: HS256 with a shared secret, or ES256 with the
+/// provider's keys copied into the configuration (a companion whose keys are fetched has none
+/// here: use [`verify_start_with`]); the signature, `iss` equal to `issuer`, `aud` naming
+/// `audience`, `exp` not passed and `iat` not in the future at `now` (with
+/// [`LEEWAY_SECONDS`]), and a `jti` and a `sub` present.
 pub fn verify_start(
     token: &str,
     key: &CompanionKey,
@@ -247,22 +299,58 @@ pub fn verify_start(
     audience: &str,
     now: OffsetDateTime,
 ) -> Result<StartClaims, StartError> {
-    let (algorithm, decoding) = match key {
-        CompanionKey::Shared(secret) => (Algorithm::HS256, DecodingKey::from_secret(&secret.0)),
-        CompanionKey::Ec(keys) => {
-            let header = jsonwebtoken::decode_header(token).map_err(|_| StartError::Invalid)?;
-            let decoding = keys
-                .decoding_key(header.kid.as_deref())
-                .ok_or(StartError::Invalid)?;
-            (Algorithm::ES256, decoding)
-        }
-    };
+    match key {
+        CompanionKey::Shared(secret) => verify(
+            token,
+            Algorithm::HS256,
+            &DecodingKey::from_secret(&secret.0),
+            issuer,
+            audience,
+            now,
+        ),
+        CompanionKey::Ec(keys) => match &keys.provider {
+            Some(provider) => verify_start_with(token, provider, issuer, audience, now),
+            None => Err(StartError::Invalid),
+        },
+    }
+}
+
+/// [`verify_start`] of an ES256 start token with the provider's keys as last fetched.
+pub fn verify_start_with(
+    token: &str,
+    provider: &ProviderKeys,
+    issuer: &str,
+    audience: &str,
+    now: OffsetDateTime,
+) -> Result<StartClaims, StartError> {
+    let kid = start_kid(token)?;
+    let decoding = provider
+        .decoding_key(kid.as_deref())
+        .ok_or(StartError::Invalid)?;
+    verify(token, Algorithm::ES256, &decoding, issuer, audience, now)
+}
+
+/// The `kid` a start token's header names, if any (read before its signature is checked, to
+/// choose the key); a token that is not a JWT is refused.
+pub fn start_kid(token: &str) -> Result<Option<String>, StartError> {
+    let header = jsonwebtoken::decode_header(token).map_err(|_| StartError::Invalid)?;
+    Ok(header.kid)
+}
+
+fn verify(
+    token: &str,
+    algorithm: Algorithm,
+    decoding: &DecodingKey,
+    issuer: &str,
+    audience: &str,
+    now: OffsetDateTime,
+) -> Result<StartClaims, StartError> {
     let mut validation = Validation::new(algorithm);
     // Time, issuer and audience are checked below against the `now` given.
     validation.validate_exp = false;
     validation.validate_aud = false;
     validation.required_spec_claims.clear();
-    let data = jsonwebtoken::decode::<StartClaims>(token, &decoding, &validation)
+    let data = jsonwebtoken::decode::<StartClaims>(token, decoding, &validation)
         .map_err(|_| StartError::Invalid)?;
     let claims = data.claims;
     let now = now.unix_timestamp();
@@ -494,7 +582,9 @@ mod tests {
     fn es256_start_tokens_verify_with_the_providers_jwks_and_answers_with_ours() {
         let (provider_pem, provider_jwks, provider) = ec_key();
         let (accrete_pem, _, _) = ec_key();
-        let keys = CompanionKey::Ec(Box::new(EcKeys::new(&provider_jwks, &accrete_pem).unwrap()));
+        let keys = CompanionKey::Ec(Box::new(
+            EcKeys::new(Some(&provider_jwks), &accrete_pem).unwrap(),
+        ));
         let mut header = Header::new(Algorithm::ES256);
         header.kid = Some(provider.kid().to_owned());
         let signed = jsonwebtoken::encode(
@@ -545,11 +635,64 @@ mod tests {
         .unwrap();
         assert_eq!(back.claims, answers);
         assert!(!format!("{:?}", ec).contains("BEGIN"));
-        assert_eq!(EcKeys::new("{}", &accrete_pem).unwrap_err().0, "jwks");
+        assert_eq!(EcKeys::new(Some("{}"), &accrete_pem).unwrap_err().0, "jwks");
         assert_eq!(
-            EcKeys::new(&provider_jwks, "nope").unwrap_err().0,
+            EcKeys::new(Some(&provider_jwks), "nope").unwrap_err().0,
             "signing_key"
         );
+    }
+
+    #[test]
+    fn fetched_keys_verify_by_kid_and_other_kinds_of_keys_are_left_out() {
+        let (provider_pem, _, provider) = ec_key();
+        let (accrete_pem, _, _) = ec_key();
+        let (_, _, other) = ec_key();
+        // A published JWKS also holding an RSA key and a key of an unknown algorithm.
+        let rsa = crate::keys::SigningKey::generate(
+            crate::keys::Alg::RS256,
+            crate::keys::KeySchedule::immediately(now()),
+        )
+        .unwrap();
+        let published = json!({ "keys": [
+            rsa.public_jwk(),
+            { "kty": "AKP", "alg": "ML-DSA-44", "kid": "pq", "pub": "AAAA" },
+            provider.public_jwk(),
+            other.public_jwk(),
+        ] });
+        let keys = ProviderKeys::parse(published.to_string().as_bytes()).unwrap();
+        assert_eq!(keys.len(), 2, "the two EC keys");
+        assert!(keys.has(provider.kid()) && !keys.has("pq"));
+        let sign = |kid: Option<&str>| {
+            let mut header = Header::new(Algorithm::ES256);
+            header.kid = kid.map(str::to_owned);
+            jsonwebtoken::encode(
+                &header,
+                &claims(),
+                &EncodingKey::from_ec_pem(provider_pem.as_bytes()).unwrap(),
+            )
+            .unwrap()
+        };
+        let signed = sign(Some(provider.kid()));
+        assert_eq!(start_kid(&signed).unwrap().as_deref(), Some(provider.kid()));
+        let verified = verify_start_with(&signed, &keys, ISSUER, AUDIENCE, now()).unwrap();
+        assert_eq!(verified.sub, "auth0|42");
+        // Another key's kid, an unknown kid, or none among several keys: refused.
+        for kid in [Some(other.kid()), Some("unknown"), None] {
+            assert_eq!(
+                verify_start_with(&sign(kid), &keys, ISSUER, AUDIENCE, now()),
+                Err(StartError::Invalid),
+                "{kid:?}"
+            );
+        }
+        assert_eq!(start_kid("not a token"), Err(StartError::Invalid));
+        // A companion whose keys are fetched verifies nothing without them.
+        let fetched = CompanionKey::Ec(Box::new(EcKeys::new(None, &accrete_pem).unwrap()));
+        assert_eq!(
+            verify_start(&signed, &fetched, ISSUER, AUDIENCE, now()),
+            Err(StartError::Invalid)
+        );
+        assert!(ProviderKeys::parse(br#"{"keys": []}"#).is_err());
+        assert!(ProviderKeys::parse(b"<html>").is_err());
     }
 
     #[test]

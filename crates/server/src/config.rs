@@ -565,7 +565,8 @@ impl Config {
         if !problems.is_empty() {
             return Err(ConfigError::Invalid(problems.join("; ")));
         }
-        let problems = accrete_app::companion::spec::check_all(&self.companions);
+        let problems =
+            accrete_app::companion::spec::check_all(&self.companions, &self.webhooks.settings());
         if !problems.is_empty() {
             return Err(ConfigError::Invalid(problems.join("; ")));
         }

@@ -111,8 +111,10 @@ impl Server {
                 .map_err(std::io::Error::other)?;
         }
         console::say_setup_link(&self.state).await;
-        // The webhook deliveries run beside the server and stop with it.
+        // The webhook deliveries and the companions' writes run beside the server and stop
+        // with it.
         let deliveries = self.start_webhook_worker();
+        let writes = accrete_app::companion::management::spawn(&self.state.app);
         let serving = axum::serve(
             self.listener,
             self.router
@@ -124,8 +126,8 @@ impl Server {
         // `block_on` (which polls on the thread that called it): there every new connection
         // would wake that thread as well as a worker, one more thread hand-off per connection.
         let served = tokio::spawn(serving).await.map_err(std::io::Error::other)?;
-        if let Some(deliveries) = deliveries {
-            deliveries.abort();
+        for worker in [deliveries, writes].into_iter().flatten() {
+            worker.abort();
         }
         served
     }

@@ -104,8 +104,11 @@ pub fn build_app(
             .map_err(StartError::Invalid)?,
     )
     .with_companions(
-        accrete_app::companion::Companions::new(config.companions.clone())
-            .map_err(StartError::Invalid)?,
+        accrete_app::companion::Companions::new(
+            config.companions.clone(),
+            &config.webhooks.settings(),
+        )
+        .map_err(StartError::Invalid)?,
     ))
 }
 

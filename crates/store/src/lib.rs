@@ -37,6 +37,7 @@ pub use aggregates::{
     accounts::Accounts,
     admins::Admins,
     clients::Clients,
+    companion_writes::{CompanionWrite, CompanionWriteOutcome, CompanionWrites, NewCompanionWrite},
     companions::{CompanionStart, CompanionStarted, Companions},
     connections::Connections,
     factors::Factors,
@@ -98,10 +99,10 @@ pub use webhook::{
 /// The port's traits, to call store methods: `use accrete_store::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        AccountTokens, Accounts, Admins, AuthTransactions, Clients, Companions, Connections,
-        CredentialThrottle, Factors, FederationStates, Grants, Health, Identities, ImportJobs,
-        Passkeys, Policies, Prompts, SigningKeys, SsoSessions, Store, Themes, UserTransfers, Users,
-        Webhooks,
+        AccountTokens, Accounts, Admins, AuthTransactions, Clients, CompanionWrites, Companions,
+        Connections, CredentialThrottle, Factors, FederationStates, Grants, Health, Identities,
+        ImportJobs, Passkeys, Policies, Prompts, SigningKeys, SsoSessions, Store, Themes,
+        UserTransfers, Users, Webhooks,
     };
 }
 

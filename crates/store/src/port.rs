@@ -3,10 +3,10 @@
 
 use crate::aggregates::{
     account_tokens::AccountTokens, accounts::Accounts, admins::Admins, clients::Clients,
-    companions::Companions, connections::Connections, factors::Factors,
-    federation_states::FederationStates, grants::Grants, health::Health, identities::Identities,
-    import_jobs::ImportJobs, passkeys::Passkeys, policies::Policies, prompts::Prompts,
-    signing_keys::SigningKeys, sso_sessions::SsoSessions, themes::Themes,
+    companion_writes::CompanionWrites, companions::Companions, connections::Connections,
+    factors::Factors, federation_states::FederationStates, grants::Grants, health::Health,
+    identities::Identities, import_jobs::ImportJobs, passkeys::Passkeys, policies::Policies,
+    prompts::Prompts, signing_keys::SigningKeys, sso_sessions::SsoSessions, themes::Themes,
     throttle::CredentialThrottle, transactions::AuthTransactions, user_transfers::UserTransfers,
     users::Users, webhooks::Webhooks,
 };
@@ -40,6 +40,7 @@ pub trait Store:
     + Themes
     + Webhooks
     + Companions
+    + CompanionWrites
     + Send
     + Sync
     + 'static
@@ -70,6 +71,7 @@ impl<T> Store for T where
         + Themes
         + Webhooks
         + Companions
+        + CompanionWrites
         + Send
         + Sync
         + 'static

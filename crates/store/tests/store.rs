@@ -16,6 +16,8 @@ mod admins;
 mod breaker;
 #[path = "store/common.rs"]
 mod common;
+#[path = "store/companion_writes.rs"]
+mod companion_writes;
 #[path = "store/companions.rs"]
 mod companions;
 #[path = "store/counters.rs"]

@@ -3,13 +3,20 @@
 //! in its `state`. Imports nothing of the `App`, which holds the companions.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
-use accrete_oidc::companion::{CompanionKey, EcKeys, SharedSecret};
+use accrete_oidc::companion::{
+    CompanionKey, EcKeys, SharedSecret, StartClaims, start_kid, verify_start, verify_start_with,
+};
 use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
 
+use super::jwks::{RemoteKeys, VerifyFailure};
+use super::management_spec::ManagementSpec;
+use super::outbound::Outbound;
 use crate::clients::CLIENT_CACHE_TTL;
+use crate::webhooks::settings::{WebhookSettings, check_transport};
 
 /// Which identity provider a companion works with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -52,6 +59,10 @@ pub struct CompanionSpec {
     /// ES256: the provider's public keys (a JWKS, as JSON text), which verify start tokens.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jwks: Option<String>,
+    /// ES256, instead of `jwks`: where the provider publishes its keys (fetched, kept, fetched
+    /// again for a key it rotated in).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks_uri: Option<String>,
     /// ES256: Accrete's P-256 private key for this companion (PKCS#8 PEM), which signs answers
     /// tokens; its public key is published at `/companion/<name>/jwks`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -62,6 +73,10 @@ pub struct CompanionSpec {
     /// The Accrete client of the check calls, and of the pages of applications that have no
     /// client of their own.
     pub client: String,
+    /// Auth0: answers to root attributes (`given_name`, ...) are also written through the
+    /// Management API with these credentials.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub management: Option<ManagementSpec>,
 }
 
 // The secret never reaches a log through `{:?}`.
@@ -74,12 +89,14 @@ impl std::fmt::Debug for CompanionSpec {
             .field("algorithm", &self.algorithm)
             .field("secret", &"********")
             .field("jwks", &self.jwks)
+            .field("jwks_uri", &self.jwks_uri)
             .field(
                 "signing_key",
                 &self.signing_key.as_ref().map(|_| "********"),
             )
             .field("continue_url", &self.continue_url)
             .field("client", &self.client)
+            .field("management", &self.management)
             .finish()
     }
 }
@@ -91,6 +108,7 @@ impl CompanionSpec {
         CompanionSpec {
             secret: masked(!self.secret.is_empty()).unwrap_or_default(),
             signing_key: masked(self.signing_key.is_some()),
+            management: self.management.as_ref().map(ManagementSpec::redacted),
             ..self.clone()
         }
     }
@@ -128,6 +146,24 @@ impl CompanionSpec {
         if let Err(problem) = self.key() {
             problems.push(problem);
         }
+        if let Some(url) = &self.jwks_uri {
+            if self.algorithm != CompanionAlgorithm::ES256 {
+                problems.push(("jwks_uri", "only with algorithm = \"ES256\"".into()));
+            }
+            match url::Url::parse(url.trim()) {
+                Ok(parsed) if matches!(parsed.scheme(), "https" | "http") => {}
+                _ => problems.push(("jwks_uri", format!("not an http(s) URL: {url}"))),
+            }
+        }
+        if let Some(management) = &self.management {
+            if self.kind != CompanionKind::Auth0 {
+                problems.push((
+                    "management",
+                    "only for kind = \"auth0\" (Auth0's Management API)".into(),
+                ));
+            }
+            problems.extend(management.problems(&self.issuer));
+        }
         match self.continue_url() {
             None => problems.push(("continue_url", "required for a generic companion".into())),
             Some(url) => match url::Url::parse(&url) {
@@ -159,27 +195,64 @@ impl CompanionSpec {
                     )
                 }),
             CompanionAlgorithm::ES256 => {
-                let jwks = self.jwks.as_deref().ok_or((
-                    "jwks",
-                    "the provider's JWKS is required with ES256".to_owned(),
-                ))?;
+                match (&self.jwks, &self.jwks_uri) {
+                    (Some(_), Some(_)) => {
+                        return Err((
+                            "jwks_uri",
+                            "give the provider's keys (jwks) or their address (jwks_uri), not both"
+                                .to_owned(),
+                        ));
+                    }
+                    (None, None) => {
+                        return Err((
+                            "jwks",
+                            "the provider's JWKS (jwks) or its address (jwks_uri) is required \
+                             with ES256"
+                                .to_owned(),
+                        ));
+                    }
+                    _ => {}
+                }
                 let pem = self.signing_key.as_deref().ok_or((
                     "signing_key",
                     "Accrete's P-256 key is required with ES256".to_owned(),
                 ))?;
-                EcKeys::new(jwks, pem).map(|keys| CompanionKey::Ec(Box::new(keys)))
+                EcKeys::new(self.jwks.as_deref(), pem).map(|keys| CompanionKey::Ec(Box::new(keys)))
             }
         }
     }
 }
 
-/// The problems of the `[[companions]]` of the file, as `companions[<index>].<path>: <message>`.
-pub fn check_all(specs: &[CompanionSpec]) -> Vec<String> {
+/// The problems of the `[[companions]]` of the file, as `companions[<index>].<path>: <message>`;
+/// the addresses Accrete calls (`jwks_uri`, `management.base_url`) follow the transport rules of
+/// `webhooks` (`https`, no private address unless allowed).
+pub fn check_all(specs: &[CompanionSpec], webhooks: &WebhookSettings) -> Vec<String> {
     let mut problems = Vec::new();
     for (index, spec) in specs.iter().enumerate() {
+        let mut own = spec.check();
+        let called = [
+            ("jwks_uri", spec.jwks_uri.as_ref()),
+            (
+                "management.base_url",
+                spec.management.as_ref().and_then(|m| m.base_url.as_ref()),
+            ),
+        ];
+        for (path, url) in called {
+            let Some(url) = url.and_then(|url| url::Url::parse(url.trim()).ok()) else {
+                continue;
+            };
+            if let Err(problem) = check_transport(&url, webhooks) {
+                own.push((
+                    path,
+                    format!(
+                        "{} ([webhooks] allow_http and allow_private allow it)",
+                        problem.message
+                    ),
+                ));
+            }
+        }
         problems.extend(
-            spec.check()
-                .into_iter()
+            own.into_iter()
                 .map(|(path, message)| format!("companions[{index}].{path}: {message}")),
         );
         if let Some(first) = specs[..index].iter().position(|s| s.name == spec.name) {
@@ -198,6 +271,8 @@ pub struct Companion {
     pub(crate) spec: CompanionSpec,
     pub(crate) key: CompanionKey,
     pub(crate) continue_url: String,
+    /// The provider's published keys (`jwks_uri`).
+    remote: Option<Arc<RemoteKeys>>,
 }
 
 impl Companion {
@@ -232,12 +307,55 @@ impl Companion {
             self.spec.name
         )
     }
+
+    /// The Management API credentials it writes answers with, if any.
+    pub fn management(&self) -> Option<&ManagementSpec> {
+        self.spec.management.as_ref()
+    }
+
+    /// Verifies a start token for the server at `issuer` at `now`: with the shared secret or
+    /// the provider's keys of the configuration, or (`jwks_uri`) with its published keys, kept
+    /// or fetched now.
+    pub(crate) async fn verify_start(
+        &self,
+        token: &str,
+        issuer: &str,
+        now: OffsetDateTime,
+    ) -> Result<StartClaims, VerifyFailure> {
+        let audience = self.audience(issuer);
+        let Some(remote) = &self.remote else {
+            return Ok(verify_start(
+                token,
+                &self.key,
+                &self.spec.issuer,
+                &audience,
+                now,
+            )?);
+        };
+        // The header first: a token that is not a JWT costs no fetch.
+        let kid = start_kid(token)?;
+        let keys = remote
+            .keys_for(kid.as_deref())
+            .await
+            .map_err(VerifyFailure::KeysUnavailable)?;
+        Ok(verify_start_with(
+            token,
+            &keys,
+            &self.spec.issuer,
+            &audience,
+            now,
+        )?)
+    }
 }
 
 /// The configured companions (none by default).
 #[derive(Debug, Default)]
 pub struct Companions {
     list: Vec<Companion>,
+    /// The client of calls to providers, when a companion makes any.
+    pub(crate) outbound: Option<Outbound>,
+    /// Rung when a visit recorded a write for the Management API, to wake this node's writer.
+    pub(crate) written: tokio::sync::Notify,
     /// The providers' client ids found to have no Accrete client of the same id, and when: an
     /// application without a client of its own (the common case) then costs no read per check
     /// for [`CLIENT_CACHE_TTL`]. The ids come from the providers (authenticated check calls,
@@ -249,28 +367,51 @@ pub struct Companions {
 const UNREGISTERED_CAPACITY: usize = 1024;
 
 impl Companions {
-    /// The companions of `specs`, or their problems.
-    pub fn new(specs: Vec<CompanionSpec>) -> Result<Companions, String> {
-        let problems = check_all(&specs);
+    /// The companions of `specs`, calling providers as `webhooks` says (private addresses,
+    /// plain http, time limit), or their problems.
+    pub fn new(
+        specs: Vec<CompanionSpec>,
+        webhooks: &WebhookSettings,
+    ) -> Result<Companions, String> {
+        let problems = check_all(&specs, webhooks);
         if !problems.is_empty() {
             return Err(problems.join("; "));
         }
+        let calls = specs
+            .iter()
+            .any(|spec| spec.jwks_uri.is_some() || spec.management.is_some());
+        let outbound = calls.then(|| Outbound::new(webhooks)).transpose()?;
         let list = specs
             .into_iter()
             .filter_map(|spec| {
                 let key = spec.key().ok()?;
                 let continue_url = spec.continue_url()?;
+                let remote = match (&spec.jwks_uri, &outbound) {
+                    (Some(url), Some(outbound)) => Some(Arc::new(RemoteKeys::new(
+                        url.trim().to_owned(),
+                        outbound.clone(),
+                    ))),
+                    _ => None,
+                };
                 Some(Companion {
                     spec,
                     key,
                     continue_url,
+                    remote,
                 })
             })
             .collect();
         Ok(Companions {
             list,
+            outbound,
+            written: tokio::sync::Notify::new(),
             unregistered: Mutex::default(),
         })
+    }
+
+    /// Whether a companion writes answers through a Management API.
+    pub fn write_back(&self) -> bool {
+        self.list.iter().any(|c| c.spec.management.is_some())
     }
 
     /// The companion `name`.
@@ -361,9 +502,11 @@ mod tests {
             algorithm: CompanionAlgorithm::HS256,
             secret: "0123456789abcdef0123456789abcdef".into(),
             jwks: None,
+            jwks_uri: None,
             signing_key: None,
             continue_url: None,
             client: "auth0-companion".into(),
+            management: None,
         }
     }
 
@@ -387,11 +530,14 @@ mod tests {
             algorithm: CompanionAlgorithm::HS256,
             secret: "short".into(),
             jwks: None,
+            jwks_uri: None,
             signing_key: None,
             continue_url: None,
             client: String::new(),
+            management: None,
         };
-        let problems = check_all(&[spec(), bad, spec()]);
+        let strict = WebhookSettings::default();
+        let problems = check_all(&[spec(), bad, spec()], &strict);
         for path in ["name", "issuer", "secret", "continue_url", "client"] {
             assert!(
                 problems
@@ -405,13 +551,78 @@ mod tests {
             algorithm: CompanionAlgorithm::ES256,
             ..spec()
         };
-        let problems = check_all(&[es256]);
+        let problems = check_all(std::slice::from_ref(&es256), &strict);
         assert!(
             problems
                 .iter()
                 .any(|p| p.starts_with("companions[0].jwks:")),
             "{problems:?}"
         );
+        // Keys at an address: https, not both forms, ES256 only.
+        let both = CompanionSpec {
+            jwks: Some("{}".into()),
+            jwks_uri: Some("https://sso.example.com/certs".into()),
+            ..es256.clone()
+        };
+        let plain = CompanionSpec {
+            jwks_uri: Some("http://127.0.0.1:9/certs".into()),
+            ..es256
+        };
+        let hs = CompanionSpec {
+            jwks_uri: Some("https://sso.example.com/certs".into()),
+            ..spec()
+        };
+        let problems = check_all(&[both, plain, hs], &strict);
+        for expected in [
+            "companions[0].jwks_uri: give the provider's keys",
+            "companions[1].jwks_uri: the URL must start with https://",
+            "companions[2].jwks_uri: only with algorithm",
+        ] {
+            assert!(
+                problems.iter().any(|p| p.starts_with(expected)),
+                "{expected}: {problems:?}"
+            );
+        }
+        // A Management API of a generic companion, and its own mistakes.
+        let generic = CompanionSpec {
+            kind: CompanionKind::Generic,
+            continue_url: Some("https://sso.example.com/continue".into()),
+            management: Some(ManagementSpec {
+                client_id: String::new(),
+                client_secret: "s".into(),
+                domain: None,
+                base_url: Some("http://127.0.0.1:9".into()),
+            }),
+            ..spec()
+        };
+        let problems = check_all(&[generic], &strict);
+        for expected in [
+            "companions[0].management: only for kind",
+            "companions[0].management.client_id:",
+            "companions[0].management.base_url: the URL must start with https://",
+        ] {
+            assert!(
+                problems.iter().any(|p| p.starts_with(expected)),
+                "{expected}: {problems:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_management_secret_is_masked_everywhere() {
+        let with = CompanionSpec {
+            management: Some(ManagementSpec {
+                client_id: "m2m".into(),
+                client_secret: "the m2m secret".into(),
+                domain: None,
+                base_url: None,
+            }),
+            ..spec()
+        };
+        assert!(with.check().is_empty(), "{:?}", with.check());
+        assert!(!format!("{with:?}").contains("the m2m secret"));
+        let shown = with.redacted();
+        assert_eq!(shown.management.unwrap().client_secret, "********");
     }
 
     #[test]

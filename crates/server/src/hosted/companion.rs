@@ -76,6 +76,22 @@ pub(crate) async fn start(
             accrete_app::transactions::TransactionError::Gone,
         ),
         Err(CompanionError::Store(error)) => store_failure(&state, locale, &error),
+        // The provider's published keys cannot be had: nothing was stored, try again soon.
+        Err(error @ CompanionError::KeysUnavailable(_)) => {
+            tracing::warn!(companion = %name, code = error.code(), %error, "companion start failed");
+            let mut response = PageError::new(
+                &state,
+                StatusCode::SERVICE_UNAVAILABLE,
+                locale,
+                text(locale, "error.server"),
+            )
+            .technical(format!("{}: {error}", error.code()))
+            .into_response();
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("30"));
+            response
+        }
         Err(error) => {
             tracing::info!(companion = %name, code = error.code(), "companion start refused");
             let (status, key) = match error {

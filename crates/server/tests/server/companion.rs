@@ -1,9 +1,17 @@
 //! Companion mode end to end on both backends (docs/companion.md): the provider's check call,
 //! a browser arriving with a start token (signed here with the `hmac` crate, independently of
 //! the server's JOSE library), the prompt page, and the answers token posted back; refused
-//! tokens (tampered, expired, replayed, another tenant) store nothing.
+//! tokens (tampered, expired, replayed, another tenant) store nothing. ES256 companions verify
+//! with the keys a provider publishes (`jwks_uri`, served here by a real HTTP server): kept,
+//! fetched again for a rotated key at most once per interval, a provider that cannot be
+//! reached refused clearly.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use accrete_server::Layer;
+use accrete_server::config::WebhooksLayer;
+use axum::response::IntoResponse as _;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
@@ -15,11 +23,11 @@ use crate::api_client::{Api, Tokens, admin, ensure_client, problem};
 use crate::rp::location;
 use crate::support::{Browser, TestApp, each_backend_with, hidden_input};
 
-const SECRET: &str = "a shared secret of at least thirty-two characters";
-const TENANT: &str = "tenant.example.auth0.com";
+pub(crate) const SECRET: &str = "a shared secret of at least thirty-two characters";
+pub(crate) const TENANT: &str = "tenant.example.auth0.com";
 const CONTINUE: &str = "https://tenant.example.auth0.com/continue";
 
-fn with_companion() -> Layer {
+pub(crate) fn with_companion() -> Layer {
     Layer {
         companions: Some(
             serde_json::from_value(json!([{
@@ -36,7 +44,7 @@ fn with_companion() -> Layer {
 
 /// A company (in `user_metadata`) asked at sign-in, skippable and asked again two sign-ins
 /// after a skip; a required agreement for the `shop` application only.
-async fn publish(api: &Api<'_>) {
+pub(crate) async fn publish(api: &Api<'_>) {
     let policy = r#"
 version = 1
 [[fields]]
@@ -68,7 +76,7 @@ trigger = { moments = ["login"], condition = { client = { ids = ["shop"] } } }
 }
 
 /// An HS256 JWT of `claims` under `secret`, built from the RFCs (not the server's library).
-fn hs256(claims: &Value, secret: &str) -> String {
+pub(crate) fn hs256(claims: &Value, secret: &str) -> String {
     let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
     let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
     let signing_input = format!("{header}.{payload}");
@@ -90,7 +98,7 @@ fn verified(token: &str, secret: &str) -> Value {
 }
 
 /// Start-token claims for `sub` (what Auth0's `encodeToken` puts, plus the Action's payload).
-fn start_claims(app: &TestApp, sub: &str, jti: &str, facts: Value) -> Value {
+pub(crate) fn start_claims(app: &TestApp, sub: &str, jti: &str, facts: Value) -> Value {
     let now = OffsetDateTime::now_utc().unix_timestamp();
     let mut claims = json!({
         "iss": TENANT, "sub": sub, "aud": format!("{}/companion/auth0", app.base),
@@ -103,7 +111,7 @@ fn start_claims(app: &TestApp, sub: &str, jti: &str, facts: Value) -> Value {
     claims
 }
 
-fn start_path(token: &str, state: &str) -> String {
+pub(crate) fn start_path(token: &str, state: &str) -> String {
     format!("/companion/auth0/start?session_token={token}&state={state}")
 }
 
@@ -126,7 +134,7 @@ async fn check_as(app: &TestApp, token: &str, name: &str, body: Value) -> reqwes
 }
 
 /// Follows the browser from `path` up to a page that is not a redirect; its path and HTML.
-async fn visit(browser: &Browser, path: &str) -> (String, u16, String) {
+pub(crate) async fn visit(browser: &Browser, path: &str) -> (String, u16, String) {
     let mut target = path.to_owned();
     loop {
         let response = browser.get(&target).await;
@@ -141,7 +149,7 @@ async fn visit(browser: &Browser, path: &str) -> (String, u16, String) {
 
 /// Posts the prompt page at `page` (its HTML) with `action` and `answers`; follows to the
 /// return page and gives its form: (action URL, state, verified answers claims).
-async fn post_prompt(
+pub(crate) async fn post_prompt(
     browser: &Browser,
     html: &str,
     action: &str,
@@ -160,12 +168,15 @@ async fn post_prompt(
     );
     let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let response = browser.post_form("/prompt", &pairs).await;
-    assert!(response.status().is_redirection(), "{}", response.status());
+    if !response.status().is_redirection() {
+        let status = response.status();
+        panic!("{status}: {}", response.text().await.unwrap());
+    }
     visit(browser, &location(&response)).await
 }
 
 /// The return page's form: its action and the verified claims of its token.
-fn returned(html: &str) -> (String, Value) {
+pub(crate) fn returned(html: &str) -> (String, Value) {
     let action = html
         .split("action=\"")
         .nth(1)
@@ -368,7 +379,7 @@ async fn a_skip_is_remembered_and_a_required_step_left_is_a_denial() {
 }
 
 /// A P-256 key as PKCS#8 PEM, with its public JWKS (and `kid`).
-fn ec_key() -> (String, Value, String) {
+pub(crate) fn ec_key() -> (String, Value, String) {
     use accrete_oidc::keys::{Alg, KeySchedule, SigningKey};
     let key = SigningKey::generate(
         Alg::ES256,
@@ -556,6 +567,244 @@ async fn a_companion_whose_client_is_not_registered_says_so_and_stores_nothing()
                 .unwrap()
                 .is_none()
         );
+    })
+    .await;
+}
+
+/// A provider publishing its keys on 127.0.0.1: `GET /<path>` answers the JWKS set for that
+/// path, and each request is counted.
+struct KeysPublisher {
+    base: String,
+    published: Arc<Mutex<HashMap<String, Value>>>,
+    requests: Arc<Mutex<HashMap<String, usize>>>,
+}
+
+impl KeysPublisher {
+    async fn start() -> KeysPublisher {
+        let published: Arc<Mutex<HashMap<String, Value>>> = Arc::default();
+        let requests: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
+        let (keys, counts) = (published.clone(), requests.clone());
+        let route = axum::routing::get(
+            move |axum::extract::Path(path): axum::extract::Path<String>| {
+                let (keys, counts) = (keys.clone(), counts.clone());
+                async move {
+                    *counts.lock().unwrap().entry(path.clone()).or_default() += 1;
+                    match keys.lock().unwrap().get(&path) {
+                        Some(jwks) => (
+                            axum::http::StatusCode::OK,
+                            [("cache-control", "public, max-age=600")],
+                            axum::Json(jwks.clone()),
+                        )
+                            .into_response(),
+                        None => axum::http::StatusCode::NOT_FOUND.into_response(),
+                    }
+                }
+            },
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            axum::serve(listener, axum::Router::new().route("/{path}", route))
+                .await
+                .unwrap();
+        });
+        KeysPublisher {
+            base: format!("http://{addr}"),
+            published,
+            requests,
+        }
+    }
+
+    /// Publishes `jwks` at `/<path>` (replacing what was there: a rotation).
+    fn publish(&self, path: &str, jwks: &Value) {
+        self.published
+            .lock()
+            .unwrap()
+            .insert(path.to_owned(), jwks.clone());
+    }
+
+    /// How many times `/<path>` was fetched since the last reset.
+    fn requests(&self, path: &str) -> usize {
+        self.requests
+            .lock()
+            .unwrap()
+            .get(path)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    fn reset(&self) {
+        self.requests.lock().unwrap().clear();
+        self.published.lock().unwrap().clear();
+    }
+}
+
+const KC_ISSUER: &str = "https://sso.example.com/realms/main";
+
+/// Generic ES256 companions whose keys are at `keys_url/<name>`; loopback over plain http
+/// allowed; no background workers.
+fn with_published_keys(keys_url: &str, names: &[&str]) -> Layer {
+    let (accrete_pem, _, _) = ec_key();
+    let companions: Vec<Value> = names
+        .iter()
+        .map(|name| {
+            json!({
+                "name": name,
+                "kind": "generic",
+                "issuer": KC_ISSUER,
+                "algorithm": "ES256",
+                "jwks_uri": format!("{keys_url}/{name}"),
+                "signing_key": accrete_pem,
+                "continue_url": "https://sso.example.com/realms/main/accrete/continue",
+                "client": "keycloak-companion",
+            })
+        })
+        .collect();
+    Layer {
+        webhooks: Some(WebhooksLayer {
+            allow_private: Some(true),
+            allow_http: Some(true),
+            deliver: Some(false),
+            ..WebhooksLayer::default()
+        }),
+        companions: Some(serde_json::from_value(Value::Array(companions)).unwrap()),
+        ..Layer::default()
+    }
+}
+
+/// A start token of companion `name` for `sub`, signed with `pem` under `kid`.
+fn es256_start(app: &TestApp, name: &str, sub: &str, jti: &str, pem: &str, kid: &str) -> String {
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let claims = json!({
+        "iss": KC_ISSUER, "sub": sub, "aud": format!("{}/companion/{name}", app.base),
+        "iat": now, "exp": now + 300, "jti": jti, "logins_count": 2,
+    });
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+    header.kid = Some(kid.to_owned());
+    let key = jsonwebtoken::EncodingKey::from_ec_pem(pem.as_bytes()).unwrap();
+    let token = jsonwebtoken::encode(&header, &claims, &key).unwrap();
+    format!("/companion/{name}/start?session_token={token}&state=s-1")
+}
+
+#[tokio::test]
+async fn an_es256_companion_verifies_with_the_published_keys_and_follows_a_rotation() {
+    let publisher = KeysPublisher::start().await;
+    let layer = with_published_keys(&publisher.base, &["keycloak"]);
+    each_backend_with(&layer, |app| {
+        let publisher = &publisher;
+        async move {
+            publisher.reset();
+            let (_, api) = admin(&app).await;
+            publish(&api).await;
+            ensure_client(&app, "keycloak-companion", &[]).await;
+            let (first_pem, first_jwks, first_kid) = ec_key();
+            publisher.publish("keycloak", &first_jwks);
+
+            // A token of the published key is accepted; the keys are fetched once, then kept.
+            for (sub, jti) in [("kc-1", "r-1"), ("kc-2", "r-2")] {
+                let path = es256_start(&app, "keycloak", sub, jti, &first_pem, &first_kid);
+                let (page, status, html) = visit(&app.new_browser(), &path).await;
+                assert!(page.starts_with("/prompt?tx="), "{status} {html}");
+            }
+            assert_eq!(publisher.requests("keycloak"), 1, "kept, not fetched again");
+
+            // The provider rotates: only the new key is published, and its tokens are accepted.
+            let (second_pem, second_jwks, second_kid) = ec_key();
+            publisher.publish("keycloak", &second_jwks);
+            let path = es256_start(&app, "keycloak", "kc-3", "r-3", &second_pem, &second_kid);
+            let (page, status, html) = visit(&app.new_browser(), &path).await;
+            assert!(page.starts_with("/prompt?tx="), "{status} {html}");
+            assert_eq!(
+                publisher.requests("keycloak"),
+                2,
+                "fetched again for the new kid"
+            );
+            assert!(
+                app.store
+                    .companion_user("keycloak", "kc-3")
+                    .await
+                    .unwrap()
+                    .is_some()
+            );
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn made_up_kids_fetch_the_keys_at_most_once_and_an_unreachable_provider_stores_nothing() {
+    let publisher = KeysPublisher::start().await;
+    // A provider that is not there: a port bound, then let go.
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let down = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let mut layer = with_published_keys(&publisher.base, &["keycloak"]);
+    let unreachable = with_published_keys(&down, &["offline"]);
+    layer
+        .companions
+        .as_mut()
+        .unwrap()
+        .extend(unreachable.companions.unwrap());
+    each_backend_with(&layer, |app| {
+        let publisher = &publisher;
+        async move {
+            publisher.reset();
+            let (_, api) = admin(&app).await;
+            publish(&api).await;
+            ensure_client(&app, "keycloak-companion", &[]).await;
+            let (pem, jwks, kid) = ec_key();
+            publisher.publish("keycloak", &jwks);
+            let path = es256_start(&app, "keycloak", "kc-1", "m-1", &pem, &kid);
+            let (page, _, _) = visit(&app.new_browser(), &path).await;
+            assert!(page.starts_with("/prompt?tx="), "{page}");
+            assert_eq!(publisher.requests("keycloak"), 1);
+
+            // Tokens naming keys the provider never published: refused; the first fetches the
+            // keys again, the second (within the interval) does not.
+            let (forged_pem, _, _) = ec_key();
+            for (n, made_up) in ["made-up-1", "made-up-2"].into_iter().enumerate() {
+                let sub = format!("forger-{n}");
+                let path = es256_start(&app, "keycloak", &sub, made_up, &forged_pem, made_up);
+                let (_, status, html) = visit(&app.new_browser(), &path).await;
+                assert_eq!(status, 400, "{html}");
+                assert!(html.contains("invalid_token"), "{html}");
+                assert!(
+                    app.store
+                        .companion_user("keycloak", &sub)
+                        .await
+                        .unwrap()
+                        .is_none()
+                );
+            }
+            assert_eq!(
+                publisher.requests("keycloak"),
+                2,
+                "one fetch for two unknown kids"
+            );
+
+            // The provider cannot be reached: a clear refusal, nothing stored, not a 500.
+            for jti in ["o-1", "o-2"] {
+                let path = es256_start(&app, "offline", "kc-9", jti, &pem, &kid);
+                let response = app.new_browser().get(&path).await;
+                assert_eq!(response.status(), 503);
+                assert_eq!(
+                    response
+                        .headers()
+                        .get("retry-after")
+                        .and_then(|v| v.to_str().ok()),
+                    Some("30")
+                );
+                let html = response.text().await.unwrap();
+                assert!(html.contains("jwks_unavailable"), "{html}");
+            }
+            assert!(
+                app.store
+                    .companion_user("offline", "kc-9")
+                    .await
+                    .unwrap()
+                    .is_none()
+            );
+        }
     })
     .await;
 }

@@ -24,6 +24,7 @@ mod basic_op;
 mod claims;
 mod client_delete;
 mod companion;
+mod companion_management;
 mod consents;
 mod console;
 mod console_clients;

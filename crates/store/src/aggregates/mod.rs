@@ -10,6 +10,7 @@ pub(crate) mod account_tokens;
 pub(crate) mod accounts;
 pub(crate) mod admins;
 pub(crate) mod clients;
+pub(crate) mod companion_writes;
 pub(crate) mod companions;
 pub(crate) mod connections;
 pub(crate) mod counters;
