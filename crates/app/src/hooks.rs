@@ -187,7 +187,11 @@ mod tests {
         let hooks = Hooks::new(
             vec![
                 spec("every", &[], EnrichmentTiming::AfterResponse),
-                spec("linked", &["provider_link"], EnrichmentTiming::AfterResponse),
+                spec(
+                    "linked",
+                    &["provider_link"],
+                    EnrichmentTiming::AfterResponse,
+                ),
                 spec("sooner", &[], EnrichmentTiming::BeforeDecision),
             ],
             &WebhookSettings::default(),
@@ -204,7 +208,10 @@ mod tests {
             .enrichments(&link, EnrichmentTiming::AfterResponse)
             .map(|(hook, moment)| (hook.name.as_str(), moment))
             .collect();
-        assert_eq!(later, [("every", "provider_link"), ("linked", "provider_link")]);
+        assert_eq!(
+            later,
+            [("every", "provider_link"), ("linked", "provider_link")]
+        );
         assert!(hooks.at_sign_in());
     }
 

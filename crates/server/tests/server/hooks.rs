@@ -67,7 +67,9 @@ pub(crate) struct Receiver {
 }
 
 impl Receiver {
-    pub(crate) async fn start(behaviour: impl Fn(&Value) -> Reply + Send + Sync + 'static) -> Receiver {
+    pub(crate) async fn start(
+        behaviour: impl Fn(&Value) -> Reply + Send + Sync + 'static,
+    ) -> Receiver {
         let behaviour: Behaviour = Arc::new(behaviour);
         let received = Arc::new(Mutex::new(Vec::new()));
         let log = received.clone();

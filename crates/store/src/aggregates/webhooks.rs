@@ -409,13 +409,13 @@ pub(crate) mod sql {
             .and_then(Value::as_str)
             .map(str::to_owned);
         query(sql)
-        .bind(id.clone())
-        .bind(event.kind)
-        .bind(Json(event.payload))
-        .bind(to_millis(event.at))
-        .bind(user_id)
-        .execute(&mut *c)
-        .await?;
+            .bind(id.clone())
+            .bind(event.kind)
+            .bind(Json(event.payload))
+            .bind(to_millis(event.at))
+            .bind(user_id)
+            .execute(&mut *c)
+            .await?;
         Ok(id)
     }
 

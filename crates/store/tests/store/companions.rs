@@ -195,7 +195,12 @@ async fn the_user_lists_email_filter_finds_the_users_of_companions_too(store: Ar
         .list_users(by_email("ada@example.com", 2, first.next_cursor))
         .await
         .unwrap();
-    let paged: Vec<_> = first.items.iter().chain(&second.items).map(|u| u.id).collect();
+    let paged: Vec<_> = first
+        .items
+        .iter()
+        .chain(&second.items)
+        .map(|u| u.id)
+        .collect();
     assert_eq!(paged, expected);
     assert_eq!(second.next_cursor, None);
 
