@@ -173,6 +173,10 @@ pub struct FlowState {
     /// in the sign-up's progress.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub provider_signup: bool,
+    /// A provider was linked at this sign-in to the account that already had its email (its
+    /// first sign-in through that provider): the `provider_link` enrichments run.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub provider_link: bool,
     /// Values an upstream provider gave that the fields refused: they pre-fill the prompt
     /// (never stored as known).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]

@@ -638,16 +638,23 @@ pub async fn link_pending(
         return Ok(false);
     };
     set_pending(&mut stored.state, None);
-    app.store().update_transaction(stored).await?;
-    if normalize_email(&pending.email) != normalize_email(&user.email) {
+    let connection = if normalize_email(&pending.email) != normalize_email(&user.email) {
         tracing::info!(user_id = %user.id, "pending link dropped: another account signed in");
-        return Ok(false);
+        None
+    } else {
+        app.federation
+            .enabled(app.store(), &pending.connection)
+            .await?
+    };
+    if connection.is_some() {
+        // The provider's first sign-in into this account: its `provider_link` enrichments
+        // run at this sign-in (hooks::sign_in).
+        let mut flow = FlowState::of(&stored.state);
+        flow.provider_link = true;
+        flow.store_into(&mut stored.state);
     }
-    let Some(connection) = app
-        .federation
-        .enabled(app.store(), &pending.connection)
-        .await?
-    else {
+    app.store().update_transaction(stored).await?;
+    let Some(connection) = connection else {
         return Ok(false);
     };
     let identity = UpstreamIdentity {

@@ -62,7 +62,9 @@ impl Hooks {
         let at_sign_in = specs.iter().any(|s| {
             s.kind == HookKind::PostSignIn
                 || (s.kind == HookKind::Enrichment
-                    && (s.runs_at("signup") || s.runs_at("provider_signup")))
+                    && ["signup", "provider_signup", "provider_link"]
+                        .iter()
+                        .any(|moment| s.runs_at(moment)))
         });
         Ok(Hooks {
             caller: Some(Caller::new(webhooks)?),
@@ -91,14 +93,16 @@ impl Hooks {
         self.specs.iter().filter(move |s| s.kind == kind)
     }
 
-    /// The enrichment hooks that run at `moment` with `timing`.
-    pub(crate) fn enrichments(
-        &self,
-        moment: &str,
+    /// The enrichment hooks with `timing` that run at one of `moments`, each once, with the
+    /// first of them it runs at (its `trigger`).
+    pub(crate) fn enrichments<'a>(
+        &'a self,
+        moments: &'a [&'a str],
         timing: EnrichmentTiming,
-    ) -> impl Iterator<Item = &HookSpec> {
+    ) -> impl Iterator<Item = (&'a HookSpec, &'a str)> {
         self.of(HookKind::Enrichment)
-            .filter(move |s| s.runs_at(moment) && s.timing.unwrap_or_default() == timing)
+            .filter(move |s| s.timing.unwrap_or_default() == timing)
+            .filter_map(|s| Some((s, *moments.iter().find(|m| s.runs_at(m))?)))
     }
 
     /// Calls `hook` with `body` (see [`Caller::call`]).
@@ -168,6 +172,47 @@ mod tests {
             message_in(&json!(long), "en").map(|m| m.chars().count()),
             Some(MAX_MESSAGE_CHARS)
         );
+    }
+
+    #[test]
+    fn an_enrichment_runs_once_per_sign_in_with_the_first_of_its_moments() {
+        let spec = |name: &str, when: &[&str], timing: EnrichmentTiming| {
+            serde_json::from_value::<HookSpec>(json!({
+                "name": name, "kind": "enrichment", "url": "https://hooks.example.com/e",
+                "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwMfKQ9r8GKYqr",
+                "when": when, "timing": timing,
+            }))
+            .unwrap()
+        };
+        let hooks = Hooks::new(
+            vec![
+                spec("every", &[], EnrichmentTiming::AfterResponse),
+                spec(
+                    "linked",
+                    &["provider_link"],
+                    EnrichmentTiming::AfterResponse,
+                ),
+                spec("sooner", &[], EnrichmentTiming::BeforeDecision),
+            ],
+            &WebhookSettings::default(),
+        )
+        .unwrap();
+        let provider_signup = ["signup", "provider_signup"];
+        let later: Vec<_> = hooks
+            .enrichments(&provider_signup, EnrichmentTiming::AfterResponse)
+            .map(|(hook, moment)| (hook.name.as_str(), moment))
+            .collect();
+        assert_eq!(later, [("every", "signup")]);
+        let link = ["provider_link"];
+        let later: Vec<_> = hooks
+            .enrichments(&link, EnrichmentTiming::AfterResponse)
+            .map(|(hook, moment)| (hook.name.as_str(), moment))
+            .collect();
+        assert_eq!(
+            later,
+            [("every", "provider_link"), ("linked", "provider_link")]
+        );
+        assert!(hooks.at_sign_in());
     }
 
     #[test]

@@ -392,6 +392,17 @@ pub fn verify_access_token(
     now: OffsetDateTime,
 ) -> Result<AccessTokenClaims, TokenError> {
     let claims = verify::<AccessTokenClaims>(keys, token, now, TokenKind::Access)?;
+    check_access_token_times(&claims, issuer, now)?;
+    Ok(claims)
+}
+
+/// The checks of [`verify_access_token`] that depend on the time (and the issuer), for claims
+/// whose signature was verified earlier: `iss`, `exp` and `nbf` at `now`.
+pub fn check_access_token_times(
+    claims: &AccessTokenClaims,
+    issuer: &str,
+    now: OffsetDateTime,
+) -> Result<(), TokenError> {
     check_times(
         issuer,
         &claims.iss,
@@ -399,8 +410,7 @@ pub fn verify_access_token(
         claims.nbf,
         now,
         ExpiryCheck::Enforce,
-    )?;
-    Ok(claims)
+    )
 }
 
 fn is_access_token_typ(typ: &str) -> bool {

@@ -47,6 +47,8 @@ pub struct Shared {
     pub limits: RateLimits,
     /// The signing keys (loaded from the store, reloaded to see rotations).
     pub keys: crate::keys::KeyManager,
+    /// The access tokens whose signature this node verified with those keys.
+    pub verified_tokens: crate::oauth::VerifiedTokens,
     /// The use-cases, with the store and this node's caches (clients, published policy).
     pub app: App,
 }
@@ -156,6 +158,7 @@ impl AppState {
             .with_base_theme(pages.theme().as_ref().clone());
         Ok(AppState(Arc::new(Shared {
             keys,
+            verified_tokens: crate::oauth::VerifiedTokens::default(),
             pages: Arc::new(pages),
             app,
             limits: RateLimits::new(

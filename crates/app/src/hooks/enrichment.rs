@@ -219,21 +219,21 @@ async fn changes_for(
     Ok((changes, kept))
 }
 
-/// Runs the enrichments of `moment` that run after the response, in the background: the
-/// caller never waits for them; a failure is logged.
-pub fn after_response(app: &App, policy: &Arc<CompiledPolicy>, user: &User, moment: &str) {
-    let later: Vec<HookSpec> = app
+/// Runs the enrichments of `moments` that run after the response (each hook once), in the
+/// background: the caller never waits for them; a failure is logged.
+pub fn after_response(app: &App, policy: &Arc<CompiledPolicy>, user: &User, moments: &[&str]) {
+    let later: Vec<(HookSpec, String)> = app
         .hooks
-        .enrichments(moment, EnrichmentTiming::AfterResponse)
-        .cloned()
+        .enrichments(moments, EnrichmentTiming::AfterResponse)
+        .map(|(hook, moment)| (hook.clone(), moment.to_owned()))
         .collect();
     if later.is_empty() {
         return;
     }
     let (store, hooks, policy) = (app.store.clone(), app.hooks.clone(), policy.clone());
-    let (user_id, moment) = (user.id, moment.to_owned());
+    let user_id = user.id;
     tokio::spawn(async move {
-        for hook in later {
+        for (hook, moment) in later {
             if let Err(error) =
                 in_background(&*store, &hooks, &hook, &policy, user_id, &moment).await
             {

@@ -71,12 +71,13 @@ pub async fn run(
             moments.push("provider_signup");
         }
     }
+    if flow.provider_link {
+        moments.push("provider_link");
+    }
     let enrich: Vec<(&HookSpec, &str)> = match &policy {
         Some(_) => app
             .hooks
-            .of(HookKind::Enrichment)
-            .filter(|h| h.timing.unwrap_or_default() == EnrichmentTiming::BeforeDecision)
-            .filter_map(|h| Some((h, *moments.iter().find(|m| h.runs_at(m))?)))
+            .enrichments(&moments, EnrichmentTiming::BeforeDecision)
             .collect(),
         None => Vec::new(),
     };
@@ -162,9 +163,7 @@ pub async fn run(
                 enrichment::apply(app.store(), hook, policy, user, reply.ok(), now).await?;
             user = updated;
         }
-        for moment in &moments {
-            enrichment::after_response(app, policy, &user, moment);
-        }
+        enrichment::after_response(app, policy, &user, &moments);
     }
     flow.hooks = Some(results);
     let mut updated = tx.clone();

@@ -36,7 +36,7 @@ impl HookKind {
     /// The values `when` accepts for this kind, the first ones being the default.
     fn moments(self) -> &'static [&'static str] {
         match self {
-            HookKind::Enrichment => &["signup", "provider_signup", "api"],
+            HookKind::Enrichment => &["signup", "provider_signup", "provider_link", "api"],
             HookKind::Validation => &["prompt", "account", "api"],
             HookKind::PostSignIn => &[],
         }
@@ -89,7 +89,7 @@ pub struct HookSpec {
     /// `open` (default) or `closed`; enrichment is always `open`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure: Option<FailureMode>,
-    /// When it runs: enrichment `signup`, `provider_signup`, `api`; validation `prompt`,
+    /// When it runs: enrichment `signup`, `provider_signup`, `provider_link`, `api`; validation `prompt`,
     /// `account`, `api` (default: all of them).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub when: Vec<String>,

@@ -164,7 +164,8 @@ pub struct PatchUser {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListUsers {
-    /// Exact email, ignoring case.
+    /// Exact email, ignoring case: the account signing in with it, and the users of
+    /// companions whose provider gave it (docs/companion.md).
     pub email: Option<String>,
     /// Created at or after (RFC 3339).
     #[param(format = DateTime)]

@@ -13,7 +13,7 @@ mod userinfo;
 
 pub(crate) use token::authorization_request_of;
 
-pub use access::{AccessClaims, verify_access_token};
+pub use access::{AccessClaims, VerifiedTokens, verify_access_token};
 
 use axum::Router;
 use axum::routing::{get, post};

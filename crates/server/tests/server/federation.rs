@@ -1046,3 +1046,151 @@ async fn a_disabled_account_cannot_sign_in_through_its_provider() {
     })
     .await;
 }
+
+/// The layer of these tests with an enrichment hook at `url` (every moment but `api`), which
+/// answers the company.
+fn with_enrichment(url: &str, when: &[&str]) -> Layer {
+    use crate::hooks::{hook, with_hooks};
+    let mut layer = with_hooks(json!([hook(
+        "crm",
+        "enrichment",
+        url,
+        json!({ "when": when, "fields": { "company": "company" } })
+    )]));
+    layer.federation = federation_layer().federation;
+    layer
+}
+
+/// The enrichment calls `receiver` got for `email` with `trigger`.
+fn enrichments(receiver: &crate::hooks::Receiver, email: &str, trigger: &str) -> usize {
+    receiver
+        .of_kind("enrichment")
+        .iter()
+        .filter(|call| call["trigger"] == trigger && call["user"]["email"] == email)
+        .count()
+}
+
+#[tokio::test]
+async fn a_sign_up_through_a_provider_is_enriched_before_the_decision_and_the_company_not_asked() {
+    use crate::hooks::{Receiver, Reply};
+    let receiver = Receiver::start(|_| Reply::Json(200, json!({ "company": "Analytical" }))).await;
+    let layer = with_enrichment(&receiver.url, &["provider_signup"]);
+    each_backend_with(&layer, |down| {
+        let receiver = &receiver;
+        async move {
+            let up = upstream(&down, "up").await;
+            upstream_user(&up, "ada@example.com", true, json!({"given_name": "Ada"})).await;
+            connect(&down, &up, "up", json!({})).await;
+            register(&down, ClientSpec::web("shop")).await;
+            let (_, api) = admin(&down).await;
+            api.publish(&signup_policy()).await;
+            let before = enrichments(receiver, "ada@example.com", "provider_signup");
+
+            // The provider gives the first name, the hook the company: nothing is asked.
+            let start = format!(
+                "{}{}",
+                down.base,
+                authorize_path("shop", "openid", "&connection=up")
+            );
+            walk(&down.new_browser().client, &up, start, "ada@example.com")
+                .await
+                .rp();
+            assert_eq!(
+                enrichments(receiver, "ada@example.com", "provider_signup"),
+                before + 1
+            );
+            let user = down
+                .store
+                .find_user_by_email("ada@example.com")
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(user.user_metadata["company"], "Analytical");
+            let provenance = down.store.value_provenance(user.id).await.unwrap();
+            assert!(
+                provenance
+                    .iter()
+                    .any(|p| p.key == "company" && p.source == "enrichment:crm"),
+                "{provenance:?}"
+            );
+            up.stop().await.unwrap();
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_first_sign_in_through_a_provider_into_an_existing_account_is_enriched_once() {
+    use crate::hooks::{Receiver, Reply};
+    let receiver = Receiver::start(|_| Reply::Json(200, json!({ "company": "Analytical" }))).await;
+    // `when` left out: every moment, the link's included.
+    let layer = with_enrichment(&receiver.url, &[]);
+    each_backend_with(&layer, |down| {
+        let receiver = &receiver;
+        async move {
+            let up = upstream(&down, "up").await;
+            upstream_user(&up, "ann@example.com", true, json!({"given_name": "Ann"})).await;
+            connect(&down, &up, "up", json!({})).await;
+            register(&down, ClientSpec::web("shop")).await;
+            // Signed up before the policy asks anything at sign-up.
+            down.sign_up("ann@example.com", PASSWORD).await;
+            let (_, api) = admin(&down).await;
+            api.publish(&signup_policy()).await;
+            let before = enrichments(receiver, "ann@example.com", "provider_link");
+
+            // The provider's first sign-in waits for the password, then links and enriches.
+            let browser = down.new_browser().client;
+            let start = format!(
+                "{}{}",
+                down.base,
+                authorize_path("shop", "openid", "&connection=up")
+            );
+            let (url, _, html) = walk(&browser, &up, start, "ann@example.com").await.page();
+            let tx = query_param(&url, "tx").unwrap();
+            let csrf = crate::support::hidden_input(&html, "csrf").unwrap();
+            let signed_in = browser
+                .post(format!("{}/login", down.base))
+                .form(&[
+                    ("csrf", csrf.as_str()),
+                    ("tx", tx.as_str()),
+                    ("email", "ann@example.com"),
+                    ("password", PASSWORD),
+                    ("action", "submit"),
+                ])
+                .send()
+                .await
+                .unwrap();
+            assert!(signed_in.status().is_redirection());
+            let next = resolve(&url, &crate::rp::location(&signed_in));
+            walk(&browser, &up, next, "ann@example.com").await.rp();
+            assert_eq!(
+                enrichments(receiver, "ann@example.com", "provider_link"),
+                before + 1,
+                "enriched at the link"
+            );
+            let user = down
+                .store
+                .find_user_by_email("ann@example.com")
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(user.user_metadata["company"], "Analytical");
+
+            // A later sign-in through the same provider is not a first one.
+            let start = format!(
+                "{}{}",
+                down.base,
+                authorize_path("shop", "openid", "&connection=up")
+            );
+            walk(&down.new_browser().client, &up, start, "ann@example.com")
+                .await
+                .rp();
+            assert_eq!(
+                enrichments(receiver, "ann@example.com", "provider_link"),
+                before + 1
+            );
+            up.stop().await.unwrap();
+        }
+    })
+    .await;
+}

@@ -24,10 +24,10 @@ use crate::rp::{
 };
 use crate::support::{Browser, TestApp, each_backend_with, hidden_input};
 
-const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwMfKQ9r8GKYqr";
+pub(crate) const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwMfKQ9r8GKYqr";
 
 /// What a receiver does with a call.
-enum Reply {
+pub(crate) enum Reply {
     Json(u16, Value),
     /// Never answers.
     Hang,
@@ -61,13 +61,15 @@ impl Received {
 type Behaviour = Arc<dyn Fn(&Value) -> Reply + Send + Sync>;
 
 /// A hook receiver on 127.0.0.1 answering each call as `behaviour` says.
-struct Receiver {
-    url: String,
+pub(crate) struct Receiver {
+    pub(crate) url: String,
     received: Arc<Mutex<Vec<Received>>>,
 }
 
 impl Receiver {
-    async fn start(behaviour: impl Fn(&Value) -> Reply + Send + Sync + 'static) -> Receiver {
+    pub(crate) async fn start(
+        behaviour: impl Fn(&Value) -> Reply + Send + Sync + 'static,
+    ) -> Receiver {
         let behaviour: Behaviour = Arc::new(behaviour);
         let received = Arc::new(Mutex::new(Vec::new()));
         let log = received.clone();
@@ -102,7 +104,7 @@ impl Receiver {
     }
 
     /// The requests of `kind` received so far.
-    fn of_kind(&self, kind: &str) -> Vec<Value> {
+    pub(crate) fn of_kind(&self, kind: &str) -> Vec<Value> {
         self.received
             .lock()
             .unwrap()
@@ -119,7 +121,7 @@ impl Receiver {
 }
 
 /// Loopback receivers over plain http allowed, and `hooks` (JSON of `[[hooks]]` tables).
-fn with_hooks(hooks: Value) -> Layer {
+pub(crate) fn with_hooks(hooks: Value) -> Layer {
     Layer {
         webhooks: Some(WebhooksLayer {
             allow_private: Some(true),
@@ -132,7 +134,7 @@ fn with_hooks(hooks: Value) -> Layer {
     }
 }
 
-fn hook(name: &str, kind: &str, url: &str, more: Value) -> Value {
+pub(crate) fn hook(name: &str, kind: &str, url: &str, more: Value) -> Value {
     let mut hook = json!({ "name": name, "kind": kind, "url": url, "secret": SECRET });
     hook.as_object_mut()
         .unwrap()

@@ -99,6 +99,12 @@ fn subject_key(companion: &str, subject: &str) -> String {
     format!("companion:{companion}:{subject}")
 }
 
+/// The address a provider gave, as the user list's `email` filter compares it (`None` when
+/// there is none).
+fn searchable(email: &str) -> Option<String> {
+    Some(crate::model::normalize_email(email)).filter(|e| !e.is_empty())
+}
+
 /// The SQL, one function per statement or transaction, over a borrowed connection.
 pub(crate) mod sql {
     use super::*;
@@ -152,6 +158,15 @@ pub(crate) mod sql {
                         .bind(start.email_verified)
                         .execute(&mut *tx)
                         .await?;
+                    query(
+                        "UPDATE companion_subjects SET email_normalized = $3
+                         WHERE companion = $1 AND subject = $2",
+                    )
+                    .bind(start.companion.clone())
+                    .bind(start.subject.clone())
+                    .bind(searchable(&start.email))
+                    .execute(&mut *tx)
+                    .await?;
                 }
                 user
             }
@@ -163,13 +178,15 @@ pub(crate) mod sql {
                 let key = subject_key(&start.companion, &start.subject);
                 let user = users::sql::create_user_keyed_in(&mut *tx, new, key).await?;
                 query(
-                    "INSERT INTO companion_subjects (companion, subject, user_id, created_at)
-                     VALUES ($1, $2, $3, $4)",
+                    "INSERT INTO companion_subjects
+                         (companion, subject, user_id, created_at, email_normalized)
+                     VALUES ($1, $2, $3, $4, $5)",
                 )
                 .bind(start.companion.clone())
                 .bind(start.subject.clone())
                 .bind(user.id.to_string())
                 .bind(now)
+                .bind(searchable(&start.email))
                 .execute(&mut *tx)
                 .await?;
                 user

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use crate::aggregates::counters::{self, Daily, ValueDeltas};
 use crate::aggregates::prompt_state_row::PromptStateRow;
-use crate::aggregates::webhooks;
+use crate::aggregates::webhooks::{self, outbox_wanted};
 use crate::backend::{Backend, Conn, query, query_as};
 use crate::model::{from_millis, from_millis_opt, parse_id};
 use crate::{
@@ -432,37 +432,43 @@ pub(crate) mod sql {
         now: OffsetDateTime,
     ) -> Result<User, StoreError> {
         // One UPDATE: the increment happens in the database, so concurrent sign-ins all count.
+        // It also says whether an endpoint is enabled (`outbox_wanted!`): with
+        // none, the sign-in's event costs no statement.
         let sql = match kind {
-            SignInKind::Credentialed => {
+            SignInKind::Credentialed => concat!(
                 "UPDATE users SET credentialed_logins = credentialed_logins + 1,
                                   last_login_at = $2
-                 WHERE id = $1 RETURNING *"
-            }
-            SignInKind::Sso => {
+                 WHERE id = $1 RETURNING *, ",
+                outbox_wanted!()
+            ),
+            SignInKind::Sso => concat!(
                 "UPDATE users SET sso_logins = sso_logins + 1, last_login_at = $2
-                 WHERE id = $1 RETURNING *"
-            }
+                 WHERE id = $1 RETURNING *, ",
+                outbox_wanted!()
+            ),
         };
-        let user: User = query_as::<UserRow>(sql)
+        let row = query_as::<SignedInRow>(sql)
             .bind(id.to_string())
             .bind(crate::model::to_millis(now))
             .fetch_optional(&mut *c)
             .await?
-            .ok_or(StoreError::NotFound)?
-            .try_into()?;
+            .ok_or(StoreError::NotFound)?;
+        let user: User = row.user.try_into()?;
         counters::sql::count_day(&mut *c, Daily::SignIn(kind), now).await?;
-        let event = NewWebhookEvent {
-            kind: "signin.succeeded",
-            payload: json!({
-                "user": { "id": id },
-                "kind": match kind {
-                    SignInKind::Credentialed => "credentialed",
-                    SignInKind::Sso => "sso",
-                },
-            }),
-            at: now,
-        };
-        webhooks::sql::insert_event(&mut *c, event).await?;
+        if row.outbox_wanted {
+            let event = NewWebhookEvent {
+                kind: "signin.succeeded",
+                payload: json!({
+                    "user": { "id": id },
+                    "kind": match kind {
+                        SignInKind::Credentialed => "credentialed",
+                        SignInKind::Sso => "sso",
+                    },
+                }),
+                at: now,
+            };
+            webhooks::sql::insert_wanted_event(&mut *c, event).await?;
+        }
         Ok(user)
     }
 
@@ -813,32 +819,51 @@ pub(crate) mod sql {
              ORDER BY id LIMIT $8"
             };
         }
-        let sql = if query.email.is_some() {
-            concat!(
-                "SELECT * FROM users WHERE email_normalized = $1",
-                list_users_rest!()
-            )
+        // With an address, the users of companions who gave it too (their own key is their
+        // subject: `companions::sql`), through the index on the address they gave; a second
+        // statement of the same shape, merged in id order.
+        let statements: &[&'static str] = if query.email.is_some() {
+            &[
+                concat!(
+                    "SELECT * FROM users WHERE email_normalized = $1",
+                    list_users_rest!()
+                ),
+                concat!(
+                    "SELECT * FROM users WHERE id IN
+                     (SELECT user_id FROM companion_subjects WHERE email_normalized = $1)",
+                    list_users_rest!()
+                ),
+            ]
         } else {
-            concat!(
+            &[concat!(
                 "SELECT * FROM users WHERE ($1 IS NULL OR email_normalized = $1)",
                 list_users_rest!()
-            )
+            )]
         };
-        let rows = query_as::<UserRow>(sql)
-            .bind(query.email.as_deref().map(crate::model::normalize_email))
-            .bind(query.created_after.map(crate::model::to_millis))
-            .bind(query.created_before.map(crate::model::to_millis))
-            .bind(query.cursor.map(|id| id.to_string()))
-            .bind(location)
-            .bind(key)
-            .bind(C::json_param(equals))
-            .bind(i64::from(limit) + 1)
-            .fetch_all(&mut *c)
-            .await?;
+        let mut rows = Vec::new();
+        for sql in statements {
+            rows.extend(
+                query_as::<UserRow>(sql)
+                    .bind(query.email.as_deref().map(crate::model::normalize_email))
+                    .bind(query.created_after.map(crate::model::to_millis))
+                    .bind(query.created_before.map(crate::model::to_millis))
+                    .bind(query.cursor.map(|id| id.to_string()))
+                    .bind(location)
+                    .bind(key.clone())
+                    .bind(C::json_param(equals.clone()))
+                    .bind(i64::from(limit) + 1)
+                    .fetch_all(&mut *c)
+                    .await?,
+            );
+        }
         let mut items = rows
             .into_iter()
             .map(User::try_from)
             .collect::<Result<Vec<_>, _>>()?;
+        if statements.len() > 1 {
+            items.sort_by_key(|user| user.id);
+            items.dedup_by_key(|user| user.id);
+        }
         let next_cursor = if items.len() > limit as usize {
             items.truncate(limit as usize);
             items.last().map(|user| user.id)
@@ -928,6 +953,14 @@ pub(crate) mod sql {
         .await?;
         Ok(count)
     }
+}
+
+/// A `users` row returned by a sign-in's count, with whether the outbox wants its event.
+#[derive(Debug, sqlx::FromRow)]
+struct SignedInRow {
+    #[sqlx(flatten)]
+    user: UserRow,
+    outbox_wanted: bool,
 }
 
 /// A `users` row.

@@ -19,6 +19,16 @@ use crate::webhook::{
     WebhookEvent,
 };
 
+/// A column for the `RETURNING` of a statement that a change's event follows: whether an
+/// endpoint is enabled, read in the change's own statement, so that with none the event costs
+/// no statement at all (then [`sql::insert_wanted_event`] when it is true).
+macro_rules! outbox_wanted {
+    () => {
+        "EXISTS (SELECT 1 FROM webhook_endpoints WHERE enabled) AS outbox_wanted"
+    };
+}
+pub(crate) use outbox_wanted;
+
 /// Webhook endpoints, the outbox and deliveries.
 #[async_trait]
 pub trait Webhooks: Send + Sync {
@@ -359,27 +369,53 @@ pub(crate) mod sql {
         c: &mut C,
         event: NewWebhookEvent,
     ) -> Result<String, StoreError> {
-        let id = format!("msg_{}", new_id(event.at).simple());
         // Only while an endpoint is enabled: with none (most servers), a sign-in or a page view
         // writes nothing more; an endpoint receives the changes committed after it exists.
+        insert(
+            c,
+            event,
+            "INSERT INTO webhook_events (id, type, payload, occurred_at, fanned_out, user_id)
+             SELECT $1, $2, $3, $4, FALSE, $5
+             WHERE EXISTS (SELECT 1 FROM webhook_endpoints WHERE enabled)",
+        )
+        .await
+    }
+
+    /// [`insert_event`] when a statement of the same transaction found an enabled endpoint
+    /// (its `RETURNING` held `outbox_wanted!()`, true).
+    pub(crate) async fn insert_wanted_event<C: Conn>(
+        c: &mut C,
+        event: NewWebhookEvent,
+    ) -> Result<String, StoreError> {
+        insert(
+            c,
+            event,
+            "INSERT INTO webhook_events (id, type, payload, occurred_at, fanned_out, user_id)
+             VALUES ($1, $2, $3, $4, FALSE, $5)",
+        )
+        .await
+    }
+
+    async fn insert<C: Conn>(
+        c: &mut C,
+        event: NewWebhookEvent,
+        sql: &'static str,
+    ) -> Result<String, StoreError> {
+        let id = format!("msg_{}", new_id(event.at).simple());
         // The user it is about (`user.id` of the payload), whose deletion erases it.
         let user_id = event
             .payload
             .pointer("/user/id")
             .and_then(Value::as_str)
             .map(str::to_owned);
-        query(
-            "INSERT INTO webhook_events (id, type, payload, occurred_at, fanned_out, user_id)
-             SELECT $1, $2, $3, $4, FALSE, $5
-             WHERE EXISTS (SELECT 1 FROM webhook_endpoints WHERE enabled)",
-        )
-        .bind(id.clone())
-        .bind(event.kind)
-        .bind(Json(event.payload))
-        .bind(to_millis(event.at))
-        .bind(user_id)
-        .execute(&mut *c)
-        .await?;
+        query(sql)
+            .bind(id.clone())
+            .bind(event.kind)
+            .bind(Json(event.payload))
+            .bind(to_millis(event.at))
+            .bind(user_id)
+            .execute(&mut *c)
+            .await?;
         Ok(id)
     }
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use accrete_store::{
     CompanionStart, CompanionStarted, Location, NewAuthTransaction, ProfileChange, Store,
-    StoreError,
+    StoreError, UserQuery,
 };
 use serde_json::json;
 use time::{Duration, OffsetDateTime};
@@ -18,6 +18,7 @@ crate::for_each_backend!(
     a_later_start_finds_the_same_user_and_stores_only_what_changed,
     a_used_token_id_is_refused_and_nothing_is_written,
     subjects_are_kept_apart_per_companion_and_never_by_email,
+    the_user_lists_email_filter_finds_the_users_of_companions_too,
     a_start_for_an_unknown_client_leaves_nothing,
     deleting_the_user_forgets_its_subject,
 );
@@ -155,6 +156,68 @@ async fn subjects_are_kept_apart_per_companion_and_never_by_email(store: Arc<dyn
         by_email.id, own.id,
         "a companion's user is never found by its email"
     );
+}
+
+async fn the_user_lists_email_filter_finds_the_users_of_companions_too(store: Arc<dyn Store>) {
+    store.create_client(client("shop")).await.unwrap();
+    let own = user(&store).await;
+    let (one, _) = started(&store, start("auth0|1", "j1", t0())).await;
+    let mut shouting = start("auth0|2", "j2", t0());
+    shouting.email = " ADA@Example.com ".into();
+    let (two, _) = started(&store, shouting).await;
+    let mut elsewhere = start("auth0|3", "j3", t0());
+    elsewhere.email = "bob@example.com".into();
+    started(&store, elsewhere).await;
+
+    let by_email = |email: &str, limit: u32, cursor| UserQuery {
+        email: Some(email.into()),
+        limit: Some(limit),
+        cursor,
+        ..UserQuery::default()
+    };
+    let page = store
+        .list_users(by_email("Ada@example.com", 50, None))
+        .await
+        .unwrap();
+    let mut expected = vec![own.id, one.id, two.id];
+    expected.sort();
+    let found: Vec<_> = page.items.iter().map(|u| u.id).collect();
+    assert_eq!(found, expected, "in id order, each once");
+    assert_eq!(page.next_cursor, None);
+
+    // Two pages of two and one.
+    let first = store
+        .list_users(by_email("ada@example.com", 2, None))
+        .await
+        .unwrap();
+    assert_eq!(first.items.len(), 2);
+    let second = store
+        .list_users(by_email("ada@example.com", 2, first.next_cursor))
+        .await
+        .unwrap();
+    let paged: Vec<_> = first
+        .items
+        .iter()
+        .chain(&second.items)
+        .map(|u| u.id)
+        .collect();
+    assert_eq!(paged, expected);
+    assert_eq!(second.next_cursor, None);
+
+    // A later visit with another address moves the user to it.
+    let mut moved = start("auth0|1", "j4", t0());
+    moved.email = "ada@new.example".into();
+    started(&store, moved).await;
+    let old = store
+        .list_users(by_email("ada@example.com", 50, None))
+        .await
+        .unwrap();
+    assert!(!old.items.iter().any(|u| u.id == one.id));
+    let new = store
+        .list_users(by_email("ada@new.example", 50, None))
+        .await
+        .unwrap();
+    assert_eq!(new.items.iter().map(|u| u.id).collect::<Vec<_>>(), [one.id]);
 }
 
 async fn a_start_for_an_unknown_client_leaves_nothing(store: Arc<dyn Store>) {
