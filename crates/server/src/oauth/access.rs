@@ -7,13 +7,11 @@
 //! tokens too: its grants go with it, and every check asks the client cache whether the token's
 //! client still exists (client-credentials tokens have no grant).
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use accrete_oidc::OAuthError;
 use accrete_oidc::jwt::{self, AccessTokenClaims, TokenError};
 use accrete_oidc::keys::{Alg, KeySet, SigningKey};
-use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -60,60 +58,11 @@ fn grant_of(jti: &str) -> Option<Uuid> {
         .and_then(|(grant, _)| Uuid::parse_str(grant).ok())
 }
 
-/// The most tokens [`VerifiedTokens`] remembers (it starts again empty when full).
-const MAX_VERIFIED_TOKENS: usize = 4096;
-
-/// Access tokens whose signature this node verified, by the SHA-256 of their exact bytes, for
-/// the key set that verified them. A back end presents the same client-credentials token at
-/// every call (an identity provider's check call of companion mode at every sign-in, every
-/// management API call), and verifying its ES256 signature was a quarter of such a call's CPU.
-/// Only the signature is remembered: the issuer and the times are checked at every use, and
-/// the client and the grant too ([`verify_access_token`]); another key set (a reload, a
-/// rotation) forgets every token.
-#[derive(Default)]
-pub struct VerifiedTokens {
-    memo: Mutex<Memo>,
-}
-
-#[derive(Default)]
-struct Memo {
-    keys: Option<Arc<KeySet>>,
-    tokens: HashMap<[u8; 32], AccessTokenClaims>,
-}
-
-impl VerifiedTokens {
-    fn digest(token: &str) -> [u8; 32] {
-        Sha256::digest(token.as_bytes()).into()
-    }
-
-    /// The claims of `token` if `keys` verified its signature before.
-    fn get(&self, keys: &Arc<KeySet>, token: &str) -> Option<AccessTokenClaims> {
-        let memo = self.memo.lock().unwrap_or_else(PoisonError::into_inner);
-        match &memo.keys {
-            Some(known) if Arc::ptr_eq(known, keys) => {
-                memo.tokens.get(&Self::digest(token)).cloned()
-            }
-            _ => None,
-        }
-    }
-
-    /// Remembers that `keys` verified `token`'s signature.
-    fn put(&self, keys: &Arc<KeySet>, token: &str, claims: &AccessTokenClaims) {
-        let mut memo = self.memo.lock().unwrap_or_else(PoisonError::into_inner);
-        let same = memo.keys.as_ref().is_some_and(|k| Arc::ptr_eq(k, keys));
-        if !same || memo.tokens.len() >= MAX_VERIFIED_TOKENS {
-            memo.tokens.clear();
-            memo.keys = Some(keys.clone());
-        }
-        memo.tokens.insert(Self::digest(token), claims.clone());
-    }
-}
-
 /// Verifies a bearer access token: signature, `kid`, `typ`, issuer and expiry, then that its
 /// client still exists (through the client cache) and its grant (if any) is still live. Every
 /// failure is `invalid_token` (with a Bearer challenge), except storage trouble
 /// (`server_error` / `temporarily_unavailable`). A signature this node verified before with the
-/// same keys is not verified again ([`VerifiedTokens`]).
+/// same keys is not verified again ([`super::VerifiedTokens`]).
 pub async fn verify_access_token(
     state: &AppState,
     token: &str,
@@ -219,66 +168,6 @@ pub(crate) fn sign_access_token_with(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn key_set() -> Arc<KeySet> {
-        use accrete_oidc::keys::KeySchedule;
-        let now = OffsetDateTime::now_utc();
-        let key = SigningKey::generate(ACCESS_TOKEN_ALG, KeySchedule::immediately(now)).unwrap();
-        Arc::new(KeySet::new(vec![key]))
-    }
-
-    fn claims(client: &str) -> AccessTokenClaims {
-        AccessTokenClaims::new(
-            "https://id.example",
-            client,
-            client,
-            jwt::Audience::from_list(vec!["https://id.example".into()]),
-            &["companion:check".to_owned()],
-            OffsetDateTime::now_utc(),
-            time::Duration::minutes(5),
-        )
-    }
-
-    #[test]
-    fn a_signature_is_remembered_for_the_same_bytes_and_the_same_key_set_only() {
-        let verified = VerifiedTokens::default();
-        let (keys, other_keys) = (key_set(), key_set());
-        let claims = claims("backend");
-        verified.put(&keys, "header.payload.signature", &claims);
-        assert_eq!(
-            verified.get(&keys, "header.payload.signature"),
-            Some(claims.clone())
-        );
-        assert_eq!(verified.get(&keys, "header.payload.signaturE"), None);
-        assert_eq!(
-            verified.get(&other_keys, "header.payload.signature"),
-            None,
-            "another key set verified nothing"
-        );
-        // A token verified with the new set forgets those of the old one.
-        verified.put(&other_keys, "another.token.here", &claims);
-        assert_eq!(verified.get(&keys, "header.payload.signature"), None);
-        assert_eq!(
-            verified.get(&other_keys, "another.token.here"),
-            Some(claims)
-        );
-    }
-
-    #[test]
-    fn the_memo_of_signatures_is_bounded() {
-        let verified = VerifiedTokens::default();
-        let keys = key_set();
-        let claims = claims("backend");
-        for n in 0..=MAX_VERIFIED_TOKENS {
-            verified.put(&keys, &format!("token-{n}"), &claims);
-        }
-        let memo = verified.memo.lock().unwrap();
-        assert!(
-            memo.tokens.len() <= MAX_VERIFIED_TOKENS,
-            "{}",
-            memo.tokens.len()
-        );
-    }
 
     #[test]
     fn a_user_token_jti_names_its_grant_and_a_client_token_jti_names_none() {

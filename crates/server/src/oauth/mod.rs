@@ -10,10 +10,12 @@ mod logout;
 mod revoke;
 mod token;
 mod userinfo;
+mod verified;
 
 pub(crate) use token::authorization_request_of;
 
-pub use access::{AccessClaims, VerifiedTokens, verify_access_token};
+pub use access::{AccessClaims, verify_access_token};
+pub use verified::VerifiedTokens;
 
 use axum::Router;
 use axum::routing::{get, post};
