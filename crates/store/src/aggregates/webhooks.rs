@@ -558,33 +558,71 @@ pub(crate) mod sql {
         }
         let endpoints = list_endpoints(&mut *tx, true).await?;
         let at = to_millis(now);
+        // The whole batch in three statements (rows as JSON arrays): one round trip per
+        // delivery and per event was most of a fan-out's time on PostgreSQL.
+        let (mut deliveries, mut wanted, mut unwanted) = (Vec::new(), Vec::new(), Vec::new());
         for event in &events {
-            let mut wanted = false;
+            let before = deliveries.len();
             for endpoint in endpoints.iter().filter(|e| e.wants(&event.kind)) {
-                wanted = true;
-                query(
-                    "INSERT INTO webhook_deliveries (id, event_id, endpoint_id, status, attempts,
-                                                     next_attempt_at, created_at)
-                     VALUES ($1, $2, $3, 'pending', 0, $4, $4)
-                     ON CONFLICT (event_id, endpoint_id) DO NOTHING",
-                )
-                .bind(new_id(now).to_string())
-                .bind(event.id.clone())
-                .bind(endpoint.id.to_string())
-                .bind(at)
-                .execute(&mut *tx)
-                .await?;
+                deliveries.push(json!({
+                    "i": new_id(now).to_string(),
+                    "e": event.id,
+                    "p": endpoint.id.to_string(),
+                }));
             }
             // An event no endpoint wants is owed to nobody (an endpoint registered later
             // receives what happens after): it leaves the outbox at once, so that sign-ins and
             // page views with no webhook listening do not pile up for 30 days.
-            let settle = if wanted {
-                "UPDATE webhook_events SET fanned_out = TRUE WHERE id = $1"
+            match deliveries.len() > before {
+                true => wanted.push(Value::String(event.id.clone())),
+                false => unwanted.push(Value::String(event.id.clone())),
+            }
+        }
+        if !deliveries.is_empty() {
+            let insert = if postgres::<C>() {
+                "INSERT INTO webhook_deliveries (id, event_id, endpoint_id, status, attempts,
+                                                 next_attempt_at, created_at)
+                 SELECT j ->> 'i', j ->> 'e', j ->> 'p', 'pending', 0, $2, $2
+                 FROM jsonb_array_elements($1::jsonb) AS t(j)
+                 ON CONFLICT (event_id, endpoint_id) DO NOTHING"
             } else {
-                "DELETE FROM webhook_events WHERE id = $1"
+                "INSERT INTO webhook_deliveries (id, event_id, endpoint_id, status, attempts,
+                                                 next_attempt_at, created_at)
+                 SELECT j.value ->> 'i', j.value ->> 'e', j.value ->> 'p', 'pending', 0, $2, $2
+                 FROM json_each($1) j WHERE TRUE
+                 ON CONFLICT (event_id, endpoint_id) DO NOTHING"
             };
-            query(settle)
-                .bind(event.id.clone())
+            query(insert)
+                .bind(Json(Value::Array(deliveries)))
+                .bind(at)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for (ids, postgres_sql, sqlite_sql) in [
+            (
+                wanted,
+                "UPDATE webhook_events SET fanned_out = TRUE
+                 WHERE id = ANY(ARRAY(SELECT jsonb_array_elements_text($1::jsonb)))",
+                "UPDATE webhook_events SET fanned_out = TRUE
+                 WHERE id IN (SELECT value FROM json_each($1))",
+            ),
+            (
+                unwanted,
+                "DELETE FROM webhook_events
+                 WHERE id = ANY(ARRAY(SELECT jsonb_array_elements_text($1::jsonb)))",
+                "DELETE FROM webhook_events WHERE id IN (SELECT value FROM json_each($1))",
+            ),
+        ] {
+            if ids.is_empty() {
+                continue;
+            }
+            let sql = if postgres::<C>() {
+                postgres_sql
+            } else {
+                sqlite_sql
+            };
+            query(sql)
+                .bind(Json(Value::Array(ids)))
                 .execute(&mut *tx)
                 .await?;
         }
