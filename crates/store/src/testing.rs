@@ -63,6 +63,37 @@ pub async fn execute_sql(url: &str, sql: &str) {
     }
 }
 
+/// The first column, as text, of every row that `sql` returns from the database at `url`:
+/// for tests that compare the store's answer with a statement of their own.
+///
+/// # Panics
+/// When the database cannot be reached or the SQL fails.
+pub async fn select_text(url: &str, sql: &str) -> Vec<String> {
+    use sqlx::Row as _;
+    let sql = sqlx::AssertSqlSafe(sql.to_owned());
+    if url.starts_with("sqlite:") {
+        let mut conn = sqlx::SqliteConnection::connect(url)
+            .await
+            .expect("open the SQLite test database");
+        let rows = sqlx::query(sql)
+            .fetch_all(&mut conn)
+            .await
+            .expect("query the SQLite test database");
+        let _ = conn.close().await;
+        rows.iter().map(|row| row.get::<String, _>(0)).collect()
+    } else {
+        let mut conn = sqlx::PgConnection::connect(url)
+            .await
+            .expect("connect to the PostgreSQL test schema");
+        let rows = sqlx::query(sql)
+            .fetch_all(&mut conn)
+            .await
+            .expect("query the PostgreSQL test schema");
+        let _ = conn.close().await;
+        rows.iter().map(|row| row.get::<String, _>(0)).collect()
+    }
+}
+
 /// Every row of every table of the database at `url`, each as one line of text (its table's
 /// name, then every column's value): for tests that look for what a deletion left behind.
 ///

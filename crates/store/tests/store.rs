@@ -52,6 +52,8 @@ mod throttle;
 mod tokens;
 #[path = "store/transfers.rs"]
 mod transfers;
+#[path = "store/user_values.rs"]
+mod user_values;
 #[path = "store/users.rs"]
 mod users;
 #[path = "store/webhooks.rs"]

@@ -787,6 +787,11 @@ pub(crate) mod sql {
         query: UserQuery,
     ) -> Result<Page<User>, StoreError> {
         let limit = query.page_size();
+        if query.email.is_none()
+            && let Some(page) = list_users_by_value(&mut *c, &query, limit).await?
+        {
+            return Ok(page);
+        }
         let (location, key, equals) = match query.field {
             Some(filter) => (
                 Some(filter.location.as_str()),
@@ -871,6 +876,61 @@ pub(crate) mod sql {
             None
         };
         Ok(Page { items, next_cursor })
+    }
+
+    /// Longest key, and longest string value, in bytes, that `user_values` holds (migration
+    /// 0027): a search for a longer one, an object or an array reads the users instead.
+    pub(crate) const INDEXED_MAX_BYTES: usize = 256;
+
+    /// A search by value through `user_values` (migration 0027, kept by triggers on `users`):
+    /// the users who have the value, in id order, whether they are many, few or none, at the
+    /// cost of a few index seeks. `None` when the index cannot answer (no value searched, or
+    /// one it leaves out); the statement of [`list_users`] then reads the users. Both give the
+    /// same users and cursors: `value` is what `bag -> key` yields (see the migration).
+    async fn list_users_by_value<C: Conn>(
+        c: &mut C,
+        query: &UserQuery,
+        limit: u32,
+    ) -> Result<Option<Page<User>>, StoreError> {
+        let Some(filter) = &query.field else {
+            return Ok(None);
+        };
+        let indexed = match &filter.equals {
+            Some(Value::String(text)) => text.len() <= INDEXED_MAX_BYTES,
+            Some(Value::Null | Value::Bool(_) | Value::Number(_)) => true,
+            Some(Value::Array(_) | Value::Object(_)) | None => false,
+        };
+        if !indexed || filter.key.len() > INDEXED_MAX_BYTES {
+            return Ok(None);
+        }
+        let rows = query_as::<UserRow>(
+            "SELECT u.* FROM user_values v JOIN users u ON u.id = v.user_id
+             WHERE v.location = $1 AND v.key = $2 AND v.value = $3
+               AND v.user_id > COALESCE($4, '')
+               AND ($5 IS NULL OR u.created_at >= $5)
+               AND ($6 IS NULL OR u.created_at < $6)
+             ORDER BY v.user_id LIMIT $7",
+        )
+        .bind(filter.location.as_str())
+        .bind(filter.key.clone())
+        .bind(C::json_param(filter.equals.clone()))
+        .bind(query.cursor.map(|id| id.to_string()))
+        .bind(query.created_after.map(crate::model::to_millis))
+        .bind(query.created_before.map(crate::model::to_millis))
+        .bind(i64::from(limit) + 1)
+        .fetch_all(&mut *c)
+        .await?;
+        let mut items = rows
+            .into_iter()
+            .map(User::try_from)
+            .collect::<Result<Vec<_>, _>>()?;
+        let next_cursor = if items.len() > limit as usize {
+            items.truncate(limit as usize);
+            items.last().map(|user| user.id)
+        } else {
+            None
+        };
+        Ok(Some(Page { items, next_cursor }))
     }
 
     pub(crate) async fn list_user_states<C: Conn>(

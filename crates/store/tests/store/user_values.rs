@@ -1,0 +1,333 @@
+//! Search by field value through `user_values` (migration 0027, kept by triggers on `users`):
+//! the same users, in the same order, with the same cursors, as the statement that reads every
+//! user's JSON, for tricky values, across pages, after updates, removals and deletions, and
+//! after the migration's backfill.
+
+use std::sync::Arc;
+
+use accrete_store::testing::{execute_sql, select_text};
+use accrete_store::{
+    ConnectOptions, FieldFilter, Location, NewUser, ProfileChange, SignInKind, Store, UserQuery,
+};
+use serde_json::{Value, json};
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
+
+use crate::common::t0;
+
+crate::for_each_backend!(with_url:
+    a_search_by_value_finds_what_reading_every_user_finds,
+    the_migration_indexes_the_users_already_there,
+    a_sign_in_does_not_rewrite_the_users_values,
+);
+
+const LOCATIONS: [Location; 3] = [
+    Location::Profile,
+    Location::UserMetadata,
+    Location::AppMetadata,
+];
+const KEYS: [&str; 4] = ["v", "w", "a\"b\\.c", "nobody"];
+
+/// Values that the two backends represent in their own ways, and some the index leaves out
+/// (objects, arrays, strings past 256 bytes).
+fn values() -> Vec<Value> {
+    vec![
+        json!("Acme"),
+        json!("acme"),
+        json!("Ac\"me'"),
+        json!("Ünïcødé ✓ \u{1} \\ /"),
+        json!(""),
+        json!(42),
+        json!(42.0),
+        json!(-0.5),
+        json!(1e300),
+        json!(true),
+        json!(false),
+        json!(null),
+        json!({ "nested": "Acme" }),
+        json!([1, "Acme"]),
+        json!("x".repeat(256)),
+        json!("x".repeat(300)),
+        json!("é".repeat(129)),
+    ]
+}
+
+/// Users with every value under several keys of every bag, some sharing a value.
+async fn some_users(store: &Arc<dyn Store>) -> Vec<Uuid> {
+    let values = values();
+    let mut ids = Vec::new();
+    for i in 0..24 {
+        let mut new =
+            NewUser::with_email(format!("u{i}@x.org"), t0() + Duration::seconds(i as i64));
+        let pick = |n: usize| values[(i * n) % values.len()].clone();
+        new.profile = json!({ "v": pick(1), "w": pick(3) });
+        new.user_metadata = json!({ "v": pick(5), "a\"b\\.c": pick(1) });
+        new.app_metadata = if i % 4 == 0 {
+            json!({})
+        } else {
+            json!({ "v": pick(7), "w": pick(1) })
+        };
+        ids.push(store.create_user(new).await.unwrap().id);
+    }
+    ids
+}
+
+/// The ids that the statement reading every user's JSON finds (the comparison `list_users`
+/// made before the index), in id order.
+async fn found_by_reading(
+    url: &str,
+    location: Location,
+    key: &str,
+    value: &Value,
+    after: Option<OffsetDateTime>,
+) -> Vec<Uuid> {
+    let quote = |text: &str| format!("'{}'", text.replace('\'', "''"));
+    let comparison = if url.starts_with("sqlite:") {
+        // `Conn::json_key`'s path, and the compact JSON text `->` yields.
+        let path = format!(
+            "$.\"{}\"",
+            key.replace('\\', "\\\\").replace('"', "\\u0022")
+        );
+        format!(
+            "({} -> {}) = {}",
+            location.as_str(),
+            quote(&path),
+            quote(&value.to_string())
+        )
+    } else {
+        format!(
+            "({} -> {}) = {}::jsonb",
+            location.as_str(),
+            quote(key),
+            quote(&value.to_string())
+        )
+    };
+    let after = after.map_or(String::new(), |at| {
+        format!(" AND created_at >= {}", at.unix_timestamp() * 1000)
+    });
+    let sql = format!("SELECT id FROM users WHERE {comparison}{after} ORDER BY id");
+    select_text(url, &sql)
+        .await
+        .iter()
+        .map(|id| id.parse().unwrap())
+        .collect()
+}
+
+/// Walks the pages of a search by value (two users a page) and checks each page and cursor
+/// against reading every user.
+async fn search_matches_reading(
+    store: &Arc<dyn Store>,
+    url: &str,
+    location: Location,
+    key: &str,
+    value: &Value,
+    after: Option<OffsetDateTime>,
+) {
+    let expected = found_by_reading(url, location, key, value, after).await;
+    let mut cursor = None;
+    let mut seen = 0;
+    loop {
+        let page = store
+            .list_users(UserQuery {
+                created_after: after,
+                field: Some(FieldFilter {
+                    location,
+                    key: key.into(),
+                    equals: Some(value.clone()),
+                }),
+                limit: Some(2),
+                cursor,
+                ..UserQuery::default()
+            })
+            .await
+            .unwrap();
+        let ids: Vec<Uuid> = page.items.iter().map(|user| user.id).collect();
+        let end = (seen + 2).min(expected.len());
+        let context = format!("{location:?} {key:?} = {value} after {after:?}");
+        assert_eq!(ids, expected[seen..end], "{context}");
+        seen = end;
+        let more = seen < expected.len();
+        assert_eq!(
+            page.next_cursor,
+            more.then(|| ids[ids.len() - 1]),
+            "{context}"
+        );
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+}
+
+async fn every_search_matches_reading(store: &Arc<dyn Store>, url: &str) {
+    let mut searched = values();
+    searched.extend([json!("nobody has this"), json!(43), json!("ACME")]);
+    for location in LOCATIONS {
+        for key in KEYS {
+            for value in &searched {
+                search_matches_reading(store, url, location, key, value, None).await;
+            }
+        }
+    }
+    let after = Some(t0() + Duration::seconds(7));
+    for value in &searched {
+        search_matches_reading(store, url, Location::Profile, "v", value, after).await;
+    }
+}
+
+async fn a_search_by_value_finds_what_reading_every_user_finds(store: Arc<dyn Store>, url: String) {
+    let ids = some_users(&store).await;
+    // Not a vacuous comparison: some values are found.
+    assert_eq!(
+        found_by_reading(&url, Location::Profile, "v", &json!("Acme"), None)
+            .await
+            .len(),
+        2
+    );
+    every_search_matches_reading(&store, &url).await;
+
+    // A changed value, a removed one (a merge patch's null), a value set to null, a changed
+    // nested object, and a deleted user.
+    let now = t0() + Duration::days(1);
+    store
+        .merge_profile_patch(
+            ids[0],
+            None,
+            Location::Profile,
+            &json!({ "v": "ACME" }),
+            "test",
+            now,
+        )
+        .await
+        .unwrap();
+    store
+        .merge_profile_patch(
+            ids[1],
+            None,
+            Location::Profile,
+            &json!({ "v": null }),
+            "test",
+            now,
+        )
+        .await
+        .unwrap();
+    store
+        .apply_profile_changes(
+            ids[2],
+            None,
+            &[
+                ProfileChange::set(Location::UserMetadata, "v", json!(null)),
+                ProfileChange::set(Location::AppMetadata, "w", json!(42)),
+            ],
+            "test",
+            now,
+        )
+        .await
+        .unwrap();
+    store
+        .merge_profile_patch(
+            ids[3],
+            None,
+            Location::AppMetadata,
+            &json!({ "v": { "nested": "Acme" }, "w": "nobody has this" }),
+            "test",
+            now,
+        )
+        .await
+        .unwrap();
+    store.delete_user(ids[5]).await.unwrap();
+    every_search_matches_reading(&store, &url).await;
+    let left = select_text(
+        &url,
+        &format!(
+            "SELECT location FROM user_values WHERE user_id = '{}'",
+            ids[5]
+        ),
+    )
+    .await;
+    assert_eq!(left, Vec::<String>::new(), "a deleted user's values stay");
+}
+
+async fn the_migration_indexes_the_users_already_there(store: Arc<dyn Store>, url: String) {
+    some_users(&store).await;
+    drop(store);
+    // Back to the database as it was before the migration, with these users in it.
+    let undo = if url.starts_with("sqlite:") {
+        "DROP TRIGGER user_values_inserted;
+         DROP TRIGGER user_values_profile;
+         DROP TRIGGER user_values_user_metadata;
+         DROP TRIGGER user_values_app_metadata;
+         DROP TABLE user_values;
+         DELETE FROM accrete_migrations WHERE version = 27;"
+    } else {
+        "DROP TRIGGER user_values_inserted ON users;
+         DROP TRIGGER user_values_updated ON users;
+         DROP FUNCTION user_values_inserted();
+         DROP FUNCTION user_values_updated();
+         DROP TABLE user_values;
+         DROP FUNCTION user_values_of(JSONB);
+         DELETE FROM accrete_migrations WHERE version = 27;"
+    };
+    execute_sql(&url, undo).await;
+    let store = accrete_store::connect(&url, ConnectOptions::default())
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    every_search_matches_reading(&store, &url).await;
+}
+
+async fn a_sign_in_does_not_rewrite_the_users_values(store: Arc<dyn Store>, url: String) {
+    let mut new = NewUser::with_email("ada@x.org", t0());
+    new.profile = json!({ "v": "Acme" });
+    let id = store.create_user(new).await.unwrap().id;
+    // A row no trigger would write: it stays as long as nothing rewrites the user's profile
+    // values.
+    execute_sql(
+        &url,
+        &format!("INSERT INTO user_values (location, key, value, user_id) VALUES ('profile', 'marker', '1', '{id}')"),
+    )
+    .await;
+    let marked = || UserQuery {
+        field: Some(FieldFilter {
+            location: Location::Profile,
+            key: "marker".into(),
+            equals: Some(json!(1)),
+        }),
+        ..UserQuery::default()
+    };
+    store
+        .record_sign_in(id, SignInKind::Sso, t0() + Duration::hours(1))
+        .await
+        .unwrap();
+    store
+        .record_sign_in(id, SignInKind::Credentialed, t0() + Duration::hours(2))
+        .await
+        .unwrap();
+    assert_eq!(store.list_users(marked()).await.unwrap().items.len(), 1);
+    // A change of another bag leaves the profile's values alone too; one of the profile
+    // rewrites them.
+    store
+        .merge_profile_patch(
+            id,
+            None,
+            Location::AppMetadata,
+            &json!({ "plan": "pro" }),
+            "test",
+            t0(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.list_users(marked()).await.unwrap().items.len(), 1);
+    store
+        .merge_profile_patch(
+            id,
+            None,
+            Location::Profile,
+            &json!({ "v": "Initech" }),
+            "test",
+            t0(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.list_users(marked()).await.unwrap().items.len(), 0);
+}
