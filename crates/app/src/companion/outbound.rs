@@ -4,12 +4,10 @@
 //! URL and again on the resolved addresses), no redirect followed, a time limit, a bounded
 //! answer. Imports nothing of the companions, which hold it.
 
-use std::sync::Arc;
-
 use reqwest::header::HeaderMap;
 use url::Url;
 
-use crate::webhooks::delivery::PublicOnly;
+use crate::webhooks::delivery::guarded_client;
 use crate::webhooks::settings::{WebhookSettings, check_transport};
 
 /// The most of an answer read from a provider.
@@ -63,17 +61,7 @@ impl std::fmt::Debug for Outbound {
 impl Outbound {
     /// A client following `settings`.
     pub(crate) fn new(settings: &WebhookSettings) -> Result<Outbound, String> {
-        let mut builder = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(settings.timeout)
-            .timeout(settings.timeout)
-            .user_agent(accrete_federation::USER_AGENT);
-        if !settings.allow_private {
-            builder = builder.dns_resolver(Arc::new(PublicOnly));
-        }
-        let client = builder
-            .build()
-            .map_err(|_| "the companions' HTTP client cannot be built".to_owned())?;
+        let client = guarded_client(settings, Some(settings.timeout), "companions'")?;
         Ok(Outbound {
             client,
             settings: settings.clone(),

@@ -2,7 +2,6 @@
 //! own secret), through the guarded client of webhooks (no private addresses unless allowed),
 //! bounded in time and in the size of the reply, logged with its duration and counted.
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::Value;
@@ -11,7 +10,7 @@ use url::Url;
 
 use super::spec::HookSpec;
 use crate::webhooks::WebhookSettings;
-use crate::webhooks::delivery::PublicOnly;
+use crate::webhooks::delivery::guarded_client;
 use crate::webhooks::settings::check_transport;
 use crate::webhooks::signing::signature;
 
@@ -56,15 +55,8 @@ pub(crate) struct Caller {
 impl Caller {
     /// A client following `settings` (`[webhooks]`: private addresses, plain http, reply size).
     pub(crate) fn new(settings: &WebhookSettings) -> Result<Caller, String> {
-        let mut builder = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(accrete_federation::USER_AGENT);
-        if !settings.allow_private {
-            builder = builder.dns_resolver(Arc::new(PublicOnly));
-        }
-        let client = builder
-            .build()
-            .map_err(|_| "the hooks' HTTP client cannot be built".to_owned())?;
+        // Each call is bounded by its hook's own timeout.
+        let client = guarded_client(settings, None, "hooks'")?;
         Ok(Caller {
             client,
             settings: settings.clone(),

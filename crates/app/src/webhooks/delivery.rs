@@ -102,17 +102,7 @@ impl Worker {
         keys: Arc<WebhookKeys>,
         settings: WebhookSettings,
     ) -> Result<Worker, String> {
-        let mut builder = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(settings.timeout)
-            .timeout(settings.timeout)
-            .user_agent(accrete_federation::USER_AGENT);
-        if !settings.allow_private {
-            builder = builder.dns_resolver(Arc::new(PublicOnly));
-        }
-        let client = builder
-            .build()
-            .map_err(|_| "the webhooks' HTTP client cannot be built".to_owned())?;
+        let client = guarded_client(&settings, Some(settings.timeout), "webhooks'")?;
         Ok(Worker {
             owner: format!("worker-{}", uuid::Uuid::new_v4().simple()),
             store,
@@ -369,6 +359,29 @@ pub(crate) async fn futures_join_all<F: std::future::Future>(
     .await;
     results.extend(outputs.into_iter().flatten());
     results
+}
+
+/// The HTTP client of Accrete's calls to other systems (webhook deliveries, hooks, a
+/// companion's provider), under `[webhooks]`'s rules: no redirect followed, names resolved to
+/// public addresses only unless `allow_private`, and `timeout` for the connection and the whole
+/// exchange when given (hooks bound each call with their own). `what` names it in the error.
+pub(crate) fn guarded_client(
+    settings: &WebhookSettings,
+    timeout: Option<std::time::Duration>,
+    what: &str,
+) -> Result<reqwest::Client, String> {
+    let mut builder = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(accrete_federation::USER_AGENT);
+    if let Some(timeout) = timeout {
+        builder = builder.connect_timeout(timeout).timeout(timeout);
+    }
+    if !settings.allow_private {
+        builder = builder.dns_resolver(Arc::new(PublicOnly));
+    }
+    builder
+        .build()
+        .map_err(|_| format!("the {what} HTTP client cannot be built"))
 }
 
 /// A resolver that leaves out restricted addresses (loopback, private, link-local, ...): a name
