@@ -1049,6 +1049,15 @@ async fn a_disabled_account_cannot_sign_in_through_its_provider() {
 
 /// The layer of these tests with an enrichment hook at `url` (every moment but `api`), which
 /// answers the company.
+/// An authorization request of `shop` that goes straight to the provider `up`.
+fn through_provider(down: &TestApp) -> String {
+    format!(
+        "{}{}",
+        down.base,
+        authorize_path("shop", "openid", "&connection=up")
+    )
+}
+
 fn with_enrichment(url: &str, when: &[&str]) -> Layer {
     use crate::hooks::{hook, with_hooks};
     let mut layer = with_hooks(json!([hook(
@@ -1087,11 +1096,7 @@ async fn a_sign_up_through_a_provider_is_enriched_before_the_decision_and_the_co
             let before = enrichments(receiver, "ada@example.com", "provider_signup");
 
             // The provider gives the first name, the hook the company: nothing is asked.
-            let start = format!(
-                "{}{}",
-                down.base,
-                authorize_path("shop", "openid", "&connection=up")
-            );
+            let start = through_provider(&down);
             walk(&down.new_browser().client, &up, start, "ada@example.com")
                 .await
                 .rp();
@@ -1140,11 +1145,7 @@ async fn the_first_sign_in_through_a_provider_into_an_existing_account_is_enrich
 
             // The provider's first sign-in waits for the password, then links and enriches.
             let browser = down.new_browser().client;
-            let start = format!(
-                "{}{}",
-                down.base,
-                authorize_path("shop", "openid", "&connection=up")
-            );
+            let start = through_provider(&down);
             let (url, _, html) = walk(&browser, &up, start, "ann@example.com").await.page();
             let tx = query_param(&url, "tx").unwrap();
             let csrf = crate::support::hidden_input(&html, "csrf").unwrap();
@@ -1177,11 +1178,7 @@ async fn the_first_sign_in_through_a_provider_into_an_existing_account_is_enrich
             assert_eq!(user.user_metadata["company"], "Analytical");
 
             // A later sign-in through the same provider is not a first one.
-            let start = format!(
-                "{}{}",
-                down.base,
-                authorize_path("shop", "openid", "&connection=up")
-            );
+            let start = through_provider(&down);
             walk(&down.new_browser().client, &up, start, "ann@example.com")
                 .await
                 .rp();

@@ -869,13 +869,19 @@ pub(crate) mod sql {
             items.sort_by_key(|user| user.id);
             items.dedup_by_key(|user| user.id);
         }
+        Ok(page_of(items, limit))
+    }
+
+    /// A page of at most `limit` users out of `items` (read with one more, which says whether
+    /// a next page exists): its cursor is the last user's id.
+    fn page_of(mut items: Vec<User>, limit: u32) -> Page<User> {
         let next_cursor = if items.len() > limit as usize {
             items.truncate(limit as usize);
             items.last().map(|user| user.id)
         } else {
             None
         };
-        Ok(Page { items, next_cursor })
+        Page { items, next_cursor }
     }
 
     /// Longest key, and longest string value, in bytes, that `user_values` holds (migration
@@ -920,17 +926,11 @@ pub(crate) mod sql {
         .bind(i64::from(limit) + 1)
         .fetch_all(&mut *c)
         .await?;
-        let mut items = rows
+        let items = rows
             .into_iter()
             .map(User::try_from)
             .collect::<Result<Vec<_>, _>>()?;
-        let next_cursor = if items.len() > limit as usize {
-            items.truncate(limit as usize);
-            items.last().map(|user| user.id)
-        } else {
-            None
-        };
-        Ok(Some(Page { items, next_cursor }))
+        Ok(Some(page_of(items, limit)))
     }
 
     pub(crate) async fn list_user_states<C: Conn>(
