@@ -2,20 +2,19 @@
 //! publishing and rolling back (the node's cache follows at once), the versions, and the
 //! published policy or the draft as the API reads them.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use accrete_core::{CompiledPolicy, Decision, Moment, MomentKind, Policy, UserFacts, decide};
-use accrete_store::{
-    PolicyDraft, PolicyVersion, PolicyVersionSummary, StoreError, UserQuery, UserState,
-};
+use accrete_store::{PolicyDraft, PolicyVersion, PolicyVersionSummary, StoreError, UserState};
 use serde_json::Value;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::app::App;
 use crate::problems::Problem;
+
+mod impact;
+pub use impact::{Estimate, Extent, Impact, SAMPLE_SIZE, StepImpact, impact};
 
 /// Why a policy use-case did not succeed.
 #[derive(Debug, thiserror::Error)]
@@ -258,107 +257,12 @@ pub async fn user_facts(
 }
 
 /// A user's facts at `moment`: a sign-in counts itself among the credentialed sign-ins.
-fn facts_at(policy: &CompiledPolicy, state: &UserState, moment: &Moment) -> UserFacts {
+pub(crate) fn facts_at(policy: &CompiledPolicy, state: &UserState, moment: &Moment) -> UserFacts {
     let mut facts = crate::facts::state_facts(policy, state);
     if moment.kind == MomentKind::Login {
         facts.credentialed_logins = facts.credentialed_logins.saturating_add(1);
     }
     facts
-}
-
-/// Per step: how many users each policy would ask it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StepImpact {
-    pub step: String,
-    /// Users the draft would ask this step.
-    pub draft: u64,
-    /// Users the published policy would ask this step.
-    pub published: u64,
-}
-
-/// How many existing users a draft would prompt, compared with the published policy.
-#[derive(Debug, Clone)]
-pub struct Impact {
-    /// Users examined.
-    pub users: u64,
-    /// Users the draft would ask something.
-    pub draft_prompted: u64,
-    /// Users the published policy would ask something.
-    pub published_prompted: u64,
-    /// Per step (steps of either policy), by step id.
-    pub steps: Vec<StepImpact>,
-    /// Time the preview took.
-    pub elapsed: Duration,
-}
-
-/// What one policy would ask a user at `moment` (a login counts as their next sign-in).
-fn asked(
-    policy: &CompiledPolicy,
-    state: &UserState,
-    moment: &Moment,
-    now: OffsetDateTime,
-) -> Option<String> {
-    let facts = facts_at(policy, state, moment);
-    decide(policy, &facts, moment, now)
-        .ask()
-        .map(|ask| ask.step.to_string())
-}
-
-/// Walks every user and counts, per step, whom the draft and the published policy would ask
-/// at `moment`.
-pub async fn impact(
-    app: &App,
-    moment: &Moment,
-    now: OffsetDateTime,
-) -> Result<Impact, PolicyError> {
-    let started = Instant::now();
-    let draft = select(app, Source::Draft).await?;
-    let published = published_or_empty(app).await?;
-    let mut counts: BTreeMap<String, (u64, u64)> = BTreeMap::new();
-    for step in draft.steps().iter().chain(published.steps()) {
-        counts.entry(step.id.to_string()).or_default();
-    }
-    let (mut users, mut draft_prompted, mut published_prompted) = (0u64, 0u64, 0u64);
-    let mut cursor = None;
-    loop {
-        let page = app
-            .store()
-            .list_user_states(UserQuery {
-                limit: Some(UserQuery::MAX_LIMIT),
-                cursor,
-                ..UserQuery::default()
-            })
-            .await?;
-        for user in &page.items {
-            users += 1;
-            if let Some(step) = asked(&draft, user, moment, now) {
-                draft_prompted += 1;
-                counts.entry(step).or_default().0 += 1;
-            }
-            if let Some(step) = asked(&published, user, moment, now) {
-                published_prompted += 1;
-                counts.entry(step).or_default().1 += 1;
-            }
-        }
-        match page.next_cursor {
-            Some(next) => cursor = Some(next),
-            None => break,
-        }
-    }
-    Ok(Impact {
-        users,
-        draft_prompted,
-        published_prompted,
-        steps: counts
-            .into_iter()
-            .map(|(step, (draft, published))| StepImpact {
-                step,
-                draft,
-                published,
-            })
-            .collect(),
-        elapsed: started.elapsed(),
-    })
 }
 
 #[cfg(test)]

@@ -171,6 +171,12 @@ impl<R> Query<R> {
         self
     }
 
+    /// Binds the next placeholders.
+    pub(crate) fn bind_all(mut self, values: Vec<Param>) -> Self {
+        self.params.extend(values);
+        self
+    }
+
     /// Runs the statement; returns how many rows it changed.
     pub(crate) async fn execute<C: Conn>(self, c: &mut C) -> Result<u64, StoreError> {
         c.execute(self.sql, self.params).await
@@ -191,6 +197,16 @@ impl<R: FromRows> Query<R> {
     /// Every row.
     pub(crate) async fn fetch_all<C: Conn>(self, c: &mut C) -> Result<Vec<R>, StoreError> {
         c.fetch_all(self.sql, self.params).await
+    }
+}
+
+/// The statement of `C`'s backend, where the two spell it differently (a JSON array as a
+/// parameter: `json_each` on SQLite, `jsonb_array_elements` on PostgreSQL).
+pub(crate) fn pick<C: Conn>(sqlite: &'static str, postgres: &'static str) -> &'static str {
+    if C::BACKEND == "PostgreSQL" {
+        postgres
+    } else {
+        sqlite
     }
 }
 

@@ -1,6 +1,6 @@
 //! Simulation of a decision, and the impact preview of a draft over every stored user.
 
-use accrete_app::policy_admin;
+use accrete_app::policy_admin::{self, Extent};
 use accrete_core::{Moment, MomentKind, UserFacts, decision_json};
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
@@ -125,6 +125,10 @@ pub struct ImpactQuery {
     pub event: Option<String>,
     /// The client being entered.
     pub client_id: Option<String>,
+    /// Count every user however many there are (default `false`: above 50,000 users, a
+    /// uniform random sample of about 50,000 is counted and scaled up, each figure with its
+    /// margin of error; counting a million users takes about a minute).
+    pub every: Option<bool>,
 }
 
 /// Per step: how many users each policy would ask it.
@@ -132,21 +136,34 @@ pub struct ImpactQuery {
 pub struct StepImpact {
     /// The step.
     pub step: String,
-    /// Users the draft would ask this step.
+    /// Users the draft would ask this step (an estimate unless `exact`).
     pub draft: u64,
-    /// Users the published policy would ask this step.
+    /// Half the width of the 95 % confidence interval of `draft` (0 when `exact`).
+    pub draft_margin: u64,
+    /// Users the published policy would ask this step (an estimate unless `exact`).
     pub published: u64,
+    /// Half the width of the 95 % confidence interval of `published` (0 when `exact`).
+    pub published_margin: u64,
 }
 
 /// How many existing users a draft would prompt, compared with the published policy.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Impact {
-    /// Users examined.
+    /// Users there are.
     pub users: u64,
+    /// Users counted: all of them when `exact`, else the random sample's.
+    pub examined: u64,
+    /// Every user was counted; otherwise the figures are estimates from a uniform random
+    /// sample, each with its margin (95 % confidence).
+    pub exact: bool,
     /// Users the draft would ask something.
     pub draft_prompted: u64,
+    /// Half the width of the 95 % confidence interval of `draft_prompted`.
+    pub draft_prompted_margin: u64,
     /// Users the published policy would ask something.
     pub published_prompted: u64,
+    /// Half the width of the 95 % confidence interval of `published_prompted`.
+    pub published_prompted_margin: u64,
     /// Per step (steps of either policy).
     pub steps: Vec<StepImpact>,
     /// Time the preview took, in milliseconds.
@@ -179,7 +196,8 @@ fn moment_of(query: &ImpactQuery) -> Result<Moment, ApiError> {
     Ok(moment)
 }
 
-/// Walks every user and counts, per step, whom the draft and the published policy would ask.
+/// Counts, per step, whom the draft and the published policy would ask: every user, or above
+/// 50,000 users a random sample of about 50,000 scaled up (unless `every=true`).
 #[utoipa::path(get, path = "/policy/draft/impact", tag = "policy", params(ImpactQuery),
     responses((status = 200, body = Impact), ErrorResponses),
     security(("bearer" = ["policy:read"])))]
@@ -190,18 +208,29 @@ pub async fn impact(
 ) -> Result<axum::Json<Impact>, ApiError> {
     caller.require(Scope::PolicyRead)?;
     let moment = moment_of(&query)?;
-    let impact = policy_admin::impact(&state.app, &moment, OffsetDateTime::now_utc()).await?;
+    let extent = match query.every {
+        Some(true) => Extent::Every,
+        _ => Extent::default(),
+    };
+    let impact =
+        policy_admin::impact(&state.app, &moment, OffsetDateTime::now_utc(), extent).await?;
     Ok(axum::Json(Impact {
         users: impact.users,
-        draft_prompted: impact.draft_prompted,
-        published_prompted: impact.published_prompted,
+        examined: impact.examined,
+        exact: impact.exact,
+        draft_prompted: impact.draft_prompted.count,
+        draft_prompted_margin: impact.draft_prompted.margin,
+        published_prompted: impact.published_prompted.count,
+        published_prompted_margin: impact.published_prompted.margin,
         steps: impact
             .steps
             .into_iter()
             .map(|step| StepImpact {
                 step: step.step,
-                draft: step.draft,
-                published: step.published,
+                draft: step.draft.count,
+                draft_margin: step.draft.margin,
+                published: step.published.count,
+                published_margin: step.published.margin,
             })
             .collect(),
         elapsed_ms: u64::try_from(impact.elapsed.as_millis()).unwrap_or(u64::MAX),

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 use accrete_app::admins::Permission;
-use accrete_app::policy_admin::{self, PolicyError, Source};
+use accrete_app::policy_admin::{self, Estimate, Extent, PolicyError, Source};
 use accrete_app::policy_edit::{self, Edited, Origin, Piece};
 use accrete_app::problems::Problem;
 use accrete_core::{
@@ -1196,6 +1196,8 @@ pub(super) struct SimulateForm {
     event: String,
     client: String,
     scopes: String,
+    /// The impact preview: count every user, not a sample (`1`).
+    every: String,
 }
 
 /// `GET /admin/policy/simulate`: the form (`?email=` fills it in).
@@ -1517,25 +1519,49 @@ pub(super) async fn impact(
             status = StatusCode::BAD_REQUEST;
         }
         Ok(moment) => {
-            match policy_admin::impact(&state.app, &moment, OffsetDateTime::now_utc()).await {
+            let extent = match form.every.as_str() {
+                "1" => Extent::Every,
+                _ => Extent::default(),
+            };
+            let now = OffsetDateTime::now_utc();
+            match policy_admin::impact(&state.app, &moment, now, extent).await {
                 Ok(impact) => {
+                    // An estimate reads "≈ 1200 ± 40"; a count, as it is.
+                    let figure = |e: Estimate| match impact.exact {
+                        true => e.count.to_string(),
+                        false => text_with(
+                            locale,
+                            "console.policy.estimate",
+                            &[
+                                ("count", &e.count.to_string()),
+                                ("margin", &e.margin.to_string()),
+                            ],
+                        ),
+                    };
                     let steps: Vec<Value> = impact
                         .steps
                         .iter()
                         .map(|s| {
-                            let change = s.draft as i64 - s.published as i64;
+                            let change = s.draft.count as i64 - s.published.count as i64;
+                            let change = if change > 0 {
+                                format!("+{change}")
+                            } else {
+                                change.to_string()
+                            };
                             context! {
                                 step => s.step,
-                                draft => s.draft,
-                                published => s.published,
-                                change => if change > 0 { format!("+{change}") } else { change.to_string() },
+                                draft => figure(s.draft),
+                                published => figure(s.published),
+                                change => if impact.exact { change } else { format!("≈ {change}") },
                             }
                         })
                         .collect();
                     result = Some(context! {
                         users => impact.users,
-                        draft => impact.draft_prompted,
-                        published => impact.published_prompted,
+                        examined => impact.examined,
+                        exact => impact.exact,
+                        draft => figure(impact.draft_prompted),
+                        published => figure(impact.published_prompted),
                         steps,
                     });
                 }
@@ -1553,7 +1579,7 @@ pub(super) async fn impact(
         form.moment.as_str()
     };
     let extra = context! {
-        f => context! { event => form.event },
+        f => context! { event => form.event, moment => moment, client => form.client },
         moments => choices(locale, "console.policy.moment", &["signup", "login", "event"], moment),
         clients,
         errors,

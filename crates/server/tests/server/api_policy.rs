@@ -205,7 +205,11 @@ async fn the_impact_preview_counts_users_each_policy_would_prompt_per_step() {
         assert_eq!(api.put("/policy/draft", &draft).await.status(), 200);
         let impact: Value = api.get("/policy/draft/impact").await.json().await.unwrap();
         assert_eq!(impact["users"], 3);
+        // A few users are all counted: exact figures, no margin.
+        assert_eq!(impact["examined"], 3);
+        assert_eq!(impact["exact"], true);
         assert_eq!(impact["draft_prompted"], 3);
+        assert_eq!(impact["draft_prompted_margin"], 0);
         assert_eq!(impact["published_prompted"], 0);
         let job = impact["steps"]
             .as_array()
@@ -214,7 +218,18 @@ async fn the_impact_preview_counts_users_each_policy_would_prompt_per_step() {
             .find(|s| s["step"] == "job")
             .unwrap();
         assert_eq!(job["draft"], 3);
+        assert_eq!(job["draft_margin"], 0);
         assert_eq!(job["published"], 0);
+        let every: Value = api
+            .get("/policy/draft/impact?every=true")
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            (every["exact"].clone(), every["draft_prompted"].clone()),
+            (json!(true), json!(3))
+        );
 
         let at_event: Value = api
             .get("/policy/draft/impact?moment=event&event=cta:pricing")

@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use crate::aggregates::counters::{self, Daily, ValueDeltas};
 use crate::aggregates::users::{self, UserRow};
-use crate::backend::{Backend, Conn, query, query_as};
+use crate::backend::{Backend, Conn, pick, query, query_as};
 use crate::profile::Bags;
 use crate::{
     EmailChange, HistoryEntry, Location, ProfileChange, Provenance, StoreError, User, UserUpdate,
@@ -262,15 +262,6 @@ pub(crate) mod sql {
     /// `jsonb_array_elements` on PostgreSQL): one statement for a whole batch.
     fn array(items: Vec<Value>) -> Json<Value> {
         Json(Value::Array(items))
-    }
-
-    /// The statement for this backend.
-    fn pick<C: Conn>(sqlite: &'static str, postgres: &'static str) -> &'static str {
-        if C::BACKEND == "PostgreSQL" {
-            postgres
-        } else {
-            sqlite
-        }
     }
 
     async fn existing<C: Conn>(

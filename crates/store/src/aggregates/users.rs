@@ -10,7 +10,7 @@ use uuid::Uuid;
 use crate::aggregates::counters::{self, Daily, ValueDeltas};
 use crate::aggregates::prompt_state_row::PromptStateRow;
 use crate::aggregates::webhooks::{self, outbox_wanted};
-use crate::backend::{Backend, Conn, query, query_as};
+use crate::backend::{Backend, Conn, pick, query, query_as};
 use crate::model::{from_millis, from_millis_opt, parse_id};
 use crate::{
     DayCounts, HistoryEntry, Location, NewUser, NewWebhookEvent, Page, ProfileChange, Provenance,
@@ -124,6 +124,17 @@ pub trait Users: Send + Sync {
     /// Like [`Self::list_users`], with each user's prompt state and value provenance: what the
     /// decision engine needs, a page at a time (impact previews walk every user this way).
     async fn list_user_states(&self, query: UserQuery) -> Result<Page<UserState>, StoreError>;
+
+    /// A uniform random sample of the users, with their states, in id order a page at a time:
+    /// those whose id ends (its last 16 bits, random in every id this server or an export
+    /// gives) below `below` out of 65,536, so about `below / 65536` of them, the same users
+    /// from one page to the next. What an impact preview of many users examines.
+    async fn sample_user_states(
+        &self,
+        below: u16,
+        cursor: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Page<UserState>, StoreError>;
 
     /// How many users have a value (not absent, not `null`) for `key` in `location`.
     async fn count_users_with_value(
@@ -248,6 +259,17 @@ impl<B: Backend> Users for B {
     async fn list_user_states(&self, query: UserQuery) -> Result<Page<UserState>, StoreError> {
         let mut c = self.read().await?;
         let result = sql::list_user_states(&mut *c, query).await;
+        self.settle(&mut c, result)
+    }
+
+    async fn sample_user_states(
+        &self,
+        below: u16,
+        cursor: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Page<UserState>, StoreError> {
+        let mut c = self.read().await?;
+        let result = sql::sample_user_states(&mut *c, below, cursor, limit).await;
         self.settle(&mut c, result)
     }
 
@@ -937,42 +959,117 @@ pub(crate) mod sql {
         c: &mut C,
         query: UserQuery,
     ) -> Result<Page<UserState>, StoreError> {
-        use std::collections::HashMap;
         let page = list_users(&mut *c, query).await?;
+        states_of(c, page, Rows::Range).await
+    }
+
+    pub(crate) async fn sample_user_states<C: Conn>(
+        c: &mut C,
+        below: u16,
+        cursor: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Page<UserState>, StoreError> {
+        let limit = limit.clamp(1, UserQuery::MAX_LIMIT);
+        // The ids of the page through the primary key's index alone (no row is read for a
+        // user left out), then their rows. Lower-case hexadecimal digits compare the same
+        // way as the numbers they spell, in both backends.
+        let rows = query_as::<UserRow>(
+            "SELECT * FROM users WHERE id IN
+               (SELECT id FROM users WHERE id > COALESCE($1, '') AND substr(id, 33, 4) < $2
+                ORDER BY id LIMIT $3)
+             ORDER BY id",
+        )
+        .bind(cursor.map(|id| id.to_string()))
+        .bind(format!("{below:04x}"))
+        .bind(i64::from(limit) + 1)
+        .fetch_all(&mut *c)
+        .await?;
+        let items = rows
+            .into_iter()
+            .map(User::try_from)
+            .collect::<Result<Vec<_>, _>>()?;
+        states_of(c, page_of(items, limit), Rows::Listed).await
+    }
+
+    /// How [`states_of`] reads the rows of a page's users.
+    enum Rows {
+        /// Every row from the page's first user to its last: few users left out in between.
+        Range,
+        /// The rows of the page's users, by id: a sample, most users in between left out.
+        Listed,
+    }
+
+    /// The page's users with their prompt state and value provenance: one statement per
+    /// table, whatever the page's size.
+    async fn states_of<C: Conn>(
+        c: &mut C,
+        page: Page<User>,
+        rows: Rows,
+    ) -> Result<Page<UserState>, StoreError> {
+        use std::collections::HashMap;
         let (Some(first), Some(last)) = (page.items.first(), page.items.last()) else {
             return Ok(Page {
                 items: Vec::new(),
                 next_cursor: page.next_cursor,
             });
         };
-        // Ids are ordered, so one range query per table covers the page (rows of users the
-        // filters left out are dropped below).
+        // Ids are ordered, so one range query per table covers a page of consecutive users
+        // (rows of users the filters left out are dropped below).
         let (first, last) = (first.id.to_string(), last.id.to_string());
+        let ids = Json(Value::Array(
+            page.items
+                .iter()
+                .map(|user| Value::String(user.id.to_string()))
+                .collect(),
+        ));
+        let bind = |rows: &Rows| -> Vec<crate::backend::Param> {
+            match rows {
+                Rows::Range => vec![first.clone().into(), last.clone().into()],
+                Rows::Listed => vec![ids.clone().into()],
+            }
+        };
+        let (prompts_sql, provenance_sql) = match rows {
+            Rows::Range => (
+                "SELECT * FROM prompt_state WHERE user_id >= $1 AND user_id <= $2
+                 ORDER BY user_id, step",
+                "SELECT user_id, location, key, source, updated_at FROM profile_provenance
+                 WHERE user_id >= $1 AND user_id <= $2 ORDER BY user_id, location, key",
+            ),
+            Rows::Listed => (
+                pick::<C>(
+                    "SELECT * FROM prompt_state WHERE user_id IN (SELECT value FROM json_each($1))
+                     ORDER BY user_id, step",
+                    "SELECT * FROM prompt_state
+                     WHERE user_id = ANY(ARRAY(SELECT jsonb_array_elements_text($1::jsonb)))
+                     ORDER BY user_id, step",
+                ),
+                pick::<C>(
+                    "SELECT user_id, location, key, source, updated_at FROM profile_provenance
+                     WHERE user_id IN (SELECT value FROM json_each($1))
+                     ORDER BY user_id, location, key",
+                    "SELECT user_id, location, key, source, updated_at FROM profile_provenance
+                     WHERE user_id = ANY(ARRAY(SELECT jsonb_array_elements_text($1::jsonb)))
+                     ORDER BY user_id, location, key",
+                ),
+            ),
+        };
         let mut prompts: HashMap<String, Vec<crate::PromptState>> = HashMap::new();
-        let rows = query_as::<UserPromptStateRow>(
-            "SELECT * FROM prompt_state WHERE user_id >= $1 AND user_id <= $2
-             ORDER BY user_id, step",
-        )
-        .bind(first.clone())
-        .bind(last.clone())
-        .fetch_all(&mut *c)
-        .await?;
-        for row in rows {
+        let found = query_as::<UserPromptStateRow>(prompts_sql)
+            .bind_all(bind(&rows))
+            .fetch_all(&mut *c)
+            .await?;
+        for row in found {
             prompts
                 .entry(row.user_id)
                 .or_default()
                 .push(row.state.try_into()?);
         }
         let mut provenance: HashMap<String, Vec<Provenance>> = HashMap::new();
-        let rows = query_as::<UserProvenanceRow>(
-            "SELECT user_id, location, key, source, updated_at FROM profile_provenance
-             WHERE user_id >= $1 AND user_id <= $2 ORDER BY user_id, location, key",
-        )
-        .bind(first)
-        .bind(last)
-        .fetch_all(&mut *c)
-        .await?;
-        for row in rows {
+        let found = query_as::<UserProvenanceRow>(provenance_sql)
+            .bind_all(bind(&rows))
+            .fetch_all(&mut *c)
+            .await?;
+        for row in found {
             provenance
                 .entry(row.user_id)
                 .or_default()

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use accrete_store::{
-    EventKind, Location, NewEvent, NewUser, PolicyPublication, ProfileChange, Store, StoreError,
-    User, UserQuery,
+    EventKind, ImportUser, Location, NewEvent, NewUser, PolicyPublication, ProfileChange, Store,
+    StoreError, User, UserQuery,
 };
 use serde_json::json;
 use time::Duration;
@@ -23,6 +23,7 @@ crate::for_each_backend!(
     prompt_stats_count_events_per_step_in_the_range,
     deleting_a_user_removes_its_prompt_state,
     user_states_carry_prompt_state_and_provenance_page_by_page,
+    a_sample_of_user_states_is_the_users_whose_ids_end_below_the_share,
     users_with_a_value_are_counted,
     fields_left_blank_by_answers_accumulate_in_the_prompt_state,
 );
@@ -317,6 +318,93 @@ async fn user_states_carry_prompt_state_and_provenance_page_by_page(store: Arc<d
         })
         .collect();
     assert_eq!(seen, expected);
+}
+
+/// The sample is the users whose id's last four hexadecimal digits are below the share, in id
+/// order across pages, with their own prompt state and provenance (not their neighbours').
+async fn a_sample_of_user_states_is_the_users_whose_ids_end_below_the_share(store: Arc<dyn Store>) {
+    // Ids in creation order; their ends alternate inside and outside the sample.
+    let ends = [
+        "0000", "ffff", "0fff", "1000", "0a00", "8000", "0001", "1001",
+    ];
+    let users: Vec<ImportUser> = ends
+        .iter()
+        .enumerate()
+        .map(|(i, end)| ImportUser {
+            id: Some(
+                format!("01900000-0000-7000-8000-0000{i:04x}{end}")
+                    .parse()
+                    .unwrap(),
+            ),
+            email: format!("s{i}@x.org"),
+            changes: vec![ProfileChange::set(
+                Location::UserMetadata,
+                "company",
+                json!(format!("Acme {i}")),
+            )],
+            ..ImportUser::default()
+        })
+        .collect();
+    store
+        .import_users("jsonl", users, t0(), false)
+        .await
+        .unwrap();
+    let ids: Vec<_> = store
+        .list_users(UserQuery {
+            limit: Some(100),
+            ..UserQuery::default()
+        })
+        .await
+        .unwrap()
+        .items;
+    // Every user in the sample (and only they) has a prompt state.
+    for user in &ids {
+        if user.id.to_string()[32..] < *"1000" {
+            store
+                .record_prompt_event(event(EventKind::PromptShown, user, "work", 0))
+                .await
+                .unwrap();
+        }
+    }
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store.sample_user_states(0x1000, cursor, 2).await.unwrap();
+        assert!(page.items.len() <= 2);
+        for state in &page.items {
+            let company = state.user.user_metadata["company"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            let sources: Vec<_> = state.provenance.iter().map(|p| p.key.clone()).collect();
+            seen.push((
+                state.user.email.clone(),
+                company,
+                state.prompts.len(),
+                sources,
+            ));
+        }
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    let expected: Vec<_> = [0, 2, 4, 6]
+        .into_iter()
+        .map(|i| {
+            (
+                format!("s{i}@x.org"),
+                format!("Acme {i}"),
+                1,
+                vec!["company".to_owned()],
+            )
+        })
+        .collect();
+    assert_eq!(seen, expected);
+    // A share of everything but the last id takes all but the user ending in ffff.
+    let all = store.sample_user_states(0xffff, None, 100).await.unwrap();
+    assert_eq!(all.items.len(), 7);
+    assert_eq!(all.next_cursor, None);
 }
 
 async fn users_with_a_value_are_counted(store: Arc<dyn Store>) {
