@@ -31,7 +31,7 @@ use super::policy_forms::{
 use super::{Console, when};
 use crate::hosted::csrf;
 use crate::hosted::errors::store_failure;
-use crate::hosted::i18n::{text, text_with};
+use crate::hosted::i18n::{count, text, text_with};
 use crate::state::AppState;
 
 /// The few lines that check a form as it is typed (`data-check` forms).
@@ -1526,16 +1526,16 @@ pub(super) async fn impact(
             let now = OffsetDateTime::now_utc();
             match policy_admin::impact(&state.app, &moment, now, extent).await {
                 Ok(impact) => {
-                    // An estimate reads "≈ 1200 ± 40"; a count, as it is.
-                    let figure = |e: Estimate| match impact.exact {
-                        true => e.count.to_string(),
-                        false => text_with(
+                    let number = |n: u64| count(locale, i64::try_from(n).unwrap_or(i64::MAX));
+                    // An estimate reads "≈ 1,200 ± 40" ("≈ 0" when none of the sample is
+                    // asked); a count, as it is.
+                    let figure = |e: Estimate| match (impact.exact, e.margin) {
+                        (true, _) => number(e.count),
+                        (false, 0) => format!("≈ {}", number(e.count)),
+                        (false, _) => text_with(
                             locale,
                             "console.policy.estimate",
-                            &[
-                                ("count", &e.count.to_string()),
-                                ("margin", &e.margin.to_string()),
-                            ],
+                            &[("count", &number(e.count)), ("margin", &number(e.margin))],
                         ),
                     };
                     let steps: Vec<Value> = impact
@@ -1543,11 +1543,8 @@ pub(super) async fn impact(
                         .iter()
                         .map(|s| {
                             let change = s.draft.count as i64 - s.published.count as i64;
-                            let change = if change > 0 {
-                                format!("+{change}")
-                            } else {
-                                change.to_string()
-                            };
+                            let sign = if change > 0 { "+" } else { "" };
+                            let change = format!("{sign}{}", count(locale, change));
                             context! {
                                 step => s.step,
                                 draft => figure(s.draft),
@@ -1557,8 +1554,8 @@ pub(super) async fn impact(
                         })
                         .collect();
                     result = Some(context! {
-                        users => impact.users,
-                        examined => impact.examined,
+                        users => number(impact.users),
+                        examined => number(impact.examined),
                         exact => impact.exact,
                         draft => figure(impact.draft_prompted),
                         published => figure(impact.published_prompted),

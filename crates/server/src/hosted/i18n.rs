@@ -41,6 +41,24 @@ pub fn text_with(locale: &str, key: &str, values: &[(&str, &str)]) -> String {
         })
 }
 
+/// A count as people of `locale` write it: "1,000,001", "1 000 001" (a narrow no-break space,
+/// as French typography groups digits).
+pub fn count(locale: &str, n: i64) -> String {
+    let separator = if locale == "fr" { '\u{202f}' } else { ',' };
+    let digits = n.unsigned_abs().to_string();
+    let mut grouped = String::with_capacity(digits.len() + digits.len() / 3 + 1);
+    if n < 0 {
+        grouped.push('-');
+    }
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            grouped.push(separator);
+        }
+        grouped.push(digit);
+    }
+    grouped
+}
+
 /// A time of day in UTC as people of `locale` write it: "14:32 UTC".
 pub fn utc_time(locale: &str, at: time::OffsetDateTime) -> String {
     let at = at.to_offset(time::UtcOffset::UTC);
@@ -157,6 +175,15 @@ fn accept_language(headers: &axum::http::HeaderMap) -> Option<&str> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn counts_are_grouped_by_thousands_as_each_language_writes_them() {
+        assert_eq!(count("en", 0), "0");
+        assert_eq!(count("en", 999), "999");
+        assert_eq!(count("en", 1_000_001), "1,000,001");
+        assert_eq!(count("en", -12_345), "-12,345");
+        assert_eq!(count("fr", 49_606), "49\u{202f}606");
+    }
     use super::*;
 
     #[test]
