@@ -35,6 +35,9 @@ pub use record::{ExternalIdentity, ImportProblem, ImportRecord};
 /// Users per database transaction.
 pub const BATCH: usize = 500;
 
+/// Users created or changed by an import above which it refreshes the database's statistics.
+const ANALYZE_AFTER: u64 = 10_000;
+
 /// Why an import stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
@@ -133,6 +136,10 @@ pub async fn run(
         .map_err(|e| StoreError::Unexpected(format!("the file reader stopped: {e}").into()))?;
     stored?;
     read?;
+    // A database that received many users at once is planned right from the next statement.
+    if !dry_run && summary.created + summary.updated >= ANALYZE_AFTER {
+        app.store().analyze_users().await?;
+    }
     Ok(summary)
 }
 

@@ -39,6 +39,7 @@ pub mod phone;
 pub mod policy;
 pub mod policy_admin;
 pub mod policy_edit;
+pub mod policy_impact;
 pub mod problems;
 pub mod prompts;
 pub mod settings;

@@ -13,9 +13,6 @@ use uuid::Uuid;
 use crate::app::App;
 use crate::problems::Problem;
 
-mod impact;
-pub use impact::{Estimate, Extent, Impact, SAMPLE_SIZE, StepImpact, impact};
-
 /// Why a policy use-case did not succeed.
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {

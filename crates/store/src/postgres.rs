@@ -26,9 +26,14 @@ pub struct PostgresStore {
 impl PostgresStore {
     /// Connects to a `postgres://` URL; `options[search_path]=...` in the URL selects a schema.
     pub async fn connect(url: &str, opts: ConnectOptions) -> Result<Self, StoreError> {
-        let options = PgConnectOptions::from_str(url).map_err(|e| StoreError::Invalid {
-            message: format!("bad PostgreSQL database URL: {}", one_line(&e.to_string())),
-        })?;
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Invalid {
+                message: format!("bad PostgreSQL database URL: {}", one_line(&e.to_string())),
+            })?
+            // Accrete's statements read and write a few rows each. PostgreSQL compiles a plan
+            // whose estimated cost passes `jit_above_cost`, as estimates of tables without
+            // statistics do (just after a large import), which cost up to a second a statement.
+            .options([("jit", "off")]);
         let target = format!("{}:{}", options.get_host(), options.get_port());
         let breaker = Breaker::new(options.clone());
         let checks = std::sync::Arc::clone(&breaker);

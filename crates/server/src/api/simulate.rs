@@ -1,6 +1,7 @@
 //! Simulation of a decision, and the impact preview of a draft over every stored user.
 
-use accrete_app::policy_admin::{self, Extent};
+use accrete_app::policy_admin;
+use accrete_app::policy_impact::{self, Extent};
 use accrete_core::{Moment, MomentKind, UserFacts, decision_json};
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
@@ -213,7 +214,7 @@ pub async fn impact(
         _ => Extent::default(),
     };
     let impact =
-        policy_admin::impact(&state.app, &moment, OffsetDateTime::now_utc(), extent).await?;
+        policy_impact::impact(&state.app, &moment, OffsetDateTime::now_utc(), extent).await?;
     Ok(axum::Json(Impact {
         users: impact.users,
         examined: impact.examined,

@@ -9,8 +9,9 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 use accrete_app::admins::Permission;
-use accrete_app::policy_admin::{self, Estimate, Extent, PolicyError, Source};
+use accrete_app::policy_admin::{self, PolicyError, Source};
 use accrete_app::policy_edit::{self, Edited, Origin, Piece};
+use accrete_app::policy_impact::{self, Estimate, Extent};
 use accrete_app::problems::Problem;
 use accrete_core::{
     Decision, FieldType, Moment, MomentKind, Policy, Reason, STANDARD_CLAIMS, UserFacts,
@@ -1524,7 +1525,7 @@ pub(super) async fn impact(
                 _ => Extent::default(),
             };
             let now = OffsetDateTime::now_utc();
-            match policy_admin::impact(&state.app, &moment, now, extent).await {
+            match policy_impact::impact(&state.app, &moment, now, extent).await {
                 Ok(impact) => {
                     let number = |n: u64| count(locale, i64::try_from(n).unwrap_or(i64::MAX));
                     // An estimate reads "≈ 1,200 ± 40" ("≈ 0" when none of the sample is

@@ -86,6 +86,11 @@ pub trait UserTransfers: Send + Sync {
         dry_run: bool,
     ) -> Result<Vec<ImportOutcome>, StoreError>;
 
+    /// Brings the database's statistics of the users' tables up to date after an import
+    /// stored many users (`ANALYZE` on PostgreSQL, whose planner otherwise has none for a table
+    /// filled at once until autovacuum's next analysis; `PRAGMA optimize` on SQLite).
+    async fn analyze_users(&self) -> Result<(), StoreError>;
+
     /// Up to `limit` users in id order after `after`, with their values' sources (and their
     /// history when `with_history`): three statements per page, whatever its size.
     async fn export_users(
@@ -107,6 +112,18 @@ impl<B: Backend> UserTransfers for B {
     ) -> Result<Vec<ImportOutcome>, StoreError> {
         let mut c = self.write().await?;
         let result = sql::import_users(&mut *c, format, users, now, dry_run).await;
+        self.settle(&mut c, result)
+    }
+
+    async fn analyze_users(&self) -> Result<(), StoreError> {
+        let mut c = self.write().await?;
+        let result = query(pick::<B::Conn>(
+            "PRAGMA optimize",
+            "ANALYZE users, profile_provenance, profile_history, user_values, user_imports",
+        ))
+        .execute(&mut *c)
+        .await
+        .map(drop);
         self.settle(&mut c, result)
     }
 

@@ -883,15 +883,17 @@ pub(crate) mod sql {
                     .await?,
             );
         }
-        let mut items = rows
-            .into_iter()
-            .map(User::try_from)
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut items = users_of(rows)?;
         if statements.len() > 1 {
             items.sort_by_key(|user| user.id);
             items.dedup_by_key(|user| user.id);
         }
         Ok(page_of(items, limit))
+    }
+
+    /// The users of rows read from `users`.
+    fn users_of(rows: Vec<UserRow>) -> Result<Vec<User>, StoreError> {
+        rows.into_iter().map(User::try_from).collect()
     }
 
     /// A page of at most `limit` users out of `items` (read with one more, which says whether
@@ -948,11 +950,7 @@ pub(crate) mod sql {
         .bind(i64::from(limit) + 1)
         .fetch_all(&mut *c)
         .await?;
-        let items = rows
-            .into_iter()
-            .map(User::try_from)
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Some(page_of(items, limit)))
+        Ok(Some(page_of(users_of(rows)?, limit)))
     }
 
     pub(crate) async fn list_user_states<C: Conn>(
@@ -984,11 +982,7 @@ pub(crate) mod sql {
         .bind(i64::from(limit) + 1)
         .fetch_all(&mut *c)
         .await?;
-        let items = rows
-            .into_iter()
-            .map(User::try_from)
-            .collect::<Result<Vec<_>, _>>()?;
-        states_of(c, page_of(items, limit), Rows::Listed).await
+        states_of(c, page_of(users_of(rows)?, limit), Rows::Listed).await
     }
 
     /// How [`states_of`] reads the rows of a page's users.
@@ -1028,6 +1022,10 @@ pub(crate) mod sql {
                 Rows::Listed => vec![ids.clone().into()],
             }
         };
+        // PostgreSQL: one index seek per listed user (`LATERAL`; `OFFSET 0` keeps the planner
+        // from turning it back into a join), whatever its statistics say: just after a large
+        // import it has none, and `user_id = ANY(...)` of an array it cannot see into was
+        // planned as a scan of every row (53 s a page at a million users).
         let (prompts_sql, provenance_sql) = match rows {
             Rows::Range => (
                 "SELECT * FROM prompt_state WHERE user_id >= $1 AND user_id <= $2
@@ -1039,17 +1037,20 @@ pub(crate) mod sql {
                 pick::<C>(
                     "SELECT * FROM prompt_state WHERE user_id IN (SELECT value FROM json_each($1))
                      ORDER BY user_id, step",
-                    "SELECT * FROM prompt_state
-                     WHERE user_id = ANY(ARRAY(SELECT jsonb_array_elements_text($1::jsonb)))
-                     ORDER BY user_id, step",
+                    "SELECT s.* FROM jsonb_array_elements_text($1::jsonb) AS ids(id)
+                     CROSS JOIN LATERAL
+                       (SELECT * FROM prompt_state WHERE user_id = ids.id OFFSET 0) s
+                     ORDER BY s.user_id, s.step",
                 ),
                 pick::<C>(
                     "SELECT user_id, location, key, source, updated_at FROM profile_provenance
                      WHERE user_id IN (SELECT value FROM json_each($1))
                      ORDER BY user_id, location, key",
-                    "SELECT user_id, location, key, source, updated_at FROM profile_provenance
-                     WHERE user_id = ANY(ARRAY(SELECT jsonb_array_elements_text($1::jsonb)))
-                     ORDER BY user_id, location, key",
+                    "SELECT p.* FROM jsonb_array_elements_text($1::jsonb) AS ids(id)
+                     CROSS JOIN LATERAL
+                       (SELECT user_id, location, key, source, updated_at FROM profile_provenance
+                        WHERE user_id = ids.id OFFSET 0) p
+                     ORDER BY p.user_id, p.location, p.key",
                 ),
             ),
         };

@@ -13,8 +13,8 @@ use accrete_store::{Page, Store, StoreError, UserQuery, UserState};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{PolicyError, Source, facts_at, published_or_empty, select};
 use crate::app::App;
+use crate::policy_admin::{PolicyError, Source, facts_at, published_or_empty, select};
 
 /// Users a preview counts one by one before it estimates from a sample of about as many.
 pub const SAMPLE_SIZE: u64 = 50_000;
@@ -248,7 +248,7 @@ mod tests {
         .unwrap();
         let now = OffsetDateTime::now_utc();
         let document = serde_json::to_value(&draft).unwrap();
-        super::super::save_draft(&app, &document, now)
+        crate::policy_admin::save_draft(&app, &document, now)
             .await
             .unwrap();
         let mut users = Vec::new();
