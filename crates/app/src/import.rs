@@ -137,8 +137,12 @@ pub async fn run(
     stored?;
     read?;
     // A database that received many users at once is planned right from the next statement.
-    if !dry_run && summary.created + summary.updated >= ANALYZE_AFTER {
-        app.store().analyze_users().await?;
+    // The users are stored either way: a refresh that fails is told, not the import's failure.
+    if !dry_run
+        && summary.created + summary.updated >= ANALYZE_AFTER
+        && let Err(error) = app.store().analyze_users().await
+    {
+        tracing::warn!(%error, "the database's statistics were not refreshed after the import");
     }
     Ok(summary)
 }
