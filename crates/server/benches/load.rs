@@ -19,6 +19,8 @@
 //! `LOAD_PREFILL=N` starts every server on a SQLite database already holding N users (written
 //! once per run through the importer's `import_users`, see `load/prefill.rs`), e.g.
 //! `LOAD_PREFILL=1000000 LOAD_ONLY=profiling` for sign-ins against a million users.
+//! `LOAD_PERF_MARKS=1` prints `SSO-START pid` and `SSO-END pid` around each measured SSO phase of
+//! `profiling`, pausing 1.5 s at each, for a profiler to attach to that server for that phase.
 //! The same binary is the server and the reference: started with `ACCRETE_TEST_LOAD_CHILD=1` it
 //! serves and prints its address, with `ACCRETE_TEST_LOAD_REFERENCE=1` it verifies a password per
 //! line of input, so nothing but the measured work runs in a measured process.
@@ -470,7 +472,7 @@ fn print_rss(pid: u32) {
 struct ServerProcess {
     child: Child,
     base: String,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     /// The server's PostgreSQL schema (with `LOAD_DATABASE=postgres`), dropped after the server.
     _schema: Option<SchemaGuard>,
 }
@@ -536,7 +538,7 @@ fn boot_with(env: &[(&str, &str)]) -> ServerProcess {
     ServerProcess {
         child,
         base: format!("http://{addr}"),
-        _dir: dir,
+        dir,
         _schema: schema.map(|(_, guard)| guard),
     }
 }
@@ -641,6 +643,7 @@ async fn profiling_overhead(scale: usize) {
         let sessions = [browser(), browser()];
         for i in [0, 1] {
             warm_up(&servers[i], &sessions[i]).await;
+            past_first_wal(&servers[i], &sessions[i]).await;
         }
         let order: [usize; 2] = if round % 2 == 0 { [0, 1] } else { [1, 0] };
         for i in order {
@@ -651,6 +654,7 @@ async fn profiling_overhead(scale: usize) {
                 assert!(back.contains("code="), "{back}");
             }
             ms[0][i] += cpu_ms(pid) - before;
+            perf_mark("SSO-START", pid);
             let before = cpu_ms(pid);
             let threads = threads_cpu_ns(pid);
             let url = authorize_url(&server.base);
@@ -663,6 +667,7 @@ async fn profiling_overhead(scale: usize) {
                 let spent = ns - threads.get(&kind).copied().unwrap_or(0);
                 *sso_threads[i].entry(kind).or_insert(0) += spent;
             }
+            perf_mark("SSO-END", pid);
         }
     }
     for (row, name, n) in [
@@ -780,6 +785,41 @@ async fn warm_up(server: &ServerProcess, session: &reqwest::Client) {
         let back = location(&session.get(&url).send().await.unwrap());
         assert!(issued(&back), "{back}");
     }
+}
+
+/// With `LOAD_PERF_MARKS` set, says on stderr that the server `pid` starts or ended a measured
+/// phase, and waits 1.5 s (outside the phase) so that a profiler started on that line
+/// (`perf record -p PID`) sees the whole phase. docs/scaling.md, Sign-in, used it.
+fn perf_mark(what: &str, pid: u32) {
+    if std::env::var_os("LOAD_PERF_MARKS").is_some() {
+        eprintln!("{what} {pid}");
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+    }
+}
+
+/// Signs in by SSO on `server` until its SQLite write-ahead log has been filled once, so that
+/// what is measured next is a server in its steady state. A fresh server's log is a new file:
+/// until its first checkpoint (at 1,000 pages, about 4.1 MB) every commit appends to it, and the
+/// file system allocates and zeroes the new blocks on the committing thread; afterwards the log
+/// is written again from its start, over blocks it already has. Without this, the SSO phase was
+/// the log's first pass (1.5 to 4.1 MB), and that allocation, whose cost the file system decides
+/// (it was 0.1 to 0.2 ms per sign-in in some servers of a million-user run and nearly nothing in
+/// others: `perf record` of the servers), was charged to the sign-ins. No-op on PostgreSQL.
+async fn past_first_wal(server: &ServerProcess, session: &reqwest::Client) {
+    const FULL_LOG: u64 = 1_000 * 4_096;
+    let log = server.dir.path().join("accrete.db-wal");
+    if on_postgres() {
+        return;
+    }
+    let url = authorize_url(&server.base);
+    for _ in 0..5_000 {
+        if std::fs::metadata(&log).is_ok_and(|m| m.len() >= FULL_LOG) {
+            return;
+        }
+        let back = location(&session.get(&url).send().await.unwrap());
+        assert!(back.contains("code="), "{back}");
+    }
+    panic!("{} did not reach {FULL_LOG} bytes", log.display());
 }
 
 async fn sign_in(base: &str, client: &reqwest::Client, email: &str) -> u16 {
