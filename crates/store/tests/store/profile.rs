@@ -445,3 +445,72 @@ async fn a_filter_key_is_a_plain_key_whatever_characters_it_holds(store: Arc<dyn
         assert_eq!(missing.items.len(), keys.len() - 1, "key {key:?}");
     }
 }
+
+/// Migration 0028 (SQLite only): the provenance of the users already there comes through the
+/// table's rebuild as `WITHOUT ROWID` row for row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_provenance_rebuild_keeps_every_row() {
+    use accrete_store::testing::{execute_sql, select_text};
+    let (store, dir) = accrete_store::testing::sqlite_store().await;
+    let url = accrete_store::testing::sqlite_url(&dir);
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let at = t0() + Duration::minutes(i);
+        let user = store
+            .create_user(NewUser::with_email(format!("u{i}@example.com"), at))
+            .await
+            .unwrap();
+        let changes = [
+            ProfileChange::set(Location::Profile, "given_name", json!(format!("U{i}"))),
+            ProfileChange::set(Location::UserMetadata, "company", json!("Acme")),
+        ];
+        store
+            .apply_profile_changes(user.id, None, &changes[..=(i as usize % 2)], "signup", at)
+            .await
+            .unwrap();
+        let later = at + Duration::hours(1);
+        let change = [ProfileChange::set(
+            Location::AppMetadata,
+            "plan",
+            json!("pro"),
+        )];
+        store
+            .apply_profile_changes(user.id, None, &change, "api", later)
+            .await
+            .unwrap();
+        ids.push(user.id);
+    }
+    let mut before = Vec::new();
+    for id in &ids {
+        before.push(store.value_provenance(*id).await.unwrap());
+    }
+    assert_eq!(before.iter().map(Vec::len).sum::<usize>(), 5 + 2 + 5);
+    drop(store);
+    // Back to the table as migration 0002 made it, with these rows in it.
+    execute_sql(
+        &url,
+        "CREATE TABLE provenance_as_before (
+             user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+             location TEXT NOT NULL, key TEXT NOT NULL, source TEXT NOT NULL,
+             updated_at BIGINT NOT NULL, PRIMARY KEY (user_id, location, key));
+         INSERT INTO provenance_as_before SELECT * FROM profile_provenance;
+         DROP TABLE profile_provenance;
+         ALTER TABLE provenance_as_before RENAME TO profile_provenance;
+         DELETE FROM accrete_migrations WHERE version = 28;",
+    )
+    .await;
+    let schema = "SELECT sql FROM sqlite_master WHERE name = 'profile_provenance'";
+    assert!(!select_text(&url, schema).await[0].contains("WITHOUT ROWID"));
+    let store = accrete_store::connect(&url, accrete_store::ConnectOptions::default())
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    assert!(select_text(&url, schema).await[0].contains("WITHOUT ROWID"));
+    for (id, before) in ids.iter().zip(before) {
+        assert_eq!(store.value_provenance(*id).await.unwrap(), before);
+    }
+    // Still deleted with its user.
+    store.delete_user(ids[0]).await.unwrap();
+    let left = "SELECT CAST(COUNT(*) AS TEXT) FROM profile_provenance";
+    assert_eq!(select_text(&url, left).await, vec!["10".to_owned()]);
+}
