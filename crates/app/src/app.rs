@@ -191,3 +191,17 @@ impl App {
         self.policy.invalidate();
     }
 }
+
+#[cfg(test)]
+impl App {
+    /// An application on `store` for this crate's tests: the issuer `issuer`, one hashing
+    /// thread (with room for four in its queue) and no upstream providers.
+    pub(crate) fn for_tests(store: Arc<dyn Store>, issuer: &str) -> App {
+        App::new(
+            store,
+            issuer.to_owned(),
+            HashingPool::new(1, 4),
+            Federation::for_tests(),
+        )
+    }
+}

@@ -267,20 +267,14 @@ mod tests {
 
     use super::*;
     use crate::account_mail::AccountMail;
-    use crate::hashing::HashingPool;
 
     const WAIT: Duration = Duration::from_secs(10);
 
     async fn app(receiver: &SmsReceiver) -> (App, tempfile::TempDir) {
         let (store, dir) = accrete_store::testing::sqlite_store().await;
         let sender = SmsSender::new(&receiver.settings(), "Accrete").unwrap();
-        let app = App::new(
-            store,
-            "http://issuer".into(),
-            HashingPool::new(1, 1),
-            crate::connections::Federation::for_tests(),
-        )
-        .with_account_mail(AccountMail::disabled().with_sms(sender));
+        let app = App::for_tests(store, "http://issuer")
+            .with_account_mail(AccountMail::disabled().with_sms(sender));
         (app, dir)
     }
 

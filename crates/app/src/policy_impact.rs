@@ -218,18 +218,12 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::hashing::HashingPool;
 
     /// 2,000 users with known ids (their last 16 bits spread by a multiplicative hash); a
     /// quarter of them have a company. A draft asks the company at the next sign-in.
     async fn app_with_users() -> (App, tempfile::TempDir, Vec<(u16, bool)>) {
         let (store, dir) = accrete_store::testing::sqlite_store().await;
-        let app = App::new(
-            store,
-            "http://issuer".into(),
-            HashingPool::new(1, 4),
-            crate::connections::Federation::for_tests(),
-        );
+        let app = App::for_tests(store, "http://issuer");
         let draft = Policy::from_toml_str(
             r#"
             version = 1

@@ -128,13 +128,7 @@ mod tests {
     async fn app() -> (App, tempfile::TempDir) {
         let (store, dir) = accrete_store::testing::sqlite_store().await;
         (
-            App::new(
-                store,
-                "http://issuer".into(),
-                crate::hashing::HashingPool::new(1, 1),
-                crate::connections::Federation::for_tests(),
-            )
-            .with_base_theme(base()),
+            App::for_tests(store, "http://issuer").with_base_theme(base()),
             dir,
         )
     }
@@ -225,13 +219,7 @@ mod tests {
     async fn a_save_by_another_node_is_seen_within_the_recheck_interval() {
         let (store, _dir) = accrete_store::testing::sqlite_store().await;
         let node = ThemeCache::new(base());
-        let other = App::new(
-            store.clone(),
-            "http://issuer".into(),
-            crate::hashing::HashingPool::new(1, 1),
-            crate::connections::Federation::for_tests(),
-        )
-        .with_base_theme(base());
+        let other = App::for_tests(store.clone(), "http://issuer").with_base_theme(base());
         let t0 = Instant::now();
         assert_eq!(
             node.current_at(store.as_ref(), t0).await.unwrap().as_ref(),

@@ -488,16 +488,10 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::hashing::HashingPool;
 
     async fn app() -> (App, tempfile::TempDir) {
         let (store, dir) = accrete_store::testing::sqlite_store().await;
-        let app = App::new(
-            store,
-            "http://issuer".into(),
-            HashingPool::new(1, 1),
-            crate::connections::Federation::for_tests(),
-        );
+        let app = App::for_tests(store, "http://issuer");
         (app, dir)
     }
 

@@ -200,14 +200,16 @@ impl<R: FromRows> Query<R> {
     }
 }
 
+/// Whether `C` is a PostgreSQL connection (for the few writes whose steps differ, not only
+/// their spelling).
+pub(crate) fn on_postgres<C: Conn>() -> bool {
+    C::BACKEND == "PostgreSQL"
+}
+
 /// The statement of `C`'s backend, where the two spell it differently (a JSON array as a
 /// parameter: `json_each` on SQLite, `jsonb_array_elements` on PostgreSQL).
 pub(crate) fn pick<C: Conn>(sqlite: &'static str, postgres: &'static str) -> &'static str {
-    if C::BACKEND == "PostgreSQL" {
-        postgres
-    } else {
-        sqlite
-    }
+    if on_postgres::<C>() { postgres } else { sqlite }
 }
 
 /// A connection of one backend, as the shared SQL uses it.

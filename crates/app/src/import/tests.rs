@@ -2,31 +2,18 @@
 //! of the source verified at the first sign-in and replaced; a second run changing nothing; an
 //! export read back into another database giving the same export.
 
-use std::sync::Arc;
-
 use accrete_core::Policy;
-use accrete_store::Store;
 use time::OffsetDateTime;
 
 use super::*;
 use crate::accounts::{self, SignIn};
 use crate::export;
-use crate::hashing::HashingPool;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/import");
 
 async fn app() -> (App, tempfile::TempDir) {
     let (store, dir) = accrete_store::testing::sqlite_store().await;
-    (app_on(store), dir)
-}
-
-fn app_on(store: Arc<dyn Store>) -> App {
-    App::new(
-        store,
-        "http://issuer".into(),
-        HashingPool::new(1, 4),
-        crate::connections::Federation::for_tests(),
-    )
+    (App::for_tests(store, "http://issuer"), dir)
 }
 
 async fn publish_example(app: &App) {

@@ -15,19 +15,13 @@ use webauthn_rs::prelude::{CreationChallengeResponse, RequestChallengeResponse, 
 use webauthn_rs_proto::AllowCredentials;
 
 use super::*;
-use crate::hashing::HashingPool;
 
 const ISSUER: &str = "http://localhost:8080";
 const BROWSER: &str = "csrf-cookie-of-this-browser-0123456789";
 
 async fn app() -> (App, tempfile::TempDir) {
     let (store, dir) = accrete_store::testing::sqlite_store().await;
-    let app = App::new(
-        store,
-        ISSUER.into(),
-        HashingPool::new(1, 1),
-        crate::connections::Federation::for_tests(),
-    );
+    let app = App::for_tests(store, ISSUER);
     (app, dir)
 }
 
@@ -381,12 +375,7 @@ async fn removing_a_passkey_needs_a_recent_sign_in_and_never_the_last_way_in() {
 #[tokio::test]
 async fn a_server_on_an_ip_address_offers_no_passkeys() {
     let (store, _dir) = accrete_store::testing::sqlite_store().await;
-    let app = App::new(
-        store,
-        "http://127.0.0.1:8080".into(),
-        HashingPool::new(1, 1),
-        crate::connections::Federation::for_tests(),
-    );
+    let app = App::for_tests(store, "http://127.0.0.1:8080");
     assert!(!offered(&app, None));
     assert!(matches!(
         start_sign_in(&app, None, BROWSER, false, OffsetDateTime::now_utc()).await,

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::StoreError;
 use crate::aggregates::transactions;
-use crate::backend::{Backend, Conn, query, query_as};
+use crate::backend::{Backend, Conn, pick, query, query_as};
 use crate::model::{from_millis, from_millis_opt, new_id, parse_id, to_millis};
 
 /// A write to record with the end of a visit.
@@ -212,10 +212,7 @@ pub(crate) mod sql {
         until: OffsetDateTime,
         limit: i64,
     ) -> Result<Vec<CompanionWrite>, StoreError> {
-        let statement = match C::BACKEND {
-            "PostgreSQL" => LEASE_PG,
-            _ => LEASE_SQLITE,
-        };
+        let statement = pick::<C>(LEASE_SQLITE, LEASE_PG);
         let mut leased = query_as::<WriteRow>(statement)
             .bind(owner.to_owned())
             .bind(to_millis(until))

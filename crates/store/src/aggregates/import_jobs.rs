@@ -14,7 +14,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::StoreError;
-use crate::backend::{Backend, Conn, query, query_as};
+use crate::backend::{Backend, Conn, pick, query, query_as};
 use crate::model::{from_millis, from_millis_opt, new_id, parse_id, to_millis};
 
 /// The error of a job whose node stopped before it ended.
@@ -333,10 +333,6 @@ pub(crate) mod sql {
                 json_extract(value, '$.path'), json_extract(value, '$.message')
          FROM json_each($3)";
 
-    fn postgres<C: Conn>() -> bool {
-        C::BACKEND == "PostgreSQL"
-    }
-
     pub(crate) async fn create<C: Conn>(
         c: &mut C,
         job: NewImportJob,
@@ -488,11 +484,7 @@ pub(crate) mod sql {
             return Ok(0);
         }
         let added = rows.len() as u64;
-        let insert = if postgres::<C>() {
-            ADD_PROBLEMS_PG
-        } else {
-            ADD_PROBLEMS_SQLITE
-        };
+        let insert = pick::<C>(ADD_PROBLEMS_SQLITE, ADD_PROBLEMS_PG);
         query(insert)
             .bind(id.to_string())
             .bind(kept)

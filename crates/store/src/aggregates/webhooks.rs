@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::StoreError;
-use crate::backend::{Backend, Conn, query, query_as};
+use crate::backend::{Backend, Conn, on_postgres, pick, query, query_as};
 use crate::model::{from_millis, from_millis_opt, new_id, parse_id, to_millis};
 use crate::outbox_signal::OutboxSignal;
 use crate::webhook::{
@@ -359,10 +359,6 @@ pub(crate) mod sql {
         FROM done JOIN r ON r.id = done.id
         RETURNING delivery_id";
 
-    fn postgres<C: Conn>() -> bool {
-        C::BACKEND == "PostgreSQL"
-    }
-
     /// Writes `event` to the outbox on `c` (inside the caller's transaction when it reports a
     /// change); its id.
     pub(crate) async fn insert_event<C: Conn>(
@@ -542,11 +538,7 @@ pub(crate) mod sql {
         limit: i64,
     ) -> Result<u64, StoreError> {
         let mut tx = c.begin_write().await?;
-        let pending = if postgres::<C>() {
-            PENDING_EVENTS_PG
-        } else {
-            PENDING_EVENTS_SQLITE
-        };
+        let pending = pick::<C>(PENDING_EVENTS_SQLITE, PENDING_EVENTS_PG);
         let events = query_as::<EventRow>(pending)
             .bind(limit)
             .fetch_all(&mut *tx)
@@ -579,19 +571,18 @@ pub(crate) mod sql {
             }
         }
         if !deliveries.is_empty() {
-            let insert = if postgres::<C>() {
-                "INSERT INTO webhook_deliveries (id, event_id, endpoint_id, status, attempts,
-                                                 next_attempt_at, created_at)
-                 SELECT j ->> 'i', j ->> 'e', j ->> 'p', 'pending', 0, $2, $2
-                 FROM jsonb_array_elements($1::jsonb) AS t(j)
-                 ON CONFLICT (event_id, endpoint_id) DO NOTHING"
-            } else {
+            let insert = pick::<C>(
                 "INSERT INTO webhook_deliveries (id, event_id, endpoint_id, status, attempts,
                                                  next_attempt_at, created_at)
                  SELECT j.value ->> 'i', j.value ->> 'e', j.value ->> 'p', 'pending', 0, $2, $2
                  FROM json_each($1) j WHERE TRUE
-                 ON CONFLICT (event_id, endpoint_id) DO NOTHING"
-            };
+                 ON CONFLICT (event_id, endpoint_id) DO NOTHING",
+                "INSERT INTO webhook_deliveries (id, event_id, endpoint_id, status, attempts,
+                                                 next_attempt_at, created_at)
+                 SELECT j ->> 'i', j ->> 'e', j ->> 'p', 'pending', 0, $2, $2
+                 FROM jsonb_array_elements($1::jsonb) AS t(j)
+                 ON CONFLICT (event_id, endpoint_id) DO NOTHING",
+            );
             query(insert)
                 .bind(Json(Value::Array(deliveries)))
                 .bind(at)
@@ -616,11 +607,7 @@ pub(crate) mod sql {
             if ids.is_empty() {
                 continue;
             }
-            let sql = if postgres::<C>() {
-                postgres_sql
-            } else {
-                sqlite_sql
-            };
+            let sql = pick::<C>(sqlite_sql, postgres_sql);
             query(sql)
                 .bind(Json(Value::Array(ids)))
                 .execute(&mut *tx)
@@ -640,11 +627,7 @@ pub(crate) mod sql {
         let mut tx = c.begin_write().await?;
         // This call's own name, so that the rows read back are exactly those it leased.
         let token = format!("{owner}/{}", new_id(now).simple());
-        let lease = if postgres::<C>() {
-            LEASE_PG
-        } else {
-            LEASE_SQLITE
-        };
+        let lease = pick::<C>(LEASE_SQLITE, LEASE_PG);
         let leased = query(lease)
             .bind(token.clone())
             .bind(to_millis(until))
@@ -703,7 +686,7 @@ pub(crate) mod sql {
         let mut one_by_one = Vec::new();
         let mut together = Vec::new();
         for (i, record) in records.into_iter().enumerate() {
-            if postgres::<C>() && !matches!(record.outcome, AttemptOutcome::GiveUp(_)) {
+            if on_postgres::<C>() && !matches!(record.outcome, AttemptOutcome::GiveUp(_)) {
                 together.push((i, record));
             } else {
                 one_by_one.push((i, record));
