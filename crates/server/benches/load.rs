@@ -803,8 +803,9 @@ fn perf_mark(what: &str, pid: u32) {
 /// file system allocates and zeroes the new blocks on the committing thread; afterwards the log
 /// is written again from its start, over blocks it already has. Without this, the SSO phase was
 /// the log's first pass (1.5 to 4.1 MB), and that allocation, whose cost the file system decides
-/// (it was 0.1 to 0.2 ms per sign-in in some servers of a million-user run and nearly nothing in
-/// others: `perf record` of the servers), was charged to the sign-ins. No-op on PostgreSQL.
+/// (about 0.1 ms per SSO sign-in on average over a million-user run, none in some of its servers
+/// and nearly none at a thousand users: `perf record` of the servers), was charged to the
+/// sign-ins. No-op on PostgreSQL.
 async fn past_first_wal(server: &ServerProcess, session: &reqwest::Client) {
     const FULL_LOG: u64 = 1_000 * 4_096;
     let log = server.dir.path().join("accrete.db-wal");
