@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use accrete_app::admins::{self, Actor};
 use accrete_app::export;
-use accrete_app::import::{self, Format, ImportProblem, Mapping, Observer, Summary};
+use accrete_app::import::{self, Format, ImportProblem, ImportScope, Mapping, Observer, Summary};
 use anyhow::{Context as _, anyhow};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
@@ -42,6 +42,12 @@ pub enum UsersCommand {
         /// Check and count everything, store nothing.
         #[arg(long)]
         dry_run: bool,
+        /// The whole file in one database transaction: all or nothing (an error or Ctrl-C
+        /// keeps none of it) and several times faster, but the database's other writers wait
+        /// until it ends (a running server's sign-ins fail): for a first import, or with the
+        /// server stopped.
+        #[arg(long)]
+        single_transaction: bool,
         /// A TOML file naming, for each CSV column or JSON pointer, the field it goes to.
         #[arg(long, value_name = "FILE")]
         mapping: Option<PathBuf>,
@@ -78,9 +84,24 @@ pub fn run(command: UsersCommand) -> anyhow::Result<ExitCode> {
             file,
             format,
             dry_run,
+            single_transaction,
             mapping,
             report,
-        } => import(&flags, &file, &format, dry_run, mapping.as_deref(), report),
+        } => {
+            let scope = if single_transaction {
+                ImportScope::Whole
+            } else {
+                ImportScope::Batches
+            };
+            import(
+                &flags,
+                &file,
+                &format,
+                (scope, dry_run),
+                mapping.as_deref(),
+                report,
+            )
+        }
         UsersCommand::Export {
             flags,
             format: _,
@@ -134,7 +155,7 @@ fn import(
     flags: &Flags,
     file: &Path,
     format: &str,
-    dry_run: bool,
+    (scope, dry_run): (ImportScope, bool),
     mapping: Option<&Path>,
     report: Option<PathBuf>,
 ) -> anyhow::Result<ExitCode> {
@@ -184,9 +205,16 @@ fn import(
     let input = bar.wrap_read(input);
     let outcome = runtime()?.block_on(async {
         let opened = open(&config, &secrets).await?;
-        let summary = import::run(&opened.app, input, format, mapping, dry_run, &mut reporting)
-            .await
-            .map_err(|e| anyhow::Error::new(e).context(format!("import of {}", file.display())));
+        let summary = import::run(
+            &opened.app,
+            input,
+            format,
+            mapping,
+            (scope, dry_run),
+            &mut reporting,
+        )
+        .await
+        .map_err(|e| anyhow::Error::new(e).context(format!("import of {}", file.display())));
         if let Ok(summary) = &summary
             && !dry_run
         {

@@ -10,15 +10,15 @@ mod record;
 #[cfg(test)]
 mod tests;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::io::Read;
 use std::ops::ControlFlow;
 
 use accrete_core::CompiledPolicy;
 use accrete_oidc::{credentials, password};
 use accrete_store::{
-    HistoryEntry, ImportOutcome, ImportUser, Location, PHONE_NUMBER, PHONE_NUMBER_VERIFIED,
-    ProfileChange, StoreError,
+    HistoryEntry, ImportOutcome, ImportStep, ImportUser, Location, PHONE_NUMBER,
+    PHONE_NUMBER_VERIFIED, ProfileChange, StoreError,
 };
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
@@ -29,6 +29,7 @@ use crate::facts::location_of;
 use crate::policy_admin::published_or_empty;
 use crate::problems::Problem;
 use crate::values;
+pub use accrete_store::ImportScope;
 pub use formats::{Format, Mapping, ReadError};
 pub use record::{ExternalIdentity, ImportProblem, ImportRecord};
 
@@ -75,62 +76,85 @@ pub trait Observer: Send {
     fn progress(&mut self, summary: &Summary);
 }
 
-/// Imports `input` read as `format`. With `dry_run`, everything is checked and written, then
-/// rolled back (the summary says what an import would do; a user found twice in the file is
-/// counted as created twice when the two are in different batches).
+/// Imports `input` read as `format`, within the transactions of `scope`. With `dry_run`,
+/// everything is checked and written, then rolled back (the summary says what an import would
+/// do; with [`ImportScope::Batches`], a user found twice in the file is counted as created
+/// twice when the two are in different batches).
+///
+/// Two stages run at once: the file is read and its users checked on a thread of its own, a
+/// batch at a time, while the store writes the previous batch (its outcomes come back
+/// in order, for the report).
 pub async fn run(
     app: &App,
     input: impl Read + Send + 'static,
     format: Format,
     mapping: Option<Mapping>,
-    dry_run: bool,
+    (scope, dry_run): (ImportScope, bool),
     observer: &mut dyn Observer,
 ) -> Result<Summary, ImportError> {
     let policy = published_or_empty(app).await?;
-    let (sender, mut records) = mpsc::channel::<Result<ImportRecord, ImportProblem>>(2 * BATCH);
+    // A batch at a time: handing over each user alone cost two thread switches a user.
+    let (sender, mut checked) = mpsc::channel::<Checked>(2);
     let reader = tokio::task::spawn_blocking(move || {
-        formats::read(format, input, mapping.as_ref(), &mut |record| {
-            match sender.blocking_send(record) {
+        let mut chunk = Checked::default();
+        let read = formats::read(format, input, mapping.as_ref(), &mut |record| {
+            chunk.add(&policy, record);
+            if chunk.users.len() < BATCH {
+                return ControlFlow::Continue(());
+            }
+            match sender.blocking_send(std::mem::take(&mut chunk)) {
                 Ok(()) => ControlFlow::Continue(()),
                 // The importer stopped (a store error): stop reading.
                 Err(_) => ControlFlow::Break(()),
             }
-        })
+        });
+        // What was read before the end (or before a line that cannot be read) is stored; with
+        // a single transaction, a file that cannot be read to its end is not committed.
+        chunk.unreadable = read.is_err();
+        let _ = sender.blocking_send(chunk);
+        read
     });
+    let (steps, steps_in) = mpsc::channel::<ImportStep>(1);
+    let (outcomes_out, mut outcomes) = mpsc::unbounded_channel::<Vec<ImportOutcome>>();
+    let storing =
+        app.store()
+            .import_stream(format.as_str(), scope, dry_run, steps_in, outcomes_out);
     let mut summary = Summary::default();
-    let mut batch: Vec<(u64, ImportUser)> = Vec::with_capacity(BATCH);
-    let mut stored = Ok(());
-    while let Some(record) = records.recv().await {
-        match record {
-            Err(problem) => {
-                summary.refused += 1;
-                observer.problem(&problem);
+    let checking = async {
+        // The lines of the batches sent and not yet answered, in order.
+        let mut pending: VecDeque<Vec<u64>> = VecDeque::new();
+        let mut unreadable = false;
+        while let Some(chunk) = checked.recv().await {
+            unreadable |= chunk.unreadable;
+            for problem in &chunk.problems {
+                observer.problem(problem);
             }
-            Ok(record) => {
-                summary.read += 1;
-                let mut problems = Vec::new();
-                let prepared = prepare(&policy, record, &mut summary, &mut problems);
-                for problem in &problems {
-                    observer.problem(problem);
+            summary.add(&chunk.counts);
+            if !chunk.users.is_empty() {
+                let (lines, users): (Vec<u64>, Vec<ImportUser>) = chunk.users.into_iter().unzip();
+                pending.push_back(lines);
+                let step = ImportStep::Batch(users, OffsetDateTime::now_utc());
+                if steps.send(step).await.is_err() {
+                    // The store stopped (its error is told below).
+                    return;
                 }
-                match prepared {
-                    Some(user) => batch.push(user),
-                    None => summary.refused += 1,
-                }
+            }
+            while let Ok(answered) = outcomes.try_recv() {
+                tally(pending.pop_front(), answered, &mut summary, observer);
             }
         }
-        if batch.len() == BATCH {
-            stored = store(app, format, &mut batch, dry_run, &mut summary, observer).await;
-            if stored.is_err() {
-                break;
-            }
+        if !unreadable {
+            // The store may have stopped already (its error is told below).
+            let _ = steps.send(ImportStep::Commit).await;
         }
-    }
-    if stored.is_ok() && !batch.is_empty() {
-        stored = store(app, format, &mut batch, dry_run, &mut summary, observer).await;
-    }
-    // Dropping the receiver ends the reader at its next user.
-    drop(records);
+        drop(steps);
+        while let Some(answered) = outcomes.recv().await {
+            tally(pending.pop_front(), answered, &mut summary, observer);
+        }
+    };
+    let (stored, ()) = tokio::join!(storing, checking);
+    // Dropping the receiver ends the reader at its next batch.
+    drop(checked);
     let read = reader
         .await
         .map_err(|e| StoreError::Unexpected(format!("the file reader stopped: {e}").into()))?;
@@ -147,20 +171,68 @@ pub async fn run(
     Ok(summary)
 }
 
-async fn store(
-    app: &App,
-    format: Format,
-    batch: &mut Vec<(u64, ImportUser)>,
-    dry_run: bool,
+/// Users read and checked on the reader's thread, up to a batch of them.
+#[derive(Default)]
+struct Checked {
+    /// What to store, with the line each user was read on.
+    users: Vec<(u64, ImportUser)>,
+    /// What was left out, and notes.
+    problems: Vec<ImportProblem>,
+    /// The figures of these users, before they are stored.
+    counts: Summary,
+    /// The last batch of a file that could not be read to its end.
+    unreadable: bool,
+}
+
+impl Checked {
+    fn add(&mut self, policy: &CompiledPolicy, record: Result<ImportRecord, ImportProblem>) {
+        match record {
+            Err(problem) => {
+                self.counts.refused += 1;
+                self.problems.push(problem);
+            }
+            Ok(record) => {
+                self.counts.read += 1;
+                match prepare(policy, record, &mut self.counts, &mut self.problems) {
+                    Some(user) => self.users.push(user),
+                    None => self.counts.refused += 1,
+                }
+            }
+        }
+    }
+}
+
+impl Summary {
+    fn add(&mut self, other: &Summary) {
+        let Summary {
+            read,
+            created,
+            updated,
+            unchanged,
+            refused,
+            values_refused,
+            with_password,
+            identities_not_linked,
+        } = other;
+        self.read += read;
+        self.created += created;
+        self.updated += updated;
+        self.unchanged += unchanged;
+        self.refused += refused;
+        self.values_refused += values_refused;
+        self.with_password += with_password;
+        self.identities_not_linked += identities_not_linked;
+    }
+}
+
+/// Counts the outcomes of a batch whose users were on `lines`, and reports the refused.
+fn tally(
+    lines: Option<Vec<u64>>,
+    outcomes: Vec<ImportOutcome>,
     summary: &mut Summary,
     observer: &mut dyn Observer,
-) -> Result<(), StoreError> {
-    let (lines, users): (Vec<u64>, Vec<ImportUser>) = std::mem::take(batch).into_iter().unzip();
-    let outcomes = app
-        .store()
-        .import_users(format.as_str(), users, OffsetDateTime::now_utc(), dry_run)
-        .await?;
-    for (line, outcome) in lines.into_iter().zip(outcomes) {
+) {
+    for (line, outcome) in lines.unwrap_or_default().into_iter().zip(outcomes) {
         match outcome {
             ImportOutcome::Created(_) => summary.created += 1,
             ImportOutcome::Updated(_) => summary.updated += 1,
@@ -172,7 +244,6 @@ async fn store(
         }
     }
     observer.progress(summary);
-    Ok(())
 }
 
 /// A record checked with the policy: what to store, or `None` when the user cannot be imported;

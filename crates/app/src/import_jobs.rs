@@ -15,7 +15,8 @@ use std::time::Duration;
 
 use accrete_store::prelude::*;
 use accrete_store::{
-    ImportCounts, ImportJob, ImportJobProblem, ImportProgress, NewImportJob, StoreError,
+    ImportCounts, ImportJob, ImportJobProblem, ImportProgress, ImportScope, NewImportJob,
+    StoreError,
 };
 use time::OffsetDateTime;
 use tokio::io::AsyncWrite;
@@ -298,7 +299,15 @@ async fn import_file(
             problems: 0,
             last: Summary::default(),
         };
-        let result = import::run(app, file, format, None, dry_run, &mut observer).await;
+        let result = import::run(
+            app,
+            file,
+            format,
+            None,
+            (ImportScope::Batches, dry_run),
+            &mut observer,
+        )
+        .await;
         observer.send_problems();
         // The observer's end closes the channel, which ends the writer.
         match result {

@@ -57,7 +57,10 @@ pub use aggregates::{
     themes::{StoredTheme, Themes},
     throttle::CredentialThrottle,
     transactions::AuthTransactions,
-    user_transfers::{ExportedUser, ImportOutcome, ImportUser, UserTransfers, import_source},
+    user_transfers::{
+        ExportedUser, ImportOutcome, ImportScope, ImportStep, ImportUser, UserTransfers,
+        import_source,
+    },
     users::Users,
     webhooks::Webhooks,
 };

@@ -49,9 +49,16 @@ impl Observer for Collected {
 async fn import_file(app: &App, file: &str, format: Format) -> (Summary, Collected) {
     let input = std::fs::File::open(format!("{FIXTURES}/{file}")).unwrap();
     let mut seen = Collected::default();
-    let summary = run(app, input, format, None, false, &mut seen)
-        .await
-        .unwrap();
+    let summary = run(
+        app,
+        input,
+        format,
+        None,
+        (ImportScope::Batches, false),
+        &mut seen,
+    )
+    .await
+    .unwrap();
     (summary, seen)
 }
 
@@ -168,7 +175,7 @@ async fn a_value_refused_by_its_field_is_reported_and_the_rest_imported() {
         std::io::Cursor::new(csv),
         Format::Csv,
         None,
-        false,
+        (ImportScope::Batches, false),
         &mut seen,
     )
     .await
@@ -210,14 +217,68 @@ async fn a_value_refused_by_its_field_is_reported_and_the_rest_imported() {
 
 #[tokio::test]
 async fn a_dry_run_counts_and_stores_nothing() {
-    let (app, _dir) = app().await;
-    let input = std::fs::File::open(format!("{FIXTURES}/auth0-export.ndjson")).unwrap();
+    for scope in [ImportScope::Batches, ImportScope::Whole] {
+        let (app, _dir) = app().await;
+        let input = std::fs::File::open(format!("{FIXTURES}/auth0-export.ndjson")).unwrap();
+        let mut seen = Collected::default();
+        let summary = run(&app, input, Format::Auth0, None, (scope, true), &mut seen)
+            .await
+            .unwrap();
+        assert!(summary.created > 0, "{scope:?}");
+        assert_eq!(app.store().count_users().await.unwrap(), 0, "{scope:?}");
+    }
+}
+
+/// A file whose reading fails (a disk, a network share) after `lines` users.
+struct FailsAfter(std::io::Cursor<Vec<u8>>);
+
+impl FailsAfter {
+    fn new(lines: usize) -> Self {
+        let text: String = (0..lines)
+            .map(|i| format!("{{\"email\":\"user{i}@example.com\",\"profile\":{{\"given_name\":\"U{i}\"}}}}\n"))
+            .collect();
+        Self(std::io::Cursor::new(text.into_bytes()))
+    }
+}
+
+impl std::io::Read for FailsAfter {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self.0.read(buf)? {
+            0 => Err(std::io::Error::other("the disk went away")),
+            n => Ok(n),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_file_that_fails_halfway_keeps_its_batches_or_with_one_transaction_nothing() {
+    let lines = 2 * BATCH + 100;
+    // A batch at a time: what was read before the failure is stored, and the failure told.
+    let (batches, _dir) = app().await;
     let mut seen = Collected::default();
-    let summary = run(&app, input, Format::Auth0, None, true, &mut seen)
+    let input = FailsAfter::new(lines);
+    let scope = (ImportScope::Batches, false);
+    let result = run(&batches, input, Format::Jsonl, None, scope, &mut seen).await;
+    assert!(matches!(result, Err(ImportError::Read(_))), "{result:?}");
+    assert_eq!(batches.store().count_users().await.unwrap(), lines as i64);
+
+    // One transaction: all or nothing.
+    let (whole, _dir) = app().await;
+    let mut seen = Collected::default();
+    let input = FailsAfter::new(lines);
+    let scope = (ImportScope::Whole, false);
+    let result = run(&whole, input, Format::Jsonl, None, scope, &mut seen).await;
+    assert!(matches!(result, Err(ImportError::Read(_))), "{result:?}");
+    assert_eq!(whole.store().count_users().await.unwrap(), 0);
+    // The same file read to its end is stored whole, in one transaction.
+    let mut seen = Collected::default();
+    let input = std::io::Cursor::new(FailsAfter::new(lines).0.into_inner());
+    let summary = run(&whole, input, Format::Jsonl, None, scope, &mut seen)
         .await
         .unwrap();
-    assert!(summary.created > 0);
-    assert_eq!(app.store().count_users().await.unwrap(), 0);
+    assert_eq!(summary.created, lines as u64);
+    assert_eq!(seen.batches, 3);
+    assert_eq!(whole.store().count_users().await.unwrap(), lines as i64);
 }
 
 async fn export_all(app: &App) -> String {
@@ -242,15 +303,18 @@ async fn an_export_read_back_into_another_database_exports_the_same() {
 
     let (second, _dir2) = app().await;
     let mut seen = Collected::default();
+    // In one transaction (`--single-transaction`): the same users as a batch at a time.
     let input = std::io::Cursor::new(exported.clone().into_bytes());
-    let summary = run(&second, input, Format::Jsonl, None, false, &mut seen)
+    let scope = (ImportScope::Whole, false);
+    let summary = run(&second, input, Format::Jsonl, None, scope, &mut seen)
         .await
         .unwrap();
     assert_eq!(summary.refused, 0, "{:?}", seen.problems);
     assert_eq!(export_all(&second).await, exported);
     // And read back again: nothing to change.
     let input = std::io::Cursor::new(exported.into_bytes());
-    let again = run(&second, input, Format::Jsonl, None, false, &mut seen)
+    let scope = (ImportScope::Batches, false);
+    let again = run(&second, input, Format::Jsonl, None, scope, &mut seen)
         .await
         .unwrap();
     assert_eq!(again.unchanged, summary.created);

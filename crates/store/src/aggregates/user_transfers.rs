@@ -7,14 +7,15 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use serde_json::{Value, json};
+use serde_json::Value;
 use sqlx::types::Json;
 use time::{Date, OffsetDateTime};
+use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use crate::aggregates::counters::{self, Daily, ValueDeltas};
 use crate::aggregates::users::{self, UserRow};
-use crate::backend::{Backend, Conn, pick, query, query_as};
+use crate::backend::{Backend, Conn, on_postgres, pick, query, query_as};
 use crate::profile::Bags;
 use crate::{
     EmailChange, HistoryEntry, Location, ProfileChange, Provenance, StoreError, User, UserUpdate,
@@ -60,6 +61,29 @@ pub enum ImportOutcome {
     Refused(String),
 }
 
+/// What an import sends the store ([`UserTransfers::import_stream`]).
+#[derive(Debug)]
+pub enum ImportStep {
+    /// The next batch of users, stored at `now`.
+    Batch(Vec<ImportUser>, OffsetDateTime),
+    /// The file has been read to its end: commit (the last step). An import whose steps end
+    /// without it stops where it is: with [`ImportScope::Whole`], nothing of it is kept.
+    Commit,
+}
+
+/// How much of an import one database transaction holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ImportScope {
+    /// One transaction per batch: other writers (a running server's sign-ins) take their turn
+    /// between batches, and an import stopped halfway keeps its whole batches.
+    #[default]
+    Batches,
+    /// One transaction for the whole file (`--single-transaction`): all or nothing, and much
+    /// faster, but every other writer waits until it ends (a server's writes time out), so it
+    /// is for a first import or a maintenance window.
+    Whole,
+}
+
 /// A user as `accrete users export` writes it.
 #[derive(Debug, Clone)]
 pub struct ExportedUser {
@@ -85,6 +109,19 @@ pub trait UserTransfers: Send + Sync {
         now: OffsetDateTime,
         dry_run: bool,
     ) -> Result<Vec<ImportOutcome>, StoreError>;
+
+    /// Imports the batches of `steps` in order, sending each batch's outcomes (as
+    /// [`UserTransfers::import_users`]) to `outcomes`, within the transactions of `scope`.
+    /// Ends when `steps` ends; with [`ImportScope::Whole`], commits only on
+    /// [`ImportStep::Commit`] (and never with `dry_run`).
+    async fn import_stream(
+        &self,
+        format: &str,
+        scope: ImportScope,
+        dry_run: bool,
+        steps: mpsc::Receiver<ImportStep>,
+        outcomes: mpsc::UnboundedSender<Vec<ImportOutcome>>,
+    ) -> Result<(), StoreError>;
 
     /// Brings the database's statistics of the users' tables up to date after an import
     /// stored many users (`ANALYZE` on PostgreSQL, whose planner otherwise has none for a table
@@ -112,6 +149,28 @@ impl<B: Backend> UserTransfers for B {
     ) -> Result<Vec<ImportOutcome>, StoreError> {
         let mut c = self.write().await?;
         let result = sql::import_users(&mut *c, format, users, now, dry_run).await;
+        self.settle(&mut c, result)
+    }
+
+    async fn import_stream(
+        &self,
+        format: &str,
+        scope: ImportScope,
+        dry_run: bool,
+        mut steps: mpsc::Receiver<ImportStep>,
+        outcomes: mpsc::UnboundedSender<Vec<ImportOutcome>>,
+    ) -> Result<(), StoreError> {
+        if scope == ImportScope::Batches {
+            while let Some(ImportStep::Batch(users, now)) = steps.recv().await {
+                let batch = self.import_users(format, users, now, dry_run).await?;
+                if outcomes.send(batch).is_err() {
+                    break;
+                }
+            }
+            return Ok(());
+        }
+        let mut c = self.write().await?;
+        let result = sql::import_whole(&mut *c, format, dry_run, &mut steps, &outcomes).await;
         self.settle(&mut c, result)
     }
 
@@ -162,8 +221,73 @@ pub(crate) mod sql {
         now: OffsetDateTime,
         dry_run: bool,
     ) -> Result<Vec<ImportOutcome>, StoreError> {
-        let source = import_source(format);
         let mut tx = c.begin_write().await?;
+        let outcomes = import_batch(&mut *tx, format, users, now).await?;
+        if !dry_run {
+            C::commit(tx).await?;
+        }
+        Ok(outcomes)
+    }
+
+    /// Every batch of `steps` in one transaction, committed on [`ImportStep::Commit`].
+    pub(crate) async fn import_whole<C: Conn>(
+        c: &mut C,
+        format: &str,
+        dry_run: bool,
+        steps: &mut mpsc::Receiver<ImportStep>,
+        outcomes: &mpsc::UnboundedSender<Vec<ImportOutcome>>,
+    ) -> Result<(), StoreError> {
+        // SQLite: a larger page cache for the writing connection while the import holds it
+        // (the B-trees' pages that a batch touches again stay in memory instead of going to
+        // the log and being read back), and the default again after it.
+        if !on_postgres::<C>() {
+            query("PRAGMA cache_size = -32768").execute(&mut *c).await?;
+        }
+        let result = import_whole_in(c, format, dry_run, steps, outcomes).await;
+        if !on_postgres::<C>() {
+            let reset = query("PRAGMA cache_size = -2000").execute(&mut *c).await;
+            return result.and(reset.map(drop));
+        }
+        result
+    }
+
+    async fn import_whole_in<C: Conn>(
+        c: &mut C,
+        format: &str,
+        dry_run: bool,
+        steps: &mut mpsc::Receiver<ImportStep>,
+        outcomes: &mpsc::UnboundedSender<Vec<ImportOutcome>>,
+    ) -> Result<(), StoreError> {
+        let mut tx = c.begin_write().await?;
+        while let Some(step) = steps.recv().await {
+            match step {
+                ImportStep::Batch(users, now) => {
+                    let batch = import_batch(&mut *tx, format, users, now).await?;
+                    if outcomes.send(batch).is_err() {
+                        // The importer stopped: nothing is kept.
+                        return Ok(());
+                    }
+                }
+                ImportStep::Commit => {
+                    if !dry_run {
+                        C::commit(tx).await?;
+                    }
+                    return Ok(());
+                }
+            }
+        }
+        // The steps ended without `Commit`: the transaction rolls back as it is dropped.
+        Ok(())
+    }
+
+    /// One batch of users, in the caller's transaction.
+    async fn import_batch<C: Conn>(
+        tx: &mut C,
+        format: &str,
+        users: Vec<ImportUser>,
+        now: OffsetDateTime,
+    ) -> Result<Vec<ImportOutcome>, StoreError> {
+        let source = import_source(format);
         let mut counts = Counts::default();
         // Who exists already: three statements for the whole batch.
         let known = existing(&mut *tx, format, &users).await?;
@@ -227,12 +351,7 @@ pub(crate) mod sql {
             outcomes[i] = Some(outcome);
         }
         counters::sql::count_values(&mut *tx, counts.values).await?;
-        for (day, n) in counts.signups {
-            counters::sql::count_days(&mut *tx, Daily::SignUp, day, n).await?;
-        }
-        if !dry_run {
-            C::commit(tx).await?;
-        }
+        counters::sql::count_many_days(&mut *tx, Daily::SignUp, counts.signups).await?;
         Ok(outcomes
             .into_iter()
             .map(|o| o.unwrap_or_else(|| ImportOutcome::Refused("not imported".into())))
@@ -396,6 +515,9 @@ pub(crate) mod sql {
         let (mut rows, mut imported, mut sources, mut history, mut events) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let mut outcomes = Vec::with_capacity(users.len());
+        // Each user's values, kept until the rows that borrow them are written.
+        let mut applied_all = Vec::with_capacity(users.len());
+        let mut prepared = Vec::with_capacity(users.len());
         for (i, user) in users {
             let normalized = users::normalized_email(&user.email)?;
             let created_at = user.created_at.unwrap_or(now);
@@ -413,51 +535,86 @@ pub(crate) mod sql {
                 let changes = bags.merge_patch_changes(*location, patch)?;
                 applied.extend(bags.apply(&changes)?);
             }
-            let (profile, user_metadata, app_metadata) = bags.into_values();
-            rows.push(json!({
-                "i": id, "e": user.email.trim(), "n": normalized, "v": user.email_verified,
-                "h": user.password_hash, "c": crate::model::to_millis(created_at), "u": at,
-                "p": profile, "m": user_metadata, "a": app_metadata,
-                "d": user.disabled.then_some(at),
-            }));
-            if let Some(external_id) = &user.external_id {
-                imported.push(json!({ "x": external_id, "u": id }));
-            }
             for change in &applied {
                 counts.values.change(change);
-                let source = user
-                    .sources
-                    .get(&(change.location, change.key.clone()))
-                    .map_or(source, String::as_str);
-                sources.push(json!({
-                    "u": id, "l": change.location.as_str(), "k": change.key, "s": source,
-                }));
-                if user.history.is_empty() {
-                    history.push(json!({
-                        "u": id, "l": change.location.as_str(), "k": change.key,
-                        "o": null, "n": change.new_value, "s": source, "t": at,
-                    }));
-                }
-            }
-            for entry in &user.history {
-                history.push(json!({
-                    "u": id, "l": entry.location.as_str(), "k": entry.key,
-                    "o": entry.old_value, "n": entry.new_value, "s": entry.source,
-                    "t": crate::model::to_millis(entry.changed_at),
-                }));
             }
             *counts
                 .signups
                 .entry(created_at.to_offset(time::UtcOffset::UTC).date())
                 .or_default() += 1;
-            events.push(json!({
-                "i": format!("msg_{}", crate::model::new_id(now).simple()),
-                "u": id,
-                "p": { "user": {
-                    "id": id, "email": user.email.trim(), "email_verified": user.email_verified,
-                }, "source": source },
-            }));
+            applied_all.push(applied);
+            prepared.push((id, normalized, created_at, bags.into_values(), user));
             outcomes.push((i, ImportOutcome::Created(id)));
+        }
+        for ((id, normalized, created_at, bags, user), applied) in prepared.iter().zip(&applied_all)
+        {
+            let id = *id;
+            let email = user.email.trim();
+            rows.push(rows::User {
+                i: id,
+                e: email,
+                n: normalized,
+                v: user.email_verified,
+                h: user.password_hash.as_deref(),
+                c: crate::model::to_millis(*created_at),
+                u: at,
+                p: &bags.0,
+                m: &bags.1,
+                a: &bags.2,
+                d: user.disabled.then_some(at),
+            });
+            if let Some(external_id) = &user.external_id {
+                imported.push(rows::Imported {
+                    x: external_id,
+                    u: id,
+                });
+            }
+            for change in applied {
+                let source = user
+                    .sources
+                    .get(&(change.location, change.key.clone()))
+                    .map_or(source, String::as_str);
+                sources.push(rows::Source {
+                    u: id,
+                    l: change.location.as_str(),
+                    k: &change.key,
+                    s: source,
+                });
+                if user.history.is_empty() {
+                    history.push(rows::History {
+                        u: id,
+                        l: change.location.as_str(),
+                        k: &change.key,
+                        o: None,
+                        n: change.new_value.as_ref(),
+                        s: source,
+                        t: at,
+                    });
+                }
+            }
+            for entry in &user.history {
+                history.push(rows::History {
+                    u: id,
+                    l: entry.location.as_str(),
+                    k: &entry.key,
+                    o: entry.old_value.as_ref(),
+                    n: entry.new_value.as_ref(),
+                    s: &entry.source,
+                    t: crate::model::to_millis(entry.changed_at),
+                });
+            }
+            events.push(rows::Event {
+                i: format!("msg_{}", crate::model::new_id(now).simple()),
+                u: id,
+                p: rows::Created {
+                    user: rows::CreatedUser {
+                        id,
+                        email,
+                        email_verified: user.email_verified,
+                    },
+                    source,
+                },
+            });
         }
         query(pick::<C>(
             "INSERT INTO users (id, email, email_normalized, email_verified, password_hash,
@@ -475,7 +632,7 @@ pub(crate) mod sql {
                     (j ->> 'd')::bigint
              FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(j, n) ORDER BY n",
         ))
-        .bind(array(rows))
+        .bind(rows::text(&rows)?)
         .execute(&mut *tx)
         .await?;
         if !imported.is_empty() {
@@ -488,7 +645,7 @@ pub(crate) mod sql {
                  ON CONFLICT (format, external_id) DO NOTHING",
             ))
             .bind(format.to_owned())
-            .bind(array(imported))
+            .bind(rows::text(&imported)?)
             .bind(at)
             .execute(&mut *tx)
             .await?;
@@ -502,7 +659,7 @@ pub(crate) mod sql {
                  SELECT j ->> 'u', j ->> 'l', j ->> 'k', j ->> 's', $2
                  FROM jsonb_array_elements($1::jsonb) j",
             ))
-            .bind(array(sources))
+            .bind(rows::text(&sources)?)
             .bind(at)
             .execute(&mut *tx)
             .await?;
@@ -524,7 +681,7 @@ pub(crate) mod sql {
                         NULLIF(j -> 'n', 'null'::jsonb), j ->> 's', (j ->> 't')::bigint
                  FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(j, n) ORDER BY n",
             ))
-            .bind(array(history))
+            .bind(rows::text(&history)?)
             .execute(&mut *tx)
             .await?;
         }
@@ -539,11 +696,89 @@ pub(crate) mod sql {
              FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(j, n)
              WHERE EXISTS (SELECT 1 FROM webhook_endpoints WHERE enabled) ORDER BY n",
         ))
-        .bind(array(events))
+        .bind(rows::text(&events)?)
         .bind(at)
         .execute(&mut *tx)
         .await?;
         Ok(outcomes)
+    }
+
+    /// The rows of a batch's new users as the statements of [`create_all`] read them: one
+    /// JSON array per table, serialised straight from the batch (no `Value` built per row).
+    mod rows {
+        use serde::Serialize;
+        use serde_json::Value;
+        use uuid::Uuid;
+
+        use crate::StoreError;
+
+        #[derive(Serialize)]
+        pub(super) struct User<'a> {
+            pub i: Uuid,
+            pub e: &'a str,
+            pub n: &'a str,
+            pub v: bool,
+            pub h: Option<&'a str>,
+            pub c: i64,
+            pub u: i64,
+            pub p: &'a Value,
+            pub m: &'a Value,
+            pub a: &'a Value,
+            pub d: Option<i64>,
+        }
+
+        #[derive(Serialize)]
+        pub(super) struct Imported<'a> {
+            pub x: &'a str,
+            pub u: Uuid,
+        }
+
+        #[derive(Serialize)]
+        pub(super) struct Source<'a> {
+            pub u: Uuid,
+            pub l: &'a str,
+            pub k: &'a str,
+            pub s: &'a str,
+        }
+
+        #[derive(Serialize)]
+        pub(super) struct History<'a> {
+            pub u: Uuid,
+            pub l: &'a str,
+            pub k: &'a str,
+            pub o: Option<&'a Value>,
+            pub n: Option<&'a Value>,
+            pub s: &'a str,
+            pub t: i64,
+        }
+
+        #[derive(Serialize)]
+        pub(super) struct Event<'a> {
+            pub i: String,
+            pub u: Uuid,
+            pub p: Created<'a>,
+        }
+
+        /// The payload of `user.created`.
+        #[derive(Serialize)]
+        pub(super) struct Created<'a> {
+            pub user: CreatedUser<'a>,
+            pub source: &'a str,
+        }
+
+        #[derive(Serialize)]
+        pub(super) struct CreatedUser<'a> {
+            pub id: Uuid,
+            pub email: &'a str,
+            pub email_verified: bool,
+        }
+
+        /// The rows as one JSON array, bound as text (`json_each` reads it on SQLite; the
+        /// statements cast it with `::jsonb` on PostgreSQL).
+        pub(super) fn text<T: Serialize>(rows: &[T]) -> Result<String, StoreError> {
+            serde_json::to_string(rows)
+                .map_err(|e| StoreError::unexpected(format!("an import batch as JSON: {e}")))
+        }
     }
 
     async fn update<C: Conn>(

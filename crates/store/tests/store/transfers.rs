@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use accrete_store::{
-    HistoryEntry, ImportOutcome, ImportUser, Location, NewUser, ProfileChange, Store, UserUpdate,
+    HistoryEntry, ImportOutcome, ImportScope, ImportStep, ImportUser, Location, NewUser,
+    ProfileChange, Store, UserUpdate,
 };
 use serde_json::json;
 use time::Duration;
@@ -23,6 +24,7 @@ crate::for_each_backend!(
     a_given_history_and_sources_are_kept,
     a_taken_id_is_replaced_and_a_taken_email_refused,
     the_export_pages_through_every_user_with_sources_and_history,
+    one_transaction_for_an_import_commits_once_or_keeps_nothing,
 );
 
 fn ada() -> ImportUser {
@@ -312,4 +314,80 @@ async fn the_export_pages_through_every_user_with_sources_and_history(store: Arc
             .unwrap()
             .is_empty()
     );
+}
+
+/// Runs `import_stream` with one transaction over `steps`; the outcomes of each batch.
+async fn stream(store: &Arc<dyn Store>, steps: Vec<ImportStep>) -> Vec<Vec<ImportOutcome>> {
+    let (send, steps_in) = tokio::sync::mpsc::channel(steps.len().max(1));
+    for step in steps {
+        send.send(step).await.unwrap();
+    }
+    drop(send);
+    let (outcomes, mut answered) = tokio::sync::mpsc::unbounded_channel();
+    store
+        .import_stream("jsonl", ImportScope::Whole, false, steps_in, outcomes)
+        .await
+        .unwrap();
+    let mut batches = Vec::new();
+    while let Some(batch) = answered.recv().await {
+        batches.push(batch);
+    }
+    batches
+}
+
+async fn one_transaction_for_an_import_commits_once_or_keeps_nothing(store: Arc<dyn Store>) {
+    let user = |n: i64, company: &str| ImportUser {
+        email: format!("user{n}@example.com"),
+        created_at: Some(t0() - Duration::days(n)),
+        patches: vec![(Location::UserMetadata, json!({ "company": company }))],
+        ..ImportUser::default()
+    };
+    // Steps that end without `Commit` (the importer stopped): nothing is kept.
+    let batches = stream(
+        &store,
+        vec![ImportStep::Batch(
+            vec![user(1, "Acme"), user(2, "Acme")],
+            t0(),
+        )],
+    )
+    .await;
+    assert_eq!(batches.len(), 1);
+    assert!(matches!(batches[0][0], ImportOutcome::Created(_)));
+    assert_eq!(store.count_users().await.unwrap(), 0);
+    let first = (t0() - Duration::days(3)).date();
+    let days = store.daily_counts(first, t0().date()).await.unwrap();
+    assert!(days.iter().all(|d| d.sign_ups == 0), "{days:?}");
+
+    // Two batches and the commit: both are kept, with their counters (days and values).
+    let batches = stream(
+        &store,
+        vec![
+            ImportStep::Batch(vec![user(1, "Acme"), user(2, "Acme")], t0()),
+            // The same user again, in the next batch of the same transaction: found.
+            ImportStep::Batch(vec![user(3, "Initech"), user(1, "Globex")], t0()),
+            ImportStep::Commit,
+        ],
+    )
+    .await;
+    assert_eq!(batches.len(), 2);
+    assert!(
+        matches!(batches[1][1], ImportOutcome::Updated(_)),
+        "{batches:?}"
+    );
+    assert_eq!(store.count_users().await.unwrap(), 3);
+    let days = store.daily_counts(first, t0().date()).await.unwrap();
+    let sign_ups: Vec<(time::Date, i64)> = days
+        .iter()
+        .filter(|d| d.sign_ups > 0)
+        .map(|d| (d.day, d.sign_ups))
+        .collect();
+    assert_eq!(
+        sign_ups,
+        [3, 2, 1].map(|n| ((t0() - Duration::days(n)).date(), 1)),
+    );
+    let by_key = store
+        .count_users_by_key(Location::UserMetadata)
+        .await
+        .unwrap();
+    assert!(by_key.contains(&("company".to_owned(), 3)), "{by_key:?}");
 }
