@@ -246,7 +246,13 @@ pub(crate) mod sql {
         let result = import_whole_in(c, format, dry_run, steps, outcomes).await;
         if !on_postgres::<C>() {
             let reset = query("PRAGMA cache_size = -2000").execute(&mut *c).await;
-            return result.and(reset.map(drop));
+            // The log held the whole import (as large as the users' tables) and was copied
+            // into the database at the commit: give its space back to the disk (a reader still
+            // on it makes this a no-op, left to the next checkpoints).
+            let truncate = query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(&mut *c)
+                .await;
+            return result.and(reset.map(drop)).and(truncate.map(drop));
         }
         result
     }
