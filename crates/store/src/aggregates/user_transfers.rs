@@ -623,13 +623,13 @@ pub(crate) mod sql {
             });
         }
         query(pick::<C>(
-            "INSERT INTO users (id, email, email_normalized, email_verified, password_hash,
+            "WITH r AS MATERIALIZED (SELECT j.key AS n, j.value AS v FROM json_each($1) j)
+             INSERT INTO users (id, email, email_normalized, email_verified, password_hash,
                                 created_at, updated_at, profile, user_metadata, app_metadata,
                                 disabled_at)
-             SELECT j.value ->> 'i', j.value ->> 'e', j.value ->> 'n', j.value ->> 'v',
-                    j.value ->> 'h', j.value ->> 'c', j.value ->> 'u', j.value -> 'p',
-                    j.value -> 'm', j.value -> 'a', j.value ->> 'd'
-             FROM json_each($1) j ORDER BY j.key",
+             SELECT v ->> 'i', v ->> 'e', v ->> 'n', v ->> 'v', v ->> 'h', v ->> 'c', v ->> 'u',
+                    v -> 'p', v -> 'm', v -> 'a', v ->> 'd'
+             FROM r ORDER BY n",
             "INSERT INTO users (id, email, email_normalized, email_verified, password_hash,
                                 created_at, updated_at, profile, user_metadata, app_metadata,
                                 disabled_at)
@@ -658,9 +658,9 @@ pub(crate) mod sql {
         }
         if !sources.is_empty() {
             query(pick::<C>(
-                "INSERT INTO profile_provenance (user_id, location, key, source, updated_at)
-                 SELECT j.value ->> 'u', j.value ->> 'l', j.value ->> 'k', j.value ->> 's', $2
-                 FROM json_each($1) j",
+                "WITH r AS MATERIALIZED (SELECT j.value AS v FROM json_each($1) j)
+                 INSERT INTO profile_provenance (user_id, location, key, source, updated_at)
+                 SELECT v ->> 'u', v ->> 'l', v ->> 'k', v ->> 's', $2 FROM r",
                 "INSERT INTO profile_provenance (user_id, location, key, source, updated_at)
                  SELECT j ->> 'u', j ->> 'l', j ->> 'k', j ->> 's', $2
                  FROM jsonb_array_elements($1::jsonb) j",
@@ -672,15 +672,14 @@ pub(crate) mod sql {
         }
         if !history.is_empty() {
             query(pick::<C>(
-                "INSERT INTO profile_history
+                "WITH r AS MATERIALIZED (SELECT j.key AS n, j.value AS v FROM json_each($1) j)
+                 INSERT INTO profile_history
                      (user_id, location, key, old_value, new_value, source, changed_at)
-                 SELECT j.value ->> 'u', j.value ->> 'l', j.value ->> 'k',
-                        CASE WHEN json_type(j.value, '$.o') IN ('null') THEN NULL
-                             ELSE j.value -> 'o' END,
-                        CASE WHEN json_type(j.value, '$.n') IN ('null') THEN NULL
-                             ELSE j.value -> 'n' END,
-                        j.value ->> 's', j.value ->> 't'
-                 FROM json_each($1) j ORDER BY j.key",
+                 SELECT v ->> 'u', v ->> 'l', v ->> 'k',
+                        CASE WHEN json_type(v, '$.o') IN ('null') THEN NULL ELSE v -> 'o' END,
+                        CASE WHEN json_type(v, '$.n') IN ('null') THEN NULL ELSE v -> 'n' END,
+                        v ->> 's', v ->> 't'
+                 FROM r ORDER BY n",
                 "INSERT INTO profile_history
                      (user_id, location, key, old_value, new_value, source, changed_at)
                  SELECT j ->> 'u', j ->> 'l', j ->> 'k', NULLIF(j -> 'o', 'null'::jsonb),
@@ -711,6 +710,8 @@ pub(crate) mod sql {
 
     /// The rows of a batch's new users as the statements of [`create_all`] read them: one
     /// JSON array per table, serialised straight from the batch (no `Value` built per row).
+    /// On SQLite the statements take each element once into a `MATERIALIZED` table: read
+    /// straight from `json_each`, each column's `->>` turned the whole element back into text.
     mod rows {
         use serde::Serialize;
         use serde_json::Value;
