@@ -6,22 +6,9 @@
     reason = "helpers outside #[test] functions fail the test by panicking"
 )]
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
-fn accrete(dir: &Path, args: &[&str]) -> (Output, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_accrete"))
-        .current_dir(dir)
-        .env_remove("ACCRETE_DATABASE_URL")
-        .env_remove("ACCRETE_CONFIG")
-        .env_remove("RUST_LOG")
-        .args(args)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    (output, stdout, stderr)
-}
+use common::run;
 
 fn users(n: usize) -> String {
     (0..n)
@@ -50,20 +37,20 @@ fn a_first_import_in_one_transaction_then_the_same_file_again_changes_nothing() 
         "jsonl",
         "--single-transaction",
     ];
-    let (output, stdout, stderr) = accrete(dir.path(), &args);
+    let (output, stdout, stderr) = run(dir.path(), &args);
     assert!(output.status.success(), "{stderr}");
     assert!(
         stdout.contains("1200 read: 1200 created, 0 updated, 0 unchanged, 0 not imported"),
         "{stdout}"
     );
     let args = ["users", "import", file, "--format", "jsonl"];
-    let (output, stdout, stderr) = accrete(dir.path(), &args);
+    let (output, stdout, stderr) = run(dir.path(), &args);
     assert!(output.status.success(), "{stderr}");
     assert!(
         stdout.contains("1200 read: 0 created, 0 updated, 1200 unchanged"),
         "{stdout}"
     );
-    let (output, stdout, stderr) = accrete(dir.path(), &["users", "export"]);
+    let (output, stdout, stderr) = run(dir.path(), &["users", "export"]);
     assert!(output.status.success(), "{stderr}");
     assert_eq!(stdout.lines().count(), 1_200);
     assert!(stdout.contains("\"given_name\":\"User 1199\""), "{stdout}");
@@ -87,13 +74,13 @@ fn a_dry_run_in_one_transaction_counts_a_user_twice_in_the_file_once_and_stores_
         "--single-transaction",
         "--dry-run",
     ];
-    let (output, stdout, stderr) = accrete(dir.path(), &args);
+    let (output, stdout, stderr) = run(dir.path(), &args);
     assert!(output.status.success(), "{stderr}");
     assert!(
         stdout.contains("dry run (nothing stored): 601 read: 600 created, 0 updated, 1 unchanged"),
         "{stdout}"
     );
-    let (output, stdout, stderr) = accrete(dir.path(), &["users", "export"]);
+    let (output, stdout, stderr) = run(dir.path(), &["users", "export"]);
     assert!(output.status.success(), "{stderr}");
     assert_eq!(stdout.lines().count(), 0, "{stdout}");
 }

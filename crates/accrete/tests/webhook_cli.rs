@@ -5,22 +5,9 @@
     reason = "helpers outside #[test] functions fail the test by panicking"
 )]
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
-fn run(dir: &Path, args: &[&str]) -> (Output, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_accrete"))
-        .current_dir(dir)
-        .env_remove("ACCRETE_DATABASE_URL")
-        .env_remove("ACCRETE_CONFIG")
-        .env_remove("RUST_LOG")
-        .args(args)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    (output, stdout, stderr)
-}
+use common::run;
 
 #[test]
 fn a_webhook_is_added_with_its_secret_printed_once_listed_and_removed() {
