@@ -1,9 +1,10 @@
 //! Bringing users in from another system (docs/import-export.md): a file is read user by user
-//! on a thread of its own (`formats`), each user's values are checked with the published
-//! policy (refused values are reported and left out, never stored as known), and the users are
-//! stored a batch at a time with provenance `import:<format>` (`UserTransfers::import_users`:
-//! one database transaction per batch, found by the id they had in the source system, then by
-//! email). Memory stays bounded by a few batches whatever the size of the file.
+//! on a thread of its own (`formats`), where each user's values are also checked with the
+//! published policy (refused values are reported and left out, never stored as known); the
+//! users are stored a batch at a time with provenance `import:<format>` while the next batch is
+//! read (`UserTransfers::import_stream`: found by the id they had in the source system, then by
+//! email; one database transaction per batch, or one for the whole file with
+//! [`ImportScope::Whole`]). Memory stays bounded by a few batches whatever the size of the file.
 
 pub mod formats;
 mod record;

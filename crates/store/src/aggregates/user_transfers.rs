@@ -1,8 +1,9 @@
 //! Users brought in from another system (`accrete users import`, docs/import-export.md), a
 //! batch at a time: each user of a batch is found (by the id it had in the system it came
-//! from, then by email) or created, in one database transaction per batch, so that an import
-//! stopped at any moment has stored whole batches and nothing half-written. Importing the same
-//! file again changes nothing.
+//! from, then by email) or created, in one database transaction per batch (an import stopped at
+//! any moment has stored whole batches and nothing half-written) or, with
+//! [`ImportScope::Whole`], in one for every batch (all or nothing). Importing the same file
+//! again changes nothing.
 
 use std::collections::BTreeMap;
 
