@@ -976,8 +976,6 @@ pub(crate) mod sql {
 
     #[cfg(test)]
     mod tests {
-        #![expect(clippy::expect_used, reason = "a test fails by panicking")]
-
         use sqlx::Connection as _;
 
         use crate::Health as _;
