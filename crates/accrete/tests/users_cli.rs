@@ -8,6 +8,8 @@
 
 mod common;
 
+use std::path::Path;
+
 use common::run;
 
 fn users(n: usize) -> String {
@@ -21,37 +23,46 @@ fn users(n: usize) -> String {
         .collect()
 }
 
+/// Writes `text` as `users.jsonl` in `dir`; its path.
+fn write_users(dir: &Path, text: &str) -> String {
+    let file = dir.join("users.jsonl");
+    std::fs::write(&file, text).unwrap();
+    file.to_str().unwrap().to_owned()
+}
+
+/// `accrete users import FILE --format jsonl` with `flags`, which must succeed; its output.
+fn import(dir: &Path, file: &str, flags: &[&str]) -> String {
+    let mut args = vec!["users", "import", file, "--format", "jsonl"];
+    args.extend_from_slice(flags);
+    let (output, stdout, stderr) = run(dir, &args);
+    assert!(output.status.success(), "{stderr}");
+    stdout
+}
+
+/// `accrete users export`, which must succeed; its output.
+fn export(dir: &Path) -> String {
+    let (output, stdout, stderr) = run(dir, &["users", "export"]);
+    assert!(output.status.success(), "{stderr}");
+    stdout
+}
+
 #[test]
 fn a_first_import_in_one_transaction_then_the_same_file_again_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("users.jsonl");
     // Three batches of the importer (500 users each).
-    std::fs::write(&file, users(1_200)).unwrap();
-    let file = file.to_str().unwrap();
+    let file = write_users(dir.path(), &users(1_200));
 
-    let args = [
-        "users",
-        "import",
-        file,
-        "--format",
-        "jsonl",
-        "--single-transaction",
-    ];
-    let (output, stdout, stderr) = run(dir.path(), &args);
-    assert!(output.status.success(), "{stderr}");
+    let stdout = import(dir.path(), &file, &["--single-transaction"]);
     assert!(
         stdout.contains("1200 read: 1200 created, 0 updated, 0 unchanged, 0 not imported"),
         "{stdout}"
     );
-    let args = ["users", "import", file, "--format", "jsonl"];
-    let (output, stdout, stderr) = run(dir.path(), &args);
-    assert!(output.status.success(), "{stderr}");
+    let stdout = import(dir.path(), &file, &[]);
     assert!(
         stdout.contains("1200 read: 0 created, 0 updated, 1200 unchanged"),
         "{stdout}"
     );
-    let (output, stdout, stderr) = run(dir.path(), &["users", "export"]);
-    assert!(output.status.success(), "{stderr}");
+    let stdout = export(dir.path());
     assert_eq!(stdout.lines().count(), 1_200);
     assert!(stdout.contains("\"given_name\":\"User 1199\""), "{stdout}");
 }
@@ -59,28 +70,14 @@ fn a_first_import_in_one_transaction_then_the_same_file_again_changes_nothing() 
 #[test]
 fn a_dry_run_in_one_transaction_counts_a_user_twice_in_the_file_once_and_stores_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("users.jsonl");
     // 600 users, the first of them again at the end, in another batch.
-    let text = users(600) + &users(1);
-    std::fs::write(&file, text).unwrap();
-    let file = file.to_str().unwrap();
+    let file = write_users(dir.path(), &(users(600) + &users(1)));
 
-    let args = [
-        "users",
-        "import",
-        file,
-        "--format",
-        "jsonl",
-        "--single-transaction",
-        "--dry-run",
-    ];
-    let (output, stdout, stderr) = run(dir.path(), &args);
-    assert!(output.status.success(), "{stderr}");
+    let stdout = import(dir.path(), &file, &["--single-transaction", "--dry-run"]);
     assert!(
         stdout.contains("dry run (nothing stored): 601 read: 600 created, 0 updated, 1 unchanged"),
         "{stdout}"
     );
-    let (output, stdout, stderr) = run(dir.path(), &["users", "export"]);
-    assert!(output.status.success(), "{stderr}");
+    let stdout = export(dir.path());
     assert_eq!(stdout.lines().count(), 0, "{stdout}");
 }
