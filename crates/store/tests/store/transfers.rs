@@ -6,14 +6,14 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use accrete_store::{
-    HistoryEntry, ImportOutcome, ImportScope, ImportStep, ImportUser, Location, NewUser,
-    ProfileChange, Store, UserUpdate,
+    HistoryEntry, ImportOutcome, ImportStep, ImportUser, Location, NewUser, ProfileChange, Store,
+    UserUpdate,
 };
 use serde_json::json;
 use time::Duration;
 use uuid::Uuid;
 
-use crate::common::t0;
+use crate::common::{stream, t0};
 
 crate::for_each_backend!(
     an_import_creates_users_with_values_sources_history_and_counts,
@@ -314,25 +314,6 @@ async fn the_export_pages_through_every_user_with_sources_and_history(store: Arc
             .unwrap()
             .is_empty()
     );
-}
-
-/// Runs `import_stream` with one transaction over `steps`; the outcomes of each batch.
-async fn stream(store: &Arc<dyn Store>, steps: Vec<ImportStep>) -> Vec<Vec<ImportOutcome>> {
-    let (send, steps_in) = tokio::sync::mpsc::channel(steps.len().max(1));
-    for step in steps {
-        send.send(step).await.unwrap();
-    }
-    drop(send);
-    let (outcomes, mut answered) = tokio::sync::mpsc::unbounded_channel();
-    store
-        .import_stream("jsonl", ImportScope::Whole, false, steps_in, outcomes)
-        .await
-        .unwrap();
-    let mut batches = Vec::new();
-    while let Some(batch) = answered.recv().await {
-        batches.push(batch);
-    }
-    batches
 }
 
 async fn one_transaction_for_an_import_commits_once_or_keeps_nothing(store: Arc<dyn Store>) {

@@ -7,18 +7,20 @@ use std::sync::Arc;
 
 use accrete_store::testing::{execute_sql, select_text};
 use accrete_store::{
-    ConnectOptions, FieldFilter, Location, NewUser, ProfileChange, SignInKind, Store, UserQuery,
+    ConnectOptions, FieldFilter, ImportOutcome, ImportStep, ImportUser, Location, NewUser,
+    ProfileChange, SignInKind, Store, UserQuery,
 };
 use serde_json::{Value, json};
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
-use crate::common::t0;
+use crate::common::{stream, t0};
 
 crate::for_each_backend!(with_url:
     a_search_by_value_finds_what_reading_every_user_finds,
     the_migration_indexes_the_users_already_there,
     a_sign_in_does_not_rewrite_the_users_values,
+    a_whole_file_import_indexes_the_users_it_creates_and_changes,
 );
 
 const LOCATIONS: [Location; 3] = [
@@ -258,7 +260,8 @@ async fn the_migration_indexes_the_users_already_there(store: Arc<dyn Store>, ur
          DROP TRIGGER user_values_user_metadata;
          DROP TRIGGER user_values_app_metadata;
          DROP TABLE user_values;
-         DELETE FROM accrete_migrations WHERE version = 27;"
+         DROP VIEW user_values_of;
+         DELETE FROM accrete_migrations WHERE version IN (27, 30);"
     } else {
         "DROP TRIGGER user_values_inserted ON users;
          DROP TRIGGER user_values_updated ON users;
@@ -330,4 +333,100 @@ async fn a_sign_in_does_not_rewrite_the_users_values(store: Arc<dyn Store>, url:
         .await
         .unwrap();
     assert_eq!(store.list_users(marked()).await.unwrap().items.len(), 0);
+}
+
+/// Users of an import with every value under several keys of every bag, as `some_users` has
+/// them, the first one being an existing user's email (an update, not a creation).
+fn imported_users(first: usize, count: usize) -> Vec<ImportUser> {
+    let values = values();
+    (first..first + count)
+        .map(|i| {
+            let pick = |n: usize| values[(i * n + 2) % values.len()].clone();
+            ImportUser {
+                email: format!("u{i}@x.org"),
+                created_at: Some(t0() + Duration::seconds(i as i64)),
+                changes: vec![
+                    ProfileChange::set(Location::Profile, "v", pick(1)),
+                    ProfileChange::set(Location::Profile, "w", pick(3)),
+                    ProfileChange::set(Location::UserMetadata, "v", pick(5)),
+                    ProfileChange::set(Location::UserMetadata, "a\"b\\.c", pick(1)),
+                    ProfileChange::set(Location::AppMetadata, "w", pick(7)),
+                ],
+                ..ImportUser::default()
+            }
+        })
+        .collect()
+}
+
+/// Whether a search by `profile.v` finds anyone with `value`.
+async fn found(store: &Arc<dyn Store>, value: &Value) -> usize {
+    let query = UserQuery {
+        field: Some(FieldFilter {
+            location: Location::Profile,
+            key: "v".into(),
+            equals: Some(value.clone()),
+        }),
+        ..UserQuery::default()
+    };
+    store.list_users(query).await.unwrap().items.len()
+}
+
+/// A whole-file import indexes the values of the users it creates in one statement at its end
+/// on SQLite (its insert trigger set aside meanwhile): the same index as the trigger's, the
+/// users it changes included, and the trigger back for the users created after it, whether
+/// the import committed or stopped.
+async fn a_whole_file_import_indexes_the_users_it_creates_and_changes(
+    store: Arc<dyn Store>,
+    url: String,
+) {
+    some_users(&store).await;
+    // An import that stops before its commit keeps nothing, and the trigger indexes the next
+    // user.
+    let batches = stream(&store, vec![ImportStep::Batch(imported_users(24, 4), t0())]).await;
+    assert!(matches!(batches[0][0], ImportOutcome::Created(_)));
+    let mut new = NewUser::with_email("after.stop@x.org", t0());
+    new.profile = json!({ "v": "after a stopped import" });
+    store.create_user(new).await.unwrap();
+    assert_eq!(found(&store, &json!("after a stopped import")).await, 1);
+
+    // Two batches and the commit: users 20 to 23 exist (updated), 24 to 39 are created, and
+    // user 30 is in both batches (created, then updated in the same transaction).
+    let mut second = imported_users(32, 8);
+    second.extend(imported_users(30, 1).into_iter().map(|mut user| {
+        user.changes.push(ProfileChange::set(
+            Location::Profile,
+            "v",
+            json!("changed in the import"),
+        ));
+        user
+    }));
+    let batches = stream(
+        &store,
+        vec![
+            ImportStep::Batch(imported_users(20, 12), t0()),
+            ImportStep::Batch(second, t0()),
+            ImportStep::Commit,
+        ],
+    )
+    .await;
+    assert!(
+        matches!(batches[0][0], ImportOutcome::Updated(_)),
+        "{batches:?}"
+    );
+    assert!(
+        matches!(batches[0][4], ImportOutcome::Created(_)),
+        "{batches:?}"
+    );
+    assert!(
+        matches!(batches[1][8], ImportOutcome::Updated(_)),
+        "{batches:?}"
+    );
+    assert_eq!(store.count_users().await.unwrap(), 41);
+    assert_eq!(found(&store, &json!("changed in the import")).await, 1);
+    every_search_matches_reading(&store, &url).await;
+
+    let mut new = NewUser::with_email("after.import@x.org", t0());
+    new.profile = json!({ "v": "after an import" });
+    store.create_user(new).await.unwrap();
+    assert_eq!(found(&store, &json!("after an import")).await, 1);
 }
