@@ -1,5 +1,5 @@
 -- Which of a user's values `user_values` holds, and as what text, in one place: the view
--- below. Migration 0027 wrote this rule four times (its backfill and three triggers); the
+-- below. Migration 0027 wrote this rule five times (its backfill and four triggers); the
 -- triggers now read it from the view, and so does a whole-file import, which indexes the
 -- users it created with one statement at its end instead of one trigger run per user
 -- (`UserTransfers::import_stream`, docs/scaling.md: a million users' values in about 24 s
@@ -31,27 +31,21 @@ CREATE TRIGGER user_values_inserted AFTER INSERT ON users BEGIN
     SELECT location, key, value, user_id FROM user_values_of WHERE user_id = NEW.id;
 END;
 
+-- The three update triggers become one: a bag's rows are written again when that bag changed
+-- (a sign-in's count names no bag and fires none).
 DROP TRIGGER user_values_profile;
-CREATE TRIGGER user_values_profile AFTER UPDATE OF profile ON users
-WHEN OLD.profile IS NOT NEW.profile BEGIN
-    DELETE FROM user_values WHERE user_id = NEW.id AND location = 'profile';
-    INSERT OR IGNORE INTO user_values (location, key, value, user_id)
-    SELECT location, key, value, user_id FROM user_values_of
-    WHERE user_id = NEW.id AND location = 'profile';
-END;
 DROP TRIGGER user_values_user_metadata;
-CREATE TRIGGER user_values_user_metadata AFTER UPDATE OF user_metadata ON users
-WHEN OLD.user_metadata IS NOT NEW.user_metadata BEGIN
-    DELETE FROM user_values WHERE user_id = NEW.id AND location = 'user_metadata';
-    INSERT OR IGNORE INTO user_values (location, key, value, user_id)
-    SELECT location, key, value, user_id FROM user_values_of
-    WHERE user_id = NEW.id AND location = 'user_metadata';
-END;
 DROP TRIGGER user_values_app_metadata;
-CREATE TRIGGER user_values_app_metadata AFTER UPDATE OF app_metadata ON users
-WHEN OLD.app_metadata IS NOT NEW.app_metadata BEGIN
-    DELETE FROM user_values WHERE user_id = NEW.id AND location = 'app_metadata';
+CREATE TRIGGER user_values_updated AFTER UPDATE OF profile, user_metadata, app_metadata ON users
+WHEN OLD.profile IS NOT NEW.profile OR OLD.user_metadata IS NOT NEW.user_metadata
+  OR OLD.app_metadata IS NOT NEW.app_metadata BEGIN
+    DELETE FROM user_values WHERE user_id = NEW.id
+      AND (location = 'profile' AND OLD.profile IS NOT NEW.profile
+        OR location = 'user_metadata' AND OLD.user_metadata IS NOT NEW.user_metadata
+        OR location = 'app_metadata' AND OLD.app_metadata IS NOT NEW.app_metadata);
     INSERT OR IGNORE INTO user_values (location, key, value, user_id)
-    SELECT location, key, value, user_id FROM user_values_of
-    WHERE user_id = NEW.id AND location = 'app_metadata';
+    SELECT location, key, value, user_id FROM user_values_of WHERE user_id = NEW.id
+      AND (location = 'profile' AND OLD.profile IS NOT NEW.profile
+        OR location = 'user_metadata' AND OLD.user_metadata IS NOT NEW.user_metadata
+        OR location = 'app_metadata' AND OLD.app_metadata IS NOT NEW.app_metadata);
 END;

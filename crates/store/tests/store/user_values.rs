@@ -256,9 +256,7 @@ async fn the_migration_indexes_the_users_already_there(store: Arc<dyn Store>, ur
     // Back to the database as it was before the migration, with these users in it.
     let undo = if url.starts_with("sqlite:") {
         "DROP TRIGGER user_values_inserted;
-         DROP TRIGGER user_values_profile;
-         DROP TRIGGER user_values_user_metadata;
-         DROP TRIGGER user_values_app_metadata;
+         DROP TRIGGER user_values_updated;
          DROP TABLE user_values;
          DROP VIEW user_values_of;
          DELETE FROM accrete_migrations WHERE version IN (27, 30);"
