@@ -283,7 +283,7 @@ pub(crate) mod sql {
         let deferred = if on_postgres::<C>() || dry_run {
             None
         } else {
-            Some(DeferredValues::start(&mut *tx).await?)
+            Some(Deferred::start(&mut *tx).await?)
         };
         while let Some(step) = steps.recv().await {
             match step {
@@ -310,35 +310,48 @@ pub(crate) mod sql {
         Ok(())
     }
 
-    /// SQLite, a whole-file import: the values of the users it creates are indexed for search
-    /// (`user_values`) with one statement at its end, instead of by the insert trigger once per
-    /// user (at a million users, about 24 s instead of about 60: docs/scaling.md). The trigger
-    /// is dropped within the import's transaction and created again, from its own text, before
-    /// the commit; a failed or interrupted import rolls both back with the rest. The rule of
-    /// what is indexed stays in one place, the view `user_values_of` (migration 0030), which the
-    /// triggers read too. Users the import changes keep going through the update triggers.
-    struct DeferredValues {
+    /// SQLite, a whole-file import: work that SQLite does much faster once, at the end of the
+    /// import, than row by row among the import's other writes (docs/scaling.md: a million
+    /// users in about 90 s instead of 136). The objects below are dropped within the import's
+    /// transaction and created again, from their own text in `sqlite_master`, before the
+    /// commit; a failed or interrupted import rolls both back with the rest.
+    /// - The insert trigger of `user_values`: the users the import created are indexed for
+    ///   search with one statement from the view `user_values_of` (migration 0030), the rule's
+    ///   one home, which the triggers read too. Users it changes go through the update trigger.
+    /// - In a first import only (no users before it), two secondary indexes, built again from
+    ///   every row: what that costs grows with the table, not with the import.
+    struct Deferred {
         /// The largest rowid of `users` before the import: the users it creates come after.
         since: i64,
-        /// The trigger's own `CREATE TRIGGER` statement, as the migrations left it.
-        trigger: String,
+        /// The `CREATE` statements of what was dropped, as the migrations left them.
+        objects: Vec<String>,
     }
 
-    impl DeferredValues {
+    /// What [`Deferred`] sets aside in every whole-file import, and in a first one: each
+    /// object's name and the statement that drops it.
+    const DEFERRED: [(&str, &str); 1] =
+        [("user_values_inserted", "DROP TRIGGER user_values_inserted")];
+    const DEFERRED_FIRST: [(&str, &str); 2] = [
+        ("users_created_at", "DROP INDEX users_created_at"),
+        ("profile_history_user", "DROP INDEX profile_history_user"),
+    ];
+
+    impl Deferred {
         async fn start<C: Conn>(tx: &mut C) -> Result<Self, StoreError> {
-            let (trigger,) = query_as::<(String,)>(
-                "SELECT sql FROM sqlite_master
-                 WHERE type = 'trigger' AND name = 'user_values_inserted'",
-            )
-            .fetch_one(&mut *tx)
-            .await?;
             let (since,) = query_as::<(i64,)>("SELECT coalesce(max(rowid), 0) FROM users")
                 .fetch_one(&mut *tx)
                 .await?;
-            query("DROP TRIGGER user_values_inserted")
-                .execute(&mut *tx)
-                .await?;
-            Ok(Self { since, trigger })
+            let first = if since == 0 { &DEFERRED_FIRST[..] } else { &[] };
+            let mut objects = Vec::new();
+            for (name, drop) in DEFERRED.iter().chain(first) {
+                let (sql,) = query_as::<(String,)>("SELECT sql FROM sqlite_master WHERE name = $1")
+                    .bind(*name)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                query(drop).execute(&mut *tx).await?;
+                objects.push(sql);
+            }
+            Ok(Self { since, objects })
         }
 
         async fn finish<C: Conn>(self, tx: &mut C) -> Result<(), StoreError> {
@@ -349,11 +362,12 @@ pub(crate) mod sql {
             .bind(self.since)
             .execute(&mut *tx)
             .await?;
-            tx.execute_script(sqlx::SqlSafeStr::into_sql_str(sqlx::AssertSqlSafe(
-                self.trigger,
-            )))
-            .await
-            .map_err(StoreError::unexpected)
+            for sql in self.objects {
+                tx.execute_script(sqlx::SqlSafeStr::into_sql_str(sqlx::AssertSqlSafe(sql)))
+                    .await
+                    .map_err(StoreError::unexpected)?;
+            }
+            Ok(())
         }
     }
 

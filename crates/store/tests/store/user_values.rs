@@ -21,6 +21,7 @@ crate::for_each_backend!(with_url:
     the_migration_indexes_the_users_already_there,
     a_sign_in_does_not_rewrite_the_users_values,
     a_whole_file_import_indexes_the_users_it_creates_and_changes,
+    a_first_import_leaves_every_index_and_trigger_in_place,
 );
 
 const LOCATIONS: [Location; 3] = [
@@ -427,4 +428,54 @@ async fn a_whole_file_import_indexes_the_users_it_creates_and_changes(
     new.profile = json!({ "v": "after an import" });
     store.create_user(new).await.unwrap();
     assert_eq!(found(&store, &json!("after an import")).await, 1);
+}
+
+/// The indexes and triggers a first whole-file import sets aside on SQLite (built again at its
+/// end) are there after it, whether it committed or stopped.
+async fn a_first_import_leaves_every_index_and_trigger_in_place(
+    store: Arc<dyn Store>,
+    url: String,
+) {
+    let schema = || async {
+        if url.starts_with("sqlite:") {
+            select_text(
+                &url,
+                "SELECT name FROM sqlite_master WHERE name IN
+                 ('user_values_inserted', 'users_created_at', 'profile_history_user')
+                 ORDER BY name",
+            )
+            .await
+        } else {
+            vec![
+                "profile_history_user".into(),
+                "user_values_inserted".into(),
+                "users_created_at".into(),
+            ]
+        }
+    };
+    let expected = [
+        "profile_history_user",
+        "user_values_inserted",
+        "users_created_at",
+    ];
+    assert_eq!(schema().await, expected);
+    stream(&store, vec![ImportStep::Batch(imported_users(0, 3), t0())]).await;
+    assert_eq!(store.count_users().await.unwrap(), 0);
+    assert_eq!(schema().await, expected, "after a stopped first import");
+
+    stream(
+        &store,
+        vec![
+            ImportStep::Batch(imported_users(0, 6), t0()),
+            ImportStep::Commit,
+        ],
+    )
+    .await;
+    assert_eq!(store.count_users().await.unwrap(), 6);
+    assert_eq!(schema().await, expected, "after a first import");
+    every_search_matches_reading(&store, &url).await;
+    let mut new = NewUser::with_email("after.first@x.org", t0());
+    new.profile = json!({ "v": "after a first import" });
+    store.create_user(new).await.unwrap();
+    assert_eq!(found(&store, &json!("after a first import")).await, 1);
 }
