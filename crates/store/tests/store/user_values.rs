@@ -334,8 +334,8 @@ async fn a_sign_in_does_not_rewrite_the_users_values(store: Arc<dyn Store>, url:
     assert_eq!(store.list_users(marked()).await.unwrap().items.len(), 0);
 }
 
-/// Users of an import with every value under several keys of every bag, as `some_users` has
-/// them, the first one being an existing user's email (an update, not a creation).
+/// Users `u{first}@x.org` onwards for an import, with every value under several keys of every
+/// bag, as `some_users` has them (an email `some_users` already gave is an update).
 fn imported_users(first: usize, count: usize) -> Vec<ImportUser> {
     let values = values();
     (first..first + count)
@@ -436,23 +436,22 @@ async fn a_first_import_leaves_every_index_and_trigger_in_place(
     store: Arc<dyn Store>,
     url: String,
 ) {
-    let schema = || async {
-        if url.starts_with("sqlite:") {
-            select_text(
-                &url,
-                "SELECT name FROM sqlite_master WHERE name IN
-                 ('user_values_inserted', 'users_created_at', 'profile_history_user')
-                 ORDER BY name",
-            )
-            .await
-        } else {
-            vec![
-                "profile_history_user".into(),
-                "user_values_inserted".into(),
-                "users_created_at".into(),
-            ]
-        }
+    let sql = if url.starts_with("sqlite:") {
+        "SELECT name FROM sqlite_master WHERE name IN
+         ('user_values_inserted', 'users_created_at', 'profile_history_user')
+         ORDER BY name"
+    } else {
+        // This test's own schema (each test has one): the same names are in the others.
+        "SELECT c.relname::text FROM pg_class c
+         WHERE c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema())
+           AND c.relname IN ('users_created_at', 'profile_history_user')
+         UNION
+         SELECT t.tgname::text FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+         WHERE c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema())
+           AND t.tgname = 'user_values_inserted'
+         ORDER BY 1"
     };
+    let schema = || select_text(&url, sql);
     let expected = [
         "profile_history_user",
         "user_values_inserted",
