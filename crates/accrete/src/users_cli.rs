@@ -44,8 +44,9 @@ pub enum UsersCommand {
         dry_run: bool,
         /// The whole file in one database transaction: all or nothing (an error or Ctrl-C
         /// keeps none of it) and several times faster, but the database's other writers wait
-        /// until it ends (a running server's sign-ins fail): for a first import, or with the
-        /// server stopped.
+        /// until it ends (a running server's sign-ins fail; on PostgreSQL a first import also
+        /// holds the users' tables for reading): for a first import, or with the server
+        /// stopped.
         #[arg(long)]
         single_transaction: bool,
         /// A TOML file naming, for each CSV column or JSON pointer, the field it goes to.

@@ -357,6 +357,14 @@ fn imported_users(first: usize, count: usize) -> Vec<ImportUser> {
         .collect()
 }
 
+/// User `i` of [`imported_users`] with `profile.v` set to `value` by a change of its own.
+fn changed_user(i: usize, value: &str) -> ImportUser {
+    let mut user = imported_users(i, 1).remove(0);
+    user.changes
+        .push(ProfileChange::set(Location::Profile, "v", json!(value)));
+    user
+}
+
 /// Whether a search by `profile.v` finds anyone with `value`.
 async fn found(store: &Arc<dyn Store>, value: &Value) -> usize {
     let query = UserQuery {
@@ -391,14 +399,7 @@ async fn a_whole_file_import_indexes_the_users_it_creates_and_changes(
     // Two batches and the commit: users 20 to 23 exist (updated), 24 to 39 are created, and
     // user 30 is in both batches (created, then updated in the same transaction).
     let mut second = imported_users(32, 8);
-    second.extend(imported_users(30, 1).into_iter().map(|mut user| {
-        user.changes.push(ProfileChange::set(
-            Location::Profile,
-            "v",
-            json!("changed in the import"),
-        ));
-        user
-    }));
+    second.push(changed_user(30, "changed in the import"));
     let batches = stream(
         &store,
         vec![
@@ -430,51 +431,81 @@ async fn a_whole_file_import_indexes_the_users_it_creates_and_changes(
     assert_eq!(found(&store, &json!("after an import")).await, 1);
 }
 
-/// The indexes and triggers a first whole-file import sets aside on SQLite (built again at its
-/// end) are there after it, whether it committed or stopped.
+/// What a first whole-file import sets aside (built again at its end: indexes, triggers, and on
+/// PostgreSQL constraints) is all back after it, as it was, whether it committed or stopped; and
+/// its users, one of them changed within the import, are found by their values.
 async fn a_first_import_leaves_every_index_and_trigger_in_place(
     store: Arc<dyn Store>,
     url: String,
 ) {
     let sql = if url.starts_with("sqlite:") {
-        "SELECT name FROM sqlite_master WHERE name IN
-         ('user_values_inserted', 'users_created_at', 'profile_history_user')
-         ORDER BY name"
+        "SELECT type || ' ' || name || ' ' || coalesce(sql, '') FROM sqlite_master ORDER BY name"
     } else {
-        // This test's own schema (each test has one): the same names are in the others.
-        "SELECT c.relname::text FROM pg_class c
-         WHERE c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema())
-           AND c.relname IN ('users_created_at', 'profile_history_user')
-         UNION
-         SELECT t.tgname::text FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
-         WHERE c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema())
-           AND t.tgname = 'user_values_inserted'
+        // This test's own schema (each test has one): the tables of the users' values.
+        "WITH t AS (SELECT c.oid FROM pg_class c
+                    WHERE c.relnamespace = current_schema()::regnamespace
+                      AND c.relname IN ('users', 'user_values', 'profile_history',
+                                        'profile_provenance'))
+         SELECT 'constraint ' || k.conrelid::regclass::text || ' ' || k.conname || ' '
+                || pg_get_constraintdef(k.oid)
+         FROM pg_constraint k WHERE k.conrelid IN (SELECT oid FROM t)
+         UNION ALL
+         SELECT 'index ' || pg_get_indexdef(i.indexrelid)
+         FROM pg_index i WHERE i.indrelid IN (SELECT oid FROM t)
+         UNION ALL
+         SELECT 'trigger ' || g.tgname::text || ' ' || g.tgenabled::text
+         FROM pg_trigger g WHERE g.tgrelid IN (SELECT oid FROM t) AND NOT g.tgisinternal
          ORDER BY 1"
     };
     let schema = || select_text(&url, sql);
-    let expected = [
+    let before = schema().await;
+    for name in [
         "profile_history_user",
         "user_values_inserted",
         "users_created_at",
-    ];
-    assert_eq!(schema().await, expected);
+    ] {
+        assert!(
+            before.iter().any(|object| object.contains(name)),
+            "{before:?}"
+        );
+    }
     stream(&store, vec![ImportStep::Batch(imported_users(0, 3), t0())]).await;
     assert_eq!(store.count_users().await.unwrap(), 0);
-    assert_eq!(schema().await, expected, "after a stopped first import");
+    assert_eq!(schema().await, before, "after a stopped first import");
 
-    stream(
+    // User 2 is in both batches: created, then changed in the same transaction.
+    let changed = changed_user(2, "changed in a first import");
+    let batches = stream(
         &store,
         vec![
             ImportStep::Batch(imported_users(0, 6), t0()),
+            ImportStep::Batch([imported_users(6, 2), vec![changed]].concat(), t0()),
             ImportStep::Commit,
         ],
     )
     .await;
-    assert_eq!(store.count_users().await.unwrap(), 6);
-    assert_eq!(schema().await, expected, "after a first import");
+    assert!(
+        matches!(batches[1][2], ImportOutcome::Updated(_)),
+        "{batches:?}"
+    );
+    assert_eq!(store.count_users().await.unwrap(), 8);
+    assert_eq!(schema().await, before, "after a first import");
+    assert_eq!(found(&store, &json!("changed in a first import")).await, 1);
     every_search_matches_reading(&store, &url).await;
     let mut new = NewUser::with_email("after.first@x.org", t0());
     new.profile = json!({ "v": "after a first import" });
     store.create_user(new).await.unwrap();
     assert_eq!(found(&store, &json!("after a first import")).await, 1);
+    let ImportOutcome::Created(first) = batches[0][0] else {
+        panic!("{batches:?}")
+    };
+    store.delete_user(first).await.unwrap();
+    // The foreign keys are back: the user's values and their history went with it.
+    let orphans = "SELECT CAST(COUNT(*) AS TEXT) FROM user_values v
+                   WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = v.user_id)
+                   UNION ALL
+                   SELECT CAST(COUNT(*) AS TEXT) FROM profile_history h
+                   WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = h.user_id)";
+    assert_eq!(select_text(&url, orphans).await, ["0", "0"]);
+    every_search_matches_reading(&store, &url).await;
 }
