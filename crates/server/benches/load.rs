@@ -16,9 +16,12 @@
 //! with 100,000 users, see `load/console.rs`), `webhooks` (deliveries per second of a backlog, the
 //! delay from a change to its delivery, see `load/webhooks.rs`), `companion` (the check call of
 //! companion mode, see `load/companion.rs`).
-//! `LOAD_PREFILL=N` starts every server on a SQLite database already holding N users (written
-//! once per run through the importer's `import_users`, see `load/prefill.rs`), e.g.
-//! `LOAD_PREFILL=1000000 LOAD_ONLY=profiling` for sign-ins against a million users.
+//! `LOAD_PREFILL=N` starts every server on a database already holding N users (written once per
+//! run through the importer, see `load/prefill.rs`), e.g.
+//! `LOAD_PREFILL=1000000 LOAD_ONLY=profiling` for sign-ins against a million users; with
+//! `LOAD_DATABASE=postgres` each server then has a copy of that database, and `profiling` also
+//! reports the CPU of PostgreSQL's backends for it (`/proc/<pid>/schedstat` of each backend
+//! connected to it: the harness must run on the database's machine).
 //! `LOAD_PERF_MARKS=1` prints `SSO-START pid` and `SSO-END pid` around each measured SSO phase of
 //! `profiling`, pausing 1.5 s at each, for a profiler to attach to that server for that phase.
 //! The same binary is the server and the reference: started with `ACCRETE_TEST_LOAD_CHILD=1` it
@@ -47,7 +50,7 @@ mod prefill;
 mod webhooks;
 
 use accrete_server::{Config, Layer, Server};
-use accrete_store::testing::SchemaGuard;
+use accrete_store::testing::{DatabaseGuard, SchemaGuard};
 use accrete_store::{Client, ConnectOptions};
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -475,6 +478,8 @@ struct ServerProcess {
     dir: tempfile::TempDir,
     /// The server's PostgreSQL schema (with `LOAD_DATABASE=postgres`), dropped after the server.
     _schema: Option<SchemaGuard>,
+    /// Or, with `LOAD_PREFILL` too, its database of its own (a copy of the template).
+    database: Option<DatabaseGuard>,
 }
 
 /// Whether the servers run on PostgreSQL (`LOAD_DATABASE=postgres`, a fresh schema of
@@ -482,6 +487,58 @@ struct ServerProcess {
 /// tests) instead of SQLite in their data folder.
 fn on_postgres() -> bool {
     std::env::var("LOAD_DATABASE").is_ok_and(|db| db == "postgres")
+}
+
+/// With `LOAD_PREFILL` on PostgreSQL, a copy of the template database for one server: its URL
+/// and the guard that drops it (made as [`postgres_schema`]).
+fn postgres_copy() -> Option<(String, DatabaseGuard)> {
+    std::thread::spawn(|| {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(prefill::postgres_copy())
+    })
+    .join()
+    .unwrap()
+}
+
+/// The CPU of the PostgreSQL backends serving a server's own database (`LOAD_PREFILL` on
+/// PostgreSQL), by process id, in nanoseconds; empty otherwise.
+async fn database_cpu_ns(server: &ServerProcess) -> std::collections::BTreeMap<u32, u64> {
+    let Some(database) = &server.database else {
+        return Default::default();
+    };
+    accrete_store::testing::postgres_backends(database.name())
+        .await
+        .into_iter()
+        .filter_map(|pid| {
+            let path = std::path::PathBuf::from(format!("/proc/{pid}"));
+            // A backend that ended meanwhile is left out.
+            path.join("schedstat")
+                .exists()
+                .then(|| (pid, thread_cpu_ns(&path)))
+        })
+        .collect()
+}
+
+/// The database's CPU since `before` ([`database_cpu_ns`]), in milliseconds.
+async fn database_ms_since(
+    server: &ServerProcess,
+    before: &std::collections::BTreeMap<u32, u64>,
+) -> f64 {
+    let after = database_cpu_ns(server).await;
+    let spent: u64 = after
+        .iter()
+        .map(|(pid, ns)| ns - before.get(pid).copied().unwrap_or(0).min(*ns))
+        .sum();
+    spent as f64 / 1e6
+}
+
+/// Whether each server has a PostgreSQL database of its own ([`postgres_copy`]), whose
+/// backends' CPU is measured too.
+fn servers_have_databases() -> bool {
+    on_postgres() && prefill::wanted().is_some()
 }
 
 /// A fresh PostgreSQL schema for one server: its URL and the guard that drops it.
@@ -514,14 +571,15 @@ fn boot() -> ServerProcess {
 fn boot_with(env: &[(&str, &str)]) -> ServerProcess {
     let dir = tempfile::tempdir().unwrap();
     prefill::copy_into(dir.path());
-    let schema = on_postgres().then(postgres_schema);
+    let database = on_postgres().then(postgres_copy).flatten();
+    let schema = (on_postgres() && database.is_none()).then(postgres_schema);
+    let url = schema
+        .as_ref()
+        .map(|(url, _)| url)
+        .or(database.as_ref().map(|(url, _)| url));
     let mut child = Command::new(std::env::current_exe().unwrap())
         .envs(env.iter().copied())
-        .envs(
-            schema
-                .as_ref()
-                .map(|(url, _)| ("ACCRETE_TEST_LOAD_DATABASE_URL", url.as_str())),
-        )
+        .envs(url.map(|url| ("ACCRETE_TEST_LOAD_DATABASE_URL", url.as_str())))
         .env("ACCRETE_TEST_LOAD_CHILD", "1")
         .env("ACCRETE_TEST_LOAD_DIR", dir.path())
         .env("ACCRETE_RATE_LIMIT__PER_IP_PER_MINUTE", "0")
@@ -540,6 +598,7 @@ fn boot_with(env: &[(&str, &str)]) -> ServerProcess {
         base: format!("http://{addr}"),
         dir,
         _schema: schema.map(|(_, guard)| guard),
+        database: database.map(|(_, guard)| guard),
     }
 }
 
@@ -631,6 +690,8 @@ async fn authorize_sign_in(base: &str, browser: &reqwest::Client, email: &str) -
 async fn profiling_overhead(scale: usize) {
     let (rounds, passwords, ssos) = (6 * scale, 10, 200);
     let mut ms = [[0.0f64; 2]; 2]; // [password, sso][with, without]
+    // The database's backends (PostgreSQL with `LOAD_PREFILL`: each server has a database).
+    let mut database_ms = [[0.0f64; 2]; 2];
     let mut sso_threads: [std::collections::BTreeMap<String, u64>; 2] = Default::default();
     for round in 0..rounds {
         let servers = if round % 2 == 0 {
@@ -649,12 +710,15 @@ async fn profiling_overhead(scale: usize) {
         for i in order {
             let (server, pid) = (&servers[i], servers[i].child.id());
             let before = cpu_ms(pid);
+            let database = database_cpu_ns(server).await;
             for _ in 0..passwords {
                 let back = authorize_sign_in(&server.base, &browser(), COMPLETE_USER).await;
                 assert!(back.contains("code="), "{back}");
             }
             ms[0][i] += cpu_ms(pid) - before;
+            database_ms[0][i] += database_ms_since(server, &database).await;
             perf_mark("SSO-START", pid);
+            let database = database_cpu_ns(server).await;
             let before = cpu_ms(pid);
             let threads = threads_cpu_ns(pid);
             let url = authorize_url(&server.base);
@@ -663,6 +727,7 @@ async fn profiling_overhead(scale: usize) {
                 assert!(back.contains("code="), "{back}");
             }
             ms[1][i] += cpu_ms(pid) - before;
+            database_ms[1][i] += database_ms_since(server, &database).await;
             for (kind, ns) in threads_cpu_ns(pid) {
                 let spent = ns - threads.get(&kind).copied().unwrap_or(0);
                 *sso_threads[i].entry(kind).or_insert(0) += spent;
@@ -679,6 +744,15 @@ async fn profiling_overhead(scale: usize) {
             "{name}: {a:.3} ms CPU with the example policy, {b:.3} ms without; ratio {:.3} (n = {n} each, {rounds} pairs of servers)",
             a / b
         );
+        if servers_have_databases() {
+            let (a, b) = (
+                database_ms[row][0] / n as f64,
+                database_ms[row][1] / n as f64,
+            );
+            println!(
+                "  and PostgreSQL's backends for its database: {a:.3} ms with the policy, {b:.3} ms without"
+            );
+        }
     }
     let n = (rounds * ssos) as f64;
     for (i, name) in [(0, "with"), (1, "without")] {
@@ -848,7 +922,8 @@ async fn run() {
     // `LOAD_ONLY=tokens,password,profiling,federation,mfa` (any of them) runs only those phases.
     let only = std::env::var("LOAD_ONLY").unwrap_or_default();
     let wanted = |phase: &str| only.is_empty() || only.split(',').any(|p| p.trim() == phase);
-    prefill::prepare().await;
+    // Kept until the run ends: the PostgreSQL template database, dropped then.
+    let _template = prefill::prepare().await;
     let server = boot();
     let pid = server.child.id();
     let base = server.base.clone();

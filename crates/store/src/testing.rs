@@ -231,6 +231,80 @@ pub async fn postgres_schema() -> Option<(String, SchemaGuard)> {
     Some((url.clone(), SchemaGuard { base, schema, url }))
 }
 
+/// A fresh PostgreSQL database on the server of the test URL, created as a copy of `template`
+/// when one is named (`CREATE DATABASE ... TEMPLATE`, a copy of its files): its URL and the
+/// guard that drops it. The load harness gives each server a copy of a database filled once
+/// (`LOAD_PREFILL` on PostgreSQL), and reads the CPU of that database's backends.
+pub async fn postgres_database(template: Option<&str>) -> Option<(String, DatabaseGuard)> {
+    let base = postgres_url()?;
+    let name = format!("accrete_load_{}", uuid::Uuid::new_v4().simple());
+    let copy = template.map_or(String::new(), |template| {
+        format!(" TEMPLATE {template} STRATEGY FILE_COPY")
+    });
+    let mut conn = sqlx::PgConnection::connect(&base)
+        .await
+        .unwrap_or_else(|e| panic!("cannot reach PostgreSQL at {POSTGRES_URL_VAR}: {e}"));
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}{copy}")))
+        .execute(&mut conn)
+        .await
+        .expect("create a database");
+    let _ = conn.close().await;
+    let (server, query) = base.split_once('?').unwrap_or((&base, ""));
+    let server = server.rsplit_once('/').map_or(server, |(server, _)| server);
+    let separator = if query.is_empty() { "" } else { "&" };
+    let url = format!("{server}/{name}?{query}{separator}options[synchronous_commit]=off");
+    Some((url.clone(), DatabaseGuard { base, name, url }))
+}
+
+/// The process ids of the PostgreSQL backends connected to database `name` (the asking
+/// connection left out).
+pub async fn postgres_backends(name: &str) -> Vec<u32> {
+    let Some(base) = postgres_url() else {
+        return Vec::new();
+    };
+    let Ok(mut conn) = sqlx::PgConnection::connect(&base).await else {
+        return Vec::new();
+    };
+    let pids: Vec<(i32,)> = sqlx::query_as(
+        "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+    )
+    .bind(name)
+    .fetch_all(&mut conn)
+    .await
+    .unwrap_or_default();
+    let _ = conn.close().await;
+    pids.into_iter()
+        .filter_map(|(pid,)| u32::try_from(pid).ok())
+        .collect()
+}
+
+/// Drops its database (ending its connections) when dropped.
+#[derive(Debug)]
+pub struct DatabaseGuard {
+    base: String,
+    name: String,
+    url: String,
+}
+
+impl DatabaseGuard {
+    /// The database's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The database's URL.
+    pub fn url(&self) -> String {
+        self.url.clone()
+    }
+}
+
+impl Drop for DatabaseGuard {
+    fn drop(&mut self) {
+        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        execute_from_drop(self.base.clone(), sql);
+    }
+}
+
 /// Drops its test schema when dropped.
 #[derive(Debug)]
 pub struct SchemaGuard {
@@ -253,24 +327,28 @@ impl SchemaGuard {
 
 impl Drop for SchemaGuard {
     fn drop(&mut self) {
-        let base = self.base.clone();
         let sql = format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema);
-        // Drop runs inside the test's runtime, which cannot be blocked on: use a thread with
-        // a runtime of its own.
-        let dropped = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .ok()?;
-            runtime.block_on(async move {
-                let mut conn = sqlx::PgConnection::connect(&base).await.ok()?;
-                sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-                    .execute(&mut conn)
-                    .await
-                    .ok()?;
-                conn.close().await.ok()
-            })
-        });
-        let _ = dropped.join();
+        execute_from_drop(self.base.clone(), sql);
     }
+}
+
+/// Runs `sql` on a connection of its own to `base`, from a guard's `drop`: drop runs inside the
+/// test's runtime, which cannot be blocked on, so on a thread with a runtime of its own. Errors
+/// are ignored (what is dropped may be gone already).
+fn execute_from_drop(base: String, sql: String) {
+    let done = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .ok()?;
+        runtime.block_on(async move {
+            let mut conn = sqlx::PgConnection::connect(&base).await.ok()?;
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                .execute(&mut conn)
+                .await
+                .ok()?;
+            conn.close().await.ok()
+        })
+    });
+    let _ = done.join();
 }

@@ -4,17 +4,26 @@
 //! importer's path), into a template database that [`super::boot_with`] copies into each
 //! server's data folder. Their values are a few of the example policy's, not every user
 //! having every value (as `scripts/scale-users.py` writes them for `scripts/scale-bench`).
-//! SQLite only: PostgreSQL servers each get a fresh schema, which would need a fill each.
+//! On PostgreSQL (`LOAD_DATABASE=postgres`) the template is a database of its own, filled in
+//! one transaction (`accrete users import --single-transaction`'s path), and each server gets a
+//! copy of it (`CREATE DATABASE ... TEMPLATE`) instead of a fresh schema; the harness then also
+//! reads the CPU of that database's backends.
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Instant;
 
-use accrete_store::{ConnectOptions, ImportUser, Location, ProfileChange};
+use accrete_store::testing::DatabaseGuard;
+use accrete_store::{
+    ConnectOptions, ImportOutcome, ImportScope, ImportStep, ImportUser, Location, ProfileChange,
+};
 use serde_json::json;
 
 /// The template database's folder (kept until the process ends).
 static TEMPLATE: OnceLock<tempfile::TempDir> = OnceLock::new();
+
+/// PostgreSQL: the template database (dropped when the harness's run ends).
+static POSTGRES_TEMPLATE: OnceLock<String> = OnceLock::new();
 
 /// How many users `LOAD_PREFILL` asks for (none when unset).
 pub(super) fn wanted() -> Option<usize> {
@@ -24,19 +33,16 @@ pub(super) fn wanted() -> Option<usize> {
         .filter(|&n| n > 0)
 }
 
-/// Writes the template database once (a no-op without `LOAD_PREFILL`).
-pub(super) async fn prepare() {
-    let Some(users) = wanted() else { return };
-    assert!(
-        !super::on_postgres(),
-        "LOAD_PREFILL works on SQLite only (LOAD_DATABASE=postgres gives each server a fresh schema)"
-    );
+/// Writes the template database once (a no-op without `LOAD_PREFILL`). On PostgreSQL, returns
+/// the guard that drops it, for the run to keep.
+pub(super) async fn prepare() -> Option<DatabaseGuard> {
+    let users = wanted()?;
+    if super::on_postgres() {
+        return Some(prepare_postgres(users).await);
+    }
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("accrete.db").display());
-    let store = accrete_store::connect(&url, ConnectOptions::default())
-        .await
-        .unwrap();
-    store.migrate().await.unwrap();
+    let store = migrated(&url).await;
     let now = time::OffsetDateTime::now_utc();
     let started = Instant::now();
     let mut batch = Vec::with_capacity(500);
@@ -61,6 +67,69 @@ pub(super) async fn prepare() {
         started.elapsed().as_secs_f64()
     );
     TEMPLATE.set(dir).unwrap();
+    None
+}
+
+/// A store on the template database at `url`, its migrations applied.
+async fn migrated(url: &str) -> std::sync::Arc<dyn accrete_store::Store> {
+    let store = accrete_store::connect(url, ConnectOptions::default())
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    store
+}
+
+/// The PostgreSQL template: a database of its own, its users imported in one transaction.
+async fn prepare_postgres(users: usize) -> DatabaseGuard {
+    let (url, guard) = accrete_store::testing::postgres_database(None)
+        .await
+        .expect("LOAD_DATABASE=postgres needs ACCRETE_TEST_POSTGRES_URL");
+    let store = migrated(&url).await;
+    let now = time::OffsetDateTime::now_utc();
+    let started = Instant::now();
+    let (steps, receiver) = tokio::sync::mpsc::channel(2);
+    let (outcomes, mut results) = tokio::sync::mpsc::unbounded_channel();
+    let import = tokio::spawn({
+        let store = store.clone();
+        async move {
+            store
+                .import_stream("jsonl", ImportScope::Whole, false, receiver, outcomes)
+                .await
+        }
+    });
+    let check = tokio::spawn(async move {
+        while let Some(batch) = results.recv().await {
+            assert!(
+                batch.iter().all(|o| matches!(o, ImportOutcome::Created(_))),
+                "{batch:?}"
+            );
+        }
+    });
+    for first in (0..users).step_by(500) {
+        let batch = (first..users.min(first + 500))
+            .map(|i| user(i, now))
+            .collect();
+        steps.send(ImportStep::Batch(batch, now)).await.unwrap();
+    }
+    steps.send(ImportStep::Commit).await.unwrap();
+    drop(steps);
+    import.await.unwrap().unwrap();
+    check.await.unwrap();
+    store.analyze_users().await.unwrap();
+    drop(store);
+    eprintln!(
+        "LOAD_PREFILL: {users} users written in {:.1} s into database {}; every server starts on a copy",
+        started.elapsed().as_secs_f64(),
+        guard.name()
+    );
+    POSTGRES_TEMPLATE.set(guard.name().to_owned()).unwrap();
+    guard
+}
+
+/// PostgreSQL: a copy of the template database for one server (`None` without `LOAD_PREFILL`).
+pub(super) async fn postgres_copy() -> Option<(String, DatabaseGuard)> {
+    let template = POSTGRES_TEMPLATE.get()?;
+    accrete_store::testing::postgres_database(Some(template)).await
 }
 
 /// Copies the template database (and its write-ahead log, if any) into a server's data folder,
