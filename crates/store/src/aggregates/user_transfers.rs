@@ -328,9 +328,9 @@ pub(crate) mod sql {
     /// PostgreSQL, a first import only (no users before it, and the tables owned by the
     /// importer's role, the one whose connection applied the migrations): both triggers of
     /// `user_values`, whose rows are all written at the end from every user (the table is empty
-    /// before a first import), and its primary key; the foreign keys of the values' tables to
-    /// `users` (each row's check is a query: a third of the import's time); and the three
-    /// secondary indexes. Dropping a constraint locks `users` until the commit: a running
+    /// before a first import), and its primary key; the foreign keys to `users` of the values'
+    /// tables and of the ids in the source (each row's check is a query: a third of the
+    /// import's time); and the three secondary indexes. Dropping a constraint locks `users` until the commit: a running
     /// server's reads of users wait for the import (docs/import-export.md).
     struct Deferred {
         /// SQLite: the largest rowid of `users` before the import (the users it creates come
@@ -351,11 +351,12 @@ pub(crate) mod sql {
 
     /// What [`Deferred`] sets aside on PostgreSQL in a first whole-file import, put back in this
     /// order (the primary key of `user_values` before the rest reads it).
-    const DEFERRED_POSTGRES: [SetAside; 9] = [
+    const DEFERRED_POSTGRES: [SetAside; 10] = [
         SetAside::Constraint("user_values", "user_values_pkey"),
         SetAside::Constraint("user_values", "user_values_user_id_fkey"),
         SetAside::Constraint("profile_history", "profile_history_user_id_fkey"),
         SetAside::Constraint("profile_provenance", "profile_provenance_user_id_fkey"),
+        SetAside::Constraint("user_imports", "user_imports_user_id_fkey"),
         SetAside::Index("users_created_at"),
         SetAside::Index("profile_history_user"),
         SetAside::Index("user_values_user"),
@@ -364,7 +365,8 @@ pub(crate) mod sql {
     ];
 
     /// The tables whose objects [`DEFERRED_POSTGRES`] names (the importer's role must own them).
-    const DEFERRED_POSTGRES_TABLES: &str = "{users,user_values,profile_history,profile_provenance}";
+    const DEFERRED_POSTGRES_TABLES: &str =
+        "{users,user_values,profile_history,profile_provenance,user_imports}";
 
     /// One object of the schema set aside on PostgreSQL (names are constants of this file).
     #[derive(Clone, Copy)]

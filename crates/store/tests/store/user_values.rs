@@ -365,6 +365,17 @@ fn changed_user(i: usize, value: &str) -> ImportUser {
     user
 }
 
+/// `users`, each with an id in the system it came from.
+fn with_external_ids(users: Vec<ImportUser>) -> Vec<ImportUser> {
+    users
+        .into_iter()
+        .map(|user| ImportUser {
+            external_id: Some(format!("source|{}", user.email)),
+            ..user
+        })
+        .collect()
+}
+
 /// Whether a search by `profile.v` finds anyone with `value`.
 async fn found(store: &Arc<dyn Store>, value: &Value) -> usize {
     let query = UserQuery {
@@ -445,7 +456,7 @@ async fn a_first_import_leaves_every_index_and_trigger_in_place(
         "WITH t AS (SELECT c.oid FROM pg_class c
                     WHERE c.relnamespace = current_schema()::regnamespace
                       AND c.relname IN ('users', 'user_values', 'profile_history',
-                                        'profile_provenance'))
+                                        'profile_provenance', 'user_imports'))
          SELECT 'constraint ' || k.conrelid::regclass::text || ' ' || k.conname || ' '
                 || pg_get_constraintdef(k.oid)
          FROM pg_constraint k WHERE k.conrelid IN (SELECT oid FROM t)
@@ -478,7 +489,7 @@ async fn a_first_import_leaves_every_index_and_trigger_in_place(
     let batches = stream(
         &store,
         vec![
-            ImportStep::Batch(imported_users(0, 6), t0()),
+            ImportStep::Batch(with_external_ids(imported_users(0, 6)), t0()),
             ImportStep::Batch([imported_users(6, 2), vec![changed]].concat(), t0()),
             ImportStep::Commit,
         ],
@@ -505,7 +516,12 @@ async fn a_first_import_leaves_every_index_and_trigger_in_place(
                    WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = v.user_id)
                    UNION ALL
                    SELECT CAST(COUNT(*) AS TEXT) FROM profile_history h
-                   WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = h.user_id)";
-    assert_eq!(select_text(&url, orphans).await, ["0", "0"]);
+                   WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = h.user_id)
+                   UNION ALL
+                   SELECT CAST(COUNT(*) AS TEXT) FROM user_imports i
+                   WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = i.user_id)
+                   UNION ALL
+                   SELECT CAST(COUNT(*) AS TEXT) FROM user_imports";
+    assert_eq!(select_text(&url, orphans).await, ["0", "0", "0", "5"]);
     every_search_matches_reading(&store, &url).await;
 }
