@@ -313,7 +313,7 @@ pub(crate) mod sql {
 
     /// A whole-file import: work that the database does much faster once, at the end of the
     /// import, than row by row among the import's other writes (docs/scaling.md: a million
-    /// users in about 90 s instead of 136 on SQLite, 149 s instead of 251 on PostgreSQL). What
+    /// users in about 90 s instead of 136 on SQLite, 126 s instead of 251 on PostgreSQL). What
     /// is set aside is dropped (or disabled) within the import's transaction and put back, from
     /// its own definition in the database's catalog, before the commit; a failed or
     /// interrupted import rolls both back with the rest.
@@ -330,8 +330,9 @@ pub(crate) mod sql {
     /// `user_values`, whose rows are all written at the end from every user (the table is empty
     /// before a first import), and its primary key; the foreign keys to `users` of the values'
     /// tables and of the ids in the source (each row's check is a query: a third of the
-    /// import's time); and the three secondary indexes. Dropping a constraint locks `users` until the commit: a running
-    /// server's reads of users wait for the import (docs/import-export.md).
+    /// import's time); and the three secondary indexes. Dropping a constraint locks `users`
+    /// until the commit: a running server's reads of users wait for the import
+    /// (docs/import-export.md).
     struct Deferred {
         /// SQLite: the largest rowid of `users` before the import (the users it creates come
         /// after).
