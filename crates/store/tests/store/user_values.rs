@@ -525,3 +525,52 @@ async fn a_first_import_leaves_every_index_and_trigger_in_place(
     assert_eq!(select_text(&url, orphans).await, ["0", "0", "0", "5"]);
     every_search_matches_reading(&store, &url).await;
 }
+
+/// On PostgreSQL, a first whole-file import by a role that may write the users' tables but does
+/// not own them sets nothing aside (it could not drop their constraints): it imports row by row,
+/// and its users are found by their values as when the tables' owner imports them.
+#[tokio::test]
+async fn a_first_import_by_a_role_that_does_not_own_the_tables_imports_row_by_row() {
+    let Some((url, schema)) = accrete_store::testing::postgres_schema().await else {
+        return;
+    };
+    let owner = accrete_store::connect(&url, ConnectOptions::default())
+        .await
+        .unwrap();
+    owner.migrate().await.unwrap();
+    let (schema, role) = (schema.schema(), format!("{}_importer", schema.schema()));
+    execute_sql(
+        &url,
+        &format!(
+            "CREATE ROLE {role};
+             GRANT USAGE ON SCHEMA {schema} TO {role};
+             GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO {role};
+             GRANT USAGE ON ALL SEQUENCES IN SCHEMA {schema} TO {role}"
+        ),
+    )
+    .await;
+    let importer = accrete_store::connect(
+        &format!("{url}&options[role]={role}"),
+        ConnectOptions::default(),
+    )
+    .await
+    .unwrap();
+    let batches = stream(
+        &importer,
+        vec![
+            ImportStep::Batch(with_external_ids(imported_users(0, 6)), t0()),
+            ImportStep::Commit,
+        ],
+    )
+    .await;
+    assert!(
+        batches[0]
+            .iter()
+            .all(|outcome| matches!(outcome, ImportOutcome::Created(_))),
+        "{batches:?}"
+    );
+    drop(importer);
+    assert_eq!(owner.count_users().await.unwrap(), 6);
+    every_search_matches_reading(&owner, &url).await;
+    execute_sql(&url, &format!("DROP OWNED BY {role}; DROP ROLE {role}")).await;
+}
