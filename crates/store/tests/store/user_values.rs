@@ -376,6 +376,14 @@ fn with_external_ids(users: Vec<ImportUser>) -> Vec<ImportUser> {
         .collect()
 }
 
+/// A user created now with `profile.v` = `value` is found by it (the triggers index it).
+async fn a_new_user_is_indexed(store: &Arc<dyn Store>, email: &str, value: &str) {
+    let mut new = NewUser::with_email(email, t0());
+    new.profile = json!({ "v": value });
+    store.create_user(new).await.unwrap();
+    assert_eq!(found(store, &json!(value)).await, 1);
+}
+
 /// Whether a search by `profile.v` finds anyone with `value`.
 async fn found(store: &Arc<dyn Store>, value: &Value) -> usize {
     let query = UserQuery {
@@ -402,10 +410,7 @@ async fn a_whole_file_import_indexes_the_users_it_creates_and_changes(
     // user.
     let batches = stream(&store, vec![ImportStep::Batch(imported_users(24, 4), t0())]).await;
     assert!(matches!(batches[0][0], ImportOutcome::Created(_)));
-    let mut new = NewUser::with_email("after.stop@x.org", t0());
-    new.profile = json!({ "v": "after a stopped import" });
-    store.create_user(new).await.unwrap();
-    assert_eq!(found(&store, &json!("after a stopped import")).await, 1);
+    a_new_user_is_indexed(&store, "after.stop@x.org", "after a stopped import").await;
 
     // Two batches and the commit: users 20 to 23 exist (updated), 24 to 39 are created, and
     // user 30 is in both batches (created, then updated in the same transaction).
@@ -436,10 +441,7 @@ async fn a_whole_file_import_indexes_the_users_it_creates_and_changes(
     assert_eq!(found(&store, &json!("changed in the import")).await, 1);
     every_search_matches_reading(&store, &url).await;
 
-    let mut new = NewUser::with_email("after.import@x.org", t0());
-    new.profile = json!({ "v": "after an import" });
-    store.create_user(new).await.unwrap();
-    assert_eq!(found(&store, &json!("after an import")).await, 1);
+    a_new_user_is_indexed(&store, "after.import@x.org", "after an import").await;
 }
 
 /// What a first whole-file import sets aside (built again at its end: indexes, triggers, and on
@@ -503,10 +505,7 @@ async fn a_first_import_leaves_every_index_and_trigger_in_place(
     assert_eq!(schema().await, before, "after a first import");
     assert_eq!(found(&store, &json!("changed in a first import")).await, 1);
     every_search_matches_reading(&store, &url).await;
-    let mut new = NewUser::with_email("after.first@x.org", t0());
-    new.profile = json!({ "v": "after a first import" });
-    store.create_user(new).await.unwrap();
-    assert_eq!(found(&store, &json!("after a first import")).await, 1);
+    a_new_user_is_indexed(&store, "after.first@x.org", "after a first import").await;
     let ImportOutcome::Created(first) = batches[0][0] else {
         panic!("{batches:?}")
     };
