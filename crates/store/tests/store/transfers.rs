@@ -25,6 +25,7 @@ crate::for_each_backend!(
     a_taken_id_is_replaced_and_a_taken_email_refused,
     the_export_pages_through_every_user_with_sources_and_history,
     one_transaction_for_an_import_commits_once_or_keeps_nothing,
+    every_character_of_an_imported_user_is_kept,
 );
 
 fn ada() -> ImportUser {
@@ -371,4 +372,104 @@ async fn one_transaction_for_an_import_commits_once_or_keeps_nothing(store: Arc<
         .await
         .unwrap();
     assert!(by_key.contains(&("company".to_owned(), 3)), "{by_key:?}");
+}
+
+/// What the batches' rows carry as JSON text comes back as it went in: quotes, commas, line
+/// breaks, backslashes, `\N`, empty strings and absent values, in every column an import
+/// writes.
+async fn every_character_of_an_imported_user_is_kept(store: Arc<dyn Store>) {
+    let awkward = "Zoë \"Z\", the\r\nsecond\\N \\ , ; \t end";
+    let hash = "$pbkdf2-sha256$i=1,l=32$c2FsdA$\"quoted\",\n\\N";
+    let metadata = json!({
+        " ": "",
+        "a,b\"c\nd\\e": awkward,
+        "\\N": "\\N",
+        "NULL": null,
+        "nested": { "\"": ["", "\n", 0] },
+    });
+    let user = ImportUser {
+        email: "o'brien+\"x\"@example.com".into(),
+        password_hash: Some(hash.into()),
+        changes: vec![ProfileChange::set(
+            Location::Profile,
+            "given_name",
+            json!(awkward),
+        )],
+        patches: vec![(Location::UserMetadata, metadata.clone())],
+        ..ImportUser::default()
+    };
+    let entry = |key: &str, old_value, new_value| HistoryEntry {
+        seq: 0,
+        user_id: Uuid::nil(),
+        location: Location::UserMetadata,
+        key: key.into(),
+        old_value,
+        new_value,
+        source: "a \"source\",\n\\N".into(),
+        changed_at: t0(),
+    };
+    let mut with_history = user.clone();
+    with_history.email = "second@example.com".into();
+    with_history.history = vec![
+        entry(" ", None, Some(json!(""))),
+        entry("\\N", Some(json!("\\N")), None),
+        entry("a,b\"c\nd\\e", Some(json!(null)), Some(json!(awkward))),
+    ];
+    let outcomes = import(&store, vec![user, with_history.clone()]).await;
+    let (id, second) = (created(&outcomes[0]), created(&outcomes[1]));
+
+    let stored = store.get_user(id).await.unwrap();
+    assert_eq!(stored.email, "o'brien+\"x\"@example.com");
+    assert_eq!(stored.password_hash.as_deref(), Some(hash));
+    assert_eq!(stored.profile, json!({ "given_name": awkward }));
+    // A null in a merge patch removes the key (RFC 7396).
+    let mut expected = metadata;
+    expected.as_object_mut().unwrap().remove("NULL");
+    assert_eq!(stored.user_metadata, expected);
+    let mut keys: Vec<String> = store
+        .value_provenance(id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.key)
+        .collect();
+    keys.sort();
+    assert_eq!(keys, [" ", "\\N", "a,b\"c\nd\\e", "given_name", "nested"]);
+    let history: Vec<(String, Option<serde_json::Value>)> = store
+        .user_history(id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|h| (h.key, h.new_value))
+        .collect();
+    assert!(
+        history.contains(&(" ".into(), Some(json!("")))),
+        "{history:?}"
+    );
+    assert!(
+        history.contains(&("a,b\"c\nd\\e".into(), Some(json!(awkward)))),
+        "{history:?}"
+    );
+
+    let kept: Vec<_> = store
+        .user_history(second)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|h| (h.key, h.old_value, h.new_value, h.source))
+        .collect();
+    // A JSON null in a given history is an absent value.
+    let given: Vec<_> = with_history
+        .history
+        .into_iter()
+        .map(|h| {
+            (
+                h.key,
+                h.old_value.filter(|v| !v.is_null()),
+                h.new_value,
+                h.source,
+            )
+        })
+        .collect();
+    assert_eq!(kept, given);
 }
