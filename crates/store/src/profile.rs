@@ -1,6 +1,8 @@
 //! Profile values with provenance: the change types, the history and provenance records, user
 //! listing, and the pure logic that applies changes to the JSON bags.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
@@ -157,6 +159,68 @@ pub struct Provenance {
     /// When it was written.
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
+}
+
+/// The source of each stored value of a user, kept in the user's own row (`users.sources`,
+/// migration 0031), so that writing values and their sources is one row: by location, then
+/// key, `[source, updated_at]` (unix milliseconds).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub(crate) struct Sources(BTreeMap<String, BTreeMap<String, (String, i64)>>);
+
+impl Sources {
+    /// Records `change`, written from `source` at `at`: a value set takes that source, a value
+    /// removed loses its entry.
+    pub fn record(&mut self, change: &AppliedChange, source: &str, at: i64) {
+        let location = change.location.as_str();
+        if change.new_value.is_some() {
+            self.0
+                .entry(location.to_owned())
+                .or_default()
+                .insert(change.key.clone(), (source.to_owned(), at));
+        } else if let Some(keys) = self.0.get_mut(location) {
+            keys.remove(&change.key);
+            if keys.is_empty() {
+                self.0.remove(location);
+            }
+        }
+    }
+
+    /// Each value's source, by location then key.
+    pub fn provenance(&self) -> Result<Vec<Provenance>, StoreError> {
+        let mut provenance = Vec::new();
+        for (location, keys) in &self.0 {
+            let location = Location::parse(location).ok_or_else(|| {
+                StoreError::unexpected(format!("unknown profile location {location:?} in sources"))
+            })?;
+            for (key, (source, updated_at)) in keys {
+                provenance.push(Provenance {
+                    location,
+                    key: key.clone(),
+                    source: source.clone(),
+                    updated_at: crate::model::from_millis(*updated_at)?,
+                });
+            }
+        }
+        Ok(provenance)
+    }
+}
+
+impl From<&Sources> for Value {
+    fn from(sources: &Sources) -> Value {
+        let keys = |keys: &BTreeMap<String, (String, i64)>| {
+            keys.iter()
+                .map(|(key, (source, at))| (key.clone(), serde_json::json!([source, at])))
+                .collect()
+        };
+        Value::Object(
+            sources
+                .0
+                .iter()
+                .map(|(location, by_key)| (location.clone(), Value::Object(keys(by_key))))
+                .collect(),
+        )
+    }
 }
 
 /// A filter on one profile value.

@@ -44,6 +44,8 @@ mod profiling;
 mod profiling_write;
 #[path = "store/retention.rs"]
 mod retention;
+#[path = "store/sources.rs"]
+mod sources;
 #[path = "store/themes.rs"]
 mod themes;
 #[path = "store/throttle.rs"]

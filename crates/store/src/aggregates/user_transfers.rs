@@ -17,7 +17,7 @@ use uuid::Uuid;
 use crate::aggregates::counters::{self, Daily, ValueDeltas};
 use crate::aggregates::users::{self, UserRow};
 use crate::backend::{Backend, Conn, on_postgres, pick, query, query_as};
-use crate::profile::Bags;
+use crate::profile::{Bags, Sources};
 use crate::{
     EmailChange, HistoryEntry, Location, ProfileChange, Provenance, StoreError, User, UserUpdate,
 };
@@ -131,7 +131,7 @@ pub trait UserTransfers: Send + Sync {
     async fn analyze_users(&self) -> Result<(), StoreError>;
 
     /// Up to `limit` users in id order after `after`, with their values' sources (and their
-    /// history when `with_history`): three statements per page, whatever its size.
+    /// history when `with_history`): two statements per page, whatever its size.
     async fn export_users(
         &self,
         after: Option<Uuid>,
@@ -180,7 +180,7 @@ impl<B: Backend> UserTransfers for B {
         let mut c = self.write().await?;
         let result = query(pick::<B::Conn>(
             "PRAGMA optimize",
-            "ANALYZE users, profile_provenance, profile_history, user_values, user_imports",
+            "ANALYZE users, profile_history, user_values, user_imports",
         ))
         .execute(&mut *c)
         .await
@@ -352,11 +352,10 @@ pub(crate) mod sql {
 
     /// What [`Deferred`] sets aside on PostgreSQL in a first whole-file import, put back in this
     /// order (the primary key of `user_values` before the rest reads it).
-    const DEFERRED_POSTGRES: [SetAside; 10] = [
+    const DEFERRED_POSTGRES: [SetAside; 9] = [
         SetAside::Constraint("user_values", "user_values_pkey"),
         SetAside::Constraint("user_values", "user_values_user_id_fkey"),
         SetAside::Constraint("profile_history", "profile_history_user_id_fkey"),
-        SetAside::Constraint("profile_provenance", "profile_provenance_user_id_fkey"),
         SetAside::Constraint("user_imports", "user_imports_user_id_fkey"),
         SetAside::Index("users_created_at"),
         SetAside::Index("profile_history_user"),
@@ -366,8 +365,7 @@ pub(crate) mod sql {
     ];
 
     /// The tables whose objects [`DEFERRED_POSTGRES`] names (the importer's role must own them).
-    const DEFERRED_POSTGRES_TABLES: &str =
-        "{users,user_values,profile_history,profile_provenance,user_imports}";
+    const DEFERRED_POSTGRES_TABLES: &str = "{users,user_values,profile_history,user_imports}";
 
     /// One object of the schema set aside on PostgreSQL (names are constants of this file).
     #[derive(Clone, Copy)]
@@ -735,8 +733,8 @@ pub(crate) mod sql {
     }
 
     /// Creates the users of a batch that no user is (their emails distinct and free): a
-    /// statement per table for all of them (users, their ids in the source, the values'
-    /// sources, the history, the outbox's `user.created`), whatever their number.
+    /// statement per table for all of them (users with their values' sources, their ids in
+    /// the source, the history, the outbox's `user.created`), whatever their number.
     async fn create_all<C: Conn>(
         tx: &mut C,
         (format, source, now): (&str, &str, OffsetDateTime),
@@ -748,8 +746,8 @@ pub(crate) mod sql {
             return Ok(Vec::new());
         }
         let at = crate::model::to_millis(now);
-        let (mut rows, mut imported, mut sources, mut history, mut events) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut rows, mut imported, mut history, mut events) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let mut outcomes = Vec::with_capacity(users.len());
         // Each user's values, kept until the rows that borrow them are written.
         let mut applied_all = Vec::with_capacity(users.len());
@@ -771,18 +769,32 @@ pub(crate) mod sql {
                 let changes = bags.merge_patch_changes(*location, patch)?;
                 applied.extend(bags.apply(&changes)?);
             }
+            let mut sources = Sources::default();
             for change in &applied {
                 counts.values.change(change);
+                let from = user
+                    .sources
+                    .get(&(change.location, change.key.clone()))
+                    .map_or(source, String::as_str);
+                sources.record(change, from, at);
             }
             *counts
                 .signups
                 .entry(created_at.to_offset(time::UtcOffset::UTC).date())
                 .or_default() += 1;
             applied_all.push(applied);
-            prepared.push((id, normalized, created_at, bags.into_values(), user));
+            prepared.push((
+                id,
+                normalized,
+                created_at,
+                bags.into_values(),
+                sources,
+                user,
+            ));
             outcomes.push((i, ImportOutcome::Created(id)));
         }
-        for ((id, normalized, created_at, bags, user), applied) in prepared.iter().zip(&applied_all)
+        for ((id, normalized, created_at, bags, sources, user), applied) in
+            prepared.iter().zip(&applied_all)
         {
             let id = *id;
             let email = user.email.trim();
@@ -798,6 +810,7 @@ pub(crate) mod sql {
                 m: &bags.1,
                 a: &bags.2,
                 d: user.disabled.then_some(at),
+                s: sources,
             });
             if let Some(external_id) = &user.external_id {
                 imported.push(rows::Imported {
@@ -810,12 +823,6 @@ pub(crate) mod sql {
                     .sources
                     .get(&(change.location, change.key.clone()))
                     .map_or(source, String::as_str);
-                sources.push(rows::Source {
-                    u: id,
-                    l: change.location.as_str(),
-                    k: &change.key,
-                    s: source,
-                });
                 if user.history.is_empty() {
                     history.push(rows::History {
                         u: id,
@@ -856,16 +863,16 @@ pub(crate) mod sql {
             "WITH r AS MATERIALIZED (SELECT j.key AS n, j.value AS v FROM json_each($1) j)
              INSERT INTO users (id, email, email_normalized, email_verified, password_hash,
                                 created_at, updated_at, profile, user_metadata, app_metadata,
-                                disabled_at)
+                                disabled_at, sources)
              SELECT v ->> 'i', v ->> 'e', v ->> 'n', v ->> 'v', v ->> 'h', v ->> 'c', v ->> 'u',
-                    v -> 'p', v -> 'm', v -> 'a', v ->> 'd'
+                    v -> 'p', v -> 'm', v -> 'a', v ->> 'd', v -> 's'
              FROM r ORDER BY n",
             "INSERT INTO users (id, email, email_normalized, email_verified, password_hash,
                                 created_at, updated_at, profile, user_metadata, app_metadata,
-                                disabled_at)
+                                disabled_at, sources)
              SELECT j ->> 'i', j ->> 'e', j ->> 'n', (j ->> 'v')::boolean, j ->> 'h',
                     (j ->> 'c')::bigint, (j ->> 'u')::bigint, j -> 'p', j -> 'm', j -> 'a',
-                    (j ->> 'd')::bigint
+                    (j ->> 'd')::bigint, j -> 's'
              FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(j, n) ORDER BY n",
         ))
         .bind(rows::text(&rows)?)
@@ -882,20 +889,6 @@ pub(crate) mod sql {
             ))
             .bind(format.to_owned())
             .bind(rows::text(&imported)?)
-            .bind(at)
-            .execute(&mut *tx)
-            .await?;
-        }
-        if !sources.is_empty() {
-            query(pick::<C>(
-                "WITH r AS MATERIALIZED (SELECT j.value AS v FROM json_each($1) j)
-                 INSERT INTO profile_provenance (user_id, location, key, source, updated_at)
-                 SELECT v ->> 'u', v ->> 'l', v ->> 'k', v ->> 's', $2 FROM r",
-                "INSERT INTO profile_provenance (user_id, location, key, source, updated_at)
-                 SELECT j ->> 'u', j ->> 'l', j ->> 'k', j ->> 's', $2
-                 FROM jsonb_array_elements($1::jsonb) j",
-            ))
-            .bind(rows::text(&sources)?)
             .bind(at)
             .execute(&mut *tx)
             .await?;
@@ -948,6 +941,7 @@ pub(crate) mod sql {
         use uuid::Uuid;
 
         use crate::StoreError;
+        use crate::profile::Sources;
 
         #[derive(Serialize)]
         pub(super) struct User<'a> {
@@ -962,20 +956,13 @@ pub(crate) mod sql {
             pub m: &'a Value,
             pub a: &'a Value,
             pub d: Option<i64>,
+            pub s: &'a Sources,
         }
 
         #[derive(Serialize)]
         pub(super) struct Imported<'a> {
             pub x: &'a str,
             pub u: Uuid,
-        }
-
-        #[derive(Serialize)]
-        pub(super) struct Source<'a> {
-            pub u: Uuid,
-            pub l: &'a str,
-            pub k: &'a str,
-            pub s: &'a str,
         }
 
         #[derive(Serialize)]
@@ -1131,8 +1118,8 @@ pub(crate) mod sql {
         let mut users: Vec<ExportedUser> = Vec::with_capacity(rows.len());
         for row in rows {
             users.push(ExportedUser {
+                provenance: row.sources.0.provenance()?,
                 user: row.try_into()?,
-                provenance: Vec::new(),
                 history: Vec::new(),
             });
         }
@@ -1145,26 +1132,6 @@ pub(crate) mod sql {
             .enumerate()
             .map(|(i, u)| (u.user.id, i))
             .collect();
-        let provenance = query_as::<(String, String, String, String, i64)>(
-            "SELECT user_id, location, key, source, updated_at FROM profile_provenance
-             WHERE user_id BETWEEN $1 AND $2 ORDER BY user_id, location, key",
-        )
-        .bind(first.clone())
-        .bind(last.clone())
-        .fetch_all(&mut *c)
-        .await?;
-        for (user_id, location, key, source, updated_at) in provenance {
-            let user_id = crate::model::parse_id(&user_id)?;
-            if let Some(&i) = index.get(&user_id) {
-                let row = users::ProvenanceRow {
-                    location,
-                    key,
-                    source,
-                    updated_at,
-                };
-                users[i].provenance.push(row.try_into()?);
-            }
-        }
         if with_history {
             let history = query_as::<users::HistoryRow>(
                 "SELECT * FROM profile_history WHERE user_id BETWEEN $1 AND $2

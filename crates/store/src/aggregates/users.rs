@@ -12,6 +12,7 @@ use crate::aggregates::prompt_state_row::PromptStateRow;
 use crate::aggregates::webhooks::{self, outbox_wanted};
 use crate::backend::{Backend, Conn, pick, query, query_as};
 use crate::model::{from_millis, from_millis_opt, parse_id};
+use crate::profile::Sources;
 use crate::{
     DayCounts, HistoryEntry, Location, NewUser, NewWebhookEvent, Page, ProfileChange, Provenance,
     SignInKind, StoreError, User, UserQuery, UserState, UserUpdate,
@@ -599,12 +600,13 @@ pub(crate) mod sql {
             .as_ref()
             .map(|change| normalized_email(&change.email))
             .transpose()?;
-        let user: User = query_as::<UserRow>(C::LOCK_USER)
+        let row = query_as::<UserRow>(C::LOCK_USER)
             .bind(user_id.to_string())
             .fetch_optional(&mut *tx)
             .await?
-            .ok_or(StoreError::NotFound)?
-            .try_into()?;
+            .ok_or(StoreError::NotFound)?;
+        let mut sources = row.sources.0.clone();
+        let user: User = row.try_into()?;
         if let Some(expected) = expected_version
             && expected != user.version
         {
@@ -637,6 +639,9 @@ pub(crate) mod sql {
             now,
         );
         let now = crate::model::to_millis(now);
+        for change in &applied {
+            sources.record(change, source, now);
+        }
         if let Some((change, normalized)) = email {
             query(
                 "UPDATE users SET email = $2, email_normalized = $3, email_verified = $4
@@ -652,7 +657,7 @@ pub(crate) mod sql {
         }
         let row = query_as::<UserRow>(
             "UPDATE users SET profile = $2, user_metadata = $3, app_metadata = $4,
-                              version = version + 1, updated_at = $5
+                              sources = $6, version = version + 1, updated_at = $5
              WHERE id = $1 RETURNING *",
         )
         .bind(user_id.to_string())
@@ -660,6 +665,7 @@ pub(crate) mod sql {
         .bind(Json(user_metadata))
         .bind(Json(app_metadata))
         .bind(now)
+        .bind(Json(Value::from(&sources)))
         .fetch_one(&mut *tx)
         .await?;
         let mut deltas = ValueDeltas::default();
@@ -683,33 +689,6 @@ pub(crate) mod sql {
             .bind(now)
             .execute(&mut *tx)
             .await?;
-            let key = change.key;
-            let location = change.location.as_str();
-            if change.new_value.is_some() {
-                query(
-                    "INSERT INTO profile_provenance (user_id, location, key, source, updated_at)
-                     VALUES ($1, $2, $3, $4, $5)
-                     ON CONFLICT (user_id, location, key)
-                     DO UPDATE SET source = excluded.source, updated_at = excluded.updated_at",
-                )
-                .bind(user_id.to_string())
-                .bind(location)
-                .bind(key)
-                .bind(source.to_owned())
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-            } else {
-                query(
-                    "DELETE FROM profile_provenance
-                     WHERE user_id = $1 AND location = $2 AND key = $3",
-                )
-                .bind(user_id.to_string())
-                .bind(location)
-                .bind(key)
-                .execute(&mut *tx)
-                .await?;
-            }
         }
         row.try_into()
     }
@@ -792,16 +771,11 @@ pub(crate) mod sql {
         c: &mut C,
         user_id: Uuid,
     ) -> Result<Vec<Provenance>, StoreError> {
-        query_as::<ProvenanceRow>(
-            "SELECT location, key, source, updated_at FROM profile_provenance
-             WHERE user_id = $1 ORDER BY location, key",
-        )
-        .bind(user_id.to_string())
-        .fetch_all(&mut *c)
-        .await?
-        .into_iter()
-        .map(Provenance::try_from)
-        .collect()
+        let sources = query_as::<(Json<Sources>,)>("SELECT sources FROM users WHERE id = $1")
+            .bind(user_id.to_string())
+            .fetch_optional(&mut *c)
+            .await?;
+        sources.map_or(Ok(Vec::new()), |(sources,)| sources.0.provenance())
     }
 
     pub(crate) async fn list_users<C: Conn>(
@@ -1030,8 +1004,7 @@ pub(crate) mod sql {
             Rows::Range => (
                 "SELECT * FROM prompt_state WHERE user_id >= $1 AND user_id <= $2
                  ORDER BY user_id, step",
-                "SELECT user_id, location, key, source, updated_at FROM profile_provenance
-                 WHERE user_id >= $1 AND user_id <= $2 ORDER BY user_id, location, key",
+                "SELECT id, sources FROM users WHERE id >= $1 AND id <= $2",
             ),
             Rows::Listed => (
                 pick::<C>(
@@ -1043,14 +1016,9 @@ pub(crate) mod sql {
                      ORDER BY s.user_id, s.step",
                 ),
                 pick::<C>(
-                    "SELECT user_id, location, key, source, updated_at FROM profile_provenance
-                     WHERE user_id IN (SELECT value FROM json_each($1))
-                     ORDER BY user_id, location, key",
-                    "SELECT p.* FROM jsonb_array_elements_text($1::jsonb) AS ids(id)
-                     CROSS JOIN LATERAL
-                       (SELECT user_id, location, key, source, updated_at FROM profile_provenance
-                        WHERE user_id = ids.id OFFSET 0) p
-                     ORDER BY p.user_id, p.location, p.key",
+                    "SELECT id, sources FROM users WHERE id IN (SELECT value FROM json_each($1))",
+                    "SELECT u.id, u.sources FROM jsonb_array_elements_text($1::jsonb) AS ids(id)
+                     CROSS JOIN LATERAL (SELECT id, sources FROM users WHERE id = ids.id OFFSET 0) u",
                 ),
             ),
         };
@@ -1066,15 +1034,12 @@ pub(crate) mod sql {
                 .push(row.state.try_into()?);
         }
         let mut provenance: HashMap<String, Vec<Provenance>> = HashMap::new();
-        let found = query_as::<UserProvenanceRow>(provenance_sql)
+        let found = query_as::<(String, Json<Sources>)>(provenance_sql)
             .bind_all(bind(&rows))
             .fetch_all(&mut *c)
             .await?;
-        for row in found {
-            provenance
-                .entry(row.user_id)
-                .or_default()
-                .push(row.provenance.try_into()?);
+        for (id, sources) in found {
+            provenance.insert(id, sources.0.provenance()?);
         }
         let items = page
             .items
@@ -1139,6 +1104,9 @@ pub(crate) struct UserRow {
     pub version: i64,
     pub mfa_factors: i64,
     pub disabled_at: Option<i64>,
+    /// Each value's source (not part of [`User`]: read by the profile's writes and by
+    /// [`sql::value_provenance`]).
+    pub sources: Json<Sources>,
 }
 
 impl TryFrom<UserRow> for User {
@@ -1201,42 +1169,12 @@ impl TryFrom<HistoryRow> for HistoryEntry {
     }
 }
 
-/// A `profile_provenance` row.
-#[derive(Debug, sqlx::FromRow)]
-pub(crate) struct ProvenanceRow {
-    pub location: String,
-    pub key: String,
-    pub source: String,
-    pub updated_at: i64,
-}
-
-impl TryFrom<ProvenanceRow> for Provenance {
-    type Error = StoreError;
-
-    fn try_from(row: ProvenanceRow) -> Result<Self, StoreError> {
-        Ok(Provenance {
-            location: location(&row.location)?,
-            key: row.key,
-            source: row.source,
-            updated_at: from_millis(row.updated_at)?,
-        })
-    }
-}
-
 /// A `prompt_state` row with its user.
 #[derive(Debug, sqlx::FromRow)]
 pub(crate) struct UserPromptStateRow {
     pub user_id: String,
     #[sqlx(flatten)]
     pub state: PromptStateRow,
-}
-
-/// A `profile_provenance` row with its user.
-#[derive(Debug, sqlx::FromRow)]
-pub(crate) struct UserProvenanceRow {
-    pub user_id: String,
-    #[sqlx(flatten)]
-    pub provenance: ProvenanceRow,
 }
 
 /// A unique-constraint failure on `users.email_normalized`, said as what it means.

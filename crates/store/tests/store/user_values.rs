@@ -458,7 +458,7 @@ async fn a_first_import_leaves_every_index_and_trigger_in_place(
         "WITH t AS (SELECT c.oid FROM pg_class c
                     WHERE c.relnamespace = current_schema()::regnamespace
                       AND c.relname IN ('users', 'user_values', 'profile_history',
-                                        'profile_provenance', 'user_imports'))
+                                        'user_imports'))
          SELECT 'constraint ' || k.conrelid::regclass::text || ' ' || k.conname || ' '
                 || pg_get_constraintdef(k.oid)
          FROM pg_constraint k WHERE k.conrelid IN (SELECT oid FROM t)
