@@ -206,23 +206,6 @@ impl Sources {
     }
 }
 
-impl From<&Sources> for Value {
-    fn from(sources: &Sources) -> Value {
-        let keys = |keys: &BTreeMap<String, (String, i64)>| {
-            keys.iter()
-                .map(|(key, (source, at))| (key.clone(), serde_json::json!([source, at])))
-                .collect()
-        };
-        Value::Object(
-            sources
-                .0
-                .iter()
-                .map(|(location, by_key)| (location.clone(), Value::Object(keys(by_key))))
-                .collect(),
-        )
-    }
-}
-
 /// A filter on one profile value.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FieldFilter {

@@ -665,7 +665,9 @@ pub(crate) mod sql {
         .bind(Json(user_metadata))
         .bind(Json(app_metadata))
         .bind(now)
-        .bind(Json(Value::from(&sources)))
+        .bind(Json(
+            serde_json::to_value(&sources).map_err(StoreError::unexpected)?,
+        ))
         .fetch_one(&mut *tx)
         .await?;
         let mut deltas = ValueDeltas::default();
