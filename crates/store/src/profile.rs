@@ -128,7 +128,8 @@ pub struct EmailChange {
 /// One recorded change of one value.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct HistoryEntry {
-    /// Increasing sequence number; later changes have larger numbers.
+    /// Increasing sequence number; later changes have larger numbers. 0 for the entries that
+    /// an imported user's row holds (`users.import_history_at`), which come first.
     pub seq: i64,
     /// Whose value.
     pub user_id: Uuid,
@@ -184,6 +185,36 @@ impl Sources {
                 self.0.remove(location);
             }
         }
+    }
+
+    /// The history of an imported user whose values have not changed since the import
+    /// (`users.import_history_at`, migration 0032): each value's one entry, set from nothing by
+    /// its source at its time, as the rows of `profile_history` would say it. An import writes
+    /// no row for them, since the user's bags and sources already hold all they say; the first
+    /// write of the user's values turns them into rows. In the order of the locations, then
+    /// keys; `seq` 0 (before any row).
+    pub fn history(&self, user: &User) -> Result<Vec<HistoryEntry>, StoreError> {
+        let mut entries = Vec::new();
+        for location in Location::ALL {
+            let bag = match location {
+                Location::Profile => &user.profile,
+                Location::UserMetadata => &user.user_metadata,
+                Location::AppMetadata => &user.app_metadata,
+            };
+            for (key, (source, at)) in self.0.get(location.as_str()).into_iter().flatten() {
+                entries.push(HistoryEntry {
+                    seq: 0,
+                    user_id: user.id,
+                    location,
+                    key: key.clone(),
+                    old_value: None,
+                    new_value: bag.get(key).cloned(),
+                    source: source.clone(),
+                    changed_at: crate::model::from_millis(*at)?,
+                });
+            }
+        }
+        Ok(entries)
     }
 
     /// Each value's source, by location then key.

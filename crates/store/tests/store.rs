@@ -28,6 +28,8 @@ mod factors;
 mod failure_modes;
 #[path = "store/federation.rs"]
 mod federation;
+#[path = "store/import_history.rs"]
+mod import_history;
 #[path = "store/import_jobs.rs"]
 mod import_jobs;
 #[path = "store/oidc.rs"]

@@ -199,7 +199,8 @@ pub struct UserPage {
 /// One value change.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct HistoryView {
-    /// Increasing sequence number.
+    /// Increasing sequence number; 0 for the entries of an imported user's values not written
+    /// since the import, which come first (docs/import-export.md).
     pub seq: i64,
     /// `profile`, `user_metadata` or `app_metadata`.
     pub location: String,

@@ -798,6 +798,14 @@ pub(crate) mod sql {
         {
             let id = *id;
             let email = user.email.trim();
+            // Each value set once, from nothing: its one entry is what the row's bags and
+            // sources say, and stays there until the user's values are next written
+            // (`Sources::history`); otherwise a row per entry.
+            let in_row = user.history.is_empty()
+                && !applied.is_empty()
+                && applied
+                    .iter()
+                    .all(|c| c.old_value.is_none() && c.new_value.is_some());
             rows.push(rows::User {
                 i: id,
                 e: email,
@@ -811,6 +819,7 @@ pub(crate) mod sql {
                 a: &bags.2,
                 d: user.disabled.then_some(at),
                 s: sources,
+                y: in_row.then_some(at),
             });
             if let Some(external_id) = &user.external_id {
                 imported.push(rows::Imported {
@@ -823,12 +832,12 @@ pub(crate) mod sql {
                     .sources
                     .get(&(change.location, change.key.clone()))
                     .map_or(source, String::as_str);
-                if user.history.is_empty() {
+                if user.history.is_empty() && !in_row {
                     history.push(rows::History {
                         u: id,
                         l: change.location.as_str(),
                         k: &change.key,
-                        o: None,
+                        o: change.old_value.as_ref(),
                         n: change.new_value.as_ref(),
                         s: source,
                         t: at,
@@ -863,16 +872,16 @@ pub(crate) mod sql {
             "WITH r AS MATERIALIZED (SELECT j.key AS n, j.value AS v FROM json_each($1) j)
              INSERT INTO users (id, email, email_normalized, email_verified, password_hash,
                                 created_at, updated_at, profile, user_metadata, app_metadata,
-                                disabled_at, sources)
+                                disabled_at, sources, import_history_at)
              SELECT v ->> 'i', v ->> 'e', v ->> 'n', v ->> 'v', v ->> 'h', v ->> 'c', v ->> 'u',
-                    v -> 'p', v -> 'm', v -> 'a', v ->> 'd', v -> 's'
+                    v -> 'p', v -> 'm', v -> 'a', v ->> 'd', v -> 's', v ->> 'y'
              FROM r ORDER BY n",
             "INSERT INTO users (id, email, email_normalized, email_verified, password_hash,
                                 created_at, updated_at, profile, user_metadata, app_metadata,
-                                disabled_at, sources)
+                                disabled_at, sources, import_history_at)
              SELECT j ->> 'i', j ->> 'e', j ->> 'n', (j ->> 'v')::boolean, j ->> 'h',
                     (j ->> 'c')::bigint, (j ->> 'u')::bigint, j -> 'p', j -> 'm', j -> 'a',
-                    (j ->> 'd')::bigint, j -> 's'
+                    (j ->> 'd')::bigint, j -> 's', (j ->> 'y')::bigint
              FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(j, n) ORDER BY n",
         ))
         .bind(rows::text(&rows)?)
@@ -957,6 +966,7 @@ pub(crate) mod sql {
             pub a: &'a Value,
             pub d: Option<i64>,
             pub s: &'a Sources,
+            pub y: Option<i64>,
         }
 
         #[derive(Serialize)]
@@ -1116,10 +1126,15 @@ pub(crate) mod sql {
         .fetch_all(&mut *c)
         .await?;
         let mut users: Vec<ExportedUser> = Vec::with_capacity(rows.len());
+        // The entries of the history that users' rows hold, until their own rows are read.
+        let mut in_rows = Vec::with_capacity(rows.len());
         for row in rows {
+            let provenance = row.sources.0.provenance()?;
+            let (user, in_row) = users::sql::with_history_in_row(row)?;
+            in_rows.push(in_row);
             users.push(ExportedUser {
-                provenance: row.sources.0.provenance()?,
-                user: row.try_into()?,
+                provenance,
+                user,
                 history: Vec::new(),
             });
         }
@@ -1146,6 +1161,9 @@ pub(crate) mod sql {
                 if let Some(&i) = index.get(&entry.user_id) {
                     users[i].history.push(entry);
                 }
+            }
+            for (user, in_row) in users.iter_mut().zip(in_rows) {
+                user.history = users::sql::history(in_row, std::mem::take(&mut user.history));
             }
         }
         Ok(users)

@@ -606,6 +606,7 @@ pub(crate) mod sql {
             .await?
             .ok_or(StoreError::NotFound)?;
         let mut sources = row.sources.0.clone();
+        let history_in_row = row.import_history_at.is_some();
         let user: User = row.try_into()?;
         if let Some(expected) = expected_version
             && expected != user.version
@@ -630,6 +631,13 @@ pub(crate) mod sql {
         if applied.is_empty() && email.is_none() {
             return Ok(user);
         }
+        // The first write of an imported user's values: the entries its row held become rows
+        // (before this write's), as its sources say them before this write.
+        let earlier = if history_in_row {
+            sources.history(&user)?
+        } else {
+            Vec::new()
+        };
         let (profile, user_metadata, app_metadata) = bags.into_values();
         let event = updated_event(
             &user,
@@ -657,7 +665,8 @@ pub(crate) mod sql {
         }
         let row = query_as::<UserRow>(
             "UPDATE users SET profile = $2, user_metadata = $3, app_metadata = $4,
-                              sources = $6, version = version + 1, updated_at = $5
+                              sources = $6, version = version + 1, updated_at = $5,
+                              import_history_at = NULL
              WHERE id = $1 RETURNING *",
         )
         .bind(user_id.to_string())
@@ -676,19 +685,29 @@ pub(crate) mod sql {
         }
         counters::sql::count_values(&mut *tx, deltas).await?;
         webhooks::sql::insert_event(&mut *tx, event).await?;
-        for change in applied {
+        let earlier = earlier.into_iter().map(|entry| {
+            let at = crate::model::to_millis(entry.changed_at);
+            let (location, key) = (entry.location, entry.key);
+            (location, key, None, entry.new_value, entry.source, at)
+        });
+        let applied = applied.into_iter().map(|change| {
+            let (location, key) = (change.location, change.key);
+            let (old, new) = (change.old_value, change.new_value);
+            (location, key, old, new, source.to_owned(), now)
+        });
+        for (location, key, old_value, new_value, source, at) in earlier.chain(applied) {
             query(
                 "INSERT INTO profile_history
                      (user_id, location, key, old_value, new_value, source, changed_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
             .bind(user_id.to_string())
-            .bind(change.location.as_str())
-            .bind(change.key.clone())
-            .bind(change.old_value.map(Json))
-            .bind(change.new_value.clone().map(Json))
-            .bind(source.to_owned())
-            .bind(now)
+            .bind(location.as_str())
+            .bind(key)
+            .bind(old_value.map(Json))
+            .bind(new_value.map(Json))
+            .bind(source)
+            .bind(at)
             .execute(&mut *tx)
             .await?;
         }
@@ -747,17 +766,43 @@ pub(crate) mod sql {
         c: &mut C,
         before: OffsetDateTime,
     ) -> Result<u64, StoreError> {
-        query("DELETE FROM profile_history WHERE changed_at < $1")
-            .bind(crate::model::to_millis(before))
-            .execute(&mut *c)
-            .await
+        let before = crate::model::to_millis(before);
+        let mut tx = c.begin_write().await?;
+        // The entries that imported users' rows hold ([`Sources::history`]), one per value,
+        // all of the import's time: counted, then gone with the time.
+        let (in_rows,) = query_as::<(i64,)>(pick::<C>(
+            "SELECT coalesce(sum((SELECT count(*) FROM json_each(u.sources) l, json_each(l.value))), 0)
+             FROM users u WHERE u.import_history_at < $1",
+            "SELECT coalesce(sum((SELECT count(*) FROM jsonb_each(u.sources) l,
+                                                     jsonb_each(l.value) k)), 0)::bigint
+             FROM users u WHERE u.import_history_at < $1",
+        ))
+        .bind(before)
+        .fetch_one(&mut *tx)
+        .await?;
+        query("UPDATE users SET import_history_at = NULL WHERE import_history_at < $1")
+            .bind(before)
+            .execute(&mut *tx)
+            .await?;
+        let rows = query("DELETE FROM profile_history WHERE changed_at < $1")
+            .bind(before)
+            .execute(&mut *tx)
+            .await?;
+        C::commit(tx).await?;
+        Ok(rows + in_rows.unsigned_abs())
     }
 
     pub(crate) async fn user_history<C: Conn>(
         c: &mut C,
         user_id: Uuid,
     ) -> Result<Vec<HistoryEntry>, StoreError> {
-        query_as::<HistoryRow>(
+        // The user first: a write of its values between the two reads has turned what its row
+        // held into rows, which the second read finds.
+        let user = query_as::<UserRow>("SELECT * FROM users WHERE id = $1")
+            .bind(user_id.to_string())
+            .fetch_optional(&mut *c)
+            .await?;
+        let rows = query_as::<HistoryRow>(
             "SELECT seq, user_id, location, key, old_value, new_value, source, changed_at
              FROM profile_history WHERE user_id = $1 ORDER BY seq",
         )
@@ -766,7 +811,35 @@ pub(crate) mod sql {
         .await?
         .into_iter()
         .map(HistoryEntry::try_from)
-        .collect()
+        .collect::<Result<Vec<_>, _>>()?;
+        let in_row = match user {
+            Some(row) => with_history_in_row(row)?.1,
+            None => Vec::new(),
+        };
+        Ok(history(in_row, rows))
+    }
+
+    /// A user and the entries of its history that its row holds ([`Sources::history`]): none
+    /// unless it was imported and its values have not been written since.
+    pub(crate) fn with_history_in_row(
+        mut row: UserRow,
+    ) -> Result<(User, Vec<HistoryEntry>), StoreError> {
+        let in_row = row.import_history_at.is_some();
+        let sources = std::mem::take(&mut row.sources.0);
+        let user: User = row.try_into()?;
+        let entries = if in_row {
+            sources.history(&user)?
+        } else {
+            Vec::new()
+        };
+        Ok((user, entries))
+    }
+
+    /// A user's history: its rows of `profile_history` (in order), or when it has none the
+    /// entries its own row holds ([`with_history_in_row`]; their first write turns them into
+    /// rows, so a user never has both).
+    pub(crate) fn history(in_row: Vec<HistoryEntry>, rows: Vec<HistoryEntry>) -> Vec<HistoryEntry> {
+        if rows.is_empty() { in_row } else { rows }
     }
 
     pub(crate) async fn value_provenance<C: Conn>(
@@ -1109,6 +1182,9 @@ pub(crate) struct UserRow {
     /// Each value's source (not part of [`User`]: read by the profile's writes and by
     /// [`sql::value_provenance`]).
     pub sources: Json<Sources>,
+    /// When an import created the user, while its values' history is still only that import's
+    /// entries, kept as its bags and sources ([`Sources::history`]); `None` once they are rows.
+    pub import_history_at: Option<i64>,
 }
 
 impl TryFrom<UserRow> for User {
