@@ -18,7 +18,7 @@ use std::ops::ControlFlow;
 use accrete_core::CompiledPolicy;
 use accrete_oidc::{credentials, password};
 use accrete_store::{
-    HistoryEntry, ImportOutcome, ImportStep, ImportUser, Location, PHONE_NUMBER,
+    HistoryEntry, ImportBatch, ImportOutcome, ImportStep, ImportUser, Location, PHONE_NUMBER,
     PHONE_NUMBER_VERIFIED, ProfileChange, StoreError,
 };
 use serde_json::{Map, Value};
@@ -82,9 +82,10 @@ pub trait Observer: Send {
 /// do; with [`ImportScope::Batches`], a user found twice in the file is counted as created
 /// twice when the two are in different batches).
 ///
-/// Two stages run at once: the file is read and its users checked on a thread of its own, a
-/// batch at a time, while the store writes the previous batch (its outcomes come back
-/// in order, for the report).
+/// Two stages run at once: the file is read, its users checked and made into a batch
+/// ([`ImportBatch::new`], which does the work that needs no database) on a thread of its own,
+/// while the store writes the previous batch (its outcomes come back in order, for the
+/// report).
 pub async fn run(
     app: &App,
     input: impl Read + Send + 'static,
@@ -95,7 +96,7 @@ pub async fn run(
 ) -> Result<Summary, ImportError> {
     let policy = published_or_empty(app).await?;
     // A batch at a time: handing over each user alone cost two thread switches a user.
-    let (sender, mut checked) = mpsc::channel::<Checked>(2);
+    let (sender, mut checked) = mpsc::channel::<Sealed>(2);
     let reader = tokio::task::spawn_blocking(move || {
         let mut chunk = Checked::default();
         let read = formats::read(format, input, mapping.as_ref(), &mut |record| {
@@ -103,7 +104,7 @@ pub async fn run(
             if chunk.users.len() < BATCH {
                 return ControlFlow::Continue(());
             }
-            match sender.blocking_send(std::mem::take(&mut chunk)) {
+            match sender.blocking_send(std::mem::take(&mut chunk).sealed()) {
                 Ok(()) => ControlFlow::Continue(()),
                 // The importer stopped (a store error): stop reading.
                 Err(_) => ControlFlow::Break(()),
@@ -112,7 +113,7 @@ pub async fn run(
         // What was read before the end (or before a line that cannot be read) is stored; with
         // a single transaction, a file that cannot be read to its end is not committed.
         chunk.unreadable = read.is_err();
-        let _ = sender.blocking_send(chunk);
+        let _ = sender.blocking_send(chunk.sealed());
         read
     });
     let (steps, steps_in) = mpsc::channel::<ImportStep>(1);
@@ -131,11 +132,9 @@ pub async fn run(
                 observer.problem(problem);
             }
             summary.add(&chunk.counts);
-            if !chunk.users.is_empty() {
-                let (lines, users): (Vec<u64>, Vec<ImportUser>) = chunk.users.into_iter().unzip();
+            if let Some((lines, batch)) = chunk.batch {
                 pending.push_back(lines);
-                let step = ImportStep::Batch(users, OffsetDateTime::now_utc());
-                if steps.send(step).await.is_err() {
+                if steps.send(ImportStep::Batch(batch)).await.is_err() {
                     // The store stopped (its error is told below).
                     return;
                 }
@@ -185,7 +184,30 @@ struct Checked {
     unreadable: bool,
 }
 
+/// [`Checked`] users made into a batch, on the reader's thread.
+struct Sealed {
+    /// The line each user was read on, and the batch (none when every user was left out).
+    batch: Option<(Vec<u64>, ImportBatch)>,
+    problems: Vec<ImportProblem>,
+    counts: Summary,
+    unreadable: bool,
+}
+
 impl Checked {
+    /// The batch of these users, stored at the time it is made.
+    fn sealed(self) -> Sealed {
+        let batch = (!self.users.is_empty()).then(|| {
+            let (lines, users): (Vec<u64>, Vec<ImportUser>) = self.users.into_iter().unzip();
+            (lines, ImportBatch::new(users, OffsetDateTime::now_utc()))
+        });
+        Sealed {
+            batch,
+            problems: self.problems,
+            counts: self.counts,
+            unreadable: self.unreadable,
+        }
+    }
+
     fn add(&mut self, policy: &CompiledPolicy, record: Result<ImportRecord, ImportProblem>) {
         match record {
             Err(problem) => {

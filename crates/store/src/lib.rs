@@ -58,8 +58,8 @@ pub use aggregates::{
     throttle::CredentialThrottle,
     transactions::AuthTransactions,
     user_transfers::{
-        ExportedUser, ImportOutcome, ImportScope, ImportStep, ImportUser, UserTransfers,
-        import_source,
+        ExportedUser, ImportBatch, ImportOutcome, ImportScope, ImportStep, ImportUser,
+        UserTransfers, import_source,
     },
     users::Users,
     webhooks::Webhooks,

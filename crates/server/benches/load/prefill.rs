@@ -109,7 +109,7 @@ async fn prepare_postgres(users: usize) -> DatabaseGuard {
         let batch = (first..users.min(first + 500))
             .map(|i| user(i, now))
             .collect();
-        steps.send(ImportStep::Batch(batch, now)).await.unwrap();
+        steps.send(ImportStep::batch(batch, now)).await.unwrap();
     }
     steps.send(ImportStep::Commit).await.unwrap();
     drop(steps);

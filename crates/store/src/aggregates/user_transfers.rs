@@ -65,11 +65,90 @@ pub enum ImportOutcome {
 /// What an import sends the store ([`UserTransfers::import_stream`]).
 #[derive(Debug)]
 pub enum ImportStep {
-    /// The next batch of users, stored at `now`.
-    Batch(Vec<ImportUser>, OffsetDateTime),
+    /// The next batch of users.
+    Batch(ImportBatch),
     /// The file has been read to its end: commit (the last step). An import whose steps end
     /// without it stops where it is: with [`ImportScope::Whole`], nothing of it is kept.
     Commit,
+}
+
+impl ImportStep {
+    /// The next batch: `users`, stored at `now` ([`ImportBatch::new`]).
+    pub fn batch(users: Vec<ImportUser>, now: OffsetDateTime) -> Self {
+        ImportStep::Batch(ImportBatch::new(users, now))
+    }
+}
+
+/// A batch of users to import, stored at one time, with the work that needs no database done
+/// as it is made: each user's values applied to empty bags (what it gets if it is created),
+/// and serialised. The importer makes the next batch on its own
+/// thread while the store writes the one before (`crates/app/src/import.rs`): that work and
+/// the database's take turns no more.
+#[derive(Debug)]
+pub struct ImportBatch {
+    users: Vec<Prepared>,
+    now: OffsetDateTime,
+}
+
+impl ImportBatch {
+    pub fn new(users: Vec<ImportUser>, now: OffsetDateTime) -> Self {
+        let users = users
+            .into_iter()
+            .map(|user| Prepared {
+                normalized: users::normalized_email(&user.email).ok(),
+                created: Created::of(&user),
+                user,
+            })
+            .collect();
+        ImportBatch { users, now }
+    }
+}
+
+/// One user of an [`ImportBatch`].
+#[derive(Debug)]
+struct Prepared {
+    /// Its email address as users are found by (`None`: not a valid address).
+    normalized: Option<String>,
+    /// What it gets if it is created, or why it cannot be.
+    created: Result<Created, StoreError>,
+    user: ImportUser,
+}
+
+/// A new user's values, as [`sql::create_all`] writes them.
+#[derive(Debug)]
+struct Created {
+    /// Each value set, in order (its history and its counters).
+    applied: Vec<crate::profile::AppliedChange>,
+    /// `profile`, `user_metadata` and `app_metadata`, serialised.
+    bags: [Box<serde_json::value::RawValue>; 3],
+    /// Each value set once, from nothing: its one history entry is what the row's bags and
+    /// sources say, and stays there until the user's values are next written
+    /// (`Sources::history`); otherwise a row per entry.
+    in_row: bool,
+}
+
+impl Created {
+    fn of(user: &ImportUser) -> Result<Self, StoreError> {
+        let mut bags = Bags::default();
+        let mut applied = bags.apply(&user.changes)?;
+        for (location, patch) in &user.patches {
+            let changes = bags.merge_patch_changes(*location, patch)?;
+            applied.extend(bags.apply(&changes)?);
+        }
+        let in_row = user.history.is_empty()
+            && !applied.is_empty()
+            && applied
+                .iter()
+                .all(|c| c.old_value.is_none() && c.new_value.is_some());
+        let (profile, user_metadata, app_metadata) = bags.into_values();
+        let raw =
+            |value: &Value| serde_json::value::to_raw_value(value).map_err(StoreError::unexpected);
+        Ok(Created {
+            bags: [raw(&profile)?, raw(&user_metadata)?, raw(&app_metadata)?],
+            applied,
+            in_row,
+        })
+    }
 }
 
 /// How much of an import one database transaction holds.
@@ -149,8 +228,9 @@ impl<B: Backend> UserTransfers for B {
         now: OffsetDateTime,
         dry_run: bool,
     ) -> Result<Vec<ImportOutcome>, StoreError> {
+        let batch = ImportBatch::new(users, now);
         let mut c = self.write().await?;
-        let result = sql::import_users(&mut *c, format, users, now, dry_run).await;
+        let result = sql::import_users(&mut *c, format, batch, dry_run).await;
         self.settle(&mut c, result)
     }
 
@@ -163,8 +243,10 @@ impl<B: Backend> UserTransfers for B {
         outcomes: mpsc::UnboundedSender<Vec<ImportOutcome>>,
     ) -> Result<(), StoreError> {
         if scope == ImportScope::Batches {
-            while let Some(ImportStep::Batch(users, now)) = steps.recv().await {
-                let batch = self.import_users(format, users, now, dry_run).await?;
+            while let Some(ImportStep::Batch(batch)) = steps.recv().await {
+                let mut c = self.write().await?;
+                let result = sql::import_users(&mut *c, format, batch, dry_run).await;
+                let batch = self.settle(&mut c, result)?;
                 if outcomes.send(batch).is_err() {
                     break;
                 }
@@ -230,13 +312,12 @@ pub(crate) mod sql {
     pub(crate) async fn import_users<C: Conn>(
         c: &mut C,
         format: &str,
-        users: Vec<ImportUser>,
-        now: OffsetDateTime,
+        batch: ImportBatch,
         dry_run: bool,
     ) -> Result<Vec<ImportOutcome>, StoreError> {
         let mut tx = c.begin_write().await?;
         let mut counts = Counts::default();
-        let outcomes = import_batch(&mut *tx, format, users, now, &mut counts).await?;
+        let outcomes = import_batch(&mut *tx, format, batch, &mut counts).await?;
         counts.write(&mut *tx).await?;
         if !dry_run {
             C::commit(tx).await?;
@@ -288,8 +369,8 @@ pub(crate) mod sql {
         };
         while let Some(step) = steps.recv().await {
             match step {
-                ImportStep::Batch(users, now) => {
-                    let batch = import_batch(&mut *tx, format, users, now, &mut counts).await?;
+                ImportStep::Batch(batch) => {
+                    let batch = import_batch(&mut *tx, format, batch, &mut counts).await?;
                     if outcomes.send(batch).is_err() {
                         // The importer stopped: nothing is kept.
                         return Ok(());
@@ -515,45 +596,44 @@ pub(crate) mod sql {
     async fn import_batch<C: Conn>(
         tx: &mut C,
         format: &str,
-        users: Vec<ImportUser>,
-        now: OffsetDateTime,
+        ImportBatch { users, now }: ImportBatch,
         counts: &mut Counts,
     ) -> Result<Vec<ImportOutcome>, StoreError> {
         let source = import_source(format);
         // Who exists already: three statements for the whole batch.
-        let known = existing(&mut *tx, format, &users).await?;
-        let taken_ids = taken_ids(&mut *tx, &users).await?;
+        let all: Vec<&Prepared> = users.iter().collect();
+        let known = existing(&mut *tx, format, &all).await?;
+        let taken_ids = taken_ids(&mut *tx, &all).await?;
+        drop(all);
         let mut outcomes: Vec<Option<ImportOutcome>> = vec![None; users.len()];
         let mut fresh = Vec::new();
         let mut later = Vec::new();
         let mut emails = std::collections::HashSet::new();
         let mut external_ids = std::collections::HashSet::new();
-        for (i, user) in users.into_iter().enumerate() {
-            let found = user
-                .external_id
-                .as_ref()
-                .and_then(|x| known.by_external_id.get(x))
-                .map(|user| (user.clone(), true))
-                .or_else(|| {
-                    let email = users::normalized_email(&user.email).ok()?;
-                    known.by_email.get(&email).map(|user| (user.clone(), false))
-                });
-            let Ok(email) = users::normalized_email(&user.email) else {
+        for (i, prepared) in users.into_iter().enumerate() {
+            let user = &prepared.user;
+            let Some(email) = prepared.normalized.clone() else {
                 outcomes[i] = Some(ImportOutcome::Refused(
                     "the email address is not valid".into(),
                 ));
                 continue;
             };
+            let found = user
+                .external_id
+                .as_ref()
+                .and_then(|x| known.by_external_id.get(x))
+                .map(|user| (user.clone(), true))
+                .or_else(|| known.by_email.get(&email).map(|user| (user.clone(), false)));
             let first = emails.insert(email)
                 && user
                     .external_id
                     .as_ref()
                     .is_none_or(|x| external_ids.insert(x.clone()));
             match found {
-                None if first => fresh.push((i, user)),
+                None if first => fresh.push((i, prepared)),
                 // Found, or a second line of the same user in this batch: one at a time, once
                 // the new users of the batch exist.
-                found => later.push((i, user, found)),
+                found => later.push((i, prepared, found)),
             }
         }
         let mut ids = taken_ids;
@@ -562,15 +642,17 @@ pub(crate) mod sql {
             outcomes[i] = Some(outcome);
         }
         let mut created_later = Vec::new();
-        for (i, user, found) in later {
+        for (i, prepared, found) in later {
             let found = match found {
                 Some(found) => Some(found),
-                None => find(&mut *tx, format, &user).await?,
+                None => find(&mut *tx, format, &prepared.user).await?,
             };
             let outcome = match found {
-                Some(existing) => update(&mut *tx, format, &source, existing, user, now).await?,
+                Some(existing) => {
+                    update(&mut *tx, format, &source, existing, prepared.user, now).await?
+                }
                 None => {
-                    created_later.push((i, user));
+                    created_later.push((i, prepared));
                     continue;
                 }
             };
@@ -630,16 +712,16 @@ pub(crate) mod sql {
     async fn existing<C: Conn>(
         tx: &mut C,
         format: &str,
-        users: &[ImportUser],
+        users: &[&Prepared],
     ) -> Result<Known, StoreError> {
         let emails: Vec<Value> = users
             .iter()
-            .filter_map(|u| users::normalized_email(&u.email).ok())
+            .filter_map(|u| u.normalized.clone())
             .map(Value::String)
             .collect();
         let external: Vec<Value> = users
             .iter()
-            .filter_map(|u| u.external_id.clone())
+            .filter_map(|u| u.user.external_id.clone())
             .map(Value::String)
             .collect();
         let mut known = Known {
@@ -709,11 +791,11 @@ pub(crate) mod sql {
     /// The ids given with the users (an export read back) that other users have.
     async fn taken_ids<C: Conn>(
         tx: &mut C,
-        users: &[ImportUser],
+        users: &[&Prepared],
     ) -> Result<std::collections::HashSet<Uuid>, StoreError> {
         let given: Vec<Value> = users
             .iter()
-            .filter_map(|u| u.id)
+            .filter_map(|u| u.user.id)
             .map(|id| Value::String(id.to_string()))
             .collect();
         if given.is_empty() {
@@ -738,7 +820,7 @@ pub(crate) mod sql {
     async fn create_all<C: Conn>(
         tx: &mut C,
         (format, source, now): (&str, &str, OffsetDateTime),
-        users: Vec<(usize, ImportUser)>,
+        users: Vec<(usize, Prepared)>,
         ids: &mut std::collections::HashSet<Uuid>,
         counts: &mut Counts,
     ) -> Result<Vec<(usize, ImportOutcome)>, StoreError> {
@@ -750,10 +832,20 @@ pub(crate) mod sql {
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let mut outcomes = Vec::with_capacity(users.len());
         // Each user's values, kept until the rows that borrow them are written.
-        let mut applied_all = Vec::with_capacity(users.len());
         let mut prepared = Vec::with_capacity(users.len());
-        for (i, user) in users {
-            let normalized = users::normalized_email(&user.email)?;
+        for (
+            i,
+            Prepared {
+                normalized,
+                created,
+                user,
+            },
+        ) in users
+        {
+            let normalized = normalized.ok_or_else(|| StoreError::Invalid {
+                message: "the email address is not valid".into(),
+            })?;
+            let created = created?;
             let created_at = user.created_at.unwrap_or(now);
             let id = match user.id {
                 Some(id) if ids.insert(id) => id,
@@ -763,14 +855,8 @@ pub(crate) mod sql {
                     id
                 }
             };
-            let mut bags = Bags::default();
-            let mut applied = bags.apply(&user.changes)?;
-            for (location, patch) in &user.patches {
-                let changes = bags.merge_patch_changes(*location, patch)?;
-                applied.extend(bags.apply(&changes)?);
-            }
             let mut sources = Sources::default();
-            for change in &applied {
+            for change in &created.applied {
                 counts.values.change(change);
                 let from = user
                     .sources
@@ -782,30 +868,13 @@ pub(crate) mod sql {
                 .signups
                 .entry(created_at.to_offset(time::UtcOffset::UTC).date())
                 .or_default() += 1;
-            applied_all.push(applied);
-            prepared.push((
-                id,
-                normalized,
-                created_at,
-                bags.into_values(),
-                sources,
-                user,
-            ));
+            prepared.push((id, normalized, created_at, created, sources, user));
             outcomes.push((i, ImportOutcome::Created(id)));
         }
-        for ((id, normalized, created_at, bags, sources, user), applied) in
-            prepared.iter().zip(&applied_all)
-        {
+        for (id, normalized, created_at, created, sources, user) in &prepared {
             let id = *id;
             let email = user.email.trim();
-            // Each value set once, from nothing: its one entry is what the row's bags and
-            // sources say, and stays there until the user's values are next written
-            // (`Sources::history`); otherwise a row per entry.
-            let in_row = user.history.is_empty()
-                && !applied.is_empty()
-                && applied
-                    .iter()
-                    .all(|c| c.old_value.is_none() && c.new_value.is_some());
+            let (applied, in_row) = (&created.applied, created.in_row);
             rows.push(rows::User {
                 i: id,
                 e: email,
@@ -814,9 +883,9 @@ pub(crate) mod sql {
                 h: user.password_hash.as_deref(),
                 c: crate::model::to_millis(*created_at),
                 u: at,
-                p: &bags.0,
-                m: &bags.1,
-                a: &bags.2,
+                p: &created.bags[0],
+                m: &created.bags[1],
+                a: &created.bags[2],
                 d: user.disabled.then_some(at),
                 s: sources,
                 y: in_row.then_some(at),
@@ -947,6 +1016,7 @@ pub(crate) mod sql {
     mod rows {
         use serde::Serialize;
         use serde_json::Value;
+        use serde_json::value::RawValue;
         use uuid::Uuid;
 
         use crate::StoreError;
@@ -961,9 +1031,9 @@ pub(crate) mod sql {
             pub h: Option<&'a str>,
             pub c: i64,
             pub u: i64,
-            pub p: &'a Value,
-            pub m: &'a Value,
-            pub a: &'a Value,
+            pub p: &'a RawValue,
+            pub m: &'a RawValue,
+            pub a: &'a RawValue,
             pub d: Option<i64>,
             pub s: &'a Sources,
             pub y: Option<i64>,
@@ -1203,6 +1273,8 @@ pub(crate) mod sql {
                     ..ImportUser::default()
                 })
                 .collect();
+            let batch = ImportBatch::new(users, OffsetDateTime::now_utc());
+            let users: Vec<&Prepared> = batch.users.iter().collect();
             existing(&mut *tx, "auth0", &users).await.expect("existing");
             taken_ids(&mut *tx, &users).await.expect("taken ids");
             let scans: Vec<(String, i64)> = query_as(

@@ -327,7 +327,7 @@ async fn one_transaction_for_an_import_commits_once_or_keeps_nothing(store: Arc<
     // Steps that end without `Commit` (the importer stopped): nothing is kept.
     let batches = stream(
         &store,
-        vec![ImportStep::Batch(
+        vec![ImportStep::batch(
             vec![user(1, "Acme"), user(2, "Acme")],
             t0(),
         )],
@@ -344,9 +344,9 @@ async fn one_transaction_for_an_import_commits_once_or_keeps_nothing(store: Arc<
     let batches = stream(
         &store,
         vec![
-            ImportStep::Batch(vec![user(1, "Acme"), user(2, "Acme")], t0()),
+            ImportStep::batch(vec![user(1, "Acme"), user(2, "Acme")], t0()),
             // The same user again, in the next batch of the same transaction: found.
-            ImportStep::Batch(vec![user(3, "Initech"), user(1, "Globex")], t0()),
+            ImportStep::batch(vec![user(3, "Initech"), user(1, "Globex")], t0()),
             ImportStep::Commit,
         ],
     )

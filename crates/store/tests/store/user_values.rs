@@ -408,7 +408,7 @@ async fn a_whole_file_import_indexes_the_users_it_creates_and_changes(
     some_users(&store).await;
     // An import that stops before its commit keeps nothing, and the trigger indexes the next
     // user.
-    let batches = stream(&store, vec![ImportStep::Batch(imported_users(24, 4), t0())]).await;
+    let batches = stream(&store, vec![ImportStep::batch(imported_users(24, 4), t0())]).await;
     assert!(matches!(batches[0][0], ImportOutcome::Created(_)));
     a_new_user_is_indexed(&store, "after.stop@x.org", "after a stopped import").await;
 
@@ -419,8 +419,8 @@ async fn a_whole_file_import_indexes_the_users_it_creates_and_changes(
     let batches = stream(
         &store,
         vec![
-            ImportStep::Batch(imported_users(20, 12), t0()),
-            ImportStep::Batch(second, t0()),
+            ImportStep::batch(imported_users(20, 12), t0()),
+            ImportStep::batch(second, t0()),
             ImportStep::Commit,
         ],
     )
@@ -482,7 +482,7 @@ async fn a_first_import_leaves_every_index_and_trigger_in_place(
             "{before:?}"
         );
     }
-    stream(&store, vec![ImportStep::Batch(imported_users(0, 3), t0())]).await;
+    stream(&store, vec![ImportStep::batch(imported_users(0, 3), t0())]).await;
     assert_eq!(store.count_users().await.unwrap(), 0);
     assert_eq!(schema().await, before, "after a stopped first import");
 
@@ -491,8 +491,8 @@ async fn a_first_import_leaves_every_index_and_trigger_in_place(
     let batches = stream(
         &store,
         vec![
-            ImportStep::Batch(with_external_ids(imported_users(0, 6)), t0()),
-            ImportStep::Batch([imported_users(6, 2), vec![changed]].concat(), t0()),
+            ImportStep::batch(with_external_ids(imported_users(0, 6)), t0()),
+            ImportStep::batch([imported_users(6, 2), vec![changed]].concat(), t0()),
             ImportStep::Commit,
         ],
     )
@@ -557,7 +557,7 @@ async fn a_first_import_by_a_role_that_does_not_own_the_tables_imports_row_by_ro
     let batches = stream(
         &importer,
         vec![
-            ImportStep::Batch(with_external_ids(imported_users(0, 6)), t0()),
+            ImportStep::batch(with_external_ids(imported_users(0, 6)), t0()),
             ImportStep::Commit,
         ],
     )
