@@ -57,6 +57,22 @@ async fn rows_of(url: &str, id: Uuid) -> Vec<String> {
     .await
 }
 
+/// The user's `given_name` set to "Ada L." from the account page at `at`.
+async fn rename(store: &Arc<dyn Store>, id: Uuid, at: OffsetDateTime) {
+    let update = UserUpdate {
+        changes: vec![ProfileChange::set(
+            Location::Profile,
+            "given_name",
+            json!("Ada L."),
+        )],
+        ..UserUpdate::default()
+    };
+    store
+        .update_user(id, None, &update, "account", at)
+        .await
+        .unwrap();
+}
+
 /// What an entry says, without its sequence number.
 fn said(entry: &HistoryEntry) -> (Location, String, Option<serde_json::Value>, String, i128) {
     (
@@ -99,20 +115,9 @@ async fn an_imported_users_history_is_in_its_row_until_its_values_are_written(
         assert_eq!((entry.user_id, entry.old_value.as_ref()), (id, None));
     }
 
-    // An email changed, then a value: the import's entries become rows before the change's.
+    // A value written: the import's entries become rows, before the write's own.
     let later = t0() + Duration::days(3);
-    let update = UserUpdate {
-        changes: vec![ProfileChange::set(
-            Location::Profile,
-            "given_name",
-            json!("Ada L."),
-        )],
-        ..UserUpdate::default()
-    };
-    store
-        .update_user(id, None, &update, "account", later)
-        .await
-        .unwrap();
+    rename(&store, id, later).await;
     let history = store.user_history(id).await.unwrap();
     assert_eq!(history.len(), expected.len() + 1, "{history:?}");
     for (kept, before) in history.iter().zip(&imported) {
@@ -219,18 +224,7 @@ async fn the_export_and_the_retention_see_the_history_an_imported_users_row_hold
         store.get_user(old).await.unwrap().profile["given_name"],
         json!("Ada")
     );
-    let update = UserUpdate {
-        changes: vec![ProfileChange::set(
-            Location::Profile,
-            "given_name",
-            json!("Ada L."),
-        )],
-        ..UserUpdate::default()
-    };
-    store
-        .update_user(old, None, &update, "account", t0())
-        .await
-        .unwrap();
+    rename(&store, old, t0()).await;
     assert_eq!(rows_of(&url, old).await.len(), 1);
     assert_eq!(store.purge_history(before).await.unwrap(), 0);
 }
