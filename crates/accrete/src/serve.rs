@@ -62,13 +62,15 @@ pub fn serve(flags: ServeFlags) -> anyhow::Result<ExitCode> {
             Err(why) => tracing::info!("passkeys are off: {why}"),
         }
         let addr = server.local_addr()?;
+        // Before the banner, which tells a supervisor the node is up.
+        let stop = shutdown_signal();
         // The banner is for the person who started the server: a closed stdout does not stop it.
         let _ = output::line(format_args!(
             "Accrete is serving at http://{addr} (issuer {}, database {})",
             config.issuer(),
             describe_database(&config)
         ));
-        server.run(shutdown_signal()).await?;
+        server.run(stop).await?;
         tracing::info!("stopped");
         Ok(ExitCode::SUCCESS)
     })
@@ -155,27 +157,39 @@ pub(crate) fn init_logging(config: &Config) -> anyhow::Result<()> {
     result.map_err(|e| anyhow!("cannot initialise logging: {e}"))
 }
 
-/// Completes on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
+/// Completes on Ctrl-C or SIGTERM. The handlers are installed when it is called, before the
+/// server answers anything: a SIGTERM sent as soon as the node is ready (an orchestrator's
+/// stop) is a graceful shutdown, not the signal's default action, which killed the process
+/// when it came before the future's first poll.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    #[cfg(unix)]
+    let (interrupt, terminate) = {
+        use tokio::signal::unix::{SignalKind, signal};
+        (
+            signal(SignalKind::interrupt()).ok(),
+            signal(SignalKind::terminate()).ok(),
+        )
+    };
+    async move {
+        #[cfg(unix)]
+        {
+            let wait = |signal: Option<tokio::signal::unix::Signal>| async move {
+                match signal {
+                    Some(mut signal) => {
+                        signal.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                () = wait(interrupt) => {},
+                () = wait(terminate) => {},
+            }
+        }
+        #[cfg(not(unix))]
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
+        tracing::info!("shutting down: finishing in-flight requests");
     }
-    tracing::info!("shutting down: finishing in-flight requests");
 }

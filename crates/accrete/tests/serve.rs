@@ -923,3 +923,18 @@ async fn a_node_whose_generated_master_key_file_is_gone_refuses_to_start() {
     assert!(stderr.contains("accrete-data/master.key"), "{stderr}");
     assert!(stderr.contains("ACCRETE_MASTER_KEY"), "{stderr}");
 }
+
+/// A supervisor may stop a node as soon as it says where it serves: that SIGTERM is a graceful
+/// shutdown (exit status 0, "stopped" logged), never the signal's default action. The handler
+/// was installed on the shutdown future's first poll, after the banner: a CI run under load
+/// saw a node killed by a SIGTERM sent right after it was ready.
+#[test]
+fn a_sigterm_as_soon_as_the_node_says_where_it_serves_stops_it_gracefully() {
+    let dir = tempfile::tempdir().unwrap();
+    for _ in 0..5 {
+        let server =
+            Running::start(accrete(dir.path()).args(["serve", "--listen", "127.0.0.1:0"])).unwrap();
+        let status = server.terminate();
+        assert!(status.success(), "{status:?}");
+    }
+}
