@@ -21,7 +21,8 @@ use crate::problems::Problem;
 use cache::layers;
 pub use cache::{RECHECK, ServerTheme, ThemeCache};
 pub use rules::{
-    MAX_BRAND_CHARS, MAX_CSS_BYTES, MAX_URL_BYTES, THEME_KEYS, Theme, ThemeProblem, css_problems,
+    LOGO_URL_PATTERN, MAX_BRAND_CHARS, MAX_CSS_BYTES, MAX_URL_CHARS, THEME_KEYS, Theme,
+    ThemeProblem, css_problems,
 };
 
 /// The audit log's target of a change of the server's theme.

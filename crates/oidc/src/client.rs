@@ -112,6 +112,9 @@ pub enum RedirectUriError {
         "a private-use redirect URI scheme must be a reverse domain name, such as com.example.app"
     )]
     PrivateUseScheme,
+    /// A host name written with letters outside ASCII: browsers send its `xn--` form.
+    #[error("write an international host name in its ASCII form (xn--…), as browsers send it")]
+    InternationalHost,
     /// Not `scheme://host[:port][/path][?query]` (or `scheme:/path`): a user name or password,
     /// an empty host, a port out of range, white space.
     #[error(
@@ -202,10 +205,14 @@ pub fn validate_redirect_uri(uri: &str) -> Result<(), RedirectUriError> {
     let described = DESCRIBED.as_ref().is_some_and(|re| re.is_match(uri));
     let indescribable = parsed.username().is_empty()
         && parsed.password().is_none()
-        && (matches!(parsed.host(), Some(url::Host::Ipv6(_)))
-            || parsed.host_str().is_some_and(|host| host.contains("xn--")));
+        && indescribable_host(&parsed, uri);
     if described || indescribable {
         Ok(())
+    } else if parsed
+        .host_str()
+        .is_some_and(|host| host.contains("xn--") && !uri.contains(host))
+    {
+        Err(RedirectUriError::InternationalHost)
     } else {
         Err(RedirectUriError::Shape)
     }
@@ -213,13 +220,81 @@ pub fn validate_redirect_uri(uri: &str) -> Result<(), RedirectUriError> {
 
 /// Whether `text` is a web origin as browsers send it in `Origin`: `http(s)://host[:port]` and
 /// nothing else (no path, no trailing slash, default port omitted).
+///
+/// The host is an IPv4 address, an IPv6 literal, or lower-case labels of letters, digits and
+/// single hyphens, the last starting with a letter; `xn--` labels of international names too.
+/// [`WEB_ORIGIN_PATTERN`] describes every accepted origin but those with an IPv6 literal or an
+/// `xn--` label.
 pub fn is_web_origin(text: &str) -> bool {
+    static DESCRIBED: std::sync::LazyLock<Option<regex::Regex>> =
+        std::sync::LazyLock::new(|| regex::Regex::new(WEB_ORIGIN_PATTERN).ok());
     Url::parse(text).is_ok_and(|u| {
         matches!(u.scheme(), "http" | "https")
             && u.host().is_some()
             && u.origin().ascii_serialization() == text
+            && (DESCRIBED.as_ref().is_some_and(|re| re.is_match(text))
+                || indescribable_host(&u, text))
     })
 }
+
+/// Whether `text`, parsed as `url`, has a host no pattern here can describe (a regular
+/// expression cannot follow URL parsing): an IPv6 literal, or a name of letter, digit and hyphen
+/// labels one of which is an `xn--` label (whose Punycode the URL parser has checked), written
+/// in `text` as parsed (an international name in its `xn--` form, an IPv6 literal compressed
+/// and in lower case). Other hosts are accepted only where a pattern describes them.
+pub fn indescribable_host(url: &Url, text: &str) -> bool {
+    let written = url.host_str().is_some_and(|host| text.contains(host));
+    written
+        && match url.host() {
+            Some(url::Host::Ipv6(_)) => true,
+            Some(url::Host::Domain(name)) => {
+                name.split('.').any(|label| label.starts_with("xn--"))
+                    && name.split('.').all(|label| {
+                        !label.is_empty()
+                            && label
+                                .bytes()
+                                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                    })
+            }
+            _ => false,
+        }
+}
+
+/// A port of five digits, 10000 to 65535.
+macro_rules! five_digit_port {
+    () => {
+        "[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]"
+    };
+}
+
+/// The host of a web origin the pattern describes: lower-case labels of letters, digits and
+/// single hyphens, the last starting with a letter, or an IPv4 address in dotted decimal.
+macro_rules! origin_host {
+    () => {
+        concat!(
+            r"(([a-z0-9]+(-[a-z0-9]+)*\.)*[a-z][a-z0-9]*(-[a-z0-9]+)*|",
+            octet!(),
+            r"(\.",
+            octet!(),
+            "){3})"
+        )
+    };
+}
+
+/// [`is_web_origin`]'s accepted values as a regular expression (ECMA-262 and Rust `regex`
+/// alike), for the OpenAPI document's `pattern`: `http(s)://host[:port]`, the scheme's default
+/// port (80, 443) left out, hosts with an IPv6 literal or an `xn--` label aside.
+pub const WEB_ORIGIN_PATTERN: &str = concat!(
+    "^(http://",
+    origin_host!(),
+    "(:([0-9]|[1-79][0-9]|8[1-9]|[1-9][0-9]{2,3}|",
+    five_digit_port!(),
+    "))?|https://",
+    origin_host!(),
+    "(:([1-9]?[0-9]|[1-35-9][0-9]{2}|4[0-35-9][0-9]|44[0-24-9]|[1-9][0-9]{3}|",
+    five_digit_port!(),
+    "))?)$"
+);
 
 /// A scope token (RFC 6749 §3.3): one or more of `%x21 / %x23-5B / %x5D-7E`, i.e. printable
 /// ASCII without space, `"` and `\`. The same rule as a regular expression, for the OpenAPI
@@ -337,7 +412,7 @@ pub(crate) mod tests {
             "http://[::1]:8080/cb",
             "com.example.app:/oauth2redirect",
             "com.example.app://callback",
-            "https://bücher.example/cb",
+            "https://xn--bcher-kva.example/cb",
         ] {
             assert_eq!(validate_redirect_uri(uri), Ok(()), "{uri}");
         }
@@ -425,10 +500,27 @@ pub(crate) mod tests {
 
     #[test]
     fn hosts_the_pattern_cannot_describe_are_judged_by_the_rest_of_the_rule() {
-        for uri in ["http://[::1]:8080/cb", "https://bücher.example/cb"] {
+        for uri in ["http://[::1]:8080/cb", "https://xn--bcher-kva.example/cb"] {
             assert!(!described(uri), "{uri}");
             assert_eq!(validate_redirect_uri(uri), Ok(()), "{uri}");
         }
+        // Written otherwise than parsed, such a host would let any character the URL parser
+        // maps or drops through undescribed.
+        for uri in [
+            "https://bücher.example/cb",
+            "https:𒾐/cb",
+            "https://XN--BCHER-KVA.example/cb",
+        ] {
+            assert_eq!(
+                validate_redirect_uri(uri),
+                Err(RedirectUriError::InternationalHost),
+                "{uri}"
+            );
+        }
+        assert_eq!(
+            validate_redirect_uri("http://[0:0::1]:8080/cb"),
+            Err(RedirectUriError::Shape)
+        );
         assert_eq!(
             validate_redirect_uri("http://bücher.example/cb"),
             Err(RedirectUriError::InsecureHttp)

@@ -13,8 +13,37 @@ use serde_json::Value;
 pub const MAX_CSS_BYTES: usize = 32 * 1024;
 /// The longest brand, in characters.
 pub const MAX_BRAND_CHARS: usize = 100;
-/// The longest logo URL, in bytes.
-pub const MAX_URL_BYTES: usize = 2048;
+/// The longest logo URL, in characters (the schema's `maxLength`).
+pub const MAX_URL_CHARS: usize = 2048;
+
+/// A character of a logo URL's path, query or fragment: neither a control character, white
+/// space (as `char::is_whitespace` says) nor `\`.
+macro_rules! url_char {
+    ($also:literal) => {
+        concat!(
+            r"[^\x00-\x20",
+            $also,
+            r"\x7f-\xa0\\\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+        )
+    };
+}
+
+/// [`is_logo_url`]'s rule as a regular expression (ECMA-262, Python and Rust `regex` alike), the
+/// theme schema's `pattern` (a test holds the two equal). A path on this server (`/x`, never
+/// `//x`), or `https://` with a host of letter, digit and single-hyphen labels, the last
+/// starting with a letter, a port (1 to 65535, no leading zeros) and a path, query or fragment.
+/// Accepted but not described: an IPv6 literal or an `xn--` label for the host (written as
+/// parsed, see `accrete_oidc::client::indescribable_host`).
+pub const LOGO_URL_PATTERN: &str = concat!(
+    "^(/(",
+    url_char!("/"),
+    url_char!(""),
+    "*)?|https://([A-Za-z0-9]+(-[A-Za-z0-9]+)*\\.)*[A-Za-z][A-Za-z0-9]*(-[A-Za-z0-9]+)*",
+    "(:([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?",
+    "([/?#]",
+    url_char!(""),
+    "*)?)$"
+);
 
 /// Every key of a theme, in the order they are documented.
 pub const THEME_KEYS: [&str; 8] = [
@@ -48,13 +77,14 @@ pub struct Theme {
     )]
     pub brand: Option<String>,
     /// Logo shown in the page header: an `https://` URL, or a path on this server such as
-    /// `/static/logo.svg`. (The pattern describes ASCII URLs; others are accepted too.)
+    /// `/static/logo.svg`. (The pattern describes every accepted URL but those whose host is
+    /// an IPv6 literal or an `xn--` name.)
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(
         feature = "openapi",
         schema(
             max_length = 2048,
-            pattern = r"^(/([!-.0-\[\]-~][!-\[\]-~]*)?|https://([A-Za-z0-9]+(-[A-Za-z0-9]+)*\.)*[A-Za-z][A-Za-z0-9]*(-[A-Za-z0-9]+)*(:[1-9][0-9]{0,3})?([/?#][!-\[\]-~]*)?)$",
+            pattern = r"^(/([^\x00-\x20/\x7f-\xa0\\\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00-\x20\x7f-\xa0\\\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*)?|https://([A-Za-z0-9]+(-[A-Za-z0-9]+)*\.)*[A-Za-z][A-Za-z0-9]*(-[A-Za-z0-9]+)*(:([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?([/?#][^\x00-\x20\x7f-\xa0\\\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*)?)$",
             examples("https://shop.example/logo.svg")
         )
     )]
@@ -295,20 +325,23 @@ fn is_hex_colour(text: &str) -> bool {
         .is_some_and(|hex| matches!(hex.len(), 3 | 6) && hex.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
-/// An `https://` URL with a host, or a path on this server (`/x`, never `//host`).
+/// An `https://` URL with a host, or a path on this server (`/x`, never `//host`): what
+/// [`LOGO_URL_PATTERN`] describes, or an `https://` URL it would describe but for a host no
+/// pattern can (an IPv6 literal, an `xn--` name).
 fn is_logo_url(text: &str) -> bool {
-    if text.len() > MAX_URL_BYTES
-        || text
-            .chars()
-            .any(|c| c.is_control() || c.is_whitespace() || c == '\\')
-    {
+    static DESCRIBED: std::sync::LazyLock<Option<regex::Regex>> =
+        std::sync::LazyLock::new(|| regex::Regex::new(LOGO_URL_PATTERN).ok());
+    let described = |text: &str| DESCRIBED.as_ref().is_some_and(|re| re.is_match(text));
+    if text.chars().count() > MAX_URL_CHARS {
         return false;
     }
-    if text.starts_with('/') {
-        return !text.starts_with("//");
-    }
-    url::Url::parse(text)
-        .is_ok_and(|u| u.scheme() == "https" && u.host().is_some() && text.starts_with("https://"))
+    described(text)
+        || url::Url::parse(text).is_ok_and(|u| {
+            u.scheme() == "https"
+                && accrete_oidc::client::indescribable_host(&u, text)
+                && u.host_str()
+                    .is_some_and(|host| described(&text.replacen(host, "x", 1)))
+        })
 }
 
 /// A value as quoted in a message: at most 40 characters.

@@ -180,10 +180,11 @@ fn default_alg() -> String {
 }
 
 /// The schemas of the settings whose values `accrete_app::client_admin` restricts. Every value a
-/// pattern describes is accepted (property-tested below); a few accepted values are not
-/// described, where a regular expression cannot follow URL parsing: a host is an IPv4 address or labels of letters, digits
-/// and single hyphens (`_~` too in redirect URIs), the last starting with a letter, so IPv6
-/// literals, `xn--` labels and international names are accepted but not described.
+/// pattern describes is accepted and every other value refused (property-tested below), but
+/// for hosts a regular expression cannot follow URL parsing to describe: a described host is an
+/// IPv4 address or labels of letters, digits and single hyphens (`_~` too in redirect URIs),
+/// the last starting with a letter, so IPv6 literals and `xn--` labels of international names
+/// are accepted but not described.
 mod schema {
     use accrete_oidc::keys::Alg;
     use serde_json::json;
@@ -192,48 +193,14 @@ mod schema {
 
     use super::{EmailVerification, GRANT_TYPES, MfaMode};
 
-    /// An IPv4 address in dotted decimal, without leading zeros.
-    macro_rules! ipv4 {
-        () => {
-            r"((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
-        };
-    }
-
-    /// Ports of five digits, 10000 to 65535.
-    macro_rules! five_digit_port {
-        () => {
-            "[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]"
-        };
-    }
-
     /// What `accrete_oidc::client::validate_redirect_uri` accepts (`https`, `http` on loopback,
     /// a private-use scheme named by a reverse domain name), hosts it cannot describe aside.
     pub(super) const REDIRECT_URI: &str = accrete_oidc::client::REDIRECT_URI_PATTERN;
 
-    /// The host of an origin: lower case, as browsers send it.
-    macro_rules! origin_host {
-        () => {
-            concat!(
-                r"(([a-z0-9]+(-[a-z0-9]+)*\.)*[a-z][a-z0-9]*(-[a-z0-9]+)*|",
-                ipv4!(),
-                ")"
-            )
-        };
-    }
-
     /// An origin as browsers send it: `http(s)://host[:port]`, no path, the scheme's default
-    /// port (80, 443) left out.
-    pub(super) const WEB_ORIGIN: &str = concat!(
-        "^(http://",
-        origin_host!(),
-        "(:([0-9]|[1-79][0-9]|8[1-9]|[1-9][0-9]{2,3}|",
-        five_digit_port!(),
-        "))?|https://",
-        origin_host!(),
-        "(:([1-9]?[0-9]|[1-35-9][0-9]{2}|4[0-35-9][0-9]|44[0-24-9]|[1-9][0-9]{3}|",
-        five_digit_port!(),
-        "))?)$"
-    );
+    /// port (80, 443) left out; what `accrete_oidc::client::is_web_origin` accepts, hosts it
+    /// cannot describe aside.
+    pub(super) const WEB_ORIGIN: &str = accrete_oidc::client::WEB_ORIGIN_PATTERN;
 
     /// A scope token (RFC 6749 §3.3): printable ASCII without space, `"` and `\\`.
     pub(super) const SCOPE: &str = accrete_oidc::client::SCOPE_TOKEN_PATTERN;
@@ -720,11 +687,56 @@ mod tests {
             assert!(!matches(schema::REDIRECT_URI, refused), "{refused}");
             assert!(!accepts_redirect_uri(refused), "{refused}");
         }
-        for accepted in ["http://[::1]:8080/cb", "https://bücher.example/cb"] {
+        for accepted in ["http://[::1]:8080/cb", "https://xn--bcher-kva.example/cb"] {
             assert!(!matches(schema::REDIRECT_URI, accepted), "{accepted}");
             assert!(accepts_redirect_uri(accepted), "{accepted}");
         }
         assert!(accepts_redirect_uri("com.example.app:/callback"));
+    }
+
+    /// Whether `uri`'s host, once parsed, is one the patterns cannot describe: an IPv6 literal
+    /// or a name with an `xn--` label.
+    fn indescribable_host(uri: &str) -> bool {
+        url::Url::parse(uri).is_ok_and(|u| match u.host() {
+            Some(url::Host::Ipv6(_)) => true,
+            Some(url::Host::Domain(name)) => name.contains("xn--") && uri.contains(name),
+            _ => false,
+        })
+    }
+
+    /// One character inserted into a string, or put in place of one of its characters.
+    #[derive(Debug, Clone)]
+    struct Change {
+        at: prop::sample::Index,
+        extra: char,
+        replace: bool,
+    }
+
+    impl Change {
+        fn apply(&self, text: &str) -> String {
+            let mut chars: Vec<char> = text.chars().collect();
+            let i = self.at.index(chars.len() + 1);
+            if self.replace && i < chars.len() {
+                chars[i] = self.extra;
+            } else {
+                chars.insert(i, self.extra);
+            }
+            chars.into_iter().collect()
+        }
+    }
+
+    /// Changes of one character, favouring those URL parsing lets through.
+    fn changes() -> impl Strategy<Value = Change> {
+        let extra = prop_oneof![
+            prop::sample::select(
+                &[
+                    '*', '_', '~', '!', '$', '-', '.', 'A', '0', ':', '/', '%', '@', '[', ']', ' '
+                ][..]
+            ),
+            any::<char>(),
+        ];
+        (any::<prop::sample::Index>(), extra, any::<bool>())
+            .prop_map(|(at, extra, replace)| Change { at, extra, replace })
     }
 
     proptest! {
@@ -736,6 +748,37 @@ mod tests {
         #[test]
         fn every_origin_the_schema_describes_is_accepted(origin in described_by(schema::WEB_ORIGIN)) {
             prop_assert!(accrete_oidc::client::is_web_origin(&origin), "{origin:?}");
+        }
+
+        /// The same for redirect URIs.
+        #[test]
+        fn a_redirect_uri_the_schema_refuses_is_refused_unless_its_host_is_indescribable(
+            uri in described_by(schema::REDIRECT_URI),
+            change in changes(),
+        ) {
+            let changed = change.apply(&uri);
+            if !matches(schema::REDIRECT_URI, &changed) {
+                let indescribable = indescribable_host(&changed);
+                prop_assert!(indescribable || !accepts_redirect_uri(&changed), "{changed:?}");
+            }
+        }
+
+        /// Schemathesis's negative cases are described origins with a character changed: each is
+        /// refused unless its host is one the pattern cannot describe (an IPv6 literal, an
+        /// `xn--` label).
+        #[test]
+        fn an_origin_the_schema_refuses_is_refused_unless_its_host_is_indescribable(
+            origin in described_by(schema::WEB_ORIGIN),
+            change in changes(),
+        ) {
+            let changed = change.apply(&origin);
+            if !matches(schema::WEB_ORIGIN, &changed) {
+                let indescribable = indescribable_host(&changed);
+                prop_assert!(
+                    indescribable || !accrete_oidc::client::is_web_origin(&changed),
+                    "{changed:?}"
+                );
+            }
         }
 
         #[test]
@@ -793,6 +836,20 @@ mod tests {
             "http://shop.example:80",
         ] {
             assert!(!matches(schema::WEB_ORIGIN, origin), "{origin}");
+        }
+        for origin in [
+            "https://254.252.251.253*",
+            "https://shop_1.example",
+            "https://shop.example~",
+            "http://a.1b",
+            "https://shop--x.example",
+            "https://-shop.example",
+        ] {
+            assert!(!matches(schema::WEB_ORIGIN, origin), "{origin}");
+            assert!(!accrete_oidc::client::is_web_origin(origin), "{origin}");
+        }
+        for origin in ["http://[::1]:3000", "https://xn--bcher-kva.example"] {
+            assert!(accrete_oidc::client::is_web_origin(origin), "{origin}");
         }
         assert!(matches(schema::SCOPE, "work:read"));
         assert!(!matches(schema::SCOPE, "two words"));

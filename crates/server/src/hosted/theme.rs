@@ -27,21 +27,100 @@ pub fn client_setting(value: &Value) -> Result<Value, Vec<accrete_app::problems:
 
 #[cfg(test)]
 mod tests {
-    use accrete_app::theme::{MAX_BRAND_CHARS, MAX_URL_BYTES};
+    use accrete_app::theme::{MAX_BRAND_CHARS, MAX_URL_CHARS};
 
     use super::*;
 
-    /// The pattern of `field` in the theme's schema, without its anchors (for proptest).
-    fn described_by(field: &str) -> proptest::string::RegexGeneratorStrategy<String> {
+    /// The pattern of `field` in the theme's schema.
+    fn pattern_of(field: &str) -> String {
         use utoipa::PartialSchema;
         let schema = serde_json::to_value(Theme::schema()).unwrap();
-        let pattern = schema["properties"][field]["pattern"].as_str().unwrap();
+        schema["properties"][field]["pattern"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// The pattern of `field` in the theme's schema, without its anchors (for proptest).
+    fn described_by(field: &str) -> proptest::string::RegexGeneratorStrategy<String> {
+        let pattern = pattern_of(field);
         let inner = pattern
             .strip_prefix('^')
             .unwrap()
             .strip_suffix('$')
             .unwrap();
         proptest::string::string_regex(inner).unwrap()
+    }
+
+    #[test]
+    fn the_logo_pattern_of_the_schema_is_the_rule_s_own() {
+        assert_eq!(pattern_of("logo_url"), accrete_app::theme::LOGO_URL_PATTERN);
+    }
+
+    /// Whether `theme` refuses `logo_url`.
+    fn refuses_logo(logo_url: &str) -> bool {
+        let theme = Theme {
+            logo_url: Some(logo_url.to_owned()),
+            ..Theme::default()
+        };
+        !theme.problems().is_empty()
+    }
+
+    #[test]
+    fn a_logo_the_schema_refuses_is_refused_unless_its_host_is_indescribable() {
+        let refused = regex::Regex::new(accrete_app::theme::LOGO_URL_PATTERN).unwrap();
+        for logo in [
+            "https://a*b.example/logo.svg",
+            "https://cdn.example:0/logo.svg",
+            "https://cdn.example:080/logo.svg",
+            "https://cdn.example./logo.svg",
+            "https://bücher.example/logo.svg",
+            "https://cdn.example/logo\u{a0}.svg",
+        ] {
+            assert!(!refused.is_match(logo), "{logo}");
+            assert!(refuses_logo(logo), "{logo}");
+        }
+        for logo in [
+            "https://[::1]:8443/logo.svg",
+            "https://xn--bcher-kva.example/l.svg",
+        ] {
+            assert!(!refused.is_match(logo), "{logo}");
+            assert!(!refuses_logo(logo), "{logo}");
+        }
+        for logo in ["/static/logé.svg", "https://cdn.example:65535/a?b=é#c"] {
+            assert!(refused.is_match(logo), "{logo}");
+            assert!(!refuses_logo(logo), "{logo}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Schemathesis's negative cases: a described logo with one character inserted or
+        /// replaced is refused, unless its host is one the pattern cannot describe.
+        #[test]
+        fn a_changed_logo_the_schema_refuses_is_refused(
+            logo_url in described_by("logo_url"),
+            at in proptest::prelude::any::<proptest::sample::Index>(),
+            extra in proptest::prop_oneof![
+                proptest::sample::select(&['*', '_', '~', '!', '.', ':', '/', '@', '[', '\\', ' ', '0', 'é'][..]),
+                proptest::prelude::any::<char>(),
+            ],
+            replace in proptest::prelude::any::<bool>(),
+        ) {
+            let mut chars: Vec<char> = logo_url.chars().collect();
+            let i = at.index(chars.len() + 1);
+            if replace && i < chars.len() {
+                chars[i] = extra;
+            } else {
+                chars.insert(i, extra);
+            }
+            let changed: String = chars.into_iter().collect();
+            let described = regex::Regex::new(accrete_app::theme::LOGO_URL_PATTERN).unwrap();
+            let indescribable = url::Url::parse(&changed)
+                .is_ok_and(|u| accrete_oidc::client::indescribable_host(&u, &changed));
+            if !described.is_match(&changed) && changed.chars().count() <= MAX_URL_CHARS {
+                proptest::prop_assert!(indescribable || refuses_logo(&changed), "{changed:?}");
+            }
+        }
     }
 
     proptest::proptest! {
@@ -57,7 +136,7 @@ mod tests {
         ) {
             // Lengths are the schema's `maxLength`, not its pattern.
             proptest::prop_assume!(brand.chars().count() <= MAX_BRAND_CHARS);
-            proptest::prop_assume!(logo_url.len() <= MAX_URL_BYTES);
+            proptest::prop_assume!(logo_url.chars().count() <= MAX_URL_CHARS);
             let theme = Theme {
                 brand: Some(brand),
                 logo_url: Some(logo_url),
