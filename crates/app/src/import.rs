@@ -19,7 +19,7 @@ use accrete_core::CompiledPolicy;
 use accrete_oidc::{credentials, password};
 use accrete_store::{
     HistoryEntry, ImportBatch, ImportOutcome, ImportStep, ImportUser, Location, PHONE_NUMBER,
-    PHONE_NUMBER_VERIFIED, ProfileChange, StoreError,
+    PHONE_NUMBER_VERIFIED, ProfileChange, Spent, StoreError,
 };
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
@@ -97,6 +97,8 @@ pub async fn run(
     let policy = published_or_empty(app).await?;
     // A batch at a time: handing over each user alone cost two thread switches a user.
     let (sender, mut checked) = mpsc::channel::<Sealed>(2);
+    // The written batches come back to be freed by the thread that allocated them.
+    let (spent_out, spent) = std::sync::mpsc::channel::<Spent>();
     let reader = tokio::task::spawn_blocking(move || {
         let mut chunk = Checked::default();
         let read = formats::read(format, input, mapping.as_ref(), &mut |record| {
@@ -104,7 +106,9 @@ pub async fn run(
             if chunk.users.len() < BATCH {
                 return ControlFlow::Continue(());
             }
-            match sender.blocking_send(std::mem::take(&mut chunk).sealed()) {
+            let sealed = std::mem::take(&mut chunk).sealed(&spent_out);
+            spent.try_iter().for_each(drop);
+            match sender.blocking_send(sealed) {
                 Ok(()) => ControlFlow::Continue(()),
                 // The importer stopped (a store error): stop reading.
                 Err(_) => ControlFlow::Break(()),
@@ -113,7 +117,7 @@ pub async fn run(
         // What was read before the end (or before a line that cannot be read) is stored; with
         // a single transaction, a file that cannot be read to its end is not committed.
         chunk.unreadable = read.is_err();
-        let _ = sender.blocking_send(chunk.sealed());
+        let _ = sender.blocking_send(chunk.sealed(&spent_out));
         read
     });
     let (steps, steps_in) = mpsc::channel::<ImportStep>(1);
@@ -194,11 +198,13 @@ struct Sealed {
 }
 
 impl Checked {
-    /// The batch of these users, stored at the time it is made.
-    fn sealed(self) -> Sealed {
+    /// The batch of these users, stored at the time it is made, sent back to `spent` once
+    /// written.
+    fn sealed(self, spent: &std::sync::mpsc::Sender<Spent>) -> Sealed {
         let batch = (!self.users.is_empty()).then(|| {
             let (lines, users): (Vec<u64>, Vec<ImportUser>) = self.users.into_iter().unzip();
-            (lines, ImportBatch::new(users, OffsetDateTime::now_utc()))
+            let batch = ImportBatch::new(users, OffsetDateTime::now_utc());
+            (lines, batch.freed_by(spent.clone()))
         });
         Sealed {
             batch,

@@ -58,7 +58,7 @@ pub use aggregates::{
     throttle::CredentialThrottle,
     transactions::AuthTransactions,
     user_transfers::{
-        ExportedUser, ImportBatch, ImportOutcome, ImportScope, ImportStep, ImportUser,
+        ExportedUser, ImportBatch, ImportOutcome, ImportScope, ImportStep, ImportUser, Spent,
         UserTransfers, import_source,
     },
     users::Users,

@@ -88,6 +88,8 @@ impl ImportStep {
 pub struct ImportBatch {
     users: Vec<Prepared>,
     now: OffsetDateTime,
+    /// Where the batch's users go once written, to be freed ([`ImportBatch::freed_by`]).
+    spent: Option<std::sync::mpsc::Sender<Spent>>,
 }
 
 impl ImportBatch {
@@ -100,7 +102,47 @@ impl ImportBatch {
                 user,
             })
             .collect();
-        ImportBatch { users, now }
+        ImportBatch {
+            users,
+            now,
+            spent: None,
+        }
+    }
+
+    /// Sends the batch's users, once written, to `spent`, for the thread that made them to
+    /// free: glibc's `free` of memory another thread allocated takes that thread's arena
+    /// lock, and the two threads then wait on each other (docs/scaling.md). Without it, or once
+    /// `spent`'s receiver is gone, they are freed on a blocking thread of their own.
+    pub fn freed_by(mut self, spent: std::sync::mpsc::Sender<Spent>) -> Self {
+        self.spent = Some(spent);
+        self
+    }
+}
+
+/// What is left of a written [`ImportBatch`]: dropping it frees its users' memory.
+pub struct Spent {
+    _memory: Box<dyn std::any::Any + Send>,
+}
+
+impl std::fmt::Debug for Spent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Spent")
+    }
+}
+
+impl Spent {
+    /// Sends `what` to `to` to be freed there, else frees it on a blocking thread of its own.
+    fn dispose(what: impl Send + 'static, to: Option<&std::sync::mpsc::Sender<Spent>>) {
+        let what = Spent {
+            _memory: Box::new(what),
+        };
+        let unsent = match to {
+            Some(to) => to.send(what).err().map(|unsent| unsent.0),
+            None => Some(what),
+        };
+        if let Some(what) = unsent {
+            drop(tokio::task::spawn_blocking(move || drop(what)));
+        }
     }
 }
 
@@ -596,7 +638,7 @@ pub(crate) mod sql {
     async fn import_batch<C: Conn>(
         tx: &mut C,
         format: &str,
-        ImportBatch { users, now }: ImportBatch,
+        ImportBatch { users, now, spent }: ImportBatch,
         counts: &mut Counts,
     ) -> Result<Vec<ImportOutcome>, StoreError> {
         let source = import_source(format);
@@ -637,7 +679,7 @@ pub(crate) mod sql {
             }
         }
         let mut ids = taken_ids;
-        let batch = (format, source.as_str(), now);
+        let batch = (format, source.as_str(), now, spent.as_ref());
         for (i, outcome) in create_all(&mut *tx, batch, fresh, &mut ids, counts).await? {
             outcomes[i] = Some(outcome);
         }
@@ -819,7 +861,12 @@ pub(crate) mod sql {
     /// the source, the history, the outbox's `user.created`), whatever their number.
     async fn create_all<C: Conn>(
         tx: &mut C,
-        (format, source, now): (&str, &str, OffsetDateTime),
+        (format, source, now, spent): (
+            &str,
+            &str,
+            OffsetDateTime,
+            Option<&std::sync::mpsc::Sender<Spent>>,
+        ),
         users: Vec<(usize, Prepared)>,
         ids: &mut std::collections::HashSet<Uuid>,
         counts: &mut Counts,
@@ -1007,10 +1054,9 @@ pub(crate) mod sql {
         .execute(&mut *tx)
         .await?;
         // The users' values were allocated on the importer's reader thread (`ImportBatch::new`):
-        // glibc's `free` of another thread's memory is slow, and here it would take turns
-        // with the database's work (docs/scaling.md). Freed on a thread of its own instead.
+        // freed there, or on a thread of their own, not here between the database's work.
         drop((rows, imported, history, events));
-        drop(tokio::task::spawn_blocking(move || drop(prepared)));
+        Spent::dispose(prepared, spent);
         Ok(outcomes)
     }
 
