@@ -10,6 +10,8 @@ mod layers;
 mod oauth;
 mod ops;
 pub mod ratelimit;
+#[cfg(test)]
+mod schema_patterns;
 pub mod secrets;
 pub mod session;
 mod state;

@@ -3,6 +3,7 @@
 
 use url::Url;
 
+use super::url_patterns::{ENDPOINT_PATTERN, ISSUER_PATTERN};
 use super::{ConnectionSpec, Preset, SpecProblem};
 use crate::apple;
 use crate::hosts::is_loopback_host;
@@ -295,6 +296,34 @@ pub(crate) fn check_url(path: &str, value: &str, kind: UrlKind) -> Result<Url, S
     if kind == UrlKind::Issuer && url.query().is_some() {
         return Err(invalid("an issuer has no query (?...)"));
     }
+    static PATTERNS: std::sync::LazyLock<Option<(regex::Regex, regex::Regex)>> =
+        std::sync::LazyLock::new(|| {
+            Some((
+                regex::Regex::new(ISSUER_PATTERN).ok()?,
+                regex::Regex::new(ENDPOINT_PATTERN).ok()?,
+            ))
+        });
+    let described = |text: &str| {
+        PATTERNS
+            .as_ref()
+            .is_some_and(|(issuer, endpoint)| match kind {
+                UrlKind::Issuer => issuer.is_match(text),
+                UrlKind::Endpoint => endpoint.is_match(text),
+            })
+    };
+    let described_but_for_its_host = || {
+        accrete_oidc::client::indescribable_host(&url, value)
+            && url
+                .host_str()
+                .is_some_and(|host| described(&value.replacen(host, "x", 1)))
+    };
+    if !described(value) && !described_but_for_its_host() {
+        return Err(invalid(
+            "write the URL as https://host[:port]/path: the host in letters, digits, dots and \
+             hyphens (an international name in its xn-- form), the path and query in letters, \
+             digits, -._~!$&'()*+,;=:@/ and %XX escapes",
+        ));
+    }
     Ok(url)
 }
 
@@ -348,7 +377,7 @@ pub(super) fn is_guid(value: &str) -> bool {
 }
 
 /// A lower-case DNS name of at least two labels (`example.com`): labels of 1 to 63 letters,
-/// digits and inner hyphens, 253 bytes in all, a top-level label that is not all digits.
+/// digits and inner hyphens, 253 bytes in all, a top-level label that starts with a letter.
 fn is_dns_name(name: &str) -> bool {
     let labels: Vec<&str> = name.split('.').collect();
     name.len() <= 253
@@ -364,7 +393,7 @@ fn is_dns_name(name: &str) -> bool {
         })
         && labels
             .last()
-            .is_some_and(|tld| !tld.bytes().all(|b| b.is_ascii_digit()))
+            .is_some_and(|tld| tld.bytes().next().is_some_and(|b| b.is_ascii_lowercase()))
 }
 
 /// A scope token (RFC 6749 §3.3): `%x21 / %x23-5B / %x5D-7E`, at least one.
@@ -416,6 +445,7 @@ mod tests {
         assert!(!is_dns_name("-a.com"));
         assert!(!is_dns_name("10.0.0.1"));
         assert!(!is_dns_name("a.com."));
+        assert!(!is_dns_name("a.1b"));
     }
 
     #[test]
@@ -456,5 +486,30 @@ mod tests {
         }
         assert!(check_url("e", "https://id.example/?a=b", UrlKind::Endpoint).is_ok());
         assert!(check_url("i", "https://id.example/?a=b", UrlKind::Issuer).is_err());
+    }
+
+    #[test]
+    fn urls_are_written_as_the_schema_describes_them_but_for_indescribable_hosts() {
+        let described = regex::Regex::new(ISSUER_PATTERN).unwrap();
+        for bad in [
+            "https://a*b.example",
+            "https://id.example/café",
+            "https://id.example/a b",
+            "https://id.example:0443",
+            "http://LOCALHOST:3000",
+            "https://bücher.example",
+            "http://[0::1]/",
+        ] {
+            let result = check_url("issuer", bad, UrlKind::Issuer);
+            assert_eq!(result.map_err(|p| p.code), Err("invalid_url"), "{bad}");
+            assert!(!described.is_match(bad), "{bad}");
+        }
+        for good in [
+            "https://xn--bcher-kva.example/realms/a",
+            "https://[2001:db8::1]:8443/x",
+            "https://id.example/caf%C3%A9",
+        ] {
+            assert!(check_url("issuer", good, UrlKind::Issuer).is_ok(), "{good}");
+        }
     }
 }

@@ -11,6 +11,9 @@
 
 mod check;
 mod resolve;
+mod url_patterns;
+
+pub use url_patterns::{ENDPOINT_PATTERN, ISSUER_PATTERN};
 
 use std::fmt;
 

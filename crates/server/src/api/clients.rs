@@ -626,9 +626,9 @@ pub async fn rotate_secret(
 mod tests {
     use accrete_oidc::keys::Alg;
     use proptest::prelude::*;
-    use proptest::string::string_regex;
 
     use super::*;
+    use crate::schema_patterns::{changes, described_by, indescribable_host, matches};
 
     /// What the API says of settings (and a `client_id`), before the store.
     fn check(id: Option<&str>, settings: &ClientSettings) -> Result<(), ApiError> {
@@ -636,16 +636,6 @@ mod tests {
             id,
             &settings_of(settings.clone()),
         )?)
-    }
-
-    /// Strings a schema pattern describes (proptest generates from patterns without anchors).
-    fn described_by(pattern: &str) -> proptest::string::RegexGeneratorStrategy<String> {
-        let inner = pattern.strip_prefix('^').and_then(|p| p.strip_suffix('$'));
-        string_regex(inner.unwrap()).unwrap()
-    }
-
-    fn matches(pattern: &str, text: &str) -> bool {
-        regex::Regex::new(pattern).unwrap().is_match(text)
     }
 
     /// Settings the API accepts, changed by `changes`.
@@ -692,51 +682,6 @@ mod tests {
             assert!(accepts_redirect_uri(accepted), "{accepted}");
         }
         assert!(accepts_redirect_uri("com.example.app:/callback"));
-    }
-
-    /// Whether `uri`'s host, once parsed, is one the patterns cannot describe: an IPv6 literal
-    /// or a name with an `xn--` label.
-    fn indescribable_host(uri: &str) -> bool {
-        url::Url::parse(uri).is_ok_and(|u| match u.host() {
-            Some(url::Host::Ipv6(_)) => true,
-            Some(url::Host::Domain(name)) => name.contains("xn--") && uri.contains(name),
-            _ => false,
-        })
-    }
-
-    /// One character inserted into a string, or put in place of one of its characters.
-    #[derive(Debug, Clone)]
-    struct Change {
-        at: prop::sample::Index,
-        extra: char,
-        replace: bool,
-    }
-
-    impl Change {
-        fn apply(&self, text: &str) -> String {
-            let mut chars: Vec<char> = text.chars().collect();
-            let i = self.at.index(chars.len() + 1);
-            if self.replace && i < chars.len() {
-                chars[i] = self.extra;
-            } else {
-                chars.insert(i, self.extra);
-            }
-            chars.into_iter().collect()
-        }
-    }
-
-    /// Changes of one character, favouring those URL parsing lets through.
-    fn changes() -> impl Strategy<Value = Change> {
-        let extra = prop_oneof![
-            prop::sample::select(
-                &[
-                    '*', '_', '~', '!', '$', '-', '.', 'A', '0', ':', '/', '%', '@', '[', ']', ' '
-                ][..]
-            ),
-            any::<char>(),
-        ];
-        (any::<prop::sample::Index>(), extra, any::<bool>())
-            .prop_map(|(at, extra, replace)| Change { at, extra, replace })
     }
 
     proptest! {

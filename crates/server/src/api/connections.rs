@@ -299,13 +299,12 @@ pub async fn test(
 }
 
 /// The schemas of a connection's definition. What `ConnectionSpec::check` refuses is described
-/// here: the name, lengths, the shapes of URLs, domains, tenants, scopes, claims (JSON
-/// pointers) and field keys, and which members each preset requires, takes or refuses. A few
-/// values are accepted without being described, where a regular expression cannot follow the
-/// check: URLs the URL parser takes in other shapes (IPv6 hosts, percent-less non-ASCII paths,
-/// `localhost` in capitals, ...), domains whose last label starts with a digit. Not described
-/// at all: a client id's limit is 255 bytes (described as 255 characters), an Apple key must
-/// be an EC P-256 key, a domain may be bound to one connection only (run-time state).
+/// here: the name, lengths, the shapes of URLs (the check's own patterns), domains, tenants,
+/// scopes, claims (JSON pointers) and field keys, and which members each preset requires, takes
+/// or refuses. Accepted without being described, where a regular expression cannot follow URL
+/// parsing: URLs whose host is an IPv6 literal or an `xn--` name. Not described at all: a
+/// client id's limit is 255 bytes (described as 255 characters), an Apple key must be an EC
+/// P-256 key, a domain may be bound to one connection only (run-time state).
 mod schema {
     use accrete_federation::spec::{Preset, REDACTED, Sync};
     use serde_json::json;
@@ -329,40 +328,6 @@ mod schema {
         };
     }
 
-    /// A decimal octet without leading zeros, 0 to 255.
-    macro_rules! octet {
-        () => {
-            "(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
-        };
-    }
-
-    /// The start of a URL the check takes: `https://` and a host (labels of letters, digits
-    /// and single hyphens, the last starting with a letter, or an IPv4 address), or `http://`
-    /// and a loopback host; then an optional port.
-    macro_rules! url_start {
-        () => {
-            concat!(
-                "^(https://(([A-Za-z0-9]+(-[A-Za-z0-9]+)*\\.)*[A-Za-z][A-Za-z0-9]*(-[A-Za-z0-9]+)*|",
-                octet!(),
-                r"(\.",
-                octet!(),
-                "){3})|http://(localhost|127",
-                r"(\.",
-                octet!(),
-                r"){3}|\[::1\]))",
-                "(:(0|[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?"
-            )
-        };
-    }
-
-    /// A character of a URL's path: unreserved, sub-delimiters, `:`, `@`, `/`, or a
-    /// percent-encoded octet.
-    macro_rules! path_char {
-        () => {
-            "([A-Za-z0-9._~!$&'()*+,;=:@/-]|%[0-9A-Fa-f]{2})"
-        };
-    }
-
     /// A lower-case DNS name of two labels or more, the last starting with a letter.
     macro_rules! domain {
         () => {
@@ -370,18 +335,11 @@ mod schema {
         };
     }
 
-    /// An issuer: an `https` URL (`http` to this machine) without query or fragment.
-    pub(super) const ISSUER: &str = concat!(url_start!(), "(/", path_char!(), "*)?$");
+    /// An issuer: the rule's own pattern (`accrete_federation::spec::ISSUER_PATTERN`).
+    pub(super) const ISSUER: &str = accrete_federation::spec::ISSUER_PATTERN;
 
-    /// An endpoint: an `https` URL (`http` to this machine) without fragment.
-    pub(super) const ENDPOINT: &str = concat!(
-        url_start!(),
-        "(/",
-        path_char!(),
-        r"*)?(\?(",
-        path_char!(),
-        r"|\?)*)?$"
-    );
+    /// An endpoint: the rule's own pattern (`accrete_federation::spec::ENDPOINT_PATTERN`).
+    pub(super) const ENDPOINT: &str = accrete_federation::spec::ENDPOINT_PATTERN;
 
     /// The text of the sign-in button: no control character, not only white space.
     pub(super) const DISPLAY_NAME: &str = concat!(
@@ -888,21 +846,11 @@ mod schema {
 mod tests {
     use accrete_federation::spec::{Preset, SpecProblem};
     use proptest::prelude::*;
-    use proptest::string::string_regex;
     use serde_json::json;
 
     use super::schema::{self, Body, Use};
     use super::*;
-
-    /// Strings a schema pattern describes (proptest generates from patterns without anchors).
-    fn described_by(pattern: &str) -> proptest::string::RegexGeneratorStrategy<String> {
-        let inner = pattern.strip_prefix('^').and_then(|p| p.strip_suffix('$'));
-        string_regex(inner.unwrap()).unwrap()
-    }
-
-    fn matches(pattern: &str, text: &str) -> bool {
-        regex::Regex::new(pattern).unwrap().is_match(text)
-    }
+    use crate::schema_patterns::{changes, described_by, indescribable_host, matches};
 
     /// An Apple developer key, PKCS#8 PEM.
     fn apple_key() -> String {
@@ -1109,6 +1057,30 @@ mod tests {
         #[test]
         fn every_described_endpoint_is_accepted(url in described_by(schema::ENDPOINT)) {
             prop_assert!(accepts("token_endpoint", json!(url)), "{url:?}");
+        }
+
+        /// Schemathesis's negative cases: a described issuer, endpoint or domain with one
+        /// character changed is refused, unless its host is one no pattern can describe.
+        #[test]
+        fn a_changed_url_or_domain_the_schema_refuses_is_refused(
+            issuer in described_by(schema::ISSUER),
+            endpoint in described_by(schema::ENDPOINT),
+            domain in described_by(schema::DOMAIN),
+            change in changes(),
+        ) {
+            for (pattern, path, value) in [
+                (schema::ISSUER, "issuer", issuer),
+                (schema::ENDPOINT, "token_endpoint", endpoint),
+                (schema::DOMAIN, "domains", domain),
+            ] {
+                let changed = change.apply(&value);
+                if !matches(pattern, &changed) && changed.len() <= 253 {
+                    prop_assert!(
+                        indescribable_host(&changed) || !accepts(path, json!(changed)),
+                        "{path}: {changed:?}"
+                    );
+                }
+            }
         }
 
         #[test]
