@@ -51,6 +51,11 @@ test('an owner creates a web application through the wizard and sees its secret 
   assert.match(await error.textContent(), /^Line 2: /);
   assert.equal(await page.getByLabel('Redirect URIs').getAttribute('aria-invalid'), 'true');
   await checkPage(page, 'console-client-new-error');
+  // An international host name is asked for in the form browsers send.
+  await page.getByLabel('Redirect URIs').fill('https://shop.example/callback\nhttps://bücher.example/callback');
+  await page.getByRole('button', { name: 'Create the application' }).click();
+  assert.match(await page.locator('#f-redirect_uris-error').textContent(), /^Line 2: .*xn--/);
+  await checkPage(page, 'console-client-new-international-host');
   await page.getByLabel('Redirect URIs').fill('https://shop.example/callback');
   await page.getByRole('button', { name: 'Create the application' }).click();
 
