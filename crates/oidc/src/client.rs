@@ -260,6 +260,16 @@ pub fn indescribable_host(url: &Url, text: &str) -> bool {
         }
 }
 
+/// Whether `text`, parsed as `url`, has a host no pattern can describe
+/// ([`indescribable_host`]) and would be `described` with an ordinary host in its place: the
+/// rest of a URL is held to its pattern whatever its host.
+pub fn described_but_for_its_host(url: &Url, text: &str, described: impl Fn(&str) -> bool) -> bool {
+    indescribable_host(url, text)
+        && url
+            .host_str()
+            .is_some_and(|host| described(&text.replacen(host, "localhost", 1)))
+}
+
 /// A port of five digits, 10000 to 65535.
 macro_rules! five_digit_port {
     () => {

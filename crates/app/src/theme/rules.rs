@@ -338,9 +338,7 @@ fn is_logo_url(text: &str) -> bool {
     described(text)
         || url::Url::parse(text).is_ok_and(|u| {
             u.scheme() == "https"
-                && accrete_oidc::client::indescribable_host(&u, text)
-                && u.host_str()
-                    .is_some_and(|host| described(&text.replacen(host, "x", 1)))
+                && accrete_oidc::client::described_but_for_its_host(&u, text, described)
         })
 }
 

@@ -311,13 +311,9 @@ pub(crate) fn check_url(path: &str, value: &str, kind: UrlKind) -> Result<Url, S
                 UrlKind::Endpoint => endpoint.is_match(text),
             })
     };
-    let described_but_for_its_host = || {
-        accrete_oidc::client::indescribable_host(&url, value)
-            && url
-                .host_str()
-                .is_some_and(|host| described(&value.replacen(host, "x", 1)))
-    };
-    if !described(value) && !described_but_for_its_host() {
+    if !described(value)
+        && !accrete_oidc::client::described_but_for_its_host(&url, value, described)
+    {
         return Err(invalid(
             "write the URL as https://host[:port]/path: the host in letters, digits, dots and \
              hyphens (an international name in its xn-- form), the path and query in letters, \

@@ -69,7 +69,7 @@ mod tests {
 
     #[test]
     fn a_logo_the_schema_refuses_is_refused_unless_its_host_is_indescribable() {
-        let refused = regex::Regex::new(accrete_app::theme::LOGO_URL_PATTERN).unwrap();
+        let described = |logo: &str| matches(accrete_app::theme::LOGO_URL_PATTERN, logo);
         for logo in [
             "https://a*b.example/logo.svg",
             "https://cdn.example:0/logo.svg",
@@ -78,18 +78,18 @@ mod tests {
             "https://bücher.example/logo.svg",
             "https://cdn.example/logo\u{a0}.svg",
         ] {
-            assert!(!refused.is_match(logo), "{logo}");
+            assert!(!described(logo), "{logo}");
             assert!(refuses_logo(logo), "{logo}");
         }
         for logo in [
             "https://[::1]:8443/logo.svg",
             "https://xn--bcher-kva.example/l.svg",
         ] {
-            assert!(!refused.is_match(logo), "{logo}");
+            assert!(!described(logo), "{logo}");
             assert!(!refuses_logo(logo), "{logo}");
         }
         for logo in ["/static/logé.svg", "https://cdn.example:65535/a?b=é#c"] {
-            assert!(refused.is_match(logo), "{logo}");
+            assert!(described(logo), "{logo}");
             assert!(!refuses_logo(logo), "{logo}");
         }
     }
