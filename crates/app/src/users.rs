@@ -423,7 +423,8 @@ async fn resolve_field(app: &App, field: &str) -> Result<(Location, String), Use
     }
 }
 
-/// Users in creation order, a page at a time, filtered.
+/// Users in the order they came to this server (signed up or imported), a page at a time,
+/// filtered.
 pub async fn list(app: &App, filters: Filters) -> Result<Page<User>, UserError> {
     if filters
         .limit

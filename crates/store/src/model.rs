@@ -225,9 +225,11 @@ pub(crate) fn parse_id_opt(id: Option<String>) -> Result<Option<Uuid>, StoreErro
 static ID_CONTEXT: std::sync::Mutex<uuid::ContextV7> =
     std::sync::Mutex::new(uuid::ContextV7::new());
 
-/// A new time-ordered id whose timestamp is `now`. Ids made by this process sort in the order
-/// they were made, also within one millisecond (lists ordered by id are in creation order);
-/// without the counter, the random bits decided the order of two ids of the same millisecond.
+/// A new time-ordered id whose timestamp is `now`, or the last id's when `now` is earlier. Ids
+/// made by this process sort in the order they were made, also within one millisecond (lists
+/// ordered by id are in the order users came to this server); without the counter, the random
+/// bits decided the order of two ids of the same millisecond. Only the present is a good `now`:
+/// an id is never back-dated (an imported user's creation date is its `created_at`).
 pub(crate) fn new_id(now: OffsetDateTime) -> Uuid {
     let nanos = now.unix_timestamp_nanos();
     let seconds = u64::try_from(nanos.div_euclid(1_000_000_000)).unwrap_or(0);

@@ -248,7 +248,8 @@ pub struct FieldFilter {
     pub equals: Option<Value>,
 }
 
-/// Which users to list; every filter is optional. Results are ordered by id (creation order).
+/// Which users to list; every filter is optional. Results are ordered by id: the order users came to
+/// this server (signed up, created or imported).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct UserQuery {
     /// Exact email, compared case-insensitively.

@@ -554,7 +554,8 @@ fn parse_time(name: &str, text: Option<&str>) -> Result<Option<OffsetDateTime>, 
     .transpose()
 }
 
-/// Lists users in creation order, a page at a time, with optional filters.
+/// Lists users in the order they came to this server (signed up or imported), a page at a time,
+/// with optional filters.
 #[utoipa::path(get, path = "/users", tag = "users", params(ListUsers),
     responses((status = 200, body = UserPage), ErrorResponses),
     security(("bearer" = ["users:read"])))]

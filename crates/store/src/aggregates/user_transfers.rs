@@ -27,7 +27,8 @@ use crate::{
 pub struct ImportUser {
     /// The id the source system gave it.
     pub external_id: Option<String>,
-    /// The id to give it when it is created (kept only if no other user has it).
+    /// The id to give it when it is created (kept only if no other user has it); without it, a
+    /// new id made at the import.
     pub id: Option<Uuid>,
     pub email: String,
     pub email_verified: bool,
@@ -894,10 +895,13 @@ pub(crate) mod sql {
             })?;
             let created = created?;
             let created_at = user.created_at.unwrap_or(now);
+            // A new id is made at the import, not at `created_at`: ids sort in the order users
+            // came to this server (signed up or imported), so a client that lists users after
+            // the last id it saw finds every imported one (docs/import-export.md).
             let id = match user.id {
                 Some(id) if ids.insert(id) => id,
                 _ => {
-                    let id = crate::model::new_id(created_at);
+                    let id = crate::model::new_id(now);
                     ids.insert(id);
                     id
                 }

@@ -26,6 +26,7 @@ crate::for_each_backend!(
     the_export_pages_through_every_user_with_sources_and_history,
     one_transaction_for_an_import_commits_once_or_keeps_nothing,
     every_character_of_an_imported_user_is_kept,
+    imported_users_take_their_ids_at_the_import,
 );
 
 fn ada() -> ImportUser {
@@ -472,4 +473,34 @@ async fn every_character_of_an_imported_user_is_kept(store: Arc<dyn Store>) {
         })
         .collect();
     assert_eq!(kept, given);
+}
+
+/// An imported user's id is made at the import, whatever its creation date in the source (kept
+/// as `created_at`): ids follow the order users came to this server, so a client that lists
+/// users after the last id it saw finds every imported user. The import is the first thing this
+/// test's process makes ids for, as in `accrete users import`.
+async fn imported_users_take_their_ids_at_the_import(store: Arc<dyn Store>) {
+    let created_on = |days: i64, email: &str| ImportUser {
+        email: email.into(),
+        created_at: Some(t0() - Duration::days(days)),
+        ..ImportUser::default()
+    };
+    let outcomes = import(
+        &store,
+        vec![
+            created_on(400, "old@example.com"),
+            created_on(800, "older@example.com"),
+        ],
+    )
+    .await;
+    let ids: Vec<Uuid> = outcomes.iter().map(created).collect();
+    let import_ms = u64::try_from(t0().unix_timestamp()).unwrap() * 1000;
+    for id in &ids {
+        let (seconds, nanos) = id.get_timestamp().unwrap().to_unix();
+        let ms = seconds * 1000 + u64::from(nanos) / 1_000_000;
+        assert!(ms >= import_ms, "{id} was made at {ms}, before the import");
+    }
+    assert!(ids[0] < ids[1], "ids in the order of the file: {ids:?}");
+    let older = store.get_user(ids[1]).await.unwrap();
+    assert_eq!(older.created_at, t0() - Duration::days(800));
 }
