@@ -179,8 +179,8 @@ pub const REDIRECT_URI_PATTERN: &str = concat!(
 /// Checks a redirect URI (or a post-logout redirect URI) at client registration: absolute, no
 /// fragment, `https` (or `http` on a loopback host for development and native apps), or a
 /// private-use scheme of a native app named by a reverse domain name (RFC 8252 §7.1, such as
-/// `com.example.app:/callback`); and of the form [`REDIRECT_URI_PATTERN`] describes (or has a
-/// host it cannot describe).
+/// `com.example.app:/callback`); and of the form [`REDIRECT_URI_PATTERN`] describes (or would
+/// describe, but for a host it cannot: [`described_but_for_its_host`]).
 pub fn validate_redirect_uri(uri: &str) -> Result<(), RedirectUriError> {
     static DESCRIBED: std::sync::LazyLock<Option<regex::Regex>> =
         std::sync::LazyLock::new(|| regex::Regex::new(REDIRECT_URI_PATTERN).ok());
@@ -202,11 +202,11 @@ pub fn validate_redirect_uri(uri: &str) -> Result<(), RedirectUriError> {
         private if !private.contains('.') => return Err(RedirectUriError::PrivateUseScheme),
         _ => {}
     }
-    let described = DESCRIBED.as_ref().is_some_and(|re| re.is_match(uri));
+    let matches = |text: &str| DESCRIBED.as_ref().is_some_and(|re| re.is_match(text));
     let indescribable = parsed.username().is_empty()
         && parsed.password().is_none()
-        && indescribable_host(&parsed, uri);
-    if described || indescribable {
+        && described_but_for_its_host(&parsed, uri, matches);
+    if matches(uri) || indescribable {
         Ok(())
     } else if parsed
         .host_str()
@@ -531,6 +531,21 @@ pub(crate) mod tests {
             validate_redirect_uri("http://[0:0::1]:8080/cb"),
             Err(RedirectUriError::Shape)
         );
+        // The rest of the URI is held to the pattern whatever its host: a port with a leading
+        // zero, white space in the path (which the URL parser would percent-encode).
+        for uri in [
+            "https://[2001:db8::1]:080/cb",
+            "https://[2001:db8::1]/a b",
+            "https://xn--bcher-kva.example:0443/cb",
+            "https://xn--bcher-kva.example/a\tb",
+        ] {
+            assert!(Url::parse(uri).is_ok(), "{uri}");
+            assert_eq!(
+                validate_redirect_uri(uri),
+                Err(RedirectUriError::Shape),
+                "{uri}"
+            );
+        }
         assert_eq!(
             validate_redirect_uri("http://bücher.example/cb"),
             Err(RedirectUriError::InsecureHttp)
