@@ -119,7 +119,8 @@ pub trait Users: Send + Sync {
     /// The current source of each of the user's stored values.
     async fn value_provenance(&self, user_id: Uuid) -> Result<Vec<Provenance>, StoreError>;
 
-    /// Users matching the query, in creation (id) order, one page at a time.
+    /// Users matching the query, in id order (the order they came to this server), one page at
+    /// a time.
     async fn list_users(&self, query: UserQuery) -> Result<Page<User>, StoreError>;
 
     /// Like [`Self::list_users`], with each user's prompt state and value provenance: what the
