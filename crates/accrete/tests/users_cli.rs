@@ -1,6 +1,7 @@
 //! `accrete users import` and `export` as an operator runs them: a first import in one
 //! transaction, the same file again a batch at a time (nothing to change), a dry run in one
-//! transaction (which sees the users of its earlier batches).
+//! transaction (which sees the users of its earlier batches); users imported by a later run come
+//! after those already here, whatever their creation dates.
 #![expect(
     clippy::unwrap_used,
     reason = "helpers outside #[test] functions fail the test by panicking"
@@ -80,4 +81,45 @@ fn a_dry_run_in_one_transaction_counts_a_user_twice_in_the_file_once_and_stores_
     );
     let stdout = export(dir.path());
     assert_eq!(stdout.lines().count(), 0, "{stdout}");
+}
+
+/// Ids follow the order users came to this server, not their creation dates in the source:
+/// users imported by a later run, created years ago in the system they come from, are listed
+/// (and exported) after the users already here, so an application that reads the list on from
+/// its last cursor finds them. Each run is its own process, as an operator's are.
+#[test]
+fn users_imported_later_come_after_the_users_already_here_whatever_their_creation_dates() {
+    let dir = tempfile::tempdir().unwrap();
+    let here = write_users(dir.path(), &users(3));
+    import(dir.path(), &here, &[]);
+    let old = dir.path().join("old.jsonl");
+    std::fs::write(
+        &old,
+        "{\"email\":\"old@example.com\",\"created_at\":\"2020-01-01T00:00:00Z\"}\n\
+         {\"email\":\"older@example.com\",\"created_at\":\"2019-01-01T00:00:00Z\"}\n",
+    )
+    .unwrap();
+    import(dir.path(), old.to_str().unwrap(), &[]);
+
+    let exported: Vec<serde_json::Value> = export(dir.path())
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let emails: Vec<&str> = exported
+        .iter()
+        .map(|user| user["email"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        emails,
+        [
+            "user0@example.com",
+            "user1@example.com",
+            "user2@example.com",
+            "old@example.com",
+            "older@example.com"
+        ]
+    );
+    // The source's creation date is kept as the user's.
+    assert_eq!(exported[3]["created_at"], "2020-01-01T00:00:00Z");
+    assert_eq!(exported[4]["created_at"], "2019-01-01T00:00:00Z");
 }
