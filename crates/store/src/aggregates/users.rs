@@ -858,6 +858,16 @@ pub(crate) mod sql {
         c: &mut C,
         query: UserQuery,
     ) -> Result<Page<User>, StoreError> {
+        let page = list_listed(c, query).await?;
+        Ok(Page {
+            items: page.items.into_iter().map(|(user, _)| user).collect(),
+            next_cursor: page.next_cursor,
+        })
+    }
+
+    /// The page of [`list_users`], each user with its values' sources (read in the same row:
+    /// [`states_of`] needs them, [`list_users`] drops them).
+    async fn list_listed<C: Conn>(c: &mut C, query: UserQuery) -> Result<Page<Listed>, StoreError> {
         let limit = query.page_size();
         if query.email.is_none()
             && let Some(page) = list_users_by_value(&mut *c, &query, limit).await?
@@ -933,25 +943,33 @@ pub(crate) mod sql {
                     .await?,
             );
         }
-        let mut items = users_of(rows)?;
+        let mut items = listed_of(rows)?;
         if statements.len() > 1 {
-            items.sort_by_key(|user| user.id);
-            items.dedup_by_key(|user| user.id);
+            items.sort_by_key(|(user, _)| user.id);
+            items.dedup_by_key(|(user, _)| user.id);
         }
         Ok(page_of(items, limit))
     }
 
-    /// The users of rows read from `users`.
-    fn users_of(rows: Vec<UserRow>) -> Result<Vec<User>, StoreError> {
-        rows.into_iter().map(User::try_from).collect()
+    /// A user read from `users`, with its values' sources (`UserRow::sources`).
+    type Listed = (User, Sources);
+
+    /// The users of rows read from `users`, with their values' sources.
+    fn listed_of(rows: Vec<UserRow>) -> Result<Vec<Listed>, StoreError> {
+        rows.into_iter()
+            .map(|mut row| {
+                let sources = std::mem::take(&mut row.sources.0);
+                Ok((User::try_from(row)?, sources))
+            })
+            .collect()
     }
 
     /// A page of at most `limit` users out of `items` (read with one more, which says whether
     /// a next page exists): its cursor is the last user's id.
-    fn page_of(mut items: Vec<User>, limit: u32) -> Page<User> {
+    fn page_of(mut items: Vec<Listed>, limit: u32) -> Page<Listed> {
         let next_cursor = if items.len() > limit as usize {
             items.truncate(limit as usize);
-            items.last().map(|user| user.id)
+            items.last().map(|(user, _)| user.id)
         } else {
             None
         };
@@ -971,7 +989,7 @@ pub(crate) mod sql {
         c: &mut C,
         query: &UserQuery,
         limit: u32,
-    ) -> Result<Option<Page<User>>, StoreError> {
+    ) -> Result<Option<Page<Listed>>, StoreError> {
         let Some(filter) = &query.field else {
             return Ok(None);
         };
@@ -1000,14 +1018,14 @@ pub(crate) mod sql {
         .bind(i64::from(limit) + 1)
         .fetch_all(&mut *c)
         .await?;
-        Ok(Some(page_of(users_of(rows)?, limit)))
+        Ok(Some(page_of(listed_of(rows)?, limit)))
     }
 
     pub(crate) async fn list_user_states<C: Conn>(
         c: &mut C,
         query: UserQuery,
     ) -> Result<Page<UserState>, StoreError> {
-        let page = list_users(&mut *c, query).await?;
+        let page = list_listed(&mut *c, query).await?;
         states_of(c, page, Rows::Range).await
     }
 
@@ -1032,7 +1050,7 @@ pub(crate) mod sql {
         .bind(i64::from(limit) + 1)
         .fetch_all(&mut *c)
         .await?;
-        states_of(c, page_of(users_of(rows)?, limit), Rows::Listed).await
+        states_of(c, page_of(listed_of(rows)?, limit), Rows::Listed).await
     }
 
     /// How [`states_of`] reads the rows of a page's users.
@@ -1043,64 +1061,56 @@ pub(crate) mod sql {
         Listed,
     }
 
-    /// The page's users with their prompt state and value provenance: one statement per
-    /// table, whatever the page's size.
+    /// The page's users with their prompt state and value provenance: one statement for the
+    /// prompt states, whatever the page's size (the provenance is in the users' rows, read
+    /// with the page).
     async fn states_of<C: Conn>(
         c: &mut C,
-        page: Page<User>,
+        page: Page<Listed>,
         rows: Rows,
     ) -> Result<Page<UserState>, StoreError> {
         use std::collections::HashMap;
-        let (Some(first), Some(last)) = (page.items.first(), page.items.last()) else {
+        let (Some((first, _)), Some((last, _))) = (page.items.first(), page.items.last()) else {
             return Ok(Page {
                 items: Vec::new(),
                 next_cursor: page.next_cursor,
             });
         };
-        // Ids are ordered, so one range query per table covers a page of consecutive users
-        // (rows of users the filters left out are dropped below).
-        let (first, last) = (first.id.to_string(), last.id.to_string());
-        let ids = Json(Value::Array(
-            page.items
-                .iter()
-                .map(|user| Value::String(user.id.to_string()))
-                .collect(),
-        ));
-        let bind = |rows: &Rows| -> Vec<crate::backend::Param> {
-            match rows {
-                Rows::Range => vec![first.clone().into(), last.clone().into()],
-                Rows::Listed => vec![ids.clone().into()],
-            }
+        // Ids are ordered, so one range query covers a page of consecutive users (rows of
+        // users the filters left out are dropped below).
+        let params: Vec<crate::backend::Param> = match rows {
+            Rows::Range => vec![first.id.to_string().into(), last.id.to_string().into()],
+            Rows::Listed => vec![
+                Json(Value::Array(
+                    page.items
+                        .iter()
+                        .map(|(user, _)| Value::String(user.id.to_string()))
+                        .collect(),
+                ))
+                .into(),
+            ],
         };
         // PostgreSQL: one index seek per listed user (`LATERAL`; `OFFSET 0` keeps the planner
         // from turning it back into a join), whatever its statistics say: just after a large
         // import it has none, and `user_id = ANY(...)` of an array it cannot see into was
         // planned as a scan of every row (53 s a page at a million users).
-        let (prompts_sql, provenance_sql) = match rows {
-            Rows::Range => (
+        let prompts_sql = match rows {
+            Rows::Range => {
                 "SELECT * FROM prompt_state WHERE user_id >= $1 AND user_id <= $2
+                 ORDER BY user_id, step"
+            }
+            Rows::Listed => pick::<C>(
+                "SELECT * FROM prompt_state WHERE user_id IN (SELECT value FROM json_each($1))
                  ORDER BY user_id, step",
-                "SELECT id, sources FROM users WHERE id >= $1 AND id <= $2",
-            ),
-            Rows::Listed => (
-                pick::<C>(
-                    "SELECT * FROM prompt_state WHERE user_id IN (SELECT value FROM json_each($1))
-                     ORDER BY user_id, step",
-                    "SELECT s.* FROM jsonb_array_elements_text($1::jsonb) AS ids(id)
-                     CROSS JOIN LATERAL
-                       (SELECT * FROM prompt_state WHERE user_id = ids.id OFFSET 0) s
-                     ORDER BY s.user_id, s.step",
-                ),
-                pick::<C>(
-                    "SELECT id, sources FROM users WHERE id IN (SELECT value FROM json_each($1))",
-                    "SELECT u.id, u.sources FROM jsonb_array_elements_text($1::jsonb) AS ids(id)
-                     CROSS JOIN LATERAL (SELECT id, sources FROM users WHERE id = ids.id OFFSET 0) u",
-                ),
+                "SELECT s.* FROM jsonb_array_elements_text($1::jsonb) AS ids(id)
+                 CROSS JOIN LATERAL
+                   (SELECT * FROM prompt_state WHERE user_id = ids.id OFFSET 0) s
+                 ORDER BY s.user_id, s.step",
             ),
         };
         let mut prompts: HashMap<String, Vec<crate::PromptState>> = HashMap::new();
         let found = query_as::<UserPromptStateRow>(prompts_sql)
-            .bind_all(bind(&rows))
+            .bind_all(params)
             .fetch_all(&mut *c)
             .await?;
         for row in found {
@@ -1109,26 +1119,17 @@ pub(crate) mod sql {
                 .or_default()
                 .push(row.state.try_into()?);
         }
-        let mut provenance: HashMap<String, Vec<Provenance>> = HashMap::new();
-        let found = query_as::<(String, Json<Sources>)>(provenance_sql)
-            .bind_all(bind(&rows))
-            .fetch_all(&mut *c)
-            .await?;
-        for (id, sources) in found {
-            provenance.insert(id, sources.0.provenance()?);
-        }
         let items = page
             .items
             .into_iter()
-            .map(|user| {
-                let id = user.id.to_string();
-                UserState {
-                    prompts: prompts.remove(&id).unwrap_or_default(),
-                    provenance: provenance.remove(&id).unwrap_or_default(),
+            .map(|(user, sources)| {
+                Ok(UserState {
+                    prompts: prompts.remove(&user.id.to_string()).unwrap_or_default(),
+                    provenance: sources.provenance()?,
                     user,
-                }
+                })
             })
-            .collect();
+            .collect::<Result<_, StoreError>>()?;
         Ok(Page {
             items,
             next_cursor: page.next_cursor,
