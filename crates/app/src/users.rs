@@ -364,7 +364,7 @@ pub async fn set_disabled(
     now: OffsetDateTime,
 ) -> Result<(User, bool), UserError> {
     let at = disabled.then_some(now);
-    match app.store().set_user_disabled(id, at).await {
+    match app.store().set_user_disabled(id, at, now).await {
         Err(StoreError::NotFound) => Err(UserError::NotFound),
         Ok((user, changed)) => {
             if changed {

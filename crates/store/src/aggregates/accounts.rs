@@ -36,13 +36,15 @@ pub trait Accounts: Send + Sync {
 
     /// Disables the account (`disabled_at` is `Some`: its grants are revoked, so its refresh
     /// tokens stop working, and its sessions and console sessions end) or enables it again
-    /// (`None`), in one transaction that bumps the user's version. Returns the user and whether
+    /// (`None`), in one transaction that bumps the user's version and sets its last change
+    /// (`updated_at`) to `now`. Returns the user and whether
     /// anything changed (disabling a disabled account keeps its first date and revokes
     /// nothing). [`StoreError::NotFound`] when the user does not exist.
     async fn set_user_disabled(
         &self,
         user_id: Uuid,
         disabled_at: Option<OffsetDateTime>,
+        now: OffsetDateTime,
     ) -> Result<(User, bool), StoreError>;
 }
 
@@ -74,9 +76,10 @@ impl<B: Backend> Accounts for B {
         &self,
         user_id: Uuid,
         disabled_at: Option<OffsetDateTime>,
+        now: OffsetDateTime,
     ) -> Result<(User, bool), StoreError> {
         let mut c = self.write().await?;
-        let result = sql::set_user_disabled(&mut *c, user_id, disabled_at).await;
+        let result = sql::set_user_disabled(&mut *c, user_id, disabled_at, now).await;
         self.settle(&mut c, result)
     }
 }
@@ -122,6 +125,7 @@ pub(crate) mod sql {
         c: &mut C,
         user_id: Uuid,
         disabled_at: Option<OffsetDateTime>,
+        now: OffsetDateTime,
     ) -> Result<(User, bool), StoreError> {
         let mut tx = c.begin_write().await?;
         let user: User = query_as::<UserRow>(C::LOCK_USER)
@@ -134,15 +138,16 @@ pub(crate) mod sql {
             return Ok((user, false));
         }
         let row = query_as::<UserRow>(
-            "UPDATE users SET disabled_at = $2, version = version + 1
+            "UPDATE users SET disabled_at = $2, version = version + 1, updated_at = $3
              WHERE id = $1 RETURNING *",
         )
         .bind(user_id.to_string())
         .bind(disabled_at.map(crate::model::to_millis))
+        .bind(crate::model::to_millis(now))
         .fetch_one(&mut *tx)
         .await?;
-        if let Some(now) = disabled_at {
-            grants::sql::revoke_user_grants(&mut *tx, user_id, None, now).await?;
+        if let Some(at) = disabled_at {
+            grants::sql::revoke_user_grants(&mut *tx, user_id, None, at).await?;
             sso_sessions::sql::delete_user_sessions(&mut *tx, user_id).await?;
             query("DELETE FROM console_sessions WHERE user_id = $1")
                 .bind(user_id.to_string())

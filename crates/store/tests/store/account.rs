@@ -368,11 +368,19 @@ async fn disabling_an_account_ends_its_sessions_and_grants_and_enabling_keeps_th
         .create_grant(ada.id, "shop", &openid, t0())
         .await
         .unwrap();
-    let (disabled, changed) = store.set_user_disabled(ada.id, Some(t0())).await.unwrap();
+    let (disabled, changed) = store
+        .set_user_disabled(ada.id, Some(t0()), t0() + Duration::minutes(30))
+        .await
+        .unwrap();
     assert!(changed);
     assert_eq!(disabled.disabled_at, Some(t0()));
     assert!(disabled.is_disabled());
     assert_eq!(disabled.version, ada.version + 1, "the ETag changes");
+    assert_eq!(
+        disabled.updated_at,
+        t0() + Duration::minutes(30),
+        "a change of the account"
+    );
     assert_eq!(store.get_session("a1", t0()).await.unwrap(), None);
     assert!(store.is_grant_revoked(grant.id).await.unwrap());
     assert!(
@@ -381,19 +389,29 @@ async fn disabling_an_account_ends_its_sessions_and_grants_and_enabling_keeps_th
     );
     // Again: nothing changes, the first date stays.
     let (again, changed) = store
-        .set_user_disabled(ada.id, Some(t0() + Duration::hours(1)))
+        .set_user_disabled(
+            ada.id,
+            Some(t0() + Duration::hours(1)),
+            t0() + Duration::hours(1),
+        )
         .await
         .unwrap();
     assert!(!changed);
     assert_eq!(again.disabled_at, Some(t0()));
-    let (enabled, changed) = store.set_user_disabled(ada.id, None).await.unwrap();
+    let (enabled, changed) = store
+        .set_user_disabled(ada.id, None, t0() + Duration::hours(2))
+        .await
+        .unwrap();
     assert!(changed);
     assert!(!enabled.is_disabled());
+    assert_eq!(enabled.updated_at, t0() + Duration::hours(2));
     assert_eq!(store.get_user(ada.id).await.unwrap().disabled_at, None);
     assert!(
         store.is_grant_revoked(grant.id).await.unwrap(),
         "still revoked"
     );
-    let missing = store.set_user_disabled(uuid::Uuid::now_v7(), None).await;
+    let missing = store
+        .set_user_disabled(uuid::Uuid::now_v7(), None, t0())
+        .await;
     assert!(matches!(missing, Err(StoreError::NotFound)), "{missing:?}");
 }
