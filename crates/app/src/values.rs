@@ -1,7 +1,10 @@
 //! Checks on values written by an administrator (the API's users use-cases): metadata key rules and size caps, the claims a
 //! profile may hold, and typed fields validated by the engine (values come back normalised).
 
-use accrete_core::{CompiledPolicy, JsonAnswers, STANDARD_CLAIMS, validate_json_answers};
+use accrete_core::{
+    CompiledPolicy, FieldType, JsonAnswers, STANDARD_CLAIMS, consent_record_as_given,
+    validate_json_answers,
+};
 use accrete_store::{Location, PHONE_NUMBER_VERIFIED, User};
 use serde_json::{Map, Value};
 
@@ -104,12 +107,30 @@ pub fn validate_typed(
 ) {
     let mut answers = JsonAnswers::new();
     let mut asked: Vec<(String, String)> = Vec::new();
+    // Consent records given with their version, stored as given once the field's rules
+    // (accepted, required) have checked them.
+    let mut as_given: Vec<(String, Value)> = Vec::new();
     for field in policy.fields() {
         let (at, key) = location_of(field);
         if at != location {
             continue;
         }
         if let Some(value) = values.get(key).filter(|v| !v.is_null()) {
+            if field.kind == FieldType::Consent {
+                match consent_record_as_given(value) {
+                    Some(Ok(record)) => as_given.push((key.to_owned(), record)),
+                    Some(Err(message)) => {
+                        push(
+                            problems,
+                            format!("{}.{key}", location.as_str()),
+                            "invalid_type",
+                            message,
+                        );
+                        continue;
+                    }
+                    None => {}
+                }
+            }
             answers.insert(field.key.to_string(), value.clone());
             asked.push((field.key.to_string(), key.to_owned()));
         }
@@ -130,6 +151,9 @@ pub fn validate_typed(
                 // A non-required field answered with an empty value is absent: a deletion.
                 let value = typed.get(field.as_str()).cloned().unwrap_or(Value::Null);
                 values.insert(key.clone(), value);
+            }
+            for (key, record) in as_given {
+                values.insert(key, record);
             }
         }
         Err(errors) => {
@@ -231,6 +255,59 @@ mod tests {
         assert_eq!(problems.len(), 3);
         assert!(problems.iter().any(|p| p.path == "user_metadata.ok.a.b"));
         assert!(problems.iter().any(|p| p.path == "user_metadata.ok.$c"));
+    }
+
+    fn example() -> CompiledPolicy {
+        accrete_core::Policy::from_toml_str(include_str!("../../../examples/policy.toml"))
+            .unwrap()
+            .compile()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_consent_record_given_with_its_version_is_stored_as_given() {
+        let policy = example();
+        // The `terms` consent of user_metadata, checked as the API and the importer check it:
+        // what is stored, and the paths of the problems.
+        let checked = |terms: Value| {
+            let mut bag = Map::new();
+            bag.insert("terms".into(), terms);
+            let mut problems = Vec::new();
+            check_metadata(
+                &policy,
+                Location::UserMetadata,
+                &mut bag,
+                None,
+                "en",
+                &mut problems,
+            );
+            let paths: Vec<String> = problems.into_iter().map(|p| p.path).collect();
+            (bag.remove("terms"), paths)
+        };
+        // Accepted in the source system, to a version older than the one in force.
+        let record = json!({
+            "accepted": true,
+            "version": "1999-01",
+            "url": "https://example.com/terms/1999-01",
+            "at": "1999-01-02T03:04:05Z",
+            "client_id": "shop"
+        });
+        assert_eq!(checked(record.clone()), (Some(record), vec![]));
+
+        // Only the choice: the version in force, as a person's answer takes.
+        let (stored, problems) = checked(json!({"accepted": true}));
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(stored.unwrap()["version"], "2026-01");
+
+        // A record of the wrong shape is refused, not stored.
+        for wrong in [
+            json!({"accepted": true, "version": "1999-01", "at": "yesterday"}),
+            json!({"accepted": true, "version": 3}),
+            json!({"accepted": true, "version": "1999-01", "signed": "x"}),
+        ] {
+            let (_, problems) = checked(wrong.clone());
+            assert_eq!(problems, vec!["user_metadata.terms"], "{wrong}");
+        }
     }
 
     #[test]

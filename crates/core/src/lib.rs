@@ -31,8 +31,8 @@ mod web_url;
 
 pub use answers::{
     Answers, FORM_ERROR_KEY, FieldError, FieldErrors, JsonAnswers, MAX_FIELDS_PER_ANSWER,
-    MAX_VALUE_BYTES, MAX_VALUES_PER_FIELD, RawAnswers, country_codes, validate_answers,
-    validate_json_answers, validate_step_answers,
+    MAX_VALUE_BYTES, MAX_VALUES_PER_FIELD, RawAnswers, consent_record_as_given, country_codes,
+    validate_answers, validate_json_answers, validate_step_answers,
 };
 pub use checks::MAX_TEXT_CHARS;
 pub use compile::CompiledPolicy;

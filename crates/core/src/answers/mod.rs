@@ -1,6 +1,7 @@
 //! Answer validation: raw answers from a form post or a JSON body become typed, normalised
 //! values, or per-field errors in the user's locale (all errors at once).
 
+mod consent;
 pub(crate) mod country;
 mod kinds;
 mod messages;
@@ -15,6 +16,7 @@ use time::Date;
 use crate::compile::CompiledPolicy;
 use crate::facts::PromptState;
 use crate::ids::FieldKey;
+pub use consent::consent_record_as_given;
 pub use country::country_codes;
 use messages::Refusal;
 
