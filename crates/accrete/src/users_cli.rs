@@ -26,6 +26,9 @@ use crate::store_open::runtime;
 /// The exit code of an import that left something out (see its report).
 const INCOMPLETE: u8 = 3;
 
+/// The exit code of an import stopped by Ctrl-C (128 + SIGINT, as the shell says it).
+const INTERRUPTED: u8 = 130;
+
 /// User commands.
 #[derive(Debug, clap::Subcommand)]
 pub enum UsersCommand {
@@ -127,6 +130,8 @@ struct Reporting {
     error: Option<std::io::Error>,
     bar: ProgressBar,
     started: std::time::Instant,
+    /// The figures after the last batch stored: what an import that stops has done.
+    last: Summary,
 }
 
 impl Observer for Reporting {
@@ -145,7 +150,8 @@ impl Observer for Reporting {
     }
 
     fn progress(&mut self, summary: &Summary) {
-        let users = summary.read + summary.refused;
+        self.last = summary.clone();
+        let users = summary.read;
         let seconds = self.started.elapsed().as_secs_f64().max(0.001);
         self.bar
             .set_message(format!("{users} users, {:.0}/s", users as f64 / seconds));
@@ -175,8 +181,15 @@ fn import(
         name.push(".report.csv");
         PathBuf::from(name)
     });
+    // Written beside it and put in its place at the end: the report of an earlier run stays
+    // until this one has something to say.
+    let part_path = {
+        let mut name = report_path.as_os_str().to_owned();
+        name.push(".part");
+        PathBuf::from(name)
+    };
     let mut writer = csv::Writer::from_writer(BufWriter::new(
-        File::create(&report_path)
+        File::create(&part_path)
             .with_context(|| format!("cannot write {}", report_path.display()))?,
     ));
     writer.write_record(["line", "what", "reason"])?;
@@ -201,52 +214,112 @@ fn import(
         error: None,
         bar: bar.clone(),
         started: std::time::Instant::now(),
+        last: Summary::default(),
     };
     let (config, secrets) = config_and_secrets(flags)?;
     let input = bar.wrap_read(input);
     let outcome = runtime()?.block_on(async {
-        let opened = open(&config, &secrets).await?;
-        let summary = import::run(
-            &opened.app,
-            input,
-            format,
-            mapping,
-            (scope, dry_run),
-            &mut reporting,
-        )
-        .await
-        .map_err(|e| anyhow::Error::new(e).context(format!("import of {}", file.display())));
-        if let Ok(summary) = &summary
-            && !dry_run
-        {
-            let after = Some(summary_json(summary));
+        let opened = open(&config, &secrets).await.map_err(Stop::Failed)?;
+        // Ctrl-C drops the import where it is: its open transaction rolls back, the batches
+        // committed before stay (all of them are one transaction with --single-transaction).
+        let outcome = tokio::select! {
+            summary = import::run(
+                &opened.app,
+                input,
+                format,
+                mapping,
+                (scope, dry_run),
+                &mut reporting,
+            ) => summary.map_err(|e| {
+                Stop::Failed(anyhow::Error::new(e).context(format!("import of {}", file.display())))
+            }),
+            _ = tokio::signal::ctrl_c() => Err(Stop::Interrupted),
+        };
+        // What was stored is recorded, whether the import ended or stopped after some batches.
+        let stored = match &outcome {
+            Ok(summary) => Some(summary),
+            Err(_) if scope == ImportScope::Batches => Some(&reporting.last),
+            Err(_) => None,
+        };
+        if let Some(summary) = stored.filter(|s| !dry_run && (outcome.is_ok() || stored_any(s))) {
+            let mut after = summary_json(summary);
+            if outcome.is_err() {
+                after["stopped"] = json!(true);
+            }
             let target = Some(format!("import:{}", format.as_str()));
             admins::audit(
                 &opened.app,
                 &Actor::cli(),
                 "users.imported",
                 target,
-                (None, after),
+                (None, Some(after)),
                 OffsetDateTime::now_utc(),
             )
-            .await?;
+            .await
+            .map_err(|e| Stop::Failed(e.into()))?;
         }
-        summary
+        outcome
     });
     bar.finish_and_clear();
     let Reporting {
         mut report,
         written,
         error,
+        last,
         ..
     } = reporting;
     report.flush()?;
+    drop(report);
     if let Some(error) = error {
+        let _ = std::fs::remove_file(&part_path);
         return Err(
             anyhow::Error::new(error).context(format!("cannot write {}", report_path.display()))
         );
     }
-    let summary = outcome?;
+    // The report of this run replaces an earlier one when it says something, or when the run
+    // ended (an empty report is not worth keeping); a run that stopped with nothing to say
+    // leaves the earlier one.
+    if written > 0 {
+        std::fs::rename(&part_path, &report_path)
+            .with_context(|| format!("cannot write {}", report_path.display()))?;
+    } else {
+        let _ = std::fs::remove_file(&part_path);
+        if outcome.is_ok() {
+            let _ = std::fs::remove_file(&report_path);
+        }
+    }
+    let summary = match outcome {
+        Ok(summary) => summary,
+        Err(stop) => {
+            let stored = match scope {
+                _ if dry_run => "nothing was stored (dry run)".to_owned(),
+                ImportScope::Whole => "nothing was stored (one transaction)".to_owned(),
+                ImportScope::Batches => format!(
+                    "the batches stored before it stopped are kept ({} users created, {} \
+                     updated), nothing after them",
+                    last.created, last.updated
+                ),
+            };
+            let report = if written > 0 {
+                format!(
+                    "; {written} problems and notes: see {}",
+                    report_path.display()
+                )
+            } else {
+                String::new()
+            };
+            return match stop {
+                Stop::Interrupted => {
+                    eprintln!("interrupted: {stored}{report}");
+                    Ok(ExitCode::from(INTERRUPTED))
+                }
+                Stop::Failed(error) => {
+                    eprintln!("stopped: {stored}{report}");
+                    Err(error)
+                }
+            };
+        }
+    };
     outln!(
         "{}{} read: {} created, {} updated, {} unchanged, {} not imported",
         if dry_run {
@@ -254,7 +327,7 @@ fn import(
         } else {
             ""
         },
-        summary.read + summary.refused,
+        summary.read,
         summary.created,
         summary.updated,
         summary.unchanged,
@@ -282,16 +355,26 @@ fn import(
         if summary.refused > 0 || summary.values_refused > 0 {
             return Ok(ExitCode::from(INCOMPLETE));
         }
-    } else {
-        // An empty report is not worth keeping.
-        let _ = std::fs::remove_file(&report_path);
     }
     Ok(ExitCode::SUCCESS)
 }
 
+/// Why an import ended before its file did.
+enum Stop {
+    /// Ctrl-C.
+    Interrupted,
+    /// The file, the database or the configuration: the error says which.
+    Failed(anyhow::Error),
+}
+
+/// Whether an import stopped after storing some of its users.
+fn stored_any(summary: &Summary) -> bool {
+    summary.created + summary.updated > 0
+}
+
 fn summary_json(summary: &Summary) -> serde_json::Value {
     json!({
-        "read": summary.read + summary.refused,
+        "read": summary.read,
         "created": summary.created,
         "updated": summary.updated,
         "unchanged": summary.unchanged,

@@ -123,3 +123,68 @@ fn users_imported_later_come_after_the_users_already_here_whatever_their_creatio
     assert_eq!(exported[3]["created_at"], "2020-01-01T00:00:00Z");
     assert_eq!(exported[4]["created_at"], "2019-01-01T00:00:00Z");
 }
+
+#[test]
+fn a_password_left_out_makes_the_import_incomplete_and_an_import_that_stops_says_what_it_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report.csv");
+    let report_flag = report.to_str().unwrap();
+    // A hash in an algorithm Accrete does not verify: the user is imported without it.
+    let file = write_users(
+        dir.path(),
+        "{\"email\":\"ada@example.com\",\"password_hash\":\"$md5$not-a-hash\"}\n",
+    );
+    let (output, stdout, stderr) = run(
+        dir.path(),
+        &[
+            "users",
+            "import",
+            &file,
+            "--format",
+            "jsonl",
+            "--report",
+            report_flag,
+        ],
+    );
+    assert_eq!(output.status.code(), Some(3), "{stdout} {stderr}");
+    assert!(stdout.contains("1 read: 1 created"), "{stdout}");
+    assert!(stdout.contains("(1 values left out)"), "{stdout}");
+    let written = std::fs::read_to_string(&report).unwrap();
+    assert!(written.contains("1,password_hash,"), "{written}");
+
+    // A realm export cut short after 600 users: what was read before is kept and said; the
+    // report of the run before stays, this run having nothing to add to it.
+    let mut realm = String::from("{\"realm\":\"acme\",\"users\":[");
+    for i in 0..600 {
+        realm.push_str(&format!("{{\"email\":\"user{i}@example.com\"}},"));
+    }
+    realm.push_str("{\"email\":\"us");
+    let cut = dir.path().join("realm.json");
+    std::fs::write(&cut, realm).unwrap();
+    let (output, stdout, stderr) = run(
+        dir.path(),
+        &[
+            "users",
+            "import",
+            cut.to_str().unwrap(),
+            "--format",
+            "keycloak",
+            "--report",
+            report_flag,
+        ],
+    );
+    assert_eq!(output.status.code(), Some(1), "{stdout} {stderr}");
+    assert!(
+        stderr.contains(
+            "stopped: the batches stored before it stopped are kept (600 users created, 0 updated)"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("the file ends in the middle of"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read_to_string(&report).unwrap(), written);
+    assert!(!dir.path().join("report.csv.part").exists());
+    assert_eq!(export(dir.path()).lines().count(), 601);
+}

@@ -53,7 +53,8 @@ pub enum ImportError {
 /// What an import did (or, in a dry run, would do).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Summary {
-    /// Users read from the file (lines that could not be read are in `refused`).
+    /// Users (lines, records) of the file, whether they could be read or not: `created +
+    /// updated + unchanged + refused` once the import ends.
     pub read: u64,
     pub created: u64,
     pub updated: u64,
@@ -215,18 +216,16 @@ impl Checked {
     }
 
     fn add(&mut self, policy: &CompiledPolicy, record: Result<ImportRecord, ImportProblem>) {
+        self.counts.read += 1;
         match record {
             Err(problem) => {
                 self.counts.refused += 1;
                 self.problems.push(problem);
             }
-            Ok(record) => {
-                self.counts.read += 1;
-                match prepare(policy, record, &mut self.counts, &mut self.problems) {
-                    Some(user) => self.users.push(user),
-                    None => self.counts.refused += 1,
-                }
-            }
+            Ok(record) => match prepare(policy, record, &mut self.counts, &mut self.problems) {
+                Some(user) => self.users.push(user),
+                None => self.counts.refused += 1,
+            },
         }
     }
 }
@@ -300,9 +299,14 @@ fn prepare(
         history,
         identities,
         notes,
+        password_left_out,
     } = record;
     for note in notes {
         problems.push(ImportProblem::new(line, "note", note));
+    }
+    if let Some(why) = password_left_out {
+        summary.values_refused += 1;
+        problems.push(ImportProblem::new(line, "password_hash", why));
     }
     let email = email.trim().to_owned();
     if let Err(problem) = credentials::check_email(&email) {

@@ -46,9 +46,13 @@ pub struct ImportRecord {
     /// Sign-in methods of other providers the source linked to the user (reported, not linked:
     /// a link needs a connection of this server and the provider's proof).
     pub identities: Vec<ExternalIdentity>,
-    /// Things of the record that were left out, said in the report (an unsupported password
-    /// algorithm, an attribute with several values of which the first is kept...).
+    /// Things of the record that were left out, said in the report (an attribute with several
+    /// values of which the first is kept, an `otp` credential...).
     pub notes: Vec<String>,
+    /// Why the source's password hash was not kept (an unsupported algorithm, costs past
+    /// Accrete's bounds): reported as `password_hash`, a value left out (the user will have to
+    /// reset the password), which makes the import incomplete.
+    pub password_left_out: Option<String>,
 }
 
 /// A sign-in method of another provider linked to the user in the source system.

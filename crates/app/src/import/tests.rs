@@ -48,6 +48,20 @@ impl Observer for Collected {
 
 async fn import_file(app: &App, file: &str, format: Format) -> (Summary, Collected) {
     let input = std::fs::File::open(format!("{FIXTURES}/{file}")).unwrap();
+    import_from(app, input, format).await
+}
+
+/// Imports `csv`, a batch at a time.
+async fn import_csv(app: &App, csv: &str) -> (Summary, Collected) {
+    import_from(app, std::io::Cursor::new(csv.to_owned()), Format::Csv).await
+}
+
+/// Imports `input` read as `format`, a batch at a time: what it did and what it said.
+async fn import_from(
+    app: &App,
+    input: impl std::io::Read + Send + 'static,
+    format: Format,
+) -> (Summary, Collected) {
     let mut seen = Collected::default();
     let summary = run(
         app,
@@ -88,7 +102,8 @@ async fn auth0_users_are_imported_once_and_sign_in_with_their_passwords() {
     let (app, _dir) = app().await;
     let (summary, seen) = import_file(&app, "auth0-export.ndjson", Format::Auth0).await;
     assert_eq!(
-        summary.created, summary.read,
+        summary.created + summary.refused,
+        summary.read,
         "{summary:?} {:?}",
         seen.problems
     );
@@ -169,17 +184,7 @@ async fn a_value_refused_by_its_field_is_reported_and_the_rest_imported() {
     let csv = "email,given_name,birthdate,country,user_metadata.team\n\
                ada@example.com,Ada,not a date,FR,core\n\
                bob@example.com,Bob,1990-02-03,XX,\n";
-    let mut seen = Collected::default();
-    let summary = run(
-        &app,
-        std::io::Cursor::new(csv),
-        Format::Csv,
-        None,
-        (ImportScope::Batches, false),
-        &mut seen,
-    )
-    .await
-    .unwrap();
+    let (summary, seen) = import_csv(&app, csv).await;
     assert_eq!(summary.created, 2, "{:?}", seen.problems);
     assert_eq!(summary.values_refused, 2, "{:?}", seen.problems);
     let lines: Vec<(u64, &str)> = seen
@@ -213,6 +218,27 @@ async fn a_value_refused_by_its_field_is_reported_and_the_rest_imported() {
         .unwrap()
         .unwrap();
     assert_eq!(bob.profile["birthdate"], "1990-02-03");
+}
+
+#[tokio::test]
+async fn every_user_of_the_file_is_counted_once_whether_imported_or_not() {
+    let (app, _dir) = app().await;
+    // One imported, one refused once read (its address), one refused as it is read (its date).
+    let csv = "email,given_name,created_at\n\
+               ada@example.com,Ada,\n\
+               not-an-address,Bob,\n\
+               cy@example.com,Cy,not a date\n";
+    let (summary, seen) = import_csv(&app, csv).await;
+    assert_eq!(
+        (summary.read, summary.created, summary.refused),
+        (3, 1, 2),
+        "{summary:?} {:?}",
+        seen.problems
+    );
+    assert_eq!(
+        summary.read,
+        summary.created + summary.updated + summary.unchanged + summary.refused
+    );
 }
 
 #[tokio::test]

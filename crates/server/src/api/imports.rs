@@ -67,7 +67,8 @@ pub struct ImportJobView {
     #[serde(with = "time::serde::rfc3339::option")]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub finished_at: Option<OffsetDateTime>,
-    /// Users read from the file (lines that could not be read are in `refused`).
+    /// Users (lines) of the file so far, whether they could be read or not: `created +
+    /// updated + unchanged + refused` once the job has completed.
     pub read: u64,
     pub created: u64,
     pub updated: u64,

@@ -25,7 +25,7 @@ use std::io::BufRead;
 
 use serde_json::{Map, Value};
 
-use super::hashes::{argon2_from_phc, is_bcrypt, pbkdf2_from_phc, reset_note};
+use super::hashes::{argon2_from_phc, is_bcrypt, leave_out_password, pbkdf2_from_phc};
 use super::json::{self, Members, UserList};
 use super::mapping::json_kind;
 use super::{Each, Mapping, ReadError};
@@ -114,6 +114,13 @@ fn user(
         );
     }
     if let Some(mapping) = mapping {
+        // A metadata key the mapping sends elsewhere is moved there, not copied.
+        for (under, bag) in [
+            ("user_metadata", &mut record.user_metadata),
+            ("app_metadata", &mut record.app_metadata),
+        ] {
+            bag.retain(|key, _| !mapping.maps_member(under, key));
+        }
         mapping
             .apply_json(&Value::Object(object), &mut record)
             .map_err(|(path, message)| ImportProblem::new(line, path, message))?;
@@ -182,7 +189,7 @@ fn password(members: &Members<'_>, record: &mut ImportRecord) -> Result<(), Impo
     };
     match stored {
         Ok(hash) => record.password_hash = Some(hash),
-        Err(why) => record.notes.push(reset_note(why)),
+        Err(why) => leave_out_password(record, why),
     }
     Ok(())
 }
@@ -333,12 +340,13 @@ mod tests {
         }));
         assert_eq!(record.password_hash, None);
         assert_eq!(
-            record.notes,
-            vec![
+            record.password_left_out.as_deref(),
+            Some(
                 "the password algorithm `md5` is not supported: the password was not imported \
                  and the user will have to reset it"
-            ]
+            )
         );
+        assert!(record.notes.is_empty(), "{:?}", record.notes);
     }
 
     #[test]
@@ -352,7 +360,8 @@ mod tests {
             }
         }));
         assert_eq!(record.password_hash, None);
-        assert!(record.notes[0].contains("utf16le"), "{:?}", record.notes);
+        let why = record.password_left_out.unwrap_or_default();
+        assert!(why.contains("utf16le"), "{why}");
     }
 
     #[test]
@@ -395,16 +404,32 @@ mod tests {
     }
 
     #[test]
-    fn a_mapping_adds_its_targets_to_the_users_reading() {
-        let mapping =
-            Mapping::parse("[columns]\n\"/user_metadata/company\" = \"company\"\n").unwrap();
+    fn a_mapping_moves_the_metadata_it_sends_to_its_targets() {
+        let mapping = Mapping::parse(
+            "[columns]\n\"/user_metadata/company\" = \"company\"\n\
+             \"/app_metadata/size\" = \"app_metadata.company_size\"\n",
+        )
+        .unwrap();
         let seen = read_text(
-            r#"{"email":"a@example.com","user_metadata":{"company":"Acme"}}"#,
+            r#"{"email":"a@example.com","user_metadata":{"company":"Acme","team":"core"},
+                "app_metadata":{"size":"11-50"}}"#
+                .replace('\n', "")
+                .as_str(),
             Some(&mapping),
         )
         .unwrap();
         let record = seen[0].as_ref().unwrap();
         assert_eq!(record.fields, vec![("company".to_owned(), json!("Acme"))]);
-        assert_eq!(record.user_metadata["company"], "Acme");
+        assert_eq!(
+            record.user_metadata,
+            json!({"team": "core"}).as_object().unwrap().clone()
+        );
+        assert_eq!(
+            record.app_metadata,
+            json!({"company_size": "11-50"})
+                .as_object()
+                .unwrap()
+                .clone()
+        );
     }
 }

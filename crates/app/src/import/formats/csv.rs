@@ -199,17 +199,46 @@ impl Header {
                 columns
             }
         };
+        // Two columns for one target: one of them would be lost without a word.
+        for (i, (name, target)) in columns.iter().enumerate() {
+            if let Some(target) = target
+                && let Some(j) = columns[..i]
+                    .iter()
+                    .position(|(_, other)| other.as_ref() == Some(target))
+            {
+                return Err(ReadError::NotFormat {
+                    line: 1,
+                    message: format!(
+                        "columns {} (`{}`) and {} (`{name}`) are for the same value: keep one",
+                        j + 1,
+                        columns[j].0,
+                        i + 1
+                    ),
+                });
+            }
+        }
         if !columns
             .iter()
             .any(|(_, target)| *target == Some(Target::Email))
         {
-            let message = match mapping {
+            let mut message = match mapping {
                 None => "the header has no `email` column".to_owned(),
                 Some(mapping) => format!(
                     "the header has no column `{}`, mapped to `email`",
                     mapping.email_source().unwrap_or_default()
                 ),
             };
+            // A spreadsheet saved with another separator reads as one column.
+            if let Some(separator) = [';', '\t', '|']
+                .into_iter()
+                .find(|c| columns.iter().any(|(name, _)| name.contains(*c)))
+            {
+                message.push_str(&format!(
+                    " (columns are separated by commas; this header has {:?}: save the file \
+                     as comma-separated values)",
+                    separator
+                ));
+            }
             return Err(ReadError::NotFormat { line: 1, message });
         }
         Ok(Header { columns, notes })
@@ -308,6 +337,28 @@ mod tests {
             read_text("", None),
             Err(ReadError::NotFormat { line: 1, .. })
         ));
+    }
+
+    #[test]
+    fn a_header_naming_one_value_twice_or_with_another_separator_says_so() {
+        for (header, says) in [
+            (
+                "email,given_name,email",
+                "columns 1 (`email`) and 3 (`email`)",
+            ),
+            (
+                "email,company, company",
+                "columns 2 (`company`) and 3 (`company`)",
+            ),
+            ("email;given_name", "this header has ';'"),
+            ("email\tgiven_name", "this header has '\\t'"),
+        ] {
+            let error = read_text(&format!("{header}\na@example.com,x,y\n"), None).unwrap_err();
+            assert!(
+                matches!(&error, ReadError::NotFormat { line: 1, message } if message.contains(says)),
+                "{header}: {error:?}"
+            );
+        }
     }
 
     #[test]

@@ -23,21 +23,24 @@ pub(super) fn decode_base64(text: &str) -> Option<Vec<u8>> {
     BASE64.decode(text.trim()).ok()
 }
 
-/// The note of a user whose password hash is not kept.
-pub(super) fn reset_note(why: impl Display) -> String {
-    format!("{why}: the password was not imported and the user will have to reset it")
+/// Says why `record`'s password hash is not kept.
+pub(super) fn leave_out_password(record: &mut ImportRecord, why: impl Display) {
+    record.password_hash = None;
+    record.password_left_out = Some(format!(
+        "{why}: the password was not imported and the user will have to reset it"
+    ));
 }
 
 /// Keeps a record's password hash only if Accrete verifies it, at a bounded cost
-/// (`check_stored_hash`); otherwise drops it and says why in the notes.
+/// (`check_stored_hash`); otherwise drops it and says why ([`leave_out_password`]).
 pub(super) fn vetted(mut record: ImportRecord) -> ImportRecord {
     if let Some(hash) = &record.password_hash
         && let Err(e) = check_stored_hash(hash)
     {
-        record.password_hash = None;
-        record.notes.push(reset_note(format!(
-            "the password hash is not one Accrete verifies ({e})"
-        )));
+        leave_out_password(
+            &mut record,
+            format!("the password hash is not one Accrete verifies ({e})"),
+        );
     }
     record
 }

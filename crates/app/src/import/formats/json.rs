@@ -157,8 +157,20 @@ pub(super) fn document_error(error: serde_json::Error, what: &str) -> ReadError 
     if error.is_io() {
         return ReadError::Io(error.into());
     }
+    let line = u64::try_from(error.line()).unwrap_or(u64::MAX);
+    if error.is_eof() {
+        // Not another kind of file: this one stops before its end (a copy cut short).
+        return ReadError::NotFormat {
+            line,
+            message: format!(
+                "the file ends in the middle of {what} (at its byte {} of that line): was it \
+                 cut short?",
+                error.column()
+            ),
+        };
+    }
     ReadError::NotFormat {
-        line: u64::try_from(error.line()).unwrap_or(u64::MAX),
+        line,
         message: format!("not {what}: {}", without_position(&error)),
     }
 }

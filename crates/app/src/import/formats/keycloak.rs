@@ -85,8 +85,9 @@ pub(super) fn read(
         return Err(ReadError::NotFormat {
             line: 1,
             message: format!(
-                "not {WHAT} with users: the document has no `users` (export with \
-                 `kc.sh export --users realm_file` or `different_files`)"
+                "not {WHAT} with users: the document has no `users`. An export made with \
+                 `--users different_files` keeps them in the `<realm>-users-<n>.json` files \
+                 beside it: import each of those (or export with `--users realm_file`)"
             ),
         });
     }
@@ -210,7 +211,9 @@ fn user(
             .insert("preferred_username".to_owned(), username.as_str().into());
     }
     for (name, values) in user.attributes.iter().flatten() {
-        attribute(&mut record, name, values);
+        if !mapping.is_some_and(|m| m.maps_member("attributes", name)) {
+            attribute(&mut record, name, values);
+        }
     }
     for identity in user.federated_identities.iter().flatten() {
         match (&identity.identity_provider, &identity.user_id) {
@@ -437,18 +440,22 @@ mod tests {
         assert_eq!(record.password_hash, None);
         assert_eq!(
             record.notes,
-            vec![
-                "the `otp` credential is not imported: the user enrolls it again",
+            vec!["the `otp` credential is not imported: the user enrolls it again"]
+        );
+        assert_eq!(
+            record.password_left_out.as_deref(),
+            Some(
                 "the password algorithm `scrypt` is not supported: the password was not \
-                 imported and the user will have to reset it",
-            ]
+                 imported and the user will have to reset it"
+            )
         );
         let record = one(json!({
             "email": "a@example.com",
             "credentials": [{"type": "password", "value": "hunter2", "temporary": false}]
         }));
         assert_eq!(record.password_hash, None);
-        assert!(record.notes[0].contains("plain text"), "{:?}", record.notes);
+        let why = record.password_left_out.unwrap_or_default();
+        assert!(why.contains("plain text"), "{why}");
     }
 
     #[test]
@@ -526,10 +533,18 @@ mod tests {
             read_text("email,name\n", None),
             Err(ReadError::NotFormat { line: 1, .. })
         ));
-        assert!(matches!(
-            read_text(r#"{"users": [{"email": "a@example.com"}, {"email": "#, None),
-            Err(ReadError::NotFormat { .. })
-        ));
+        let cut = read_text(r#"{"users": [{"email": "a@example.com"}, {"email": "#, None);
+        assert!(
+            matches!(&cut, Err(ReadError::NotFormat { message, .. })
+                if message.starts_with("the file ends in the middle of a Keycloak realm export")),
+            "{cut:?}"
+        );
+        let split = read_text(r#"{"realm": "acme", "enabled": true}"#, None);
+        assert!(
+            matches!(&split, Err(ReadError::NotFormat { message, .. })
+                if message.contains("-users-<n>.json")),
+            "{split:?}"
+        );
     }
 
     #[test]
@@ -551,6 +566,9 @@ mod tests {
         let realm =
             json!({"users": [{"email": "a@example.com", "attributes": {"phone": ["+331234"]}}]});
         let seen = read_text(&realm.to_string(), Some(&mapping)).unwrap();
-        assert_eq!(seen[0].as_ref().unwrap().profile["phone_number"], "+331234");
+        let record = seen[0].as_ref().unwrap();
+        assert_eq!(record.profile["phone_number"], "+331234");
+        // Moved, not also read as the field `phone` (which the policy does not have).
+        assert!(record.fields.is_empty(), "{:?}", record.fields);
     }
 }

@@ -250,6 +250,21 @@ impl Mapping {
         self.columns.iter().map(|(s, t)| (s.as_str(), t))
     }
 
+    /// Whether a source of the mapping is a JSON pointer into the member `name` of the user's
+    /// object `under` (`/attributes/locale/0` is into `locale` of `attributes`): that member
+    /// is sent where the mapping says, so the format's own reading leaves it out (moved, not
+    /// copied; docs/import-export.md).
+    pub(super) fn maps_member(&self, under: &str, name: &str) -> bool {
+        self.columns().any(|(source, _)| {
+            let mut tokens = source
+                .strip_prefix('/')
+                .into_iter()
+                .flat_map(|pointer| pointer.split('/'))
+                .map(|token| token.replace("~1", "/").replace("~0", "~"));
+            tokens.next().as_deref() == Some(under) && tokens.next().as_deref() == Some(name)
+        })
+    }
+
     /// The sources mapped to `email`.
     pub(super) fn email_source(&self) -> Option<&str> {
         self.columns()

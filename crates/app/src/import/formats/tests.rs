@@ -123,11 +123,11 @@ fn an_auth0_export_gives_users_hashes_identities_and_the_problems_of_its_lines()
     let legacy = record(&seen, 3);
     assert_eq!(legacy.password_hash, None);
     assert_eq!(
-        legacy.notes,
-        vec![
+        legacy.password_left_out.as_deref(),
+        Some(
             "the password algorithm `md5` is not supported: the password was not imported and \
              the user will have to reset it"
-        ]
+        )
     );
 
     let (line, path, message) = problem(&seen, 4);
@@ -377,11 +377,12 @@ fn a_password_hash_accrete_would_not_verify_is_dropped_with_a_note() {
     let seen = read_all(Format::Csv, Cursor::new(text), None).unwrap();
     let a = record(&seen, 0);
     assert_eq!(a.password_hash, None);
-    assert!(a.notes[0].contains("bcrypt cost 31"), "{:?}", a.notes);
-    assert!(a.notes[0].ends_with("the user will have to reset it"));
+    let why = a.password_left_out.as_deref().unwrap_or_default();
+    assert!(why.contains("bcrypt cost 31"), "{a:?}");
+    assert!(why.ends_with("the user will have to reset it"));
     let b = record(&seen, 1);
     assert_eq!(b.password_hash, None);
-    assert_eq!(b.notes.len(), 1);
+    assert!(b.password_left_out.is_some(), "{b:?}");
 }
 
 /// A realm export of `total` users made as it is read, counting the users it has written.

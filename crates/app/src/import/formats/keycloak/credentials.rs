@@ -4,7 +4,7 @@
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::super::hashes::{decode_base64, is_bcrypt, reset_note};
+use super::super::hashes::{decode_base64, is_bcrypt, leave_out_password};
 use crate::import::ImportRecord;
 use accrete_oidc::password::{Argon2Variant, Pbkdf2Digest, argon2_phc, pbkdf2_phc};
 
@@ -74,7 +74,7 @@ pub(super) fn credentials(record: &mut ImportRecord, credentials: &[Credential])
     }
     match password(chosen) {
         Ok(hash) => record.password_hash = Some(hash),
-        Err(why) => record.notes.push(reset_note(why)),
+        Err(why) => leave_out_password(record, why),
     }
 }
 
