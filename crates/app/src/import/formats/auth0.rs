@@ -26,8 +26,7 @@ use std::io::BufRead;
 use serde_json::{Map, Value};
 
 use super::hashes::{argon2_from_phc, is_bcrypt, leave_out_password, pbkdf2_from_phc};
-use super::json::{self, Members, UserList};
-use super::mapping::json_kind;
+use super::json::{self, Members};
 use super::{Each, Mapping, ReadError};
 use crate::import::{ExternalIdentity, ImportProblem, ImportRecord};
 
@@ -43,25 +42,13 @@ const CLAIMS: [&str; 7] = [
 ];
 
 pub(super) fn read(
-    mut input: impl BufRead,
+    input: impl BufRead,
     mapping: Option<&Mapping>,
     each: &mut Each<'_>,
 ) -> Result<(), ReadError> {
-    let (start, _) = json::peek_start(&mut input)?;
-    if start == Some(b'[') {
-        let mut handle = |position, value: Value| {
-            each(match value {
-                Value::Object(object) => user(position, object, mapping),
-                other => Err(ImportProblem::new(
-                    position,
-                    "",
-                    format!("{} is not a user (a JSON object)", json_kind(&other)),
-                )),
-            })
-        };
-        return UserList::new(&mut handle).read_list(input, "a JSON list of Auth0 users");
-    }
-    json::read_lines(input, each, |line, object| user(line, object, mapping))
+    json::read_list_or_lines(input, each, "a JSON list of Auth0 users", |line, object| {
+        user(line, object, mapping)
+    })
 }
 
 /// One user of Auth0; with a mapping, its targets are then set from the user's object too.

@@ -42,6 +42,7 @@ pub(super) fn peek_start(input: &mut impl BufRead) -> io::Result<(Option<u8>, u6
 
 /// Reads NDJSON: one JSON object per line, blank lines skipped. Each object is turned into a
 /// record by `user(line, object)`; a line that is not a JSON object is a problem of that line.
+/// (A file that is one JSON list of users: [`read_list_or_lines`].)
 /// A file whose first two lines (not blank) are not JSON objects, or whose only line is not
 /// one, is not NDJSON at all (a pretty-printed JSON document, a CSV file...).
 pub(super) fn read_lines(
@@ -173,6 +174,32 @@ pub(super) fn document_error(error: serde_json::Error, what: &str) -> ReadError 
         line,
         message: format!("not {what}: {}", without_position(&error)),
     }
+}
+
+/// The users of a file that is either one JSON list of them (its first character `[`; a
+/// record's `line` is then the user's position in the list) or NDJSON ([`read_lines`]): each
+/// JSON object made a record by `user`. `list` names the list in errors.
+pub(super) fn read_list_or_lines(
+    mut input: impl BufRead,
+    each: &mut Each<'_>,
+    list: &str,
+    mut user: impl FnMut(u64, Map<String, Value>) -> Result<ImportRecord, ImportProblem>,
+) -> Result<(), ReadError> {
+    let (start, _) = peek_start(&mut input)?;
+    if start != Some(b'[') {
+        return read_lines(input, each, user);
+    }
+    let mut handle = |position, value: Value| {
+        each(match value {
+            Value::Object(object) => user(position, object),
+            other => Err(ImportProblem::new(
+                position,
+                "",
+                format!("{} is not a user (a JSON object)", json_kind(&other)),
+            )),
+        })
+    };
+    UserList::new(&mut handle).read_list(input, list)
 }
 
 /// The users of a JSON list, streamed: each element is read as a JSON value and handed to

@@ -46,10 +46,15 @@ pub(super) fn read(
     mapping: Option<&Mapping>,
     each: &mut Each<'_>,
 ) -> Result<(), ReadError> {
-    json::read_lines(input, each, |line, object| match mapping {
-        Some(mapping) => mapped(line, object, mapping),
-        None => exported(line, &object),
-    })
+    json::read_list_or_lines(
+        input,
+        each,
+        "a JSON list of users",
+        |line, object| match mapping {
+            Some(mapping) => mapped(line, object, mapping),
+            None => exported(line, &object),
+        },
+    )
 }
 
 /// A line read through a mapping: only the mapped values.
@@ -214,6 +219,29 @@ mod tests {
             record.notes,
             vec!["unknown keys are left out: `exported_at`"]
         );
+    }
+
+    #[test]
+    fn a_json_list_of_users_is_read_as_its_lines_would_be() {
+        // As the API's `application/json` body takes it for `jsonl`: positions in the list.
+        let seen = read_text(
+            "[{\"email\":\"a@example.com\",\"profile\":{\"given_name\":\"Ada\"}},\n 7,\n\
+             {\"email\":\"b@example.com\"}]",
+            None,
+        );
+        assert_eq!(seen.len(), 3, "{seen:?}");
+        let first = seen[0].as_ref().unwrap();
+        assert_eq!((first.line, first.email.as_str()), (1, "a@example.com"));
+        assert_eq!(first.profile["given_name"], "Ada");
+        assert_eq!(
+            seen[1],
+            Err(ImportProblem::new(
+                2,
+                "",
+                "a number is not a user (a JSON object)"
+            ))
+        );
+        assert_eq!(seen[2].as_ref().unwrap().line, 3);
     }
 
     #[test]
