@@ -220,7 +220,7 @@ impl Checked {
         match record {
             Err(problem) => {
                 self.counts.refused += 1;
-                self.problems.push(problem);
+                self.problems.push(refusal(problem));
             }
             Ok(record) => match prepare(policy, record, &mut self.counts, &mut self.problems) {
                 Some(user) => self.users.push(user),
@@ -253,6 +253,13 @@ impl Summary {
     }
 }
 
+/// The problem of a user that is not imported at all, said so in the report (a value left out
+/// of a user that is imported is reported as it is).
+fn refusal(mut problem: ImportProblem) -> ImportProblem {
+    problem.message = format!("the user is not imported: {}", problem.message);
+    problem
+}
+
 /// Counts the outcomes of a batch whose users were on `lines`, and reports the refused.
 fn tally(
     lines: Option<Vec<u64>>,
@@ -267,7 +274,7 @@ fn tally(
             ImportOutcome::Unchanged(_) => summary.unchanged += 1,
             ImportOutcome::Refused(reason) => {
                 summary.refused += 1;
-                observer.problem(&ImportProblem::new(line, "", reason));
+                observer.problem(&refusal(ImportProblem::new(line, "", reason)));
             }
         }
     }
@@ -310,7 +317,11 @@ fn prepare(
     }
     let email = email.trim().to_owned();
     if let Err(problem) = credentials::check_email(&email) {
-        problems.push(ImportProblem::new(line, "email", problem.to_string()));
+        problems.push(refusal(ImportProblem::new(
+            line,
+            "email",
+            problem.to_string(),
+        )));
         return None;
     }
     let password_hash = password_hash.filter(|hash| match password::check_stored_hash(hash) {
@@ -337,7 +348,7 @@ fn prepare(
                 format!(
                     "{key:?} is not a field of the policy: add the field to the policy, or send \
                      it to profile.{key}, user_metadata.{key} or app_metadata.{key} (a CSV \
-                     header, or --mapping)"
+                     header, or the command line's --mapping)"
                 ),
             ));
             continue;

@@ -174,12 +174,16 @@ pub(super) fn argon2_from_phc(text: &str) -> Result<String, String> {
 }
 
 /// A PBKDF2 PHC string as Auth0 reads it (`$pbkdf2-sha256$i=27500,l=32$<salt>$<hash>`; `i`
-/// defaults to 100000 and `l` to 64), rewritten the way Accrete writes it.
+/// defaults to 100000 and `l` to 64), rewritten the way Accrete writes it. `$pbkdf2$` without a
+/// digest is PBKDF2 with HMAC-SHA-1, as the PHC strings of passlib and RustCrypto name it (and
+/// as Accrete verifies it, docs/oidc.md).
 pub(super) fn pbkdf2_from_phc(text: &str) -> Result<String, String> {
     let phc =
         Phc::parse(text.trim()).ok_or_else(|| "the pbkdf2 hash is not a PHC string".to_owned())?;
-    let Some(digest_name) = phc.id.strip_prefix("pbkdf2-") else {
-        return Err(format!("`{}` is not pbkdf2-<digest>", phc.id));
+    let digest_name = match phc.id.strip_prefix("pbkdf2-") {
+        Some(name) => name,
+        None if phc.id == "pbkdf2" => "sha1",
+        None => return Err(format!("`{}` is not pbkdf2-<digest>", phc.id)),
     };
     let digest = pbkdf2_digest(digest_name)
         .ok_or_else(|| format!("pbkdf2 with the digest `{digest_name}` is not supported"))?;
@@ -235,6 +239,16 @@ mod tests {
             pbkdf2_from_phc(hash)
                 .unwrap()
                 .starts_with("$pbkdf2-sha256$")
+        );
+        // Without a digest: SHA-1, as `$pbkdf2-sha1$`.
+        assert_eq!(
+            pbkdf2_from_phc("$pbkdf2$i=1000,l=8$c2FsdHNhbHQ$aGFzaGhhc2g"),
+            pbkdf2_from_phc("$pbkdf2-sha1$i=1000,l=8$c2FsdHNhbHQ$aGFzaGhhc2g")
+        );
+        assert!(
+            pbkdf2_from_phc("$pbkdf2$i=1000,l=8$c2FsdHNhbHQ$aGFzaGhhc2g").is_ok(),
+            "{:?}",
+            pbkdf2_from_phc("$pbkdf2$i=1000,l=8$c2FsdHNhbHQ$aGFzaGhhc2g")
         );
         let error = pbkdf2_from_phc("$pbkdf2-md5$i=1000,l=8$c2FsdHNhbHQ$aGFzaGhhc2g").unwrap_err();
         assert!(error.contains("md5"), "{error}");

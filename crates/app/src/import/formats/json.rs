@@ -61,11 +61,17 @@ pub(super) fn read_lines(
         if whole && buffer.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let parsed = if whole {
+        let parsed = if !whole {
+            Err(format!("the line is longer than {} MiB", MAX_LINE >> 20))
+        } else if let Err(e) = std::str::from_utf8(&buffer) {
+            // Another encoding (Latin-1, UTF-16...): serde would speak of escapes or bytes.
+            Err(format!(
+                "the line is not UTF-8 text (its byte {} is not): save the file as UTF-8",
+                e.valid_up_to() + 1
+            ))
+        } else {
             serde_json::from_slice::<Value>(&buffer)
                 .map_err(|e| format!("not JSON: {}", without_position(&e)))
-        } else {
-            Err(format!("the line is longer than {} MiB", MAX_LINE >> 20))
         };
         let object = match parsed {
             Ok(Value::Object(object)) => Ok(object),
@@ -368,9 +374,14 @@ mod tests {
     use std::io::Cursor;
 
     fn lines(text: &str) -> Result<Vec<Result<u64, ImportProblem>>, ReadError> {
+        lines_of(text.as_bytes().to_vec())
+    }
+
+    /// The line of each record of NDJSON `bytes`, or its problem.
+    fn lines_of(bytes: Vec<u8>) -> Result<Vec<Result<u64, ImportProblem>>, ReadError> {
         let mut seen = Vec::new();
         read_lines(
-            Cursor::new(text.as_bytes().to_vec()),
+            Cursor::new(bytes),
             &mut |r| {
                 seen.push(r.map(|record| record.line));
                 ControlFlow::Continue(())
@@ -419,6 +430,19 @@ mod tests {
         let seen = lines("{\"email\": \n{\"a\":1}\n").unwrap();
         assert!(matches!(&seen[0], Err(p) if p.line == 1 && p.message.starts_with("not JSON")));
         assert_eq!(seen[1], Ok(2));
+    }
+
+    #[test]
+    fn a_line_in_another_encoding_is_said_to_be_not_utf8() {
+        let mut text = b"{\"a\":1}\n{\"name\":\"Ren".to_vec();
+        text.extend_from_slice(b"\xe9\"}\n{\"b\":2}\n");
+        let seen = lines_of(text).unwrap();
+        assert!(
+            matches!(&seen[1], Err(p) if p.line == 2
+                && p.message.starts_with("the line is not UTF-8 text (its byte 13 is not)")),
+            "{seen:?}"
+        );
+        assert_eq!(seen[2], Ok(3));
     }
 
     #[test]
