@@ -88,10 +88,15 @@ pub struct SpecFlags {
     #[arg(long, value_name = "URL")]
     userinfo_endpoint: Option<String>,
     /// The client id registered at the provider.
-    #[arg(long, value_name = "ID")]
+    #[arg(long, value_name = "ID", allow_hyphen_values = true)]
     client_id: Option<String>,
     /// The client secret (prefer --client-secret-file: a command line is seen by others).
-    #[arg(long, value_name = "SECRET", conflicts_with = "client_secret_file")]
+    #[arg(
+        long,
+        value_name = "SECRET",
+        conflicts_with = "client_secret_file",
+        allow_hyphen_values = true
+    )]
     client_secret: Option<String>,
     /// A file holding the client secret (a final line break is ignored).
     #[arg(long, value_name = "PATH")]
@@ -797,5 +802,13 @@ mod tests {
         assert!(args(&[]).is_err());
         assert!(args(&["--file", "a.toml"]).is_ok());
         assert!(args(&["a", "--client-secret", "s", "--client-secret-file", "f"]).is_err());
+    }
+
+    #[test]
+    fn a_secret_or_client_id_that_starts_with_a_dash_is_taken_as_given() {
+        // Providers hand out base64url secrets: one in 32 starts with "-".
+        let parsed = args(&["a", "--client-id", "-id", "--client-secret", "-IEP-8-Y4ya"]).unwrap();
+        assert_eq!(parsed.spec.client_id.as_deref(), Some("-id"));
+        assert_eq!(parsed.spec.client_secret.as_deref(), Some("-IEP-8-Y4ya"));
     }
 }
