@@ -70,6 +70,9 @@ pub enum JobError {
     TooLarge { limit: u64 },
     #[error("no such import job")]
     NotFound,
+    /// A list of jobs asked for fewer than one, or more than [`MAX_LISTED`].
+    #[error("between 1 and {MAX_LISTED}")]
+    Limit,
     /// The uploaded file cannot be written to the data folder.
     #[error("the uploaded file cannot be kept: {0}")]
     Io(#[from] std::io::Error),
@@ -445,7 +448,10 @@ pub async fn get(app: &App, id: Uuid, now: OffsetDateTime) -> Result<ImportJob, 
 
 /// The newest jobs, newest first (at most [`MAX_LISTED`]).
 pub async fn list(app: &App, limit: u32, now: OffsetDateTime) -> Result<Vec<ImportJob>, JobError> {
-    let limit = i64::from(limit.clamp(1, MAX_LISTED));
+    if !(1..=MAX_LISTED).contains(&limit) {
+        return Err(JobError::Limit);
+    }
+    let limit = i64::from(limit);
     Ok(app
         .store()
         .list_import_jobs(limit, now - STALE_AFTER)

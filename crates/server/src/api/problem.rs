@@ -5,10 +5,13 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::FromRequestParts;
+use axum::extract::rejection::{JsonRejection, PathRejection};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 use utoipa::ToSchema;
 
 use accrete_app::client_admin::ClientError;
@@ -345,6 +348,7 @@ impl From<JobError> for ApiError {
             JobError::Format(message) => ApiError::field("format", "unsupported_format", message),
             JobError::TooLarge { .. } => ApiError::TooLarge(error.to_string()),
             JobError::NotFound => ApiError::NotFound("import job"),
+            JobError::Limit => ApiError::field("limit", "out_of_range", error.to_string()),
             JobError::Io(_) => ApiError::Internal(error.to_string()),
             JobError::Store(error) => error.into(),
         }
@@ -407,12 +411,6 @@ impl From<PathRejection> for ApiError {
     }
 }
 
-impl From<QueryRejection> for ApiError {
-    fn from(rejection: QueryRejection) -> Self {
-        ApiError::BadRequest(format!("invalid query: {}", rejection.body_text()))
-    }
-}
-
 /// `Json` whose rejections are problem documents.
 #[derive(Debug, Clone, Copy, Default, axum::extract::FromRequest)]
 #[from_request(via(axum::Json), rejection(ApiError))]
@@ -429,10 +427,41 @@ impl<T: Serialize> IntoResponse for ApiJson<T> {
 #[from_request(via(axum::extract::Path), rejection(ApiError))]
 pub struct ApiPath<T>(pub T);
 
-/// `Query` whose rejections are problem documents.
-#[derive(Debug, axum::extract::FromRequestParts)]
-#[from_request(via(axum::extract::Query), rejection(ApiError))]
+/// The query string read as `T`; what cannot be read is a problem document that names the
+/// parameter in `fields` (`required` when it is missing, `invalid_value` with the reason).
+#[derive(Debug)]
 pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        query_of(parts.uri.query().unwrap_or_default()).map(ApiQuery)
+    }
+}
+
+fn query_of<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
+    let parameters = form_urlencoded::parse(query.as_bytes());
+    serde_path_to_error::deserialize(serde_urlencoded::Deserializer::new(parameters)).map_err(
+        |error| {
+            let reason = error.inner().to_string();
+            // serde names a missing member in its message, at the level of the whole query.
+            if let Some(name) = reason
+                .strip_prefix("missing field `")
+                .and_then(|rest| rest.strip_suffix('`'))
+            {
+                return ApiError::field(name, "required", "this query parameter is required");
+            }
+            let name = error.path().to_string();
+            let name = if name == "." { "query" } else { name.as_str() };
+            ApiError::field(
+                name,
+                "invalid_value",
+                format!("this query parameter cannot be read: {reason}"),
+            )
+        },
+    )
+}
 
 /// The answer to any path under `/api/v1` that no route serves.
 pub async fn no_route() -> ApiError {
@@ -523,6 +552,39 @@ mod tests {
             headers.insert(header::IF_MATCH, HeaderValue::from_static(refused));
             assert!(if_match(&headers).is_err(), "{refused}");
         }
+    }
+
+    #[test]
+    fn a_query_parameter_that_cannot_be_read_is_named_in_fields() {
+        #[derive(Debug, serde::Deserialize)]
+        struct Query {
+            format: String,
+            limit: Option<u32>,
+        }
+        let codes = |query: &str| match query_of::<Query>(query).unwrap_err() {
+            ApiError::Invalid { fields, detail } => {
+                assert!(!detail.contains("deserialize"), "{detail}");
+                fields
+                    .into_iter()
+                    .map(|(name, problems)| (name, problems[0].code.clone()))
+                    .collect::<Vec<_>>()
+            }
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            codes("limit=3"),
+            [("format".to_owned(), "required".to_owned())]
+        );
+        assert_eq!(
+            codes("format=csv&limit=ten"),
+            [("limit".to_owned(), "invalid_value".to_owned())]
+        );
+        assert_eq!(
+            codes("format=csv&limit=-1"),
+            [("limit".to_owned(), "invalid_value".to_owned())]
+        );
+        let read = query_of::<Query>("format=csv&limit=3").unwrap();
+        assert_eq!((read.format.as_str(), read.limit), ("csv", Some(3)));
     }
 
     #[test]

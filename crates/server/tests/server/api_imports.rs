@@ -285,16 +285,29 @@ async fn the_import_api_refuses_keycloak_other_bodies_large_files_unknown_jobs_a
             "unsupported_format"
         );
         problem(upload(&api, "format=xml", "text/csv", "email\n").await, 400).await;
-        problem(
+        // A parameter missing or unreadable is named in `fields`, in the API's words.
+        let missing = problem(
             upload(&api, "dry_run=true", "text/csv", "email\n").await,
             400,
         )
         .await;
-        problem(
+        assert_eq!(
+            missing["fields"]["format"][0]["code"], "required",
+            "{missing}"
+        );
+        let maybe = problem(
             upload(&api, "format=csv&dry_run=maybe", "text/csv", "email\n").await,
             400,
         )
         .await;
+        assert_eq!(
+            maybe["fields"]["dry_run"][0]["code"], "invalid_value",
+            "{maybe}"
+        );
+        assert!(
+            !maybe["detail"].as_str().unwrap().contains("deserialize"),
+            "{maybe}"
+        );
         problem(
             upload(&api, "format=csv", "text/plain", "email\n").await,
             415,
@@ -320,8 +333,14 @@ async fn the_import_api_refuses_keycloak_other_bodies_large_files_unknown_jobs_a
         )
         .await;
         problem(api.get("/users/imports/not-a-uuid").await, 400).await;
-        problem(api.get("/users/imports?limit=0").await, 400).await;
-        problem(api.get("/users/imports?limit=101").await, 400).await;
+        for limit in ["0", "101"] {
+            let refused =
+                problem(api.get(&format!("/users/imports?limit={limit}")).await, 400).await;
+            assert_eq!(
+                refused["fields"]["limit"][0]["code"], "out_of_range",
+                "{refused}"
+            );
+        }
 
         ensure_client(&app, "reader", &[]).await;
         let reader = Api {
