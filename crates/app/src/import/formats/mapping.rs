@@ -183,6 +183,9 @@ pub(super) fn parse_time(text: &str) -> Result<OffsetDateTime, String> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Mapping {
     columns: Vec<(String, Target)>,
+    /// The object and member each JSON pointer source reaches into (`/attributes/locale/0`:
+    /// `attributes`, `locale`), its tokens unescaped once here rather than for each user.
+    members: Vec<(String, String)>,
 }
 
 #[derive(Deserialize)]
@@ -211,6 +214,7 @@ impl Mapping {
         columns.sort_by_key(|(_, target)| target.span().start);
         let mut mapping = Mapping {
             columns: Vec::with_capacity(columns.len()),
+            members: Vec::new(),
         };
         for (source, target) in columns {
             let line = line_of(target.span().start);
@@ -235,6 +239,17 @@ impl Mapping {
         if mapping.columns.is_empty() {
             return Err("the [columns] table of the mapping is empty".to_owned());
         }
+        mapping.members = mapping
+            .columns
+            .iter()
+            .filter_map(|(source, _)| {
+                let mut tokens = source
+                    .strip_prefix('/')?
+                    .split('/')
+                    .map(|token| token.replace("~1", "/").replace("~0", "~"));
+                Some((tokens.next()?, tokens.next()?))
+            })
+            .collect();
         Ok(mapping)
     }
 
@@ -255,14 +270,9 @@ impl Mapping {
     /// is sent where the mapping says, so the format's own reading leaves it out (moved, not
     /// copied; docs/import-export.md).
     pub(super) fn maps_member(&self, under: &str, name: &str) -> bool {
-        self.columns().any(|(source, _)| {
-            let mut tokens = source
-                .strip_prefix('/')
-                .into_iter()
-                .flat_map(|pointer| pointer.split('/'))
-                .map(|token| token.replace("~1", "/").replace("~0", "~"));
-            tokens.next().as_deref() == Some(under) && tokens.next().as_deref() == Some(name)
-        })
+        self.members
+            .iter()
+            .any(|(object, member)| object == under && member == name)
     }
 
     /// The sources mapped to `email`.
