@@ -69,15 +69,33 @@ fn a_first_import_in_one_transaction_then_the_same_file_again_changes_nothing() 
 }
 
 #[test]
-fn a_dry_run_in_one_transaction_counts_a_user_twice_in_the_file_once_and_stores_nothing() {
+fn a_dry_run_in_one_transaction_refuses_a_user_twice_in_the_file_and_stores_nothing() {
     let dir = tempfile::tempdir().unwrap();
     // 600 users, the first of them again at the end, in another batch.
     let file = write_users(dir.path(), &(users(600) + &users(1)));
 
-    let stdout = import(dir.path(), &file, &["--single-transaction", "--dry-run"]);
+    let args = [
+        "users",
+        "import",
+        &file,
+        "--format",
+        "jsonl",
+        "--single-transaction",
+        "--dry-run",
+    ];
+    let (output, stdout, stderr) = run(dir.path(), &args);
+    // A user not imported makes the import incomplete.
+    assert_eq!(output.status.code(), Some(3), "{stdout} {stderr}");
     assert!(
-        stdout.contains("dry run (nothing stored): 601 read: 600 created, 0 updated, 1 unchanged"),
+        stdout.contains(
+            "dry run (nothing stored): 601 read: 600 created, 0 updated, 0 unchanged, 1 not imported"
+        ),
         "{stdout}"
+    );
+    let report = std::fs::read_to_string(format!("{file}.report.csv")).unwrap();
+    assert!(
+        report.contains("601,email,\"the user is not imported: an earlier user of the file"),
+        "{report}"
     );
     let stdout = export(dir.path());
     assert_eq!(stdout.lines().count(), 0, "{stdout}");

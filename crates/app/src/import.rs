@@ -8,6 +8,7 @@
 
 pub mod formats;
 mod record;
+mod seen;
 #[cfg(test)]
 mod tests;
 
@@ -16,7 +17,7 @@ use std::io::Read;
 use std::ops::ControlFlow;
 
 use accrete_core::CompiledPolicy;
-use accrete_oidc::{credentials, password};
+use accrete_oidc::credentials;
 use accrete_store::{
     HistoryEntry, ImportBatch, ImportOutcome, ImportStep, ImportUser, Location, PHONE_NUMBER,
     PHONE_NUMBER_VERIFIED, ProfileChange, Spent, StoreError,
@@ -33,6 +34,7 @@ use crate::values;
 pub use accrete_store::ImportScope;
 pub use formats::{Format, Mapping, ReadError};
 pub use record::{ExternalIdentity, ImportProblem, ImportRecord};
+use seen::Seen;
 
 /// Users per database transaction.
 pub const BATCH: usize = 500;
@@ -63,7 +65,8 @@ pub struct Summary {
     pub refused: u64,
     /// Values left out of users that were imported: each is in the report.
     pub values_refused: u64,
-    /// Imported with a password hash to verify at the first sign-in.
+    /// Users whose password hash from the file was stored, to verify at their first sign-in
+    /// (created with one, or found without a password): not those that had a password already.
     pub with_password: u64,
     /// Sign-in methods of other providers that were not linked (each user signs in with a
     /// connection of this server, which links them when the provider proves the address).
@@ -80,8 +83,7 @@ pub trait Observer: Send {
 
 /// Imports `input` read as `format`, within the transactions of `scope`. With `dry_run`,
 /// everything is checked and written, then rolled back (the summary says what an import would
-/// do; with [`ImportScope::Batches`], a user found twice in the file is counted as created
-/// twice when the two are in different batches).
+/// do). A later line of a user an earlier line is (its address or id) is refused ([`Seen`]).
 ///
 /// Two stages run at once: the file is read, its users checked and made into a batch
 /// ([`ImportBatch::new`], which does the work that needs no database) on a thread of its own,
@@ -102,8 +104,9 @@ pub async fn run(
     let (spent_out, spent) = std::sync::mpsc::channel::<Spent>();
     let reader = tokio::task::spawn_blocking(move || {
         let mut chunk = Checked::default();
+        let mut seen = Seen::default();
         let read = formats::read(format, input, mapping.as_ref(), &mut |record| {
-            chunk.add(&policy, record);
+            chunk.add(&policy, record, &mut seen);
             if chunk.users.len() < BATCH {
                 return ControlFlow::Continue(());
             }
@@ -128,8 +131,8 @@ pub async fn run(
             .import_stream(format.as_str(), scope, dry_run, steps_in, outcomes_out);
     let mut summary = Summary::default();
     let checking = async {
-        // The lines of the batches sent and not yet answered, in order.
-        let mut pending: VecDeque<Vec<u64>> = VecDeque::new();
+        // The users of the batches sent and not yet answered, in order.
+        let mut pending: VecDeque<Vec<Line>> = VecDeque::new();
         let mut unreadable = false;
         while let Some(chunk) = checked.recv().await {
             unreadable |= chunk.unreadable;
@@ -176,11 +179,18 @@ pub async fn run(
     Ok(summary)
 }
 
+/// Where a user of a batch was read, for the report, and whether it came with a password hash.
+#[derive(Debug, Clone, Copy)]
+struct Line {
+    number: u64,
+    password_hash: bool,
+}
+
 /// Users read and checked on the reader's thread, up to a batch of them.
 #[derive(Default)]
 struct Checked {
-    /// What to store, with the line each user was read on.
-    users: Vec<(u64, ImportUser)>,
+    /// What to store, with where each user was read.
+    users: Vec<(Line, ImportUser)>,
     /// What was left out, and notes.
     problems: Vec<ImportProblem>,
     /// The figures of these users, before they are stored.
@@ -191,8 +201,8 @@ struct Checked {
 
 /// [`Checked`] users made into a batch, on the reader's thread.
 struct Sealed {
-    /// The line each user was read on, and the batch (none when every user was left out).
-    batch: Option<(Vec<u64>, ImportBatch)>,
+    /// Where each user was read, and the batch (none when every user was left out).
+    batch: Option<(Vec<Line>, ImportBatch)>,
     problems: Vec<ImportProblem>,
     counts: Summary,
     unreadable: bool,
@@ -203,7 +213,7 @@ impl Checked {
     /// written.
     fn sealed(self, spent: &std::sync::mpsc::Sender<Spent>) -> Sealed {
         let batch = (!self.users.is_empty()).then(|| {
-            let (lines, users): (Vec<u64>, Vec<ImportUser>) = self.users.into_iter().unzip();
+            let (lines, users): (Vec<Line>, Vec<ImportUser>) = self.users.into_iter().unzip();
             let batch = ImportBatch::new(users, OffsetDateTime::now_utc());
             (lines, batch.freed_by(spent.clone()))
         });
@@ -215,17 +225,24 @@ impl Checked {
         }
     }
 
-    fn add(&mut self, policy: &CompiledPolicy, record: Result<ImportRecord, ImportProblem>) {
+    fn add(
+        &mut self,
+        policy: &CompiledPolicy,
+        record: Result<ImportRecord, ImportProblem>,
+        seen: &mut Seen,
+    ) {
         self.counts.read += 1;
         match record {
             Err(problem) => {
                 self.counts.refused += 1;
                 self.problems.push(refusal(problem));
             }
-            Ok(record) => match prepare(policy, record, &mut self.counts, &mut self.problems) {
-                Some(user) => self.users.push(user),
-                None => self.counts.refused += 1,
-            },
+            Ok(record) => {
+                match prepare(policy, record, seen, &mut self.counts, &mut self.problems) {
+                    Some(user) => self.users.push(user),
+                    None => self.counts.refused += 1,
+                }
+            }
         }
     }
 }
@@ -262,33 +279,44 @@ fn refusal(mut problem: ImportProblem) -> ImportProblem {
 
 /// Counts the outcomes of a batch whose users were on `lines`, and reports the refused.
 fn tally(
-    lines: Option<Vec<u64>>,
+    lines: Option<Vec<Line>>,
     outcomes: Vec<ImportOutcome>,
     summary: &mut Summary,
     observer: &mut dyn Observer,
 ) {
     for (line, outcome) in lines.unwrap_or_default().into_iter().zip(outcomes) {
         match outcome {
-            ImportOutcome::Created(_) => summary.created += 1,
-            ImportOutcome::Updated(_) => summary.updated += 1,
+            ImportOutcome::Created(_) => {
+                summary.created += 1;
+                summary.with_password += u64::from(line.password_hash);
+            }
+            ImportOutcome::Updated {
+                password_hash_stored,
+                ..
+            } => {
+                summary.updated += 1;
+                summary.with_password += u64::from(password_hash_stored);
+            }
             ImportOutcome::Unchanged(_) => summary.unchanged += 1,
             ImportOutcome::Refused(reason) => {
                 summary.refused += 1;
-                observer.problem(&refusal(ImportProblem::new(line, "", reason)));
+                observer.problem(&refusal(ImportProblem::new(line.number, "", reason)));
             }
         }
     }
     observer.progress(summary);
 }
 
-/// A record checked with the policy: what to store, or `None` when the user cannot be imported;
-/// `problems` says what was left out and why.
+/// A record checked with the policy: what to store, or `None` when the user cannot be imported
+/// (an invalid address, or a user an earlier line of the file is: `seen`); `problems` says what
+/// was left out and why.
 fn prepare(
     policy: &CompiledPolicy,
     record: ImportRecord,
+    seen: &mut Seen,
     summary: &mut Summary,
     problems: &mut Vec<ImportProblem>,
-) -> Option<(u64, ImportUser)> {
+) -> Option<(Line, ImportUser)> {
     let ImportRecord {
         line,
         external_id,
@@ -308,13 +336,6 @@ fn prepare(
         notes,
         password_left_out,
     } = record;
-    for note in notes {
-        problems.push(ImportProblem::new(line, "note", note));
-    }
-    if let Some(why) = password_left_out {
-        summary.values_refused += 1;
-        problems.push(ImportProblem::new(line, "password_hash", why));
-    }
     let email = email.trim().to_owned();
     if let Err(problem) = credentials::check_email(&email) {
         problems.push(refusal(ImportProblem::new(
@@ -324,31 +345,35 @@ fn prepare(
         )));
         return None;
     }
-    let password_hash = password_hash.filter(|hash| match password::check_stored_hash(hash) {
-        Ok(()) => true,
-        Err(error) => {
-            summary.values_refused += 1;
-            problems.push(ImportProblem::new(
-                line,
-                "password_hash",
-                format!("{error}; the user is imported without a password"),
-            ));
-            false
-        }
-    });
-    summary.with_password += u64::from(password_hash.is_some());
+    if let Err(repeated) = seen.first(&email, external_id.as_deref()) {
+        problems.push(refusal(ImportProblem::new(
+            line,
+            repeated.path(),
+            repeated.message(),
+        )));
+        return None;
+    }
+    for note in notes {
+        problems.push(ImportProblem::new(line, "note", note));
+    }
+    if let Some(why) = password_left_out {
+        summary.values_refused += 1;
+        problems.push(ImportProblem::new(line, "password_hash", why));
+    }
+    // `password_hash` was vetted as it was read (`formats::read`): one that Accrete cannot
+    // verify is in `password_left_out` instead.
     summary.identities_not_linked += identities.len() as u64;
 
-    for (key, value) in fields {
-        let Some((location, key)) = place(policy, &key) else {
+    for (name, value) in fields {
+        let Some((location, key)) = place(policy, &name) else {
             summary.values_refused += 1;
             problems.push(ImportProblem::new(
                 line,
-                key.clone(),
+                name.clone(),
                 format!(
-                    "{key:?} is not a field of the policy: add the field to the policy, or send \
-                     it to profile.{key}, user_metadata.{key} or app_metadata.{key} (a CSV \
-                     header, or the command line's --mapping)"
+                    "{name:?} is not a field of the policy: add the field to the policy, or \
+                     send it to profile.{name}, user_metadata.{name} or app_metadata.{name} (a \
+                     CSV header, or the command line's --mapping)"
                 ),
             ));
             continue;
@@ -358,6 +383,22 @@ fn prepare(
             Location::UserMetadata => &mut user_metadata,
             Location::AppMetadata => &mut app_metadata,
         };
+        // Two columns for one value (`given_name` and `profile.given_name`): the one that
+        // names the place is kept, the other said, unless both say the same.
+        if let Some(kept) = bag.get(&key)
+            && *kept != value
+        {
+            summary.values_refused += 1;
+            problems.push(ImportProblem::new(
+                line,
+                name.clone(),
+                format!(
+                    "{name:?} is the field kept at {}.{key}, which the user has another value                      for: that value is kept, this one is left out (keep one of the two                      columns)",
+                    location.as_str()
+                ),
+            ));
+            continue;
+        }
         bag.insert(key, value);
     }
     // The source's word on a phone number's verification is kept with the number it verified.
@@ -427,8 +468,12 @@ fn prepare(
             Vec::new()
         }
     };
+    let read = Line {
+        number: line,
+        password_hash: password_hash.is_some(),
+    };
     Some((
-        line,
+        read,
         ImportUser {
             external_id,
             id,

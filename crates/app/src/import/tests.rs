@@ -156,9 +156,12 @@ async fn auth0_users_are_imported_once_and_sign_in_with_their_passwords() {
     // Argon2 from Auth0's custom_password_hash.
     assert!(sign_in(&app, "grace@example.com", "Passw0rd-auth0").await);
 
-    // The same file again: nothing changes, the new password hash stays.
+    // The same file again: nothing changes, the new password hash stays, and no hash of the
+    // file is said to be stored.
+    assert!(summary.with_password >= 2, "{summary:?}");
     let (again, _) = import_file(&app, "auth0-export.ndjson", Format::Auth0).await;
     assert_eq!((again.created, again.updated), (0, 0), "{again:?}");
+    assert_eq!(again.with_password, 0, "{again:?}");
     assert_eq!(again.unchanged, summary.created);
     assert_eq!(hash_of(&app, "ada@example.com").await, rehashed);
 }
@@ -239,6 +242,84 @@ async fn every_user_of_the_file_is_counted_once_whether_imported_or_not() {
         summary.read,
         summary.created + summary.updated + summary.unchanged + summary.refused
     );
+}
+
+#[tokio::test]
+async fn a_second_line_of_the_same_user_is_refused_not_merged_into_the_first() {
+    let (app, _dir) = app().await;
+    // The same address in another case, then the same id in the source with another address.
+    let csv = "external_id,email,profile.given_name,profile.family_name\n\
+               1,ada@example.com,Ada,Lovelace\n\
+               2,ADA@example.com,Mallory,\n\
+               1,grace@example.com,Grace,Hopper\n\
+               3,cy@example.com,Cy,\n";
+    let (summary, seen) = import_csv(&app, csv).await;
+    assert_eq!(
+        (summary.read, summary.created, summary.refused),
+        (4, 2, 2),
+        "{summary:?} {:?}",
+        seen.problems
+    );
+    let refused: Vec<(u64, &str)> = seen
+        .problems
+        .iter()
+        .map(|p| (p.line, p.path.as_str()))
+        .collect();
+    assert_eq!(refused, [(3, "email"), (4, "external_id")]);
+    assert!(
+        seen.problems[0].message.starts_with(
+            "the user is not imported: an earlier user of the file has the same email"
+        ),
+        "{:?}",
+        seen.problems
+    );
+    // The first line's values are the user's; nobody is Grace.
+    let ada = app
+        .store()
+        .find_user_by_email("ada@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(ada.profile["given_name"], "Ada");
+    assert_eq!(ada.profile["family_name"], "Lovelace");
+    assert!(
+        app.store()
+            .find_user_by_email("grace@example.com")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // Run again: the first lines are found unchanged, the second ones refused again.
+    let (again, _) = import_csv(&app, csv).await;
+    assert_eq!((again.unchanged, again.refused), (2, 2), "{again:?}");
+}
+
+#[tokio::test]
+async fn two_columns_for_one_value_keep_the_one_that_names_its_place_and_say_so() {
+    let (app, _dir) = app().await;
+    publish_example(&app).await;
+    let csv = "email,given_name,profile.given_name\n\
+               ada@example.com,Ada,Ada\n\
+               bob@example.com,Bob,Robert\n";
+    let (summary, seen) = import_csv(&app, csv).await;
+    assert_eq!(
+        (summary.created, summary.values_refused),
+        (2, 1),
+        "{:?}",
+        seen.problems
+    );
+    assert_eq!(seen.problems.len(), 1, "{:?}", seen.problems);
+    assert_eq!(
+        (seen.problems[0].line, seen.problems[0].path.as_str()),
+        (3, "given_name")
+    );
+    let bob = app
+        .store()
+        .find_user_by_email("bob@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(bob.profile["given_name"], "Robert");
 }
 
 #[tokio::test]

@@ -55,8 +55,14 @@ pub struct ImportUser {
 pub enum ImportOutcome {
     /// A new user.
     Created(Uuid),
-    /// An existing user (found by external id or email) whose values or email changed.
-    Updated(Uuid),
+    /// An existing user (found by external id or email) whose values, email or password hash
+    /// changed.
+    Updated {
+        id: Uuid,
+        /// The import's password hash was stored (the user had no password); an existing
+        /// password is never replaced.
+        password_hash_stored: bool,
+    },
     /// An existing user with nothing to change.
     Unchanged(Uuid),
     /// Not imported, for this reason (for the report); nothing of it was written.
@@ -1185,14 +1191,13 @@ pub(crate) mod sql {
             )
             .await?;
         }
-        let mut changed = false;
-        if existing.password_hash.is_none() && user.password_hash.is_some() {
+        let password_stored = existing.password_hash.is_none() && user.password_hash.is_some();
+        if password_stored {
             query("UPDATE users SET password_hash = $2 WHERE id = $1")
                 .bind(existing.id.to_string())
                 .bind(user.password_hash.clone())
                 .execute(&mut *tx)
                 .await?;
-            changed = true;
         }
         let update = UserUpdate {
             email: email_changes.then(|| EmailChange {
@@ -1204,8 +1209,11 @@ pub(crate) mod sql {
         };
         let after =
             users::sql::update_user_in(&mut *tx, existing.id, None, &update, source, now).await?;
-        Ok(if changed || after.version != existing.version {
-            ImportOutcome::Updated(existing.id)
+        Ok(if password_stored || after.version != existing.version {
+            ImportOutcome::Updated {
+                id: existing.id,
+                password_hash_stored: password_stored,
+            }
         } else {
             ImportOutcome::Unchanged(existing.id)
         })

@@ -162,7 +162,13 @@ async fn an_existing_user_is_found_by_email_and_keeps_its_password(store: Arc<dy
     new.password_hash = Some("$argon2id$accrete".into());
     let existing = store.create_user(new).await.unwrap();
     let outcomes = import(&store, vec![ada()]).await;
-    assert_eq!(outcomes, vec![ImportOutcome::Updated(existing.id)]);
+    assert_eq!(
+        outcomes,
+        vec![ImportOutcome::Updated {
+            id: existing.id,
+            password_hash_stored: false
+        }]
+    );
     let user = store.get_user(existing.id).await.unwrap();
     assert_eq!(user.password_hash.as_deref(), Some("$argon2id$accrete"));
     assert_eq!(
@@ -188,7 +194,10 @@ async fn a_user_is_found_again_by_its_external_id_after_an_email_change(store: A
     )];
     assert_eq!(
         import(&store, vec![moved]).await,
-        vec![ImportOutcome::Updated(id)]
+        vec![ImportOutcome::Updated {
+            id,
+            password_hash_stored: false
+        }]
     );
     let user = store.get_user(id).await.unwrap();
     assert_eq!(user.email, "ada@new.example");
@@ -354,7 +363,7 @@ async fn one_transaction_for_an_import_commits_once_or_keeps_nothing(store: Arc<
     .await;
     assert_eq!(batches.len(), 2);
     assert!(
-        matches!(batches[1][1], ImportOutcome::Updated(_)),
+        matches!(batches[1][1], ImportOutcome::Updated { .. }),
         "{batches:?}"
     );
     assert_eq!(store.count_users().await.unwrap(), 3);

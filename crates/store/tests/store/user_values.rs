@@ -426,7 +426,7 @@ async fn a_whole_file_import_indexes_the_users_it_creates_and_changes(
     )
     .await;
     assert!(
-        matches!(batches[0][0], ImportOutcome::Updated(_)),
+        matches!(batches[0][0], ImportOutcome::Updated { .. }),
         "{batches:?}"
     );
     assert!(
@@ -434,7 +434,7 @@ async fn a_whole_file_import_indexes_the_users_it_creates_and_changes(
         "{batches:?}"
     );
     assert!(
-        matches!(batches[1][8], ImportOutcome::Updated(_)),
+        matches!(batches[1][8], ImportOutcome::Updated { .. }),
         "{batches:?}"
     );
     assert_eq!(store.count_users().await.unwrap(), 41);
@@ -498,7 +498,7 @@ async fn a_first_import_leaves_every_index_and_trigger_in_place(
     )
     .await;
     assert!(
-        matches!(batches[1][2], ImportOutcome::Updated(_)),
+        matches!(batches[1][2], ImportOutcome::Updated { .. }),
         "{batches:?}"
     );
     assert_eq!(store.count_users().await.unwrap(), 8);

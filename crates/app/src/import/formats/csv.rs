@@ -260,18 +260,42 @@ impl Header {
             line,
             ..ImportRecord::default()
         };
+        // Every cell that cannot be read is said, not only the first.
+        let mut unread: Vec<(&str, String)> = Vec::new();
         for ((name, target), cell) in self.columns.iter().zip(row.iter()) {
             let Some(target) = target else {
                 continue;
             };
-            let text = std::str::from_utf8(cell)
-                .map_err(|_| ImportProblem::new(line, name, "the cell is not UTF-8 text"))?;
+            let Ok(text) = std::str::from_utf8(cell) else {
+                unread.push((name, "the cell is not UTF-8 text".to_owned()));
+                continue;
+            };
             if text.trim().is_empty() {
                 continue;
             }
-            target
-                .apply_text(&mut record, text)
-                .map_err(|message| ImportProblem::new(line, name, message))?;
+            if let Err(message) = target.apply_text(&mut record, text) {
+                unread.push((name, message));
+            }
+        }
+        match unread.as_slice() {
+            [] => {}
+            [(name, message)] => return Err(ImportProblem::new(line, *name, message.clone())),
+            several => {
+                let names: Vec<&str> = several.iter().map(|(name, _)| *name).collect();
+                let reasons: Vec<String> = several
+                    .iter()
+                    .map(|(name, message)| format!("`{name}`: {message}"))
+                    .collect();
+                return Err(ImportProblem::new(
+                    line,
+                    names.join(", "),
+                    format!(
+                        "{} cells cannot be read: {}",
+                        several.len(),
+                        reasons.join("; ")
+                    ),
+                ));
+            }
         }
         if record.email.trim().is_empty() {
             let column = self
@@ -423,6 +447,26 @@ mod tests {
         assert_eq!(
             seen[4].as_ref().unwrap().created_at,
             Some(datetime!(2024-01-01 12:00 UTC))
+        );
+    }
+
+    #[test]
+    fn a_row_with_several_bad_cells_names_each_of_them() {
+        let text = "email,email_verified,created_at
+                    a@example.com,perhaps,yesterday
+";
+        let seen = read_text(text, None).unwrap();
+        let problem = seen[0].as_ref().unwrap_err();
+        assert_eq!(
+            (problem.line, problem.path.as_str()),
+            (2, "email_verified, created_at")
+        );
+        assert!(
+            problem
+                .message
+                .starts_with("2 cells cannot be read: `email_verified`: ")
+                && problem.message.contains("; `created_at`: "),
+            "{problem:?}"
         );
     }
 
