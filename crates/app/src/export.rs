@@ -1,6 +1,7 @@
 //! Taking every user out (`accrete users export`, docs/import-export.md): one JSON object per
 //! line, in the schema `accrete users import --format jsonl` reads back (the same ids, emails,
-//! dates, values, their sources and, when asked, their history). A page of users is read at a
+//! dates, sign-ins, values, their sources and times, how each step went and, when asked, their
+//! history). A page of users is read at a
 //! time, so memory stays bounded whatever the number of users.
 
 use std::io::Write;
@@ -72,7 +73,14 @@ pub fn line(exported: &ExportedUser, options: Options) -> Value {
         "email": user.email,
         "email_verified": user.email_verified,
         "created_at": rfc3339(user.created_at),
+        "updated_at": rfc3339(user.updated_at),
         "disabled": user.disabled_at.is_some(),
+        "disabled_at": user.disabled_at.map(rfc3339),
+        "sign_ins": {
+            "credentialed": user.credentialed_logins,
+            "sso": user.sso_logins,
+            "last_at": user.last_login_at.map(rfc3339),
+        },
     });
     if options.with_password_hashes
         && let Some(hash) = &user.password_hash
@@ -88,11 +96,12 @@ pub fn line(exported: &ExportedUser, options: Options) -> Value {
         .map(|p| {
             (
                 format!("{}.{}", p.location.as_str(), p.key),
-                json!(p.source),
+                json!({"source": p.source, "at": rfc3339(p.updated_at)}),
             )
         })
         .collect();
     line["sources"] = Value::Object(sources);
+    line["prompts"] = json!(exported.prompts);
     if options.with_history {
         line["history"] = exported
             .history

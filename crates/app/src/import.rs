@@ -19,8 +19,8 @@ use std::ops::ControlFlow;
 use accrete_core::CompiledPolicy;
 use accrete_oidc::credentials;
 use accrete_store::{
-    HistoryEntry, ImportBatch, ImportOutcome, ImportStep, ImportUser, Location, PHONE_NUMBER,
-    PHONE_NUMBER_VERIFIED, ProfileChange, Spent, StoreError,
+    HistoryEntry, ImportBatch, ImportOutcome, ImportStep, ImportUser, ImportedSource, Location,
+    PHONE_NUMBER, PHONE_NUMBER_VERIFIED, ProfileChange, PromptState, Spent, StoreError,
 };
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
@@ -326,6 +326,10 @@ fn prepare(
         password_hash,
         created_at,
         disabled,
+        disabled_at,
+        updated_at,
+        sign_ins,
+        prompts,
         mut profile,
         mut user_metadata,
         mut app_metadata,
@@ -451,20 +455,24 @@ fn prepare(
     .map(|(location, bag)| (location, Value::Object(bag)))
     .collect();
 
-    let sources = sources
-        .into_iter()
-        .filter_map(|(path, source)| {
-            let (location, key) = path.split_once('.')?;
-            Some((
-                (Location::parse(location)?, key.to_owned()),
-                source.as_str()?.to_owned(),
-            ))
-        })
-        .collect::<BTreeMap<_, _>>();
+    let sources = match given_sources(sources) {
+        Ok(sources) => sources,
+        Err(message) => {
+            problems.push(ImportProblem::new(line, "sources", message));
+            BTreeMap::new()
+        }
+    };
     let history = match history_entries(history) {
         Ok(history) => history,
         Err(message) => {
             problems.push(ImportProblem::new(line, "history", message));
+            Vec::new()
+        }
+    };
+    let prompts = match prompt_states(prompts) {
+        Ok(prompts) => prompts,
+        Err(message) => {
+            problems.push(ImportProblem::new(line, "prompts", message));
             Vec::new()
         }
     };
@@ -482,6 +490,10 @@ fn prepare(
             password_hash,
             created_at,
             disabled,
+            disabled_at,
+            updated_at,
+            sign_ins,
+            prompts,
             changes,
             patches,
             sources,
@@ -535,6 +547,65 @@ fn place(policy: &CompiledPolicy, name: &str) -> Option<(Location, String)> {
     let field = policy.fields().iter().find(|f| f.key.as_str() == name)?;
     let (location, key) = location_of(field);
     Some((location, key.to_owned()))
+}
+
+/// The sources of a JSONL line's values, as `accrete users export` writes them: by
+/// `<location>.<key>`, `{"source": ..., "at": "<RFC 3339>"}`, or the source alone (files of
+/// earlier versions); the values they name are not checked here (a source of no value is
+/// unused).
+fn given_sources(
+    sources: Map<String, Value>,
+) -> Result<BTreeMap<(Location, String), ImportedSource>, String> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Timed {
+        source: String,
+        #[serde(default, with = "time::serde::rfc3339::option")]
+        at: Option<OffsetDateTime>,
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum Given {
+        Alone(String),
+        Timed(Timed),
+    }
+    sources
+        .into_iter()
+        .map(|(path, given)| {
+            let place = path
+                .split_once('.')
+                .and_then(|(location, key)| Some((Location::parse(location)?, key.to_owned())))
+                .ok_or_else(|| {
+                    format!(
+                        "{path:?} is not <location>.<key>; the sources are not imported (the \
+                         values are, from this import)"
+                    )
+                })?;
+            let given = match serde_json::from_value(given) {
+                Ok(Given::Alone(source)) => ImportedSource { source, at: None },
+                Ok(Given::Timed(Timed { source, at })) => ImportedSource { source, at },
+                Err(_) => {
+                    return Err(format!(
+                        "the source of {path:?} is neither a string nor {{\"source\", \"at\"}}; \
+                         the sources are not imported (the values are, from this import)"
+                    ));
+                }
+            };
+            Ok((place, given))
+        })
+        .collect()
+}
+
+/// The prompt state of a JSONL line, as `accrete users export` writes it.
+fn prompt_states(states: Vec<Value>) -> Result<Vec<PromptState>, String> {
+    states
+        .into_iter()
+        .enumerate()
+        .map(|(i, state)| {
+            serde_json::from_value(state)
+                .map_err(|e| format!("prompt state {i}: {e}; the prompt state is not imported"))
+        })
+        .collect()
 }
 
 /// The history entries of a JSONL line, as `accrete users export --with-history` writes them.

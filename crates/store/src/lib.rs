@@ -58,8 +58,8 @@ pub use aggregates::{
     throttle::CredentialThrottle,
     transactions::AuthTransactions,
     user_transfers::{
-        ExportedUser, ImportBatch, ImportOutcome, ImportScope, ImportStep, ImportUser, Spent,
-        UserTransfers, import_source,
+        ExportedUser, ImportBatch, ImportOutcome, ImportScope, ImportStep, ImportUser,
+        ImportedSource, SignIns, Spent, UserTransfers, import_source,
     },
     users::Users,
     webhooks::Webhooks,

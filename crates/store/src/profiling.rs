@@ -238,30 +238,38 @@ pub struct Event {
     pub data: Value,
 }
 
-/// Per user and step: how often it was shown, skipped and answered, and when last.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// Per user and step: how often it was shown, skipped and answered, and when last. Read back
+/// as Accrete's export writes it (`accrete users import --format jsonl`): a member left out is
+/// zero, none or empty; an unknown member is refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PromptState {
     /// The step.
     pub step: String,
     /// Times shown.
+    #[serde(default)]
     pub shown: i64,
     /// Times skipped.
+    #[serde(default)]
     pub skipped: i64,
     /// Times answered.
+    #[serde(default)]
     pub answered: i64,
     /// Last shown.
-    #[serde(with = "time::serde::rfc3339::option")]
+    #[serde(default, with = "time::serde::rfc3339::option")]
     pub last_shown_at: Option<OffsetDateTime>,
     /// Last skipped.
-    #[serde(with = "time::serde::rfc3339::option")]
+    #[serde(default, with = "time::serde::rfc3339::option")]
     pub last_skipped_at: Option<OffsetDateTime>,
     /// Last answered.
-    #[serde(with = "time::serde::rfc3339::option")]
+    #[serde(default, with = "time::serde::rfc3339::option")]
     pub last_answered_at: Option<OffsetDateTime>,
     /// The user's sign-in count at the last skip.
+    #[serde(default)]
     pub logins_at_last_skip: Option<i64>,
     /// Keys of the fields the user left blank when answering the step (from the `declined`
     /// member of `prompt.answered` events' data, accumulated).
+    #[serde(default)]
     pub declined: Vec<String>,
 }
 

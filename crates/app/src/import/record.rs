@@ -2,6 +2,7 @@
 //! is applied; and a problem of one line. The readers of each format (`formats`) make these;
 //! the import use-case (`crate::import`) checks them against the policy and stores them.
 
+use accrete_store::SignIns;
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -29,6 +30,15 @@ pub struct ImportRecord {
     pub created_at: Option<OffsetDateTime>,
     /// Whether the source system blocked the user (Auth0 `blocked`, Keycloak `enabled: false`).
     pub disabled: bool,
+    /// When it was disabled (JSONL written by `accrete users export` only).
+    pub disabled_at: Option<OffsetDateTime>,
+    /// When the user's values last changed (JSONL written by `accrete users export` only).
+    pub updated_at: Option<OffsetDateTime>,
+    /// The user's sign-ins (JSONL written by `accrete users export` only).
+    pub sign_ins: SignIns,
+    /// How each step of the policy went with the user, as `accrete users export` writes it
+    /// (`prompts`): read by the use-case.
+    pub prompts: Vec<Value>,
     /// Standard claims (`given_name`, `phone_number`...).
     pub profile: Map<String, Value>,
     pub user_metadata: Map<String, Value>,
@@ -37,8 +47,9 @@ pub struct ImportRecord {
     /// gives them (CSV cells are strings): the use-case places each with the policy and reads
     /// a string as the field's type.
     pub fields: Vec<(String, Value)>,
-    /// Where each value came from, `"<location>.<key>"` → source (JSONL written by
-    /// `accrete users export` only); absent values are `import:<format>`.
+    /// Where each value came from, `"<location>.<key>"` → `{"source": ..., "at": ...}` or the
+    /// source alone (JSONL written by `accrete users export` only); absent values are
+    /// `import:<format>`, at the import's time.
     pub sources: Map<String, Value>,
     /// The history entries of the user (JSONL written with `--with-history` only), oldest
     /// first, as `accrete users export` writes them.

@@ -405,8 +405,63 @@ async fn an_export_read_back_into_another_database_exports_the_same() {
     let (first, _dir) = app().await;
     import_file(&first, "auth0-export.ndjson", Format::Auth0).await;
     import_file(&first, "keycloak-realm.json", Format::Keycloak).await;
+    // What a user's life adds: sign-ins, a skipped step, a value given later, a disabling.
+    assert!(sign_in(&first, "ada@example.com", "Passw0rd-bcrypt").await);
+    let ada = first
+        .store()
+        .find_user_by_email("ada@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    let later = OffsetDateTime::now_utc() + time::Duration::minutes(5);
+    for kind in [
+        accrete_store::EventKind::PromptShown,
+        accrete_store::EventKind::PromptSkipped,
+    ] {
+        let event = accrete_store::NewEvent {
+            kind,
+            user_id: ada.id,
+            step: Some("work".into()),
+            client_id: Some("shop".into()),
+            at: later,
+            logins: Some(1),
+            data: serde_json::json!({}),
+        };
+        first.store().record_prompt_event(event).await.unwrap();
+    }
+    let change = accrete_store::UserUpdate {
+        changes: vec![accrete_store::ProfileChange::set(
+            Location::UserMetadata,
+            "team",
+            serde_json::json!("analytical engines"),
+        )],
+        ..Default::default()
+    };
+    first
+        .store()
+        .update_user(ada.id, None, &change, "account", later)
+        .await
+        .unwrap();
+    first
+        .store()
+        .set_user_disabled(ada.id, Some(later), later)
+        .await
+        .unwrap();
     let exported = export_all(&first).await;
     assert!(exported.lines().count() >= 8, "{exported}");
+    let line: Value = exported
+        .lines()
+        .map(|line| serde_json::from_str::<Value>(line).unwrap())
+        .find(|line| line["email"] == "ada@example.com")
+        .unwrap();
+    assert_eq!(line["sign_ins"]["credentialed"], 1, "{line}");
+    assert_eq!(line["prompts"][0]["skipped"], 1, "{line}");
+    assert_eq!(line["prompts"][0]["logins_at_last_skip"], 1, "{line}");
+    assert_eq!(
+        line["sources"]["user_metadata.team"]["source"], "account",
+        "{line}"
+    );
+    assert_eq!(line["updated_at"], line["disabled_at"], "{line}");
 
     let (second, _dir2) = app().await;
     let mut seen = Collected::default();

@@ -19,7 +19,8 @@ use crate::aggregates::users::{self, UserRow};
 use crate::backend::{Backend, Conn, on_postgres, pick, query, query_as};
 use crate::profile::{Bags, Sources};
 use crate::{
-    EmailChange, HistoryEntry, Location, ProfileChange, Provenance, StoreError, User, UserUpdate,
+    EmailChange, HistoryEntry, Location, ProfileChange, PromptState, Provenance, StoreError, User,
+    UserUpdate,
 };
 
 /// One user to import, its values already checked by the policy's rules.
@@ -39,15 +40,45 @@ pub struct ImportUser {
     pub created_at: Option<OffsetDateTime>,
     /// Created disabled (an existing user is left as it is).
     pub disabled: bool,
+    /// When it was disabled, with `disabled` (`now` when absent).
+    pub disabled_at: Option<OffsetDateTime>,
+    /// When its values last changed in the source (`now` when absent); used only when it is
+    /// created.
+    pub updated_at: Option<OffsetDateTime>,
+    /// Its sign-ins in the source (Accrete's own export); used only when it is created.
+    pub sign_ins: SignIns,
+    /// How each step of the policy went with it (Accrete's own export): a user who skipped a
+    /// step is not asked again sooner than the policy says; used only when it is created.
+    pub prompts: Vec<PromptState>,
     /// The values: keys to set (profile claims, and metadata keys of a new user).
     pub changes: Vec<ProfileChange>,
     /// RFC 7396 merge patches of the metadata bags (applied after `changes`).
     pub patches: Vec<(Location, Value)>,
     /// The source of a value, by `(location, key)`, when it is not the import's.
-    pub sources: BTreeMap<(Location, String), String>,
+    pub sources: BTreeMap<(Location, String), ImportedSource>,
     /// The history to keep for a created user instead of one entry per value (`seq` and
     /// `user_id` are ignored); ignored for an existing user.
     pub history: Vec<HistoryEntry>,
+}
+
+/// The source of an imported value, and when it wrote the value (the import's time when
+/// absent).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportedSource {
+    pub source: String,
+    pub at: Option<OffsetDateTime>,
+}
+
+/// A user's sign-ins, as the store counts them (`users.credentialed_logins`, `sso_logins`,
+/// `last_login_at`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SignIns {
+    /// Interactive sign-ins with credentials.
+    pub credentialed: i64,
+    /// Sign-ins that reused a single sign-on session.
+    pub sso: i64,
+    /// The last sign-in of either kind.
+    pub last_at: Option<OffsetDateTime>,
 }
 
 /// What importing one user did.
@@ -222,6 +253,8 @@ pub struct ExportedUser {
     pub provenance: Vec<Provenance>,
     /// Every change of its values, oldest first (only when asked for).
     pub history: Vec<HistoryEntry>,
+    /// How each step of the policy went with it, by step.
+    pub prompts: Vec<PromptState>,
 }
 
 /// Users in (an import, a batch at a time) and out (an export, a page at a time).
@@ -882,8 +915,8 @@ pub(crate) mod sql {
             return Ok(Vec::new());
         }
         let at = crate::model::to_millis(now);
-        let (mut rows, mut imported, mut history, mut events) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut rows, mut imported, mut history, mut events, mut prompts) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let mut outcomes = Vec::with_capacity(users.len());
         // Each user's values, kept until the rows that borrow them are written.
         let mut prepared = Vec::with_capacity(users.len());
@@ -913,22 +946,29 @@ pub(crate) mod sql {
                 }
             };
             let mut sources = Sources::default();
+            // The row's history (`import_history_at`) is as old as its newest value.
+            let mut newest = None;
             for change in &created.applied {
                 counts.values.change(change);
-                let from = user
-                    .sources
-                    .get(&(change.location, change.key.clone()))
-                    .map_or(source, String::as_str);
-                sources.record(change, from, at);
+                let (from, written) = match user.sources.get(&(change.location, change.key.clone()))
+                {
+                    Some(given) => (
+                        given.source.as_str(),
+                        given.at.map_or(at, crate::model::to_millis),
+                    ),
+                    None => (source, at),
+                };
+                newest = newest.max(Some(written));
+                sources.record(change, from, written);
             }
             *counts
                 .signups
                 .entry(created_at.to_offset(time::UtcOffset::UTC).date())
                 .or_default() += 1;
-            prepared.push((id, normalized, created_at, created, sources, user));
+            prepared.push((id, normalized, created_at, created, (sources, newest), user));
             outcomes.push((i, ImportOutcome::Created(id)));
         }
-        for (id, normalized, created_at, created, sources, user) in &prepared {
+        for (id, normalized, created_at, created, (sources, newest), user) in &prepared {
             let id = *id;
             let email = user.email.trim();
             let (applied, in_row) = (&created.applied, created.in_row);
@@ -939,14 +979,22 @@ pub(crate) mod sql {
                 v: user.email_verified,
                 h: user.password_hash.as_deref(),
                 c: crate::model::to_millis(*created_at),
-                u: at,
+                u: user.updated_at.map_or(at, crate::model::to_millis),
                 p: &created.bags[0],
                 m: &created.bags[1],
                 a: &created.bags[2],
-                d: user.disabled.then_some(at),
+                d: user
+                    .disabled
+                    .then(|| user.disabled_at.map_or(at, crate::model::to_millis)),
                 s: sources,
-                y: in_row.then_some(at),
+                y: in_row.then(|| newest.unwrap_or(at)),
+                l: user.sign_ins.credentialed,
+                o: user.sign_ins.sso,
+                t: user.sign_ins.last_at.map(crate::model::to_millis),
             });
+            for state in &user.prompts {
+                prompts.push(rows::Prompt::of(id, state)?);
+            }
             if let Some(external_id) = &user.external_id {
                 imported.push(rows::Imported {
                     x: external_id,
@@ -957,7 +1005,7 @@ pub(crate) mod sql {
                 let source = user
                     .sources
                     .get(&(change.location, change.key.clone()))
-                    .map_or(source, String::as_str);
+                    .map_or(source, |given| given.source.as_str());
                 if user.history.is_empty() && !in_row {
                     history.push(rows::History {
                         u: id,
@@ -998,16 +1046,21 @@ pub(crate) mod sql {
             "WITH r AS MATERIALIZED (SELECT j.key AS n, j.value AS v FROM json_each($1) j)
              INSERT INTO users (id, email, email_normalized, email_verified, password_hash,
                                 created_at, updated_at, profile, user_metadata, app_metadata,
-                                disabled_at, sources, import_history_at)
+                                disabled_at, sources, import_history_at, credentialed_logins,
+                                sso_logins, last_login_at)
              SELECT v ->> 'i', v ->> 'e', v ->> 'n', v ->> 'v', v ->> 'h', v ->> 'c', v ->> 'u',
-                    v -> 'p', v -> 'm', v -> 'a', v ->> 'd', v -> 's', v ->> 'y'
+                    v -> 'p', v -> 'm', v -> 'a', v ->> 'd', v -> 's', v ->> 'y',
+                    coalesce(v ->> 'l', 0), coalesce(v ->> 'o', 0), v ->> 't'
              FROM r ORDER BY n",
             "INSERT INTO users (id, email, email_normalized, email_verified, password_hash,
                                 created_at, updated_at, profile, user_metadata, app_metadata,
-                                disabled_at, sources, import_history_at)
+                                disabled_at, sources, import_history_at, credentialed_logins,
+                                sso_logins, last_login_at)
              SELECT j ->> 'i', j ->> 'e', j ->> 'n', (j ->> 'v')::boolean, j ->> 'h',
                     (j ->> 'c')::bigint, (j ->> 'u')::bigint, j -> 'p', j -> 'm', j -> 'a',
-                    (j ->> 'd')::bigint, j -> 's', (j ->> 'y')::bigint
+                    (j ->> 'd')::bigint, j -> 's', (j ->> 'y')::bigint,
+                    coalesce((j ->> 'l')::bigint, 0), coalesce((j ->> 'o')::bigint, 0),
+                    (j ->> 't')::bigint
              FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(j, n) ORDER BY n",
         ))
         .bind(rows::text(&rows)?)
@@ -1045,6 +1098,27 @@ pub(crate) mod sql {
                  FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(j, n) ORDER BY n",
             ))
             .bind(rows::text(&history)?)
+            .execute(&mut *tx)
+            .await?;
+        }
+        if !prompts.is_empty() {
+            query(pick::<C>(
+                "INSERT INTO prompt_state (user_id, step, shown, skipped, answered, last_shown_at,
+                                           last_skipped_at, last_answered_at,
+                                           logins_at_last_skip, declined)
+                 SELECT j.value ->> 'u', j.value ->> 's', j.value ->> 'h', j.value ->> 'k',
+                        j.value ->> 'a', j.value ->> 'hs', j.value ->> 'ks', j.value ->> 'as',
+                        j.value ->> 'l', j.value ->> 'd'
+                 FROM json_each($1) j ORDER BY j.key",
+                "INSERT INTO prompt_state (user_id, step, shown, skipped, answered, last_shown_at,
+                                           last_skipped_at, last_answered_at,
+                                           logins_at_last_skip, declined)
+                 SELECT j ->> 'u', j ->> 's', (j ->> 'h')::bigint, (j ->> 'k')::bigint,
+                        (j ->> 'a')::bigint, (j ->> 'hs')::bigint, (j ->> 'ks')::bigint,
+                        (j ->> 'as')::bigint, (j ->> 'l')::bigint, j ->> 'd'
+                 FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(j, n) ORDER BY n",
+            ))
+            .bind(rows::text(&prompts)?)
             .execute(&mut *tx)
             .await?;
         }
@@ -1098,6 +1172,50 @@ pub(crate) mod sql {
             pub d: Option<i64>,
             pub s: &'a Sources,
             pub y: Option<i64>,
+            /// Sign-ins: left out when none (most imports), read as 0.
+            #[serde(skip_serializing_if = "is_zero")]
+            pub l: i64,
+            #[serde(skip_serializing_if = "is_zero")]
+            pub o: i64,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            pub t: Option<i64>,
+        }
+
+        fn is_zero(n: &i64) -> bool {
+            *n == 0
+        }
+
+        /// A `prompt_state` row of a new user.
+        #[derive(Serialize)]
+        pub(super) struct Prompt<'a> {
+            pub u: Uuid,
+            pub s: &'a str,
+            pub h: i64,
+            pub k: i64,
+            pub a: i64,
+            pub hs: Option<i64>,
+            pub ks: Option<i64>,
+            #[serde(rename = "as")]
+            pub as_: Option<i64>,
+            pub l: Option<i64>,
+            pub d: String,
+        }
+
+        impl<'a> Prompt<'a> {
+            pub fn of(user: Uuid, state: &'a crate::PromptState) -> Result<Self, StoreError> {
+                Ok(Prompt {
+                    u: user,
+                    s: &state.step,
+                    h: state.shown,
+                    k: state.skipped,
+                    a: state.answered,
+                    hs: state.last_shown_at.map(crate::model::to_millis),
+                    ks: state.last_skipped_at.map(crate::model::to_millis),
+                    as_: state.last_answered_at.map(crate::model::to_millis),
+                    l: state.logins_at_last_skip,
+                    d: serde_json::to_string(&state.declined).map_err(StoreError::unexpected)?,
+                })
+            }
         }
 
         #[derive(Serialize)]
@@ -1269,6 +1387,7 @@ pub(crate) mod sql {
                 provenance,
                 user,
                 history: Vec::new(),
+                prompts: Vec::new(),
             });
         }
         let (Some(first), Some(last)) = (users.first(), users.last()) else {
@@ -1280,6 +1399,21 @@ pub(crate) mod sql {
             .enumerate()
             .map(|(i, u)| (u.user.id, i))
             .collect();
+        let prompts = query_as::<users::UserPromptStateRow>(
+            "SELECT * FROM prompt_state WHERE user_id BETWEEN $1 AND $2 ORDER BY user_id, step",
+        )
+        .bind(first.clone())
+        .bind(last.clone())
+        .fetch_all(&mut *c)
+        .await?;
+        for row in prompts {
+            if let Some(&i) = crate::model::parse_id(&row.user_id)
+                .ok()
+                .and_then(|id| index.get(&id))
+            {
+                users[i].prompts.push(row.state.try_into()?);
+            }
+        }
         if with_history {
             let history = query_as::<users::HistoryRow>(
                 "SELECT * FROM profile_history WHERE user_id BETWEEN $1 AND $2

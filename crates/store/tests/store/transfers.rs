@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use accrete_store::{
-    HistoryEntry, ImportOutcome, ImportStep, ImportUser, Location, NewUser, ProfileChange, Store,
-    UserUpdate,
+    HistoryEntry, ImportOutcome, ImportStep, ImportUser, ImportedSource, Location, NewUser,
+    ProfileChange, PromptState, SignIns, Store, UserUpdate,
 };
 use serde_json::json;
 use time::Duration;
@@ -21,7 +21,7 @@ crate::for_each_backend!(
     an_existing_user_is_found_by_email_and_keeps_its_password,
     a_user_is_found_again_by_its_external_id_after_an_email_change,
     a_dry_run_stores_nothing,
-    a_given_history_and_sources_are_kept,
+    a_given_history_sources_sign_ins_and_prompt_state_are_kept,
     a_taken_id_is_replaced_and_a_taken_email_refused,
     the_export_pages_through_every_user_with_sources_and_history,
     one_transaction_for_an_import_commits_once_or_keeps_nothing,
@@ -228,14 +228,37 @@ async fn a_dry_run_stores_nothing(store: Arc<dyn Store>) {
     );
 }
 
-async fn a_given_history_and_sources_are_kept(store: Arc<dyn Store>) {
+async fn a_given_history_sources_sign_ins_and_prompt_state_are_kept(store: Arc<dyn Store>) {
     let id = Uuid::now_v7();
     let mut user = ada();
     user.id = Some(id);
     user.sources = BTreeMap::from([(
         (Location::Profile, "given_name".to_owned()),
-        "signup".to_owned(),
+        ImportedSource {
+            source: "signup".to_owned(),
+            at: Some(t0() - Duration::days(2)),
+        },
     )]);
+    user.updated_at = Some(t0() - Duration::days(1));
+    user.disabled = true;
+    user.disabled_at = Some(t0() - Duration::hours(5));
+    user.sign_ins = SignIns {
+        credentialed: 3,
+        sso: 4,
+        last_at: Some(t0() - Duration::hours(6)),
+    };
+    let skipped = PromptState {
+        step: "work".into(),
+        shown: 2,
+        skipped: 1,
+        answered: 0,
+        last_shown_at: Some(t0() - Duration::hours(7)),
+        last_skipped_at: Some(t0() - Duration::hours(7)),
+        last_answered_at: None,
+        logins_at_last_skip: Some(3),
+        declined: vec!["company_size".into()],
+    };
+    user.prompts = vec![skipped.clone()];
     let entry = |value: &str, at| HistoryEntry {
         seq: 0,
         user_id: Uuid::nil(),
@@ -262,8 +285,30 @@ async fn a_given_history_and_sources_are_kept(store: Arc<dyn Store>) {
     let sources = store.value_provenance(id).await.unwrap();
     let given = sources.iter().find(|p| p.key == "given_name").unwrap();
     assert_eq!(given.source, "signup");
+    assert_eq!(given.updated_at, t0() - Duration::days(2));
     let company = sources.iter().find(|p| p.key == "company").unwrap();
     assert_eq!(company.source, "import:auth0");
+    assert_eq!(company.updated_at, t0());
+
+    let stored = store.get_user(id).await.unwrap();
+    assert_eq!(stored.updated_at, t0() - Duration::days(1));
+    assert_eq!(stored.disabled_at, Some(t0() - Duration::hours(5)));
+    assert_eq!(
+        (
+            stored.credentialed_logins,
+            stored.sso_logins,
+            stored.last_login_at
+        ),
+        (3, 4, Some(t0() - Duration::hours(6)))
+    );
+    assert_eq!(
+        store.prompt_states(id).await.unwrap(),
+        vec![skipped.clone()]
+    );
+    // And out again, a page at a time.
+    let page = store.export_users(None, 10, false).await.unwrap();
+    let exported = page.iter().find(|u| u.user.id == id).unwrap();
+    assert_eq!(exported.prompts, vec![skipped]);
 }
 
 async fn a_taken_id_is_replaced_and_a_taken_email_refused(store: Arc<dyn Store>) {

@@ -360,6 +360,17 @@ impl<'a> Members<'a> {
         }
     }
 
+    /// A whole number, 0 or more.
+    pub(super) fn count(&self, key: &str) -> Result<Option<i64>, ImportProblem> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(value) => match value.as_i64() {
+                Some(n) if n >= 0 => Ok(Some(n)),
+                _ => Err(self.wrong(key, value, "a whole number, 0 or more")),
+            },
+        }
+    }
+
     /// An RFC 3339 instant.
     pub(super) fn time(&self, key: &str) -> Result<Option<time::OffsetDateTime>, ImportProblem> {
         self.string(key)?

@@ -2,8 +2,12 @@
 //!
 //! ```json
 //! {"id": "<uuid>", "email": "...", "email_verified": true, "created_at": "<RFC 3339>",
-//!  "disabled": false, "password_hash": "...", "profile": {...}, "user_metadata": {...},
-//!  "app_metadata": {...}, "fields": {...}, "sources": {"profile.given_name": "signup"},
+//!  "updated_at": "<RFC 3339>", "disabled": false, "disabled_at": null,
+//!  "sign_ins": {"credentialed": 3, "sso": 1, "last_at": "<RFC 3339>"},
+//!  "password_hash": "...", "profile": {...}, "user_metadata": {...}, "app_metadata": {...},
+//!  "fields": {...},
+//!  "sources": {"profile.given_name": {"source": "signup", "at": "<RFC 3339>"}},
+//!  "prompts": [{"step": "work", "shown": 2, "skipped": 1, ...}],
 //!  "history": [...], "identities": [{"provider": "...", "subject": "..."}]}
 //! ```
 //!
@@ -17,6 +21,7 @@
 
 use std::io::BufRead;
 
+use accrete_store::SignIns;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
@@ -25,12 +30,16 @@ use super::{Each, Mapping, ReadError};
 use crate::import::{ExternalIdentity, ImportProblem, ImportRecord};
 
 /// The top-level keys of a line of `accrete users export`.
-const KEYS: [&str; 13] = [
+const KEYS: [&str; 17] = [
     "id",
     "email",
     "email_verified",
     "created_at",
+    "updated_at",
     "disabled",
+    "disabled_at",
+    "sign_ins",
+    "prompts",
     "password_hash",
     "profile",
     "user_metadata",
@@ -81,6 +90,36 @@ fn mapped(
     Ok(record)
 }
 
+/// `sign_ins` as `accrete users export` writes it: `{"credentialed": 3, "sso": 1, "last_at":
+/// "<RFC 3339>"}`, each member optional.
+fn sign_ins(members: &Members<'_>) -> Result<SignIns, ImportProblem> {
+    let Some(object) = members.object("sign_ins")? else {
+        return Ok(SignIns::default());
+    };
+    let inner = Members {
+        line: members.line,
+        object,
+    };
+    let named = |mut problem: ImportProblem| {
+        problem.path = format!("sign_ins.{}", problem.path);
+        problem
+    };
+    if let Some(unknown) = object
+        .keys()
+        .find(|key| !["credentialed", "sso", "last_at"].contains(&key.as_str()))
+    {
+        return Err(members.problem(
+            "sign_ins",
+            format!("unknown member `{unknown}`: sign_ins has credentialed, sso and last_at"),
+        ));
+    }
+    Ok(SignIns {
+        credentialed: inner.count("credentialed").map_err(named)?.unwrap_or(0),
+        sso: inner.count("sso").map_err(named)?.unwrap_or(0),
+        last_at: inner.time("last_at").map_err(named)?,
+    })
+}
+
 /// A line as `accrete users export` writes it.
 fn exported(line: u64, object: &Map<String, Value>) -> Result<ImportRecord, ImportProblem> {
     let members = Members { line, object };
@@ -97,7 +136,11 @@ fn exported(line: u64, object: &Map<String, Value>) -> Result<ImportRecord, Impo
         email: members.string("email")?.unwrap_or_default().to_owned(),
         email_verified: members.flag("email_verified")?.unwrap_or(false),
         created_at: members.time("created_at")?,
+        updated_at: members.time("updated_at")?,
+        disabled_at: members.time("disabled_at")?,
         disabled: members.flag("disabled")?.unwrap_or(false),
+        sign_ins: sign_ins(&members)?,
+        prompts: members.list("prompts")?.to_vec(),
         password_hash: members.string("password_hash")?.map(str::to_owned),
         profile: members.object("profile")?.cloned().unwrap_or_default(),
         user_metadata: members
