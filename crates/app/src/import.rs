@@ -397,7 +397,9 @@ fn prepare(
                 line,
                 name.clone(),
                 format!(
-                    "{name:?} is the field kept at {}.{key}, which the user has another value                      for: that value is kept, this one is left out (keep one of the two                      columns)",
+                    "{name:?} is the field kept at {}.{key}, which the user has another value \
+                     for: that value is kept, this one is left out (keep one of the two \
+                     columns)",
                     location.as_str()
                 ),
             ));
@@ -596,14 +598,34 @@ fn given_sources(
         .collect()
 }
 
-/// The prompt state of a JSONL line, as `accrete users export` writes it.
+/// The prompt state of a JSONL line, as `accrete users export` writes it: one entry per step,
+/// counts of 0 or more.
 fn prompt_states(states: Vec<Value>) -> Result<Vec<PromptState>, String> {
+    let mut steps = std::collections::BTreeSet::new();
     states
         .into_iter()
         .enumerate()
         .map(|(i, state)| {
-            serde_json::from_value(state)
-                .map_err(|e| format!("prompt state {i}: {e}; the prompt state is not imported"))
+            let state: PromptState = serde_json::from_value(state)
+                .map_err(|e| format!("prompt state {i}: {e}; the prompt state is not imported"))?;
+            if !steps.insert(state.step.clone()) {
+                return Err(format!(
+                    "prompt state {i}: the step {:?} is there twice; the prompt state is not \
+                     imported",
+                    state.step
+                ));
+            }
+            let counts = [state.shown, state.skipped, state.answered];
+            if counts
+                .into_iter()
+                .chain(state.logins_at_last_skip)
+                .any(|n| n < 0)
+            {
+                return Err(format!(
+                    "prompt state {i}: a count below 0; the prompt state is not imported"
+                ));
+            }
+            Ok(state)
         })
         .collect()
 }

@@ -323,6 +323,34 @@ async fn two_columns_for_one_value_keep_the_one_that_names_its_place_and_say_so(
 }
 
 #[tokio::test]
+async fn a_prompt_state_that_names_a_step_twice_is_left_out_and_the_import_goes_on() {
+    let (app, _dir) = app().await;
+    let jsonl = "{\"email\":\"dp0@example.com\"}\n\
+                 {\"email\":\"dp1@example.com\",\"prompts\":[{\"step\":\"work\",\"shown\":1},\
+                 {\"step\":\"work\",\"shown\":2}]}\n\
+                 {\"email\":\"dp2@example.com\",\"prompts\":[{\"step\":\"work\",\"skipped\":-1}]}\n";
+    let (summary, seen) =
+        import_from(&app, std::io::Cursor::new(jsonl.to_owned()), Format::Jsonl).await;
+    assert_eq!(summary.created, 3, "{summary:?} {:?}", seen.problems);
+    let paths: Vec<(u64, &str)> = seen
+        .problems
+        .iter()
+        .map(|p| (p.line, p.path.as_str()))
+        .collect();
+    assert_eq!(
+        paths,
+        [(2, "prompts"), (3, "prompts")],
+        "{:?}",
+        seen.problems
+    );
+    assert!(
+        seen.problems[0].message.contains("twice"),
+        "{:?}",
+        seen.problems
+    );
+}
+
+#[tokio::test]
 async fn a_dry_run_counts_and_stores_nothing() {
     for scope in [ImportScope::Batches, ImportScope::Whole] {
         let (app, _dir) = app().await;

@@ -692,6 +692,10 @@ pub(crate) mod sql {
         let mut later = Vec::new();
         let mut emails = std::collections::HashSet::new();
         let mut external_ids = std::collections::HashSet::new();
+        // The users found so far: a second line of the batch that finds one of them again is
+        // looked up at its turn, after the first one's update (which may have moved the user
+        // to another address), not with what the batch read before any of them.
+        let mut matched = std::collections::HashSet::new();
         for (i, prepared) in users.into_iter().enumerate() {
             let user = &prepared.user;
             let Some(email) = prepared.normalized.clone() else {
@@ -706,15 +710,19 @@ pub(crate) mod sql {
                 .and_then(|x| known.by_external_id.get(x))
                 .map(|user| (user.clone(), true))
                 .or_else(|| known.by_email.get(&email).map(|user| (user.clone(), false)));
+            let again = found
+                .as_ref()
+                .is_some_and(|(user, _)| !matched.insert(user.id));
+            let found = found.filter(|_| !again);
             let first = emails.insert(email)
                 && user
                     .external_id
                     .as_ref()
                     .is_none_or(|x| external_ids.insert(x.clone()));
             match found {
-                None if first => fresh.push((i, prepared)),
-                // Found, or a second line of the same user in this batch: one at a time, once
-                // the new users of the batch exist.
+                None if first && !again => fresh.push((i, prepared)),
+                // Found, or a user an earlier line of the batch found or is: one at a time, in
+                // order, once the new users of the batch exist (looked up then when `None`).
                 found => later.push((i, prepared, found)),
             }
         }

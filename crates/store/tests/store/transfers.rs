@@ -20,6 +20,7 @@ crate::for_each_backend!(
     importing_the_same_users_again_changes_nothing,
     an_existing_user_is_found_by_email_and_keeps_its_password,
     a_user_is_found_again_by_its_external_id_after_an_email_change,
+    a_user_who_moved_to_another_address_in_the_batch_is_not_found_by_the_old_one,
     a_dry_run_stores_nothing,
     a_given_history_sources_sign_ins_and_prompt_state_are_kept,
     a_taken_id_is_replaced_and_a_taken_email_refused,
@@ -203,6 +204,36 @@ async fn a_user_is_found_again_by_its_external_id_after_an_email_change(store: A
     assert_eq!(user.email, "ada@new.example");
     assert_eq!(user.profile["given_name"], json!("Ada L."));
     assert_eq!(store.count_users().await.unwrap(), 1);
+}
+
+async fn a_user_who_moved_to_another_address_in_the_batch_is_not_found_by_the_old_one(
+    store: Arc<dyn Store>,
+) {
+    let alice = created(&import(&store, vec![ada()]).await[0]);
+    // In one batch: Alice moves to a new address, then another person of the source has the
+    // address she left.
+    let mut moved = ada();
+    moved.email = "ada@new.example".into();
+    let mut carol = ada();
+    carol.external_id = Some("auth0|carol".into());
+    carol.changes = vec![ProfileChange::set(
+        Location::Profile,
+        "given_name",
+        json!("Carol"),
+    )];
+    let outcomes = import(&store, vec![moved, carol]).await;
+    assert!(
+        matches!(outcomes[0], ImportOutcome::Updated { id, .. } if id == alice),
+        "{outcomes:?}"
+    );
+    let carol = created(&outcomes[1]);
+    assert_ne!(carol, alice);
+    let alice = store.get_user(alice).await.unwrap();
+    assert_eq!(alice.email, "ada@new.example");
+    assert_ne!(alice.profile["given_name"], json!("Carol"));
+    let carol = store.get_user(carol).await.unwrap();
+    assert_eq!(carol.email.to_lowercase(), "ada@example.com");
+    assert_eq!(carol.profile["given_name"], json!("Carol"));
 }
 
 async fn a_dry_run_stores_nothing(store: Arc<dyn Store>) {
