@@ -17,6 +17,7 @@ use std::io::{self, BufRead, Read};
 
 use csv::{ByteRecord, ReaderBuilder};
 
+use super::json::MAX_LINE;
 use super::mapping::Target;
 use super::{Each, Mapping, ReadError};
 use crate::import::{ImportProblem, ImportRecord};
@@ -39,9 +40,14 @@ pub(super) fn read(
     }
     let mut header = Header::new(&row, mapping)?;
     let mut notes = std::mem::take(&mut header.notes);
-    while reader.read_byte_record(&mut row).map_err(csv_error)? {
+    let mut last = reader.get_mut().line_of_record(0);
+    while reader
+        .read_byte_record(&mut row)
+        .map_err(|error| record_error(error, last))?
+    {
         let start = row.position().map_or(0, |position| position.byte());
         let line = reader.get_mut().line_of_record(start);
+        last = line;
         // A row of empty cells is a spreadsheet's empty line, not a user.
         if row
             .iter()
@@ -66,10 +72,16 @@ pub(super) fn read(
 /// known: the csv crate numbers a record from where its reading began, before the blank lines
 /// and the `\n` of a CRLF that it skips. Only the breaks not yet passed are kept (those of the
 /// bytes read ahead and of the current record), consecutive ones as one run.
+///
+/// It also bounds a record: the csv crate holds a whole record in memory, and a quote that is
+/// never closed makes the rest of the file one record. Past [`MAX_LINE`] bytes (and the
+/// reader's look-ahead) read since the last record, the reading fails ([`TooLong`]).
 struct Lines<R> {
     input: R,
     /// Offset of the next byte read.
     offset: u64,
+    /// Bytes read since the last record was read.
+    since_record: u64,
     /// Runs of `\r` and `\n` bytes not yet passed.
     breaks: VecDeque<Breaks>,
     /// The `\n` bytes passed.
@@ -88,6 +100,7 @@ impl<R> Lines<R> {
         Lines {
             input,
             offset: 0,
+            since_record: 0,
             breaks: VecDeque::new(),
             passed: 0,
         }
@@ -96,6 +109,7 @@ impl<R> Lines<R> {
     /// The line of the first byte of the record whose reading began at byte `start`: after the
     /// breaks before `start` and the run of them `start` is in (what the reading skipped).
     fn line_of_record(&mut self, start: u64) -> u64 {
+        self.since_record = 0;
         while let Some(breaks) = self.breaks.front()
             && breaks.start <= start
         {
@@ -108,7 +122,12 @@ impl<R> Lines<R> {
 
 impl<R: Read> Read for Lines<R> {
     fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+        // The csv crate reads ahead at most its buffer (8 KiB); 64 KiB of slack is plenty.
+        if self.since_record > (MAX_LINE as u64) + (64 << 10) {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, TooLong));
+        }
         let n = self.input.read(buffer)?;
+        self.since_record += n as u64;
         for (at, byte) in (self.offset..).zip(buffer.iter().take(n)) {
             if *byte != b'\n' && *byte != b'\r' {
                 continue;
@@ -129,6 +148,28 @@ impl<R: Read> Read for Lines<R> {
         self.offset += u64::try_from(n).unwrap_or(u64::MAX);
         Ok(n)
     }
+}
+
+/// A record longer than [`MAX_LINE`] bytes.
+#[derive(Debug, thiserror::Error)]
+#[error("a CSV record longer than 1 MiB")]
+struct TooLong;
+
+/// An error of reading the record after the one on line `last`.
+fn record_error(error: csv::Error, last: u64) -> ReadError {
+    if let csv::ErrorKind::Io(io) = error.kind()
+        && io.get_ref().is_some_and(|inner| inner.is::<TooLong>())
+    {
+        return ReadError::NotFormat {
+            line: last + 1,
+            message: format!(
+                "the record after line {last} runs on for more than {} MiB: a quoted cell is \
+                 probably not closed (a `\"` without its pair); nothing after line {last} is read",
+                MAX_LINE >> 20
+            ),
+        };
+    }
+    csv_error(error)
 }
 
 fn csv_error(error: csv::Error) -> ReadError {
@@ -448,6 +489,35 @@ mod tests {
             seen[4].as_ref().unwrap().created_at,
             Some(datetime!(2024-01-01 12:00 UTC))
         );
+    }
+
+    #[test]
+    fn a_quote_never_closed_stops_the_reading_past_a_mebibyte_and_says_where() {
+        let mut text =
+            String::from("email,user_metadata.bio\na@example.com,fine\nb@example.com,\"open\n");
+        while text.len() < 3 << 20 {
+            text.push_str("c@example.com,a row swallowed by the open quote\n");
+        }
+        let mut seen = Vec::new();
+        let error = read(Cursor::new(text.into_bytes()), None, &mut |r| {
+            seen.push(r);
+            ControlFlow::Continue(())
+        })
+        .unwrap_err();
+        assert_eq!(seen.len(), 1, "the user before it is read");
+        match error {
+            ReadError::NotFormat { line, message } => {
+                assert_eq!(line, 3);
+                assert!(message.contains("not closed"), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
+        // A record just under the bound is read.
+        let long = format!(
+            "email,user_metadata.bio\na@example.com,\"{}\"\n",
+            "x".repeat(MAX_LINE - 100)
+        );
+        assert!(read_text(&long, None).unwrap()[0].is_ok());
     }
 
     #[test]

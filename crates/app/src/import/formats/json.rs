@@ -16,7 +16,7 @@ use crate::import::{ImportProblem, ImportRecord};
 
 /// The longest line read as one user. A user is a few KiB; a longer line is not one, and is
 /// skipped without being held in memory.
-const MAX_LINE: usize = 1 << 20;
+pub(super) const MAX_LINE: usize = 1 << 20;
 
 /// Skips a UTF-8 byte order mark and the whitespace before the first value; returns that value's
 /// first byte (`None`: the input is empty) and the number of line breaks skipped.
