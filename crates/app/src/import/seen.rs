@@ -2,15 +2,20 @@
 //! email address, or the same id in the source system) is refused instead of overwriting the
 //! first one's values in silence.
 //!
-//! Memory stays bounded by 8 bytes an address or id, in a hash table (about 19 MiB for a
-//! million addresses, 38 MiB with their ids in the source): each is kept as a 64-bit hash. Two different ones share a hash with a probability of about
-//! 3 in 100 million for a million users; the user that would refuse is reported, so even that
-//! loses nothing in silence.
+//! Each address or id is kept as a 64-bit hash, in a sorted list (8 bytes each: about 8 MiB
+//! for a million addresses) and a small table of the newest ones, merged into the list every
+//! 65,536. A hash table of them all took 19 MiB for a million, which pushed the import of a
+//! million users past its memory bound (docs/scaling.md). Two different ones share a hash with
+//! a probability of about 3 in 100 million for a million users; the user that would refuse is
+//! reported, so even that loses nothing in silence.
 
 use std::collections::HashSet;
 use std::hash::{DefaultHasher, Hash, Hasher};
 
 use accrete_store::normalize_email;
+
+/// How many of the newest hashes are kept in a table before they are merged into the list.
+const RECENT: usize = 1 << 16;
 
 /// What a line repeats of an earlier line of the same file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,7 +26,10 @@ pub(super) enum Repeated {
 
 #[derive(Debug, Default)]
 pub(super) struct Seen {
-    hashes: HashSet<u64>,
+    /// Sorted, each once.
+    sorted: Vec<u64>,
+    /// The newest, fewer than [`RECENT`].
+    recent: HashSet<u64>,
 }
 
 impl Seen {
@@ -31,15 +39,45 @@ impl Seen {
     pub(super) fn first(&mut self, email: &str, external_id: Option<&str>) -> Result<(), Repeated> {
         let email = hash(b'e', &normalize_email(email));
         let external_id = external_id.map(|id| hash(b'x', id));
-        if self.hashes.contains(&email) {
+        if self.contains(email) {
             return Err(Repeated::Email);
         }
-        if external_id.is_some_and(|id| self.hashes.contains(&id)) {
+        if external_id.is_some_and(|id| self.contains(id)) {
             return Err(Repeated::ExternalId);
         }
-        self.hashes.insert(email);
-        self.hashes.extend(external_id);
+        for hash in std::iter::once(email).chain(external_id) {
+            self.recent.insert(hash);
+        }
+        if self.recent.len() >= RECENT {
+            self.merge();
+        }
         Ok(())
+    }
+
+    fn contains(&self, hash: u64) -> bool {
+        self.recent.contains(&hash) || self.sorted.binary_search(&hash).is_ok()
+    }
+
+    /// Moves the newest hashes into the sorted list, merged from its end in place (the list
+    /// grows by what it takes, without a second copy).
+    fn merge(&mut self) {
+        let mut newest: Vec<u64> = self.recent.drain().collect();
+        newest.sort_unstable();
+        let (mut old, mut new) = (self.sorted.len(), newest.len());
+        self.sorted.reserve_exact(new);
+        self.sorted.resize(old + new, 0);
+        for at in (0..self.sorted.len()).rev() {
+            if new == 0 {
+                break;
+            }
+            if old > 0 && self.sorted[old - 1] > newest[new - 1] {
+                self.sorted[at] = self.sorted[old - 1];
+                old -= 1;
+            } else {
+                self.sorted[at] = newest[new - 1];
+                new -= 1;
+            }
+        }
     }
 }
 
@@ -94,5 +132,31 @@ mod tests {
         // An id and an address that are the same text are different things.
         assert_eq!(seen.first("x@example.com", None), Ok(()));
         assert_eq!(seen.first("y@example.com", Some("x@example.com")), Ok(()));
+    }
+
+    #[test]
+    fn addresses_merged_into_the_sorted_list_are_still_found() {
+        let mut seen = Seen::default();
+        let total = 3 * RECENT + 17;
+        for i in 0..total {
+            assert_eq!(
+                seen.first(&format!("u{i}@example.com"), None),
+                Ok(()),
+                "{i}"
+            );
+        }
+        assert!(seen.sorted.len() >= 3 * RECENT, "merged");
+        assert!(
+            seen.sorted.windows(2).all(|w| w[0] < w[1]),
+            "sorted, each once"
+        );
+        for i in [0, 1, RECENT - 1, RECENT, 2 * RECENT + 5, total - 1] {
+            assert_eq!(
+                seen.first(&format!("U{i}@example.com"), None),
+                Err(Repeated::Email),
+                "{i}"
+            );
+        }
+        assert_eq!(seen.sorted.len() + seen.recent.len(), total);
     }
 }
