@@ -83,6 +83,9 @@ pub enum DeleteError {
     WrongConfirmation(Confirmation),
     #[error("too many password checks at once")]
     Busy,
+    /// The person is the console's last owner.
+    #[error("the console's last owner cannot delete their account")]
+    LastOwner,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -433,6 +436,9 @@ pub async fn delete_account(
     };
     if !confirmed {
         return Err(DeleteError::WrongConfirmation(how));
+    }
+    if crate::admins::is_last_owner(app, user.id).await? {
+        return Err(DeleteError::LastOwner);
     }
     let deleted = event(
         EventKind::AccountDeleted,

@@ -161,6 +161,13 @@ pub async fn list(app: &App) -> Result<Vec<AdminGrant>, StoreError> {
     app.store().list_admins().await
 }
 
+/// Whether the user is the console's only owner: that role cannot be taken away, nor the
+/// account deleted, or nobody could administer the server any more.
+pub async fn is_last_owner(app: &App, user_id: Uuid) -> Result<bool, StoreError> {
+    Ok(role_of(app, user_id).await? == Some(Role::Owner)
+        && app.store().count_admins(Some(Role::Owner.as_str())).await? <= 1)
+}
+
 /// Gives the account with `email` the `role` (`None`: takes theirs away), recorded with the
 /// role before and after. The last owner cannot be demoted or removed.
 pub async fn set_role(

@@ -4,7 +4,7 @@
 //! ([`may_sign_in`]).
 //! Values are checked by [`crate::values`] against the published policy.
 
-use accrete_core::CompiledPolicy;
+use accrete_core::{CompiledPolicy, FieldType};
 use accrete_oidc::{credentials, password};
 use accrete_store::{
     EmailChange, FieldFilter, HistoryEntry, Location, NewUser, Page, ProfileChange, StoreError,
@@ -16,6 +16,7 @@ use uuid::Uuid;
 
 use crate::admins::{self, Actor};
 use crate::app::App;
+use crate::facts::location_of;
 use crate::hashing::PoolBusy;
 use crate::policy_admin::published_or_empty;
 use crate::problems::{Problem, push};
@@ -42,6 +43,9 @@ pub enum UserError {
     /// One input refused (a filter of a listing).
     #[error("{}: {}", .0.path, .0.message)]
     Refused(Problem),
+    /// The user is the console's last owner, whom nothing may delete.
+    #[error("this user is the console's last owner: make another owner first")]
+    LastOwner,
     /// The hashing pool is full.
     #[error(transparent)]
     Busy(#[from] PoolBusy),
@@ -130,6 +134,24 @@ fn check_values(
     ] {
         if let Some(bag) = bag {
             values::check_metadata(policy, location, bag, user, "en", problems);
+            // A consent record replaces the one before it whole: merged into it (RFC 7396),
+            // a new version kept the old record's time and application.
+            for field in policy
+                .fields()
+                .iter()
+                .filter(|f| f.kind == FieldType::Consent)
+            {
+                let (place, key) = location_of(field);
+                if place == location
+                    && let Some(record) = bag.remove(key)
+                {
+                    changes.push(ProfileChange {
+                        location,
+                        key: key.to_owned(),
+                        value: Some(record).filter(|v| !v.is_null()),
+                    });
+                }
+            }
             if !bag.is_empty() {
                 patches.push((location, Value::Object(bag.clone())));
             }
@@ -387,6 +409,9 @@ pub fn disabled_action(disabled: bool) -> &'static str {
 
 /// Deletes a user with their profile values, history, sessions and tokens.
 pub async fn delete(app: &App, id: Uuid, now: OffsetDateTime) -> Result<(), UserError> {
+    if admins::is_last_owner(app, id).await? {
+        return Err(UserError::LastOwner);
+    }
     // Grants revoked, sessions ended and the user deleted in one transaction (the account
     // center's deletion is the same, with its event).
     match app.store().delete_account(id, now, None).await {
@@ -547,6 +572,55 @@ mod tests {
         let stale =
             replace_app_metadata(&app, ada.id, Some(ada.version), json!({}), "admin", now).await;
         assert!(matches!(stale, Err(UserError::VersionMismatch { .. })));
+    }
+
+    #[tokio::test]
+    async fn a_consent_given_again_by_a_back_end_is_a_new_record_of_its_own_time() {
+        let (app, _dir) = app().await;
+        let text = include_str!("../../../examples/policy.toml");
+        let policy = accrete_core::Policy::from_toml_str(text).unwrap();
+        let document = serde_json::to_value(&policy).unwrap();
+        let now = OffsetDateTime::now_utc();
+        app.store()
+            .publish_policy(&document, None, now)
+            .await
+            .unwrap();
+        app.policy_changed();
+        // Accepted an older text in the shop, as the source system recorded it.
+        let old = json!({"accepted": true, "version": "2025-01", "at": "2025-01-01T00:00:00Z",
+                         "client_id": "shop"});
+        let values = Values {
+            user_metadata: json!({ "terms": old }).as_object().cloned(),
+            ..Values::default()
+        };
+        let ada = create(&app, account("ada@example.com", values))
+            .await
+            .unwrap();
+        assert_eq!(ada.user_metadata["terms"], old);
+        // A back end records that the text in force was accepted.
+        let change = Change {
+            email: None,
+            email_verified: None,
+            values: Values {
+                user_metadata: json!({ "terms": true }).as_object().cloned(),
+                ..Values::default()
+            },
+        };
+        let after = update(&app, ada.id, None, change, "api:crm", now)
+            .await
+            .unwrap();
+        let record = &after.user_metadata["terms"];
+        assert_eq!(record["version"], "2026-01", "{record}");
+        assert_eq!(
+            record["url"], "https://example.com/terms/2026-01",
+            "{record}"
+        );
+        assert_ne!(record["at"], old["at"], "{record}");
+        assert!(record["at"].is_string(), "{record}");
+        assert!(
+            record.get("client_id").is_none(),
+            "not the shop's: {record}"
+        );
     }
 
     #[tokio::test]

@@ -152,6 +152,27 @@ pub fn validate_typed(
                 let value = typed.get(field.as_str()).cloned().unwrap_or(Value::Null);
                 values.insert(key.clone(), value);
             }
+            // A consent given by its choice alone is accepted now, to the version in force
+            // (the record a person's answer makes, without an application).
+            let now = time::OffsetDateTime::now_utc();
+            let at = now
+                .replace_nanosecond(0)
+                .unwrap_or(now)
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default();
+            for field in policy
+                .fields()
+                .iter()
+                .filter(|f| f.kind == FieldType::Consent)
+            {
+                let (place, key) = location_of(field);
+                if place == location
+                    && !as_given.iter().any(|(given, _)| given == key)
+                    && let Some(Value::Object(record)) = values.get_mut(key)
+                {
+                    record.insert("at".to_owned(), Value::String(at.clone()));
+                }
+            }
             for (key, record) in as_given {
                 values.insert(key, record);
             }
@@ -294,16 +315,30 @@ mod tests {
         });
         assert_eq!(checked(record.clone()), (Some(record), vec![]));
 
-        // Only the choice: the version in force, as a person's answer takes.
-        let (stored, problems) = checked(json!({"accepted": true}));
-        assert!(problems.is_empty(), "{problems:?}");
-        assert_eq!(stored.unwrap()["version"], "2026-01");
+        // Only the choice: the version in force, as a person's answer takes, accepted now.
+        for choice in [json!({"accepted": true}), json!(true)] {
+            let (stored, problems) = checked(choice);
+            assert!(problems.is_empty(), "{problems:?}");
+            let stored = stored.unwrap();
+            assert_eq!(stored["version"], "2026-01");
+            let at = stored["at"].as_str().unwrap();
+            assert!(
+                time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339)
+                    .is_ok(),
+                "{stored}"
+            );
+            assert!(stored.get("client_id").is_none(), "{stored}");
+        }
 
         // A record of the wrong shape is refused, not stored.
         for wrong in [
             json!({"accepted": true, "version": "1999-01", "at": "yesterday"}),
             json!({"accepted": true, "version": 3}),
             json!({"accepted": true, "version": "1999-01", "signed": "x"}),
+            // The pages link the url; the version is as a policy's.
+            json!({"accepted": true, "version": "v9", "url": "javascript:alert(1)"}),
+            json!({"accepted": true, "version": ""}),
+            json!({"accepted": true, "version": "v".repeat(65)}),
         ] {
             let (_, problems) = checked(wrong.clone());
             assert_eq!(problems, vec!["user_metadata.terms"], "{wrong}");

@@ -25,10 +25,17 @@ pub fn consent_record_as_given(value: &Value) -> Option<Result<Value, String>> {
             let text = value.as_str().unwrap_or_default();
             match name.as_str() {
                 "accepted" => member(name, value.is_boolean())?,
-                "version" | "client_id" => {
-                    member(name, value.is_string() && text.chars().count() <= 256)?;
-                }
-                "url" => member(name, value.is_string() && text.len() <= 2048)?,
+                // As a policy's `consent_version`.
+                "version" => member(
+                    name,
+                    value.is_string() && !text.trim().is_empty() && text.chars().count() <= 64,
+                )?,
+                "client_id" => member(name, value.is_string() && text.chars().count() <= 256)?,
+                // The pages link it: an http(s) address, never `javascript:` or `data:`.
+                "url" => member(
+                    name,
+                    value.is_string() && crate::web_url::WebUrl::parse(text).is_some(),
+                )?,
                 "at" => member(
                     name,
                     time::OffsetDateTime::parse(

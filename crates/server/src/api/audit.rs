@@ -101,8 +101,10 @@ pub async fn list(
     caller.require(Scope::AuditRead)?;
     let limit = i64::from(query.limit.unwrap_or(100));
     if !(1..=500).contains(&limit) {
-        return Err(ApiError::BadRequest(
-            "limit must be between 1 and 500".into(),
+        return Err(ApiError::field(
+            "limit",
+            "out_of_range",
+            "between 1 and 500",
         ));
     }
     let entries = admins::audit_log(&state.app, query.before, limit).await?;
@@ -199,7 +201,11 @@ pub async fn grant(
 ) -> Result<StatusCode, ApiError> {
     caller.require(Scope::AdminsWrite)?;
     let role = Role::parse(&body.role).ok_or_else(|| {
-        ApiError::BadRequest("role must be owner, editor, support or viewer".into())
+        ApiError::field(
+            "role",
+            "not_an_option",
+            "one of owner, editor, support or viewer",
+        )
     })?;
     let now = OffsetDateTime::now_utc();
     admins::set_role(&state.app, &caller.actor(), &email, Some(role), now)

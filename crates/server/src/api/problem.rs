@@ -296,7 +296,7 @@ impl From<UserError> for ApiError {
             UserError::VersionMismatch { current } => {
                 ApiError::PreconditionFailed(etag_of(current))
             }
-            UserError::EmailTaken => ApiError::Conflict(error.to_string()),
+            UserError::EmailTaken | UserError::LastOwner => ApiError::Conflict(error.to_string()),
             UserError::Invalid(problems) => ApiError::invalid(problems),
             UserError::Refused(problem) => ApiError::refused(problem),
             UserError::Busy(busy) => ApiError::Unavailable(busy.to_string()),

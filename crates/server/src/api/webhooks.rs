@@ -373,8 +373,10 @@ pub async fn deliveries(
     caller.require(Scope::WebhooksRead)?;
     let limit = i64::from(query.limit.unwrap_or(50));
     if !(1..=200).contains(&limit) {
-        return Err(ApiError::BadRequest(
-            "limit must be between 1 and 200".into(),
+        return Err(ApiError::field(
+            "limit",
+            "out_of_range",
+            "between 1 and 200",
         ));
     }
     let items = webhooks::deliveries(&state.app, id, limit).await?;

@@ -151,7 +151,11 @@ pub(super) async fn show(
         Ok(console) => console,
         Err(response) => return response,
     };
-    if let Ok(user_id) = Uuid::parse_str(&id) {
+    let page = user_page(&state, &console, &id, StatusCode::OK, (None, None)).await;
+    // A read of a user who is there: a page of "no such user" showed nobody's data.
+    if page.status() == StatusCode::OK
+        && let Ok(user_id) = Uuid::parse_str(&id)
+    {
         let actor = console.actor(peer);
         users::record_read(
             &state.app,
@@ -162,7 +166,7 @@ pub(super) async fn show(
         )
         .await;
     }
-    user_page(&state, &console, &id, StatusCode::OK, (None, None)).await
+    page
 }
 
 /// What a user's page says after an action: a notice or an alert at the top, errors next to
@@ -538,6 +542,13 @@ pub(super) async fn delete(
     let now = OffsetDateTime::now_utc();
     match users::delete(&state.app, user.id, now).await {
         Ok(()) | Err(UserError::NotFound) => {}
+        Err(UserError::LastOwner) => {
+            let shown = Shown {
+                alert: Some(text(locale, "console.users.last_owner")),
+                ..Shown::default()
+            };
+            return user_page(&state, &console, &id, StatusCode::CONFLICT, shown).await;
+        }
         Err(UserError::Store(error)) => return store_failure(&state, locale, &error),
         Err(other) => {
             tracing::error!(%other, "a user could not be deleted from the console");

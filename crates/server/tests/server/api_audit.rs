@@ -62,10 +62,13 @@ async fn api_changes_are_in_the_audit_log_and_roles_are_managed_through_the_api(
             !everything.contains(&secret),
             "the secret is never recorded"
         );
-        assert_eq!(
-            problem(api.get("/audit?limit=0").await, 400).await["status"],
-            400
-        );
+        for limit in ["0", "501"] {
+            let refused = problem(api.get(&format!("/audit?limit={limit}")).await, 400).await;
+            assert_eq!(
+                refused["fields"]["limit"][0]["code"], "out_of_range",
+                "{refused}"
+            );
+        }
 
         // Roles through the API.
         assert_eq!(
@@ -85,12 +88,13 @@ async fn api_changes_are_in_the_audit_log_and_roles_are_managed_through_the_api(
             404,
         )
         .await;
-        problem(
+        let root = problem(
             api.put("/admins/ada@example.com", &json!({"role": "root"}))
                 .await,
             400,
         )
         .await;
+        assert_eq!(root["fields"]["role"][0]["code"], "not_an_option", "{root}");
         let page: Value = api.get("/audit?limit=1").await.json().await.unwrap();
         assert_eq!(page["items"][0]["action"], "admin.granted");
         assert_eq!(page["items"][0]["after"], json!({"role": "owner"}));

@@ -481,6 +481,28 @@ async fn deleting_a_user_removes_them_and_their_history() {
 }
 
 #[tokio::test]
+async fn the_consoles_last_owner_is_not_deleted_until_another_owner_exists() {
+    each_backend(|app| async move {
+        let (_tokens, api) = admin(&app).await;
+        let olga = create(&api, json!({"email": "olga@example.com"})).await;
+        let grace = create(&api, json!({"email": "grace@example.com"})).await;
+        crate::console::make_admin(&app, "olga@example.com", "owner").await;
+        let olga = olga["id"].as_str().unwrap().to_owned();
+        let refused = problem(api.delete(&format!("/users/{olga}")).await, 409).await;
+        assert!(
+            refused["detail"].as_str().unwrap().contains("last owner"),
+            "{refused}"
+        );
+        assert_eq!(app.store.list_admins().await.unwrap().len(), 1);
+        crate::console::make_admin(&app, "grace@example.com", "owner").await;
+        assert_eq!(api.delete(&format!("/users/{olga}")).await.status(), 204);
+        let grace = grace["id"].as_str().unwrap().to_owned();
+        problem(api.delete(&format!("/users/{grace}")).await, 409).await;
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn a_hundred_concurrent_merge_patches_of_different_keys_lose_none() {
     each_backend(|app| async move {
         let (_tokens, api) = admin(&app).await;

@@ -197,6 +197,21 @@ async fn a_viewer_sees_no_action_and_every_action_is_refused_by_the_server() {
             }
         }
         assert!(!app.store.get_user(id).await.unwrap().is_disabled());
+
+        // A read is recorded for the user who is there, not for an id nobody has.
+        let reads = |log: Vec<accrete_store::AuditEntry>| {
+            log.into_iter()
+                .filter(|r| r.entry.action == "user.viewed")
+                .map(|r| r.entry.target.unwrap_or_default())
+                .collect::<Vec<_>>()
+        };
+        let before = reads(app.store.list_audit(None, 500).await.unwrap());
+        let nobody = uuid::Uuid::now_v7();
+        let missing = val.get(&format!("/admin/users/{nobody}")).await;
+        assert_eq!(missing.status(), 404);
+        let after = reads(app.store.list_audit(None, 500).await.unwrap());
+        assert_eq!(after.len(), before.len(), "{after:?}");
+        assert!(!after.contains(&format!("user:{nobody}")));
     })
     .await;
 }

@@ -137,6 +137,14 @@ pub(crate) async fn delete(
                 (None, alert),
             )
         }
+        Err(DeleteError::LastOwner) => {
+            errors.insert(
+                "confirmation".into(),
+                text(locale, "account.delete.last_owner"),
+            );
+            let alert = Some(text(locale, "error.summary"));
+            render(&state, page, StatusCode::CONFLICT, &errors, (None, alert))
+        }
         Err(DeleteError::Busy) => hashing_busy(&state, locale),
         Err(DeleteError::Store(error)) => store_failure(&state, locale, &error),
     }
