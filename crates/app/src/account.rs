@@ -7,7 +7,8 @@
 use accrete_oidc::credentials::{self, PasswordProblem};
 use accrete_oidc::password::{self, PasswordCheck};
 use accrete_store::{
-    AuthorizedApplication, EventKind, NewEvent, SsoSession, StoreError, User, normalize_email,
+    AuthorizedApplication, EventKind, Location, NewEvent, SsoSession, StoreError, User,
+    normalize_email,
 };
 use serde_json::{Value, json};
 use time::{Duration, OffsetDateTime};
@@ -322,7 +323,7 @@ pub async fn export(app: &App, user_id: Uuid, now: OffsetDateTime) -> Result<Val
         })
         .collect();
     let recovery_codes_left = store.recovery_codes_left(user_id).await?;
-    let consents = consents(app, &history).await?;
+    let consents = consents(app, &user, &provenance, &history).await?;
     // Who read or changed the account on the administrators' side (the audit log's entries
     // about it: who, what, when; never the values).
     let access: Vec<Value> = store
@@ -373,40 +374,91 @@ pub async fn export(app: &App, user_id: Uuid, now: OffsetDateTime) -> Result<Val
 /// The name and version of the export's document (docs/data-rights.md).
 pub const EXPORT_SCHEMA: &str = "accrete.user-data/1";
 
-/// Every answer to a consent field of the published policy, oldest first, from the history of
-/// its value: what was accepted or refused, which version of the text (and its address), when,
-/// where (the source: `prompt:<step>`, `signup`, `account`...) and in which application.
+/// Every answer to a consent field, oldest first: from the history of its value, and the
+/// record the user holds now when the history no longer has it (purged by the retention, or
+/// written before it). What was accepted or refused, which version of the text (and its
+/// address), when, where (the source: `prompt:<step>`, `signup`, `account`...) and in which
+/// application. A value is a consent record by its shape (`accepted`, `version`), whether or
+/// not the published policy still has its field: the evidence outlives the question.
 async fn consents(
     app: &App,
+    user: &User,
+    provenance: &[accrete_store::Provenance],
     history: &[accrete_store::HistoryEntry],
 ) -> Result<Vec<Value>, StoreError> {
-    let Some(policy) = app.policy().await? else {
-        return Ok(Vec::new());
+    let policy = app.policy().await?;
+    // The field of the policy kept at a place, else the key itself.
+    let field_at = |location: Location, key: &str| {
+        policy
+            .as_ref()
+            .and_then(|policy| {
+                policy.fields().iter().find(|field| {
+                    field.kind == accrete_core::FieldType::Consent
+                        && crate::facts::location_of(field) == (location, key)
+                })
+            })
+            .map_or_else(|| key.to_owned(), |field| field.key.to_string())
     };
-    let mut consents = Vec::new();
-    for field in policy.fields() {
-        if field.kind != accrete_core::FieldType::Consent {
-            continue;
-        }
-        let (location, key) = crate::facts::location_of(field);
-        for entry in history
-            .iter()
-            .filter(|h| h.location == location && h.key == key)
-        {
-            let value = entry.new_value.as_ref();
-            let text = |name: &str| value.and_then(|v| v.get(name)).cloned();
-            consents.push(json!({
-                "field": field.key.as_str(),
-                "accepted": value.and_then(|v| v.get("accepted")).and_then(Value::as_bool),
-                "version": text("version"),
-                "url": text("url"),
-                "client_id": text("client_id"),
-                "at": rfc3339(entry.changed_at),
-                "source": entry.source,
-            }));
+    // When the record says it was given (an imported record's is the source system's time),
+    // else when it was written.
+    let given_at = |value: &Value, written: OffsetDateTime| {
+        value
+            .get("at")
+            .and_then(Value::as_str)
+            .and_then(|at| {
+                OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339).ok()
+            })
+            .unwrap_or(written)
+    };
+    let record = |field: String, value: &Value, at: String, source: &str| {
+        let text = |name: &str| value.get(name).cloned();
+        json!({
+            "field": field,
+            "accepted": value.get("accepted").and_then(Value::as_bool),
+            "version": text("version"),
+            "url": text("url"),
+            "client_id": text("client_id"),
+            "at": at,
+            "source": source,
+        })
+    };
+    let mut consents: Vec<(OffsetDateTime, Value)> = Vec::new();
+    for entry in history {
+        if let Some(value) = entry.new_value.as_ref().filter(|v| is_consent_record(v)) {
+            let field = field_at(entry.location, &entry.key);
+            let at = given_at(value, entry.changed_at);
+            let consent = record(field, value, rfc3339(at), &entry.source);
+            consents.push((at, consent));
         }
     }
-    Ok(consents)
+    for location in Location::ALL {
+        let Some(bag) = crate::facts::bag(user, location).as_object() else {
+            continue;
+        };
+        for (key, value) in bag.iter().filter(|(_, v)| is_consent_record(v)) {
+            let known = history.iter().any(|h| {
+                h.location == location && &h.key == key && h.new_value.as_ref() == Some(value)
+            });
+            if known {
+                continue;
+            }
+            let written = provenance
+                .iter()
+                .find(|p| p.location == location && &p.key == key);
+            let at = given_at(value, written.map_or(user.updated_at, |p| p.updated_at));
+            let source = written.map_or("", |p| p.source.as_str());
+            let consent = record(field_at(location, key), value, rfc3339(at), source);
+            consents.push((at, consent));
+        }
+    }
+    consents.sort_by_key(|(at, _)| *at);
+    Ok(consents.into_iter().map(|(_, consent)| consent).collect())
+}
+
+/// Whether a stored value is a consent record: `accepted` and the `version` of the text.
+fn is_consent_record(value: &Value) -> bool {
+    value.get("accepted").is_some_and(Value::is_boolean)
+        && value.get("version").is_some_and(Value::is_string)
 }
 
 /// A time as the documents given to people and to other systems write it (RFC 3339).

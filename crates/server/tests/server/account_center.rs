@@ -319,6 +319,19 @@ async fn the_export_holds_the_profile_and_no_hash() {
         assert!(consents[0]["version"].is_string(), "{consents:?}");
         assert_eq!(consents[0]["source"], "signup");
         assert!(consents[0]["at"].is_string());
+
+        // The retention's purge takes the history: the record the person holds is still
+        // listed, with its own time.
+        let later = time::OffsetDateTime::now_utc() + time::Duration::days(1);
+        assert!(app.store.purge_history(later).await.unwrap() > 0);
+        let purged: Value = browser
+            .get("/account/data/export")
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(purged["history"], json!([]));
+        assert_eq!(purged["consents"], document["consents"], "{purged}");
     })
     .await;
 }
