@@ -87,9 +87,11 @@ pub fn line(exported: &ExportedUser, options: Options) -> Value {
     {
         line["password_hash"] = json!(hash);
     }
-    line["profile"] = user.profile.clone();
-    line["user_metadata"] = user.user_metadata.clone();
-    line["app_metadata"] = user.app_metadata.clone();
+    // Members in the order of their names, whatever the database kept: PostgreSQL's jsonb
+    // orders them by length, SQLite as written, and an export is the same file from either.
+    line["profile"] = sorted(&user.profile);
+    line["user_metadata"] = sorted(&user.user_metadata);
+    line["app_metadata"] = sorted(&user.app_metadata);
     let sources: Map<String, Value> = exported
         .provenance
         .iter()
@@ -110,8 +112,8 @@ pub fn line(exported: &ExportedUser, options: Options) -> Value {
                 json!({
                     "location": entry.location.as_str(),
                     "key": entry.key,
-                    "old_value": entry.old_value,
-                    "new_value": entry.new_value,
+                    "old_value": entry.old_value.as_ref().map(sorted),
+                    "new_value": entry.new_value.as_ref().map(sorted),
                     "source": entry.source,
                     "changed_at": rfc3339(entry.changed_at),
                 })
@@ -119,4 +121,11 @@ pub fn line(exported: &ExportedUser, options: Options) -> Value {
             .collect();
     }
     line
+}
+
+/// `value` with the members of each of its objects in the order of their names.
+fn sorted(value: &Value) -> Value {
+    let mut value = value.clone();
+    value.sort_all_objects();
+    value
 }

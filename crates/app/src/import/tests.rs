@@ -501,6 +501,16 @@ async fn an_export_read_back_into_another_database_exports_the_same() {
         .unwrap();
     assert_eq!(summary.refused, 0, "{:?}", seen.problems);
     assert_eq!(export_all(&second).await, exported);
+    // And into PostgreSQL, which orders an object's members its own way: the same file.
+    if let Some((store, _guard)) = accrete_store::testing::postgres_store().await {
+        let third = App::for_tests(store, "http://issuer");
+        let input = std::io::Cursor::new(exported.clone().into_bytes());
+        let summary = run(&third, input, Format::Jsonl, None, scope, &mut seen)
+            .await
+            .unwrap();
+        assert_eq!(summary.refused, 0, "{:?}", seen.problems);
+        assert_eq!(export_all(&third).await, exported);
+    }
     // And read back again: nothing to change.
     let input = std::io::Cursor::new(exported.into_bytes());
     let scope = (ImportScope::Batches, false);
