@@ -262,12 +262,14 @@ impl Header {
             .iter()
             .any(|(_, target)| *target == Some(Target::Email))
         {
-            let mut message = match mapping {
+            let mut message = match mapping.map(Mapping::email_source) {
                 None => "the header has no `email` column".to_owned(),
-                Some(mapping) => format!(
-                    "the header has no column `{}`, mapped to `email`",
-                    mapping.email_source().unwrap_or_default()
-                ),
+                Some(Some(source)) => {
+                    format!("the header has no column `{source}`, mapped to `email`")
+                }
+                Some(None) => "the mapping sends no column to `email` (each user needs an \
+                               address): check the spelling of its targets"
+                    .to_owned(),
             };
             // A spreadsheet saved with another separator reads as one column.
             if let Some(separator) = [';', '\t', '|']
@@ -560,6 +562,13 @@ mod tests {
             ]
         );
         assert!(seen[1].as_ref().unwrap().notes.is_empty());
+        let misspelled = Mapping::parse("[columns]\n\"E-mail\" = \"emial\"\n").unwrap();
+        let error = read_text("E-mail\nada@example.com\n", Some(&misspelled)).unwrap_err();
+        assert!(
+            matches!(&error, ReadError::NotFormat { message, .. }
+                if message.starts_with("the mapping sends no column to `email`")),
+            "{error:?}"
+        );
         let error = read_text("Mail,Name\n", Some(&mapping)).unwrap_err();
         assert!(
             matches!(&error, ReadError::NotFormat { message, .. } if message.contains("E-mail")),
