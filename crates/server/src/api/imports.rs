@@ -291,7 +291,10 @@ async fn receive(mut body: Body, upload: &mut Upload, json: bool) -> Result<(), 
         let Ok(data) = frame.into_data() else {
             continue;
         };
-        if !started && let Some(first) = data.iter().find(|b| !b.is_ascii_whitespace()) {
+        // A byte order mark (EF BB BF) is no character of the JSON, as the command's reader
+        // skips it too.
+        let skipped = |b: &&u8| b.is_ascii_whitespace() || matches!(**b, 0xEF | 0xBB | 0xBF);
+        if !started && let Some(first) = data.iter().find(|b| !skipped(b)) {
             if !matches!(first, b'{' | b'[') {
                 return Err(not_json());
             }

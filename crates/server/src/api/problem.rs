@@ -452,6 +452,16 @@ fn query_of<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
             {
                 return ApiError::field(name, "required", "this query parameter is required");
             }
+            if let Some(name) = reason
+                .strip_prefix("duplicate field `")
+                .and_then(|rest| rest.strip_suffix('`'))
+            {
+                return ApiError::field(
+                    name,
+                    "invalid_value",
+                    "this query parameter is given twice",
+                );
+            }
             let name = error.path().to_string();
             let name = if name == "." { "query" } else { name.as_str() };
             ApiError::field(
@@ -577,6 +587,10 @@ mod tests {
         );
         assert_eq!(
             codes("format=csv&limit=ten"),
+            [("limit".to_owned(), "invalid_value".to_owned())]
+        );
+        assert_eq!(
+            codes("format=csv&limit=1&limit=2"),
             [("limit".to_owned(), "invalid_value".to_owned())]
         );
         assert_eq!(

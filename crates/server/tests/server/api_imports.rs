@@ -228,6 +228,11 @@ async fn a_dry_run_counts_without_storing_and_csv_and_json_lists_are_taken() {
             .await
             .unwrap();
         assert!(mae.is_some());
+        // Saved by an editor that starts the file with a byte order mark.
+        let list = "\u{feff}[{\"email\": \"bom@example.com\"}]";
+        let (path, _) = start(&api, "format=auth0", "application/json", list).await;
+        let job = ended(&api, &path).await;
+        assert_eq!(job["created"], 1, "{job}");
 
         // A CSV file without an email column is not an import file: the job fails and says why.
         let (path, _) = start(&api, "format=csv", "text/csv", "name\nx\n").await;

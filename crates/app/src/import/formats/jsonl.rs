@@ -123,16 +123,18 @@ fn sign_ins(members: &Members<'_>) -> Result<SignIns, ImportProblem> {
 /// A line as `accrete users export` writes it.
 fn exported(line: u64, object: &Map<String, Value>) -> Result<ImportRecord, ImportProblem> {
     let members = Members { line, object };
-    let id = members.string("id")?;
+    let id = members
+        .string("id")?
+        .map(|id| {
+            Uuid::parse_str(id).map_err(|_| members.problem("id", format!("`{id}` is not a UUID")))
+        })
+        .transpose()?;
     let mut record = ImportRecord {
         line,
-        id: id
-            .map(|id| {
-                Uuid::parse_str(id)
-                    .map_err(|_| members.problem("id", format!("`{id}` is not a UUID")))
-            })
-            .transpose()?,
-        external_id: id.map(str::to_owned),
+        id,
+        // In one spelling (lower case, hyphens): the same id written in upper case is the
+        // same user.
+        external_id: id.map(|id| id.to_string()),
         email: members.string("email")?.unwrap_or_default().to_owned(),
         email_verified: members.flag("email_verified")?.unwrap_or(false),
         created_at: members.time("created_at")?,
@@ -303,6 +305,19 @@ mod tests {
                     "the user has no email address"
                 )),
             ]
+        );
+    }
+
+    #[test]
+    fn an_id_in_upper_case_is_the_same_source_id() {
+        let seen = read_text(
+            "{\"id\":\"0190A0B0-C0D0-7E0F-8000-000000000001\",\"email\":\"a@example.com\"}\n",
+            None,
+        );
+        let record = seen[0].as_ref().unwrap();
+        assert_eq!(
+            record.external_id.as_deref(),
+            Some("0190a0b0-c0d0-7e0f-8000-000000000001")
         );
     }
 
