@@ -1,7 +1,7 @@
 //! Simulation of a decision, and the impact preview of a draft over every stored user.
 
-use accrete_app::policy_admin;
 use accrete_app::policy_impact::{self, Extent};
+use accrete_app::{policy_admin, users};
 use accrete_core::{Moment, MomentKind, UserFacts, decision_json};
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
@@ -111,6 +111,11 @@ pub async fn simulate(
         now,
     )
     .await?;
+    // A decision for a stored user shows their values (docs/data-rights.md, Who looked).
+    if let Some(user_id) = body.user_id {
+        let read = OffsetDateTime::now_utc();
+        users::record_read(&state.app, &caller.actor(), user_id, "simulation", read).await;
+    }
     Ok(axum::Json(decision_json(&decision)))
 }
 

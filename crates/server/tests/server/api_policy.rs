@@ -144,6 +144,17 @@ async fn simulate_explains_a_decision_for_inline_facts_or_a_stored_user() {
             .unwrap();
         assert_eq!(stored["decision"], "proceed");
         assert_eq!(stored["explanation"][0]["code"], "all_fields_known");
+        // The decision showed the user's values: the read is recorded.
+        let about = app
+            .store
+            .list_audit_about(&format!("user:{}", user.id), 50)
+            .await
+            .unwrap();
+        assert!(
+            about.iter().any(|a| a.entry.action == "user.viewed"
+                && a.entry.after == Some(json!({"read": "simulation"}))),
+            "{about:?}"
+        );
 
         problem(
             api.post("/policy/simulate", &json!({"moment": moment}))
