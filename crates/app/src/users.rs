@@ -4,7 +4,7 @@
 //! ([`may_sign_in`]).
 //! Values are checked by [`crate::values`] against the published policy.
 
-use accrete_core::{CompiledPolicy, FieldType};
+use accrete_core::CompiledPolicy;
 use accrete_oidc::{credentials, password};
 use accrete_store::{
     EmailChange, FieldFilter, HistoryEntry, Location, NewUser, Page, ProfileChange, StoreError,
@@ -16,7 +16,6 @@ use uuid::Uuid;
 
 use crate::admins::{self, Actor};
 use crate::app::App;
-use crate::facts::location_of;
 use crate::hashing::PoolBusy;
 use crate::policy_admin::published_or_empty;
 use crate::problems::{Problem, push};
@@ -136,15 +135,8 @@ fn check_values(
             values::check_metadata(policy, location, bag, user, "en", problems);
             // A consent record replaces the one before it whole: merged into it (RFC 7396),
             // a new version kept the old record's time and application.
-            for field in policy
-                .fields()
-                .iter()
-                .filter(|f| f.kind == FieldType::Consent)
-            {
-                let (place, key) = location_of(field);
-                if place == location
-                    && let Some(record) = bag.remove(key)
-                {
+            for key in values::consent_keys(policy, location) {
+                if let Some(record) = bag.remove(key) {
                     changes.push(ProfileChange {
                         location,
                         key: key.to_owned(),

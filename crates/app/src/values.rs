@@ -95,6 +95,17 @@ pub fn check_size(location: Location, value: &Value, problems: &mut Vec<Problem>
     }
 }
 
+/// The keys of the policy's consent fields kept in `location`.
+pub fn consent_keys(policy: &CompiledPolicy, location: Location) -> impl Iterator<Item = &str> {
+    policy
+        .fields()
+        .iter()
+        .filter(|field| field.kind == FieldType::Consent)
+        .map(location_of)
+        .filter(move |(place, _)| *place == location)
+        .map(|(_, key)| key)
+}
+
 /// Validates the top-level values of `values` (a bag patch or claim map) that are typed fields
 /// of `location`, replacing each with its normalised form. Errors are keyed
 /// `<location>.<key>`.
@@ -160,14 +171,8 @@ pub fn validate_typed(
                 .unwrap_or(now)
                 .format(&time::format_description::well_known::Rfc3339)
                 .unwrap_or_default();
-            for field in policy
-                .fields()
-                .iter()
-                .filter(|f| f.kind == FieldType::Consent)
-            {
-                let (place, key) = location_of(field);
-                if place == location
-                    && !as_given.iter().any(|(given, _)| given == key)
+            for key in consent_keys(policy, location) {
+                if !as_given.iter().any(|(given, _)| given == key)
                     && let Some(Value::Object(record)) = values.get_mut(key)
                 {
                     record.insert("at".to_owned(), Value::String(at.clone()));

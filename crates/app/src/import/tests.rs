@@ -87,14 +87,17 @@ async fn sign_in(app: &App, email: &str, password: &str) -> bool {
     accounts::sign_in(app, attempt).await.is_ok()
 }
 
-async fn hash_of(app: &App, email: &str) -> String {
-    let user = app
-        .store()
+/// The user stored with `email`.
+async fn stored(app: &App, email: &str) -> accrete_store::User {
+    app.store()
         .find_user_by_email(email)
         .await
         .unwrap()
-        .unwrap();
-    user.password_hash.unwrap()
+        .unwrap()
+}
+
+async fn hash_of(app: &App, email: &str) -> String {
+    stored(app, email).await.password_hash.unwrap()
 }
 
 #[tokio::test]
@@ -120,12 +123,7 @@ async fn auth0_users_are_imported_once_and_sign_in_with_their_passwords() {
         seen.problems
     );
 
-    let ada = app
-        .store()
-        .find_user_by_email("ada@example.com")
-        .await
-        .unwrap()
-        .unwrap();
+    let ada = stored(&app, "ada@example.com").await;
     assert!(ada.email_verified);
     assert_eq!(ada.profile["given_name"], "Ada");
     assert_eq!(ada.app_metadata["plan"], "pro");
@@ -134,12 +132,7 @@ async fn auth0_users_are_imported_once_and_sign_in_with_their_passwords() {
         sources.iter().all(|s| s.source == "import:auth0"),
         "{sources:?}"
     );
-    let mallory = app
-        .store()
-        .find_user_by_email("mallory@example.com")
-        .await
-        .unwrap()
-        .unwrap();
+    let mallory = stored(&app, "mallory@example.com").await;
     assert!(mallory.disabled_at.is_some(), "blocked in Auth0");
     assert_eq!(mallory.profile["phone_number_verified"], true);
 
@@ -202,24 +195,14 @@ async fn a_value_refused_by_its_field_is_reported_and_the_rest_imported() {
             .any(|(line, path)| *line == 3 && path.ends_with("country")),
         "{lines:?}"
     );
-    let ada = app
-        .store()
-        .find_user_by_email("ada@example.com")
-        .await
-        .unwrap()
-        .unwrap();
+    let ada = stored(&app, "ada@example.com").await;
     assert!(
         ada.profile.get("birthdate").is_none(),
         "a refused value is not stored"
     );
     assert_eq!(ada.profile["given_name"], "Ada");
     assert_eq!(ada.user_metadata["team"], "core");
-    let bob = app
-        .store()
-        .find_user_by_email("bob@example.com")
-        .await
-        .unwrap()
-        .unwrap();
+    let bob = stored(&app, "bob@example.com").await;
     assert_eq!(bob.profile["birthdate"], "1990-02-03");
 }
 
@@ -274,12 +257,7 @@ async fn a_second_line_of_the_same_user_is_refused_not_merged_into_the_first() {
         seen.problems
     );
     // The first line's values are the user's; nobody is Grace.
-    let ada = app
-        .store()
-        .find_user_by_email("ada@example.com")
-        .await
-        .unwrap()
-        .unwrap();
+    let ada = stored(&app, "ada@example.com").await;
     assert_eq!(ada.profile["given_name"], "Ada");
     assert_eq!(ada.profile["family_name"], "Lovelace");
     assert!(
@@ -313,12 +291,7 @@ async fn two_columns_for_one_value_keep_the_one_that_names_its_place_and_say_so(
         (seen.problems[0].line, seen.problems[0].path.as_str()),
         (3, "given_name")
     );
-    let bob = app
-        .store()
-        .find_user_by_email("bob@example.com")
-        .await
-        .unwrap()
-        .unwrap();
+    let bob = stored(&app, "bob@example.com").await;
     assert_eq!(bob.profile["given_name"], "Robert");
 }
 
@@ -435,12 +408,7 @@ async fn an_export_read_back_into_another_database_exports_the_same() {
     import_file(&first, "keycloak-realm.json", Format::Keycloak).await;
     // What a user's life adds: sign-ins, a skipped step, a value given later, a disabling.
     assert!(sign_in(&first, "ada@example.com", "Passw0rd-bcrypt").await);
-    let ada = first
-        .store()
-        .find_user_by_email("ada@example.com")
-        .await
-        .unwrap()
-        .unwrap();
+    let ada = stored(&first, "ada@example.com").await;
     let later = OffsetDateTime::now_utc() + time::Duration::minutes(5);
     for kind in [
         accrete_store::EventKind::PromptShown,
