@@ -358,6 +358,24 @@ async fn deleting_the_account_needs_the_password_and_removes_the_user() {
         assert!(html.contains("This is not your password."), "{html}");
         assert!(app.store.get_user(user.id).await.is_ok());
 
+        // The console's only owner keeps the account, and is told why: nothing typed is wrong.
+        crate::console::make_admin(&app, "fay@example.com", "owner").await;
+        let kept = browser
+            .post_form(
+                "/account/data/delete",
+                &[("csrf", &csrf), ("confirmation", PASSWORD)],
+            )
+            .await;
+        assert_eq!(kept.status(), 409);
+        let html = kept.text().await.unwrap();
+        assert!(
+            html.contains("You are the only owner of the administration console"),
+            "{html}"
+        );
+        assert!(!html.contains("aria-invalid=\"true\""), "{html}");
+        assert!(app.store.get_user(user.id).await.is_ok());
+        crate::console::make_admin(&app, "fay@example.com", "viewer").await;
+
         let deleted = browser
             .post_form(
                 "/account/data/delete",

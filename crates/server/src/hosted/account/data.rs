@@ -137,12 +137,9 @@ pub(crate) async fn delete(
                 (None, alert),
             )
         }
+        // Nothing typed is wrong: the page says why, with no field to correct.
         Err(DeleteError::LastOwner) => {
-            errors.insert(
-                "confirmation".into(),
-                text(locale, "account.delete.last_owner"),
-            );
-            let alert = Some(text(locale, "error.summary"));
+            let alert = Some(text(locale, "account.delete.last_owner"));
             render(&state, page, StatusCode::CONFLICT, &errors, (None, alert))
         }
         Err(DeleteError::Busy) => hashing_busy(&state, locale),
