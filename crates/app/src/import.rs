@@ -166,7 +166,18 @@ pub async fn run(
     let read = reader
         .await
         .map_err(|e| StoreError::Unexpected(format!("the file reader stopped: {e}").into()))?;
-    stored?;
+    stored.map_err(|error| match error {
+        // The batch looked its users up, then another writer (another import of the same
+        // users, a sign-up) created one of them before the batch was stored (PostgreSQL).
+        StoreError::Conflict { what } => StoreError::Conflict {
+            what: format!(
+                "{what}: another writer created a user of this batch while it was stored \
+                 (another import of the same users?); run the import again: the users stored \
+                 so far are found"
+            ),
+        },
+        other => other,
+    })?;
     read?;
     // A database that received many users at once is planned right from the next statement.
     // The users are stored either way: a refresh that fails is told, not the import's failure.
