@@ -673,6 +673,14 @@ pub(crate) mod sql {
         }
     }
 
+    /// How many times a batch looks up again the lines whose address another writer took while
+    /// the batch was written (each time, only those lines).
+    const LOOKUPS: usize = 3;
+
+    /// Why a line is not imported when other writers took its address every time.
+    const RACED: &str = "the user is not imported: other writers kept creating a user with \
+                         this address while the import ran; run the import again";
+
     /// One batch of users, in the caller's transaction; what its new users add to the counters
     /// goes to `counts`, for the caller to write.
     async fn import_batch<C: Conn>(
@@ -728,28 +736,44 @@ pub(crate) mod sql {
         }
         let mut ids = taken_ids;
         let batch = (format, source.as_str(), now, spent.as_ref());
-        for (i, outcome) in create_all(&mut *tx, batch, fresh, &mut ids, counts).await? {
-            outcomes[i] = Some(outcome);
-        }
-        let mut created_later = Vec::new();
-        for (i, prepared, found) in later {
-            let found = match found {
-                Some(found) => Some(found),
-                None => find(&mut *tx, format, &prepared.user).await?,
-            };
-            let outcome = match found {
-                Some(existing) => {
-                    update(&mut *tx, format, &source, existing, prepared.user, now).await?
+        // New users first, then the lines to look up in order; a line whose address another
+        // writer took between the batch's look-ups and its insert (PostgreSQL: a sign-up, or a
+        // second import, that committed meanwhile) comes back from `create_all` and is looked
+        // up again, which finds that writer's user (read committed) and updates it.
+        let (mut create, mut pending) = (fresh, later);
+        for round in 0.. {
+            let (created, lost) = create_all(&mut *tx, batch, create, &mut ids, counts).await?;
+            for (i, outcome) in created {
+                outcomes[i] = Some(outcome);
+            }
+            if round == LOOKUPS {
+                for (i, _) in lost {
+                    outcomes[i] = Some(ImportOutcome::Refused(RACED.into()));
                 }
-                None => {
-                    created_later.push((i, prepared));
-                    continue;
+                break;
+            }
+            if !lost.is_empty() {
+                pending.extend(lost.into_iter().map(|(i, prepared)| (i, prepared, None)));
+                pending.sort_by_key(|(i, ..)| *i);
+            }
+            if pending.is_empty() {
+                break;
+            }
+            create = Vec::new();
+            for (i, prepared, found) in std::mem::take(&mut pending) {
+                let found = match found {
+                    Some(found) => Some(found),
+                    None => find(&mut *tx, format, &prepared.user).await?,
+                };
+                match found {
+                    Some(existing) => {
+                        let user = prepared.user;
+                        outcomes[i] =
+                            Some(update(&mut *tx, format, &source, existing, user, now).await?);
+                    }
+                    None => create.push((i, prepared)),
                 }
-            };
-            outcomes[i] = Some(outcome);
-        }
-        for (i, outcome) in create_all(&mut *tx, batch, created_later, &mut ids, counts).await? {
-            outcomes[i] = Some(outcome);
+            }
         }
         Ok(outcomes
             .into_iter()
@@ -904,9 +928,13 @@ pub(crate) mod sql {
             .collect()
     }
 
+    /// Each line's outcome, by its place in the batch.
+    type Outcomes = Vec<(usize, ImportOutcome)>;
+
     /// Creates the users of a batch that no user is (their emails distinct and free): a
     /// statement per table for all of them (users with their values' sources, their ids in
-    /// the source, the history, the outbox's `user.created`), whatever their number.
+    /// the source, the history, the outbox's `user.created`), whatever their number. The
+    /// lines whose address or id another writer took meanwhile come back, not created.
     async fn create_all<C: Conn>(
         tx: &mut C,
         (format, source, now, spent): (
@@ -918,9 +946,9 @@ pub(crate) mod sql {
         users: Vec<(usize, Prepared)>,
         ids: &mut std::collections::HashSet<Uuid>,
         counts: &mut Counts,
-    ) -> Result<Vec<(usize, ImportOutcome)>, StoreError> {
+    ) -> Result<(Outcomes, Vec<(usize, Prepared)>), StoreError> {
         if users.is_empty() {
-            return Ok(Vec::new());
+            return Ok(Default::default());
         }
         let at = crate::model::to_millis(now);
         let (mut rows, mut imported, mut history, mut events, mut prompts) =
@@ -957,7 +985,6 @@ pub(crate) mod sql {
             // The row's history (`import_history_at`) is as old as its newest value.
             let mut newest = None;
             for change in &created.applied {
-                counts.values.change(change);
                 let (from, written) = match user.sources.get(&(change.location, change.key.clone()))
                 {
                     Some(given) => (
@@ -969,20 +996,20 @@ pub(crate) mod sql {
                 newest = newest.max(Some(written));
                 sources.record(change, from, written);
             }
-            *counts
-                .signups
-                .entry(created_at.to_offset(time::UtcOffset::UTC).date())
-                .or_default() += 1;
-            prepared.push((id, normalized, created_at, created, (sources, newest), user));
-            outcomes.push((i, ImportOutcome::Created(id)));
+            prepared.push((
+                i,
+                id,
+                normalized,
+                created_at,
+                created,
+                (sources, newest),
+                user,
+            ));
         }
-        for (id, normalized, created_at, created, (sources, newest), user) in &prepared {
-            let id = *id;
-            let email = user.email.trim();
-            let (applied, in_row) = (&created.applied, created.in_row);
+        for (_, id, normalized, created_at, created, (sources, newest), user) in &prepared {
             rows.push(rows::User {
-                i: id,
-                e: email,
+                i: *id,
+                e: user.email.trim(),
                 n: normalized,
                 v: user.email_verified,
                 h: user.password_hash.as_deref(),
@@ -995,11 +1022,76 @@ pub(crate) mod sql {
                     .disabled
                     .then(|| user.disabled_at.map_or(at, crate::model::to_millis)),
                 s: sources,
-                y: in_row.then(|| newest.unwrap_or(at)),
+                y: created.in_row.then(|| newest.unwrap_or(at)),
                 l: user.sign_ins.credentialed,
                 o: user.sign_ins.sso,
                 t: user.sign_ins.last_at.map(crate::model::to_millis),
             });
+        }
+        // `DO NOTHING`: a user another writer created since the batch looked its address (or
+        // its given id) up is not an error but a line to look up again (`import_batch`).
+        let inserted: Vec<(String,)> = query_as(pick::<C>(
+            "WITH r AS MATERIALIZED (SELECT j.key AS n, j.value AS v FROM json_each($1) j)
+             INSERT INTO users (id, email, email_normalized, email_verified, password_hash,
+                                created_at, updated_at, profile, user_metadata, app_metadata,
+                                disabled_at, sources, import_history_at, credentialed_logins,
+                                sso_logins, last_login_at)
+             SELECT v ->> 'i', v ->> 'e', v ->> 'n', v ->> 'v', v ->> 'h', v ->> 'c', v ->> 'u',
+                    v -> 'p', v -> 'm', v -> 'a', v ->> 'd', v -> 's', v ->> 'y',
+                    coalesce(v ->> 'l', 0), coalesce(v ->> 'o', 0), v ->> 't'
+             FROM r WHERE true ORDER BY n
+             ON CONFLICT DO NOTHING RETURNING id",
+            "INSERT INTO users (id, email, email_normalized, email_verified, password_hash,
+                                created_at, updated_at, profile, user_metadata, app_metadata,
+                                disabled_at, sources, import_history_at, credentialed_logins,
+                                sso_logins, last_login_at)
+             SELECT j ->> 'i', j ->> 'e', j ->> 'n', (j ->> 'v')::boolean, j ->> 'h',
+                    (j ->> 'c')::bigint, (j ->> 'u')::bigint, j -> 'p', j -> 'm', j -> 'a',
+                    (j ->> 'd')::bigint, j -> 's', (j ->> 'y')::bigint,
+                    coalesce((j ->> 'l')::bigint, 0), coalesce((j ->> 'o')::bigint, 0),
+                    (j ->> 't')::bigint
+             FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(j, n) ORDER BY n
+             ON CONFLICT DO NOTHING RETURNING id",
+        ))
+        .bind(rows::text(&rows)?)
+        .fetch_all(&mut *tx)
+        .await?;
+        drop(rows);
+        let mut lost = Vec::new();
+        if inserted.len() < prepared.len() {
+            let inserted = inserted
+                .iter()
+                .map(|(id,)| crate::model::parse_id(id))
+                .collect::<Result<std::collections::HashSet<Uuid>, _>>()?;
+            let (kept, taken): (Vec<_>, Vec<_>) = prepared
+                .into_iter()
+                .partition(|(_, id, ..)| inserted.contains(id));
+            prepared = kept;
+            for (i, _, normalized, _, created, _, user) in taken {
+                let created = Ok(created);
+                let normalized = Some(normalized);
+                lost.push((
+                    i,
+                    Prepared {
+                        normalized,
+                        created,
+                        user,
+                    },
+                ));
+            }
+        }
+        for (i, id, _, created_at, created, _, user) in &prepared {
+            let id = *id;
+            outcomes.push((*i, ImportOutcome::Created(id)));
+            *counts
+                .signups
+                .entry(created_at.to_offset(time::UtcOffset::UTC).date())
+                .or_default() += 1;
+            let email = user.email.trim();
+            let (applied, in_row) = (&created.applied, created.in_row);
+            for change in applied {
+                counts.values.change(change);
+            }
             for state in &user.prompts {
                 prompts.push(rows::Prompt::of(id, state)?);
             }
@@ -1050,30 +1142,6 @@ pub(crate) mod sql {
                 },
             });
         }
-        query(pick::<C>(
-            "WITH r AS MATERIALIZED (SELECT j.key AS n, j.value AS v FROM json_each($1) j)
-             INSERT INTO users (id, email, email_normalized, email_verified, password_hash,
-                                created_at, updated_at, profile, user_metadata, app_metadata,
-                                disabled_at, sources, import_history_at, credentialed_logins,
-                                sso_logins, last_login_at)
-             SELECT v ->> 'i', v ->> 'e', v ->> 'n', v ->> 'v', v ->> 'h', v ->> 'c', v ->> 'u',
-                    v -> 'p', v -> 'm', v -> 'a', v ->> 'd', v -> 's', v ->> 'y',
-                    coalesce(v ->> 'l', 0), coalesce(v ->> 'o', 0), v ->> 't'
-             FROM r ORDER BY n",
-            "INSERT INTO users (id, email, email_normalized, email_verified, password_hash,
-                                created_at, updated_at, profile, user_metadata, app_metadata,
-                                disabled_at, sources, import_history_at, credentialed_logins,
-                                sso_logins, last_login_at)
-             SELECT j ->> 'i', j ->> 'e', j ->> 'n', (j ->> 'v')::boolean, j ->> 'h',
-                    (j ->> 'c')::bigint, (j ->> 'u')::bigint, j -> 'p', j -> 'm', j -> 'a',
-                    (j ->> 'd')::bigint, j -> 's', (j ->> 'y')::bigint,
-                    coalesce((j ->> 'l')::bigint, 0), coalesce((j ->> 'o')::bigint, 0),
-                    (j ->> 't')::bigint
-             FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(j, n) ORDER BY n",
-        ))
-        .bind(rows::text(&rows)?)
-        .execute(&mut *tx)
-        .await?;
         if !imported.is_empty() {
             query(pick::<C>(
                 "INSERT INTO user_imports (format, external_id, user_id, imported_at)
@@ -1147,9 +1215,9 @@ pub(crate) mod sql {
         .await?;
         // The users' values were allocated on the importer's reader thread (`ImportBatch::new`):
         // freed there, or on a thread of their own, not here between the database's work.
-        drop((rows, imported, history, events));
+        drop((imported, history, events));
         Spent::dispose(prepared, spent);
-        Ok(outcomes)
+        Ok((outcomes, lost))
     }
 
     /// The rows of a batch's new users as the statements of [`create_all`] read them: one

@@ -589,3 +589,76 @@ async fn imported_users_take_their_ids_at_the_import(store: Arc<dyn Store>) {
     let older = store.get_user(ids[1]).await.unwrap();
     assert_eq!(older.created_at, t0() - Duration::days(800));
 }
+
+/// PostgreSQL, where other writers run beside an import: a sign-up (here a transaction left
+/// open) creates a user with the address of a new line after the batch looked it up and before
+/// it inserts. The batch waits for that transaction, then finds its user and updates it; it
+/// stopped on the unique key before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_user_created_beside_a_batch_is_updated_not_a_failed_import() {
+    use sqlx::Connection as _;
+    let Some((store, schema)) = accrete_store::testing::postgres_store().await else {
+        return;
+    };
+    let mut other = sqlx::PgConnection::connect(&schema.url()).await.unwrap();
+    let (signup_pid,): (i32,) = sqlx::query_as("SELECT pg_backend_pid()")
+        .fetch_one(&mut other)
+        .await
+        .unwrap();
+    let mut signup = other.begin().await.unwrap();
+    let theirs = Uuid::now_v7();
+    sqlx::query(
+        "INSERT INTO users (id, email, email_normalized, created_at, updated_at)
+         VALUES ($1, 'ada@example.com', 'ada@example.com', 0, 0)",
+    )
+    .bind(theirs.to_string())
+    .execute(&mut *signup)
+    .await
+    .unwrap();
+    let importing = {
+        let store = Arc::clone(&store);
+        tokio::spawn(async move {
+            let grace = ImportUser {
+                email: "grace@example.com".into(),
+                ..ImportUser::default()
+            };
+            store
+                .import_users("auth0", vec![ada(), grace], t0(), false)
+                .await
+        })
+    };
+    // The import's insert waits for the sign-up's transaction: a backend that it blocks. (A
+    // condition polled, not a delay assumed.)
+    let mut watch = sqlx::PgConnection::connect(&schema.url()).await.unwrap();
+    loop {
+        let (waiting,): (i64,) = sqlx::query_as(
+            "SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))",
+        )
+        .bind(signup_pid)
+        .fetch_one(&mut watch)
+        .await
+        .unwrap();
+        if waiting > 0 {
+            break;
+        }
+        assert!(
+            !importing.is_finished(),
+            "the import did not wait for the sign-up"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    signup.commit().await.unwrap();
+    let outcomes = importing.await.unwrap().expect("the import goes on");
+    assert!(
+        matches!(outcomes[0], ImportOutcome::Updated { id, .. } if id == theirs),
+        "{outcomes:?}"
+    );
+    let grace = created(&outcomes[1]);
+    let ada = store.get_user(theirs).await.unwrap();
+    assert_eq!(ada.profile["given_name"], json!("Ada"));
+    assert_eq!(ada.user_metadata["company"], json!("Acme"));
+    assert_eq!(
+        store.get_user(grace).await.unwrap().email,
+        "grace@example.com"
+    );
+}
