@@ -424,15 +424,18 @@ fn prepare(
         .filter(|v| v.as_bool() == Some(true) && profile.contains_key(PHONE_NUMBER));
 
     let mut refused = Vec::new();
+    // The line's time: the day its dates are checked against, and when a consent given by its
+    // choice alone was given.
+    let now = OffsetDateTime::now_utc();
     checked(Location::Profile, &mut profile, &mut refused, |bag, p| {
-        values::check_profile(policy, bag, "en", p);
+        values::check_profile(policy, bag, ("en", now), p);
     });
     for (location, bag) in [
         (Location::UserMetadata, &mut user_metadata),
         (Location::AppMetadata, &mut app_metadata),
     ] {
         checked(location, bag, &mut refused, |bag, p| {
-            values::check_metadata(policy, location, bag, None, "en", p);
+            values::check_metadata(policy, location, bag, None, ("en", now), p);
         });
     }
     for problem in refused {

@@ -113,11 +113,12 @@ fn check_values(
     policy: &CompiledPolicy,
     values: &mut Values,
     user: Option<&User>,
+    now: OffsetDateTime,
     problems: &mut Vec<Problem>,
 ) -> (Vec<ProfileChange>, Vec<(Location, Value)>) {
     let mut changes = Vec::new();
     if let Some(claims) = values.profile.as_mut() {
-        values::check_profile(policy, claims, "en", problems);
+        values::check_profile(policy, claims, ("en", now), problems);
         for (claim, value) in claims.iter() {
             changes.push(ProfileChange {
                 location: Location::Profile,
@@ -132,7 +133,7 @@ fn check_values(
         (Location::AppMetadata, values.app_metadata.as_mut()),
     ] {
         if let Some(bag) = bag {
-            values::check_metadata(policy, location, bag, user, "en", problems);
+            values::check_metadata(policy, location, bag, user, ("en", now), problems);
             // A consent record replaces the one before it whole: merged into it (RFC 7396),
             // a new version kept the old record's time and application.
             for key in values::consent_keys(policy, location) {
@@ -182,7 +183,7 @@ pub async fn create(app: &App, new: NewAccount) -> Result<User, UserError> {
         }
     }
     let policy = published_or_empty(app).await?;
-    let (changes, patches) = check_values(&policy, &mut values, None, &mut problems);
+    let (changes, patches) = check_values(&policy, &mut values, None, now, &mut problems);
     if !problems.is_empty() {
         return Err(UserError::Invalid(problems));
     }
@@ -270,7 +271,7 @@ pub async fn update(
     }
     let policy = published_or_empty(app).await?;
     let mut problems = Vec::new();
-    let (changes, patches) = check_values(&policy, &mut values, Some(&current), &mut problems);
+    let (changes, patches) = check_values(&policy, &mut values, Some(&current), now, &mut problems);
     let email = email.as_deref().map(str::trim);
     if let Some(Err(problem)) = email.map(credentials::check_email) {
         push(&mut problems, "email", "invalid_email", problem.to_string());

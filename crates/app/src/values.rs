@@ -108,12 +108,13 @@ pub fn consent_keys(policy: &CompiledPolicy, location: Location) -> impl Iterato
 
 /// Validates the top-level values of `values` (a bag patch or claim map) that are typed fields
 /// of `location`, replacing each with its normalised form. Errors are keyed
-/// `<location>.<key>`.
+/// `<location>.<key>`. `now` is the write's time: the day dates are checked against, and the
+/// time of a consent given by its choice alone.
 pub fn validate_typed(
     policy: &CompiledPolicy,
     location: Location,
     values: &mut Map<String, Value>,
-    locale: &str,
+    (locale, now): (&str, time::OffsetDateTime),
     problems: &mut Vec<Problem>,
 ) {
     let mut answers = JsonAnswers::new();
@@ -150,13 +151,7 @@ pub fn validate_typed(
         return;
     }
     let fields: Vec<&str> = asked.iter().map(|(field, _)| field.as_str()).collect();
-    match validate_json_answers(
-        policy,
-        &fields,
-        &answers,
-        locale,
-        time::OffsetDateTime::now_utc().date(),
-    ) {
+    match validate_json_answers(policy, &fields, &answers, locale, now.date()) {
         Ok(typed) => {
             for (field, key) in &asked {
                 // A non-required field answered with an empty value is absent: a deletion.
@@ -164,8 +159,7 @@ pub fn validate_typed(
                 values.insert(key.clone(), value);
             }
             // A consent given by its choice alone is accepted now, to the version in force
-            // (the record a person's answer makes, without an application).
-            let now = time::OffsetDateTime::now_utc();
+            // (the record a person's answer makes, without an application), at the write's time.
             let at = now
                 .replace_nanosecond(0)
                 .unwrap_or(now)
@@ -214,7 +208,7 @@ pub fn is_profile_claim(policy: &CompiledPolicy, claim: &str) -> bool {
 pub fn check_profile(
     policy: &CompiledPolicy,
     claims: &mut Map<String, Value>,
-    locale: &str,
+    (locale, now): (&str, time::OffsetDateTime),
     problems: &mut Vec<Problem>,
 ) {
     for (claim, value) in claims.iter() {
@@ -240,7 +234,7 @@ pub fn check_profile(
             push(problems, key, "too_long", "at most 1000 characters");
         }
     }
-    validate_typed(policy, Location::Profile, claims, locale, problems);
+    validate_typed(policy, Location::Profile, claims, (locale, now), problems);
 }
 
 /// Checks a metadata merge patch against the key rules, the typed fields of the bag and the
@@ -250,12 +244,12 @@ pub fn check_metadata(
     location: Location,
     patch: &mut Map<String, Value>,
     user: Option<&User>,
-    locale: &str,
+    (locale, now): (&str, time::OffsetDateTime),
     problems: &mut Vec<Problem>,
 ) {
     let whole = Value::Object(patch.clone());
     check_keys(location.as_str(), &whole, 0, problems);
-    validate_typed(policy, location, patch, locale, problems);
+    validate_typed(policy, location, patch, (locale, now), problems);
     let current = user.map_or(Value::Null, |u| bag(u, location).clone());
     check_size(
         location,
@@ -295,6 +289,7 @@ mod tests {
         let policy = example();
         // The `terms` consent of user_metadata, checked as the API and the importer check it:
         // what is stored, and the paths of the problems.
+        let written = time::macros::datetime!(2026-12-06 10:11:12.345 UTC);
         let checked = |terms: Value| {
             let mut bag = Map::new();
             bag.insert("terms".into(), terms);
@@ -304,7 +299,7 @@ mod tests {
                 Location::UserMetadata,
                 &mut bag,
                 None,
-                "en",
+                ("en", written),
                 &mut problems,
             );
             let paths: Vec<String> = problems.into_iter().map(|p| p.path).collect();
@@ -320,18 +315,14 @@ mod tests {
         });
         assert_eq!(checked(record.clone()), (Some(record), vec![]));
 
-        // Only the choice: the version in force, as a person's answer takes, accepted now.
+        // Only the choice: the version in force, as a person's answer takes, accepted at the
+        // write's time (to the second).
         for choice in [json!({"accepted": true}), json!(true)] {
             let (stored, problems) = checked(choice);
             assert!(problems.is_empty(), "{problems:?}");
             let stored = stored.unwrap();
             assert_eq!(stored["version"], "2026-01");
-            let at = stored["at"].as_str().unwrap();
-            assert!(
-                time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339)
-                    .is_ok(),
-                "{stored}"
-            );
+            assert_eq!(stored["at"], "2026-12-06T10:11:12Z", "{stored}");
             assert!(stored.get("client_id").is_none(), "{stored}");
         }
 
