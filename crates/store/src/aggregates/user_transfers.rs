@@ -678,8 +678,8 @@ pub(crate) mod sql {
     const LOOKUPS: usize = 3;
 
     /// Why a line is not imported when other writers took its address every time.
-    const RACED: &str = "the user is not imported: other writers kept creating a user with \
-                         this address while the import ran; run the import again";
+    const RACED: &str = "other writers kept creating a user with this address while the \
+                         import ran; run the import again";
 
     /// One batch of users, in the caller's transaction; what its new users add to the counters
     /// goes to `counts`, for the caller to write.
@@ -1340,6 +1340,30 @@ pub(crate) mod sql {
         }
     }
 
+    /// Why an imported user is not merged into an account found by an unconfirmed address.
+    const UNPROVEN: &str = "an account with this email address \
+        exists on this server, its address is not confirmed and no import made it, so it may \
+        be anyone's who typed the address; the imported user is not merged into it. Once its \
+        owner confirms the address (or after that account is deleted), run the import again";
+
+    /// Whether an import made the user, or wrote values it still has: its history still the
+    /// import's (`import_history_at`), a value whose source is an import, or its id in a
+    /// source system remembered.
+    async fn imported_before<C: Conn>(tx: &mut C, id: Uuid) -> Result<bool, StoreError> {
+        let found = query_as::<(bool,)>(pick::<C>(
+            "SELECT import_history_at IS NOT NULL OR instr(sources, '\"import:') > 0
+                    OR EXISTS (SELECT 1 FROM user_imports WHERE user_id = $1)
+             FROM users WHERE id = $1",
+            "SELECT import_history_at IS NOT NULL OR strpos(sources::text, '\"import:') > 0
+                    OR EXISTS (SELECT 1 FROM user_imports WHERE user_id = $1)
+             FROM users WHERE id = $1",
+        ))
+        .bind(id.to_string())
+        .fetch_optional(&mut *tx)
+        .await?;
+        Ok(found.is_some_and(|(imported,)| imported))
+    }
+
     async fn update<C: Conn>(
         tx: &mut C,
         format: &str,
@@ -1348,6 +1372,19 @@ pub(crate) mod sql {
         user: ImportUser,
         now: OffsetDateTime,
     ) -> Result<ImportOutcome, StoreError> {
+        // Found by its address alone, an account whose owner never confirmed that address may
+        // be anyone's who typed it (self sign-up): merged into it, the imported person's values,
+        // roles and id in the source would be theirs. Unless an import made that account.
+        if !by_external_id
+            && !existing.email_verified
+            && user
+                .password_hash
+                .as_ref()
+                .is_none_or(|hash| existing.password_hash.as_ref() != Some(hash))
+            && !imported_before(&mut *tx, existing.id).await?
+        {
+            return Ok(ImportOutcome::Refused(UNPROVEN.into()));
+        }
         let at = crate::model::to_millis(now);
         // An address that differs only in case is the same address: the user's own spelling
         // and verification stay.

@@ -20,6 +20,7 @@ crate::for_each_backend!(
     importing_the_same_users_again_changes_nothing,
     an_existing_user_is_found_by_email_and_keeps_its_password,
     a_user_is_found_again_by_its_external_id_after_an_email_change,
+    an_account_whose_address_is_not_confirmed_is_not_merged_with_an_imported_user,
     a_user_who_moved_to_another_address_in_the_batch_is_not_found_by_the_old_one,
     a_dry_run_stores_nothing,
     a_given_history_sources_sign_ins_and_prompt_state_are_kept,
@@ -161,6 +162,7 @@ async fn importing_the_same_users_again_changes_nothing(store: Arc<dyn Store>) {
 async fn an_existing_user_is_found_by_email_and_keeps_its_password(store: Arc<dyn Store>) {
     let mut new = NewUser::with_email("ada@example.com", t0());
     new.password_hash = Some("$argon2id$accrete".into());
+    new.email_verified = true;
     let existing = store.create_user(new).await.unwrap();
     let outcomes = import(&store, vec![ada()]).await;
     assert_eq!(
@@ -182,6 +184,72 @@ async fn an_existing_user_is_found_by_email_and_keeps_its_password(store: Arc<dy
         import(&store, vec![ada()]).await,
         vec![ImportOutcome::Unchanged(existing.id)]
     );
+}
+
+/// Anyone may sign up with the address of a person about to be migrated, and not confirm it:
+/// the import does not give that account the person's values, roles and id in the source. A
+/// user an import made, unconfirmed in the source, is still found again by its address.
+async fn an_account_whose_address_is_not_confirmed_is_not_merged_with_an_imported_user(
+    store: Arc<dyn Store>,
+) {
+    let mut new = NewUser::with_email("ada@example.com", t0());
+    new.password_hash = Some("$argon2id$someone".into());
+    let squatter = store.create_user(new).await.unwrap();
+    let mut admin = ada();
+    admin
+        .patches
+        .push((Location::AppMetadata, json!({ "roles": ["admin"] })));
+    for _ in 0..2 {
+        match &import(&store, vec![admin.clone()]).await[0] {
+            ImportOutcome::Refused(reason) => assert!(reason.contains("not confirmed"), "{reason}"),
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+    let after = store.get_user(squatter.id).await.unwrap();
+    assert_eq!(after.app_metadata, json!({}));
+    assert_eq!(after.user_metadata, json!({}));
+    assert_eq!(after.password_hash.as_deref(), Some("$argon2id$someone"));
+    // Once confirmed, the address is the account's owner's: the import finds it.
+    let confirmed = UserUpdate {
+        email: Some(accrete_store::EmailChange {
+            email: "ada@example.com".into(),
+            verified: true,
+        }),
+        ..UserUpdate::default()
+    };
+    store
+        .update_user(squatter.id, None, &confirmed, "account", t0())
+        .await
+        .unwrap();
+    assert!(matches!(
+        import(&store, vec![admin]).await[0],
+        ImportOutcome::Updated { id, password_hash_stored: false } if id == squatter.id
+    ));
+
+    // Imported without an id in the source and unconfirmed there: the same user again.
+    let mut grace = ImportUser {
+        email: "grace@example.com".into(),
+        changes: vec![ProfileChange::set(
+            Location::Profile,
+            "given_name",
+            json!("Grace"),
+        )],
+        ..ImportUser::default()
+    };
+    let id = created(&import(&store, vec![grace.clone()]).await[0]);
+    assert_eq!(
+        import(&store, vec![grace.clone()]).await,
+        vec![ImportOutcome::Unchanged(id)]
+    );
+    grace.changes = vec![ProfileChange::set(
+        Location::Profile,
+        "given_name",
+        json!("G."),
+    )];
+    assert!(matches!(
+        import(&store, vec![grace]).await[0],
+        ImportOutcome::Updated { id: found, .. } if found == id
+    ));
 }
 
 async fn a_user_is_found_again_by_its_external_id_after_an_email_change(store: Arc<dyn Store>) {
@@ -608,8 +676,8 @@ async fn postgres_a_user_created_beside_a_batch_is_updated_not_a_failed_import()
     let mut signup = other.begin().await.unwrap();
     let theirs = Uuid::now_v7();
     sqlx::query(
-        "INSERT INTO users (id, email, email_normalized, created_at, updated_at)
-         VALUES ($1, 'ada@example.com', 'ada@example.com', 0, 0)",
+        "INSERT INTO users (id, email, email_normalized, email_verified, created_at, updated_at)
+         VALUES ($1, 'ada@example.com', 'ada@example.com', TRUE, 0, 0)",
     )
     .bind(theirs.to_string())
     .execute(&mut *signup)

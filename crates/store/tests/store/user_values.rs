@@ -62,6 +62,8 @@ async fn some_users(store: &Arc<dyn Store>) -> Vec<Uuid> {
     for i in 0..24 {
         let mut new =
             NewUser::with_email(format!("u{i}@x.org"), t0() + Duration::seconds(i as i64));
+        // Confirmed: an import merges into such an account (not into an unconfirmed one).
+        new.email_verified = true;
         let pick = |n: usize| values[(i * n) % values.len()].clone();
         new.profile = json!({ "v": pick(1), "w": pick(3) });
         new.user_metadata = json!({ "v": pick(5), "a\"b\\.c": pick(1) });
