@@ -327,6 +327,28 @@ mod tests {
     }
 
     #[test]
+    fn a_bcrypt_password_past_72_bytes_keeps_its_hash() {
+        // bcrypt reads 72 bytes: every password that shares them verifies, so the one typed
+        // first must not become the only one (39 accented letters are 78 bytes).
+        let long = "é".repeat(39);
+        let stored = bcrypt::hash(&long, 4).unwrap();
+        for typed in [long.clone(), format!("{long}x")] {
+            assert_eq!(
+                verify_password(&typed, &stored).unwrap(),
+                PasswordCheck::Verified {
+                    needs_rehash: false
+                },
+                "{typed}"
+            );
+        }
+        let short = bcrypt::hash("correct horse", 4).unwrap();
+        assert_eq!(
+            verify_password("correct horse", &short).unwrap(),
+            PasswordCheck::Verified { needs_rehash: true }
+        );
+    }
+
+    #[test]
     fn same_password_gets_a_different_salt_each_time() {
         assert_ne!(hash_password("pw").unwrap(), hash_password("pw").unwrap());
     }

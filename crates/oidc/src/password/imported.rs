@@ -77,11 +77,19 @@ pub(super) fn parse_bcrypt(stored: &str) -> Result<&str, PasswordError> {
 }
 
 /// Verifies a bcrypt string that [`parse_bcrypt`] took.
+/// The bytes of a password that bcrypt reads.
+const BCRYPT_MAX_BYTES: usize = 72;
+
 pub(super) fn verify_bcrypt(password: &str, stored: &str) -> Result<PasswordCheck, PasswordError> {
     // Reads the first 72 bytes of the password, as the systems that made these hashes did, and
     // compares in constant time.
+    // A password longer than that stays under its bcrypt hash: replaced by a hash of what was
+    // typed, it would lock out the password the person has always used, which differs from
+    // this one only past the 72nd byte (a typo, another device's copy).
     match bcrypt::verify(password, stored) {
-        Ok(true) => Ok(PasswordCheck::Verified { needs_rehash: true }),
+        Ok(true) => Ok(PasswordCheck::Verified {
+            needs_rehash: password.len() <= BCRYPT_MAX_BYTES,
+        }),
         Ok(false) => Ok(PasswordCheck::Mismatch),
         Err(_) => Err(PasswordError::MalformedHash),
     }
