@@ -10,6 +10,10 @@
 //! `blocked` (→ `disabled`), `created_at`, and the `identities` of other providers than
 //! `auth0` (provider = the connection, subject = the identity's `user_id`).
 //!
+//! The password hashes export that Auth0's support gives a leaving customer is read too: its
+//! `_id.$oid` is the user's `auth0|<oid>` id and its `passwordHash` a bcrypt hash, so that file
+//! and the export job's one find the same users.
+//!
 //! Passwords, from the import format: `password_hash` (bcrypt `$2a$`/`$2b$`/`$2y$`) and
 //! `custom_password_hash` with the algorithm `bcrypt` (`hash.value` a bcrypt string), `argon2`
 //! or `pbkdf2` (`hash.value` a PHC string; PBKDF2 with SHA-1, SHA-256 or SHA-512, `i` and `l`
@@ -65,7 +69,16 @@ fn user(
         line,
         email: members.string("email")?.unwrap_or_default().to_owned(),
         email_verified: members.flag("email_verified")?.unwrap_or(false),
-        external_id: members.string("user_id")?.map(str::to_owned),
+        external_id: match members.string("user_id")? {
+            Some(id) => Some(id.to_owned()),
+            // The password hashes export that Auth0's support gives: a database user's id
+            // without its `auth0|` prefix, as `_id.$oid`.
+            None => object
+                .get("_id")
+                .and_then(|id| id.get("$oid"))
+                .and_then(Value::as_str)
+                .map(|oid| format!("auth0|{oid}")),
+        },
         disabled: members.flag("blocked")?.unwrap_or(false),
         created_at: members.time("created_at")?,
         user_metadata: members
@@ -157,7 +170,12 @@ fn identities(members: &Members<'_>, record: &mut ImportRecord) -> Result<(), Im
 /// `password_hash`, or else `custom_password_hash` (Auth0 takes only one of them).
 fn password(members: &Members<'_>, record: &mut ImportRecord) -> Result<(), ImportProblem> {
     let custom = members.object("custom_password_hash")?;
-    let stored = match (members.string("password_hash")?, custom) {
+    // `passwordHash`: the password hashes export of Auth0's support (bcrypt).
+    let given = match members.string("password_hash")? {
+        Some(hash) => Some(hash),
+        None => members.string("passwordHash")?,
+    };
+    let stored = match (given, custom) {
         (Some(hash), custom) => {
             if custom.is_some() {
                 record.notes.push(
@@ -307,6 +325,26 @@ mod tests {
                 },
             ]
         );
+    }
+
+    #[test]
+    fn the_password_hashes_export_of_auth0_support_is_read() {
+        let hash = "$2b$10$gmX.WmbkeebEEVwALo78d.Lw/IfgLXj./nl49bV0BESg7/SuaR3X.";
+        let record = one(json!({
+            "_id": {"$oid": "5dea9f9c82dd7c0e76e4ec90"},
+            "email": "a@example.com",
+            "email_verified": true,
+            "passwordHash": hash,
+            "password_set_date": {"$date": "2019-12-06T18:36:12.412Z"},
+            "tenant": "example",
+            "connection": "Username-Password-Authentication"
+        }));
+        assert_eq!(record.password_hash.as_deref(), Some(hash));
+        assert_eq!(
+            record.external_id.as_deref(),
+            Some("auth0|5dea9f9c82dd7c0e76e4ec90")
+        );
+        assert!(record.email_verified);
     }
 
     #[test]
