@@ -155,7 +155,7 @@ async fn an_editor_adds_an_endpoint_sees_its_deliveries_replays_them_and_a_viewe
             .await;
         assert_eq!(range.status(), 200);
         assert!(
-            page(range.text().await.unwrap()).contains("1 deliveries will be sent again"),
+            page(range.text().await.unwrap()).contains("Deliveries to send again in a moment: 1."),
             "the count"
         );
         assert_eq!(receiver.next().await.id, first.id);

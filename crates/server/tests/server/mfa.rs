@@ -136,7 +136,7 @@ async fn an_authenticator_app_is_asked_at_the_next_sign_in_and_said_in_the_id_to
         let ada = sign_up(&app, "ada@example.com").await;
         let (key, codes) = set_up_app(&ada).await;
         let security = ada.get("/account/security").await.text().await.unwrap();
-        assert!(security.contains("10 recovery codes left"), "{security}");
+        assert!(security.contains("Recovery codes left: 10"), "{security}");
 
         let path = authorize_path("web", "openid", "");
         let (browser, target) = password_sign_in(&app, &path, "ada@example.com").await;
