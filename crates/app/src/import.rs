@@ -423,6 +423,13 @@ fn prepare(
         .remove(PHONE_NUMBER_VERIFIED)
         .filter(|v| v.as_bool() == Some(true) && profile.contains_key(PHONE_NUMBER));
 
+    for (location, bag) in [
+        (Location::Profile, &mut profile),
+        (Location::UserMetadata, &mut user_metadata),
+        (Location::AppMetadata, &mut app_metadata),
+    ] {
+        several_choices(policy, location, bag);
+    }
     let mut refused = Vec::new();
     // The line's time: the day its dates are checked against, and when a consent given by its
     // choice alone was given.
@@ -518,6 +525,30 @@ fn prepare(
     ))
 }
 
+/// A multiselect field given as text (a CSV cell, or a source that joined the choices): the
+/// text is one choice, or else several separated by commas, each trimmed (`security, devops`).
+/// A list is left as it is; the field's rules check the choices either way.
+fn several_choices(policy: &CompiledPolicy, location: Location, bag: &mut Map<String, Value>) {
+    for field in policy.fields() {
+        let (at, key) = crate::facts::location_of(field);
+        if at != location || field.kind != accrete_core::FieldType::Multiselect {
+            continue;
+        }
+        if let Some(Value::String(text)) = bag.get(key)
+            && !field.has_option(text)
+            && text.contains(',')
+        {
+            let choices = text
+                .split(',')
+                .map(str::trim)
+                .filter(|choice| !choice.is_empty())
+                .map(|choice| Value::String(choice.to_owned()))
+                .collect();
+            bag.insert(key.to_owned(), Value::Array(choices));
+        }
+    }
+}
+
 /// Runs a check of one bag; values it refuses are taken out of the bag (so that the rest is
 /// stored) and the check runs again, so that the values left are normalised by it.
 fn checked(
@@ -535,13 +566,20 @@ fn checked(
             return;
         }
         let before = bag.len();
-        for problem in problems {
-            match problem.path.strip_prefix(&prefix) {
-                Some(rest) => {
-                    bag.remove(rest.split('.').next().unwrap_or(rest));
-                }
-                // A problem of the bag as a whole (too large): nothing of it is stored.
-                None => bag.clear(),
+        // The values refused first: a problem of the bag as a whole (too large) may be theirs
+        // (a value far over its own limit), and is checked again without them.
+        let (of_values, of_bag): (Vec<Problem>, Vec<Problem>) = problems
+            .into_iter()
+            .partition(|problem| problem.path.starts_with(&prefix));
+        if of_values.is_empty() {
+            // A problem of the bag as a whole: nothing of it is stored.
+            bag.clear();
+            refused.extend(of_bag);
+            return;
+        }
+        for problem in of_values {
+            if let Some(rest) = problem.path.strip_prefix(&prefix) {
+                bag.remove(rest.split('.').next().unwrap_or(rest));
             }
             refused.push(problem);
         }

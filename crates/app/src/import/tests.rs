@@ -207,6 +207,36 @@ async fn a_value_refused_by_its_field_is_reported_and_the_rest_imported() {
 }
 
 #[tokio::test]
+async fn a_value_over_its_limit_is_left_out_alone_and_several_choices_are_read_from_a_cell() {
+    let (app, _dir) = app().await;
+    publish_example(&app).await;
+    // A 20,000-character bio: over its field's 500 and, with it, over the bag's 16 KiB; the
+    // bag without it is well under.
+    let csv = format!(
+        "email,bio,user_metadata.keep,interests\n\
+         ada@example.com,{},1,\"security, devops\"\n\
+         bob@example.com,,,design\n",
+        "b".repeat(20_000)
+    );
+    let (summary, seen) = import_csv(&app, &csv).await;
+    assert_eq!(summary.created, 2, "{:?}", seen.problems);
+    let paths: Vec<&str> = seen.problems.iter().map(|p| p.path.as_str()).collect();
+    assert_eq!(paths, ["user_metadata.bio"], "{:?}", seen.problems);
+    let ada = stored(&app, "ada@example.com").await;
+    assert_eq!(ada.user_metadata["keep"], "1");
+    assert_eq!(
+        ada.user_metadata["interests"],
+        serde_json::json!(["security", "devops"])
+    );
+    assert!(ada.user_metadata.get("bio").is_none());
+    let bob = stored(&app, "bob@example.com").await;
+    assert_eq!(
+        bob.user_metadata["interests"],
+        serde_json::json!(["design"])
+    );
+}
+
+#[tokio::test]
 async fn every_user_of_the_file_is_counted_once_whether_imported_or_not() {
     let (app, _dir) = app().await;
     // One imported, one refused once read (its address), one refused as it is read (its date).
