@@ -50,6 +50,8 @@ pub struct App {
     pub(crate) hooks: Arc<Hooks>,
     /// The identity providers Accrete is the companion of (none by default).
     pub(crate) companions: Arc<Companions>,
+    /// The import jobs this node runs.
+    pub(crate) jobs: Arc<crate::import_jobs::Running>,
 }
 
 impl App {
@@ -77,6 +79,7 @@ impl App {
             webhook_keys: Arc::new(WebhookKeys::ephemeral()),
             hooks: Arc::new(Hooks::none()),
             companions: Arc::new(Companions::default()),
+            jobs: Arc::default(),
         }
     }
 

@@ -237,6 +237,71 @@ pub async fn start(
     Ok((job, queued))
 }
 
+/// The jobs this node runs, and the word that it stops ([`track`], [`stop`]).
+#[derive(Debug)]
+pub struct Running {
+    stopping: tokio::sync::watch::Sender<bool>,
+    tasks: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
+}
+
+impl Default for Running {
+    fn default() -> Self {
+        Running {
+            stopping: tokio::sync::watch::channel(false).0,
+            tasks: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+}
+
+/// How long a stopping node waits for its jobs to give up (each rolls back the batch it was
+/// writing).
+const STOP_WAIT: Duration = Duration::from_secs(10);
+
+/// Keeps the task that [`run`]s a job, for [`stop`].
+pub fn track(app: &App, task: tokio::task::JoinHandle<()>) {
+    let mut tasks = app
+        .jobs
+        .tasks
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    tasks.retain(|task| !task.is_finished());
+    tasks.push(task);
+}
+
+/// The node stops in order: each job it runs gives up (the batch it was writing rolls back,
+/// the batches stored stay) and reads as failed with [`accrete_store::IMPORT_JOB_STOPPED`] at
+/// once, not as interrupted only after [`STALE_AFTER`] as a crashed node's. Waits for them, at
+/// most [`STOP_WAIT`].
+pub async fn stop(app: &App) {
+    app.jobs.stopping.send_replace(true);
+    let tasks = std::mem::take(
+        &mut *app
+            .jobs
+            .tasks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner),
+    );
+    for task in tasks {
+        if tokio::time::timeout(STOP_WAIT, task).await.is_err() {
+            tracing::warn!("an import job did not give up in time as the server stopped");
+        }
+    }
+}
+
+/// The node's job `id` gives up as the node stops: marked so, the upload deleted (by `upload`'s
+/// drop, after the mark: a job that reads as ended has left nothing behind).
+async fn interrupted(app: &App, id: Uuid, upload: Upload) {
+    if let Err(error) = app
+        .store()
+        .interrupt_import_job(id, OffsetDateTime::now_utc())
+        .await
+    {
+        tracing::error!(%error, %id, "an import job interrupted by the server's stop could not be marked");
+    }
+    tracing::warn!(%id, "an import job was interrupted by the server's stop; run it again");
+    drop(upload);
+}
+
 /// Runs a queued job to its end (on a task of its own: it takes as long as the import),
 /// deleting its file before the end is written. Problems of the store along the way are logged: the job then reads
 /// as interrupted after [`STALE_AFTER`].
@@ -248,12 +313,19 @@ pub async fn run(app: &App, queued: Queued) {
         dry_run,
     } = queued;
     let store = app.store();
+    let mut stopping = app.jobs.stopping.subscribe();
+    let stopped = async move {
+        // The sender lives as long as the app, which this task holds.
+        let _ = stopping.wait_for(|stopping| *stopping).await;
+    };
+    tokio::pin!(stopped);
     // Waiting for the slot (in turn) is a sign of life too.
     let acquire = SLOTS.acquire();
     tokio::pin!(acquire);
     let _slot = loop {
         tokio::select! {
             slot = &mut acquire => break slot,
+            () = &mut stopped => return interrupted(app, id, upload).await,
             () = tokio::time::sleep(HEARTBEAT) => {
                 if let Err(error) = store.touch_import_job(id, OffsetDateTime::now_utc()).await {
                     tracing::warn!(%error, %id, "an import job's sign of life could not be written");
@@ -270,7 +342,14 @@ pub async fn run(app: &App, queued: Queued) {
         }
     }
     let (progress, error) = match tokio::fs::File::open(&upload.path).await {
-        Ok(file) => import_file(app, id, file.into_std().await, format, dry_run).await,
+        Ok(file) => {
+            let import = import_file(app, id, file.into_std().await, format, dry_run);
+            tokio::select! {
+                ended = import => ended,
+                // The import is dropped: its transaction in progress rolls back.
+                () = &mut stopped => return interrupted(app, id, upload).await,
+            }
+        }
         Err(error) => (
             ImportProgress::default(),
             Some(format!("the uploaded file cannot be read: {error}")),
@@ -491,6 +570,49 @@ mod tests {
         assert!(keycloak.contains("accrete users import"), "{keycloak}");
         let unknown = format_of("xml").unwrap_err().to_string();
         assert!(unknown.contains("auth0, csv or jsonl"), "{unknown}");
+    }
+
+    #[tokio::test]
+    async fn a_job_of_a_stopping_node_reads_as_interrupted_at_once_and_leaves_no_file() {
+        let (store, dir) = accrete_store::testing::sqlite_store().await;
+        let app = std::sync::Arc::new(App::for_tests(store, "http://issuer"));
+        // Another job holds the node's import slot: this one waits in turn.
+        let held = SLOTS.acquire().await.unwrap();
+        let mut upload = Upload::create(dir.path(), 1 << 20, None).await.unwrap();
+        upload
+            .write(b"{\"email\":\"ada@example.com\"}\n")
+            .await
+            .unwrap();
+        let path = upload.path.clone();
+        let actor = Actor {
+            name: "cli".into(),
+            ip: None,
+        };
+        let now = OffsetDateTime::now_utc();
+        let (job, queued) = start(&app, upload, Format::Jsonl, false, &actor, now)
+            .await
+            .unwrap();
+        let runner = std::sync::Arc::clone(&app);
+        track(
+            &app,
+            tokio::spawn(async move { run(&runner, queued).await }),
+        );
+        stop(&app).await;
+        drop(held);
+        // Read as of now, not after STALE_AFTER.
+        let read = get(&app, job.id, OffsetDateTime::now_utc()).await.unwrap();
+        assert_eq!(
+            read.status,
+            accrete_store::ImportJobStatus::Failed,
+            "{read:?}"
+        );
+        assert_eq!(
+            read.error.as_deref(),
+            Some(accrete_store::IMPORT_JOB_STOPPED)
+        );
+        assert!(read.finished_at.is_some());
+        assert!(!path.exists(), "the uploaded file is deleted");
+        assert_eq!(app.store().count_users().await.unwrap(), 0);
     }
 
     #[tokio::test]

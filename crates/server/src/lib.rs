@@ -131,6 +131,8 @@ impl Server {
         for worker in [deliveries, writes].into_iter().flatten() {
             worker.abort();
         }
+        // Import jobs say that they were interrupted, at once.
+        accrete_app::import_jobs::stop(&self.state.app).await;
         served
     }
 

@@ -47,7 +47,7 @@ pub use aggregates::{
     identities::Identities,
     import_jobs::{
         INTERRUPTED as IMPORT_JOB_INTERRUPTED, ImportCounts, ImportJob, ImportJobProblem,
-        ImportJobStatus, ImportJobs, ImportProgress, NewImportJob,
+        ImportJobStatus, ImportJobs, ImportProgress, NewImportJob, STOPPED as IMPORT_JOB_STOPPED,
     },
     passkeys::Passkeys,
     policies::Policies,

@@ -242,7 +242,8 @@ pub async fn create(
     let (job, queued) =
         import_jobs::start(&state.app, upload, format, dry_run, &caller.actor(), now).await?;
     let runner = state.clone();
-    tokio::spawn(async move { import_jobs::run(&runner.app, queued).await });
+    let task = tokio::spawn(async move { import_jobs::run(&runner.app, queued).await });
+    import_jobs::track(&state.app, task);
     let view = ImportJobView::from(job);
     let after = json!({ "format": view.format, "dry_run": dry_run, "bytes": size });
     let target = format!("import_job:{}", view.id);

@@ -20,6 +20,10 @@ use crate::model::{from_millis, from_millis_opt, new_id, parse_id, to_millis};
 /// The error of a job whose node stopped before it ended.
 pub const INTERRUPTED: &str = "interrupted; run the import again: imports are idempotent";
 
+/// Why a job failed when the node running it stopped in order (a restart, an upgrade).
+pub const STOPPED: &str =
+    "interrupted: the server stopped; run the import again: imports are idempotent";
+
 /// Where a job stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ImportJobStatus {
@@ -153,6 +157,12 @@ pub trait ImportJobs: Send + Sync {
     /// A sign of life of the node running a queued or running job; whether it is still either.
     async fn touch_import_job(&self, id: Uuid, now: OffsetDateTime) -> Result<bool, StoreError>;
 
+    /// Marks a queued or running job failed with [`STOPPED`] from `now`, its figures kept: the
+    /// node running it stops (an orderly stop; a crashed node's job reads so after a while).
+    /// Whether it was queued or running.
+    async fn interrupt_import_job(&self, id: Uuid, now: OffsetDateTime)
+    -> Result<bool, StoreError>;
+
     /// The figures of a running job after a batch; whether it is still running (a job marked
     /// failed as interrupted stays so).
     async fn record_import_job_progress(
@@ -254,6 +264,16 @@ impl<B: Backend> ImportJobs for B {
     async fn touch_import_job(&self, id: Uuid, now: OffsetDateTime) -> Result<bool, StoreError> {
         let mut c = self.write().await?;
         let result = sql::touch(&mut *c, id, now).await;
+        self.settle(&mut c, result)
+    }
+
+    async fn interrupt_import_job(
+        &self,
+        id: Uuid,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let mut c = self.write().await?;
+        let result = sql::interrupt(&mut *c, id, now).await;
         self.settle(&mut c, result)
     }
 
@@ -399,6 +419,24 @@ pub(crate) mod sql {
         )
         .bind(id.to_string())
         .bind(to_millis(now))
+        .execute(&mut *c)
+        .await?;
+        Ok(done > 0)
+    }
+
+    pub(crate) async fn interrupt<C: Conn>(
+        c: &mut C,
+        id: Uuid,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let done = query(
+            "UPDATE import_jobs SET status = 'failed', error = $3, finished_at = $2,
+                                    updated_at = $2
+             WHERE id = $1 AND status IN ('queued', 'running')",
+        )
+        .bind(id.to_string())
+        .bind(to_millis(now))
+        .bind(STOPPED)
         .execute(&mut *c)
         .await?;
         Ok(done > 0)
