@@ -265,6 +265,16 @@ pub async fn create(
 
 /// The media type of the body, if it is one a file is sent as (415 otherwise).
 fn media_type(headers: &HeaderMap) -> Result<&'static str, ApiError> {
+    // The file is read as it is sent: a compressed body would be read as text and fail as one.
+    if let Some(encoding) = headers
+        .get(header::CONTENT_ENCODING)
+        .map(|v| v.to_str().unwrap_or("?").trim().to_ascii_lowercase())
+        .filter(|encoding| encoding != "identity")
+    {
+        return Err(ApiError::UnsupportedMediaType(format!(
+            "the body is sent with Content-Encoding `{encoding}`: send the file uncompressed"
+        )));
+    }
     let given = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

@@ -407,6 +407,34 @@ impl From<JsonRejection> for ApiError {
 
 impl From<PathRejection> for ApiError {
     fn from(rejection: PathRejection) -> Self {
+        use axum::extract::path::ErrorKind;
+        // A segment that is not what the route takes (an id that is no UUID) is a field of
+        // the request, named like the route's parameter, without the framework's wording.
+        if let PathRejection::FailedToDeserializePathParams(error) = &rejection {
+            let (key, expected) = match error.kind() {
+                ErrorKind::ParseErrorAtKey {
+                    key, expected_type, ..
+                } => (key.as_str(), *expected_type),
+                ErrorKind::ParseError { expected_type, .. } => ("path", *expected_type),
+                ErrorKind::InvalidUtf8InPathParam { key } => (key.as_str(), "UTF-8 text"),
+                // A type's own parser refused it (a UUID's: "UUID parsing failed...").
+                ErrorKind::DeserializeError { key, message, .. } => (
+                    key.as_str(),
+                    if message.contains("UUID") { "Uuid" } else { "" },
+                ),
+                _ => ("path", ""),
+            };
+            let what = match expected.rsplit("::").next().unwrap_or(expected) {
+                "Uuid" => "an id (a UUID)".to_owned(),
+                "" => "what this route takes".to_owned(),
+                other => format!("a `{other}`"),
+            };
+            return ApiError::field(
+                key,
+                "invalid_value",
+                format!("this part of the path is not {what}"),
+            );
+        }
         ApiError::BadRequest(format!("invalid path: {}", rejection.body_text()))
     }
 }

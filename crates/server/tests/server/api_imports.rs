@@ -318,6 +318,20 @@ async fn the_import_api_refuses_keycloak_other_bodies_large_files_unknown_jobs_a
             415,
         )
         .await;
+        // A compressed body would be read as text: refused, not failed in the job.
+        let gzip = api
+            .request(reqwest::Method::POST, "/users/imports?format=csv")
+            .header("content-type", "text/csv")
+            .header("content-encoding", "gzip")
+            .body(vec![0x1f_u8, 0x8b, 0x08, 0x00])
+            .send()
+            .await
+            .unwrap();
+        let gzip = problem(gzip, 415).await;
+        assert!(
+            gzip["detail"].as_str().unwrap().contains("uncompressed"),
+            "{gzip}"
+        );
         for not_a_list in ["42", "\"text\"", "", "  \n"] {
             problem(
                 upload(&api, "format=auth0", "application/json", not_a_list).await,
@@ -337,7 +351,15 @@ async fn the_import_api_refuses_keycloak_other_bodies_large_files_unknown_jobs_a
             404,
         )
         .await;
-        problem(api.get("/users/imports/not-a-uuid").await, 400).await;
+        let not_an_id = problem(api.get("/users/imports/not-a-uuid").await, 400).await;
+        assert_eq!(
+            not_an_id["fields"]["id"][0]["code"], "invalid_value",
+            "{not_an_id}"
+        );
+        assert!(
+            !not_an_id.to_string().contains("Invalid URL"),
+            "{not_an_id}"
+        );
         for limit in ["0", "101"] {
             let refused =
                 problem(api.get(&format!("/users/imports?limit={limit}")).await, 400).await;
