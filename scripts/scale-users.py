@@ -62,8 +62,10 @@ def user(rng, i):
         profile["locale"] = pick(rng, LOCALES)
     if rng.random() < 0.25:
         # A French mobile number (the policy's default region is FR), E.164.
-        # (06 9x numbers are not mobile numbers in libphonenumber's metadata: 1 to 8 only.)
-        profile["phone_number"] = f"+336{rng.randint(1, 8)}{rng.randrange(10**7):07d}"
+        # (06 39 and most of 06 9x are not mobile numbers in libphonenumber's metadata: the
+        # second digit is one of 0, 1, 2, 4 to 8, drawn as before with 0 for 3.)
+        second = "12045678"[rng.randint(1, 8) - 1]
+        profile["phone_number"] = f"+336{second}{rng.randrange(10**7):07d}"
     if rng.random() < 0.20:
         born = datetime.date(1950, 1, 1) + datetime.timedelta(days=rng.randrange(55 * 365))
         profile["birthdate"] = born.isoformat()
