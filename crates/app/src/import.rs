@@ -190,6 +190,11 @@ pub async fn run(
     Ok(summary)
 }
 
+/// The `path` of a note of the report: something of the file left out or read in a way worth
+/// saying, without making the import incomplete. A reader that hands one instead of a record
+/// skips something that is not a user (a Keycloak service account).
+pub const NOTE: &str = "note";
+
 /// Where a user of a batch was read, for the report, and whether it came with a password hash.
 #[derive(Debug, Clone, Copy)]
 struct Line {
@@ -242,6 +247,14 @@ impl Checked {
         record: Result<ImportRecord, ImportProblem>,
         seen: &mut Seen,
     ) {
+        let record = match record {
+            // Not a user of the file (a Keycloak service account): said, not counted.
+            Err(problem) if problem.path == NOTE => {
+                self.problems.push(problem);
+                return;
+            }
+            other => other,
+        };
         self.counts.read += 1;
         match record {
             Err(problem) => {
@@ -350,6 +363,7 @@ fn prepare(
         identities,
         notes,
         password_left_out,
+        left_out,
     } = record;
     let email = email.trim().to_owned();
     if let Err(problem) = credentials::check_email(&email) {
@@ -369,11 +383,15 @@ fn prepare(
         return None;
     }
     for note in notes {
-        problems.push(ImportProblem::new(line, "note", note));
+        problems.push(ImportProblem::new(line, NOTE, note));
     }
     if let Some(why) = password_left_out {
         summary.values_refused += 1;
         problems.push(ImportProblem::new(line, "password_hash", why));
+    }
+    for (what, why) in left_out {
+        summary.values_refused += 1;
+        problems.push(ImportProblem::new(line, what, why));
     }
     // `password_hash` was vetted as it was read (`formats::read`): one that Accrete cannot
     // verify is in `password_left_out` instead.

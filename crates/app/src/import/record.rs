@@ -64,6 +64,17 @@ pub struct ImportRecord {
     /// Accrete's bounds): reported as `password_hash`, a value left out (the user will have to
     /// reset the password), which makes the import incomplete.
     pub password_left_out: Option<String>,
+    /// Members of the source that cannot be read and are left out, the rest of the user kept
+    /// (an unreadable creation date: the import's is used; an unreadable `email_verified`:
+    /// not confirmed), each with where it was and why: reported as values left out.
+    pub left_out: Vec<(String, String)>,
+}
+
+impl ImportRecord {
+    /// Leaves out the member `what` that cannot be read, for `why` ([`ImportRecord::left_out`]).
+    pub fn leave_out(&mut self, what: impl Into<String>, why: impl Into<String>) {
+        self.left_out.push((what.into(), why.into()));
+    }
 }
 
 /// A sign-in method of another provider linked to the user in the source system.

@@ -174,6 +174,31 @@ async fn keycloak_passwords_of_every_generation_sign_in() {
 }
 
 #[tokio::test]
+async fn a_keycloak_service_account_is_noted_not_counted_as_a_user_not_imported() {
+    let (app, _dir) = app().await;
+    let realm = r#"{"realm": "acme", "users": [
+        {"id": "1", "username": "ada", "email": "ada@example.com", "enabled": true},
+        {"id": "2", "username": "service-account-backend", "enabled": true,
+         "serviceAccountClientId": "backend"}
+    ]}"#;
+    let (summary, seen) = import_from(
+        &app,
+        std::io::Cursor::new(realm.to_owned()),
+        Format::Keycloak,
+    )
+    .await;
+    assert_eq!((summary.read, summary.created, summary.refused), (1, 1, 0));
+    assert_eq!(seen.problems.len(), 1, "{:?}", seen.problems);
+    assert_eq!(seen.problems[0].path, NOTE);
+    assert!(
+        seen.problems[0].message.contains("`backend`"),
+        "{:?}",
+        seen.problems
+    );
+    assert!(!seen.problems[0].message.contains("not imported"));
+}
+
+#[tokio::test]
 async fn a_value_refused_by_its_field_is_reported_and_the_rest_imported() {
     let (app, _dir) = app().await;
     publish_example(&app).await;
@@ -239,11 +264,12 @@ async fn a_value_over_its_limit_is_left_out_alone_and_several_choices_are_read_f
 #[tokio::test]
 async fn every_user_of_the_file_is_counted_once_whether_imported_or_not() {
     let (app, _dir) = app().await;
-    // One imported, one refused once read (its address), one refused as it is read (its date).
-    let csv = "email,given_name,created_at\n\
+    // One imported, one refused once read (its address), one refused as it is read (its
+    // `disabled`, which a user is not imported without).
+    let csv = "email,given_name,disabled\n\
                ada@example.com,Ada,\n\
                not-an-address,Bob,\n\
-               cy@example.com,Cy,not a date\n";
+               cy@example.com,Cy,perhaps\n";
     let (summary, seen) = import_csv(&app, csv).await;
     assert_eq!(
         (summary.read, summary.created, summary.refused),

@@ -423,7 +423,10 @@ async fn a_taken_id_is_replaced_and_a_taken_email_refused(store: Arc<dyn Store>)
     let mut clash = ada();
     clash.email = "GRACE@example.com".into();
     match &import(&store, vec![clash]).await[0] {
-        ImportOutcome::Refused(reason) => assert!(reason.contains("another user"), "{reason}"),
+        ImportOutcome::Refused(reason) => {
+            assert!(reason.contains("another user"), "{reason}");
+            assert!(reason.contains(&other.id.to_string()), "{reason}");
+        }
         other => panic!("expected a refusal, got {other:?}"),
     }
     assert_eq!(store.get_user(id).await.unwrap().email, "Ada@Example.com");

@@ -68,7 +68,6 @@ fn user(
     let mut record = ImportRecord {
         line,
         email: members.string("email")?.unwrap_or_default().to_owned(),
-        email_verified: members.flag("email_verified")?.unwrap_or(false),
         external_id: match members.string("user_id")? {
             Some(id) => Some(id.to_owned()),
             // The password hashes export that Auth0's support gives: a database user's id
@@ -80,7 +79,6 @@ fn user(
                 .map(|oid| format!("auth0|{oid}")),
         },
         disabled: members.flag("blocked")?.unwrap_or(false),
-        created_at: members.time("created_at")?,
         user_metadata: members
             .object("user_metadata")?
             .cloned()
@@ -88,6 +86,16 @@ fn user(
         app_metadata: members.object("app_metadata")?.cloned().unwrap_or_default(),
         ..ImportRecord::default()
     };
+    // Unreadable, these are left out and said; the user is imported (an unreadable `blocked`
+    // refuses the user above: imported, a blocked person would be let in).
+    match members.flag("email_verified") {
+        Ok(verified) => record.email_verified = verified.unwrap_or(false),
+        Err(problem) => record.leave_out("email_verified", left_out(problem, "not confirmed")),
+    }
+    match members.time("created_at") {
+        Ok(created) => record.created_at = created,
+        Err(problem) => record.leave_out("created_at", left_out(problem, "the import's date")),
+    }
     for claim in CLAIMS {
         if let Some(value) = object.get(claim).filter(|v| !v.is_null()) {
             record.profile.insert(claim.to_owned(), value.clone());
@@ -165,6 +173,11 @@ fn identities(members: &Members<'_>, record: &mut ImportRecord) -> Result<(), Im
         }
     }
     Ok(())
+}
+
+/// Why a member that cannot be read is left out, and what the user has instead.
+fn left_out(problem: ImportProblem, instead: &str) -> String {
+    format!("{}: left out ({instead} instead)", problem.message)
 }
 
 /// `password_hash`, or else `custom_password_hash` (Auth0 takes only one of them).
@@ -409,6 +422,27 @@ mod tests {
                 "blocked",
                 "a string where true or false is expected"
             ))
+        );
+    }
+
+    #[test]
+    fn an_unreadable_creation_date_or_verification_is_left_out_and_the_user_read() {
+        let record = one(json!({
+            "user_id": "auth0|e4",
+            "email": "a@example.com",
+            "created_at": "2021-03-14 09:26:53",
+            "email_verified": "true",
+            "given_name": "Bad"
+        }));
+        assert_eq!(record.created_at, None);
+        assert!(!record.email_verified);
+        assert_eq!(record.profile["given_name"], "Bad");
+        let what: Vec<&str> = record.left_out.iter().map(|(w, _)| w.as_str()).collect();
+        assert_eq!(what, ["email_verified", "created_at"]);
+        assert!(
+            record.left_out[1].1.contains("the import's date"),
+            "{:?}",
+            record.left_out
         );
     }
 

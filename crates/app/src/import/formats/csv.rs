@@ -8,8 +8,10 @@
 //! true/false, 1/0, yes/no; `created_at` reads RFC 3339 or a date `YYYY-MM-DD` (midnight UTC);
 //! profile, metadata and field values go in as JSON strings, read as the field's type later by
 //! the use-case. A row of empty cells is skipped; a row whose number of cells differs from the header's is a problem (its values
-//! could be in the wrong columns), and so is a cell that cannot be read: the user is not
-//! imported with a value guessed. Line numbers are the file's (the header is line 1; a quoted
+//! could be in the wrong columns). A cell that cannot be read is left out and said (no value
+//! guessed: an unreadable `created_at` leaves the import's date, an unreadable
+//! `email_verified` an address not confirmed), but for the address and `disabled`: then the
+//! user is not imported. Line numbers are the file's (the header is line 1; a quoted
 //! cell may span lines: a record is numbered by its first).
 
 use std::collections::VecDeque;
@@ -271,6 +273,17 @@ impl Header {
                                address): check the spelling of its targets"
                     .to_owned(),
             };
+            // JSON read as CSV: its first "column" is the first member of an object.
+            if columns
+                .first()
+                .is_some_and(|(name, _)| name.trim_start().starts_with(['{', '[']))
+            {
+                message.push_str(
+                    " (this is JSON, not CSV: one JSON object per line is --format auth0 or \
+                     --format jsonl, a Keycloak realm export --format keycloak)",
+                );
+                return Err(ReadError::NotFormat { line: 1, message });
+            }
             // A spreadsheet saved with another separator reads as one column.
             if let Some(separator) = [';', '\t', '|']
                 .into_iter()
@@ -303,21 +316,25 @@ impl Header {
             line,
             ..ImportRecord::default()
         };
-        // Every cell that cannot be read is said, not only the first.
+        // Every cell that cannot be read is said, not only the first. Such a cell is left out
+        // and the rest of the user imported (an unreadable `created_at`: the import's date; an
+        // unreadable `email_verified`: not confirmed), but for the address and `disabled`,
+        // which refuse the user: imported, a disabled person would be let in.
         let mut unread: Vec<(&str, String)> = Vec::new();
         for ((name, target), cell) in self.columns.iter().zip(row.iter()) {
             let Some(target) = target else {
                 continue;
             };
-            let Ok(text) = std::str::from_utf8(cell) else {
-                unread.push((name, "the cell is not UTF-8 text".to_owned()));
-                continue;
+            let refuses = matches!(target, Target::Email | Target::Disabled);
+            let read = match std::str::from_utf8(cell) {
+                Err(_) => Err("the cell is not UTF-8 text".to_owned()),
+                Ok(text) if text.trim().is_empty() => continue,
+                Ok(text) => target.apply_text(&mut record, text),
             };
-            if text.trim().is_empty() {
-                continue;
-            }
-            if let Err(message) = target.apply_text(&mut record, text) {
-                unread.push((name, message));
+            match read {
+                Ok(()) => {}
+                Err(message) if refuses => unread.push((name, message)),
+                Err(message) => record.leave_out(name.as_str(), format!("{message}: left out")),
             }
         }
         match unread.as_slice() {
@@ -376,6 +393,16 @@ mod tests {
         Ok(seen)
     }
 
+    fn read_bytes(bytes: Vec<u8>) -> Vec<Result<ImportRecord, ImportProblem>> {
+        let mut seen = Vec::new();
+        read(Cursor::new(bytes), None, &mut |r| {
+            seen.push(r);
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+        seen
+    }
+
     #[test]
     fn each_header_names_its_target_without_a_mapping() {
         let text = "email,email_verified,profile.given_name,user_metadata.team,company,created_at,disabled\r\n\
@@ -419,6 +446,11 @@ mod tests {
             ),
             ("email;given_name", "this header has ';'"),
             ("email\tgiven_name", "this header has '\\t'"),
+            // An Auth0 line: the `|` of its ids is no separator.
+            (
+                r#"{"user_id":"auth0|1","email":"a@example.com"}"#,
+                "this is JSON, not CSV",
+            ),
         ] {
             let error = read_text(&format!("{header}\na@example.com,x,y\n"), None).unwrap_err();
             assert!(
@@ -467,8 +499,17 @@ mod tests {
                     d@example.com,1,2024-01-01T12:00:00Z\n";
         let seen = read_text(text, None).unwrap();
         assert_eq!(seen.len(), 5);
-        let problem = seen[0].as_ref().unwrap_err();
-        assert_eq!((problem.line, problem.path.as_str()), (2, "email_verified"));
+        // A cell that cannot be read is left out, and said; the user is read.
+        let left_out = |record: &ImportRecord| -> Vec<String> {
+            record
+                .left_out
+                .iter()
+                .map(|(what, _)| what.clone())
+                .collect()
+        };
+        let a = seen[0].as_ref().unwrap();
+        assert_eq!(left_out(a), ["email_verified"]);
+        assert!(!a.email_verified);
         assert_eq!(
             seen[1],
             Err(ImportProblem::new(
@@ -477,8 +518,9 @@ mod tests {
                 "2 cells where the header has 3 columns"
             ))
         );
-        let problem = seen[2].as_ref().unwrap_err();
-        assert_eq!((problem.line, problem.path.as_str()), (4, "created_at"));
+        let c = seen[2].as_ref().unwrap();
+        assert_eq!(left_out(c), ["created_at"]);
+        assert_eq!(c.created_at, None);
         assert_eq!(
             seen[3],
             Err(ImportProblem::new(
@@ -528,16 +570,34 @@ mod tests {
                     a@example.com,perhaps,yesterday
 ";
         let seen = read_text(text, None).unwrap();
+        let record = seen[0].as_ref().unwrap();
+        let left_out: Vec<&str> = record
+            .left_out
+            .iter()
+            .map(|(what, _)| what.as_str())
+            .collect();
+        assert_eq!(left_out, ["email_verified", "created_at"]);
+        assert!(
+            record.left_out[1].1.contains("yesterday"),
+            "{:?}",
+            record.left_out
+        );
+        // `disabled` refuses the user, with every cell of the row that refuses it.
+        let text = "email,disabled,created_at\n\u{fffe}@x.org,maybe,\n";
+        let mut bytes = text.as_bytes().to_vec();
+        // An address cell that is not UTF-8.
+        let at = bytes.iter().position(|b| *b == 0xef).unwrap();
+        bytes.splice(at..at + 3, [0xff]);
+        let seen = read_bytes(bytes);
         let problem = seen[0].as_ref().unwrap_err();
         assert_eq!(
             (problem.line, problem.path.as_str()),
-            (2, "email_verified, created_at")
+            (2, "email, disabled")
         );
         assert!(
             problem
                 .message
-                .starts_with("2 cells cannot be read: `email_verified`: ")
-                && problem.message.contains("; `created_at`: "),
+                .starts_with("2 cells cannot be read: `email`: "),
             "{problem:?}"
         );
     }
@@ -580,19 +640,15 @@ mod tests {
     fn a_cell_that_is_not_utf8_is_a_problem_of_its_column() {
         let mut bytes = b"email,profile.name\na@example.com,".to_vec();
         bytes.extend_from_slice(b"\xff\xfe\n");
-        let mut seen = Vec::new();
-        read(Cursor::new(bytes), None, &mut |r| {
-            seen.push(r);
-            ControlFlow::Continue(())
-        })
-        .unwrap();
+        let seen = read_bytes(bytes);
+        assert_eq!(seen.len(), 1);
+        let record = seen[0].as_ref().unwrap();
         assert_eq!(
-            seen,
-            vec![Err(ImportProblem::new(
-                2,
-                "profile.name",
-                "the cell is not UTF-8 text"
-            ))]
+            record.left_out,
+            [(
+                "profile.name".to_owned(),
+                "the cell is not UTF-8 text: left out".to_owned()
+            )]
         );
     }
 }

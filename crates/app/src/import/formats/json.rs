@@ -113,9 +113,17 @@ pub(super) fn read_lines(
 }
 
 fn not_ndjson(first: &ImportProblem) -> ReadError {
+    let mut message = format!("not one JSON object per line ({})", first.message);
+    // A document spread over lines: its first line ends inside it.
+    if first.message.contains("EOF while parsing") {
+        message.push_str(
+            ": a JSON document spread over several lines, such as a Keycloak realm export, is \
+             read with --format keycloak",
+        );
+    }
     ReadError::NotFormat {
         line: first.line,
-        message: format!("not one JSON object per line ({})", first.message),
+        message,
     }
 }
 
@@ -176,10 +184,15 @@ pub(super) fn document_error(error: serde_json::Error, what: &str) -> ReadError 
             ),
         };
     }
-    ReadError::NotFormat {
-        line,
-        message: format!("not {what}: {}", without_position(&error)),
+    let mut message = format!("not {what}: {}", without_position(&error));
+    // One document, then more: JSON objects one per line.
+    if error.to_string().starts_with("trailing characters") {
+        message.push_str(
+            " after the first JSON document: a file of one JSON object per line is read with \
+             --format auth0 or --format jsonl",
+        );
     }
+    ReadError::NotFormat { line, message }
 }
 
 /// The users of a file that is either one JSON list of them (its first character `[`; a

@@ -166,8 +166,8 @@ fn user(
         .map_err(|e| problem("", format!("the user cannot be read: {e}")))?;
     if let Some(client) = &user.service_account_client_id {
         return Err(problem(
-            "",
-            format!("the service account of the client `{client}` is not a person: not imported"),
+            crate::import::NOTE,
+            format!("the service account of the client `{client}` is not a person: left out"),
         ));
     }
     let mut record = ImportRecord {
@@ -518,7 +518,8 @@ mod tests {
             .filter_map(|r| r.as_ref().err())
             .map(|p| (p.line, p.path.as_str()))
             .collect();
-        assert_eq!(problems, vec![(1, ""), (2, "email"), (3, "")]);
+        // A service account is no user: a note, not a problem of a user.
+        assert_eq!(problems, vec![(1, "note"), (2, "email"), (3, "")]);
         assert_eq!(seen[3].as_ref().unwrap().line, 4);
     }
 

@@ -226,8 +226,9 @@ fn a_keycloak_realm_gives_each_generation_of_password_hashes() {
         vec!["the `otp` credential is not imported: the user enrolls it again"]
     );
 
+    // The service account of a client: a note, not a user.
     let (line, path, message) = problem(&seen, 4);
-    assert_eq!((line, path), (5, ""));
+    assert_eq!((line, path), (5, "note"));
     assert!(message.contains("billing"), "{message}");
 
     let lin = record(&seen, 5);
@@ -275,9 +276,17 @@ fn a_csv_read_through_a_mapping_gives_its_mapped_columns() {
     assert!(grace.user_metadata.is_empty());
     assert!(grace.notes.is_empty());
 
-    let (line, path, message) = problem(&seen, 2);
-    assert_eq!((line, path), (4, "Verified"));
-    assert!(message.contains("perhaps"), "{message}");
+    // An unreadable cell is left out, and said; the user is read.
+    let alan = record(&seen, 2);
+    assert_eq!(alan.line, 4);
+    assert!(!alan.email_verified);
+    assert_eq!(alan.left_out.len(), 1);
+    assert_eq!(alan.left_out[0].0, "Verified");
+    assert!(
+        alan.left_out[0].1.contains("perhaps"),
+        "{:?}",
+        alan.left_out
+    );
     assert_eq!(
         problem(&seen, 3),
         (5, "E-mail", "the user has no email address")
@@ -469,4 +478,23 @@ fn reading_stops_when_asked_and_reads_no_further() {
     .unwrap();
     assert_eq!(count, 10);
     assert!(written.get() < 300, "{} users were read", written.get());
+}
+
+#[test]
+fn a_file_read_in_the_wrong_format_says_which_format_it_looks_like() {
+    let lines = "{\"user_id\":\"auth0|1\",\"email\":\"a@example.com\"}\n\
+                 {\"user_id\":\"auth0|2\",\"email\":\"b@example.com\"}\n";
+    let realm = "{\n  \"realm\": \"acme\",\n  \"users\": []\n}\n";
+    for (format, input, says) in [
+        (Format::Keycloak, lines, "--format auth0 or --format jsonl"),
+        (Format::Csv, lines, "this is JSON, not CSV"),
+        (Format::Auth0, realm, "--format keycloak"),
+        (Format::Jsonl, realm, "--format keycloak"),
+    ] {
+        let error = read_all(format, Cursor::new(input), None).unwrap_err();
+        assert!(
+            matches!(&error, ReadError::NotFormat { message, .. } if message.contains(says)),
+            "{format:?}: {error:?}"
+        );
+    }
 }
