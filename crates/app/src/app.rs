@@ -51,7 +51,7 @@ pub struct App {
     /// The identity providers Accrete is the companion of (none by default).
     pub(crate) companions: Arc<Companions>,
     /// The import jobs this node runs.
-    pub(crate) jobs: Arc<crate::import_jobs::Running>,
+    pub(crate) jobs: Arc<crate::import_jobs::running::Running>,
 }
 
 impl App {

@@ -9,6 +9,8 @@
 //! Keycloak is left out (its realm export is one large JSON document, imported on the server
 //! with the command line), and so is a mapping file.
 
+pub mod running;
+
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::time::Duration;
@@ -235,22 +237,6 @@ pub async fn start(
         dry_run,
     };
     Ok((job, queued))
-}
-
-/// The jobs this node runs, and the word that it stops ([`track`], [`stop`]).
-#[derive(Debug)]
-pub struct Running {
-    stopping: tokio::sync::watch::Sender<bool>,
-    tasks: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
-}
-
-impl Default for Running {
-    fn default() -> Self {
-        Running {
-            stopping: tokio::sync::watch::channel(false).0,
-            tasks: std::sync::Mutex::new(Vec::new()),
-        }
-    }
 }
 
 /// How long a stopping node waits for its jobs to give up (each rolls back the batch it was
