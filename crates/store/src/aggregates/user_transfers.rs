@@ -489,11 +489,11 @@ pub(crate) mod sql {
     ///   every row: what that costs grows with the table, not with the import.
     ///
     /// PostgreSQL, a first import only (no users before it, and the tables owned by the
-    /// importer's role, the one whose connection applied the migrations): both triggers of
-    /// `user_values`, whose rows are all written at the end from every user (the table is empty
-    /// before a first import), and its primary key; the foreign keys to `users` of the values'
-    /// tables and of the ids in the source (each row's check is a query: a third of the
-    /// import's time); and the three secondary indexes. Dropping a constraint locks `users`
+    /// importer's role, the one whose connection applied the migrations): the insert and update
+    /// triggers of `user_values`, whose rows are all written at the end from every user (the
+    /// table is empty before a first import), and its primary key; the foreign keys to `users`
+    /// of the history and of the ids in the source (each row's check is a query: a third of
+    /// the import's time); and the two secondary indexes. Dropping a constraint locks `users`
     /// until the commit: a running server's reads of users wait for the import
     /// (docs/import-export.md).
     struct Deferred {
@@ -515,14 +515,12 @@ pub(crate) mod sql {
 
     /// What [`Deferred`] sets aside on PostgreSQL in a first whole-file import, put back in this
     /// order (the primary key of `user_values` before the rest reads it).
-    const DEFERRED_POSTGRES: [SetAside; 9] = [
+    const DEFERRED_POSTGRES: [SetAside; 7] = [
         SetAside::Constraint("user_values", "user_values_pkey"),
-        SetAside::Constraint("user_values", "user_values_user_id_fkey"),
         SetAside::Constraint("profile_history", "profile_history_user_id_fkey"),
         SetAside::Constraint("user_imports", "user_imports_user_id_fkey"),
         SetAside::Index("users_created_at"),
         SetAside::Index("profile_history_user"),
-        SetAside::Index("user_values_user"),
         SetAside::Trigger("users", "user_values_inserted"),
         SetAside::Trigger("users", "user_values_updated"),
     ];

@@ -259,18 +259,22 @@ async fn the_migration_indexes_the_users_already_there(store: Arc<dyn Store>, ur
     // Back to the database as it was before the migration, with these users in it.
     let undo = if url.starts_with("sqlite:") {
         "DROP TRIGGER user_values_inserted;
+         DROP TRIGGER user_values_replaced;
          DROP TRIGGER user_values_updated;
+         DROP TRIGGER user_values_deleted;
          DROP TABLE user_values;
          DROP VIEW user_values_of;
-         DELETE FROM accrete_migrations WHERE version IN (27, 30);"
+         DELETE FROM accrete_migrations WHERE version IN (27, 30, 33);"
     } else {
         "DROP TRIGGER user_values_inserted ON users;
          DROP TRIGGER user_values_updated ON users;
+         DROP TRIGGER user_values_deleted ON users;
          DROP FUNCTION user_values_inserted();
          DROP FUNCTION user_values_updated();
+         DROP FUNCTION user_values_deleted();
          DROP TABLE user_values;
          DROP FUNCTION user_values_of(JSONB);
-         DELETE FROM accrete_migrations WHERE version = 27;"
+         DELETE FROM accrete_migrations WHERE version IN (27, 29, 33);"
     };
     execute_sql(&url, undo).await;
     let store = accrete_store::connect(&url, ConnectOptions::default())
@@ -284,18 +288,18 @@ async fn a_sign_in_does_not_rewrite_the_users_values(store: Arc<dyn Store>, url:
     let mut new = NewUser::with_email("ada@x.org", t0());
     new.profile = json!({ "v": "Acme" });
     let id = store.create_user(new).await.unwrap().id;
-    // A row no trigger would write: it stays as long as nothing rewrites the user's profile
-    // values.
+    // The row of the user's value taken out of the index behind the triggers' back: it comes
+    // back only when something writes the user's profile values again.
     execute_sql(
         &url,
-        &format!("INSERT INTO user_values (location, key, value, user_id) VALUES ('profile', 'marker', '1', '{id}')"),
+        &format!("DELETE FROM user_values WHERE user_id = '{id}' AND key = 'v'"),
     )
     .await;
-    let marked = || UserQuery {
+    let acme = || UserQuery {
         field: Some(FieldFilter {
             location: Location::Profile,
-            key: "marker".into(),
-            equals: Some(json!(1)),
+            key: "v".into(),
+            equals: Some(json!("Acme")),
         }),
         ..UserQuery::default()
     };
@@ -307,9 +311,9 @@ async fn a_sign_in_does_not_rewrite_the_users_values(store: Arc<dyn Store>, url:
         .record_sign_in(id, SignInKind::Credentialed, t0() + Duration::hours(2))
         .await
         .unwrap();
-    assert_eq!(store.list_users(marked()).await.unwrap().items.len(), 1);
+    assert_eq!(store.list_users(acme()).await.unwrap().items.len(), 0);
     // A change of another bag leaves the profile's values alone too; one of the profile
-    // rewrites them.
+    // writes them again.
     store
         .merge_profile_patch(
             id,
@@ -321,19 +325,19 @@ async fn a_sign_in_does_not_rewrite_the_users_values(store: Arc<dyn Store>, url:
         )
         .await
         .unwrap();
-    assert_eq!(store.list_users(marked()).await.unwrap().items.len(), 1);
+    assert_eq!(store.list_users(acme()).await.unwrap().items.len(), 0);
     store
         .merge_profile_patch(
             id,
             None,
             Location::Profile,
-            &json!({ "v": "Initech" }),
+            &json!({ "w": "Initech" }),
             "test",
             t0(),
         )
         .await
         .unwrap();
-    assert_eq!(store.list_users(marked()).await.unwrap().items.len(), 0);
+    assert_eq!(store.list_users(acme()).await.unwrap().items.len(), 1);
 }
 
 /// Users `u{first}@x.org` onwards for an import, with every value under several keys of every
@@ -574,4 +578,60 @@ async fn a_first_import_by_a_role_that_does_not_own_the_tables_imports_row_by_ro
     assert_eq!(owner.count_users().await.unwrap(), 6);
     every_search_matches_reading(&owner, &url).await;
     execute_sql(&url, &format!("DROP OWNED BY {role}; DROP ROLE {role}")).await;
+}
+
+/// On PostgreSQL, a user whose bags change or who is deleted has their rows of `user_values`
+/// found by the table's primary key (the same rule applied to the bags before the change), not
+/// by reading the table: with sequential scans forbidden, the transaction's statistics show
+/// none of `user_values`, and the rows are gone.
+#[tokio::test]
+async fn postgres_a_changed_or_deleted_users_values_are_found_by_index() {
+    use sqlx::{Connection as _, Row as _};
+    let Some((url, _schema)) = accrete_store::testing::postgres_schema().await else {
+        return;
+    };
+    let store = accrete_store::connect(&url, ConnectOptions::default())
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    let ids = some_users(&store).await;
+    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+    let mut tx = conn.begin().await.unwrap();
+    for sql in [
+        "SET LOCAL enable_seqscan = off".to_owned(),
+        format!(
+            "UPDATE users SET profile = '{{\"v\": \"changed\"}}',
+                 app_metadata = '{{}}' WHERE id = '{}'",
+            ids[1]
+        ),
+        format!("DELETE FROM users WHERE id = '{}'", ids[2]),
+    ] {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+    }
+    let scans = sqlx::query(
+        "SELECT seq_scan, idx_scan FROM pg_stat_xact_user_tables
+         WHERE relname = 'user_values' AND schemaname = current_schema()",
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
+    let (seq, idx): (i64, i64) = (scans.get(0), scans.get(1));
+    assert_eq!(seq, 0, "user_values read in full");
+    assert!(idx > 0, "no index scan counted");
+    tx.commit().await.unwrap();
+    let left = select_text(
+        &url,
+        &format!(
+            "SELECT location || ' ' || key || ' ' || value::text FROM user_values
+             WHERE user_id = '{}' AND location <> 'user_metadata' OR user_id = '{}'
+             ORDER BY 1",
+            ids[1], ids[2]
+        ),
+    )
+    .await;
+    assert_eq!(left, ["profile v \"changed\""]);
+    every_search_matches_reading(&store, &url).await;
 }
