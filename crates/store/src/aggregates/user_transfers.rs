@@ -1395,6 +1395,10 @@ pub(crate) mod sql {
         {
             return Ok(ImportOutcome::Refused(UNPROVEN.into()));
         }
+        // The batch is dated when it was read; a write that reached the user since (an API
+        // call while the batch waited for its turn) must not read as later than the values of
+        // the import that replace it: the import's changes are dated no earlier than it.
+        let now = now.max(existing.updated_at);
         let at = crate::model::to_millis(now);
         // An address that differs only in case is the same address: the user's own spelling
         // and verification stay.

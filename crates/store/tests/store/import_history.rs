@@ -18,6 +18,7 @@ crate::for_each_backend!(with_url:
     an_imported_users_history_is_in_its_row_until_its_values_are_written,
     a_value_set_twice_by_its_import_keeps_both_entries_as_rows,
     the_export_and_the_retention_see_the_history_an_imported_users_row_holds,
+    an_import_read_before_a_write_it_replaces_is_dated_after_it,
 );
 
 fn ada(email: &str) -> ImportUser {
@@ -227,4 +228,49 @@ async fn the_export_and_the_retention_see_the_history_an_imported_users_row_hold
     rename(&store, old, t0()).await;
     assert_eq!(rows_of(&url, old).await.len(), 1);
     assert_eq!(store.purge_history(before).await.unwrap(), 0);
+}
+
+/// A batch is dated when the importer read it; a write that reached the user while the batch
+/// waited (an API call) is replaced by the batch's value, which must read as the later one: the
+/// history's last entry is the value the user has, and the value's source time is not before
+/// the write it replaced.
+async fn an_import_read_before_a_write_it_replaces_is_dated_after_it(
+    store: Arc<dyn Store>,
+    _url: String,
+) {
+    let id = import(&store, ada("ada@example.com"), t0()).await;
+    let api_write = t0() + Duration::hours(2);
+    rename(&store, id, api_write).await;
+    // The next run's batch, read an hour before the API's write and written after it.
+    let again = ImportUser {
+        changes: vec![ProfileChange::set(
+            Location::Profile,
+            "given_name",
+            json!("Ada (import)"),
+        )],
+        ..ada("ada@example.com")
+    };
+    let read_at = t0() + Duration::hours(1);
+    let outcomes = store
+        .import_users("csv", vec![again], read_at, false)
+        .await
+        .unwrap();
+    assert!(
+        matches!(outcomes[..], [ImportOutcome::Updated { .. }]),
+        "{outcomes:?}"
+    );
+    let history = store.user_history(id).await.unwrap();
+    let given: Vec<_> = history
+        .iter()
+        .filter(|entry| entry.key == "given_name")
+        .collect();
+    let last = given
+        .iter()
+        .max_by_key(|entry| (entry.changed_at, entry.seq))
+        .unwrap();
+    assert_eq!(last.new_value, Some(json!("Ada (import)")), "{given:?}");
+    assert!(last.changed_at >= api_write, "{given:?}");
+    let user = store.get_user(id).await.unwrap();
+    assert_eq!(user.profile["given_name"], "Ada (import)");
+    assert!(user.updated_at >= api_write);
 }
