@@ -320,21 +320,26 @@ impl Header {
         // and the rest of the user imported (an unreadable `created_at`: the import's date; an
         // unreadable `email_verified`: not confirmed), but for the address and `disabled`,
         // which refuse the user: imported, a disabled person would be let in.
+        // A refused user's problem names every cell that cannot be read, the others too.
         let mut unread: Vec<(&str, String)> = Vec::new();
+        let mut refused = false;
         for ((name, target), cell) in self.columns.iter().zip(row.iter()) {
             let Some(target) = target else {
                 continue;
             };
-            let refuses = matches!(target, Target::Email | Target::Disabled);
             let read = match std::str::from_utf8(cell) {
                 Err(_) => Err("the cell is not UTF-8 text".to_owned()),
                 Ok(text) if text.trim().is_empty() => continue,
                 Ok(text) => target.apply_text(&mut record, text),
             };
-            match read {
-                Ok(()) => {}
-                Err(message) if refuses => unread.push((name, message)),
-                Err(message) => record.leave_out(name.as_str(), format!("{message}: left out")),
+            if let Err(message) = read {
+                refused |= matches!(target, Target::Email | Target::Disabled);
+                unread.push((name, message));
+            }
+        }
+        if !refused {
+            for (name, message) in unread.drain(..) {
+                record.leave_out(name, format!("{message}: left out"));
             }
         }
         match unread.as_slice() {
@@ -600,6 +605,18 @@ mod tests {
                 .starts_with("2 cells cannot be read: `email`: "),
             "{problem:?}"
         );
+        // A refused row names its other unreadable cells too (they would be left out of a
+        // user imported): mending the row takes one run, not one per cell.
+        let seen = read_text(
+            "email,disabled,created_at
+a@x.org,maybe,yesterday
+",
+            None,
+        )
+        .unwrap();
+        let problem = seen[0].as_ref().unwrap_err();
+        assert_eq!(problem.path, "disabled, created_at", "{problem:?}");
+        assert!(problem.message.contains("yesterday"), "{problem:?}");
     }
 
     #[test]
