@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use accrete_store::prelude::*;
 use accrete_store::{
-    ImportCounts, ImportJob, ImportJobProblem, ImportProgress, ImportScope, NewImportJob,
+    ImportCounts, ImportJob, ImportJobProblem, ImportProgress, ImportScope, NewImportJob, Page,
     StoreError,
 };
 use time::OffsetDateTime;
@@ -511,16 +511,29 @@ pub async fn get(app: &App, id: Uuid, now: OffsetDateTime) -> Result<ImportJob, 
         .ok_or(JobError::NotFound)
 }
 
-/// The newest jobs, newest first (at most [`MAX_LISTED`]).
-pub async fn list(app: &App, limit: u32, now: OffsetDateTime) -> Result<Vec<ImportJob>, JobError> {
+/// A page of the jobs, newest first (at most [`MAX_LISTED`]), older than the job `cursor`
+/// (the page before's `next_cursor`) when given.
+pub async fn list(
+    app: &App,
+    limit: u32,
+    cursor: Option<Uuid>,
+    now: OffsetDateTime,
+) -> Result<Page<ImportJob>, JobError> {
     if !(1..=MAX_LISTED).contains(&limit) {
         return Err(JobError::Limit);
     }
-    let limit = i64::from(limit);
-    Ok(app
+    // One more than asked: whether there is a next page.
+    let mut items = app
         .store()
-        .list_import_jobs(limit, now - STALE_AFTER)
-        .await?)
+        .list_import_jobs(i64::from(limit) + 1, cursor, now - STALE_AFTER)
+        .await?;
+    let next_cursor = if items.len() > limit as usize {
+        items.truncate(limit as usize);
+        items.last().map(|job| job.id)
+    } else {
+        None
+    };
+    Ok(Page { items, next_cursor })
 }
 
 /// A job's report.

@@ -108,11 +108,13 @@ impl From<ImportJob> for ImportJobView {
     }
 }
 
-/// The newest jobs.
+/// A page of the jobs, newest first.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ImportJobList {
     /// Newest first.
     pub items: Vec<ImportJobView>,
+    /// Pass as `cursor` for the next page (older jobs); absent on the last page.
+    pub next_cursor: Option<Uuid>,
 }
 
 /// A line (or user) not imported, or a value of it left out.
@@ -164,13 +166,15 @@ pub struct NewImportQuery {
     pub dry_run: Option<bool>,
 }
 
-/// `?limit=` of the list.
+/// `?limit=&cursor=` of the list.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ImportListQuery {
     /// At most this many (1 to 100, default 20).
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<Uuid>,
 }
 
 /// The `application/json` body of an import: one user (an object), or a JSON list of users
@@ -323,7 +327,7 @@ fn not_json() -> ApiError {
     ))
 }
 
-/// The newest import jobs.
+/// The import jobs, newest first, a page at a time.
 #[utoipa::path(get, path = "/users/imports", tag = "users", operation_id = "list_user_imports",
     params(ImportListQuery),
     responses((status = 200, body = ImportJobList), ErrorResponses),
@@ -335,9 +339,11 @@ pub async fn list(
 ) -> Result<axum::Json<ImportJobList>, ApiError> {
     caller.require(Scope::UsersRead)?;
     let limit = query.limit.unwrap_or(20);
-    let jobs = import_jobs::list(&state.app, limit, OffsetDateTime::now_utc()).await?;
+    let page =
+        import_jobs::list(&state.app, limit, query.cursor, OffsetDateTime::now_utc()).await?;
     Ok(axum::Json(ImportJobList {
-        items: jobs.into_iter().map(ImportJobView::from).collect(),
+        items: page.items.into_iter().map(ImportJobView::from).collect(),
+        next_cursor: page.next_cursor,
     }))
 }
 

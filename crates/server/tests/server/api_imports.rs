@@ -159,6 +159,19 @@ async fn an_uploaded_auth0_export_is_imported_in_the_background_with_a_report() 
                 .await
                 .unwrap();
             assert_eq!(one["items"].as_array().unwrap().len(), 1);
+            assert_eq!(one["items"][0]["id"], again["id"]);
+            // The next page: the older job, and no page after it.
+            let next: Value = api
+                .get(&format!(
+                    "/users/imports?limit=1&cursor={}",
+                    one["next_cursor"].as_str().unwrap()
+                ))
+                .await
+                .json()
+                .await
+                .unwrap();
+            assert_eq!(next["items"][0]["id"], job["id"]);
+            assert_eq!(next["next_cursor"], Value::Null);
 
             let audit: Value = api.get("/audit?limit=5").await.json().await.unwrap();
             let started = audit["items"]

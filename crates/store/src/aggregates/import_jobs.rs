@@ -14,7 +14,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::StoreError;
-use crate::backend::{Backend, Conn, pick, query, query_as};
+use crate::backend::{Backend, Conn, Param, pick, query, query_as};
 use crate::model::{from_millis, from_millis_opt, new_id, parse_id, to_millis};
 
 /// The error of a job whose node stopped before it ended.
@@ -143,11 +143,14 @@ pub trait ImportJobs: Send + Sync {
         stale_before: OffsetDateTime,
     ) -> Result<Option<ImportJob>, StoreError>;
 
-    /// The newest `limit` jobs, newest first; when one of them is stale, the stale jobs are
-    /// marked failed first (as [`ImportJobs::get_import_job`]).
+    /// The newest `limit` jobs, newest first (by id, which is made from the job's creation
+    /// time), only those older than the job `before` when given (it need not exist still:
+    /// the next page after a purged job); when one of them is stale, the stale jobs are marked
+    /// failed first (as [`ImportJobs::get_import_job`]).
     async fn list_import_jobs(
         &self,
         limit: i64,
+        before: Option<Uuid>,
         stale_before: OffsetDateTime,
     ) -> Result<Vec<ImportJob>, StoreError>;
 
@@ -237,11 +240,12 @@ impl<B: Backend> ImportJobs for B {
     async fn list_import_jobs(
         &self,
         limit: i64,
+        before: Option<Uuid>,
         stale_before: OffsetDateTime,
     ) -> Result<Vec<ImportJob>, StoreError> {
         let jobs = {
             let mut c = self.read().await?;
-            let result = sql::list(&mut *c, limit).await;
+            let result = sql::list(&mut *c, limit, before).await;
             self.settle(&mut c, result)?
         };
         if !jobs.iter().any(|job| job.is_stale(stale_before)) {
@@ -249,7 +253,7 @@ impl<B: Backend> ImportJobs for B {
         }
         let mut c = self.write().await?;
         let result = match sql::sweep(&mut *c, stale_before).await {
-            Ok(_) => sql::list(&mut *c, limit).await,
+            Ok(_) => sql::list(&mut *c, limit, before).await,
             Err(error) => Err(error),
         };
         self.settle(&mut c, result)
@@ -398,14 +402,40 @@ pub(crate) mod sql {
             .transpose()
     }
 
-    pub(crate) async fn list<C: Conn>(c: &mut C, limit: i64) -> Result<Vec<ImportJob>, StoreError> {
-        query_as::<JobRow>("SELECT * FROM import_jobs ORDER BY created_at DESC, id DESC LIMIT $1")
-            .bind(limit)
-            .fetch_all(&mut *c)
-            .await?
-            .into_iter()
-            .map(ImportJob::try_from)
-            .collect()
+    pub(crate) async fn list<C: Conn>(
+        c: &mut C,
+        limit: i64,
+        before: Option<Uuid>,
+    ) -> Result<Vec<ImportJob>, StoreError> {
+        query_as::<JobRow>(
+            "SELECT * FROM import_jobs WHERE $1 IS NULL OR id < $1 ORDER BY id DESC LIMIT $2",
+        )
+        .bind(before.map(|id| id.to_string()))
+        .bind(limit)
+        .fetch_all(&mut *c)
+        .await?
+        .into_iter()
+        .map(ImportJob::try_from)
+        .collect()
+    }
+
+    /// Runs `sql`, a change of the job whose `$1` is the job's id and `$2` the time, with
+    /// `more` for the placeholders after; whether it changed the job (its `WHERE` says from
+    /// which states).
+    async fn change<C: Conn>(
+        c: &mut C,
+        sql: &'static str,
+        id: Uuid,
+        now: OffsetDateTime,
+        more: Vec<Param>,
+    ) -> Result<bool, StoreError> {
+        let done = query(sql)
+            .bind(id.to_string())
+            .bind(to_millis(now))
+            .bind_all(more)
+            .execute(&mut *c)
+            .await?;
+        Ok(done > 0)
     }
 
     pub(crate) async fn start<C: Conn>(
@@ -413,15 +443,9 @@ pub(crate) mod sql {
         id: Uuid,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        let done = query(
-            "UPDATE import_jobs SET status = 'running', started_at = $2, updated_at = $2
-             WHERE id = $1 AND status = 'queued'",
-        )
-        .bind(id.to_string())
-        .bind(to_millis(now))
-        .execute(&mut *c)
-        .await?;
-        Ok(done > 0)
+        let sql = "UPDATE import_jobs SET status = 'running', started_at = $2, updated_at = $2
+                   WHERE id = $1 AND status = 'queued'";
+        change(c, sql, id, now, Vec::new()).await
     }
 
     pub(crate) async fn interrupt<C: Conn>(
@@ -429,17 +453,10 @@ pub(crate) mod sql {
         id: Uuid,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        let done = query(
-            "UPDATE import_jobs SET status = 'failed', error = $3, finished_at = $2,
-                                    updated_at = $2
-             WHERE id = $1 AND status IN ('queued', 'running')",
-        )
-        .bind(id.to_string())
-        .bind(to_millis(now))
-        .bind(STOPPED)
-        .execute(&mut *c)
-        .await?;
-        Ok(done > 0)
+        let sql = "UPDATE import_jobs SET status = 'failed', error = $3, finished_at = $2,
+                                          updated_at = $2
+                   WHERE id = $1 AND status IN ('queued', 'running')";
+        change(c, sql, id, now, vec![STOPPED.into()]).await
     }
 
     pub(crate) async fn touch<C: Conn>(
@@ -447,15 +464,9 @@ pub(crate) mod sql {
         id: Uuid,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        let done = query(
-            "UPDATE import_jobs SET updated_at = $2
-             WHERE id = $1 AND status IN ('queued', 'running')",
-        )
-        .bind(id.to_string())
-        .bind(to_millis(now))
-        .execute(&mut *c)
-        .await?;
-        Ok(done > 0)
+        let sql = "UPDATE import_jobs SET updated_at = $2
+                   WHERE id = $1 AND status IN ('queued', 'running')";
+        change(c, sql, id, now, Vec::new()).await
     }
 
     pub(crate) async fn record_progress<C: Conn>(

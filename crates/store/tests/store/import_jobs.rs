@@ -256,7 +256,10 @@ async fn a_job_whose_node_stopped_reads_as_failed_and_stays_failed(store: Arc<dy
     assert_eq!(job.error.as_deref(), Some(IMPORT_JOB_INTERRUPTED));
     assert_eq!(job.finished_at, Some(last_batch), "its last sign of life");
     assert_eq!(job.progress, progress(500, 500, 0), "its figures stay");
-    let listed = store.list_import_jobs(10, stale_before).await.unwrap();
+    let listed = store
+        .list_import_jobs(10, None, stale_before)
+        .await
+        .unwrap();
     let status = |id| listed.iter().find(|j| j.id == id).unwrap().status;
     assert_eq!(status(queued), ImportJobStatus::Failed);
     assert_eq!(status(alive), ImportJobStatus::Running);
@@ -291,14 +294,22 @@ async fn jobs_are_listed_newest_first_and_old_ones_are_purged(store: Arc<dyn Sto
     for i in 0..4 {
         ids.push(new_job(&store, "csv", t0() + Duration::seconds(i)).await);
     }
-    let listed: Vec<Uuid> = store
-        .list_import_jobs(3, never())
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|job| job.id)
-        .collect();
-    assert_eq!(listed, vec![ids[3], ids[2], ids[1]]);
+    let listed = |limit, before| {
+        let store = store.clone();
+        async move {
+            store
+                .list_import_jobs(limit, before, never())
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|job| job.id)
+                .collect::<Vec<Uuid>>()
+        }
+    };
+    assert_eq!(listed(3, None).await, vec![ids[3], ids[2], ids[1]]);
+    // The next page: the jobs older than the last one listed.
+    assert_eq!(listed(2, Some(ids[2])).await, vec![ids[1], ids[0]]);
+    assert_eq!(listed(2, Some(ids[0])).await, Vec::<Uuid>::new());
 
     // The two oldest end; one of them long ago.
     store.start_import_job(ids[0], t0()).await.unwrap();
@@ -328,6 +339,10 @@ async fn jobs_are_listed_newest_first_and_old_ones_are_purged(store: Arc<dyn Sto
             .unwrap()
             .is_empty()
     );
-    let left = store.list_import_jobs(10, never()).await.unwrap();
+    let left = store.list_import_jobs(10, None, never()).await.unwrap();
     assert_eq!(left.len(), 3);
+    // A page after a job since purged goes on with the older ones.
+    let after_purged = new_job(&store, "csv", t0() + Duration::days(41)).await;
+    assert_eq!(listed(10, Some(ids[0])).await, Vec::<Uuid>::new());
+    assert_eq!(listed(1, Some(after_purged)).await, vec![ids[3]]);
 }
