@@ -501,6 +501,7 @@ pub async fn delete_account(
     app.store()
         .delete_account(user.id, now, Some(deleted))
         .await?;
+    app.mail.forget(&user.email).await;
     tracing::info!(user_id = %user.id, "account deleted by its owner");
     Ok(())
 }

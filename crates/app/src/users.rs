@@ -405,12 +405,18 @@ pub async fn delete(app: &App, id: Uuid, now: OffsetDateTime) -> Result<(), User
     if admins::is_last_owner(app, id).await? {
         return Err(UserError::LastOwner);
     }
+    let user = match app.store().get_user(id).await {
+        Err(StoreError::NotFound) => return Err(UserError::NotFound),
+        other => other?,
+    };
     // Grants revoked, sessions ended and the user deleted in one transaction (the account
     // center's deletion is the same, with its event).
     match app.store().delete_account(id, now, None).await {
-        Err(StoreError::NotFound) => Err(UserError::NotFound),
-        other => Ok(other?),
+        Err(StoreError::NotFound) => return Err(UserError::NotFound),
+        other => other?,
     }
+    app.mail.forget(&user.email).await;
+    Ok(())
 }
 
 /// Every value change of a user, oldest first.

@@ -130,6 +130,37 @@ impl Mailer {
         &self.inner.destination
     }
 
+    /// Deletes the mails of the outbox folder sent to `address` (compared without case), so
+    /// that a person's erasure leaves no copy of their mails there; how many. Nothing to do
+    /// with an SMTP server (what it delivered is the recipient's).
+    ///
+    /// # Errors
+    /// When the folder or a mail in it cannot be read, or a mail cannot be deleted.
+    pub async fn forget(&self, address: &str) -> std::io::Result<usize> {
+        let Transport::Outbox(dir) = &self.inner.transport else {
+            return Ok(0);
+        };
+        let wanted = address.trim().to_lowercase();
+        let mut entries = match tokio::fs::read_dir(dir).await {
+            Ok(entries) => entries,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(error) => return Err(error),
+        };
+        let mut removed = 0;
+        while let Some(entry) = entries.next_entry().await? {
+            let path = entry.path();
+            if path.extension().is_none_or(|extension| extension != "eml") {
+                continue;
+            }
+            let bytes = tokio::fs::read(&path).await?;
+            if recipients(&bytes).iter().any(|to| *to == wanted) {
+                tokio::fs::remove_file(&path).await?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
     /// The outbox folder, when there is no SMTP server.
     pub fn outbox_dir(&self) -> Option<&Path> {
         match &self.inner.transport {
@@ -290,6 +321,22 @@ async fn write_outbox(dir: &Path, bytes: &[u8]) -> std::io::Result<PathBuf> {
     tokio::fs::write(&partial, bytes).await?;
     tokio::fs::rename(&partial, &path).await?;
     Ok(path)
+}
+
+/// The addresses, lower-cased, of the `To:` header of a written mail.
+fn recipients(bytes: &[u8]) -> Vec<String> {
+    let Some(headers) = mail_parser::MessageParser::default().parse_headers(bytes) else {
+        return Vec::new();
+    };
+    headers
+        .to()
+        .map(|to| {
+            to.iter()
+                .filter_map(|one| one.address())
+                .map(str::to_lowercase)
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// How [`Mailer::send`] tries again after a transient failure: one attempt, then one more after

@@ -392,6 +392,45 @@ async fn without_smtp_mails_go_to_the_outbox_and_the_code_and_link_are_logged() 
     assert!(!logs.contains("ada@example.com"), "{logs}");
 }
 
+/// A person's erasure forgets their mails in the outbox: those sent to the address (whatever
+/// its case), not another person's, not a file that is no mail of the outbox.
+#[tokio::test]
+async fn the_outbox_forgets_the_mails_sent_to_an_address() {
+    let data = tempfile::tempdir().unwrap();
+    let outbox = data.path().join("outbox");
+    let mailer = Mailer::new(settings(None).outbox_in(data.path())).unwrap();
+    for to in [
+        "ada@example.com",
+        "Ada@Example.com",
+        "bada@example.com",
+        "grace@example.com",
+    ] {
+        for kind in every_kind().into_iter().take(2) {
+            let delivery = mailer.send(letter(to, "en", kind)).finished().await;
+            assert_eq!(delivery.result, Ok(()));
+        }
+    }
+    std::fs::write(outbox.join("notes.txt"), "To: ada@example.com\r\n\r\n").unwrap();
+    let count = || std::fs::read_dir(&outbox).unwrap().count();
+    assert_eq!(count(), 9);
+
+    assert_eq!(mailer.forget(" ADA@example.com ").await.unwrap(), 4);
+    let left: Vec<String> = std::fs::read_dir(&outbox)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|e| e == "eml"))
+        .map(|path| ReceivedMail::from_file(&path).to.join(","))
+        .collect();
+    assert_eq!(left.len(), 4, "{left:?}");
+    assert!(
+        left.iter()
+            .all(|to| to.contains("bada@") || to.contains("grace@")),
+        "{left:?}"
+    );
+    assert_eq!(count(), 5, "the other file stays");
+    assert_eq!(mailer.forget("ada@example.com").await.unwrap(), 0);
+}
+
 #[tokio::test]
 async fn over_smtp_neither_the_code_nor_the_link_nor_the_address_is_logged() {
     let Some(sink) = SmtpSink::start() else {

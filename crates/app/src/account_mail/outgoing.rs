@@ -50,6 +50,23 @@ impl AccountMail {
         self
     }
 
+    /// Forgets the mails sent to `address` that the mailer kept (its outbox folder, when there
+    /// is no SMTP server): part of a person's erasure. A failure is logged, not returned: the
+    /// person is deleted already.
+    pub(crate) async fn forget(&self, address: &str) {
+        let Some(mailer) = &self.mailer else {
+            return;
+        };
+        match mailer.forget(address).await {
+            Ok(0) => {}
+            Ok(removed) => tracing::info!(removed, "the erased person's mails left the outbox"),
+            Err(error) => tracing::warn!(
+                %error,
+                "the erased person's mails could not all be removed from the outbox"
+            ),
+        }
+    }
+
     /// The keyed hash of a code or link secret, as stored.
     pub(crate) fn hash(&self, value: &str) -> String {
         self.hasher.hash(value)

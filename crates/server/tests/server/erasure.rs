@@ -81,6 +81,24 @@ async fn a_deleted_account_leaves_nothing_of_the_person_in_any_table() {
             );
         }
 
+        // The mails sent to them: with no SMTP server, files of the outbox folder (the test
+        // servers' `data_dir` is the default, `accrete-data` in this crate's folder).
+        let outbox = std::path::Path::new("accrete-data/outbox");
+        let mails_to_them = || {
+            std::fs::read_dir(outbox)
+                .unwrap()
+                .map(|entry| entry.unwrap().path())
+                .filter(|path| path.extension().is_some_and(|e| e == "eml"))
+                // Another test's mail may be read while it is removed: skipped.
+                .filter_map(|path| std::fs::read(path).ok())
+                .filter(|raw| {
+                    let mail = accrete_mail::testing::ReceivedMail::from_raw(raw.clone());
+                    mail.to.iter().any(|to| to == EMAIL)
+                })
+                .count()
+        };
+        assert!(mails_to_them() > 0, "the test must see a mail to them");
+
         let csrf = browser.csrf("/account/data").await;
         let deleted = browser
             .post_form(
@@ -114,6 +132,7 @@ async fn a_deleted_account_leaves_nothing_of_the_person_in_any_table() {
             }
         }
         assert!(left.is_empty(), "left behind:\n{}", left.join("\n"));
+        assert_eq!(mails_to_them(), 0, "their mails stay in the outbox");
     })
     .await;
 }
