@@ -153,7 +153,7 @@ impl Mailer {
                 continue;
             }
             let bytes = tokio::fs::read(&path).await?;
-            if recipients(&bytes).iter().any(|to| *to == wanted) {
+            if recipients(&bytes).contains(&wanted) {
                 tokio::fs::remove_file(&path).await?;
                 removed += 1;
             }
