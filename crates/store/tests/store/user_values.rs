@@ -635,3 +635,66 @@ async fn postgres_a_changed_or_deleted_users_values_are_found_by_index() {
     assert_eq!(left, ["profile v \"changed\""]);
     every_search_matches_reading(&store, &url).await;
 }
+
+/// On SQLite, the triggers that delete a user's rows (a bag changed, the user deleted) seek
+/// each row by the whole primary key, also with the statistics of a real table, where a value
+/// is shared by many users: SQLite may then seek `(location, key, value)` alone and read every
+/// user who has the value. Each trigger's statement, read from the schema with the user's id
+/// and the change's conditions put in, is planned as it would run (`EXPLAIN QUERY PLAN`).
+#[tokio::test]
+async fn sqlite_a_users_values_are_deleted_by_their_whole_key_with_real_statistics() {
+    use sqlx::{Connection as _, Row as _};
+    let (store, dir) = accrete_store::testing::sqlite_store().await;
+    drop(store);
+    let url = accrete_store::testing::sqlite_url(&dir);
+    // The statistics of a million-user import (`ANALYZE`): about five users a value.
+    execute_sql(
+        &url,
+        "ANALYZE;
+         DELETE FROM sqlite_stat1 WHERE tbl IN ('user_values', 'users');
+         INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES
+             ('user_values', 'user_values', '5678155 1653 1653 5 1'),
+             ('users', 'sqlite_autoindex_users_1', '1000000 1'),
+             ('users', 'sqlite_autoindex_users_2', '1000000 1'),
+             ('users', 'users_created_at', '1000000 1');",
+    )
+    .await;
+    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    let mut planned = 0;
+    for (name, sql) in sqlx::query_as::<_, (String, String)>(
+        "SELECT name, sql FROM sqlite_master
+         WHERE type = 'trigger' AND name IN ('user_values_replaced', 'user_values_deleted')",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap()
+    {
+        let start = sql.find("DELETE FROM user_values").unwrap();
+        let end = start + sql[start..].find(";\nEND").unwrap();
+        let mut statement =
+            sql[start..end].replace("OLD.id", "'0190a0a0-0000-7000-8000-000000000001'");
+        for bag in ["profile", "user_metadata", "app_metadata"] {
+            statement = statement.replace(&format!("OLD.{bag} IS NOT NEW.{bag}"), "1");
+        }
+        let plan: Vec<String> = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "EXPLAIN QUERY PLAN {statement}"
+        )))
+        .fetch_all(&mut conn)
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get::<String, _>("detail"))
+        .collect();
+        assert!(
+            plan.iter().any(|step| step
+                == "SEARCH user_values USING PRIMARY KEY (location=? AND key=? AND value=? AND user_id=?)"),
+            "{name}: {plan:#?}"
+        );
+        assert!(
+            !plan.iter().any(|step| step.starts_with("SCAN user_values")),
+            "{name}: {plan:#?}"
+        );
+        planned += 1;
+    }
+    assert_eq!(planned, 2);
+}
