@@ -523,17 +523,11 @@ pub async fn list(
         return Err(JobError::Limit);
     }
     // One more than asked: whether there is a next page.
-    let mut items = app
+    let items = app
         .store()
         .list_import_jobs(i64::from(limit) + 1, cursor, now - STALE_AFTER)
         .await?;
-    let next_cursor = if items.len() > limit as usize {
-        items.truncate(limit as usize);
-        items.last().map(|job| job.id)
-    } else {
-        None
-    };
-    Ok(Page { items, next_cursor })
+    Ok(Page::of(items, limit, |job| job.id))
 }
 
 /// A job's report.

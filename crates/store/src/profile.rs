@@ -291,6 +291,20 @@ pub struct Page<T> {
     pub next_cursor: Option<Uuid>,
 }
 
+impl<T> Page<T> {
+    /// A page of at most `limit` of `items`, read with one more, which says whether a next page
+    /// exists: its cursor is then the id (`id_of`) of the page's last item.
+    pub fn of(mut items: Vec<T>, limit: u32, id_of: impl Fn(&T) -> Uuid) -> Page<T> {
+        let next_cursor = if items.len() > limit as usize {
+            items.truncate(limit as usize);
+            items.last().map(id_of)
+        } else {
+            None
+        };
+        Page { items, next_cursor }
+    }
+}
+
 /// `user` as `changes` would leave its bags, by the rule a write applies them (`null` deletes,
 /// an unchanged value is no change), without writing: for deciding before a write. Changes
 /// with an empty key (which a write refuses) leave the bags as they were.

@@ -966,14 +966,8 @@ pub(crate) mod sql {
 
     /// A page of at most `limit` users out of `items` (read with one more, which says whether
     /// a next page exists): its cursor is the last user's id.
-    fn page_of(mut items: Vec<Listed>, limit: u32) -> Page<Listed> {
-        let next_cursor = if items.len() > limit as usize {
-            items.truncate(limit as usize);
-            items.last().map(|(user, _)| user.id)
-        } else {
-            None
-        };
-        Page { items, next_cursor }
+    fn page_of(items: Vec<Listed>, limit: u32) -> Page<Listed> {
+        Page::of(items, limit, |(user, _)| user.id)
     }
 
     /// Longest key, and longest string value, in bytes, that `user_values` holds (migration
