@@ -995,14 +995,21 @@ pub(crate) mod sql {
         if !indexed || filter.key.len() > INDEXED_MAX_BYTES {
             return Ok(None);
         }
-        let rows = query_as::<UserRow>(
+        // PostgreSQL keeps a value as its text (`user_value_text`, migration 0034).
+        let rows = query_as::<UserRow>(pick::<C>(
             "SELECT u.* FROM user_values v JOIN users u ON u.id = v.user_id
              WHERE v.location = $1 AND v.key = $2 AND v.value = $3
                AND v.user_id > COALESCE($4, '')
                AND ($5 IS NULL OR u.created_at >= $5)
                AND ($6 IS NULL OR u.created_at < $6)
              ORDER BY v.user_id LIMIT $7",
-        )
+            "SELECT u.* FROM user_values v JOIN users u ON u.id = v.user_id
+             WHERE v.location = $1 AND v.key = $2 AND v.value = user_value_text($3)
+               AND v.user_id > COALESCE($4, '')
+               AND ($5 IS NULL OR u.created_at >= $5)
+               AND ($6 IS NULL OR u.created_at < $6)
+             ORDER BY v.user_id LIMIT $7",
+        ))
         .bind(filter.location.as_str())
         .bind(filter.key.clone())
         .bind(C::json_param(filter.equals.clone()))

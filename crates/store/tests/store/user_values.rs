@@ -274,7 +274,8 @@ async fn the_migration_indexes_the_users_already_there(store: Arc<dyn Store>, ur
          DROP FUNCTION user_values_deleted();
          DROP TABLE user_values;
          DROP FUNCTION user_values_of(JSONB);
-         DELETE FROM accrete_migrations WHERE version IN (27, 29, 33);"
+         DROP FUNCTION user_value_text(JSONB);
+         DELETE FROM accrete_migrations WHERE version IN (27, 29, 33, 34);"
     };
     execute_sql(&url, undo).await;
     let store = accrete_store::connect(&url, ConnectOptions::default())
