@@ -196,14 +196,46 @@ pub fn postgres_url() -> Option<String> {
 /// skipped (see [`postgres_url`]).
 pub async fn postgres_store() -> Option<(Arc<dyn Store>, SchemaGuard)> {
     let (url, guard) = postgres_schema().await?;
-    let store = PostgresStore::connect(&url, ConnectOptions::default())
+    Some((Arc::new(migrated_postgres(&url).await), guard))
+}
+
+/// A store on the PostgreSQL schema of `url`, migrated.
+async fn migrated_postgres(url: &str) -> PostgresStore {
+    let store = PostgresStore::connect(url, ConnectOptions::default())
         .await
         .expect("connect to the PostgreSQL test schema");
     store
         .migrate()
         .await
         .expect("migrate PostgreSQL test schema");
-    Some((Arc::new(store), guard))
+    store
+}
+
+/// A migrated PostgreSQL store in a schema of its own, with a connection of the test's to the
+/// same schema (to read what the store cannot say, such as a transaction's statistics), or
+/// `None` when PostgreSQL tests are skipped.
+pub async fn postgres_store_and_connection()
+-> Option<(PostgresStore, sqlx::PgConnection, SchemaGuard)> {
+    let (url, guard) = postgres_schema().await?;
+    let store = migrated_postgres(&url).await;
+    let conn = sqlx::PgConnection::connect(&url)
+        .await
+        .expect("connect to the PostgreSQL test schema");
+    Some((store, conn, guard))
+}
+
+/// The tables among `tables` that the current transaction of `conn` read in full, each with
+/// how many times (`pg_stat_xact_user_tables`): none when its statements sought by index.
+pub async fn read_in_full(conn: &mut sqlx::PgConnection, tables: &[&str]) -> Vec<(String, i64)> {
+    sqlx::query_as(
+        "SELECT relname::text, seq_scan FROM pg_stat_xact_user_tables
+         WHERE relname = ANY($1) AND seq_scan > 0 AND schemaname = current_schema()
+         ORDER BY relname",
+    )
+    .bind(tables)
+    .fetch_all(conn)
+    .await
+    .expect("read the transaction's statistics")
 }
 
 /// A fresh, empty schema: the URL selecting it and the guard dropping it. Not migrated.

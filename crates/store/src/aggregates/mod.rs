@@ -21,6 +21,8 @@ pub(crate) mod health;
 pub(crate) mod identities;
 pub(crate) mod import_jobs;
 pub(crate) mod passkeys;
+#[cfg(test)]
+mod plans;
 pub(crate) mod policies;
 pub(crate) mod prompt_state_row;
 pub(crate) mod prompts;

@@ -979,7 +979,7 @@ pub(crate) mod sql {
     /// cost of a few index seeks. `None` when the index cannot answer (no value searched, or
     /// one it leaves out); the statement of [`list_users`] then reads the users. Both give the
     /// same users and cursors: `value` is what `bag -> key` yields (see the migration).
-    async fn list_users_by_value<C: Conn>(
+    pub(crate) async fn list_users_by_value<C: Conn>(
         c: &mut C,
         query: &UserQuery,
         limit: u32,
