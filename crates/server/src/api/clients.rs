@@ -100,21 +100,45 @@ fn default_password_signin() -> bool {
     true
 }
 
-/// Adds to the document what `accrete_app::client_admin` refuses across members of a new
-/// client: a public client cannot use `client_credentials` (either `public` is false, or no
-/// grant type is `client_credentials`); the `authorization_code` grant, one of the defaults,
-/// needs a redirect URI (either some redirect URI, or grant types written without
-/// `authorization_code`).
+/// Adds to the document what `accrete_app::client_admin` refuses across members of a client's
+/// settings, on registration (`NewClient`) and replacement (`PUT /clients/{id}`) alike: a
+/// public client cannot use `client_credentials` (either `public` is false, or no grant type is
+/// `client_credentials`); the `authorization_code` grant, one of the defaults, needs a redirect
+/// URI (either some redirect URI, or grant types written without `authorization_code`).
 pub(super) fn document_rules(openapi: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::schema::{AllOfBuilder, Schema};
+    use utoipa::openapi::{Ref, RefOr};
+    if let Some(RefOr::T(Schema::AllOf(new_client))) = openapi
+        .components
+        .as_mut()
+        .and_then(|components| components.schemas.get_mut("NewClient"))
+    {
+        new_client.items.extend(settings_rules());
+    }
+    // The replacement's body: the settings with the same rules.
+    let replace = openapi
+        .paths
+        .paths
+        .get_mut("/clients/{id}")
+        .and_then(|item| item.put.as_mut())
+        .and_then(|put| match put.request_body.as_mut() {
+            Some(RefOr::T(body)) => body.content.get_mut("application/json"),
+            _ => None,
+        });
+    if let Some(RefOr::T(content)) = replace {
+        let mut settings = AllOfBuilder::new()
+            .item(Ref::from_schema_name("ClientSettings"))
+            .build();
+        settings.items.extend(settings_rules());
+        content.schema = Some(RefOr::T(Schema::AllOf(settings)));
+    }
+}
+
+/// The rules across members of a client's settings, each an `anyOf` ([`document_rules`]).
+fn settings_rules() -> [utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>; 2] {
     use utoipa::openapi::RefOr;
     use utoipa::openapi::schema::{
         AnyOfBuilder, ArrayBuilder, ObjectBuilder, Schema, SchemaType, Type,
-    };
-    let Some(components) = openapi.components.as_mut() else {
-        return;
-    };
-    let Some(RefOr::T(Schema::AllOf(new_client))) = components.schemas.get_mut("NewClient") else {
-        return;
     };
     let confidential = ObjectBuilder::new().schema_type(Type::Object).property(
         "public",
@@ -134,12 +158,6 @@ pub(super) fn document_rules(openapi: &mut utoipa::openapi::OpenApi) {
                 .enum_values(Some(grants)),
         ),
     );
-    new_client.items.push(RefOr::T(Schema::AnyOf(
-        AnyOfBuilder::new()
-            .item(confidential)
-            .item(user_grants)
-            .build(),
-    )));
     let redirected = ObjectBuilder::new()
         .schema_type(Type::Object)
         .required("redirect_uris")
@@ -159,12 +177,20 @@ pub(super) fn document_rules(openapi: &mut utoipa::openapi::OpenApi) {
                     .enum_values(Some(grants)),
             ),
         );
-    new_client.items.push(RefOr::T(Schema::AnyOf(
-        AnyOfBuilder::new()
-            .item(redirected)
-            .item(without_code)
-            .build(),
-    )));
+    [
+        RefOr::T(Schema::AnyOf(
+            AnyOfBuilder::new()
+                .item(confidential)
+                .item(user_grants)
+                .build(),
+        )),
+        RefOr::T(Schema::AnyOf(
+            AnyOfBuilder::new()
+                .item(redirected)
+                .item(without_code)
+                .build(),
+        )),
+    ]
 }
 
 fn default_grants() -> Vec<String> {

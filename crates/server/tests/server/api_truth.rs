@@ -389,21 +389,31 @@ async fn a_simulated_moment_of_each_documented_shape_is_accepted() {
     .await;
 }
 
+/// The parts (`allOf`) of the bodies that carry a client's settings: a new client's, and the
+/// replacement's of `PUT /clients/{id}`; both say the rules across settings.
+fn client_bodies(doc: &Value) -> [Vec<Value>; 2] {
+    let put = &doc["paths"]["/clients/{id}"]["put"]["requestBody"]["content"]["application/json"]["schema"];
+    [schema(doc, "NewClient"), put].map(|body| {
+        body["allOf"]
+            .as_array()
+            .unwrap_or_else(|| panic!("not an allOf: {body}"))
+            .clone()
+    })
+}
+
 #[tokio::test]
-async fn the_openapi_document_says_a_new_public_client_cannot_use_client_credentials() {
+async fn the_openapi_document_says_a_public_client_cannot_use_client_credentials() {
     each_backend(|app| async move {
         let doc: Value = app.get("/api/v1/openapi.json").await.json().await.unwrap();
-        let parts = schema(&doc, "NewClient")["allOf"]
-            .as_array()
-            .unwrap()
-            .clone();
         let rule = json!({"anyOf": [
             {"type": "object", "properties": {"public": {"type": "boolean", "enum": [false]}}},
             {"type": "object", "properties": {"grant_types": {"type": "array",
                 "items": {"type": "string", "enum": ["authorization_code", "refresh_token"]}}}},
         ]});
-        let found = parts.iter().any(|part| part["anyOf"] == rule["anyOf"]);
-        assert!(found, "{parts:?}");
+        for parts in client_bodies(&doc) {
+            let found = parts.iter().any(|part| part["anyOf"] == rule["anyOf"]);
+            assert!(found, "{parts:?}");
+        }
         let (_tokens, api) = admin(&app).await;
         problem(
             api.post(
@@ -422,10 +432,6 @@ async fn the_openapi_document_says_a_new_public_client_cannot_use_client_credent
 async fn the_openapi_document_says_the_authorization_code_grant_needs_a_redirect_uri() {
     each_backend(|app| async move {
         let doc: Value = app.get("/api/v1/openapi.json").await.json().await.unwrap();
-        let parts = schema(&doc, "NewClient")["allOf"]
-            .as_array()
-            .unwrap()
-            .clone();
         // Absent grant types are the defaults, `authorization_code` among them: hence `required`.
         let rule = json!({"anyOf": [
             {"type": "object", "required": ["redirect_uris"],
@@ -434,13 +440,26 @@ async fn the_openapi_document_says_the_authorization_code_grant_needs_a_redirect
              "properties": {"grant_types": {"type": "array",
                 "items": {"type": "string", "enum": ["refresh_token", "client_credentials"]}}}},
         ]});
-        let found = parts.iter().any(|part| part["anyOf"] == rule["anyOf"]);
-        assert!(found, "{parts:?}");
+        for parts in client_bodies(&doc) {
+            let found = parts.iter().any(|part| part["anyOf"] == rule["anyOf"]);
+            assert!(found, "{parts:?}");
+        }
         let description =
             schema(&doc, "ClientSettings")["properties"]["redirect_uris"]["description"]
                 .as_str()
                 .unwrap();
         assert!(description.contains("authorization_code"), "{description}");
+        // What the document says is what the server does, on replacement too.
+        let (_tokens, api) = admin(&app).await;
+        let created = api
+            .post(
+                "/clients",
+                &json!({"id": "ruled", "name": "x", "redirect_uris": ["https://app.example/cb"]}),
+            )
+            .await;
+        assert_eq!(created.status(), 201);
+        let refused = problem(api.put("/clients/ruled", &json!({"name": "x"})).await, 400).await;
+        assert!(refused.to_string().contains("redirect_uris"), "{refused}");
     })
     .await;
 }
