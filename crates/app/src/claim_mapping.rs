@@ -86,7 +86,7 @@ fn map_field(
     }
     let mut answer = JsonAnswers::new();
     answer.insert(key.to_owned(), value.clone());
-    match validate_json_answers(policy, &[key], &answer, "en", today) {
+    match validate_json_answers(policy, &[key], &answer, crate::values::MESSAGES, today) {
         Ok(mut valid) => {
             let Some(value) = valid.remove(key) else {
                 return;

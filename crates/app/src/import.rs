@@ -453,14 +453,14 @@ fn prepare(
     // choice alone was given.
     let now = OffsetDateTime::now_utc();
     checked(Location::Profile, &mut profile, &mut refused, |bag, p| {
-        values::check_profile(policy, bag, ("en", now), p);
+        values::check_profile(policy, bag, now, p);
     });
     for (location, bag) in [
         (Location::UserMetadata, &mut user_metadata),
         (Location::AppMetadata, &mut app_metadata),
     ] {
         checked(location, bag, &mut refused, |bag, p| {
-            values::check_metadata(policy, location, bag, None, ("en", now), p);
+            values::check_metadata(policy, location, bag, None, now, p);
         });
     }
     for problem in refused {

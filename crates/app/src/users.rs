@@ -118,7 +118,7 @@ fn check_values(
 ) -> (Vec<ProfileChange>, Vec<(Location, Value)>) {
     let mut changes = Vec::new();
     if let Some(claims) = values.profile.as_mut() {
-        values::check_profile(policy, claims, ("en", now), problems);
+        values::check_profile(policy, claims, now, problems);
         for (claim, value) in claims.iter() {
             changes.push(ProfileChange {
                 location: Location::Profile,
@@ -133,7 +133,7 @@ fn check_values(
         (Location::AppMetadata, values.app_metadata.as_mut()),
     ] {
         if let Some(bag) = bag {
-            values::check_metadata(policy, location, bag, user, ("en", now), problems);
+            values::check_metadata(policy, location, bag, user, now, problems);
             // A consent record replaces the one before it whole: merged into it (RFC 7396),
             // a new version kept the old record's time and application.
             for key in values::consent_keys(policy, location) {

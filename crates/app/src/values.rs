@@ -106,15 +106,21 @@ pub fn consent_keys(policy: &CompiledPolicy, location: Location) -> impl Iterato
         .map(|(_, key)| key)
 }
 
+/// The language of the problems told to operators and applications: the management API's, the
+/// importer's report, refused hook and upstream values (the hosted pages check answers in the
+/// person's own language).
+pub const MESSAGES: &str = "en";
+
 /// Validates the top-level values of `values` (a bag patch or claim map) that are typed fields
 /// of `location`, replacing each with its normalised form. Errors are keyed
-/// `<location>.<key>`. `now` is the write's time: the day dates are checked against, and the
-/// time of a consent given by its choice alone.
+/// `<location>.<key>`, their messages in the management API's language ([`MESSAGES`]). `now`
+/// is the write's time: the day dates are checked against, and the time of a consent given by
+/// its choice alone.
 pub fn validate_typed(
     policy: &CompiledPolicy,
     location: Location,
     values: &mut Map<String, Value>,
-    (locale, now): (&str, time::OffsetDateTime),
+    now: time::OffsetDateTime,
     problems: &mut Vec<Problem>,
 ) {
     let mut answers = JsonAnswers::new();
@@ -151,7 +157,7 @@ pub fn validate_typed(
         return;
     }
     let fields: Vec<&str> = asked.iter().map(|(field, _)| field.as_str()).collect();
-    match validate_json_answers(policy, &fields, &answers, locale, now.date()) {
+    match validate_json_answers(policy, &fields, &answers, MESSAGES, now.date()) {
         Ok(typed) => {
             for (field, key) in &asked {
                 // A non-required field answered with an empty value is absent: a deletion.
@@ -208,7 +214,7 @@ pub fn is_profile_claim(policy: &CompiledPolicy, claim: &str) -> bool {
 pub fn check_profile(
     policy: &CompiledPolicy,
     claims: &mut Map<String, Value>,
-    (locale, now): (&str, time::OffsetDateTime),
+    now: time::OffsetDateTime,
     problems: &mut Vec<Problem>,
 ) {
     for (claim, value) in claims.iter() {
@@ -234,7 +240,7 @@ pub fn check_profile(
             push(problems, key, "too_long", "at most 1000 characters");
         }
     }
-    validate_typed(policy, Location::Profile, claims, (locale, now), problems);
+    validate_typed(policy, Location::Profile, claims, now, problems);
 }
 
 /// Checks a metadata merge patch against the key rules, the typed fields of the bag and the
@@ -244,12 +250,12 @@ pub fn check_metadata(
     location: Location,
     patch: &mut Map<String, Value>,
     user: Option<&User>,
-    (locale, now): (&str, time::OffsetDateTime),
+    now: time::OffsetDateTime,
     problems: &mut Vec<Problem>,
 ) {
     let whole = Value::Object(patch.clone());
     check_keys(location.as_str(), &whole, 0, problems);
-    validate_typed(policy, location, patch, (locale, now), problems);
+    validate_typed(policy, location, patch, now, problems);
     let current = user.map_or(Value::Null, |u| bag(u, location).clone());
     check_size(
         location,
@@ -299,7 +305,7 @@ mod tests {
                 Location::UserMetadata,
                 &mut bag,
                 None,
-                ("en", written),
+                written,
                 &mut problems,
             );
             let paths: Vec<String> = problems.into_iter().map(|p| p.path).collect();

@@ -96,7 +96,13 @@ fn mapped(
     let mut accepted = JsonAnswers::new();
     for (key, value) in given {
         let one: JsonAnswers = [(key.clone(), value)].into_iter().collect();
-        match validate_json_answers(policy, &[key.as_str()], &one, "en", now.date()) {
+        match validate_json_answers(
+            policy,
+            &[key.as_str()],
+            &one,
+            crate::values::MESSAGES,
+            now.date(),
+        ) {
             Ok(answers) => {
                 for (k, v) in answers {
                     accepted.insert(k.as_str().to_owned(), v);
