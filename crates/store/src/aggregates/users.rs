@@ -995,30 +995,32 @@ pub(crate) mod sql {
         if !indexed || filter.key.len() > INDEXED_MAX_BYTES {
             return Ok(None);
         }
-        // PostgreSQL keeps a value as its text (`user_value_text`, migration 0034).
-        let rows = query_as::<UserRow>(pick::<C>(
-            "SELECT u.* FROM user_values v JOIN users u ON u.id = v.user_id
-             WHERE v.location = $1 AND v.key = $2 AND v.value = $3
-               AND v.user_id > COALESCE($4, '')
-               AND ($5 IS NULL OR u.created_at >= $5)
-               AND ($6 IS NULL OR u.created_at < $6)
-             ORDER BY v.user_id LIMIT $7",
-            "SELECT u.* FROM user_values v JOIN users u ON u.id = v.user_id
-             WHERE v.location = $1 AND v.key = $2 AND v.value = user_value_text($3)
-               AND v.user_id > COALESCE($4, '')
-               AND ($5 IS NULL OR u.created_at >= $5)
-               AND ($6 IS NULL OR u.created_at < $6)
-             ORDER BY v.user_id LIMIT $7",
-        ))
-        .bind(filter.location.as_str())
-        .bind(filter.key.clone())
-        .bind(C::json_param(filter.equals.clone()))
-        .bind(query.cursor.map(|id| id.to_string()))
-        .bind(query.created_after.map(crate::model::to_millis))
-        .bind(query.created_before.map(crate::model::to_millis))
-        .bind(i64::from(limit) + 1)
-        .fetch_all(&mut *c)
-        .await?;
+        // One statement; the value searched is written as the index keeps it: the JSON text
+        // itself on SQLite, `user_value_text` of it on PostgreSQL (migration 0034).
+        macro_rules! by_value {
+            ($value:literal) => {
+                concat!(
+                    "SELECT u.* FROM user_values v JOIN users u ON u.id = v.user_id
+                     WHERE v.location = $1 AND v.key = $2 AND v.value = ",
+                    $value,
+                    " AND v.user_id > COALESCE($4, '')
+                       AND ($5 IS NULL OR u.created_at >= $5)
+                       AND ($6 IS NULL OR u.created_at < $6)
+                     ORDER BY v.user_id LIMIT $7"
+                )
+            };
+        }
+        let rows =
+            query_as::<UserRow>(pick::<C>(by_value!("$3"), by_value!("user_value_text($3)")))
+                .bind(filter.location.as_str())
+                .bind(filter.key.clone())
+                .bind(C::json_param(filter.equals.clone()))
+                .bind(query.cursor.map(|id| id.to_string()))
+                .bind(query.created_after.map(crate::model::to_millis))
+                .bind(query.created_before.map(crate::model::to_millis))
+                .bind(i64::from(limit) + 1)
+                .fetch_all(&mut *c)
+                .await?;
         Ok(Some(page_of(listed_of(rows)?, limit)))
     }
 
