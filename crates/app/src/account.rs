@@ -501,7 +501,9 @@ pub async fn delete_account(
     app.store()
         .delete_account(user.id, now, Some(deleted))
         .await?;
-    app.mail.forget(&user.email).await;
+    app.mail
+        .forget(user.id, &user.email, crate::phone::stored_number(&user))
+        .await;
     tracing::info!(user_id = %user.id, "account deleted by its owner");
     Ok(())
 }

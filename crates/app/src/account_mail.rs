@@ -78,16 +78,17 @@ pub fn lifetime(purpose: TokenPurpose) -> Duration {
     }
 }
 
-/// Sends a text message with a code to `to`, under `client`'s brand name when known. Never
-/// waits for the relay: delivery happens after the caller's transaction, retried by the sender.
+/// Sends a text message about the account `user` to `to` with a code and when it stops
+/// working, under `client`'s brand name when known. Never waits for the relay: delivery
+/// happens after the caller's transaction, retried by the sender. The outbox file's line
+/// names `user`, whose erasure removes it ([`AccountMail::forget`]).
 pub(crate) fn send_text(
     app: &App,
-    to: &str,
+    (user, to): (Uuid, &str),
     locale: &str,
     client: Option<&Client>,
     purpose: accrete_sms::SmsPurpose,
-    code: String,
-    expires_at: OffsetDateTime,
+    (code, expires_at): (String, OffsetDateTime),
 ) {
     let Some(sender) = &app.mail.sms else {
         tracing::warn!("no SMS sender: a text message with a code was not sent");
@@ -100,6 +101,7 @@ pub(crate) fn send_text(
         purpose,
         code,
         expires_at,
+        user: Some(user),
     });
 }
 
@@ -118,9 +120,18 @@ pub(crate) fn link(app: &App, path_and_query: &str) -> String {
     format!("{}{path_and_query}", app.issuer().trim_end_matches('/'))
 }
 
-/// Sends `kind` to `to` in `locale`, under `client`'s brand when known. Never waits for the
-/// mail server: delivery happens after the caller's transaction, retried by the mailer.
-pub(crate) fn send(app: &App, to: &str, locale: &str, client: Option<&Client>, kind: LetterKind) {
+/// Sends `kind` about the account `user` to `to` in `locale`, under `client`'s brand when
+/// known. Never waits for the mail server: delivery happens after the caller's transaction,
+/// retried by the mailer. The outbox folder's copy names `user`, whose erasure removes it
+/// ([`AccountMail::forget`]).
+pub(crate) fn send(
+    app: &App,
+    user: Uuid,
+    to: &str,
+    locale: &str,
+    client: Option<&Client>,
+    kind: LetterKind,
+) {
     let Some(mailer) = &app.mail.mailer else {
         tracing::warn!("no mailer: an account mail was not sent");
         return;
@@ -130,6 +141,7 @@ pub(crate) fn send(app: &App, to: &str, locale: &str, client: Option<&Client>, k
         locale: locale.to_owned(),
         brand: brand_for(app, client),
         kind,
+        user: Some(user),
     });
 }
 

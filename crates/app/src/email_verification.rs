@@ -88,6 +88,7 @@ pub async fn send_code(
     let link = account_mail::link(app, &format!("/verify-email?token={}", proof.secret));
     account_mail::send(
         app,
+        user.id,
         &user.email,
         locale,
         client,
@@ -192,6 +193,7 @@ async fn redeem(
                 };
                 account_mail::send(
                     app,
+                    token.user_id,
                     &previous_email,
                     locale,
                     client.as_ref(),
@@ -280,6 +282,7 @@ pub async fn request_change(
     );
     account_mail::send(
         app,
+        user.id,
         new_email,
         locale,
         client,

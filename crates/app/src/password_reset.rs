@@ -71,6 +71,7 @@ pub async fn send_link(
         );
         account_mail::send(
             app,
+            user.id,
             &user.email,
             locale,
             client,
@@ -162,7 +163,14 @@ pub async fn reset(
         .await?;
     match outcome {
         Redeemed::Done { token, .. } => {
-            account_mail::send(app, &email, locale, None, LetterKind::PasswordChanged);
+            account_mail::send(
+                app,
+                token.user_id,
+                &email,
+                locale,
+                None,
+                LetterKind::PasswordChanged,
+            );
             tracing::info!(user_id = %token.user_id, "password reset: every session ended");
             Ok(token.user_id)
         }

@@ -208,12 +208,11 @@ async fn issue(
     };
     send_text(
         app,
-        number,
+        (user.id, number),
         locale,
         client,
         sms_purpose,
-        proof.code.unwrap_or_default(),
-        expires_at,
+        (proof.code.unwrap_or_default(), expires_at),
     );
     tracing::info!(user_id = %user.id, purpose = purpose.as_str(), "phone code sent");
     Ok(Sent::Sent {

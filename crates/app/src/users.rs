@@ -415,7 +415,9 @@ pub async fn delete(app: &App, id: Uuid, now: OffsetDateTime) -> Result<(), User
         Err(StoreError::NotFound) => return Err(UserError::NotFound),
         other => other?,
     }
-    app.mail.forget(&user.email).await;
+    app.mail
+        .forget(user.id, &user.email, crate::phone::stored_number(&user))
+        .await;
     Ok(())
 }
 

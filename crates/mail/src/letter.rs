@@ -15,6 +15,10 @@ pub struct Letter {
     pub brand: Brand,
     /// What the mail says.
     pub kind: LetterKind,
+    /// The account the mail is about, when there is one: its copy in the outbox folder says so
+    /// (`X-Accrete-User`), and that account's erasure removes it, whatever address it went to
+    /// (an earlier one, a new one never confirmed).
+    pub user: Option<uuid::Uuid>,
 }
 
 /// Whose mail it is: the product's name in the header, subject and texts; an accent colour on

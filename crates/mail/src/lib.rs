@@ -25,5 +25,5 @@ pub mod testing;
 pub use address::{mask_address, parse_address};
 pub use error::MailError;
 pub use letter::{Brand, Letter, LetterKind};
-pub use mailer::{Delivery, Mailer, RetryPolicy, Sending};
+pub use mailer::{Delivery, Mailer, RetryPolicy, Sending, USER_HEADER};
 pub use settings::MailSettings;

@@ -130,13 +130,15 @@ impl Mailer {
         &self.inner.destination
     }
 
-    /// Deletes the mails of the outbox folder sent to `address` (compared without case), so
-    /// that a person's erasure leaves no copy of their mails there; how many. Nothing to do
-    /// with an SMTP server (what it delivered is the recipient's).
+    /// Deletes the mails of the outbox folder about the account `user` (its [`USER_HEADER`]),
+    /// whatever address they went to, and those sent to `address` (compared without case; a
+    /// mail written without the header), so that a person's erasure leaves no copy of their
+    /// mails there; how many. Nothing to do with an SMTP server (what it delivered is the
+    /// recipient's).
     ///
     /// # Errors
     /// When the folder or a mail in it cannot be read, or a mail cannot be deleted.
-    pub async fn forget(&self, address: &str) -> std::io::Result<usize> {
+    pub async fn forget(&self, user: uuid::Uuid, address: &str) -> std::io::Result<usize> {
         let Transport::Outbox(dir) = &self.inner.transport else {
             return Ok(0);
         };
@@ -153,7 +155,7 @@ impl Mailer {
                 continue;
             }
             let bytes = tokio::fs::read(&path).await?;
-            if recipients(&bytes).contains(&wanted) {
+            if about(&bytes, user, &wanted) {
                 tokio::fs::remove_file(&path).await?;
                 removed += 1;
             }
@@ -285,7 +287,7 @@ impl Mailer {
                 }
             }
             Transport::Outbox(dir) => {
-                let path = write_outbox(dir, &prepared.bytes)
+                let path = write_outbox(dir, letter.user, &prepared.bytes)
                     .await
                     .map_err(|error| failed(format!("{}: {error}", dir.display()), false))?;
                 // No SMTP server: this is development, and the log is how the code gets read.
@@ -311,32 +313,46 @@ impl fmt::Debug for Mailer {
     }
 }
 
-/// Writes `bytes` as `<dir>/<uuid v7>.eml` (names sort by time), whole or not at all: a
-/// reader never sees half a mail.
-async fn write_outbox(dir: &Path, bytes: &[u8]) -> std::io::Result<PathBuf> {
+/// The header of a mail in the outbox folder that names the account it is about (the
+/// [`Letter::user`]); only the outbox's copy has it, not a mail handed to an SMTP server.
+pub const USER_HEADER: &str = "X-Accrete-User";
+
+/// Writes `bytes` as `<dir>/<uuid v7>.eml` (names sort by time), after a [`USER_HEADER`] line
+/// when the mail is about an account, whole or not at all: a reader never sees half a mail.
+async fn write_outbox(
+    dir: &Path,
+    user: Option<uuid::Uuid>,
+    bytes: &[u8],
+) -> std::io::Result<PathBuf> {
     tokio::fs::create_dir_all(dir).await?;
     let name = uuid::Uuid::now_v7().simple().to_string();
     let partial = dir.join(format!("{name}.eml.part"));
     let path = dir.join(format!("{name}.eml"));
-    tokio::fs::write(&partial, bytes).await?;
+    let mut written = Vec::with_capacity(bytes.len() + 64);
+    if let Some(user) = user {
+        written.extend_from_slice(format!("{USER_HEADER}: {user}\r\n").as_bytes());
+    }
+    written.extend_from_slice(bytes);
+    tokio::fs::write(&partial, written).await?;
     tokio::fs::rename(&partial, &path).await?;
     Ok(path)
 }
 
-/// The addresses, lower-cased, of the `To:` header of a written mail.
-fn recipients(bytes: &[u8]) -> Vec<String> {
+/// Whether a written mail is about the account `user` ([`USER_HEADER`]) or went to `address`
+/// (lower-cased; its `To:` header).
+fn about(bytes: &[u8], user: uuid::Uuid, address: &str) -> bool {
     let Some(headers) = mail_parser::MessageParser::default().parse_headers(bytes) else {
-        return Vec::new();
+        return false;
     };
-    headers
-        .to()
-        .map(|to| {
+    let tagged = headers
+        .header_raw(USER_HEADER)
+        .and_then(|value| uuid::Uuid::parse_str(value.trim()).ok());
+    tagged == Some(user)
+        || headers.to().is_some_and(|to| {
             to.iter()
                 .filter_map(|one| one.address())
-                .map(str::to_lowercase)
-                .collect()
+                .any(|one| one.to_lowercase() == address)
         })
-        .unwrap_or_default()
 }
 
 /// How [`Mailer::send`] tries again after a transient failure: one attempt, then one more after

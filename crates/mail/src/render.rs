@@ -297,6 +297,7 @@ mod tests {
                 logo_url: Some("https://cdn.example.com/logo.png".to_owned()),
             },
             kind,
+            user: None,
         }
     }
 

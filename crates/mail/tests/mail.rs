@@ -17,6 +17,7 @@ use accrete_mail::{
     Brand, Letter, LetterKind, MailError, MailSettings, Mailer, RetryPolicy, parse_address,
 };
 use time::OffsetDateTime;
+use uuid::Uuid;
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -71,6 +72,7 @@ fn letter(to: &str, locale: &str, kind: LetterKind) -> Letter {
         locale: locale.to_owned(),
         brand: brand(),
         kind,
+        user: None,
     }
 }
 
@@ -414,7 +416,13 @@ async fn the_outbox_forgets_the_mails_sent_to_an_address() {
     let count = || std::fs::read_dir(&outbox).unwrap().count();
     assert_eq!(count(), 9);
 
-    assert_eq!(mailer.forget(" ADA@example.com ").await.unwrap(), 4);
+    assert_eq!(
+        mailer
+            .forget(Uuid::nil(), " ADA@example.com ")
+            .await
+            .unwrap(),
+        4
+    );
     let left: Vec<String> = std::fs::read_dir(&outbox)
         .unwrap()
         .map(|entry| entry.unwrap().path())
@@ -428,7 +436,75 @@ async fn the_outbox_forgets_the_mails_sent_to_an_address() {
         "{left:?}"
     );
     assert_eq!(count(), 5, "the other file stays");
-    assert_eq!(mailer.forget("ada@example.com").await.unwrap(), 0);
+    assert_eq!(
+        mailer.forget(Uuid::nil(), "ada@example.com").await.unwrap(),
+        0
+    );
+}
+
+/// The outbox's copy of a mail about an account names it, and that account's erasure removes
+/// every such mail whatever address it went to (an address the person left, a new one never
+/// confirmed); another account's mails stay, even to an address the erased one had.
+#[tokio::test]
+async fn the_outbox_forgets_the_mails_about_an_account_at_every_address() {
+    let data = tempfile::tempdir().unwrap();
+    let outbox = data.path().join("outbox");
+    let mailer = Mailer::new(settings(None).outbox_in(data.path())).unwrap();
+    let (ada, grace) = (Uuid::now_v7(), Uuid::now_v7());
+    for (to, user) in [
+        ("ada@example.com", Some(ada)),
+        ("ada.lovelace@example.org", Some(ada)),
+        ("old.ada@example.net", Some(ada)),
+        ("old.ada@example.net", Some(grace)),
+        ("grace@example.com", Some(grace)),
+        ("nobody@example.com", None),
+    ] {
+        let mut letter = letter(to, "en", LetterKind::PasswordChanged);
+        letter.user = user;
+        assert_eq!(mailer.send(letter).finished().await.result, Ok(()));
+    }
+    let mails = || -> Vec<(String, String)> {
+        let mut mails: Vec<(String, String)> = std::fs::read_dir(&outbox)
+            .unwrap()
+            .map(|entry| std::fs::read_to_string(entry.unwrap().path()).unwrap())
+            .map(|text| {
+                let header = text
+                    .lines()
+                    .find_map(|line| line.strip_prefix("X-Accrete-User: "))
+                    .unwrap_or("")
+                    .to_owned();
+                let to = text
+                    .lines()
+                    .find_map(|line| line.strip_prefix("To: "))
+                    .unwrap()
+                    .to_owned();
+                (header, to)
+            })
+            .collect();
+        mails.sort();
+        mails
+    };
+    assert_eq!(mails().len(), 6);
+    assert!(
+        mails().contains(&(ada.to_string(), "old.ada@example.net".into())),
+        "{:?}",
+        mails()
+    );
+
+    assert_eq!(
+        mailer
+            .forget(ada, "ada.lovelace@example.org")
+            .await
+            .unwrap(),
+        3
+    );
+    let mut left = vec![
+        (String::new(), "nobody@example.com".to_owned()),
+        (grace.to_string(), "grace@example.com".to_owned()),
+        (grace.to_string(), "old.ada@example.net".to_owned()),
+    ];
+    left.sort();
+    assert_eq!(mails(), left);
 }
 
 #[tokio::test]

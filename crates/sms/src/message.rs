@@ -40,6 +40,9 @@ pub struct TextMessage {
     pub code: String,
     /// When it stops working.
     pub expires_at: OffsetDateTime,
+    /// The account the message is about, when there is one: its line in the outbox file says
+    /// so (`user`), and that account's erasure removes it ([`crate::SmsSender::forget`]).
+    pub user: Option<uuid::Uuid>,
 }
 
 /// The JSON body posted to the relay (see docs/phone.md).
@@ -121,6 +124,7 @@ mod tests {
             purpose,
             code: "012345".into(),
             expires_at: datetime!(2026-12-03 14:10 UTC),
+            user: None,
         }
     }
 

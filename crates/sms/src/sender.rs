@@ -161,6 +161,47 @@ impl SmsSender {
         }
     }
 
+    /// Deletes the lines of the outbox file about the account `user` (their `user`), whatever
+    /// number they went to, and those sent to one of `numbers` (a line written without
+    /// `user`), so that a person's erasure leaves no copy of their messages there; how many.
+    /// Nothing to do with a relay (what it sent is the recipient's).
+    ///
+    /// # Errors
+    /// When the file cannot be read or written again.
+    pub async fn forget(&self, user: uuid::Uuid, numbers: &[String]) -> std::io::Result<usize> {
+        let Transport::Outbox(file, lock) = &self.inner.transport else {
+            return Ok(0);
+        };
+        let _turn = lock.lock().await;
+        let text = match tokio::fs::read_to_string(file).await {
+            Ok(text) => text,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(error) => return Err(error),
+        };
+        let user = user.to_string();
+        let about = |line: &str| {
+            let Ok(line) = serde_json::from_str::<serde_json::Value>(line) else {
+                return false;
+            };
+            let field = |name: &str| line.get(name).and_then(serde_json::Value::as_str);
+            field("user") == Some(user.as_str())
+                || field("to").is_some_and(|to| numbers.iter().any(|n| n.trim() == to))
+        };
+        let (gone, kept): (Vec<&str>, Vec<&str>) = text.lines().partition(|line| about(line));
+        if gone.is_empty() {
+            return Ok(0);
+        }
+        // Whole or not at all, as a mail of the mail outbox: the file is replaced by a rename.
+        let mut rest = kept.join("\n");
+        if !rest.is_empty() {
+            rest.push('\n');
+        }
+        let partial = file.with_extension("jsonl.part");
+        tokio::fs::write(&partial, rest).await?;
+        tokio::fs::rename(&partial, file).await?;
+        Ok(gone.len())
+    }
+
     /// Sends `message` in the background and returns at once: a task of the current tokio
     /// runtime delivers it, trying again after a transient failure as the retry policy says
     /// (by default 3 attempts: now, 2 s later, 10 s after that). Failures are logged (`warn`
@@ -302,6 +343,17 @@ impl SmsSender {
                 }
             }
             Transport::Outbox(file, lock) => {
+                // The line names the account the message is about, for its erasure.
+                let json = match message.user {
+                    None => json,
+                    Some(user) => {
+                        let mut line = serde_json::to_value(wire)
+                            .map_err(|error| failed(format!("not serialised: {error}"), true))?;
+                        line["user"] = serde_json::Value::String(user.to_string());
+                        serde_json::to_vec(&line)
+                            .map_err(|error| failed(format!("not serialised: {error}"), true))?
+                    }
+                };
                 let _turn = lock.lock().await;
                 append_line(file, &json)
                     .await

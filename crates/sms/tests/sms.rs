@@ -16,6 +16,7 @@ fn message(to: &str, purpose: SmsPurpose, locale: &str) -> TextMessage {
         purpose,
         code: "042917".into(),
         expires_at: OffsetDateTime::now_utc() + time::Duration::minutes(10),
+        user: None,
     }
 }
 
@@ -182,6 +183,56 @@ async fn without_a_relay_messages_are_appended_to_the_outbox_file_one_json_line_
         "{}",
         lines[0].body
     );
+}
+
+/// A line of the outbox file about an account names it, and that account's erasure removes
+/// every such line whatever number it went to, and the lines to its number written without a
+/// name; another account's lines stay.
+#[tokio::test]
+async fn the_outbox_file_forgets_the_messages_about_an_account_at_every_number() {
+    let dir = tempfile::tempdir().unwrap();
+    let sender = SmsSender::new(&SmsSettings::default().outbox_in(dir.path()), "Acme").unwrap();
+    let file = sender.outbox_file().unwrap().to_owned();
+    let (ada, grace) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+    for (to, user) in [
+        ("+33612345678", Some(ada)),
+        ("+33700000001", Some(ada)),
+        ("+33700000001", Some(grace)),
+        ("+33612345678", None),
+        ("+14155550100", None),
+    ] {
+        let mut message = message(to, SmsPurpose::VerifyPhone, "en");
+        message.user = user;
+        sender.deliver(message).await.unwrap();
+    }
+    let lines = || -> Vec<(String, String)> {
+        std::fs::read_to_string(&file)
+            .unwrap()
+            .lines()
+            .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+            .map(|line| {
+                let field = |name: &str| line[name].as_str().unwrap_or("").to_owned();
+                (field("user"), field("to"))
+            })
+            .collect()
+    };
+    assert_eq!(lines()[0], (ada.to_string(), "+33612345678".to_owned()));
+
+    let numbers = ["+33612345678".to_owned()];
+    assert_eq!(sender.forget(ada, &numbers).await.unwrap(), 3);
+    assert_eq!(
+        lines(),
+        [
+            (grace.to_string(), "+33700000001".to_owned()),
+            (String::new(), "+14155550100".to_owned()),
+        ]
+    );
+    assert_eq!(sender.forget(ada, &numbers).await.unwrap(), 0);
+    sender
+        .deliver(message("+14155550100", SmsPurpose::SignIn, "en"))
+        .await
+        .unwrap();
+    assert_eq!(lines().len(), 3, "the file goes on after a rewrite");
 }
 
 #[test]

@@ -50,20 +50,36 @@ impl AccountMail {
         self
     }
 
-    /// Forgets the mails sent to `address` that the mailer kept (its outbox folder, when there
-    /// is no SMTP server): part of a person's erasure. A failure is logged, not returned: the
-    /// person is deleted already.
-    pub(crate) async fn forget(&self, address: &str) {
-        let Some(mailer) = &self.mailer else {
-            return;
-        };
-        match mailer.forget(address).await {
-            Ok(0) => {}
-            Ok(removed) => tracing::info!(removed, "the erased person's mails left the outbox"),
-            Err(error) => tracing::warn!(
-                %error,
-                "the erased person's mails could not all be removed from the outbox"
-            ),
+    /// Forgets what the mailer and the text sender kept about the erased account `user` (their
+    /// outbox folder, when there is no SMTP server or SMS relay): the mails and text messages
+    /// about it, whatever address or number they went to, and those sent to its `address` and
+    /// `number` before the outbox named the account. Part of a person's erasure. A failure is
+    /// logged, not returned: the person is deleted already.
+    pub(crate) async fn forget(&self, user: uuid::Uuid, address: &str, number: Option<&str>) {
+        if let Some(mailer) = &self.mailer {
+            match mailer.forget(user, address).await {
+                Ok(0) => {}
+                Ok(removed) => {
+                    tracing::info!(removed, "the erased person's mails left the outbox");
+                }
+                Err(error) => tracing::warn!(
+                    %error,
+                    "the erased person's mails could not all be removed from the outbox"
+                ),
+            }
+        }
+        if let Some(sms) = &self.sms {
+            let numbers: Vec<String> = number.map(str::to_owned).into_iter().collect();
+            match sms.forget(user, &numbers).await {
+                Ok(0) => {}
+                Ok(removed) => {
+                    tracing::info!(removed, "the erased person's text messages left the outbox");
+                }
+                Err(error) => tracing::warn!(
+                    %error,
+                    "the erased person's text messages could not all be removed from the outbox"
+                ),
+            }
         }
     }
 

@@ -3,6 +3,9 @@
 //! (`account.deleted`, `user.deleted`) and in who-did-what entries of the audit log, which keep
 //! no values.
 
+use std::time::{Duration, Instant};
+
+use accrete_mail::testing::ReceivedMail;
 use accrete_store::{NewAuditEntry, NewWebhookEndpoint};
 use serde_json::json;
 use time::OffsetDateTime;
@@ -13,8 +16,45 @@ use crate::support::each_backend;
 
 /// Values no table may hold once the user is gone.
 const EMAIL: &str = "zelda.erasure@example.com";
+/// The address they moved to before leaving.
+const NEW_EMAIL: &str = "zelda.moved@example.com";
 const GIVEN: &str = "Zeldaunique";
 const FAMILY: &str = "Erasurefamily";
+
+/// The mails of the outbox folder: with no SMTP server, the test servers write them there (their
+/// `data_dir` is the default, `accrete-data` in this crate's folder, shared by every test).
+fn outbox_mails() -> Vec<ReceivedMail> {
+    let outbox = std::path::Path::new("accrete-data/outbox");
+    let Ok(entries) = std::fs::read_dir(outbox) else {
+        return Vec::new();
+    };
+    entries
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|e| e == "eml"))
+        // Another test's mail may be read while it is removed: skipped.
+        .filter_map(|path| std::fs::read(path).ok())
+        .map(ReceivedMail::from_raw)
+        .collect()
+}
+
+/// The mail to `to` that `wanted` accepts, once the server has written it (mails are sent in
+/// the background).
+async fn outbox_mail(to: &str, wanted: impl Fn(&ReceivedMail) -> bool) -> ReceivedMail {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let found = outbox_mails()
+            .into_iter()
+            .find(|mail| mail.to.iter().any(|one| one == to) && wanted(mail));
+        if let Some(mail) = found {
+            return mail;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no such mail to {to} in the outbox"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
 
 #[tokio::test]
 async fn a_deleted_account_leaves_nothing_of_the_person_in_any_table() {
@@ -72,32 +112,48 @@ async fn a_deleted_account_leaves_nothing_of_the_person_in_any_table() {
             .await
             .unwrap();
 
+        // They move to another address: a code goes to the new one, and once it is entered
+        // the old one is told (mails about them at two addresses, the account's last one and
+        // an earlier one).
+        let csrf = browser.csrf("/account/email").await;
+        let asked = browser
+            .post_form(
+                "/account/email",
+                &[
+                    ("csrf", &csrf),
+                    ("email", NEW_EMAIL),
+                    ("password", PASSWORD),
+                ],
+            )
+            .await;
+        assert_eq!(asked.status(), 303);
+        let code = outbox_mail(NEW_EMAIL, |_| true).await.code().unwrap();
+        let confirmed = browser
+            .post_form(
+                "/account/email/confirm",
+                &[("csrf", &csrf), ("code", &code)],
+            )
+            .await;
+        assert_eq!(confirmed.status(), 303);
+        outbox_mail(EMAIL, |mail| mail.text_body().contains(NEW_EMAIL)).await;
+
         let id = user.id.to_string();
         let before = accrete_store::testing::every_row(&app.sql_url()).await;
-        for marker in [EMAIL, GIVEN, FAMILY] {
+        for marker in [EMAIL, NEW_EMAIL, GIVEN, FAMILY] {
             assert!(
                 before.iter().any(|(_, row)| row.contains(marker)),
                 "the test must see {marker} before the deletion"
             );
         }
 
-        // The mails sent to them: with no SMTP server, files of the outbox folder (the test
-        // servers' `data_dir` is the default, `accrete-data` in this crate's folder).
-        let outbox = std::path::Path::new("accrete-data/outbox");
+        // The mails sent to them, at either address.
         let mails_to_them = || {
-            std::fs::read_dir(outbox)
-                .unwrap()
-                .map(|entry| entry.unwrap().path())
-                .filter(|path| path.extension().is_some_and(|e| e == "eml"))
-                // Another test's mail may be read while it is removed: skipped.
-                .filter_map(|path| std::fs::read(path).ok())
-                .filter(|raw| {
-                    let mail = accrete_mail::testing::ReceivedMail::from_raw(raw.clone());
-                    mail.to.iter().any(|to| to == EMAIL)
-                })
+            outbox_mails()
+                .iter()
+                .filter(|mail| mail.to.iter().any(|to| to == EMAIL || to == NEW_EMAIL))
                 .count()
         };
-        assert!(mails_to_them() > 0, "the test must see a mail to them");
+        assert!(mails_to_them() >= 3, "the test must see their mails");
 
         let csrf = browser.csrf("/account/data").await;
         let deleted = browser
@@ -112,7 +168,7 @@ async fn a_deleted_account_leaves_nothing_of_the_person_in_any_table() {
         let mut left = Vec::new();
         for (table, row) in &after {
             let lower = row.to_lowercase();
-            if [EMAIL, GIVEN, FAMILY]
+            if [EMAIL, NEW_EMAIL, GIVEN, FAMILY]
                 .iter()
                 .any(|m| lower.contains(&m.to_lowercase()))
             {
@@ -132,7 +188,11 @@ async fn a_deleted_account_leaves_nothing_of_the_person_in_any_table() {
             }
         }
         assert!(left.is_empty(), "left behind:\n{}", left.join("\n"));
-        assert_eq!(mails_to_them(), 0, "their mails stay in the outbox");
+        assert_eq!(
+            mails_to_them(),
+            0,
+            "their mails stay in the outbox, at either address"
+        );
     })
     .await;
 }

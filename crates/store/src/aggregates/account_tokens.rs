@@ -374,6 +374,11 @@ pub(crate) mod sql {
                     Err(StoreError::Conflict { .. }) => return Ok(Redeemed::EmailTaken),
                     other => other?,
                 };
+                // The failed sign-ins against the address the user leaves.
+                let before = crate::normalize_email(&user.email);
+                if before != crate::normalize_email(&token.email) {
+                    crate::aggregates::throttle::sql::forget_account(&mut *tx, &before).await?;
+                }
             }
             TokenEffect::ResetPassword { password_hash } => {
                 query(

@@ -119,6 +119,20 @@ pub(crate) mod sql {
         crate::model::CredentialFailures::from_rows(source, rows)
     }
 
+    /// Forgets every failed sign-in counted against `account` (a normalized address), from
+    /// every source: the address is no longer the person's (their account moved to another one,
+    /// or was deleted), and a counter keyed by it is their personal data.
+    pub(crate) async fn forget_account<C: Conn>(
+        c: &mut C,
+        account: &str,
+    ) -> Result<(), StoreError> {
+        query("DELETE FROM credential_failures WHERE account = $1")
+            .bind(account.to_owned())
+            .execute(&mut *c)
+            .await?;
+        Ok(())
+    }
+
     pub(crate) async fn clear_credential_failures<C: Conn>(
         c: &mut C,
         account: &str,

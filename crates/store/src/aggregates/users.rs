@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use crate::aggregates::counters::{self, Daily, ValueDeltas};
 use crate::aggregates::prompt_state_row::PromptStateRow;
+use crate::aggregates::throttle;
 use crate::aggregates::webhooks::{self, outbox_wanted};
 use crate::backend::{Backend, Conn, pick, query, query_as};
 use crate::model::{from_millis, from_millis_opt, parse_id};
@@ -540,10 +541,7 @@ pub(crate) mod sql {
             .fetch_optional(&mut *c)
             .await?
             .ok_or(StoreError::NotFound)?;
-        query("DELETE FROM credential_failures WHERE account = $1")
-            .bind(email)
-            .execute(&mut *c)
-            .await?;
+        throttle::sql::forget_account(&mut *c, &email).await?;
         let mut deltas = ValueDeltas::default();
         deltas.bag(Location::Profile, &profile.0, -1);
         deltas.bag(Location::UserMetadata, &user_metadata.0, -1);
@@ -652,6 +650,11 @@ pub(crate) mod sql {
             sources.record(change, source, now);
         }
         if let Some((change, normalized)) = email {
+            let before = crate::model::normalize_email(&user.email);
+            if before != normalized {
+                // The failed sign-ins against the address the user leaves.
+                throttle::sql::forget_account(&mut *tx, &before).await?;
+            }
             query(
                 "UPDATE users SET email = $2, email_normalized = $3, email_verified = $4
                  WHERE id = $1",

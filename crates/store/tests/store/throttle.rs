@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use accrete_store::Store;
+use accrete_store::{EmailChange, NewUser, Store, UserUpdate};
 use time::Duration;
 
 use crate::common::t0;
@@ -10,8 +10,65 @@ use crate::common::t0;
 crate::for_each_backend!(
     failures_are_counted_per_source_and_per_account,
     a_counter_idle_past_forget_before_starts_again,
-    clearing_forgets_only_that_source
+    clearing_forgets_only_that_source,
+    a_user_who_leaves_an_address_leaves_no_counter_under_it
 );
+
+/// The failed sign-ins counted against an address are the person's data: when their account
+/// moves to another address, those of the one it leaves are forgotten (another address's stay,
+/// and a change of case only is no move); when the account is deleted, those of its address.
+async fn a_user_who_leaves_an_address_leaves_no_counter_under_it(store: Arc<dyn Store>) {
+    let user = store
+        .create_user(NewUser::with_email("Ann@example.com", t0()))
+        .await
+        .unwrap();
+    let fail = |account: &'static str| {
+        let store = store.clone();
+        async move {
+            store
+                .record_credential_failure(account, "192.0.2.1", t0(), t0() - Duration::hours(1))
+                .await
+                .unwrap()
+        }
+    };
+    let counted = |account: &'static str| {
+        let store = store.clone();
+        async move {
+            store
+                .credential_failures(account, "192.0.2.1")
+                .await
+                .unwrap()
+                .on_account
+                .map_or(0, |c| c.failures)
+        }
+    };
+    let move_to = |email: &str| UserUpdate {
+        email: Some(EmailChange {
+            email: email.to_owned(),
+            verified: true,
+        }),
+        ..UserUpdate::default()
+    };
+    fail("ann@example.com").await;
+    fail("bob@example.com").await;
+    store
+        .update_user(user.id, None, &move_to("ANN@example.com"), "test", t0())
+        .await
+        .unwrap();
+    assert_eq!(counted("ann@example.com").await, 1, "the same address");
+
+    store
+        .update_user(user.id, None, &move_to("ann@new.example"), "test", t0())
+        .await
+        .unwrap();
+    assert_eq!(counted("ann@example.com").await, 0);
+    assert_eq!(counted("bob@example.com").await, 1);
+
+    fail("ann@new.example").await;
+    store.delete_user(user.id).await.unwrap();
+    assert_eq!(counted("ann@new.example").await, 0);
+    assert_eq!(counted("bob@example.com").await, 1);
+}
 
 async fn failures_are_counted_per_source_and_per_account(store: Arc<dyn Store>) {
     let empty = store
