@@ -277,6 +277,12 @@ pub trait UserTransfers: Send + Sync {
     /// [`UserTransfers::import_users`]) to `outcomes`, within the transactions of `scope`.
     /// Ends when `steps` ends; with [`ImportScope::Whole`], commits only on
     /// [`ImportStep::Commit`] (and never with `dry_run`).
+    ///
+    /// The users of `steps` must be distinct: no two with the same address (compared as
+    /// [`crate::normalize_email`] does) or the same id in the source (the importer refuses the
+    /// later line). A first whole-file import (no user before it, no other writer until its
+    /// commit) relies on it and looks nobody up; a repeated address fails it at its end,
+    /// nothing kept.
     async fn import_stream(
         &self,
         format: &str,
@@ -399,7 +405,7 @@ pub(crate) mod sql {
     ) -> Result<Vec<ImportOutcome>, StoreError> {
         let mut tx = c.begin_write().await?;
         let mut counts = Counts::default();
-        let outcomes = import_batch(&mut *tx, format, batch, &mut counts).await?;
+        let outcomes = import_batch(&mut *tx, (format, false), batch, &mut counts).await?;
         counts.write(&mut *tx).await?;
         if !dry_run {
             C::commit(tx).await?;
@@ -449,10 +455,11 @@ pub(crate) mod sql {
         } else {
             Deferred::start(&mut *tx).await?
         };
+        let first = deferred.as_ref().is_some_and(Deferred::first);
         while let Some(step) = steps.recv().await {
             match step {
                 ImportStep::Batch(batch) => {
-                    let batch = import_batch(&mut *tx, format, batch, &mut counts).await?;
+                    let batch = import_batch(&mut *tx, (format, first), batch, &mut counts).await?;
                     if outcomes.send(batch).is_err() {
                         // The importer stopped: nothing is kept.
                         return Ok(());
@@ -493,9 +500,12 @@ pub(crate) mod sql {
     /// triggers of `user_values`, whose rows are all written at the end from every user (the
     /// table is empty before a first import), and its primary key; the foreign keys to `users`
     /// of the history and of the ids in the source (each row's check is a query: a third of
-    /// the import's time); and the two secondary indexes. Dropping a constraint locks `users`
-    /// until the commit: a running server's reads of users wait for the import
-    /// (docs/import-export.md).
+    /// the import's time); the two secondary indexes; and the uniqueness of `users`' addresses,
+    /// whose index took each new address at a random place (a million users: 7 s of the
+    /// batches; built at the end in under 2 s). A first import looks nobody up by address
+    /// ([`Deferred::first`]): its users are distinct, and the constraint put back checks it.
+    /// Dropping a constraint locks `users` until the commit: a running server's reads of users
+    /// wait for the import (docs/import-export.md).
     struct Deferred {
         /// SQLite: the largest rowid of `users` before the import (the users it creates come
         /// after).
@@ -515,8 +525,9 @@ pub(crate) mod sql {
 
     /// What [`Deferred`] sets aside on PostgreSQL in a first whole-file import, put back in this
     /// order (the primary key of `user_values` before the rest reads it).
-    const DEFERRED_POSTGRES: [SetAside; 7] = [
+    const DEFERRED_POSTGRES: [SetAside; 8] = [
         SetAside::Constraint("user_values", "user_values_pkey"),
+        SetAside::Constraint("users", "users_email_normalized_key"),
         SetAside::Constraint("profile_history", "profile_history_user_id_fkey"),
         SetAside::Constraint("user_imports", "user_imports_user_id_fkey"),
         SetAside::Index("users_created_at"),
@@ -623,6 +634,14 @@ pub(crate) mod sql {
             Ok(Some(Self { since: 0, restore }))
         }
 
+        /// Whether no user existed before the import, and no other writer can add one until
+        /// its commit (PostgreSQL: `users` is locked; SQLite: the import is the one writer).
+        /// Its users being distinct ([`UserTransfers::import_stream`]), none of them is anyone
+        /// already: the batches look nobody up.
+        fn first(&self) -> bool {
+            self.since == 0
+        }
+
         /// PostgreSQL: whether `users` is empty and the importer's role owns the tables whose
         /// objects are set aside.
         async fn first_import<C: Conn>(tx: &mut C) -> Result<bool, StoreError> {
@@ -680,17 +699,22 @@ pub(crate) mod sql {
                          import ran; run the import again";
 
     /// One batch of users, in the caller's transaction; what its new users add to the counters
-    /// goes to `counts`, for the caller to write.
+    /// goes to `counts`, for the caller to write. `nobody_before`: a first import
+    /// ([`Deferred::first`]), whose users are nobody yet.
     async fn import_batch<C: Conn>(
         tx: &mut C,
-        format: &str,
+        (format, nobody_before): (&str, bool),
         ImportBatch { users, now, spent }: ImportBatch,
         counts: &mut Counts,
     ) -> Result<Vec<ImportOutcome>, StoreError> {
         let source = import_source(format);
-        // Who exists already: three statements for the whole batch.
+        // Who exists already: three statements for the whole batch, none in a first import.
         let all: Vec<&Prepared> = users.iter().collect();
-        let known = existing(&mut *tx, format, &all).await?;
+        let known = if nobody_before {
+            Known::default()
+        } else {
+            existing(&mut *tx, format, &all).await?
+        };
         let taken_ids = taken_ids(&mut *tx, &all).await?;
         drop(all);
         let mut outcomes: Vec<Option<ImportOutcome>> = vec![None; users.len()];
@@ -810,6 +834,7 @@ pub(crate) mod sql {
     }
 
     /// The users of a batch found by the id they had in the source system, and by email.
+    #[derive(Default)]
     struct Known {
         by_external_id: std::collections::HashMap<String, User>,
         by_email: std::collections::HashMap<String, User>,

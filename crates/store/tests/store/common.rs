@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use accrete_store::{ImportOutcome, ImportScope, ImportStep, Store};
+use accrete_store::{ImportOutcome, ImportScope, ImportStep, Store, StoreError};
 use time::OffsetDateTime;
 use time::macros::datetime;
 
@@ -13,6 +13,14 @@ pub fn t0() -> OffsetDateTime {
 
 /// Runs `import_stream` with one transaction over `steps`; the outcomes of each batch.
 pub async fn stream(store: &Arc<dyn Store>, steps: Vec<ImportStep>) -> Vec<Vec<ImportOutcome>> {
+    stream_result(store, steps).await.unwrap()
+}
+
+/// [`stream`], its error returned.
+pub async fn stream_result(
+    store: &Arc<dyn Store>,
+    steps: Vec<ImportStep>,
+) -> Result<Vec<Vec<ImportOutcome>>, StoreError> {
     let (send, steps_in) = tokio::sync::mpsc::channel(steps.len().max(1));
     for step in steps {
         send.send(step).await.unwrap();
@@ -21,11 +29,10 @@ pub async fn stream(store: &Arc<dyn Store>, steps: Vec<ImportStep>) -> Vec<Vec<I
     let (outcomes, mut answered) = tokio::sync::mpsc::unbounded_channel();
     store
         .import_stream("jsonl", ImportScope::Whole, false, steps_in, outcomes)
-        .await
-        .unwrap();
+        .await?;
     let mut batches = Vec::new();
     while let Some(batch) = answered.recv().await {
         batches.push(batch);
     }
-    batches
+    Ok(batches)
 }

@@ -497,7 +497,16 @@ async fn one_transaction_for_an_import_commits_once_or_keeps_nothing(store: Arc<
     let days = store.daily_counts(first, t0().date()).await.unwrap();
     assert!(days.iter().all(|d| d.sign_ups == 0), "{days:?}");
 
-    // Two batches and the commit: both are kept, with their counters (days and values).
+    // Two batches and the commit: both are kept, with their counters (days and values). A user
+    // exists before: this is not a first import, whose users must be distinct
+    // (`import_stream`), so the same user in two of its batches is found.
+    store
+        .create_user(NewUser::with_email(
+            "before@example.com",
+            t0() - Duration::days(30),
+        ))
+        .await
+        .unwrap();
     let batches = stream(
         &store,
         vec![
@@ -513,7 +522,7 @@ async fn one_transaction_for_an_import_commits_once_or_keeps_nothing(store: Arc<
         matches!(batches[1][1], ImportOutcome::Updated { .. }),
         "{batches:?}"
     );
-    assert_eq!(store.count_users().await.unwrap(), 3);
+    assert_eq!(store.count_users().await.unwrap(), 4);
     let days = store.daily_counts(first, t0().date()).await.unwrap();
     let sign_ups: Vec<(time::Date, i64)> = days
         .iter()

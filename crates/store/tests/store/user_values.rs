@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
-use crate::common::{stream, t0};
+use crate::common::{stream, stream_result, t0};
 
 crate::for_each_backend!(with_url:
     a_search_by_value_finds_what_reading_every_user_finds,
@@ -275,7 +275,7 @@ async fn the_migration_indexes_the_users_already_there(store: Arc<dyn Store>, ur
          DROP TABLE user_values;
          DROP FUNCTION user_values_of(JSONB);
          DROP FUNCTION user_value_text(JSONB);
-         DELETE FROM accrete_migrations WHERE version IN (27, 29, 33, 34);"
+         DELETE FROM accrete_migrations WHERE version IN (27, 29, 33, 34, 35);"
     };
     execute_sql(&url, undo).await;
     let store = accrete_store::connect(&url, ConnectOptions::default())
@@ -452,8 +452,9 @@ async fn a_whole_file_import_indexes_the_users_it_creates_and_changes(
 }
 
 /// What a first whole-file import sets aside (built again at its end: indexes, triggers, and on
-/// PostgreSQL constraints) is all back after it, as it was, whether it committed or stopped; and
-/// its users, one of them changed within the import, are found by their values.
+/// PostgreSQL constraints) is all back after it, as it was, whether it committed, stopped or
+/// failed; and its users are found by their values. A first import looks nobody up: its users
+/// must be distinct (`import_stream`), and one that repeats an address fails, nothing kept.
 async fn a_first_import_leaves_every_index_and_trigger_in_place(
     store: Arc<dyn Store>,
     url: String,
@@ -493,24 +494,38 @@ async fn a_first_import_leaves_every_index_and_trigger_in_place(
     assert_eq!(store.count_users().await.unwrap(), 0);
     assert_eq!(schema().await, before, "after a stopped first import");
 
-    // User 2 is in both batches: created, then changed in the same transaction.
-    let changed = changed_user(2, "changed in a first import");
+    // User 2 in both batches, which the importer never sends (it refuses the later line).
+    let repeated = stream_result(
+        &store,
+        vec![
+            ImportStep::batch(imported_users(0, 6), t0()),
+            ImportStep::batch(vec![changed_user(2, "changed in a first import")], t0()),
+            ImportStep::Commit,
+        ],
+    )
+    .await;
+    assert!(repeated.is_err(), "{repeated:?}");
+    assert_eq!(store.count_users().await.unwrap(), 0);
+    assert_eq!(schema().await, before, "after a failed first import");
+
     let batches = stream(
         &store,
         vec![
             ImportStep::batch(with_external_ids(imported_users(0, 6)), t0()),
-            ImportStep::batch([imported_users(6, 2), vec![changed]].concat(), t0()),
+            ImportStep::batch(imported_users(6, 2), t0()),
             ImportStep::Commit,
         ],
     )
     .await;
     assert!(
-        matches!(batches[1][2], ImportOutcome::Updated { .. }),
+        batches
+            .iter()
+            .flatten()
+            .all(|outcome| matches!(outcome, ImportOutcome::Created(_))),
         "{batches:?}"
     );
     assert_eq!(store.count_users().await.unwrap(), 8);
     assert_eq!(schema().await, before, "after a first import");
-    assert_eq!(found(&store, &json!("changed in a first import")).await, 1);
     every_search_matches_reading(&store, &url).await;
     a_new_user_is_indexed(&store, "after.first@x.org", "after a first import").await;
     let ImportOutcome::Created(first) = batches[0][0] else {
