@@ -57,34 +57,28 @@ impl AccountMail {
     /// logged, not returned: the person is deleted already.
     pub(crate) async fn forget(&self, user: uuid::Uuid, address: &str, number: Option<&str>) {
         if let Some(mailer) = &self.mailer {
-            match mailer.forget(user, address).await {
-                Ok(0) => {}
-                Ok(removed) => {
-                    tracing::info!(removed, "the erased person's mails left the outbox");
-                }
-                Err(error) => tracing::warn!(
-                    %error,
-                    "the erased person's mails could not all be removed from the outbox"
-                ),
-            }
+            logged(mailer.forget(user, address).await, "mails");
         }
         if let Some(sms) = &self.sms {
             let numbers: Vec<String> = number.map(str::to_owned).into_iter().collect();
-            match sms.forget(user, &numbers).await {
-                Ok(0) => {}
-                Ok(removed) => {
-                    tracing::info!(removed, "the erased person's text messages left the outbox");
-                }
-                Err(error) => tracing::warn!(
-                    %error,
-                    "the erased person's text messages could not all be removed from the outbox"
-                ),
-            }
+            logged(sms.forget(user, &numbers).await, "text messages");
         }
     }
 
     /// The keyed hash of a code or link secret, as stored.
     pub(crate) fn hash(&self, value: &str) -> String {
         self.hasher.hash(value)
+    }
+}
+
+/// Logs what a forgetting of the erased person's `what` (mails, text messages) did.
+fn logged(forgotten: std::io::Result<usize>, what: &str) {
+    match forgotten {
+        Ok(0) => {}
+        Ok(removed) => tracing::info!(removed, "the erased person's {what} left the outbox"),
+        Err(error) => tracing::warn!(
+            %error,
+            "the erased person's {what} could not all be removed from the outbox"
+        ),
     }
 }
