@@ -497,8 +497,9 @@ pub(crate) mod sql {
     ///
     /// PostgreSQL, a first import only (no users before it, and the tables owned by the
     /// importer's role, the one whose connection applied the migrations): the insert and update
-    /// triggers of `user_values`, whose rows are all written at the end from every user (the
-    /// table is empty before a first import), and its primary key; the foreign keys to `users`
+    /// triggers of `user_values`, whose rows each batch's statement writes with its new users
+    /// (`create_all`; a first import creates every user it writes), and its primary key; the
+    /// foreign keys to `users`
     /// of the history and of the ids in the source (each row's check is a query: a third of
     /// the import's time); the two secondary indexes; and the uniqueness of `users`' addresses,
     /// whose index took each new address at a random place (a million users: 7 s of the
@@ -657,24 +658,9 @@ pub(crate) mod sql {
         }
 
         async fn finish<C: Conn>(self, tx: &mut C) -> Result<(), StoreError> {
-            if on_postgres::<C>() {
-                // Every user's values, the table being empty before a first import; the rule
-                // of which values is the function `user_values_of` (migration 0027), which the
-                // triggers apply too.
-                query(
-                    "INSERT INTO user_values (location, key, value, user_id)
-                     SELECT 'profile', v.key, v.value, u.id
-                     FROM users u, user_values_of(u.profile) AS v
-                     UNION ALL
-                     SELECT 'user_metadata', v.key, v.value, u.id
-                     FROM users u, user_values_of(u.user_metadata) AS v
-                     UNION ALL
-                     SELECT 'app_metadata', v.key, v.value, u.id
-                     FROM users u, user_values_of(u.app_metadata) AS v",
-                )
-                .execute(&mut *tx)
-                .await?;
-            } else {
+            // PostgreSQL: each batch wrote its users' values (`create_all`), a first import
+            // creating every user it writes.
+            if !on_postgres::<C>() {
                 query(
                     "INSERT OR IGNORE INTO user_values (location, key, value, user_id)
                      SELECT location, key, value, user_id FROM user_values_of WHERE user_row > $1",
@@ -757,7 +743,10 @@ pub(crate) mod sql {
             }
         }
         let mut ids = taken_ids;
-        let batch = (format, source.as_str(), now, spent.as_ref());
+        // A first import on PostgreSQL, whose triggers are disabled: the statement that creates
+        // the users writes their values into `user_values` too.
+        let with_values = nobody_before && on_postgres::<C>();
+        let batch = (format, source.as_str(), now, spent.as_ref(), with_values);
         // New users first, then the lines to look up in order; a line whose address another
         // writer took between the batch's look-ups and its insert (PostgreSQL: a sign-up, or a
         // second import, that committed meanwhile) comes back from `create_all` and is looked
@@ -960,11 +949,12 @@ pub(crate) mod sql {
     /// lines whose address or id another writer took meanwhile come back, not created.
     async fn create_all<C: Conn>(
         tx: &mut C,
-        (format, source, now, spent): (
+        (format, source, now, spent, with_values): (
             &str,
             &str,
             OffsetDateTime,
             Option<&std::sync::mpsc::Sender<Spent>>,
+            bool,
         ),
         users: Vec<(usize, Prepared)>,
         ids: &mut std::collections::HashSet<Uuid>,
@@ -1057,22 +1047,51 @@ pub(crate) mod sql {
         // look-ups to here: nothing can take an address meanwhile, and the plain statement
         // spares a million-user import the returned ids (14 % of its time, measured).
         let inserted: Option<Vec<(String,)>> = if on_postgres::<C>() {
-            let inserted = query_as(
-                "INSERT INTO users (id, email, email_normalized, email_verified, password_hash,
-                                    created_at, updated_at, profile, user_metadata, app_metadata,
-                                    disabled_at, sources, import_history_at, credentialed_logins,
-                                    sso_logins, last_login_at)
-                 SELECT j ->> 'i', j ->> 'e', j ->> 'n', (j ->> 'v')::boolean, j ->> 'h',
-                        (j ->> 'c')::bigint, (j ->> 'u')::bigint, j -> 'p', j -> 'm', j -> 'a',
-                        (j ->> 'd')::bigint, j -> 's', (j ->> 'y')::bigint,
-                        coalesce((j ->> 'l')::bigint, 0), coalesce((j ->> 'o')::bigint, 0),
-                        (j ->> 't')::bigint
-                 FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(j, n) ORDER BY n
-                 ON CONFLICT DO NOTHING RETURNING id",
-            )
-            .bind(rows::text(&rows)?)
-            .fetch_all(&mut *tx)
-            .await?;
+            macro_rules! insert_users {
+                ($returning:literal) => {
+                    concat!(
+                        "INSERT INTO users (id, email, email_normalized, email_verified,
+                                            password_hash, created_at, updated_at, profile,
+                                            user_metadata, app_metadata, disabled_at, sources,
+                                            import_history_at, credentialed_logins, sso_logins,
+                                            last_login_at)
+                         SELECT j ->> 'i', j ->> 'e', j ->> 'n', (j ->> 'v')::boolean, j ->> 'h',
+                                (j ->> 'c')::bigint, (j ->> 'u')::bigint, j -> 'p', j -> 'm',
+                                j -> 'a', (j ->> 'd')::bigint, j -> 's', (j ->> 'y')::bigint,
+                                coalesce((j ->> 'l')::bigint, 0),
+                                coalesce((j ->> 'o')::bigint, 0), (j ->> 't')::bigint
+                         FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(j, n)
+                         ORDER BY n
+                         ON CONFLICT DO NOTHING RETURNING ",
+                        $returning
+                    )
+                };
+            }
+            // With the values: the rule of which values is `user_values_of` (migration 0027),
+            // which the disabled triggers apply too.
+            let sql = if with_values {
+                concat!(
+                    "WITH ins AS (",
+                    insert_users!("id, profile, user_metadata, app_metadata"),
+                    "), vals AS (
+                         INSERT INTO user_values (location, key, value, user_id)
+                         SELECT 'profile', v.key, v.value, ins.id
+                         FROM ins, user_values_of(ins.profile) AS v
+                         UNION ALL
+                         SELECT 'user_metadata', v.key, v.value, ins.id
+                         FROM ins, user_values_of(ins.user_metadata) AS v
+                         UNION ALL
+                         SELECT 'app_metadata', v.key, v.value, ins.id
+                         FROM ins, user_values_of(ins.app_metadata) AS v)
+                     SELECT id FROM ins"
+                )
+            } else {
+                insert_users!("id")
+            };
+            let inserted = query_as(sql)
+                .bind(rows::text(&rows)?)
+                .fetch_all(&mut *tx)
+                .await?;
             Some(inserted)
         } else {
             query(
