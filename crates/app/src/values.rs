@@ -21,9 +21,18 @@ pub const MAX_DEPTH: usize = 8;
 /// Metadata keys may not be empty, contain `.` or `$`, be longer than [`MAX_KEY_CHARS`], or nest
 /// deeper than [`MAX_DEPTH`].
 pub fn check_keys(path: &str, value: &Value, depth: usize, problems: &mut Vec<Problem>) {
-    let Value::Object(object) = value else {
-        return;
-    };
+    if let Value::Object(object) = value {
+        check_keys_of(path, object, depth, problems);
+    }
+}
+
+/// [`check_keys`] of an object's members.
+fn check_keys_of(
+    path: &str,
+    object: &Map<String, Value>,
+    depth: usize,
+    problems: &mut Vec<Problem>,
+) {
     if depth > MAX_DEPTH {
         push(
             problems,
@@ -34,23 +43,24 @@ pub fn check_keys(path: &str, value: &Value, depth: usize, problems: &mut Vec<Pr
         return;
     }
     for (key, inner) in object {
-        let here = format!("{path}.{key}");
+        // The member's path, written only when a problem or an object needs it.
+        let here = || format!("{path}.{key}");
         if key.is_empty() || key.contains('.') || key.contains('$') {
             push(
                 problems,
-                here,
+                here(),
                 "invalid_key",
                 "a metadata key must be non-empty and contain neither '.' nor '$'",
             );
         } else if key.chars().count() > MAX_KEY_CHARS {
             push(
                 problems,
-                here,
+                here(),
                 "invalid_key",
                 format!("a metadata key has at most {MAX_KEY_CHARS} characters"),
             );
-        } else {
-            check_keys(&here, inner, depth + 1, problems);
+        } else if let Value::Object(inner) = inner {
+            check_keys_of(&here(), inner, depth + 1, problems);
         }
     }
 }
@@ -79,9 +89,7 @@ pub fn merged(current: &Value, patch: &Value) -> Value {
 
 /// Refuses a bag over [`MAX_BAG_BYTES`].
 pub fn check_size(location: Location, value: &Value, problems: &mut Vec<Problem>) {
-    let size = serde_json::to_vec(value)
-        .map(|v| v.len())
-        .unwrap_or(usize::MAX);
+    let size = serialized_len(value);
     if size > MAX_BAG_BYTES {
         push(
             problems,
@@ -92,6 +100,25 @@ pub fn check_size(location: Location, value: &Value, problems: &mut Vec<Problem>
                 location.as_str()
             ),
         );
+    }
+}
+
+/// The length of `value` serialised as JSON, counted without writing it anywhere.
+fn serialized_len(value: &Value) -> usize {
+    struct Counter(usize);
+    impl std::io::Write for Counter {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0 += bytes.len();
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut counter = Counter(0);
+    match serde_json::to_writer(&mut counter, value) {
+        Ok(()) => counter.0,
+        Err(_) => usize::MAX,
     }
 }
 
@@ -253,15 +280,15 @@ pub fn check_metadata(
     now: time::OffsetDateTime,
     problems: &mut Vec<Problem>,
 ) {
-    let whole = Value::Object(patch.clone());
-    check_keys(location.as_str(), &whole, 0, problems);
+    check_keys_of(location.as_str(), patch, 0, problems);
     validate_typed(policy, location, patch, now, problems);
-    let current = user.map_or(Value::Null, |u| bag(u, location).clone());
-    check_size(
-        location,
-        &merged(&current, &Value::Object(patch.clone())),
-        problems,
-    );
+    // The patch is lent as a value for the merge, not copied (the importer checks a million).
+    let whole = Value::Object(std::mem::take(patch));
+    let current = user.map_or(&Value::Null, |u| bag(u, location));
+    check_size(location, &merged(current, &whole), problems);
+    if let Value::Object(members) = whole {
+        *patch = members;
+    }
 }
 
 #[cfg(test)]

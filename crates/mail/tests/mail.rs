@@ -14,7 +14,8 @@ use std::time::Duration;
 
 use accrete_mail::testing::{ReceivedMail, SmtpSink};
 use accrete_mail::{
-    Brand, Letter, LetterKind, MailError, MailSettings, Mailer, RetryPolicy, parse_address,
+    Brand, Letter, LetterKind, MailError, MailSettings, Mailer, RetryPolicy, USER_HEADER,
+    parse_address,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -463,6 +464,7 @@ async fn the_outbox_forgets_the_mails_about_an_account_at_every_address() {
         letter.user = user;
         assert_eq!(mailer.send(letter).finished().await.result, Ok(()));
     }
+    let tag = format!("{USER_HEADER}: ");
     let mails = || -> Vec<(String, String)> {
         let mut mails: Vec<(String, String)> = std::fs::read_dir(&outbox)
             .unwrap()
@@ -470,7 +472,7 @@ async fn the_outbox_forgets_the_mails_about_an_account_at_every_address() {
             .map(|text| {
                 let header = text
                     .lines()
-                    .find_map(|line| line.strip_prefix("X-Accrete-User: "))
+                    .find_map(|line| line.strip_prefix(&tag))
                     .unwrap_or("")
                     .to_owned();
                 let to = text

@@ -61,7 +61,7 @@ pub(super) fn read(
         "a JSON list of users",
         |line, object| match mapping {
             Some(mapping) => mapped(line, object, mapping),
-            None => exported(line, &object),
+            None => exported(line, object),
         },
     )
 }
@@ -120,9 +120,13 @@ fn sign_ins(members: &Members<'_>) -> Result<SignIns, ImportProblem> {
     })
 }
 
-/// A line as `accrete users export` writes it.
-fn exported(line: u64, object: &Map<String, Value>) -> Result<ImportRecord, ImportProblem> {
-    let members = Members { line, object };
+/// A line as `accrete users export` writes it. Every member is checked before any is taken:
+/// the bags, lists and sources are then moved out of the line's object, not copied.
+fn exported(line: u64, mut object: Map<String, Value>) -> Result<ImportRecord, ImportProblem> {
+    let members = Members {
+        line,
+        object: &object,
+    };
     let id = members
         .string("id")?
         .map(|id| {
@@ -142,24 +146,15 @@ fn exported(line: u64, object: &Map<String, Value>) -> Result<ImportRecord, Impo
         disabled_at: members.time("disabled_at")?,
         disabled: members.flag("disabled")?.unwrap_or(false),
         sign_ins: sign_ins(&members)?,
-        prompts: members.list("prompts")?.to_vec(),
-        password_hash: members.string("password_hash")?.map(str::to_owned),
-        profile: members.object("profile")?.cloned().unwrap_or_default(),
-        user_metadata: members
-            .object("user_metadata")?
-            .cloned()
-            .unwrap_or_default(),
-        app_metadata: members.object("app_metadata")?.cloned().unwrap_or_default(),
-        sources: members.object("sources")?.cloned().unwrap_or_default(),
-        history: members.list("history")?.to_vec(),
         ..ImportRecord::default()
     };
-    if let Some(fields) = members.object("fields")? {
-        record.fields = fields
-            .iter()
-            .map(|(key, value)| (key.clone(), value.clone()))
-            .collect();
+    members.list("prompts")?;
+    record.password_hash = members.string("password_hash")?.map(str::to_owned);
+    for key in ["profile", "user_metadata", "app_metadata", "sources"] {
+        members.object(key)?;
     }
+    members.list("history")?;
+    members.object("fields")?;
     for identity in members.list("identities")? {
         let text = |key| identity.get(key).and_then(Value::as_str).map(str::to_owned);
         let (Some(provider), Some(subject)) = (text("provider"), text("subject")) else {
@@ -182,6 +177,22 @@ fn exported(line: u64, object: &Map<String, Value>) -> Result<ImportRecord, Impo
     if record.email.trim().is_empty() {
         return Err(members.problem("email", "the user has no email address"));
     }
+    // Checked above: each is of its kind, or absent (`null` too).
+    let mut object_at = |key: &str| match object.remove(key) {
+        Some(Value::Object(members)) => members,
+        _ => Map::new(),
+    };
+    record.profile = object_at("profile");
+    record.user_metadata = object_at("user_metadata");
+    record.app_metadata = object_at("app_metadata");
+    record.sources = object_at("sources");
+    record.fields = object_at("fields").into_iter().collect();
+    let mut list_at = |key: &str| match object.remove(key) {
+        Some(Value::Array(list)) => list,
+        _ => Vec::new(),
+    };
+    record.prompts = list_at("prompts");
+    record.history = list_at("history");
     Ok(record)
 }
 
