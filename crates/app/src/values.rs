@@ -18,21 +18,9 @@ pub const MAX_KEY_CHARS: usize = 128;
 /// Deepest nesting of metadata objects.
 pub const MAX_DEPTH: usize = 8;
 
-/// Metadata keys may not be empty, contain `.` or `$`, be longer than [`MAX_KEY_CHARS`], or nest
-/// deeper than [`MAX_DEPTH`].
-pub fn check_keys(path: &str, value: &Value, depth: usize, problems: &mut Vec<Problem>) {
-    if let Value::Object(object) = value {
-        check_keys_of(path, object, depth, problems);
-    }
-}
-
-/// [`check_keys`] of an object's members.
-fn check_keys_of(
-    path: &str,
-    object: &Map<String, Value>,
-    depth: usize,
-    problems: &mut Vec<Problem>,
-) {
+/// The keys of a metadata object's members, at any depth, may not be empty, contain `.` or `$`,
+/// be longer than [`MAX_KEY_CHARS`], or nest deeper than [`MAX_DEPTH`].
+fn check_keys(path: &str, object: &Map<String, Value>, depth: usize, problems: &mut Vec<Problem>) {
     if depth > MAX_DEPTH {
         push(
             problems,
@@ -60,7 +48,7 @@ fn check_keys_of(
                 format!("a metadata key has at most {MAX_KEY_CHARS} characters"),
             );
         } else if let Value::Object(inner) = inner {
-            check_keys_of(&here(), inner, depth + 1, problems);
+            check_keys(&here(), inner, depth + 1, problems);
         }
     }
 }
@@ -280,7 +268,7 @@ pub fn check_metadata(
     now: time::OffsetDateTime,
     problems: &mut Vec<Problem>,
 ) {
-    check_keys_of(location.as_str(), patch, 0, problems);
+    check_keys(location.as_str(), patch, 0, problems);
     validate_typed(policy, location, patch, now, problems);
     // The patch is lent as a value for the merge, not copied (the importer checks a million).
     let whole = Value::Object(std::mem::take(patch));
@@ -301,7 +289,9 @@ mod tests {
         let mut problems = Vec::new();
         check_keys(
             "user_metadata",
-            &json!({"ok": {"a.b": 1, "$c": 2}, "": 3}),
+            json!({"ok": {"a.b": 1, "$c": 2}, "": 3})
+                .as_object()
+                .unwrap(),
             0,
             &mut problems,
         );
