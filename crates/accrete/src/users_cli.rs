@@ -294,6 +294,7 @@ fn import(
             let stored = match scope {
                 _ if dry_run => "nothing was stored (dry run)".to_owned(),
                 ImportScope::Whole => "nothing was stored (one transaction)".to_owned(),
+                ImportScope::Batches if !stored_any(&last) => "nothing was stored".to_owned(),
                 ImportScope::Batches => format!(
                     "the batches stored before it stopped are kept ({} users created, {} \
                      updated), nothing after them",

@@ -205,4 +205,23 @@ fn a_password_left_out_makes_the_import_incomplete_and_an_import_that_stops_says
     assert_eq!(std::fs::read_to_string(&report).unwrap(), written);
     assert!(!dir.path().join("report.csv.part").exists());
     assert_eq!(export(dir.path()).lines().count(), 601);
+
+    // A file of another format stops at its first line, having stored nothing: said so, not
+    // "the batches stored before it stopped are kept (0 users created...)".
+    let csv = dir.path().join("users.csv");
+    std::fs::write(&csv, "email\ngrace@example.com\n").unwrap();
+    let (output, stdout, stderr) = run(
+        dir.path(),
+        &[
+            "users",
+            "import",
+            csv.to_str().unwrap(),
+            "--format",
+            "keycloak",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(1), "{stdout} {stderr}");
+    assert!(stderr.contains("stopped: nothing was stored\n"), "{stderr}");
+    assert!(stderr.contains("not a Keycloak realm export"), "{stderr}");
+    assert_eq!(export(dir.path()).lines().count(), 601);
 }
