@@ -456,29 +456,84 @@ pub(crate) mod sql {
             Deferred::start(&mut *tx).await?
         };
         let first = deferred.as_ref().is_some_and(Deferred::first);
-        while let Some(step) = steps.recv().await {
-            match step {
-                ImportStep::Batch(batch) => {
-                    let batch = import_batch(&mut *tx, (format, first), batch, &mut counts).await?;
-                    if outcomes.send(batch).is_err() {
-                        // The importer stopped: nothing is kept.
+        // A first import on PostgreSQL looks nobody up: each batch is planned on a blocking
+        // thread while the one before is written, one batch ahead (the database's backend
+        // waited for the importer's statements about a quarter of the batches' time,
+        // docs/scaling.md). Not on SQLite, whose writing runs on this machine's cores too:
+        // three busy threads instead of two, and a peak RSS past the bound.
+        let ahead = first && on_postgres::<C>();
+        // Otherwise the writer takes the steps as they come (no batch more in memory).
+        let (mut direct, ahead) = if ahead {
+            (None, Some(steps))
+        } else {
+            (Some(steps), None)
+        };
+        let (planned_out, mut planned) = mpsc::channel::<Result<Next, StoreError>>(1);
+        let planning = async move {
+            let Some(steps) = ahead else { return };
+            while let Some(step) = steps.recv().await {
+                let next = match step {
+                    ImportStep::Batch(batch) => {
+                        let format = format.to_owned();
+                        tokio::task::spawn_blocking(move || {
+                            plan(&format, batch, Known::default(), Default::default())
+                        })
+                        .await
+                        .map_err(|e| StoreError::unexpected(format!("an import batch: {e}")))
+                        .and_then(|planned| planned.map(|p| Next::Planned(Box::new(p))))
+                    }
+                    step => Ok(Next::Step(step)),
+                };
+                let stop = next.is_err();
+                // The writer stopped (a store error, told by it).
+                if planned_out.send(next).await.is_err() || stop {
+                    return;
+                }
+            }
+        };
+        let writing = async move {
+            loop {
+                let next = match direct.as_mut() {
+                    Some(steps) => steps.recv().await.map(|step| Ok(Next::Step(step))),
+                    None => planned.recv().await,
+                };
+                let Some(next) = next else { break };
+                let batch = match next? {
+                    Next::Planned(mut batch) => {
+                        retake(&mut *tx, format, &mut batch).await?;
+                        finish(&mut *tx, (format, first), *batch, &mut counts).await?
+                    }
+                    Next::Step(ImportStep::Batch(batch)) => {
+                        import_batch(&mut *tx, (format, first), batch, &mut counts).await?
+                    }
+                    Next::Step(ImportStep::Commit) => {
+                        if !dry_run {
+                            if let Some(deferred) = deferred {
+                                deferred.finish(&mut *tx).await?;
+                            }
+                            counts.write(&mut *tx).await?;
+                            C::commit(tx).await?;
+                        }
                         return Ok(());
                     }
-                }
-                ImportStep::Commit => {
-                    if !dry_run {
-                        if let Some(deferred) = deferred {
-                            deferred.finish(&mut *tx).await?;
-                        }
-                        counts.write(&mut *tx).await?;
-                        C::commit(tx).await?;
-                    }
+                };
+                if outcomes.send(batch).is_err() {
+                    // The importer stopped: nothing is kept.
                     return Ok(());
                 }
             }
-        }
-        // The steps ended without `Commit`: the transaction rolls back as it is dropped.
-        Ok(())
+            // The steps ended without `Commit`: the transaction rolls back as it is dropped.
+            Ok(())
+        };
+        let ((), written) = tokio::join!(planning, writing);
+        written
+    }
+
+    /// What the writer of a whole-file import takes next ([`import_whole_in`]).
+    enum Next {
+        /// A batch of a first import, planned.
+        Planned(Box<Planned>),
+        Step(ImportStep),
     }
 
     /// A whole-file import: work that the database does much faster once, at the end of the
@@ -690,19 +745,46 @@ pub(crate) mod sql {
     async fn import_batch<C: Conn>(
         tx: &mut C,
         (format, nobody_before): (&str, bool),
-        ImportBatch { users, now, spent }: ImportBatch,
+        batch: ImportBatch,
         counts: &mut Counts,
     ) -> Result<Vec<ImportOutcome>, StoreError> {
-        let source = import_source(format);
         // Who exists already: three statements for the whole batch, none in a first import.
-        let all: Vec<&Prepared> = users.iter().collect();
+        let all: Vec<&Prepared> = batch.users.iter().collect();
         let known = if nobody_before {
             Known::default()
         } else {
             existing(&mut *tx, format, &all).await?
         };
-        let taken_ids = taken_ids(&mut *tx, &all).await?;
         drop(all);
+        let given = batch.users.iter().filter_map(|p| p.user.id);
+        let taken_ids = taken_ids(&mut *tx, given).await?;
+        let planned = plan(format, batch, known, taken_ids)?;
+        finish(tx, (format, nobody_before), planned, counts).await
+    }
+
+    /// A batch's lines sorted out without the database ([`plan`]): the new users it creates
+    /// at once, staged, and the lines to find (or found) one at a time, in order.
+    struct Planned {
+        outcomes: Vec<Option<ImportOutcome>>,
+        create: Staged,
+        later: Vec<Later>,
+        /// The ids the batch's users have or are given, and those other users have.
+        ids: std::collections::HashSet<Uuid>,
+        now: OffsetDateTime,
+        spent: Option<std::sync::mpsc::Sender<Spent>>,
+    }
+
+    /// Sorts a batch's lines out with what the database said of them (`known`, the users
+    /// found; `taken_ids`, the ids given with them that other users have) and stages its new
+    /// users ([`stage`]): work that needs no database, which a first import does on a thread
+    /// of its own while the batch before is written ([`import_whole_in`]).
+    fn plan(
+        format: &str,
+        ImportBatch { users, now, spent }: ImportBatch,
+        known: Known,
+        taken_ids: std::collections::HashSet<Uuid>,
+    ) -> Result<Planned, StoreError> {
+        let source = import_source(format);
         let mut outcomes: Vec<Option<ImportOutcome>> = vec![None; users.len()];
         let mut fresh = Vec::new();
         let mut later = Vec::new();
@@ -743,6 +825,64 @@ pub(crate) mod sql {
             }
         }
         let mut ids = taken_ids;
+        let create = stage((&source, now), fresh, &mut ids)?;
+        Ok(Planned {
+            outcomes,
+            create,
+            later,
+            ids,
+            now,
+            spent,
+        })
+    }
+
+    /// A batch planned before the database said which of the ids given with it other users
+    /// have (in a first import, only a user of an earlier batch can): those users get new ids.
+    async fn retake<C: Conn>(
+        tx: &mut C,
+        format: &str,
+        planned: &mut Planned,
+    ) -> Result<(), StoreError> {
+        let users = &planned.create.users;
+        let given = users
+            .iter()
+            .filter(|new| new.user.id == Some(new.id))
+            .map(|new| new.id);
+        let taken = taken_ids(&mut *tx, given).await?;
+        if taken.is_empty() {
+            return Ok(());
+        }
+        let mut users = std::mem::take(&mut planned.create.users);
+        for new in &mut users {
+            if taken.contains(&new.id) {
+                new.id = crate::model::new_id(planned.now);
+                planned.ids.insert(new.id);
+            }
+        }
+        planned.ids.extend(taken);
+        planned.create = Staged::of((&import_source(format), planned.now), users)?;
+        Ok(())
+    }
+
+    /// A line of a batch written one at a time: its place, and the user found (by external id:
+    /// `true`), if any yet.
+    type Later = (usize, Prepared, Option<(User, bool)>);
+
+    /// Writes a [`Planned`] batch: its new users, then the lines to look up in order.
+    async fn finish<C: Conn>(
+        tx: &mut C,
+        (format, nobody_before): (&str, bool),
+        Planned {
+            mut outcomes,
+            create,
+            later,
+            mut ids,
+            now,
+            spent,
+        }: Planned,
+        counts: &mut Counts,
+    ) -> Result<Vec<ImportOutcome>, StoreError> {
+        let source = import_source(format);
         // A first import on PostgreSQL, whose triggers are disabled: the statement that creates
         // the users writes their values into `user_values` too.
         let with_values = nobody_before && on_postgres::<C>();
@@ -751,9 +891,9 @@ pub(crate) mod sql {
         // writer took between the batch's look-ups and its insert (PostgreSQL: a sign-up, or a
         // second import, that committed meanwhile) comes back from `create_all` and is looked
         // up again, which finds that writer's user (read committed) and updates it.
-        let (mut create, mut pending) = (fresh, later);
+        let (mut staged, mut pending) = (create, later);
         for round in 0.. {
-            let (created, lost) = create_all(&mut *tx, batch, create, &mut ids, counts).await?;
+            let (created, lost) = create_all(&mut *tx, batch, staged, counts).await?;
             for (i, outcome) in created {
                 outcomes[i] = Some(outcome);
             }
@@ -770,7 +910,7 @@ pub(crate) mod sql {
             if pending.is_empty() {
                 break;
             }
-            create = Vec::new();
+            let mut create = Vec::new();
             for (i, prepared, found) in std::mem::take(&mut pending) {
                 let found = match found {
                     Some(found) => Some(found),
@@ -785,6 +925,7 @@ pub(crate) mod sql {
                     None => create.push((i, prepared)),
                 }
             }
+            staged = stage((&source, now), create, &mut ids)?;
         }
         Ok(outcomes
             .into_iter()
@@ -917,13 +1058,9 @@ pub(crate) mod sql {
     /// The ids given with the users (an export read back) that other users have.
     async fn taken_ids<C: Conn>(
         tx: &mut C,
-        users: &[&Prepared],
+        given: impl Iterator<Item = Uuid>,
     ) -> Result<std::collections::HashSet<Uuid>, StoreError> {
-        let given: Vec<Value> = users
-            .iter()
-            .filter_map(|u| u.user.id)
-            .map(|id| Value::String(id.to_string()))
-            .collect();
+        let given: Vec<Value> = given.map(|id| Value::String(id.to_string())).collect();
         if given.is_empty() {
             return Ok(Default::default());
         }
@@ -943,32 +1080,48 @@ pub(crate) mod sql {
     /// Each line's outcome, by its place in the batch.
     type Outcomes = Vec<(usize, ImportOutcome)>;
 
-    /// Creates the users of a batch that no user is (their emails distinct and free): a
-    /// statement per table for all of them (users with their values' sources, their ids in
-    /// the source, the history, the outbox's `user.created`), whatever their number. The
-    /// lines whose address or id another writer took meanwhile come back, not created.
-    async fn create_all<C: Conn>(
-        tx: &mut C,
-        (format, source, now, spent, with_values): (
-            &str,
-            &str,
-            OffsetDateTime,
-            Option<&std::sync::mpsc::Sender<Spent>>,
-            bool,
-        ),
+    /// A user of a batch to create, with its id and its values' sources.
+    struct NewUser {
+        /// Its place in the batch.
+        i: usize,
+        id: Uuid,
+        normalized: String,
+        created_at: OffsetDateTime,
+        created: Created,
+        sources: Sources,
+        /// When its newest value was written (the row's history, `import_history_at`).
+        newest: Option<i64>,
+        user: ImportUser,
+    }
+
+    /// The users of a batch that no user is, with the text of every statement that creates
+    /// them ([`create_all`]), made without the database.
+    struct Staged {
+        users: Vec<NewUser>,
+        /// `users`' rows, as [`create_all`]'s first statement reads them.
+        rows: String,
+        followers: Followers,
+    }
+
+    /// What the other tables get of a batch's new users: the texts of their statements
+    /// (`None`: no row).
+    struct Followers {
+        imported: Option<String>,
+        history: Option<String>,
+        prompts: Option<String>,
+        events: String,
+    }
+
+    /// Stages the users of a batch that no user is (their emails distinct and free): their
+    /// ids (each given one kept unless `ids` has it; `ids` gets each), their values' sources,
+    /// and the statements' rows.
+    fn stage(
+        (source, now): (&str, OffsetDateTime),
         users: Vec<(usize, Prepared)>,
         ids: &mut std::collections::HashSet<Uuid>,
-        counts: &mut Counts,
-    ) -> Result<(Outcomes, Vec<(usize, Prepared)>), StoreError> {
-        if users.is_empty() {
-            return Ok(Default::default());
-        }
+    ) -> Result<Staged, StoreError> {
         let at = crate::model::to_millis(now);
-        let (mut rows, mut imported, mut history, mut events, mut prompts) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        let mut outcomes = Vec::with_capacity(users.len());
-        // Each user's values, kept until the rows that borrow them are written.
-        let mut prepared = Vec::with_capacity(users.len());
+        let mut staged = Vec::with_capacity(users.len());
         for (
             i,
             Prepared {
@@ -1009,38 +1162,159 @@ pub(crate) mod sql {
                 newest = newest.max(Some(written));
                 sources.record(change, from, written);
             }
-            prepared.push((
+            staged.push(NewUser {
                 i,
                 id,
                 normalized,
                 created_at,
                 created,
-                (sources, newest),
+                sources,
+                newest,
                 user,
-            ));
-        }
-        for (_, id, normalized, created_at, created, (sources, newest), user) in &prepared {
-            rows.push(rows::User {
-                i: *id,
-                e: user.email.trim(),
-                n: normalized,
-                v: user.email_verified,
-                h: user.password_hash.as_deref(),
-                c: crate::model::to_millis(*created_at),
-                u: user.updated_at.map_or(at, crate::model::to_millis),
-                p: &created.bags[0],
-                m: &created.bags[1],
-                a: &created.bags[2],
-                d: user
-                    .disabled
-                    .then(|| user.disabled_at.map_or(at, crate::model::to_millis)),
-                s: sources,
-                y: created.in_row.then(|| newest.unwrap_or(at)),
-                l: user.sign_ins.credentialed,
-                o: user.sign_ins.sso,
-                t: user.sign_ins.last_at.map(crate::model::to_millis),
             });
         }
+        Staged::of((source, now), staged)
+    }
+
+    impl Staged {
+        /// The statements' rows of `users`.
+        fn of(
+            (source, now): (&str, OffsetDateTime),
+            users: Vec<NewUser>,
+        ) -> Result<Self, StoreError> {
+            let at = crate::model::to_millis(now);
+            let rows = users
+                .iter()
+                .map(|new| rows::User {
+                    i: new.id,
+                    e: new.user.email.trim(),
+                    n: &new.normalized,
+                    v: new.user.email_verified,
+                    h: new.user.password_hash.as_deref(),
+                    c: crate::model::to_millis(new.created_at),
+                    u: new.user.updated_at.map_or(at, crate::model::to_millis),
+                    p: &new.created.bags[0],
+                    m: &new.created.bags[1],
+                    a: &new.created.bags[2],
+                    d: new
+                        .user
+                        .disabled
+                        .then(|| new.user.disabled_at.map_or(at, crate::model::to_millis)),
+                    s: &new.sources,
+                    y: new.created.in_row.then(|| new.newest.unwrap_or(at)),
+                    l: new.user.sign_ins.credentialed,
+                    o: new.user.sign_ins.sso,
+                    t: new.user.sign_ins.last_at.map(crate::model::to_millis),
+                })
+                .collect::<Vec<_>>();
+            let rows = rows::text(&rows)?;
+            let followers = followers_of((source, now), &users)?;
+            Ok(Staged {
+                users,
+                rows,
+                followers,
+            })
+        }
+    }
+
+    /// The rows of `users` in the tables other than `users`: their ids in the source, their
+    /// history (unless in their row), their prompts' state and the outbox's `user.created`.
+    fn followers_of(
+        (source, now): (&str, OffsetDateTime),
+        users: &[NewUser],
+    ) -> Result<Followers, StoreError> {
+        let at = crate::model::to_millis(now);
+        let (mut imported, mut history, mut events, mut prompts) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for new in users {
+            let (id, user) = (new.id, &new.user);
+            let (applied, in_row) = (&new.created.applied, new.created.in_row);
+            for state in &user.prompts {
+                prompts.push(rows::Prompt::of(id, state)?);
+            }
+            if let Some(external_id) = &user.external_id {
+                imported.push(rows::Imported {
+                    x: external_id,
+                    u: id,
+                });
+            }
+            for change in applied {
+                let source = user
+                    .sources
+                    .get(&(change.location, change.key.clone()))
+                    .map_or(source, |given| given.source.as_str());
+                if user.history.is_empty() && !in_row {
+                    history.push(rows::History {
+                        u: id,
+                        l: change.location.as_str(),
+                        k: &change.key,
+                        o: change.old_value.as_ref(),
+                        n: change.new_value.as_ref(),
+                        s: source,
+                        t: at,
+                    });
+                }
+            }
+            for entry in &user.history {
+                history.push(rows::History {
+                    u: id,
+                    l: entry.location.as_str(),
+                    k: &entry.key,
+                    o: entry.old_value.as_ref(),
+                    n: entry.new_value.as_ref(),
+                    s: &entry.source,
+                    t: crate::model::to_millis(entry.changed_at),
+                });
+            }
+            events.push(rows::Event {
+                i: format!("msg_{}", crate::model::new_id(now).simple()),
+                u: id,
+                p: rows::Created {
+                    user: rows::CreatedUser {
+                        id,
+                        email: user.email.trim(),
+                        email_verified: user.email_verified,
+                    },
+                    source,
+                },
+            });
+        }
+        fn some<T: serde::Serialize>(rows: &[T]) -> Result<Option<String>, StoreError> {
+            (!rows.is_empty()).then(|| rows::text(rows)).transpose()
+        }
+        Ok(Followers {
+            imported: some(&imported)?,
+            history: some(&history)?,
+            prompts: some(&prompts)?,
+            events: rows::text(&events)?,
+        })
+    }
+
+    /// Creates the [`Staged`] users of a batch: a statement per table for all of them (users
+    /// with their values' sources, their ids in the source, the history, the outbox's
+    /// `user.created`), whatever their number. The lines whose address or id another writer
+    /// took meanwhile come back, not created.
+    async fn create_all<C: Conn>(
+        tx: &mut C,
+        (format, source, now, spent, with_values): (
+            &str,
+            &str,
+            OffsetDateTime,
+            Option<&std::sync::mpsc::Sender<Spent>>,
+            bool,
+        ),
+        Staged {
+            users: mut prepared,
+            rows,
+            mut followers,
+        }: Staged,
+        counts: &mut Counts,
+    ) -> Result<(Outcomes, Vec<(usize, Prepared)>), StoreError> {
+        if prepared.is_empty() {
+            return Ok(Default::default());
+        }
+        let at = crate::model::to_millis(now);
+        let mut outcomes = Vec::with_capacity(prepared.len());
         // PostgreSQL, `DO NOTHING`: a user another writer created since the batch looked its
         // address (or its given id) up is not an error but a line to look up again
         // (`import_batch`). SQLite has one writer, which holds the database from the batch's
@@ -1088,10 +1362,7 @@ pub(crate) mod sql {
             } else {
                 insert_users!("id")
             };
-            let inserted = query_as(sql)
-                .bind(rows::text(&rows)?)
-                .fetch_all(&mut *tx)
-                .await?;
+            let inserted = query_as(sql).bind(rows).fetch_all(&mut *tx).await?;
             Some(inserted)
         } else {
             query(
@@ -1105,12 +1376,11 @@ pub(crate) mod sql {
                         coalesce(v ->> 'l', 0), coalesce(v ->> 'o', 0), v ->> 't'
                  FROM r ORDER BY n",
             )
-            .bind(rows::text(&rows)?)
+            .bind(rows)
             .execute(&mut *tx)
             .await?;
             None
         };
-        drop(rows);
         let mut lost = Vec::new();
         if let Some(inserted) = inserted.filter(|inserted| inserted.len() < prepared.len()) {
             let inserted = inserted
@@ -1119,84 +1389,37 @@ pub(crate) mod sql {
                 .collect::<Result<std::collections::HashSet<Uuid>, _>>()?;
             let (kept, taken): (Vec<_>, Vec<_>) = prepared
                 .into_iter()
-                .partition(|(_, id, ..)| inserted.contains(id));
+                .partition(|new| inserted.contains(&new.id));
             prepared = kept;
-            for (i, _, normalized, _, created, _, user) in taken {
-                let created = Ok(created);
-                let normalized = Some(normalized);
+            for new in taken {
                 lost.push((
-                    i,
+                    new.i,
                     Prepared {
-                        normalized,
-                        created,
-                        user,
+                        normalized: Some(new.normalized),
+                        created: Ok(new.created),
+                        user: new.user,
                     },
                 ));
             }
+            followers = followers_of((source, now), &prepared)?;
         }
-        for (i, id, _, created_at, created, _, user) in &prepared {
-            let id = *id;
-            outcomes.push((*i, ImportOutcome::Created(id)));
+        for new in &prepared {
+            outcomes.push((new.i, ImportOutcome::Created(new.id)));
             *counts
                 .signups
-                .entry(created_at.to_offset(time::UtcOffset::UTC).date())
+                .entry(new.created_at.to_offset(time::UtcOffset::UTC).date())
                 .or_default() += 1;
-            let email = user.email.trim();
-            let (applied, in_row) = (&created.applied, created.in_row);
-            for change in applied {
+            for change in &new.created.applied {
                 counts.values.change(change);
             }
-            for state in &user.prompts {
-                prompts.push(rows::Prompt::of(id, state)?);
-            }
-            if let Some(external_id) = &user.external_id {
-                imported.push(rows::Imported {
-                    x: external_id,
-                    u: id,
-                });
-            }
-            for change in applied {
-                let source = user
-                    .sources
-                    .get(&(change.location, change.key.clone()))
-                    .map_or(source, |given| given.source.as_str());
-                if user.history.is_empty() && !in_row {
-                    history.push(rows::History {
-                        u: id,
-                        l: change.location.as_str(),
-                        k: &change.key,
-                        o: change.old_value.as_ref(),
-                        n: change.new_value.as_ref(),
-                        s: source,
-                        t: at,
-                    });
-                }
-            }
-            for entry in &user.history {
-                history.push(rows::History {
-                    u: id,
-                    l: entry.location.as_str(),
-                    k: &entry.key,
-                    o: entry.old_value.as_ref(),
-                    n: entry.new_value.as_ref(),
-                    s: &entry.source,
-                    t: crate::model::to_millis(entry.changed_at),
-                });
-            }
-            events.push(rows::Event {
-                i: format!("msg_{}", crate::model::new_id(now).simple()),
-                u: id,
-                p: rows::Created {
-                    user: rows::CreatedUser {
-                        id,
-                        email,
-                        email_verified: user.email_verified,
-                    },
-                    source,
-                },
-            });
         }
-        if !imported.is_empty() {
+        let Followers {
+            imported,
+            history,
+            prompts,
+            events,
+        } = followers;
+        if let Some(imported) = imported {
             query(pick::<C>(
                 "INSERT INTO user_imports (format, external_id, user_id, imported_at)
                  SELECT $1, j.value ->> 'x', j.value ->> 'u', $3 FROM json_each($2) j
@@ -1206,12 +1429,12 @@ pub(crate) mod sql {
                  ON CONFLICT (format, external_id) DO NOTHING",
             ))
             .bind(format.to_owned())
-            .bind(rows::text(&imported)?)
+            .bind(imported)
             .bind(at)
             .execute(&mut *tx)
             .await?;
         }
-        if !history.is_empty() {
+        if let Some(history) = history {
             query(pick::<C>(
                 "WITH r AS MATERIALIZED (SELECT j.key AS n, j.value AS v FROM json_each($1) j)
                  INSERT INTO profile_history
@@ -1227,11 +1450,11 @@ pub(crate) mod sql {
                         NULLIF(j -> 'n', 'null'::jsonb), j ->> 's', (j ->> 't')::bigint
                  FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(j, n) ORDER BY n",
             ))
-            .bind(rows::text(&history)?)
+            .bind(history)
             .execute(&mut *tx)
             .await?;
         }
-        if !prompts.is_empty() {
+        if let Some(prompts) = prompts {
             query(pick::<C>(
                 "INSERT INTO prompt_state (user_id, step, shown, skipped, answered, last_shown_at,
                                            last_skipped_at, last_answered_at,
@@ -1248,7 +1471,7 @@ pub(crate) mod sql {
                         (j ->> 'as')::bigint, (j ->> 'l')::bigint, j ->> 'd'
                  FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(j, n) ORDER BY n",
             ))
-            .bind(rows::text(&prompts)?)
+            .bind(prompts)
             .execute(&mut *tx)
             .await?;
         }
@@ -1263,13 +1486,12 @@ pub(crate) mod sql {
              FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(j, n)
              WHERE EXISTS (SELECT 1 FROM webhook_endpoints WHERE enabled) ORDER BY n",
         ))
-        .bind(rows::text(&events)?)
+        .bind(events)
         .bind(at)
         .execute(&mut *tx)
         .await?;
         // The users' values were allocated on the importer's reader thread (`ImportBatch::new`):
         // freed there, or on a thread of their own, not here between the database's work.
-        drop((imported, history, events));
         Spent::dispose(prepared, spent);
         Ok((outcomes, lost))
     }
@@ -1643,7 +1865,9 @@ pub(crate) mod sql {
             let batch = ImportBatch::new(users, OffsetDateTime::now_utc());
             let users: Vec<&Prepared> = batch.users.iter().collect();
             existing(&mut *tx, "auth0", &users).await.expect("existing");
-            taken_ids(&mut *tx, &users).await.expect("taken ids");
+            taken_ids(&mut *tx, users.iter().filter_map(|p| p.user.id))
+                .await
+                .expect("taken ids");
             assert_eq!(
                 crate::testing::read_in_full(&mut tx, &["users", "user_imports"]).await,
                 Vec::new(),

@@ -29,6 +29,7 @@ crate::for_each_backend!(
     one_transaction_for_an_import_commits_once_or_keeps_nothing,
     every_character_of_an_imported_user_is_kept,
     imported_users_take_their_ids_at_the_import,
+    a_first_import_of_several_batches_creates_each_in_the_order_of_the_file,
 );
 
 fn ada() -> ImportUser {
@@ -740,5 +741,95 @@ async fn postgres_a_user_created_beside_a_batch_is_updated_not_a_failed_import()
     assert_eq!(
         store.get_user(grace).await.unwrap().email,
         "grace@example.com"
+    );
+}
+
+/// A first whole-file import (no user before it) whose batches are written one after another
+/// while the next is made ready (PostgreSQL plans a batch without ids of its own ahead, on a
+/// thread of its own): every user is created in the order of the file, with the id given to it
+/// unless an earlier user has it, its values, its id in the source and its counters; stopped
+/// before `Commit`, nothing is kept.
+async fn a_first_import_of_several_batches_creates_each_in_the_order_of_the_file(
+    store: Arc<dyn Store>,
+) {
+    let user = |n: u32| ImportUser {
+        external_id: Some(format!("auth0|{n}")),
+        email: format!("User{n}@Example.com"),
+        created_at: Some(t0() - Duration::days(i64::from(n))),
+        patches: vec![(
+            Location::UserMetadata,
+            json!({ "company": "Acme", "seats": n }),
+        )],
+        ..ImportUser::default()
+    };
+    let given = |n: u32| ImportUser {
+        id: Some(Uuid::from_u128(
+            0x0190_0000_0000_7000_8000_0000_0000_0000 + u128::from(n),
+        )),
+        ..user(n)
+    };
+    let batches = || {
+        vec![
+            ImportStep::batch(vec![user(1), user(2)], t0()),
+            ImportStep::batch(vec![given(3), user(4)], t0()),
+            ImportStep::batch(vec![user(5), user(6)], t0()),
+            // The id of user 3 again: taken by then, so user 7 gets one of its own.
+            ImportStep::batch(
+                vec![ImportUser {
+                    id: given(3).id,
+                    ..user(7)
+                }],
+                t0(),
+            ),
+        ]
+    };
+    // Stopped before the commit, with batches planned ahead: nothing is kept.
+    let stopped = stream(&store, batches()).await;
+    assert_eq!(stopped.len(), 4);
+    assert_eq!(store.count_users().await.unwrap(), 0);
+
+    let mut steps = batches();
+    steps.push(ImportStep::Commit);
+    let outcomes: Vec<ImportOutcome> = stream(&store, steps).await.concat();
+    let ids: Vec<Uuid> = outcomes.iter().map(created).collect();
+    assert_eq!(ids.len(), 7);
+    assert_eq!(ids[2], given(3).id.unwrap());
+    // New ids are made in the order of the file, batch after batch.
+    let made: Vec<Uuid> = [0, 1, 3, 4, 5].map(|i| ids[i]).to_vec();
+    assert!(made.is_sorted(), "{made:?}");
+    assert_ne!(ids[6], ids[2]);
+    for (n, id) in (1..=7).zip(&ids) {
+        let stored = store
+            .find_user_by_email(&format!("user{n}@example.com"))
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("user {n} was not created"));
+        assert_eq!(stored.id, *id);
+        assert_eq!(
+            stored.user_metadata,
+            json!({ "company": "Acme", "seats": n })
+        );
+        assert_eq!(stored.created_at, t0() - Duration::days(i64::from(n)));
+    }
+    let by_key = store
+        .count_users_by_key(Location::UserMetadata)
+        .await
+        .unwrap();
+    assert!(by_key.contains(&("company".to_owned(), 7)), "{by_key:?}");
+    // Each user's id in the source was kept: the next import finds user 6 by it, at a new
+    // address.
+    let moved = ImportUser {
+        email: "six@example.com".into(),
+        ..user(6)
+    };
+    let again = stream(
+        &store,
+        vec![ImportStep::batch(vec![moved], t0()), ImportStep::Commit],
+    )
+    .await
+    .concat();
+    assert!(
+        matches!(again[0], ImportOutcome::Updated { id, .. } if id == ids[5]),
+        "{again:?}"
     );
 }
