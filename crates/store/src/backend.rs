@@ -12,7 +12,8 @@
 //!   `B: Backend`.
 //!
 //! The SQL sticks to what both backends accept: `$n` placeholders, `RETURNING`, BIGINT
-//! unix-millisecond timestamps, JSON bound as [`Param::Json`].
+//! unix-millisecond timestamps, JSON bound as [`Param::Json`] (and, in a statement written for
+//! PostgreSQL alone, a column of many rows as one array, [`Param::Column`]).
 
 use std::future::Future;
 use std::marker::PhantomData;
@@ -38,6 +39,21 @@ pub(crate) enum Param {
     Bytes(Option<Vec<u8>>),
     /// A JSON column: `TEXT` in SQLite, `JSONB` in PostgreSQL.
     Json(Option<Value>),
+    /// PostgreSQL only: one column of many rows as an array, which the statement reads with
+    /// `unnest` (SQLite has no arrays: binding one there is an error). For a statement that
+    /// writes a batch's rows at once without the database parsing them from one JSON text.
+    Column(Column),
+}
+
+/// The values of one column of many rows ([`Param::Column`]).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Column {
+    /// `TEXT[]` (JSON as its text, cast by the statement).
+    Texts(Vec<Option<String>>),
+    /// `BIGINT[]`.
+    Ints(Vec<Option<i64>>),
+    /// `BOOLEAN[]`.
+    Bools(Vec<bool>),
 }
 
 impl From<String> for Param {

@@ -173,7 +173,7 @@ mod queries {
     use sqlx::{Arguments as _, PgConnection, Postgres};
 
     use crate::StoreError;
-    use crate::backend::{Conn, FromRows, Param};
+    use crate::backend::{Column, Conn, FromRows, Param};
 
     pub(crate) const BACKEND: &str = super::breaker::BACKEND;
     static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -191,6 +191,9 @@ mod queries {
                 Param::Bool(value) => arguments.add(value),
                 Param::Bytes(value) => arguments.add(value),
                 Param::Json(value) => arguments.add(value.map(Json)),
+                Param::Column(Column::Texts(values)) => arguments.add(values),
+                Param::Column(Column::Ints(values)) => arguments.add(values),
+                Param::Column(Column::Bools(values)) => arguments.add(values),
             }
             .map_err(StoreError::Unexpected)?;
         }

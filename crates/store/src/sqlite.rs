@@ -154,6 +154,7 @@ mod queries {
                 Param::Bool(value) => arguments.add(value),
                 Param::Bytes(value) => arguments.add(value),
                 Param::Json(value) => arguments.add(value.map(Json)),
+                Param::Column(_) => Err("an array parameter is PostgreSQL's alone".into()),
             }
             .map_err(StoreError::Unexpected)?;
         }
