@@ -776,8 +776,9 @@ pub(crate) mod sql {
 
     /// Sorts a batch's lines out with what the database said of them (`known`, the users
     /// found; `taken_ids`, the ids given with them that other users have) and stages its new
-    /// users ([`stage`]): work that needs no database, which a first import does on a thread
-    /// of its own while the batch before is written ([`import_whole_in`]).
+    /// users ([`stage`], for PostgreSQL's statements when `postgres`): work that needs no
+    /// database, which a first import on PostgreSQL does on a thread of its own while the batch
+    /// before is written ([`import_whole_in`]).
     fn plan(
         (format, postgres): (&str, bool),
         ImportBatch { users, now, spent }: ImportBatch,
